@@ -1,0 +1,95 @@
+"""``Idempotency-Key`` for value-moving POSTs, once for every app.
+
+Semantics follow Stripe's: the first response to a key (success or a 4xx
+the view decided) is stored and replayed for every later request with that
+key; the same key with other parameters gets 409 ``idempotency_conflict``.
+
+Exactly-once comes from PostgreSQL, not from a lock we manage: the record is
+inserted with ``ON CONFLICT DO NOTHING`` inside the transaction that runs the
+view, so a concurrent duplicate blocks on the unique index until the first
+commits, then finds the stored response and replays it.  If the first request
+fails with an unexpected error everything rolls back, the key is free again,
+and a retry runs afresh.  Records live for IDEMPOTENCY_RETENTION (24 h).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+
+from django.db import connection, transaction
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from loyalty.errors import ApplicationError, IdempotencyConflict, IdempotencyKeyRequired
+from loyalty.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+def _scope(request) -> str:
+    principal = request.user
+    return f"{principal._meta.label_lower}:{principal.pk}"
+
+
+def _fingerprint(request) -> str:
+    payload = json.dumps(request.data, sort_keys=True, cls=JSONEncoder, separators=(",", ":"))
+    return hashlib.sha256(f"{request.method} {request.path}\n{payload}".encode()).hexdigest()
+
+
+def _claim(*, scope: str, key: str, fingerprint: str) -> bool:
+    """Insert the placeholder row; False when the key already has a record."""
+    table = IdempotencyRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} (scope, key, fingerprint, status_code, body, created_at)
+                VALUES (%s, %s, %s, 0, 'null'::jsonb, now())
+                ON CONFLICT (scope, key) DO NOTHING RETURNING id""",
+            [scope, key, fingerprint],
+        )
+        return cursor.fetchone() is not None
+
+
+def idempotent(view_method):
+    """Decorate a DRF view's ``post``; runs after authentication and throttling."""
+
+    @functools.wraps(view_method)
+    def wrapper(self, request, *args, **kwargs):
+        key = request.headers.get(HEADER, "")
+        if not 1 <= len(key) <= 255:
+            raise IdempotencyKeyRequired()
+        scope = _scope(request)
+        fingerprint = _fingerprint(request)  # parses the body: a malformed one is refused here
+        with transaction.atomic():
+            if not _claim(scope=scope, key=key, fingerprint=fingerprint):
+                record = IdempotencyRecord.objects.get(scope=scope, key=key)
+                if record.fingerprint != fingerprint:
+                    raise IdempotencyConflict()
+                response = Response(record.body, status=record.status_code)
+                response[REPLAY_HEADER] = "true"
+                return response
+            try:
+                with transaction.atomic():
+                    response = view_method(self, request, *args, **kwargs)
+                    if response.status_code >= 500:
+                        raise _ServerError(response)
+            except (ApplicationError, exceptions.APIException) as exc:
+                response = self.handle_exception(exc)
+            except _ServerError as failed:
+                transaction.set_rollback(True)
+                return failed.response
+            body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+            IdempotencyRecord.objects.filter(scope=scope, key=key).update(
+                status_code=response.status_code, body=body
+            )
+            return response
+
+    return wrapper
+
+
+class _ServerError(Exception):
+    def __init__(self, response):
+        self.response = response

@@ -1,0 +1,59 @@
+"""The project's default Celery beat schedules.
+
+They are created in the database (django-celery-beat) after every
+``migrate``, only when missing by name, so operators can change or disable
+them in the admin (周期任务) and a later deploy never overwrites that.
+Each app adds its jobs to DEFAULT_SCHEDULES.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.translation import gettext_noop
+
+
+@dataclass(frozen=True)
+class DefaultSchedule:
+    name: str
+    task: str
+    minute: str = "0"
+    hour: str = "*"
+    day_of_week: str = "*"
+    day_of_month: str = "*"
+    month_of_year: str = "*"
+    description: str = ""
+
+
+DEFAULT_SCHEDULES: list[DefaultSchedule] = [
+    DefaultSchedule(
+        name=gettext_noop("Purge expired nonces and idempotency records"),
+        task="loyalty.purge_expired",
+        minute="17",
+        description="Hourly housekeeping for signed requests and Idempotency-Key records.",
+    ),
+]
+
+
+def ensure_default_schedules(**_kwargs) -> int:
+    """Create the missing default schedules; returns how many were created."""
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    created = 0
+    for default in DEFAULT_SCHEDULES:
+        if PeriodicTask.objects.filter(name=default.name).exists():
+            continue
+        crontab, _ = CrontabSchedule.objects.get_or_create(
+            minute=default.minute,
+            hour=default.hour,
+            day_of_week=default.day_of_week,
+            day_of_month=default.day_of_month,
+            month_of_year=default.month_of_year,
+            timezone=settings.TIME_ZONE,
+        )
+        PeriodicTask.objects.create(
+            name=default.name, task=default.task, crontab=crontab, description=default.description
+        )
+        created += 1
+    return created

@@ -1,0 +1,24 @@
+"""Test settings: real PostgreSQL and Redis (embedded unless URLs are given)."""
+
+import os
+
+from loyalty.embedded import ensure_services
+
+ensure_services()
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-use-0123456789")
+
+from .base import *  # noqa: E402
+
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+CACHES["default"]["KEY_PREFIX"] = f"loyalty-test-{os.getpid()}"
+WECHAT_APP_ID = "wx-test-app"
+WECHAT_APP_SECRET = "test-app-secret"
+WECHAT_DEV_LOGIN = False
+# Tasks run in-process unless a test starts a real worker.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"login": "1000/min"}

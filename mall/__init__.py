@@ -1,0 +1,1 @@
+"""Points mall: catalogue, redemption and fulfilment (see DESIGN.md §3)."""

@@ -1,0 +1,184 @@
+"""Member-facing API: login, profile, phone, the "me" summary."""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
+from members import selectors, services
+from members.exceptions import DevLoginDisabled
+from members.models import Member
+
+
+class ProfileSerializer(StrictSerializer):
+    id = serializers.IntegerField(read_only=True)
+    nickname = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    avatar_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    gender = serializers.ChoiceField(choices=Member.Gender.choices, required=False)
+    birthday = serializers.DateField(required=False)
+    phone = serializers.CharField(read_only=True)
+    invite_code = serializers.CharField(read_only=True)
+    registration_channel = serializers.CharField(read_only=True)
+    registered_at = serializers.DateTimeField(read_only=True)
+
+
+class LoginInput(StrictSerializer):
+    code = serializers.CharField(max_length=128, help_text="The code from wx.login().")
+    channel = serializers.CharField(
+        max_length=64, required=False, default="", allow_blank=True,
+        help_text="Registration channel (QR scene, campaign); recorded for new members only.",
+    )
+    invite_code = serializers.CharField(max_length=16, required=False, default="", allow_blank=True)
+
+
+class LoginOutput(serializers.Serializer):
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    is_new_member = serializers.BooleanField()
+    member = ProfileSerializer()
+
+
+def _login_response(result: services.LoginResult) -> Response:
+    body = LoginOutput(
+        {
+            "token": result.token,
+            "expires_at": result.expires_at,
+            "is_new_member": result.created,
+            "member": result.member,
+        }
+    ).data
+    return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+_LOGIN_RESPONSES = {
+    200: LoginOutput,
+    201: LoginOutput,
+    400: ErrorSerializer,
+    429: ErrorSerializer,
+    503: OpenApiResponse(ErrorSerializer, description="wechat_unavailable"),
+}
+
+
+class WechatLoginView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    @extend_schema(request=LoginInput, responses=_LOGIN_RESPONSES, tags=["auth"], auth=[])
+    def post(self, request):
+        data = LoginInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _login_response(services.member_login_wechat(**data.validated_data))
+
+
+class DevLoginView(APIView):
+    """Login without WeChat for development: the same code is always the same member."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    @extend_schema(request=LoginInput, responses=_LOGIN_RESPONSES, tags=["auth"], auth=[])
+    def post(self, request):
+        if not (settings.DEBUG and settings.WECHAT_DEV_LOGIN):
+            raise DevLoginDisabled()
+        data = LoginInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _login_response(services.member_login_dev(**data.validated_data))
+
+
+class LogoutView(APIView):
+    @extend_schema(request=None, responses={204: None}, tags=["auth"])
+    def post(self, request):
+        services.member_token_revoke(token_id=request.auth.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProfileView(APIView):
+    @extend_schema(responses=ProfileSerializer, tags=["me"])
+    def get(self, request):
+        return Response(ProfileSerializer(request.user).data)
+
+    @extend_schema(request=ProfileSerializer, responses={200: ProfileSerializer, 400: ErrorSerializer}, tags=["me"])
+    def patch(self, request):
+        data = ProfileSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        member = services.member_update_profile(member=request.user, **data.validated_data)
+        return Response(ProfileSerializer(member).data)
+
+
+class PhoneBindInput(StrictSerializer):
+    code = serializers.CharField(max_length=128, help_text="The code from the getPhoneNumber button.")
+
+
+class PhoneBindView(APIView):
+    @extend_schema(
+        request=PhoneBindInput,
+        responses={200: ProfileSerializer, 400: ErrorSerializer, 409: ErrorSerializer, 503: ErrorSerializer},
+        tags=["me"],
+    )
+    def post(self, request):
+        data = PhoneBindInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.member_bind_phone(member=request.user, code=data.validated_data["code"])
+        return Response(ProfileSerializer(member).data)
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    nickname = serializers.CharField()
+    avatar_url = serializers.CharField()
+    phone_bound = serializers.BooleanField()
+    invite_code = serializers.CharField()
+    registered_at = serializers.DateTimeField()
+
+
+class MeView(APIView):
+    @extend_schema(responses=MeSerializer, tags=["me"])
+    def get(self, request):
+        return Response(MeSerializer(selectors.member_summary(member=request.user)).data)
+
+
+class ServerMemberSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    openid = serializers.CharField()
+    unionid = serializers.CharField()
+    phone = serializers.CharField()
+    nickname = serializers.CharField()
+    registered_at = serializers.DateTimeField()
+
+
+class ServerMemberLookupInput(StrictSerializer):
+    openid = serializers.CharField(max_length=64, required=False)
+    phone = serializers.CharField(max_length=20, required=False)
+
+    def validate(self, attrs):
+        if len(attrs) != 1:
+            raise serializers.ValidationError("Give exactly one of openid or phone.")
+        return attrs
+
+
+class ServerMemberLookupView(APIView):
+    """For the merchant's order system: which member is this customer?"""
+
+    authentication_classes = [ServerSignatureAuthentication]
+    permission_classes = [IsApiClient]
+
+    @extend_schema(
+        parameters=[ServerMemberLookupInput],
+        responses={200: ServerMemberSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
+        tags=["server"],
+        auth=[{"serverSignature": []}],
+    )
+    def get(self, request):
+        query = ServerMemberLookupInput(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        member = selectors.member_lookup(**query.validated_data)
+        return Response(ServerMemberSerializer(member).data)

@@ -1,0 +1,28 @@
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.errors import ApplicationError, NotFound, ServiceUnavailable
+
+
+class WechatUnavailable(ServiceUnavailable):
+    code = "wechat_unavailable"
+    default_message = _("WeChat could not be reached. Please try again shortly.")
+
+
+class WechatCodeInvalid(ApplicationError):
+    code = "wechat_code_invalid"
+    default_message = _("The WeChat code is invalid or has already been used.")
+
+
+class PhoneTaken(ApplicationError):
+    code = "phone_taken"
+    status_code = 409
+    default_message = _("This phone number is bound to another member.")
+
+
+class DevLoginDisabled(NotFound):
+    pass
+
+
+class ReferrerNotFound(ApplicationError):
+    code = "referrer_not_found"
+    default_message = _("No member has this invite code.")

@@ -1,0 +1,130 @@
+"""Writes for members: login, sessions, profile and phone binding."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from loyalty import crypto
+from members.exceptions import PhoneTaken, ReferrerNotFound
+from members.models import Member, MemberToken, WechatSession
+from members.wechat import WechatClient, WechatSessionInfo
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    member: Member
+    token: str
+    expires_at: timezone.datetime
+    created: bool
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def member_token_issue(*, member: Member) -> tuple[str, MemberToken]:
+    token = secrets.token_urlsafe(32)
+    record = MemberToken.objects.create(
+        member=member, key_hash=token_hash(token), expires_at=timezone.now() + settings.MEMBER_TOKEN_TTL
+    )
+    return token, record
+
+
+def member_token_revoke(*, token_id: int) -> None:
+    MemberToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def _resolve_referrer(invite_code: str) -> Member | None:
+    if not invite_code:
+        return None
+    referrer = Member.objects.filter(invite_code=invite_code.upper()).first()
+    if referrer is None:
+        raise ReferrerNotFound()
+    return referrer
+
+
+@transaction.atomic
+def member_login(*, session: WechatSessionInfo, channel: str = "", invite_code: str = "") -> LoginResult:
+    """Find or create the member for an openid and open a session.
+
+    Idempotent per openid: concurrent first logins create one member (the
+    unique openid decides; the loser re-reads).  The registration channel and
+    referrer are set only when the member is created, never changed later.
+    """
+    referrer = _resolve_referrer(invite_code)
+    member, created = Member.objects.get_or_create(
+        openid=session.openid,
+        defaults={"unionid": session.unionid, "registration_channel": channel[:64], "referrer": referrer},
+    )
+    if not created and session.unionid and member.unionid != session.unionid:
+        member.unionid = session.unionid
+        member.save(update_fields=["unionid"])
+    WechatSession.objects.update_or_create(
+        member=member, defaults={"session_key_encrypted": crypto.encrypt(session.session_key)}
+    )
+    token, record = member_token_issue(member=member)
+    return LoginResult(member=member, token=token, expires_at=record.expires_at, created=created)
+
+
+def member_login_wechat(*, code: str, channel: str = "", invite_code: str = "") -> LoginResult:
+    """``wx.login`` code -> code2session -> member -> API token.
+
+    WeChat is called before any transaction opens, so a slow WeChat never
+    holds database locks.
+    """
+    session = WechatClient.from_settings().code_to_session(code)
+    return member_login(session=session, channel=channel, invite_code=invite_code)
+
+
+def member_login_dev(*, code: str, channel: str = "", invite_code: str = "") -> LoginResult:
+    """Development login: the same code always gives the same openid (DEBUG + WECHAT_DEV_LOGIN only)."""
+    digest = hashlib.sha256(code.encode()).hexdigest()
+    session = WechatSessionInfo(openid=f"dev_{digest[:24]}", unionid="", session_key=secrets.token_hex(12))
+    return member_login(session=session, channel=channel or "dev", invite_code=invite_code)
+
+
+@transaction.atomic
+def member_update_profile(
+    *,
+    member: Member,
+    nickname: str | None = None,
+    avatar_url: str | None = None,
+    gender: int | None = None,
+    birthday: date | None = None,
+) -> Member:
+    changes = {
+        name: value
+        for name, value in
+        {"nickname": nickname, "avatar_url": avatar_url, "gender": gender, "birthday": birthday}.items()
+        if value is not None
+    }
+    for name, value in changes.items():
+        setattr(member, name, value)
+    if changes:
+        member.save(update_fields=list(changes))
+    return member
+
+
+def member_bind_phone(*, member: Member, code: str) -> Member:
+    """Bind the phone WeChat returns for a ``getPhoneNumber`` code.
+
+    A phone belongs to one member; binding it to a second is refused with
+    ``phone_taken`` and nothing changes.
+    """
+    phone = WechatClient.from_settings().phone_number(code)
+    if Member.objects.filter(phone=phone).exclude(pk=member.pk).exists():
+        raise PhoneTaken()
+    try:
+        with transaction.atomic():
+            Member.objects.filter(pk=member.pk).update(phone=phone)
+    except IntegrityError:  # bound by someone else between the check and the write
+        raise PhoneTaken() from None
+    member.phone = phone
+    return member

@@ -1,0 +1,1 @@
+"""Points ledger, earning rules, check-in and expiry (see DESIGN.md §3)."""

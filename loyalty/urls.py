@@ -24,3 +24,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include(api_v1)),
 ]
+
+handler404 = "loyalty.api.fallback_views.page_not_found"
+handler500 = "loyalty.api.fallback_views.server_error"

@@ -19,6 +19,8 @@ WECHAT_APP_ID = "wx-test-app"
 WECHAT_APP_SECRET = "test-app-secret"
 WECHAT_DEV_LOGIN = False
 # Tasks run in-process unless a test starts a real worker.
-CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"login": "1000/min"}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,61 @@
+import pytest
+from rest_framework.test import APIClient
+
+from loyalty import services as platform_services
+from members import services as member_services
+from tests.factories import MemberFactory
+from tests.fakes.wechat_server import FakeWechat
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def member(db):
+    return MemberFactory()
+
+
+def client_for(member):
+    token, _ = member_services.member_token_issue(member=member)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def member_api(member):
+    return client_for(member)
+
+
+@pytest.fixture
+def fake_wechat(settings):
+    fake = FakeWechat(app_id=settings.WECHAT_APP_ID, app_secret=settings.WECHAT_APP_SECRET).start()
+    settings.WECHAT_API_BASE = fake.url
+    settings.WECHAT_TIMEOUT_SECONDS = 0.5
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(settings):
+    """Each test starts with no cached throttles or WeChat access token.
+
+    Only this process's keys are deleted (the test settings give each process
+    its own key prefix): ``cache.clear()`` would FLUSHDB a Redis that the demo
+    or another test process may share.
+    """
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*"))
+    if keys:
+        client.delete(*keys)
+    yield
+
+
+@pytest.fixture
+def server_client(db):
+    client, secret = platform_services.api_client_create(name="Order system")
+    return client, secret

@@ -1,0 +1,140 @@
+"""A fake WeChat API server on loopback, speaking the real wire format.
+
+Tests point WECHAT_API_BASE at it, so the real HTTP client, timeouts and
+error mapping are exercised.  Behaviour is steered per code:
+
+- a code registered with ``add_login`` logs in as that openid (once: WeChat
+  codes are single-use, a second use answers errcode 40163);
+- ``busy`` answers errcode -1 (system busy), ``http500`` answers HTTP 500,
+  ``garbage`` answers non-JSON, ``slow`` sleeps past the client's timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+
+class FakeWechat:
+    def __init__(self, *, app_id: str, app_secret: str, slow_seconds: float = 2.0):
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.slow_seconds = slow_seconds
+        self.logins: dict[str, dict] = {}
+        self.used_codes: set[str] = set()
+        self.phones: dict[str, dict] = {}
+        self.tokens_issued: list[str] = []
+        self.valid_tokens: set[str] = set()
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeWechat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add_login(self, code: str, *, openid: str, session_key: str, unionid: str = "") -> None:
+        self.logins[code] = {"openid": openid, "session_key": session_key, "unionid": unionid}
+
+    def add_phone(self, code: str, phone: str, country_code: str = "86") -> None:
+        self.phones[code] = {"purePhoneNumber": phone, "countryCode": country_code,
+                             "phoneNumber": phone if country_code == "86" else f"+{country_code}{phone}"}
+
+    def revoke_tokens(self) -> None:
+        self.valid_tokens.clear()
+
+    # --- request handling -------------------------------------------------
+
+    def _answer(self, method: str, path: str, query: dict, body: dict) -> tuple[int, bytes]:
+        self.requests.append(path)
+        code = query.get("js_code") or body.get("code") or ""
+        if code == "slow":
+            time.sleep(self.slow_seconds)
+        if code == "http500":
+            return 500, b"internal error"
+        if code == "garbage":
+            return 200, b"<html>not json</html>"
+        if code == "busy":
+            return 200, json.dumps({"errcode": -1, "errmsg": "system error"}).encode()
+        if path == "/sns/jscode2session":
+            return 200, json.dumps(self._code2session(query)).encode()
+        if path == "/cgi-bin/stable_token":
+            return 200, json.dumps(self._stable_token(body)).encode()
+        if path == "/wxa/business/getuserphonenumber":
+            return 200, json.dumps(self._phone(query, body)).encode()
+        return 404, b"not found"
+
+    def _code2session(self, query: dict) -> dict:
+        if query.get("appid") != self.app_id or query.get("secret") != self.app_secret:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        code = query.get("js_code", "")
+        with self._lock:
+            if code in self.used_codes:
+                return {"errcode": 40163, "errmsg": "code been used"}
+            if code not in self.logins:
+                return {"errcode": 40029, "errmsg": "invalid code"}
+            self.used_codes.add(code)
+        return dict(self.logins[code])
+
+    def _stable_token(self, body: dict) -> dict:
+        if body.get("appid") != self.app_id or body.get("secret") != self.app_secret:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        with self._lock:
+            token = f"token-{len(self.tokens_issued) + 1}"
+            self.tokens_issued.append(token)
+            self.valid_tokens.add(token)
+        return {"access_token": token, "expires_in": 7200}
+
+    def _phone(self, query: dict, body: dict) -> dict:
+        if query.get("access_token") not in self.valid_tokens:
+            return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+        info = self.phones.get(body.get("code", ""))
+        if info is None:
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        return {"errcode": 0, "errmsg": "ok", "phone_info": info}
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _respond(self, method):
+                parsed = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else {}
+                except ValueError:
+                    body = {}
+                status, payload = fake._answer(method, parsed.path, query, body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+            def do_GET(self):
+                self._respond("GET")
+
+            def do_POST(self):
+                self._respond("POST")
+
+            def log_message(self, *args):
+                pass
+
+        return Handler

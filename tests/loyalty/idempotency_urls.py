@@ -1,0 +1,54 @@
+"""A value-moving endpoint used only to test the shared Idempotency-Key mechanism."""
+
+import time
+
+from django.db import transaction
+from django.urls import include, path
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty.api.idempotency import idempotent
+from loyalty.api.serializers import StrictSerializer
+from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
+from loyalty.errors import ApplicationError
+from loyalty.urls import urlpatterns as project_urls
+from members.models import Member
+
+
+class GrantInput(StrictSerializer):
+    openid = serializers.CharField()
+    fail = serializers.ChoiceField(choices=["none", "refuse", "crash"], default="none")
+
+
+class Refused(ApplicationError):
+    code = "refused_for_test"
+
+
+class GrantView(APIView):
+    """Creates a member per call, slowly, so concurrent duplicates overlap."""
+
+    @idempotent
+    def post(self, request):
+        data = GrantInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic():
+            created = Member.objects.create(openid=data.validated_data["openid"], nickname="granted")
+            time.sleep(0.2)
+            if data.validated_data["fail"] == "refuse":
+                raise Refused(details={"member": created.pk})
+            if data.validated_data["fail"] == "crash":
+                raise RuntimeError("unexpected")
+        return Response({"member_id": created.pk}, status=201)
+
+
+class ServerGrantView(GrantView):
+    authentication_classes = [ServerSignatureAuthentication]
+    permission_classes = [IsApiClient]
+
+
+urlpatterns = [
+    path("test/grant", GrantView.as_view()),
+    path("test/server-grant", ServerGrantView.as_view()),
+    path("", include(project_urls)),
+]

@@ -1,0 +1,42 @@
+import pytest
+
+from loyalty import health
+
+
+@pytest.mark.django_db
+def test_health_reports_database_broker_and_worker(api, monkeypatch):
+    monkeypatch.setattr(health, "_workers", lambda: {"workers": 2})
+
+    response = api.get("/api/v1/health")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] and body["broker"]["ok"]
+    assert body["worker"] == {"ok": True, "latency_ms": body["worker"]["latency_ms"], "workers": 2}
+
+
+@pytest.mark.django_db
+def test_no_worker_is_degraded_not_down(api, monkeypatch):
+    monkeypatch.setattr(health, "_workers", lambda: (_ for _ in ()).throw(RuntimeError("no worker answered")))
+
+    response = api.get("/api/v1/health")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["worker"]["ok"] is False
+
+
+@pytest.mark.django_db
+def test_a_broken_database_is_503(api, monkeypatch):
+    def broken():
+        raise ConnectionError("database is down")
+
+    monkeypatch.setattr(health, "_database", broken)
+    monkeypatch.setattr(health, "_workers", lambda: {"workers": 1})
+
+    response = api.get("/api/v1/health")
+
+    assert response.status_code == 503
+    assert response.json()["status"] == "down"
+    assert response.json()["database"]["error"] == "ConnectionError"

@@ -1,0 +1,51 @@
+"""The admin is Chinese by default; the compiled catalogue matches its source."""
+
+import gettext
+import re
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import translation
+
+from members.models import Member
+
+PO = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+
+
+def _po_entries(text: str) -> dict[str, str]:
+    entries, current, field = {}, {"msgid": "", "msgstr": ""}, None
+    for line in text.splitlines() + [""]:
+        if line.startswith(("msgid ", "msgstr ")):
+            field, _, value = line.partition(" ")
+            if field == "msgid" and current["msgid"]:
+                entries[current["msgid"]] = current["msgstr"]
+                current = {"msgid": "", "msgstr": ""}
+            current[field] = _unquote(value)
+        elif line.startswith('"') and field:
+            current[field] += _unquote(line)
+        elif not line.strip() and current["msgid"]:
+            entries[current["msgid"]] = current["msgstr"]
+            current, field = {"msgid": "", "msgstr": ""}, None
+    return entries
+
+
+def _unquote(value: str) -> str:
+    return re.sub(r'\\(.)', lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), value.strip()[1:-1])
+
+
+def test_every_source_string_has_a_chinese_translation_and_the_mo_file_is_compiled():
+    source = _po_entries(PO.read_text(encoding="utf-8"))
+    with open(PO.with_suffix(".mo"), "rb") as handle:
+        compiled = gettext.GNUTranslations(handle)._catalog
+
+    assert source, "no entries parsed"
+    assert [msgid for msgid, msgstr in source.items() if not msgstr] == []
+    assert {k: v for k, v in compiled.items() if k} == source, "run `make messages` to recompile"
+
+
+def test_model_labels_are_chinese_by_default_and_english_on_request():
+    assert settings.LANGUAGE_CODE == "zh-hans"
+    with translation.override("zh-hans"):
+        assert str(Member._meta.verbose_name) == "会员"
+    with translation.override("en"):
+        assert str(Member._meta.verbose_name) == "member"

@@ -15,9 +15,9 @@ from django.conf import settings
 
 @cache
 def _fernet(secret_key: str) -> Fernet:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"loyalty-api-client-secrets").derive(
-        secret_key.encode()
-    )
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"loyalty-api-client-secrets"
+    ).derive(secret_key.encode())
     return Fernet(base64.urlsafe_b64encode(derived))
 
 

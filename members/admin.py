@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
@@ -19,6 +21,7 @@ class MemberAdmin(admin.ModelAdmin):
         (_("WeChat"), {"fields": ["openid", "unionid"]}),
         (_("Acquisition"), {"fields": ["registration_channel", "referrer", "invite_code", "registered_at"]}),
     ]
+    formfield_overrides = {models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}}
     show_full_result_count = False  # COUNT(*) over a large member table on every page is slow
 
     def has_add_permission(self, request):

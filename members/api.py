@@ -30,7 +30,10 @@ class ProfileSerializer(StrictSerializer):
 class LoginInput(StrictSerializer):
     code = serializers.CharField(max_length=128, help_text="The code from wx.login().")
     channel = serializers.CharField(
-        max_length=64, required=False, default="", allow_blank=True,
+        max_length=64,
+        required=False,
+        default="",
+        allow_blank=True,
         help_text="Registration channel (QR scene, campaign); recorded for new members only.",
     )
     invite_code = serializers.CharField(max_length=16, required=False, default="", allow_blank=True)
@@ -106,7 +109,9 @@ class ProfileView(APIView):
     def get(self, request):
         return Response(ProfileSerializer(request.user).data)
 
-    @extend_schema(request=ProfileSerializer, responses={200: ProfileSerializer, 400: ErrorSerializer}, tags=["me"])
+    @extend_schema(
+        request=ProfileSerializer, responses={200: ProfileSerializer, 400: ErrorSerializer}, tags=["me"]
+    )
     def patch(self, request):
         data = ProfileSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)

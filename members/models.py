@@ -25,10 +25,17 @@ class Member(models.Model):
     gender = models.PositiveSmallIntegerField(_("gender"), choices=Gender.choices, default=Gender.UNKNOWN)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     referrer = models.ForeignKey(
-        "self", verbose_name=_("referrer"), null=True, blank=True, on_delete=models.SET_NULL, related_name="invitees"
+        "self",
+        verbose_name=_("referrer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invitees",
     )
     invite_code = models.CharField(_("invite code"), max_length=16, unique=True, default=_new_invite_code)
-    registration_channel = models.CharField(_("registration channel"), max_length=64, blank=True, db_index=True)
+    registration_channel = models.CharField(
+        _("registration channel"), max_length=64, blank=True, db_index=True
+    )
     registered_at = models.DateTimeField(_("registered at"), auto_now_add=True, db_index=True)
 
     # DRF principal for member requests (request.user is the Member).

@@ -101,8 +101,12 @@ def member_update_profile(
 ) -> Member:
     changes = {
         name: value
-        for name, value in
-        {"nickname": nickname, "avatar_url": avatar_url, "gender": gender, "birthday": birthday}.items()
+        for name, value in {
+            "nickname": nickname,
+            "avatar_url": avatar_url,
+            "gender": gender,
+            "birthday": birthday,
+        }.items()
         if value is not None
     }
     for name, value in changes.items():

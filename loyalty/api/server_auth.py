@@ -42,8 +42,16 @@ def sign(*, secret: str, method: str, path: str, timestamp: str, nonce: str, bod
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def signed_headers(*, key_id: str, secret: str, method: str, path: str, body: bytes = b"", nonce: str | None = None,
-                   timestamp: int | None = None) -> dict[str, str]:
+def signed_headers(
+    *,
+    key_id: str,
+    secret: str,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    nonce: str | None = None,
+    timestamp: int | None = None,
+) -> dict[str, str]:
     """Headers a caller sends; used by tests, the demo and as the reference implementation."""
     import secrets as _secrets
 
@@ -89,7 +97,10 @@ class ServerSignatureAuthentication(authentication.BaseAuthentication):
         signature = meta.get("HTTP_X_SIGNATURE")
         if not all([key_id, timestamp, nonce, signature]):
             raise SignatureMissing()
-        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > settings.SERVER_SIGNATURE_WINDOW_SECONDS:
+        if (
+            not timestamp.isdigit()
+            or abs(time.time() - int(timestamp)) > settings.SERVER_SIGNATURE_WINDOW_SECONDS
+        ):
             raise SignatureExpired()
         if not NONCE_RE.match(nonce):
             raise SignatureInvalid()

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -71,8 +72,16 @@ TEMPLATES = [
     },
 ]
 
+
 # --- Database ---------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL")}
+def _required(name: str) -> str:
+    value = env.str(name, default="")
+    if not value:
+        raise ImproperlyConfigured(f"Set the {name} environment variable (see README: Configuration).")
+    return value
+
+
+DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
 # An embedded server is reached through a Unix socket whose directory travels
 # percent-encoded in the URL's host part; libpq wants the plain path.
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
@@ -83,7 +92,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache (throttling, WeChat access token) and Celery broker ------
-REDIS_URL = env("REDIS_URL")
+REDIS_URL = _required("REDIS_URL")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

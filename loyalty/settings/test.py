@@ -2,9 +2,11 @@
 
 import os
 
-from loyalty.embedded import ensure_services
+from loyalty.embedded import DEFAULT_DATA_DIR, ensure_services
 
-ensure_services()
+# Tests get embedded servers of their own, apart from the demo's, so stopping
+# the demo never pulls the database from under a running test suite.
+ensure_services(DEFAULT_DATA_DIR / "test")
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-use-0123456789")
 

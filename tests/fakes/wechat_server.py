@@ -49,8 +49,11 @@ class FakeWechat:
         self.logins[code] = {"openid": openid, "session_key": session_key, "unionid": unionid}
 
     def add_phone(self, code: str, phone: str, country_code: str = "86") -> None:
-        self.phones[code] = {"purePhoneNumber": phone, "countryCode": country_code,
-                             "phoneNumber": phone if country_code == "86" else f"+{country_code}{phone}"}
+        self.phones[code] = {
+            "purePhoneNumber": phone,
+            "countryCode": country_code,
+            "phoneNumber": phone if country_code == "86" else f"+{country_code}{phone}",
+        }
 
     def revoke_tokens(self) -> None:
         self.valid_tokens.clear()

@@ -47,9 +47,24 @@ def real_worker(monkeypatch):
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "loyalty", "worker", "--pool=solo", "-Q", queue,
-         "-n", f"{queue}@%h", "--without-mingle", "--without-gossip", "--loglevel=WARNING"],
-        env=env, cwd=settings.BASE_DIR,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "loyalty",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}@%h",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel=WARNING",
+        ],
+        env=env,
+        cwd=settings.BASE_DIR,
     )
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
     try:

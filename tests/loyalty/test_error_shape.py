@@ -78,8 +78,12 @@ def test_messages_follow_accept_language(api):
 
 @pytest.mark.django_db
 def test_our_own_error_messages_are_translated(api, settings, fake_wechat):
-    english = api.post("/api/v1/auth/wechat-login", {"code": "busy"}, format="json", HTTP_ACCEPT_LANGUAGE="en")
-    chinese = api.post("/api/v1/auth/wechat-login", {"code": "busy"}, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    english = api.post(
+        "/api/v1/auth/wechat-login", {"code": "busy"}, format="json", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    chinese = api.post(
+        "/api/v1/auth/wechat-login", {"code": "busy"}, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
 
     assert english.json()["message"] == "WeChat could not be reached. Please try again shortly."
     assert chinese.json()["message"] == "暂时无法连接微信，请稍后再试。"

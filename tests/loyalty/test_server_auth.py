@@ -18,9 +18,12 @@ def as_meta(headers: dict) -> dict:
 
 def signed_post(api, client, secret, body: dict, *, path=GRANT, key="k1", **overrides):
     raw = json.dumps(body).encode()
-    headers = signed_headers(key_id=client.key_id, secret=secret, method="POST", path=path, body=raw, **overrides)
-    return api.generic("POST", path, raw, content_type="application/json",
-                       HTTP_IDEMPOTENCY_KEY=key, **as_meta(headers))
+    headers = signed_headers(
+        key_id=client.key_id, secret=secret, method="POST", path=path, body=raw, **overrides
+    )
+    return api.generic(
+        "POST", path, raw, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key, **as_meta(headers)
+    )
 
 
 def granted():
@@ -54,11 +57,18 @@ def test_a_wrong_signature_is_401_and_changes_nothing(api, server_client):
 @pytest.mark.django_db
 def test_a_tampered_body_is_401(api, server_client):
     client, secret = server_client
-    headers = signed_headers(key_id=client.key_id, secret=secret, method="POST", path=GRANT,
-                             body=b'{"openid": "s1"}')
+    headers = signed_headers(
+        key_id=client.key_id, secret=secret, method="POST", path=GRANT, body=b'{"openid": "s1"}'
+    )
 
-    response = api.generic("POST", GRANT, b'{"openid": "s2"}', content_type="application/json",
-                           HTTP_IDEMPOTENCY_KEY="k", **as_meta(headers))
+    response = api.generic(
+        "POST",
+        GRANT,
+        b'{"openid": "s2"}',
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="k",
+        **as_meta(headers),
+    )
 
     assert response.status_code == 401
     assert granted() == 0
@@ -123,8 +133,10 @@ def test_the_query_string_is_signed(api, server_client):
     headers = signed_headers(key_id=client.key_id, secret=secret, method="GET", path=path)
 
     good = api.get(path, **as_meta(headers))
-    swapped = api.get("/api/v1/server/members/lookup?openid=o-other",
-                      **as_meta(signed_headers(key_id=client.key_id, secret=secret, method="GET", path=path)))
+    swapped = api.get(
+        "/api/v1/server/members/lookup?openid=o-other",
+        **as_meta(signed_headers(key_id=client.key_id, secret=secret, method="GET", path=path)),
+    )
 
     assert good.status_code == 200
     assert good.json()["id"] == member.pk
@@ -136,7 +148,9 @@ def test_server_lookup_of_an_unknown_member_is_404(api, server_client):
     client, secret = server_client
     path = "/api/v1/server/members/lookup?phone=13000000000"
 
-    response = api.get(path, **as_meta(signed_headers(key_id=client.key_id, secret=secret, method="GET", path=path)))
+    response = api.get(
+        path, **as_meta(signed_headers(key_id=client.key_id, secret=secret, method="GET", path=path))
+    )
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"

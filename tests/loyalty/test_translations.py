@@ -30,7 +30,7 @@ def _po_entries(text: str) -> dict[str, str]:
 
 
 def _unquote(value: str) -> str:
-    return re.sub(r'\\(.)', lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), value.strip()[1:-1])
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), value.strip()[1:-1])
 
 
 def test_every_source_string_has_a_chinese_translation_and_the_mo_file_is_compiled():

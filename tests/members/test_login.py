@@ -64,8 +64,10 @@ def test_session_key_never_appears_in_a_response_a_log_or_the_database(login, fa
     stored = WechatSession.objects.get(member__openid="o-secret")
     assert "SESSION-KEY-MUST-NOT-LEAK" not in stored.session_key_encrypted
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM members_wechatsession WHERE session_key_encrypted LIKE %s",
-                       ["%SESSION-KEY%"])
+        cursor.execute(
+            "SELECT count(*) FROM members_wechatsession WHERE session_key_encrypted LIKE %s",
+            ["%SESSION-KEY%"],
+        )
         assert cursor.fetchone()[0] == 0
 
 

@@ -18,7 +18,9 @@ def test_a_member_reads_their_own_profile(member_api, member):
 
 @pytest.mark.django_db
 def test_a_member_updates_their_profile(member_api, member):
-    response = member_api.patch(PROFILE, {"nickname": "小王", "gender": 2, "birthday": "1990-03-08"}, format="json")
+    response = member_api.patch(
+        PROFILE, {"nickname": "小王", "gender": 2, "birthday": "1990-03-08"}, format="json"
+    )
 
     assert response.status_code == 200
     member.refresh_from_db()

@@ -1,0 +1,83 @@
+"""One command for a new user: migrate, demo data, admin login, then web + worker + beat.
+
+Ctrl-C stops the three processes (honcho forwards it) and then the embedded
+PostgreSQL and Redis this command started.
+"""
+
+import os
+import secrets
+import subprocess
+import sys
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from loyalty import embedded
+
+
+class Command(BaseCommand):
+    help = "Run the whole system locally with demo data (web, Celery worker, Celery beat)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--no-serve", action="store_true", help="Prepare everything, start nothing.")
+
+    def handle(self, *args, port, host, no_serve, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("seed_demo", stdout=self.stdout)
+        password = self._admin_password()
+        base = f"http://{host}:{port}"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\n  Back office:  {base}/admin/   user: admin   password: {password}\n"
+                f"  API docs:     {base}/api/docs/\n"
+                f"  Health:       {base}/api/v1/health\n"
+                f'  Dev login:    POST {base}/api/v1/auth/dev-login {{"code": "alice"}}\n'
+            )
+        )
+        if no_serve:
+            return
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "loyalty.settings.local",
+            "LOYALTY_BIND": f"{host}:{port}",
+        }
+        bin_dir = os.path.dirname(sys.executable)
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+        honcho = subprocess.Popen(
+            [
+                os.path.join(bin_dir, "honcho"),
+                "-f",
+                str(settings.BASE_DIR / "Procfile.dev"),
+                "-d",
+                str(settings.BASE_DIR),
+                "start",
+            ],
+            env=env,
+        )
+        try:
+            honcho.wait()
+        except KeyboardInterrupt:
+            honcho.wait()  # honcho got the same SIGINT and is stopping its processes
+        finally:
+            embedded.stop_services()
+            self.stdout.write("Stopped web, worker and beat (and the embedded PostgreSQL/Redis, if any).")
+
+    def _admin_password(self) -> str:
+        """The demo admin's password, kept in .data so every run prints the same login."""
+        path = settings.BASE_DIR / ".data" / "admin-password"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(12))
+            path.chmod(0o600)
+        password = path.read_text().strip()
+        user, _ = get_user_model().objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"}
+        )
+        if not user.check_password(password):
+            user.set_password(password)
+            user.save()
+        return password

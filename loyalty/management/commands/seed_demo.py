@@ -1,0 +1,41 @@
+"""Load the demo data set (safe to run again: it only adds what is missing)."""
+
+import json
+import random
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from loyalty import services
+from loyalty.models import ApiClient
+from members.demo import seed_members
+
+DEMO_CLIENT_FILE = "demo-api-client.json"
+
+
+class Command(BaseCommand):
+    help = "Load demo members and a demo API client for the merchant's order system."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--members", type=int, default=300)
+        parser.add_argument("--seed", type=int, default=20261122)
+
+    def handle(self, *args, members, seed, **options):
+        rng = random.Random(seed)
+        added = seed_members(count=members, rng=rng)
+        self.stdout.write(f"members: {added} added")
+        client = self._demo_api_client()
+        self.stdout.write(f"demo API client: {client['key_id']} (secret in .data/{DEMO_CLIENT_FILE})")
+
+    def _demo_api_client(self) -> dict:
+        path = settings.BASE_DIR / ".data" / DEMO_CLIENT_FILE
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if ApiClient.objects.filter(key_id=saved["key_id"]).exists():
+                return saved
+        client, secret = services.api_client_create(name="Demo order system")
+        saved = {"key_id": client.key_id, "secret": secret}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(saved))
+        path.chmod(0o600)
+        return saved

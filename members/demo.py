@@ -1,0 +1,62 @@
+"""Demo members: a year of sign-ups across channels, some invited by others."""
+
+import random
+from datetime import date, timedelta
+
+from django.utils import timezone
+
+from members.models import Member
+
+CHANNELS = ["mini_program", "qr:store-01", "qr:store-02", "poster:spring", "invite", "wechat_ad"]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "磊",
+    "洋",
+    "艳",
+    "勇",
+    "军",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "霞",
+    "平",
+]
+
+
+def seed_members(*, count: int, rng: random.Random) -> int:
+    """Create demo members up to ``count``; returns how many were added (0 when already there)."""
+    existing = Member.objects.filter(openid__startswith="demo_").count()
+    if existing >= count:
+        return 0
+    now = timezone.now()
+    members = []
+    for n in range(existing, count):
+        members.append(
+            Member(
+                openid=f"demo_{n:05d}",
+                nickname=rng.choice(SURNAMES) + rng.choice(GIVEN),
+                phone=f"139{n:08d}" if rng.random() < 0.6 else "",
+                gender=rng.choice([0, 1, 2, 2]),
+                birthday=date(rng.randint(1970, 2004), rng.randint(1, 12), rng.randint(1, 28))
+                if rng.random() < 0.7
+                else None,
+                registration_channel=rng.choice(CHANNELS),
+                invite_code=f"DEMO{n:05d}",
+            )
+        )
+    created = Member.objects.bulk_create(members)
+    # registered_at is auto_now_add; spread sign-ups over the past year afterwards.
+    for member in created:
+        member.registered_at = now - timedelta(days=rng.randint(0, 365), minutes=rng.randint(0, 1440))
+        if member.registration_channel == "invite" and member.pk > created[0].pk:
+            member.referrer_id = rng.randint(created[0].pk, member.pk - 1)
+    Member.objects.bulk_update(created, ["registered_at", "referrer"], batch_size=500)
+    return len(created)

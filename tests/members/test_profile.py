@@ -35,7 +35,9 @@ def test_one_member_cannot_read_or_change_another_members_profile(member):
     assert intruder.get(PROFILE).json()["id"] == member.pk
     # There is no id to aim at: "me" endpoints act on the token's member only,
     # and smuggling an id in the body is refused, not ignored.
-    response = intruder.patch(PROFILE, {"id": other.pk, "nickname": "hacked"}, format="json")
+    response = intruder.patch(
+        PROFILE, {"id": other.pk, "nickname": "hacked"}, format="json", HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 400
     assert response.json()["details"] == {"id": ["This field is unknown or read-only."]}
     intruder.patch(PROFILE, {"nickname": "mine"}, format="json")

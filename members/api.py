@@ -180,7 +180,6 @@ class ServerMemberLookupView(APIView):
         parameters=[ServerMemberLookupInput],
         responses={200: ServerMemberSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
         tags=["server"],
-        auth=[{"serverSignature": []}],
     )
     def get(self, request):
         query = ServerMemberLookupInput(data=request.query_params.dict())

@@ -32,6 +32,8 @@ REPLAY_HEADER = "Idempotent-Replayed"
 
 def _scope(request) -> str:
     principal = request.user
+    if principal is None:  # value-moving endpoints are never anonymous
+        raise exceptions.NotAuthenticated()
     return f"{principal._meta.label_lower}:{principal.pk}"
 
 

@@ -166,3 +166,16 @@ def test_idempotency_keys_of_server_clients_work_too(api, server_client):
     assert first.json() == second.json()
     assert second["Idempotent-Replayed"] == "true"
     assert granted() == 1
+
+
+@pytest.mark.django_db
+def test_an_oversized_signed_body_is_400_and_changes_nothing(api, server_client, settings):
+    client, secret = server_client
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 512
+
+    response = signed_post(api, client, secret, {"openid": "s1", "pad": "x" * 1024})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "request_too_large"
+    assert granted() == 0
+    assert not ApiNonce.objects.exists()

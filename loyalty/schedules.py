@@ -33,6 +33,20 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         minute="17",
         description="Hourly housekeeping for signed requests and Idempotency-Key records.",
     ),
+    DefaultSchedule(
+        name=gettext_noop("Expire points past their expiry"),
+        task="points.expire_due",
+        minute="5",
+        hour="0",
+        description="Lots expire at local midnight; this runs just after. Postings also expire due lots inline.",
+    ),
+    DefaultSchedule(
+        name=gettext_noop("Remind members of points expiring soon"),
+        task="points.remind_expiring",
+        minute="0",
+        hour="10",
+        description="Once per member and expiry date (see the points policy for how many days ahead).",
+    ),
 ]
 
 

@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from loyalty.health import HealthView
 from members import api as members_api
+from notifications import api as notifications_api
+from points import api as points_api
 
 api_v1 = [
     path("auth/wechat-login", members_api.WechatLoginView.as_view(), name="auth-wechat-login"),
@@ -13,6 +15,12 @@ api_v1 = [
     path("me", members_api.MeView.as_view(), name="me"),
     path("me/profile", members_api.ProfileView.as_view(), name="me-profile"),
     path("me/phone", members_api.PhoneBindView.as_view(), name="me-phone"),
+    path("me/notifications", notifications_api.NotificationsView.as_view(), name="me-notifications"),
+    path("me/notifications/<int:pk>/read", notifications_api.MarkReadView.as_view(), name="me-notification-read"),
+    path("points", points_api.BalanceView.as_view(), name="points-balance"),
+    path("points/entries", points_api.EntriesView.as_view(), name="points-entries"),
+    path("points/check-in", points_api.CheckInView.as_view(), name="points-check-in"),
+    path("points/check-ins", points_api.CheckInCalendarView.as_view(), name="points-check-ins"),
     path("server/members/lookup", members_api.ServerMemberLookupView.as_view(), name="server-member-lookup"),
     path("health", HealthView.as_view(), name="health"),
 ]

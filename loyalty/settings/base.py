@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "stored_value",
     "coupons",
     "mall",
+    "notifications",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,42 @@
+"""Check every ledger invariant; list each violation; exit 1 when there is any.
+
+Each app lists its checks as (description, SQL returning one row per
+violation) in ``<app>/verify.py``; this command runs them all.
+"""
+
+from importlib import import_module
+
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+
+def all_checks():
+    for config in apps.get_app_configs():
+        try:
+            module = import_module(f"{config.name}.verify")
+        except ModuleNotFoundError:
+            continue
+        yield from module.CHECKS
+
+
+def find_violations() -> list[tuple[str, tuple]]:
+    violations = []
+    with connection.cursor() as cursor:
+        for description, sql in all_checks():
+            cursor.execute(sql)
+            violations += [(description, row) for row in cursor.fetchall()]
+    return violations
+
+
+class Command(BaseCommand):
+    help = "Verify the ledger invariants (DESIGN.md §4); exit status 1 when any is violated."
+
+    def handle(self, *args, **options):
+        checks = list(all_checks())
+        violations = find_violations()
+        for description, row in violations:
+            self.stdout.write(f"VIOLATION {description}: {row}")
+        if violations:
+            raise CommandError(f"{len(violations)} violation(s) in {len(checks)} checks")
+        self.stdout.write(self.style.SUCCESS(f"OK: {len(checks)} checks, no violations"))

@@ -1,0 +1,1 @@
+"""Member notifications: one service, pluggable channels (database by default)."""

@@ -1,0 +1,157 @@
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.admin_tools import ReadOnlyAdminMixin, local_time, stream_csv
+from loyalty.errors import ApplicationError
+from points import ledger
+from points.models import (
+    MAX_POINTS,
+    CheckIn,
+    EarningRule,
+    PointsAccount,
+    PointsEntry,
+    PointsLot,
+    PointsPolicy,
+    PointsWithheld,
+)
+
+
+class AdjustForm(forms.Form):
+    amount = forms.IntegerField(label=_("points (+ add / − deduct)"), min_value=-MAX_POINTS, max_value=MAX_POINTS)
+    reason = forms.CharField(label=_("reason"), max_length=200, widget=forms.Textarea(attrs={"rows": 3}))
+    expires_at = forms.DateTimeField(label=_("added points expire at"), required=False,
+                                     help_text=_("Only for additions; empty: never."))
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_amount(self):
+        if self.cleaned_data["amount"] == 0:
+            raise forms.ValidationError(_("The amount cannot be zero."))
+        return self.cleaned_data["amount"]
+
+
+@admin.register(PointsAccount)
+class PointsAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["member", "balance", "created_at"]
+    search_fields = ["member__phone", "member__nickname", "member__openid", "=member__id"]
+    list_select_related = ["member"]
+    readonly_fields = ["member", "balance", "created_at", "adjust_link"]
+    show_full_result_count = False
+
+    @admin.display(description=_("adjust"))
+    def adjust_link(self, obj):
+        url = reverse("admin:points_pointsaccount_adjust", args=[obj.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Adjust points"))
+
+    def get_urls(self):
+        extra = [path("<int:pk>/adjust/", self.admin_site.admin_view(self.adjust_view),
+                      name="points_pointsaccount_adjust")]
+        return extra + super().get_urls()
+
+    def adjust_view(self, request, pk):
+        """Finance only (points.adjust_points): a signed correction with a reason, never an edit."""
+        if not request.user.has_perm("points.adjust_points"):
+            raise PermissionDenied
+        account = get_object_or_404(PointsAccount.objects.select_related("member"), pk=pk)
+        form = AdjustForm(request.POST or None, initial={"idempotency_key": uuid.uuid4().hex})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                posting = ledger.points_adjust(
+                    member_id=account.member_id, amount=data["amount"], reason=data["reason"],
+                    actor_id=request.user.pk, idempotency_key=f"admin:{data['idempotency_key']}",
+                    expires_at=data["expires_at"],
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                if not posting.replayed:
+                    self.log_change(request, account, f"adjust {data['amount']:+d}: {data['reason']}")
+                messages.success(request, _("Adjusted. New balance: %(balance)s") % {"balance": posting.balance_after})
+                return redirect("admin:points_pointsaccount_change", pk)
+        context = {**self.admin_site.each_context(request), "title": _("Adjust points"), "account": account,
+                   "form": form, "opts": self.model._meta}
+        return TemplateResponse(request, "admin/points/adjust.html", context)
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "created_at", "member", "kind", "amount", "balance_after", "source", "reference",
+                    "memo", "actor"]
+    list_filter = ["kind", "source", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["reference", "account__member__phone", "account__member__openid", "=account__member__id"]
+    list_select_related = ["account__member", "actor"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description=_("member"))
+    def member(self, obj):
+        return obj.account.member
+
+    def get_urls(self):
+        extra = [path("export/", self.admin_site.admin_view(self.export_csv), name="points_pointsentry_export")]
+        return extra + super().get_urls()
+
+    def export_csv(self, request):
+        """The ledger as CSV, with the filters currently applied in the list."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        queryset = self.get_changelist_instance(request).get_queryset(request).order_by("id")
+        rows = (
+            [e.id, local_time(e.created_at), e.account.member_id, e.account.member.nickname, e.kind, e.amount,
+             e.balance_after, e.source, e.reference, e.memo, e.actor.username if e.actor else ""]
+            for e in queryset.select_related("account__member", "actor").iterator(chunk_size=2000)
+        )
+        header = ["id", "time", "member_id", "nickname", "kind", "points", "balance_after", "source",
+                  "reference", "memo", "operator"]
+        return stream_csv(filename="points-ledger.csv", header=header, rows=rows)
+
+
+@admin.register(PointsLot)
+class PointsLotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "account", "source", "amount", "remaining", "earned_at", "expires_at"]
+    list_filter = ["source", ("expires_at", admin.DateFieldListFilter)]
+    search_fields = ["account__member__phone", "=account__member__id"]
+    list_select_related = ["account__member"]
+    show_full_result_count = False
+
+
+@admin.register(EarningRule)
+class EarningRuleAdmin(admin.ModelAdmin):
+    list_display = ["kind", "is_active", "points", "points_per_yuan", "daily_cap", "monthly_cap",
+                    "expiry_policy", "expiry_days", "updated_at"]
+    list_editable = ["is_active"]
+
+
+@admin.register(PointsPolicy)
+class PointsPolicyAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "member_daily_cap", "member_monthly_cap", "monthly_budget", "reminder_days"]
+
+    def has_add_permission(self, request):
+        return not PointsPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PointsWithheld)
+class PointsWithheldAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "account", "rule_kind", "requested", "granted", "withheld", "reason",
+                    "reference"]
+    list_filter = ["reason", "rule_kind"]
+    list_select_related = ["account__member"]
+
+
+@admin.register(CheckIn)
+class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["day", "member", "streak", "points"]
+    list_filter = [("day", admin.DateFieldListFilter)]
+    search_fields = ["member__phone", "=member__id"]
+    list_select_related = ["member"]

@@ -1,0 +1,103 @@
+"""Member-facing points API: balance, history, check-in, check-in calendar."""
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from points import earning, selectors
+from points.models import EntryKind, PointsEntry
+
+
+class BalanceSerializer(serializers.Serializer):
+    balance = serializers.IntegerField(help_text="Usable points (a negative value is a debt from a clawback).")
+    expiring_points = serializers.IntegerField(help_text="Points in the batch that expires first.")
+    expiring_at = serializers.DateTimeField(allow_null=True, help_text="When that batch is gone.")
+
+
+class BalanceView(APIView):
+    @extend_schema(responses=BalanceSerializer, tags=["points"])
+    def get(self, request):
+        return Response(BalanceSerializer(selectors.points_balance(member_id=request.user.pk)).data)
+
+
+class EntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PointsEntry
+        fields = ["id", "kind", "amount", "balance_after", "source", "reference", "memo", "created_at"]
+
+
+class EntryFilter(StrictSerializer):
+    kind = serializers.ChoiceField(choices=EntryKind.choices, required=False)
+    cursor = serializers.CharField(required=False)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+
+class EntriesView(ListAPIView):
+    """The member's points history, newest first."""
+
+    serializer_class = EntrySerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("kind", enum=EntryKind.values, required=False)],
+        responses={200: EntrySerializer(many=True), 400: ErrorSerializer},
+        tags=["points"],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = EntryFilter(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return selectors.points_entries(member_id=self.request.user.pk, kind=query.validated_data.get("kind"))
+
+
+class CheckInSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    streak = serializers.IntegerField()
+    points = serializers.IntegerField()
+    already_checked_in = serializers.BooleanField()
+
+
+class CheckInView(APIView):
+    """Check in for today. Tapping again the same day returns today's check-in (200, not an error)."""
+
+    @extend_schema(request=None, responses={200: CheckInSerializer, 201: CheckInSerializer, 403: ErrorSerializer},
+                   tags=["points"])
+    def post(self, request):
+        result = earning.points_check_in(member_id=request.user.pk)
+        body = {"day": result.day, "streak": result.streak, "points": result.points,
+                "already_checked_in": not result.created}
+        return Response(CheckInSerializer(body).data, status=201 if result.created else 200)
+
+
+class CalendarQuery(StrictSerializer):
+    month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", required=False, help_text="YYYY-MM; default this month.")
+
+
+class CalendarDaySerializer(serializers.Serializer):
+    day = serializers.DateField()
+    streak = serializers.IntegerField()
+    points = serializers.IntegerField()
+
+
+class CalendarSerializer(serializers.Serializer):
+    month = serializers.CharField()
+    days = CalendarDaySerializer(many=True)
+    checked_in_today = serializers.BooleanField()
+    current_streak = serializers.IntegerField()
+
+
+class CheckInCalendarView(APIView):
+    @extend_schema(parameters=[CalendarQuery], responses={200: CalendarSerializer, 400: ErrorSerializer},
+                   tags=["points"])
+    def get(self, request):
+        query = CalendarQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        month = query.validated_data.get("month") or timezone.localdate().strftime("%Y-%m")
+        year, month_number = (int(part) for part in month.split("-"))
+        body = selectors.check_in_calendar(member_id=request.user.pk, year=year, month=month_number)
+        return Response(CalendarSerializer(body).data)

@@ -1,0 +1,217 @@
+"""Earning rules: how many points a behaviour earns, capped, and when they expire.
+
+Caps, in the order they apply (the first that binds is the recorded reason):
+the rule's daily and monthly cap per member, the member's daily and monthly
+cap across all rules, then the merchant's monthly issuance budget.  Days and
+months are the merchant's local ones (TIME_ZONE).  Caps count points earned
+(gross); a later clawback does not free room.  What a cap keeps back is
+stored as ``PointsWithheld``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from loyalty import rounding
+from members import benefits
+from points import ledger
+from points.exceptions import CheckInDisabled
+from points.models import (
+    CheckIn,
+    EarningRule,
+    EntryKind,
+    ExpiryPolicy,
+    PointsBudgetMonth,
+    PointsEntry,
+    PointsPolicy,
+    PointsWithheld,
+    RuleKind,
+)
+
+
+@dataclass(frozen=True)
+class Award:
+    granted: int
+    withheld: int
+    entry_id: int | None
+    replayed: bool = False
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def expiry_for(rule: EarningRule, earned_at: datetime) -> datetime | None:
+    """When points earned at ``earned_at`` under ``rule`` expire (the first instant they are gone).
+
+    - rolling N days: valid through the whole Nth local day after earning,
+      gone at the local midnight that ends it;
+    - end of next year: gone at local midnight on 1 January two years on
+      (points earned any day of 2026 last through 31 December 2027);
+    - never: None.
+    """
+    earned_day = timezone.localtime(earned_at).date()
+    if rule.expiry_policy == ExpiryPolicy.ROLLING_DAYS:
+        return _local_midnight(earned_day + timedelta(days=rule.expiry_days + 1))
+    if rule.expiry_policy == ExpiryPolicy.END_OF_NEXT_YEAR:
+        return _local_midnight(date(earned_day.year + 2, 1, 1))
+    return None
+
+
+def points_award(
+    *, member_id: int, rule_kind: str, idempotency_key: str, paid_fen: int = 0, extra_points: int = 0,
+    reference: str = "",
+) -> Award:
+    """Grant the points a rule gives, capped; idempotent per member and key.
+
+    ``paid_fen`` (purchase only) is what the member actually paid, including
+    the stored-value part, excluding shipping and the points-deduction part.
+    """
+    rule = EarningRule.objects.filter(kind=rule_kind, is_active=True).first()
+    if rule is None:
+        return Award(granted=0, withheld=0, entry_id=None)
+    now = timezone.now()
+    if rule.kind == RuleKind.PURCHASE:
+        requested = rounding.purchase_points(
+            eligible_fen=paid_fen,
+            points_per_yuan=rule.points_per_yuan,
+            multiplier=benefits.points_multiplier(member_id=member_id, at=now),
+        )
+    else:
+        requested = rule.points + extra_points
+    if requested <= 0:
+        return Award(granted=0, withheld=0, entry_id=None)
+
+    def cap(account_id: int, amount: int) -> int:
+        return _apply_caps(account_id=account_id, rule=rule, amount=amount, key=idempotency_key,
+                           reference=reference, now=now)
+
+    posting = ledger.points_earn(
+        member_id=member_id, amount=requested, idempotency_key=idempotency_key, source=rule.kind,
+        expires_at=expiry_for(rule, now), reference=reference, cap=cap,
+    )
+    withheld = (
+        PointsWithheld.objects.filter(account__member_id=member_id, idempotency_key=idempotency_key)
+        .values_list("withheld", flat=True).first() or 0
+    )
+    return Award(granted=posting.amount if posting.entry_id else 0, withheld=withheld,
+                 entry_id=posting.entry_id, replayed=posting.replayed)
+
+
+def _apply_caps(*, account_id: int, rule: EarningRule, amount: int, key: str, reference: str, now: datetime) -> int:
+    """Runs under the account lock (see ``ledger.points_earn``)."""
+    if PointsWithheld.objects.filter(account_id=account_id, idempotency_key=key).exists():
+        return 0  # replay of an award that was withheld entirely
+    policy = points_policy()
+    today = timezone.localdate(now)
+    day_start, month_start = _local_midnight(today), _local_midnight(today.replace(day=1))
+    limits = [
+        (PointsWithheld.Reason.RULE_DAILY, rule.daily_cap, Q(source=rule.kind, created_at__gte=day_start)),
+        (PointsWithheld.Reason.RULE_MONTHLY, rule.monthly_cap, Q(source=rule.kind)),
+        (PointsWithheld.Reason.MEMBER_DAILY, policy.member_daily_cap, Q(created_at__gte=day_start)),
+        (PointsWithheld.Reason.MEMBER_MONTHLY, policy.member_monthly_cap, Q()),
+    ]
+    limits = [limit for limit in limits if limit[1] is not None]
+    granted, reason = amount, None
+    if limits:
+        earned = PointsEntry.objects.filter(
+            account_id=account_id, kind=EntryKind.EARN, created_at__gte=month_start
+        ).aggregate(**{str(i): Sum("amount", filter=q, default=0) for i, (_, _, q) in enumerate(limits)})
+        for i, (why, limit, _) in enumerate(limits):
+            room = max(limit - earned[str(i)], 0)
+            if granted > room:
+                granted, reason = room, reason or why
+    if policy.monthly_budget is not None and granted > 0:
+        budget, _ = PointsBudgetMonth.objects.select_for_update().get_or_create(month=month_start.date())
+        room = max(policy.monthly_budget - budget.issued, 0)
+        if granted > room:
+            granted, reason = room, reason or PointsWithheld.Reason.BUDGET
+        PointsBudgetMonth.objects.filter(pk=budget.pk).update(issued=budget.issued + granted)
+    if granted < amount:
+        PointsWithheld.objects.create(account_id=account_id, rule_kind=rule.kind, requested=amount,
+                                      granted=granted, withheld=amount - granted, reason=reason,
+                                      idempotency_key=key, reference=reference)
+    return granted
+
+
+def points_policy() -> PointsPolicy:
+    return PointsPolicy.objects.get_or_create(pk=1)[0]
+
+
+# --- one function per earning occasion -------------------------------------------
+
+
+def points_award_signup(*, member_id: int) -> Award:
+    return points_award(member_id=member_id, rule_kind=RuleKind.SIGNUP, idempotency_key="signup")
+
+
+def points_award_profile_completed(*, member_id: int) -> Award:
+    return points_award(member_id=member_id, rule_kind=RuleKind.PROFILE, idempotency_key="profile")
+
+
+def points_award_purchase(*, member_id: int, order_no: str, paid_fen: int) -> Award:
+    return points_award(member_id=member_id, rule_kind=RuleKind.PURCHASE, idempotency_key=f"purchase:{order_no}",
+                        paid_fen=paid_fen, reference=order_no)
+
+
+def points_award_first_order(*, member_id: int, order_no: str) -> Award:
+    return points_award(member_id=member_id, rule_kind=RuleKind.FIRST_ORDER, idempotency_key="first_order",
+                        reference=order_no)
+
+
+def points_award_invite(*, inviter_id: int, invitee_id: int) -> tuple[Award, Award]:
+    """Both sides, once the invited friend's first paid order completes."""
+    return (
+        points_award(member_id=inviter_id, rule_kind=RuleKind.INVITER, idempotency_key=f"inviter:{invitee_id}"),
+        points_award(member_id=invitee_id, rule_kind=RuleKind.INVITEE, idempotency_key="invitee"),
+    )
+
+
+# --- daily check-in ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    day: date
+    streak: int
+    points: int
+    created: bool
+
+
+def _streak_bonus(rule: EarningRule, streak: int) -> int:
+    day_in_cycle = (streak - 1) % rule.streak_cycle_days + 1 if rule.streak_cycle_days else streak
+    return int(rule.streak_bonuses.get(str(day_in_cycle), 0))
+
+
+def points_check_in(*, member_id: int) -> CheckInResult:
+    """Check in for today (merchant-local); a second call the same day returns the first.
+
+    However many taps arrive at once, the unique (member, day) row lets one
+    through: the others wait on it, then find it and return it.
+    """
+    rule = EarningRule.objects.filter(kind=RuleKind.CHECKIN, is_active=True).first()
+    if rule is None:
+        raise CheckInDisabled()
+    today = timezone.localdate()
+    existing = CheckIn.objects.filter(member_id=member_id, day=today).first()
+    if existing:
+        return CheckInResult(existing.day, existing.streak, existing.points, created=False)
+    yesterday = CheckIn.objects.filter(member_id=member_id, day=today - timedelta(days=1)).first()
+    streak = yesterday.streak + 1 if yesterday else 1
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                check_in = CheckIn.objects.create(member_id=member_id, day=today, streak=streak, points=0)
+        except IntegrityError:  # a parallel tap won; it has committed by now
+            existing = CheckIn.objects.get(member_id=member_id, day=today)
+            return CheckInResult(existing.day, existing.streak, existing.points, created=False)
+        award = points_award(member_id=member_id, rule_kind=RuleKind.CHECKIN,
+                             idempotency_key=f"checkin:{today.isoformat()}",
+                             extra_points=_streak_bonus(rule, streak))
+        CheckIn.objects.filter(pk=check_in.pk).update(points=award.granted)
+    return CheckInResult(today, streak, award.granted, created=True)

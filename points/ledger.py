@@ -1,0 +1,467 @@
+"""Every posting to the points ledger. Nothing else writes its tables.
+
+Each public function is one transaction that
+
+1. locks the member's ``PointsAccount`` row (creating the account on first
+   use).  That row lock is the mutex for all of the account's entries, lots
+   and allocations: every writer, including the expiry job, takes it first,
+   so lots need no row locks of their own and locks are always taken in the
+   same order (account, then its lots);
+2. looks up the idempotency key in a *second* statement, so it sees an
+   entry committed by a duplicate that held the lock a moment ago (a join in
+   the locking statement would read the older snapshot);
+3. writes the entry, the balance, the allocations and the lot changes in one
+   SQL statement (``_post``), so a posting is all or nothing.
+
+Replaying a key with the same parameters returns the first posting and moves
+nothing; with other parameters it raises ``IdempotencyConflict``.
+
+Lots are spent in the order they expire (never-expiring last), then oldest
+first.  Lots past their expiry are expired (an ``expire`` entry) before any
+debit looks at them, so an expired point is never spent even if the expiry
+job has not run yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from loyalty.errors import IdempotencyConflict
+from points.exceptions import (
+    EntryNotReversible,
+    InsufficientPoints,
+    InvalidPointsAmount,
+    MemberNotFound,
+    ReversalTooLarge,
+)
+from points.models import MAX_POINTS, EntryKind
+
+EXPIRY_SOURCE = "expiry"
+
+
+@dataclass(frozen=True)
+class Posting:
+    """The outcome of a posting. ``entry_id`` is None when nothing was posted (e.g. all withheld)."""
+
+    entry_id: int | None
+    amount: int
+    balance_after: int
+    replayed: bool = False
+
+
+@dataclass
+class _Account:
+    id: int
+    balance: int
+
+
+@dataclass
+class _Lot:
+    id: int
+    remaining: int
+    expires_at: datetime | None
+
+
+@dataclass
+class _NewLot:
+    amount: int
+    source: str
+    earned_at: datetime
+    expires_at: datetime | None
+    repaid: int = 0  # taken at once to repay a debt (negative balance)
+
+
+@dataclass
+class _Entry:
+    kind: str
+    amount: int
+    key: str
+    request_hash: str = ""
+    source: str = ""
+    reference: str = ""
+    memo: str = ""
+    reverses_id: int | None = None
+    actor_id: int | None = None
+    allocations: list[tuple[int, int]] = field(default_factory=list)  # (lot_id, taken; negative gives back)
+    new_lot: _NewLot | None = None
+
+
+# --- public postings ----------------------------------------------------------
+
+
+def points_earn(
+    *,
+    member_id: int,
+    amount: int,
+    idempotency_key: str,
+    source: str,
+    expires_at: datetime | None,
+    reference: str = "",
+    memo: str = "",
+    cap=None,
+) -> Posting:
+    """Credit ``amount`` points as a new lot expiring at ``expires_at`` (None: never).
+
+    A debt (negative balance left by a clawback) is repaid from the new lot
+    first.  ``cap(account_id, amount) -> granted`` runs under the account lock
+    after the replay check, so caps see every earlier earning of the member;
+    what it withholds it records itself.
+    """
+    _check_amount(amount)
+    request_hash = _hash(kind=EntryKind.EARN, amount=amount, source=source, reference=reference)
+    with transaction.atomic(), connection.cursor() as cur:
+        account = _lock_account(cur, member_id)
+        replay = _replay(cur, account, idempotency_key, request_hash)
+        if replay:
+            return replay
+        granted = cap(account.id, amount) if cap else amount
+        if granted <= 0:
+            return Posting(entry_id=None, amount=0, balance_after=account.balance)
+        now = timezone.now()
+        return _post(
+            cur,
+            account,
+            _Entry(
+                kind=EntryKind.EARN,
+                amount=granted,
+                key=idempotency_key,
+                request_hash=request_hash,
+                source=source,
+                reference=reference,
+                memo=memo,
+                new_lot=_NewLot(granted, source, now, expires_at, repaid=min(granted, max(-account.balance, 0))),
+            ),
+        )
+
+
+def points_spend(
+    *, member_id: int, amount: int, idempotency_key: str, source: str = "", reference: str = "", memo: str = ""
+) -> Posting:
+    """Debit ``amount`` points from the lots that expire first.
+
+    Refused with ``insufficient_points`` (nothing written) when the balance,
+    after expiring what is due, is smaller than ``amount`` or negative.
+    """
+    _check_amount(amount)
+    request_hash = _hash(kind=EntryKind.SPEND, amount=amount, source=source, reference=reference)
+    with transaction.atomic(), connection.cursor() as cur:
+        account = _lock_account(cur, member_id)
+        return _replay(cur, account, idempotency_key, request_hash) or _debit(
+            cur, account, amount,
+            _Entry(kind=EntryKind.SPEND, amount=-amount, key=idempotency_key, request_hash=request_hash,
+                   source=source, reference=reference, memo=memo),
+        )
+
+
+def points_adjust(
+    *,
+    member_id: int,
+    amount: int,
+    reason: str,
+    actor_id: int,
+    idempotency_key: str,
+    expires_at: datetime | None = None,
+) -> Posting:
+    """An operator's correction: positive adds a lot, negative debits like a spend.
+
+    ``reason`` and ``actor_id`` are stored on the entry (the audit trail).
+    """
+    if amount == 0:
+        raise InvalidPointsAmount()
+    _check_amount(abs(amount))
+    request_hash = _hash(kind=EntryKind.ADJUST, amount=amount, reason=reason, actor=actor_id)
+    entry = _Entry(kind=EntryKind.ADJUST, amount=amount, key=idempotency_key, request_hash=request_hash,
+                   source="adjust", memo=reason[:200], actor_id=actor_id)
+    with transaction.atomic(), connection.cursor() as cur:
+        account = _lock_account(cur, member_id)
+        replay = _replay(cur, account, idempotency_key, request_hash)
+        if replay:
+            return replay
+        if amount < 0:
+            return _debit(cur, account, -amount, entry)
+        now = timezone.now()
+        entry.new_lot = _NewLot(amount, "adjust", now, expires_at, repaid=min(amount, max(-account.balance, 0)))
+        return _post(cur, account, entry)
+
+
+def points_reverse(
+    *, member_id: int, entry_id: int, idempotency_key: str, amount: int | None = None, memo: str = ""
+) -> Posting:
+    """Undo all or part (``amount``) of an earn or a spend of this member.
+
+    - A spend is given back to exactly the lots it took from (the latest
+      expiring first when partial).  A lot that expired meanwhile is expired
+      again at once by an ``expire`` entry: reversing never revives points.
+    - An earn is clawed back from its own lot first, then from the lots that
+      expire first; what the lots cannot cover becomes a debt (negative
+      balance) that blocks spending and is repaid by the next earnings.
+    - A debt is repaid first from whatever a reversal gives back.
+    """
+    if amount is not None:
+        _check_amount(amount)
+    with transaction.atomic(), connection.cursor() as cur:
+        account = _lock_account(cur, member_id)
+        original = _fetch_original(cur, account, entry_id)
+        request_hash = _hash(kind=EntryKind.REVERSE, entry=entry_id, amount=amount)
+        replay = _replay(cur, account, idempotency_key, request_hash)
+        if replay:
+            return replay
+        left = abs(original["amount"]) - original["reversed"]
+        amount = left if amount is None else amount
+        if amount > left or amount <= 0:
+            raise ReversalTooLarge(details={"reversible": left})
+        entry = _Entry(kind=EntryKind.REVERSE, amount=0, key=idempotency_key, request_hash=request_hash,
+                       source=original["source"], reference=original["reference"], memo=memo,
+                       reverses_id=entry_id)
+        if original["kind"] == EntryKind.SPEND:
+            return _give_back_spend(cur, account, entry_id, amount, entry)
+        return _claw_back_earn(cur, account, original["lot_id"], amount, entry)
+
+
+# --- the expiry job -------------------------------------------------------------
+
+
+def points_expire_due(*, chunk_size: int = 2000, now: datetime | None = None) -> int:
+    """Expire every lot past its expiry; returns the number of expire entries.
+
+    Set-based: per chunk of accounts, one statement locks them (``SKIP
+    LOCKED``: an account busy with a posting is left for the next run, which
+    is also when its lots would be expired inline anyway) and one statement
+    writes all their expire entries, allocations, lots and balances.  Each
+    chunk commits on its own, so a killed run loses at most one chunk and the
+    next run finishes the work; a lot with nothing left is never touched
+    again, which makes running twice harmless.
+    """
+    now = now or timezone.now()
+    run = uuid.uuid4().hex[:12]
+    after, total = 0, 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                """
+                SELECT a.id FROM points_pointsaccount a
+                WHERE a.id > %s AND EXISTS (
+                    SELECT 1 FROM points_pointslot l
+                    WHERE l.account_id = a.id AND l.remaining > 0 AND l.expires_at <= %s)
+                ORDER BY a.id LIMIT %s
+                FOR UPDATE SKIP LOCKED
+                """,
+                [after, now, chunk_size],
+            )
+            ids = [row[0] for row in cur.fetchall()]
+            if not ids:
+                return total
+            cur.execute(_EXPIRE_CHUNK_SQL, {"ids": ids, "now": now, "key": f"expire:{run}:"})
+            total += cur.fetchone()[0]
+            after = ids[-1]
+
+
+_EXPIRE_CHUNK_SQL = """
+WITH due AS (
+    SELECT l.id, l.account_id, l.remaining FROM points_pointslot l
+    WHERE l.account_id = ANY(%(ids)s) AND l.remaining > 0 AND l.expires_at <= %(now)s
+), per AS (
+    SELECT account_id, SUM(remaining) AS total FROM due GROUP BY account_id
+), acc AS (
+    UPDATE points_pointsaccount a SET balance = a.balance - per.total
+    FROM per WHERE a.id = per.account_id RETURNING a.id, a.balance
+), ent AS (
+    INSERT INTO points_pointsentry (account_id, kind, amount, balance_after, source, reference, memo,
+                                    idempotency_key, request_hash, created_at)
+    SELECT per.account_id, 'expire', -per.total, acc.balance, 'expiry', '', '',
+           %(key)s || per.account_id, '', %(now)s
+    FROM per JOIN acc ON acc.id = per.account_id
+    RETURNING id, account_id
+), alloc AS (
+    INSERT INTO points_pointsallocation (entry_id, lot_id, amount)
+    SELECT ent.id, due.id, due.remaining FROM due JOIN ent ON ent.account_id = due.account_id
+), lots AS (
+    UPDATE points_pointslot l SET remaining = 0 FROM due WHERE l.id = due.id
+)
+SELECT count(*) FROM ent
+"""
+
+
+# --- internals --------------------------------------------------------------------
+
+
+def _check_amount(amount) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or not 1 <= amount <= MAX_POINTS:
+        raise InvalidPointsAmount()
+
+
+def _hash(**params) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _lock_account(cur, member_id: int) -> _Account:
+    sql = "SELECT id, balance FROM points_pointsaccount WHERE member_id = %s FOR UPDATE"
+    cur.execute(sql, [member_id])
+    row = cur.fetchone()
+    if row is None:
+        cur.execute(
+            """INSERT INTO points_pointsaccount (member_id, balance, created_at)
+               SELECT id, 0, now() FROM members_member WHERE id = %s
+               ON CONFLICT (member_id) DO NOTHING""",
+            [member_id],
+        )
+        cur.execute(sql, [member_id])
+        row = cur.fetchone()
+        if row is None:
+            raise MemberNotFound()
+    return _Account(id=row[0], balance=row[1])
+
+
+def _replay(cur, account: _Account, key: str, request_hash: str) -> Posting | None:
+    cur.execute(
+        "SELECT id, request_hash, amount, balance_after FROM points_pointsentry "
+        "WHERE account_id = %s AND idempotency_key = %s",
+        [account.id, key],
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    if row[1] != request_hash:
+        raise IdempotencyConflict()
+    return Posting(entry_id=row[0], amount=row[2], balance_after=row[3], replayed=True)
+
+
+def _open_lots(cur, account: _Account) -> list[_Lot]:
+    cur.execute(
+        "SELECT id, remaining, expires_at FROM points_pointslot WHERE account_id = %s AND remaining > 0 "
+        "ORDER BY expires_at ASC NULLS LAST, earned_at, id",
+        [account.id],
+    )
+    return [_Lot(*row) for row in cur.fetchall()]
+
+
+def _expire_due_inline(cur, account: _Account, lots: list[_Lot], now: datetime) -> list[_Lot]:
+    """Expire this account's lots that are past due; return the lots still open."""
+    due = [lot for lot in lots if lot.expires_at is not None and lot.expires_at <= now]
+    if not due:
+        return lots
+    total = sum(lot.remaining for lot in due)
+    _post(cur, account, _Entry(kind=EntryKind.EXPIRE, amount=-total, key=f"expire:{uuid.uuid4().hex}",
+                               source=EXPIRY_SOURCE, allocations=[(lot.id, lot.remaining) for lot in due]))
+    due_ids = {lot.id for lot in due}
+    return [lot for lot in lots if lot.id not in due_ids]
+
+
+def _take(lots: list[_Lot], amount: int) -> tuple[list[tuple[int, int]], int]:
+    """Allocate ``amount`` over ``lots`` in order; returns the allocations and the shortfall."""
+    allocations = []
+    for lot in lots:
+        if amount == 0:
+            break
+        taken = min(lot.remaining, amount)
+        allocations.append((lot.id, taken))
+        lot.remaining -= taken
+        amount -= taken
+    return allocations, amount
+
+
+def _debit(cur, account: _Account, amount: int, entry: _Entry) -> Posting:
+    lots = _expire_due_inline(cur, account, _open_lots(cur, account), timezone.now())
+    if account.balance < amount:
+        raise InsufficientPoints(details={"balance": max(account.balance, 0), "requested": amount})
+    entry.allocations, _ = _take(lots, amount)
+    return _post(cur, account, entry)
+
+
+def _fetch_original(cur, account: _Account, entry_id: int) -> dict:
+    cur.execute(
+        """SELECT e.kind, e.amount, e.source, e.reference, l.id,
+                  COALESCE((SELECT SUM(ABS(r.amount)) FROM points_pointsentry r WHERE r.reverses_id = e.id), 0)
+           FROM points_pointsentry e LEFT JOIN points_pointslot l ON l.entry_id = e.id
+           WHERE e.id = %s AND e.account_id = %s""",
+        [entry_id, account.id],
+    )
+    row = cur.fetchone()
+    if row is None or row[0] not in (EntryKind.EARN, EntryKind.SPEND):
+        raise EntryNotReversible()
+    return dict(zip(["kind", "amount", "source", "reference", "lot_id", "reversed"], row, strict=True))
+
+
+def _give_back_spend(cur, account: _Account, spend_id: int, amount: int, entry: _Entry) -> Posting:
+    # What the spend took from each lot, less what earlier reversals gave back
+    # (their negative allocations; their positive ones repaid a debt).
+    cur.execute(
+        """SELECT al.lot_id, l.expires_at, l.remaining,
+                  SUM(CASE WHEN al.entry_id = %s THEN al.amount WHEN al.amount < 0 THEN al.amount ELSE 0 END)
+           FROM points_pointsallocation al JOIN points_pointslot l ON l.id = al.lot_id
+           WHERE al.entry_id = %s OR al.entry_id IN (SELECT id FROM points_pointsentry WHERE reverses_id = %s)
+           GROUP BY al.lot_id, l.expires_at, l.remaining""",
+        [spend_id, spend_id, spend_id],
+    )
+    # Partial give-backs favour the member: the lots that last longest first.
+    far_first = sorted(cur.fetchall(), key=lambda r: (r[1] is not None, -(r[1].timestamp()) if r[1] else 0, -r[0]))
+    restored: list[_Lot] = []
+    left = amount
+    for lot_id, expires_at, remaining, givable in far_first:
+        back = min(givable, left)
+        if back > 0:
+            restored.append(_Lot(lot_id, remaining + back, expires_at))
+            entry.allocations.append((lot_id, -back))
+            left -= back
+    debt = max(-account.balance, 0)
+    if debt:
+        # Repay the debt from the given-back points, soonest-expiring first
+        # (those would be lost to expiry anyway).
+        soonest = sorted(restored, key=lambda lot: (lot.expires_at is None, lot.expires_at or 0, lot.id))
+        repay, _ = _take(soonest, min(debt, amount))
+        entry.allocations.extend(repay)
+    entry.amount = amount
+    posting = _post(cur, account, entry)
+    _expire_due_inline(cur, account, [lot for lot in restored if lot.remaining > 0], timezone.now())
+    return Posting(entry_id=posting.entry_id, amount=amount, balance_after=account.balance)
+
+
+def _claw_back_earn(cur, account: _Account, lot_id: int | None, amount: int, entry: _Entry) -> Posting:
+    lots = _expire_due_inline(cur, account, _open_lots(cur, account), timezone.now())
+    own_first = sorted(lots, key=lambda lot: lot.id != lot_id)  # stable: keeps expiry order otherwise
+    entry.allocations, _shortfall = _take(own_first, amount)  # the shortfall becomes a debt
+    entry.amount = -amount
+    return _post(cur, account, entry)
+
+
+def _post(cur, account: _Account, entry: _Entry) -> Posting:
+    """Write one entry with its balance, allocations and lot changes in one statement."""
+    account.balance += entry.amount
+    params: list = [
+        account.id, entry.kind, entry.amount, account.balance, entry.source, entry.reference, entry.memo,
+        entry.key, entry.request_hash, entry.reverses_id, entry.actor_id, timezone.now(),
+        account.balance, account.id,
+    ]
+    ctes = [
+        """e AS (INSERT INTO points_pointsentry (account_id, kind, amount, balance_after, source, reference, memo,
+                 idempotency_key, request_hash, reverses_id, actor_id, created_at)
+                 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id)""",
+        "a AS (UPDATE points_pointsaccount SET balance = %s WHERE id = %s)",
+    ]
+    if entry.allocations:
+        ctes.append("t (lot_id, amount) AS (VALUES " + ", ".join(["(%s::bigint, %s::bigint)"] * len(entry.allocations)) + ")")
+        params += [value for pair in entry.allocations for value in pair]
+        ctes.append("al AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) SELECT e.id, t.lot_id, t.amount FROM e, t)")
+        ctes.append(
+            "lu AS (UPDATE points_pointslot l SET remaining = l.remaining - n.amount "
+            "FROM (SELECT lot_id, SUM(amount) AS amount FROM t GROUP BY lot_id) n WHERE l.id = n.lot_id)"
+        )
+    lot = entry.new_lot
+    if lot:
+        ctes.append(
+            "nl AS (INSERT INTO points_pointslot (account_id, entry_id, amount, remaining, source, earned_at, expires_at) "
+            "SELECT %s, e.id, %s, %s, %s, %s, %s FROM e RETURNING id)"
+        )
+        params += [account.id, lot.amount, lot.amount - lot.repaid, lot.source, lot.earned_at, lot.expires_at]
+        if lot.repaid:
+            ctes.append("nla AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) SELECT e.id, nl.id, %s FROM e, nl)")
+            params.append(lot.repaid)
+    cur.execute("WITH " + ",\n".join(ctes) + " SELECT id FROM e", params)
+    return Posting(entry_id=cur.fetchone()[0], amount=entry.amount, balance_after=account.balance)

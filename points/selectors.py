@@ -1,0 +1,51 @@
+"""Reads for the points API and admin."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+
+from django.db.models import Min, Sum
+from django.utils import timezone
+
+from points.models import CheckIn, PointsAccount, PointsEntry, PointsLot
+
+
+def points_balance(*, member_id: int) -> dict:
+    """The usable balance and the next batch of points to expire.
+
+    Lots past their expiry but not yet processed by the job are not usable
+    and are left out here, exactly as a spend would leave them out.
+    """
+    now = timezone.now()
+    account = PointsAccount.objects.filter(member_id=member_id).first()
+    if account is None:
+        return {"balance": 0, "expiring_points": 0, "expiring_at": None}
+    open_lots = PointsLot.objects.filter(account=account, remaining__gt=0)
+    due = open_lots.filter(expires_at__lte=now).aggregate(s=Sum("remaining", default=0))["s"]
+    soonest = open_lots.filter(expires_at__gt=now).aggregate(at=Min("expires_at"))["at"]
+    expiring = (
+        open_lots.filter(expires_at=soonest).aggregate(s=Sum("remaining", default=0))["s"] if soonest else 0
+    )
+    return {"balance": account.balance - due, "expiring_points": expiring, "expiring_at": soonest}
+
+
+def points_entries(*, member_id: int, kind: str | None = None):
+    entries = PointsEntry.objects.filter(account__member_id=member_id)
+    return entries.filter(kind=kind) if kind else entries
+
+
+def check_in_calendar(*, member_id: int, year: int, month: int) -> dict:
+    first = date(year, month, 1)
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    days = CheckIn.objects.filter(member_id=member_id, day__range=(first, last)).order_by("day")
+    today = timezone.localdate()
+    # The streak still counts while today's check-in is pending.
+    recent = CheckIn.objects.filter(member_id=member_id, day__in=[today, today - timedelta(days=1)])
+    streaks = {c.day: c.streak for c in recent}
+    return {
+        "month": f"{year:04d}-{month:02d}",
+        "days": [{"day": c.day, "streak": c.streak, "points": c.points} for c in days],
+        "checked_in_today": today in streaks,
+        "current_streak": streaks.get(today) or streaks.get(today - timedelta(days=1)) or 0,
+    }

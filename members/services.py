@@ -15,6 +15,7 @@ from loyalty import crypto
 from members.exceptions import PhoneTaken, ReferrerNotFound
 from members.models import Member, MemberToken, WechatSession
 from members.wechat import WechatClient, WechatSessionInfo
+from points import earning
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ def member_login(*, session: WechatSessionInfo, channel: str = "", invite_code: 
         openid=session.openid,
         defaults={"unionid": session.unionid, "registration_channel": channel[:64], "referrer": referrer},
     )
-    if not created and session.unionid and member.unionid != session.unionid:
+    if created:
+        earning.points_award_signup(member_id=member.pk)
+    elif session.unionid and member.unionid != session.unionid:
         member.unionid = session.unionid
         member.save(update_fields=["unionid"])
     WechatSession.objects.update_or_create(
@@ -113,7 +116,14 @@ def member_update_profile(
         setattr(member, name, value)
     if changes:
         member.save(update_fields=list(changes))
+        _award_if_profile_complete(member)
     return member
+
+
+def _award_if_profile_complete(member: Member) -> None:
+    """Profile-completion points, once (the award's key makes a repeat a no-op)."""
+    if all([member.nickname, member.avatar_url, member.birthday, member.phone]):
+        earning.points_award_profile_completed(member_id=member.pk)
 
 
 def member_bind_phone(*, member: Member, code: str) -> Member:
@@ -125,10 +135,12 @@ def member_bind_phone(*, member: Member, code: str) -> Member:
     phone = WechatClient.from_settings().phone_number(code)
     if Member.objects.filter(phone=phone).exclude(pk=member.pk).exists():
         raise PhoneTaken()
-    try:
-        with transaction.atomic():
-            Member.objects.filter(pk=member.pk).update(phone=phone)
-    except IntegrityError:  # bound by someone else between the check and the write
-        raise PhoneTaken() from None
-    member.phone = phone
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                Member.objects.filter(pk=member.pk).update(phone=phone)
+        except IntegrityError:  # bound by someone else between the check and the write
+            raise PhoneTaken() from None
+        member.phone = phone
+        _award_if_profile_complete(member)
     return member

@@ -268,7 +268,7 @@ WITH due AS (
     SELECT l.id, l.account_id, l.remaining FROM points_pointslot l
     WHERE l.account_id = ANY(%(ids)s) AND l.remaining > 0 AND l.expires_at <= %(now)s
 ), per AS (
-    SELECT account_id, SUM(remaining) AS total FROM due GROUP BY account_id
+    SELECT account_id, SUM(remaining)::bigint AS total FROM due GROUP BY account_id
 ), acc AS (
     UPDATE points_pointsaccount a SET balance = a.balance - per.total
     FROM per WHERE a.id = per.account_id RETURNING a.id, a.balance
@@ -378,7 +378,7 @@ def _debit(cur, account: _Account, amount: int, entry: _Entry) -> Posting:
 def _fetch_original(cur, account: _Account, entry_id: int) -> dict:
     cur.execute(
         """SELECT e.kind, e.amount, e.source, e.reference, l.id,
-                  COALESCE((SELECT SUM(ABS(r.amount)) FROM points_pointsentry r WHERE r.reverses_id = e.id), 0)
+                  COALESCE((SELECT SUM(ABS(r.amount)) FROM points_pointsentry r WHERE r.reverses_id = e.id), 0)::bigint
            FROM points_pointsentry e LEFT JOIN points_pointslot l ON l.entry_id = e.id
            WHERE e.id = %s AND e.account_id = %s""",
         [entry_id, account.id],
@@ -394,7 +394,7 @@ def _give_back_spend(cur, account: _Account, spend_id: int, amount: int, entry: 
     # (their negative allocations; their positive ones repaid a debt).
     cur.execute(
         """SELECT al.lot_id, l.expires_at, l.remaining,
-                  SUM(CASE WHEN al.entry_id = %s THEN al.amount WHEN al.amount < 0 THEN al.amount ELSE 0 END)
+                  SUM(CASE WHEN al.entry_id = %s THEN al.amount WHEN al.amount < 0 THEN al.amount ELSE 0 END)::bigint
            FROM points_pointsallocation al JOIN points_pointslot l ON l.id = al.lot_id
            WHERE al.entry_id = %s OR al.entry_id IN (SELECT id FROM points_pointsentry WHERE reverses_id = %s)
            GROUP BY al.lot_id, l.expires_at, l.remaining""",
@@ -451,7 +451,7 @@ def _post(cur, account: _Account, entry: _Entry) -> Posting:
         ctes.append("al AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) SELECT e.id, t.lot_id, t.amount FROM e, t)")
         ctes.append(
             "lu AS (UPDATE points_pointslot l SET remaining = l.remaining - n.amount "
-            "FROM (SELECT lot_id, SUM(amount) AS amount FROM t GROUP BY lot_id) n WHERE l.id = n.lot_id)"
+            "FROM (SELECT lot_id, SUM(amount)::bigint AS amount FROM t GROUP BY lot_id) n WHERE l.id = n.lot_id)"
         )
     lot = entry.new_lot
     if lot:

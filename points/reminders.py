@@ -28,7 +28,7 @@ def points_remind_expiring(*, days: int | None = None, chunk_size: int = 5000, n
     while True:
         with connection.cursor() as cur:
             cur.execute(
-                """SELECT l.account_id, a.member_id, SUM(l.remaining), MIN(l.expires_at)
+                """SELECT l.account_id, a.member_id, SUM(l.remaining)::bigint, MIN(l.expires_at)
                    FROM points_pointslot l JOIN points_pointsaccount a ON a.id = l.account_id
                    WHERE l.remaining > 0 AND l.expires_at > %s AND l.expires_at <= %s AND l.account_id > %s
                    GROUP BY l.account_id, a.member_id ORDER BY l.account_id LIMIT %s""",

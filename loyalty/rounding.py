@@ -10,7 +10,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 
-def purchase_points(*, eligible_fen: int, points_per_yuan: Decimal, multiplier: Fraction = Fraction(1)) -> int:
+def purchase_points(
+    *, eligible_fen: int, points_per_yuan: Decimal, multiplier: Fraction = Fraction(1)
+) -> int:
     """Points for a purchase: floor(eligible_fen / 100 × points_per_yuan × multiplier).
 
     Rounded down, once per order and after the multipliers: "每消费1元积1分"

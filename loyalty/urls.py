@@ -16,7 +16,11 @@ api_v1 = [
     path("me/profile", members_api.ProfileView.as_view(), name="me-profile"),
     path("me/phone", members_api.PhoneBindView.as_view(), name="me-phone"),
     path("me/notifications", notifications_api.NotificationsView.as_view(), name="me-notifications"),
-    path("me/notifications/<int:pk>/read", notifications_api.MarkReadView.as_view(), name="me-notification-read"),
+    path(
+        "me/notifications/<int:pk>/read",
+        notifications_api.MarkReadView.as_view(),
+        name="me-notification-read",
+    ),
     path("points", points_api.BalanceView.as_view(), name="points-balance"),
     path("points/entries", points_api.EntriesView.as_view(), name="points-entries"),
     path("points/check-in", points_api.CheckInView.as_view(), name="points-check-in"),

@@ -9,8 +9,9 @@ class Notification(models.Model):
     killed and resumed, never sends the same reminder twice.
     """
 
-    member = models.ForeignKey("members.Member", verbose_name=_("member"), on_delete=models.CASCADE,
-                               related_name="notifications")
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.CASCADE, related_name="notifications"
+    )
     kind = models.CharField(_("kind"), max_length=40, db_index=True)
     title = models.CharField(_("title"), max_length=100)
     body = models.CharField(_("message"), max_length=500)

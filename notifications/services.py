@@ -8,7 +8,6 @@ channel can be added to CHANNELS without touching the callers.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -38,13 +37,16 @@ class DatabaseChannel:
         new = 0
         with connection.cursor() as cursor:
             for start in range(0, len(drafts), 1000):
-                batch = drafts[start:start + 1000]
+                batch = drafts[start : start + 1000]
                 cursor.execute(
                     f"INSERT INTO {table} (member_id, kind, title, body, data, dedupe_key, created_at) VALUES "
                     + ", ".join(["(%s, %s, %s, %s, %s::jsonb, %s, %s)"] * len(batch))
                     + " ON CONFLICT (member_id, dedupe_key) DO NOTHING",
-                    [v for d in batch for v in (d.member_id, d.kind, d.title, d.body, json.dumps(d.data),
-                                                d.dedupe_key, now)],
+                    [
+                        v
+                        for d in batch
+                        for v in (d.member_id, d.kind, d.title, d.body, json.dumps(d.data), d.dedupe_key, now)
+                    ],
                 )
                 new += cursor.rowcount
         return new
@@ -64,6 +66,7 @@ def notify_many(drafts: Iterable[Draft]) -> int:
 
 def notification_mark_read(*, member_id: int, notification_id: int) -> bool:
     return bool(
-        Notification.objects.filter(pk=notification_id, member_id=member_id, read_at__isnull=True)
-        .update(read_at=timezone.now())
+        Notification.objects.filter(pk=notification_id, member_id=member_id, read_at__isnull=True).update(
+            read_at=timezone.now()
+        )
     )

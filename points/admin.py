@@ -25,10 +25,13 @@ from points.models import (
 
 
 class AdjustForm(forms.Form):
-    amount = forms.IntegerField(label=_("points (+ add / − deduct)"), min_value=-MAX_POINTS, max_value=MAX_POINTS)
+    amount = forms.IntegerField(
+        label=_("points (+ add / − deduct)"), min_value=-MAX_POINTS, max_value=MAX_POINTS
+    )
     reason = forms.CharField(label=_("reason"), max_length=200, widget=forms.Textarea(attrs={"rows": 3}))
-    expires_at = forms.DateTimeField(label=_("added points expire at"), required=False,
-                                     help_text=_("Only for additions; empty: never."))
+    expires_at = forms.DateTimeField(
+        label=_("added points expire at"), required=False, help_text=_("Only for additions; empty: never.")
+    )
     idempotency_key = forms.CharField(widget=forms.HiddenInput)
 
     def clean_amount(self):
@@ -51,8 +54,13 @@ class PointsAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html('<a class="button" href="{}">{}</a>', url, _("Adjust points"))
 
     def get_urls(self):
-        extra = [path("<int:pk>/adjust/", self.admin_site.admin_view(self.adjust_view),
-                      name="points_pointsaccount_adjust")]
+        extra = [
+            path(
+                "<int:pk>/adjust/",
+                self.admin_site.admin_view(self.adjust_view),
+                name="points_pointsaccount_adjust",
+            )
+        ]
         return extra + super().get_urls()
 
     def adjust_view(self, request, pk):
@@ -65,8 +73,11 @@ class PointsAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             data = form.cleaned_data
             try:
                 posting = ledger.points_adjust(
-                    member_id=account.member_id, amount=data["amount"], reason=data["reason"],
-                    actor_id=request.user.pk, idempotency_key=f"admin:{data['idempotency_key']}",
+                    member_id=account.member_id,
+                    amount=data["amount"],
+                    reason=data["reason"],
+                    actor_id=request.user.pk,
+                    idempotency_key=f"admin:{data['idempotency_key']}",
                     expires_at=data["expires_at"],
                 )
             except ApplicationError as exc:
@@ -74,17 +85,34 @@ class PointsAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 if not posting.replayed:
                     self.log_change(request, account, f"adjust {data['amount']:+d}: {data['reason']}")
-                messages.success(request, _("Adjusted. New balance: %(balance)s") % {"balance": posting.balance_after})
+                messages.success(
+                    request, _("Adjusted. New balance: %(balance)s") % {"balance": posting.balance_after}
+                )
                 return redirect("admin:points_pointsaccount_change", pk)
-        context = {**self.admin_site.each_context(request), "title": _("Adjust points"), "account": account,
-                   "form": form, "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Adjust points"),
+            "account": account,
+            "form": form,
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/points/adjust.html", context)
 
 
 @admin.register(PointsEntry)
 class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "created_at", "member", "kind", "amount", "balance_after", "source", "reference",
-                    "memo", "actor"]
+    list_display = [
+        "id",
+        "created_at",
+        "member",
+        "kind",
+        "amount",
+        "balance_after",
+        "source",
+        "reference",
+        "memo",
+        "actor",
+    ]
     list_filter = ["kind", "source", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["reference", "account__member__phone", "account__member__openid", "=account__member__id"]
     list_select_related = ["account__member", "actor"]
@@ -96,7 +124,9 @@ class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return obj.account.member
 
     def get_urls(self):
-        extra = [path("export/", self.admin_site.admin_view(self.export_csv), name="points_pointsentry_export")]
+        extra = [
+            path("export/", self.admin_site.admin_view(self.export_csv), name="points_pointsentry_export")
+        ]
         return extra + super().get_urls()
 
     def export_csv(self, request):
@@ -105,12 +135,34 @@ class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         queryset = self.get_changelist_instance(request).get_queryset(request).order_by("id")
         rows = (
-            [e.id, local_time(e.created_at), e.account.member_id, e.account.member.nickname, e.kind, e.amount,
-             e.balance_after, e.source, e.reference, e.memo, e.actor.username if e.actor else ""]
+            [
+                e.id,
+                local_time(e.created_at),
+                e.account.member_id,
+                e.account.member.nickname,
+                e.kind,
+                e.amount,
+                e.balance_after,
+                e.source,
+                e.reference,
+                e.memo,
+                e.actor.username if e.actor else "",
+            ]
             for e in queryset.select_related("account__member", "actor").iterator(chunk_size=2000)
         )
-        header = ["id", "time", "member_id", "nickname", "kind", "points", "balance_after", "source",
-                  "reference", "memo", "operator"]
+        header = [
+            "id",
+            "time",
+            "member_id",
+            "nickname",
+            "kind",
+            "points",
+            "balance_after",
+            "source",
+            "reference",
+            "memo",
+            "operator",
+        ]
         return stream_csv(filename="points-ledger.csv", header=header, rows=rows)
 
 
@@ -125,8 +177,17 @@ class PointsLotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(EarningRule)
 class EarningRuleAdmin(admin.ModelAdmin):
-    list_display = ["kind", "is_active", "points", "points_per_yuan", "daily_cap", "monthly_cap",
-                    "expiry_policy", "expiry_days", "updated_at"]
+    list_display = [
+        "kind",
+        "is_active",
+        "points",
+        "points_per_yuan",
+        "daily_cap",
+        "monthly_cap",
+        "expiry_policy",
+        "expiry_days",
+        "updated_at",
+    ]
     list_editable = ["is_active"]
 
 
@@ -143,8 +204,16 @@ class PointsPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(PointsWithheld)
 class PointsWithheldAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "account", "rule_kind", "requested", "granted", "withheld", "reason",
-                    "reference"]
+    list_display = [
+        "created_at",
+        "account",
+        "rule_kind",
+        "requested",
+        "granted",
+        "withheld",
+        "reason",
+        "reference",
+    ]
     list_filter = ["reason", "rule_kind"]
     list_select_related = ["account__member"]
 

@@ -13,7 +13,9 @@ from points.models import EntryKind, PointsEntry
 
 
 class BalanceSerializer(serializers.Serializer):
-    balance = serializers.IntegerField(help_text="Usable points (a negative value is a debt from a clawback).")
+    balance = serializers.IntegerField(
+        help_text="Usable points (a negative value is a debt from a clawback)."
+    )
     expiring_points = serializers.IntegerField(help_text="Points in the batch that expires first.")
     expiring_at = serializers.DateTimeField(allow_null=True, help_text="When that batch is gone.")
 
@@ -65,17 +67,26 @@ class CheckInSerializer(serializers.Serializer):
 class CheckInView(APIView):
     """Check in for today. Tapping again the same day returns today's check-in (200, not an error)."""
 
-    @extend_schema(request=None, responses={200: CheckInSerializer, 201: CheckInSerializer, 403: ErrorSerializer},
-                   tags=["points"])
+    @extend_schema(
+        request=None,
+        responses={200: CheckInSerializer, 201: CheckInSerializer, 403: ErrorSerializer},
+        tags=["points"],
+    )
     def post(self, request):
         result = earning.points_check_in(member_id=request.user.pk)
-        body = {"day": result.day, "streak": result.streak, "points": result.points,
-                "already_checked_in": not result.created}
+        body = {
+            "day": result.day,
+            "streak": result.streak,
+            "points": result.points,
+            "already_checked_in": not result.created,
+        }
         return Response(CheckInSerializer(body).data, status=201 if result.created else 200)
 
 
 class CalendarQuery(StrictSerializer):
-    month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", required=False, help_text="YYYY-MM; default this month.")
+    month = serializers.RegexField(
+        r"^\d{4}-(0[1-9]|1[0-2])$", required=False, help_text="YYYY-MM; default this month."
+    )
 
 
 class CalendarDaySerializer(serializers.Serializer):
@@ -92,8 +103,9 @@ class CalendarSerializer(serializers.Serializer):
 
 
 class CheckInCalendarView(APIView):
-    @extend_schema(parameters=[CalendarQuery], responses={200: CalendarSerializer, 400: ErrorSerializer},
-                   tags=["points"])
+    @extend_schema(
+        parameters=[CalendarQuery], responses={200: CalendarSerializer, 400: ErrorSerializer}, tags=["points"]
+    )
     def get(self, request):
         query = CalendarQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)

@@ -64,7 +64,12 @@ def expiry_for(rule: EarningRule, earned_at: datetime) -> datetime | None:
 
 
 def points_award(
-    *, member_id: int, rule_kind: str, idempotency_key: str, paid_fen: int = 0, extra_points: int = 0,
+    *,
+    member_id: int,
+    rule_kind: str,
+    idempotency_key: str,
+    paid_fen: int = 0,
+    extra_points: int = 0,
     reference: str = "",
 ) -> Award:
     """Grant the points a rule gives, capped; idempotent per member and key.
@@ -88,22 +93,36 @@ def points_award(
         return Award(granted=0, withheld=0, entry_id=None)
 
     def cap(account_id: int, amount: int) -> int:
-        return _apply_caps(account_id=account_id, rule=rule, amount=amount, key=idempotency_key,
-                           reference=reference, now=now)
+        return _apply_caps(
+            account_id=account_id, rule=rule, amount=amount, key=idempotency_key, reference=reference, now=now
+        )
 
     posting = ledger.points_earn(
-        member_id=member_id, amount=requested, idempotency_key=idempotency_key, source=rule.kind,
-        expires_at=expiry_for(rule, now), reference=reference, cap=cap,
+        member_id=member_id,
+        amount=requested,
+        idempotency_key=idempotency_key,
+        source=rule.kind,
+        expires_at=expiry_for(rule, now),
+        reference=reference,
+        cap=cap,
     )
     withheld = (
         PointsWithheld.objects.filter(account__member_id=member_id, idempotency_key=idempotency_key)
-        .values_list("withheld", flat=True).first() or 0
+        .values_list("withheld", flat=True)
+        .first()
+        or 0
     )
-    return Award(granted=posting.amount if posting.entry_id else 0, withheld=withheld,
-                 entry_id=posting.entry_id, replayed=posting.replayed)
+    return Award(
+        granted=posting.amount if posting.entry_id else 0,
+        withheld=withheld,
+        entry_id=posting.entry_id,
+        replayed=posting.replayed,
+    )
 
 
-def _apply_caps(*, account_id: int, rule: EarningRule, amount: int, key: str, reference: str, now: datetime) -> int:
+def _apply_caps(
+    *, account_id: int, rule: EarningRule, amount: int, key: str, reference: str, now: datetime
+) -> int:
     """Runs under the account lock (see ``ledger.points_earn``)."""
     if PointsWithheld.objects.filter(account_id=account_id, idempotency_key=key).exists():
         return 0  # replay of an award that was withheld entirely
@@ -133,9 +152,16 @@ def _apply_caps(*, account_id: int, rule: EarningRule, amount: int, key: str, re
             granted, reason = room, reason or PointsWithheld.Reason.BUDGET
         PointsBudgetMonth.objects.filter(pk=budget.pk).update(issued=budget.issued + granted)
     if granted < amount:
-        PointsWithheld.objects.create(account_id=account_id, rule_kind=rule.kind, requested=amount,
-                                      granted=granted, withheld=amount - granted, reason=reason,
-                                      idempotency_key=key, reference=reference)
+        PointsWithheld.objects.create(
+            account_id=account_id,
+            rule_kind=rule.kind,
+            requested=amount,
+            granted=granted,
+            withheld=amount - granted,
+            reason=reason,
+            idempotency_key=key,
+            reference=reference,
+        )
     return granted
 
 
@@ -155,19 +181,27 @@ def points_award_profile_completed(*, member_id: int) -> Award:
 
 
 def points_award_purchase(*, member_id: int, order_no: str, paid_fen: int) -> Award:
-    return points_award(member_id=member_id, rule_kind=RuleKind.PURCHASE, idempotency_key=f"purchase:{order_no}",
-                        paid_fen=paid_fen, reference=order_no)
+    return points_award(
+        member_id=member_id,
+        rule_kind=RuleKind.PURCHASE,
+        idempotency_key=f"purchase:{order_no}",
+        paid_fen=paid_fen,
+        reference=order_no,
+    )
 
 
 def points_award_first_order(*, member_id: int, order_no: str) -> Award:
-    return points_award(member_id=member_id, rule_kind=RuleKind.FIRST_ORDER, idempotency_key="first_order",
-                        reference=order_no)
+    return points_award(
+        member_id=member_id, rule_kind=RuleKind.FIRST_ORDER, idempotency_key="first_order", reference=order_no
+    )
 
 
 def points_award_invite(*, inviter_id: int, invitee_id: int) -> tuple[Award, Award]:
     """Both sides, once the invited friend's first paid order completes."""
     return (
-        points_award(member_id=inviter_id, rule_kind=RuleKind.INVITER, idempotency_key=f"inviter:{invitee_id}"),
+        points_award(
+            member_id=inviter_id, rule_kind=RuleKind.INVITER, idempotency_key=f"inviter:{invitee_id}"
+        ),
         points_award(member_id=invitee_id, rule_kind=RuleKind.INVITEE, idempotency_key="invitee"),
     )
 
@@ -210,8 +244,11 @@ def points_check_in(*, member_id: int) -> CheckInResult:
         except IntegrityError:  # a parallel tap won; it has committed by now
             existing = CheckIn.objects.get(member_id=member_id, day=today)
             return CheckInResult(existing.day, existing.streak, existing.points, created=False)
-        award = points_award(member_id=member_id, rule_kind=RuleKind.CHECKIN,
-                             idempotency_key=f"checkin:{today.isoformat()}",
-                             extra_points=_streak_bonus(rule, streak))
+        award = points_award(
+            member_id=member_id,
+            rule_kind=RuleKind.CHECKIN,
+            idempotency_key=f"checkin:{today.isoformat()}",
+            extra_points=_streak_bonus(rule, streak),
+        )
         CheckIn.objects.filter(pk=check_in.pk).update(points=award.granted)
     return CheckInResult(today, streak, award.granted, created=True)

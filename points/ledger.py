@@ -136,13 +136,21 @@ def points_earn(
                 source=source,
                 reference=reference,
                 memo=memo,
-                new_lot=_NewLot(granted, source, now, expires_at, repaid=min(granted, max(-account.balance, 0))),
+                new_lot=_NewLot(
+                    granted, source, now, expires_at, repaid=min(granted, max(-account.balance, 0))
+                ),
             ),
         )
 
 
 def points_spend(
-    *, member_id: int, amount: int, idempotency_key: str, source: str = "", reference: str = "", memo: str = ""
+    *,
+    member_id: int,
+    amount: int,
+    idempotency_key: str,
+    source: str = "",
+    reference: str = "",
+    memo: str = "",
 ) -> Posting:
     """Debit ``amount`` points from the lots that expire first.
 
@@ -154,9 +162,18 @@ def points_spend(
     with transaction.atomic(), connection.cursor() as cur:
         account = _lock_account(cur, member_id)
         return _replay(cur, account, idempotency_key, request_hash) or _debit(
-            cur, account, amount,
-            _Entry(kind=EntryKind.SPEND, amount=-amount, key=idempotency_key, request_hash=request_hash,
-                   source=source, reference=reference, memo=memo),
+            cur,
+            account,
+            amount,
+            _Entry(
+                kind=EntryKind.SPEND,
+                amount=-amount,
+                key=idempotency_key,
+                request_hash=request_hash,
+                source=source,
+                reference=reference,
+                memo=memo,
+            ),
         )
 
 
@@ -177,8 +194,15 @@ def points_adjust(
         raise InvalidPointsAmount()
     _check_amount(abs(amount))
     request_hash = _hash(kind=EntryKind.ADJUST, amount=amount, reason=reason, actor=actor_id)
-    entry = _Entry(kind=EntryKind.ADJUST, amount=amount, key=idempotency_key, request_hash=request_hash,
-                   source="adjust", memo=reason[:200], actor_id=actor_id)
+    entry = _Entry(
+        kind=EntryKind.ADJUST,
+        amount=amount,
+        key=idempotency_key,
+        request_hash=request_hash,
+        source="adjust",
+        memo=reason[:200],
+        actor_id=actor_id,
+    )
     with transaction.atomic(), connection.cursor() as cur:
         account = _lock_account(cur, member_id)
         replay = _replay(cur, account, idempotency_key, request_hash)
@@ -187,7 +211,9 @@ def points_adjust(
         if amount < 0:
             return _debit(cur, account, -amount, entry)
         now = timezone.now()
-        entry.new_lot = _NewLot(amount, "adjust", now, expires_at, repaid=min(amount, max(-account.balance, 0)))
+        entry.new_lot = _NewLot(
+            amount, "adjust", now, expires_at, repaid=min(amount, max(-account.balance, 0))
+        )
         return _post(cur, account, entry)
 
 
@@ -217,9 +243,16 @@ def points_reverse(
         amount = left if amount is None else amount
         if amount > left or amount <= 0:
             raise ReversalTooLarge(details={"reversible": left})
-        entry = _Entry(kind=EntryKind.REVERSE, amount=0, key=idempotency_key, request_hash=request_hash,
-                       source=original["source"], reference=original["reference"], memo=memo,
-                       reverses_id=entry_id)
+        entry = _Entry(
+            kind=EntryKind.REVERSE,
+            amount=0,
+            key=idempotency_key,
+            request_hash=request_hash,
+            source=original["source"],
+            reference=original["reference"],
+            memo=memo,
+            reverses_id=entry_id,
+        )
         if original["kind"] == EntryKind.SPEND:
             return _give_back_spend(cur, account, entry_id, amount, entry)
         return _claw_back_earn(cur, account, original["lot_id"], amount, entry)
@@ -348,8 +381,17 @@ def _expire_due_inline(cur, account: _Account, lots: list[_Lot], now: datetime) 
     if not due:
         return lots
     total = sum(lot.remaining for lot in due)
-    _post(cur, account, _Entry(kind=EntryKind.EXPIRE, amount=-total, key=f"expire:{uuid.uuid4().hex}",
-                               source=EXPIRY_SOURCE, allocations=[(lot.id, lot.remaining) for lot in due]))
+    _post(
+        cur,
+        account,
+        _Entry(
+            kind=EntryKind.EXPIRE,
+            amount=-total,
+            key=f"expire:{uuid.uuid4().hex}",
+            source=EXPIRY_SOURCE,
+            allocations=[(lot.id, lot.remaining) for lot in due],
+        ),
+    )
     due_ids = {lot.id for lot in due}
     return [lot for lot in lots if lot.id not in due_ids]
 
@@ -401,7 +443,9 @@ def _give_back_spend(cur, account: _Account, spend_id: int, amount: int, entry: 
         [spend_id, spend_id, spend_id],
     )
     # Partial give-backs favour the member: the lots that last longest first.
-    far_first = sorted(cur.fetchall(), key=lambda r: (r[1] is not None, -(r[1].timestamp()) if r[1] else 0, -r[0]))
+    far_first = sorted(
+        cur.fetchall(), key=lambda r: (r[1] is not None, -(r[1].timestamp()) if r[1] else 0, -r[0])
+    )
     restored: list[_Lot] = []
     left = amount
     for lot_id, expires_at, remaining, givable in far_first:
@@ -435,9 +479,20 @@ def _post(cur, account: _Account, entry: _Entry) -> Posting:
     """Write one entry with its balance, allocations and lot changes in one statement."""
     account.balance += entry.amount
     params: list = [
-        account.id, entry.kind, entry.amount, account.balance, entry.source, entry.reference, entry.memo,
-        entry.key, entry.request_hash, entry.reverses_id, entry.actor_id, timezone.now(),
-        account.balance, account.id,
+        account.id,
+        entry.kind,
+        entry.amount,
+        account.balance,
+        entry.source,
+        entry.reference,
+        entry.memo,
+        entry.key,
+        entry.request_hash,
+        entry.reverses_id,
+        entry.actor_id,
+        timezone.now(),
+        account.balance,
+        account.id,
     ]
     ctes = [
         """e AS (INSERT INTO points_pointsentry (account_id, kind, amount, balance_after, source, reference, memo,
@@ -446,9 +501,15 @@ def _post(cur, account: _Account, entry: _Entry) -> Posting:
         "a AS (UPDATE points_pointsaccount SET balance = %s WHERE id = %s)",
     ]
     if entry.allocations:
-        ctes.append("t (lot_id, amount) AS (VALUES " + ", ".join(["(%s::bigint, %s::bigint)"] * len(entry.allocations)) + ")")
+        ctes.append(
+            "t (lot_id, amount) AS (VALUES "
+            + ", ".join(["(%s::bigint, %s::bigint)"] * len(entry.allocations))
+            + ")"
+        )
         params += [value for pair in entry.allocations for value in pair]
-        ctes.append("al AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) SELECT e.id, t.lot_id, t.amount FROM e, t)")
+        ctes.append(
+            "al AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) SELECT e.id, t.lot_id, t.amount FROM e, t)"
+        )
         ctes.append(
             "lu AS (UPDATE points_pointslot l SET remaining = l.remaining - n.amount "
             "FROM (SELECT lot_id, SUM(amount)::bigint AS amount FROM t GROUP BY lot_id) n WHERE l.id = n.lot_id)"
@@ -461,7 +522,9 @@ def _post(cur, account: _Account, entry: _Entry) -> Posting:
         )
         params += [account.id, lot.amount, lot.amount - lot.repaid, lot.source, lot.earned_at, lot.expires_at]
         if lot.repaid:
-            ctes.append("nla AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) SELECT e.id, nl.id, %s FROM e, nl)")
+            ctes.append(
+                "nla AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) SELECT e.id, nl.id, %s FROM e, nl)"
+            )
             params.append(lot.repaid)
     cur.execute("WITH " + ",\n".join(ctes) + " SELECT id FROM e", params)
     return Posting(entry_id=cur.fetchone()[0], amount=entry.amount, balance_after=account.balance)

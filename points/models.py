@@ -51,8 +51,9 @@ class EntryKind(models.TextChoices):
 class PointsEntry(models.Model):
     """One posting. Append-only: the database refuses UPDATE and DELETE."""
 
-    account = models.ForeignKey(PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT,
-                                related_name="entries")
+    account = models.ForeignKey(
+        PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries"
+    )
     kind = models.CharField(_("kind"), max_length=10, choices=EntryKind.choices)
     amount = models.BigIntegerField(_("points"))
     balance_after = models.BigIntegerField(_("balance after"))
@@ -61,10 +62,17 @@ class PointsEntry(models.Model):
     memo = models.CharField(_("memo"), max_length=200, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=128)
     request_hash = models.CharField(max_length=64)
-    reverses = models.ForeignKey("self", verbose_name=_("reverses"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="reversals")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("operator"), null=True, blank=True,
-                              on_delete=models.PROTECT)
+    reverses = models.ForeignKey(
+        "self",
+        verbose_name=_("reverses"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversals",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("operator"), null=True, blank=True, on_delete=models.PROTECT
+    )
     created_at = models.DateTimeField(_("time"), db_index=True)
 
     class Meta:
@@ -77,7 +85,9 @@ class PointsEntry(models.Model):
         indexes = [
             models.Index(fields=["account", "-id"], name="points_entry_account_recent"),
             # Cap sums: a member's earnings today / this month, per rule and overall.
-            models.Index(fields=["account", "created_at"], condition=Q(kind="earn"), name="points_entry_earn_time"),
+            models.Index(
+                fields=["account", "created_at"], condition=Q(kind="earn"), name="points_entry_earn_time"
+            ),
         ]
 
     def __str__(self):
@@ -87,10 +97,12 @@ class PointsEntry(models.Model):
 class PointsLot(models.Model):
     """Points earned together, expiring together."""
 
-    account = models.ForeignKey(PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT,
-                                related_name="lots")
-    entry = models.OneToOneField(PointsEntry, verbose_name=_("earned by"), on_delete=models.PROTECT,
-                                 related_name="lot")
+    account = models.ForeignKey(
+        PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="lots"
+    )
+    entry = models.OneToOneField(
+        PointsEntry, verbose_name=_("earned by"), on_delete=models.PROTECT, related_name="lot"
+    )
     amount = models.BigIntegerField(_("points"))
     remaining = models.BigIntegerField(_("remaining"))
     source = models.CharField(_("source"), max_length=32, blank=True)
@@ -102,13 +114,16 @@ class PointsLot(models.Model):
         verbose_name_plural = _("points lots")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="points_lot_amount_positive"),
-            models.CheckConstraint(condition=Q(remaining__gte=0) & Q(remaining__lte=F("amount")),
-                                   name="points_lot_remaining_in_range"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=F("amount")),
+                name="points_lot_remaining_in_range",
+            ),
         ]
         indexes = [
             # Spending order and the expiry job both read only lots with points left.
-            models.Index(fields=["account", "expires_at", "id"], condition=Q(remaining__gt=0),
-                         name="points_lot_open"),
+            models.Index(
+                fields=["account", "expires_at", "id"], condition=Q(remaining__gt=0), name="points_lot_open"
+            ),
             models.Index(fields=["expires_at"], condition=Q(remaining__gt=0), name="points_lot_open_expiry"),
         ]
 
@@ -154,22 +169,32 @@ class EarningRule(models.Model):
         _("points"), default=0, help_text=_("Fixed points per occurrence (all kinds except purchase).")
     )
     points_per_yuan = models.DecimalField(
-        _("points per yuan"), max_digits=8, decimal_places=2, default=0,
-        help_text=_("Purchase only: points per yuan actually paid (cash and stored value; "
-                    "shipping and the part paid with points excluded). Rounded down per order."),
+        _("points per yuan"),
+        max_digits=8,
+        decimal_places=2,
+        default=0,
+        help_text=_(
+            "Purchase only: points per yuan actually paid (cash and stored value; "
+            "shipping and the part paid with points excluded). Rounded down per order."
+        ),
     )
     streak_bonuses = models.JSONField(
-        _("streak bonuses"), default=dict, blank=True,
+        _("streak bonuses"),
+        default=dict,
+        blank=True,
         help_text=_('Check-in only: extra points on a day of the streak, e.g. {"3": 5, "7": 20}.'),
     )
     streak_cycle_days = models.PositiveSmallIntegerField(
-        _("streak cycle (days)"), null=True, blank=True,
+        _("streak cycle (days)"),
+        null=True,
+        blank=True,
         help_text=_("Check-in only: after this many days the bonus cycle starts again (e.g. 7)."),
     )
     daily_cap = models.PositiveIntegerField(_("daily cap per member"), null=True, blank=True)
     monthly_cap = models.PositiveIntegerField(_("monthly cap per member"), null=True, blank=True)
-    expiry_policy = models.CharField(_("expiry"), max_length=20, choices=ExpiryPolicy.choices,
-                                     default=ExpiryPolicy.END_OF_NEXT_YEAR)
+    expiry_policy = models.CharField(
+        _("expiry"), max_length=20, choices=ExpiryPolicy.choices, default=ExpiryPolicy.END_OF_NEXT_YEAR
+    )
     expiry_days = models.PositiveIntegerField(_("expires after (days)"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -190,11 +215,16 @@ class EarningRule(models.Model):
 class PointsPolicy(models.Model):
     """Merchant-wide limits (one row)."""
 
-    member_daily_cap = models.PositiveIntegerField(_("daily cap per member (all sources)"), null=True, blank=True)
-    member_monthly_cap = models.PositiveIntegerField(_("monthly cap per member (all sources)"), null=True,
-                                                     blank=True)
+    member_daily_cap = models.PositiveIntegerField(
+        _("daily cap per member (all sources)"), null=True, blank=True
+    )
+    member_monthly_cap = models.PositiveIntegerField(
+        _("monthly cap per member (all sources)"), null=True, blank=True
+    )
     monthly_budget = models.BigIntegerField(_("monthly issuance budget (merchant)"), null=True, blank=True)
-    reminder_days = models.PositiveSmallIntegerField(_("remind members this many days before expiry"), default=7)
+    reminder_days = models.PositiveSmallIntegerField(
+        _("remind members this many days before expiry"), default=7
+    )
 
     class Meta:
         verbose_name = _("points policy")
@@ -250,8 +280,9 @@ class PointsWithheld(models.Model):
 
 
 class CheckIn(models.Model):
-    member = models.ForeignKey("members.Member", verbose_name=_("member"), on_delete=models.PROTECT,
-                               related_name="check_ins")
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="check_ins"
+    )
     day = models.DateField(_("day"))
     streak = models.PositiveIntegerField(_("streak"))
     points = models.BigIntegerField(_("points"))

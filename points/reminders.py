@@ -14,7 +14,9 @@ from points.earning import points_policy
 KIND = "points_expiring"
 
 
-def points_remind_expiring(*, days: int | None = None, chunk_size: int = 5000, now: datetime | None = None) -> int:
+def points_remind_expiring(
+    *, days: int | None = None, chunk_size: int = 5000, now: datetime | None = None
+) -> int:
     """Notify every member with points expiring within ``days`` (default: the policy's).
 
     Set-based, in chunks of accounts (keyset on the account id).  The dedupe
@@ -37,7 +39,9 @@ def points_remind_expiring(*, days: int | None = None, chunk_size: int = 5000, n
             rows = cur.fetchall()
         if not rows:
             return sent
-        sent += notify_many(_draft(member_id, points, expires_at) for _, member_id, points, expires_at in rows)
+        sent += notify_many(
+            _draft(member_id, points, expires_at) for _, member_id, points, expires_at in rows
+        )
         after = rows[-1][0]
 
 

@@ -12,8 +12,13 @@ def local(*args) -> datetime:
 
 
 def earn(member, amount, *, key=None, expires_at=None, source="test"):
-    return ledger.points_earn(member_id=member.pk, amount=amount, idempotency_key=key or f"earn-{amount}-{expires_at}",
-                              source=source, expires_at=expires_at)
+    return ledger.points_earn(
+        member_id=member.pk,
+        amount=amount,
+        idempotency_key=key or f"earn-{amount}-{expires_at}",
+        source=source,
+        expires_at=expires_at,
+    )
 
 
 def spend(member, amount, *, key=None):
@@ -26,11 +31,15 @@ def balance(member) -> int:
 
 def lots(member) -> list[tuple[int, int]]:
     """(amount, remaining) of every lot, oldest first."""
-    return list(PointsLot.objects.filter(account__member=member).order_by("id").values_list("amount", "remaining"))
+    return list(
+        PointsLot.objects.filter(account__member=member).order_by("id").values_list("amount", "remaining")
+    )
 
 
 def kinds(member) -> list[tuple[str, int]]:
-    return list(PointsEntry.objects.filter(account__member=member).order_by("id").values_list("kind", "amount"))
+    return list(
+        PointsEntry.objects.filter(account__member=member).order_by("id").values_list("kind", "amount")
+    )
 
 
 def snapshot(member) -> tuple:

@@ -37,7 +37,9 @@ def run_parallel(count, work):
 
 def test_fifty_parallel_spends_never_overdraw():
     member = MemberFactory()
-    ledger.points_earn(member_id=member.pk, amount=1000, idempotency_key="seed", source="test", expires_at=None)
+    ledger.points_earn(
+        member_id=member.pk, amount=1000, idempotency_key="seed", source="test", expires_at=None
+    )
 
     results, errors = run_parallel(
         50, lambda i: ledger.points_spend(member_id=member.pk, amount=30, idempotency_key=f"spend-{i}")
@@ -50,7 +52,9 @@ def test_fifty_parallel_spends_never_overdraw():
 
 def test_fifty_requests_with_one_key_post_once():
     member = MemberFactory()
-    ledger.points_earn(member_id=member.pk, amount=1000, idempotency_key="seed", source="test", expires_at=None)
+    ledger.points_earn(
+        member_id=member.pk, amount=1000, idempotency_key="seed", source="test", expires_at=None
+    )
 
     results, errors = run_parallel(
         50, lambda i: ledger.points_spend(member_id=member.pk, amount=30, idempotency_key="order-1")

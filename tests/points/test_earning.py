@@ -42,8 +42,12 @@ def purchase(member, order_no, paid_fen):
     ],
 )
 def test_purchase_points_round_down_once_per_order(paid_fen, per_yuan, multiplier, expected):
-    assert rounding.purchase_points(eligible_fen=paid_fen, points_per_yuan=Decimal(per_yuan),
-                                    multiplier=Fraction(multiplier)) == expected
+    assert (
+        rounding.purchase_points(
+            eligible_fen=paid_fen, points_per_yuan=Decimal(per_yuan), multiplier=Fraction(multiplier)
+        )
+        == expected
+    )
 
 
 def test_purchase_points_use_the_benefits_multiplier(member, monkeypatch):
@@ -80,7 +84,11 @@ def test_rule_daily_cap_at_its_boundary_and_the_withheld_part_is_recorded(member
     assert (third.granted, third.withheld) == (0, 50)
     withheld = PointsWithheld.objects.get()
     assert (withheld.requested, withheld.granted, withheld.reason, withheld.reference) == (
-        50, 0, "rule_daily_cap", "SO-3")
+        50,
+        0,
+        "rule_daily_cap",
+        "SO-3",
+    )
     assert purchase(member, "SO-3", 5000).withheld == 50  # a replay records nothing new
     assert PointsWithheld.objects.count() == 1
 
@@ -137,13 +145,17 @@ def test_the_merchant_monthly_budget_is_shared_by_all_members(member):
 def test_expiry_policies(member):
     earned = local(2026, 11, 18, 12)
 
-    assert earning.expiry_for(rule(RuleKind.SIGNUP, expiry_policy="rolling_days", expiry_days=30), earned) == \
-        local(2026, 12, 19)
-    assert earning.expiry_for(rule(RuleKind.SIGNUP, expiry_policy="end_of_next_year"), earned) == local(2028, 1, 1)
+    assert earning.expiry_for(
+        rule(RuleKind.SIGNUP, expiry_policy="rolling_days", expiry_days=30), earned
+    ) == local(2026, 12, 19)
+    assert earning.expiry_for(rule(RuleKind.SIGNUP, expiry_policy="end_of_next_year"), earned) == local(
+        2028, 1, 1
+    )
     assert earning.expiry_for(rule(RuleKind.SIGNUP, expiry_policy="never"), earned) is None
     late = local(2026, 12, 31, 23, 59)
-    assert earning.expiry_for(rule(RuleKind.SIGNUP, expiry_policy="rolling_days", expiry_days=1), late) == \
-        local(2027, 1, 2)
+    assert earning.expiry_for(
+        rule(RuleKind.SIGNUP, expiry_policy="rolling_days", expiry_days=1), late
+    ) == local(2027, 1, 2)
 
 
 def test_a_new_member_gets_the_signup_bonus_once(api, fake_wechat):
@@ -160,8 +172,11 @@ def test_a_new_member_gets_the_signup_bonus_once(api, fake_wechat):
 
 def test_completing_the_profile_earns_points_once(member_api, member, fake_wechat):
     fake_wechat.add_phone("p1", "13800138000")
-    member_api.patch("/api/v1/me/profile", {"avatar_url": "https://img.example.com/a.png",
-                                            "birthday": "1990-01-01"}, format="json")
+    member_api.patch(
+        "/api/v1/me/profile",
+        {"avatar_url": "https://img.example.com/a.png", "birthday": "1990-01-01"},
+        format="json",
+    )
     assert not PointsLot.objects.exists()
 
     member_api.post("/api/v1/me/phone", {"code": "p1"}, format="json")

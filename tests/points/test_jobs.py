@@ -58,8 +58,10 @@ def test_a_run_killed_after_some_chunks_is_finished_by_the_next(members_with_due
         return real_execute(self, sql, params)
 
     with time_machine.travel(local(2026, 11, 11), tick=False):
-        with mock.patch.object(connection.cursor().__class__, "execute", dies_on_third_chunk), \
-                pytest.raises(SystemExit):
+        with (
+            mock.patch.object(connection.cursor().__class__, "execute", dies_on_third_chunk),
+            pytest.raises(SystemExit),
+        ):
             ledger.points_expire_due(chunk_size=2)
         done_after_crash = PointsEntry.objects.filter(kind="expire").count()
         ledger.points_expire_due(chunk_size=2)

@@ -100,7 +100,9 @@ def test_bad_amounts_are_refused(member, amount):
     with pytest.raises(InvalidPointsAmount):
         ledger.points_spend(member_id=member.pk, amount=amount, idempotency_key="bad")
     with pytest.raises(InvalidPointsAmount):
-        ledger.points_earn(member_id=member.pk, amount=amount, idempotency_key="bad", source="x", expires_at=None)
+        ledger.points_earn(
+            member_id=member.pk, amount=amount, idempotency_key="bad", source="x", expires_at=None
+        )
 
     assert snapshot(member) == before
 
@@ -239,8 +241,9 @@ def test_only_earns_and_spends_of_the_member_can_be_reversed(member):
     other = MemberFactory()
     theirs = earn(other, 10)
     earn(member, 100)
-    adjusted = ledger.points_adjust(member_id=member.pk, amount=5, reason="goodwill", actor_id=None,
-                                    idempotency_key="adj")
+    adjusted = ledger.points_adjust(
+        member_id=member.pk, amount=5, reason="goodwill", actor_id=None, idempotency_key="adj"
+    )
 
     with pytest.raises(EntryNotReversible):
         ledger.points_reverse(member_id=member.pk, entry_id=theirs.entry_id, idempotency_key="x")
@@ -251,13 +254,16 @@ def test_only_earns_and_spends_of_the_member_can_be_reversed(member):
 def test_a_negative_adjustment_is_a_debit_with_a_reason(member):
     earn(member, 100)
 
-    ledger.points_adjust(member_id=member.pk, amount=-30, reason="duplicate grant", actor_id=None,
-                         idempotency_key="adj")
+    ledger.points_adjust(
+        member_id=member.pk, amount=-30, reason="duplicate grant", actor_id=None, idempotency_key="adj"
+    )
 
     entry = PointsEntry.objects.get(kind="adjust")
     assert (entry.amount, entry.memo, entry.balance_after) == (-30, "duplicate grant", 70)
     with pytest.raises(InsufficientPoints):
-        ledger.points_adjust(member_id=member.pk, amount=-71, reason="x", actor_id=None, idempotency_key="adj2")
+        ledger.points_adjust(
+            member_id=member.pk, amount=-71, reason="x", actor_id=None, idempotency_key="adj2"
+        )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -266,11 +272,17 @@ def test_the_database_refuses_to_change_or_delete_ledger_rows(member):
     spend(member, 10)
     entry = PointsEntry.objects.filter(kind="spend").first()
 
-    for sql in (f"UPDATE points_pointsentry SET amount = 1 WHERE id = {entry.id}",
-                f"DELETE FROM points_pointsentry WHERE id = {entry.id}",
-                f"UPDATE points_pointsallocation SET amount = 1 WHERE entry_id = {entry.id}",
-                f"DELETE FROM points_pointsallocation WHERE entry_id = {entry.id}"):
-        with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
+    for sql in (
+        f"UPDATE points_pointsentry SET amount = 1 WHERE id = {entry.id}",
+        f"DELETE FROM points_pointsentry WHERE id = {entry.id}",
+        f"UPDATE points_pointsallocation SET amount = 1 WHERE entry_id = {entry.id}",
+        f"DELETE FROM points_pointsallocation WHERE entry_id = {entry.id}",
+    ):
+        with (
+            pytest.raises(IntegrityError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cur,
+        ):
             cur.execute(sql)
     with pytest.raises(IntegrityError), transaction.atomic():
         PointsLot.objects.update(remaining=-1)

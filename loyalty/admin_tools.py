@@ -35,11 +35,21 @@ def stream_csv(*, filename: str, header: list[str], rows) -> StreamingHttpRespon
     def lines():
         yield "\ufeff" + writer.writerow(header)
         for row in rows:
-            yield writer.writerow(row)
+            yield writer.writerow([_defuse(cell) for cell in row])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _defuse(cell):
+    """Text a spreadsheet would run as a formula (a nickname like ``=HYPERLINK(…)``) is quoted.
+
+    Only text: numbers, negative amounts included, stay numbers.
+    """
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
 
 
 def local_time(value) -> str:

@@ -2,10 +2,13 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -33,6 +36,12 @@ class AdjustForm(forms.Form):
         label=_("added points expire at"), required=False, help_text=_("Only for additions; empty: never.")
     )
     idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data["expires_at"]
+        if expires_at and expires_at <= timezone.now():
+            raise forms.ValidationError(_("Points cannot be added already expired."))
+        return expires_at
 
     def clean_amount(self):
         if self.cleaned_data["amount"] == 0:
@@ -133,7 +142,11 @@ class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         """The ledger as CSV, with the filters currently applied in the list."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        queryset = self.get_changelist_instance(request).get_queryset(request).order_by("id")
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:  # what the list page answers with ?e=1
+            return HttpResponseRedirect(reverse("admin:points_pointsentry_changelist") + "?e=1")
+        queryset = changelist.get_queryset(request).order_by("id")
         rows = (
             [
                 e.id,

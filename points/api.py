@@ -85,7 +85,9 @@ class CheckInView(APIView):
 
 class CalendarQuery(StrictSerializer):
     month = serializers.RegexField(
-        r"^\d{4}-(0[1-9]|1[0-2])$", required=False, help_text="YYYY-MM; default this month."
+        r"^(19|20)\d{2}-(0[1-9]|1[0-2])$",
+        required=False,
+        help_text="YYYY-MM (1900–2099); default this month.",
     )
 
 

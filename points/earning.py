@@ -252,3 +252,24 @@ def points_check_in(*, member_id: int) -> CheckInResult:
         )
         CheckIn.objects.filter(pk=check_in.pk).update(points=award.granted)
     return CheckInResult(today, streak, award.granted, created=True)
+
+
+def points_grant_gift(
+    *, member_id: int, points: int, idempotency_key: str, source: str, reference: str = ""
+) -> int:
+    """Points promised by something the member paid for (a recharge plan's gift); returns the entry id.
+
+    Not capped and not counted against the budgets: the member bought the
+    promise.  They expire like purchase points (the purchase rule's policy).
+    """
+    rule = EarningRule.objects.filter(kind=RuleKind.PURCHASE).first()
+    now = timezone.now()
+    posting = ledger.points_earn(
+        member_id=member_id,
+        amount=points,
+        idempotency_key=idempotency_key,
+        source=source,
+        expires_at=expiry_for(rule, now) if rule else None,
+        reference=reference,
+    )
+    return posting.entry_id

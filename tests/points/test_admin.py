@@ -1,0 +1,343 @@
+"""The points admin: read-only ledgers, the adjustment form and the CSV export."""
+
+import csv
+import io
+
+import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import Permission, User
+
+from points import earning
+from points.models import CheckIn, PointsAccount, PointsEntry, PointsLot, PointsWithheld, RuleKind
+from tests.factories import MemberFactory
+from tests.points.helpers import balance, earn, snapshot, spend
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
+
+
+@pytest.fixture
+def ledger_rows(member):
+    """One row in each read-only table."""
+    earn(member, 100, key="e1")
+    spend(member, 30, key="s1")
+    earning.points_check_in(member_id=member.pk)
+    PointsWithheld.objects.create(
+        account=PointsAccount.objects.get(member=member),
+        rule_kind=RuleKind.PURCHASE,
+        requested=50,
+        granted=20,
+        withheld=30,
+        reason=PointsWithheld.Reason.MEMBER_DAILY,
+        idempotency_key="purchase:NO-1",
+    )
+    return member
+
+
+def staff(client, username, *perms):
+    user = User.objects.create_user(username=username, password="pw", is_staff=True)
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    client.force_login(user)
+    return user
+
+
+def adjust_url(member) -> str:
+    return f"/admin/points/pointsaccount/{PointsAccount.objects.get(member=member).pk}/adjust/"
+
+
+def export(client, params=None) -> list[list[str]]:
+    response = client.get("/admin/points/pointsentry/export/", params or {})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")  # Excel reads the Chinese nicknames as UTF-8
+    return list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+# --- read-only ledgers --------------------------------------------------------------
+
+READ_ONLY = {
+    "pointsentry": lambda m: PointsEntry.objects.filter(account__member=m).first(),
+    "pointslot": lambda m: PointsLot.objects.filter(account__member=m).first(),
+    "pointsaccount": lambda m: PointsAccount.objects.get(member=m),
+    "pointswithheld": lambda m: PointsWithheld.objects.get(account__member=m),
+    "checkin": lambda m: CheckIn.objects.get(member=m),
+}
+
+
+@pytest.mark.parametrize("model", READ_ONLY)
+def test_the_ledger_tables_are_listed_and_shown_but_never_added_to(admin_client, ledger_rows, model):
+    obj = READ_ONLY[model](ledger_rows)
+    base = f"/admin/points/{model}/"
+
+    assert admin_client.get(base).status_code == 200
+    detail = admin_client.get(f"{base}{obj.pk}/change/")
+    assert detail.status_code == 200
+    assert not detail.context["has_change_permission"]
+    assert 'name="_save"' not in detail.content.decode()
+    assert admin_client.get(f"{base}add/").status_code == 403
+    assert f'href="{base}add/"' not in admin_client.get(base).content.decode()
+
+
+@pytest.mark.parametrize("model", READ_ONLY)
+def test_the_ledger_tables_refuse_edits_and_deletes(admin_client, ledger_rows, model):
+    obj = READ_ONLY[model](ledger_rows)
+    before = snapshot(ledger_rows), CheckIn.objects.count(), PointsWithheld.objects.count()
+    base = f"/admin/points/{model}/"
+
+    assert admin_client.post(f"{base}add/", {}).status_code == 403
+    assert admin_client.post(f"{base}{obj.pk}/change/", {"balance": 999, "remaining": 0}).status_code == 403
+    assert admin_client.get(f"{base}{obj.pk}/delete/").status_code == 403
+    assert admin_client.post(f"{base}{obj.pk}/delete/", {"post": "yes"}).status_code == 403
+    bulk = admin_client.post(base, {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"})
+    assert bulk.status_code in (200, 302)  # no delete action is offered: the request is ignored
+
+    assert (snapshot(ledger_rows), CheckIn.objects.count(), PointsWithheld.objects.count()) == before
+
+
+# --- adjusting a balance ----------------------------------------------------------------
+
+
+def test_staff_without_the_adjust_permission_cannot_adjust(client, member):
+    earn(member, 100, key="e")
+    staff(client, "clerk", "points.view_pointsaccount", "points.change_pointsaccount")
+    before = snapshot(member)
+
+    assert client.get(adjust_url(member)).status_code == 403
+    response = client.post(adjust_url(member), {"amount": 50, "reason": "r", "idempotency_key": "k"})
+
+    assert response.status_code == 403
+    assert snapshot(member) == before
+    assert not LogEntry.objects.exists()
+
+
+def test_the_adjust_form_shows_the_current_balance(client, member):
+    earn(member, 120, key="e")
+    staff(client, "finance", "points.adjust_points")
+
+    response = client.get(adjust_url(member))
+
+    assert response.status_code == 200
+    assert response.context["account"].balance == 120
+    assert "120" in response.content.decode()
+    assert response.context["form"]["idempotency_key"].value()  # a fresh key per form: double submits replay
+
+
+def test_an_adjustment_needs_a_reason(client, member):
+    earn(member, 100, key="e")
+    staff(client, "finance", "points.adjust_points")
+    before = snapshot(member)
+
+    response = client.post(adjust_url(member), {"amount": 50, "reason": "", "idempotency_key": "k"})
+
+    assert response.status_code == 200
+    assert "reason" in response.context["form"].errors
+    assert snapshot(member) == before
+    assert not LogEntry.objects.exists()
+
+
+def test_an_adjustment_of_zero_is_refused(client, member):
+    earn(member, 100, key="e")
+    staff(client, "finance", "points.adjust_points")
+    before = snapshot(member)
+
+    response = client.post(adjust_url(member), {"amount": 0, "reason": "r", "idempotency_key": "k"})
+
+    assert "amount" in response.context["form"].errors
+    assert snapshot(member) == before
+
+
+def test_an_adjustment_posts_an_entry_with_the_operator_and_writes_the_admin_log(client, member):
+    earn(member, 100, key="e")
+    operator = staff(client, "finance", "points.adjust_points")
+    account = PointsAccount.objects.get(member=member)
+
+    response = client.post(
+        adjust_url(member), {"amount": 50, "reason": "门店补录订单 NO-7", "idempotency_key": "k1"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/points/pointsaccount/{account.pk}/change/"
+    entry = PointsEntry.objects.get(account=account, kind="adjust")
+    assert (entry.amount, entry.balance_after, entry.actor, entry.memo) == (
+        50,
+        150,
+        operator,
+        "门店补录订单 NO-7",
+    )
+    assert balance(member) == 150
+    assert entry.lot.remaining == 50 and entry.lot.expires_at is None
+    log = LogEntry.objects.get()
+    assert (log.user, log.action_flag, log.object_id) == (operator, CHANGE, str(account.pk))
+    assert "+50" in log.change_message and "门店补录订单 NO-7" in log.change_message
+
+
+def test_a_deduction_takes_points_like_a_spend(client, member):
+    earn(member, 100, key="e")
+    operator = staff(client, "finance", "points.adjust_points")
+
+    response = client.post(adjust_url(member), {"amount": -40, "reason": "误发", "idempotency_key": "k1"})
+
+    assert response.status_code == 302
+    entry = PointsEntry.objects.get(account__member=member, kind="adjust")
+    assert (entry.amount, entry.actor) == (-40, operator)
+    assert balance(member) == 60
+    assert [(a.lot.amount, a.amount) for a in entry.allocations.all()] == [(100, 40)]
+    assert "-40" in LogEntry.objects.get().change_message
+
+
+def test_a_deduction_larger_than_the_balance_is_refused_and_writes_nothing(client, member):
+    earn(member, 100, key="e")
+    staff(client, "finance", "points.adjust_points")
+    before = snapshot(member)
+
+    response = client.post(adjust_url(member), {"amount": -101, "reason": "误发", "idempotency_key": "k1"})
+
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
+    assert snapshot(member) == before
+    assert not LogEntry.objects.exists()
+
+
+def test_submitting_the_same_adjustment_form_twice_posts_it_once(client, member):
+    earn(member, 100, key="e")
+    staff(client, "finance", "points.adjust_points")
+    form = {"amount": 50, "reason": "补偿", "idempotency_key": "same-form"}
+
+    client.post(adjust_url(member), form)
+    second = client.post(adjust_url(member), form)
+
+    assert second.status_code == 302
+    assert PointsEntry.objects.filter(account__member=member, kind="adjust").count() == 1
+    assert balance(member) == 150
+    assert LogEntry.objects.count() == 1
+
+
+def test_only_staff_reach_the_adjust_form(client, member):
+    earn(member, 100, key="e")
+    user = User.objects.create_user(username="not-staff", password="pw")
+    user.user_permissions.add(Permission.objects.get(codename="adjust_points"))
+    client.force_login(user)
+    before = snapshot(member)
+
+    response = client.post(adjust_url(member), {"amount": 50, "reason": "r", "idempotency_key": "k"})
+
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert snapshot(member) == before
+
+
+# --- CSV export -----------------------------------------------------------------------------
+
+
+def test_the_changelist_links_to_the_export_with_its_filters(admin_client, ledger_rows):
+    page = admin_client.get("/admin/points/pointsentry/", {"kind__exact": "spend"}).content.decode()
+
+    assert 'href="/admin/points/pointsentry/export/?kind__exact=spend"' in page
+
+
+def test_the_export_is_the_whole_ledger_as_csv_oldest_first(admin_client):
+    alice = MemberFactory(nickname="张三")
+    earn(alice, 100, key="e1")
+    spend(alice, 30, key="s1")
+
+    rows = export(admin_client)
+
+    assert rows[0] == [
+        "id",
+        "time",
+        "member_id",
+        "nickname",
+        "kind",
+        "points",
+        "balance_after",
+        "source",
+        "reference",
+        "memo",
+        "operator",
+    ]
+    assert [(r[2], r[3], r[4], r[5], r[6]) for r in rows[1:]] == [
+        (str(alice.pk), "张三", "earn", "100", "100"),
+        (str(alice.pk), "张三", "spend", "-30", "70"),
+    ]
+
+
+def test_the_export_honours_the_kind_filter(admin_client, member):
+    earn(member, 100, key="e1")
+    spend(member, 30, key="s1")
+    earn(member, 5, key="e2")
+    spend(member, 20, key="s2")
+
+    rows = export(admin_client, {"kind__exact": "spend"})[1:]
+
+    assert [(r[4], r[5]) for r in rows] == [("spend", "-30"), ("spend", "-20")]
+
+
+def test_the_export_honours_the_search_box(admin_client):
+    alice, bob = MemberFactory(), MemberFactory()
+    earn(alice, 100, key="a")
+    earn(bob, 7, key="b")
+
+    rows = export(admin_client, {"q": str(bob.pk)})[1:]
+
+    assert [(r[2], r[5]) for r in rows] == [(str(bob.pk), "7")]
+
+
+def test_the_export_names_the_operator_of_an_adjustment(admin_client, admin_user, member):
+    admin_client.post(
+        adjust_url_for_new_account(member), {"amount": 8, "reason": "r", "idempotency_key": "k"}
+    )
+
+    rows = export(admin_client, {"kind__exact": "adjust"})[1:]
+
+    assert [(r[5], r[9], r[10]) for r in rows] == [("8", "r", admin_user.username)]
+
+
+def adjust_url_for_new_account(member) -> str:
+    earn(member, 1, key="opens-the-account")
+    return adjust_url(member)
+
+
+def test_an_export_with_an_unknown_filter_is_not_a_server_error(admin_client, member):
+    earn(member, 100, key="e")
+    admin_client.raise_request_exception = False
+
+    changelist = admin_client.get("/admin/points/pointsentry/", {"kind__nope": "spend"})
+    response = admin_client.get("/admin/points/pointsentry/export/", {"kind__nope": "spend"})
+
+    assert changelist.status_code == 302 and changelist["Location"].endswith("?e=1")
+    assert response.status_code == 302 and response["Location"].endswith("?e=1")
+
+
+def test_staff_without_view_permission_cannot_export(client, member):
+    earn(member, 100, key="e")
+    staff(client, "clerk", "points.adjust_points")
+
+    assert client.get("/admin/points/pointsentry/export/").status_code == 403
+
+
+def test_the_export_quotes_text_a_spreadsheet_would_run_as_a_formula(admin_client):
+    mallory = MemberFactory(nickname='=HYPERLINK("http://evil","x")')
+    earn(mallory, 100, key="e1")
+    spend(mallory, 30, key="s1")
+
+    rows = export(admin_client)[1:]
+
+    assert {r[3] for r in rows} == {'\'=HYPERLINK("http://evil","x")'}
+    assert [r[5] for r in rows] == ["100", "-30"]  # numbers stay numbers
+
+
+def test_points_cannot_be_added_already_expired(client, member):
+    url = adjust_url_for_new_account(member)
+    staff(client, "finance", "points.adjust_points")
+    before = snapshot(member)
+
+    response = client.post(
+        url, {"amount": 50, "reason": "r", "idempotency_key": "k", "expires_at": "2000-01-01 00:00:00"}
+    )
+
+    assert response.status_code == 200 and "expires_at" in response.context["form"].errors
+    assert snapshot(member) == before

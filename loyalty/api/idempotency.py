@@ -80,6 +80,9 @@ def idempotent(view_method):
                         raise _ServerError(response)
             except (ApplicationError, exceptions.APIException) as exc:
                 response = self.handle_exception(exc)
+                if response.status_code >= 500:  # e.g. a payment provider down: retrying may succeed
+                    transaction.set_rollback(True)
+                    return response
             except _ServerError as failed:
                 transaction.set_rollback(True)
                 return failed.response

@@ -18,11 +18,16 @@ from members.models import Member
 
 class GrantInput(StrictSerializer):
     openid = serializers.CharField()
-    fail = serializers.ChoiceField(choices=["none", "refuse", "crash"], default="none")
+    fail = serializers.ChoiceField(choices=["none", "refuse", "crash", "unavailable"], default="none")
 
 
 class Refused(ApplicationError):
     code = "refused_for_test"
+
+
+class Unavailable(ApplicationError):
+    code = "provider_unavailable_for_test"
+    status_code = 503
 
 
 class GrantView(APIView):
@@ -37,6 +42,8 @@ class GrantView(APIView):
             time.sleep(0.2)
             if data.validated_data["fail"] == "refuse":
                 raise Refused(details={"member": created.pk})
+            if data.validated_data["fail"] == "unavailable":
+                raise Unavailable()
             if data.validated_data["fail"] == "crash":
                 raise RuntimeError("unexpected")
         return Response({"member_id": created.pk}, status=201)

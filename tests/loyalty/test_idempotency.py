@@ -101,6 +101,18 @@ def test_a_crash_frees_the_key_so_a_retry_runs(member):
     assert granted() == 0
 
 
+@pytest.mark.django_db
+def test_a_service_unavailable_error_frees_the_key_and_writes_nothing(member):
+    client = client_for(member)
+
+    unavailable = post(client, {"openid": "g1", "fail": "unavailable"})
+
+    assert unavailable.status_code == 503
+    assert unavailable.json()["code"] == "provider_unavailable_for_test"
+    assert not IdempotencyRecord.objects.exists()
+    assert granted() == 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicates_run_once():
     member = MemberFactory()

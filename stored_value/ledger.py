@@ -1,0 +1,395 @@
+"""Every posting to the stored-value ledger. Nothing else writes accounts or entries.
+
+Each public function is one transaction that locks the member's
+``StoredValueAccount`` row first (creating the account on first use), looks
+the idempotency key up in a second statement (so it sees a duplicate that
+committed while it waited for the lock), and writes the entry and the new
+balances in one SQL statement.  Replaying a key with the same parameters
+returns the first posting; with other parameters it is ``idempotency_conflict``.
+
+Every entry carries its principal and bonus parts; a debit is split by the
+merchant's spend order (``loyalty.rounding`` says how the odd fen falls), a
+spend refund goes back to the parts the spend took, and neither part can go
+negative (checked here, and by CHECK constraints as the last line).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from loyalty import rounding
+from loyalty.errors import IdempotencyConflict
+from stored_value.exceptions import (
+    AccountFrozen,
+    EntryNotRefundable,
+    InsufficientBalance,
+    InvalidAmount,
+    MemberNotFound,
+    RefundTooLarge,
+)
+from stored_value.models import MAX_FEN, EntryKind, SpendOrder, StoredValuePolicy
+
+
+@dataclass(frozen=True)
+class Posting:
+    entry_id: int
+    principal_fen: int
+    bonus_fen: int
+    principal_after_fen: int
+    bonus_after_fen: int
+    replayed: bool = False
+
+    @property
+    def amount_fen(self) -> int:
+        return self.principal_fen + self.bonus_fen
+
+    @property
+    def balance_after_fen(self) -> int:
+        return self.principal_after_fen + self.bonus_after_fen
+
+
+@dataclass
+class _Account:
+    id: int
+    principal: int
+    bonus: int
+    frozen: bool
+
+
+# --- public postings ----------------------------------------------------------
+
+
+def stored_value_spend(
+    *,
+    member_id: int,
+    amount_fen: int,
+    idempotency_key: str,
+    source: str = "",
+    reference: str = "",
+    memo: str = "",
+) -> Posting:
+    """Debit ``amount_fen``, split over principal and bonus by the policy's spend order.
+
+    Refused with ``account_frozen`` or ``insufficient_balance`` (nothing written).
+    """
+    _check_amount(amount_fen)
+    request_hash = _hash(kind=EntryKind.SPEND, amount=amount_fen, source=source, reference=reference)
+    with transaction.atomic(), connection.cursor() as cur:
+        account = _lock_account(cur, member_id)
+        replay = _replay(cur, account, idempotency_key, request_hash)
+        if replay:
+            return replay
+        if account.frozen:
+            raise AccountFrozen()
+        if account.principal + account.bonus < amount_fen:
+            raise InsufficientBalance(
+                details={"balance_fen": account.principal + account.bonus, "requested_fen": amount_fen}
+            )
+        principal, bonus = _split(amount_fen, account)
+        return _post(
+            cur,
+            account,
+            kind=EntryKind.SPEND,
+            principal=-principal,
+            bonus=-bonus,
+            key=idempotency_key,
+            request_hash=request_hash,
+            source=source,
+            reference=reference,
+            memo=memo,
+        )
+
+
+def stored_value_refund_spend(
+    *, member_id: int, entry_id: int, idempotency_key: str, amount_fen: int | None = None, memo: str = ""
+) -> Posting:
+    """Give back all or part of a spend to the parts it was taken from.
+
+    Partial refunds share out principal and bonus in the spend's proportion;
+    together the refunds of a spend never exceed it, and the last one returns
+    exactly what is left of each part (``loyalty.rounding.split_refund``).
+    Allowed on a frozen account: it only gives value back.
+    """
+    if amount_fen is not None:
+        _check_amount(amount_fen)
+    request_hash = _hash(kind=EntryKind.SPEND_REFUND, entry=entry_id, amount=amount_fen)
+    with transaction.atomic(), connection.cursor() as cur:
+        account = _lock_account(cur, member_id)
+        replay = _replay(cur, account, idempotency_key, request_hash)
+        if replay:
+            return replay
+        cur.execute(
+            """SELECT e.kind, -e.principal_fen, -e.bonus_fen, e.source, e.reference,
+                      COALESCE(SUM(r.principal_fen), 0)::bigint, COALESCE(SUM(r.bonus_fen), 0)::bigint
+               FROM stored_value_storedvalueentry e
+               LEFT JOIN stored_value_storedvalueentry r ON r.reverses_id = e.id
+               WHERE e.id = %s AND e.account_id = %s
+               GROUP BY e.id""",
+            [entry_id, account.id],
+        )
+        row = cur.fetchone()
+        if row is None or row[0] != EntryKind.SPEND:
+            raise EntryNotRefundable()
+        _, principal_spent, bonus_spent, source, reference, principal_back, bonus_back = row
+        principal_left, bonus_left = principal_spent - principal_back, bonus_spent - bonus_back
+        amount = principal_left + bonus_left if amount_fen is None else amount_fen
+        if amount == 0 or amount > principal_left + bonus_left:
+            raise RefundTooLarge(details={"refundable_fen": principal_left + bonus_left})
+        principal, bonus = rounding.split_refund(
+            amount_fen=amount,
+            principal_left=principal_left,
+            bonus_left=bonus_left,
+            principal_spent=principal_spent,
+            bonus_spent=bonus_spent,
+        )
+        return _post(
+            cur,
+            account,
+            kind=EntryKind.SPEND_REFUND,
+            principal=principal,
+            bonus=bonus,
+            key=idempotency_key,
+            request_hash=request_hash,
+            source=source,
+            reference=reference,
+            memo=memo,
+            reverses_id=entry_id,
+        )
+
+
+def stored_value_adjust(
+    *, member_id: int, principal_fen: int, bonus_fen: int, reason: str, actor_id: int, idempotency_key: str
+) -> Posting:
+    """An operator's correction of either part (signed amounts), with reason and actor on the entry."""
+    if principal_fen == 0 and bonus_fen == 0:
+        raise InvalidAmount()
+    for part in (principal_fen, bonus_fen):
+        if part:
+            _check_amount(abs(part))
+    request_hash = _hash(
+        kind=EntryKind.ADJUST, principal=principal_fen, bonus=bonus_fen, reason=reason, actor=actor_id
+    )
+    with transaction.atomic(), connection.cursor() as cur:
+        account = _lock_account(cur, member_id)
+        replay = _replay(cur, account, idempotency_key, request_hash)
+        if replay:
+            return replay
+        if account.principal + principal_fen < 0 or account.bonus + bonus_fen < 0:
+            raise InsufficientBalance(
+                details={"principal_fen": account.principal, "bonus_fen": account.bonus}
+            )
+        return _post(
+            cur,
+            account,
+            kind=EntryKind.ADJUST,
+            principal=principal_fen,
+            bonus=bonus_fen,
+            key=idempotency_key,
+            request_hash=request_hash,
+            source="adjust",
+            memo=reason[:200],
+            actor_id=actor_id,
+        )
+
+
+def stored_value_credit(
+    *, member_id: int, recharge_id: int, principal_fen: int, bonus_fen: int, reference: str
+) -> list[Posting]:
+    """Credit a paid recharge: a ``recharge`` entry, and a ``bonus`` entry when there is a bonus.
+
+    Keyed by the recharge order, so crediting twice posts once.  Called inside
+    the payment notification's transaction, so the order's status changes
+    with it.  A frozen account still receives a paid recharge: it was paid.
+    """
+    _check_amount(principal_fen)
+    postings = []
+    with transaction.atomic(), connection.cursor() as cur:
+        account = _lock_account(cur, member_id)
+        parts = [(EntryKind.RECHARGE, principal_fen, 0)]
+        if bonus_fen:
+            parts.append((EntryKind.BONUS, 0, bonus_fen))
+        for kind, principal, bonus in parts:
+            key = f"{kind}:{recharge_id}"
+            request_hash = _hash(kind=kind, principal=principal, bonus=bonus)
+            postings.append(
+                _replay(cur, account, key, request_hash)
+                or _post(
+                    cur,
+                    account,
+                    kind=kind,
+                    principal=principal,
+                    bonus=bonus,
+                    key=key,
+                    request_hash=request_hash,
+                    source="recharge",
+                    reference=reference,
+                    recharge_id=recharge_id,
+                )
+            )
+    return postings
+
+
+def stored_value_debit_recharge(
+    *,
+    member_id: int,
+    recharge_id: int,
+    principal_fen: int,
+    bonus_fen: int,
+    idempotency_key: str,
+    reference: str,
+    memo: str,
+    actor_id: int,
+) -> Posting:
+    """Post a recharge refund: ``principal_fen`` leaves (refunded), ``bonus_fen`` is forfeited.
+
+    The caller (``recharges.recharge_refund``) has decided both under this
+    account's lock; this only refuses to take more than the account holds.
+    """
+    # Keyed by the recharge alone: a replay returns the first refund even
+    # though the refundable amounts it would compute now are different.
+    request_hash = _hash(kind=EntryKind.RECHARGE_REFUND, recharge=recharge_id)
+    with transaction.atomic(), connection.cursor() as cur:
+        account = _lock_account(cur, member_id)
+        replay = _replay(cur, account, idempotency_key, request_hash)
+        if replay:
+            return replay
+        if principal_fen > account.principal or bonus_fen > account.bonus:
+            raise InsufficientBalance()
+        return _post(
+            cur,
+            account,
+            kind=EntryKind.RECHARGE_REFUND,
+            principal=-principal_fen,
+            bonus=-bonus_fen,
+            key=idempotency_key,
+            request_hash=request_hash,
+            source="recharge",
+            reference=reference,
+            memo=memo[:200],
+            recharge_id=recharge_id,
+            actor_id=actor_id,
+        )
+
+
+def lock_account(*, member_id: int) -> tuple[int, int, bool]:
+    """Lock (creating if needed) the member's account inside the caller's transaction.
+
+    Returns (principal_fen, bonus_fen, frozen).  For services that must decide
+    something from the balance and keep it from changing until they commit.
+    """
+    with connection.cursor() as cur:
+        account = _lock_account(cur, member_id)
+    return account.principal, account.bonus, account.frozen
+
+
+# --- internals --------------------------------------------------------------------
+
+
+def _check_amount(amount) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or not 1 <= amount <= MAX_FEN:
+        raise InvalidAmount()
+
+
+def _hash(**params) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _lock_account(cur, member_id: int) -> _Account:
+    sql = "SELECT id, principal_fen, bonus_fen, frozen FROM stored_value_storedvalueaccount WHERE member_id = %s FOR UPDATE"
+    cur.execute(sql, [member_id])
+    row = cur.fetchone()
+    if row is None:
+        cur.execute(
+            """INSERT INTO stored_value_storedvalueaccount (member_id, principal_fen, bonus_fen, frozen, frozen_reason, created_at)
+               SELECT id, 0, 0, false, '', now() FROM members_member WHERE id = %s
+               ON CONFLICT (member_id) DO NOTHING""",
+            [member_id],
+        )
+        cur.execute(sql, [member_id])
+        row = cur.fetchone()
+        if row is None:
+            raise MemberNotFound()
+    return _Account(*row)
+
+
+def _replay(cur, account: _Account, key: str, request_hash: str) -> Posting | None:
+    cur.execute(
+        """SELECT id, request_hash, principal_fen, bonus_fen, principal_after_fen, bonus_after_fen
+           FROM stored_value_storedvalueentry WHERE account_id = %s AND idempotency_key = %s""",
+        [account.id, key],
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    if row[1] != request_hash:
+        raise IdempotencyConflict()
+    return Posting(row[0], *row[2:], replayed=True)
+
+
+def _split(amount: int, account: _Account) -> tuple[int, int]:
+    order = StoredValuePolicy.objects.values_list("spend_order", flat=True).first() or SpendOrder.PROPORTIONAL
+    if order == SpendOrder.PRINCIPAL_FIRST:
+        principal = min(amount, account.principal)
+        return principal, amount - principal
+    if order == SpendOrder.BONUS_FIRST:
+        bonus = min(amount, account.bonus)
+        return amount - bonus, bonus
+    return rounding.split_proportional(
+        amount_fen=amount, principal_fen=account.principal, bonus_fen=account.bonus
+    )
+
+
+def _post(
+    cur,
+    account: _Account,
+    *,
+    kind: str,
+    principal: int,
+    bonus: int,
+    key: str,
+    request_hash: str,
+    source: str = "",
+    reference: str = "",
+    memo: str = "",
+    reverses_id: int | None = None,
+    recharge_id: int | None = None,
+    actor_id: int | None = None,
+) -> Posting:
+    """Write the entry and the account's new balances in one statement."""
+    account.principal += principal
+    account.bonus += bonus
+    cur.execute(
+        """WITH e AS (
+               INSERT INTO stored_value_storedvalueentry
+                   (account_id, kind, principal_fen, bonus_fen, principal_after_fen, bonus_after_fen, source,
+                    reference, memo, idempotency_key, request_hash, reverses_id, recharge_id, actor_id, created_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id),
+           a AS (UPDATE stored_value_storedvalueaccount SET principal_fen = %s, bonus_fen = %s WHERE id = %s)
+           SELECT id FROM e""",
+        [
+            account.id,
+            kind,
+            principal,
+            bonus,
+            account.principal,
+            account.bonus,
+            source,
+            reference,
+            memo,
+            key,
+            request_hash,
+            reverses_id,
+            recharge_id,
+            actor_id,
+            timezone.now(),
+            account.principal,
+            account.bonus,
+            account.id,
+        ],
+    )
+    return Posting(cur.fetchone()[0], principal, bonus, account.principal, account.bonus)

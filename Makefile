@@ -29,3 +29,8 @@ messages: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .data staticfiles
+
+# Benchmarks (bench/README.md): BENCH_ARGS="--scale small" or "points.expiry --scale full".
+.PHONY: bench
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)

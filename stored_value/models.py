@@ -274,3 +274,6 @@ class FreezeEvent(models.Model):
     class Meta:
         verbose_name = _("freeze event")
         verbose_name_plural = _("freeze events")
+
+    def __str__(self):
+        return f"{self.account} {'freeze' if self.frozen else 'unfreeze'}: {self.reason}"

@@ -30,7 +30,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from loyalty.errors import IdempotencyConflict
@@ -44,6 +44,7 @@ from points.exceptions import (
 from points.models import MAX_POINTS, EntryKind
 
 EXPIRY_SOURCE = "expiry"
+KEY_CONSTRAINT = "uniq_points_entry_key"
 
 
 @dataclass(frozen=True)
@@ -116,12 +117,38 @@ def points_earn(
     """
     _check_amount(amount)
     request_hash = _hash(kind=EntryKind.EARN, amount=amount, source=source, reference=reference)
+    if cap is None:  # the hot path: no cap bookkeeping, so the key's unique index can detect a replay
+        return _post_or_replay(
+            member_id=member_id,
+            key=idempotency_key,
+            request_hash=request_hash,
+            post=lambda cur, account: _post(
+                cur,
+                account,
+                _Entry(
+                    kind=EntryKind.EARN,
+                    amount=amount,
+                    key=idempotency_key,
+                    request_hash=request_hash,
+                    source=source,
+                    reference=reference,
+                    memo=memo,
+                    new_lot=_NewLot(
+                        amount,
+                        source,
+                        timezone.now(),
+                        expires_at,
+                        repaid=min(amount, max(-account.balance, 0)),
+                    ),
+                ),
+            ),
+        )
     with transaction.atomic(), connection.cursor() as cur:
         account = _lock_account(cur, member_id)
         replay = _replay(cur, account, idempotency_key, request_hash)
         if replay:
             return replay
-        granted = cap(account.id, amount) if cap else amount
+        granted = cap(account.id, amount)
         if granted <= 0:
             return Posting(entry_id=None, amount=0, balance_after=account.balance)
         now = timezone.now()
@@ -159,9 +186,11 @@ def points_spend(
     """
     _check_amount(amount)
     request_hash = _hash(kind=EntryKind.SPEND, amount=amount, source=source, reference=reference)
-    with transaction.atomic(), connection.cursor() as cur:
-        account = _lock_account(cur, member_id)
-        return _replay(cur, account, idempotency_key, request_hash) or _debit(
+    return _post_or_replay(
+        member_id=member_id,
+        key=idempotency_key,
+        request_hash=request_hash,
+        post=lambda cur, account: _debit(
             cur,
             account,
             amount,
@@ -174,7 +203,8 @@ def points_spend(
                 reference=reference,
                 memo=memo,
             ),
-        )
+        ),
+    )
 
 
 def points_adjust(
@@ -350,6 +380,46 @@ def _lock_account(cur, member_id: int) -> _Account:
         if row is None:
             raise MemberNotFound()
     return _Account(id=row[0], balance=row[1])
+
+
+def _post_or_replay(*, member_id: int, key: str, request_hash: str, post) -> Posting:
+    """Run ``post(cur, account)`` under the account lock; a replayed key is found by its unique index.
+
+    The hot paths (earn, spend) do not look the key up before posting: that
+    would be one more statement while the account is locked, on every
+    posting, for the rare duplicate.  A duplicate's INSERT violates the
+    unique (account, key) index instead — its first posting has committed,
+    since it held the same lock — and the whole attempt rolls back, inline
+    expiry included; then the first posting is returned (or, with other
+    parameters, ``idempotency_conflict``).  A refused spend checks for a
+    replay too: spending a balance down to zero and replaying it must
+    return the first result, not ``insufficient_points``.
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
+            return post(cur, _lock_account(cur, member_id))
+    except IntegrityError as exc:
+        if KEY_CONSTRAINT not in str(exc):
+            raise
+        replay = _committed_replay(member_id, key, request_hash)
+        if replay is None:  # cannot happen: the clashing row was committed before we held the lock
+            raise
+        return replay
+    except InsufficientPoints:
+        replay = _committed_replay(member_id, key, request_hash)
+        if replay is None:
+            raise
+        return replay
+
+
+def _committed_replay(member_id: int, key: str, request_hash: str) -> Posting | None:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT id FROM points_pointsaccount WHERE member_id = %s",
+            [member_id],
+        )
+        row = cur.fetchone()
+        return _replay(cur, _Account(id=row[0], balance=0), key, request_hash) if row else None
 
 
 def _replay(cur, account: _Account, key: str, request_hash: str) -> Posting | None:

@@ -19,7 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from loyalty import rounding
@@ -33,6 +33,8 @@ from stored_value.exceptions import (
     RefundTooLarge,
 )
 from stored_value.models import MAX_FEN, EntryKind, SpendOrder, StoredValuePolicy
+
+KEY_CONSTRAINT = "sv_entry_key_unique"
 
 
 @dataclass(frozen=True)
@@ -79,18 +81,16 @@ def stored_value_spend(
     """
     _check_amount(amount_fen)
     request_hash = _hash(kind=EntryKind.SPEND, amount=amount_fen, source=source, reference=reference)
-    with transaction.atomic(), connection.cursor() as cur:
-        account = _lock_account(cur, member_id)
-        replay = _replay(cur, account, idempotency_key, request_hash)
-        if replay:
-            return replay
+    spend_order = _spend_order()  # read before taking the lock: it is settings, not balance
+
+    def debit(cur, account: _Account) -> Posting:
         if account.frozen:
             raise AccountFrozen()
         if account.principal + account.bonus < amount_fen:
             raise InsufficientBalance(
                 details={"balance_fen": account.principal + account.bonus, "requested_fen": amount_fen}
             )
-        principal, bonus = _split(amount_fen, account)
+        principal, bonus = _split(amount_fen, account, spend_order)
         return _post(
             cur,
             account,
@@ -103,6 +103,8 @@ def stored_value_spend(
             reference=reference,
             memo=memo,
         )
+
+    return _post_or_replay(member_id=member_id, key=idempotency_key, request_hash=request_hash, post=debit)
 
 
 def stored_value_refund_spend(
@@ -317,6 +319,40 @@ def _lock_account(cur, member_id: int) -> _Account:
     return _Account(*row)
 
 
+def _post_or_replay(*, member_id: int, key: str, request_hash: str, post) -> Posting:
+    """Run ``post(cur, account)`` under the account lock; a replayed key is found by its unique index.
+
+    As in ``points.ledger``: the spend path does not look its key up while
+    holding the lock; a duplicate's INSERT violates the unique (account, key)
+    index (its first posting committed before we got the lock), the attempt
+    rolls back and the first posting is returned.  A refusal (frozen, not
+    enough) checks for a replay too, so replaying a spend that emptied the
+    account returns its first result.
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
+            return post(cur, _lock_account(cur, member_id))
+    except IntegrityError as exc:
+        if KEY_CONSTRAINT not in str(exc):
+            raise
+        replay = _committed_replay(member_id, key, request_hash)
+        if replay is None:
+            raise
+        return replay
+    except (InsufficientBalance, AccountFrozen):
+        replay = _committed_replay(member_id, key, request_hash)
+        if replay is None:
+            raise
+        return replay
+
+
+def _committed_replay(member_id: int, key: str, request_hash: str) -> Posting | None:
+    with connection.cursor() as cur:
+        cur.execute("SELECT id FROM stored_value_storedvalueaccount WHERE member_id = %s", [member_id])
+        row = cur.fetchone()
+        return _replay(cur, _Account(row[0], 0, 0, False), key, request_hash) if row else None
+
+
 def _replay(cur, account: _Account, key: str, request_hash: str) -> Posting | None:
     cur.execute(
         """SELECT id, request_hash, principal_fen, bonus_fen, principal_after_fen, bonus_after_fen
@@ -331,8 +367,11 @@ def _replay(cur, account: _Account, key: str, request_hash: str) -> Posting | No
     return Posting(row[0], *row[2:], replayed=True)
 
 
-def _split(amount: int, account: _Account) -> tuple[int, int]:
-    order = StoredValuePolicy.objects.values_list("spend_order", flat=True).first() or SpendOrder.PROPORTIONAL
+def _spend_order() -> str:
+    return StoredValuePolicy.objects.values_list("spend_order", flat=True).first() or SpendOrder.PROPORTIONAL
+
+
+def _split(amount: int, account: _Account, order: str) -> tuple[int, int]:
     if order == SpendOrder.PRINCIPAL_FIRST:
         principal = min(amount, account.principal)
         return principal, amount - principal

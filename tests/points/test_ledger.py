@@ -288,3 +288,13 @@ def test_the_database_refuses_to_change_or_delete_ledger_rows(member):
         PointsLot.objects.update(remaining=-1)
     with pytest.raises(IntegrityError), transaction.atomic():
         PointsLot.objects.update(remaining=101)
+
+
+def test_replaying_a_spend_that_emptied_the_account_returns_the_first_result(member):
+    earn(member, 100, expires_at=None)
+    first = spend(member, 100, key="all-of-it")
+
+    again = spend(member, 100, key="all-of-it")
+
+    assert again.replayed and again.entry_id == first.entry_id
+    assert balance(member) == 0

@@ -296,3 +296,13 @@ def test_the_database_refuses_a_negative_part(member):
 
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cur:
         cur.execute("UPDATE stored_value_storedvalueaccount SET bonus_fen = -1")
+
+
+def test_replaying_a_spend_that_emptied_the_account_returns_the_first_result(member):
+    credit(member, 5_000)
+    first = spend(member, 5_000, key="all-of-it")
+
+    again = spend(member, 5_000, key="all-of-it")
+
+    assert again.replayed and again.entry_id == first.entry_id
+    assert parts(member) == (0, 0)

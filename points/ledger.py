@@ -291,7 +291,7 @@ def points_reverse(
 # --- the expiry job -------------------------------------------------------------
 
 
-def points_expire_due(*, chunk_size: int = 2000, now: datetime | None = None) -> int:
+def points_expire_due(*, chunk_size: int = 200, now: datetime | None = None) -> int:
     """Expire every lot past its expiry; returns the number of expire entries.
 
     Set-based: per chunk of accounts, one statement locks them (``SKIP
@@ -300,7 +300,10 @@ def points_expire_due(*, chunk_size: int = 2000, now: datetime | None = None) ->
     writes all their expire entries, allocations, lots and balances.  Each
     chunk commits on its own, so a killed run loses at most one chunk and the
     next run finishes the work; a lot with nothing left is never touched
-    again, which makes running twice harmless.
+    again, which makes running twice harmless.  Chunks are small (200
+    accounts) because a member spending while their account sits in the
+    chunk waits for it: measured in bench/, 2,000 accounts per chunk made
+    the p99 of live spends 12× worse; 200 keeps it within the noise.
     """
     now = now or timezone.now()
     run = uuid.uuid4().hex[:12]

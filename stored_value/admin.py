@@ -1,0 +1,424 @@
+"""Back office for stored value: plans, recharges, accounts, the read-only ledger and the liability report.
+
+Operators change balances only through the actions here — adjust (finance)
+and freeze (customer service) — each behind its own permission, each with a
+reason, each leaving an entry or an event with the operator and an admin log
+line.  (Refunding a recharge, the finance action that sends money back,
+arrives with the payments app.)
+"""
+
+import uuid
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.admin_tools import ReadOnlyAdminMixin, local_time, stream_csv
+from loyalty.errors import ApplicationError
+from loyalty.money import format_fen
+from stored_value import ledger, selectors, services
+from stored_value.models import (
+    MAX_FEN,
+    FreezeEvent,
+    RechargeOrder,
+    RechargePlan,
+    RechargeTier,
+    StoredValueAccount,
+    StoredValueEntry,
+    StoredValuePolicy,
+)
+
+
+def money(field: str, label):
+    """A list column showing an integer-fen field as ¥1,650.00."""
+
+    def column(obj):
+        return format_fen(getattr(obj, field))
+
+    column.short_description = label
+    column.admin_order_field = field
+    return column
+
+
+# --- operator actions ----------------------------------------------------------------
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), max_length=200, widget=forms.Textarea(attrs={"rows": 3}))
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+
+class AdjustForm(ReasonForm):
+    principal_fen = forms.IntegerField(
+        label=_("principal (fen, + add / − deduct)"), min_value=-MAX_FEN, max_value=MAX_FEN, initial=0
+    )
+    bonus_fen = forms.IntegerField(
+        label=_("bonus (fen, + add / − deduct)"), min_value=-MAX_FEN, max_value=MAX_FEN, initial=0
+    )
+    field_order = ["principal_fen", "bonus_fen", "reason"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("principal_fen") == 0 and data.get("bonus_fen") == 0:
+            raise forms.ValidationError(_("Enter an amount for principal or bonus."))
+        return data
+
+
+def action_page(admin_view, request, *, title, form, obj, summary, permission):
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+    context = {
+        **admin_view.admin_site.each_context(request),
+        "title": title,
+        "opts": admin_view.model._meta,
+        "object": obj,
+        "summary": summary,
+        "form": form,
+    }
+    return TemplateResponse(request, "admin/operator_action.html", context)
+
+
+def new_key() -> dict:
+    return {"idempotency_key": uuid.uuid4().hex}
+
+
+# --- accounts, with adjust / freeze and the liability report ---------------------------------
+
+
+@admin.register(StoredValueAccount)
+class StoredValueAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "member",
+        money("principal_fen", _("principal")),
+        money("bonus_fen", _("bonus")),
+        "frozen",
+        "actions_column",
+    ]
+    list_filter = ["frozen"]
+    search_fields = ["member__nickname", "member__phone", "=member__id"]
+    list_select_related = ["member"]
+    change_list_template = "admin/stored_value/storedvalueaccount/change_list.html"
+
+    @admin.display(description=_("actions"))
+    def actions_column(self, account):
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("admin:stored_value_storedvalueaccount_adjust", args=[account.pk]),
+            _("adjust"),
+            reverse("admin:stored_value_storedvalueaccount_freeze", args=[account.pk]),
+            _("unfreeze") if account.frozen else _("freeze"),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/adjust/", view(self.adjust_view), name="stored_value_storedvalueaccount_adjust"),
+            path("<int:pk>/freeze/", view(self.freeze_view), name="stored_value_storedvalueaccount_freeze"),
+            path("liability/", view(self.liability_view), name="stored_value_liability"),
+        ] + super().get_urls()
+
+    def _account(self, pk):
+        return get_object_or_404(StoredValueAccount.objects.select_related("member"), pk=pk)
+
+    def adjust_view(self, request, pk):
+        """Finance only: a correction of either part with a reason, posted as an ``adjust`` entry."""
+        account = self._account(pk)
+        form = AdjustForm(request.POST or None, initial=new_key())
+        if (
+            request.method == "POST"
+            and request.user.has_perm("stored_value.adjust_stored_value")
+            and form.is_valid()
+        ):
+            data = form.cleaned_data
+            try:
+                posting = ledger.stored_value_adjust(
+                    member_id=account.member_id,
+                    principal_fen=data["principal_fen"],
+                    bonus_fen=data["bonus_fen"],
+                    reason=data["reason"],
+                    actor_id=request.user.pk,
+                    idempotency_key=f"admin:{data['idempotency_key']}",
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                if not posting.replayed:
+                    self.log_change(
+                        request,
+                        account,
+                        f"adjust principal {data['principal_fen']:+d} bonus {data['bonus_fen']:+d} fen: {data['reason']}",
+                    )
+                messages.success(
+                    request,
+                    _("Adjusted. New balance: %(balance)s")
+                    % {"balance": format_fen(posting.balance_after_fen)},
+                )
+                return redirect("admin:stored_value_storedvalueaccount_changelist")
+        return action_page(
+            self,
+            request,
+            title=_("Adjust stored value"),
+            form=form,
+            obj=account,
+            summary=_("Principal %(principal)s, bonus %(bonus)s.")
+            % {"principal": format_fen(account.principal_fen), "bonus": format_fen(account.bonus_fen)},
+            permission="stored_value.adjust_stored_value",
+        )
+
+    def freeze_view(self, request, pk):
+        """Customer service: freeze (no spending) or unfreeze, with a reason kept as a freeze event."""
+        account = self._account(pk)
+        form = ReasonForm(request.POST or None, initial=new_key())
+        if (
+            request.method == "POST"
+            and request.user.has_perm("stored_value.freeze_stored_value")
+            and form.is_valid()
+        ):
+            reason = form.cleaned_data["reason"]
+            services.stored_value_set_frozen(
+                member_id=account.member_id,
+                frozen=not account.frozen,
+                reason=reason,
+                actor_id=request.user.pk,
+            )
+            self.log_change(request, account, f"{'unfreeze' if account.frozen else 'freeze'}: {reason}")
+            messages.success(request, _("Unfrozen.") if account.frozen else _("Frozen."))
+            return redirect("admin:stored_value_storedvalueaccount_changelist")
+        return action_page(
+            self,
+            request,
+            title=_("Unfreeze the account") if account.frozen else _("Freeze the account"),
+            form=form,
+            obj=account,
+            summary=account.frozen_reason,
+            permission="stored_value.freeze_stored_value",
+        )
+
+    def liability_view(self, request):
+        """What the merchant owes its members, principal and bonus, at the end of each day."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        form = LiabilityRangeForm(
+            request.GET or None, initial={"start": today - timedelta(days=29), "end": today}
+        )
+        start, end = (
+            (form.cleaned_data["start"], form.cleaned_data["end"])
+            if form.is_valid()
+            else (
+                today - timedelta(days=29),
+                today,
+            )
+        )
+        rows = selectors.liability_by_day(start=start, end=end)
+        if request.GET.get("format") == "csv":
+            return stream_csv(
+                filename=f"liability-{start}-{end}.csv",
+                header=["day", "principal_fen", "bonus_fen", "total_fen"],
+                rows=(
+                    [r["day"], r["principal_fen"], r["bonus_fen"], r["principal_fen"] + r["bonus_fen"]]
+                    for r in rows
+                ),
+            )
+        latest = rows[-1] if rows else {"principal_fen": 0, "bonus_fen": 0}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Stored-value liability"),
+            "opts": self.model._meta,
+            "form": form,
+            "rows": [
+                {
+                    **r,
+                    "principal": format_fen(r["principal_fen"]),
+                    "bonus": format_fen(r["bonus_fen"]),
+                    "total": format_fen(r["principal_fen"] + r["bonus_fen"]),
+                }
+                for r in rows
+            ],
+            "chart": {
+                "labels": [r["day"].isoformat() for r in rows],
+                "principal": [r["principal_fen"] / 100 for r in rows],
+                "bonus": [r["bonus_fen"] / 100 for r in rows],
+            },
+            "latest": {
+                "principal": format_fen(latest["principal_fen"]),
+                "bonus": format_fen(latest["bonus_fen"]),
+                "total": format_fen(latest["principal_fen"] + latest["bonus_fen"]),
+            },
+        }
+        return TemplateResponse(request, "admin/stored_value/liability.html", context)
+
+
+class LiabilityRangeForm(forms.Form):
+    start = forms.DateField(label=_("from"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("to"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end"):
+            if data["start"] > data["end"]:
+                raise forms.ValidationError(_("The start is after the end."))
+            if (data["end"] - data["start"]).days > 366 * 3:
+                raise forms.ValidationError(_("Choose at most three years."))
+        return data
+
+
+# --- the ledger ------------------------------------------------------------------------------
+
+
+@admin.register(StoredValueEntry)
+class StoredValueEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "account",
+        "kind",
+        money("principal_fen", _("principal part")),
+        money("bonus_fen", _("bonus part")),
+        money("principal_after_fen", _("principal after")),
+        money("bonus_after_fen", _("bonus after")),
+        "reference",
+        "memo",
+        "actor",
+    ]
+    list_filter = ["kind", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["=account__member__id", "reference", "account__member__nickname"]
+    list_select_related = ["account__member", "actor"]
+    change_list_template = "admin/stored_value/storedvalueentry/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_csv),
+                name="stored_value_storedvalueentry_export",
+            )
+        ] + super().get_urls()
+
+    def export_csv(self, request):
+        """The ledger as CSV, with the list's current filters."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:stored_value_storedvalueentry_changelist") + "?e=1")
+        queryset = changelist.get_queryset(request).order_by("id")
+        rows = (
+            [
+                e.id,
+                local_time(e.created_at),
+                e.account.member_id,
+                e.account.member.nickname,
+                e.kind,
+                e.principal_fen,
+                e.bonus_fen,
+                e.principal_after_fen,
+                e.bonus_after_fen,
+                e.reference,
+                e.memo,
+                e.actor.username if e.actor else "",
+            ]
+            for e in queryset.iterator(chunk_size=2000)
+        )
+        header = [
+            "id",
+            "time",
+            "member_id",
+            "nickname",
+            "kind",
+            "principal_fen",
+            "bonus_fen",
+            "principal_after_fen",
+            "bonus_after_fen",
+            "reference",
+            "memo",
+            "operator",
+        ]
+        return stream_csv(filename="stored-value-ledger.csv", header=header, rows=rows)
+
+
+@admin.register(FreezeEvent)
+class FreezeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "account", "frozen", "reason", "actor"]
+    list_filter = ["frozen"]
+    list_select_related = ["account__member", "actor"]
+
+
+# --- plans and recharges -----------------------------------------------------------------------
+
+
+class RechargeTierInline(admin.TabularInline):
+    model = RechargeTier
+    extra = 1
+
+
+@admin.register(RechargePlan)
+class RechargePlanAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "kind",
+        money("min_fen", _("minimum")),
+        money("max_fen", _("maximum")),
+        "tiers_column",
+        "gift_points",
+        "first_recharge_only",
+        "starts_at",
+        "ends_at",
+        "is_active",
+        "sort_order",
+    ]
+    list_editable = ["is_active", "sort_order"]
+    list_filter = ["kind", "is_active"]
+    inlines = [RechargeTierInline]
+
+    @admin.display(description=_("tiers"))
+    def tiers_column(self, plan):
+        return ", ".join(str(tier) for tier in plan.tiers.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("tiers")
+
+
+@admin.register(RechargeOrder)
+class RechargeOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "member",
+        "plan",
+        money("amount_fen", _("amount paid")),
+        money("bonus_fen", _("bonus")),
+        "gift_points",
+        "status",
+        money("refunded_fen", _("principal refunded")),
+        "out_trade_no",
+    ]
+    list_filter = ["status", "plan", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["=id", "out_trade_no", "=member__id", "member__nickname"]
+    list_select_related = ["member", "plan"]
+
+
+@admin.register(StoredValuePolicy)
+class StoredValuePolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "spend_order",
+        money("balance_cap_fen", _("balance cap")),
+        "recharge_timeout_minutes",
+    ]
+
+    def has_add_permission(self, request):
+        return not StoredValuePolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,170 @@
+"""The stored-value back office: adjust and freeze behind permissions, read-only ledger, liability report."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.utils import timezone
+
+from stored_value.models import FreezeEvent, StoredValueAccount, StoredValueEntry
+from tests.points.test_admin import staff
+from tests.stored_value.helpers import credit, parts, snapshot, spend
+
+pytestmark = pytest.mark.django_db
+
+
+def account_url(member, action):
+    return (
+        f"/admin/stored_value/storedvalueaccount/{StoredValueAccount.objects.get(member=member).pk}/{action}/"
+    )
+
+
+def csv_rows(response):
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode("utf-8")
+    return list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+def test_the_account_list_shows_amounts_in_yuan(admin_client, member):
+    credit(member, 150_000, 15_000)
+
+    page = admin_client.get("/admin/stored_value/storedvalueaccount/").content.decode()
+
+    assert "¥1,500.00" in page and "¥150.00" in page
+
+
+def test_staff_without_the_adjust_permission_cannot_adjust(client, member):
+    credit(member, 10_000)
+    staff(client, "clerk")
+    before = snapshot(member)
+
+    assert client.get(account_url(member, "adjust")).status_code == 403
+    response = client.post(
+        account_url(member, "adjust"),
+        {"principal_fen": 100, "bonus_fen": 0, "reason": "r", "idempotency_key": "k"},
+    )
+
+    assert response.status_code == 403
+    assert snapshot(member) == before
+
+
+def test_an_adjustment_needs_a_reason_and_an_amount(client, member):
+    credit(member, 10_000)
+    staff(client, "finance", "stored_value.adjust_stored_value")
+    before = snapshot(member)
+
+    no_reason = client.post(
+        account_url(member, "adjust"), {"principal_fen": 100, "bonus_fen": 0, "idempotency_key": "k"}
+    )
+    nothing = client.post(
+        account_url(member, "adjust"),
+        {"principal_fen": 0, "bonus_fen": 0, "reason": "r", "idempotency_key": "k"},
+    )
+
+    assert "reason" in no_reason.context["form"].errors
+    assert nothing.context["form"].non_field_errors()
+    assert snapshot(member) == before
+
+
+def test_an_adjustment_posts_an_entry_with_the_operator_and_logs_it_once(client, member):
+    credit(member, 10_000, 1_000)
+    operator = staff(client, "finance", "stored_value.adjust_stored_value")
+    form = {"principal_fen": -2_500, "bonus_fen": 300, "reason": "till miscount", "idempotency_key": "k1"}
+
+    first = client.post(account_url(member, "adjust"), form)
+    client.post(account_url(member, "adjust"), form)  # a double submit
+
+    assert first.status_code == 302
+    assert parts(member) == (7_500, 1_300)
+    entry = StoredValueEntry.objects.get(kind="adjust")
+    assert (entry.actor_id, entry.memo) == (operator.pk, "till miscount")
+    assert LogEntry.objects.filter(user=operator, change_message__contains="till miscount").count() == 1
+
+
+def test_an_adjustment_below_zero_is_a_form_error_and_writes_nothing(client, member):
+    credit(member, 10_000)
+    staff(client, "finance", "stored_value.adjust_stored_value")
+    before = snapshot(member)
+
+    response = client.post(
+        account_url(member, "adjust"),
+        {"principal_fen": -10_001, "bonus_fen": 0, "reason": "r", "idempotency_key": "k"},
+    )
+
+    assert response.status_code == 200 and response.context["form"].non_field_errors()
+    assert snapshot(member) == before
+
+
+def test_freezing_needs_its_permission_and_records_the_operator_and_reason(client, member):
+    credit(member, 10_000)
+    url = account_url(member, "freeze")
+    staff(client, "clerk")
+    assert client.post(url, {"reason": "x", "idempotency_key": "k"}).status_code == 403
+    assert not StoredValueAccount.objects.get(member=member).frozen
+
+    client.logout()
+    agent = staff(client, "service", "stored_value.freeze_stored_value")
+    client.post(url, {"reason": "reported stolen phone", "idempotency_key": "k"})
+
+    account = StoredValueAccount.objects.get(member=member)
+    assert account.frozen and account.frozen_reason == "reported stolen phone"
+    assert list(FreezeEvent.objects.values_list("frozen", "actor", "reason")) == [
+        (True, agent.pk, "reported stolen phone")
+    ]
+
+    client.post(url, {"reason": "found it", "idempotency_key": "k2"})
+    assert not StoredValueAccount.objects.get(member=member).frozen
+
+
+def test_the_ledger_is_read_only(admin_client, member):
+    credit(member, 10_000)
+    entry = StoredValueEntry.objects.get()
+
+    assert admin_client.get("/admin/stored_value/storedvalueentry/").status_code == 200
+    assert admin_client.get("/admin/stored_value/storedvalueentry/add/").status_code == 403
+    admin_client.post(f"/admin/stored_value/storedvalueentry/{entry.pk}/delete/", {"post": "yes"})
+    assert StoredValueEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_the_ledger_export_honours_the_filters(admin_client, member):
+    credit(member, 10_000, 1_000)
+    spend(member, 1_100)
+
+    rows = csv_rows(
+        admin_client.get("/admin/stored_value/storedvalueentry/export/", {"kind__exact": "spend"})
+    )
+
+    assert rows[0][4:7] == ["kind", "principal_fen", "bonus_fen"]
+    assert [r[4:7] for r in rows[1:]] == [["spend", "-1000", "-100"]]
+
+
+def test_the_liability_report_shows_what_is_owed_at_the_end_of_each_day(admin_client, member):
+    credit(member, 150_000, 15_000)
+    spend(member, 160_000)
+    today = timezone.localdate()
+
+    page = admin_client.get("/admin/stored_value/storedvalueaccount/liability/")
+    rows = csv_rows(
+        admin_client.get(
+            "/admin/stored_value/storedvalueaccount/liability/",
+            {"start": str(today - timedelta(days=1)), "end": str(today), "format": "csv"},
+        )
+    )
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "¥45.46" in html and "¥4.54" in html and "¥50.00" in html  # DESIGN §2: the 50.00 the merchant owes
+    assert "chart.umd.min.js" in html and "liability-chart" in html
+    assert rows[1:] == [[str(today - timedelta(days=1)), "0", "0", "0"], [str(today), "4546", "454", "5000"]]
+
+
+def test_a_bad_liability_range_falls_back_to_the_last_thirty_days(admin_client):
+    response = admin_client.get(
+        "/admin/stored_value/storedvalueaccount/liability/", {"start": "2026-12-01", "end": "2026-01-01"}
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert len(response.context["rows"]) == 30

@@ -174,3 +174,11 @@ def test_the_inbox_needs_a_member_token(alice):
     assert (marking.status_code, marking.json()["code"]) == (401, "not_authenticated")
     notification.refresh_from_db()
     assert notification.read_at is None
+
+
+@pytest.mark.parametrize("params", [{"unread": "1"}, {"page_size": "0"}, {"page_size": "101"}])
+def test_the_inbox_refuses_unknown_or_bad_query_parameters(alice, params):
+    response = client_for(alice).get(INBOX, params)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"

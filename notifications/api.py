@@ -4,7 +4,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from loyalty.api.serializers import StrictSerializer
+from loyalty.api.pagination import PageQuery
 from loyalty.errors import NotFound
 from notifications import services
 from notifications.models import Notification
@@ -14,11 +14,6 @@ class NotificationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "kind", "title", "body", "data", "created_at", "read_at"]
-
-
-class PageQuery(StrictSerializer):
-    cursor = serializers.CharField(required=False)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
 
 
 class NotificationsView(ListAPIView):

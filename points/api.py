@@ -7,6 +7,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty.api.pagination import PageQuery
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
 from points import earning, selectors
 from points.models import EntryKind, PointsEntry
@@ -32,10 +33,8 @@ class EntrySerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "amount", "balance_after", "source", "reference", "memo", "created_at"]
 
 
-class EntryFilter(StrictSerializer):
+class EntryFilter(PageQuery):
     kind = serializers.ChoiceField(choices=EntryKind.choices, required=False)
-    cursor = serializers.CharField(required=False)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
 
 
 class EntriesView(ListAPIView):

@@ -5,6 +5,8 @@ import csv
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from loyalty.money import format_fen
+
 
 class ReadOnlyAdminMixin:
     """Ledger rows are viewed, never added, edited or deleted in the admin."""
@@ -17,6 +19,17 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def money(field: str, label):
+    """A list column showing an integer-fen field as ¥1,650.00."""
+
+    def column(obj):
+        return format_fen(getattr(obj, field))
+
+    column.short_description = label
+    column.admin_order_field = field
+    return column
 
 
 class _Echo:

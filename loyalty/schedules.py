@@ -47,6 +47,18 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         hour="10",
         description="Once per member and expiry date (see the points policy for how many days ahead).",
     ),
+    DefaultSchedule(
+        name=gettext_noop("Close unpaid payments past their expiry"),
+        task="payments.close_stale",
+        minute="*/5",
+        description="Asks WeChat Pay first: a payment it reports paid is credited, not closed.",
+    ),
+    DefaultSchedule(
+        name=gettext_noop("Resubmit refunds WeChat Pay has not accepted yet"),
+        task="payments.retry_refunds",
+        minute="*/10",
+        description="Refunds are submitted right after they are booked; this catches a lost task or an outage.",
+    ),
 ]
 
 

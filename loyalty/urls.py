@@ -6,7 +6,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from loyalty.health import HealthView
 from members import api as members_api
 from notifications import api as notifications_api
+from payments import api as payments_api
 from points import api as points_api
+from stored_value import api as stored_value_api
 
 api_v1 = [
     path("auth/wechat-login", members_api.WechatLoginView.as_view(), name="auth-wechat-login"),
@@ -25,6 +27,21 @@ api_v1 = [
     path("points/entries", points_api.EntriesView.as_view(), name="points-entries"),
     path("points/check-in", points_api.CheckInView.as_view(), name="points-check-in"),
     path("points/check-ins", points_api.CheckInCalendarView.as_view(), name="points-check-ins"),
+    path("stored-value", stored_value_api.BalanceView.as_view(), name="stored-value-balance"),
+    path("stored-value/plans", stored_value_api.PlansView.as_view(), name="stored-value-plans"),
+    path("stored-value/recharges", stored_value_api.RechargesView.as_view(), name="stored-value-recharges"),
+    path(
+        "stored-value/recharges/<int:pk>",
+        stored_value_api.RechargeDetailView.as_view(),
+        name="stored-value-recharge",
+    ),
+    path("stored-value/entries", stored_value_api.EntriesView.as_view(), name="stored-value-entries"),
+    path("payments/wechat/notify", payments_api.WechatNotifyView.as_view(), name="payments-wechat-notify"),
+    path(
+        "payments/<str:out_trade_no>/simulate-pay",
+        payments_api.SimulatePayView.as_view(),
+        name="payments-simulate-pay",
+    ),
     path("server/members/lookup", members_api.ServerMemberLookupView.as_view(), name="server-member-lookup"),
     path("health", HealthView.as_view(), name="health"),
 ]

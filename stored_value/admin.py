@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -22,32 +23,21 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import ReadOnlyAdminMixin, local_time, stream_csv
+from loyalty.admin_tools import ReadOnlyAdminMixin, local_time, money, stream_csv
 from loyalty.errors import ApplicationError
 from loyalty.money import format_fen
-from stored_value import ledger, selectors, services
+from stored_value import ledger, recharges, selectors, services
 from stored_value.models import (
     MAX_FEN,
     FreezeEvent,
     RechargeOrder,
     RechargePlan,
+    RechargeStatus,
     RechargeTier,
     StoredValueAccount,
     StoredValueEntry,
     StoredValuePolicy,
 )
-
-
-def money(field: str, label):
-    """A list column showing an integer-fen field as ¥1,650.00."""
-
-    def column(obj):
-        return format_fen(getattr(obj, field))
-
-    column.short_description = label
-    column.admin_order_field = field
-    return column
-
 
 # --- operator actions ----------------------------------------------------------------
 
@@ -401,11 +391,73 @@ class RechargeOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "gift_points",
         "status",
         money("refunded_fen", _("principal refunded")),
+        money("forfeited_bonus_fen", _("bonus forfeited")),
         "out_trade_no",
+        "refund_column",
     ]
     list_filter = ["status", "plan", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id", "out_trade_no", "=member__id", "member__nickname"]
     list_select_related = ["member", "plan"]
+
+    @admin.display(description=_("actions"))
+    def refund_column(self, order):
+        if order.status not in (RechargeStatus.CREDITED, RechargeStatus.REFUNDED):
+            return ""
+        url = reverse("admin:stored_value_rechargeorder_refund", args=[order.pk])
+        return format_html('<a href="{}">{}</a>', url, _("refund"))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/refund/", view(self.refund_view), name="stored_value_rechargeorder_refund"),
+        ] + super().get_urls()
+
+    def refund_view(self, request, pk):
+        """Finance only: refund the unspent principal of this recharge and forfeit its unspent bonus."""
+        order = get_object_or_404(RechargeOrder.objects.select_related("member"), pk=pk)
+        form = ReasonForm(request.POST or None, initial=new_key())
+        if (
+            request.method == "POST"
+            and request.user.has_perm("stored_value.refund_recharge")
+            and form.is_valid()
+        ):
+            try:
+                order = recharges.recharge_refund(
+                    order_id=order.pk,
+                    actor_id=request.user.pk,
+                    reason=form.cleaned_data["reason"],
+                    idempotency_key=f"admin:{form.cleaned_data['idempotency_key']}",
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.log_change(request, order, f"refund: {form.cleaned_data['reason']}")
+                messages.success(
+                    request,
+                    _("Refunded %(principal)s to the member's WeChat Pay; %(bonus)s of bonus forfeited.")
+                    % {
+                        "principal": format_fen(order.refunded_fen),
+                        "bonus": format_fen(order.forfeited_bonus_fen),
+                    },
+                )
+                return redirect("admin:stored_value_rechargeorder_changelist")
+        with transaction.atomic():
+            principal_now, bonus_now, _frozen = ledger.lock_account(member_id=order.member_id)
+            principal, bonus = recharges.recharge_refundable(
+                order=order, principal_fen=principal_now, bonus_fen=bonus_now
+            )
+        return action_page(
+            self,
+            request,
+            title=_("Refund recharge #%(id)s") % {"id": order.pk},
+            form=form,
+            obj=order,
+            summary=_(
+                "Refundable now: principal %(principal)s back to WeChat Pay; bonus %(bonus)s forfeited."
+            )
+            % {"principal": format_fen(principal), "bonus": format_fen(bonus)},
+            permission="stored_value.refund_recharge",
+        )
 
 
 @admin.register(StoredValuePolicy)

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "coupons",
     "mall",
     "notifications",
+    "payments",
 ]
 
 MIDDLEWARE = [
@@ -179,6 +180,31 @@ WECHAT_API_BASE = env("WECHAT_API_BASE", default="https://api.weixin.qq.com")
 WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=5.0)
 # The dev login (code -> deterministic openid) works only when DEBUG is on too.
 WECHAT_DEV_LOGIN = env.bool("WECHAT_DEV_LOGIN", default=False)
+
+# --- WeChat Pay (API v3, JSAPI) ------------------------------------------------------
+# "fake" plays WeChat's side in-process (dev, demo, tests; never production):
+# its keys are made once and kept in WECHATPAY_FAKE_KEYS_FILE.
+WECHATPAY_PROVIDER = env("WECHATPAY_PROVIDER", default="fake")
+WECHATPAY_MCHID = env("WECHATPAY_MCHID", default="")
+WECHATPAY_APP_ID = env("WECHATPAY_APP_ID", default=WECHAT_APP_ID)
+WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY", default="")
+# The merchant API key and its certificate serial; PEM text, or a file path in *_FILE.
+WECHATPAY_PRIVATE_KEY = env("WECHATPAY_PRIVATE_KEY", default="")
+WECHATPAY_PRIVATE_KEY_FILE = env("WECHATPAY_PRIVATE_KEY_FILE", default="")
+WECHATPAY_CERT_SERIAL_NO = env("WECHATPAY_CERT_SERIAL_NO", default="")
+# WeChat Pay's platform public key (微信支付公钥) and its id, which notifications name in
+# Wechatpay-Serial; platform certificates (*.pem, named by their serial) may sit beside it.
+WECHATPAY_PUBLIC_KEY = env("WECHATPAY_PUBLIC_KEY", default="")
+WECHATPAY_PUBLIC_KEY_FILE = env("WECHATPAY_PUBLIC_KEY_FILE", default="")
+WECHATPAY_PUBLIC_KEY_ID = env("WECHATPAY_PUBLIC_KEY_ID", default="")
+WECHATPAY_PLATFORM_CERT_DIR = env("WECHATPAY_PLATFORM_CERT_DIR", default="")
+WECHATPAY_NOTIFY_URL = env("WECHATPAY_NOTIFY_URL", default="")
+WECHATPAY_API_BASE = env("WECHATPAY_API_BASE", default="https://api.mch.weixin.qq.com")
+WECHATPAY_TIMEOUT_SECONDS = env.float("WECHATPAY_TIMEOUT_SECONDS", default=5.0)
+WECHATPAY_NOTIFICATION_WINDOW_SECONDS = env.int("WECHATPAY_NOTIFICATION_WINDOW_SECONDS", default=300)
+WECHATPAY_FAKE_KEYS_FILE = env(
+    "WECHATPAY_FAKE_KEYS_FILE", default=str(BASE_DIR / ".data" / "fake-wechatpay.json")
+)
 
 # --- Server-to-server signatures --------------------------------------------------
 SERVER_SIGNATURE_WINDOW_SECONDS = env.int("SERVER_SIGNATURE_WINDOW_SECONDS", default=300)

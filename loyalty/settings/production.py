@@ -5,6 +5,11 @@ from .base import *  # noqa: F403
 DEBUG = False
 WECHAT_DEV_LOGIN = False
 
+# Real money only: the fake WeChat Pay lets anyone "pay" without paying.
+WECHATPAY_PROVIDER = env("WECHATPAY_PROVIDER", default="wechat")
+if WECHATPAY_PROVIDER != "wechat":
+    raise ImproperlyConfigured("production needs WECHATPAY_PROVIDER=wechat (the fake provider pays for free)")
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SESSION_COOKIE_SECURE = True

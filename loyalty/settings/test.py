@@ -20,6 +20,8 @@ CACHES["default"]["KEY_PREFIX"] = f"loyalty-test-{os.getpid()}"
 WECHAT_APP_ID = "wx-test-app"
 WECHAT_APP_SECRET = "test-app-secret"
 WECHAT_DEV_LOGIN = False
+WECHATPAY_PROVIDER = "fake"
+WECHATPAY_FAKE_KEYS_FILE = str(DEFAULT_DATA_DIR / "test" / "fake-wechatpay.json")
 # Tasks run in-process unless a test starts a real worker.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True

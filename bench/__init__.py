@@ -1,0 +1,6 @@
+"""Benchmarks: ``python -m bench [names...] [--scale small|full]`` (see bench/README.md).
+
+Each module in ``MODULES`` registers its benchmarks with ``bench.common.benchmark``.
+"""
+
+MODULES = ("bench.points",)

@@ -1,0 +1,658 @@
+"""The benchmark harness: a throwaway database, worker processes, one table of figures.
+
+A benchmark is a function ``run(harness) -> list[Figure]`` registered with
+``@benchmark("app.name")``.  It builds its data once in a *template* database
+(``harness.template``) and measures on fresh copies of it
+(``harness.copy_of``), so every measurement starts from identical data and
+the copies can be checked with ``verify_ledgers`` afterwards.
+
+Everything happens in databases named ``loyalty_bench*`` on the server of
+``DATABASE_URL`` (or the embedded one the local settings start); they are
+dropped at the end.  The demo / dev database is never touched.
+
+Benchmark modules import app code inside their functions (``__main__``
+lists them before Django is set up) and name it in ``APP_MODULES``, which
+``__main__`` imports once Django is ready, before any worker is forked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing
+import os
+import platform
+import subprocess
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH_DB = "loyalty_bench"
+REPO = Path(__file__).resolve().parent.parent
+REPORT = REPO / "docs" / "benchmarks.md"
+
+
+# --- scales, figures, registry ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    duration: float  # seconds measured per throughput run
+    warmup: float  # seconds run (and discarded) before each measured run
+    accounts: int  # accounts in the postings pool
+    lots: int  # lots in the expiry data set
+    members: int  # members (= accounts) in the expiry data set
+    repeats: int  # rounds of each comparison, alternating which side goes first; medians are reported
+
+
+SCALES = {
+    "small": Scale(
+        "small", duration=2.0, warmup=0.5, accounts=20_000, lots=100_000, members=10_000, repeats=2
+    ),
+    "full": Scale(
+        "full", duration=10.0, warmup=2.0, accounts=100_000, lots=1_000_000, members=100_000, repeats=3
+    ),
+}
+
+
+SYMBOLS = {">=": "≥", "<=": "≤", "==": "="}
+
+
+@dataclass
+class Figure:
+    """One row of the table: a measured value beside its baseline from the same run.
+
+    ``op`` and ``limit`` state the target on ``value / baseline``.
+    """
+
+    name: str
+    value: float
+    baseline: float
+    unit: str
+    op: str  # ">=", "<=" or "=="
+    limit: float
+
+    @property
+    def ratio(self) -> float:
+        if self.baseline == 0:
+            return 1.0 if self.value == 0 else float("inf")
+        return self.value / self.baseline
+
+    @property
+    def met(self) -> bool:
+        ratio = round(self.ratio, 6)
+        return {">=": ratio >= self.limit, "<=": ratio <= self.limit, "==": ratio == self.limit}[self.op]
+
+    @property
+    def target(self) -> str:
+        return f"{SYMBOLS[self.op]} {self.limit:.2f}×"
+
+    def cells(self) -> list[str]:
+        return [
+            self.name,
+            _fmt(self.value, self.unit),
+            _fmt(self.baseline, self.unit),
+            f"{self.ratio:.2f}×",
+            self.target,
+            "yes" if self.met else "no",
+        ]
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value:.2f} s"
+    if unit == "ms":
+        return f"{value:.1f} ms"
+    if float(value).is_integer() or abs(value) >= 100:
+        return f"{value:,.0f} {unit}".rstrip()
+    return f"{value:,.1f} {unit}".rstrip()
+
+
+@dataclass
+class Benchmark:
+    name: str
+    run: Callable[[Harness], list[Figure]]
+    doc: str
+
+
+BENCHMARKS: dict[str, Benchmark] = {}
+
+
+def benchmark(name: str):
+    def register(run):
+        BENCHMARKS[name] = Benchmark(name, run, (run.__doc__ or "").strip().splitlines()[0])
+        return run
+
+    return register
+
+
+def select(names: Iterable[str]) -> list[Benchmark]:
+    """Benchmarks named, or under a named prefix (``points`` selects ``points.*``); all when none."""
+    names = list(names)
+    if not names:
+        return list(BENCHMARKS.values())
+    chosen = [b for b in BENCHMARKS.values() if any(b.name == n or b.name.startswith(n + ".") for n in names)]
+    unknown = [
+        n for n in names if not any(b.name == n or b.name.startswith(n + ".") for b in BENCHMARKS.values())
+    ]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    return chosen
+
+
+# --- Django and the bench database ------------------------------------------------
+
+
+def setup_django() -> None:
+    """Configure Django against ``loyalty_bench`` (not created yet) and set it up.
+
+    DEBUG is forced off: with it on, Django records every query, which would
+    slow the service layer down for a reason production does not have.
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings.local")
+    os.environ["DEBUG"] = "false"
+    import django
+    from django.conf import settings
+
+    # Reading settings runs ensure_services(): DATABASE_URL, or the embedded server.
+    settings.DATABASES["default"]["NAME"] = BENCH_DB
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = None
+    django.setup()
+    assert not settings.DEBUG
+
+
+def conn_params(dbname: str | None = None) -> dict:
+    """psycopg2.connect() keyword arguments for the bench server (the default database's)."""
+    from django.db import connections
+
+    s = connections["default"].settings_dict
+    params = {"dbname": dbname or s["NAME"], "user": s["USER"], "host": s["HOST"], "port": s["PORT"]}
+    if s["PASSWORD"]:
+        params["password"] = s["PASSWORD"]
+    return {k: v for k, v in params.items() if v not in ("", None)}
+
+
+def raw_connection(dbname: str | None = None):
+    import psycopg2
+
+    conn = psycopg2.connect(**conn_params(dbname))
+    conn.autocommit = True
+    return conn
+
+
+def _maintenance_connection():
+    import psycopg2
+
+    try:
+        return raw_connection("postgres")
+    except psycopg2.OperationalError:
+        # A managed server may refuse "postgres": use the URL's own database.
+        import environ
+
+        return raw_connection(environ.Env.db_url_config(os.environ["DATABASE_URL"])["NAME"])
+
+
+def use_database(name: str) -> None:
+    """Point Django's default connection (here and in processes forked later) at ``name``."""
+    from django.db import connections
+
+    connections.close_all()
+    connections["default"].settings_dict["NAME"] = name
+
+
+def create_database(name: str, template: str | None = None) -> None:
+    """(Re)create ``name``, as a copy of ``template`` when given."""
+    import psycopg2
+    from django.db import connections
+
+    connections.close_all()  # a copy needs its template free of sessions, ours included
+
+    with contextlib.closing(_maintenance_connection()) as conn, conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        for attempt in range(50):
+            try:
+                cur.execute(sql)
+                return
+            except psycopg2.errors.ObjectInUse:
+                # An autovacuum worker may be visiting the template for a moment.
+                if attempt == 49:
+                    raise
+                time.sleep(0.2)
+
+
+def drop_database(name: str) -> None:
+    with contextlib.closing(_maintenance_connection()) as conn, conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drop_bench_databases() -> None:
+    with contextlib.closing(_maintenance_connection()) as conn, conn.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [BENCH_DB + "%"])
+        for (name,) in cur.fetchall():
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Harness:
+    """The state one ``python -m bench`` run shares between its benchmarks."""
+
+    def __init__(self, scale: Scale):
+        self.scale = scale
+        self._templates: dict[str, str] = {}
+        self.notes: list[str] = []
+
+    def __enter__(self):
+        from django.core.management import call_command
+
+        started = time.perf_counter()
+        drop_bench_databases()  # leftovers of an interrupted run
+        create_database(BENCH_DB)
+        use_database(BENCH_DB)
+        call_command("migrate", verbosity=0, interactive=False)
+        use_database(BENCH_DB)
+        print(f"  created and migrated {BENCH_DB} in {time.perf_counter() - started:.1f} s", flush=True)
+        return self
+
+    def __exit__(self, *exc):
+        use_database(BENCH_DB)
+        from django.db import connections
+
+        connections.close_all()
+        drop_bench_databases()
+
+    def note(self, text: str) -> None:
+        print(f"  {text}", flush=True)
+        self.notes.append(text)
+
+    def template(self, key: str, build: Callable[[], None]) -> str:
+        """A database holding the migrated schema plus what ``build()`` loads; built once per run."""
+        if key not in self._templates:
+            from django.db import connection
+
+            name = f"{BENCH_DB}_tpl_{key}"
+            started = time.perf_counter()
+            create_database(name, template=BENCH_DB)
+            use_database(name)
+            build()
+            with connection.cursor() as cur:
+                # Frozen, analysed and with hint bits set, so every copy starts alike.
+                cur.execute("VACUUM (FREEZE, ANALYZE)")
+            use_database(BENCH_DB)
+            self._templates[key] = name
+            print(f"  built template {name} in {time.perf_counter() - started:.1f} s", flush=True)
+        return self._templates[key]
+
+    @contextlib.contextmanager
+    def copy_of(self, template: str):
+        """A fresh copy of ``template`` that Django (and workers forked meanwhile) use; dropped after."""
+        name = f"{BENCH_DB}_run"
+        create_database(name, template=template)
+        use_database(name)
+        try:
+            yield name
+        finally:
+            use_database(BENCH_DB)
+            drop_database(name)
+
+
+# --- bulk loading ---------------------------------------------------------------------
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value, _datetimes: dict = {}) -> str:  # noqa: B006 - a deliberate cache
+    if value is None:
+        return r"\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, datetime):
+        # Bulk rows repeat few timestamps: format each once.
+        text = _datetimes.get(value)
+        if text is None:
+            if len(_datetimes) > 100_000:
+                _datetimes.clear()
+            text = _datetimes[value] = value.isoformat()
+        return text
+    return str(value)
+
+
+def copy_rows(cur, table: str, columns: list[str], rows: Iterable[tuple], chunk: int = 100_000) -> int:
+    """COPY ``rows`` into ``table`` in chunks; returns the row count.
+
+    Foreign keys are not checked row by row when the role may skip triggers
+    (``session_replication_role``, superusers): the rows are consistent by
+    construction and ``verify_ledgers`` checks the copies made from them.
+    """
+    import psycopg2
+
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    from django.db import DatabaseError
+
+    with contextlib.suppress(psycopg2.Error, DatabaseError):
+        cur.execute("SET session_replication_role = replica")
+    count, lines = 0, []
+    started = time.perf_counter()
+    for row in rows:
+        lines.append("\t".join(map(_copy_value, row)))
+        if len(lines) == chunk:
+            cur.copy_expert(sql, io.StringIO("\n".join(lines) + "\n"))
+            count, lines = count + len(lines), []
+    if lines:
+        cur.copy_expert(sql, io.StringIO("\n".join(lines) + "\n"))
+        count += len(lines)
+    cur.execute("RESET session_replication_role")
+    print(f"    copied {count:,} rows into {table} in {time.perf_counter() - started:.1f} s", flush=True)
+    return count
+
+
+@contextlib.contextmanager
+def indexes_dropped(cur, tables: list[str]):
+    """Drop the tables' plain indexes for a bulk load and build them again after.
+
+    Building an index once is much cheaper than updating it row by row;
+    indexes that back a constraint (primary keys, unique) stay.
+    """
+    cur.execute(
+        """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+           WHERE i.indrelid = ANY(%s::regclass[])
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""",
+        [tables],
+    )
+    indexes = cur.fetchall()
+    for name, _definition in indexes:
+        cur.execute(f"DROP INDEX {name}")
+    yield
+    started = time.perf_counter()
+    for _name, definition in indexes:
+        cur.execute(definition)
+    print(f"    rebuilt {len(indexes)} indexes in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def reset_sequences(cur, tables: Iterable[str]) -> None:
+    """After COPY with explicit ids: let the next insert continue after the largest id."""
+    for table in tables:
+        cur.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {table}"
+        )
+
+
+# --- worker processes ------------------------------------------------------------------
+
+
+@dataclass
+class Sync:
+    """What workers share with each other and the parent."""
+
+    barrier: object
+    stop: object
+
+
+@dataclass
+class WorkerFailure:
+    index: int
+    text: str
+
+
+def run_workers(
+    count: int,
+    target: Callable,
+    args: Callable[[int], tuple] = lambda i: (),
+    *,
+    parent: Callable[[Sync], object] | None = None,
+    timeout: float = 600,
+) -> tuple[list, object]:
+    """Run ``target(index, sync, *args(index))`` in ``count`` forked processes.
+
+    Each process opens its own database connection.  The barrier has one
+    party per worker, plus the parent when ``parent`` is given: ``parent(sync)``
+    then runs here (with its own connection) while the workers run, e.g. to
+    start a job once they are all past the barrier.  Returns the workers'
+    results in index order and what ``parent`` returned.
+    """
+    from django.db import connections
+
+    ctx = multiprocessing.get_context("fork")
+    # No open socket may cross a fork: a child closing it would end the parent's session.
+    connections.close_all()
+    sync = Sync(barrier=ctx.Barrier(count + (1 if parent else 0)), stop=ctx.Event())
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_worker_main, args=(queue, target, i, sync, args(i)), daemon=True)
+        for i in range(count)
+    ]
+    for proc in procs:
+        proc.start()
+    parent_result, parent_error = None, None
+    results: dict[int, object] = {}
+    try:
+        if parent:
+            try:
+                parent_result = parent(sync)
+            except threading.BrokenBarrierError as exc:
+                parent_error = exc  # a worker failed: its own report says why
+        deadline = time.monotonic() + timeout
+        while len(results) < count:
+            index, result = queue.get(timeout=max(1.0, deadline - time.monotonic()))
+            results[index] = result
+    finally:
+        sync.stop.set()
+        for proc in procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
+        connections.close_all()
+    failures = [r for r in results.values() if isinstance(r, WorkerFailure)]
+    if failures:
+        # The first failure that is not merely a broken barrier is the cause.
+        first = next((f for f in failures if "BrokenBarrierError" not in f.text), failures[0])
+        raise RuntimeError(f"worker {first.index} failed:\n{first.text}")
+    if parent_error:
+        raise parent_error
+    return [results[i] for i in range(count)], parent_result
+
+
+def _worker_main(queue, target, index, sync, args):
+    from django.db import connections
+
+    connections.close_all()  # the parent's connection state is not ours
+    try:
+        result = target(index, sync, *args)
+    except BaseException:
+        result = WorkerFailure(index, traceback.format_exc())
+        with contextlib.suppress(Exception):
+            sync.barrier.abort()  # do not leave the others waiting
+    finally:
+        connections.close_all()
+    queue.put((index, result))
+
+
+@dataclass
+class Run:
+    """What one worker did: ``ops`` in the measured window, ``total`` including the warm-up.
+
+    ``client_cpu`` is this process's CPU time in the window, ``server_cpu`` its
+    PostgreSQL backend's (None when the server is not on this machine).
+    """
+
+    ops: int
+    elapsed: float
+    total: int
+    client_cpu: float
+    server_cpu: float | None
+    latencies: list[float] = field(default_factory=list)
+
+
+def timed_loop(
+    op: Callable[[int], object],
+    sync: Sync,
+    *,
+    warmup: float,
+    duration: float,
+    server_cpu: Callable[[], float] | None = None,
+) -> Run:
+    """Warm up, wait for every worker, then run ``op(i)`` back to back for ``duration`` seconds."""
+    i = 0
+    end = time.monotonic() + warmup
+    while time.monotonic() < end:
+        op(i)
+        i += 1
+    sync.barrier.wait()
+    latencies = []
+    cpu0, server0 = time.process_time(), server_cpu() if server_cpu else None
+    start = time.monotonic()
+    deadline = start + duration
+    while True:
+        t0 = time.perf_counter()
+        op(i)
+        latencies.append(time.perf_counter() - t0)
+        i += 1
+        if time.monotonic() >= deadline:
+            break
+    elapsed = time.monotonic() - start
+    return Run(
+        ops=len(latencies),
+        elapsed=elapsed,
+        total=i,
+        client_cpu=time.process_time() - cpu0,
+        server_cpu=server_cpu() - server0 if server_cpu else None,
+        latencies=latencies,
+    )
+
+
+def backend_cpu(pid: int) -> Callable[[], float] | None:
+    """A reader of the CPU seconds used so far by the local PostgreSQL backend ``pid``, if it is local."""
+    proc = Path(f"/proc/{pid}")
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    try:
+        if (proc / "comm").read_text().strip() != "postgres":
+            return None
+        read()
+    except (OSError, ValueError, IndexError):
+        return None
+    return read
+
+
+def throughput(runs: list[Run]) -> float:
+    return sum(r.ops / r.elapsed for r in runs)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (``pct`` in 0..100)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[int(rank) - 1]
+
+
+# --- the report ----------------------------------------------------------------------
+
+
+HEADERS = ["figure", "value", "baseline", "ratio", "target", "met"]
+
+
+def text_table(figures: list[Figure]) -> str:
+    rows = [HEADERS] + [f.cells() for f in figures]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(HEADERS))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if c == 0 else cell.rjust(w)
+            for c, (cell, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(figures: list[Figure]) -> str:
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join(["---"] + ["---:"] * 5) + "|"]
+    lines += ["| " + " | ".join(f.cells()) + " |" for f in figures]
+    return "\n".join(lines)
+
+
+def environment() -> dict[str, str]:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SHOW server_version")
+        version = cur.fetchone()[0]
+        cur.execute(
+            "SELECT name, setting, unit FROM pg_settings WHERE name IN "
+            "('shared_buffers', 'synchronous_commit', 'fsync', 'max_connections') ORDER BY name"
+        )
+        pg_settings = ", ".join(f"{n}={_pg_setting(s, u)}" for n, s, u in cur.fetchall())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _read("/proc/cpuinfo").splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or platform.machine(),
+    )
+    mem = next(
+        (line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), ""
+    )
+    memory = f", {int(mem) / 1024 / 1024:.1f} GiB RAM" if mem else ""
+    return {
+        "machine": f"{os.cpu_count()} CPUs ({cpu}){memory}, {platform.system()} {platform.release()}",
+        "postgresql": f"{version} ({pg_settings})",
+        "code": _git_state(),
+    }
+
+
+def _pg_setting(setting: str, unit: str | None) -> str:
+    if unit == "8kB":
+        return f"{int(setting) * 8 // 1024}MB"
+    return setting + (unit or "")
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _git_state() -> str:
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False).stdout
+
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    return f"git {head}" + (f" with uncommitted changes in {', '.join(changed)}" if changed else "")
+
+
+def write_report(figures: list[Figure], notes: list[str], *, scale: Scale, command: str, env: dict) -> Path:
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    body = [
+        "# Benchmarks",
+        "",
+        "Written by `python -m bench` (`make bench`); see `bench/README.md` for what each",
+        "figure measures. Each baseline is measured in the same run as its value.",
+        "",
+        f"- Date: {now:%Y-%m-%d %H:%M} UTC",
+        f"- Command: `{command}` (scale `{scale.name}`)",
+        f"- Machine: {env['machine']}",
+        f"- PostgreSQL: {env['postgresql']}",
+        f"- Code: {env['code']}",
+        "",
+        markdown_table(figures),
+        "",
+    ]
+    if notes:
+        body += ["## Notes", "", *[f"- {n}" for n in notes], ""]
+    REPORT.write_text("\n".join(body))
+    return REPORT

@@ -1,0 +1,64 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.admin_tools import ReadOnlyAdminMixin, money
+from payments import services
+from payments.models import Payment, PaymentNotification, PaymentRefund
+
+
+class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = PaymentRefund
+    fields = [
+        "out_refund_no",
+        "amount",
+        "status",
+        "reason",
+        "refund_id",
+        "attempts",
+        "last_error",
+        "created_at",
+    ]
+    readonly_fields = fields
+    extra = 0
+
+    amount = money("amount_fen", _("amount"))
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "out_trade_no",
+        "member",
+        "purpose",
+        "reference",
+        "amount",
+        "refunded",
+        "status",
+        "created_at",
+        "paid_at",
+    ]
+    list_filter = ["status", "purpose", "provider", "created_at"]
+    search_fields = ["out_trade_no", "transaction_id", "reference", "member__nickname", "member__phone"]
+    list_select_related = ["member"]
+    inlines = [RefundInline]
+    actions = ["query_provider"]
+
+    amount = money("amount_fen", _("amount"))
+    refunded = money("refunded_fen", _("refunded"))
+
+    @admin.action(description=_("Ask WeChat Pay for the state of the selected payments"))
+    def query_provider(self, request, queryset):
+        changed = 0
+        for payment in queryset.filter(status="created")[:100]:
+            try:
+                changed += services.payment_query(payment=payment).status != "created"
+            except Exception as exc:  # shown to the operator, the rest go on
+                self.message_user(request, f"{payment.out_trade_no}: {exc}", messages.WARNING)
+        self.message_user(request, _("%(n)d payment(s) changed state.") % {"n": changed})
+
+
+@admin.register(PaymentNotification)
+class PaymentNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["received_at", "event_type", "out_trade_no", "notification_id"]
+    list_filter = ["event_type", "received_at"]
+    search_fields = ["out_trade_no", "notification_id"]

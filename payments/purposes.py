@@ -1,0 +1,19 @@
+"""What each payment is for, and who is told when it is paid or closed.
+
+An explicit table rather than signals: reading it tells every place money
+arrives.  Each handler runs inside the transaction that holds the payment's
+row lock, exactly once per transition; it must be idempotent all the same.
+"""
+
+from django.utils.module_loading import import_string
+
+PURPOSES = {
+    "recharge": {
+        "paid": "stored_value.recharges.recharge_credit",
+        "closed": "stored_value.recharges.recharge_close",
+    },
+}
+
+
+def notify(payment, event: str) -> None:
+    import_string(PURPOSES[payment.purpose][event])(payment=payment)

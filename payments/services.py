@@ -1,0 +1,300 @@
+"""Every write of the payments app: create (prepay), query, close, refund, and WeChat's notifications.
+
+Money arrives only through ``_apply_trade``: it locks the payment row, checks
+WeChat's appid, mchid and amount against it, and moves the payment from
+created (or closed: the money arrived after all) to paid exactly once,
+telling the purpose in the same transaction.  Notifications, queries and the
+stale-order job all end there, so however often and in whatever order they
+come, a payment is credited once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from payments import purposes
+from payments.exceptions import (
+    FakePaymentsDisabled,
+    NotificationInvalid,
+    PaymentNotFound,
+    PaymentNotPending,
+    PaymentUnavailable,
+)
+from payments.gateway import FakeGateway, Trade, get_gateway
+from payments.models import Payment, PaymentNotification, PaymentRefund, PaymentStatus, RefundStatus
+
+log = logging.getLogger(__name__)
+
+REFUND_STATES = {"SUCCESS": RefundStatus.SUCCEEDED, "PROCESSING": RefundStatus.PROCESSING}
+
+
+def _out_trade_no() -> str:
+    # 6–32 characters of [0-9A-Za-z_-|*]: local time for people reading bills, then randomness.
+    return "P" + timezone.localtime().strftime("%Y%m%d%H%M%S") + secrets.token_hex(6).upper()
+
+
+def payment_create(
+    *, member, purpose: str, reference: str, amount_fen: int, description: str, timeout_minutes: int
+) -> tuple[Payment, dict]:
+    """Create the payment and its WeChat prepay; returns it with the wx.requestPayment parameters.
+
+    Runs in the caller's transaction (the purpose's row and this payment are
+    written together): if WeChat cannot be reached, ``PaymentUnavailable``
+    rolls everything back and nothing is left half-made.  One payment per
+    purpose and reference.
+    """
+    if purpose not in purposes.PURPOSES:
+        raise ValueError(f"unknown payment purpose {purpose!r}")
+    gateway = get_gateway()
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            member=member,
+            purpose=purpose,
+            reference=reference,
+            out_trade_no=_out_trade_no(),
+            provider=gateway.name,
+            description=str(description)[:127],
+            amount_fen=amount_fen,
+            expires_at=timezone.now() + timedelta(minutes=timeout_minutes),
+        )
+        payment.prepay_id = gateway.prepay(
+            out_trade_no=payment.out_trade_no,
+            description=payment.description,
+            amount_fen=amount_fen,
+            openid=member.openid,
+            expires_at=timezone.localtime(payment.expires_at),
+        )
+        payment.save(update_fields=["prepay_id"])
+    return payment, gateway.jsapi_params(prepay_id=payment.prepay_id)
+
+
+def payment_get(*, out_trade_no: str) -> Payment:
+    payment = Payment.objects.filter(out_trade_no=out_trade_no).first()
+    if payment is None:
+        raise PaymentNotFound()
+    return payment
+
+
+def _apply_trade(trade: Trade) -> Payment:
+    """Bring our payment in line with what WeChat says of it. Call inside a transaction."""
+    payment = Payment.objects.select_for_update().filter(out_trade_no=trade.out_trade_no).first()
+    if payment is None:
+        raise NotificationInvalid(details={"reason": "unknown out_trade_no"})
+    if trade.state not in ("SUCCESS", "CLOSED", "REFUND"):
+        return payment  # NOTPAY, USERPAYING, PAYERROR: nothing has happened yet
+    config = get_gateway().config
+    mismatched = {
+        name: value
+        for name, value, ours in (
+            ("appid", trade.appid, config.appid),
+            ("mchid", trade.mchid, config.mchid),
+            ("amount", trade.amount_fen, payment.amount_fen),
+        )
+        if value != ours
+    }
+    if mismatched:
+        log.error("WeChat Pay trade %s does not match our payment: %s", trade.out_trade_no, mismatched)
+        raise NotificationInvalid(details={"reason": "mismatch", "fields": sorted(mismatched)})
+    if trade.state in ("SUCCESS", "REFUND") and payment.status != PaymentStatus.PAID:
+        payment.status = PaymentStatus.PAID
+        payment.transaction_id = trade.transaction_id
+        payment.paid_at = timezone.now()
+        payment.save(update_fields=["status", "transaction_id", "paid_at"])
+        purposes.notify(payment, "paid")
+    elif trade.state == "CLOSED" and payment.status == PaymentStatus.CREATED:
+        _mark_closed(payment)
+    return payment
+
+
+def _mark_closed(payment: Payment) -> None:
+    payment.status = PaymentStatus.CLOSED
+    payment.closed_at = timezone.now()
+    payment.save(update_fields=["status", "closed_at"])
+    purposes.notify(payment, "closed")
+
+
+def payment_handle_notification(*, headers, body: bytes) -> None:
+    """Apply one notification from WeChat (or the fake). Safe to receive any number of times.
+
+    Raises ``NotificationRejected`` (401) or ``NotificationInvalid`` (400)
+    with nothing written; the view answers 204 otherwise, which tells
+    WeChat to stop retrying.
+    """
+    event = get_gateway().verify_notification(headers=headers, body=body)
+    resource = event["resource"]
+    if PaymentNotification.objects.filter(notification_id=event["id"]).exists():
+        return  # a re-delivery of one already applied
+    with transaction.atomic():
+        if event["event_type"].startswith("TRANSACTION."):
+            out_trade_no = _apply_trade(Trade.from_resource(resource)).out_trade_no
+        elif event["event_type"].startswith("REFUND."):
+            out_trade_no = _apply_refund_result(resource)
+        else:
+            out_trade_no = str(resource.get("out_trade_no", ""))[:32]
+        try:
+            with transaction.atomic():
+                PaymentNotification.objects.create(
+                    notification_id=event["id"][:64],
+                    event_type=event["event_type"][:32],
+                    out_trade_no=out_trade_no,
+                    resource=resource,
+                )
+        except IntegrityError:
+            pass  # a parallel delivery of the same notification recorded it; the payment lock kept it single
+
+
+def _apply_refund_result(resource: dict) -> str:
+    refund = (
+        PaymentRefund.objects.select_for_update().filter(out_refund_no=resource.get("out_refund_no")).first()
+    )
+    if refund is None:
+        raise NotificationInvalid(details={"reason": "unknown out_refund_no"})
+    status = {
+        "SUCCESS": RefundStatus.SUCCEEDED,
+        "CLOSED": RefundStatus.FAILED,
+        "ABNORMAL": RefundStatus.FAILED,
+    }
+    new = status.get(resource.get("refund_status"))
+    if new and refund.status != RefundStatus.SUCCEEDED:
+        refund.status = new
+        refund.refund_id = str(resource.get("refund_id", ""))[:32]
+        refund.save(update_fields=["status", "refund_id", "updated_at"])
+    return refund.payment.out_trade_no
+
+
+def payment_query(*, payment: Payment) -> Payment:
+    """Ask WeChat about a payment still awaiting it (a notification may be late or lost) and apply the answer."""
+    if payment.status != PaymentStatus.CREATED:
+        return payment
+    trade = get_gateway().query(out_trade_no=payment.out_trade_no)
+    with transaction.atomic():
+        return _apply_trade(trade)
+
+
+def payments_close_stale(*, limit: int = 500) -> int:
+    """Close payments past their expiry that WeChat says are unpaid; credit those it says are paid.
+
+    One provider query per stale payment (WeChat has no batch query), in a
+    bounded batch, each under its row lock with SKIP LOCKED so a notification
+    being applied is never waited for.  Returns how many were closed.
+    """
+    gateway, closed = get_gateway(), 0
+    # A minute's grace: WeChat's own expiry and our clock may differ slightly.
+    due = Payment.objects.filter(
+        status=PaymentStatus.CREATED, expires_at__lt=timezone.now() - timedelta(minutes=1)
+    ).order_by("expires_at")
+    for pk in due.values_list("pk", flat=True)[:limit]:
+        try:
+            with transaction.atomic():
+                payment = (
+                    Payment.objects.select_for_update(skip_locked=True)
+                    .filter(pk=pk, status=PaymentStatus.CREATED)
+                    .first()
+                )
+                if payment is None:
+                    continue
+                trade = gateway.query(out_trade_no=payment.out_trade_no)
+                if trade.state in ("SUCCESS", "REFUND", "CLOSED"):
+                    _apply_trade(trade)
+                    continue
+                gateway.close(out_trade_no=payment.out_trade_no)
+                _mark_closed(payment)
+                closed += 1
+        except (PaymentUnavailable, NotificationInvalid) as exc:
+            log.warning("stale payment %s left open: %s", pk, exc)
+    return closed
+
+
+def payment_refund(*, payment: Payment, amount_fen: int, reason: str, out_refund_no: str) -> PaymentRefund:
+    """Record a refund of ``amount_fen`` and submit it to WeChat once the caller's transaction commits.
+
+    Call inside the transaction that takes the money out of the purpose's
+    books, so both commit together.  The provider call happens after commit
+    (never an HTTP call under the ledger's locks); ``payments.submit_refund``
+    retries it until WeChat has it, and WeChat dedupes by ``out_refund_no``.
+    Idempotent by ``out_refund_no``.
+    """
+    existing = PaymentRefund.objects.filter(out_refund_no=out_refund_no).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.status != PaymentStatus.PAID or amount_fen > payment.amount_fen - payment.refunded_fen:
+            raise ValueError(f"payment {payment.out_trade_no} cannot refund {amount_fen} fen")
+        payment.refunded_fen += amount_fen
+        payment.save(update_fields=["refunded_fen"])
+        refund = PaymentRefund.objects.create(
+            payment=payment, out_refund_no=out_refund_no, amount_fen=amount_fen, reason=reason[:80]
+        )
+        transaction.on_commit(lambda: _enqueue_refund(refund.pk))
+    return refund
+
+
+def _enqueue_refund(refund_id: int) -> None:
+    from payments.tasks import submit_refund
+
+    try:
+        submit_refund.delay(refund_id)
+    except Exception:  # broker down: the refund stays pending and the periodic job submits it
+        log.warning("could not enqueue refund %s; the retry job will submit it", refund_id, exc_info=True)
+
+
+def payment_refund_submit(*, refund_id: int) -> PaymentRefund:
+    """Submit a pending refund to WeChat (safe to repeat: WeChat keys refunds by out_refund_no)."""
+    with transaction.atomic():
+        refund = PaymentRefund.objects.select_for_update().select_related("payment").get(pk=refund_id)
+        if refund.status not in (RefundStatus.PENDING, RefundStatus.PROCESSING):
+            return refund
+        refund.attempts += 1
+        try:
+            answer = get_gateway().refund(
+                out_trade_no=refund.payment.out_trade_no,
+                out_refund_no=refund.out_refund_no,
+                amount_fen=refund.amount_fen,
+                total_fen=refund.payment.amount_fen,
+                reason=refund.reason,
+            )
+        except PaymentUnavailable as exc:
+            refund.last_error = str(exc.details or exc.message)[:200]
+            refund.save(update_fields=["attempts", "last_error", "updated_at"])
+            return refund
+        refund.status = REFUND_STATES.get(answer.get("status"), RefundStatus.FAILED)
+        refund.refund_id = str(answer.get("refund_id", ""))[:32]
+        refund.last_error = "" if refund.status != RefundStatus.FAILED else str(answer.get("status"))[:200]
+        refund.save(update_fields=["attempts", "status", "refund_id", "last_error", "updated_at"])
+    return refund
+
+
+def payment_refunds_retry(*, older_than_minutes: int = 5, limit: int = 200) -> int:
+    """Submit refunds still pending after a while (a lost task, WeChat down). Returns how many were tried."""
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    ids = list(
+        PaymentRefund.objects.filter(status=RefundStatus.PENDING, updated_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for refund_id in ids:
+        payment_refund_submit(refund_id=refund_id)
+    return len(ids)
+
+
+def payment_simulate_pay(*, payment: Payment, deliver: bool = True) -> tuple[dict, bytes]:
+    """Fake provider only: the member pays, and WeChat's signed notification is delivered to our handler.
+
+    ``deliver=False`` loses the notification (the query path must then find
+    the payment).  Returns the notification, so tests can deliver it again.
+    """
+    gateway = get_gateway()
+    if not isinstance(gateway, FakeGateway) or payment.provider != gateway.name:
+        raise FakePaymentsDisabled()
+    if payment.status == PaymentStatus.CLOSED:
+        raise PaymentNotPending()
+    headers, body = gateway.pay(out_trade_no=payment.out_trade_no)
+    if deliver:
+        payment_handle_notification(headers=headers, body=body)
+    return headers, body

@@ -1,0 +1,180 @@
+"""Member-facing stored-value API: balance, plans, recharge orders, history."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty.api.idempotency import idempotent
+from loyalty.api.pagination import PageQuery
+from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from payments import services as payments
+from stored_value import recharges, selectors
+from stored_value.exceptions import RechargeNotFound
+from stored_value.models import MAX_FEN, EntryKind, RechargePlan, RechargeStatus, RechargeTier
+
+
+class BalanceSerializer(serializers.Serializer):
+    principal_fen = serializers.IntegerField(help_text="Paid-in money left (refundable by the merchant).")
+    bonus_fen = serializers.IntegerField(help_text="Bonus left (spendable only, never refunded).")
+    balance_fen = serializers.IntegerField(help_text="principal_fen + bonus_fen.")
+    frozen = serializers.BooleanField()
+
+
+class BalanceView(APIView):
+    @extend_schema(responses=BalanceSerializer, tags=["stored value"])
+    def get(self, request):
+        return Response(BalanceSerializer(selectors.stored_value_balance(member_id=request.user.pk)).data)
+
+
+class TierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RechargeTier
+        fields = ["pay_fen", "bonus_fen"]
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    tiers = TierSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RechargePlan
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "min_fen",
+            "max_fen",
+            "tiers",
+            "ratio_pay",
+            "ratio_bonus",
+            "gift_points",
+            "first_recharge_only",
+            "ends_at",
+        ]
+
+
+class PlansView(APIView):
+    """The recharge plans this member can use now."""
+
+    @extend_schema(responses=PlanSerializer(many=True), tags=["stored value"])
+    def get(self, request):
+        plans = recharges.plans_available(member_id=request.user.pk)
+        return Response(PlanSerializer(plans, many=True).data)
+
+
+class RechargeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    plan_id = serializers.IntegerField()
+    plan_name = serializers.CharField(source="plan.name")
+    amount_fen = serializers.IntegerField()
+    bonus_fen = serializers.IntegerField()
+    gift_points = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=RechargeStatus.choices)
+    out_trade_no = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    credited_at = serializers.DateTimeField(allow_null=True)
+
+
+class RechargeInput(StrictSerializer):
+    plan_id = serializers.IntegerField(min_value=1)
+    amount_fen = serializers.IntegerField(min_value=1, max_value=MAX_FEN, help_text="Whole fen to pay.")
+
+
+class PaymentParamsSerializer(serializers.Serializer):
+    """Pass these to wx.requestPayment unchanged."""
+
+    appId = serializers.CharField()  # noqa: N815 - WeChat's names
+    timeStamp = serializers.CharField()  # noqa: N815
+    nonceStr = serializers.CharField()  # noqa: N815
+    package = serializers.CharField()
+    signType = serializers.CharField()  # noqa: N815
+    paySign = serializers.CharField()  # noqa: N815
+
+
+class RechargeCreatedSerializer(serializers.Serializer):
+    recharge = RechargeSerializer()
+    payment = PaymentParamsSerializer()
+
+
+class RechargesView(ListAPIView):
+    serializer_class = RechargeSerializer
+
+    @extend_schema(tags=["stored value"], summary="My recharge orders, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.recharge_orders(member_id=self.request.user.pk)
+
+    @extend_schema(
+        request=RechargeInput,
+        responses={
+            201: RechargeCreatedSerializer,
+            400: ErrorSerializer,
+            409: ErrorSerializer,
+            503: ErrorSerializer,
+        },
+        parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
+        tags=["stored value"],
+        summary="Start a recharge: returns the order and the wx.requestPayment parameters",
+    )
+    @idempotent
+    def post(self, request):
+        data = RechargeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order, pay_params = recharges.recharge_create(member=request.user, **data.validated_data)
+        body = {"recharge": RechargeSerializer(order).data, "payment": pay_params}
+        return Response(RechargeCreatedSerializer(body).data, status=201)
+
+
+class RechargeDetailView(APIView):
+    @extend_schema(responses={200: RechargeSerializer, 404: ErrorSerializer}, tags=["stored value"])
+    def get(self, request, pk):
+        """One of my recharges; one still awaiting payment is checked with the provider first."""
+        order = selectors.recharge_orders(member_id=request.user.pk).filter(pk=pk).first()
+        if order is None:
+            raise RechargeNotFound()
+        if order.status == RechargeStatus.CREATED and order.out_trade_no:
+            payments.payment_query(payment=payments.payment_get(out_trade_no=order.out_trade_no))
+            order.refresh_from_db()
+        return Response(RechargeSerializer(order).data)
+
+
+class EntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=EntryKind.choices)
+    amount_fen = serializers.IntegerField()
+    principal_fen = serializers.IntegerField()
+    bonus_fen = serializers.IntegerField()
+    balance_after_fen = serializers.SerializerMethodField()
+    reference = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    def get_balance_after_fen(self, entry) -> int:
+        return entry.principal_after_fen + entry.bonus_after_fen
+
+
+class EntryFilter(PageQuery):
+    kind = serializers.ChoiceField(choices=EntryKind.choices, required=False)
+
+
+class EntriesView(ListAPIView):
+    """My stored-value history, newest first."""
+
+    serializer_class = EntrySerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("kind", enum=EntryKind.values, required=False)],
+        responses={200: EntrySerializer(many=True), 400: ErrorSerializer},
+        tags=["stored value"],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = EntryFilter(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return selectors.stored_value_entries(
+            member_id=self.request.user.pk, kind=query.validated_data.get("kind")
+        )

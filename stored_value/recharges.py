@@ -1,0 +1,279 @@
+"""Recharge plans and the recharge lifecycle: created → paid and credited (one transaction) | closed; refunded.
+
+The payments app owns the money's journey (prepay, notification, close,
+refund); this module owns what a recharge means: which bonus a plan gives,
+who may use it, the balance cap, crediting principal, bonus and gifts
+exactly once, and what a recharge refund takes back.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty import rounding
+from payments import services as payments
+from points import earning
+from stored_value import ledger
+from stored_value.exceptions import (
+    AccountFrozen,
+    AmountOutOfRange,
+    BalanceCapExceeded,
+    NothingToRefund,
+    PlanAlreadyUsed,
+    PlanUnavailable,
+    RechargeNotCredited,
+    RechargeNotFound,
+)
+from stored_value.models import (
+    MAX_FEN,
+    PlanKind,
+    RechargeOrder,
+    RechargePlan,
+    RechargeStatus,
+    StoredValuePolicy,
+)
+
+PAYMENT_PURPOSE = "recharge"
+
+
+def stored_value_policy() -> StoredValuePolicy:
+    return StoredValuePolicy.objects.get_or_create(pk=1)[0]
+
+
+def recharge_bonus(*, plan: RechargePlan, amount_fen: int) -> int:
+    """The bonus a plan gives for ``amount_fen``: the best tier reached (never pro rata), or the ratio."""
+    if plan.kind == PlanKind.TIERS:
+        reached = [tier.bonus_fen for tier in plan.tiers.all() if tier.pay_fen <= amount_fen]
+        return max(reached, default=0)
+    if plan.kind == PlanKind.RATIO:
+        return rounding.recharge_ratio_bonus(
+            paid_fen=amount_fen, pay_per=plan.ratio_pay, bonus_per=plan.ratio_bonus
+        )
+    return 0
+
+
+def plans_available(*, member_id: int, now=None):
+    """Active plans in their window that this member has not used up, in display order."""
+    now = now or timezone.now()
+    plans = (
+        RechargePlan.objects.filter(is_active=True)
+        .filter(
+            Q(starts_at__isnull=True) | Q(starts_at__lte=now), Q(ends_at__isnull=True) | Q(ends_at__gt=now)
+        )
+        .prefetch_related("tiers")
+    )
+    return [plan for plan in plans if _uses_left(plan=plan, member_id=member_id)]
+
+
+def _counted_orders(member_id: int):
+    """Orders that count as a use of a plan: paid ones and those still awaiting payment."""
+    return RechargeOrder.objects.filter(member_id=member_id).exclude(status=RechargeStatus.CLOSED)
+
+
+def _uses_left(*, plan: RechargePlan, member_id: int) -> bool:
+    orders = _counted_orders(member_id)
+    if plan.first_recharge_only and orders.exists():
+        return False
+    if plan.max_uses_per_member is not None:
+        return orders.filter(plan=plan).count() < plan.max_uses_per_member
+    return True
+
+
+def recharge_create(*, member, plan_id: int, amount_fen: int) -> tuple[RechargeOrder, dict]:
+    """Open a recharge order and its WeChat Pay prepay; returns the order and the wx.requestPayment parameters.
+
+    Everything is checked before any payment starts, under the member's
+    stored-value account lock so that two recharges of one member are decided
+    one after the other: the plan (active, in its window, uses left), the
+    amount (a whole number of fen in the plan's range) and the balance cap —
+    balance plus every recharge still awaiting payment plus this one, bonus
+    included.  The caller (the API) makes it idempotent by Idempotency-Key.
+    """
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or not 1 <= amount_fen <= MAX_FEN:
+        raise AmountOutOfRange()
+    policy = stored_value_policy()
+    now = timezone.now()
+    with transaction.atomic():
+        principal, bonus, frozen = ledger.lock_account(member_id=member.pk)
+        plan = next((p for p in plans_available(member_id=member.pk, now=now) if p.pk == plan_id), None)
+        if plan is None:
+            used = RechargePlan.objects.filter(pk=plan_id, is_active=True).exists()
+            raise PlanAlreadyUsed() if used and _plan_in_window(plan_id, now) else PlanUnavailable()
+        if frozen:
+            raise AccountFrozen()
+        if not plan.min_fen <= amount_fen <= plan.max_fen:
+            raise AmountOutOfRange(details={"min_fen": plan.min_fen, "max_fen": plan.max_fen})
+        gift_bonus = recharge_bonus(plan=plan, amount_fen=amount_fen)
+        pending = (
+            RechargeOrder.objects.filter(
+                member_id=member.pk,
+                status=RechargeStatus.CREATED,
+                created_at__gt=now - timedelta(minutes=policy.recharge_timeout_minutes),
+            ).aggregate(total=Sum("amount_fen") + Sum("bonus_fen"))["total"]
+            or 0
+        )
+        after = principal + bonus + pending + amount_fen + gift_bonus
+        if after > policy.balance_cap_fen:
+            raise BalanceCapExceeded(
+                details={
+                    "cap_fen": policy.balance_cap_fen,
+                    "balance_fen": principal + bonus,
+                    "pending_fen": pending,
+                    "max_amount_fen": _largest_amount_under_cap(
+                        plan, policy.balance_cap_fen - principal - bonus - pending
+                    ),
+                }
+            )
+        order = RechargeOrder.objects.create(
+            member=member,
+            plan=plan,
+            amount_fen=amount_fen,
+            bonus_fen=gift_bonus,
+            gift_points=plan.gift_points,
+        )
+        payment, pay_params = payments.payment_create(
+            member=member,
+            purpose=PAYMENT_PURPOSE,
+            reference=str(order.pk),
+            amount_fen=amount_fen,
+            description=_("Stored value: %(plan)s") % {"plan": plan.name},
+            timeout_minutes=policy.recharge_timeout_minutes,
+        )
+        order.out_trade_no = payment.out_trade_no
+        order.save(update_fields=["out_trade_no"])
+    return order, pay_params
+
+
+def _plan_in_window(plan_id: int, now) -> bool:
+    return RechargePlan.objects.filter(
+        Q(starts_at__isnull=True) | Q(starts_at__lte=now),
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
+        pk=plan_id,
+    ).exists()
+
+
+def _largest_amount_under_cap(plan: RechargePlan, room_fen: int) -> int:
+    """A hint for the member: the largest amount (with its bonus) that still fits under the cap."""
+    low, high = 0, min(plan.max_fen, max(room_fen, 0))
+    while low < high:  # bonus grows with the amount, so amount + bonus is monotonic
+        mid = (low + high + 1) // 2
+        if mid + recharge_bonus(plan=plan, amount_fen=mid) <= room_fen:
+            low = mid
+        else:
+            high = mid - 1
+    return low if low >= plan.min_fen else 0
+
+
+def recharge_credit(*, payment) -> RechargeOrder:
+    """The payment succeeded: credit principal, bonus and gift points once, in the payment's transaction.
+
+    Called by the payments app exactly once per payment, with the payment row
+    locked; it is idempotent all the same (every posting is keyed by the
+    order).  A recharge closed meanwhile is still credited: the money arrived.
+    """
+    order = RechargeOrder.objects.select_for_update().get(pk=int(payment.reference))
+    if order.status in (RechargeStatus.CREDITED, RechargeStatus.REFUNDED):
+        return order
+    if (
+        payment.amount_fen != order.amount_fen
+    ):  # the payments app checked the notification against the payment
+        raise ValueError(f"payment {payment.out_trade_no} does not match recharge {order.pk}")
+    ledger.stored_value_credit(
+        member_id=order.member_id,
+        recharge_id=order.pk,
+        principal_fen=order.amount_fen,
+        bonus_fen=order.bonus_fen,
+        reference=payment.out_trade_no,
+    )
+    if order.gift_points:
+        earning.points_grant_gift(
+            member_id=order.member_id,
+            points=order.gift_points,
+            idempotency_key=f"recharge-gift:{order.pk}",
+            source="recharge_gift",
+            reference=payment.out_trade_no,
+        )
+    order.status = RechargeStatus.CREDITED
+    order.credited_at = timezone.now()
+    order.save(update_fields=["status", "credited_at"])
+    return order
+
+
+def recharge_close(*, payment) -> None:
+    """The payment was closed unpaid: the order closes (and stops counting against the cap)."""
+    RechargeOrder.objects.filter(pk=int(payment.reference), status=RechargeStatus.CREATED).update(
+        status=RechargeStatus.CLOSED, closed_at=timezone.now()
+    )
+
+
+def recharge_refundable(*, order: RechargeOrder, principal_fen: int, bonus_fen: int) -> tuple[int, int]:
+    """What of this recharge is unspent: (principal to refund, bonus to forfeit).
+
+    Spending is attributed to recharges oldest first, so what the account
+    still holds belongs to the newest recharges: this one keeps what is left
+    of the balance after the recharges credited after it, capped by what it
+    brought in and has not already refunded.  Principal and bonus are
+    attributed separately.  Call with the account locked.
+    """
+    newer = RechargeOrder.objects.filter(
+        member_id=order.member_id,
+        pk__gt=order.pk,
+        status__in=[RechargeStatus.CREDITED, RechargeStatus.REFUNDED],
+    ).aggregate(
+        principal=Sum("amount_fen") - Sum("refunded_fen"), bonus=Sum("bonus_fen") - Sum("forfeited_bonus_fen")
+    )
+    principal = min(max(principal_fen - (newer["principal"] or 0), 0), order.amount_fen - order.refunded_fen)
+    bonus = min(max(bonus_fen - (newer["bonus"] or 0), 0), order.bonus_fen - order.forfeited_bonus_fen)
+    return principal, bonus
+
+
+def recharge_refund(*, order_id: int, actor_id: int, reason: str, idempotency_key: str) -> RechargeOrder:
+    """Refund a recharge's unspent principal through the payment provider and forfeit its unspent bonus.
+
+    The only way money leaves stored value.  One transaction: the
+    ``recharge_refund`` entry, the order's counters and the provider refund
+    request (a provider failure leaves the refund pending for the retry job;
+    the balance has already been taken out, so it can never be spent twice).
+    Idempotent by ``idempotency_key``.
+    """
+    with transaction.atomic():
+        order = RechargeOrder.objects.filter(pk=order_id).first()
+        if order is None:
+            raise RechargeNotFound()
+        principal_now, bonus_now, _frozen = ledger.lock_account(member_id=order.member_id)
+        order = RechargeOrder.objects.select_for_update().get(pk=order_id)
+        if order.status not in (RechargeStatus.CREDITED, RechargeStatus.REFUNDED):
+            raise RechargeNotCredited()
+        principal, bonus = recharge_refundable(order=order, principal_fen=principal_now, bonus_fen=bonus_now)
+        if principal == 0 and bonus == 0:
+            raise NothingToRefund()
+        posting = ledger.stored_value_debit_recharge(
+            member_id=order.member_id,
+            recharge_id=order.pk,
+            principal_fen=principal,
+            bonus_fen=bonus,
+            idempotency_key=idempotency_key,
+            reference=order.out_trade_no,
+            memo=reason,
+            actor_id=actor_id,
+        )
+        if posting.replayed:
+            return order
+        order.refunded_fen += principal
+        order.forfeited_bonus_fen += bonus
+        order.status = RechargeStatus.REFUNDED
+        order.refunded_at = timezone.now()
+        order.save(update_fields=["refunded_fen", "forfeited_bonus_fen", "status", "refunded_at"])
+        if principal:
+            payments.payment_refund(
+                payment=payments.payment_get(out_trade_no=order.out_trade_no),
+                amount_fen=principal,
+                reason=reason[:80],
+                out_refund_no=f"RF{posting.entry_id}",
+            )
+    return order

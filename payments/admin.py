@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import ReadOnlyAdminMixin, money
+from loyalty.money import format_fen
 from payments import services
 from payments.models import Payment, PaymentNotification, PaymentRefund
 
@@ -21,7 +22,9 @@ class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
     extra = 0
 
-    amount = money("amount_fen", _("amount"))
+    @admin.display(description=_("amount"))
+    def amount(self, refund):
+        return format_fen(refund.amount_fen)
 
 
 @admin.register(Payment)
@@ -31,8 +34,8 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "member",
         "purpose",
         "reference",
-        "amount",
-        "refunded",
+        money("amount_fen", _("amount")),
+        money("refunded_fen", _("refunded")),
         "status",
         "created_at",
         "paid_at",
@@ -42,9 +45,6 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["member"]
     inlines = [RefundInline]
     actions = ["query_provider"]
-
-    amount = money("amount_fen", _("amount"))
-    refunded = money("refunded_fen", _("refunded"))
 
     @admin.action(description=_("Ask WeChat Pay for the state of the selected payments"))
     def query_provider(self, request, queryset):

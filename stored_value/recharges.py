@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty import rounding
+from loyalty.errors import IdempotencyConflict
 from payments import services as payments
 from points import earning
 from stored_value import ledger
@@ -31,10 +32,12 @@ from stored_value.exceptions import (
 )
 from stored_value.models import (
     MAX_FEN,
+    EntryKind,
     PlanKind,
     RechargeOrder,
     RechargePlan,
     RechargeStatus,
+    StoredValueEntry,
     StoredValuePolicy,
 )
 
@@ -249,6 +252,13 @@ def recharge_refund(*, order_id: int, actor_id: int, reason: str, idempotency_ke
         order = RechargeOrder.objects.select_for_update().get(pk=order_id)
         if order.status not in (RechargeStatus.CREDITED, RechargeStatus.REFUNDED):
             raise RechargeNotCredited()
+        earlier = StoredValueEntry.objects.filter(
+            account__member_id=order.member_id, idempotency_key=idempotency_key
+        ).first()
+        if earlier is not None:  # a replay: the first refund stands, though less may be left now
+            if earlier.recharge_id != order.pk or earlier.kind != EntryKind.RECHARGE_REFUND:
+                raise IdempotencyConflict()
+            return order
         principal, bonus = recharge_refundable(order=order, principal_fen=principal_now, bonus_fen=bonus_now)
         if principal == 0 and bonus == 0:
             raise NothingToRefund()
@@ -262,8 +272,6 @@ def recharge_refund(*, order_id: int, actor_id: int, reason: str, idempotency_ke
             memo=reason,
             actor_id=actor_id,
         )
-        if posting.replayed:
-            return order
         order.refunded_fen += principal
         order.forfeited_bonus_fen += bonus
         order.status = RechargeStatus.REFUNDED

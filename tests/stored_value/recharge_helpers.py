@@ -4,7 +4,9 @@ from stored_value.models import RechargePlan, RechargeTier
 
 
 def tier_plan(name, *tiers, **fields) -> RechargePlan:
-    plan = RechargePlan.objects.create(name=name, kind="tiers", min_fen=100, max_fen=500_000, **fields)
+    plan = RechargePlan.objects.create(
+        name=name, kind="tiers", **{"min_fen": 100, "max_fen": 500_000, **fields}
+    )
     for pay_fen, bonus_fen in tiers:
         RechargeTier.objects.create(plan=plan, pay_fen=pay_fen, bonus_fen=bonus_fen)
     return plan

@@ -168,3 +168,52 @@ def test_a_bad_liability_range_falls_back_to_the_last_thirty_days(admin_client):
     assert response.status_code == 200
     assert response.context["form"].errors
     assert len(response.context["rows"]) == 30
+
+
+def _paid_recharge(member):
+    from payments import services as payments
+    from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+
+    order, payment = start_recharge(member, plan_1500_150(), 150_000)
+    payments.payment_simulate_pay(payment=payment)
+    order.refresh_from_db()
+    return order
+
+
+def test_staff_without_the_refund_permission_cannot_refund_a_recharge(client, member):
+    order = _paid_recharge(member)
+    staff(client, "clerk", "stored_value.view_rechargeorder")
+    before = snapshot(member)
+    url = f"/admin/stored_value/rechargeorder/{order.pk}/refund/"
+
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"reason": "r", "idempotency_key": "k"}).status_code == 403
+    assert snapshot(member) == before
+
+
+def test_finance_refunds_a_recharge_from_the_order_list(client, member, django_capture_on_commit_callbacks):
+    order = _paid_recharge(member)
+    spend(member, 55_000)
+    staff(client, "finance", "stored_value.view_rechargeorder", "stored_value.refund_recharge")
+    url = f"/admin/stored_value/rechargeorder/{order.pk}/refund/"
+
+    assert url in client.get("/admin/stored_value/rechargeorder/").content.decode()
+    page = client.get(url).content.decode()
+    assert "¥1,000.00" in page and "¥100.00" in page  # what is refundable now
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"reason": "顾客退卡", "idempotency_key": "k"})
+        client.post(url, {"reason": "顾客退卡", "idempotency_key": "k"})  # a double click
+
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert (order.status, order.refunded_fen, order.forfeited_bonus_fen) == ("refunded", 100_000, 10_000)
+    assert parts(member) == (0, 0)
+    assert StoredValueEntry.objects.filter(kind="recharge_refund").count() == 1
+    assert LogEntry.objects.filter(change_message__contains="顾客退卡").exists()
+
+
+def test_payments_are_listed_read_only_with_their_refunds(admin_client, member):
+    order = _paid_recharge(member)
+    page = admin_client.get("/admin/payments/payment/").content.decode()
+    assert order.out_trade_no in page and "¥1,500.00" in page
+    assert admin_client.get("/admin/payments/payment/add/").status_code == 403

@@ -9,12 +9,13 @@ from django.core.management.base import BaseCommand
 from loyalty import services
 from loyalty.models import ApiClient
 from members.demo import seed_members
+from stored_value.demo import seed_stored_value
 
 DEMO_CLIENT_FILE = "demo-api-client.json"
 
 
 class Command(BaseCommand):
-    help = "Load demo members and a demo API client for the merchant's order system."
+    help = "Load demo members, recharge plans and paid recharges, and a demo API client for the order system."
 
     def add_arguments(self, parser):
         parser.add_argument("--members", type=int, default=300)
@@ -24,6 +25,7 @@ class Command(BaseCommand):
         rng = random.Random(seed)
         added = seed_members(count=members, rng=rng)
         self.stdout.write(f"members: {added} added")
+        self.stdout.write(f"stored value: {seed_stored_value(rng=rng)} recharges paid (fake WeChat Pay)")
         client = self._demo_api_client()
         self.stdout.write(f"demo API client: {client['key_id']} (secret in .data/{DEMO_CLIENT_FILE})")
 

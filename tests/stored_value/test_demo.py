@@ -1,0 +1,19 @@
+import io
+
+import pytest
+from django.core.management import call_command
+
+from stored_value.models import RechargeOrder, RechargePlan
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_pays_recharges_through_the_fake_wechat_pay_once(settings, tmp_path):
+    settings.BASE_DIR = tmp_path  # the demo API client file goes here
+    call_command("seed_demo", "--members", "40", stdout=io.StringIO())
+    call_command("seed_demo", "--members", "40", stdout=io.StringIO())
+
+    assert RechargePlan.objects.count() == 3
+    assert RechargeOrder.objects.count() == 8
+    assert set(RechargeOrder.objects.values_list("status", flat=True)) == {"credited"}
+    call_command("verify_ledgers", stdout=io.StringIO())

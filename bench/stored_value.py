@@ -1,0 +1,369 @@
+"""Stored-value ledger benchmarks: spend postings, one hot account.
+
+Each figure sets the service layer (``stored_value.ledger.stored_value_spend``)
+beside one hand-written SQL transaction of the same shape on the same tables,
+measured in the same run on a fresh copy of the same data.  After every run
+the copy is checked with ``verify_ledgers``' stored-value checks, and the
+number of spend entries written (and the fen they took) is compared with the
+number of spends the workers made.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from bench.common import (
+    Figure,
+    Harness,
+    Run,
+    Sync,
+    backend_cpu,
+    benchmark,
+    copy_rows,
+    indexes_dropped,
+    percentile,
+    raw_connection,
+    reset_sequences,
+    run_workers,
+    throughput,
+    timed_loop,
+)
+from bench.points import _cpu, _Measured
+
+APP_MODULES = ("stored_value.ledger", "loyalty.management.commands.verify_ledgers")  # imported once, up front
+
+SEED_PRINCIPAL = 10**9  # fen of principal each account starts with: spends never run dry
+SEED_BONUS = 10**8  # fen of bonus
+SPEND = 1  # fen per spend
+
+CHECK_PREFIX = "stored value"
+# The raw-SQL baseline writes spend entries and balances only: on its copies the balance checks apply.
+BALANCE_CHECKS = (
+    "stored value: cached parts",
+    "stored value: latest entry's balances-after",
+    "stored value: a part is negative",
+)
+
+
+# --- data ----------------------------------------------------------------------------
+
+
+def _load_accounts(members: int) -> None:
+    """COPY ``members`` members, each with a credited recharge and a stored-value account.
+
+    Member m owns recharge order m (``SEED_PRINCIPAL`` paid, ``SEED_BONUS``
+    bonus, credited) and account m, whose two entries are the ones
+    ``stored_value_credit`` would have written for that order: ``recharge:<m>``
+    (the principal) then ``bonus:<m>``, with balances-after running in id
+    order.  The data passes every stored-value check of ``verify_ledgers`` as
+    loaded.
+    """
+    from django.db import connection
+    from django.utils import timezone
+
+    from stored_value import ledger
+    from stored_value.models import MAX_FEN, EntryKind, PlanKind, RechargePlan, RechargeStatus
+
+    now = timezone.now()
+    plan = RechargePlan.objects.create(name="bench", kind=PlanKind.OPEN, min_fen=1, max_fen=MAX_FEN)
+    recharge_hash = ledger._hash(kind=EntryKind.RECHARGE, principal=SEED_PRINCIPAL, bonus=0)
+    bonus_hash = ledger._hash(kind=EntryKind.BONUS, principal=0, bonus=SEED_BONUS)
+    tables = [
+        "members_member",
+        "stored_value_rechargeorder",
+        "stored_value_storedvalueaccount",
+        "stored_value_storedvalueentry",
+    ]
+    ids = range(1, members + 1)
+    with connection.cursor() as cur, indexes_dropped(cur, tables):
+        copy_rows(
+            cur,
+            "members_member",
+            [
+                "id",
+                "openid",
+                "unionid",
+                "phone",
+                "nickname",
+                "avatar_url",
+                "gender",
+                "invite_code",
+                "registration_channel",
+                "registered_at",
+            ],
+            ((m, f"bench-{m}", "", "", "", "", 0, f"B{m:010d}", "bench", now) for m in ids),
+        )
+        copy_rows(
+            cur,
+            "stored_value_rechargeorder",
+            [
+                "id",
+                "member_id",
+                "plan_id",
+                "amount_fen",
+                "bonus_fen",
+                "gift_points",
+                "status",
+                "out_trade_no",
+                "refunded_fen",
+                "forfeited_bonus_fen",
+                "created_at",
+                "credited_at",
+                "closed_at",
+                "refunded_at",
+            ],
+            (
+                (m, m, plan.pk, SEED_PRINCIPAL, SEED_BONUS, 0, RechargeStatus.CREDITED.value)
+                + (f"BENCH{m:012d}", 0, 0, now, now, None, None)
+                for m in ids
+            ),
+        )
+        copy_rows(
+            cur,
+            "stored_value_storedvalueaccount",
+            ["id", "member_id", "principal_fen", "bonus_fen", "frozen", "frozen_reason", "created_at"],
+            ((m, m, SEED_PRINCIPAL, SEED_BONUS, False, "", now) for m in ids),
+        )
+
+        def entries():
+            for m in ids:
+                reference = f"BENCH{m:012d}"
+                # (id, account, kind, principal part, bonus part, principal after, bonus after, source,
+                #  reference, memo, key, hash, reverses, recharge, actor, created_at)
+                yield (2 * m - 1, m, "recharge", SEED_PRINCIPAL, 0, SEED_PRINCIPAL, 0, "recharge") + (
+                    reference,
+                    "",
+                    f"recharge:{m}",
+                    recharge_hash,
+                    None,
+                    m,
+                    None,
+                    now,
+                )
+                yield (2 * m, m, "bonus", 0, SEED_BONUS, SEED_PRINCIPAL, SEED_BONUS, "recharge") + (
+                    reference,
+                    "",
+                    f"bonus:{m}",
+                    bonus_hash,
+                    None,
+                    m,
+                    None,
+                    now,
+                )
+
+        copy_rows(
+            cur,
+            "stored_value_storedvalueentry",
+            [
+                "id",
+                "account_id",
+                "kind",
+                "principal_fen",
+                "bonus_fen",
+                "principal_after_fen",
+                "bonus_after_fen",
+                "source",
+                "reference",
+                "memo",
+                "idempotency_key",
+                "request_hash",
+                "reverses_id",
+                "recharge_id",
+                "actor_id",
+                "created_at",
+            ],
+            entries(),
+        )
+        reset_sequences(cur, tables)
+
+
+def _build(scale):
+    return lambda: _load_accounts(scale.accounts)
+
+
+# --- checks -------------------------------------------------------------------------
+
+
+def _verify(label: str, *, balance_only: bool = False) -> None:
+    """Run the stored-value checks of ``verify_ledgers`` (only the balance checks for raw SQL)."""
+    from django.db import connection
+
+    from loyalty.management.commands.verify_ledgers import all_checks
+
+    started = time.perf_counter()
+    prefix = BALANCE_CHECKS if balance_only else CHECK_PREFIX
+    checks = [(d, sql) for d, sql in all_checks() if d.startswith(prefix)]
+    if len(checks) < len(BALANCE_CHECKS) or (balance_only and len(checks) != len(BALANCE_CHECKS)):
+        # A renamed check must not silently drop out of the verification.
+        raise RuntimeError(f"unexpected stored-value checks: {[d for d, _sql in checks]}")
+    violations = []
+    with connection.cursor() as cur:
+        for description, sql in checks:
+            cur.execute(sql)
+            violations += [(description, row) for row in cur.fetchall()]
+    if violations:
+        raise RuntimeError(f"{label}: {len(violations)} ledger violation(s), e.g. {violations[:3]}")
+    print(
+        f"    verify_ledgers on {label}: {len(checks)} stored-value checks, 0 violations "
+        f"({time.perf_counter() - started:.1f} s)",
+        flush=True,
+    )
+
+
+def _count_spends(tag: str) -> tuple[int, int]:
+    """The spend entries a run wrote (keys ``<tag>:…``) and the fen they took."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            """SELECT count(*), COALESCE(-SUM(principal_fen + bonus_fen), 0) FROM stored_value_storedvalueentry
+               WHERE idempotency_key LIKE %s AND kind = 'spend'""",
+            [f"{tag}:%"],
+        )
+        return cur.fetchone()
+
+
+# --- spends: service layer vs raw SQL ------------------------------------------------
+
+
+def _service_op(members: list[int], tag: str):
+    from stored_value import ledger
+
+    def op(i: int) -> None:
+        ledger.stored_value_spend(
+            member_id=members[i % len(members)], amount_fen=SPEND, idempotency_key=f"{tag}:{i}"
+        )
+
+    return op
+
+
+def _raw_op(accounts: list[int], tag: str):
+    """The same spend as one plain transaction: lock, insert the entry, update both parts."""
+    conn = raw_connection()
+    cur = conn.cursor()
+
+    def op(i: int) -> None:
+        account = accounts[i % len(accounts)]
+        cur.execute("BEGIN")
+        cur.execute(
+            "SELECT principal_fen, bonus_fen FROM stored_value_storedvalueaccount WHERE id = %s FOR UPDATE",
+            [account],
+        )
+        principal, bonus = cur.fetchone()
+        if principal + bonus < SPEND:
+            cur.execute("ROLLBACK")
+            raise RuntimeError(f"account {account} ran dry")
+        principal_part = SPEND * principal // (principal + bonus)  # proportional, odd fen from the bonus
+        bonus_part = SPEND - principal_part
+        principal, bonus = principal - principal_part, bonus - bonus_part
+        cur.execute(
+            "INSERT INTO stored_value_storedvalueentry (account_id, kind, principal_fen, bonus_fen, "
+            "principal_after_fen, bonus_after_fen, source, reference, memo, idempotency_key, request_hash, "
+            "created_at) VALUES (%s, 'spend', %s, %s, %s, %s, '', '', '', %s, '', now())",
+            [account, -principal_part, -bonus_part, principal, bonus, f"{tag}:{i}"],
+        )
+        cur.execute(
+            "UPDATE stored_value_storedvalueaccount SET principal_fen = %s, bonus_fen = %s WHERE id = %s",
+            [principal, bonus, account],
+        )
+        cur.execute("COMMIT")
+
+    op.backend_pid = conn.get_backend_pid()
+    return op
+
+
+def _spend_worker(index: int, sync: Sync, mode: str, members: list[int], tag: str, warmup, duration) -> Run:
+    from django.db import connection
+
+    # Member m owns account m, so the same list serves both.
+    if mode == "service":
+        op = _service_op(members, f"{tag}:{index}")
+        connection.ensure_connection()
+        pid = connection.connection.get_backend_pid()
+    else:
+        op = _raw_op(members, f"{tag}:{index}")
+        pid = op.backend_pid
+    run = timed_loop(op, sync, warmup=warmup, duration=duration, server_cpu=backend_cpu(pid))
+    run.latencies = [percentile(run.latencies, 50), percentile(run.latencies, 99)]  # keep the queue small
+    return run
+
+
+def _measure(h: Harness, template: str, workers: int, mode: str, *, hot: bool, round_: int) -> _Measured:
+    tag = f"sv-{'hot' if hot else 'spread'}-{mode}-{workers}-r{round_}"
+    pool = [1] if hot else list(range(1, h.scale.accounts + 1))
+    with h.copy_of(template):
+        runs, _ = run_workers(
+            workers,
+            _spend_worker,
+            lambda i: (mode, pool if hot else pool[i::workers], tag, h.scale.warmup, h.scale.duration),
+        )
+        made = sum(r.total for r in runs)
+        written, fen = _count_spends(tag)
+        if not made == written or fen != written * SPEND:
+            raise RuntimeError(f"{tag}: workers made {made} spends but {written} entries taking {fen} fen were written")
+        _verify(f"{tag} ({written} spends)", balance_only=mode == "raw")
+    ops = sum(r.ops for r in runs)
+    measured = _Measured(
+        rate=throughput(runs),
+        client_ms=sum(r.client_cpu for r in runs) / ops * 1000,
+        server_ms=None
+        if None in (r.server_cpu for r in runs)
+        else sum(r.server_cpu for r in runs) / ops * 1000,
+    )
+    print(
+        f"  {tag}: {measured.rate:,.0f} spends/s over {h.scale.duration:g} s; worst worker's "
+        f"p50 {max(r.latencies[0] for r in runs) * 1000:.1f} ms, p99 {max(r.latencies[1] for r in runs) * 1000:.1f} ms; "
+        f"CPU per spend {_cpu(measured)}",
+        flush=True,
+    )
+    return measured
+
+
+def _compare(h: Harness, template: str, workers: int, *, hot: bool) -> tuple[float, float]:
+    """Service and raw SQL, ``repeats`` rounds each, alternating which goes first; the medians."""
+    results: dict[str, list[_Measured]] = {"service": [], "raw": []}
+    for round_ in range(h.scale.repeats):
+        for mode in ("service", "raw") if round_ % 2 == 0 else ("raw", "service"):
+            results[mode].append(_measure(h, template, workers, mode, hot=hot, round_=round_))
+    label = f"stored value, {'one hot account' if hot else 'spread accounts'}, {workers} connection(s)"
+    medians = {}
+    for mode, measured in results.items():
+        middle = sorted(measured, key=lambda m: m.rate)[len(measured) // 2]
+        medians[mode] = statistics.median(m.rate for m in measured)
+        h.note(
+            f"{label}, {mode}: " + ", ".join(f"{m.rate:,.0f}" for m in measured) + " spends/s "
+            f"(median {medians[mode]:,.0f}); CPU per spend {_cpu(middle)}"
+        )
+    return medians["service"], medians["raw"]
+
+
+@benchmark("stored_value.postings")
+def postings(h: Harness) -> list[Figure]:
+    """Stored-value spends, each on another member's account: service vs raw SQL at 1 and 16 connections."""
+    template = h.template("stored_value", _build(h.scale))
+    figures = []
+    for workers in (1, 16):
+        service, raw = _compare(h, template, workers, hot=False)
+        label = "1 connection" if workers == 1 else f"{workers} connections"
+        figures.append(
+            Figure(f"stored-value spends/s, {label} (service vs raw SQL)", service, raw, "/s", ">=", 0.5)
+        )
+    return figures
+
+
+@benchmark("stored_value.hot_account")
+def hot_account(h: Harness) -> list[Figure]:
+    """Stored-value spends by 16 connections on ONE member's account: service vs raw SQL."""
+    template = h.template("stored_value", _build(h.scale))
+    service, raw = _compare(h, template, 16, hot=True)
+    return [
+        Figure(
+            "hot-account stored-value spends/s, 16 connections (service vs raw SQL)",
+            service,
+            raw,
+            "/s",
+            ">=",
+            0.5,
+        )
+    ]

@@ -10,6 +10,7 @@ number of spends the workers made.
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 
@@ -269,7 +270,7 @@ def _raw_op(accounts: list[int], tag: str):
         )
         cur.execute("COMMIT")
 
-    op.backend_pid = conn.get_backend_pid()
+    op.conn, op.backend_pid = conn, conn.get_backend_pid()
     return op
 
 
@@ -301,7 +302,9 @@ def _measure(h: Harness, template: str, workers: int, mode: str, *, hot: bool, r
         made = sum(r.total for r in runs)
         written, fen = _count_spends(tag)
         if not made == written or fen != written * SPEND:
-            raise RuntimeError(f"{tag}: workers made {made} spends but {written} entries taking {fen} fen were written")
+            raise RuntimeError(
+                f"{tag}: workers made {made} spends but {written} entries taking {fen} fen were written"
+            )
         _verify(f"{tag} ({written} spends)", balance_only=mode == "raw")
     ops = sum(r.ops for r in runs)
     measured = _Measured(
@@ -349,7 +352,61 @@ def postings(h: Harness) -> list[Figure]:
         figures.append(
             Figure(f"stored-value spends/s, {label} (service vs raw SQL)", service, raw, "/s", ">=", 0.5)
         )
+    _note_spend_cost(h, template)
     return figures
+
+
+def _note_spend_cost(h: Harness, template: str, n: int = 1000) -> None:
+    """Where a service spend's client CPU goes: the statements it sends and the policy read's share."""
+    from django.db import connection
+
+    from stored_value import ledger
+
+    def client_cpu(op) -> float:
+        """Client CPU per call, ms (after a warm-up)."""
+        for i in range(100):
+            op(i)
+        started = time.process_time()
+        for i in range(100, 100 + n):
+            op(i)
+        return (time.process_time() - started) / n * 1000
+
+    members = h.scale.accounts
+    with h.copy_of(template):
+        statements = []
+
+        def record(execute, sql, params, many, context):
+            writes = re.findall(r'(INSERT INTO|UPDATE|FROM)\s+"?(\w+_\w+)', sql)
+            statements.append(
+                f"{sql.split()[0]} "
+                + ", ".join(f"{verb.split()[0]} {table}" for verb, table in writes)
+                + (" FOR UPDATE" if "FOR UPDATE" in sql else "")
+            )
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(record):
+            ledger.stored_value_spend(member_id=1, amount_fen=SPEND, idempotency_key="probe:0")
+        spend_ms = client_cpu(
+            lambda i: ledger.stored_value_spend(
+                member_id=1 + i % members, amount_fen=SPEND, idempotency_key=f"probe:{i + 1}"
+            )
+        )
+        spend_order = getattr(ledger, "_spend_order", None)
+        policy_ms = client_cpu(lambda i: spend_order()) if spend_order else None
+        raw = _raw_op(list(range(1, members + 1)), "probe-raw")
+        raw_ms = client_cpu(raw)
+        raw.conn.close()
+        _verify("spend-cost probe")
+    h.note(
+        f"one connection, client CPU per spend: service {spend_ms:.2f} ms, raw SQL {raw_ms:.2f} ms; the service "
+        f"sends {len(statements)} statements besides BEGIN/COMMIT ({'; '.join(statements)})"
+        + (
+            f"; ledger._spend_order() (the spend-order policy read) costs {policy_ms:.2f} ms of client CPU "
+            "by itself"
+            if policy_ms is not None
+            else ""
+        )
+    )
 
 
 @benchmark("stored_value.hot_account")

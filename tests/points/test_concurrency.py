@@ -11,7 +11,13 @@ from points.models import CheckIn, PointsEntry
 from tests.factories import MemberFactory
 from tests.points.helpers import balance
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("default_rules")]
+# Up to 50 connections at once: one xdist worker runs every such module (Makefile: --dist loadgroup),
+# so two never add up past PostgreSQL's default of 100 connections.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("default_rules"),
+    pytest.mark.xdist_group("many-connections"),
+]
 
 
 def run_parallel(count, work):

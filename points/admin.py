@@ -2,9 +2,7 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -12,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import ReadOnlyAdminMixin, local_time, stream_csv
+from loyalty.admin_tools import CsvExportMixin, ReadOnlyAdminMixin, local_time
 from loyalty.errors import ApplicationError
 from points import ledger
 from points.models import (
@@ -109,7 +107,7 @@ class PointsAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PointsEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -132,51 +130,35 @@ class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def member(self, obj):
         return obj.account.member
 
-    def get_urls(self):
-        extra = [
-            path("export/", self.admin_site.admin_view(self.export_csv), name="points_pointsentry_export")
-        ]
-        return extra + super().get_urls()
+    csv_filename = "points-ledger.csv"
+    csv_header = [
+        "id",
+        "time",
+        "member_id",
+        "nickname",
+        "kind",
+        "points",
+        "balance_after",
+        "source",
+        "reference",
+        "memo",
+        "operator",
+    ]
 
-    def export_csv(self, request):
-        """The ledger as CSV, with the filters currently applied in the list."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        try:
-            changelist = self.get_changelist_instance(request)
-        except IncorrectLookupParameters:  # what the list page answers with ?e=1
-            return HttpResponseRedirect(reverse("admin:points_pointsentry_changelist") + "?e=1")
-        queryset = changelist.get_queryset(request).order_by("id")
-        rows = (
-            [
-                e.id,
-                local_time(e.created_at),
-                e.account.member_id,
-                e.account.member.nickname,
-                e.kind,
-                e.amount,
-                e.balance_after,
-                e.source,
-                e.reference,
-                e.memo,
-                e.actor.username if e.actor else "",
-            ]
-            for e in queryset.select_related("account__member", "actor").iterator(chunk_size=2000)
-        )
-        header = [
-            "id",
-            "time",
-            "member_id",
-            "nickname",
-            "kind",
-            "points",
-            "balance_after",
-            "source",
-            "reference",
-            "memo",
-            "operator",
+    def csv_row(self, e) -> list:
+        return [
+            e.id,
+            local_time(e.created_at),
+            e.account.member_id,
+            e.account.member.nickname,
+            e.kind,
+            e.amount,
+            e.balance_after,
+            e.source,
+            e.reference,
+            e.memo,
+            e.actor.username if e.actor else "",
         ]
-        return stream_csv(filename="points-ledger.csv", header=header, rows=rows)
 
 
 @admin.register(PointsLot)

@@ -12,10 +12,8 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import ReadOnlyAdminMixin, local_time, money, stream_csv
+from loyalty.admin_tools import CsvExportMixin, ReadOnlyAdminMixin, local_time, money, stream_csv
 from loyalty.errors import ApplicationError
 from loyalty.money import format_fen
 from stored_value import ledger, recharges, selectors, services
@@ -266,7 +264,7 @@ class LiabilityRangeForm(forms.Form):
 
 
 @admin.register(StoredValueEntry)
-class StoredValueEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StoredValueEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -283,58 +281,37 @@ class StoredValueEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=account__member__id", "reference", "account__member__nickname"]
     list_select_related = ["account__member", "actor"]
-    change_list_template = "admin/stored_value/storedvalueentry/change_list.html"
+    csv_filename = "stored-value-ledger.csv"
+    csv_header = [
+        "id",
+        "time",
+        "member_id",
+        "nickname",
+        "kind",
+        "principal_fen",
+        "bonus_fen",
+        "principal_after_fen",
+        "bonus_after_fen",
+        "reference",
+        "memo",
+        "operator",
+    ]
 
-    def get_urls(self):
+    def csv_row(self, e) -> list:
         return [
-            path(
-                "export/",
-                self.admin_site.admin_view(self.export_csv),
-                name="stored_value_storedvalueentry_export",
-            )
-        ] + super().get_urls()
-
-    def export_csv(self, request):
-        """The ledger as CSV, with the list's current filters."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        try:
-            changelist = self.get_changelist_instance(request)
-        except IncorrectLookupParameters:
-            return HttpResponseRedirect(reverse("admin:stored_value_storedvalueentry_changelist") + "?e=1")
-        queryset = changelist.get_queryset(request).order_by("id")
-        rows = (
-            [
-                e.id,
-                local_time(e.created_at),
-                e.account.member_id,
-                e.account.member.nickname,
-                e.kind,
-                e.principal_fen,
-                e.bonus_fen,
-                e.principal_after_fen,
-                e.bonus_after_fen,
-                e.reference,
-                e.memo,
-                e.actor.username if e.actor else "",
-            ]
-            for e in queryset.iterator(chunk_size=2000)
-        )
-        header = [
-            "id",
-            "time",
-            "member_id",
-            "nickname",
-            "kind",
-            "principal_fen",
-            "bonus_fen",
-            "principal_after_fen",
-            "bonus_after_fen",
-            "reference",
-            "memo",
-            "operator",
+            e.id,
+            local_time(e.created_at),
+            e.account.member_id,
+            e.account.member.nickname,
+            e.kind,
+            e.principal_fen,
+            e.bonus_fen,
+            e.principal_after_fen,
+            e.bonus_after_fen,
+            e.reference,
+            e.memo,
+            e.actor.username if e.actor else "",
         ]
-        return stream_csv(filename="stored-value-ledger.csv", header=header, rows=rows)
 
 
 @admin.register(FreezeEvent)
@@ -380,7 +357,7 @@ class RechargePlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(RechargeOrder)
-class RechargeOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -398,6 +375,41 @@ class RechargeOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "plan", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id", "out_trade_no", "=member__id", "member__nickname"]
     list_select_related = ["member", "plan"]
+    csv_filename = "recharge-orders.csv"
+    csv_header = [
+        "id",
+        "created_at",
+        "member_id",
+        "nickname",
+        "plan",
+        "amount_fen",
+        "bonus_fen",
+        "gift_points",
+        "status",
+        "out_trade_no",
+        "credited_at",
+        "refunded_fen",
+        "forfeited_bonus_fen",
+        "refunded_at",
+    ]
+
+    def csv_row(self, o) -> list:
+        return [
+            o.id,
+            local_time(o.created_at),
+            o.member_id,
+            o.member.nickname,
+            o.plan.name,
+            o.amount_fen,
+            o.bonus_fen,
+            o.gift_points,
+            o.status,
+            o.out_trade_no,
+            local_time(o.credited_at) if o.credited_at else "",
+            o.refunded_fen,
+            o.forfeited_bonus_fen,
+            local_time(o.refunded_at) if o.refunded_at else "",
+        ]
 
     @admin.display(description=_("actions"))
     def refund_column(self, order):

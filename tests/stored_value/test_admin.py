@@ -217,3 +217,17 @@ def test_payments_are_listed_read_only_with_their_refunds(admin_client, member):
     page = admin_client.get("/admin/payments/payment/").content.decode()
     assert order.out_trade_no in page and "¥1,500.00" in page
     assert admin_client.get("/admin/payments/payment/add/").status_code == 403
+
+
+def test_recharge_orders_export_as_csv_with_the_status_filter(admin_client, member):
+    order = _paid_recharge(member)
+    from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+
+    start_recharge(member, plan_1500_150(), 10_000)  # still awaiting payment
+
+    listing = admin_client.get("/admin/stored_value/rechargeorder/?status=credited").content.decode()
+    assert "/admin/stored_value/rechargeorder/export/?status=credited" in listing
+    rows = csv_rows(admin_client.get("/admin/stored_value/rechargeorder/export/?status=credited"))
+
+    assert rows[0][:6] == ["id", "created_at", "member_id", "nickname", "plan", "amount_fen"]
+    assert [(r[0], r[5], r[6], r[8]) for r in rows[1:]] == [(str(order.pk), "150000", "15000", "credited")]

@@ -1,12 +1,16 @@
 """Small admin building blocks shared by the apps."""
 
 import csv
+import uuid
 
+from django import forms
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.money import format_fen
 
@@ -33,6 +37,32 @@ def money(field: str, label):
     column.short_description = label
     column.admin_order_field = field
     return column
+
+
+# --- operator actions: a form with a reason, behind a permission --------------------------
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), max_length=200, widget=forms.Textarea(attrs={"rows": 3}))
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+
+def action_page(admin_view, request, *, title, form, obj, summary, permission):
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+    context = {
+        **admin_view.admin_site.each_context(request),
+        "title": title,
+        "opts": admin_view.model._meta,
+        "object": obj,
+        "summary": summary,
+        "form": form,
+    }
+    return TemplateResponse(request, "admin/operator_action.html", context)
+
+
+def new_key() -> dict:
+    return {"idempotency_key": uuid.uuid4().hex}
 
 
 class CsvExportMixin:

@@ -48,6 +48,26 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         description="Once per member and expiry date (see the points policy for how many days ahead).",
     ),
     DefaultSchedule(
+        name=gettext_noop("Expire coupons past their validity"),
+        task="coupons.expire_due",
+        minute="10",
+        hour="0",
+        description="Set-based, in chunks with SKIP LOCKED; safe to rerun.",
+    ),
+    DefaultSchedule(
+        name=gettext_noop("Release coupons locked by orders that never completed"),
+        task="coupons.release_stale_locks",
+        minute="*/5",
+        description="A coupon locked for an order is released when its lock expires (30 minutes by default).",
+    ),
+    DefaultSchedule(
+        name=gettext_noop("Remind members of coupons expiring soon"),
+        task="coupons.remind_expiring",
+        minute="30",
+        hour="10",
+        description="Once per member and day, for coupons expiring within 3 days.",
+    ),
+    DefaultSchedule(
         name=gettext_noop("Close unpaid payments past their expiry"),
         task="payments.close_stale",
         minute="*/5",

@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from coupons import api as coupons_api
 from loyalty.health import HealthView
 from members import api as members_api
 from notifications import api as notifications_api
@@ -42,6 +43,11 @@ api_v1 = [
         payments_api.SimulatePayView.as_view(),
         name="payments-simulate-pay",
     ),
+    path("coupons", coupons_api.MyCouponsView.as_view(), name="coupons"),
+    path("coupons/claim-centre", coupons_api.ClaimCentreView.as_view(), name="coupons-claim-centre"),
+    path("coupons/claim", coupons_api.ClaimView.as_view(), name="coupons-claim"),
+    path("coupons/<int:pk>", coupons_api.CouponDetailView.as_view(), name="coupon"),
+    path("server/coupons/redeem", coupons_api.ServerRedeemView.as_view(), name="server-coupons-redeem"),
     path("server/members/lookup", members_api.ServerMemberLookupView.as_view(), name="server-member-lookup"),
     path("health", HealthView.as_view(), name="health"),
 ]

@@ -7,7 +7,6 @@ line.  (Refunding a recharge, the finance action that sends money back,
 arrives with the payments app.)
 """
 
-import uuid
 from datetime import timedelta
 
 from django import forms
@@ -21,7 +20,16 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import CsvExportMixin, ReadOnlyAdminMixin, local_time, money, stream_csv
+from loyalty.admin_tools import (
+    CsvExportMixin,
+    ReadOnlyAdminMixin,
+    ReasonForm,
+    action_page,
+    local_time,
+    money,
+    new_key,
+    stream_csv,
+)
 from loyalty.errors import ApplicationError
 from loyalty.money import format_fen
 from stored_value import ledger, recharges, selectors, services
@@ -40,11 +48,6 @@ from stored_value.models import (
 # --- operator actions ----------------------------------------------------------------
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(label=_("reason"), max_length=200, widget=forms.Textarea(attrs={"rows": 3}))
-    idempotency_key = forms.CharField(widget=forms.HiddenInput)
-
-
 class AdjustForm(ReasonForm):
     principal_fen = forms.IntegerField(
         label=_("principal (fen, + add / − deduct)"), min_value=-MAX_FEN, max_value=MAX_FEN, initial=0
@@ -59,24 +62,6 @@ class AdjustForm(ReasonForm):
         if data.get("principal_fen") == 0 and data.get("bonus_fen") == 0:
             raise forms.ValidationError(_("Enter an amount for principal or bonus."))
         return data
-
-
-def action_page(admin_view, request, *, title, form, obj, summary, permission):
-    if not request.user.has_perm(permission):
-        raise PermissionDenied
-    context = {
-        **admin_view.admin_site.each_context(request),
-        "title": title,
-        "opts": admin_view.model._meta,
-        "object": obj,
-        "summary": summary,
-        "form": form,
-    }
-    return TemplateResponse(request, "admin/operator_action.html", context)
-
-
-def new_key() -> dict:
-    return {"idempotency_key": uuid.uuid4().hex}
 
 
 # --- accounts, with adjust / freeze and the liability report ---------------------------------

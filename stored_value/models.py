@@ -175,6 +175,14 @@ class RechargePlan(models.Model):
     ratio_pay = models.PositiveIntegerField(_("ratio: pay"), default=10)
     ratio_bonus = models.PositiveIntegerField(_("ratio: bonus"), default=0)
     gift_points = models.PositiveIntegerField(_("gift points"), default=0)
+    gift_pack = models.ForeignKey(
+        "coupons.GiftPack",
+        verbose_name=_("gift pack"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text=_("Coupons (and points) given with every recharge on this plan."),
+    )
     first_recharge_only = models.BooleanField(_("first recharge only"), default=False)
     max_uses_per_member = models.PositiveIntegerField(
         _("uses per member"), null=True, blank=True, help_text=_("Empty: unlimited.")

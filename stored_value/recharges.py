@@ -15,6 +15,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from coupons.services import gift_pack_issue
 from loyalty import rounding
 from loyalty.errors import IdempotencyConflict
 from payments import services as payments
@@ -179,7 +180,7 @@ def recharge_credit(*, payment) -> RechargeOrder:
     locked; it is idempotent all the same (every posting is keyed by the
     order).  A recharge closed meanwhile is still credited: the money arrived.
     """
-    order = RechargeOrder.objects.select_for_update().get(pk=int(payment.reference))
+    order = RechargeOrder.objects.select_for_update().select_related("plan").get(pk=int(payment.reference))
     if order.status in (RechargeStatus.CREDITED, RechargeStatus.REFUNDED):
         return order
     if (
@@ -200,6 +201,10 @@ def recharge_credit(*, payment) -> RechargeOrder:
             idempotency_key=f"recharge-gift:{order.pk}",
             source="recharge_gift",
             reference=payment.out_trade_no,
+        )
+    if order.plan.gift_pack_id:
+        gift_pack_issue(
+            pack_id=order.plan.gift_pack_id, member_id=order.member_id, occasion=f"recharge:{order.pk}"
         )
     order.status = RechargeStatus.CREDITED
     order.credited_at = timezone.now()

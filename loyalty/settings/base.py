@@ -168,6 +168,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status"; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "RechargeStatusEnum": "stored_value.models.RechargeStatus",
+        "CouponStatusEnum": "coupons.models.CouponStatus",
+    },
 }
 
 # --- Member sessions ---------------------------------------------------------

@@ -301,3 +301,16 @@ def test_only_a_credited_recharge_can_be_refunded(member, finance):
     with pytest.raises(RechargeNotCredited):
         recharges.recharge_refund(order_id=order.pk, actor_id=finance.pk, reason="r", idempotency_key="k")
     assert not StoredValueEntry.objects.exists()
+
+
+def test_a_plans_gift_pack_arrives_with_the_credit_once(member):
+    from coupons.models import Coupon, GiftPack, GiftPackItem
+    from tests.coupons.helpers import template
+
+    pack = GiftPack.objects.create(name="充值礼包")
+    GiftPackItem.objects.create(pack=pack, template=template(), quantity=1)
+    order, payment = start_recharge(member, plan_1500_150(gift_pack=pack), 150_000)
+    headers, body = payments.payment_simulate_pay(payment=payment)
+    payments.payment_handle_notification(headers=headers, body=body)
+
+    assert Coupon.objects.filter(member=member, source="gift_pack").count() == 1

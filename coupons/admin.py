@@ -1,0 +1,326 @@
+"""Coupon back office: templates with their figures, coupons (void, CSV), gift packs, bulk issues with progress."""
+
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from coupons import services
+from coupons.exceptions import CouponNotVoidable
+from coupons.models import (
+    BulkIssue,
+    BulkIssueTarget,
+    Coupon,
+    CouponEvent,
+    CouponTemplate,
+    GiftPack,
+    GiftPackGrant,
+    GiftPackItem,
+)
+from loyalty.admin_tools import (
+    CsvExportMixin,
+    ReadOnlyAdminMixin,
+    ReasonForm,
+    action_page,
+    local_time,
+    new_key,
+    stream_csv,
+)
+from members.models import Member
+
+
+@admin.register(CouponTemplate)
+class CouponTemplateAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "face",
+        "total_stock",
+        "issued_count",
+        "used",
+        "redemption_rate",
+        "claimable",
+        "is_active",
+        "actions_column",
+    ]
+    list_filter = ["kind", "is_active", "claimable", "audience"]
+    search_fields = ["name"]
+    readonly_fields = ["issued_count"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "kind", "is_active"]}),
+        (
+            _("What it gives"),
+            {"fields": ["threshold_fen", "amount_off_fen", "percent_off", "max_discount_fen", "gift_sku"]},
+        ),
+        (_("Validity"), {"fields": ["validity", "valid_from", "valid_until", "valid_days"]}),
+        (
+            _("Stock and claiming"),
+            {
+                "fields": [
+                    "total_stock",
+                    "issued_count",
+                    "per_member_limit",
+                    "claimable",
+                    "claim_starts_at",
+                    "claim_ends_at",
+                ]
+            },
+        ),
+        (
+            _("Who and what"),
+            {"fields": ["audience", "audience_values", "scope", "scope_values", "scope_exclude", "stacking"]},
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(used_count=Count("coupons", filter=Q(coupons__status="used")))
+        )
+
+    @admin.display(description=_("face"))
+    def face(self, template):
+        return template.face()
+
+    @admin.display(description=_("used"), ordering="used_count")
+    def used(self, template):
+        return template.used_count
+
+    @admin.display(description=_("redemption rate"))
+    def redemption_rate(self, template):
+        if not template.issued_count:
+            return "—"
+        return f"{template.used_count * 100 / template.issued_count:.1f}%"
+
+    @admin.display(description=_("actions"))
+    def actions_column(self, template):
+        url = reverse("admin:coupons_coupontemplate_bulk_issue", args=[template.pk])
+        return format_html('<a href="{}">{}</a>', url, _("bulk issue"))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/bulk-issue/", view(self.bulk_issue_view), name="coupons_coupontemplate_bulk_issue"
+            ),
+        ] + super().get_urls()
+
+    def bulk_issue_view(self, request, pk):
+        """Issue this coupon to every member, or to the members listed in an uploaded file."""
+        template = get_object_or_404(CouponTemplate, pk=pk)
+        form = BulkIssueForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and request.user.has_perm("coupons.issue_coupons") and form.is_valid():
+            bulk = services.bulk_issue_create(
+                template_id=template.pk, member_ids=form.cleaned_data["member_ids"], actor_id=request.user.pk
+            )
+            self.log_change(request, template, f"bulk issue #{bulk.pk} to {bulk.total} members")
+            return redirect("admin:coupons_bulkissue_change", bulk.pk)
+        return action_page(
+            self,
+            request,
+            title=_("Bulk issue"),
+            form=form,
+            obj=template,
+            summary=_("%(left)s left in stock. Each member gets one; nobody beyond the per-member limit.")
+            % {"left": template.remaining_stock},
+            permission="coupons.issue_coupons",
+        )
+
+
+class BulkIssueForm(forms.Form):
+    everyone = forms.BooleanField(label=_("all members"), required=False)
+    members_file = forms.FileField(
+        label=_("or a file of members"),
+        required=False,
+        help_text=_("One per line (or comma-separated): member id, openid or phone."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("everyone"):
+            data["member_ids"] = list(Member.objects.values_list("pk", flat=True))
+        elif data.get("members_file"):
+            tokens = [t for t in re.split(r"[\s,;]+", data["members_file"].read().decode("utf-8-sig")) if t]
+            ids = [int(t) for t in tokens if t.isdigit() and len(t) < 11]
+            found = Member.objects.filter(Q(pk__in=ids) | Q(openid__in=tokens) | Q(phone__in=tokens))
+            data["member_ids"] = list(found.values_list("pk", flat=True))
+            if not data["member_ids"]:
+                raise forms.ValidationError(_("No member in the file was found."))
+        else:
+            raise forms.ValidationError(_("Choose all members or upload a file."))
+        return data
+
+
+class CouponEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CouponEvent
+    fields = ["created_at", "kind", "order_no", "reason", "actor"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Coupon)
+class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "code",
+        "template",
+        "member",
+        "status",
+        "source",
+        "valid_until",
+        "order_no",
+        "void_column",
+    ]
+    list_filter = ["status", "source", "template", ("valid_until", admin.DateFieldListFilter)]
+    search_fields = ["=code", "=member__id", "member__phone", "order_no"]
+    list_select_related = ["template", "member"]
+    inlines = [CouponEventInline]
+    show_full_result_count = False
+    csv_filename = "coupons.csv"
+    csv_header = [
+        "id",
+        "code",
+        "template",
+        "member_id",
+        "status",
+        "source",
+        "issued_at",
+        "valid_until",
+        "order_no",
+        "used_at",
+    ]
+
+    def csv_row(self, c) -> list:
+        return [
+            c.id,
+            c.code,
+            c.template.name,
+            c.member_id,
+            c.status,
+            c.source,
+            local_time(c.issued_at),
+            local_time(c.valid_until),
+            c.order_no,
+            local_time(c.used_at) if c.used_at else "",
+        ]
+
+    @admin.display(description=_("actions"))
+    def void_column(self, coupon):
+        if coupon.status not in ("available", "locked"):
+            return ""
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:coupons_coupon_void", args=[coupon.pk]), _("void")
+        )
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/void/", self.admin_site.admin_view(self.void_view), name="coupons_coupon_void"),
+        ] + super().get_urls()
+
+    def void_view(self, request, pk):
+        coupon = get_object_or_404(Coupon.objects.select_related("template", "member"), pk=pk)
+        form = ReasonForm(request.POST or None, initial=new_key())
+        if request.method == "POST" and request.user.has_perm("coupons.void_coupon") and form.is_valid():
+            try:
+                services.coupon_void(
+                    coupon_id=coupon.pk, actor_id=request.user.pk, reason=form.cleaned_data["reason"]
+                )
+            except CouponNotVoidable as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.log_change(request, coupon, f"void: {form.cleaned_data['reason']}")
+                messages.success(request, _("Voided."))
+                return redirect("admin:coupons_coupon_changelist")
+        return action_page(
+            self,
+            request,
+            title=_("Void the coupon"),
+            form=form,
+            obj=coupon,
+            summary=f"{coupon.template.face()} · {coupon.member} · {coupon.get_status_display()}",
+            permission="coupons.void_coupon",
+        )
+
+
+class GiftPackItemInline(admin.TabularInline):
+    model = GiftPackItem
+    extra = 1
+    autocomplete_fields = ["template"]
+
+
+@admin.register(GiftPack)
+class GiftPackAdmin(admin.ModelAdmin):
+    list_display = ["name", "points", "contents", "is_active"]
+    inlines = [GiftPackItemInline]
+
+    @admin.display(description=_("coupons"))
+    def contents(self, pack):
+        return ", ".join(str(item) for item in pack.items.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("items__template")
+
+
+@admin.register(GiftPackGrant)
+class GiftPackGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "pack", "member", "occasion", "withheld"]
+    list_filter = ["pack"]
+    search_fields = ["=member__id", "occasion"]
+    list_select_related = ["pack", "member"]
+
+
+@admin.register(BulkIssue)
+class BulkIssueAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "template",
+        "status",
+        "progress",
+        "issued",
+        "created_by",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["template", "created_by"]
+    change_form_template = "admin/coupons/bulkissue/change_form.html"
+
+    @admin.display(description=_("progress"))
+    def progress(self, bulk):
+        return f"{bulk.processed} / {bulk.total}"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/progress.json", view(self.progress_json), name="coupons_bulkissue_progress"),
+            path("<int:pk>/report.csv", view(self.report_csv), name="coupons_bulkissue_report"),
+        ] + super().get_urls()
+
+    def progress_json(self, request, pk):
+        bulk = get_object_or_404(BulkIssue, pk=pk)
+        if not self.has_view_permission(request, bulk):
+            return JsonResponse({}, status=403)
+        return JsonResponse(
+            {"status": bulk.status, "total": bulk.total, "processed": bulk.processed, "issued": bulk.issued}
+        )
+
+    def report_csv(self, request, pk):
+        """The per-member result: issued, per-member limit reached, sold out, or still pending."""
+        bulk = get_object_or_404(BulkIssue, pk=pk)
+        if not self.has_view_permission(request, bulk):
+            return JsonResponse({}, status=403)
+        targets = BulkIssueTarget.objects.filter(bulk_issue=bulk).select_related("member").order_by("id")
+        rows = (
+            [t.member_id, t.member.openid, t.member.nickname, t.result]
+            for t in targets.iterator(chunk_size=5000)
+        )
+        return stream_csv(
+            filename=f"bulk-issue-{bulk.pk}.csv",
+            header=["member_id", "openid", "nickname", "result"],
+            rows=rows,
+        )

@@ -1,0 +1,155 @@
+"""Coupons for members (claim centre, claim, my coupons, detail with QR) and counter redemption."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from coupons import selectors, services
+from coupons.exceptions import CouponNotFound
+from coupons.models import Coupon, CouponStatus, CouponTemplate
+from loyalty.api.idempotency import idempotent
+from loyalty.api.pagination import PageQuery
+from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
+
+
+class CouponTemplateSerializer(serializers.ModelSerializer):
+    face = serializers.CharField(help_text="What it gives, e.g. 满¥100.00减¥20.00.")
+
+    class Meta:
+        model = CouponTemplate
+        fields = [
+            "id",
+            "name",
+            "description",
+            "face",
+            "kind",
+            "threshold_fen",
+            "amount_off_fen",
+            "percent_off",
+            "max_discount_fen",
+            "gift_sku",
+            "validity",
+            "valid_from",
+            "valid_until",
+            "valid_days",
+            "scope",
+            "scope_values",
+            "scope_exclude",
+            "stacking",
+        ]
+
+
+class ClaimableSerializer(serializers.Serializer):
+    template = CouponTemplateSerializer()
+    remaining_stock = serializers.IntegerField()
+    my_remaining = serializers.IntegerField(help_text="How many more of it I may claim.")
+
+
+class ClaimCentreView(APIView):
+    @extend_schema(
+        responses=ClaimableSerializer(many=True), tags=["coupons"], summary="Coupons I may claim now"
+    )
+    def get(self, request):
+        return Response(ClaimableSerializer(selectors.claim_centre(member=request.user), many=True).data)
+
+
+class CouponSerializer(serializers.ModelSerializer):
+    template = CouponTemplateSerializer()
+
+    class Meta:
+        model = Coupon
+        fields = ["id", "code", "status", "template", "valid_from", "valid_until", "issued_at", "used_at"]
+
+
+class CouponDetailSerializer(CouponSerializer):
+    qr_png = serializers.SerializerMethodField(
+        help_text="The code as a QR image (data: URL), for the counter."
+    )
+
+    class Meta(CouponSerializer.Meta):
+        fields = [*CouponSerializer.Meta.fields, "qr_png"]
+
+    def get_qr_png(self, coupon) -> str:
+        return selectors.qr_data_url(coupon.code)
+
+
+class ClaimInput(StrictSerializer):
+    template_id = serializers.IntegerField(min_value=1)
+
+
+class ClaimView(APIView):
+    @extend_schema(
+        request=ClaimInput,
+        responses={201: CouponSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
+        tags=["coupons"],
+        summary="Claim a coupon from the claim centre",
+    )
+    @idempotent
+    def post(self, request):
+        data = ClaimInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        coupon = services.coupon_claim(
+            member=request.user,
+            template_id=data.validated_data["template_id"],
+            idempotency_key=request.headers["Idempotency-Key"],
+        )
+        return Response(CouponSerializer(coupon).data, status=201)
+
+
+class CouponFilter(PageQuery):
+    status = serializers.ChoiceField(choices=CouponStatus.choices, required=False)
+
+
+class MyCouponsView(ListAPIView):
+    serializer_class = CouponSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", enum=CouponStatus.values, required=False)],
+        responses={200: CouponSerializer(many=True), 400: ErrorSerializer},
+        tags=["coupons"],
+        summary="My coupons, newest first",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = CouponFilter(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return selectors.member_coupons(
+            member_id=self.request.user.pk, status=query.validated_data.get("status")
+        )
+
+
+class CouponDetailView(APIView):
+    @extend_schema(responses={200: CouponDetailSerializer, 404: ErrorSerializer}, tags=["coupons"])
+    def get(self, request, pk):
+        coupon = selectors.member_coupons(member_id=request.user.pk).filter(pk=pk).first()
+        if coupon is None:
+            raise CouponNotFound()
+        return Response(CouponDetailSerializer(coupon).data)
+
+
+class RedeemInput(StrictSerializer):
+    code = serializers.CharField(max_length=16)
+    order_no = serializers.CharField(max_length=64)
+
+
+class ServerRedeemView(APIView):
+    """For the merchant's till: 核销 a coupon by its code (or scanned QR) for one order, at once."""
+
+    authentication_classes = [ServerSignatureAuthentication]
+    permission_classes = [IsApiClient]
+
+    @extend_schema(
+        request=RedeemInput,
+        responses={200: CouponSerializer, 401: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        tags=["server"],
+    )
+    def post(self, request):
+        data = RedeemInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(CouponSerializer(services.coupon_redeem_code(**data.validated_data)).data)

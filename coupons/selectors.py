@@ -1,0 +1,50 @@
+"""Reads of the coupons app for the API and the admin."""
+
+import base64
+import io
+
+import qrcode
+from django.db.models import Count, Q
+from django.utils import timezone
+from qrcode.image.pure import PyPNGImage
+
+from coupons.audience import member_in_audience
+from coupons.models import Coupon, CouponTemplate, Validity
+
+
+def claim_centre(*, member, now=None) -> list[dict]:
+    """Templates this member may claim now, with the stock left and how many more they may claim."""
+    now = now or timezone.now()
+    templates = (
+        CouponTemplate.objects.filter(is_active=True, claimable=True)
+        .filter(Q(claim_starts_at__isnull=True) | Q(claim_starts_at__lte=now))
+        .filter(Q(claim_ends_at__isnull=True) | Q(claim_ends_at__gt=now))
+        .exclude(validity=Validity.FIXED, valid_until__lte=now)
+        .annotate(mine=Count("coupons", filter=Q(coupons__member=member)))
+        .order_by("id")
+    )
+    return [
+        {
+            "template": t,
+            "remaining_stock": t.remaining_stock,
+            "my_remaining": max(t.per_member_limit - t.mine, 0),
+        }
+        for t in templates
+        if member_in_audience(template=t, member=member)
+    ]
+
+
+def member_coupons(*, member_id: int, status: str | None = None):
+    coupons = Coupon.objects.filter(member_id=member_id).select_related("template").order_by("-id")
+    return coupons.filter(status=status) if status else coupons
+
+
+def qr_png(code: str) -> bytes:
+    """The coupon's code as a QR PNG, for redemption at a counter (pure-Python PNG, no Pillow)."""
+    buffer = io.BytesIO()
+    qrcode.make(code, image_factory=PyPNGImage, box_size=8, border=2).save(buffer)
+    return buffer.getvalue()
+
+
+def qr_data_url(code: str) -> str:
+    return "data:image/png;base64," + base64.b64encode(qr_png(code)).decode()

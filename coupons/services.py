@@ -1,0 +1,519 @@
+"""Every write of the coupons app: issuing (claim, gift packs, bulk), redemption and the jobs.
+
+Stock is taken by a conditional UPDATE of the template row (``issued_count <
+total_stock``), so it is never oversold whatever the concurrency; a member's
+limit is checked under a transaction-level advisory lock on (template,
+member), so a member's parallel claims are decided one after the other.
+Lock order everywhere: advisory (template, member), then the template row,
+then coupons by id.  Every state change of a coupon writes a ``CouponEvent``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from coupons.audience import member_in_audience
+from coupons.exceptions import (
+    ClaimWindowClosed,
+    CouponLimitReached,
+    CouponNotAvailable,
+    CouponNotFound,
+    CouponNotVoidable,
+    CouponSoldOut,
+    CouponTemplateNotFound,
+    NotInAudience,
+)
+from coupons.models import (
+    BulkIssue,
+    BulkIssueResult,
+    BulkIssueStatus,
+    BulkIssueTarget,
+    Coupon,
+    CouponEvent,
+    CouponStatus,
+    CouponTemplate,
+    GiftPack,
+    GiftPackGrant,
+    Validity,
+)
+from notifications.services import Draft, notify_many
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
+DEFAULT_LOCK_MINUTES = 30
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+
+
+def validity_for(template: CouponTemplate, issued_at) -> tuple:
+    """(valid_from, valid_until): the template's fixed dates, or N days from the moment it is issued."""
+    if template.validity == Validity.FIXED:
+        return template.valid_from or issued_at, template.valid_until
+    return issued_at, issued_at + timedelta(days=template.valid_days)
+
+
+def _lock_member_template(template_id: int, member_id: int) -> None:
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [template_id, member_id])
+
+
+def _take_stock(template_id: int, count: int = 1) -> int:
+    """Take up to ``count`` from the template's stock; returns how many were taken (0 when sold out)."""
+    with connection.cursor() as cur:
+        if count == 1:  # the hot path of a claim: one conditional UPDATE
+            cur.execute(
+                """UPDATE coupons_coupontemplate SET issued_count = issued_count + 1
+                   WHERE id = %s AND issued_count < total_stock""",
+                [template_id],
+            )
+            return cur.rowcount
+        # FOR UPDATE re-reads the row after a concurrent update commits, so n is what is left now.
+        cur.execute(
+            """WITH t AS (SELECT id, LEAST(%s, total_stock - issued_count) AS n
+                          FROM coupons_coupontemplate WHERE id = %s FOR UPDATE)
+               UPDATE coupons_coupontemplate c SET issued_count = c.issued_count + t.n
+               FROM t WHERE c.id = t.id AND t.n > 0 RETURNING t.n""",
+            [count, template_id],
+        )
+        row = cur.fetchone()
+    return row[0] if row else 0
+
+
+def coupon_issue(
+    *, template: CouponTemplate, member_id: int, source: str, issue_key: str, now=None
+) -> tuple[Coupon, bool]:
+    """Issue one coupon of ``template`` to a member; returns (coupon, created).
+
+    Idempotent by (member, template, issue_key): a repeat returns the first
+    coupon.  Raises ``CouponLimitReached`` or ``CouponSoldOut`` with nothing
+    written.  Checks no window or audience: callers (claim, gift packs, bulk)
+    decide who may receive.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_member_template(template.pk, member_id)
+        held = list(
+            Coupon.objects.filter(template_id=template.pk, member_id=member_id).values_list("issue_key", "pk")
+        )
+        for key, pk in held:
+            if key == issue_key:
+                return Coupon.objects.get(pk=pk), False
+        if len(held) >= template.per_member_limit:
+            raise CouponLimitReached(details={"per_member_limit": template.per_member_limit})
+        if not _take_stock(template.pk):
+            raise CouponSoldOut()
+        valid_from, valid_until = validity_for(template, now)
+        coupon = Coupon.objects.create(
+            template=template,
+            member_id=member_id,
+            code=new_code(),
+            source=source,
+            issue_key=issue_key,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+        CouponEvent.objects.create(coupon=coupon, kind="issued", reason=source)
+    return coupon, True
+
+
+def coupon_claim(*, member, template_id: int, idempotency_key: str, now=None) -> Coupon:
+    """A member claims a coupon in the claim centre: active, claimable, in its window, in its audience."""
+    now = now or timezone.now()
+    template = CouponTemplate.objects.filter(pk=template_id, is_active=True, claimable=True).first()
+    if template is None:
+        raise CouponTemplateNotFound()
+    if (template.claim_starts_at and now < template.claim_starts_at) or (
+        template.claim_ends_at and now >= template.claim_ends_at
+    ):
+        raise ClaimWindowClosed()
+    if template.validity == Validity.FIXED and template.valid_until <= now:
+        raise ClaimWindowClosed()
+    if not member_in_audience(template=template, member=member):
+        raise NotInAudience()
+    coupon, _created = coupon_issue(
+        template=template, member_id=member.pk, source="claim", issue_key=f"claim:{idempotency_key}", now=now
+    )
+    return coupon
+
+
+# --- gift packs ------------------------------------------------------------------------
+
+
+def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackGrant | None:
+    """Give a gift pack once per member and occasion (``new_member``, ``recharge:42``, ``birthday:2026`` …).
+
+    Coupons that are sold out or over the member's limit are withheld and
+    recorded on the grant, not silently dropped; the rest is issued.  Points
+    come through the points ledger.  Returns None for an inactive pack.
+    """
+    from points.earning import points_grant_gift
+
+    pack = GiftPack.objects.filter(pk=pack_id, is_active=True).prefetch_related("items__template").first()
+    if pack is None:
+        return None
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                grant = GiftPackGrant.objects.create(pack=pack, member_id=member_id, occasion=occasion)
+        except IntegrityError:
+            return GiftPackGrant.objects.get(pack=pack, member_id=member_id, occasion=occasion)
+        for item in pack.items.all():
+            for n in range(item.quantity):
+                try:
+                    coupon_issue(
+                        template=item.template,
+                        member_id=member_id,
+                        source="gift_pack",
+                        issue_key=f"pack:{grant.pk}:{item.pk}:{n}",
+                    )
+                except (CouponSoldOut, CouponLimitReached) as exc:
+                    grant.withheld.append({"template_id": item.template_id, "reason": exc.code})
+        if pack.points:
+            points_grant_gift(
+                member_id=member_id,
+                points=pack.points,
+                idempotency_key=f"gift-pack:{grant.pk}",
+                source="gift_pack",
+                reference=occasion,
+            )
+        if grant.withheld:
+            grant.save(update_fields=["withheld"])
+    return grant
+
+
+# --- redemption --------------------------------------------------------------------------
+
+
+def _locked_coupon(coupon_id: int, member_id: int | None = None) -> Coupon:
+    coupons = Coupon.objects.select_for_update().select_related("template").filter(pk=coupon_id)
+    coupon = coupons.filter(member_id=member_id).first() if member_id is not None else coupons.first()
+    if coupon is None:  # another member's coupon is "not found", never a hint that it exists
+        raise CouponNotFound()
+    return coupon
+
+
+def _event(coupon: Coupon, kind: str, *, order_no: str = "", reason: str = "", actor_id=None) -> None:
+    CouponEvent.objects.create(
+        coupon=coupon, kind=kind, order_no=order_no, reason=reason[:200], actor_id=actor_id
+    )
+
+
+def coupon_lock(
+    *, member_id: int, coupon_id: int, order_no: str, minutes: int = DEFAULT_LOCK_MINUTES, now=None
+):
+    """Reserve a member's available, valid coupon for one order until it is used or released.
+
+    Locking again for the same order is a no-op (and extends the lock); for
+    another order it is refused: one coupon, one order.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        coupon = _locked_coupon(coupon_id, member_id)
+        if coupon.status == CouponStatus.LOCKED and coupon.order_no == order_no:
+            coupon.locked_until = now + timedelta(minutes=minutes)
+            coupon.save(update_fields=["locked_until"])
+            return coupon
+        if coupon.status != CouponStatus.AVAILABLE or not coupon.valid_from <= now < coupon.valid_until:
+            raise CouponNotAvailable(details={"status": coupon.status})
+        coupon.status, coupon.order_no = CouponStatus.LOCKED, order_no
+        coupon.locked_until = now + timedelta(minutes=minutes)
+        coupon.save(update_fields=["status", "order_no", "locked_until"])
+        _event(coupon, "locked", order_no=order_no)
+    return coupon
+
+
+def coupon_use(*, coupon_id: int, order_no: str, now=None) -> Coupon:
+    """The order that locked the coupon was paid: the coupon is used. Idempotent for that order."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        coupon = _locked_coupon(coupon_id)
+        if coupon.status == CouponStatus.USED and coupon.order_no == order_no:
+            return coupon
+        if coupon.status != CouponStatus.LOCKED or coupon.order_no != order_no:
+            raise CouponNotAvailable(details={"status": coupon.status})
+        coupon.status, coupon.used_at, coupon.locked_until = CouponStatus.USED, now, None
+        coupon.save(update_fields=["status", "used_at", "locked_until"])
+        _event(coupon, "used", order_no=order_no)
+    return coupon
+
+
+def coupon_redeem_code(*, code: str, order_no: str, now=None) -> Coupon:
+    """核销 at a counter: the merchant scans a coupon's code (or QR) and uses it for an order at once."""
+    now = now or timezone.now()
+    coupon = Coupon.objects.filter(code=code.strip().upper()).first()
+    if coupon is None:
+        raise CouponNotFound()
+    with transaction.atomic():
+        coupon = coupon_lock(member_id=coupon.member_id, coupon_id=coupon.pk, order_no=order_no, now=now)
+        return coupon_use(coupon_id=coupon.pk, order_no=order_no, now=now)
+
+
+def coupon_release(*, coupon_id: int, order_no: str, now=None) -> Coupon:
+    """The order was cancelled before payment: its coupon is available again (or expired, if it is past
+    its validity meanwhile). Releasing a coupon this order does not hold changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        coupon = _locked_coupon(coupon_id)
+        if coupon.status != CouponStatus.LOCKED or coupon.order_no != order_no:
+            return coupon
+        coupon.status = CouponStatus.AVAILABLE if now < coupon.valid_until else CouponStatus.EXPIRED
+        coupon.order_no, coupon.locked_until = "", None
+        coupon.save(update_fields=["status", "order_no", "locked_until"])
+        _event(coupon, "released", order_no=order_no)
+    return coupon
+
+
+def coupon_restore(*, coupon_id: int, order_no: str, whole_order_refunded: bool, now=None) -> Coupon:
+    """Give a used coupon back after a refund — only when the WHOLE order was refunded and the coupon is
+    still within its validity.
+
+    A partial refund keeps the coupon used: the rest of the order still
+    enjoyed its discount (the refund is reduced by the discount allocated to
+    the refunded lines instead).  An expired coupon is not revived: the
+    member could not have used it any more.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        coupon = _locked_coupon(coupon_id)
+        if (
+            not whole_order_refunded
+            or coupon.status != CouponStatus.USED
+            or coupon.order_no != order_no
+            or now >= coupon.valid_until
+        ):
+            return coupon
+        coupon.status, coupon.order_no, coupon.used_at = CouponStatus.AVAILABLE, "", None
+        coupon.save(update_fields=["status", "order_no", "used_at"])
+        _event(coupon, "restored", order_no=order_no)
+    return coupon
+
+
+def coupon_void(*, coupon_id: int, actor_id: int, reason: str) -> Coupon:
+    """An operator voids a coupon that is not used yet, with a reason (kept as its event)."""
+    if not reason.strip():
+        raise ValueError("a reason is required")
+    with transaction.atomic():
+        coupon = _locked_coupon(coupon_id)
+        if coupon.status == CouponStatus.VOIDED:
+            return coupon
+        if coupon.status == CouponStatus.USED:
+            raise CouponNotVoidable()
+        coupon.status, coupon.locked_until = CouponStatus.VOIDED, None
+        coupon.save(update_fields=["status", "locked_until"])
+        _event(coupon, "voided", order_no=coupon.order_no, reason=reason, actor_id=actor_id)
+    return coupon
+
+
+# --- jobs (set-based, in chunks, SKIP LOCKED: safe beside live traffic and to run twice) ---------
+
+
+_EXPIRE_SQL = """
+WITH due AS (
+    SELECT id FROM coupons_coupon
+    WHERE status = 'available' AND valid_until <= %(now)s
+    ORDER BY id LIMIT %(chunk)s FOR UPDATE SKIP LOCKED
+), changed AS (
+    UPDATE coupons_coupon c SET status = 'expired' FROM due WHERE c.id = due.id RETURNING c.id
+)
+INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
+SELECT id, 'expired', '', '', %(now)s FROM changed
+"""
+
+_RELEASE_SQL = """
+WITH stale AS (
+    SELECT id, order_no FROM coupons_coupon
+    WHERE status = 'locked' AND locked_until <= %(now)s
+    ORDER BY id LIMIT %(chunk)s FOR UPDATE SKIP LOCKED
+), changed AS (
+    UPDATE coupons_coupon c
+    SET status = CASE WHEN c.valid_until <= %(now)s THEN 'expired' ELSE 'available' END,
+        order_no = '', locked_until = NULL
+    FROM stale WHERE c.id = stale.id RETURNING c.id, stale.order_no
+)
+INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
+SELECT id, 'released', order_no, 'lock expired', %(now)s FROM changed
+"""
+
+
+def _run_in_chunks(sql: str, *, now, chunk_size: int) -> int:
+    done = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(sql, {"now": now, "chunk": chunk_size})
+            count = cur.rowcount
+        done += count
+        if count < chunk_size:
+            return done
+
+
+def coupons_expire_due(*, now=None, chunk_size: int = 5000) -> int:
+    """Expire available coupons past their validity; returns how many."""
+    return _run_in_chunks(_EXPIRE_SQL, now=now or timezone.now(), chunk_size=chunk_size)
+
+
+def coupons_release_stale_locks(*, now=None, chunk_size: int = 5000) -> int:
+    """Release coupons whose order never completed (lock past ``locked_until``); returns how many."""
+    return _run_in_chunks(_RELEASE_SQL, now=now or timezone.now(), chunk_size=chunk_size)
+
+
+def coupons_remind_expiring(*, days: int = 3, now=None, chunk_size: int = 5000) -> int:
+    """Tell each member whose available coupons expire within ``days``, once per member and day."""
+    now = now or timezone.now()
+    after, sent = 0, 0
+    while True:
+        with connection.cursor() as cur:
+            cur.execute(
+                """SELECT member_id, count(*), MIN(valid_until) FROM coupons_coupon
+                   WHERE status = 'available' AND valid_until > %s AND valid_until <= %s AND member_id > %s
+                   GROUP BY member_id ORDER BY member_id LIMIT %s""",
+                [now, now + timedelta(days=days), after, chunk_size],
+            )
+            rows = cur.fetchall()
+        if not rows:
+            return sent
+        sent += notify_many(_reminder(member_id, count, soonest) for member_id, count, soonest in rows)
+        after = rows[-1][0]
+
+
+def _reminder(member_id: int, count: int, soonest) -> Draft:
+    day = timezone.localtime(soonest).date().isoformat()
+    return Draft(
+        member_id=member_id,
+        kind="coupons_expiring",
+        title=_("Coupons expiring soon"),
+        body=_("%(count)s of your coupons expire soon, the first on %(day)s.") % {"count": count, "day": day},
+        dedupe_key=f"coupons_expiring:{day}",
+        data={"count": count, "expires_at": soonest.isoformat()},
+    )
+
+
+# --- bulk issue ------------------------------------------------------------------------------
+
+
+def bulk_issue_create(*, template_id: int, member_ids, actor_id: int) -> BulkIssue:
+    """Queue an issue of one coupon of the template to each member (duplicates ignored); runs after commit."""
+    from coupons.tasks import run_bulk_issue
+
+    member_ids = sorted(set(member_ids))
+    with transaction.atomic():
+        bulk = BulkIssue.objects.create(
+            template_id=template_id, created_by_id=actor_id, total=len(member_ids)
+        )
+        BulkIssueTarget.objects.bulk_create(
+            (BulkIssueTarget(bulk_issue=bulk, member_id=m) for m in member_ids), batch_size=5000
+        )
+        transaction.on_commit(lambda: run_bulk_issue.delay(bulk.pk))
+    return bulk
+
+
+_BULK_CHUNK_SQL = """
+WITH chunk AS (
+    SELECT t.id, t.member_id,
+           (SELECT count(*) FROM coupons_coupon c
+             WHERE c.member_id = t.member_id AND c.template_id = %(template)s) AS held
+    FROM coupons_bulkissuetarget t
+    WHERE t.bulk_issue_id = %(bulk)s AND t.result = 'pending'
+    ORDER BY t.id LIMIT %(chunk)s FOR UPDATE SKIP LOCKED
+)
+SELECT id, member_id, held < %(limit)s FROM chunk ORDER BY id
+"""
+
+
+def bulk_issue_run(*, bulk_issue_id: int, chunk_size: int = 1000) -> BulkIssue:
+    """Issue a bulk issue's pending members, a chunk per transaction; safe to kill and run again.
+
+    Each chunk, in one transaction: lock its pending targets (SKIP LOCKED, so
+    two workers share the work), take the per-member advisory locks, see
+    who is under the limit, take that much stock in one conditional UPDATE,
+    insert the coupons and their events with one statement each and mark
+    every target issued, limit or sold_out.  A killed run loses only its
+    open chunk, which the next run does again; committed chunks are never
+    repeated because their targets are no longer pending.
+    """
+    bulk = BulkIssue.objects.select_related("template").get(pk=bulk_issue_id)
+    template = bulk.template
+    BulkIssue.objects.filter(pk=bulk.pk, status=BulkIssueStatus.QUEUED).update(status=BulkIssueStatus.RUNNING)
+    while True:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                _BULK_CHUNK_SQL,
+                {
+                    "template": template.pk,
+                    "bulk": bulk.pk,
+                    "chunk": chunk_size,
+                    "limit": template.per_member_limit,
+                },
+            )
+            rows = cur.fetchall()
+            if not rows:
+                break
+            # Advisory locks in member order, as coupon_issue takes them, then recount under them.
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(%s, m) FROM unnest(%s::int[]) m ORDER BY m",
+                [template.pk, sorted(member for _, member, _ in rows)],
+            )
+            cur.execute(
+                """SELECT m FROM unnest(%s::int[]) m WHERE (SELECT count(*) FROM coupons_coupon c
+                   WHERE c.member_id = m AND c.template_id = %s) < %s""",
+                [[member for _, member, _ in rows], template.pk, template.per_member_limit],
+            )
+            under_limit = {m for (m,) in cur.fetchall()}
+            wanted = [(target, member) for target, member, _ in rows if member in under_limit]
+            granted = _take_stock(template.pk, len(wanted)) if wanted else 0
+            issued = wanted[:granted]
+            now = timezone.now()
+            valid_from, valid_until = validity_for(template, now)
+            if issued:
+                cur.execute(
+                    """WITH new AS (
+                           INSERT INTO coupons_coupon (template_id, member_id, code, status, source, issue_key,
+                                                       valid_from, valid_until, order_no, issued_at)
+                           SELECT %s, m, code, 'available', 'bulk', %s, %s, %s, '', %s
+                           FROM unnest(%s::int[], %s::text[]) AS n(m, code)
+                           RETURNING id)
+                       INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
+                       SELECT id, 'issued', '', 'bulk', %s FROM new""",
+                    [
+                        template.pk,
+                        f"bulk:{bulk.pk}",
+                        valid_from,
+                        valid_until,
+                        now,
+                        [member for _, member in issued],
+                        [new_code() for _ in issued],
+                        now,
+                    ],
+                )
+            issued_ids = {target for target, _ in issued}
+            results = [
+                (
+                    target,
+                    BulkIssueResult.ISSUED
+                    if target in issued_ids
+                    else BulkIssueResult.LIMIT
+                    if member not in under_limit
+                    else BulkIssueResult.SOLD_OUT,
+                )
+                for target, member, _ in rows
+            ]
+            cur.execute(
+                """UPDATE coupons_bulkissuetarget t SET result = r.result
+                   FROM unnest(%s::int[], %s::text[]) AS r(id, result) WHERE t.id = r.id""",
+                [[t for t, _ in results], [r for _, r in results]],
+            )
+            cur.execute(
+                "UPDATE coupons_bulkissue SET processed = processed + %s, issued = issued + %s WHERE id = %s",
+                [len(rows), len(issued), bulk.pk],
+            )
+    if not BulkIssueTarget.objects.filter(bulk_issue=bulk, result=BulkIssueResult.PENDING).exists():
+        BulkIssue.objects.filter(pk=bulk.pk).exclude(status=BulkIssueStatus.DONE).update(
+            status=BulkIssueStatus.DONE, finished_at=timezone.now()
+        )
+    bulk.refresh_from_db()
+    return bulk

@@ -1,0 +1,97 @@
+"""The coupon back office: template figures, void behind a permission, CSV, bulk issue with progress."""
+
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from coupons import services
+from coupons.models import BulkIssue, Coupon, CouponEvent
+from tests.coupons.helpers import template
+from tests.factories import MemberFactory
+from tests.points.test_admin import staff
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_template_list_shows_issued_used_and_redemption_rate(admin_client, member):
+    tpl = template(name="满100减20", per_member_limit=4)
+    coupons = [
+        services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key=f"k{i}") for i in range(4)
+    ]
+    services.coupon_redeem_code(code=coupons[0].code, order_no="POS-1")
+
+    page = admin_client.get("/admin/coupons/coupontemplate/").content.decode()
+
+    assert "满¥100.00减¥20.00" in page and "25.0%" in page
+
+
+def test_voiding_needs_the_permission_and_a_reason(client, member):
+    coupon = services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    url = f"/admin/coupons/coupon/{coupon.pk}/void/"
+
+    staff(client, "clerk", "coupons.view_coupon")
+    assert client.post(url, {"reason": "r", "idempotency_key": "x"}).status_code == 403
+    staff(client, "ops", "coupons.view_coupon", "coupons.void_coupon")
+    assert client.post(url, {"reason": "", "idempotency_key": "x"}).status_code == 200  # the form again
+    coupon.refresh_from_db()
+    assert coupon.status == "available"
+
+    assert client.post(url, {"reason": "发错了", "idempotency_key": "x"}).status_code == 302
+    coupon.refresh_from_db()
+    assert coupon.status == "voided"
+    assert CouponEvent.objects.get(coupon=coupon, kind="voided").reason == "发错了"
+
+
+def test_coupons_export_as_csv_with_the_filters(admin_client, member):
+    tpl = template(per_member_limit=2)
+    kept = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="a")
+    used = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="b")
+    services.coupon_redeem_code(code=used.code, order_no="POS")
+
+    response = admin_client.get("/admin/coupons/coupon/export/?status=available")
+    text = b"".join(response.streaming_content).decode().lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(text)))
+
+    assert rows[0][:3] == ["id", "code", "template"]
+    assert [r[1] for r in rows[1:]] == [kept.code]
+
+
+def test_a_bulk_issue_from_an_uploaded_list_runs_and_shows_its_progress(
+    client, django_capture_on_commit_callbacks
+):
+    members = [MemberFactory(phone=f"1390000000{i}") for i in range(3)]
+    tpl = template(total_stock=2)
+    user = staff(
+        client, "ops", "coupons.view_coupontemplate", "coupons.issue_coupons", "coupons.view_bulkissue"
+    )
+    upload = SimpleUploadedFile(
+        "members.csv", f"{members[0].pk}\n{members[1].openid}\n{members[2].phone}\nnobody\n".encode()
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):  # the Celery task runs eagerly in tests
+        response = client.post(
+            f"/admin/coupons/coupontemplate/{tpl.pk}/bulk-issue/", {"members_file": upload}
+        )
+
+    bulk = BulkIssue.objects.get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/bulkissue/{bulk.pk}/change/")
+    assert bulk.created_by == user
+    progress = client.get(f"/admin/coupons/bulkissue/{bulk.pk}/progress.json").json()
+    assert progress == {"status": "done", "total": 3, "processed": 3, "issued": 2}
+    page = client.get(f"/admin/coupons/bulkissue/{bulk.pk}/change/").content.decode()
+    assert "<progress" in page
+    report = b"".join(client.get(f"/admin/coupons/bulkissue/{bulk.pk}/report.csv").streaming_content).decode()
+    assert report.count("issued") == 2 and report.count("sold_out") == 1
+    assert Coupon.objects.count() == 2
+
+
+def test_a_bulk_issue_needs_the_permission(client, member):
+    tpl = template()
+    staff(client, "clerk", "coupons.view_coupontemplate")
+    assert (
+        client.post(f"/admin/coupons/coupontemplate/{tpl.pk}/bulk-issue/", {"everyone": "on"}).status_code
+        == 403
+    )
+    assert not BulkIssue.objects.exists()

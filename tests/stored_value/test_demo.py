@@ -3,6 +3,7 @@ import io
 import pytest
 from django.core.management import call_command
 
+from coupons.models import CouponTemplate, GiftPackGrant
 from stored_value.models import RechargeOrder, RechargePlan
 
 pytestmark = pytest.mark.django_db
@@ -14,6 +15,8 @@ def test_the_demo_pays_recharges_through_the_fake_wechat_pay_once(settings, tmp_
     call_command("seed_demo", "--members", "40", stdout=io.StringIO())
 
     assert RechargePlan.objects.count() == 3
+    assert CouponTemplate.objects.count() == 6
+    assert GiftPackGrant.objects.count() == 40
     assert RechargeOrder.objects.count() == 8
     assert set(RechargeOrder.objects.values_list("status", flat=True)) == {"credited"}
     call_command("verify_ledgers", stdout=io.StringIO())

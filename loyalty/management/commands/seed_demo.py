@@ -6,6 +6,7 @@ import random
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from coupons.demo import seed_coupons
 from loyalty import services
 from loyalty.models import ApiClient
 from members.demo import seed_members
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         rng = random.Random(seed)
         added = seed_members(count=members, rng=rng)
         self.stdout.write(f"members: {added} added")
+        self.stdout.write(f"coupons: {seed_coupons(rng=rng)} issued")
         self.stdout.write(f"stored value: {seed_stored_value(rng=rng)} recharges paid (fake WeChat Pay)")
         client = self._demo_api_client()
         self.stdout.write(f"demo API client: {client['key_id']} (secret in .data/{DEMO_CLIENT_FILE})")

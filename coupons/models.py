@@ -56,7 +56,7 @@ class CouponTemplate(models.Model):
     threshold_fen = models.BigIntegerField(_("threshold (fen)"), default=0)
     amount_off_fen = models.BigIntegerField(_("amount off (fen)"), default=0)
     percent_off = models.PositiveSmallIntegerField(
-        _("percent off"), default=0, help_text=_("20 = 20% off (8折).")
+        _("percent off"), default=0, help_text=_("20 means 20 percent off (8折).")
     )
     max_discount_fen = models.BigIntegerField(_("discount cap (fen)"), null=True, blank=True)
     gift_sku = models.CharField(_("exchange SKU"), max_length=64, blank=True)

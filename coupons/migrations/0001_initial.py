@@ -74,7 +74,7 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('amount_off', 'amount off above a threshold (满减)'), ('percent_off', 'percent off (折扣)'), ('no_threshold', 'no threshold (无门槛)'), ('free_shipping', 'free shipping (包邮)'), ('exchange', 'exchange for an item (兑换券)')], max_length=16, verbose_name='kind')),
                 ('threshold_fen', models.BigIntegerField(default=0, verbose_name='threshold (fen)')),
                 ('amount_off_fen', models.BigIntegerField(default=0, verbose_name='amount off (fen)')),
-                ('percent_off', models.PositiveSmallIntegerField(default=0, help_text='20 = 20% off (8折).', verbose_name='percent off')),
+                ('percent_off', models.PositiveSmallIntegerField(default=0, help_text='20 means 20 percent off (8折).', verbose_name='percent off')),
                 ('max_discount_fen', models.BigIntegerField(blank=True, null=True, verbose_name='discount cap (fen)')),
                 ('gift_sku', models.CharField(blank=True, max_length=64, verbose_name='exchange SKU')),
                 ('validity', models.CharField(choices=[('fixed', 'fixed dates'), ('relative', 'N days after claiming')], default='relative', max_length=8, verbose_name='validity')),

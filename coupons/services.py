@@ -58,11 +58,6 @@ def validity_for(template: CouponTemplate, issued_at) -> tuple:
     return issued_at, issued_at + timedelta(days=template.valid_days)
 
 
-def _lock_member_template(template_id: int, member_id: int) -> None:
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [template_id, member_id])
-
-
 def _take_stock(template_id: int, count: int = 1) -> int:
     """Take up to ``count`` from the template's stock; returns how many were taken (0 when sold out)."""
     with connection.cursor() as cur:
@@ -85,6 +80,30 @@ def _take_stock(template_id: int, count: int = 1) -> int:
     return row[0] if row else 0
 
 
+# Runs after the advisory lock was granted, in a statement of its own: a statement's snapshot is
+# taken when it starts, so only a later statement sees what the previous lock holder committed.
+_ISSUE_SQL = """
+WITH mine AS (
+    SELECT count(*) AS held, max(id) FILTER (WHERE issue_key = %(key)s) AS replay
+    FROM coupons_coupon WHERE template_id = %(template)s AND member_id = %(member)s
+), stock AS (
+    UPDATE coupons_coupontemplate SET issued_count = issued_count + 1
+    WHERE id = %(template)s AND issued_count < total_stock
+      AND (SELECT held FROM mine) < %(limit)s AND (SELECT replay FROM mine) IS NULL
+    RETURNING id
+), new AS (
+    INSERT INTO coupons_coupon (template_id, member_id, code, status, source, issue_key,
+                                valid_from, valid_until, order_no, issued_at)
+    SELECT id, %(member)s, %(code)s, 'available', %(source)s, %(key)s, %(valid_from)s, %(valid_until)s, '', %(now)s
+    FROM stock RETURNING id
+), event AS (
+    INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
+    SELECT id, 'issued', '', %(source)s, %(now)s FROM new
+)
+SELECT (SELECT held FROM mine), (SELECT replay FROM mine), (SELECT id FROM new)
+"""
+
+
 def coupon_issue(
     *, template: CouponTemplate, member_id: int, source: str, issue_key: str, now=None
 ) -> tuple[Coupon, bool]:
@@ -93,39 +112,63 @@ def coupon_issue(
     Idempotent by (member, template, issue_key): a repeat returns the first
     coupon.  Raises ``CouponLimitReached`` or ``CouponSoldOut`` with nothing
     written.  Checks no window or audience: callers (claim, gift packs, bulk)
-    decide who may receive.
+    decide who may receive.  Two round trips under the lock (it is the hot
+    path of a popular claim): the lock, then the member's holding, stock,
+    coupon and event in one statement.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        _lock_member_template(template.pk, member_id)
-        held = list(
-            Coupon.objects.filter(template_id=template.pk, member_id=member_id).values_list("issue_key", "pk")
+    valid_from, valid_until = validity_for(template, now)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [template.pk, member_id])
+        code = new_code()
+        cur.execute(
+            _ISSUE_SQL,
+            {
+                "template": template.pk,
+                "member": member_id,
+                "limit": template.per_member_limit,
+                "code": code,
+                "source": source,
+                "key": issue_key,
+                "valid_from": valid_from,
+                "valid_until": valid_until,
+                "now": now,
+            },
         )
-        for key, pk in held:
-            if key == issue_key:
-                return Coupon.objects.get(pk=pk), False
-        if len(held) >= template.per_member_limit:
-            raise CouponLimitReached(details={"per_member_limit": template.per_member_limit})
-        if not _take_stock(template.pk):
-            raise CouponSoldOut()
-        valid_from, valid_until = validity_for(template, now)
-        coupon = Coupon.objects.create(
-            template=template,
-            member_id=member_id,
-            code=new_code(),
-            source=source,
-            issue_key=issue_key,
-            valid_from=valid_from,
-            valid_until=valid_until,
-        )
-        CouponEvent.objects.create(coupon=coupon, kind="issued", reason=source)
+        held, replay, coupon_id = cur.fetchone()
+    if replay is not None:
+        return Coupon.objects.get(pk=replay), False
+    if held >= template.per_member_limit:
+        raise CouponLimitReached(details={"per_member_limit": template.per_member_limit})
+    if coupon_id is None:
+        raise CouponSoldOut()
+    coupon = Coupon(
+        id=coupon_id,
+        template=template,
+        member_id=member_id,
+        code=code,
+        status=CouponStatus.AVAILABLE,
+        source=source,
+        issue_key=issue_key,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        issued_at=now,
+    )
     return coupon, True
 
 
 def coupon_claim(*, member, template_id: int, idempotency_key: str, now=None) -> Coupon:
     """A member claims a coupon in the claim centre: active, claimable, in its window, in its audience."""
     now = now or timezone.now()
-    template = CouponTemplate.objects.filter(pk=template_id, is_active=True, claimable=True).first()
+    # Raw SQL: the ORM's query compilation cost a third of a claim's CPU on a hot template.
+    template = next(
+        iter(
+            CouponTemplate.objects.raw(
+                "SELECT * FROM coupons_coupontemplate WHERE id = %s AND is_active AND claimable", [template_id]
+            )
+        ),
+        None,
+    )
     if template is None:
         raise CouponTemplateNotFound()
     if (template.claim_starts_at and now < template.claim_starts_at) or (

@@ -32,7 +32,7 @@ from stored_value.exceptions import (
     MemberNotFound,
     RefundTooLarge,
 )
-from stored_value.models import MAX_FEN, EntryKind, SpendOrder, StoredValuePolicy
+from stored_value.models import MAX_FEN, EntryKind, SpendOrder
 
 KEY_CONSTRAINT = "sv_entry_key_unique"
 
@@ -61,6 +61,7 @@ class _Account:
     principal: int
     bonus: int
     frozen: bool
+    spend_order: str = SpendOrder.PROPORTIONAL
 
 
 # --- public postings ----------------------------------------------------------
@@ -81,8 +82,6 @@ def stored_value_spend(
     """
     _check_amount(amount_fen)
     request_hash = _hash(kind=EntryKind.SPEND, amount=amount_fen, source=source, reference=reference)
-    spend_order = _spend_order()  # read before taking the lock: it is settings, not balance
-
     def debit(cur, account: _Account) -> Posting:
         if account.frozen:
             raise AccountFrozen()
@@ -90,7 +89,7 @@ def stored_value_spend(
             raise InsufficientBalance(
                 details={"balance_fen": account.principal + account.bonus, "requested_fen": amount_fen}
             )
-        principal, bonus = _split(amount_fen, account, spend_order)
+        principal, bonus = _split(amount_fen, account, account.spend_order)
         return _post(
             cur,
             account,
@@ -302,8 +301,11 @@ def _hash(**params) -> str:
 
 
 def _lock_account(cur, member_id: int) -> _Account:
-    sql = "SELECT id, principal_fen, bonus_fen, frozen FROM stored_value_storedvalueaccount WHERE member_id = %s FOR UPDATE"
-    cur.execute(sql, [member_id])
+    # The spend order comes with the lock, in the same statement: a spend makes one round trip before it writes.
+    sql = """SELECT id, principal_fen, bonus_fen, frozen,
+                    COALESCE((SELECT spend_order FROM stored_value_storedvaluepolicy ORDER BY id LIMIT 1), %s)
+             FROM stored_value_storedvalueaccount WHERE member_id = %s FOR UPDATE"""
+    cur.execute(sql, [SpendOrder.PROPORTIONAL, member_id])
     row = cur.fetchone()
     if row is None:
         cur.execute(
@@ -312,7 +314,7 @@ def _lock_account(cur, member_id: int) -> _Account:
                ON CONFLICT (member_id) DO NOTHING""",
             [member_id],
         )
-        cur.execute(sql, [member_id])
+        cur.execute(sql, [SpendOrder.PROPORTIONAL, member_id])
         row = cur.fetchone()
         if row is None:
             raise MemberNotFound()
@@ -365,10 +367,6 @@ def _replay(cur, account: _Account, key: str, request_hash: str) -> Posting | No
     if row[1] != request_hash:
         raise IdempotencyConflict()
     return Posting(row[0], *row[2:], replayed=True)
-
-
-def _spend_order() -> str:
-    return StoredValuePolicy.objects.values_list("spend_order", flat=True).first() or SpendOrder.PROPORTIONAL
 
 
 def _split(amount: int, account: _Account, order: str) -> tuple[int, int]:

@@ -164,7 +164,8 @@ def coupon_claim(*, member, template_id: int, idempotency_key: str, now=None) ->
     template = next(
         iter(
             CouponTemplate.objects.raw(
-                "SELECT * FROM coupons_coupontemplate WHERE id = %s AND is_active AND claimable", [template_id]
+                "SELECT * FROM coupons_coupontemplate WHERE id = %s AND is_active AND claimable",
+                [template_id],
             )
         ),
         None,

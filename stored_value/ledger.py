@@ -82,6 +82,7 @@ def stored_value_spend(
     """
     _check_amount(amount_fen)
     request_hash = _hash(kind=EntryKind.SPEND, amount=amount_fen, source=source, reference=reference)
+
     def debit(cur, account: _Account) -> Posting:
         if account.frozen:
             raise AccountFrozen()

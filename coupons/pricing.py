@@ -11,7 +11,7 @@ Money is integer fen everywhere.  Rounding happens in exactly two places,
 each done once on an exact fraction:
 
 - percent off (折扣): the discount is eligible × percent / 100 rounded to the
-  nearest fen, a half fen going to the member (``_percent_discount``);
+  nearest fen, a half fen going to the member (``loyalty.rounding.percent_discount``);
 - spreading a discount over lines (``allocate``): largest remainder, so the
   parts add up exactly to the discount.
 
@@ -42,6 +42,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
+
+from loyalty import rounding  # plain Python, no Django
 
 K = TypeVar("K")
 
@@ -303,18 +305,6 @@ def allocate(amount_fen: int, weights: Mapping[K, int]) -> dict[K, int]:
     return parts
 
 
-def _percent_discount(eligible_fen: int, percent_off: int) -> int:
-    """eligible × percent / 100, rounded to the nearest fen; an exact half fen goes to the member.
-
-    Why not round down: the member is promised e.g. 8折 of the price, and
-    rounding to the nearest fen keeps what they pay within half a fen of that
-    promise, with the tie in their favour (the design brief rules out rounding
-    halves against the member).  The result never exceeds ``eligible_fen``
-    since percent ≤ 100.  The cap (``max_discount_fen``) applies afterwards.
-    """
-    return (2 * eligible_fen * percent_off + 100) // 200
-
-
 def _not_applicable(coupon: CouponSpec, reason: Reason, eligible_fen: int = 0, shortfall_fen: int = 0):
     return Evaluation(
         coupon_id=coupon.id,
@@ -375,7 +365,7 @@ def evaluate(basket: Basket, coupon: CouponSpec) -> Evaluation:
         allocation = {gift.key: gift.unit_price_fen}
     else:
         if coupon.kind == Kind.PERCENT_OFF:
-            discount = _percent_discount(eligible_fen, coupon.percent_off)
+            discount = rounding.percent_discount(eligible_fen, coupon.percent_off)
             if coupon.max_discount_fen is not None:
                 discount = min(discount, coupon.max_discount_fen)
         else:

@@ -9,7 +9,8 @@ from django.utils import timezone
 from qrcode.image.pure import PyPNGImage
 
 from coupons.audience import member_in_audience
-from coupons.models import Coupon, CouponTemplate, Validity
+from coupons.models import Coupon, CouponStatus, CouponTemplate, Validity
+from coupons.pricing import CouponSpec
 
 
 def claim_centre(*, member, now=None) -> list[dict]:
@@ -48,3 +49,30 @@ def qr_png(code: str) -> bytes:
 
 def qr_data_url(code: str) -> str:
     return "data:image/png;base64," + base64.b64encode(qr_png(code)).decode()
+
+
+def usable_specs(*, member_id: int, now=None) -> list[CouponSpec]:
+    """The member's coupons usable now, as the pricing engine takes them (the checkout's input)."""
+    now = now or timezone.now()
+    coupons = Coupon.objects.filter(
+        member_id=member_id, status=CouponStatus.AVAILABLE, valid_from__lte=now, valid_until__gt=now
+    ).select_related("template")
+    return [coupon_spec(coupon) for coupon in coupons]
+
+
+def coupon_spec(coupon: Coupon) -> CouponSpec:
+    t = coupon.template
+    return CouponSpec(
+        id=coupon.pk,
+        kind=t.kind,
+        threshold_fen=t.threshold_fen,
+        amount_off_fen=t.amount_off_fen,
+        percent_off=t.percent_off,
+        max_discount_fen=t.max_discount_fen,
+        gift_sku=t.gift_sku,
+        scope=t.scope,
+        scope_values=frozenset(t.scope_values),
+        scope_exclude=t.scope_exclude,
+        stacking=t.stacking,
+        expires_at=coupon.valid_until,
+    )

@@ -70,3 +70,15 @@ def split_refund(
     share = amount_fen * principal_spent // spent if spent else 0
     principal_part = min(max(share, amount_fen - bonus_left), principal_left)
     return principal_part, amount_fen - principal_part
+
+
+def percent_discount(eligible_fen: int, percent_off: int) -> int:
+    """eligible × percent / 100, rounded to the nearest fen; an exact half fen goes to the member.
+
+    Why not round down: the member is promised e.g. 8折 of the price, and
+    rounding to the nearest fen keeps what they pay within half a fen of that
+    promise, with the tie in their favour (the design brief rules out rounding
+    halves against the member).  The result never exceeds ``eligible_fen``
+    since percent ≤ 100.  The cap (``max_discount_fen``) applies afterwards.
+    """
+    return (2 * eligible_fen * percent_off + 100) // 200

@@ -228,3 +228,23 @@ def test_a_gift_pack_is_given_once_per_occasion_and_records_what_it_withheld(mem
         services.gift_pack_issue(pack_id=pack.pk, member_id=member.pk, occasion="birthday:2026") is not None
     )
     assert CouponTemplate.objects.get(pk=plenty.pk).issued_count == 2  # limit 2: the birthday withheld both
+
+
+def test_a_members_usable_coupons_price_a_basket_through_the_engine(member):
+    from coupons import pricing, selectors
+
+    tpl_a = template(name="满100减20", per_member_limit=1)
+    tpl_b = template(name="8折", kind="percent_off", percent_off=20, max_discount_fen=3_000, threshold_fen=0)
+    ship = template(name="包邮", kind="free_shipping", threshold_fen=0)
+    for tpl in (tpl_a, tpl_b, ship):
+        services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k")
+    basket = pricing.Basket(
+        lines=(pricing.Line(key="1", sku="TEA", category="tea", unit_price_fen=6_000, quantity=2),),
+        shipping_fen=800,
+    )
+
+    best = pricing.best_combination(basket, selectors.usable_specs(member_id=member.pk))
+
+    assert best.line_discount_fen == 2_400  # 8折 on ¥120.00 beats 满100减20
+    assert best.shipping_discount_fen == 800
+    assert sum(best.allocation.values()) == 2_400

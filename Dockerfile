@@ -16,6 +16,8 @@ COPY points ./points
 COPY stored_value ./stored_value
 COPY coupons ./coupons
 COPY mall ./mall
+COPY notifications ./notifications
+COPY payments ./payments
 COPY templates ./templates
 COPY static ./static
 COPY locale ./locale

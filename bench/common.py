@@ -22,6 +22,7 @@ import io
 import multiprocessing
 import os
 import platform
+import statistics
 import subprocess
 import threading
 import time
@@ -554,6 +555,93 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * pct // 100))
     return ordered[int(rank) - 1]
+
+
+# --- service vs raw SQL, shared by the modules ------------------------------------------
+
+MEMBER_COLUMNS = [
+    "id",
+    "openid",
+    "unionid",
+    "phone",
+    "nickname",
+    "avatar_url",
+    "gender",
+    "invite_code",
+    "registration_channel",
+    "registered_at",
+]
+
+
+def copy_members(cur, count: int, now) -> None:
+    """COPY members 1..count (member m has id m; the data sets key everything else on it)."""
+    copy_rows(
+        cur,
+        "members_member",
+        MEMBER_COLUMNS,
+        ((m, f"bench-{m}", "", "", "", "", 0, f"B{m:010d}", "bench", now) for m in range(1, count + 1)),
+    )
+
+
+def op_worker(index: int, sync: Sync, mode: str, make_op: Callable, warmup: float, duration: float) -> Run:
+    """A worker for ``run_workers``: ``make_op(index, mode)`` gives the operation; a raw-SQL one carries
+    ``backend_pid`` of its own connection, a service one runs on Django's."""
+    from django.db import connection
+
+    op = make_op(index, mode)
+    if mode == "raw":
+        pid = op.backend_pid
+    else:
+        connection.ensure_connection()
+        pid = connection.connection.get_backend_pid()
+    run = timed_loop(op, sync, warmup=warmup, duration=duration, server_cpu=backend_cpu(pid))
+    run.latencies = [percentile(run.latencies, 50), percentile(run.latencies, 99)]  # keep the queue small
+    return run
+
+
+@dataclass
+class Measured:
+    rate: float  # operations/s
+    client_ms: float  # CPU per operation in the worker processes
+    server_ms: float | None  # CPU per operation in their PostgreSQL backends (None: server not local)
+    p50_ms: float = 0.0  # the worst worker's
+    p99_ms: float = 0.0
+
+    @classmethod
+    def of(cls, runs: list[Run]) -> Measured:
+        ops = sum(r.ops for r in runs)
+        servers = [r.server_cpu for r in runs]
+        return cls(
+            rate=throughput(runs),
+            client_ms=sum(r.client_cpu for r in runs) / ops * 1000,
+            server_ms=None if None in servers else sum(servers) / ops * 1000,
+            p50_ms=max(r.latencies[0] for r in runs) * 1000,
+            p99_ms=max(r.latencies[1] for r in runs) * 1000,
+        )
+
+    def cpu(self) -> str:
+        server = "n/a (server not local)" if self.server_ms is None else f"{self.server_ms:.2f} ms"
+        return f"client {self.client_ms:.2f} ms + server {server}"
+
+
+def compare_service_raw(
+    h: Harness, measure: Callable[[str, int], Measured], *, label: str, unit: str
+) -> tuple[float, float]:
+    """``measure(mode, round)`` for the service and raw SQL, ``repeats`` rounds each, alternating which
+    goes first (the machine is shared); notes every round and returns the two medians."""
+    results: dict[str, list[Measured]] = {"service": [], "raw": []}
+    for round_ in range(h.scale.repeats):
+        for mode in ("service", "raw") if round_ % 2 == 0 else ("raw", "service"):
+            results[mode].append(measure(mode, round_))
+    medians = {}
+    for mode, measured in results.items():
+        middle = sorted(measured, key=lambda m: m.rate)[len(measured) // 2]
+        medians[mode] = statistics.median(m.rate for m in measured)
+        h.note(
+            f"{label}, {mode}: " + ", ".join(f"{m.rate:,.0f}" for m in measured) + f" {unit}/s "
+            f"(median {medians[mode]:,.0f}); CPU per operation {middle.cpu()}"
+        )
+    return medians["service"], medians["raw"]
 
 
 # --- the report ----------------------------------------------------------------------

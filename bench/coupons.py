@@ -16,17 +16,15 @@ from unittest import mock
 from bench.common import (
     Figure,
     Harness,
-    Run,
-    Sync,
-    backend_cpu,
+    Measured,
     benchmark,
-    copy_rows,
+    compare_service_raw,
+    copy_members,
     indexes_dropped,
+    op_worker,
     raw_connection,
     reset_sequences,
     run_workers,
-    throughput,
-    timed_loop,
 )
 
 APP_MODULES = ("coupons.services", "loyalty.management.commands.verify_ledgers")
@@ -42,23 +40,7 @@ def _load(members: int) -> None:
 
     now = timezone.now()
     with connection.cursor() as cur, indexes_dropped(cur, ["members_member"]):
-        copy_rows(
-            cur,
-            "members_member",
-            [
-                "id",
-                "openid",
-                "unionid",
-                "phone",
-                "nickname",
-                "avatar_url",
-                "gender",
-                "invite_code",
-                "registration_channel",
-                "registered_at",
-            ],
-            ((m, f"bench-{m}", "", "", "", "", 0, f"B{m:010d}", "bench", now) for m in range(1, members + 1)),
-        )
+        copy_members(cur, members, now)
         reset_sequences(cur, ["members_member"])
     from coupons.models import CouponTemplate
 
@@ -137,51 +119,29 @@ def _raw_op(members: list[int], tag: str):
     return op
 
 
-def _claims_worker(index: int, sync: Sync, mode: str, members: list[int], tag: str, warmup, duration) -> Run:
-    from django.db import connection
-
-    if mode == "service":
-        op = _service_op(members, f"{tag}:{index}")
-        connection.ensure_connection()
-        pid = connection.connection.get_backend_pid()
-    else:
-        op = _raw_op(members, f"{tag}:{index}")
-        pid = op.backend_pid
-    run = timed_loop(op, sync, warmup=warmup, duration=duration, server_cpu=backend_cpu(pid))
-    run.latencies = []
-    return run
-
-
-def _measure(h: Harness, template: str, mode: str, round_: int) -> float:
+def _measure(h: Harness, template: str, mode: str, round_: int) -> Measured:
     tag = f"claims-{mode}-r{round_}"
     members = list(range(1, h.scale.accounts + 1))
+
+    def make_op(index: int, mode: str):
+        return (_service_op if mode == "service" else _raw_op)(members[index::WORKERS], f"{tag}:{index}")
+
     with h.copy_of(template):
-        runs, _ = run_workers(
-            WORKERS,
-            _claims_worker,
-            lambda i: (mode, members[i::WORKERS], tag, h.scale.warmup, h.scale.duration),
-        )
+        runs, _ = run_workers(WORKERS, op_worker, lambda i: (mode, make_op, h.scale.warmup, h.scale.duration))
         _verify(tag, sum(r.total for r in runs))
-    ops = sum(r.ops for r in runs)
-    rate = throughput(runs)
-    server = None if None in (r.server_cpu for r in runs) else sum(r.server_cpu for r in runs) / ops * 1000
-    h.note(
-        f"one hot template, {WORKERS} connections, {mode} (round {round_ + 1}): {rate:,.0f} claims/s; "
-        f"CPU per claim client {sum(r.client_cpu for r in runs) / ops * 1000:.2f} ms"
-        + (f" + server {server:.2f} ms" if server is not None else "")
-    )
-    return rate
+    return Measured.of(runs)
 
 
 @benchmark("coupons.claims")
 def claims(h: Harness) -> list[Figure]:
     """Claims by 16 connections on ONE template (its stock row is the hot row): service vs raw SQL."""
     template = h.template("coupons", lambda: _load(h.scale.accounts))
-    rates: dict[str, list[float]] = {"service": [], "raw": []}
-    for round_ in range(h.scale.repeats):
-        for mode in ("service", "raw") if round_ % 2 == 0 else ("raw", "service"):
-            rates[mode].append(_measure(h, template, mode, round_))
-    service, raw = statistics.median(rates["service"]), statistics.median(rates["raw"])
+    service, raw = compare_service_raw(
+        h,
+        lambda mode, round_: _measure(h, template, mode, round_),
+        label=f"one hot template, {WORKERS} connections",
+        unit="claims",
+    )
     return [
         Figure(
             "claims/s, one hot template, 16 connections (service vs raw SQL)", service, raw, "/s", ">=", 0.5

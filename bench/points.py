@@ -12,24 +12,23 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 
 from bench.common import (
     Figure,
     Harness,
-    Run,
+    Measured,
     Sync,
-    backend_cpu,
     benchmark,
+    compare_service_raw,
+    copy_members,
     copy_rows,
     indexes_dropped,
+    op_worker,
     percentile,
     raw_connection,
     reset_sequences,
     run_workers,
-    throughput,
-    timed_loop,
 )
 
 APP_MODULES = ("points.ledger", "loyalty.management.commands.verify_ledgers")  # imported once, up front
@@ -60,23 +59,7 @@ def _load_ledger(members: int, lots_of) -> None:
     now = timezone.now()
     tables = ["members_member", "points_pointsaccount", "points_pointsentry", "points_pointslot"]
     with connection.cursor() as cur, indexes_dropped(cur, tables):
-        copy_rows(
-            cur,
-            "members_member",
-            [
-                "id",
-                "openid",
-                "unionid",
-                "phone",
-                "nickname",
-                "avatar_url",
-                "gender",
-                "invite_code",
-                "registration_channel",
-                "registered_at",
-            ],
-            ((m, f"bench-{m}", "", "", "", "", 0, f"B{m:010d}", "bench", now) for m in range(1, members + 1)),
-        )
+        copy_members(cur, members, now)
         copy_rows(
             cur,
             "points_pointsaccount",
@@ -256,84 +239,47 @@ def _raw_op(accounts: list[int], tag: str):
     return op
 
 
-def _postings_worker(
-    index: int, sync: Sync, mode: str, members: list[int], tag: str, warmup, duration
-) -> Run:
-    from django.db import connection
-
+def _make_op(members: list[int], tag: str):
     # Member m owns account m, so the same list serves both.
-    if mode == "service":
-        op = _service_op(members, f"{tag}:{index}")
-        connection.ensure_connection()
-        pid = connection.connection.get_backend_pid()
-    else:
-        op = _raw_op(members, f"{tag}:{index}")
-        pid = op.backend_pid
-    run = timed_loop(op, sync, warmup=warmup, duration=duration, server_cpu=backend_cpu(pid))
-    run.latencies = [percentile(run.latencies, 50), percentile(run.latencies, 99)]  # keep the queue small
-    return run
-
-
-@dataclass
-class _Measured:
-    rate: float  # postings/s
-    client_ms: float  # CPU per posting in the worker processes
-    server_ms: float | None  # CPU per posting in their PostgreSQL backends
+    return lambda index, mode: (_service_op if mode == "service" else _raw_op)(members, f"{tag}:{index}")
 
 
 def _measure_postings(
     h: Harness, template: str, workers: int, mode: str, *, hot: bool, round_: int
-) -> _Measured:
+) -> Measured:
     tag = f"{'hot' if hot else 'spread'}-{mode}-{workers}-r{round_}"
     pool = [1] if hot else list(range(1, h.scale.accounts + 1))
     with h.copy_of(template):
         runs, _ = run_workers(
             workers,
-            _postings_worker,
-            lambda i: (mode, pool if hot else pool[i::workers], tag, h.scale.warmup, h.scale.duration),
+            op_worker,
+            lambda i: (
+                mode,
+                _make_op(pool if hot else pool[i::workers], tag),
+                h.scale.warmup,
+                h.scale.duration,
+            ),
         )
         made, written = sum(r.total for r in runs), _count_postings(tag)
         if made != written:
             raise RuntimeError(f"{tag}: workers made {made} postings but {written} were written")
         _verify(h, f"{tag} ({written} postings)", balance_only=mode == "raw")
-    ops = sum(r.ops for r in runs)
-    measured = _Measured(
-        rate=throughput(runs),
-        client_ms=sum(r.client_cpu for r in runs) / ops * 1000,
-        server_ms=None
-        if None in (r.server_cpu for r in runs)
-        else sum(r.server_cpu for r in runs) / ops * 1000,
-    )
+    measured = Measured.of(runs)
     print(
         f"  {tag}: {measured.rate:,.0f} postings/s over {h.scale.duration:g} s; worst worker's "
-        f"p50 {max(r.latencies[0] for r in runs) * 1000:.1f} ms, p99 {max(r.latencies[1] for r in runs) * 1000:.1f} ms; "
-        f"CPU per posting {_cpu(measured)}",
+        f"p50 {measured.p50_ms:.1f} ms, p99 {measured.p99_ms:.1f} ms; CPU per posting {measured.cpu()}",
         flush=True,
     )
     return measured
 
 
-def _cpu(m: _Measured) -> str:
-    server = "n/a (server not local)" if m.server_ms is None else f"{m.server_ms:.2f} ms"
-    return f"client {m.client_ms:.2f} ms + server {server}"
-
-
 def _compare_postings(h: Harness, template: str, workers: int, *, hot: bool) -> tuple[float, float]:
-    """Service and raw SQL, ``repeats`` rounds each, alternating which goes first; the medians."""
-    results: dict[str, list[_Measured]] = {"service": [], "raw": []}
-    for round_ in range(h.scale.repeats):
-        for mode in ("service", "raw") if round_ % 2 == 0 else ("raw", "service"):
-            results[mode].append(_measure_postings(h, template, workers, mode, hot=hot, round_=round_))
-    label = f"{'one hot account' if hot else 'spread accounts'}, {workers} connection(s)"
-    medians = {}
-    for mode, measured in results.items():
-        middle = sorted(measured, key=lambda m: m.rate)[len(measured) // 2]
-        medians[mode] = statistics.median(m.rate for m in measured)
-        h.note(
-            f"{label}, {mode}: " + ", ".join(f"{m.rate:,.0f}" for m in measured) + " postings/s "
-            f"(median {medians[mode]:,.0f}); CPU per posting {_cpu(middle)}"
-        )
-    return medians["service"], medians["raw"]
+    return compare_service_raw(
+        h,
+        lambda mode, round_: _measure_postings(h, template, workers, mode, hot=hot, round_=round_),
+        label=f"{'one hot account' if hot else 'spread accounts'}, {workers} connection(s)",
+        unit="postings",
+    )
 
 
 @benchmark("points.postings")

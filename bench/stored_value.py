@@ -11,26 +11,22 @@ number of spends the workers made.
 from __future__ import annotations
 
 import re
-import statistics
 import time
 
 from bench.common import (
     Figure,
     Harness,
-    Run,
-    Sync,
-    backend_cpu,
+    Measured,
     benchmark,
+    compare_service_raw,
+    copy_members,
     copy_rows,
     indexes_dropped,
-    percentile,
+    op_worker,
     raw_connection,
     reset_sequences,
     run_workers,
-    throughput,
-    timed_loop,
 )
-from bench.points import _cpu, _Measured
 
 APP_MODULES = ("stored_value.ledger", "loyalty.management.commands.verify_ledgers")  # imported once, up front
 
@@ -78,23 +74,7 @@ def _load_accounts(members: int) -> None:
     ]
     ids = range(1, members + 1)
     with connection.cursor() as cur, indexes_dropped(cur, tables):
-        copy_rows(
-            cur,
-            "members_member",
-            [
-                "id",
-                "openid",
-                "unionid",
-                "phone",
-                "nickname",
-                "avatar_url",
-                "gender",
-                "invite_code",
-                "registration_channel",
-                "registered_at",
-            ],
-            ((m, f"bench-{m}", "", "", "", "", 0, f"B{m:010d}", "bench", now) for m in ids),
-        )
+        copy_members(cur, members, now)
         copy_rows(
             cur,
             "stored_value_rechargeorder",
@@ -274,30 +254,24 @@ def _raw_op(accounts: list[int], tag: str):
     return op
 
 
-def _spend_worker(index: int, sync: Sync, mode: str, members: list[int], tag: str, warmup, duration) -> Run:
-    from django.db import connection
-
+def _make_op(members: list[int], tag: str):
     # Member m owns account m, so the same list serves both.
-    if mode == "service":
-        op = _service_op(members, f"{tag}:{index}")
-        connection.ensure_connection()
-        pid = connection.connection.get_backend_pid()
-    else:
-        op = _raw_op(members, f"{tag}:{index}")
-        pid = op.backend_pid
-    run = timed_loop(op, sync, warmup=warmup, duration=duration, server_cpu=backend_cpu(pid))
-    run.latencies = [percentile(run.latencies, 50), percentile(run.latencies, 99)]  # keep the queue small
-    return run
+    return lambda index, mode: (_service_op if mode == "service" else _raw_op)(members, f"{tag}:{index}")
 
 
-def _measure(h: Harness, template: str, workers: int, mode: str, *, hot: bool, round_: int) -> _Measured:
+def _measure(h: Harness, template: str, workers: int, mode: str, *, hot: bool, round_: int) -> Measured:
     tag = f"sv-{'hot' if hot else 'spread'}-{mode}-{workers}-r{round_}"
     pool = [1] if hot else list(range(1, h.scale.accounts + 1))
     with h.copy_of(template):
         runs, _ = run_workers(
             workers,
-            _spend_worker,
-            lambda i: (mode, pool if hot else pool[i::workers], tag, h.scale.warmup, h.scale.duration),
+            op_worker,
+            lambda i: (
+                mode,
+                _make_op(pool if hot else pool[i::workers], tag),
+                h.scale.warmup,
+                h.scale.duration,
+            ),
         )
         made = sum(r.total for r in runs)
         written, fen = _count_spends(tag)
@@ -306,39 +280,22 @@ def _measure(h: Harness, template: str, workers: int, mode: str, *, hot: bool, r
                 f"{tag}: workers made {made} spends but {written} entries taking {fen} fen were written"
             )
         _verify(f"{tag} ({written} spends)", balance_only=mode == "raw")
-    ops = sum(r.ops for r in runs)
-    measured = _Measured(
-        rate=throughput(runs),
-        client_ms=sum(r.client_cpu for r in runs) / ops * 1000,
-        server_ms=None
-        if None in (r.server_cpu for r in runs)
-        else sum(r.server_cpu for r in runs) / ops * 1000,
-    )
+    measured = Measured.of(runs)
     print(
         f"  {tag}: {measured.rate:,.0f} spends/s over {h.scale.duration:g} s; worst worker's "
-        f"p50 {max(r.latencies[0] for r in runs) * 1000:.1f} ms, p99 {max(r.latencies[1] for r in runs) * 1000:.1f} ms; "
-        f"CPU per spend {_cpu(measured)}",
+        f"p50 {measured.p50_ms:.1f} ms, p99 {measured.p99_ms:.1f} ms; CPU per spend {measured.cpu()}",
         flush=True,
     )
     return measured
 
 
 def _compare(h: Harness, template: str, workers: int, *, hot: bool) -> tuple[float, float]:
-    """Service and raw SQL, ``repeats`` rounds each, alternating which goes first; the medians."""
-    results: dict[str, list[_Measured]] = {"service": [], "raw": []}
-    for round_ in range(h.scale.repeats):
-        for mode in ("service", "raw") if round_ % 2 == 0 else ("raw", "service"):
-            results[mode].append(_measure(h, template, workers, mode, hot=hot, round_=round_))
-    label = f"stored value, {'one hot account' if hot else 'spread accounts'}, {workers} connection(s)"
-    medians = {}
-    for mode, measured in results.items():
-        middle = sorted(measured, key=lambda m: m.rate)[len(measured) // 2]
-        medians[mode] = statistics.median(m.rate for m in measured)
-        h.note(
-            f"{label}, {mode}: " + ", ".join(f"{m.rate:,.0f}" for m in measured) + " spends/s "
-            f"(median {medians[mode]:,.0f}); CPU per spend {_cpu(middle)}"
-        )
-    return medians["service"], medians["raw"]
+    return compare_service_raw(
+        h,
+        lambda mode, round_: _measure(h, template, workers, mode, hot=hot, round_=round_),
+        label=f"stored value, {'one hot account' if hot else 'spread accounts'}, {workers} connection(s)",
+        unit="spends",
+    )
 
 
 @benchmark("stored_value.postings")
@@ -357,7 +314,7 @@ def postings(h: Harness) -> list[Figure]:
 
 
 def _note_spend_cost(h: Harness, template: str, n: int = 1000) -> None:
-    """Where a service spend's client CPU goes: the statements it sends and the policy read's share."""
+    """Where a service spend's client CPU goes: the statements it sends, against raw SQL's."""
     from django.db import connection
 
     from stored_value import ledger
@@ -391,8 +348,6 @@ def _note_spend_cost(h: Harness, template: str, n: int = 1000) -> None:
                 member_id=1 + i % members, amount_fen=SPEND, idempotency_key=f"probe:{i + 1}"
             )
         )
-        spend_order = getattr(ledger, "_spend_order", None)
-        policy_ms = client_cpu(lambda i: spend_order()) if spend_order else None
         raw = _raw_op(list(range(1, members + 1)), "probe-raw")
         raw_ms = client_cpu(raw)
         raw.conn.close()
@@ -400,12 +355,6 @@ def _note_spend_cost(h: Harness, template: str, n: int = 1000) -> None:
     h.note(
         f"one connection, client CPU per spend: service {spend_ms:.2f} ms, raw SQL {raw_ms:.2f} ms; the service "
         f"sends {len(statements)} statements besides BEGIN/COMMIT ({'; '.join(statements)})"
-        + (
-            f"; ledger._spend_order() (the spend-order policy read) costs {policy_ms:.2f} ms of client CPU "
-            "by itself"
-            if policy_ms is not None
-            else ""
-        )
     )
 
 

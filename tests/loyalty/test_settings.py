@@ -59,3 +59,20 @@ def test_services_own_their_transactions_and_sqlite_is_never_used():
 def test_time_zone_defaults_to_shanghai():
     assert settings.TIME_ZONE == "Asia/Shanghai"
     assert settings.CELERY_TIMEZONE == "Asia/Shanghai"
+
+
+def test_the_image_and_the_package_carry_every_app_of_ours():
+    """The Dockerfile copies, and pyproject packages, every project app in INSTALLED_APPS."""
+    import tomllib
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.BASE_DIR)
+    ours = {name.split(".")[0] for name in settings.INSTALLED_APPS if (root / name.split(".")[0]).is_dir()}
+    dockerfile = (root / "Dockerfile").read_text()
+    packaged = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert ours >= {"loyalty", "members", "payments"}
+    for app in ours:
+        assert f"COPY {app} ./{app}\n" in dockerfile, app
+        assert f"{app}*" in packaged["include"], app

@@ -32,11 +32,67 @@ from loyalty.admin_tools import (
     new_key,
     stream_csv,
 )
+from loyalty.errors import ApplicationError
 from members.models import Member
+
+# What a coupon gives: fixed once coupons of the template exist, since they are priced by it.
+TERMS = [
+    "kind",
+    "threshold_fen",
+    "amount_off_fen",
+    "percent_off",
+    "max_discount_fen",
+    "gift_sku",
+    "scope",
+    "scope_values",
+    "scope_exclude",
+    "stacking",
+    "validity",
+    "valid_from",
+    "valid_until",
+    "valid_days",
+]
+
+
+class CouponTemplateForm(forms.ModelForm):
+    class Meta:
+        model = CouponTemplate
+        fields = [
+            "name",
+            "description",
+            "is_active",
+            *TERMS,
+            "total_stock",
+            "per_member_limit",
+            "claimable",
+            "claim_starts_at",
+            "claim_ends_at",
+            "audience",
+            "audience_values",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        issued = self.instance.issued_count if self.instance.pk else 0
+        if data.get("total_stock") is not None and data["total_stock"] < issued:
+            self.add_error(
+                "total_stock", _("%(n)s are already issued: the stock cannot be less.") % {"n": issued}
+            )
+        # clean() runs before the instance takes the new values: compare values, not the form's own notion.
+        changed_terms = [n for n in TERMS if n in data and data[n] != getattr(self.instance, n)]
+        if issued and changed_terms:
+            raise forms.ValidationError(
+                _(
+                    "Coupons of this template were issued on its terms (%(fields)s): make a new template instead."
+                )
+                % {"fields": ", ".join(str(self.fields[name].label) for name in changed_terms)}
+            )
+        return data
 
 
 @admin.register(CouponTemplate)
 class CouponTemplateAdmin(admin.ModelAdmin):
+    form = CouponTemplateForm
     list_display = [
         "name",
         "face",
@@ -84,6 +140,16 @@ class CouponTemplateAdmin(admin.ModelAdmin):
             .annotate(used_count=Count("coupons", filter=Q(coupons__status="used")))
         )
 
+    def save_model(self, request, obj, form, change):
+        """Write only what the operator changed: ``issued_count`` moves with every claim and must never be
+        written back from the form (that would forget the claims made meanwhile and oversell)."""
+        if not change:
+            obj.save()
+            return
+        fields = [name for name in form.changed_data if name != "issued_count"]
+        if fields:
+            obj.save(update_fields=fields)
+
     @admin.display(description=_("face"))
     def face(self, template):
         return template.face()
@@ -116,9 +182,15 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         template = get_object_or_404(CouponTemplate, pk=pk)
         form = BulkIssueForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and request.user.has_perm("coupons.issue_coupons") and form.is_valid():
-            bulk = services.bulk_issue_create(
-                template_id=template.pk, member_ids=form.cleaned_data["member_ids"], actor_id=request.user.pk
-            )
+            try:
+                bulk = services.bulk_issue_create(
+                    template_id=template.pk,
+                    member_ids=form.cleaned_data["member_ids"],
+                    actor_id=request.user.pk,
+                )
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+                return redirect("admin:coupons_coupontemplate_changelist")
             self.log_change(request, template, f"bulk issue #{bulk.pk} to {bulk.total} members")
             return redirect("admin:coupons_bulkissue_change", bulk.pk)
         return action_page(
@@ -146,8 +218,13 @@ class BulkIssueForm(forms.Form):
         if data.get("everyone"):
             data["member_ids"] = list(Member.objects.values_list("pk", flat=True))
         elif data.get("members_file"):
-            tokens = [t for t in re.split(r"[\s,;]+", data["members_file"].read().decode("utf-8-sig")) if t]
-            ids = [int(t) for t in tokens if t.isdigit() and len(t) < 11]
+            raw = data["members_file"].read()
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = raw.decode("gb18030", errors="replace")  # Excel on Chinese Windows saves GBK
+            tokens = [t for t in re.split(r"[\s,;]+", text) if t]
+            ids = [int(t) for t in tokens if re.fullmatch(r"[0-9]{1,10}", t)]
             found = Member.objects.filter(Q(pk__in=ids) | Q(openid__in=tokens) | Q(phone__in=tokens))
             data["member_ids"] = list(found.values_list("pk", flat=True))
             if not data["member_ids"]:

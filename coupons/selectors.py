@@ -76,3 +76,10 @@ def coupon_spec(coupon: Coupon) -> CouponSpec:
         stacking=t.stacking,
         expires_at=coupon.valid_until,
     )
+
+
+def available_count(*, member_id: int, now=None) -> int:
+    now = now or timezone.now()
+    return Coupon.objects.filter(
+        member_id=member_id, status=CouponStatus.AVAILABLE, valid_from__lte=now, valid_until__gt=now
+    ).count()

@@ -10,6 +10,8 @@ then coupons by id.  Every state change of a coupon writes a ``CouponEvent``.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import secrets
 from datetime import timedelta
 
@@ -42,6 +44,8 @@ from coupons.models import (
     Validity,
 )
 from notifications.services import Draft, notify_many
+
+log = logging.getLogger(__name__)
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
 DEFAULT_LOCK_MINUTES = 30
@@ -181,7 +185,11 @@ def coupon_claim(*, member, template_id: int, idempotency_key: str, now=None) ->
     if not member_in_audience(template=template, member=member):
         raise NotInAudience()
     coupon, _created = coupon_issue(
-        template=template, member_id=member.pk, source="claim", issue_key=f"claim:{idempotency_key}", now=now
+        template=template,
+        member_id=member.pk,
+        source="claim",
+        issue_key="claim:" + hashlib.sha256(idempotency_key.encode()).hexdigest(),  # keys run to 255 chars
+        now=now,
     )
     return coupon
 
@@ -207,7 +215,8 @@ def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackG
                 grant = GiftPackGrant.objects.create(pack=pack, member_id=member_id, occasion=occasion)
         except IntegrityError:
             return GiftPackGrant.objects.get(pack=pack, member_id=member_id, occasion=occasion)
-        for item in pack.items.all():
+        # Templates in id order: every issuing path locks template rows in the same order (no deadlock).
+        for item in sorted(pack.items.all(), key=lambda item: item.template_id):
             for n in range(item.quantity):
                 try:
                     coupon_issue(
@@ -442,8 +451,11 @@ def _reminder(member_id: int, count: int, soonest) -> Draft:
 
 def bulk_issue_create(*, template_id: int, member_ids, actor_id: int) -> BulkIssue:
     """Queue an issue of one coupon of the template to each member (duplicates ignored); runs after commit."""
-    from coupons.tasks import run_bulk_issue
-
+    template = CouponTemplate.objects.get(pk=template_id)
+    if not template.is_active or (
+        template.validity == Validity.FIXED and template.valid_until <= timezone.now()
+    ):
+        raise ClaimWindowClosed(_("This coupon is inactive or past its validity: nothing would be usable."))
     member_ids = sorted(set(member_ids))
     with transaction.atomic():
         bulk = BulkIssue.objects.create(
@@ -452,8 +464,29 @@ def bulk_issue_create(*, template_id: int, member_ids, actor_id: int) -> BulkIss
         BulkIssueTarget.objects.bulk_create(
             (BulkIssueTarget(bulk_issue=bulk, member_id=m) for m in member_ids), batch_size=5000
         )
-        transaction.on_commit(lambda: run_bulk_issue.delay(bulk.pk))
+        transaction.on_commit(lambda: _enqueue_bulk_issue(bulk.pk))
     return bulk
+
+
+def _enqueue_bulk_issue(bulk_issue_id: int) -> None:
+    from coupons.tasks import run_bulk_issue
+
+    try:
+        run_bulk_issue.delay(bulk_issue_id)
+    except Exception:  # broker down: the bulk issue stays queued and the resume job starts it
+        log.warning(
+            "could not enqueue bulk issue %s; the resume job will run it", bulk_issue_id, exc_info=True
+        )
+
+
+def bulk_issues_resume() -> int:
+    """Run every bulk issue not finished (a lost task, a killed worker); safe beside a running one."""
+    unfinished = list(
+        BulkIssue.objects.exclude(status=BulkIssueStatus.DONE).order_by("pk").values_list("pk", flat=True)
+    )
+    for bulk_issue_id in unfinished:
+        bulk_issue_run(bulk_issue_id=bulk_issue_id)
+    return len(unfinished)
 
 
 _BULK_CHUNK_SQL = """

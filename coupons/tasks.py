@@ -8,6 +8,11 @@ def run_bulk_issue(bulk_issue_id: int) -> int:
     return services.bulk_issue_run(bulk_issue_id=bulk_issue_id).issued
 
 
+@shared_task(name="coupons.resume_bulk_issues", time_limit=3600, soft_time_limit=3300)
+def resume_bulk_issues() -> int:
+    return services.bulk_issues_resume()
+
+
 @shared_task(name="coupons.expire_due", time_limit=3600, soft_time_limit=3300)
 def expire_due() -> int:
     return services.coupons_expire_due()

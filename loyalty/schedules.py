@@ -61,6 +61,12 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         description="A coupon locked for an order is released when its lock expires (30 minutes by default).",
     ),
     DefaultSchedule(
+        name=gettext_noop("Resume bulk coupon issues left unfinished"),
+        task="coupons.resume_bulk_issues",
+        minute="*/10",
+        description="Picks up a bulk issue whose task was lost or whose worker was killed; safe beside a running one.",
+    ),
+    DefaultSchedule(
         name=gettext_noop("Remind members of coupons expiring soon"),
         task="coupons.remind_expiring",
         minute="30",

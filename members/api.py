@@ -143,6 +143,9 @@ class MeSerializer(serializers.Serializer):
     phone_bound = serializers.BooleanField()
     invite_code = serializers.CharField()
     registered_at = serializers.DateTimeField()
+    points = serializers.IntegerField(help_text="Usable points.")
+    stored_value_fen = serializers.IntegerField(help_text="Stored-value balance (principal + bonus).")
+    coupons_available = serializers.IntegerField(help_text="Coupons I can use now.")
 
 
 class MeView(APIView):

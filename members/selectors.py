@@ -24,6 +24,10 @@ def member_summary(*, member: Member) -> dict:
     Later features (points, stored value, tier, coupons) add their own keys
     here, each from its own app's selectors.
     """
+    from coupons.selectors import available_count
+    from points.selectors import points_balance
+    from stored_value.selectors import stored_value_balance
+
     return {
         "id": member.pk,
         "nickname": member.nickname,
@@ -31,6 +35,9 @@ def member_summary(*, member: Member) -> dict:
         "phone_bound": bool(member.phone),
         "invite_code": member.invite_code,
         "registered_at": member.registered_at,
+        "points": points_balance(member_id=member.pk)["balance"],
+        "stored_value_fen": stored_value_balance(member_id=member.pk)["balance_fen"],
+        "coupons_available": available_count(member_id=member.pk),
     }
 
 

@@ -57,6 +57,26 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         self.message_user(request, _("%(n)d payment(s) changed state.") % {"n": changed})
 
 
+@admin.register(PaymentRefund)
+class PaymentRefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Finance's view of refunds: a failed one (money out of the balance, not returned by WeChat,
+    e.g. the member's card was closed) is settled by hand."""
+
+    list_display = [
+        "out_refund_no",
+        "payment",
+        money("amount_fen", _("amount")),
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "updated_at",
+    ]
+    list_filter = ["status", "created_at"]
+    search_fields = ["out_refund_no", "refund_id", "payment__out_trade_no"]
+    list_select_related = ["payment"]
+
+
 @admin.register(PaymentNotification)
 class PaymentNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["received_at", "event_type", "out_trade_no", "notification_id"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import time
 import uuid
@@ -175,7 +176,7 @@ class WechatGateway:
         """Check and decrypt a notification; returns it with ``resource`` replaced by the plaintext dict."""
         timestamp = headers.get("Wechatpay-Timestamp", "")
         window = settings.WECHATPAY_NOTIFICATION_WINDOW_SECONDS
-        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > window:
+        if not re.fullmatch(r"[0-9]{1,12}", timestamp) or abs(time.time() - int(timestamp)) > window:
             raise NotificationRejected(details={"reason": "timestamp"})
         public_key = self._verify_keys.get(headers.get("Wechatpay-Serial", ""))
         if public_key is None or headers.get("Wechatpay-Signature-Type", SIGNATURE_TYPE) != SIGNATURE_TYPE:

@@ -40,37 +40,52 @@ def _out_trade_no() -> str:
 
 def payment_create(
     *, member, purpose: str, reference: str, amount_fen: int, description: str, timeout_minutes: int
-) -> tuple[Payment, dict]:
-    """Create the payment and its WeChat prepay; returns it with the wx.requestPayment parameters.
+) -> Payment:
+    """Record a payment to be made (no WeChat call yet), in the caller's transaction with the purpose's row.
 
-    Runs in the caller's transaction (the purpose's row and this payment are
-    written together): if WeChat cannot be reached, ``PaymentUnavailable``
-    rolls everything back and nothing is left half-made.  One payment per
-    purpose and reference.
+    Then, once that transaction has committed and released its locks, call
+    ``payment_prepay``.  One payment per purpose and reference.
     """
     if purpose not in purposes.PURPOSES:
         raise ValueError(f"unknown payment purpose {purpose!r}")
+    return Payment.objects.create(
+        member=member,
+        purpose=purpose,
+        reference=reference,
+        out_trade_no=_out_trade_no(),
+        provider=get_gateway().name,
+        description=str(description)[:127],
+        amount_fen=amount_fen,
+        expires_at=timezone.now() + timedelta(minutes=timeout_minutes),
+    )
+
+
+def payment_prepay(*, payment: Payment) -> dict:
+    """Open the payment at WeChat (JSAPI prepay); returns the wx.requestPayment parameters.
+
+    Never called under a ledger lock: it is an HTTP call of up to a few
+    seconds.  If WeChat cannot be reached the payment is closed (and its
+    purpose told, so e.g. the recharge stops counting against the cap) and
+    ``PaymentUnavailable`` is raised: nothing was charged.
+    """
     gateway = get_gateway()
-    with transaction.atomic():
-        payment = Payment.objects.create(
-            member=member,
-            purpose=purpose,
-            reference=reference,
-            out_trade_no=_out_trade_no(),
-            provider=gateway.name,
-            description=str(description)[:127],
-            amount_fen=amount_fen,
-            expires_at=timezone.now() + timedelta(minutes=timeout_minutes),
-        )
-        payment.prepay_id = gateway.prepay(
+    try:
+        prepay_id = gateway.prepay(
             out_trade_no=payment.out_trade_no,
             description=payment.description,
-            amount_fen=amount_fen,
-            openid=member.openid,
+            amount_fen=payment.amount_fen,
+            openid=payment.member.openid,
             expires_at=timezone.localtime(payment.expires_at),
         )
-        payment.save(update_fields=["prepay_id"])
-    return payment, gateway.jsapi_params(prepay_id=payment.prepay_id)
+    except PaymentUnavailable:
+        with transaction.atomic():
+            locked = Payment.objects.select_for_update().get(pk=payment.pk)
+            if locked.status == PaymentStatus.CREATED:
+                _mark_closed(locked)
+        raise
+    Payment.objects.filter(pk=payment.pk).update(prepay_id=prepay_id)
+    payment.prepay_id = prepay_id
+    return gateway.jsapi_params(prepay_id=prepay_id)
 
 
 def payment_get(*, out_trade_no: str) -> Payment:
@@ -100,7 +115,12 @@ def _apply_trade(trade: Trade) -> Payment:
     if mismatched:
         log.error("WeChat Pay trade %s does not match our payment: %s", trade.out_trade_no, mismatched)
         raise NotificationInvalid(details={"reason": "mismatch", "fields": sorted(mismatched)})
-    if trade.state in ("SUCCESS", "REFUND") and payment.status != PaymentStatus.PAID:
+    if trade.state == "REFUND" and payment.status != PaymentStatus.PAID:
+        # Paid and refunded at WeChat (the merchant console) while we never heard it was paid:
+        # crediting now would give value for money already returned. For finance to look at.
+        log.error("WeChat Pay trade %s was refunded before we saw it paid; not credited", trade.out_trade_no)
+        return payment
+    if trade.state == "SUCCESS" and payment.status != PaymentStatus.PAID:
         payment.status = PaymentStatus.PAID
         payment.transaction_id = trade.transaction_id
         payment.paid_at = timezone.now()
@@ -180,33 +200,32 @@ def payments_close_stale(*, limit: int = 500) -> int:
     """Close payments past their expiry that WeChat says are unpaid; credit those it says are paid.
 
     One provider query per stale payment (WeChat has no batch query), in a
-    bounded batch, each under its row lock with SKIP LOCKED so a notification
-    being applied is never waited for.  Returns how many were closed.
+    bounded batch; no lock is held while WeChat answers, so a notification
+    arriving meanwhile is never kept waiting.  Returns how many were closed.
     """
     gateway, closed = get_gateway(), 0
     # A minute's grace: WeChat's own expiry and our clock may differ slightly.
     due = Payment.objects.filter(
         status=PaymentStatus.CREATED, expires_at__lt=timezone.now() - timedelta(minutes=1)
     ).order_by("expires_at")
-    for pk in due.values_list("pk", flat=True)[:limit]:
+    for payment in due[:limit]:
         try:
-            with transaction.atomic():
-                payment = (
-                    Payment.objects.select_for_update(skip_locked=True)
-                    .filter(pk=pk, status=PaymentStatus.CREATED)
-                    .first()
-                )
-                if payment is None:
-                    continue
-                trade = gateway.query(out_trade_no=payment.out_trade_no)
-                if trade.state in ("SUCCESS", "REFUND", "CLOSED"):
+            # WeChat is asked with no lock held; what it says is then applied under the row lock.
+            # Closing an order the member has just paid fails at WeChat (ORDERPAID), so a payment
+            # can never be closed here and paid there.
+            trade = gateway.query(out_trade_no=payment.out_trade_no)
+            if trade.state in ("SUCCESS", "REFUND", "CLOSED"):
+                with transaction.atomic():
                     _apply_trade(trade)
-                    continue
-                gateway.close(out_trade_no=payment.out_trade_no)
-                _mark_closed(payment)
-                closed += 1
+                continue
+            gateway.close(out_trade_no=payment.out_trade_no)
+            with transaction.atomic():
+                locked = Payment.objects.select_for_update().get(pk=payment.pk)
+                if locked.status == PaymentStatus.CREATED:
+                    _mark_closed(locked)
+                    closed += 1
         except (PaymentUnavailable, NotificationInvalid) as exc:
-            log.warning("stale payment %s left open: %s", pk, exc)
+            log.warning("stale payment %s left open: %s", payment.out_trade_no, exc)
     return closed
 
 
@@ -266,15 +285,23 @@ def payment_refund_submit(*, refund_id: int) -> PaymentRefund:
         refund.status = REFUND_STATES.get(answer.get("status"), RefundStatus.FAILED)
         refund.refund_id = str(answer.get("refund_id", ""))[:32]
         refund.last_error = "" if refund.status != RefundStatus.FAILED else str(answer.get("status"))[:200]
+        if refund.status == RefundStatus.FAILED:
+            # The money left the member's balance but WeChat will not return it (e.g. a closed card:
+            # ABNORMAL). Finance settles it by hand; the refunds list filters on this status.
+            log.error("refund %s failed at WeChat Pay: %s", refund.out_refund_no, answer)
         refund.save(update_fields=["attempts", "status", "refund_id", "last_error", "updated_at"])
     return refund
 
 
 def payment_refunds_retry(*, older_than_minutes: int = 5, limit: int = 200) -> int:
-    """Submit refunds still pending after a while (a lost task, WeChat down). Returns how many were tried."""
+    """Submit refunds not settled after a while (a lost task, WeChat down, a lost result). Returns how many."""
     cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
     ids = list(
-        PaymentRefund.objects.filter(status=RefundStatus.PENDING, updated_at__lt=cutoff)
+        # Processing ones too: submitting again is how WeChat tells a refund's state (it dedupes by number),
+        # which settles a refund whose result notification was lost.
+        PaymentRefund.objects.filter(
+            status__in=[RefundStatus.PENDING, RefundStatus.PROCESSING], updated_at__lt=cutoff
+        )
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
@@ -294,7 +321,10 @@ def payment_simulate_pay(*, payment: Payment, deliver: bool = True) -> tuple[dic
         raise FakePaymentsDisabled()
     if payment.status == PaymentStatus.CLOSED:
         raise PaymentNotPending()
-    headers, body = gateway.pay(out_trade_no=payment.out_trade_no)
+    try:
+        headers, body = gateway.pay(out_trade_no=payment.out_trade_no)
+    except KeyError as exc:  # the fake's trade is gone from the cache (flushed, or a week old)
+        raise PaymentNotPending() from exc
     if deliver:
         payment_handle_notification(headers=headers, body=body)
     return headers, body

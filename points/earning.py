@@ -18,6 +18,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from loyalty import rounding
+from loyalty.errors import IdempotencyConflict
 from members import benefits
 from points import ledger
 from points.exceptions import CheckInDisabled
@@ -97,15 +98,23 @@ def points_award(
             account_id=account_id, rule=rule, amount=amount, key=idempotency_key, reference=reference, now=now
         )
 
-    posting = ledger.points_earn(
-        member_id=member_id,
-        amount=requested,
-        idempotency_key=idempotency_key,
-        source=rule.kind,
-        expires_at=expiry_for(rule, now),
-        reference=reference,
-        cap=cap,
-    )
+    try:
+        posting = ledger.points_earn(
+            member_id=member_id,
+            amount=requested,
+            idempotency_key=idempotency_key,
+            source=rule.kind,
+            expires_at=expiry_for(rule, now),
+            reference=reference,
+            cap=cap,
+        )
+    except IdempotencyConflict:
+        # The key names the occasion (first order, an invite, an order's purchase points): it was
+        # already rewarded, by another order or before the rule changed. The first award stands.
+        entry = PointsEntry.objects.get(account__member_id=member_id, idempotency_key=idempotency_key)
+        posting = ledger.Posting(
+            entry_id=entry.pk, amount=entry.amount, balance_after=entry.balance_after, replayed=True
+        )
     withheld = (
         PointsWithheld.objects.filter(account__member_id=member_id, idempotency_key=idempotency_key)
         .values_list("withheld", flat=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -92,8 +92,8 @@ def recharge_create(*, member, plan_id: int, amount_fen: int) -> tuple[RechargeO
     """Open a recharge order and its WeChat Pay prepay; returns the order and the wx.requestPayment parameters.
 
     Everything is checked before any payment starts, under the member's
-    stored-value account lock so that two recharges of one member are decided
-    one after the other: the plan (active, in its window, uses left), the
+    stored-value account lock (released before WeChat is called) so that two
+    recharges of one member are decided one after the other: the plan (active, in its window, uses left), the
     amount (a whole number of fen in the plan's range) and the balance cap —
     balance plus every recharge still awaiting payment plus this one, bonus
     included.  The caller (the API) makes it idempotent by Idempotency-Key.
@@ -103,7 +103,13 @@ def recharge_create(*, member, plan_id: int, amount_fen: int) -> tuple[RechargeO
     policy = stored_value_policy()
     now = timezone.now()
     with transaction.atomic():
-        principal, bonus, frozen = ledger.lock_account(member_id=member.pk)
+        # Recharges of one member are decided one at a time. Not under the account's row lock: spends
+        # and crediting notifications never wait for this (in the API it lasts until WeChat answers).
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [RECHARGE_LOCK_SPACE, member.pk])
+        balance, frozen, pending = _balance_and_pending(
+            member_id=member.pk, since=now - timedelta(minutes=policy.recharge_timeout_minutes)
+        )
         plan = next((p for p in plans_available(member_id=member.pk, now=now) if p.pk == plan_id), None)
         if plan is None:
             used = RechargePlan.objects.filter(pk=plan_id, is_active=True).exists()
@@ -113,23 +119,14 @@ def recharge_create(*, member, plan_id: int, amount_fen: int) -> tuple[RechargeO
         if not plan.min_fen <= amount_fen <= plan.max_fen:
             raise AmountOutOfRange(details={"min_fen": plan.min_fen, "max_fen": plan.max_fen})
         gift_bonus = recharge_bonus(plan=plan, amount_fen=amount_fen)
-        pending = (
-            RechargeOrder.objects.filter(
-                member_id=member.pk,
-                status=RechargeStatus.CREATED,
-                created_at__gt=now - timedelta(minutes=policy.recharge_timeout_minutes),
-            ).aggregate(total=Sum("amount_fen") + Sum("bonus_fen"))["total"]
-            or 0
-        )
-        after = principal + bonus + pending + amount_fen + gift_bonus
-        if after > policy.balance_cap_fen:
+        if balance + pending + amount_fen + gift_bonus > policy.balance_cap_fen:
             raise BalanceCapExceeded(
                 details={
                     "cap_fen": policy.balance_cap_fen,
-                    "balance_fen": principal + bonus,
+                    "balance_fen": balance,
                     "pending_fen": pending,
                     "max_amount_fen": _largest_amount_under_cap(
-                        plan, policy.balance_cap_fen - principal - bonus - pending
+                        plan, policy.balance_cap_fen - balance - pending
                     ),
                 }
             )
@@ -140,7 +137,7 @@ def recharge_create(*, member, plan_id: int, amount_fen: int) -> tuple[RechargeO
             bonus_fen=gift_bonus,
             gift_points=plan.gift_points,
         )
-        payment, pay_params = payments.payment_create(
+        payment = payments.payment_create(
             member=member,
             purpose=PAYMENT_PURPOSE,
             reference=str(order.pk),
@@ -150,7 +147,33 @@ def recharge_create(*, member, plan_id: int, amount_fen: int) -> tuple[RechargeO
         )
         order.out_trade_no = payment.out_trade_no
         order.save(update_fields=["out_trade_no"])
+    # After commit: the account lock is released before WeChat is called (a slow WeChat must not
+    # hold up this member's spends). If WeChat is down, the order closes and 503 is answered.
+    pay_params = payments.payment_prepay(payment=payment)
+    order.refresh_from_db()
     return order, pay_params
+
+
+RECHARGE_LOCK_SPACE = -1  # advisory lock (space, member): coupon issuing uses (template id > 0, member)
+
+
+def _balance_and_pending(*, member_id: int, since) -> tuple[int, bool, int]:
+    """(balance, frozen, recharges awaiting payment incl. their bonus), read in ONE statement.
+
+    One snapshot, so a recharge being credited meanwhile is counted once: either
+    still pending or already in the balance, never neither.
+    """
+    with connection.cursor() as cur:
+        cur.execute(
+            """SELECT COALESCE(a.principal_fen + a.bonus_fen, 0), COALESCE(a.frozen, false),
+                      (SELECT COALESCE(SUM(amount_fen + bonus_fen), 0) FROM stored_value_rechargeorder
+                        WHERE member_id = %(member)s AND status = 'created' AND created_at > %(since)s)
+               FROM (SELECT %(member)s AS member_id) m
+               LEFT JOIN stored_value_storedvalueaccount a ON a.member_id = m.member_id""",
+            {"member": member_id, "since": since},
+        )
+        balance, frozen, pending = cur.fetchone()
+    return int(balance), bool(frozen), int(pending)
 
 
 def _plan_in_window(plan_id: int, now) -> bool:
@@ -226,7 +249,9 @@ def recharge_refundable(*, order: RechargeOrder, principal_fen: int, bonus_fen: 
     still holds belongs to the newest recharges: this one keeps what is left
     of the balance after the recharges credited after it, capped by what it
     brought in and has not already refunded.  Principal and bonus are
-    attributed separately.  Call with the account locked.
+    attributed separately.  Principal an operator added by adjustment counts
+    as held last: it is spendable, never paid out (it was never paid in).
+    Call with the account locked.
     """
     newer = RechargeOrder.objects.filter(
         member_id=order.member_id,
@@ -235,7 +260,11 @@ def recharge_refundable(*, order: RechargeOrder, principal_fen: int, bonus_fen: 
     ).aggregate(
         principal=Sum("amount_fen") - Sum("refunded_fen"), bonus=Sum("bonus_fen") - Sum("forfeited_bonus_fen")
     )
-    principal = min(max(principal_fen - (newer["principal"] or 0), 0), order.amount_fen - order.refunded_fen)
+    adjusted = StoredValueEntry.objects.filter(
+        account__member_id=order.member_id, kind=EntryKind.ADJUST, principal_fen__gt=0
+    ).aggregate(total=Sum("principal_fen"))["total"]
+    held_later = (newer["principal"] or 0) + (adjusted or 0)
+    principal = min(max(principal_fen - held_later, 0), order.amount_fen - order.refunded_fen)
     bonus = min(max(bonus_fen - (newer["bonus"] or 0), 0), order.bonus_fen - order.forfeited_bonus_fen)
     return principal, bonus
 

@@ -95,3 +95,58 @@ def test_a_bulk_issue_needs_the_permission(client, member):
         == 403
     )
     assert not BulkIssue.objects.exists()
+
+
+def _change_form(admin_client, tpl, **changes):
+    from django.forms.models import model_to_dict
+
+    data = {
+        k: ("" if v is None else v) for k, v in model_to_dict(tpl).items() if k not in ("id", "issued_count")
+    }
+    data["audience_values"] = "[]"
+    data["scope_values"] = "[]"
+    data.update(changes)
+    return admin_client.post(f"/admin/coupons/coupontemplate/{tpl.pk}/change/", data)
+
+
+def test_saving_a_template_never_writes_back_a_stale_issued_count(admin_client, member):
+    from coupons.models import CouponTemplate
+
+    tpl = template(total_stock=10, per_member_limit=5)
+    stale = CouponTemplate.objects.get(pk=tpl.pk)  # what the operator's form was built from
+    for i in range(3):  # claims while the operator edits
+        services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key=f"k{i}")
+
+    response = _change_form(admin_client, stale, description="双11 备注")
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    tpl.refresh_from_db()
+    assert (tpl.description, tpl.issued_count) == ("双11 备注", 3)
+
+
+def test_issued_terms_and_stock_below_issued_are_refused_in_the_admin(admin_client, member):
+    tpl = template(total_stock=10)
+    services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k")
+
+    assert _change_form(admin_client, tpl, total_stock=0).status_code == 200  # the form again, with the error
+    assert _change_form(admin_client, tpl, amount_off_fen=9_000).status_code == 200
+    tpl.refresh_from_db()
+    assert (tpl.total_stock, tpl.amount_off_fen) == (10, 2_000)
+    assert _change_form(admin_client, tpl, total_stock=1).status_code == 302
+
+
+def test_a_member_list_saved_by_excel_in_gbk_is_read(client, django_capture_on_commit_callbacks):
+    member = MemberFactory(phone="13900000009")
+    tpl = template()
+    staff(client, "ops", "coupons.view_coupontemplate", "coupons.issue_coupons", "coupons.view_bulkissue")
+    upload = SimpleUploadedFile(
+        "名单.csv", f"手机号\n{member.phone}\n".encode("gbk") + "²\n".encode("latin-1")
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/admin/coupons/coupontemplate/{tpl.pk}/bulk-issue/", {"members_file": upload}
+        )
+
+    assert response.status_code == 302
+    assert Coupon.objects.get().member == member

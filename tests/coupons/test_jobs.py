@@ -110,3 +110,39 @@ def test_a_bulk_issue_killed_half_way_and_run_again_issues_each_member_once(oper
     assert (bulk.status, bulk.processed, bulk.issued) == ("done", 10, 10)
     assert sorted(Coupon.objects.values_list("member_id", flat=True)) == sorted(m.pk for m in members)
     call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+
+
+def test_a_bulk_issue_whose_task_was_lost_is_resumed_by_the_job(
+    operator, monkeypatch, django_capture_on_commit_callbacks
+):
+    from coupons import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(tasks.run_bulk_issue, "delay", broker_down)
+    members = [MemberFactory() for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk = services.bulk_issue_create(
+            template_id=template().pk, member_ids=[m.pk for m in members], actor_id=operator.pk
+        )
+    bulk.refresh_from_db()
+    assert bulk.status == "queued"
+
+    assert services.bulk_issues_resume() == 1
+    bulk.refresh_from_db()
+    assert (bulk.status, bulk.issued) == ("done", 3)
+    assert services.bulk_issues_resume() == 0
+
+
+def test_a_bulk_issue_of_an_inactive_or_expired_template_is_refused(operator, member):
+    from coupons.exceptions import ClaimWindowClosed
+
+    now = timezone.now()
+    for tpl in (
+        template(is_active=False),
+        template(validity="fixed", valid_from=now - timedelta(days=5), valid_until=now),
+    ):
+        with pytest.raises(ClaimWindowClosed):
+            services.bulk_issue_create(template_id=tpl.pk, member_ids=[member.pk], actor_id=operator.pk)
+    assert not BulkIssue.objects.exists()

@@ -100,3 +100,19 @@ def test_me_summary(member_api, member):
     assert body["id"] == member.pk
     assert body["phone_bound"] is False
     assert body["invite_code"] == member.invite_code
+
+
+@pytest.mark.django_db
+def test_me_sums_up_points_stored_value_and_usable_coupons(member, member_api):
+    from coupons import services as coupons
+    from points import ledger as points
+    from tests.coupons.helpers import template
+    from tests.stored_value.helpers import credit
+
+    points.points_earn(member_id=member.pk, amount=120, idempotency_key="k", source="test", expires_at=None)
+    credit(member, 150_000, 15_000)
+    coupons.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+
+    me = member_api.get("/api/v1/me").json()
+
+    assert (me["points"], me["stored_value_fen"], me["coupons_available"]) == (120, 165_000, 1)

@@ -100,7 +100,7 @@ def test_an_answer_with_a_forged_signature_is_not_believed(member, wechat):
     wechat.mode = "forged"
     with pytest.raises(PaymentUnavailable):
         recharges.recharge_create(member=member, plan_id=plan_1500_150().pk, amount_fen=150_000)
-    assert not RechargeOrder.objects.exists()
+    assert list(RechargeOrder.objects.values_list("status", flat=True)) == ["closed"]
 
 
 def test_the_stale_job_queries_then_closes_at_wechat(member, wechat):

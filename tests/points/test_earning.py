@@ -183,3 +183,27 @@ def test_completing_the_profile_earns_points_once(member_api, member, fake_wecha
     member_api.patch("/api/v1/me/profile", {"nickname": "again"}, format="json")
 
     assert balance(member) == 20
+
+
+def test_the_first_order_bonus_is_granted_once_whatever_the_order(member):
+    rule(RuleKind.FIRST_ORDER, points=300, is_active=True)
+
+    first = earning.points_award_first_order(member_id=member.pk, order_no="SO-1")
+    second = earning.points_award_first_order(member_id=member.pk, order_no="SO-2")
+
+    assert (first.granted, second.replayed) == (300, True)
+    assert balance(member) == 300
+
+
+def test_an_invite_rewards_both_sides_once(member):
+    rule(RuleKind.INVITER, points=200, is_active=True)
+    rule(RuleKind.INVITEE, points=100, is_active=True)
+    friend, other_friend = MemberFactory(referrer=member), MemberFactory(referrer=member)
+
+    inviter, invitee = earning.points_award_invite(inviter_id=member.pk, invitee_id=friend.pk)
+    again = earning.points_award_invite(inviter_id=member.pk, invitee_id=friend.pk)
+    earning.points_award_invite(inviter_id=member.pk, invitee_id=other_friend.pk)
+
+    assert (inviter.granted, invitee.granted) == (200, 100)
+    assert all(award.replayed for award in again)
+    assert (balance(member), balance(friend), balance(other_friend)) == (400, 100, 100)

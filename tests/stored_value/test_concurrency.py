@@ -53,3 +53,49 @@ def test_parallel_duplicates_of_one_spend_post_once():
 
     assert errors == [] and len({r.entry_id for r in results}) == 1
     assert parts(member) == (7_500, 0)
+
+
+def test_a_recharge_waiting_on_wechat_never_holds_up_the_members_spends(monkeypatch):
+    """The recharge decides under a lock of its own, not the account's: WeChat's slowness is not ours."""
+    import threading
+    import time
+
+    from django.db import connections
+
+    from payments.gateway import FakeGateway
+    from tests.conftest import client_for
+    from tests.stored_value.recharge_helpers import plan_1500_150
+
+    member = MemberFactory()
+    credit(member, 10_000)
+    plan = plan_1500_150()
+    real_prepay, entered = FakeGateway.prepay, threading.Event()
+
+    def slow_prepay(self, **kwargs):
+        entered.set()
+        time.sleep(1.5)
+        return real_prepay(self, **kwargs)
+
+    monkeypatch.setattr(FakeGateway, "prepay", slow_prepay)
+
+    def recharge():
+        try:
+            client_for(member).post(
+                "/api/v1/stored-value/recharges",
+                {"plan_id": plan.pk, "amount_fen": 150_000},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY="r1",
+            )
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=recharge)
+    thread.start()
+    assert entered.wait(5)
+    started = time.monotonic()
+    ledger.stored_value_spend(member_id=member.pk, amount_fen=100, idempotency_key="coffee")
+    waited = time.monotonic() - started
+    thread.join()
+
+    assert waited < 1.0
+    assert sum(parts(member)) == 9_900

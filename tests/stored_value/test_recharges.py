@@ -181,14 +181,19 @@ def test_a_frozen_account_cannot_start_a_recharge(member, finance):
     assert not RechargeOrder.objects.exists()
 
 
-def test_wechat_pay_down_at_prepay_leaves_nothing_behind(member, monkeypatch):
+def test_wechat_pay_down_at_prepay_closes_the_order_and_charges_nothing(member, monkeypatch):
     def down(self, **kwargs):
         raise PaymentUnavailable()
 
     monkeypatch.setattr(FakeGateway, "prepay", down)
+    plan = plan_1500_150(max_uses_per_member=1)
     with pytest.raises(PaymentUnavailable):
-        recharges.recharge_create(member=member, plan_id=plan_1500_150().pk, amount_fen=150_000)
-    nothing_written(member)
+        recharges.recharge_create(member=member, plan_id=plan.pk, amount_fen=150_000)
+
+    assert list(RechargeOrder.objects.values_list("status", flat=True)) == ["closed"]
+    assert list(Payment.objects.values_list("status", flat=True)) == ["closed"]
+    assert parts(member) == (0, 0)
+    assert plan in recharges.plans_available(member_id=member.pk)  # a failed attempt uses nothing up
 
 
 def test_stale_unpaid_recharges_close_and_a_paid_one_with_a_lost_notification_is_credited(member):
@@ -314,3 +319,22 @@ def test_a_plans_gift_pack_arrives_with_the_credit_once(member):
     payments.payment_handle_notification(headers=headers, body=body)
 
     assert Coupon.objects.filter(member=member, source="gift_pack").count() == 1
+
+
+def test_principal_added_by_an_operator_is_spendable_but_never_refunded(member, finance):
+    from stored_value import ledger
+
+    order = pay(start_recharge(member, RechargePlan.objects.create(name="open", kind="open"), 10_000)[0])
+    spend(member, 10_000)
+    ledger.stored_value_adjust(
+        member_id=member.pk,
+        principal_fen=10_000,
+        bonus_fen=0,
+        reason="goodwill",
+        actor_id=finance.pk,
+        idempotency_key="gw",
+    )
+
+    with pytest.raises(NothingToRefund):
+        recharges.recharge_refund(order_id=order.pk, actor_id=finance.pk, reason="r", idempotency_key="k")
+    assert parts(member) == (10_000, 0)

@@ -10,6 +10,7 @@ from coupons.demo import seed_coupons
 from loyalty import services
 from loyalty.models import ApiClient
 from members.demo import seed_members
+from points.demo import seed_points
 from stored_value.demo import seed_stored_value
 
 DEMO_CLIENT_FILE = "demo-api-client.json"
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         rng = random.Random(seed)
         added = seed_members(count=members, rng=rng)
         self.stdout.write(f"members: {added} added")
+        self.stdout.write(f"points: {seed_points(rng=rng)} ledger entries (sign-up, purchases, spends)")
         self.stdout.write(f"coupons: {seed_coupons(rng=rng)} issued")
         self.stdout.write(f"stored value: {seed_stored_value(rng=rng)} recharges paid (fake WeChat Pay)")
         client = self._demo_api_client()

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from coupons.models import CouponTemplate, GiftPackGrant
+from points.models import PointsEntry
 from stored_value.models import RechargeOrder, RechargePlan
 
 pytestmark = pytest.mark.django_db
@@ -17,6 +18,10 @@ def test_the_demo_pays_recharges_through_the_fake_wechat_pay_once(settings, tmp_
     assert RechargePlan.objects.count() == 3
     assert CouponTemplate.objects.count() == 6
     assert GiftPackGrant.objects.count() == 40
+    assert (
+        PointsEntry.objects.filter(source="purchase").exists()
+        and PointsEntry.objects.filter(kind="spend").exists()
+    )
     assert RechargeOrder.objects.count() == 8
     assert set(RechargeOrder.objects.values_list("status", flat=True)) == {"credited"}
     call_command("verify_ledgers", stdout=io.StringIO())

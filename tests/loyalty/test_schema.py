@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core.management import call_command
 
@@ -36,7 +38,8 @@ def test_swagger_ui_is_served_from_our_own_static_files(api):
     page = api.get("/api/docs/").content.decode()
 
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
-    assert "cdn" not in page.lower()
+    # No asset from another host (a random CSRF token may well contain the letters "cdn").
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", page)
 
 
 def test_the_schema_generates_without_a_warning(tmp_path):

@@ -624,6 +624,43 @@ class Measured:
         return f"client {self.client_ms:.2f} ms + server {server}"
 
 
+def measure_on_accounts(
+    h: Harness,
+    template: str,
+    *,
+    workers: int,
+    mode: str,
+    hot: bool,
+    tag: str,
+    make_op: Callable,
+    check: Callable[[list[Run]], str],
+    unit: str,
+) -> Measured:
+    """One run on a fresh copy: ``workers`` processes, each with ``make_op(members, tag)`` over its slice
+    of the accounts (or all on account 1 when ``hot``); ``check(runs)`` proves the work on the copy and
+    says what it checked."""
+    pool = [1] if hot else list(range(1, h.scale.accounts + 1))
+    with h.copy_of(template):
+        runs, _ = run_workers(
+            workers,
+            op_worker,
+            lambda i: (
+                mode,
+                make_op(pool if hot else pool[i::workers], tag),
+                h.scale.warmup,
+                h.scale.duration,
+            ),
+        )
+        checked = check(runs)
+    measured = Measured.of(runs)
+    print(
+        f"  {tag} ({checked}): {measured.rate:,.0f} {unit}/s over {h.scale.duration:g} s; worst worker's "
+        f"p50 {measured.p50_ms:.1f} ms, p99 {measured.p99_ms:.1f} ms; CPU per operation {measured.cpu()}",
+        flush=True,
+    )
+    return measured
+
+
 def compare_service_raw(
     h: Harness, measure: Callable[[str, int], Measured], *, label: str, unit: str
 ) -> tuple[float, float]:

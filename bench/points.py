@@ -24,7 +24,7 @@ from bench.common import (
     copy_members,
     copy_rows,
     indexes_dropped,
-    op_worker,
+    measure_on_accounts,
     percentile,
     raw_connection,
     reset_sequences,
@@ -247,30 +247,25 @@ def _make_op(members: list[int], tag: str):
 def _measure_postings(
     h: Harness, template: str, workers: int, mode: str, *, hot: bool, round_: int
 ) -> Measured:
-    tag = f"{'hot' if hot else 'spread'}-{mode}-{workers}-r{round_}"
-    pool = [1] if hot else list(range(1, h.scale.accounts + 1))
-    with h.copy_of(template):
-        runs, _ = run_workers(
-            workers,
-            op_worker,
-            lambda i: (
-                mode,
-                _make_op(pool if hot else pool[i::workers], tag),
-                h.scale.warmup,
-                h.scale.duration,
-            ),
-        )
+    def check(runs) -> str:
         made, written = sum(r.total for r in runs), _count_postings(tag)
         if made != written:
             raise RuntimeError(f"{tag}: workers made {made} postings but {written} were written")
         _verify(h, f"{tag} ({written} postings)", balance_only=mode == "raw")
-    measured = Measured.of(runs)
-    print(
-        f"  {tag}: {measured.rate:,.0f} postings/s over {h.scale.duration:g} s; worst worker's "
-        f"p50 {measured.p50_ms:.1f} ms, p99 {measured.p99_ms:.1f} ms; CPU per posting {measured.cpu()}",
-        flush=True,
+        return f"{written} postings"
+
+    tag = f"{'hot' if hot else 'spread'}-{mode}-{workers}-r{round_}"
+    return measure_on_accounts(
+        h,
+        template,
+        workers=workers,
+        mode=mode,
+        hot=hot,
+        tag=tag,
+        make_op=_make_op,
+        check=check,
+        unit="postings",
     )
-    return measured
 
 
 def _compare_postings(h: Harness, template: str, workers: int, *, hot: bool) -> tuple[float, float]:

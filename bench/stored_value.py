@@ -22,10 +22,9 @@ from bench.common import (
     copy_members,
     copy_rows,
     indexes_dropped,
-    op_worker,
+    measure_on_accounts,
     raw_connection,
     reset_sequences,
-    run_workers,
 )
 
 APP_MODULES = ("stored_value.ledger", "loyalty.management.commands.verify_ledgers")  # imported once, up front
@@ -260,19 +259,7 @@ def _make_op(members: list[int], tag: str):
 
 
 def _measure(h: Harness, template: str, workers: int, mode: str, *, hot: bool, round_: int) -> Measured:
-    tag = f"sv-{'hot' if hot else 'spread'}-{mode}-{workers}-r{round_}"
-    pool = [1] if hot else list(range(1, h.scale.accounts + 1))
-    with h.copy_of(template):
-        runs, _ = run_workers(
-            workers,
-            op_worker,
-            lambda i: (
-                mode,
-                _make_op(pool if hot else pool[i::workers], tag),
-                h.scale.warmup,
-                h.scale.duration,
-            ),
-        )
+    def check(runs) -> str:
         made = sum(r.total for r in runs)
         written, fen = _count_spends(tag)
         if not made == written or fen != written * SPEND:
@@ -280,13 +267,20 @@ def _measure(h: Harness, template: str, workers: int, mode: str, *, hot: bool, r
                 f"{tag}: workers made {made} spends but {written} entries taking {fen} fen were written"
             )
         _verify(f"{tag} ({written} spends)", balance_only=mode == "raw")
-    measured = Measured.of(runs)
-    print(
-        f"  {tag}: {measured.rate:,.0f} spends/s over {h.scale.duration:g} s; worst worker's "
-        f"p50 {measured.p50_ms:.1f} ms, p99 {measured.p99_ms:.1f} ms; CPU per spend {measured.cpu()}",
-        flush=True,
+        return f"{written} spends"
+
+    tag = f"sv-{'hot' if hot else 'spread'}-{mode}-{workers}-r{round_}"
+    return measure_on_accounts(
+        h,
+        template,
+        workers=workers,
+        mode=mode,
+        hot=hot,
+        tag=tag,
+        make_op=_make_op,
+        check=check,
+        unit="spends",
     )
-    return measured
 
 
 def _compare(h: Harness, template: str, workers: int, *, hot: bool) -> tuple[float, float]:

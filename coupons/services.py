@@ -11,7 +11,6 @@ then coupons by id.  Every state change of a coupon writes a ``CouponEvent``.
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 from datetime import timedelta
 
@@ -43,9 +42,8 @@ from coupons.models import (
     GiftPackGrant,
     Validity,
 )
+from loyalty.enqueue import enqueue_on_commit
 from notifications.services import Draft, notify_many
-
-log = logging.getLogger(__name__)
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
 DEFAULT_LOCK_MINUTES = 30
@@ -464,19 +462,8 @@ def bulk_issue_create(*, template_id: int, member_ids, actor_id: int) -> BulkIss
         BulkIssueTarget.objects.bulk_create(
             (BulkIssueTarget(bulk_issue=bulk, member_id=m) for m in member_ids), batch_size=5000
         )
-        transaction.on_commit(lambda: _enqueue_bulk_issue(bulk.pk))
+        enqueue_on_commit("coupons.tasks.run_bulk_issue", bulk.pk)  # the resume job covers a broker outage
     return bulk
-
-
-def _enqueue_bulk_issue(bulk_issue_id: int) -> None:
-    from coupons.tasks import run_bulk_issue
-
-    try:
-        run_bulk_issue.delay(bulk_issue_id)
-    except Exception:  # broker down: the bulk issue stays queued and the resume job starts it
-        log.warning(
-            "could not enqueue bulk issue %s; the resume job will run it", bulk_issue_id, exc_info=True
-        )
 
 
 def bulk_issues_resume() -> int:

@@ -17,6 +17,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from loyalty.enqueue import enqueue_on_commit
 from payments import purposes
 from payments.exceptions import (
     FakePaymentsDisabled,
@@ -250,17 +251,8 @@ def payment_refund(*, payment: Payment, amount_fen: int, reason: str, out_refund
         refund = PaymentRefund.objects.create(
             payment=payment, out_refund_no=out_refund_no, amount_fen=amount_fen, reason=reason[:80]
         )
-        transaction.on_commit(lambda: _enqueue_refund(refund.pk))
+        enqueue_on_commit("payments.tasks.submit_refund", refund.pk)  # the retry job covers a broker outage
     return refund
-
-
-def _enqueue_refund(refund_id: int) -> None:
-    from payments.tasks import submit_refund
-
-    try:
-        submit_refund.delay(refund_id)
-    except Exception:  # broker down: the refund stays pending and the periodic job submits it
-        log.warning("could not enqueue refund %s; the retry job will submit it", refund_id, exc_info=True)
 
 
 def payment_refund_submit(*, refund_id: int) -> PaymentRefund:

@@ -373,7 +373,7 @@ def fake_keys() -> dict:
 
 
 @cache
-def _gateway(provider: str, fingerprint: str) -> WechatGateway:
+def _gateway(provider: str, fingerprint: tuple) -> WechatGateway:
     if provider == "fake":
         keys = fake_keys()
         config = Config(
@@ -398,11 +398,27 @@ def _gateway(provider: str, fingerprint: str) -> WechatGateway:
     return WechatGateway(config)
 
 
+# Every setting the gateway is built from: a change of any of them builds a new one.
+_SETTINGS = (
+    "WECHATPAY_PROVIDER",
+    "WECHATPAY_MCHID",
+    "WECHATPAY_APP_ID",
+    "WECHAT_APP_ID",
+    "WECHATPAY_APIV3_KEY",
+    "WECHATPAY_PRIVATE_KEY",
+    "WECHATPAY_PRIVATE_KEY_FILE",
+    "WECHATPAY_CERT_SERIAL_NO",
+    "WECHATPAY_PUBLIC_KEY",
+    "WECHATPAY_PUBLIC_KEY_FILE",
+    "WECHATPAY_PUBLIC_KEY_ID",
+    "WECHATPAY_PLATFORM_CERT_DIR",
+    "WECHATPAY_NOTIFY_URL",
+    "WECHATPAY_API_BASE",
+    "WECHATPAY_TIMEOUT_SECONDS",
+    "WECHATPAY_FAKE_KEYS_FILE",
+)
+
+
 def get_gateway() -> WechatGateway:
     """The configured gateway, built once per configuration (tests switch settings freely)."""
-    provider = settings.WECHATPAY_PROVIDER
-    fingerprint = json.dumps(
-        [getattr(settings, name) for name in sorted(dir(settings)) if name.startswith("WECHATPAY_")],
-        default=str,
-    )
-    return _gateway(provider, fingerprint)
+    return _gateway(settings.WECHATPAY_PROVIDER, tuple(str(getattr(settings, name)) for name in _SETTINGS))

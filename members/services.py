@@ -144,3 +144,23 @@ def member_bind_phone(*, member: Member, code: str) -> Member:
         member.phone = phone
         _award_if_profile_complete(member)
     return member
+
+
+# Order events from checkout (the orders app) reach membership through these
+# two calls only.  The membership feature fills them in: growth value,
+# cumulative spend and order count, tier upgrade, conditional cards.
+
+
+def membership_record_order(*, member_id: int, order_no: str, paid_fen: int, completed_at) -> None:
+    """A paid order completed: count ``paid_fen`` toward growth and cumulative spend.
+
+    Called inside checkout's completion transaction.  Idempotent by
+    ``order_no``: a repeated call changes nothing.
+    """
+
+
+def membership_record_refund(*, member_id: int, order_no: str, refund_no: str, paid_fen: int) -> None:
+    """Part (or all) of a completed order was refunded: take ``paid_fen`` back out.
+
+    Called inside checkout's refund transaction.  Idempotent by ``refund_no``.
+    """

@@ -47,3 +47,18 @@ def member_lookup(*, openid: str | None = None, phone: str | None = None) -> Mem
     if member is None:
         raise NotFound()
     return member
+
+
+# What other apps (mall, coupons, checkout) ask of membership.  The
+# membership feature fills these in; until then every member is at level 0
+# and holds no card, so tier- and card-only things are offered to nobody.
+
+
+def member_tier_level(*, member_id: int) -> int:
+    """The member's current tier level (0 = the entry tier)."""
+    return 0
+
+
+def member_card_type_ids(*, member_id: int, at) -> set[int]:
+    """Ids of the card types the member holds a valid card of at ``at``."""
+    return set()

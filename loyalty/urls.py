@@ -24,6 +24,8 @@ api_v1 = [
         notifications_api.MarkReadView.as_view(),
         name="me-notification-read",
     ),
+    path("me/subscriptions", notifications_api.SubscriptionsView.as_view(), name="me-subscriptions"),
+    path("me/close", members_api.CloseAccountView.as_view(), name="me-close"),
     path("points", points_api.BalanceView.as_view(), name="points-balance"),
     path("points/entries", points_api.EntriesView.as_view(), name="points-entries"),
     path("points/check-in", points_api.CheckInView.as_view(), name="points-check-in"),

@@ -1,13 +1,14 @@
 """Member-facing API: login, profile, phone, the "me" summary."""
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from loyalty.api.idempotency import idempotent
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from members import selectors, services
@@ -189,3 +190,36 @@ class ServerMemberLookupView(APIView):
         query.is_valid(raise_exception=True)
         member = selectors.member_lookup(**query.validated_data)
         return Response(ServerMemberSerializer(member).data)
+
+
+# --- account closure (注销) ---------------------------------------------------------------------
+
+
+class CloseAccountOutput(serializers.Serializer):
+    closed_at = serializers.DateTimeField()
+    points_forfeited = serializers.IntegerField(help_text="Points taken away with the account.")
+    coupons_voided = serializers.IntegerField(help_text="Unused coupons voided with the account.")
+
+
+class CloseAccountView(APIView):
+    """Close my account (注销): refused while stored value remains or a recharge awaits payment.
+
+    Points and unused coupons are forfeited, personal data is erased and every
+    session ends; the same WeChat user signing in later is a new member.
+    """
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: CloseAccountOutput,
+            409: OpenApiResponse(ErrorSerializer, description="stored_value_remaining, recharge_pending"),
+        },
+        parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
+        tags=["me"],
+    )
+    @idempotent
+    def post(self, request):
+        from members.closure import member_close
+
+        closure = member_close(member_id=request.user.pk)
+        return Response(CloseAccountOutput(closure).data)

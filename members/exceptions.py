@@ -26,3 +26,17 @@ class DevLoginDisabled(NotFound):
 class ReferrerNotFound(ApplicationError):
     code = "referrer_not_found"
     default_message = _("No member has this invite code.")
+
+
+class StoredValueRemaining(ApplicationError):
+    code = "stored_value_remaining"
+    status_code = 409
+    default_message = _(
+        "Your stored-value balance is not zero. Spend it, or ask the merchant to refund it, before closing your account."
+    )
+
+
+class RechargePending(ApplicationError):
+    code = "recharge_pending"
+    status_code = 409
+    default_message = _("A recharge is awaiting payment. Try again once it is paid or closed.")

@@ -37,6 +37,8 @@ class Member(models.Model):
         _("registration channel"), max_length=64, blank=True, db_index=True
     )
     registered_at = models.DateTimeField(_("registered at"), auto_now_add=True, db_index=True)
+    # 注销: set by members.closure; the row stays (ledgers and orders point at it), anonymised.
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, db_index=True)
 
     # DRF principal for member requests (request.user is the Member).
     is_authenticated = True
@@ -50,6 +52,15 @@ class Member(models.Model):
 
     def __str__(self):
         return self.nickname or self.phone or self.openid
+
+
+class ClosedMember(Member):
+    """Closed accounts (注销), for the read-only admin list."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("closed account")
+        verbose_name_plural = _("closed accounts")
 
 
 class MemberToken(models.Model):

@@ -12,7 +12,12 @@ from members.services import token_hash
 def member_by_token(token: str) -> tuple[Member, MemberToken] | None:
     record = (
         MemberToken.objects.select_related("member")
-        .filter(key_hash=token_hash(token), revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .filter(
+            key_hash=token_hash(token),
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            member__closed_at__isnull=True,  # closure revokes tokens too; this holds if one slipped by
+        )
         .first()
     )
     return (record.member, record) if record else None

@@ -1,13 +1,16 @@
-from drf_spectacular.utils import extend_schema
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PageQuery
+from loyalty.api.serializers import ErrorSerializer, StrictSerializer
 from loyalty.errors import NotFound
 from notifications import services
-from notifications.models import Notification
+from notifications.models import Notification, WechatTemplate
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -37,3 +40,71 @@ class MarkReadView(APIView):
             raise NotFound()
         services.notification_mark_read(member_id=request.user.pk, notification_id=pk)
         return Response(status=204)
+
+
+# --- subscription messages (订阅消息): which templates to ask for, and what the member answered ----------
+
+
+class SubscriptionSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="The kind of reminder the template carries.")
+    template_id = serializers.CharField(help_text="Pass to wx.requestSubscribeMessage({tmplIds}).")
+    credits = serializers.IntegerField(help_text="Messages of this template we may still send me.")
+
+
+class SubscriptionListSerializer(serializers.Serializer):
+    results = SubscriptionSerializer(many=True)
+
+
+class SubscriptionReportInput(StrictSerializer):
+    results = serializers.DictField(
+        child=serializers.ChoiceField(choices=["accept", "reject", "ban", "filter"]),
+        allow_empty=False,
+        help_text='wx.requestSubscribeMessage\'s answer per template id, e.g. {"tmplId": "accept"}.',
+    )
+
+    def validate_results(self, value):
+        if len(value) > 3:  # what one wx.requestSubscribeMessage call may ask for
+            raise serializers.ValidationError(_("At most 3 template ids per report."))
+        if any(not 1 <= len(key) <= 128 for key in value):
+            raise serializers.ValidationError(_("A template id has 1 to 128 characters."))
+        return value
+
+
+def _subscriptions(member_id: int, template_ids: list[str] | None = None) -> dict:
+    templates = WechatTemplate.objects.order_by("kind")
+    templates = (
+        templates.filter(template_id__in=template_ids) if template_ids else templates.filter(is_active=True)
+    )
+    templates = list(templates)
+    credits = services.subscription_credits(
+        member_id=member_id, template_ids=[t.template_id for t in templates]
+    )
+    return {
+        "results": [
+            {"kind": t.kind, "template_id": t.template_id, "credits": credits[t.template_id]}
+            for t in templates
+        ]
+    }
+
+
+class SubscriptionsView(APIView):
+    """The subscription messages the mini-program may ask me for, and my answers to wx.requestSubscribeMessage."""
+
+    @extend_schema(responses=SubscriptionListSerializer, tags=["me"])
+    def get(self, request):
+        return Response(SubscriptionListSerializer(_subscriptions(request.user.pk)).data)
+
+    @extend_schema(
+        request=SubscriptionReportInput,
+        responses={200: SubscriptionListSerializer, 400: ErrorSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
+        tags=["me"],
+        summary="Report wx.requestSubscribeMessage results (each accept is one message we may send)",
+    )
+    @idempotent
+    def post(self, request):
+        data = SubscriptionReportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        results = data.validated_data["results"]
+        services.subscription_report(member_id=request.user.pk, results=results)
+        return Response(SubscriptionListSerializer(_subscriptions(request.user.pk, list(results))).data)

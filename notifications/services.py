@@ -1,20 +1,49 @@
 """Every reminder goes through ``notify_many``.
 
-Channels deliver a batch of drafts.  The database channel always runs (it is
-the member's inbox in the mini-program); a WeChat subscription-message
-channel can be added to CHANNELS without touching the callers.
+Channels deliver a batch of drafts, inside the caller's transaction:
+
+1. the database channel (the member's inbox in the mini-program) always
+   runs and decides what is new: a draft whose (member, dedupe_key) was
+   delivered before goes nowhere, on any channel;
+2. the WeChat subscription-message channel (订阅消息) takes the new drafts
+   whose kind an operator mapped to a template, spends one send credit of
+   the member for each (a credit is one ``accept`` the mini-program
+   reported) and writes a ``WechatDelivery`` row — the outbox.  A member
+   without a credit gets the inbox message only.  The message itself is
+   sent after the caller commits, by a task, never inside the caller's
+   transaction; a periodic job retries what is still pending.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from notifications.models import Notification
+from loyalty.enqueue import enqueue_on_commit
+from notifications import wechat
+from notifications.exceptions import UnknownTemplate
+from notifications.models import (
+    ConsentResult,
+    DeliveryStatus,
+    Notification,
+    SubscribeConsent,
+    WechatDelivery,
+    WechatTemplate,
+)
+
+log = logging.getLogger(__name__)
+
+SEND_CHUNK = 200
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)  # a claimed delivery is not picked again while its sender may still be at it
+MAX_UNSPENT_CREDITS = 100  # per member and template: a bound on what a looping client can pile up
+CREDIT_RESULTS = (ConsentResult.ACCEPT, ConsentResult.RETURNED)
 
 
 @dataclass(frozen=True)
@@ -30,38 +59,124 @@ class Draft:
 class DatabaseChannel:
     name = "database"
 
-    def deliver(self, drafts: list[Draft]) -> int:
-        """Insert the drafts not delivered before; returns how many are new."""
+    def deliver(self, drafts: list[Draft]) -> list[Draft]:
+        """Insert the drafts not delivered before; returns the new ones."""
         table = Notification._meta.db_table
         now = timezone.now()
-        new = 0
+        new: list[Draft] = []
         with connection.cursor() as cursor:
             for start in range(0, len(drafts), 1000):
                 batch = drafts[start : start + 1000]
                 cursor.execute(
                     f"INSERT INTO {table} (member_id, kind, title, body, data, dedupe_key, created_at) VALUES "
                     + ", ".join(["(%s, %s, %s, %s, %s::jsonb, %s, %s)"] * len(batch))
-                    + " ON CONFLICT (member_id, dedupe_key) DO NOTHING",
+                    + " ON CONFLICT (member_id, dedupe_key) DO NOTHING RETURNING member_id, dedupe_key",
                     [
                         v
                         for d in batch
                         for v in (d.member_id, d.kind, d.title, d.body, json.dumps(d.data), d.dedupe_key, now)
                     ],
                 )
-                new += cursor.rowcount
+                inserted = set(cursor.fetchall())
+                for draft in batch:  # a key twice in one batch: the first draft is the one inserted
+                    if (draft.member_id, draft.dedupe_key) in inserted:
+                        inserted.discard((draft.member_id, draft.dedupe_key))
+                        new.append(draft)
         return new
 
 
-CHANNELS = [DatabaseChannel()]
+# One statement per batch: number each member's drafts per template and their unspent credits
+# (oldest first), pair them, write the deliveries and mark exactly the paired credits spent.
+# SKIP LOCKED: a credit another transaction is spending right now is not waited for — at worst
+# that member's message goes to the inbox only; a credit is never spent twice (the delivery's
+# one-to-one link to it is unique as well).
+_SPEND_SQL = """
+WITH d (idx, member_id, kind, dedupe_key, template_id, page, data) AS (VALUES {values}),
+credit AS (
+    SELECT c.id, c.member_id, c.template_id FROM notifications_subscribeconsent c
+    WHERE (c.member_id, c.template_id) IN (SELECT member_id, template_id FROM d)
+      AND c.result IN ('accept', 'returned') AND c.spent_at IS NULL
+    ORDER BY c.id
+    FOR UPDATE OF c SKIP LOCKED
+),
+rc AS (SELECT id, member_id, template_id,
+              row_number() OVER (PARTITION BY member_id, template_id ORDER BY id) AS rn FROM credit),
+rd AS (SELECT d.*, row_number() OVER (PARTITION BY member_id, template_id ORDER BY idx) AS rn FROM d),
+ins AS (
+    INSERT INTO notifications_wechatdelivery
+        (member_id, kind, dedupe_key, template_id, page, data, consent_id, status, attempts,
+         next_attempt_at, errcode, error, msgid, created_at)
+    SELECT rd.member_id, rd.kind, rd.dedupe_key, rd.template_id, rd.page, rd.data, rc.id, 'pending', 0,
+           %s, NULL, '', '', %s
+    FROM rd JOIN rc ON rc.member_id = rd.member_id AND rc.template_id = rd.template_id AND rc.rn = rd.rn
+    ON CONFLICT (member_id, dedupe_key) DO NOTHING
+    RETURNING id, consent_id
+),
+spent AS (UPDATE notifications_subscribeconsent c SET spent_at = %s FROM ins WHERE c.id = ins.consent_id)
+SELECT id FROM ins ORDER BY id
+"""
+
+
+class WechatChannel:
+    name = "wechat"
+
+    def deliver(self, drafts: list[Draft]) -> list[int]:
+        """Queue a subscription message for each new draft whose member has a credit; returns the delivery ids."""
+        if not drafts or not wechat.enabled():
+            return []
+        templates = {
+            t.kind: t
+            for t in WechatTemplate.objects.filter(kind__in={d.kind for d in drafts}, is_active=True)
+        }
+        rows = []
+        for idx, draft in enumerate(drafts):
+            template = templates.get(draft.kind)
+            if template is None:
+                continue
+            try:
+                data = wechat.render(template.field_map, title=draft.title, body=draft.body, data=draft.data)
+            except wechat.RenderError:
+                log.warning("wechat template for %s names a value its drafts lack; inbox only", draft.kind)
+                continue
+            rows.append(
+                (
+                    idx,
+                    draft.member_id,
+                    draft.kind,
+                    draft.dedupe_key,
+                    template.template_id,
+                    template.page,
+                    data,
+                )
+            )
+        ids: list[int] = []
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), 1000):
+                batch = rows[start : start + 1000]
+                values = ", ".join(["(%s::int, %s::bigint, %s, %s, %s, %s, %s::jsonb)"] * len(batch))
+                params = [v for row in batch for v in (*row[:6], json.dumps(row[6], ensure_ascii=False))]
+                cursor.execute(_SPEND_SQL.format(values=values), [*params, now, now, now])
+                ids += [row[0] for row in cursor.fetchall()]
+        for start in range(0, len(ids), SEND_CHUNK):
+            # The retry job sends them too if the broker is down.
+            enqueue_on_commit("notifications.tasks.send_wechat", ids[start : start + SEND_CHUNK])
+        return ids
+
+
+DATABASE = DatabaseChannel()
+WECHAT = WechatChannel()
 
 
 @transaction.atomic
 def notify_many(drafts: Iterable[Draft]) -> int:
+    """Deliver the drafts on every channel; returns how many were new (not delivered before)."""
     drafts = list(drafts)
     if not drafts:
         return 0
-    # The database channel is first: what it reports new is what was sent.
-    return [channel.deliver(drafts) for channel in CHANNELS][0]
+    new = DATABASE.deliver(drafts)
+    WECHAT.deliver(new)
+    return len(new)
 
 
 def notification_mark_read(*, member_id: int, notification_id: int) -> bool:
@@ -70,3 +185,145 @@ def notification_mark_read(*, member_id: int, notification_id: int) -> bool:
             read_at=timezone.now()
         )
     )
+
+
+# --- consent: what the mini-program's wx.requestSubscribeMessage answered ---------------------------
+
+
+def subscription_report(*, member_id: int, results: dict[str, str]) -> dict[str, int]:
+    """Record the member's answer per template id; each ``accept`` is one send credit.
+
+    Template ids must be ones an operator mapped (active or not); otherwise
+    ``unknown_template`` and nothing is written.  Unspent credits per member
+    and template are capped at ``MAX_UNSPENT_CREDITS`` (accepts beyond it are
+    recorded as nothing).  Idempotency comes from the API's Idempotency-Key.
+    Returns the member's unspent credits for each reported template id.
+    """
+    known = set(
+        WechatTemplate.objects.filter(template_id__in=list(results)).values_list("template_id", flat=True)
+    )
+    unknown = sorted(set(results) - known)
+    if unknown:
+        raise UnknownTemplate(details={"template_ids": unknown})
+    with transaction.atomic():
+        credits = subscription_credits(member_id=member_id, template_ids=list(results))
+        rows = []
+        for template_id, result in results.items():
+            if result == ConsentResult.ACCEPT:
+                if credits[template_id] >= MAX_UNSPENT_CREDITS:
+                    continue
+                credits[template_id] += 1
+            rows.append(SubscribeConsent(member_id=member_id, template_id=template_id, result=result))
+        SubscribeConsent.objects.bulk_create(rows)
+    return credits
+
+
+def subscription_credits(*, member_id: int, template_ids: list[str]) -> dict[str, int]:
+    counts = dict.fromkeys(template_ids, 0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT template_id, count(*) FROM notifications_subscribeconsent
+               WHERE member_id = %s AND template_id = ANY(%s) AND result IN ('accept', 'returned')
+                 AND spent_at IS NULL GROUP BY template_id""",
+            [member_id, template_ids],
+        )
+        counts.update(dict(cursor.fetchall()))
+    return counts
+
+
+# --- the outbox: sending and retrying ------------------------------------------------------------
+
+
+_CLAIM_SQL = """
+WITH due AS (
+    SELECT id FROM notifications_wechatdelivery
+    WHERE status = 'pending' AND next_attempt_at <= %s {only}
+    ORDER BY next_attempt_at, id LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE notifications_wechatdelivery w SET attempts = w.attempts + 1, next_attempt_at = %s
+FROM due, members_member m
+WHERE w.id = due.id AND m.id = w.member_id
+RETURNING w.id, w.member_id, m.openid, w.template_id, w.page, w.data, w.attempts
+"""
+
+
+def _claim(*, ids: list[int] | None, limit: int, now: datetime) -> list[tuple]:
+    """Take up to ``limit`` due deliveries for this sender: their next attempt moves a lease ahead."""
+    only = "AND id = ANY(%s)" if ids is not None else ""
+    params = [now, *([list(ids)] if ids is not None else []), limit, now + LEASE]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL.format(only=only), params)
+        return sorted(cursor.fetchall())
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=min(2 ** (attempts - 1), 60))
+
+
+def _record(row: tuple, outcome: wechat.Outcome) -> str:
+    delivery_id, member_id, _openid, template_id, _page, _data, attempts = row
+    now = timezone.now()
+    deliveries = WechatDelivery.objects.filter(pk=delivery_id)
+    with transaction.atomic():
+        if outcome.status == "sent":  # whatever happened meanwhile, WeChat has it: record the truth
+            deliveries.update(
+                status=DeliveryStatus.SENT, sent_at=now, errcode=0, error="", msgid=outcome.msgid
+            )
+            return DeliveryStatus.SENT
+        pending = deliveries.filter(status=DeliveryStatus.PENDING)
+        if outcome.status == "retry" and attempts < MAX_ATTEMPTS:
+            pending.update(
+                next_attempt_at=now + _backoff(attempts), errcode=outcome.errcode, error=outcome.error[:200]
+            )
+            return DeliveryStatus.PENDING
+        failed = pending.update(
+            status=DeliveryStatus.FAILED,
+            next_attempt_at=None,
+            errcode=outcome.errcode,
+            error=outcome.error[:200],
+        )
+        if failed and outcome.return_credit:
+            SubscribeConsent.objects.create(
+                member_id=member_id, template_id=template_id, result=ConsentResult.RETURNED
+            )
+        return DeliveryStatus.FAILED
+
+
+def wechat_deliveries_send(*, delivery_ids: list[int] | None = None, limit: int = 1000, now=None) -> dict:
+    """Send due pending deliveries (only ``delivery_ids`` when given); returns counts by resulting status.
+
+    Safe to run twice and beside itself: each chunk is claimed with ``SKIP
+    LOCKED`` and a lease, committed before WeChat is called, so two senders
+    never take the same delivery and no transaction is open during a call.
+    A sender killed mid-call leaves its deliveries pending until the lease
+    ends, then they are sent again (at least once, never silently lost).
+    """
+    counts = {DeliveryStatus.SENT: 0, DeliveryStatus.PENDING: 0, DeliveryStatus.FAILED: 0}
+    if not wechat.enabled():
+        return counts
+    done = 0
+    with wechat.SubscribeSender() as sender:
+        while done < limit:
+            rows = _claim(ids=delivery_ids, limit=min(SEND_CHUNK, limit - done), now=now or timezone.now())
+            if not rows:
+                break
+            for row in rows:
+                _id, _member, openid, template_id, page, data, _attempts = row
+                outcome = sender.send(openid=openid, template_id=template_id, page=page, data=data)
+                counts[_record(row, outcome)] += 1
+            done += len(rows)
+    return counts
+
+
+def wechat_subscriptions_drop(*, member_id: int, reason: str) -> int:
+    """The member closed their account: cancel their unsent messages and drop their unspent credits.
+
+    Returns how many messages were cancelled.  Sent and failed deliveries
+    stay, with the credits they spent, as the record.
+    """
+    cancelled = WechatDelivery.objects.filter(member_id=member_id, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.CANCELLED, next_attempt_at=None, error=reason[:200]
+    )
+    SubscribeConsent.objects.filter(member_id=member_id, delivery__isnull=True).delete()
+    return cancelled

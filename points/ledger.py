@@ -247,6 +247,39 @@ def points_adjust(
         return _post(cur, account, entry)
 
 
+def points_forfeit_all(
+    *, member_id: int, reason: str, idempotency_key: str, source: str = "forfeit"
+) -> Posting:
+    """Take every usable point away (account closure): one ``adjust`` entry with no operator.
+
+    Lots past due are expired first (an ``expire`` entry), then the whole
+    remaining balance is debited from every open lot.  Nothing to forfeit
+    (zero, or a debt — a debt is left on the books, never written off into
+    points) posts nothing and returns ``entry_id=None``.  Replaying the key
+    returns the first posting.
+    """
+    request_hash = _hash(kind=EntryKind.ADJUST, forfeit=True, reason=reason, source=source)
+    with transaction.atomic(), connection.cursor() as cur:
+        account = _lock_account(cur, member_id)
+        replay = _replay(cur, account, idempotency_key, request_hash)
+        if replay:
+            return replay
+        now = timezone.now()
+        lots = _expire_due_inline(cur, account, _open_lots(cur, account), now)
+        if account.balance <= 0:
+            return Posting(entry_id=None, amount=0, balance_after=account.balance)
+        entry = _Entry(
+            kind=EntryKind.ADJUST,
+            amount=-account.balance,
+            key=idempotency_key,
+            request_hash=request_hash,
+            source=source,
+            memo=reason[:200],
+        )
+        entry.allocations, _ = _take(lots, account.balance)
+        return _post(cur, account, entry)
+
+
 def points_reverse(
     *, member_id: int, entry_id: int, idempotency_key: str, amount: int | None = None, memo: str = ""
 ) -> Posting:

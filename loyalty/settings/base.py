@@ -185,6 +185,8 @@ WECHAT_API_BASE = env("WECHAT_API_BASE", default="https://api.weixin.qq.com")
 WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=5.0)
 # The dev login (code -> deterministic openid) works only when DEBUG is on too.
 WECHAT_DEV_LOGIN = env.bool("WECHAT_DEV_LOGIN", default=False)
+# Which version of the mini-program a subscription message opens: formal | trial | developer.
+WECHAT_MINIPROGRAM_STATE = env("WECHAT_MINIPROGRAM_STATE", default="formal")
 
 # --- WeChat Pay (API v3, JSAPI) ------------------------------------------------------
 # "fake" plays WeChat's side in-process (dev, demo, tests; never production):

@@ -7,6 +7,12 @@ error mapping are exercised.  Behaviour is steered per code:
   codes are single-use, a second use answers errcode 40163);
 - ``busy`` answers errcode -1 (system busy), ``http500`` answers HTTP 500,
   ``garbage`` answers non-JSON, ``slow`` sleeps past the client's timeout.
+
+Subscription messages (``/cgi-bin/message/subscribe/send``) need a valid
+access token (40001 otherwise; ``expire_tokens`` makes the issued ones answer
+42001).  ``send_errors[openid]`` makes sends to that openid answer an errcode
+(-1 busy, 43101 refused, 47003 bad data …); ``send_http500`` answers HTTP 500
+to every send.  What was accepted is in ``sent``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ class FakeWechat:
         self.tokens_issued: list[str] = []
         self.valid_tokens: set[str] = set()
         self.requests: list[str] = []
+        self.expired_tokens: set[str] = set()
+        self.sent: list[dict] = []
+        self.send_attempts: list[dict] = []
+        self.send_errors: dict[str, int] = {}
+        self.send_http500 = False
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -58,6 +69,11 @@ class FakeWechat:
     def revoke_tokens(self) -> None:
         self.valid_tokens.clear()
 
+    def expire_tokens(self) -> None:
+        with self._lock:
+            self.expired_tokens |= self.valid_tokens
+            self.valid_tokens.clear()
+
     # --- request handling -------------------------------------------------
 
     def _answer(self, method: str, path: str, query: dict, body: dict) -> tuple[int, bytes]:
@@ -77,6 +93,10 @@ class FakeWechat:
             return 200, json.dumps(self._stable_token(body)).encode()
         if path == "/wxa/business/getuserphonenumber":
             return 200, json.dumps(self._phone(query, body)).encode()
+        if path == "/cgi-bin/message/subscribe/send":
+            if self.send_http500:
+                return 500, b"internal error"
+            return 200, json.dumps(self._subscribe_send(query, body)).encode()
         return 404, b"not found"
 
     def _code2session(self, query: dict) -> dict:
@@ -107,6 +127,22 @@ class FakeWechat:
         if info is None:
             return {"errcode": 40029, "errmsg": "invalid code"}
         return {"errcode": 0, "errmsg": "ok", "phone_info": info}
+
+    def _subscribe_send(self, query: dict, body: dict) -> dict:
+        token = query.get("access_token")
+        with self._lock:
+            self.send_attempts.append(body)
+            if token in self.expired_tokens:
+                return {"errcode": 42001, "errmsg": "access_token expired"}
+            if token not in self.valid_tokens:
+                return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+            errcode = self.send_errors.get(body.get("touser", ""))
+            if errcode:
+                return {"errcode": errcode, "errmsg": f"error {errcode}"}
+            if not body.get("template_id") or not isinstance(body.get("data"), dict):
+                return {"errcode": 47003, "errmsg": "argument invalid!"}
+            self.sent.append(body)
+            return {"errcode": 0, "errmsg": "ok", "msgid": str(len(self.sent))}
 
     def _handler(self):
         fake = self

@@ -1,0 +1,65 @@
+"""Back office for notifications: WeChat templates per reminder kind, consents and the outbox (read-only)."""
+
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.admin_tools import ReadOnlyAdminMixin, local_time
+from notifications import wechat
+from notifications.models import SubscribeConsent, WechatDelivery, WechatTemplate
+
+
+class WechatTemplateForm(forms.ModelForm):
+    class Meta:
+        model = WechatTemplate
+        fields = ["kind", "template_id", "page", "field_map", "is_active"]
+
+    def clean_field_map(self):
+        """Checked here, before WeChat would refuse every message of the template with 47003."""
+        value = self.cleaned_data["field_map"]
+        problems = wechat.check_fields(value)
+        if problems:
+            raise forms.ValidationError(problems)
+        return value
+
+
+@admin.register(WechatTemplate)
+class WechatTemplateAdmin(admin.ModelAdmin):
+    form = WechatTemplateForm
+    list_display = ["kind", "template_id", "page", "is_active", "updated_at"]
+    list_filter = ["is_active"]
+    search_fields = ["kind", "template_id"]
+
+
+@admin.register(SubscribeConsent)
+class SubscribeConsentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "member", "template_id", "result", "created_at", "spent_at"]
+    list_filter = ["result", ("spent_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=member__id", "template_id"]
+    raw_id_fields = ["member"]
+    list_select_related = ["member"]
+    show_full_result_count = False
+
+
+@admin.register(WechatDelivery)
+class WechatDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "member",
+        "kind",
+        "template_id",
+        "status",
+        "attempts",
+        "errcode",
+        "error",
+        "created",
+    ]
+    list_filter = ["status", "kind", "errcode"]
+    search_fields = ["=member__id", "dedupe_key", "template_id"]
+    raw_id_fields = ["member", "consent"]
+    list_select_related = ["member"]
+    show_full_result_count = False
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, obj):
+        return local_time(obj.created_at)

@@ -254,7 +254,9 @@ def _claim(*, ids: list[int] | None, limit: int, now: datetime) -> list[tuple]:
     params = [now, *([list(ids)] if ids is not None else []), limit, now + LEASE]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL.format(only=only), params)
-        return sorted(cursor.fetchall())
+        rows = cursor.fetchall()
+    # Django has psycopg hand jsonb over as text.
+    return sorted((*row[:5], json.loads(row[5]) if isinstance(row[5], str) else row[5], row[6]) for row in rows)
 
 
 def _backoff(attempts: int) -> timedelta:

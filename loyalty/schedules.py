@@ -85,6 +85,12 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         minute="*/10",
         description="Refunds are submitted right after they are booked; this catches a lost task or an outage.",
     ),
+    DefaultSchedule(
+        name=gettext_noop("Send WeChat subscription messages still pending"),
+        task="notifications.send_due_wechat",
+        minute="*",
+        description="Messages are sent right after the reminder commits; this retries WeChat outages (with growing delays) and a lost task.",
+    ),
 ]
 
 

@@ -354,3 +354,19 @@ def test_parallel_closures_close_once():
     assert sum(not r.replayed for r in results) == 1
     assert PointsEntry.objects.filter(source="closure").count() == 1
     assert balance(member) == 0
+
+
+@pytest.mark.django_db
+def test_a_points_debt_is_left_on_the_books_not_written_off(alice):
+    from points import ledger
+
+    earned = earn(alice, 100, key="e")
+    ledger.points_spend(member_id=alice.pk, amount=80, idempotency_key="s")
+    ledger.points_reverse(member_id=alice.pk, entry_id=earned.entry_id, idempotency_key="r")  # clawed back: -80
+    entries = PointsEntry.objects.count()
+
+    result = closure.member_close(member_id=alice.pk)
+
+    assert result.points_forfeited == 0
+    assert balance(alice) == -80 and PointsEntry.objects.count() == entries
+    call_command("verify_ledgers", stdout=io.StringIO())

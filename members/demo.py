@@ -60,3 +60,28 @@ def seed_members(*, count: int, rng: random.Random) -> int:
             member.referrer_id = rng.randint(created[0].pk, member.pk - 1)
     Member.objects.bulk_update(created, ["registered_at", "referrer"], batch_size=500)
     return len(created)
+
+
+def seed_closures(*, count: int = 3) -> int:
+    """A few members who signed up, earned points and closed their account (注销), for the closed-accounts list.
+
+    They are extra members (the demo's own stay open), so re-running ``seed_members`` never recreates them.
+    """
+    from members.closure import member_close
+    from points.ledger import points_earn
+
+    if Member.objects.filter(closed_at__isnull=False).exists():
+        return 0
+    for n in range(count):
+        member = Member.objects.create(
+            openid=f"demo_closing_{n}", nickname=f"注销演示{n + 1}", registration_channel="mini_program"
+        )
+        points_earn(
+            member_id=member.pk,
+            amount=100 * (n + 1),
+            idempotency_key="demo-signup",
+            source="demo",
+            expires_at=None,
+        )
+        member_close(member_id=member.pk)
+    return count

@@ -4,6 +4,8 @@ import pytest
 from django.core.management import call_command
 
 from coupons.models import CouponTemplate, GiftPackGrant
+from members.models import Member
+from notifications.models import SubscribeConsent, WechatTemplate
 from points.models import PointsEntry
 from stored_value.models import RechargeOrder, RechargePlan
 
@@ -24,4 +26,7 @@ def test_the_demo_pays_recharges_through_the_fake_wechat_pay_once(settings, tmp_
     )
     assert RechargeOrder.objects.count() == 8
     assert set(RechargeOrder.objects.values_list("status", flat=True)) == {"credited"}
+    assert WechatTemplate.objects.count() == 2 and SubscribeConsent.objects.exists()
+    closed = Member.objects.filter(closed_at__isnull=False)
+    assert closed.count() == 3 and set(closed.values_list("nickname", "phone")) == {("", "")}
     call_command("verify_ledgers", stdout=io.StringIO())

@@ -128,10 +128,17 @@ class WechatChannel:
             t.kind: t
             for t in WechatTemplate.objects.filter(kind__in={d.kind for d in drafts}, is_active=True)
         }
+        if not templates:
+            return []
+        # Most members hold no credit: render and send to the database only the drafts of those who do.
+        holders = _credit_holders(
+            member_ids=list({d.member_id for d in drafts if d.kind in templates}),
+            template_ids=list({t.template_id for t in templates.values()}),
+        )
         rows = []
         for idx, draft in enumerate(drafts):
             template = templates.get(draft.kind)
-            if template is None:
+            if template is None or (draft.member_id, template.template_id) not in holders:
                 continue
             try:
                 data = wechat.render(template.field_map, title=draft.title, body=draft.body, data=draft.data)
@@ -162,6 +169,18 @@ class WechatChannel:
             # The retry job sends them too if the broker is down.
             enqueue_on_commit("notifications.tasks.send_wechat", ids[start : start + SEND_CHUNK])
         return ids
+
+
+def _credit_holders(*, member_ids: list[int], template_ids: list[str]) -> set[tuple[int, str]]:
+    """(member, template) pairs with an unspent credit now (a hint: the spending statement decides)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT DISTINCT member_id, template_id FROM notifications_subscribeconsent
+               WHERE member_id = ANY(%s) AND template_id = ANY(%s)
+                 AND result IN ('accept', 'returned') AND spent_at IS NULL""",
+            [member_ids, template_ids],
+        )
+        return set(cursor.fetchall())
 
 
 DATABASE = DatabaseChannel()
@@ -256,7 +275,9 @@ def _claim(*, ids: list[int] | None, limit: int, now: datetime) -> list[tuple]:
         cursor.execute(_CLAIM_SQL.format(only=only), params)
         rows = cursor.fetchall()
     # Django has psycopg hand jsonb over as text.
-    return sorted((*row[:5], json.loads(row[5]) if isinstance(row[5], str) else row[5], row[6]) for row in rows)
+    return sorted(
+        (*row[:5], json.loads(row[5]) if isinstance(row[5], str) else row[5], row[6]) for row in rows
+    )
 
 
 def _backoff(attempts: int) -> timedelta:

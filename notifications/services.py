@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from loyalty.enqueue import enqueue_on_commit
@@ -39,9 +40,12 @@ from notifications.models import (
 
 log = logging.getLogger(__name__)
 
-SEND_CHUNK = 200
+SEND_CHUNK = 50
 MAX_ATTEMPTS = 8
-LEASE = timedelta(minutes=2)  # a claimed delivery is not picked again while its sender may still be at it
+BREAKER = 5  # transient failures in a row that end a sending run (WeChat is down: try again next minute)
+# A claimed delivery is not picked again while its sender may still be at it: longer than a chunk
+# can take (the breaker stops a run after a few timeouts).
+LEASE = timedelta(minutes=10)
 MAX_UNSPENT_CREDITS = 100  # per member and template: a bound on what a looping client can pile up
 CREDIT_RESULTS = (ConsentResult.ACCEPT, ConsentResult.RETURNED)
 
@@ -321,22 +325,38 @@ def wechat_deliveries_send(*, delivery_ids: list[int] | None = None, limit: int 
     never take the same delivery and no transaction is open during a call.
     A sender killed mid-call leaves its deliveries pending until the lease
     ends, then they are sent again (at least once, never silently lost).
+
+    When WeChat is down, a run stops after ``BREAKER`` transient failures in
+    a row and hands the rest of its chunk back untouched (no attempt counted),
+    so an outage costs a few timeouts per run, not one per message, and a
+    run stays well inside its lease and its task's time limit.
     """
     counts = {DeliveryStatus.SENT: 0, DeliveryStatus.PENDING: 0, DeliveryStatus.FAILED: 0}
     if not wechat.enabled():
         return counts
-    done = 0
+    done, failing = 0, 0
     with wechat.SubscribeSender() as sender:
-        while done < limit:
+        while done < limit and failing < BREAKER:
             rows = _claim(ids=delivery_ids, limit=min(SEND_CHUNK, limit - done), now=now or timezone.now())
             if not rows:
                 break
-            for row in rows:
+            for position, row in enumerate(rows):
+                if failing >= BREAKER:
+                    _release(rows[position:])
+                    break
                 _id, _member, openid, template_id, page, data, _attempts = row
                 outcome = sender.send(openid=openid, template_id=template_id, page=page, data=data)
+                failing = failing + 1 if outcome.status == "retry" else 0
                 counts[_record(row, outcome)] += 1
             done += len(rows)
     return counts
+
+
+def _release(rows: list[tuple]) -> None:
+    """Hand claimed deliveries back unsent: due again in a minute, the claim's attempt not counted."""
+    WechatDelivery.objects.filter(pk__in=[row[0] for row in rows], status=DeliveryStatus.PENDING).update(
+        attempts=F("attempts") - 1, next_attempt_at=timezone.now() + timedelta(minutes=1)
+    )
 
 
 def wechat_subscriptions_drop(*, member_id: int, reason: str) -> int:

@@ -427,3 +427,20 @@ def test_consents_are_rows_the_member_can_see_counted(template):
         "reject",
     ]
     assert credits(member) == 2
+
+
+def test_an_outage_stops_a_run_after_a_few_failures_and_hands_the_rest_back_unattempted(
+    fake_wechat, template
+):
+    members = [MemberFactory() for _ in range(10)]
+    for member in members:
+        credit(member)
+    services.notify_many([draft(m) for m in members])
+    fake_wechat.send_http500 = True
+
+    assert services.wechat_deliveries_send() == {"sent": 0, "pending": services.BREAKER, "failed": 0}
+
+    assert fake_wechat.requests.count("/cgi-bin/message/subscribe/send") == services.BREAKER
+    rows = list(WechatDelivery.objects.order_by("id").values_list("status", "attempts", "next_attempt_at"))
+    assert rows[: services.BREAKER] == [("pending", 1, NOW + timedelta(minutes=1))] * services.BREAKER
+    assert rows[services.BREAKER :] == [("pending", 0, NOW + timedelta(minutes=1))] * (10 - services.BREAKER)

@@ -362,7 +362,9 @@ def test_a_points_debt_is_left_on_the_books_not_written_off(alice):
 
     earned = earn(alice, 100, key="e")
     ledger.points_spend(member_id=alice.pk, amount=80, idempotency_key="s")
-    ledger.points_reverse(member_id=alice.pk, entry_id=earned.entry_id, idempotency_key="r")  # clawed back: -80
+    ledger.points_reverse(
+        member_id=alice.pk, entry_id=earned.entry_id, idempotency_key="r"
+    )  # clawed back: -80
     entries = PointsEntry.objects.count()
 
     result = closure.member_close(member_id=alice.pk)

@@ -64,7 +64,7 @@ class ClosedMemberAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).filter(closed_at__isnull=False)
 
-    @admin.display(description=_("closed at"), ordering="closed_at")
+    @admin.display(description=_("account closed at"), ordering="closed_at")
     def closed(self, obj):
         return local_time(obj.closed_at)
 

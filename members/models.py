@@ -38,7 +38,7 @@ class Member(models.Model):
     )
     registered_at = models.DateTimeField(_("registered at"), auto_now_add=True, db_index=True)
     # 注销: set by members.closure; the row stays (ledgers and orders point at it), anonymised.
-    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, db_index=True)
+    closed_at = models.DateTimeField(_("account closed at"), null=True, blank=True, db_index=True)
 
     # DRF principal for member requests (request.user is the Member).
     is_authenticated = True

@@ -26,6 +26,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='member',
             name='closed_at',
-            field=models.DateTimeField(blank=True, db_index=True, null=True, verbose_name='closed at'),
+            field=models.DateTimeField(blank=True, db_index=True, null=True, verbose_name='account closed at'),
         ),
     ]

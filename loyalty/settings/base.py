@@ -217,6 +217,9 @@ SERVER_SIGNATURE_WINDOW_SECONDS = env.int("SERVER_SIGNATURE_WINDOW_SECONDS", def
 # --- Idempotency ---------------------------------------------------------------
 IDEMPOTENCY_RETENTION = timedelta(hours=env.int("IDEMPOTENCY_RETENTION_HOURS", default=24))
 
+# --- Scheduled jobs: finished runs (loyalty.jobs) are kept this long ------------------
+JOB_RUN_RETENTION = timedelta(days=env.int("JOB_RUN_RETENTION_DAYS", default=30))
+
 # --- Celery --------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)

@@ -175,7 +175,14 @@ def backend_pids(*, name: str | None = None, exclude_self: bool = True) -> list[
 GATE_LOCK = (-424242, 1)  # advisory lock key (a space no application code uses)
 
 
-def install_gate(table: str, *, passes: int = 0, name: str | None = None, per: str = "STATEMENT") -> None:
+def install_gate(
+    table: str,
+    *,
+    passes: int = 0,
+    name: str | None = None,
+    per: str = "STATEMENT",
+    events: str = "INSERT OR UPDATE",
+) -> None:
     """After ``passes`` writes to ``table`` go through, every later write waits at the gate.
 
     An AFTER trigger on the table: it counts writes with a sequence (not
@@ -197,7 +204,7 @@ def install_gate(table: str, *, passes: int = 0, name: str | None = None, per: s
         END;
         $$;
         DROP TRIGGER IF EXISTS faults_gate ON {table};
-        CREATE TRIGGER faults_gate AFTER INSERT OR UPDATE ON {table}
+        CREATE TRIGGER faults_gate AFTER {events} ON {table}
             FOR EACH {per} EXECUTE FUNCTION faults_gate();
         """,
         name=name,

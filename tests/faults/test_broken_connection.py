@@ -50,13 +50,13 @@ def break_mid_posting(table: str, work):
     thread = threading.Thread(target=run)
     try:
         thread.start()
-        assert wait_for(lambda: gate.waiting(), timeout=15), "the posting never reached the gate"
+        assert wait_for(lambda: gate.waiting(), timeout=60), f"the posting never reached the gate: {outcome}"
         (pid,) = gate.waiting()
         assert query("SELECT pg_terminate_backend(%s)", [pid]) == [(True,)]
-        thread.join(timeout=15)
+        thread.join(timeout=60)
     finally:
         gate.open()
-        thread.join(timeout=15)
+        thread.join(timeout=60)
         remove_gate(table)
     assert not thread.is_alive()
     return outcome

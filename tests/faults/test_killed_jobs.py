@@ -42,6 +42,7 @@ from tests.faults.helpers import (
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored"),  # send_task always sends
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("default_rules"),
 ]

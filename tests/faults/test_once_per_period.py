@@ -198,6 +198,7 @@ def test_a_claim_another_worker_is_running_is_skipped():
 
 
 @pytest.mark.integration
+@pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")  # send_task always sends
 @pytest.mark.django_db(transaction=True)
 def test_two_triggers_of_one_firing_through_a_real_worker_run_the_job_once(tmp_path):
     queue = new_queue()

@@ -160,16 +160,6 @@ def start_beat(tmp_path: Path, label: str, *, redis_url: str | None = None):
     )
 
 
-def backend_pids(*, name: str | None = None, exclude_self: bool = True) -> list[int]:
-    """Backends connected to the database (other than ours)."""
-    rows = query(
-        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-        [name or connection.settings_dict["NAME"]],
-        name=name,
-    )
-    return [pid for (pid,) in rows]
-
-
 # --- a gate: hold a writer inside its transaction, after it wrote ------------------------------
 
 GATE_LOCK = (-424242, 1)  # advisory lock key (a space no application code uses)
@@ -232,8 +222,10 @@ class Gate:
     def waiting(self) -> list[int]:
         """Backends held at the gate."""
         rows = query(
+            # Advisory locks are per database: another test process has a gate of its own.
             """SELECT pid FROM pg_locks
-               WHERE locktype = 'advisory' AND NOT granted AND classid = %s::oid AND objid = %s::oid""",
+               WHERE locktype = 'advisory' AND NOT granted AND classid = %s::oid AND objid = %s::oid
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())""",
             [GATE_LOCK[0] & 0xFFFFFFFF, GATE_LOCK[1]],
             name=self.name,
         )

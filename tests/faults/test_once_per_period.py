@@ -261,3 +261,17 @@ def test_two_beat_processes_by_mistake_still_run_a_job_once_per_period(tmp_path)
     assert sum(r.attempts + r.duplicates for r in runs) == sent >= 2
     assert all(r.attempts == 1 for r in runs)
     assert task.name in logs
+
+
+@pytest.mark.django_db
+def test_the_hourly_purge_drops_finished_runs_past_retention_and_keeps_the_rest(settings):
+    from loyalty.services import platform_purge_expired
+
+    old = timezone.now() - settings.JOB_RUN_RETENTION - timedelta(hours=1)
+    for task, status, started in [("a", "done", old), ("b", "running", old), ("c", "done", timezone.now())]:
+        JobRun.objects.create(
+            task=task, schedule=task, period_start=started, status=status, started_at=started
+        )
+
+    assert platform_purge_expired()["job_runs"] == 1
+    assert sorted(JobRun.objects.values_list("task", flat=True)) == ["b", "c"]

@@ -45,17 +45,19 @@ def _reset_celery_connections():
 def own_redis(tmp_path, settings, monkeypatch):
     """Cache and broker of this process on a Redis of our own."""
     redis = OwnRedis(tmp_path).start()
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": redis.url}}
-    for name, value in [
-        ("broker_url", redis.url),
-        ("result_backend", redis.url),
-        ("task_always_eager", False),
-    ]:
-        monkeypatch.setitem(celery_app.conf, name, value)
-    _reset_celery_connections()
-    yield redis
-    redis.stop()
-    _reset_celery_connections()
+    try:
+        settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": redis.url}}
+        for name, value in [
+            ("broker_url", redis.url),
+            ("result_backend", redis.url),
+            ("task_always_eager", False),
+        ]:
+            monkeypatch.setitem(celery_app.conf, name, value)
+        _reset_celery_connections()
+        yield redis
+    finally:
+        redis.stop()
+        _reset_celery_connections()
 
 
 def paid_recharge(member):

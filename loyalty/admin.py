@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from loyalty import services
-from loyalty.models import ApiClient
+from loyalty.models import ApiClient, JobRun
 
 
 @admin.register(ApiClient)
@@ -37,3 +37,34 @@ class ApiClientAdmin(admin.ModelAdmin):
             messages.warning(
                 request, _("New secret for %(key)s: %(secret)s") % {"key": client.key_id, "secret": secret}
             )
+
+
+@admin.register(JobRun)
+class JobRunAdmin(admin.ModelAdmin):
+    """Each firing of a scheduled job and who ran it; read-only (``loyalty.jobs`` writes it).
+
+    A row left ``running`` after its worker died is taken over by the next
+    trigger of that period; deleting a ``done`` row lets beat's next trigger
+    of that period run the job again.
+    """
+
+    list_display = [
+        "task",
+        "period_start",
+        "status",
+        "attempts",
+        "duplicates",
+        "started_at",
+        "finished_at",
+        "worker",
+    ]
+    list_filter = ["status", "task"]
+    search_fields = ["task", "schedule"]
+    date_hierarchy = "period_start"
+    ordering = ["-period_start", "task"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

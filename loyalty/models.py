@@ -63,3 +63,41 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.scope} {self.key}"
+
+
+class JobRunStatus(models.TextChoices):
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+class JobRun(models.Model):
+    """One firing of a scheduled job, claimed by the worker that runs it (``loyalty.jobs``).
+
+    The unique ``(task, period_start)`` makes a second trigger of the same
+    firing (two beat processes, a restarted beat) a no-op counted in
+    ``duplicates``.
+    """
+
+    task = models.CharField(_("task"), max_length=200)
+    schedule = models.CharField(_("schedule"), max_length=200)
+    period_start = models.DateTimeField(_("period start"))
+    status = models.CharField(_("status"), max_length=10, choices=JobRunStatus.choices)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    duplicates = models.PositiveIntegerField(_("duplicate triggers"), default=0)
+    worker = models.CharField(_("worker"), max_length=200, blank=True)
+    result = models.JSONField(_("result"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        constraints = [
+            models.UniqueConstraint(fields=["task", "period_start"], name="uniq_jobrun_task_period")
+        ]
+        indexes = [models.Index(fields=["started_at"], name="loyalty_jobrun_started")]
+
+    def __str__(self):
+        return f"{self.task} @ {self.period_start:%Y-%m-%d %H:%M}"

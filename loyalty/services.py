@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from loyalty import crypto
-from loyalty.models import ApiClient, ApiNonce, IdempotencyRecord
+from loyalty.models import ApiClient, ApiNonce, IdempotencyRecord, JobRun, JobRunStatus
 
 
 def api_client_issue_secret(*, client: ApiClient) -> str:
@@ -29,7 +29,7 @@ def api_client_create(*, name: str) -> tuple[ApiClient, str]:
 
 
 def platform_purge_expired() -> dict[str, int]:
-    """Delete nonces outside the replay window and idempotency records past retention.
+    """Delete nonces outside the replay window, idempotency records past retention and old job runs.
 
     Safe to run any number of times; each DELETE is one set-based statement.
     """
@@ -39,4 +39,8 @@ def platform_purge_expired() -> dict[str, int]:
     records, _ = IdempotencyRecord.objects.filter(
         created_at__lt=now - settings.IDEMPOTENCY_RETENTION
     ).delete()
-    return {"nonces": nonces, "idempotency_records": records}
+    # A job run matters while its period can fire again; finished ones are kept a while for the admin.
+    job_runs, _ = JobRun.objects.filter(
+        started_at__lt=now - settings.JOB_RUN_RETENTION, status=JobRunStatus.DONE
+    ).delete()
+    return {"nonces": nonces, "idempotency_records": records, "job_runs": job_runs}

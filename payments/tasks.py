@@ -1,9 +1,11 @@
 from celery import shared_task
 
+from loyalty.jobs import once_per_period
 from payments import services
 
 
 @shared_task(name="payments.close_stale", time_limit=600, soft_time_limit=540)
+@once_per_period
 def close_stale() -> int:
     return services.payments_close_stale()
 
@@ -24,5 +26,6 @@ def submit_refund(refund_id: int) -> str:
 
 
 @shared_task(name="payments.retry_refunds", time_limit=600, soft_time_limit=540)
+@once_per_period
 def retry_refunds() -> int:
     return services.payment_refunds_retry()

@@ -2,12 +2,18 @@
 
 DRF's own exceptions (parse errors, validation, authentication, throttling,
 404/405/415) are mapped to the same shape so a client parses one format.
+A database that cannot be reached, or a connection that broke mid-request,
+is a 503 ``database_unavailable``: the transaction rolled back, nothing was
+written, and the client may retry (with the same Idempotency-Key).
 """
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -15,6 +21,8 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from loyalty.errors import ApplicationError
+
+log = logging.getLogger(__name__)
 
 # DRF exception class -> (code, message); message None keeps DRF's own text.
 _DRF_CODES: dict[type[exceptions.APIException], str] = {
@@ -47,6 +55,15 @@ def render_application_error(exc, context):
             message=_("The request body is too large."),
             status_code=status.HTTP_400_BAD_REQUEST,
         )
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        log.warning("database unavailable during %s", context.get("view").__class__.__name__, exc_info=exc)
+        response = error_response(
+            code="database_unavailable",
+            message=_("The service is briefly unavailable; nothing was changed. Try again shortly."),
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = "2"
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -97,7 +97,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = _required("REDIS_URL")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "loyalty.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="loyalty"),
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
@@ -218,6 +218,9 @@ SERVER_SIGNATURE_WINDOW_SECONDS = env.int("SERVER_SIGNATURE_WINDOW_SECONDS", def
 
 # --- Idempotency ---------------------------------------------------------------
 IDEMPOTENCY_RETENTION = timedelta(hours=env.int("IDEMPOTENCY_RETENTION_HOURS", default=24))
+
+# --- Scheduled jobs: finished runs (loyalty.jobs) are kept this long ------------------
+JOB_RUN_RETENTION = timedelta(days=env.int("JOB_RUN_RETENTION_DAYS", default=30))
 
 # --- Celery --------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)

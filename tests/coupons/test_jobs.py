@@ -120,7 +120,7 @@ def test_a_bulk_issue_whose_task_was_lost_is_resumed_by_the_job(
     def broker_down(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(tasks.run_bulk_issue, "delay", broker_down)
+    monkeypatch.setattr(tasks.run_bulk_issue, "apply_async", broker_down)
     members = [MemberFactory() for _ in range(3)]
     with django_capture_on_commit_callbacks(execute=True):
         bulk = services.bulk_issue_create(

@@ -289,8 +289,7 @@ def cards_catch_up_conditional(*, now: datetime | None = None, chunk_size: int =
             for member_id in ids:
                 with transaction.atomic():
                     membership = lock_membership(member_id=member_id)
-                    new = cards_grant_conditional(membership=membership, now=now)
-                    granted += sum(1 for card in new if card.card_type_id == card_type.pk)
+                    granted += len(cards_grant_conditional(membership=membership, now=now))
             after = ids[-1]
     return granted
 

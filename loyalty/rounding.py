@@ -104,11 +104,12 @@ def stacked_discount_bp(*, best_bp: int, extra_bp: int) -> int:
     The prices multiply: (1 − best)(1 − extra); e.g. 9.5折 then another 9.5折
     is 9.025折 = 975 bp off, never the 10 % a plain sum would give.  The
     result is rounded to the nearest basis point with an exact half going to
-    the member (rounded up), for the same reason as ``percent_discount``.
+    the member (rounded up), for the same reason as ``percent_discount``,
+    but never to 10000: two discounts short of 100 % never make a price free.
     """
     kept = (10000 - best_bp) * (10000 - extra_bp)  # in 1/10^8
     off = 10**8 - kept
-    return (2 * off + 10000) // 20000
+    return min((2 * off + 10000) // 20000, 9999)
 
 
 def card_unused_refund(*, amount_fen: int, unused_seconds: int, period_seconds: int) -> int:

@@ -400,6 +400,7 @@ class MembershipCard(models.Model):
         indexes = [
             models.Index(fields=["valid_until"], condition=Q(status="active"), name="card_active_until")
         ]
+        permissions = [("grant_card", _("Can grant and revoke membership cards"))]
 
     def __str__(self):
         return f"{self.card_type} · {self.member}"

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from coupons.models import CouponTemplate, GiftPackGrant
+from members.models import CardType, MemberDay, MembershipCard, TierChange
 from points.models import PointsEntry
 from stored_value.models import RechargeOrder, RechargePlan
 
@@ -24,4 +25,6 @@ def test_the_demo_pays_recharges_through_the_fake_wechat_pay_once(settings, tmp_
     )
     assert RechargeOrder.objects.count() == 8
     assert set(RechargeOrder.objects.values_list("status", flat=True)) == {"credited"}
+    assert TierChange.objects.exists() and MembershipCard.objects.filter(source="condition").exists()
+    assert MemberDay.objects.count() == 2 and CardType.objects.count() == 3
     call_command("verify_ledgers", stdout=io.StringIO())

@@ -78,7 +78,9 @@ def test_granting_and_revoking_need_the_permission_and_a_reason(client, member):
     assert client.post("/admin/members/membershipcard/grant/", body).status_code == 302
     card = MembershipCard.objects.get(member=member)
 
-    response = client.post(f"/admin/members/membershipcard/{card.pk}/revoke/", {"reason": "误发", "idempotency_key": "r"})
+    response = client.post(
+        f"/admin/members/membershipcard/{card.pk}/revoke/", {"reason": "误发", "idempotency_key": "r"}
+    )
 
     assert response.status_code == 302
     card.refresh_from_db()

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from coupons.demo import seed_coupons
 from loyalty import services
 from loyalty.models import ApiClient
-from members.demo import seed_members
+from members.demo import seed_members, seed_membership
 from points.demo import seed_points
 from stored_value.demo import seed_stored_value
 
@@ -30,6 +30,10 @@ class Command(BaseCommand):
         self.stdout.write(f"points: {seed_points(rng=rng)} ledger entries (sign-up, purchases, spends)")
         self.stdout.write(f"coupons: {seed_coupons(rng=rng)} issued")
         self.stdout.write(f"stored value: {seed_stored_value(rng=rng)} recharges paid (fake WeChat Pay)")
+        membership = seed_membership(rng=rng)
+        self.stdout.write(
+            f"membership: {membership['orders']} completed orders (growth, tiers), {membership['claims']} cards claimed"
+        )
         client = self._demo_api_client()
         self.stdout.write(f"demo API client: {client['key_id']} (secret in .data/{DEMO_CLIENT_FILE})")
 

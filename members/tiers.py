@@ -22,6 +22,7 @@ Rules (each one tested):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -186,57 +187,66 @@ def after_tier_changes(changes: list[TierChange]) -> None:
 
 # --- the nightly recalculation ------------------------------------------------------------
 
-# One statement per chunk of memberships (in id order, SKIP LOCKED: a member whose order is
-# completing right now is left for tomorrow; their upgrade happens with the order anyway).
-# The new level: up to what the window's growth reaches, or down by one existing level when
-# the growth no longer holds the current one and the member is not protected.
+# One statement per chunk of memberships, in member-id ranges, so the growth read is one index
+# range scan per chunk.  The new level: up to what the window's growth reaches, or down by one
+# existing level when the growth no longer holds the current one and the member is not
+# protected.  Rows are not locked to be read (most do not change): the UPDATE re-checks each
+# changing row against what was decided on (level, protection, cached growth) once it holds
+# its lock, so a member whose order completed meanwhile is left as the order made them (and
+# the order already upgraded them when due) instead of being overwritten with a stale decision.
 _RECALC_SQL = """
-WITH ids AS (
-    SELECT id FROM members_membership WHERE id > %(after)s ORDER BY id LIMIT %(limit)s
+WITH bounds AS (
+    SELECT MAX(member_id) AS hi, COUNT(*) AS n FROM (
+        SELECT member_id FROM members_membership WHERE member_id > %(after)s ORDER BY member_id LIMIT %(limit)s
+    ) ids
 ), chunk AS (
-    SELECT id, member_id, tier_level, protected_until
+    SELECT id, member_id, tier_level, protected_until, growth_total
       FROM members_membership
-     WHERE id IN (SELECT id FROM ids)
-       FOR UPDATE SKIP LOCKED
+     WHERE member_id > %(after)s AND member_id <= (SELECT hi FROM bounds)
 ), growth AS (
     SELECT e.member_id, SUM(e.amount) AS g
-      FROM members_growthentry e JOIN chunk c ON c.member_id = e.member_id
-     WHERE e.counts_at > %(window_start)s AND e.counts_at <= %(now)s
+      FROM members_growthentry e
+     WHERE e.member_id > %(after)s AND e.member_id <= (SELECT hi FROM bounds)
+       AND e.counts_at > %(window_start)s AND e.counts_at <= %(now)s
      GROUP BY e.member_id
-), decided AS (
-    SELECT c.id, c.member_id, c.tier_level AS old_level, GREATEST(COALESCE(g.g, 0), 0) AS wg,
-           COALESCE((SELECT MAX(t.level) FROM members_tier t
+), tiers AS MATERIALIZED (
+    SELECT level, growth_threshold FROM members_tier
+), decided AS MATERIALIZED (
+    SELECT c.*, GREATEST(COALESCE(g.g, 0), 0)::bigint AS wg,
+           COALESCE((SELECT MAX(t.level) FROM tiers t
                       WHERE t.growth_threshold <= GREATEST(COALESCE(g.g, 0), 0)), 0) AS qualifies,
-           c.protected_until
+           COALESCE((SELECT MAX(t.level) FROM tiers t WHERE t.level < c.tier_level), 0) AS one_down
       FROM chunk c LEFT JOIN growth g ON g.member_id = c.member_id
 ), target AS (
     SELECT d.*,
            CASE
-             WHEN d.qualifies > d.old_level THEN d.qualifies
-             WHEN d.qualifies < d.old_level
+             WHEN d.qualifies > d.tier_level THEN d.qualifies
+             WHEN d.qualifies < d.tier_level
                   AND (d.protected_until IS NULL OR d.protected_until <= %(now)s)
-               THEN GREATEST(d.qualifies, COALESCE(
-                      (SELECT MAX(t.level) FROM members_tier t WHERE t.level < d.old_level), 0))
-             ELSE d.old_level
+               THEN GREATEST(d.qualifies, d.one_down)
+             ELSE d.tier_level
            END AS new_level
       FROM decided d
 ), changed AS (
     UPDATE members_membership m
        SET tier_level = t.new_level,
            tier_changed_at = %(now)s,
-           protected_until = %(now)s + CASE WHEN t.new_level > t.old_level
+           protected_until = %(now)s + CASE WHEN t.new_level > t.tier_level
                                             THEN %(protect)s ELSE %(period)s END * interval '1 day'
       FROM target t
-     WHERE m.id = t.id AND t.new_level <> t.old_level
- RETURNING m.member_id, t.old_level, t.new_level, t.wg
+     WHERE m.id = t.id AND t.new_level <> t.tier_level
+       AND m.tier_level = t.tier_level AND m.growth_total = t.growth_total
+       AND m.protected_until IS NOT DISTINCT FROM t.protected_until
+ RETURNING m.member_id, t.tier_level AS old_level, t.new_level, t.wg
 ), history AS (
     INSERT INTO members_tierchange (member_id, from_level, to_level, reason, window_growth, note, created_at)
     SELECT member_id, old_level, new_level,
            CASE WHEN new_level > old_level THEN 'nightly_up' ELSE 'nightly_down' END, wg, '', %(now)s
       FROM changed
-    RETURNING id
+    RETURNING id, member_id, from_level, to_level
 )
-SELECT (SELECT MAX(id) FROM ids), (SELECT COUNT(*) FROM chunk), ARRAY(SELECT id FROM history)
+SELECT (SELECT hi FROM bounds), (SELECT n FROM bounds),
+       (SELECT json_agg(json_build_array(id, member_id, from_level, to_level) ORDER BY id) FROM history)
 """
 
 
@@ -246,7 +256,8 @@ def tiers_recalculate(*, now: datetime | None = None, chunk_size: int = 5000) ->
     Idempotent and resumable: a second run the same night finds upgraded
     members at their level and downgraded ones protected, so it changes
     nothing; a run killed half-way leaves whole chunks done and the rest for
-    the next run.  Returns counts.
+    the next run.  A member whose membership changed while their chunk ran
+    (an order completing) is left alone until the next night.  Returns counts.
     """
     now = now or timezone.now()
     policy = membership_policy()
@@ -261,10 +272,16 @@ def tiers_recalculate(*, now: datetime | None = None, chunk_size: int = 5000) ->
     while True:
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(_RECALC_SQL, {**params, "after": after})
-            last, count, change_ids = cur.fetchone()
-            if change_ids:
-                after_tier_changes(list(TierChange.objects.filter(pk__in=change_ids).order_by("pk")))
+            last, count, rows = cur.fetchone()
+            if isinstance(rows, str):  # json arrives decoded from psycopg2; as text from other drivers
+                rows = json.loads(rows)
+            changes = [
+                TierChange(pk=pk, member_id=member_id, from_level=old, to_level=new)
+                for pk, member_id, old, new in rows or []
+            ]
+            if changes:
+                after_tier_changes(changes)
         if last is None:
             break
-        after, seen, changed = last, seen + count, changed + len(change_ids)
+        after, seen, changed = last, seen + count, changed + len(changes)
     return {"memberships": seen, "changed": changed}

@@ -96,3 +96,49 @@ def test_claiming_a_free_card_in_parallel_gives_one_card(setup):
 
     assert len(results) == 1 and errors == ["card_already_held"] * 7
     assert MembershipCard.objects.filter(member=member).count() == 1
+
+
+def test_the_nightly_run_never_overwrites_a_member_whose_order_completes_meanwhile(setup):
+    from datetime import timedelta
+
+    from members import tiers
+    from members.models import TierChange
+
+    member = MemberFactory()
+    with transaction.atomic():
+        m = tiers.lock_membership(member_id=member.pk)
+        Membership.objects.filter(pk=m.pk).update(
+            tier_level=2, protected_until=timezone.now() - timedelta(days=1)
+        )
+    holding, release = threading.Event(), threading.Event()
+
+    def order_in_flight():
+        try:
+            with transaction.atomic():
+                membership_record_order(
+                    member_id=member.pk, order_no="LATE", paid_fen=500_000, completed_at=timezone.now()
+                )
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def nightly():
+        try:
+            tiers.tiers_recalculate()
+        finally:
+            connections.close_all()
+
+    checkout = threading.Thread(target=order_in_flight)
+    checkout.start()
+    assert holding.wait(10)
+    job = threading.Thread(target=nightly)
+    job.start()  # decides a downgrade from the committed state, then waits for the row
+    job.join(1.5)
+    release.set()
+    checkout.join()
+    job.join()
+
+    m = Membership.objects.get(member=member)
+    assert m.tier_level == 2 and m.growth_total == 5_000
+    assert not TierChange.objects.filter(member=member).exists()

@@ -54,45 +54,32 @@ def _load(members: int, now) -> None:
     yesterday_start = window_start(at=now - timedelta(days=1), policy=policy)
     levels = _levels()
     rng = random.Random(20261201)
-    memberships, entries = [], []
-    entry_id = 0
-    for m in range(1, members + 1):
-        total = window = 0
-        for k in range(ORDERS_PER_MEMBER):
-            entry_id += 1
-            paid = rng.choice([3_900, 8_800, 12_800, 25_900, 49_900, 128_000])
-            growth = paid // 100
-            counts_at = now - timedelta(seconds=rng.randint(3600, HISTORY_DAYS * 86400))
-            total += growth
-            if counts_at > yesterday_start:
-                window += growth
-            entries.append(
-                (entry_id, m, "order", growth, paid, f"B{m}-{k}", f"order:B{m}-{k}", counts_at, counts_at)
-            )
-        if rng.random() < 0.9:
-            level, protected = _level_for(window, levels), None
-        else:
-            level = rng.choice(levels)[1]
-            protected = now + timedelta(days=30) if rng.random() < 0.33 else None
-        memberships.append((m, m, level, total, total * 100, ORDERS_PER_MEMBER, None, protected))
+    memberships = []
+
+    def entries():  # streamed: ten million rows never sit in memory; memberships fill in as they go
+        entry_id = 0
+        for m in range(1, members + 1):
+            total = window = 0
+            for k in range(ORDERS_PER_MEMBER):
+                entry_id += 1
+                paid = rng.choice([3_900, 8_800, 12_800, 25_900, 49_900, 128_000])
+                growth = paid // 100
+                counts_at = now - timedelta(seconds=rng.randint(3600, HISTORY_DAYS * 86400))
+                total += growth
+                if counts_at > yesterday_start:
+                    window += growth
+                key = f"B{m}-{k}"
+                yield (entry_id, m, "order", growth, paid, key, f"order:{key}", counts_at, counts_at)
+            if rng.random() < 0.9:
+                level, protected = _level_for(window, levels), None
+            else:
+                level = rng.choice(levels)[1]
+                protected = now + timedelta(days=30) if rng.random() < 0.33 else None
+            memberships.append((m, m, level, total, total * 100, ORDERS_PER_MEMBER, None, protected))
+
     tables = ["members_member", "members_membership", "members_growthentry"]
     with connection.cursor() as cur, indexes_dropped(cur, tables):
         copy_members(cur, members, now)
-        copy_rows(
-            cur,
-            "members_membership",
-            [
-                "id",
-                "member_id",
-                "tier_level",
-                "growth_total",
-                "paid_total_fen",
-                "completed_orders",
-                "tier_changed_at",
-                "protected_until",
-            ],
-            memberships,
-        )
         copy_rows(
             cur,
             "members_growthentry",
@@ -107,7 +94,22 @@ def _load(members: int, now) -> None:
                 "counts_at",
                 "created_at",
             ],
-            entries,
+            entries(),
+        )
+        copy_rows(
+            cur,
+            "members_membership",
+            [
+                "id",
+                "member_id",
+                "tier_level",
+                "growth_total",
+                "paid_total_fen",
+                "completed_orders",
+                "tier_changed_at",
+                "protected_until",
+            ],
+            memberships,
         )
         reset_sequences(cur, tables)
 

@@ -239,6 +239,7 @@ class TierChange(models.Model):
 
     class Reason(models.TextChoices):
         ORDER = "order", _("order completed")
+        TASK = "task", _("task")
         NIGHTLY_UPGRADE = "nightly_up", _("nightly recalculation: upgrade")
         NIGHTLY_DOWNGRADE = "nightly_down", _("nightly recalculation: downgrade")
         REFUND = "refund", _("refund")

@@ -262,3 +262,32 @@ def membership_record_refund(*, member_id: int, order_no: str, refund_no: str, p
         )
         membership.paid_total_fen = max(membership.paid_total_fen - refunded_now, 0)
         membership.save(update_fields=["growth_total", "paid_total_fen"])
+
+
+def membership_award_growth(*, member_id: int, amount: int, idempotency_key: str) -> None:
+    """Growth value for something other than an order (a task: a review, a profile, an operator's gesture).
+
+    Positive only; counted in the window from now; may upgrade at once like
+    an order.  Idempotent by key (the same key with another amount is
+    ``idempotency_conflict``).
+    """
+    from members import tiers
+
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValueError(f"amount must be a positive integer, not {amount!r}")
+    with transaction.atomic():
+        membership = tiers.lock_membership(member_id=member_id)
+        now = timezone.now()
+        posting = tiers.growth_post(
+            membership=membership,
+            kind="task",
+            amount=amount,
+            idempotency_key=f"task:{idempotency_key}",
+            counts_at=now,
+        )
+        if posting.replayed:
+            if posting.amount != amount:
+                raise IdempotencyConflict()
+            return
+        membership.save(update_fields=["growth_total"])
+        tiers.tier_upgrade_if_due(membership=membership, now=now, reason="task")

@@ -208,3 +208,17 @@ def test_the_nightly_run_walks_every_chunk(tiers):
 
     assert result["memberships"] == 5
     assert [level(m) for m in members] == [0, 1, 0, 1, 0]
+
+
+@time_machine.travel(T0, tick=False)
+def test_growth_from_a_task_counts_once_and_can_upgrade(member):
+    from members.services import membership_award_growth
+
+    membership_award_growth(member_id=member.pk, amount=1000, idempotency_key="review:42")
+    membership_award_growth(member_id=member.pk, amount=1000, idempotency_key="review:42")
+    before = snapshot(member)
+    with pytest.raises(IdempotencyConflict):
+        membership_award_growth(member_id=member.pk, amount=5, idempotency_key="review:42")
+
+    assert snapshot(member) == before
+    assert membership(member).growth_total == 1000 and history(member) == [(0, 1, "task")]

@@ -1,8 +1,10 @@
 """Who a coupon template is offered to: one function per audience kind.
 
-``everyone`` and ``new_members`` are decided here.  ``tiers``,
-``card_holders`` and ``segment`` are decided by the membership and analytics
-issues: they register their function in ``AUDIENCE_CHECKS`` when they land.
+``everyone`` and ``new_members`` are decided here; ``tiers`` (the member's
+tier level is one of ``audience_values``) and ``card_holders`` (the member
+holds a valid card of one of those card type ids) ask membership's
+selectors.  ``segment`` is decided by the analytics issue: it registers its
+function in ``AUDIENCE_CHECKS`` when it lands.
 Until then a template with such an audience is offered to nobody (never to
 everybody: a targeted coupon must not leak).
 """
@@ -22,7 +24,29 @@ def _new_member(template, member) -> bool:
     return member.registered_at >= timezone.now() - timedelta(days=NEW_MEMBER_DAYS)
 
 
-AUDIENCE_CHECKS = {"everyone": _everyone, "new_members": _new_member}
+def _levels(values) -> set[int]:
+    return {int(v) for v in values or [] if str(v).isdigit()}
+
+
+def _tiers(template, member) -> bool:
+    from members.selectors import member_tier_level
+
+    return member_tier_level(member_id=member.pk) in _levels(template.audience_values)
+
+
+def _card_holders(template, member) -> bool:
+    from members.selectors import member_card_type_ids
+
+    held = member_card_type_ids(member_id=member.pk, at=timezone.now())
+    return bool(held & _levels(template.audience_values))
+
+
+AUDIENCE_CHECKS = {
+    "everyone": _everyone,
+    "new_members": _new_member,
+    "tiers": _tiers,
+    "card_holders": _card_holders,
+}
 
 
 def member_in_audience(*, template, member) -> bool:

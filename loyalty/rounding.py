@@ -82,3 +82,44 @@ def percent_discount(eligible_fen: int, percent_off: int) -> int:
     since percent ≤ 100.  The cap (``max_discount_fen``) applies afterwards.
     """
     return (2 * eligible_fen * percent_off + 100) // 200
+
+
+def growth_for_paid(*, paid_fen: int, growth_per_yuan: int) -> int:
+    """Growth value (成长值) for what a member paid on one order: floor(paid yuan × growth per yuan).
+
+    Rounded down once per order, like purchase points: a part of a yuan earns
+    no growth.  Refunds recompute the order's growth from what is left paid
+    (``paid − refunded``) and take back the difference, so an order's growth
+    after any number of partial refunds is exactly floor(net paid yuan ×
+    rate) and a full refund takes back all of it.
+    """
+    if paid_fen <= 0 or growth_per_yuan <= 0:
+        return 0
+    return paid_fen * growth_per_yuan // 100
+
+
+def stacked_discount_bp(*, best_bp: int, extra_bp: int) -> int:
+    """A member-day extra discount on top of the best tier/card discount, in basis points.
+
+    The prices multiply: (1 − best)(1 − extra); e.g. 9.5折 then another 9.5折
+    is 9.025折 = 975 bp off, never the 10 % a plain sum would give.  The
+    result is rounded to the nearest basis point with an exact half going to
+    the member (rounded up), for the same reason as ``percent_discount``,
+    but never to 10000: two discounts short of 100 % never make a price free.
+    """
+    kept = (10000 - best_bp) * (10000 - extra_bp)  # in 1/10^8
+    off = 10**8 - kept
+    return min((2 * off + 10000) // 20000, 9999)
+
+
+def card_unused_refund(*, amount_fen: int, unused_seconds: int, period_seconds: int) -> int:
+    """What a pro-rata refund of a paid card returns: floor(amount × unused ÷ period) fen.
+
+    Time is counted in whole seconds of the period not yet used.  Rounded
+    down to the fen once: the member gets back the exact unused share less
+    than one fen (a fraction of a fen cannot be paid out), and the time
+    taken off the card is exactly the unused time.
+    """
+    if amount_fen <= 0 or unused_seconds <= 0 or period_seconds <= 0:
+        return 0
+    return amount_fen * min(unused_seconds, period_seconds) // period_seconds

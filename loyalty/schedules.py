@@ -91,6 +91,48 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         minute="*",
         description="Messages are sent right after the reminder commits; this retries WeChat outages (with growing delays) and a lost task.",
     ),
+    DefaultSchedule(
+        name=gettext_noop("Recalculate member tiers"),
+        task="members.recalculate_tiers",
+        minute="30",
+        hour="2",
+        description="Rolling-window growth; downgrades by one level at most, never while protected. Set-based.",
+    ),
+    DefaultSchedule(
+        name=gettext_noop("Grant conditional membership cards missed during the day"),
+        task="members.catch_up_conditional_cards",
+        minute="0",
+        hour="3",
+        description="Cards are granted when the qualifying order completes; this catches rule changes and points.",
+    ),
+    DefaultSchedule(
+        name=gettext_noop("Remind members of membership cards expiring soon"),
+        task="members.remind_expiring_cards",
+        minute="0",
+        hour="11",
+        description="Once per card and expiry date; paid cards get a renewal reminder.",
+    ),
+    DefaultSchedule(
+        name=gettext_noop("Give membership cards' monthly coupons"),
+        task="members.issue_monthly_card_coupons",
+        minute="20",
+        hour="0",
+        day_of_month="1",
+        description="Once per card and month (the gift pack's occasion).",
+    ),
+    DefaultSchedule(
+        name=gettext_noop("Start member days and push their gifts"),
+        task="members.run_member_days",
+        minute="*/10",
+        description="Pushes each occurrence once to its audience, resuming where a run stopped.",
+    ),
+    DefaultSchedule(
+        name=gettext_noop("Give birthday gift packs"),
+        task="members.give_birthday_gifts",
+        minute="0",
+        hour="9",
+        description="Once a year per member, in the birthday month or on the day (membership policy).",
+    ),
 ]
 
 

@@ -50,6 +50,22 @@ api_v1 = [
     path("coupons/claim", coupons_api.ClaimView.as_view(), name="coupons-claim"),
     path("coupons/<int:pk>", coupons_api.CouponDetailView.as_view(), name="coupon"),
     path("server/coupons/redeem", coupons_api.ServerRedeemView.as_view(), name="server-coupons-redeem"),
+    path("membership/tier", members_api.MyTierView.as_view(), name="membership-tier"),
+    path("membership/tier-history", members_api.MyTierHistoryView.as_view(), name="membership-tier-history"),
+    path("membership/benefits", members_api.MyBenefitsView.as_view(), name="membership-benefits"),
+    path("membership/cards", members_api.MyCardsView.as_view(), name="membership-cards"),
+    path("membership/card-types", members_api.CardOffersView.as_view(), name="membership-card-types"),
+    path("membership/cards/claim", members_api.CardClaimView.as_view(), name="membership-card-claim"),
+    path("membership/cards/trial", members_api.CardTrialView.as_view(), name="membership-card-trial"),
+    path(
+        "membership/card-purchases", members_api.CardPurchasesView.as_view(), name="membership-card-purchases"
+    ),
+    path(
+        "membership/card-purchases/<int:pk>",
+        members_api.CardPurchaseDetailView.as_view(),
+        name="membership-card-purchase",
+    ),
+    path("membership/member-days", members_api.MemberDaysView.as_view(), name="membership-member-days"),
     path("server/members/lookup", members_api.ServerMemberLookupView.as_view(), name="server-member-lookup"),
     path("health", HealthView.as_view(), name="health"),
 ]

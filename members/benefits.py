@@ -1,9 +1,24 @@
 """What a member gets right now from tier, cards and member day.
 
 One module answers it for every caller: points earning asks for the
-multiplier, checkout asks for the discount and free shipping.  The
-membership feature fills ``member_benefits`` in; the contract below is what
-callers rely on and does not change when it does.
+multiplier, checkout asks for the discount and free shipping.
+
+The combining rule is ONE function, ``combine``:
+
+- **discount**: the best (largest) of the tier's and every valid card's
+  discount — best of, never the sum.  An active member day's extra discount
+  then applies on top of that price (the prices multiply,
+  ``loyalty.rounding.stacked_discount_bp``): it is a day-long extra, as the
+  merchant advertises it.
+- **free shipping**: if the tier or any valid card gives it.
+- **points multiplier**: the best of the tier's and the cards' multipliers,
+  times the best active member day's multiplier (DESIGN §2 example 5:
+  "member day ×2 on purchases" doubles what the member earns that day,
+  so a gold member at ×1.5 earns ×3 on a ×2 member day).  Exact fractions.
+
+A member day counts only for members in its audience.  ``sources`` says
+where each benefit came from: ``tier:<level>``, ``card:<card type id>``,
+``member_day:<id>``.
 """
 
 from __future__ import annotations
@@ -11,6 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
+
+from django.db.models import Q
+
+from loyalty import rounding
 
 
 @dataclass(frozen=True)
@@ -32,9 +51,92 @@ class Benefits:
 NONE = Benefits()
 
 
+@dataclass(frozen=True)
+class Offer:
+    """One source's benefits before combining."""
+
+    source: str
+    discount_bp: int = 0
+    free_shipping: bool = False
+    points_multiplier: Fraction = Fraction(1)
+
+
+def combine(*, base: list[Offer], member_days: list[Offer]) -> Benefits:
+    """The one combining rule (module docstring): best of tier and cards; member day on top."""
+    sources: dict[str, str] = {}
+    best_discount = max(base, key=lambda o: o.discount_bp, default=None)
+    discount = best_discount.discount_bp if best_discount else 0
+    if discount:
+        sources["discount"] = best_discount.source
+    day_discount = max(member_days, key=lambda o: o.discount_bp, default=None)
+    if day_discount and day_discount.discount_bp:
+        discount = rounding.stacked_discount_bp(best_bp=discount, extra_bp=day_discount.discount_bp)
+        sources["discount"] = " + ".join(filter(None, [sources.get("discount"), day_discount.source]))
+    shipping = next((o for o in base if o.free_shipping), None)
+    if shipping:
+        sources["free_shipping"] = shipping.source
+    best_multiplier = max(base, key=lambda o: o.points_multiplier, default=None)
+    day_multiplier = max(member_days, key=lambda o: o.points_multiplier, default=None)
+    multiplier = Fraction(1)
+    used = []
+    for offer in (best_multiplier, day_multiplier):
+        if offer and offer.points_multiplier != 1:
+            multiplier *= offer.points_multiplier
+            used.append(offer.source)
+    if used:
+        sources["points_multiplier"] = " × ".join(used)
+    return Benefits(
+        discount_bp=discount, free_shipping=bool(shipping), points_multiplier=multiplier, sources=sources
+    )
+
+
 def member_benefits(*, member_id: int, at: datetime) -> Benefits:
-    """Tier + cards + active member day for ``member_id`` at ``at`` (merchant time zone rules apply)."""
-    return NONE
+    """Tier + cards + active member day for ``member_id`` at ``at`` (merchant time zone rules apply).
+
+    A revoked or expired card gives nothing; a member without a membership
+    row is at the entry tier.  Reads only (a few small queries).
+    """
+    from members.member_days import active_member_days, member_in_audience
+    from members.models import CardStatus, Membership, MembershipCard, Tier
+
+    level = Membership.objects.filter(member_id=member_id).values_list("tier_level", flat=True).first() or 0
+    base = []
+    tier = Tier.objects.filter(level=level).first()
+    if tier is not None:
+        base.append(
+            Offer(
+                source=f"tier:{tier.level}",
+                discount_bp=tier.discount_bp,
+                free_shipping=tier.free_shipping,
+                points_multiplier=Fraction(tier.points_multiplier),
+            )
+        )
+    cards = MembershipCard.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gt=at),
+        member_id=member_id,
+        status=CardStatus.ACTIVE,
+        valid_from__lte=at,
+    ).select_related("card_type")
+    for card in sorted(cards, key=lambda c: c.card_type_id):
+        t = card.card_type
+        base.append(
+            Offer(
+                source=f"card:{t.pk}",
+                discount_bp=t.discount_bp,
+                free_shipping=t.free_shipping,
+                points_multiplier=Fraction(t.points_multiplier),
+            )
+        )
+    days = [
+        Offer(
+            source=f"member_day:{md.pk}",
+            discount_bp=md.extra_discount_bp,
+            points_multiplier=Fraction(md.points_multiplier),
+        )
+        for md in active_member_days(at=at)
+        if member_in_audience(md, member_id=member_id, at=at)
+    ]
+    return combine(base=base, member_days=days)
 
 
 def points_multiplier(*, member_id: int, at: datetime) -> Fraction:

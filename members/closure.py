@@ -18,8 +18,8 @@ from django.utils import timezone
 from coupons import selectors as coupon_selectors
 from coupons import services as coupon_services
 from coupons.models import CouponStatus
-from members.exceptions import RechargePending, StoredValueRemaining
-from members.models import Member, MemberToken, WechatSession, _new_invite_code
+from members.exceptions import CardPurchasePending, RechargePending, StoredValueRemaining
+from members.models import CardPurchase, Member, MemberToken, PurchaseStatus, WechatSession, _new_invite_code
 from notifications import services as notification_services
 from points import ledger as points_ledger
 from stored_value import ledger as stored_value_ledger
@@ -86,6 +86,11 @@ def member_close(*, member_id: int) -> Closure:
         if pending.exists():
             raise RechargePending(details={"recharge_ids": sorted(pending.values_list("pk", flat=True))})
 
+        if CardPurchase.objects.filter(member_id=member.pk, status=PurchaseStatus.CREATED).exists():
+            raise CardPurchasePending()
+        # Cards before points: a card claim locks membership, then points (its opening gift).
+        revoke_membership_cards(member_id=member.pk, reason=REASON)
+
         forfeit = points_ledger.points_forfeit_all(
             member_id=member.pk, reason=REASON, idempotency_key=f"closure:{member.pk}", source=POINTS_SOURCE
         )
@@ -98,7 +103,6 @@ def member_close(*, member_id: int) -> Closure:
         coupon_ids = list(unused)
         for coupon_id in coupon_ids:
             coupon_services.coupon_void(coupon_id=coupon_id, actor_id=None, reason=REASON)
-        revoke_membership_cards(member_id=member.pk, reason=REASON)
 
         MemberToken.objects.filter(member=member, revoked_at__isnull=True).update(revoked_at=now)
         WechatSession.objects.filter(member=member).delete()
@@ -130,11 +134,7 @@ def member_close(*, member_id: int) -> Closure:
 
 
 def revoke_membership_cards(*, member_id: int, reason: str) -> int:
-    """LEAD: WIRE MEMBERSHIP CARDS IN HERE — revoke every card the member holds, with ``reason``.
+    """Revoke every card the member holds, with ``reason``; returns how many were revoked."""
+    from members.cards import cards_revoke_all
 
-    Called by ``member_close`` inside its transaction, after coupons are voided.
-    The cards model is being built in parallel (issue #6 items 2–8); until it
-    lands a member holds no card, so there is nothing to revoke.  Returns how
-    many cards were revoked.
-    """
-    return 0
+    return cards_revoke_all(member_id=member_id, reason=reason)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
-from loyalty import crypto
-from members.exceptions import PhoneTaken, ReferrerNotFound
-from members.models import Member, MemberToken, WechatSession
+from loyalty import crypto, rounding
+from loyalty.errors import IdempotencyConflict
+from members.exceptions import BirthdayChangeLimited, PhoneTaken, ReferrerNotFound
+from members.models import GrowthEntry, Member, MemberToken, WechatSession
 from members.wechat import WechatClient, WechatSessionInfo
 from points import earning
 
@@ -112,12 +114,33 @@ def member_update_profile(
         }.items()
         if value is not None
     }
+    if "birthday" in changes:
+        _check_birthday_change(member, changes)
     for name, value in changes.items():
         setattr(member, name, value)
     if changes:
         member.save(update_fields=list(changes))
         _award_if_profile_complete(member)
     return member
+
+
+BIRTHDAY_CHANGE_INTERVAL = timedelta(days=365)
+
+
+def _check_birthday_change(member: Member, changes: dict) -> None:
+    """Setting a birthday is free; changing it is allowed once per 365 days (birthday gifts must not be farmed)."""
+    current = (
+        Member.objects.select_for_update().filter(pk=member.pk).values("birthday", "birthday_changed_at")[0]
+    )
+    if current["birthday"] is None or current["birthday"] == changes["birthday"]:
+        return
+    now = timezone.now()
+    changed_at = current["birthday_changed_at"]
+    if changed_at is not None and now - changed_at < BIRTHDAY_CHANGE_INTERVAL:
+        raise BirthdayChangeLimited(
+            details={"next_change_after": (changed_at + BIRTHDAY_CHANGE_INTERVAL).isoformat()}
+        )
+    changes["birthday_changed_at"] = now
 
 
 def _award_if_profile_complete(member: Member) -> None:
@@ -147,20 +170,124 @@ def member_bind_phone(*, member: Member, code: str) -> Member:
 
 
 # Order events from checkout (the orders app) reach membership through these
-# two calls only.  The membership feature fills them in: growth value,
-# cumulative spend and order count, tier upgrade, conditional cards.
+# two calls only: growth value, cumulative spend and order count, tier
+# upgrade, conditional cards.
 
 
 def membership_record_order(*, member_id: int, order_no: str, paid_fen: int, completed_at) -> None:
     """A paid order completed: count ``paid_fen`` toward growth and cumulative spend.
 
-    Called inside checkout's completion transaction.  Idempotent by
-    ``order_no``: a repeated call changes nothing.
+    Called inside checkout's completion transaction; locks the member's
+    membership row (so parallel completions of one member run one after
+    the other).  In that transaction: a growth entry keyed ``order:<no>``
+    (growth = ``rounding.growth_for_paid``, counted in the window from
+    ``completed_at``), cumulative paid spend and completed-order count, an
+    upgrade at once if the window's growth now reaches a higher tier (gift
+    pack, history, notification), and every conditional card whose threshold
+    is now met.  Idempotent by ``order_no``: a repeated call changes nothing;
+    the same order number with another amount is ``idempotency_conflict``.
     """
+    from members import cards, tiers
+
+    if not isinstance(paid_fen, int) or paid_fen < 0:
+        raise ValueError(f"paid_fen must be a non-negative integer, not {paid_fen!r}")
+    with transaction.atomic():
+        membership = tiers.lock_membership(member_id=member_id)
+        policy = tiers.membership_policy()
+        posting = tiers.growth_post(
+            membership=membership,
+            kind="order",
+            amount=rounding.growth_for_paid(paid_fen=paid_fen, growth_per_yuan=policy.growth_per_yuan),
+            idempotency_key=f"order:{order_no}",
+            counts_at=completed_at,
+            order_no=order_no,
+            paid_fen=paid_fen,
+        )
+        if posting.replayed:
+            if GrowthEntry.objects.get(pk=posting.entry_id).paid_fen != paid_fen:
+                raise IdempotencyConflict()
+            return
+        membership.paid_total_fen += paid_fen
+        membership.completed_orders += 1
+        membership.save(update_fields=["growth_total", "paid_total_fen", "completed_orders"])
+        now = timezone.now()
+        tiers.tier_upgrade_if_due(membership=membership, now=max(now, completed_at), reason="order")
+        cards.cards_grant_conditional(membership=membership, now=now)
 
 
 def membership_record_refund(*, member_id: int, order_no: str, refund_no: str, paid_fen: int) -> None:
     """Part (or all) of a completed order was refunded: take ``paid_fen`` back out.
 
-    Called inside checkout's refund transaction.  Idempotent by ``refund_no``.
+    Called inside checkout's refund transaction, under the membership lock.
+    The order's growth is recomputed from what is left paid and the
+    difference taken back (so partial refunds add up exactly; growth counted
+    at the order's completion time); cumulative spend goes down by the
+    refunded amount, never below what the order added nor below zero.  The
+    tier is not lowered here: the nightly recalculation does it, with its
+    protection rules.  Conditional cards already granted stay.  An order
+    never recorded has nothing to take back.  Idempotent by ``refund_no``.
     """
+    from members import tiers
+
+    if not isinstance(paid_fen, int) or paid_fen < 0:
+        raise ValueError(f"paid_fen must be a non-negative integer, not {paid_fen!r}")
+    with transaction.atomic():
+        membership = tiers.lock_membership(member_id=member_id)
+        key = f"refund:{refund_no}"
+        earlier = GrowthEntry.objects.filter(member_id=member_id, idempotency_key=key).first()
+        if earlier is not None:
+            if earlier.order_no != order_no:
+                raise IdempotencyConflict()
+            return
+        order = GrowthEntry.objects.filter(member_id=member_id, idempotency_key=f"order:{order_no}").first()
+        if order is None:
+            return
+        refunds = GrowthEntry.objects.filter(member_id=member_id, order_no=order_no, kind="refund")
+        taken = refunds.aggregate(paid=Sum("paid_fen", default=0), growth=Sum("amount", default=0))
+        refunded_before = taken["paid"]
+        refunded_now = min(paid_fen, order.paid_fen - refunded_before)
+        policy = tiers.membership_policy()
+        growth_left = rounding.growth_for_paid(
+            paid_fen=order.paid_fen - refunded_before - refunded_now, growth_per_yuan=policy.growth_per_yuan
+        )
+        growth_now = order.amount + taken["growth"]
+        tiers.growth_post(
+            membership=membership,
+            kind="refund",
+            amount=-(growth_now - growth_left),
+            idempotency_key=key,
+            counts_at=order.counts_at,
+            order_no=order_no,
+            paid_fen=refunded_now,
+        )
+        membership.paid_total_fen = max(membership.paid_total_fen - refunded_now, 0)
+        membership.save(update_fields=["growth_total", "paid_total_fen"])
+
+
+def membership_award_growth(*, member_id: int, amount: int, idempotency_key: str) -> None:
+    """Growth value for something other than an order (a task: a review, a profile, an operator's gesture).
+
+    Positive only; counted in the window from now; may upgrade at once like
+    an order.  Idempotent by key (the same key with another amount is
+    ``idempotency_conflict``).
+    """
+    from members import tiers
+
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValueError(f"amount must be a positive integer, not {amount!r}")
+    with transaction.atomic():
+        membership = tiers.lock_membership(member_id=member_id)
+        now = timezone.now()
+        posting = tiers.growth_post(
+            membership=membership,
+            kind="task",
+            amount=amount,
+            idempotency_key=f"task:{idempotency_key}",
+            counts_at=now,
+        )
+        if posting.replayed:
+            if posting.amount != amount:
+                raise IdempotencyConflict()
+            return
+        membership.save(update_fields=["growth_total"])
+        tiers.tier_upgrade_if_due(membership=membership, now=now, reason="task")

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from loyalty.jobs import once_per_period
 from notifications import services
 
 
@@ -9,5 +10,6 @@ def send_wechat(delivery_ids: list[int]) -> dict:
 
 
 @shared_task(name="notifications.send_due_wechat", time_limit=600, soft_time_limit=540)
+@once_per_period
 def send_due_wechat() -> dict:
     return services.wechat_deliveries_send(limit=5000)

@@ -12,6 +12,10 @@ PURPOSES = {
         "paid": "stored_value.recharges.recharge_credit",
         "closed": "stored_value.recharges.recharge_close",
     },
+    "card": {
+        "paid": "members.cards.card_purchase_credit",
+        "closed": "members.cards.card_purchase_close",
+    },
 }
 
 

@@ -49,3 +49,21 @@ def check_in_calendar(*, member_id: int, year: int, month: int) -> dict:
         "checked_in_today": today in streaks,
         "current_streak": streaks.get(today) or streaks.get(today - timedelta(days=1)) or 0,
     }
+
+
+def points_earned_total(*, member_id: int) -> int:
+    """Every point the member has ever earned (earn entries; spends, expiries and reversals not deducted)."""
+    return PointsEntry.objects.filter(account__member_id=member_id, kind="earn").aggregate(
+        s=Sum("amount", default=0)
+    )["s"]
+
+
+def members_with_points_earned(*, at_least: int):
+    """Member ids whose ``points_earned_total`` reaches ``at_least``: a values queryset to filter with."""
+    return (
+        PointsEntry.objects.filter(kind="earn")
+        .values("account__member_id")
+        .annotate(total=Sum("amount"))
+        .filter(total__gte=at_least)
+        .values("account__member_id")
+    )

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from coupons.models import CouponTemplate, GiftPackGrant
-from members.models import Member
+from members.models import CardType, Member, MemberDay, MembershipCard, TierChange
 from notifications.models import SubscribeConsent, WechatTemplate
 from points.models import PointsEntry
 from stored_value.models import RechargeOrder, RechargePlan
@@ -29,4 +29,6 @@ def test_the_demo_pays_recharges_through_the_fake_wechat_pay_once(settings, tmp_
     assert WechatTemplate.objects.count() == 2 and SubscribeConsent.objects.exists()
     closed = Member.objects.filter(closed_at__isnull=False)
     assert closed.count() == 3 and set(closed.values_list("nickname", "phone")) == {("", "")}
+    assert TierChange.objects.exists() and MembershipCard.objects.filter(source="condition").exists()
+    assert MemberDay.objects.count() == 2 and CardType.objects.count() == 3
     call_command("verify_ledgers", stdout=io.StringIO())

@@ -15,6 +15,15 @@ def test_migrate_creates_every_default_schedule_for_a_registered_task():
         assert schedule.task in celery_app.tasks
 
 
+def test_every_scheduled_task_runs_once_per_period_however_many_beats_fire_it():
+    celery_app.loader.import_default_modules()
+    unguarded = [
+        s.task for s in DEFAULT_SCHEDULES if not getattr(celery_app.tasks[s.task].run, "once_per_period", False)
+    ]
+
+    assert unguarded == [], "decorate these with loyalty.jobs.once_per_period"
+
+
 @pytest.mark.django_db
 def test_an_operators_change_to_a_schedule_survives_the_next_migrate():
     task = PeriodicTask.objects.get(name=DEFAULT_SCHEDULES[0].name)

@@ -281,13 +281,35 @@ def test_unsent_wechat_messages_and_unspent_credits_go_with_the_account(alice, f
 
 
 @pytest.mark.django_db
-def test_the_membership_card_hook_is_called_inside_the_closure(alice, monkeypatch):
-    calls = []
-    monkeypatch.setattr(closure, "revoke_membership_cards", lambda **kw: calls.append(kw) or 0)
+def test_closing_revokes_every_membership_card_with_an_event(alice):
+    from members import cards
+    from members.models import CardEvent, CardStatus, MembershipCard
+    from tests.members.card_helpers import card_type
 
-    closure.member_close(member_id=alice.pk)
+    free, trial = card_type("free"), card_type("paid", trial_days=7)
+    cards.card_claim(member_id=alice.pk, card_type_id=free.pk)
+    cards.card_trial(member_id=alice.pk, card_type_id=trial.pk)
 
-    assert calls == [{"member_id": alice.pk, "reason": "account closed"}]
+    close(client_for(alice))
+
+    assert set(MembershipCard.objects.filter(member=alice).values_list("status", flat=True)) == {
+        CardStatus.REVOKED
+    }
+    assert CardEvent.objects.filter(card__member=alice, kind="revoke", reason="account closed").count() == 2
+
+
+@pytest.mark.django_db
+def test_closing_is_refused_while_a_card_purchase_awaits_payment(alice):
+    from members import cards
+    from tests.members.card_helpers import card_type
+
+    cards.card_purchase_create(member=alice, card_type_id=card_type("paid").pk)
+
+    response = close(client_for(alice))
+
+    assert response.status_code == 409 and response.json()["code"] == "card_purchase_pending"
+    alice.refresh_from_db()
+    assert alice.closed_at is None and alice.nickname == "小王"
 
 
 # --- the admin ------------------------------------------------------------------------------------

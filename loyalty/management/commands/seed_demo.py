@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from coupons.demo import seed_coupons
 from loyalty import services
 from loyalty.models import ApiClient
-from members.demo import seed_closures, seed_members
+from members.demo import seed_closures, seed_members, seed_membership
 from notifications.demo import seed_notifications
 from points.demo import seed_points
 from stored_value.demo import seed_stored_value
@@ -33,6 +33,10 @@ class Command(BaseCommand):
         self.stdout.write(f"stored value: {seed_stored_value(rng=rng)} recharges paid (fake WeChat Pay)")
         self.stdout.write(f"subscription messages: {seed_notifications(rng=rng)} consents recorded")
         self.stdout.write(f"account closures: {seed_closures()} accounts closed")
+        membership = seed_membership(rng=rng)
+        self.stdout.write(
+            f"membership: {membership['orders']} completed orders (growth, tiers), {membership['claims']} cards claimed"
+        )
         client = self._demo_api_client()
         self.stdout.write(f"demo API client: {client['key_id']} (secret in .data/{DEMO_CLIENT_FILE})")
 

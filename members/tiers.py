@@ -1,0 +1,287 @@
+"""Tiers and growth value (成长值): the growth ledger, upgrades at once, the nightly recalculation.
+
+Rules (each one tested):
+
+- Growth is earned from paid spend (``MembershipPolicy.growth_per_yuan``,
+  ``loyalty.rounding.growth_for_paid``) and kept in an append-only ledger
+  (``GrowthEntry``, keyed per member) with a cached lifetime total on the
+  ``Membership`` row, which is also the row every membership write locks.
+- The tier is the highest level whose threshold the growth counted in the
+  rolling window (``window_months``, entries by ``counts_at``) reaches.
+- Upgrades happen at once, when an order completes (and at night for anyone
+  the day's orders missed).  Every level passed on the way up gives its
+  upgrade gift pack, once per member and level ever (occasion
+  ``tier-upgrade:<level>``), so dropping and climbing again gives nothing twice.
+- Downgrades happen only at night, by at most one level per run, and never
+  while the member is protected: ``protection_days`` after an upgrade and
+  ``downgrade_period_days`` after a downgrade (so "at most one level per
+  period").  A refund takes growth back but never downgrades at once.
+- Every change writes a ``TierChange`` with its reason and sends a
+  tier-change notification (dedupe key per change).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from dateutil.relativedelta import relativedelta
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from coupons.services import gift_pack_issue
+from members.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
+from notifications.services import Draft, notify_many
+
+
+def membership_policy() -> MembershipPolicy:
+    return MembershipPolicy.objects.get_or_create(pk=1)[0]
+
+
+def lock_membership(*, member_id: int) -> Membership:
+    """The member's membership row, created if missing, locked FOR UPDATE until the transaction ends."""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {Membership._meta.db_table} "
+            "(member_id, tier_level, growth_total, paid_total_fen, completed_orders) "
+            "VALUES (%s, 0, 0, 0, 0) ON CONFLICT (member_id) DO NOTHING",
+            [member_id],
+        )
+    return Membership.objects.select_for_update().get(member_id=member_id)
+
+
+def window_start(*, at: datetime, policy: MembershipPolicy) -> datetime:
+    """The start of the rolling window ending at ``at`` (calendar months, merchant-local)."""
+    return timezone.localtime(at) - relativedelta(months=policy.window_months)
+
+
+def window_growth(*, member_id: int, at: datetime, policy: MembershipPolicy | None = None) -> int:
+    policy = policy or membership_policy()
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT COALESCE(SUM(amount), 0) FROM {GrowthEntry._meta.db_table} "
+            "WHERE member_id = %s AND counts_at > %s AND counts_at <= %s",
+            [member_id, window_start(at=at, policy=policy), at],
+        )
+        return max(int(cur.fetchone()[0]), 0)
+
+
+def tiers() -> list[Tier]:
+    return list(Tier.objects.order_by("level"))
+
+
+def level_for_growth(growth: int, all_tiers: list[Tier]) -> int:
+    """The highest level whose threshold ``growth`` reaches (thresholds are inclusive)."""
+    reached = [t.level for t in all_tiers if t.growth_threshold <= growth]
+    return max(reached, default=0)
+
+
+@dataclass(frozen=True)
+class GrowthPosting:
+    entry_id: int
+    amount: int
+    replayed: bool
+
+
+def growth_post(
+    *,
+    membership: Membership,
+    kind: str,
+    amount: int,
+    idempotency_key: str,
+    counts_at: datetime,
+    order_no: str = "",
+    paid_fen: int = 0,
+) -> GrowthPosting:
+    """Append a growth entry and move the cached total with it; the membership row must be locked.
+
+    Idempotent by (member, key): a replay returns the first entry and moves
+    nothing.  The total never goes below zero (a CHECK constraint too).
+    """
+    earlier = GrowthEntry.objects.filter(
+        member_id=membership.member_id, idempotency_key=idempotency_key
+    ).first()
+    if earlier is not None:
+        return GrowthPosting(entry_id=earlier.pk, amount=earlier.amount, replayed=True)
+    amount = max(amount, -membership.growth_total)
+    entry = GrowthEntry.objects.create(
+        member_id=membership.member_id,
+        kind=kind,
+        amount=amount,
+        paid_fen=paid_fen,
+        order_no=order_no,
+        idempotency_key=idempotency_key,
+        counts_at=counts_at,
+    )
+    membership.growth_total += amount
+    return GrowthPosting(entry_id=entry.pk, amount=amount, replayed=False)
+
+
+def tier_upgrade_if_due(*, membership: Membership, now: datetime, reason: str) -> TierChange | None:
+    """Upgrade at once when the window's growth reaches a higher tier (never downgrades). Row locked."""
+    policy = membership_policy()
+    growth = window_growth(member_id=membership.member_id, at=now, policy=policy)
+    target = level_for_growth(growth, tiers())
+    if target <= membership.tier_level:
+        return None
+    return _change(
+        membership=membership, to_level=target, reason=reason, growth=growth, now=now, policy=policy
+    )
+
+
+def _change(
+    *, membership: Membership, to_level: int, reason: str, growth: int, now: datetime, policy, note: str = ""
+) -> TierChange:
+    from_level = membership.tier_level
+    membership.tier_level = to_level
+    membership.tier_changed_at = now
+    days = policy.protection_days if to_level > from_level else policy.downgrade_period_days
+    membership.protected_until = now + timedelta(days=days)
+    membership.save(update_fields=["tier_level", "tier_changed_at", "protected_until"])
+    change = TierChange.objects.create(
+        member_id=membership.member_id,
+        from_level=from_level,
+        to_level=to_level,
+        reason=reason,
+        window_growth=growth,
+        note=note,
+        created_at=now,
+    )
+    after_tier_changes([change])
+    return change
+
+
+def after_tier_changes(changes: list[TierChange]) -> None:
+    """Gift packs for every level passed upward, and one notification per change (same transaction)."""
+    by_level = {t.level: t for t in tiers()}
+    drafts = []
+    for change in changes:
+        for level in range(change.from_level + 1, change.to_level + 1):
+            tier = by_level.get(level)
+            if tier is not None and tier.upgrade_pack_id:
+                gift_pack_issue(
+                    pack_id=tier.upgrade_pack_id, member_id=change.member_id, occasion=f"tier-upgrade:{level}"
+                )
+        new = by_level.get(change.to_level)
+        name = new.name if new else str(change.to_level)
+        up = change.to_level > change.from_level
+        drafts.append(
+            Draft(
+                member_id=change.member_id,
+                kind="tier_change",
+                title=_("Your tier is now %(tier)s") % {"tier": name},
+                body=(
+                    _("Congratulations! You have been upgraded to %(tier)s.")
+                    if up
+                    else _("Your tier has changed to %(tier)s. Earn growth value to climb again.")
+                )
+                % {"tier": name},
+                dedupe_key=f"tier-change:{change.pk}",
+                data={"from_level": change.from_level, "to_level": change.to_level},
+            )
+        )
+    notify_many(drafts)
+
+
+# --- the nightly recalculation ------------------------------------------------------------
+
+# One statement per chunk of memberships, in member-id ranges, so the growth read is one index
+# range scan per chunk.  The new level: up to what the window's growth reaches, or down by one
+# existing level when the growth no longer holds the current one and the member is not
+# protected.  Rows are not locked to be read (most do not change): the UPDATE re-checks each
+# changing row against what was decided on (level, protection, cached growth) once it holds
+# its lock, so a member whose order completed meanwhile is left as the order made them (and
+# the order already upgraded them when due) instead of being overwritten with a stale decision.
+_RECALC_SQL = """
+WITH bounds AS (
+    SELECT MAX(member_id) AS hi, COUNT(*) AS n FROM (
+        SELECT member_id FROM members_membership WHERE member_id > %(after)s ORDER BY member_id LIMIT %(limit)s
+    ) ids
+), chunk AS (
+    SELECT id, member_id, tier_level, protected_until, growth_total
+      FROM members_membership
+     WHERE member_id > %(after)s AND member_id <= (SELECT hi FROM bounds)
+), growth AS (
+    SELECT e.member_id, SUM(e.amount) AS g
+      FROM members_growthentry e
+     WHERE e.member_id > %(after)s AND e.member_id <= (SELECT hi FROM bounds)
+       AND e.counts_at > %(window_start)s AND e.counts_at <= %(now)s
+     GROUP BY e.member_id
+), tiers AS MATERIALIZED (
+    SELECT level, growth_threshold FROM members_tier
+), decided AS MATERIALIZED (
+    SELECT c.*, GREATEST(COALESCE(g.g, 0), 0)::bigint AS wg,
+           COALESCE((SELECT MAX(t.level) FROM tiers t
+                      WHERE t.growth_threshold <= GREATEST(COALESCE(g.g, 0), 0)), 0) AS qualifies,
+           COALESCE((SELECT MAX(t.level) FROM tiers t WHERE t.level < c.tier_level), 0) AS one_down
+      FROM chunk c LEFT JOIN growth g ON g.member_id = c.member_id
+), target AS (
+    SELECT d.*,
+           CASE
+             WHEN d.qualifies > d.tier_level THEN d.qualifies
+             WHEN d.qualifies < d.tier_level
+                  AND (d.protected_until IS NULL OR d.protected_until <= %(now)s)
+               THEN GREATEST(d.qualifies, d.one_down)
+             ELSE d.tier_level
+           END AS new_level
+      FROM decided d
+), changed AS (
+    UPDATE members_membership m
+       SET tier_level = t.new_level,
+           tier_changed_at = %(now)s,
+           protected_until = %(now)s + CASE WHEN t.new_level > t.tier_level
+                                            THEN %(protect)s ELSE %(period)s END * interval '1 day'
+      FROM target t
+     WHERE m.id = t.id AND t.new_level <> t.tier_level
+       AND m.tier_level = t.tier_level AND m.growth_total = t.growth_total
+       AND m.protected_until IS NOT DISTINCT FROM t.protected_until
+ RETURNING m.member_id, t.tier_level AS old_level, t.new_level, t.wg
+), history AS (
+    INSERT INTO members_tierchange (member_id, from_level, to_level, reason, window_growth, note, created_at)
+    SELECT member_id, old_level, new_level,
+           CASE WHEN new_level > old_level THEN 'nightly_up' ELSE 'nightly_down' END, wg, '', %(now)s
+      FROM changed
+    RETURNING id, member_id, from_level, to_level
+)
+SELECT (SELECT hi FROM bounds), (SELECT n FROM bounds),
+       (SELECT json_agg(json_build_array(id, member_id, from_level, to_level) ORDER BY id) FROM history)
+"""
+
+
+def tiers_recalculate(*, now: datetime | None = None, chunk_size: int = 5000) -> dict:
+    """The nightly recalculation: set-based, in chunks of memberships, each its own transaction.
+
+    Idempotent and resumable: a second run the same night finds upgraded
+    members at their level and downgraded ones protected, so it changes
+    nothing; a run killed half-way leaves whole chunks done and the rest for
+    the next run.  A member whose membership changed while their chunk ran
+    (an order completing) is left alone until the next night.  Returns counts.
+    """
+    now = now or timezone.now()
+    policy = membership_policy()
+    params = {
+        "window_start": window_start(at=now, policy=policy),
+        "now": now,
+        "protect": policy.protection_days,
+        "period": policy.downgrade_period_days,
+        "limit": chunk_size,
+    }
+    after, seen, changed = 0, 0, 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(_RECALC_SQL, {**params, "after": after})
+            last, count, rows = cur.fetchone()
+            if isinstance(rows, str):  # json arrives decoded from psycopg2; as text from other drivers
+                rows = json.loads(rows)
+            changes = [
+                TierChange(pk=pk, member_id=member_id, from_level=old, to_level=new)
+                for pk, member_id, old, new in rows or []
+            ]
+            if changes:
+                after_tier_changes(changes)
+        if last is None:
+            break
+        after, seen, changed = last, seen + count, changed + len(changes)
+    return {"memberships": seen, "changed": changed}

@@ -1,0 +1,28 @@
+"""The membership invariants, as SQL that lists every violation (run by ``manage.py verify_ledgers``)."""
+
+CHECKS = [
+    (
+        "members: cached growth differs from the sum of growth entries",
+        """SELECT m.member_id, m.growth_total, COALESCE(SUM(e.amount), 0)
+           FROM members_membership m LEFT JOIN members_growthentry e ON e.member_id = m.member_id
+           GROUP BY m.id HAVING m.growth_total <> COALESCE(SUM(e.amount), 0)""",
+    ),
+    (
+        "members: an order's refunds took back more than it paid or more growth than it gave",
+        """SELECT o.member_id, o.order_no, o.paid_fen, SUM(r.paid_fen), o.amount, -SUM(r.amount)
+           FROM members_growthentry o JOIN members_growthentry r
+             ON r.member_id = o.member_id AND r.order_no = o.order_no AND r.kind = 'refund'
+           WHERE o.kind = 'order'
+           GROUP BY o.id HAVING SUM(r.paid_fen) > o.paid_fen OR -SUM(r.amount) > o.amount""",
+    ),
+    (
+        "members: a paid card purchase has no card or no period",
+        """SELECT id FROM members_cardpurchase
+           WHERE status IN ('paid', 'refunded') AND (card_id IS NULL OR period_start IS NULL OR period_end IS NULL)""",
+    ),
+    (
+        "members: a member holds a tier level that does not exist",
+        """SELECT m.member_id, m.tier_level FROM members_membership m
+           WHERE NOT EXISTS (SELECT 1 FROM members_tier t WHERE t.level = m.tier_level)""",
+    ),
+]

@@ -1,0 +1,308 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from coupons.models import GiftPackGrant
+from loyalty.errors import ApplicationError
+from members import cards
+from members.models import CardEvent, CardPurchase, MembershipCard
+from members.services import membership_record_order
+from notifications.models import Notification
+from payments.models import Payment, PaymentRefund
+from points import ledger as points_ledger
+from tests.factories import MemberFactory
+from tests.members.card_helpers import DAY, card_type, pack, pay
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def member(tiers):
+    return MemberFactory()
+
+
+def card_snapshot(member):
+    return (
+        list(MembershipCard.objects.filter(member=member).values_list("pk", "status", "valid_until")),
+        list(CardEvent.objects.filter(card__member=member).values_list("pk", flat=True)),
+        list(CardPurchase.objects.filter(member=member).values_list("pk", "status")),
+        list(Payment.objects.filter(member=member).values_list("pk", flat=True)),
+    )
+
+
+def refused(code, call):
+    with pytest.raises(ApplicationError) as exc:
+        call()
+    assert exc.value.code == code
+
+
+def test_a_free_card_is_claimed_with_its_channel_staff_tags_and_opening_pack(member):
+    ct = card_type("free", validity="days", valid_days=30, opening_pack=pack(points=20))
+
+    card = cards.card_claim(member_id=member.pk, card_type_id=ct.pk, channel="store-1", staff="s007")
+
+    assert (card.channel, card.staff, card.source) == ("store-1", "s007", "claim")
+    assert card.valid_until - card.valid_from == timedelta(days=30)
+    assert GiftPackGrant.objects.filter(member=member, occasion=f"card-open:{card.pk}").count() == 1
+
+
+def test_claiming_twice_is_refused_and_changes_nothing(member):
+    ct = card_type("free")
+    cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
+    before = card_snapshot(member)
+
+    refused("card_already_held", lambda: cards.card_claim(member_id=member.pk, card_type_id=ct.pk))
+
+    assert card_snapshot(member) == before
+
+
+def test_an_expired_free_card_can_be_claimed_again(member):
+    ct = card_type("free", validity="days", valid_days=10)
+    first = cards.card_claim(member_id=member.pk, card_type_id=ct.pk, now=timezone.now() - 11 * DAY)
+
+    again = cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
+
+    assert again.pk == first.pk and again.is_valid_at(timezone.now())
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"is_active": False},
+        {"available_until": timezone.now() - DAY},
+        {"available_from": timezone.now() + DAY},
+        {"validity": "range", "valid_from": timezone.now() - 10 * DAY, "valid_until": timezone.now() - DAY},
+    ],
+)
+def test_a_card_type_outside_its_window_is_refused_and_nothing_is_written(member, fields):
+    ct = card_type("free", **fields)
+
+    refused("card_type_unavailable", lambda: cards.card_claim(member_id=member.pk, card_type_id=ct.pk))
+
+    assert card_snapshot(member) == ([], [], [], [])
+
+
+def test_a_date_range_card_is_valid_for_its_range(member):
+    start, end = timezone.now() - DAY, timezone.now() + 5 * DAY
+    ct = card_type("free", validity="range", valid_from=start, valid_until=end)
+
+    card = cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
+
+    assert (card.valid_from, card.valid_until) == (start, end)
+
+
+def test_claiming_a_conditional_card_without_meeting_it_is_refused_with_the_progress(member):
+    ct = card_type("conditional", condition="paid_spend", condition_threshold=100_000)
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=99_999, completed_at=timezone.now())
+
+    with pytest.raises(ApplicationError) as exc:
+        cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
+
+    assert exc.value.code == "card_condition_not_met"
+    assert exc.value.details == {"progress": 99_999, "threshold": 100_000}
+    assert card_snapshot(member) == ([], [], [], [])
+
+
+def test_design_example_three_a_card_is_granted_the_moment_spend_reaches_the_threshold(member):
+    ct = card_type("conditional", condition="paid_spend", condition_threshold=100_000)
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=60_000, completed_at=timezone.now())
+    assert not MembershipCard.objects.filter(member=member).exists()
+
+    membership_record_order(member_id=member.pk, order_no="B", paid_fen=40_000, completed_at=timezone.now())
+
+    card = MembershipCard.objects.get(member=member)
+    assert (card.card_type_id, card.source) == (ct.pk, "condition")
+
+
+def test_an_order_count_card_is_granted_on_the_third_completed_order(member):
+    card_type("conditional", condition="orders", condition_threshold=3)
+    for n in range(2):
+        membership_record_order(
+            member_id=member.pk, order_no=f"O{n}", paid_fen=100, completed_at=timezone.now()
+        )
+    assert not MembershipCard.objects.filter(member=member).exists()
+
+    membership_record_order(member_id=member.pk, order_no="O2", paid_fen=100, completed_at=timezone.now())
+
+    assert MembershipCard.objects.filter(member=member).count() == 1
+
+
+def test_the_nightly_catch_up_grants_points_cards_and_cards_of_new_rules_once(member):
+    by_points = card_type("conditional", condition="points", condition_threshold=500)
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=200_000, completed_at=timezone.now())
+    by_spend = card_type(
+        "conditional", condition="paid_spend", condition_threshold=150_000
+    )  # a rule added later
+    # Points earned outside an order (a check-in, an invite): no order event to grant on.
+    points_ledger.points_earn(
+        member_id=member.pk, amount=500, idempotency_key="e", source="test", expires_at=None
+    )
+    assert not MembershipCard.objects.filter(member=member).exists()
+
+    assert cards.cards_catch_up_conditional(chunk_size=1) == 2
+    assert cards.cards_catch_up_conditional() == 0
+
+    held = set(MembershipCard.objects.filter(member=member).values_list("card_type_id", flat=True))
+    assert held == {by_points.pk, by_spend.pk}
+
+
+def test_an_operator_grants_and_revokes_with_a_reason_and_a_revoked_card_gives_nothing(member, admin_user):
+    ct = card_type("free")
+    card = cards.card_grant(member_id=member.pk, card_type_id=ct.pk, actor_id=admin_user.pk, reason="补发")
+
+    cards.card_revoke(card_id=card.pk, actor_id=admin_user.pk, reason="误发")
+    cards.card_revoke(card_id=card.pk, actor_id=admin_user.pk, reason="误发")
+
+    assert list(CardEvent.objects.filter(card=card).values_list("kind", "reason")) == [
+        ("operator", "补发"),
+        ("revoke", "误发"),
+    ]
+    from members.selectors import member_card_type_ids
+
+    assert member_card_type_ids(member_id=member.pk, at=timezone.now()) == set()
+    refused("card_revoked", lambda: cards.card_claim(member_id=member.pk, card_type_id=ct.pk))
+
+
+def test_a_paid_card_cannot_be_claimed(member):
+    ct = card_type("paid")
+    refused("card_not_claimable", lambda: cards.card_claim(member_id=member.pk, card_type_id=ct.pk))
+    assert card_snapshot(member) == ([], [], [], [])
+
+
+# --- paid cards -----------------------------------------------------------------------------
+
+
+def test_a_paid_card_is_bought_renewed_from_its_expiry_and_the_renewal_refunded_pro_rata(member, admin_user):
+    ct = card_type("paid", price_fen=3_000, period="month")
+
+    first, params = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    assert "paySign" in params or params
+    assert first.status == "created" and first.amount_fen == 3_000
+    pay(first)
+    card = MembershipCard.objects.get(member=member)
+    assert first.status == "paid" and card.valid_until == first.period_end
+    first_end = card.valid_until
+
+    second, _ = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    pay(second)
+    card.refresh_from_db()
+    assert second.period_start == first_end  # renewal extends from the current expiry
+    assert card.valid_until == second.period_end > first_end
+
+    at = second.period_start + timedelta(days=10)
+    refunded = cards.card_purchase_refund(
+        purchase_id=second.pk, actor_id=admin_user.pk, reason="不想要了", now=at
+    )
+
+    period = int((second.period_end - second.period_start).total_seconds())
+    unused = int((second.period_end - at).total_seconds())
+    assert refunded.refunded_fen == 3_000 * unused // period
+    card.refresh_from_db()
+    assert card.valid_until == at
+    refund = PaymentRefund.objects.get(out_refund_no=f"CARD{second.pk}")
+    assert refund.amount_fen == refunded.refunded_fen
+
+
+def test_refunding_an_earlier_period_before_the_later_one_is_refused(member, admin_user):
+    ct = card_type("paid")
+    first, _ = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    pay(first)
+    second, _ = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    pay(second)
+    before = card_snapshot(member)
+
+    refused(
+        "card_not_refundable",
+        lambda: cards.card_purchase_refund(purchase_id=first.pk, actor_id=admin_user.pk, reason="x"),
+    )
+
+    assert card_snapshot(member) == before and not PaymentRefund.objects.exists()
+
+
+def test_a_second_purchase_while_one_awaits_payment_is_refused(member):
+    ct = card_type("paid")
+    cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    before = card_snapshot(member)
+
+    refused("card_purchase_pending", lambda: cards.card_purchase_create(member=member, card_type_id=ct.pk))
+
+    assert card_snapshot(member) == before
+
+
+def test_a_payment_notification_delivered_twice_credits_the_card_once(member):
+    from payments import services as payments
+
+    ct = card_type("paid")
+    purchase, _ = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    payment = Payment.objects.get(out_trade_no=purchase.out_trade_no)
+    headers, body = payments.payment_simulate_pay(payment=payment)
+    card = MembershipCard.objects.get(member=member)
+    until = card.valid_until
+
+    payments.payment_handle_notification(headers=headers, body=body)
+
+    card.refresh_from_db()
+    assert card.valid_until == until
+    assert CardEvent.objects.filter(card=card).count() == 1
+
+
+def test_the_free_trial_is_once_per_member(member):
+    ct = card_type("paid", trial_days=7)
+
+    card = cards.card_trial(member_id=member.pk, card_type_id=ct.pk)
+    assert card.valid_until - card.valid_from == timedelta(days=7) and card.trial_used
+
+    refused("card_trial_used", lambda: cards.card_trial(member_id=member.pk, card_type_id=ct.pk))
+    MembershipCard.objects.filter(pk=card.pk).update(valid_until=timezone.now() - DAY)
+    refused("card_trial_used", lambda: cards.card_trial(member_id=member.pk, card_type_id=ct.pk))
+
+
+def test_buying_during_a_trial_extends_from_the_trial_end(member):
+    ct = card_type("paid", trial_days=7)
+    trial = cards.card_trial(member_id=member.pk, card_type_id=ct.pk)
+
+    purchase, _ = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    pay(purchase)
+
+    assert purchase.period_start == trial.valid_until
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+def test_expiring_cards_are_reminded_once_and_paid_ones_asked_to_renew(member):
+    free = card_type("free", validity="days", valid_days=5)
+    paid = card_type("paid", trial_days=3)
+    far = card_type("free", name="far", validity="days", valid_days=30)
+    cards.card_claim(member_id=member.pk, card_type_id=free.pk)
+    cards.card_trial(member_id=member.pk, card_type_id=paid.pk)
+    cards.card_claim(member_id=member.pk, card_type_id=far.pk)
+
+    assert cards.cards_remind_expiring(days=7) == 2
+    assert cards.cards_remind_expiring(days=7) == 0
+
+    kinds = sorted(Notification.objects.filter(member=member).values_list("kind", flat=True))
+    assert kinds == ["card_expiring", "card_renewal"]
+
+
+def test_monthly_coupons_are_given_once_per_card_and_month(member):
+    ct = card_type("free", monthly_pack=pack("月度券", points=5))
+    card = cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
+
+    cards.cards_issue_monthly()
+    cards.cards_issue_monthly()
+
+    month = timezone.localtime().strftime("%Y-%m")
+    assert list(GiftPackGrant.objects.filter(member=member).values_list("occasion", flat=True)) == [
+        f"card-monthly:{card.pk}:{month}"
+    ]
+
+
+def test_another_member_cannot_be_granted_a_card_twice_by_the_catch_up_and_an_order(tiers):
+    member = MemberFactory()
+    card_type("conditional", condition="orders", condition_threshold=1)
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=1, completed_at=timezone.now())
+
+    assert cards.cards_catch_up_conditional() == 0
+    assert MembershipCard.objects.filter(member=member).count() == 1

@@ -1,0 +1,134 @@
+"""The membership back office: tiers, card types with QR and poster, grant/revoke, refunds, member overview."""
+
+import pytest
+from django.utils import timezone
+
+from members import cards
+from members.models import CardEvent, CardPurchase, MemberDay, MembershipCard, Tier
+from members.services import membership_record_order
+from payments.models import PaymentRefund
+from tests.factories import MemberFactory
+from tests.members.card_helpers import card_type, pay
+from tests.points.test_admin import staff
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def member(tiers):
+    return MemberFactory(nickname="小王")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/members/tier/",
+        "/admin/members/membershippolicy/",
+        "/admin/members/membership/",
+        "/admin/members/growthentry/",
+        "/admin/members/tierchange/",
+        "/admin/members/cardtype/",
+        "/admin/members/cardtype/add/",
+        "/admin/members/membershipcard/",
+        "/admin/members/cardevent/",
+        "/admin/members/cardpurchase/",
+        "/admin/members/memberday/",
+        "/admin/members/memberday/add/",
+        "/admin/members/growthentry/export/",
+    ],
+)
+def test_every_membership_admin_page_opens(admin_client, member, url):
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=100_000, completed_at=timezone.now())
+    card_type("paid")
+    MemberDay.objects.create(name="周三", recurrence="weekly", weekday=2)
+
+    assert admin_client.get(url).status_code == 200
+
+
+def test_the_card_type_qr_is_a_png_carrying_the_tags(admin_client, member):
+    ct = card_type("free")
+
+    response = admin_client.get(f"/admin/members/cardtype/{ct.pk}/qr.png?channel=store-1&staff=s007")
+
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG")
+    assert f"card-{ct.pk}-store-1-s007.png" in response["Content-Disposition"]
+
+
+def test_the_poster_embeds_the_tagged_claim_link_and_qr(admin_client, member):
+    ct = card_type("paid", name="黑金卡", price_fen=19_900)
+
+    page = admin_client.get(f"/admin/members/cardtype/{ct.pk}/poster/?channel=mall&staff=s1").content.decode()
+
+    assert "黑金卡" in page and "¥199.00" in page and "data:image/png;base64," in page
+    assert f"pages/membership/claim?card_type={ct.pk}&amp;channel=mall&amp;staff=s1" in page
+    assert "@media print" in page
+
+
+def test_granting_and_revoking_need_the_permission_and_a_reason(client, member):
+    ct = card_type("free")
+    staff(client, "clerk", "members.view_membershipcard")
+    body = {"member_id": member.pk, "card_type": ct.pk, "reason": "客诉补偿", "idempotency_key": "k"}
+    assert client.post("/admin/members/membershipcard/grant/", body).status_code == 403
+    assert not MembershipCard.objects.exists()
+
+    staff(client, "ops", "members.view_membershipcard", "members.grant_card")
+    assert client.post("/admin/members/membershipcard/grant/", {**body, "reason": ""}).status_code == 200
+    assert not MembershipCard.objects.exists()
+    assert client.post("/admin/members/membershipcard/grant/", body).status_code == 302
+    card = MembershipCard.objects.get(member=member)
+
+    response = client.post(
+        f"/admin/members/membershipcard/{card.pk}/revoke/", {"reason": "误发", "idempotency_key": "r"}
+    )
+
+    assert response.status_code == 302
+    card.refresh_from_db()
+    assert card.status == "revoked"
+    assert list(CardEvent.objects.filter(card=card).values_list("kind", "reason")) == [
+        ("operator", "客诉补偿"),
+        ("revoke", "误发"),
+    ]
+
+
+def test_a_pro_rata_refund_needs_the_finance_permission(client, member):
+    ct = card_type("paid", price_fen=3_000)
+    purchase, _ = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    pay(purchase)
+    url = f"/admin/members/cardpurchase/{purchase.pk}/refund/"
+
+    staff(client, "clerk", "members.view_cardpurchase")
+    assert client.post(url, {"reason": "r", "idempotency_key": "k"}).status_code == 403
+    assert not PaymentRefund.objects.exists()
+
+    staff(client, "finance", "members.view_cardpurchase", "members.refund_card")
+    assert client.post(url, {"reason": "退卡", "idempotency_key": "k"}).status_code == 302
+    purchase.refresh_from_db()
+    assert purchase.status == "refunded" and 2_990 <= purchase.refunded_fen <= 3_000
+    assert PaymentRefund.objects.get().amount_fen == purchase.refunded_fen
+
+
+def test_the_member_overview_shows_tier_cards_points_stored_value_and_coupons(admin_client, member):
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=165_000, completed_at=timezone.now())
+    cards.card_claim(member_id=member.pk, card_type_id=card_type("free", name="门店会员卡").pk)
+
+    page = admin_client.get(f"/admin/members/member/{member.pk}/overview/").content.decode()
+
+    assert Tier.objects.get(level=1).name in page
+    assert "¥1,650.00" in page and "门店会员卡" in page
+    assert admin_client.get("/admin/members/member/").content.decode().count("/overview/") == 1
+
+
+def test_a_tier_with_members_cannot_be_deleted(admin_client, member):
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=100_000, completed_at=timezone.now())
+    tier = Tier.objects.get(level=1)
+
+    admin_client.post(f"/admin/members/tier/{tier.pk}/delete/", {"post": "yes"})
+
+    assert Tier.objects.filter(pk=tier.pk).exists()
+
+
+def test_ledger_pages_are_read_only(admin_client, member):
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
+    assert admin_client.get("/admin/members/growthentry/add/").status_code == 403
+    assert not CardPurchase.objects.exists()

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "mall",
     "notifications",
     "payments",
+    "orders",
 ]
 
 MIDDLEWARE = [

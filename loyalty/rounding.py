@@ -138,7 +138,9 @@ def refund_share(*, total: int, quantity: int, refunded_before: int, refunding: 
     return upto(after) - upto(refunded_before)
 
 
-def earned_points_clawback(*, earned: int, eligible_fen: int, refunded_before_fen: int, refunding_fen: int) -> int:
+def earned_points_clawback(
+    *, earned: int, eligible_fen: int, refunded_before_fen: int, refunding_fen: int
+) -> int:
     """Purchase points taken back for a refund of ``refunding_fen`` of the ``eligible_fen`` they were earned on.
 
     Cumulative and rounded down: floor(earned × refunded after / eligible) −

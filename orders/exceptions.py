@@ -66,7 +66,9 @@ class StoredValueExceedsDue(ApplicationError):
 class QuoteStale(ApplicationError):
     code = "quote_stale"
     status_code = 409
-    default_message = _("The quote is out of date (a coupon, points or balance changed). Here is a fresh one.")
+    default_message = _(
+        "The quote is out of date (a coupon, points or balance changed). Here is a fresh one."
+    )
 
 
 class OrderNotCompleted(ApplicationError):

@@ -22,7 +22,9 @@ class CheckoutSettings(models.Model):
 
     points_deduction_enabled = models.BooleanField(_("points deduction enabled"), default=True)
     points_per_yuan = models.PositiveIntegerField(
-        _("points per yuan"), default=100, help_text=_("How many points make ¥1.00 off (100 = 1 point per fen).")
+        _("points per yuan"),
+        default=100,
+        help_text=_("How many points make ¥1.00 off (100 = 1 point per fen)."),
     )
     max_share_bp = models.PositiveIntegerField(
         _("cap (share of the order, basis points)"),
@@ -44,7 +46,9 @@ class CheckoutSettings(models.Model):
         verbose_name_plural = _("checkout settings")
         constraints = [
             models.CheckConstraint(
-                condition=Q(points_per_yuan__gte=1) & Q(max_share_bp__lte=10000) & Q(commit_timeout_minutes__gte=1),
+                condition=Q(points_per_yuan__gte=1)
+                & Q(max_share_bp__lte=10000)
+                & Q(commit_timeout_minutes__gte=1),
                 name="orders_settings_sane",
             )
         ]
@@ -137,7 +141,11 @@ class Order(models.Model):
                     - F("shipping_fen")
                     + F("shipping_discount_fen")
                 )
-                & Q(shipping_fen=F("shipping_discount_fen") + F("shipping_stored_value_fen") + F("shipping_cash_fen"))
+                & Q(
+                    shipping_fen=F("shipping_discount_fen")
+                    + F("shipping_stored_value_fen")
+                    + F("shipping_cash_fen")
+                )
                 & Q(shipping_stored_value_fen__gte=0, shipping_stored_value_fen__lte=F("stored_value_fen"))
                 & Q(shipping_cash_fen__gte=0, shipping_cash_fen__lte=F("cash_fen")),
                 name="order_settlement_adds_up",
@@ -237,7 +245,9 @@ class OrderEvent(models.Model):
 class Refund(models.Model):
     """One refund of a completed order (the merchant's refund_no), append-only."""
 
-    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="refunds")
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="refunds"
+    )
     refund_no = models.CharField(_("refund number"), max_length=64)
     request_hash = models.CharField(max_length=64)
     goods_fen = models.BigIntegerField(_("goods"))
@@ -264,7 +274,9 @@ class Refund(models.Model):
 
 
 class RefundLine(models.Model):
-    refund = models.ForeignKey(Refund, verbose_name=_("refund"), on_delete=models.PROTECT, related_name="lines")
+    refund = models.ForeignKey(
+        Refund, verbose_name=_("refund"), on_delete=models.PROTECT, related_name="lines"
+    )
     line = models.ForeignKey(OrderLine, verbose_name=_("order line"), on_delete=models.PROTECT)
     quantity = models.PositiveIntegerField(_("quantity"))
     benefit_discount_fen = models.BigIntegerField(_("member discount"))
@@ -289,3 +301,6 @@ class RefundLine(models.Model):
                 name="refund_line_not_negative",
             )
         ]
+
+    def __str__(self):
+        return f"{self.refund_id}: line {self.line_id} × {self.quantity}"

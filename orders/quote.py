@@ -120,7 +120,13 @@ class Quote:
 
     def settlement(self) -> dict:
         data = asdict(self)
-        for key in ("points_balance", "points_max", "stored_value_balance_fen", "coupon_evaluations", "fingerprint"):
+        for key in (
+            "points_balance",
+            "points_max",
+            "stored_value_balance_fen",
+            "coupon_evaluations",
+            "fingerprint",
+        ):
             data.pop(key)
         return data
 

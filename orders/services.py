@@ -73,7 +73,9 @@ def _transition(order: Order, event: str, *, to: str | None = None, reference: s
     if order.status not in allowed:  # callers have raised the precise error before; this is the guard
         raise AssertionError(f"{event} not allowed from {order.status}")
     before, order.status = order.status, to or allowed[order.status]
-    OrderEvent.objects.create(order=order, kind=event, from_status=before, to_status=order.status, reference=reference)
+    OrderEvent.objects.create(
+        order=order, kind=event, from_status=before, to_status=order.status, reference=reference
+    )
 
 
 def _locked(order_no: str) -> Order:
@@ -292,12 +294,16 @@ def order_complete(*, order_no: str) -> Result:
         for coupon_id in sorted(order.coupon_ids):
             coupon_services.coupon_use(coupon_id=coupon_id, order_no=order.order_no, now=now)
         eligible = _eligible_fen(order.lines.all())
-        award = earning.points_award_purchase(member_id=order.member_id, order_no=order.order_no, paid_fen=eligible)
+        award = earning.points_award_purchase(
+            member_id=order.member_id, order_no=order.order_no, paid_fen=eligible
+        )
         order.earned_points, order.points_earn_entry_id = award.granted, award.entry_id
         first = not Order.objects.filter(member_id=order.member_id, completed_at__isnull=False).exists()
         if first:
             earning.points_award_first_order(member_id=order.member_id, order_no=order.order_no)
-            referrer_id = Member.objects.filter(pk=order.member_id).values_list("referrer_id", flat=True).first()
+            referrer_id = (
+                Member.objects.filter(pk=order.member_id).values_list("referrer_id", flat=True).first()
+            )
             if referrer_id:
                 earning.points_award_invite(inviter_id=referrer_id, invitee_id=order.member_id)
         membership.membership_record_order(
@@ -312,7 +318,9 @@ def order_complete(*, order_no: str) -> Result:
 # --- refund ------------------------------------------------------------------------------
 
 
-def order_refund(*, order_no: str, refund_no: str, lines: list[tuple[int, int]] | None = None) -> RefundResult:
+def order_refund(
+    *, order_no: str, refund_no: str, lines: list[tuple[int, int]] | None = None
+) -> RefundResult:
     """Refund all that remains (``lines`` None) or some units of some lines, exactly.
 
     Each refunded unit takes its line's share of every discount and payment
@@ -355,12 +363,22 @@ def order_refund(*, order_no: str, refund_no: str, lines: list[tuple[int, int]] 
                 raise exc.InvalidBasket(details={"line_no": line_no})
             if quantity > line.quantity - line.refunded_quantity:
                 raise exc.RefundExceedsRemaining(
-                    details={"line_no": line_no, "refundable_quantity": line.quantity - line.refunded_quantity}
+                    details={
+                        "line_no": line_no,
+                        "refundable_quantity": line.quantity - line.refunded_quantity,
+                    }
                 )
         return RefundResult(_refund(order, order_lines, wanted, refund_no, request_hash))
 
 
-_PARTS = ("benefit_discount_fen", "coupon_discount_fen", "points", "points_fen", "stored_value_fen", "cash_fen")
+_PARTS = (
+    "benefit_discount_fen",
+    "coupon_discount_fen",
+    "points",
+    "points_fen",
+    "stored_value_fen",
+    "cash_fen",
+)
 
 
 def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_hash: str) -> Refund:
@@ -410,11 +428,17 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
     )
     if points_back:
         refund.points_reverse_entry_id = points_ledger.points_reverse(
-            member_id=order.member_id, entry_id=order.points_spend_entry_id, amount=points_back, idempotency_key=key
+            member_id=order.member_id,
+            entry_id=order.points_spend_entry_id,
+            amount=points_back,
+            idempotency_key=key,
         ).entry_id
     if sv_back:
         refund.stored_value_entry_id = sv_ledger.stored_value_refund_spend(
-            member_id=order.member_id, entry_id=order.stored_value_entry_id, amount_fen=sv_back, idempotency_key=key
+            member_id=order.member_id,
+            entry_id=order.stored_value_entry_id,
+            amount_fen=sv_back,
+            idempotency_key=key,
         ).entry_id
     if clawback and order.points_earn_entry_id:
         refund.earn_reverse_entry_id = points_ledger.points_reverse(
@@ -425,7 +449,9 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
         ).entry_id
     if is_full:
         for coupon_id in sorted(order.coupon_ids):
-            coupon = coupon_services.coupon_restore(coupon_id=coupon_id, order_no=order.order_no, whole_order_refunded=True)
+            coupon = coupon_services.coupon_restore(
+                coupon_id=coupon_id, order_no=order.order_no, whole_order_refunded=True
+            )
             if coupon.status == "available":
                 refund.coupons_restored.append(coupon_id)
     membership.membership_record_refund(

@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from orders import services
+
+
+@shared_task(name="orders.cancel_expired", time_limit=600, soft_time_limit=540)
+def cancel_expired() -> int:
+    return services.orders_cancel_expired()

@@ -260,7 +260,8 @@ def compute_quote(*, member_id: int, basket: BasketInput, clamp: bool = False, n
             raise InsufficientPoints(details={"balance": max(balance, 0), "requested": points})
     points_fen = points // unit_points * unit_fen
     fen_parts = pricing.allocate(points_fen, net)
-    point_parts = pricing.allocate(points, fen_parts) if points_fen else dict.fromkeys(net, 0)
+    # The points themselves in the same proportion (weights scaled so they total at least ``points``).
+    point_parts = pricing.allocate(points, {k: v * unit_points for k, v in fen_parts.items()})
     for ql in lines:
         ql.points_fen, ql.points = fen_parts[ql.line_no], point_parts[ql.line_no]
 

@@ -10,7 +10,7 @@ from tests.stored_value.helpers import parts
 _orders = count(1)
 
 
-def basket(*lines, shipping_fen=0, coupon_ids=(), points=0, stored_value_fen=0) -> BasketInput:
+def basket(*lines, shipping_fen=0, coupon_ids=None, points=0, stored_value_fen=0) -> BasketInput:
     """``lines`` as (sku, unit_price_fen, quantity[, category])."""
     return BasketInput(
         lines=tuple(

@@ -4,6 +4,7 @@ ledger entry and coupon it touched; the checkout settings (积分抵现)."""
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import CsvExportMixin, ReadOnlyAdminMixin, local_time, money
@@ -164,7 +165,7 @@ class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 )
         for coupon_id in obj.coupon_ids:
             links.append(_link("admin:coupons_coupon_change", coupon_id, f"{_('coupon')} #{coupon_id}"))
-        return format_html_join(format_html("<br>"), "{}", ((link,) for link in links)) or "—"
+        return format_html_join(mark_safe("<br>"), "{}", ((link,) for link in links)) or "—"
 
     csv_filename = "orders.csv"
     csv_header = [

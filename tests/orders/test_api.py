@@ -151,3 +151,18 @@ def test_listing_orders_takes_a_bounded_number_of_queries(member, member_api, dj
     client = client_for(member)
     with django_assert_max_num_queries(6):
         assert client.get("/api/v1/orders").status_code == 200
+
+
+def test_the_schema_lists_the_checkout_endpoints_with_their_security(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    assert schema["paths"]["/api/v1/checkout/quote"]["post"]["security"] == [{"memberToken": []}]
+    assert schema["paths"]["/api/v1/orders/{order_no}"]["get"]["security"] == [{"memberToken": []}]
+    for path in [
+        "/api/v1/server/checkout/quote",
+        "/api/v1/server/orders",
+        "/api/v1/server/orders/{order_no}/cancel",
+        "/api/v1/server/orders/{order_no}/complete",
+        "/api/v1/server/orders/{order_no}/refunds",
+    ]:
+        assert schema["paths"][path]["post"]["security"] == [{"serverSignature": []}]

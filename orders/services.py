@@ -426,6 +426,14 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
         cash_fen=total("cash_fen") + shipping_cash,
         earned_points_reversed=clawback,
     )
+    # Coupons first: every path locks coupons before the ledgers' accounts.
+    if is_full:
+        for coupon_id in sorted(order.coupon_ids):
+            coupon = coupon_services.coupon_restore(
+                coupon_id=coupon_id, order_no=order.order_no, whole_order_refunded=True
+            )
+            if coupon.status == "available":
+                refund.coupons_restored.append(coupon_id)
     if points_back:
         refund.points_reverse_entry_id = points_ledger.points_reverse(
             member_id=order.member_id,
@@ -447,13 +455,6 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
             amount=clawback,
             idempotency_key=f"{key}:earned",
         ).entry_id
-    if is_full:
-        for coupon_id in sorted(order.coupon_ids):
-            coupon = coupon_services.coupon_restore(
-                coupon_id=coupon_id, order_no=order.order_no, whole_order_refunded=True
-            )
-            if coupon.status == "available":
-                refund.coupons_restored.append(coupon_id)
     membership.membership_record_refund(
         member_id=order.member_id, order_no=order.order_no, refund_no=refund_no, paid_fen=eligible_now
     )

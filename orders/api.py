@@ -209,19 +209,19 @@ class OrderDetailSerializer(OrderSerializer):
         fields = [*OrderSerializer.Meta.fields, "refunds", "events"]
 
 
-class CommitResultSerializer(OrderDetailSerializer):
+class CommitResultSerializer(OrderSerializer):
     replayed = serializers.SerializerMethodField()
 
-    class Meta(OrderDetailSerializer.Meta):
-        fields = [*OrderDetailSerializer.Meta.fields, "replayed"]
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "replayed"]
 
     def get_replayed(self, order) -> bool:
         return self.context.get("replayed", False)
 
 
 def _order_response(result, created_status=200):
-    order = selectors.order_detail(order_no=result.order.order_no)
-    data = CommitResultSerializer(order, context={"replayed": result.replayed}).data
+    """The order as the service left it, with its lines (one query); history is at GET …/orders/{order_no}."""
+    data = CommitResultSerializer(result.order, context={"replayed": result.replayed}).data
     return Response(data, status=200 if result.replayed else created_status)
 
 

@@ -38,7 +38,7 @@ from members.models import Member
 from orders import exceptions as exc
 from orders.models import CheckoutSettings
 from points.exceptions import InsufficientPoints
-from points.selectors import points_balance
+from points.selectors import points_usable_balance
 from stored_value.exceptions import AccountFrozen, InsufficientBalance
 from stored_value.selectors import stored_value_balance
 
@@ -160,7 +160,14 @@ def _coupon_error(error: pricing.PricingError) -> Exception:
     }.get(error.code, exc.CouponNotApplicable)(details=details)
 
 
-def compute_quote(*, member_id: int, basket: BasketInput, clamp: bool = False, now=None) -> Quote:
+def compute_quote(
+    *,
+    member_id: int,
+    basket: BasketInput,
+    clamp: bool = False,
+    now=None,
+    config: CheckoutSettings | None = None,
+) -> Quote:
     """Price ``basket`` for the member; raises an ``ApplicationError`` with a stable code, writes nothing.
 
     With ``clamp`` (the fresh quote sent back with ``quote_stale``) what is
@@ -174,7 +181,7 @@ def compute_quote(*, member_id: int, basket: BasketInput, clamp: bool = False, n
     now = now or timezone.now()
     if not Member.objects.filter(pk=member_id).exists():
         raise exc.MemberNotFound()
-    config = checkout_settings()
+    config = config or checkout_settings()
     benefit = member_benefits_module.member_benefits(member_id=member_id, at=now)
 
     # 1. member benefit, per unit
@@ -209,7 +216,8 @@ def compute_quote(*, member_id: int, basket: BasketInput, clamp: bool = False, n
         ],
         shipping_fen=basket.shipping_fen - shipping_discount,
     )
-    specs = {spec.id: spec for spec in usable_specs(member_id=member_id, now=now)}
+    # An explicit "no coupon" needs none of the member's coupons read.
+    specs = {} if basket.coupon_ids == () else {s.id: s for s in usable_specs(member_id=member_id, now=now)}
     wants_points = basket.points > 0 and not (clamp and not config.points_deduction_enabled)
     try:
         if basket.coupon_ids is None:
@@ -236,7 +244,7 @@ def compute_quote(*, member_id: int, basket: BasketInput, clamp: bool = False, n
     net = {ql.line_no: ql.amount_fen - ql.benefit_discount_fen - ql.coupon_discount_fen for ql in lines}
     unit_points, unit_fen = rounding.points_unit(config.points_per_yuan)
     cap_fen = rounding.points_cap_fen(payable_fen=sum(net.values()), max_share_bp=config.max_share_bp)
-    balance = points_balance(member_id=member_id)["balance"]
+    balance = points_usable_balance(member_id=member_id, now=now)
     points_max = cap_fen // unit_fen * unit_points if config.points_deduction_enabled else 0
     if config.combine_with_coupons is False and coupon_ids:
         points_max = 0

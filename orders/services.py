@@ -105,11 +105,12 @@ def order_commit(*, member_id: int, order_no: str, basket: BasketInput, quote_ha
         return _commit_replay(existing, request_hash)
     try:
         with transaction.atomic():
-            quote = compute_quote(member_id=member_id, basket=basket)
+            config = checkout_settings()
+            quote = compute_quote(member_id=member_id, basket=basket, config=config)
             if quote.fingerprint != quote_hash:
                 raise _Stale("quote_changed")
-            order = _create_order(order_no, request_hash, quote)
-            _apply(order, quote)
+            order = _create_order(order_no, request_hash, quote, config.commit_timeout_minutes)
+            _apply(order, quote, config.commit_timeout_minutes)
     except IntegrityError:
         existing = Order.objects.filter(order_no=order_no).first()
         if existing is None:
@@ -134,7 +135,7 @@ def _commit_replay(order: Order, request_hash: str) -> Result:
     return Result(order, replayed=True)
 
 
-def _create_order(order_no: str, request_hash: str, quote: Quote) -> Order:
+def _create_order(order_no: str, request_hash: str, quote: Quote, timeout_minutes: int) -> Order:
     now = timezone.now()
     order = Order.objects.create(
         order_no=order_no,
@@ -156,7 +157,7 @@ def _create_order(order_no: str, request_hash: str, quote: Quote) -> Order:
         coupon_ids=quote.coupon_ids,
         benefit_sources=quote.benefit_sources,
         committed_at=now,
-        expires_at=now + timedelta(minutes=checkout_settings().commit_timeout_minutes),
+        expires_at=now + timedelta(minutes=timeout_minutes),
     )
     OrderLine.objects.bulk_create(
         OrderLine(
@@ -181,8 +182,8 @@ def _create_order(order_no: str, request_hash: str, quote: Quote) -> Order:
     return order
 
 
-def _apply(order: Order, quote: Quote) -> None:
-    minutes = checkout_settings().commit_timeout_minutes + COUPON_LOCK_MARGIN_MINUTES
+def _apply(order: Order, quote: Quote, timeout_minutes: int) -> None:
+    minutes = timeout_minutes + COUPON_LOCK_MARGIN_MINUTES
     for coupon_id in sorted(quote.coupon_ids):
         coupon_services.coupon_lock(
             member_id=order.member_id, coupon_id=coupon_id, order_no=order.order_no, minutes=minutes

@@ -186,3 +186,26 @@ def test_purchase_points_use_the_benefit_multiplier(member, benefits):
     order_complete(order_no=order.order_no)
 
     assert points_of(member) == 2 * 123 + 50  # purchase ×2, plus the first-order bonus
+
+
+def test_the_quote_counts_only_points_a_spend_could_use(member):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from points.selectors import points_balance, points_usable_balance
+
+    give_points(member, 700)
+    points_ledger.points_earn(
+        member_id=member.pk,
+        amount=300,
+        idempotency_key="soon",
+        source="test",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        quote = compute_quote(member_id=member.pk, basket=basket(("A", 100_000, 1)))
+
+        assert quote.points_balance == 700 == points_balance(member_id=member.pk)["balance"]
+        assert points_usable_balance(member_id=member.pk) == 700

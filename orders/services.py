@@ -294,7 +294,13 @@ def order_complete(*, order_no: str) -> Result:
         now = timezone.now()
         for coupon_id in sorted(order.coupon_ids):
             coupon_services.coupon_use(coupon_id=coupon_id, order_no=order.order_no, now=now)
-        eligible = _eligible_fen(order.lines.all())
+        # What was paid for the goods: everything paid in stored value and cash but the shipping's part.
+        eligible = (
+            order.stored_value_fen
+            - order.shipping_stored_value_fen
+            + order.cash_fen
+            - order.shipping_cash_fen
+        )
         award = earning.points_award_purchase(
             member_id=order.member_id, order_no=order.order_no, paid_fen=eligible
         )

@@ -166,3 +166,27 @@ def test_the_schema_lists_the_checkout_endpoints_with_their_security(api):
         "/api/v1/server/orders/{order_no}/refunds",
     ]:
         assert schema["paths"][path]["post"]["security"] == [{"serverSignature": []}]
+
+
+def test_the_hand_built_commit_answer_has_the_documented_shape(member, signed):
+    from orders.api import CommitResultSerializer, QuoteSerializer
+    from orders.quote import BasketInput, LineInput, compute_quote
+
+    credit(member, 200_000)
+    quote = signed("POST", "/api/v1/server/checkout/quote", {**BASKET, "member_id": member.pk})
+    expected_quote = compute_quote(
+        member_id=member.pk,
+        basket=BasketInput(
+            lines=tuple(LineInput(**line) for line in BASKET["lines"]), stored_value_fen=160_000
+        ),
+    )
+    body = {**BASKET, "member_id": member.pk, "order_no": "S-1", "quote_hash": quote.json()["fingerprint"]}
+    committed = signed("POST", "/api/v1/server/orders", body)
+    completed = signed("POST", "/api/v1/server/orders/S-1/complete")
+
+    assert quote.json() == json.loads(json.dumps(QuoteSerializer(expected_quote).data))
+    order = Order.objects.get(order_no="S-1")
+    assert completed.json() == json.loads(json.dumps(CommitResultSerializer(order).data)) | {
+        "replayed": False
+    }
+    assert committed.json()["lines"] == completed.json()["lines"]

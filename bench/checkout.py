@@ -18,6 +18,10 @@ create) the points account, insert the earn entry and its lot, update the
 balance.  The figure is cycles/s (requests/s ÷ 3); target ≥ 0.30×.  The p99
 of a request at 8 connections is set against 50 ms (target ≤ 1.00×).
 
+For scale, each HTTP run also measures the floor every signed call pays on
+the same server: ``GET /server/members/lookup`` (signature check, nonce
+insert, one read), noted beside the figures.
+
 After every run the copy is checked: every committed order completed, as
 many as the cycles counted, and (service) ``verify_ledgers`` finds nothing.
 """
@@ -137,6 +141,25 @@ def _write_requests(directory: Path, *, threads: int, cycles: int, members: int,
             rows.append(line("POST", f"/api/v1/server/orders/{order_no}/complete", None))
         (directory / f"t{t}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return cycles * threads
+
+
+def _write_lookups(directory: Path, *, threads: int, count: int, members: int) -> None:
+    """Signed ``GET /server/members/lookup`` requests: the floor any signed call pays (auth + one read)."""
+    from loyalty.api.server_auth import signed_headers
+
+    directory.mkdir(parents=True, exist_ok=True)
+    key_id, secret = _client["key_id"], _client["secret"]
+    for t in range(threads):
+        rows = []
+        for k in range(count):
+            path = f"/api/v1/server/members/lookup?openid=bench-{1 + (t + threads * k) % members}"
+            h = signed_headers(
+                key_id=key_id, secret=secret, method="GET", path=path, nonce=secrets.token_hex(12)
+            )
+            rows.append(
+                "\t".join(["GET", path, key_id, h["X-Timestamp"], h["X-Nonce"], h["X-Signature"], ""])
+            )
+        (directory / f"t{t}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
 # --- the server and the load tool ----------------------------------------------------
@@ -332,15 +355,17 @@ def _service_run(h: Harness, template: str, clients: int, members: int, seconds:
     with h.copy_of(template) as dbname, tempfile.TemporaryDirectory() as tmp:
         warm = _write_requests(Path(tmp) / "warm", threads=clients, cycles=60, members=members, tag="W")
         written = _write_requests(Path(tmp) / "run", threads=clients, cycles=cycles, members=members, tag="H")
+        _write_lookups(Path(tmp) / "floor", threads=clients, count=3 * cycles, members=members)
         server = Server(dbname)
         try:
             _wrk(server.port, Path(tmp) / "warm", clients, 1)
             result = _wrk(server.port, Path(tmp) / "run", clients, seconds)
+            floor = _wrk(server.port, Path(tmp) / "floor", clients, seconds)
         finally:
             server.stop()
         completed, committed = _count_completed("H")
         violations = find_violations()
-    if result["non2xx"] or result["errors"]:
+    if result["non2xx"] or result["errors"] or floor["non2xx"] or floor["errors"]:
         raise RuntimeError(f"wrk saw {result['non2xx']} non-2xx responses and {result['errors']} errors")
     if result["requests"] >= 3 * written:
         raise RuntimeError("the pre-signed requests ran out: raise the cycles written")
@@ -356,6 +381,8 @@ def _service_run(h: Harness, template: str, clients: int, members: int, seconds:
         "rps": result["requests"] / (result["duration_us"] / 1e6),
         "p50_ms": result["p50_us"] / 1000,
         "p99_ms": result["p99_us"] / 1000,
+        "floor_rps": floor["requests"] / (floor["duration_us"] / 1e6),
+        "floor_p99_ms": floor["p99_us"] / 1000,
     }
 
 
@@ -394,7 +421,9 @@ def cycle(h: Harness) -> list[Figure]:
         r = sorted(raw, key=lambda r: r["cycles_s"])[len(raw) // 2]
         h.note(
             f"checkout, {clients} client(s): HTTP {s['cycles_s']:,.1f} cycles/s ({s['rps']:,.0f} requests/s), "
-            f"request p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms; raw SQL {r['cycles_s']:,.1f} cycles/s "
+            f"request p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms; raw SQL {r['cycles_s']:,.1f} cycles/s; "
+            f"a signed no-op (member lookup) on the same server {s['floor_rps']:,.0f} requests/s, "
+            f"p99 {s['floor_p99_ms']:.1f} ms "
             f"(rounds: HTTP "
             + ", ".join(f"{x['cycles_s']:.1f}" for x in service)
             + "; raw "

@@ -272,3 +272,17 @@ def test_refunded_points_go_back_to_the_lots_they_came_from():
     assert (
         PointsEntry.objects.filter(account__member=member, kind="reverse").count() == 2
     )  # spend back, earn clawed
+
+
+def test_the_timeout_task_runs_the_job(member, settings):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from orders.tasks import cancel_expired
+
+    commit(member, full_basket(), order_no="OLD")
+    with time_machine.travel(timezone.now() + timedelta(minutes=31)):
+        assert cancel_expired.apply().get() == 1
+    assert Order.objects.get(order_no="OLD").status == "cancelled"

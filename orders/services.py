@@ -117,6 +117,10 @@ def order_commit(*, member_id: int, order_no: str, basket: BasketInput, quote_ha
             raise
         return _commit_replay(existing, request_hash)
     except (_Stale, *STALE) as error:
+        # A duplicate of this very commit may have taken the coupon, points or balance a moment ago.
+        existing = Order.objects.filter(order_no=order_no).first()
+        if existing is not None:
+            return _commit_replay(existing, request_hash)
         reason = error.reason if isinstance(error, _Stale) else error.code
         fresh = compute_quote(member_id=member_id, basket=basket, clamp=True)
         raise exc.QuoteStale(details={"reason": reason, "quote": quote_as_dict(fresh)}) from None

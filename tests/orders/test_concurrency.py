@@ -98,3 +98,72 @@ def test_replayed_complete_and_refund_events_arriving_at_once_apply_once():
     assert sum(parts(member)) == 10_000 - 2_000
     assert points_of(member) == earned - 40
     assert find_violations() == []
+
+
+def test_duplicates_of_one_commit_with_a_coupon_points_and_balance_all_get_the_one_order():
+    member = MemberFactory()
+    credit(member, 100_000)
+    points_ledger.points_earn(
+        member_id=member.pk, amount=5_000, idempotency_key="s", source="t", expires_at=None
+    )
+    coupon = coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    b = basket(("A", 20_000, 1), coupon_ids=[coupon.pk], points=1_000, stored_value_fen=10_000)
+    quote = compute_quote(member_id=member.pk, basket=b)
+
+    results, errors = run_parallel(
+        8,
+        lambda i: services.order_commit(
+            member_id=member.pk, order_no="DUP", basket=b, quote_hash=quote.fingerprint
+        ),
+    )
+
+    assert errors == [] and len({r.order.pk for r in results}) == 1
+    assert sum(not r.replayed for r in results) == 1
+    assert points_of(member) == 4_000 and sum(parts(member)) == 90_000
+    assert find_violations() == []
+
+
+def test_a_duplicate_arriving_just_after_the_first_commit_is_a_replay_not_a_stale_quote(monkeypatch):
+    """The duplicate passed the "already committed?" check just before the first commit finished."""
+    import threading
+
+    from django.db import connections
+
+    from orders import quote as quote_module
+
+    member = MemberFactory()
+    credit(member, 100_000)
+    coupon = coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    b = basket(("A", 20_000, 1), coupon_ids=[coupon.pk], stored_value_fen=10_000)
+    fingerprint = compute_quote(member_id=member.pk, basket=b).fingerprint
+    duplicate_checked, first_done, outcome = threading.Event(), threading.Event(), {}
+    real = quote_module.compute_quote
+
+    def held_back(**kwargs):
+        if threading.current_thread().name == "duplicate" and not kwargs.get("clamp"):
+            duplicate_checked.set()
+            first_done.wait(10)
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "compute_quote", held_back)
+
+    def duplicate():
+        try:
+            outcome["result"] = services.order_commit(
+                member_id=member.pk, order_no="DUP", basket=b, quote_hash=fingerprint
+            )
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=duplicate, name="duplicate")
+    thread.start()
+    duplicate_checked.wait(10)
+    first = services.order_commit(member_id=member.pk, order_no="DUP", basket=b, quote_hash=fingerprint)
+    first_done.set()
+    thread.join()
+
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["result"].replayed and outcome["result"].order.pk == first.order.pk
+    assert sum(parts(member)) == 90_000

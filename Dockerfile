@@ -18,6 +18,7 @@ COPY coupons ./coupons
 COPY mall ./mall
 COPY notifications ./notifications
 COPY payments ./payments
+COPY orders ./orders
 COPY templates ./templates
 COPY static ./static
 COPY locale ./locale

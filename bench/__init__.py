@@ -3,4 +3,11 @@
 Each module in ``MODULES`` registers its benchmarks with ``bench.common.benchmark``.
 """
 
-MODULES = ("bench.points", "bench.stored_value", "bench.coupons", "bench.notifications", "bench.tiers")
+MODULES = (
+    "bench.points",
+    "bench.stored_value",
+    "bench.coupons",
+    "bench.notifications",
+    "bench.tiers",
+    "bench.checkout",
+)

@@ -123,3 +123,73 @@ def card_unused_refund(*, amount_fen: int, unused_seconds: int, period_seconds: 
     if amount_fen <= 0 or unused_seconds <= 0 or period_seconds <= 0:
         return 0
     return amount_fen * min(unused_seconds, period_seconds) // period_seconds
+
+
+# --- checkout and order refunds (orders app) ---------------------------------------
+
+
+def member_unit_discount(unit_price_fen: int, discount_bp: int) -> int:
+    """A member discount (tier, card, member day) on one unit: price × bp / 10000, nearest fen, half to the member.
+
+    Taken per unit, not per line, so the member price of a unit is a whole
+    number of fen (会员价) and a refund of any number of units returns exactly
+    that many member prices.  To the nearest fen with a half fen going to the
+    member, for the same reason as ``percent_discount``.
+    """
+    if unit_price_fen <= 0 or discount_bp <= 0:
+        return 0
+    return min((2 * unit_price_fen * discount_bp + 10000) // 20000, unit_price_fen)
+
+
+def points_unit(points_per_yuan: int) -> tuple[int, int]:
+    """(points, fen) of the smallest deduction a rate allows: 100 points = ¥1 gives (1, 1); 1000 gives (10, 1).
+
+    Points deduction (积分抵现) only accepts whole multiples of this unit,
+    so the points used and the fen taken off always match exactly and no
+    point is spent for a fraction of a fen.
+    """
+    g = math.gcd(points_per_yuan, 100)
+    return points_per_yuan // g, 100 // g
+
+
+def points_cap_fen(*, payable_fen: int, max_share_bp: int) -> int:
+    """The most points may take off: floor(payable × share / 10000) fen.
+
+    Rounded down because it is a ceiling the merchant set ("at most 50 %"):
+    rounding up would let points pay more than the share.
+    """
+    return payable_fen * max_share_bp // 10000
+
+
+def refund_share(*, total: int, quantity: int, refunded_before: int, refunding: int) -> int:
+    """The part of a line's ``total`` (a discount, points, stored value or cash) that goes with
+    ``refunding`` units, after ``refunded_before`` units of ``quantity`` were refunded.
+
+    Cumulative and rounded up: ceil(total × (before + refunding) / quantity) −
+    ceil(total × before / quantity).  Rounded up so a partial refund gives the
+    member the odd fen (or point) now rather than later; cumulative so the
+    parts of all refunds of a line add up to exactly ``total`` once every
+    unit is refunded, never more, and no refund's part is negative.
+    """
+    after = refunded_before + refunding
+
+    def upto(units: int) -> int:
+        return -((-total * units) // quantity)
+
+    return upto(after) - upto(refunded_before)
+
+
+def earned_points_clawback(
+    *, earned: int, eligible_fen: int, refunded_before_fen: int, refunding_fen: int
+) -> int:
+    """Purchase points taken back for a refund of ``refunding_fen`` of the ``eligible_fen`` they were earned on.
+
+    Cumulative and rounded down: floor(earned × refunded after / eligible) −
+    floor(earned × refunded before / eligible).  Down, so a partial refund
+    leaves the member the fraction of a point; cumulative, so the clawbacks
+    of all refunds add up to exactly ``earned`` when everything is refunded.
+    """
+    if earned <= 0 or eligible_fen <= 0:
+        return 0
+    after = min(refunded_before_fen + refunding_fen, eligible_fen)
+    return earned * after // eligible_fen - earned * refunded_before_fen // eligible_fen

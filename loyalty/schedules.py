@@ -74,6 +74,12 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         description="Once per member and day, for coupons expiring within 3 days.",
     ),
     DefaultSchedule(
+        name=gettext_noop("Cancel committed orders never paid"),
+        task="orders.cancel_expired",
+        minute="*/5",
+        description="Releases the coupons, points and stored value of orders not completed within the checkout timeout.",
+    ),
+    DefaultSchedule(
         name=gettext_noop("Close unpaid payments past their expiry"),
         task="payments.close_stale",
         minute="*/5",

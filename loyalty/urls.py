@@ -7,6 +7,7 @@ from coupons import api as coupons_api
 from loyalty.health import HealthView
 from members import api as members_api
 from notifications import api as notifications_api
+from orders import api as orders_api
 from payments import api as payments_api
 from points import api as points_api
 from stored_value import api as stored_value_api
@@ -67,6 +68,27 @@ api_v1 = [
     ),
     path("membership/member-days", members_api.MemberDaysView.as_view(), name="membership-member-days"),
     path("server/members/lookup", members_api.ServerMemberLookupView.as_view(), name="server-member-lookup"),
+    path("checkout/quote", orders_api.MemberQuoteView.as_view(), name="checkout-quote"),
+    path("orders", orders_api.MyOrdersView.as_view(), name="orders"),
+    path("orders/<str:order_no>", orders_api.MyOrderView.as_view(), name="order"),
+    path("server/checkout/quote", orders_api.ServerQuoteView.as_view(), name="server-checkout-quote"),
+    path("server/orders", orders_api.ServerCommitView.as_view(), name="server-orders"),
+    path("server/orders/<str:order_no>", orders_api.ServerOrderView.as_view(), name="server-order"),
+    path(
+        "server/orders/<str:order_no>/cancel",
+        orders_api.ServerCancelView.as_view(),
+        name="server-order-cancel",
+    ),
+    path(
+        "server/orders/<str:order_no>/complete",
+        orders_api.ServerCompleteView.as_view(),
+        name="server-order-complete",
+    ),
+    path(
+        "server/orders/<str:order_no>/refunds",
+        orders_api.ServerRefundView.as_view(),
+        name="server-order-refunds",
+    ),
     path("health", HealthView.as_view(), name="health"),
 ]
 

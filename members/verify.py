@@ -21,8 +21,9 @@ CHECKS = [
            WHERE status IN ('paid', 'refunded') AND (card_id IS NULL OR period_start IS NULL OR period_end IS NULL)""",
     ),
     (
+        # Level 0 is the entry tier every member starts at, with or without a row of its own.
         "members: a member holds a tier level that does not exist",
         """SELECT m.member_id, m.tier_level FROM members_membership m
-           WHERE NOT EXISTS (SELECT 1 FROM members_tier t WHERE t.level = m.tier_level)""",
+           WHERE m.tier_level <> 0 AND NOT EXISTS (SELECT 1 FROM members_tier t WHERE t.level = m.tier_level)""",
     ),
 ]

@@ -67,3 +67,23 @@ def members_with_points_earned(*, at_least: int):
         .filter(total__gte=at_least)
         .values("account__member_id")
     )
+
+
+def points_usable_balance(*, member_id: int, now=None) -> int:
+    """``points_balance(...)["balance"]`` in one query, for checkout's hot path.
+
+    The balance less the points of lots past their expiry that the job has
+    not expired yet (a spend would expire them first).
+    """
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            """SELECT a.balance - COALESCE((SELECT SUM(l.remaining) FROM points_pointslot l
+                                             WHERE l.account_id = a.id AND l.remaining > 0
+                                               AND l.expires_at <= %s), 0)::bigint
+               FROM points_pointsaccount a WHERE a.member_id = %s""",
+            [now or timezone.now(), member_id],
+        )
+        row = cur.fetchone()
+    return row[0] if row else 0

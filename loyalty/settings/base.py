@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "mall",
     "notifications",
     "payments",
+    "orders",
 ]
 
 MIDDLEWARE = [
@@ -172,6 +173,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RechargeStatusEnum": "stored_value.models.RechargeStatus",
         "CouponStatusEnum": "coupons.models.CouponStatus",
+        "OrderStatusEnum": "orders.models.OrderStatus",
     },
 }
 

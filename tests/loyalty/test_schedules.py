@@ -18,7 +18,9 @@ def test_migrate_creates_every_default_schedule_for_a_registered_task():
 def test_every_scheduled_task_runs_once_per_period_however_many_beats_fire_it():
     celery_app.loader.import_default_modules()
     unguarded = [
-        s.task for s in DEFAULT_SCHEDULES if not getattr(celery_app.tasks[s.task].run, "once_per_period", False)
+        s.task
+        for s in DEFAULT_SCHEDULES
+        if not getattr(celery_app.tasks[s.task].run, "once_per_period", False)
     ]
 
     assert unguarded == [], "decorate these with loyalty.jobs.once_per_period"

@@ -11,6 +11,7 @@ from loyalty import services
 from loyalty.models import ApiClient
 from members.demo import seed_closures, seed_members, seed_membership
 from notifications.demo import seed_notifications
+from orders.demo import seed_orders
 from points.demo import seed_points
 from stored_value.demo import seed_stored_value
 
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"membership: {membership['orders']} completed orders (growth, tiers), {membership['claims']} cards claimed"
         )
+        self.stdout.write(f"orders: {seed_orders(rng=rng)} checked out (some refunded or cancelled)")
         client = self._demo_api_client()
         self.stdout.write(f"demo API client: {client['key_id']} (secret in .data/{DEMO_CLIENT_FILE})")
 

@@ -1,0 +1,227 @@
+"""Orders back office: each order with its settlement, lines, refunds, history and links to every
+ledger entry and coupon it touched; the checkout settings (积分抵现)."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.admin_tools import CsvExportMixin, ReadOnlyAdminMixin, local_time, money
+from loyalty.money import format_fen
+from orders.models import CheckoutSettings, Order, OrderEvent, OrderLine, Refund
+
+SETTLEMENT = [
+    ("goods_fen", _("goods")),
+    ("shipping_fen", _("shipping fee")),
+    ("benefit_discount_fen", _("member discount")),
+    ("coupon_discount_fen", _("coupon discount")),
+    ("shipping_discount_fen", _("shipping discount")),
+    ("points_fen", _("points deduction")),
+    ("stored_value_fen", _("stored value paid")),
+    ("cash_fen", _("cash due")),
+    ("refunded_stored_value_fen", _("stored value refunded")),
+    ("refunded_cash_fen", _("cash refunded")),
+]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = [
+        "line_no",
+        "sku",
+        "name",
+        "category",
+        "quantity",
+        "refunded_quantity",
+        money("unit_price_fen", _("unit price")),
+        money("amount_fen", _("amount")),
+        money("benefit_discount_fen", _("member discount")),
+        money("coupon_discount_fen", _("coupon discount")),
+        "points",
+        money("points_fen", _("points deduction")),
+        money("stored_value_fen", _("stored value paid")),
+        money("cash_fen", _("cash")),
+    ]
+    readonly_fields = fields
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fields = [
+        "refund_no",
+        "created_at",
+        money("goods_fen", _("goods")),
+        money("shipping_fen", _("shipping refunded")),
+        "points",
+        money("stored_value_fen", _("stored value refunded")),
+        money("cash_fen", _("cash to refund")),
+        "earned_points_reversed",
+        "coupons_restored",
+    ]
+    readonly_fields = fields
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    fields = ["created_at", "kind", "from_status", "to_status", "reference"]
+    readonly_fields = fields
+
+
+def _link(view: str, pk, label) -> str:
+    return format_html('<a href="{}">{}</a>', reverse(view, args=[pk]), label)
+
+
+@admin.register(Order)
+class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "order_no",
+        "member",
+        "status",
+        money("goods_fen", _("goods")),
+        money("benefit_discount_fen", _("member discount")),
+        money("coupon_discount_fen", _("coupon discount")),
+        "points_used",
+        money("stored_value_fen", _("stored value paid")),
+        money("cash_fen", _("cash due")),
+        "committed_local",
+    ]
+    list_filter = ["status", ("committed_at", admin.DateFieldListFilter)]
+    search_fields = ["=order_no", "=member__id", "member__phone", "member__openid"]
+    list_select_related = ["member"]
+    date_hierarchy = "committed_at"
+    show_full_result_count = False
+    inlines = [OrderLineInline, RefundInline, OrderEventInline]
+    fields = [
+        "order_no",
+        "member",
+        "status",
+        "settlement",
+        "points_used",
+        "earned_points",
+        "refunded_points",
+        "reversed_earned_points",
+        "ledger_links",
+        "committed_local",
+        "expires_at",
+        "completed_at",
+        "cancelled_at",
+        "benefit_sources",
+        "quote_hash",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("committed at"), ordering="committed_at")
+    def committed_local(self, obj):
+        return local_time(obj.committed_at)
+
+    @admin.display(description=_("settlement"))
+    def settlement(self, obj):
+        return format_html(
+            "<table>{}</table>",
+            format_html_join(
+                "",
+                "<tr><th>{}</th><td>{}</td></tr>",
+                ((label, format_fen(getattr(obj, f))) for f, label in SETTLEMENT),
+            ),
+        )
+
+    @admin.display(description=_("ledger entries and coupons"))
+    def ledger_links(self, obj):
+        links = []
+        points = [("spend", obj.points_spend_entry_id), ("earn", obj.points_earn_entry_id)]
+        for refund in obj.refunds.all():
+            points += [(f"{refund.refund_no} ↩", refund.points_reverse_entry_id)]
+            points += [(f"{refund.refund_no} ↩ earn", refund.earn_reverse_entry_id)]
+        for label, pk in points:
+            if pk:
+                links.append(_link("admin:points_pointsentry_change", pk, f"{_('points')} #{pk} ({label})"))
+        stored = [("spend", obj.stored_value_entry_id)] + [
+            (f"{r.refund_no} ↩", r.stored_value_entry_id) for r in obj.refunds.all()
+        ]
+        for label, pk in stored:
+            if pk:
+                links.append(
+                    _link(
+                        "admin:stored_value_storedvalueentry_change",
+                        pk,
+                        f"{_('stored value')} #{pk} ({label})",
+                    )
+                )
+        for coupon_id in obj.coupon_ids:
+            links.append(_link("admin:coupons_coupon_change", coupon_id, f"{_('coupon')} #{coupon_id}"))
+        return format_html_join(mark_safe("<br>"), "{}", ((link,) for link in links)) or "—"
+
+    csv_filename = "orders.csv"
+    csv_header = [
+        "order_no",
+        "member_id",
+        "status",
+        "goods_fen",
+        "shipping_fen",
+        "benefit_discount_fen",
+        "coupon_discount_fen",
+        "shipping_discount_fen",
+        "points_used",
+        "points_fen",
+        "stored_value_fen",
+        "cash_fen",
+        "refunded_stored_value_fen",
+        "refunded_cash_fen",
+        "committed_at",
+        "completed_at",
+    ]
+
+    def csv_row(self, o) -> list:
+        return [
+            o.order_no,
+            o.member_id,
+            o.status,
+            o.goods_fen,
+            o.shipping_fen,
+            o.benefit_discount_fen,
+            o.coupon_discount_fen,
+            o.shipping_discount_fen,
+            o.points_used,
+            o.points_fen,
+            o.stored_value_fen,
+            o.cash_fen,
+            o.refunded_stored_value_fen,
+            o.refunded_cash_fen,
+            local_time(o.committed_at),
+            local_time(o.completed_at),
+        ]
+
+
+@admin.register(CheckoutSettings)
+class CheckoutSettingsAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "points_deduction_enabled",
+        "points_per_yuan",
+        "max_share_bp",
+        "min_points",
+        "combine_with_coupons",
+        "commit_timeout_minutes",
+    ]
+
+    def has_add_permission(self, request):
+        return not CheckoutSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

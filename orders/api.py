@@ -1,0 +1,430 @@
+"""Checkout for the mini-program (quote, my orders) and the merchant's order system (signed).
+
+order_no and refund_no are the natural idempotency keys of the server
+calls: no Idempotency-Key header is needed.  A replayed commit or refund is
+answered 200 with the first result (``replayed: true``).
+"""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
+from orders import selectors, services
+from orders.exceptions import OrderNotFound
+from orders.models import Order, OrderEvent, OrderLine, Refund, RefundLine
+from orders.quote import BasketInput, LineInput, compute_quote
+from orders.services import quote_as_dict
+
+FEN = {"min_value": 0, "max_value": 10**12}
+
+
+class LineInputSerializer(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=120)
+    category = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    unit_price_fen = serializers.IntegerField(min_value=1, max_value=10**12)
+    quantity = serializers.IntegerField(min_value=1, max_value=10**6)
+
+
+class BasketSerializer(StrictSerializer):
+    lines = LineInputSerializer(many=True, allow_empty=False, max_length=200)
+    shipping_fen = serializers.IntegerField(default=0, **FEN)
+    coupon_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        allow_null=True,
+        required=False,
+        default=None,
+        max_length=10,
+        help_text="Coupons the member chose; omitted or null = the best ones; [] = none.",
+    )
+    points = serializers.IntegerField(default=0, help_text="Points to use as money off (积分抵现).", **FEN)
+    stored_value_fen = serializers.IntegerField(
+        default=0, help_text="Pay this much with stored value.", **FEN
+    )
+
+    def basket(self) -> BasketInput:
+        data = self.validated_data
+        return BasketInput(
+            lines=tuple(LineInput(**line) for line in data["lines"]),
+            shipping_fen=data["shipping_fen"],
+            coupon_ids=None if data["coupon_ids"] is None else tuple(data["coupon_ids"]),
+            points=data["points"],
+            stored_value_fen=data["stored_value_fen"],
+        )
+
+
+class ServerQuoteInput(BasketSerializer):
+    member_id = serializers.IntegerField(min_value=1)
+
+
+class CommitInput(ServerQuoteInput):
+    order_no = serializers.CharField(max_length=64)
+    quote_hash = serializers.CharField(
+        max_length=64, help_text="The fingerprint of the quote shown to the member."
+    )
+
+
+class QuoteLineSerializer(serializers.Serializer):
+    line_no = serializers.IntegerField()
+    sku = serializers.CharField()
+    category = serializers.CharField()
+    name = serializers.CharField()
+    unit_price_fen = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    amount_fen = serializers.IntegerField()
+    benefit_discount_fen = serializers.IntegerField()
+    coupon_discount_fen = serializers.IntegerField()
+    points = serializers.IntegerField()
+    points_fen = serializers.IntegerField()
+    stored_value_fen = serializers.IntegerField()
+    cash_fen = serializers.IntegerField()
+
+
+class CouponEvaluationSerializer(serializers.Serializer):
+    coupon_id = serializers.IntegerField()
+    applicable = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True)
+    discount_fen = serializers.IntegerField()
+    shortfall_fen = serializers.IntegerField()
+
+
+class QuoteSerializer(serializers.Serializer):
+    member_id = serializers.IntegerField()
+    lines = QuoteLineSerializer(many=True)
+    goods_fen = serializers.IntegerField()
+    shipping_fen = serializers.IntegerField()
+    benefit_discount_bp = serializers.IntegerField()
+    benefit_discount_fen = serializers.IntegerField()
+    benefit_sources = serializers.DictField(child=serializers.CharField())
+    coupon_ids = serializers.ListField(child=serializers.IntegerField())
+    coupon_discount_fen = serializers.IntegerField()
+    shipping_discount_fen = serializers.IntegerField()
+    points = serializers.IntegerField()
+    points_fen = serializers.IntegerField()
+    stored_value_fen = serializers.IntegerField()
+    shipping_stored_value_fen = serializers.IntegerField()
+    shipping_cash_fen = serializers.IntegerField()
+    cash_fen = serializers.IntegerField(help_text="What the merchant collects.")
+    points_balance = serializers.IntegerField()
+    points_max = serializers.IntegerField(help_text="The most points this basket may use.")
+    stored_value_balance_fen = serializers.IntegerField()
+    coupon_evaluations = CouponEvaluationSerializer(many=True)
+    fingerprint = serializers.CharField(help_text="Send it back as quote_hash when committing.")
+
+
+class OrderLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderLine
+        fields = [
+            "line_no",
+            "sku",
+            "category",
+            "name",
+            "unit_price_fen",
+            "quantity",
+            "amount_fen",
+            "benefit_discount_fen",
+            "coupon_discount_fen",
+            "points",
+            "points_fen",
+            "stored_value_fen",
+            "cash_fen",
+            "refunded_quantity",
+        ]
+
+
+class RefundLineSerializer(serializers.ModelSerializer):
+    line_no = serializers.IntegerField(source="line.line_no")
+
+    class Meta:
+        model = RefundLine
+        fields = ["line_no", "quantity", "points", "points_fen", "stored_value_fen", "cash_fen"]
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    lines = RefundLineSerializer(many=True)
+
+    class Meta:
+        model = Refund
+        fields = [
+            "refund_no",
+            "goods_fen",
+            "shipping_fen",
+            "points",
+            "points_fen",
+            "stored_value_fen",
+            "cash_fen",
+            "earned_points_reversed",
+            "coupons_restored",
+            "lines",
+            "created_at",
+        ]
+
+
+class OrderEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderEvent
+        fields = ["kind", "from_status", "to_status", "reference", "created_at"]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    lines = OrderLineSerializer(many=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "order_no",
+            "member_id",
+            "status",
+            "goods_fen",
+            "shipping_fen",
+            "benefit_discount_fen",
+            "coupon_discount_fen",
+            "shipping_discount_fen",
+            "points_used",
+            "points_fen",
+            "stored_value_fen",
+            "cash_fen",
+            "coupon_ids",
+            "earned_points",
+            "refunded_stored_value_fen",
+            "refunded_cash_fen",
+            "refunded_points",
+            "committed_at",
+            "expires_at",
+            "completed_at",
+            "cancelled_at",
+            "lines",
+        ]
+
+
+class OrderDetailSerializer(OrderSerializer):
+    refunds = RefundSerializer(many=True)
+    events = OrderEventSerializer(many=True)
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "refunds", "events"]
+
+
+class CommitResultSerializer(OrderSerializer):
+    replayed = serializers.SerializerMethodField()
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "replayed"]
+
+    def get_replayed(self, order) -> bool:
+        return self.context.get("replayed", False)
+
+
+_LINE_FIELDS = OrderLineSerializer.Meta.fields
+_ORDER_FIELDS = [f for f in OrderSerializer.Meta.fields if f != "lines"]
+_DATETIME = serializers.DateTimeField()
+
+
+def _order_response(result, created_status=200):
+    """The order as the service left it, with its lines (one query); history is at GET …/orders/{order_no}.
+
+    Built by hand in the shape of ``CommitResultSerializer`` (which documents it): these answers are the
+    hot path of checkout, and building a ModelSerializer's fields took a quarter of a request's CPU.
+    """
+    order = result.order
+    data = {}
+    for name in _ORDER_FIELDS:
+        value = getattr(order, name)
+        data[name] = _DATETIME.to_representation(value) if name.endswith("_at") and value else value
+    data["lines"] = list(order.lines.order_by("line_no").values(*_LINE_FIELDS))
+    data["replayed"] = result.replayed
+    return Response(data, status=200 if result.replayed else created_status)
+
+
+# --- the mini-program --------------------------------------------------------------------
+
+
+class MemberQuoteView(APIView):
+    """Price my basket: member discount, coupons, points deduction, stored value, cash. Writes nothing."""
+
+    @extend_schema(
+        request=BasketSerializer,
+        responses={200: QuoteSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
+        tags=["checkout"],
+    )
+    def post(self, request):
+        data = BasketSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        quote = compute_quote(member_id=request.user.pk, basket=data.basket())
+        return Response(quote_as_dict(quote))
+
+
+class MyOrdersView(ListAPIView):
+    serializer_class = OrderSerializer
+
+    @extend_schema(tags=["checkout"], summary="My orders, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.member_orders(member_id=self.request.user.pk)
+
+
+class MyOrderView(APIView):
+    @extend_schema(responses={200: OrderDetailSerializer, 404: ErrorSerializer}, tags=["checkout"])
+    def get(self, request, order_no):
+        order = selectors.order_detail(order_no=order_no, member_id=request.user.pk)
+        if order is None:
+            raise OrderNotFound()
+        return Response(OrderDetailSerializer(order).data)
+
+
+# --- the merchant's order system (HMAC-signed) ---------------------------------------------
+
+
+class ServerView(APIView):
+    authentication_classes = [ServerSignatureAuthentication]
+    permission_classes = [IsApiClient]
+
+
+class ServerQuoteView(ServerView):
+    @extend_schema(
+        request=ServerQuoteInput,
+        responses={200: QuoteSerializer, 400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
+        tags=["server"],
+    )
+    def post(self, request):
+        data = ServerQuoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        quote = compute_quote(member_id=data.validated_data["member_id"], basket=data.basket())
+        return Response(quote_as_dict(quote))  # the shape of QuoteSerializer (a dataclass, by hand: hot path)
+
+
+class ServerCommitView(ServerView):
+    @extend_schema(
+        request=CommitInput,
+        responses={
+            201: CommitResultSerializer,
+            200: CommitResultSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        tags=["server"],
+        summary="Commit a quote: lock coupons, spend points, debit stored value (idempotent by order_no)",
+    )
+    def post(self, request):
+        data = CommitInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.order_commit(
+            member_id=data.validated_data["member_id"],
+            order_no=data.validated_data["order_no"],
+            basket=data.basket(),
+            quote_hash=data.validated_data["quote_hash"],
+        )
+        return _order_response(result, created_status=201)
+
+
+class ServerOrderView(ServerView):
+    @extend_schema(
+        responses={200: OrderDetailSerializer, 401: ErrorSerializer, 404: ErrorSerializer}, tags=["server"]
+    )
+    def get(self, request, order_no):
+        order = selectors.order_detail(order_no=order_no)
+        if order is None:
+            raise OrderNotFound()
+        return Response(OrderDetailSerializer(order).data)
+
+
+class CancelInput(StrictSerializer):
+    reason = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+
+
+class ServerCancelView(ServerView):
+    @extend_schema(
+        request=CancelInput,
+        responses={
+            200: CommitResultSerializer,
+            401: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        tags=["server"],
+        summary="Cancel an unpaid order: release its coupons, points and stored value",
+    )
+    def post(self, request, order_no):
+        data = CancelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _order_response(services.order_cancel(order_no=order_no, reason=data.validated_data["reason"]))
+
+
+class ServerCompleteView(ServerView):
+    @extend_schema(
+        request=None,
+        responses={
+            200: CommitResultSerializer,
+            401: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        tags=["server"],
+        summary="The order is paid and fulfilled: earn points, count it for membership (once)",
+    )
+    def post(self, request, order_no):
+        return _order_response(services.order_complete(order_no=order_no))
+
+
+class RefundLineInput(StrictSerializer):
+    line_no = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1)
+
+
+class RefundInput(StrictSerializer):
+    refund_no = serializers.CharField(max_length=64)
+    lines = RefundLineInput(
+        many=True, required=False, allow_empty=False, help_text="Omit to refund everything that remains."
+    )
+
+
+class RefundResultSerializer(RefundSerializer):
+    replayed = serializers.SerializerMethodField()
+    order_status = serializers.CharField(source="order.status")
+
+    class Meta(RefundSerializer.Meta):
+        fields = [*RefundSerializer.Meta.fields, "order_status", "replayed"]
+
+    def get_replayed(self, refund) -> bool:
+        return self.context.get("replayed", False)
+
+
+class ServerRefundView(ServerView):
+    @extend_schema(
+        request=RefundInput,
+        responses={
+            201: RefundResultSerializer,
+            200: RefundResultSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        tags=["server"],
+        summary="Refund all or some units of some lines (idempotent by refund_no)",
+    )
+    def post(self, request, order_no):
+        data = RefundInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        lines = data.validated_data.get("lines")
+        result = services.order_refund(
+            order_no=order_no,
+            refund_no=data.validated_data["refund_no"],
+            lines=None if lines is None else [(line["line_no"], line["quantity"]) for line in lines],
+        )
+        refund = (
+            Refund.objects.select_related("order").prefetch_related("lines__line").get(pk=result.refund.pk)
+        )
+        return Response(
+            RefundResultSerializer(refund, context={"replayed": result.replayed}).data,
+            status=200 if result.replayed else 201,
+        )

@@ -1,0 +1,498 @@
+"""Every write of the orders app: commit, cancel, complete, refund, and the unpaid-order timeout.
+
+Each public function is one transaction and takes its locks in one order,
+the same everywhere, so two of them never deadlock: the order row (the
+unique order_no on commit), then coupons by id, then the member's points
+account, then the stored-value account (the ledgers lock their own
+accounts).  A complete or refund event may arrive any number of times:
+
+- commit is idempotent by ``order_no`` (same basket: the order as first
+  committed; another basket: ``idempotency_conflict``);
+- cancel and complete of an order already in that state return it unchanged;
+- a refund is idempotent by (order, ``refund_no``), with the same rule.
+
+Events out of order are refused with a stable code and nothing written:
+complete after cancel (``order_cancelled``) or after a full refund
+(``order_fully_refunded``), refund before complete (``order_not_completed``),
+cancel after complete (``order_already_completed``), a refund larger than
+what remains (``refund_exceeds_remaining``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from coupons import services as coupon_services
+from coupons.exceptions import CouponNotAvailable, CouponNotFound
+from loyalty import rounding
+from loyalty.errors import IdempotencyConflict
+from members import services as membership
+from members.models import Member
+from orders import exceptions as exc
+from orders.models import TRANSITIONS, Order, OrderEvent, OrderLine, OrderStatus, Refund, RefundLine
+from orders.quote import BasketInput, Quote, checkout_settings, compute_quote
+from points import earning
+from points import ledger as points_ledger
+from points.exceptions import InsufficientPoints
+from stored_value import ledger as sv_ledger
+from stored_value.exceptions import AccountFrozen, InsufficientBalance
+
+#: A coupon stays locked this much longer than its order's payment window: the
+#: order's own timeout releases it, the coupons job is only the backstop.
+COUPON_LOCK_MARGIN_MINUTES = 30
+
+#: What can make a quote go stale between quote and commit.
+STALE = (CouponNotAvailable, CouponNotFound, InsufficientPoints, InsufficientBalance, AccountFrozen)
+
+
+@dataclass(frozen=True)
+class Result:
+    order: Order
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund: Refund
+    replayed: bool = False
+
+
+def _hash(payload) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _transition(order: Order, event: str, *, to: str | None = None, reference: str = "") -> None:
+    allowed = TRANSITIONS[event]
+    if order.status not in allowed:  # callers have raised the precise error before; this is the guard
+        raise AssertionError(f"{event} not allowed from {order.status}")
+    before, order.status = order.status, to or allowed[order.status]
+    OrderEvent.objects.create(
+        order=order, kind=event, from_status=before, to_status=order.status, reference=reference
+    )
+
+
+def _locked(order_no: str) -> Order:
+    order = Order.objects.select_for_update().filter(order_no=order_no).first()
+    if order is None:
+        raise exc.OrderNotFound()
+    return order
+
+
+# --- commit ------------------------------------------------------------------------------
+
+
+def order_commit(*, member_id: int, order_no: str, basket: BasketInput, quote_hash: str) -> Result:
+    """Apply a quote atomically: lock the coupons, spend the points, debit the stored value.
+
+    ``quote_hash`` is the ``fingerprint`` of the quote the member saw; the
+    quote is recomputed here and a different one (or a coupon, points or
+    balance no longer there) is refused with ``quote_stale`` (409) carrying a
+    fresh quote in ``details.quote``; nothing is written.  Returns the order
+    with ``cash_fen``, the cash the merchant collects.
+    """
+    if not order_no or len(order_no) > 64:
+        raise exc.InvalidBasket(details={"order_no": "1 to 64 characters"})
+    request_hash = _hash({"member_id": member_id, **basket.canonical()})
+    existing = Order.objects.filter(order_no=order_no).first()
+    if existing is not None:
+        return _commit_replay(existing, request_hash)
+    try:
+        with transaction.atomic():
+            config = checkout_settings()
+            quote = compute_quote(member_id=member_id, basket=basket, config=config)
+            if quote.fingerprint != quote_hash:
+                raise _Stale("quote_changed")
+            order = _create_order(order_no, request_hash, quote, config.commit_timeout_minutes)
+            _apply(order, quote, config.commit_timeout_minutes)
+    except IntegrityError:
+        existing = Order.objects.filter(order_no=order_no).first()
+        if existing is None:
+            raise
+        return _commit_replay(existing, request_hash)
+    except (_Stale, *STALE) as error:
+        # A duplicate of this very commit may have taken the coupon, points or balance a moment ago.
+        existing = Order.objects.filter(order_no=order_no).first()
+        if existing is not None:
+            return _commit_replay(existing, request_hash)
+        reason = error.reason if isinstance(error, _Stale) else error.code
+        fresh = compute_quote(member_id=member_id, basket=basket, clamp=True)
+        raise exc.QuoteStale(details={"reason": reason, "quote": quote_as_dict(fresh)}) from None
+    return Result(order)
+
+
+class _Stale(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _commit_replay(order: Order, request_hash: str) -> Result:
+    if order.request_hash != request_hash:
+        raise IdempotencyConflict()
+    return Result(order, replayed=True)
+
+
+def _create_order(order_no: str, request_hash: str, quote: Quote, timeout_minutes: int) -> Order:
+    now = timezone.now()
+    order = Order.objects.create(
+        order_no=order_no,
+        member_id=quote.member_id,
+        status=OrderStatus.COMMITTED,
+        request_hash=request_hash,
+        quote_hash=quote.fingerprint,
+        goods_fen=quote.goods_fen,
+        shipping_fen=quote.shipping_fen,
+        benefit_discount_fen=quote.benefit_discount_fen,
+        coupon_discount_fen=quote.coupon_discount_fen,
+        shipping_discount_fen=quote.shipping_discount_fen,
+        points_used=quote.points,
+        points_fen=quote.points_fen,
+        stored_value_fen=quote.stored_value_fen,
+        cash_fen=quote.cash_fen,
+        shipping_stored_value_fen=quote.shipping_stored_value_fen,
+        shipping_cash_fen=quote.shipping_cash_fen,
+        coupon_ids=quote.coupon_ids,
+        benefit_sources=quote.benefit_sources,
+        committed_at=now,
+        expires_at=now + timedelta(minutes=timeout_minutes),
+    )
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            line_no=ql.line_no,
+            sku=ql.sku,
+            category=ql.category,
+            name=ql.name,
+            unit_price_fen=ql.unit_price_fen,
+            quantity=ql.quantity,
+            amount_fen=ql.amount_fen,
+            benefit_discount_fen=ql.benefit_discount_fen,
+            coupon_discount_fen=ql.coupon_discount_fen,
+            points=ql.points,
+            points_fen=ql.points_fen,
+            stored_value_fen=ql.stored_value_fen,
+            cash_fen=ql.cash_fen,
+        )
+        for ql in quote.lines
+    )
+    OrderEvent.objects.create(order=order, kind="commit", to_status=OrderStatus.COMMITTED)
+    return order
+
+
+def _apply(order: Order, quote: Quote, timeout_minutes: int) -> None:
+    minutes = timeout_minutes + COUPON_LOCK_MARGIN_MINUTES
+    for coupon_id in sorted(quote.coupon_ids):
+        coupon_services.coupon_lock(
+            member_id=order.member_id, coupon_id=coupon_id, order_no=order.order_no, minutes=minutes
+        )
+    if quote.points:
+        order.points_spend_entry_id = points_ledger.points_spend(
+            member_id=order.member_id,
+            amount=quote.points,
+            idempotency_key=f"order:{order.order_no}",
+            source="order",
+            reference=order.order_no,
+        ).entry_id
+    if quote.stored_value_fen:
+        order.stored_value_entry_id = sv_ledger.stored_value_spend(
+            member_id=order.member_id,
+            amount_fen=quote.stored_value_fen,
+            idempotency_key=f"order:{order.order_no}",
+            source="order",
+            reference=order.order_no,
+        ).entry_id
+    if order.points_spend_entry_id or order.stored_value_entry_id:
+        order.save(update_fields=["points_spend_entry_id", "stored_value_entry_id"])
+
+
+# --- cancel and the timeout --------------------------------------------------------------
+
+
+def order_cancel(*, order_no: str, reason: str = "") -> Result:
+    """Release everything a committed order holds: coupons, points, stored value. Idempotent."""
+    with transaction.atomic():
+        order = _locked(order_no)
+        if order.status == OrderStatus.CANCELLED:
+            return Result(order, replayed=True)
+        if order.status != OrderStatus.COMMITTED:
+            raise exc.OrderAlreadyCompleted(details={"status": order.status})
+        for coupon_id in sorted(order.coupon_ids):
+            coupon_services.coupon_release(coupon_id=coupon_id, order_no=order.order_no)
+        if order.points_spend_entry_id:
+            points_ledger.points_reverse(
+                member_id=order.member_id,
+                entry_id=order.points_spend_entry_id,
+                idempotency_key=f"order:{order.order_no}:cancel",
+                memo=reason[:200],
+            )
+        if order.stored_value_entry_id:
+            sv_ledger.stored_value_refund_spend(
+                member_id=order.member_id,
+                entry_id=order.stored_value_entry_id,
+                idempotency_key=f"order:{order.order_no}:cancel",
+                memo=reason[:200],
+            )
+        order.cancelled_at = timezone.now()
+        _transition(order, "cancel", reference=reason[:64])
+        order.save(update_fields=["status", "cancelled_at"])
+    return Result(order)
+
+
+def orders_cancel_expired(*, now=None, chunk_size: int = 100) -> int:
+    """Cancel committed orders past their payment window; returns how many were cancelled.
+
+    Reads due orders in chunks by id; each is cancelled in its own
+    transaction under its row lock, which re-checks the status, so an order
+    completed meanwhile is left alone, a killed run is simply run again and
+    two runs at once cancel each order once.
+    """
+    now = now or timezone.now()
+    after, cancelled = 0, 0
+    while True:
+        due = list(
+            Order.objects.filter(status=OrderStatus.COMMITTED, expires_at__lte=now, id__gt=after)
+            .order_by("id")
+            .values_list("id", "order_no")[:chunk_size]
+        )
+        if not due:
+            return cancelled
+        for _, order_no in due:
+            try:
+                result = order_cancel(order_no=order_no, reason="timeout")
+            except exc.OrderAlreadyCompleted:
+                continue
+            cancelled += not result.replayed
+        after = due[-1][0]
+
+
+# --- complete ----------------------------------------------------------------------------
+
+
+def _eligible_fen(lines) -> int:
+    """What the member paid for the goods (stored value + cash): points are earned and growth counted on it."""
+    return sum(line.stored_value_fen + line.cash_fen for line in lines)
+
+
+def order_complete(*, order_no: str) -> Result:
+    """The order is paid and fulfilled: use the coupons, earn points, count it for membership. Once.
+
+    Purchase points (rule × multipliers × caps), first-order and invite
+    rewards are each keyed so a repeat posts nothing; a repeated complete
+    returns the order unchanged before touching any of them.
+    """
+    with transaction.atomic():
+        order = _locked(order_no)
+        if order.status in (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED):
+            return Result(order, replayed=True)
+        if order.status == OrderStatus.REFUNDED:
+            raise exc.OrderFullyRefunded()
+        if order.status == OrderStatus.CANCELLED:
+            raise exc.OrderCancelled()
+        now = timezone.now()
+        # What was paid for the goods: everything paid in stored value and cash but the shipping's part.
+        eligible = (
+            order.stored_value_fen
+            - order.shipping_stored_value_fen
+            + order.cash_fen
+            - order.shipping_cash_fen
+        )
+        # Membership before coupons and points: a card claim locks membership, then coupons and points
+        # (its opening gift); taking them in the same order keeps the two from deadlocking.
+        membership.membership_record_order(
+            member_id=order.member_id, order_no=order.order_no, paid_fen=eligible, completed_at=now
+        )
+        for coupon_id in sorted(order.coupon_ids):
+            coupon_services.coupon_use(coupon_id=coupon_id, order_no=order.order_no, now=now)
+        award = earning.points_award_purchase(
+            member_id=order.member_id, order_no=order.order_no, paid_fen=eligible
+        )
+        order.earned_points, order.points_earn_entry_id = award.granted, award.entry_id
+        first = not Order.objects.filter(member_id=order.member_id, completed_at__isnull=False).exists()
+        if first:
+            earning.points_award_first_order(member_id=order.member_id, order_no=order.order_no)
+            referrer_id = (
+                Member.objects.filter(pk=order.member_id).values_list("referrer_id", flat=True).first()
+            )
+            if referrer_id:
+                earning.points_award_invite(inviter_id=referrer_id, invitee_id=order.member_id)
+        order.completed_at = now
+        _transition(order, "complete")
+        order.save(update_fields=["status", "completed_at", "earned_points", "points_earn_entry_id"])
+    return Result(order)
+
+
+# --- refund ------------------------------------------------------------------------------
+
+
+def order_refund(
+    *, order_no: str, refund_no: str, lines: list[tuple[int, int]] | None = None
+) -> RefundResult:
+    """Refund all that remains (``lines`` None) or some units of some lines, exactly.
+
+    Each refunded unit takes its line's share of every discount and payment
+    (``loyalty.rounding.refund_share``): the points it used go back to their
+    lots, its stored value to the principal and bonus it came from, its cash
+    is reported for the merchant to return (``cash_fen``), and the purchase
+    points it earned are clawed back (``earned_points_clawback``).  The
+    refund that leaves nothing of the goods also returns the shipping paid
+    and restores the coupons (per the coupon policy: whole order refunded and
+    still valid).  Cumulative refunded columns are CHECKed in the database.
+    """
+    if not refund_no or len(refund_no) > 64:
+        raise exc.InvalidBasket(details={"refund_no": "1 to 64 characters"})
+    wanted = None if lines is None else sorted(lines)
+    request_hash = _hash({"lines": wanted})
+    with transaction.atomic():
+        order = _locked(order_no)
+        existing = Refund.objects.filter(order=order, refund_no=refund_no).first()
+        if existing is not None:
+            if existing.request_hash != request_hash:
+                raise IdempotencyConflict()
+            return RefundResult(existing, replayed=True)
+        if order.status == OrderStatus.COMMITTED:
+            raise exc.OrderNotCompleted()
+        if order.status == OrderStatus.CANCELLED:
+            raise exc.OrderCancelled()
+        if order.status == OrderStatus.REFUNDED:
+            raise exc.OrderFullyRefunded()
+        order_lines = {line.line_no: line for line in order.lines.all()}
+        if wanted is None:
+            wanted = [(no, line.quantity - line.refunded_quantity) for no, line in order_lines.items()]
+            wanted = [(no, qty) for no, qty in wanted if qty > 0]
+        seen = set()
+        for line_no, quantity in wanted:
+            line = order_lines.get(line_no)
+            if line is None or line_no in seen:
+                raise exc.RefundLineNotFound(details={"line_no": line_no})
+            seen.add(line_no)
+            if not isinstance(quantity, int) or quantity < 1:
+                raise exc.InvalidBasket(details={"line_no": line_no})
+            if quantity > line.quantity - line.refunded_quantity:
+                raise exc.RefundExceedsRemaining(
+                    details={
+                        "line_no": line_no,
+                        "refundable_quantity": line.quantity - line.refunded_quantity,
+                    }
+                )
+        return RefundResult(_refund(order, order_lines, wanted, refund_no, request_hash))
+
+
+_PARTS = (
+    "benefit_discount_fen",
+    "coupon_discount_fen",
+    "points",
+    "points_fen",
+    "stored_value_fen",
+    "cash_fen",
+)
+
+
+def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_hash: str) -> Refund:
+    refund_lines = []
+    for line_no, quantity in wanted:
+        line = order_lines[line_no]
+        shares = {
+            part: rounding.refund_share(
+                total=getattr(line, part),
+                quantity=line.quantity,
+                refunded_before=line.refunded_quantity,
+                refunding=quantity,
+            )
+            for part in _PARTS
+        }
+        refund_lines.append(RefundLine(line=line, quantity=quantity, **shares))
+        line.refunded_quantity += quantity
+    is_full = all(line.refunded_quantity == line.quantity for line in order_lines.values())
+
+    def total(part):
+        return sum(getattr(rl, part) for rl in refund_lines)
+
+    shipping_sv = order.shipping_stored_value_fen if is_full else 0
+    shipping_cash = order.shipping_cash_fen if is_full else 0
+    points_back, sv_back = total("points"), total("stored_value_fen") + shipping_sv
+    eligible_now = total("stored_value_fen") + total("cash_fen")
+    # Shipping is refunded only by the last refund, so what was refunded before is all goods.
+    refunded_eligible_before = order.refunded_stored_value_fen + order.refunded_cash_fen
+    clawback = rounding.earned_points_clawback(
+        earned=order.earned_points,
+        eligible_fen=_eligible_fen(order_lines.values()),
+        refunded_before_fen=refunded_eligible_before,
+        refunding_fen=eligible_now,
+    )
+    key = f"refund:{order.order_no}:{refund_no}"
+    refund = Refund(
+        order=order,
+        refund_no=refund_no,
+        request_hash=request_hash,
+        goods_fen=sum(rl.quantity * rl.line.unit_price_fen for rl in refund_lines),
+        shipping_fen=order.shipping_fen if is_full else 0,
+        points=points_back,
+        points_fen=total("points_fen"),
+        stored_value_fen=sv_back,
+        cash_fen=total("cash_fen") + shipping_cash,
+        earned_points_reversed=clawback,
+    )
+    # Membership, then coupons, then the ledgers' accounts: the order every path locks them in.
+    membership.membership_record_refund(
+        member_id=order.member_id, order_no=order.order_no, refund_no=refund_no, paid_fen=eligible_now
+    )
+    if is_full:
+        for coupon_id in sorted(order.coupon_ids):
+            coupon = coupon_services.coupon_restore(
+                coupon_id=coupon_id, order_no=order.order_no, whole_order_refunded=True
+            )
+            if coupon.status == "available":
+                refund.coupons_restored.append(coupon_id)
+    if points_back:
+        refund.points_reverse_entry_id = points_ledger.points_reverse(
+            member_id=order.member_id,
+            entry_id=order.points_spend_entry_id,
+            amount=points_back,
+            idempotency_key=key,
+        ).entry_id
+    if sv_back:
+        refund.stored_value_entry_id = sv_ledger.stored_value_refund_spend(
+            member_id=order.member_id,
+            entry_id=order.stored_value_entry_id,
+            amount_fen=sv_back,
+            idempotency_key=key,
+        ).entry_id
+    if clawback and order.points_earn_entry_id:
+        refund.earn_reverse_entry_id = points_ledger.points_reverse(
+            member_id=order.member_id,
+            entry_id=order.points_earn_entry_id,
+            amount=clawback,
+            idempotency_key=f"{key}:earned",
+        ).entry_id
+    refund.save()
+    for rl in refund_lines:
+        rl.refund = refund
+    RefundLine.objects.bulk_create(refund_lines)
+    for rl in refund_lines:
+        OrderLine.objects.filter(pk=rl.line_id).update(refunded_quantity=F("refunded_quantity") + rl.quantity)
+    Order.objects.filter(pk=order.pk).update(
+        refunded_goods_fen=F("refunded_goods_fen") + refund.goods_fen,
+        refunded_shipping_fen=F("refunded_shipping_fen") + refund.shipping_fen,
+        refunded_points=F("refunded_points") + refund.points,
+        refunded_points_fen=F("refunded_points_fen") + refund.points_fen,
+        refunded_stored_value_fen=F("refunded_stored_value_fen") + refund.stored_value_fen,
+        refunded_cash_fen=F("refunded_cash_fen") + refund.cash_fen,
+        reversed_earned_points=F("reversed_earned_points") + clawback,
+    )
+    _transition(order, "refund", to=OrderStatus.REFUNDED if is_full else None, reference=refund_no)
+    Order.objects.filter(pk=order.pk).update(status=order.status)
+    order.refresh_from_db()
+    return refund
+
+
+def quote_as_dict(quote: Quote) -> dict:
+    from dataclasses import asdict
+
+    return asdict(quote)

@@ -1,0 +1,80 @@
+"""The orders back office: settlement in ¥, lines, refunds, history, links to every entry and coupon."""
+
+import csv
+import io
+
+import pytest
+
+from coupons import services as coupon_services
+from orders import services
+from points import ledger as points_ledger
+from tests.coupons.helpers import template
+from tests.orders.helpers import basket, commit
+from tests.stored_value.helpers import credit
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
+
+
+@pytest.fixture
+def order(member):
+    credit(member, 150_000, 15_000)
+    points_ledger.points_earn(
+        member_id=member.pk, amount=5_000, idempotency_key="s", source="t", expires_at=None
+    )
+    coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    order = commit(member, basket(("BUNDLE", 160_000, 1), points=1_000, stored_value_fen=100_000), "ADM-1")
+    services.order_complete(order_no="ADM-1")
+    services.order_refund(order_no="ADM-1", refund_no="R-1")
+    order.refresh_from_db()
+    return order
+
+
+def test_an_order_page_shows_the_settlement_and_links_to_every_ledger_entry_and_coupon(admin_client, order):
+    page = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+
+    assert "¥1,600.00" in page and "¥20.00" in page and "¥1,000.00" in page
+    assert f"/admin/points/pointsentry/{order.points_spend_entry_id}/change/" in page
+    assert f"/admin/points/pointsentry/{order.points_earn_entry_id}/change/" in page
+    assert f"/admin/stored_value/storedvalueentry/{order.stored_value_entry_id}/change/" in page
+    refund = order.refunds.get()
+    assert f"/admin/stored_value/storedvalueentry/{refund.stored_value_entry_id}/change/" in page
+    assert f"/admin/coupons/coupon/{order.coupon_ids[0]}/change/" in page
+    assert "R-1" in page and "BUNDLE" in page
+
+
+def test_the_order_list_shows_amounts_in_yuan_and_exports_csv(admin_client, order):
+    page = admin_client.get("/admin/orders/order/").content.decode()
+    export = admin_client.get("/admin/orders/order/export/")
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+
+    assert "ADM-1" in page and "¥1,600.00" in page
+    assert rows[1][0] == "ADM-1" and rows[1][2] == "refunded"
+
+
+def test_orders_cannot_be_added_edited_or_deleted_in_the_admin(admin_client, order):
+    assert admin_client.get("/admin/orders/order/add/").status_code == 403
+    assert admin_client.post(f"/admin/orders/order/{order.pk}/delete/").status_code == 403
+
+
+def test_checkout_settings_are_edited_in_the_admin(admin_client):
+    from orders.quote import checkout_settings
+
+    checkout_settings()
+    response = admin_client.post(
+        "/admin/orders/checkoutsettings/1/change/",
+        {
+            "points_deduction_enabled": "on",
+            "points_per_yuan": 200,
+            "max_share_bp": 3000,
+            "min_points": 100,
+            "commit_timeout_minutes": 15,
+        },
+    )
+
+    assert response.status_code == 302
+    settings = checkout_settings()
+    assert (settings.points_per_yuan, settings.combine_with_coupons, settings.commit_timeout_minutes) == (
+        200,
+        False,
+        15,
+    )

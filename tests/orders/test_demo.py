@@ -1,0 +1,21 @@
+import io
+
+import pytest
+from django.core.management import call_command
+
+from orders.models import Order
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_checks_out_orders_through_the_real_services_once(settings, tmp_path):
+    settings.BASE_DIR = tmp_path
+    call_command("seed_demo", "--members", "30", stdout=io.StringIO())
+    count = Order.objects.count()
+    call_command("seed_demo", "--members", "30", stdout=io.StringIO())
+
+    assert count == 60 and Order.objects.count() == 60
+    statuses = set(Order.objects.values_list("status", flat=True))
+    assert {"completed", "partially_refunded", "cancelled"} <= statuses
+    assert Order.objects.filter(stored_value_fen__gt=0).exists()
+    call_command("verify_ledgers", stdout=io.StringIO())

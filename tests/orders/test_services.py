@@ -1,0 +1,288 @@
+"""Commit, cancel, complete and refund: each once, in order, exact to the fen."""
+
+import pytest
+
+from coupons import services as coupon_services
+from coupons.models import Coupon
+from loyalty.errors import ApplicationError
+from orders import services
+from orders.models import Order, OrderEvent, Refund
+from orders.quote import compute_quote
+from points import ledger as points_ledger
+from points.models import PointsEntry
+from tests.coupons.helpers import template
+from tests.factories import MemberFactory
+from tests.orders.helpers import basket, commit, points_of, snapshot
+from tests.stored_value.helpers import credit, parts
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
+
+
+@pytest.fixture
+def member():
+    m = MemberFactory()
+    credit(m, 100_000, 10_000)
+    points_ledger.points_earn(
+        member_id=m.pk, amount=5_000, idempotency_key="seed", source="test", expires_at=None
+    )
+    return m
+
+
+@pytest.fixture
+def coupon(member):
+    return coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+
+
+def full_basket(**extra):
+    fields = {"shipping_fen": 1_000, "points": 2_000, "stored_value_fen": 30_000, **extra}
+    return basket(
+        ("SHIRT", 9_900, 3, "apparel"), ("SOCKS", 1_990, 2, "apparel"), ("TEA", 4_500, 1, "tea"), **fields
+    )
+
+
+def refused(code, fn, member):
+    before = snapshot(member)
+    with pytest.raises(ApplicationError) as error:
+        fn()
+    assert error.value.code == code
+    assert snapshot(member) == before
+
+
+def test_commit_locks_the_coupon_spends_points_and_debits_stored_value_in_one_go(member, coupon):
+    order = commit(member, full_basket(), order_no="A1")
+
+    assert Coupon.objects.get(pk=coupon.pk).status == "locked"
+    assert points_of(member) == 3_000 and sum(parts(member)) == 110_000 - 30_000
+    assert order.status == "committed" and order.coupon_ids == [coupon.pk]
+    assert order.cash_fen == 29_700 + 3_980 + 4_500 + 1_000 - 2_000 - 2_000 - 30_000
+    assert list(OrderEvent.objects.filter(order=order).values_list("kind", flat=True)) == ["commit"]
+
+
+def test_a_repeated_commit_returns_the_first_order_and_another_basket_under_its_number_conflicts(member):
+    first = commit(member, full_basket(), order_no="A1")
+    quote = compute_quote(member_id=member.pk, basket=full_basket())
+    before = snapshot(member)
+
+    again = services.order_commit(
+        member_id=member.pk, order_no="A1", basket=full_basket(), quote_hash=quote.fingerprint
+    )
+
+    assert again.replayed and again.order.pk == first.pk
+    assert snapshot(member) == before
+    refused("idempotency_conflict", lambda: commit(member, full_basket(points=0), order_no="A1"), member)
+
+
+def test_a_stale_quote_is_refused_with_a_fresh_one_and_nothing_written(member, coupon):
+    quote = compute_quote(member_id=member.pk, basket=full_basket())
+    coupon_services.coupon_redeem_code(code=coupon.code, order_no="POS-9")  # the coupon went elsewhere
+    before = snapshot(member)
+
+    with pytest.raises(ApplicationError) as error:
+        services.order_commit(
+            member_id=member.pk, order_no="A1", basket=full_basket(), quote_hash=quote.fingerprint
+        )
+
+    assert error.value.code == "quote_stale" and error.value.status_code == 409
+    fresh = error.value.details["quote"]
+    assert fresh["coupon_ids"] == [] and fresh["fingerprint"] != quote.fingerprint
+    assert snapshot(member) == before
+    # The fresh quote commits.
+    order = services.order_commit(
+        member_id=member.pk, order_no="A1", basket=full_basket(), quote_hash=fresh["fingerprint"]
+    ).order
+    assert order.coupon_discount_fen == 0
+
+
+def test_a_chosen_coupon_gone_or_a_balance_spent_meanwhile_makes_the_quote_stale(member, coupon):
+    chosen = full_basket(coupon_ids=[coupon.pk], stored_value_fen=30_000)
+    quote = compute_quote(member_id=member.pk, basket=chosen)
+    from tests.stored_value.helpers import spend
+
+    spend(member, 90_000)
+
+    with pytest.raises(ApplicationError) as error:
+        services.order_commit(member_id=member.pk, order_no="A1", basket=chosen, quote_hash=quote.fingerprint)
+
+    assert error.value.code == "quote_stale"
+    assert error.value.details["reason"] == "insufficient_balance"
+    assert error.value.details["quote"]["stored_value_fen"] == 20_000  # what is left
+    assert not Order.objects.exists()
+
+
+def test_cancel_releases_everything_and_a_second_cancel_changes_nothing(member, coupon):
+    before = (parts(member), points_of(member))
+    order = commit(member, full_basket(), order_no="A1")
+
+    services.order_cancel(order_no="A1")
+    after_cancel = snapshot(member)
+    again = services.order_cancel(order_no="A1")
+
+    assert again.replayed and snapshot(member) == after_cancel
+    assert (parts(member), points_of(member)) == before
+    assert Coupon.objects.get(pk=coupon.pk).status == "available"
+    assert Order.objects.get(pk=order.pk).status == "cancelled"
+
+
+def test_complete_uses_the_coupon_earns_points_once_and_pays_first_order_and_invite_rewards(coupon):
+    inviter = MemberFactory()
+    member = coupon.member
+    member.referrer = inviter
+    member.save()
+    order = commit(member, full_basket(), order_no="A1")
+    points_before = points_of(member)
+
+    services.order_complete(order_no="A1")
+    after = snapshot(member), points_of(inviter)
+    replay = services.order_complete(order_no="A1")
+
+    order.refresh_from_db()
+    paid = order.stored_value_fen + order.cash_fen - 1_000  # shipping earns nothing
+    assert order.status == "completed" and order.earned_points == paid // 100
+    assert points_of(member) == points_before + paid // 100 + 50 + 50  # purchase, first order, invitee
+    assert points_of(inviter) == 100
+    assert Coupon.objects.get(pk=coupon.pk).status == "used"
+    assert replay.replayed and (snapshot(member), points_of(inviter)) == after
+
+
+def test_membership_is_told_of_the_completion_and_every_refund(member, monkeypatch):
+    calls = []
+    monkeypatch.setattr("members.services.membership_record_order", lambda **kw: calls.append(("order", kw)))
+    monkeypatch.setattr(
+        "members.services.membership_record_refund", lambda **kw: calls.append(("refund", kw))
+    )
+    commit(member, full_basket(points=0, stored_value_fen=0), order_no="A1")
+
+    services.order_complete(order_no="A1")
+    services.order_refund(order_no="A1", refund_no="R1", lines=[(3, 1)])
+
+    assert [c[0] for c in calls] == ["order", "refund"]
+    assert calls[0][1]["paid_fen"] == 29_700 + 3_980 + 4_500
+    assert calls[1][1]["paid_fen"] == 4_500
+    assert calls[1][1]["refund_no"] == "R1"
+
+
+def test_partial_refunds_by_line_and_quantity_add_up_to_the_order_exactly(member, coupon):
+    before = (parts(member), points_of(member))
+    order = commit(member, full_basket(), order_no="A1")
+    services.order_complete(order_no="A1")
+    earned = Order.objects.get(pk=order.pk).earned_points
+
+    r1 = services.order_refund(order_no="A1", refund_no="R1", lines=[(1, 1)]).refund
+    r2 = services.order_refund(order_no="A1", refund_no="R2", lines=[(1, 1), (2, 2)]).refund
+    r3 = services.order_refund(order_no="A1", refund_no="R3").refund  # the rest
+
+    refunds = [r1, r2, r3]
+    order.refresh_from_db()
+    assert order.status == "refunded"
+    assert sum(r.stored_value_fen for r in refunds) == order.stored_value_fen
+    assert sum(r.cash_fen for r in refunds) == order.cash_fen
+    assert sum(r.points for r in refunds) == order.points_used
+    assert sum(r.earned_points_reversed for r in refunds) == earned
+    assert r3.shipping_fen == 1_000 and r1.shipping_fen == r2.shipping_fen == 0
+    # Everything back as before the order; the first-order bonus is the member's to keep.
+    assert (parts(member), points_of(member) - 50) == before
+    assert Coupon.objects.get(pk=coupon.pk).status == "available"  # whole order refunded, still valid
+
+
+def test_events_out_of_order_are_refused_with_stable_codes_and_nothing_written(member):
+    commit(member, full_basket(), order_no="A1")
+    refused("order_not_completed", lambda: services.order_refund(order_no="A1", refund_no="R1"), member)
+    services.order_complete(order_no="A1")
+    refused("order_already_completed", lambda: services.order_cancel(order_no="A1"), member)
+    refused(
+        "refund_exceeds_remaining",
+        lambda: services.order_refund(order_no="A1", refund_no="R1", lines=[(1, 4)]),
+        member,
+    )
+    refused(
+        "refund_line_not_found",
+        lambda: services.order_refund(order_no="A1", refund_no="R1", lines=[(9, 1)]),
+        member,
+    )
+    services.order_refund(order_no="A1", refund_no="R1")
+    refused("order_fully_refunded", lambda: services.order_complete(order_no="A1"), member)
+    refused("order_fully_refunded", lambda: services.order_refund(order_no="A1", refund_no="R2"), member)
+    refused("order_not_found", lambda: services.order_complete(order_no="nope"), member)
+
+    commit(member, full_basket(points=0, stored_value_fen=0), order_no="A2")
+    services.order_cancel(order_no="A2")
+    refused("order_cancelled", lambda: services.order_complete(order_no="A2"), member)
+
+
+def test_a_replayed_refund_changes_nothing_and_the_same_number_with_other_lines_conflicts(member):
+    commit(member, full_basket(), order_no="A1")
+    services.order_complete(order_no="A1")
+    first = services.order_refund(order_no="A1", refund_no="R1", lines=[(1, 2)]).refund
+    before = snapshot(member)
+
+    again = services.order_refund(order_no="A1", refund_no="R1", lines=[(1, 2)])
+
+    assert again.replayed and again.refund.pk == first.pk and snapshot(member) == before
+    refused(
+        "idempotency_conflict",
+        lambda: services.order_refund(order_no="A1", refund_no="R1", lines=[(1, 1)]),
+        member,
+    )
+    assert Refund.objects.count() == 1
+
+
+def test_the_timeout_job_cancels_unpaid_orders_only_and_running_it_twice_changes_nothing(member, coupon):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    before = (parts(member), points_of(member))
+    commit(member, full_basket(), order_no="OLD")
+    commit(member, full_basket(points=0, stored_value_fen=0, coupon_ids=[]), order_no="PAID")
+    services.order_complete(order_no="PAID")
+    later = timezone.now() + timedelta(minutes=31)
+
+    assert services.orders_cancel_expired(now=later) == 1
+    after = snapshot(member)
+    assert services.orders_cancel_expired(now=later) == 0
+
+    assert snapshot(member) == after
+    assert dict(Order.objects.values_list("order_no", "status")) == {"OLD": "cancelled", "PAID": "completed"}
+    assert (
+        parts(member),
+        points_of(member) - Order.objects.get(order_no="PAID").earned_points - 50,
+    ) == before
+    assert Coupon.objects.get(pk=coupon.pk).status == "available"
+
+
+def test_refunded_points_go_back_to_the_lots_they_came_from():
+    member = MemberFactory()
+    for i, expires in enumerate([None, "2099-01-01T00:00:00+08:00"]):
+        points_ledger.points_earn(
+            member_id=member.pk, amount=1_000, idempotency_key=f"lot{i}", source="test", expires_at=expires
+        )
+    commit(member, basket(("A", 10_000, 2), points=1_500), order_no="A1")
+    services.order_complete(order_no="A1")
+
+    services.order_refund(order_no="A1", refund_no="R1")
+
+    from points.models import PointsLot
+
+    assert sorted(
+        PointsLot.objects.filter(account__member=member, source="test").values_list("remaining", flat=True)
+    ) == [
+        1_000,
+        1_000,
+    ]
+    assert (
+        PointsEntry.objects.filter(account__member=member, kind="reverse").count() == 2
+    )  # spend back, earn clawed
+
+
+def test_the_timeout_task_runs_the_job(member, settings):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from orders.tasks import cancel_expired
+
+    commit(member, full_basket(), order_no="OLD")
+    with time_machine.travel(timezone.now() + timedelta(minutes=31)):
+        assert cancel_expired.apply().get() == 1
+    assert Order.objects.get(order_no="OLD").status == "cancelled"

@@ -85,6 +85,13 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         minute="*/10",
         description="Refunds are submitted right after they are booked; this catches a lost task or an outage.",
     ),
+    DefaultSchedule(
+        name=gettext_noop("Complete mall redemptions shipped long enough ago"),
+        task="mall.auto_complete",
+        minute="40",
+        hour="3",
+        description="Shipped redemptions not confirmed by the member complete after MALL_AUTO_COMPLETE_DAYS (7).",
+    ),
 ]
 
 

@@ -12,6 +12,10 @@ PURPOSES = {
         "paid": "stored_value.recharges.recharge_credit",
         "closed": "stored_value.recharges.recharge_close",
     },
+    "mall": {
+        "paid": "mall.services.redemption_paid",
+        "closed": "mall.services.redemption_payment_closed",
+    },
 }
 
 

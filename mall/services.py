@@ -329,7 +329,7 @@ def redemption_paid(*, payment: Payment) -> None:
     """
     now = timezone.now()
     r = (
-        Redemption.objects.select_for_update()
+        Redemption.objects.select_for_update(of=("self",))
         .select_related("item__coupon_template")
         .get(pk=int(payment.reference))
     )
@@ -387,7 +387,9 @@ def _locked(redemption_id: int, member_id: int | None = None) -> tuple[Redemptio
         if out_trade_no
         else None
     )
-    return Redemption.objects.select_for_update().select_related("item").get(pk=redemption_id), payment
+    return Redemption.objects.select_for_update(of=("self",)).select_related("item").get(
+        pk=redemption_id
+    ), payment
 
 
 def redemption_cancel(
@@ -640,7 +642,7 @@ def address_delete(*, member_id: int, address_id: int) -> None:
         address = next((a for a in addresses if a.pk == address_id), None)
         if address is None:
             raise AddressNotFound()
-        address.delete()
         rest = [a for a in addresses if a.pk != address_id]
+        address.delete()
         if address.is_default and rest:
             ShippingAddress.objects.filter(pk=rest[-1].pk).update(is_default=True)

@@ -154,7 +154,7 @@ class RedemptionDetailSerializer(RedemptionSerializer):
         return _code(redemption) if redemption.status == RedemptionStatus.FULFILLED else None
 
 
-class RedeemInput(StrictSerializer):
+class MallRedeemInput(StrictSerializer):
     item_id = serializers.IntegerField(min_value=1)
     address_id = serializers.IntegerField(
         min_value=1, required=False, help_text="Required for physical items."
@@ -192,7 +192,7 @@ class RedemptionsView(ListAPIView):
         )
 
     @extend_schema(
-        request=RedeemInput,
+        request=MallRedeemInput,
         responses={
             201: RedeemedSerializer,
             400: ErrorSerializer,
@@ -207,7 +207,7 @@ class RedemptionsView(ListAPIView):
     )
     @idempotent
     def post(self, request):
-        data = RedeemInput(data=request.data)
+        data = MallRedeemInput(data=request.data)
         data.is_valid(raise_exception=True)
         redeemed = services.redemption_create(
             member=request.user,

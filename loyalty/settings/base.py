@@ -172,6 +172,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RechargeStatusEnum": "stored_value.models.RechargeStatus",
         "CouponStatusEnum": "coupons.models.CouponStatus",
+        "RedemptionStatusEnum": "mall.models.RedemptionStatus",
+        "MallItemKindEnum": "mall.models.ItemKind",
     },
 }
 

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from coupons.models import CouponTemplate, GiftPackGrant
+from mall.models import MallItem, Redemption
 from points.models import PointsEntry
 from stored_value.models import RechargeOrder, RechargePlan
 
@@ -16,7 +17,7 @@ def test_the_demo_pays_recharges_through_the_fake_wechat_pay_once(settings, tmp_
     call_command("seed_demo", "--members", "40", stdout=io.StringIO())
 
     assert RechargePlan.objects.count() == 3
-    assert CouponTemplate.objects.count() == 6
+    assert CouponTemplate.objects.count() == 7  # one of them for the mall
     assert GiftPackGrant.objects.count() == 40
     assert (
         PointsEntry.objects.filter(source="purchase").exists()
@@ -24,4 +25,7 @@ def test_the_demo_pays_recharges_through_the_fake_wechat_pay_once(settings, tmp_
     )
     assert RechargeOrder.objects.count() == 8
     assert set(RechargeOrder.objects.values_list("status", flat=True)) == {"credited"}
+    assert set(MallItem.objects.values_list("kind", flat=True)) == {"physical", "coupon", "virtual_code"}
+    assert MallItem.objects.filter(cash_fen__gt=0).exists()
+    assert Redemption.objects.count() >= 10 and Redemption.objects.filter(status="fulfilled").exists()
     call_command("verify_ledgers", stdout=io.StringIO())

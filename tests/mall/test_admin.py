@@ -64,9 +64,7 @@ def test_saving_an_item_changes_stock_by_the_difference_asked_for_never_by_writi
 
 def test_importing_codes_from_a_file_adds_stock_and_the_code_list_masks_them(admin_client):
     card = item(name="视频月卡", kind="virtual_code", stock=0)
-    upload = SimpleUploadedFile(
-        "codes.csv", "SECRET-AAAA-0001\nSECRET-AAAA-0002\n\nSECRET-AAAA-0001\n".encode()
-    )
+    upload = SimpleUploadedFile("codes.csv", b"SECRET-AAAA-0001\nSECRET-AAAA-0002\n\nSECRET-AAAA-0001\n")
 
     response = admin_client.post(f"/admin/mall/mallitem/{card.pk}/import-codes/", {"codes_file": upload})
 

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from coupons.demo import seed_coupons
 from loyalty import services
 from loyalty.models import ApiClient
+from mall.demo import seed_mall
 from members.demo import seed_members
 from points.demo import seed_points
 from stored_value.demo import seed_stored_value
@@ -30,6 +31,7 @@ class Command(BaseCommand):
         self.stdout.write(f"points: {seed_points(rng=rng)} ledger entries (sign-up, purchases, spends)")
         self.stdout.write(f"coupons: {seed_coupons(rng=rng)} issued")
         self.stdout.write(f"stored value: {seed_stored_value(rng=rng)} recharges paid (fake WeChat Pay)")
+        self.stdout.write(f"points mall: {seed_mall(rng=rng)} redemptions")
         client = self._demo_api_client()
         self.stdout.write(f"demo API client: {client['key_id']} (secret in .data/{DEMO_CLIENT_FILE})")
 

@@ -3,4 +3,4 @@
 Each module in ``MODULES`` registers its benchmarks with ``bench.common.benchmark``.
 """
 
-MODULES = ("bench.points", "bench.stored_value", "bench.coupons")
+MODULES = ("bench.points", "bench.stored_value", "bench.coupons", "bench.mall")

@@ -2,10 +2,11 @@
 
 Redeeming is one transaction that decides and takes everything or nothing:
 
-1. a transaction-level advisory lock on (item, member), so one member's
-   parallel redemptions of an item are decided one after the other (the
-   per-member limits and the idempotency key are checked under it, in
-   statements of their own so they see what the previous holder committed);
+1. for an item with a per-member limit, a transaction-level advisory lock on
+   (item, member), so one member's parallel redemptions of it are decided
+   one after the other (the limits and the idempotency key are then read in
+   a statement of its own, which sees what the previous holder committed);
+   a duplicate key is in any case refused by the unique (member, key) index;
 2. the points spend (``points.ledger.points_spend``, keyed by the
    redemption number), which locks only this member's points account;
 3. last, one statement that takes one from the stock by a conditional
@@ -34,11 +35,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coupons.exceptions import CouponLimitReached, CouponSoldOut
+from coupons.models import CouponTemplate
 from coupons.services import coupon_issue
 from loyalty.errors import IdempotencyConflict, ValidationFailed
 from mall.eligibility import item_unlocked
@@ -79,6 +80,30 @@ def payment_timeout_minutes() -> int:
 
 def auto_complete_days() -> int:
     return getattr(settings, "MALL_AUTO_COMPLETE_DAYS", 7)
+
+
+@dataclass
+class _ItemRow:
+    """What a redemption reads of its item (a model instance costs more CPU than the hot path can spare)."""
+
+    id: int
+    name: str
+    kind: str
+    points: int
+    cash_fen: int
+    stock: int
+    coupon_template_id: int | None
+    per_member_limit: int | None
+    period: str
+    per_period_limit: int | None
+    min_tier_level: int
+    required_card_type_ids: list | str
+    on_sale_from: object
+    on_sale_until: object
+
+    @property
+    def pk(self) -> int:
+        return self.id
 
 
 @dataclass
@@ -126,19 +151,12 @@ def _check_on_sale(item: MallItem, now) -> None:
         raise NotOnSale(details={"on_sale_from": item.on_sale_from, "on_sale_until": item.on_sale_until})
 
 
-def _check_limits(item: MallItem, member_id: int, now) -> None:
-    if item.per_member_limit is None and not item.period:
-        return
-    start = period_start(item.period, now)
-    counts = Redemption.objects.filter(item_id=item.pk, member_id=member_id).exclude(
-        status=RedemptionStatus.CANCELLED
-    )
-    counts = counts.aggregate(
-        lifetime=Count("id"), period=Count("id", filter=Q(created_at__gte=start)) if start else Count("id")
-    )
+def _check_limits(item: MallItem, counts: dict) -> None:
+    """``counts``: the member's redemptions of the item not cancelled — lifetime and since the start of
+    the current day, week and month (merchant time)."""
     if item.per_member_limit is not None and counts["lifetime"] >= item.per_member_limit:
         raise RedemptionLimitReached(details={"per_member_limit": item.per_member_limit})
-    if start is not None and counts["period"] >= item.per_period_limit:
+    if item.period and counts[item.period] >= item.per_period_limit:
         raise RedemptionLimitReached(
             details={"period": item.period, "per_period_limit": item.per_period_limit}
         )
@@ -212,33 +230,90 @@ def redemption_create(
     return redeemed
 
 
+# Runs after the advisory lock was granted, in a statement of its own (so it sees what the previous holder
+# committed): the replay, the item, the address and the member's counts for the limits, in one round trip.
+_DECIDE_SQL = """
+SELECT r.id, r.request_hash,
+       i.id, i.name, i.kind, i.points, i.cash_fen, i.stock, i.coupon_template_id, i.per_member_limit, i.period,
+       i.per_period_limit, i.min_tier_level, i.required_card_type_ids, i.on_sale_from, i.on_sale_until,
+       a.id, a.recipient, a.phone, a.province, a.city, a.district, a.detail,
+       c.lifetime, c.n_day, c.n_week, c.n_month
+FROM (SELECT 1) one
+LEFT JOIN mall_redemption r ON r.member_id = %(member)s AND r.idempotency_key = %(key)s
+LEFT JOIN mall_mallitem i ON i.id = %(item)s AND i.is_active
+LEFT JOIN mall_shippingaddress a ON a.id = %(address)s AND a.member_id = %(member)s
+LEFT JOIN LATERAL (
+    SELECT count(*) AS lifetime, count(*) FILTER (WHERE created_at >= %(day)s) AS n_day,
+           count(*) FILTER (WHERE created_at >= %(week)s) AS n_week,
+           count(*) FILTER (WHERE created_at >= %(month)s) AS n_month
+    FROM mall_redemption x
+    WHERE x.item_id = i.id AND x.member_id = %(member)s AND x.status <> 'cancelled'
+      AND (i.per_member_limit IS NOT NULL OR i.period <> '')
+) c ON true
+"""
+
+
 def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
+    """The hot path of a popular item: raw SQL, three or four statements and the commit (ORM query
+    compilation cost more CPU than the work itself).
+
+    The advisory lock on (item, member) is taken only for an item with a
+    per-member limit, and then the decision is read again after it (a
+    statement sees only what was committed before it started).  Without a
+    limit nothing needs it: a duplicate of the same key is caught by the
+    unique (member, key) index, which rolls its whole attempt back — points
+    spend included — and returns the first redemption.
+    """
+    params = {
+        "member": member.pk,
+        "key": key,
+        "item": item_id,
+        "address": address_id,
+        **{p: period_start(p, now) for p in (LimitPeriod.DAY, LimitPeriod.WEEK, LimitPeriod.MONTH)},
+    }
     with transaction.atomic():
         with connection.cursor() as cur:
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"mall:{item_id}:{member.pk}"]
-            )
-        earlier = Redemption.objects.filter(member_id=member.pk, idempotency_key=key).first()
-        if earlier is not None:
-            if earlier.request_hash != request_hash:
+            cur.execute(_DECIDE_SQL, params)
+            row = cur.fetchone()
+            if row[9] is not None or row[10]:  # per_member_limit, period
+                cur.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"mall:{item_id}:{member.pk}"]
+                )
+                cur.execute(_DECIDE_SQL, params)
+                row = cur.fetchone()
+        (replay_id, replay_hash), item_row, address_row, counts = row[:2], row[2:16], row[16:23], row[23:]
+        if replay_id is not None:
+            if replay_hash != request_hash:
                 raise IdempotencyConflict()
-            return Redeemed(earlier, replayed=True)
-        item = MallItem.objects.filter(pk=item_id, is_active=True).select_related("coupon_template").first()
-        if item is None:
+            return Redeemed(Redemption.objects.select_related("item").get(pk=replay_id), replayed=True)
+        if item_row[0] is None:
             raise ItemNotFound()
+        item = _ItemRow(
+            **dict(
+                zip(
+                    [
+                        "id", "name", "kind", "points", "cash_fen", "stock", "coupon_template_id",
+                        "per_member_limit", "period", "per_period_limit", "min_tier_level",
+                        "required_card_type_ids", "on_sale_from", "on_sale_until",
+                    ],
+                    item_row,
+                    strict=True,
+                )
+            )
+        )  # fmt: skip
+        if isinstance(item.required_card_type_ids, str):  # a raw cursor hands jsonb over as text
+            item.required_card_type_ids = json.loads(item.required_card_type_ids)
         _check_on_sale(item, now)
         if not item_unlocked(item=item, member_id=member.pk, at=now):
             raise NotUnlocked()
         if item.stock <= 0:  # a cheap early answer; the conditional UPDATE below is what decides
             raise SoldOut()
-        address = None
-        if address_id is not None:
-            address = ShippingAddress.objects.filter(pk=address_id, member_id=member.pk).first()
-            if address is None:
-                raise AddressNotFound()
-        if item.kind == ItemKind.PHYSICAL and address is None:
+        if address_id is not None and address_row[0] is None:
+            raise AddressNotFound()
+        physical = item.kind == ItemKind.PHYSICAL
+        if physical and address_id is None:
             raise AddressRequired()
-        _check_limits(item, member.pk, now)
+        _check_limits(item, dict(zip(["lifetime", "day", "week", "month"], counts, strict=True)))
         no = _new_no()
         entry_id = None
         if item.points:
@@ -251,11 +326,30 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
             ).entry_id
         if item.cash_fen:
             status = RedemptionStatus.PENDING_PAYMENT
-        elif item.kind == ItemKind.PHYSICAL:
+        elif physical:
             status = RedemptionStatus.PAID
         else:
             status = RedemptionStatus.FULFILLED
-        physical = item.kind == ItemKind.PHYSICAL
+        _id, recipient, phone, province, city, district, detail = address_row
+        redemption = Redemption(
+            no=no,
+            member_id=member.pk,
+            item_id=item.id,
+            kind=item.kind,
+            points=item.points,
+            cash_fen=item.cash_fen,
+            status=status,
+            idempotency_key=key,
+            request_hash=request_hash,
+            points_entry_id=entry_id,
+            out_trade_no="",
+            recipient=recipient if physical else "",
+            phone=phone if physical else "",
+            address=f"{recipient} {phone} {province}{city}{district}{detail}"[:200] if physical else "",
+            created_at=now,
+            paid_at=None if item.cash_fen else now,
+            fulfilled_at=now if status == RedemptionStatus.FULFILLED else None,
+        )
         with connection.cursor() as cur:
             cur.execute(
                 _TAKE_SQL,
@@ -270,49 +364,55 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
                     "key": key,
                     "hash": request_hash,
                     "entry": entry_id,
-                    "recipient": address.recipient if physical else "",
-                    "phone": address.phone if physical else "",
-                    "address": address.one_line()[:200] if physical else "",
+                    "recipient": redemption.recipient,
+                    "phone": redemption.phone,
+                    "address": redemption.address,
                     "now": now,
-                    "paid_at": None if item.cash_fen else now,
-                    "fulfilled_at": now if status == RedemptionStatus.FULFILLED else None,
+                    "paid_at": redemption.paid_at,
+                    "fulfilled_at": redemption.fulfilled_at,
                 },
             )
             row = cur.fetchone()
             if row is None:
                 raise SoldOut()  # everything above rolls back with it: the points are not spent
-            redemption_id = row[0]
+            redemption.pk = row[0]
             if item.kind == ItemKind.VIRTUAL_CODE:
                 # Reserved now (also while a payment is pending), shown only once fulfilled.
-                cur.execute(_ASSIGN_CODE_SQL, {"redemption": redemption_id, "item": item.pk, "now": now})
+                cur.execute(_ASSIGN_CODE_SQL, {"redemption": redemption.pk, "item": item.pk, "now": now})
                 if cur.fetchone() is None:
                     raise SoldOut()  # stock said yes but every code is taken: no code, no redemption
         if item.kind == ItemKind.COUPON and not item.cash_fen:
-            _issue_coupon(redemption_id, no, item, member.pk, now)
+            redemption.coupon_id = _issue_coupon(redemption.pk, no, item, member.pk, now)
         if item.cash_fen:
             payment = payments.payment_create(
                 member=member,
                 purpose=PAYMENT_PURPOSE,
-                reference=str(redemption_id),
+                reference=str(redemption.pk),
                 amount_fen=item.cash_fen,
                 description=_("Points mall: %(item)s") % {"item": item.name},
                 timeout_minutes=payment_timeout_minutes(),
             )
-            Redemption.objects.filter(pk=redemption_id).update(out_trade_no=payment.out_trade_no)
-    return Redeemed(Redemption.objects.select_related("item").get(pk=redemption_id))
+            redemption.out_trade_no = payment.out_trade_no
+            Redemption.objects.filter(pk=redemption.pk).update(out_trade_no=payment.out_trade_no)
+    return Redeemed(redemption)
 
 
-def _issue_coupon(redemption_id: int, no: str, item: MallItem, member_id: int, now) -> None:
+def _issue_coupon(redemption_id: int, no: str, item: MallItem, member_id: int, now) -> int:
     """Issue the item's coupon to the redeemer; its own stock or limit refusing refuses the redemption."""
     try:
         coupon, _created = coupon_issue(
-            template=item.coupon_template, member_id=member_id, source="mall", issue_key=f"mall:{no}", now=now
+            template=CouponTemplate.objects.get(pk=item.coupon_template_id),
+            member_id=member_id,
+            source="mall",
+            issue_key=f"mall:{no}",
+            now=now,
         )
     except CouponSoldOut as exc:
         raise SoldOut(details={"coupon": exc.code}) from exc
     except CouponLimitReached as exc:
         raise RedemptionLimitReached(details={"coupon": exc.code}) from exc
     Redemption.objects.filter(pk=redemption_id).update(coupon_id=coupon.pk)
+    return coupon.pk
 
 
 # --- payments (purposes table) -------------------------------------------------------------

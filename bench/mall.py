@@ -140,6 +140,7 @@ def _raw_op(members: list[int], tag: str):
         cur.execute("COMMIT")
 
     op.backend_pid = conn.get_backend_pid()
+    op.close = conn.close
     return op
 
 
@@ -156,10 +157,56 @@ def _measure(h: Harness, template: str, mode: str, round_: int) -> Measured:
     return Measured.of(runs)
 
 
+def _note_cpu_breakdown(h: Harness, template: str) -> None:
+    """One connection, CPU per operation: a redemption, the bare points spend it includes, the raw baseline.
+
+    Says how much of the gap is the points ledger's (its lots and allocations) and how much the mall's.
+    """
+    import time
+
+    from django.db import connection
+
+    from bench.common import backend_cpu
+    from points import ledger
+
+    n = 300
+    members = list(range(1, n + 1))
+    with h.copy_of(template):
+        connection.ensure_connection()
+        server = backend_cpu(connection.connection.get_backend_pid())
+        redeem = _service_op(members, "cpu-redeem")
+        raw = _raw_op(members, "cpu-raw")
+        raw_server = backend_cpu(raw.backend_pid)
+
+        def spend(i: int) -> None:
+            ledger.points_spend(member_id=members[i % n], amount=POINTS, idempotency_key=f"cpu-spend:{i}")
+
+        figures = {}
+        for name, op, read in (
+            ("redemption", redeem, server),
+            ("points_spend alone", spend, server),
+            ("raw", raw, raw_server),
+        ):
+            for i in range(20):
+                op(n + i)  # warm
+            c0, s0 = time.process_time(), read() if read else 0.0
+            for i in range(n):
+                op(i)
+            client = (time.process_time() - c0) / n * 1000
+            figures[name] = (client, ((read() - s0) / n * 1000) if read else float("nan"))
+        raw.close()
+    h.note(
+        "one connection, CPU per operation (client + server): "
+        + "; ".join(f"{name} {c:.2f} + {s:.2f} ms" for name, (c, s) in figures.items())
+        + " — the points ledger's spend (lots, allocations, its savepoint) is part of every redemption"
+    )
+
+
 @benchmark("mall.redemptions")
 def redemptions(h: Harness) -> list[Figure]:
     """Redemptions by 16 connections of ONE item (its stock row is the hot row): service vs raw SQL."""
     template = h.template("mall", lambda: _load(h.scale.accounts))
+    _note_cpu_breakdown(h, template)
     service, raw = compare_service_raw(
         h,
         lambda mode, round_: _measure(h, template, mode, round_),

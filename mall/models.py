@@ -221,7 +221,7 @@ class Redemption(models.Model):
     carrier = models.CharField(_("carrier"), max_length=40, blank=True)
     tracking_no = models.CharField(_("tracking number"), max_length=64, blank=True)
     cancel_reason = models.CharField(_("cancel reason"), max_length=200, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     fulfilled_at = models.DateTimeField(_("fulfilled at"), null=True, blank=True)
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
@@ -240,7 +240,6 @@ class Redemption(models.Model):
         ]
         indexes = [
             models.Index(fields=["item", "member", "created_at"], name="mall_redemption_limit"),
-            models.Index(fields=["member", "id"], name="mall_redemption_member"),
             models.Index(
                 fields=["shipped_at"], condition=Q(status="shipped"), name="mall_redemption_shipped"
             ),

@@ -230,26 +230,26 @@ def redemption_create(
     return redeemed
 
 
-# Runs after the advisory lock was granted, in a statement of its own (so it sees what the previous holder
-# committed): the replay, the item, the address and the member's counts for the limits, in one round trip.
+# The replay, the item and the address in one round trip.
 _DECIDE_SQL = """
 SELECT r.id, r.request_hash,
        i.id, i.name, i.kind, i.points, i.cash_fen, i.stock, i.coupon_template_id, i.per_member_limit, i.period,
        i.per_period_limit, i.min_tier_level, i.required_card_type_ids, i.on_sale_from, i.on_sale_until,
-       a.id, a.recipient, a.phone, a.province, a.city, a.district, a.detail,
-       c.lifetime, c.n_day, c.n_week, c.n_month
+       a.id, a.recipient, a.phone, a.province, a.city, a.district, a.detail
 FROM (SELECT 1) one
 LEFT JOIN mall_redemption r ON r.member_id = %(member)s AND r.idempotency_key = %(key)s
 LEFT JOIN mall_mallitem i ON i.id = %(item)s AND i.is_active
 LEFT JOIN mall_shippingaddress a ON a.id = %(address)s AND a.member_id = %(member)s
-LEFT JOIN LATERAL (
-    SELECT count(*) AS lifetime, count(*) FILTER (WHERE created_at >= %(day)s) AS n_day,
-           count(*) FILTER (WHERE created_at >= %(week)s) AS n_week,
-           count(*) FILTER (WHERE created_at >= %(month)s) AS n_month
-    FROM mall_redemption x
-    WHERE x.item_id = i.id AND x.member_id = %(member)s AND x.status <> 'cancelled'
-      AND (i.per_member_limit IS NOT NULL OR i.period <> '')
-) c ON true
+"""
+
+# For an item with limits, after the advisory lock was granted, in a statement of its own (so it sees what
+# the previous holder committed): the replay again and the member's redemptions of the item not cancelled.
+_COUNTS_SQL = """
+SELECT (SELECT id FROM mall_redemption WHERE member_id = %(member)s AND idempotency_key = %(key)s),
+       (SELECT request_hash FROM mall_redemption WHERE member_id = %(member)s AND idempotency_key = %(key)s),
+       count(*), count(*) FILTER (WHERE created_at >= %(day)s), count(*) FILTER (WHERE created_at >= %(week)s),
+       count(*) FILTER (WHERE created_at >= %(month)s)
+FROM mall_redemption WHERE item_id = %(item)s AND member_id = %(member)s AND status <> 'cancelled'
 """
 
 
@@ -264,24 +264,21 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
     unique (member, key) index, which rolls its whole attempt back — points
     spend included — and returns the first redemption.
     """
-    params = {
-        "member": member.pk,
-        "key": key,
-        "item": item_id,
-        "address": address_id,
-        **{p: period_start(p, now) for p in (LimitPeriod.DAY, LimitPeriod.WEEK, LimitPeriod.MONTH)},
-    }
+    params = {"member": member.pk, "key": key, "item": item_id, "address": address_id}
+    counts = None
     with transaction.atomic():
         with connection.cursor() as cur:
             cur.execute(_DECIDE_SQL, params)
             row = cur.fetchone()
-            if row[9] is not None or row[10]:  # per_member_limit, period
+            (replay_id, replay_hash), item_row, address_row = row[:2], row[2:16], row[16:23]
+            if replay_id is None and (item_row[7] is not None or item_row[8]):  # per_member_limit, period
                 cur.execute(
                     "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"mall:{item_id}:{member.pk}"]
                 )
-                cur.execute(_DECIDE_SQL, params)
-                row = cur.fetchone()
-        (replay_id, replay_hash), item_row, address_row, counts = row[:2], row[2:16], row[16:23], row[23:]
+                periods = (LimitPeriod.DAY, LimitPeriod.WEEK, LimitPeriod.MONTH)
+                cur.execute(_COUNTS_SQL, {**params, **{p: period_start(p, now) for p in periods}})
+                replay_id, replay_hash, *numbers = cur.fetchone()
+                counts = dict(zip(["lifetime", "day", "week", "month"], numbers, strict=True))
         if replay_id is not None:
             if replay_hash != request_hash:
                 raise IdempotencyConflict()
@@ -313,7 +310,8 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
         physical = item.kind == ItemKind.PHYSICAL
         if physical and address_id is None:
             raise AddressRequired()
-        _check_limits(item, dict(zip(["lifetime", "day", "week", "month"], counts, strict=True)))
+        if counts is not None:
+            _check_limits(item, counts)
         no = _new_no()
         entry_id = None
         if item.points:

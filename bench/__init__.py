@@ -7,6 +7,7 @@ MODULES = (
     "bench.points",
     "bench.stored_value",
     "bench.coupons",
+    "bench.mall",
     "bench.notifications",
     "bench.tiers",
     "bench.checkout",

@@ -139,6 +139,13 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         hour="9",
         description="Once a year per member, in the birthday month or on the day (membership policy).",
     ),
+    DefaultSchedule(
+        name=gettext_noop("Complete mall redemptions shipped long enough ago"),
+        task="mall.auto_complete",
+        minute="40",
+        hour="3",
+        description="Shipped redemptions not confirmed by the member complete after MALL_AUTO_COMPLETE_DAYS (7).",
+    ),
 ]
 
 

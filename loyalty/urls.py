@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from coupons import api as coupons_api
 from loyalty.health import HealthView
+from mall import api as mall_api
 from members import api as members_api
 from notifications import api as notifications_api
 from orders import api as orders_api
@@ -90,6 +91,20 @@ api_v1 = [
         name="server-order-refunds",
     ),
     path("health", HealthView.as_view(), name="health"),
+    # Points mall
+    path("mall/categories", mall_api.CategoriesView.as_view(), name="mall-categories"),
+    path("mall/items", mall_api.ItemsView.as_view(), name="mall-items"),
+    path("mall/items/<int:pk>", mall_api.ItemDetailView.as_view(), name="mall-item"),
+    path("mall/redemptions", mall_api.RedemptionsView.as_view(), name="mall-redemptions"),
+    path("mall/redemptions/<int:pk>", mall_api.RedemptionDetailView.as_view(), name="mall-redemption"),
+    path(
+        "mall/redemptions/<int:pk>/confirm-receipt",
+        mall_api.ConfirmReceiptView.as_view(),
+        name="mall-redemption-confirm",
+    ),
+    path("mall/redemptions/<int:pk>/cancel", mall_api.CancelView.as_view(), name="mall-redemption-cancel"),
+    path("mall/addresses", mall_api.AddressesView.as_view(), name="mall-addresses"),
+    path("mall/addresses/<int:pk>", mall_api.AddressDetailView.as_view(), name="mall-address"),
 ]
 
 urlpatterns = [

@@ -16,6 +16,10 @@ PURPOSES = {
         "paid": "members.cards.card_purchase_credit",
         "closed": "members.cards.card_purchase_close",
     },
+    "mall": {
+        "paid": "mall.services.redemption_paid",
+        "closed": "mall.services.redemption_payment_closed",
+    },
 }
 
 

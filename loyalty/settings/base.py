@@ -174,6 +174,8 @@ SPECTACULAR_SETTINGS = {
         "RechargeStatusEnum": "stored_value.models.RechargeStatus",
         "CouponStatusEnum": "coupons.models.CouponStatus",
         "OrderStatusEnum": "orders.models.OrderStatus",
+        "RedemptionStatusEnum": "mall.models.RedemptionStatus",
+        "MallItemKindEnum": "mall.models.ItemKind",
     },
 }
 

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from coupons.models import CouponTemplate, GiftPackGrant
+from mall.models import MallItem, Redemption
 from members.models import CardType, Member, MemberDay, MembershipCard, TierChange
 from notifications.models import SubscribeConsent, WechatTemplate
 from points.models import PointsEntry
@@ -18,7 +19,7 @@ def test_the_demo_pays_recharges_through_the_fake_wechat_pay_once(settings, tmp_
     call_command("seed_demo", "--members", "40", stdout=io.StringIO())
 
     assert RechargePlan.objects.count() == 3
-    assert CouponTemplate.objects.count() == 6
+    assert CouponTemplate.objects.count() == 7  # one of them for the mall
     assert GiftPackGrant.objects.count() == 40
     assert (
         PointsEntry.objects.filter(source="purchase").exists()
@@ -31,4 +32,7 @@ def test_the_demo_pays_recharges_through_the_fake_wechat_pay_once(settings, tmp_
     assert closed.count() == 3 and set(closed.values_list("nickname", "phone")) == {("", "")}
     assert TierChange.objects.exists() and MembershipCard.objects.filter(source="condition").exists()
     assert MemberDay.objects.count() == 2 and CardType.objects.count() == 3
+    assert set(MallItem.objects.values_list("kind", flat=True)) == {"physical", "coupon", "virtual_code"}
+    assert MallItem.objects.filter(cash_fen__gt=0).exists()
+    assert Redemption.objects.count() >= 10 and Redemption.objects.filter(status="fulfilled").exists()
     call_command("verify_ledgers", stdout=io.StringIO())

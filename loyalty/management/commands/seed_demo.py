@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from coupons.demo import seed_coupons
 from loyalty import services
 from loyalty.models import ApiClient
+from mall.demo import seed_mall
 from members.demo import seed_closures, seed_members, seed_membership
 from notifications.demo import seed_notifications
 from orders.demo import seed_orders
@@ -39,6 +40,7 @@ class Command(BaseCommand):
             f"membership: {membership['orders']} completed orders (growth, tiers), {membership['claims']} cards claimed"
         )
         self.stdout.write(f"orders: {seed_orders(rng=rng)} checked out (some refunded or cancelled)")
+        self.stdout.write(f"points mall: {seed_mall(rng=rng)} redemptions")
         client = self._demo_api_client()
         self.stdout.write(f"demo API client: {client['key_id']} (secret in .data/{DEMO_CLIENT_FILE})")
 

@@ -1,0 +1,448 @@
+"""Mall back office: categories, items with stock and redemption counters, virtual-code import,
+the fulfilment queue (ship one, or many from an uploaded CSV, with a per-row report), cancel, CSV export."""
+
+import csv
+import io
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.admin_tools import (
+    CsvExportMixin,
+    ReadOnlyAdminMixin,
+    ReasonForm,
+    action_page,
+    local_time,
+    money,
+    new_key,
+)
+from loyalty.errors import ApplicationError
+from mall import services
+from mall.models import (
+    Category,
+    ItemKind,
+    MallItem,
+    Redemption,
+    RedemptionEvent,
+    RedemptionStatus,
+    VirtualCode,
+    mask_code,
+)
+
+SHIP_PERMISSION = "mall.ship_redemption"
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030", errors="replace")  # Excel on Chinese Windows saves GBK
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "sort_order"]
+    list_editable = ["sort_order"]
+
+
+class MallItemForm(forms.ModelForm):
+    image_url = forms.URLField(label=_("main image"), required=False, assume_scheme="https")
+    stock_change = forms.IntegerField(
+        label=_("add to stock"),
+        required=False,
+        help_text=_("Add (or, negative, remove) stock. Virtual-code items get stock by importing codes."),
+    )
+
+    class Meta:
+        model = MallItem
+        fields = [
+            "name",
+            "kind",
+            "category",
+            "is_active",
+            "sort_order",
+            "description",
+            "image_url",
+            "extra_images",
+            "points",
+            "cash_fen",
+            "coupon_template",
+            "per_member_limit",
+            "period",
+            "per_period_limit",
+            "min_tier_level",
+            "required_card_type_ids",
+            "on_sale_from",
+            "on_sale_until",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind == ItemKind.COUPON and not data.get("coupon_template"):
+            self.add_error("coupon_template", _("A coupon item needs a coupon template."))
+        if data.get("period") and not data.get("per_period_limit"):
+            self.add_error("per_period_limit", _("Set how many per period."))
+        if not data.get("points") and not data.get("cash_fen"):
+            self.add_error("points", _("Set points, cash, or both."))
+        if kind == ItemKind.VIRTUAL_CODE and data.get("stock_change"):
+            self.add_error("stock_change", _("Import codes instead: each code is one in stock."))
+        current = self.instance.stock if self.instance.pk else 0
+        if (data.get("stock_change") or 0) + current < 0:
+            self.add_error("stock_change", _("The stock cannot go below zero."))
+        return data
+
+
+@admin.register(MallItem)
+class MallItemAdmin(admin.ModelAdmin):
+    form = MallItemForm
+    list_display = [
+        "name",
+        "kind",
+        "category",
+        "price",
+        "stock",
+        "sold_count",
+        "awaiting_payment",
+        "to_ship",
+        "cancelled",
+        "is_active",
+        "sort_order",
+        "actions_column",
+    ]
+    list_filter = ["kind", "is_active", "category"]
+    search_fields = ["name"]
+    readonly_fields = ["stock", "sold_count"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "category", "is_active", "sort_order"]}),
+        (_("Shown to members"), {"fields": ["description", "image_url", "extra_images"]}),
+        (_("Price"), {"fields": ["points", "cash_fen", "coupon_template"]}),
+        (_("Stock"), {"fields": ["stock", "sold_count", "stock_change"]}),
+        (
+            _("Who and when"),
+            {
+                "fields": [
+                    "per_member_limit",
+                    "period",
+                    "per_period_limit",
+                    "min_tier_level",
+                    "required_card_type_ids",
+                    "on_sale_from",
+                    "on_sale_until",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        counts = {
+            "n_pending": Count("redemptions", filter=Q(redemptions__status=RedemptionStatus.PENDING_PAYMENT)),
+            "n_to_ship": Count(
+                "redemptions",
+                filter=Q(redemptions__status=RedemptionStatus.PAID, redemptions__kind="physical"),
+            ),
+            "n_cancelled": Count("redemptions", filter=Q(redemptions__status=RedemptionStatus.CANCELLED)),
+        }
+        return super().get_queryset(request).select_related("category").annotate(**counts)
+
+    def save_model(self, request, obj, form, change):
+        """Stock moves with every redemption: it is never written back from the form, only changed by
+        the difference the operator asked for (a stale form would otherwise oversell)."""
+        delta = form.cleaned_data.get("stock_change") or 0
+        if change:
+            fields = [n for n in form.changed_data if n != "stock_change"]
+            if fields:
+                obj.save(update_fields=fields)
+        else:
+            obj.stock = 0
+            obj.save()
+        if delta:
+            obj.stock = services.item_restock(item_id=obj.pk, delta=delta)
+
+    @admin.display(description=_("price"))
+    def price(self, item):
+        return item.price_text()
+
+    @admin.display(description=_("awaiting payment"), ordering="n_pending")
+    def awaiting_payment(self, item):
+        return item.n_pending
+
+    @admin.display(description=_("to ship"), ordering="n_to_ship")
+    def to_ship(self, item):
+        return item.n_to_ship
+
+    @admin.display(description=_("cancelled"), ordering="n_cancelled")
+    def cancelled(self, item):
+        return item.n_cancelled
+
+    @admin.display(description=_("actions"))
+    def actions_column(self, item):
+        if item.kind != ItemKind.VIRTUAL_CODE:
+            return ""
+        url = reverse("admin:mall_mallitem_import_codes", args=[item.pk])
+        return format_html('<a href="{}">{}</a>', url, _("import codes"))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/import-codes/", view(self.import_codes_view), name="mall_mallitem_import_codes"),
+        ] + super().get_urls()
+
+    def import_codes_view(self, request, pk):
+        item = get_object_or_404(MallItem, pk=pk, kind=ItemKind.VIRTUAL_CODE)
+        form = CodesForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and request.user.has_perm("mall.change_mallitem") and form.is_valid():
+            added, skipped = services.virtual_codes_import(item_id=item.pk, codes=form.cleaned_data["codes"])
+            self.log_change(request, item, f"imported {added} codes ({skipped} already there)")
+            messages.success(
+                request,
+                _("%(added)s codes added to the stock; %(skipped)s were already uploaded.")
+                % {"added": added, "skipped": skipped},
+            )
+            return redirect("admin:mall_mallitem_changelist")
+        return action_page(
+            self,
+            request,
+            title=_("Import virtual codes"),
+            form=form,
+            obj=item,
+            summary=_("%(left)s in stock. Each new code adds one; a code already uploaded is skipped.")
+            % {"left": item.stock},
+            permission="mall.change_mallitem",
+        )
+
+
+class CodesForm(forms.Form):
+    codes_file = forms.FileField(
+        label=_("file of codes"), help_text=_("One code (or card secret) per line; CSV: the first column.")
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("codes_file"):
+            text = _decode(data["codes_file"].read())
+            data["codes"] = [row[0] for row in csv.reader(io.StringIO(text)) if row and row[0].strip()]
+            if not data["codes"]:
+                raise forms.ValidationError(_("The file holds no codes."))
+        return data
+
+
+@admin.register(VirtualCode)
+class VirtualCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["masked", "item", "redemption", "uploaded_at", "assigned_at"]
+    list_filter = ["item", ("redemption", admin.EmptyFieldListFilter)]
+    list_select_related = ["item", "redemption"]
+    fields = ["masked", "item", "redemption", "uploaded_at", "assigned_at"]
+    readonly_fields = fields
+    show_full_result_count = False
+
+    @admin.display(description=_("code"))
+    def masked(self, code):
+        return mask_code(code.code)
+
+
+class RedemptionEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = RedemptionEvent
+    fields = ["created_at", "kind", "note", "actor"]
+    readonly_fields = fields
+    extra = 0
+
+
+class ShipForm(forms.Form):
+    carrier = forms.CharField(label=_("carrier"), max_length=40)
+    tracking_no = forms.CharField(label=_("tracking number"), max_length=64)
+
+
+class ShipFileForm(forms.Form):
+    tracking_file = forms.FileField(
+        label=_("file of tracking numbers"),
+        help_text=_("CSV: redemption number, carrier, tracking number — one redemption per line."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("tracking_file"):
+            rows = list(csv.reader(io.StringIO(_decode(data["tracking_file"].read()))))
+            rows = [r for r in rows if any(cell.strip() for cell in r)]
+            if rows and rows[0] and not rows[0][0].strip().upper().startswith("M"):
+                rows = rows[1:]  # a header line
+            if not rows:
+                raise forms.ValidationError(_("The file holds no rows."))
+            data["rows"] = rows
+        return data
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "no",
+        "member",
+        "item",
+        "points",
+        money("cash_fen", _("cash")),
+        "status",
+        "created_at",
+        "recipient",
+        "carrier",
+        "tracking_no",
+        "actions_column",
+    ]
+    list_filter = ["status", "kind", "item", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["=no", "=member__id", "member__phone", "tracking_no", "recipient", "phone"]
+    list_select_related = ["item", "member"]
+    inlines = [RedemptionEventInline]
+    show_full_result_count = False
+    change_list_template = "admin/mall/redemption/change_list.html"
+    exclude = ["idempotency_key", "request_hash"]
+    csv_filename = "mall-redemptions.csv"
+    csv_header = [
+        "no",
+        "member_id",
+        "item",
+        "kind",
+        "points",
+        "cash_fen",
+        "status",
+        "created_at",
+        "paid_at",
+        "recipient",
+        "phone",
+        "address",
+        "carrier",
+        "tracking_no",
+        "shipped_at",
+        "completed_at",
+        "cancelled_at",
+    ]
+
+    def csv_row(self, r) -> list:
+        return [
+            r.no,
+            r.member_id,
+            r.item.name,
+            r.kind,
+            r.points,
+            r.cash_fen,
+            r.status,
+            local_time(r.created_at),
+            local_time(r.paid_at),
+            r.recipient,
+            r.phone,
+            r.address,
+            r.carrier,
+            r.tracking_no,
+            local_time(r.shipped_at),
+            local_time(r.completed_at),
+            local_time(r.cancelled_at),
+        ]
+
+    @admin.display(description=_("actions"))
+    def actions_column(self, r):
+        links = []
+        if r.kind == ItemKind.PHYSICAL and r.status in (RedemptionStatus.PAID, RedemptionStatus.SHIPPED):
+            links.append((reverse("admin:mall_redemption_ship", args=[r.pk]), _("ship")))
+        if r.status == RedemptionStatus.PENDING_PAYMENT or (
+            r.status == RedemptionStatus.PAID and r.kind == ItemKind.PHYSICAL
+        ):
+            links.append((reverse("admin:mall_redemption_cancel", args=[r.pk]), _("cancel")))
+        return format_html(
+            " ".join(['<a href="{}">{}</a>'] * len(links)), *[x for pair in links for x in pair]
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/ship/", view(self.ship_view), name="mall_redemption_ship"),
+            path("<int:pk>/cancel/", view(self.cancel_view), name="mall_redemption_cancel"),
+            path("ship-file/", view(self.ship_file_view), name="mall_redemption_ship_file"),
+        ] + super().get_urls()
+
+    def ship_view(self, request, pk):
+        r = get_object_or_404(Redemption.objects.select_related("item", "member"), pk=pk)
+        form = ShipForm(request.POST or None, initial={"carrier": r.carrier, "tracking_no": r.tracking_no})
+        if request.method == "POST" and request.user.has_perm(SHIP_PERMISSION) and form.is_valid():
+            try:
+                services.redemption_ship(redemption_id=r.pk, actor_id=request.user.pk, **form.cleaned_data)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.log_change(
+                    request, r, f"shipped: {form.cleaned_data['carrier']} {form.cleaned_data['tracking_no']}"
+                )
+                messages.success(request, _("Marked shipped."))
+                return redirect(
+                    reverse("admin:mall_redemption_changelist") + "?status__exact=paid&kind__exact=physical"
+                )
+        return action_page(
+            self,
+            request,
+            title=_("Mark shipped"),
+            form=form,
+            obj=r,
+            summary=f"{r.item} · {r.recipient} {r.phone} {r.address}",
+            permission=SHIP_PERMISSION,
+        )
+
+    def cancel_view(self, request, pk):
+        r = get_object_or_404(Redemption.objects.select_related("item", "member"), pk=pk)
+        form = ReasonForm(request.POST or None, initial=new_key())
+        if request.method == "POST" and request.user.has_perm(SHIP_PERMISSION) and form.is_valid():
+            try:
+                services.redemption_cancel(
+                    redemption_id=r.pk, actor_id=request.user.pk, reason=form.cleaned_data["reason"]
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.log_change(request, r, f"cancelled: {form.cleaned_data['reason']}")
+                messages.success(request, _("Cancelled: points, cash and stock were given back."))
+                return redirect("admin:mall_redemption_changelist")
+        return action_page(
+            self,
+            request,
+            title=_("Cancel the redemption"),
+            form=form,
+            obj=r,
+            summary=f"{r.item} · {r.member} · {r.get_status_display()}",
+            permission=SHIP_PERMISSION,
+        )
+
+    def ship_file_view(self, request):
+        """Mark many redemptions shipped from an uploaded CSV; shows what happened to every row."""
+        if not request.user.has_perm(SHIP_PERMISSION):
+            raise PermissionDenied
+        form = ShipFileForm(request.POST or None, request.FILES or None)
+        results = None
+        if request.method == "POST" and form.is_valid():
+            results = services.redemptions_ship_rows(rows=form.cleaned_data["rows"], actor_id=request.user.pk)
+            shipped = sum(r["result"] == "shipped" for r in results)
+            self.message_user(
+                request,
+                _("%(shipped)s of %(rows)s rows marked shipped.")
+                % {"shipped": shipped, "rows": len(results)},
+                messages.SUCCESS if shipped == len(results) else messages.WARNING,
+            )
+        labels = {
+            "shipped": _("shipped"),
+            "already_shipped": _("already shipped with this number"),
+            "not_found": _("no such redemption"),
+            "missing_tracking": _("carrier or tracking number missing"),
+            "not_shippable": _("not awaiting shipment"),
+        }
+        for row in results or []:
+            row["label"] = labels.get(row["result"], row["result"])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Mark shipped from a file"),
+            "opts": self.model._meta,
+            "form": form,
+            "results": results,
+        }
+        return TemplateResponse(request, "admin/mall/ship_file.html", context)

@@ -1,0 +1,326 @@
+"""The points mall for members: catalogue, item, redeem, my redemptions, confirm receipt, cancel, addresses."""
+
+from django.core.exceptions import ObjectDoesNotExist
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty.api.idempotency import idempotent
+from loyalty.api.pagination import PageQuery
+from loyalty.api.serializers import ErrorSerializer, StrictModelSerializer, StrictSerializer
+from mall import selectors, services
+from mall.exceptions import AddressNotFound, ItemNotFound, RedemptionNotFound
+from mall.models import LimitPeriod, Redemption, RedemptionStatus, ShippingAddress, mask_code
+from stored_value.api import PaymentParamsSerializer
+
+TAGS = ["mall"]
+
+
+class CategorySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class CategoriesView(APIView):
+    @extend_schema(
+        responses=CategorySerializer(many=True), tags=TAGS, summary="Mall categories, in display order"
+    )
+    def get(self, request):
+        return Response(CategorySerializer(selectors.categories(), many=True).data)
+
+
+class ItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="item.id")
+    name = serializers.CharField(source="item.name")
+    kind = serializers.CharField(source="item.kind")
+    category_id = serializers.IntegerField(source="item.category_id", allow_null=True)
+    image_url = serializers.CharField(source="item.image_url")
+    points = serializers.IntegerField(source="item.points")
+    cash_fen = serializers.IntegerField(source="item.cash_fen", help_text="More than 0: points + cash.")
+    stock = serializers.IntegerField(source="item.stock")
+    on_sale_until = serializers.DateTimeField(source="item.on_sale_until", allow_null=True)
+    unlocked = serializers.BooleanField(help_text="My tier and cards unlock it.")
+    affordable = serializers.BooleanField(help_text="My usable points cover its points.")
+
+
+class ItemDetailSerializer(ItemSerializer):
+    description = serializers.CharField(source="item.description")
+    extra_images = serializers.ListField(source="item.extra_images", child=serializers.CharField())
+    per_member_limit = serializers.IntegerField(source="item.per_member_limit", allow_null=True)
+    period = serializers.ChoiceField(source="item.period", choices=LimitPeriod.choices, allow_blank=True)
+    per_period_limit = serializers.IntegerField(source="item.per_period_limit", allow_null=True)
+    min_tier_level = serializers.IntegerField(source="item.min_tier_level")
+    required_card_type_ids = serializers.ListField(
+        source="item.required_card_type_ids", child=serializers.IntegerField()
+    )
+    on_sale_from = serializers.DateTimeField(source="item.on_sale_from", allow_null=True)
+    coupon = serializers.SerializerMethodField(help_text="For coupon items: what the coupon gives.")
+
+    def get_coupon(self, row) -> str | None:
+        template = row["item"].coupon_template
+        return template.face() if template else None
+
+
+class CatalogueQuery(StrictSerializer):
+    category = serializers.IntegerField(required=False, min_value=1)
+    affordable = serializers.BooleanField(required=False, default=False)
+    unlocked = serializers.BooleanField(required=False, default=False)
+
+
+class ItemsView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("category", int, required=False),
+            OpenApiParameter("affordable", bool, required=False, description="Only what my points cover."),
+            OpenApiParameter(
+                "unlocked", bool, required=False, description="Only what my tier and cards unlock."
+            ),
+        ],
+        responses={200: ItemSerializer(many=True), 400: ErrorSerializer},
+        tags=TAGS,
+        summary="The catalogue: items on sale now",
+    )
+    def get(self, request):
+        query = CatalogueQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        rows = selectors.catalogue(
+            member_id=request.user.pk,
+            category_id=query.validated_data.get("category"),
+            affordable=query.validated_data["affordable"],
+            unlocked=query.validated_data["unlocked"],
+        )
+        return Response(ItemSerializer(rows, many=True).data)
+
+
+class ItemDetailView(APIView):
+    @extend_schema(responses={200: ItemDetailSerializer, 404: ErrorSerializer}, tags=TAGS)
+    def get(self, request, pk):
+        row = selectors.item_for_member(member_id=request.user.pk, item_id=pk)
+        if row is None:
+            raise ItemNotFound()
+        return Response(ItemDetailSerializer(row).data)
+
+
+def _code(redemption: Redemption) -> str | None:
+    try:
+        return redemption.virtual_code.code
+    except ObjectDoesNotExist:
+        return None
+
+
+class RedemptionSerializer(serializers.ModelSerializer):
+    item_name = serializers.CharField(source="item.name")
+    code = serializers.SerializerMethodField(help_text="A virtual code, masked here; in full on the detail.")
+
+    class Meta:
+        model = Redemption
+        fields = [
+            "id",
+            "no",
+            "item_id",
+            "item_name",
+            "kind",
+            "points",
+            "cash_fen",
+            "status",
+            "out_trade_no",
+            "coupon_id",
+            "code",
+            "recipient",
+            "phone",
+            "address",
+            "carrier",
+            "tracking_no",
+            "created_at",
+            "paid_at",
+            "fulfilled_at",
+            "shipped_at",
+            "completed_at",
+            "cancelled_at",
+            "cancel_reason",
+        ]
+
+    def get_code(self, redemption) -> str | None:
+        code = _code(redemption) if redemption.status == RedemptionStatus.FULFILLED else None
+        return mask_code(code) if code else None
+
+
+class RedemptionDetailSerializer(RedemptionSerializer):
+    def get_code(self, redemption) -> str | None:
+        # Only the redeemer reaches this serializer (the views look redemptions up by member), and only
+        # once fulfilled: a code reserved for a payment still pending is not given yet.
+        return _code(redemption) if redemption.status == RedemptionStatus.FULFILLED else None
+
+
+class MallRedeemInput(StrictSerializer):
+    item_id = serializers.IntegerField(min_value=1)
+    address_id = serializers.IntegerField(
+        min_value=1, required=False, help_text="Required for physical items."
+    )
+
+
+class RedeemedSerializer(serializers.Serializer):
+    redemption = RedemptionDetailSerializer()
+    payment = PaymentParamsSerializer(
+        allow_null=True, help_text="For points + cash: pass to wx.requestPayment."
+    )
+
+
+class RedemptionFilter(PageQuery):
+    status = serializers.ChoiceField(choices=RedemptionStatus.choices, required=False)
+
+
+class RedemptionsView(ListAPIView):
+    serializer_class = RedemptionSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", enum=RedemptionStatus.values, required=False)],
+        responses={200: RedemptionSerializer(many=True), 400: ErrorSerializer},
+        tags=TAGS,
+        summary="My redemptions, newest first",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = RedemptionFilter(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return selectors.member_redemptions(
+            member_id=self.request.user.pk, status=query.validated_data.get("status")
+        )
+
+    @extend_schema(
+        request=MallRedeemInput,
+        responses={
+            201: RedeemedSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            503: ErrorSerializer,
+        },
+        parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
+        tags=TAGS,
+        summary="Redeem an item (points, or points + cash: then pay with the returned parameters)",
+    )
+    @idempotent
+    def post(self, request):
+        data = MallRedeemInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        redeemed = services.redemption_create(
+            member=request.user,
+            item_id=data.validated_data["item_id"],
+            address_id=data.validated_data.get("address_id"),
+            idempotency_key=request.headers["Idempotency-Key"],
+        )
+        redemption = selectors.member_redemptions(member_id=request.user.pk).get(pk=redeemed.redemption.pk)
+        return Response(
+            {"redemption": RedemptionDetailSerializer(redemption).data, "payment": redeemed.pay_params},
+            status=201,
+        )
+
+
+def _mine(request, pk) -> Redemption:
+    redemption = selectors.member_redemptions(member_id=request.user.pk).filter(pk=pk).first()
+    if redemption is None:
+        raise RedemptionNotFound()
+    return redemption
+
+
+class RedemptionDetailView(APIView):
+    @extend_schema(responses={200: RedemptionDetailSerializer, 404: ErrorSerializer}, tags=TAGS)
+    def get(self, request, pk):
+        """One of my redemptions, with its virtual code in full once fulfilled."""
+        return Response(RedemptionDetailSerializer(_mine(request, pk)).data)
+
+
+class ConfirmReceiptView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: RedemptionDetailSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        tags=TAGS,
+        summary="Confirm I received a shipped item",
+    )
+    def post(self, request, pk):
+        services.redemption_confirm_receipt(redemption_id=pk, member_id=request.user.pk)
+        return Response(RedemptionDetailSerializer(_mine(request, pk)).data)
+
+
+class CancelView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: RedemptionDetailSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
+        tags=TAGS,
+        summary="Cancel before shipping: points, cash and stock are given back",
+    )
+    @idempotent
+    def post(self, request, pk):
+        services.redemption_cancel(redemption_id=pk, member_id=request.user.pk, reason="member")
+        return Response(RedemptionDetailSerializer(_mine(request, pk)).data)
+
+
+class AddressSerializer(StrictModelSerializer):
+    class Meta:
+        model = ShippingAddress
+        fields = [
+            "id",
+            "recipient",
+            "phone",
+            "province",
+            "city",
+            "district",
+            "detail",
+            "postal_code",
+            "is_default",
+        ]
+        read_only_fields = ["id"]
+
+
+class AddressesView(APIView):
+    @extend_schema(
+        responses=AddressSerializer(many=True), tags=TAGS, summary="My shipping addresses, default first"
+    )
+    def get(self, request):
+        return Response(
+            AddressSerializer(selectors.member_addresses(member_id=request.user.pk), many=True).data
+        )
+
+    @extend_schema(
+        request=AddressSerializer, responses={201: AddressSerializer, 400: ErrorSerializer}, tags=TAGS
+    )
+    def post(self, request):
+        data = AddressSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        address = services.address_create(member_id=request.user.pk, **data.validated_data)
+        return Response(AddressSerializer(address).data, status=201)
+
+
+class AddressDetailView(APIView):
+    def _get(self, request, pk) -> ShippingAddress:
+        address = selectors.member_addresses(member_id=request.user.pk).filter(pk=pk).first()
+        if address is None:
+            raise AddressNotFound()
+        return address
+
+    @extend_schema(responses={200: AddressSerializer, 404: ErrorSerializer}, tags=TAGS)
+    def get(self, request, pk):
+        return Response(AddressSerializer(self._get(request, pk)).data)
+
+    @extend_schema(
+        request=AddressSerializer,
+        responses={200: AddressSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        tags=TAGS,
+    )
+    def patch(self, request, pk):
+        data = AddressSerializer(self._get(request, pk), data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        address = services.address_update(member_id=request.user.pk, address_id=pk, **data.validated_data)
+        return Response(AddressSerializer(address).data)
+
+    @extend_schema(request=None, responses={204: None, 404: ErrorSerializer}, tags=TAGS)
+    def delete(self, request, pk):
+        services.address_delete(member_id=request.user.pk, address_id=pk)
+        return Response(status=204)

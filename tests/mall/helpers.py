@@ -1,0 +1,46 @@
+from mall import services
+from mall.models import MallItem, Redemption, ShippingAddress, VirtualCode
+from points import ledger
+from points.models import PointsAccount
+
+
+def item(**fields) -> MallItem:
+    defaults = {"name": "保温杯", "kind": "physical", "points": 500, "stock": 10}
+    return MallItem.objects.create(**{**defaults, **fields})
+
+
+def give_points(member, amount, key="seed"):
+    ledger.points_earn(
+        member_id=member.pk, amount=amount, idempotency_key=key, source="test", expires_at=None
+    )
+
+
+def points_of(member) -> int:
+    return PointsAccount.objects.filter(member=member).values_list("balance", flat=True).first() or 0
+
+
+def address(member, **fields) -> ShippingAddress:
+    defaults = {
+        "recipient": "王小明",
+        "phone": "13800000000",
+        "province": "浙江省",
+        "city": "杭州市",
+        "detail": "西湖路1号",
+    }
+    return services.address_create(member_id=member.pk, **{**defaults, **fields})
+
+
+def redeem(member, it, key="r1", **kwargs):
+    return services.redemption_create(member=member, item_id=it.pk, idempotency_key=key, **kwargs).redemption
+
+
+def state(it, member=None) -> tuple:
+    """Everything a refused redemption must leave untouched."""
+    it.refresh_from_db()
+    return (
+        it.stock,
+        it.sold_count,
+        Redemption.objects.count(),
+        VirtualCode.objects.filter(redemption__isnull=False).count(),
+        points_of(member) if member else None,
+    )

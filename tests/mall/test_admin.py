@@ -1,0 +1,134 @@
+"""The mall back office: item counters and stock, code import, ship one or from a file, cancel, CSV."""
+
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from mall import services
+from mall.models import MallItem, Redemption, VirtualCode
+from tests.mall.helpers import address, give_points, item, points_of, redeem
+from tests.points.test_admin import staff
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rich(member):
+    give_points(member, 100_000)
+    return member
+
+
+def test_the_item_list_shows_price_stock_and_redemption_counters(admin_client, rich):
+    cup = item(name="保温杯", points=500, cash_fen=990, stock=5)
+    home = address(rich)
+    redeem(rich, cup, key="1", address_id=home.pk)
+
+    page = admin_client.get("/admin/mall/mallitem/").content.decode()
+
+    assert "保温杯" in page and "500 积分 + ¥9.90" in page
+
+
+def test_saving_an_item_changes_stock_by_the_difference_asked_for_never_by_writing_it_back(
+    admin_client, rich
+):
+    cup = item(stock=5)
+    form = admin_client.get(f"/admin/mall/mallitem/{cup.pk}/change/")
+    assert form.status_code == 200
+    redeem(rich, cup, address_id=address(rich).pk)  # meanwhile, a member redeems one
+
+    data = {
+        "name": "保温杯 新款",
+        "kind": "physical",
+        "is_active": "on",
+        "sort_order": 0,
+        "points": 500,
+        "cash_fen": 0,
+        "period": "",
+        "min_tier_level": 0,
+        "required_card_type_ids": "[]",
+        "extra_images": "[]",
+        "stock_change": 10,
+    }
+    response = admin_client.post(f"/admin/mall/mallitem/{cup.pk}/change/", data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    cup.refresh_from_db()
+    assert (cup.name, cup.stock, cup.sold_count) == ("保温杯 新款", 14, 1)
+    too_many = admin_client.post(f"/admin/mall/mallitem/{cup.pk}/change/", {**data, "stock_change": -15})
+    assert too_many.status_code == 200
+    cup.refresh_from_db()
+    assert cup.stock == 14
+
+
+def test_importing_codes_from_a_file_adds_stock_and_the_code_list_masks_them(admin_client):
+    card = item(name="视频月卡", kind="virtual_code", stock=0)
+    upload = SimpleUploadedFile("codes.csv", b"SECRET-AAAA-0001\nSECRET-AAAA-0002\n\nSECRET-AAAA-0001\n")
+
+    response = admin_client.post(f"/admin/mall/mallitem/{card.pk}/import-codes/", {"codes_file": upload})
+
+    assert response.status_code == 302
+    card.refresh_from_db()
+    assert card.stock == 2 and VirtualCode.objects.count() == 2
+    page = admin_client.get("/admin/mall/virtualcode/").content.decode()
+    assert "SECRET-AAAA-0001" not in page and "SE************01" in page
+
+
+def test_shipping_needs_the_permission_and_marks_shipped(client, rich):
+    r = redeem(rich, item(), address_id=address(rich).pk)
+    url = f"/admin/mall/redemption/{r.pk}/ship/"
+
+    staff(client, "clerk", "mall.view_redemption")
+    assert client.post(url, {"carrier": "顺丰", "tracking_no": "SF1"}).status_code == 403
+    staff(client, "ops", "mall.view_redemption", "mall.ship_redemption")
+    assert client.post(url, {"carrier": "顺丰", "tracking_no": "SF1"}).status_code == 302
+
+    r.refresh_from_db()
+    assert (r.status, r.carrier, r.tracking_no) == ("shipped", "顺丰", "SF1")
+
+
+def test_bulk_ship_from_a_csv_reports_every_row(client, rich):
+    home = address(rich)
+    first = redeem(rich, item(), key="1", address_id=home.pk)
+    second = redeem(rich, item(), key="2", address_id=home.pk)
+    staff(client, "ops", "mall.view_redemption", "mall.ship_redemption")
+    text = f"兑换单号,快递公司,快递单号\n{first.no},顺丰,SF100\n{second.no},中通,ZT200\nM000,顺丰,SF1\n"
+    upload = SimpleUploadedFile("ship.csv", text.encode("gb18030"))
+
+    response = client.post("/admin/mall/redemption/ship-file/", {"tracking_file": upload})
+
+    page = response.content.decode()
+    assert response.status_code == 200 and page.count('class="shipped"') == 2 and 'class="not_found"' in page
+    assert set(Redemption.objects.values_list("status", flat=True)) == {"shipped"}
+
+
+def test_an_operator_cancel_gives_points_and_stock_back(client, rich):
+    cup = item(stock=3)
+    r = redeem(rich, cup, address_id=address(rich).pk)
+    staff(client, "ops", "mall.view_redemption", "mall.ship_redemption")
+
+    response = client.post(
+        f"/admin/mall/redemption/{r.pk}/cancel/", {"reason": "缺货", "idempotency_key": "x"}
+    )
+
+    assert response.status_code == 302
+    r.refresh_from_db()
+    assert r.status == "cancelled" and points_of(rich) == 100_000
+    assert MallItem.objects.get(pk=cup.pk).stock == 3
+
+
+def test_redemptions_export_as_csv_with_the_filters(admin_client, rich):
+    home = address(rich)
+    kept = redeem(rich, item(name="保温杯"), key="1", address_id=home.pk)
+    gone = redeem(rich, item(), key="2", address_id=home.pk)
+    services.redemption_cancel(redemption_id=gone.pk, reason="x")
+
+    response = admin_client.get("/admin/mall/redemption/export/?status__exact=paid")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode().lstrip("\ufeff"))))
+
+    assert rows[0][:3] == ["no", "member_id", "item"]
+    assert [(r[0], r[2]) for r in rows[1:]] == [(kept.no, "保温杯")]
+    assert (
+        admin_client.get("/admin/mall/redemption/?status__exact=paid&kind__exact=physical").status_code == 200
+    )

@@ -1,0 +1,138 @@
+"""The back office's roles: 运营 (operator), 财务 (finance), 客服 (customer service), from the migration.
+
+Each group can open exactly its own action pages in the admin and is refused
+the others; a refused POST changes nothing.  A new custom permission anywhere
+fails ``test_every_custom_permission_belongs_to_a_role`` until a migration
+gives it to a group (or it is listed as superuser-only below).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group, User
+
+from coupons import services as coupon_services
+from points import ledger as points_ledger
+from points.models import PointsAccount
+from stored_value.models import RechargeOrder, StoredValueAccount
+from tests.coupons.helpers import template
+from tests.factories import MemberFactory
+from tests.security.helpers import db_fingerprint
+from tests.stored_value.helpers import credit
+
+pytestmark = pytest.mark.django_db
+
+OPERATOR, FINANCE, SERVICE = "运营", "财务", "客服"
+# Custom permissions on purpose given to no group (superusers only).
+SUPERUSER_ONLY: set[str] = set()
+
+
+@pytest.fixture
+def world():
+    member = MemberFactory()
+    points_ledger.points_earn(
+        member_id=member.pk, amount=100, idempotency_key="e", source="test", expires_at=None
+    )
+    credit(member, 10_000, 1_000)
+    tpl = template()
+    coupon = coupon_services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="c")
+    return {
+        "points_account": PointsAccount.objects.get(member=member).pk,
+        "sv_account": StoredValueAccount.objects.get(member=member).pk,
+        "recharge": RechargeOrder.objects.get(member=member).pk,
+        "template": tpl.pk,
+        "coupon": coupon.pk,
+    }
+
+
+# action -> (URL template, the groups that may open it)
+ACTIONS = {
+    "adjust points": ("/admin/points/pointsaccount/{points_account}/adjust/", {FINANCE}),
+    "adjust stored value": ("/admin/stored_value/storedvalueaccount/{sv_account}/adjust/", {FINANCE}),
+    "refund a recharge": ("/admin/stored_value/rechargeorder/{recharge}/refund/", {FINANCE}),
+    "export the stored-value ledger": ("/admin/stored_value/storedvalueentry/export/", {FINANCE, SERVICE}),
+    "export the points ledger": ("/admin/points/pointsentry/export/", {FINANCE, SERVICE, OPERATOR}),
+    "see payments": ("/admin/payments/payment/", {FINANCE}),
+    "edit the stored-value policy": ("/admin/stored_value/storedvaluepolicy/add/", set()),
+    "freeze stored value": ("/admin/stored_value/storedvalueaccount/{sv_account}/freeze/", {SERVICE}),
+    "void a coupon": ("/admin/coupons/coupon/{coupon}/void/", {SERVICE}),
+    "add an earning rule": ("/admin/points/earningrule/add/", {OPERATOR}),
+    "add a recharge plan": ("/admin/stored_value/rechargeplan/add/", {OPERATOR}),
+    "add a coupon template": ("/admin/coupons/coupontemplate/add/", {OPERATOR}),
+    "bulk issue coupons": ("/admin/coupons/coupontemplate/{template}/bulk-issue/", {OPERATOR}),
+    "add a gift pack": ("/admin/coupons/giftpack/add/", {OPERATOR}),
+    "see members": ("/admin/members/member/", {OPERATOR, FINANCE, SERVICE}),
+    "see API clients": ("/admin/loyalty/apiclient/", set()),
+    "edit periodic tasks": ("/admin/django_celery_beat/periodictask/", set()),
+}
+
+# Money-moving POSTs a refused group must not be able to perform.
+POSTS = {
+    "adjust points": {"amount": 50, "reason": "r", "idempotency_key": "k"},
+    "adjust stored value": {"principal_fen": 100, "bonus_fen": 0, "reason": "r", "idempotency_key": "k"},
+    "refund a recharge": {"reason": "r", "idempotency_key": "k"},
+    "freeze stored value": {"reason": "r", "idempotency_key": "k"},
+    "void a coupon": {"reason": "r", "idempotency_key": "k"},
+    "bulk issue coupons": {"everyone": "on"},
+}
+
+
+def operator_in(client, group_name):
+    user = User.objects.create_user(username=f"user-{group_name}", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=group_name))
+    client.force_login(user)
+    return user
+
+
+def test_the_migration_creates_the_three_roles():
+    assert set(Group.objects.values_list("name", flat=True)) >= {OPERATOR, FINANCE, SERVICE}
+    finance = set(Group.objects.get(name=FINANCE).permissions.values_list("codename", flat=True))
+    assert {"adjust_points", "adjust_stored_value", "refund_recharge"} <= finance
+
+
+def test_every_custom_permission_belongs_to_a_role():
+    granted = {
+        f"{p.content_type.app_label}.{p.codename}"
+        for g in Group.objects.filter(name__in=[OPERATOR, FINANCE, SERVICE])
+        for p in g.permissions.select_related("content_type")
+    }
+    custom = {
+        f"{model._meta.app_label}.{codename}"
+        for model in apps.get_models()
+        for codename, _ in model._meta.permissions
+    }
+    orphans = custom - granted - SUPERUSER_ONLY
+    assert not orphans, (
+        f"custom permissions no role has: {sorted(orphans)}. Give each to 运营, 财务 or 客服 in a migration "
+        "(see loyalty/migrations/0003_operator_groups.py) or list it in SUPERUSER_ONLY."
+    )
+
+
+@pytest.mark.parametrize("group", [OPERATOR, FINANCE, SERVICE])
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_each_role_opens_exactly_its_own_admin_pages(client, world, group, action):
+    url_template, allowed = ACTIONS[action]
+    operator_in(client, group)
+
+    response = client.get(url_template.format(**world))
+
+    if group in allowed:
+        assert response.status_code == 200, (group, action, response.status_code)
+    else:
+        assert response.status_code == 403, (group, action, response.status_code)
+
+
+@pytest.mark.parametrize("group", [OPERATOR, FINANCE, SERVICE])
+@pytest.mark.parametrize("action", list(POSTS))
+def test_a_role_is_refused_the_money_actions_of_the_others_and_nothing_changes(client, world, group, action):
+    url_template, allowed = ACTIONS[action]
+    if group in allowed:
+        pytest.skip("its own action")
+    operator_in(client, group)
+    before = db_fingerprint()
+
+    response = client.post(url_template.format(**world), POSTS[action])
+
+    assert response.status_code == 403
+    assert db_fingerprint() == before

@@ -20,7 +20,7 @@ class ProfileSerializer(StrictSerializer):
     nickname = serializers.CharField(max_length=64, required=False, allow_blank=True)
     avatar_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
     gender = serializers.ChoiceField(choices=Member.Gender.choices, required=False)
-    birthday = serializers.DateField(required=False)
+    birthday = serializers.DateField(required=False, allow_null=True)  # null until the member gives it
     phone = serializers.CharField(read_only=True)
     invite_code = serializers.CharField(read_only=True)
     registration_channel = serializers.CharField(read_only=True)

@@ -180,6 +180,10 @@ SPECTACULAR_SETTINGS = {
         "RechargeStatusEnum": "stored_value.models.RechargeStatus",
         "CouponStatusEnum": "coupons.models.CouponStatus",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "loyalty.api.schema_hooks.document_common_errors",
+    ],
 }
 
 # --- Member sessions ---------------------------------------------------------

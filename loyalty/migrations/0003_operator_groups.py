@@ -86,9 +86,12 @@ GROUPS = {
 
 def create_groups(apps, schema_editor):
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        stub = getattr(app_config, "models_module", None) is None  # a migration's app state has none
+        if stub:
+            app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        if stub:
+            app_config.models_module = None
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for name, perms in GROUPS.items():

@@ -8,6 +8,8 @@ gives it to a group (or it is listed as superuser-only below).
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group, User
@@ -24,6 +26,14 @@ from tests.stored_value.helpers import credit
 pytestmark = pytest.mark.django_db
 
 OPERATOR, FINANCE, SERVICE = "运营", "财务", "客服"
+_roles_migration = importlib.import_module("loyalty.migrations.0003_operator_groups")
+
+
+@pytest.fixture(autouse=True)
+def roles(db):
+    """Transactional tests flush every table, taking the migration's groups with them."""
+    _roles_migration.create_groups(apps, None)
+
 # Custom permissions on purpose given to no group (superusers only).
 SUPERUSER_ONLY: set[str] = set()
 

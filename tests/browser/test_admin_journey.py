@@ -20,9 +20,6 @@ from stored_value.models import RechargePlan
 from tests.coupons.helpers import template
 from tests.factories import MemberFactory
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls around it are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
@@ -44,9 +41,14 @@ ARTEFACTS = Path(settings.BASE_DIR) / "test-artefacts" / "browser"
 
 
 @pytest.fixture
-def page():
+def page(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls around it stay synchronous.
+    # (Only for this test: a process started later must not inherit it, `check --deploy` refuses it.)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install -y chromium)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install -y chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     ARTEFACTS.mkdir(parents=True, exist_ok=True)

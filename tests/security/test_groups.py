@@ -143,3 +143,18 @@ def test_a_role_is_refused_the_money_actions_of_the_others_and_nothing_changes(c
 
     assert outcome == dict.fromkeys(refused, 403)
     assert db_fingerprint() == before
+
+
+def test_the_demo_has_one_user_per_role_who_can_log_in(client):
+    from loyalty.management.commands.rundemo import Command
+
+    Command().role_users("demo-password-1")
+    Command().role_users("demo-password-1")  # every demo run: no duplicates, same login
+
+    for username, group in Command.ROLE_USERS.items():
+        user = User.objects.get(username=username)
+        assert user.is_staff and not user.is_superuser
+        assert list(user.groups.values_list("name", flat=True)) == [group]
+        assert client.login(username=username, password="demo-password-1")
+    assert User.objects.get(username="caiwu").has_perm("points.adjust_points")
+    assert not User.objects.get(username="kefu").has_perm("points.adjust_points")

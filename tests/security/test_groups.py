@@ -15,6 +15,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group, User
 
 from coupons import services as coupon_services
+from coupons.models import BulkIssue
 from points import ledger as points_ledger
 from points.models import PointsAccount
 from stored_value.models import RechargeOrder, StoredValueAccount
@@ -158,3 +159,28 @@ def test_the_demo_has_one_user_per_role_who_can_log_in(client):
         assert client.login(username=username, password="demo-password-1")
     assert User.objects.get(username="caiwu").has_perm("points.adjust_points")
     assert not User.objects.get(username="kefu").has_perm("points.adjust_points")
+
+
+def test_each_role_performs_its_own_money_actions(client, world):
+    operator_in(client, FINANCE)
+    assert client.post(ACTIONS["adjust points"][0].format(**world), POSTS["adjust points"]).status_code == 302
+    assert PointsAccount.objects.get(pk=world["points_account"]).balance == 150
+    client.logout()
+
+    operator_in(client, SERVICE)
+    assert (
+        client.post(
+            ACTIONS["freeze stored value"][0].format(**world), POSTS["freeze stored value"]
+        ).status_code
+        == 302
+    )
+    assert StoredValueAccount.objects.get(pk=world["sv_account"]).frozen
+    assert client.post(ACTIONS["void a coupon"][0].format(**world), POSTS["void a coupon"]).status_code == 302
+    client.logout()
+
+    operator_in(client, OPERATOR)
+    assert (
+        client.post(ACTIONS["bulk issue coupons"][0].format(**world), POSTS["bulk issue coupons"]).status_code
+        == 302
+    )
+    assert BulkIssue.objects.filter(template_id=world["template"]).exists()

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
+from loyalty.api.views import NoInputMixin
 from members import selectors, services
 from members.exceptions import DevLoginDisabled
 from members.models import Member
@@ -97,7 +98,7 @@ class DevLoginView(APIView):
         return _login_response(services.member_login_dev(**data.validated_data))
 
 
-class LogoutView(APIView):
+class LogoutView(NoInputMixin, APIView):
     @extend_schema(request=None, responses={204: None}, tags=["auth"])
     def post(self, request):
         services.member_token_revoke(token_id=request.auth.pk)

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from loyalty.api.pagination import PageQuery
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from loyalty.api.views import NoInputMixin
 from points import earning, selectors
 from points.models import EntryKind, PointsEntry
 
@@ -64,7 +65,7 @@ class CheckInSerializer(serializers.Serializer):
     already_checked_in = serializers.BooleanField()
 
 
-class CheckInView(APIView):
+class CheckInView(NoInputMixin, APIView):
     """Check in for today. Tapping again the same day returns today's check-in (200, not an error)."""
 
     throttle_classes = [ScopedRateThrottle]

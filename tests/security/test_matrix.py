@@ -225,7 +225,6 @@ def test_read_only_fields_are_refused_and_never_written(api, route, method, serv
     owner = MemberFactory()
     entry = ROUTES[route.name]
     url = route.url(entry.owned(owner) if entry.owned else None)
-    takes_a_body = "requestBody" in schema["paths"][_schema_path(route)][method]
     before = db_fingerprint()
 
     for name, value in read_only_fields(schema, route, method).items():
@@ -237,15 +236,24 @@ def test_read_only_fields_are_refused_and_never_written(api, route, method, serv
             response = getattr(caller, method)(
                 url, body, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex
             )
-        if takes_a_body:
-            assert response.status_code == 400, (route.pattern, name, response.content)
-            error = response.json()
-            assert error["code"] == "validation_error", (route.pattern, name, error)
-            assert name in error["details"], (route.pattern, name, error)
-        else:
-            # No request body at all: whatever is sent is not read, so the value can land nowhere.
-            assert not any(s in response.content.decode() for s in SENTINELS), (route.pattern, name)
+        # Operations without input refuse any field too (loyalty.api.views.NoInputMixin).
+        assert response.status_code == 400, (route.pattern, name, response.content)
+        error = response.json()
+        assert error["code"] == "validation_error", (route.pattern, name, error)
+        assert name in error["details"], (route.pattern, name, error)
+        assert not any(s in response.content.decode() for s in SENTINELS), (route.pattern, name)
 
-    if takes_a_body:
-        assert db_fingerprint() == before, route.pattern
+    assert db_fingerprint() == before, route.pattern
     assert db_contains("987654321") == [] and db_contains("sentinel_ro") == []
+
+
+def test_an_operation_without_input_takes_no_body_or_an_empty_one_and_refuses_anything_else(member_api):
+    assert member_api.post("/api/v1/points/check-in", {}, format="json").status_code == 201
+    assert member_api.post("/api/v1/points/check-in").status_code == 200
+    form = member_api.post(
+        "/api/v1/points/check-in", "points=999", content_type="application/x-www-form-urlencoded"
+    )
+    listed = member_api.post("/api/v1/points/check-in", [1], format="json")
+
+    assert (form.status_code, form.json()["code"]) == (400, "validation_error")
+    assert (listed.status_code, listed.json()["code"]) == (400, "validation_error")

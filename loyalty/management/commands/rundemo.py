@@ -75,7 +75,9 @@ class Command(BaseCommand):
         from django.contrib.auth.models import Group
 
         for username, group in self.ROLE_USERS.items():
-            user, created = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True})
+            user, created = get_user_model().objects.get_or_create(
+                username=username, defaults={"is_staff": True}
+            )
             if created or not user.check_password(password):
                 user.set_password(password)
                 user.save()

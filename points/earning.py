@@ -271,6 +271,8 @@ def points_phone_bound(*, member_id: int, phone: str) -> None:
     ).first()
     if signup is None:
         return
+    if PhoneReward.objects.filter(member_id=member_id, rule_kind=RuleKind.SIGNUP).exists():
+        return  # already settled with the phone it had then; a new number changes nothing
     if _claim_phone(phone=phone, rule_kind=RuleKind.SIGNUP, member_id=member_id) == member_id:
         return
     ledger.points_reverse(

@@ -155,3 +155,16 @@ def test_the_invite_cap_defaults_to_ten():
     from loyalty.settings import base
 
     assert base.INVITE_REWARDS_PER_DAY == 10
+
+
+def test_a_member_who_changes_to_a_number_rewarded_before_keeps_their_own_signup_bonus(api, fake_wechat):
+    closed = login(api, fake_wechat, "c0", "o-closed")
+    bind(closed, fake_wechat, "13600136000", "p0")
+    Member.objects.filter(openid="o-closed").update(phone="")
+    member = login(api, fake_wechat, "c1", "o-member")
+    bind(member, fake_wechat, "13500135000", "p1")  # their own, new number: the bonus is theirs
+
+    bind(member, fake_wechat, "13600136000", "p2")  # later they change to the recycled number
+
+    assert balance(Member.objects.get(openid="o-member")) == 100
+    assert not PointsWithheld.objects.exists()

@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) manage.py rundemo
 
-# The browser tests drive Debian's chromium (never a downloaded browser); installed here when missing.
+# The browser tests drive Debian's chromium (never a downloaded browser); installed here when missing,
+# with CJK fonts so the screenshots of the Chinese admin are legible.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 chromium:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
+	@test -x /usr/bin/chromium -a -e $(CJK_FONT) || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
 
 # FULL=1 (or `make test-full`): the long fuzzing run (200 cases per operation instead of 8).
 test: $(STAMP) chromium

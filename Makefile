@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint messages clean
+.PHONY: demo test test-full chromium lint messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) manage.py rundemo
 
-test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+# The browser tests drive Debian's chromium (never a downloaded browser); installed here when missing,
+# with CJK fonts so the screenshots of the Chinese admin are legible.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+chromium:
+	@test -x /usr/bin/chromium -a -e $(CJK_FONT) || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
+
+# FULL=1 (or `make test-full`): the long fuzzing run (200 cases per operation instead of 8).
+test: $(STAMP) chromium
+	FULL=$(FULL) $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+test-full:
+	$(MAKE) test FULL=1
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

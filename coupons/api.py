@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from coupons import selectors, services
@@ -81,9 +82,18 @@ class ClaimInput(StrictSerializer):
 
 
 class ClaimView(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "coupon_claim"  # COUPON_CLAIM_THROTTLE_RATE, per member
+
     @extend_schema(
         request=ClaimInput,
-        responses={201: CouponSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={
+            201: CouponSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            429: ErrorSerializer,
+        },
         parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
         tags=["coupons"],
         summary="Claim a coupon from the claim centre",

@@ -5,6 +5,8 @@ to be managed; rotating SECRET_KEY means re-issuing API client secrets.
 """
 
 import base64
+import hashlib
+import hmac
 from functools import cache
 
 from cryptography.fernet import Fernet
@@ -27,3 +29,20 @@ def encrypt(plain: str) -> str:
 
 def decrypt(token: str) -> str:
     return _fernet(settings.SECRET_KEY).decrypt(token.encode()).decode()
+
+
+@cache
+def _hash_key(secret_key: str, purpose: str) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=f"loyalty-hash:{purpose}".encode()
+    ).derive(secret_key.encode())
+
+
+def keyed_hash(value: str, *, purpose: str) -> str:
+    """HMAC-SHA256 of ``value`` under a key derived from SECRET_KEY: comparable, not reversible.
+
+    Used to remember a personal datum (a phone number) after the member who
+    gave it is anonymised, without keeping it.  Rotating SECRET_KEY makes old
+    hashes unmatchable (the once-per-phone rewards then start afresh).
+    """
+    return hmac.new(_hash_key(settings.SECRET_KEY, purpose), value.encode(), hashlib.sha256).hexdigest()

@@ -13,6 +13,7 @@ from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import HistoryCursorPagination, PageQuery
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
+from loyalty.api.views import NoInputMixin
 from members import selectors, services
 from members.exceptions import DevLoginDisabled
 from members.models import Member
@@ -23,7 +24,7 @@ class ProfileSerializer(StrictSerializer):
     nickname = serializers.CharField(max_length=64, required=False, allow_blank=True)
     avatar_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
     gender = serializers.ChoiceField(choices=Member.Gender.choices, required=False)
-    birthday = serializers.DateField(required=False)
+    birthday = serializers.DateField(required=False, allow_null=True)  # null until the member gives it
     phone = serializers.CharField(read_only=True)
     invite_code = serializers.CharField(read_only=True)
     registration_channel = serializers.CharField(read_only=True)
@@ -100,7 +101,7 @@ class DevLoginView(APIView):
         return _login_response(services.member_login_dev(**data.validated_data))
 
 
-class LogoutView(APIView):
+class LogoutView(NoInputMixin, APIView):
     @extend_schema(request=None, responses={204: None}, tags=["auth"])
     def post(self, request):
         services.member_token_revoke(token_id=request.auth.pk)

@@ -165,6 +165,7 @@ def member_bind_phone(*, member: Member, code: str) -> Member:
         except IntegrityError:  # bound by someone else between the check and the write
             raise PhoneTaken() from None
         member.phone = phone
+        earning.points_phone_bound(member_id=member.pk, phone=phone)  # sign-up reward: once per phone
         _award_if_profile_complete(member)
     return member
 

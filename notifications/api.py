@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PageQuery
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from loyalty.api.views import NoInputMixin
 from loyalty.errors import NotFound
 from notifications import services
 from notifications.models import Notification, WechatTemplate
@@ -33,7 +34,7 @@ class NotificationsView(ListAPIView):
         return Notification.objects.filter(member_id=self.request.user.pk)
 
 
-class MarkReadView(APIView):
+class MarkReadView(NoInputMixin, APIView):
     @extend_schema(request=None, responses={204: None}, tags=["me"])
     def post(self, request, pk):
         if not Notification.objects.filter(pk=pk, member_id=request.user.pk).exists():

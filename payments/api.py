@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.api.serializers import ErrorSerializer
+from loyalty.api.views import NoInputMixin
 from payments import services
 from payments.exceptions import PaymentNotFound
 
@@ -36,7 +37,7 @@ class WechatNotifyView(APIView):
         return Response(status=204)
 
 
-class SimulatePayView(APIView):
+class SimulatePayView(NoInputMixin, APIView):
     """Dev and demo only (``WECHATPAY_PROVIDER=fake``): pay one of my payments without WeChat.
 
     The fake provider sends the signed, encrypted notification WeChat would

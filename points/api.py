@@ -5,10 +5,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from loyalty.api.pagination import PageQuery
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from loyalty.api.views import NoInputMixin
 from points import earning, selectors
 from points.models import EntryKind, PointsEntry
 
@@ -63,12 +65,20 @@ class CheckInSerializer(serializers.Serializer):
     already_checked_in = serializers.BooleanField()
 
 
-class CheckInView(APIView):
+class CheckInView(NoInputMixin, APIView):
     """Check in for today. Tapping again the same day returns today's check-in (200, not an error)."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "check_in"  # CHECK_IN_THROTTLE_RATE, per member
 
     @extend_schema(
         request=None,
-        responses={200: CheckInSerializer, 201: CheckInSerializer, 403: ErrorSerializer},
+        responses={
+            200: CheckInSerializer,
+            201: CheckInSerializer,
+            403: ErrorSerializer,
+            429: ErrorSerializer,
+        },
         tags=["points"],
     )
     def post(self, request):

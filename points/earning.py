@@ -2,7 +2,11 @@
 
 Caps, in the order they apply (the first that binds is the recorded reason):
 the rule's daily and monthly cap per member, the member's daily and monthly
-cap across all rules, then the merchant's monthly issuance budget.  Days and
+cap across all rules, then the merchant's monthly issuance budget.  Abuse
+limits come before them: an inviter is rewarded for at most
+``INVITE_REWARDS_PER_DAY`` invites a local day, and the sign-up and
+profile-completion rewards are paid once per phone number (``PhoneReward``),
+however many members that phone is bound to over time.  Days and
 months are the merchant's local ones (TIME_ZONE).  Caps count points earned
 (gross); a later clawback does not free room.  What a cap keeps back is
 stored as ``PointsWithheld``.
@@ -13,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from loyalty import rounding
+from loyalty import crypto, rounding
 from loyalty.errors import IdempotencyConflict
 from members import benefits
 from points import ledger
@@ -27,6 +32,8 @@ from points.models import (
     EarningRule,
     EntryKind,
     ExpiryPolicy,
+    PhoneReward,
+    PointsAccount,
     PointsBudgetMonth,
     PointsEntry,
     PointsPolicy,
@@ -138,6 +145,18 @@ def _apply_caps(
     policy = points_policy()
     today = timezone.localdate(now)
     day_start, month_start = _local_midnight(today), _local_midnight(today.replace(day=1))
+    abuse = _abuse_limit(account_id=account_id, rule=rule, day_start=day_start)
+    if abuse is not None:
+        _record_withheld(
+            account_id=account_id,
+            rule=rule,
+            amount=amount,
+            granted=0,
+            reason=abuse,
+            key=key,
+            reference=reference,
+        )
+        return 0
     limits = [
         (PointsWithheld.Reason.RULE_DAILY, rule.daily_cap, Q(source=rule.kind, created_at__gte=day_start)),
         (PointsWithheld.Reason.RULE_MONTHLY, rule.monthly_cap, Q(source=rule.kind)),
@@ -161,17 +180,59 @@ def _apply_caps(
             granted, reason = room, reason or PointsWithheld.Reason.BUDGET
         PointsBudgetMonth.objects.filter(pk=budget.pk).update(issued=budget.issued + granted)
     if granted < amount:
-        PointsWithheld.objects.create(
+        _record_withheld(
             account_id=account_id,
-            rule_kind=rule.kind,
-            requested=amount,
+            rule=rule,
+            amount=amount,
             granted=granted,
-            withheld=amount - granted,
             reason=reason,
-            idempotency_key=key,
+            key=key,
             reference=reference,
         )
     return granted
+
+
+def _record_withheld(*, account_id, rule, amount, granted, reason, key, reference) -> None:
+    PointsWithheld.objects.create(
+        account_id=account_id,
+        rule_kind=rule.kind,
+        requested=amount,
+        granted=granted,
+        withheld=amount - granted,
+        reason=reason,
+        idempotency_key=key,
+        reference=reference,
+    )
+
+
+def phone_hash(phone: str) -> str:
+    return crypto.keyed_hash(phone.strip(), purpose="phone-reward")
+
+
+def _claim_phone(*, phone: str, rule_kind: str, member_id: int) -> int:
+    """Record that ``phone`` had ``rule_kind``'s reward through this member; returns who had it first."""
+    digest = phone_hash(phone)
+    PhoneReward.objects.bulk_create(
+        [PhoneReward(phone_hash=digest, rule_kind=rule_kind, member_id=member_id)], ignore_conflicts=True
+    )
+    return PhoneReward.objects.get(phone_hash=digest, rule_kind=rule_kind).member_id
+
+
+def _abuse_limit(*, account_id: int, rule: EarningRule, day_start: datetime) -> str | None:
+    """Runs under the account lock: the reason an award is refused outright, or None."""
+    if rule.kind == RuleKind.INVITER:
+        rewarded_today = PointsEntry.objects.filter(
+            account_id=account_id, kind=EntryKind.EARN, source=RuleKind.INVITER, created_at__gte=day_start
+        ).count()
+        if rewarded_today >= settings.INVITE_REWARDS_PER_DAY:
+            return PointsWithheld.Reason.INVITE_DAILY
+    if rule.kind in (RuleKind.SIGNUP, RuleKind.PROFILE):
+        member_id, phone = (
+            PointsAccount.objects.filter(pk=account_id).values_list("member_id", "member__phone").get()
+        )
+        if phone and _claim_phone(phone=phone, rule_kind=rule.kind, member_id=member_id) != member_id:
+            return PointsWithheld.Reason.PHONE_REWARDED
+    return None
 
 
 def points_policy() -> PointsPolicy:
@@ -186,7 +247,51 @@ def points_award_signup(*, member_id: int) -> Award:
 
 
 def points_award_profile_completed(*, member_id: int) -> Award:
+    """Once per member and once per phone number (the profile is complete only with a phone)."""
     return points_award(member_id=member_id, rule_kind=RuleKind.PROFILE, idempotency_key="profile")
+
+
+SIGNUP_PHONE_REUSED_KEY = "signup:phone-reused"
+
+
+@transaction.atomic
+def points_phone_bound(*, member_id: int, phone: str) -> None:
+    """A member bound ``phone``: the sign-up reward is once per phone number.
+
+    The sign-up points are paid at the first login, before WeChat tells us a
+    phone.  When the phone is bound we record it against that reward; if the
+    phone had already earned it as another member (closed, anonymised, and
+    back under a new WeChat account), this member's sign-up points are taken
+    back (a ``reverse`` entry; what was already spent becomes a debt) and the
+    refusal is recorded as withheld points.  Idempotent: the reversal and the
+    withheld row have fixed keys.
+    """
+    signup = PointsEntry.objects.filter(
+        account__member_id=member_id, kind=EntryKind.EARN, idempotency_key="signup"
+    ).first()
+    if signup is None:
+        return
+    if PhoneReward.objects.filter(member_id=member_id, rule_kind=RuleKind.SIGNUP).exists():
+        return  # already settled with the phone it had then; a new number changes nothing
+    if _claim_phone(phone=phone, rule_kind=RuleKind.SIGNUP, member_id=member_id) == member_id:
+        return
+    ledger.points_reverse(
+        member_id=member_id,
+        entry_id=signup.pk,
+        idempotency_key=SIGNUP_PHONE_REUSED_KEY,
+        memo="sign-up reward already paid to this phone number",
+    )
+    PointsWithheld.objects.get_or_create(
+        account_id=signup.account_id,
+        idempotency_key=SIGNUP_PHONE_REUSED_KEY,
+        defaults={
+            "rule_kind": RuleKind.SIGNUP,
+            "requested": signup.amount,
+            "granted": 0,
+            "withheld": signup.amount,
+            "reason": PointsWithheld.Reason.PHONE_REWARDED,
+        },
+    )
 
 
 def points_award_purchase(*, member_id: int, order_no: str, paid_fen: int) -> Award:

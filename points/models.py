@@ -257,6 +257,8 @@ class PointsWithheld(models.Model):
         MEMBER_DAILY = "member_daily_cap", _("member daily cap")
         MEMBER_MONTHLY = "member_monthly_cap", _("member monthly cap")
         BUDGET = "monthly_budget", _("merchant monthly budget")
+        INVITE_DAILY = "invite_daily_cap", _("invite rewards per day")
+        PHONE_REWARDED = "phone_rewarded", _("phone number already rewarded")
 
     account = models.ForeignKey(PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT)
     rule_kind = models.CharField(_("rule"), max_length=20, choices=RuleKind.choices)
@@ -295,3 +297,29 @@ class CheckIn(models.Model):
 
     def __str__(self):
         return f"{self.member_id} {self.day}"
+
+
+class PhoneReward(models.Model):
+    """A once-per-phone reward (sign-up, profile completion) and the member who had it.
+
+    Keyed by an HMAC of the phone number (``loyalty.crypto.keyed_hash``), so it
+    outlives the member's anonymisation without keeping the number: a phone
+    bound again, to a new member, does not earn these rewards a second time.
+    """
+
+    phone_hash = models.CharField(_("phone hash"), max_length=64)
+    rule_kind = models.CharField(_("rule"), max_length=20, choices=RuleKind.choices)
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("phone reward")
+        verbose_name_plural = _("phone rewards")
+        constraints = [
+            models.UniqueConstraint(fields=["phone_hash", "rule_kind"], name="uniq_phone_reward_per_kind")
+        ]
+
+    def __str__(self):
+        return f"{self.rule_kind} · {self.member_id}"

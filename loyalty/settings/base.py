@@ -136,6 +136,10 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
 # --- REST API ------------------------------------------------------------------
+# Abuse limits: an inviter earns invite rewards for at most this many friends a day (the rest are
+# recorded as withheld points).
+INVITE_REWARDS_PER_DAY = env.int("INVITE_REWARDS_PER_DAY", default=10)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["members.authentication.MemberTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["members.authentication.IsMember"],
@@ -147,6 +151,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "loyalty.api.exception_handler.render_application_error",
     "DEFAULT_THROTTLE_RATES": {
         "login": env("LOGIN_THROTTLE_RATE", default="10/min"),
+        # Per member (a bot farming one account), in Redis like every throttle.
+        "check_in": env("CHECK_IN_THROTTLE_RATE", default="10/min"),
+        "coupon_claim": env("COUPON_CLAIM_THROTTLE_RATE", default="20/min"),
     },
     "UNAUTHENTICATED_USER": None,
 }
@@ -177,6 +184,10 @@ SPECTACULAR_SETTINGS = {
         "RedemptionStatusEnum": "mall.models.RedemptionStatus",
         "MallItemKindEnum": "mall.models.ItemKind",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "loyalty.api.schema_hooks.document_common_errors",
+    ],
 }
 
 # --- Member sessions ---------------------------------------------------------

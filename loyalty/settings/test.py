@@ -25,6 +25,10 @@ WECHATPAY_FAKE_KEYS_FILE = str(DEFAULT_DATA_DIR / "test" / "fake-wechatpay.json"
 # Tasks run in-process unless a test starts a real worker.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"login": "1000/min"}
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "login": "1000/min",
+    "check_in": "1000/min",
+    "coupon_claim": "1000/min",
+}
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

@@ -29,10 +29,12 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo", stdout=self.stdout)
         password = self._admin_password()
+        self.role_users(password)
         base = f"http://{host}:{port}"
         self.stdout.write(
             self.style.SUCCESS(
                 f"\n  Back office:  {base}/admin/   user: admin   password: {password}\n"
+                f"                (the same password for the roles: yunying 运营, caiwu 财务, kefu 客服)\n"
                 f"  API docs:     {base}/api/docs/\n"
                 f"  Health:       {base}/api/v1/health\n"
                 f'  Dev login:    POST {base}/api/v1/auth/dev-login {{"code": "alice"}}\n'
@@ -65,6 +67,21 @@ class Command(BaseCommand):
         finally:
             embedded.stop_services()
             self.stdout.write("Stopped web, worker and beat (and the embedded PostgreSQL/Redis, if any).")
+
+    ROLE_USERS = {"yunying": "运营", "caiwu": "财务", "kefu": "客服"}
+
+    def role_users(self, password: str) -> None:
+        """One back-office user per role (groups from loyalty/migrations/0003), to try what each may do."""
+        from django.contrib.auth.models import Group
+
+        for username, group in self.ROLE_USERS.items():
+            user, created = get_user_model().objects.get_or_create(
+                username=username, defaults={"is_staff": True}
+            )
+            if created or not user.check_password(password):
+                user.set_password(password)
+                user.save()
+            user.groups.add(Group.objects.get(name=group))
 
     def _admin_password(self) -> str:
         """The demo admin's password, kept in .data so every run prints the same login."""

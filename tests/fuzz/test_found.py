@@ -1,0 +1,54 @@
+"""What the fuzzer found, pinned down as plain tests (fuzzing is randomised; these are not)."""
+
+from __future__ import annotations
+
+import pytest
+
+from loyalty.models import IdempotencyRecord
+from members.models import Member
+from tests.security.helpers import signed_request
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"template_id": 1, "\\udc6bx": []}',  # an unpaired (low) surrogate in a key
+        b'{"template_id": 1, "x\\u0000": 1}',  # NUL in a key
+        b'{"template_id": 1, "note": "a\\u0000b"}',  # NUL in a value
+    ],
+    ids=["surrogate-key", "nul-key", "nul-value"],
+)
+def test_json_that_postgresql_cannot_store_is_refused_not_a_500(member_api, body):
+    response = member_api.generic(
+        "POST", "/api/v1/coupons/claim", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+
+    assert (response.status_code, response.json()["code"]) == (400, "malformed_request")
+    assert not IdempotencyRecord.objects.exists()
+
+
+def test_a_nickname_with_a_nul_is_refused_and_the_profile_is_unchanged(member, member_api):
+    before = Member.objects.filter(pk=member.pk).values().get()
+
+    response = member_api.generic(
+        "PATCH", "/api/v1/me/profile", b'{"nickname": "a\\u0000b"}', content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert Member.objects.filter(pk=member.pk).values().get() == before
+
+
+def test_a_profile_without_a_birthday_matches_the_schema(member_api, api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    birthday = schema["components"]["schemas"]["Profile"]["properties"]["birthday"]
+
+    assert member_api.get("/api/v1/me/profile").json()["birthday"] is None
+    assert birthday.get("nullable") is True
+
+
+def test_a_nul_in_a_query_string_is_refused_not_a_500(api, server_client):
+    response = signed_request(api, *server_client, "get", "/api/v1/server/members/lookup?openid=a%00b")
+
+    assert response.status_code in (400, 404), response.content

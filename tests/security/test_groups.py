@@ -1,0 +1,186 @@
+"""The back office's roles: 运营 (operator), 财务 (finance), 客服 (customer service), from the migration.
+
+Each group can open exactly its own action pages in the admin and is refused
+the others; a refused POST changes nothing.  A new custom permission anywhere
+fails ``test_every_custom_permission_belongs_to_a_role`` until a migration
+gives it to a group (or it is listed as superuser-only below).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group, User
+
+from coupons import services as coupon_services
+from coupons.models import BulkIssue
+from points import ledger as points_ledger
+from points.models import PointsAccount
+from stored_value.models import RechargeOrder, StoredValueAccount
+from tests.coupons.helpers import template
+from tests.factories import MemberFactory
+from tests.security.helpers import db_fingerprint
+from tests.stored_value.helpers import credit
+
+pytestmark = pytest.mark.django_db
+
+OPERATOR, FINANCE, SERVICE = "运营", "财务", "客服"
+_roles_migration = importlib.import_module("loyalty.migrations.0003_operator_groups")
+
+
+@pytest.fixture(autouse=True)
+def roles(db):
+    """Transactional tests flush every table, taking the migration's groups with them."""
+    _roles_migration.create_groups(apps, None)
+
+
+# Custom permissions on purpose given to no group (superusers only).
+SUPERUSER_ONLY: set[str] = set()
+
+
+@pytest.fixture
+def world():
+    member = MemberFactory()
+    points_ledger.points_earn(
+        member_id=member.pk, amount=100, idempotency_key="e", source="test", expires_at=None
+    )
+    credit(member, 10_000, 1_000)
+    tpl = template()
+    coupon = coupon_services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="c")
+    return {
+        "points_account": PointsAccount.objects.get(member=member).pk,
+        "sv_account": StoredValueAccount.objects.get(member=member).pk,
+        "recharge": RechargeOrder.objects.get(member=member).pk,
+        "template": tpl.pk,
+        "coupon": coupon.pk,
+    }
+
+
+# action -> (URL template, the groups that may open it)
+ACTIONS = {
+    "adjust points": ("/admin/points/pointsaccount/{points_account}/adjust/", {FINANCE}),
+    "adjust stored value": ("/admin/stored_value/storedvalueaccount/{sv_account}/adjust/", {FINANCE}),
+    "refund a recharge": ("/admin/stored_value/rechargeorder/{recharge}/refund/", {FINANCE}),
+    "export the stored-value ledger": ("/admin/stored_value/storedvalueentry/export/", {FINANCE, SERVICE}),
+    "export the points ledger": ("/admin/points/pointsentry/export/", {FINANCE, SERVICE, OPERATOR}),
+    "see payments": ("/admin/payments/payment/", {FINANCE}),
+    "edit the stored-value policy": ("/admin/stored_value/storedvaluepolicy/add/", set()),
+    "freeze stored value": ("/admin/stored_value/storedvalueaccount/{sv_account}/freeze/", {SERVICE}),
+    "void a coupon": ("/admin/coupons/coupon/{coupon}/void/", {SERVICE}),
+    "add an earning rule": ("/admin/points/earningrule/add/", {OPERATOR}),
+    "add a recharge plan": ("/admin/stored_value/rechargeplan/add/", {OPERATOR}),
+    "add a coupon template": ("/admin/coupons/coupontemplate/add/", {OPERATOR}),
+    "bulk issue coupons": ("/admin/coupons/coupontemplate/{template}/bulk-issue/", {OPERATOR}),
+    "add a gift pack": ("/admin/coupons/giftpack/add/", {OPERATOR}),
+    "see members": ("/admin/members/member/", {OPERATOR, FINANCE, SERVICE}),
+    "see API clients": ("/admin/loyalty/apiclient/", set()),
+    "edit periodic tasks": ("/admin/django_celery_beat/periodictask/", set()),
+}
+
+# Money-moving POSTs a refused group must not be able to perform.
+POSTS = {
+    "adjust points": {"amount": 50, "reason": "r", "idempotency_key": "k"},
+    "adjust stored value": {"principal_fen": 100, "bonus_fen": 0, "reason": "r", "idempotency_key": "k"},
+    "refund a recharge": {"reason": "r", "idempotency_key": "k"},
+    "freeze stored value": {"reason": "r", "idempotency_key": "k"},
+    "void a coupon": {"reason": "r", "idempotency_key": "k"},
+    "bulk issue coupons": {"everyone": "on"},
+}
+
+
+def operator_in(client, group_name):
+    user = User.objects.create_user(username=f"user-{group_name}", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=group_name))
+    client.force_login(user)
+    return user
+
+
+def test_the_migration_creates_the_three_roles():
+    assert set(Group.objects.values_list("name", flat=True)) >= {OPERATOR, FINANCE, SERVICE}
+    finance = set(Group.objects.get(name=FINANCE).permissions.values_list("codename", flat=True))
+    assert {"adjust_points", "adjust_stored_value", "refund_recharge"} <= finance
+
+
+def test_every_custom_permission_belongs_to_a_role():
+    granted = {
+        f"{p.content_type.app_label}.{p.codename}"
+        for g in Group.objects.filter(name__in=[OPERATOR, FINANCE, SERVICE])
+        for p in g.permissions.select_related("content_type")
+    }
+    custom = {
+        f"{model._meta.app_label}.{codename}"
+        for model in apps.get_models()
+        for codename, _ in model._meta.permissions
+    }
+    orphans = custom - granted - SUPERUSER_ONLY
+    assert not orphans, (
+        f"custom permissions no role has: {sorted(orphans)}. Give each to 运营, 财务 or 客服 in a migration "
+        "(see loyalty/migrations/0003_operator_groups.py) or list it in SUPERUSER_ONLY."
+    )
+
+
+@pytest.mark.parametrize("group", [OPERATOR, FINANCE, SERVICE])
+def test_each_role_opens_exactly_its_own_admin_pages(client, world, group):
+    operator_in(client, group)
+
+    outcome = {action: client.get(url.format(**world)).status_code for action, (url, _) in ACTIONS.items()}
+
+    assert outcome == {action: 200 if group in allowed else 403 for action, (_, allowed) in ACTIONS.items()}
+
+
+@pytest.mark.parametrize("group", [OPERATOR, FINANCE, SERVICE])
+def test_a_role_is_refused_the_money_actions_of_the_others_and_nothing_changes(client, world, group):
+    operator_in(client, group)
+    refused = [action for action in POSTS if group not in ACTIONS[action][1]]
+    assert refused
+    before = db_fingerprint()
+
+    outcome = {
+        action: client.post(ACTIONS[action][0].format(**world), POSTS[action]).status_code
+        for action in refused
+    }
+
+    assert outcome == dict.fromkeys(refused, 403)
+    assert db_fingerprint() == before
+
+
+def test_the_demo_has_one_user_per_role_who_can_log_in(client):
+    from loyalty.management.commands.rundemo import Command
+
+    Command().role_users("demo-password-1")
+    Command().role_users("demo-password-1")  # every demo run: no duplicates, same login
+
+    for username, group in Command.ROLE_USERS.items():
+        user = User.objects.get(username=username)
+        assert user.is_staff and not user.is_superuser
+        assert list(user.groups.values_list("name", flat=True)) == [group]
+        assert client.login(username=username, password="demo-password-1")
+    assert User.objects.get(username="caiwu").has_perm("points.adjust_points")
+    assert not User.objects.get(username="kefu").has_perm("points.adjust_points")
+
+
+def test_each_role_performs_its_own_money_actions(client, world):
+    operator_in(client, FINANCE)
+    assert client.post(ACTIONS["adjust points"][0].format(**world), POSTS["adjust points"]).status_code == 302
+    assert PointsAccount.objects.get(pk=world["points_account"]).balance == 150
+    client.logout()
+
+    operator_in(client, SERVICE)
+    assert (
+        client.post(
+            ACTIONS["freeze stored value"][0].format(**world), POSTS["freeze stored value"]
+        ).status_code
+        == 302
+    )
+    assert StoredValueAccount.objects.get(pk=world["sv_account"]).frozen
+    assert client.post(ACTIONS["void a coupon"][0].format(**world), POSTS["void a coupon"]).status_code == 302
+    client.logout()
+
+    operator_in(client, OPERATOR)
+    assert (
+        client.post(ACTIONS["bulk issue coupons"][0].format(**world), POSTS["bulk issue coupons"]).status_code
+        == 302
+    )
+    assert BulkIssue.objects.filter(template_id=world["template"]).exists()

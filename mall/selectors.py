@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mall.eligibility import item_unlocked, member_unlocks
-from mall.models import Category, MallItem, Redemption, ShippingAddress
+from mall.models import Category, MallItem, Redemption, RedemptionStatus, ShippingAddress
 from points.selectors import points_balance
 
 
@@ -77,3 +77,10 @@ def member_redemptions(*, member_id: int, status: str | None = None):
 
 def member_addresses(*, member_id: int):
     return ShippingAddress.objects.filter(member_id=member_id).order_by("-is_default", "-id")
+
+
+def member_has_open_redemptions(*, member_id: int) -> bool:
+    """Whether a redemption of the member still awaits payment or shipment (it could still be cancelled)."""
+    return Redemption.objects.filter(
+        member_id=member_id, status__in=[RedemptionStatus.PENDING_PAYMENT, RedemptionStatus.PAID]
+    ).exists()

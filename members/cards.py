@@ -456,6 +456,21 @@ def card_purchase_credit(*, payment) -> CardPurchase:
     now = timezone.now()
     lock_membership(member_id=purchase.member_id)
     existing = _held(purchase.member_id, purchase.card_type_id)
+    if (existing is not None and existing.status == CardStatus.REVOKED) or Member.objects.filter(
+        pk=purchase.member_id, closed_at__isnull=False
+    ).exists():
+        # Money for a card that was revoked (or an account closed) meanwhile: nothing is given, all is returned.
+        purchase.status = PurchaseStatus.REFUNDED
+        purchase.paid_at = purchase.refunded_at = now
+        purchase.refunded_fen = purchase.amount_fen
+        purchase.save(update_fields=["status", "paid_at", "refunded_at", "refunded_fen"])
+        payments.payment_refund(
+            payment=payment,
+            amount_fen=purchase.amount_fen,
+            reason="card revoked before payment arrived",
+            out_refund_no=f"CARD{purchase.pk}",
+        )
+        return purchase
     start = now
     if (
         existing is not None

@@ -18,9 +18,17 @@ from django.utils import timezone
 from coupons import selectors as coupon_selectors
 from coupons import services as coupon_services
 from coupons.models import CouponStatus
-from members.exceptions import CardPurchasePending, RechargePending, StoredValueRemaining
+from mall import selectors as mall_selectors
+from members.exceptions import (
+    CardPurchasePending,
+    OrderInProgress,
+    RechargePending,
+    RedemptionInProgress,
+    StoredValueRemaining,
+)
 from members.models import CardPurchase, Member, MemberToken, PurchaseStatus, WechatSession, _new_invite_code
 from notifications import services as notification_services
+from orders import selectors as order_selectors
 from points import ledger as points_ledger
 from stored_value import ledger as stored_value_ledger
 from stored_value import selectors as stored_value_selectors
@@ -88,6 +96,11 @@ def member_close(*, member_id: int) -> Closure:
 
         if CardPurchase.objects.filter(member_id=member.pk, status=PurchaseStatus.CREATED).exists():
             raise CardPurchasePending()
+        # What is still in flight would hand value back to an anonymised account once it settles.
+        if order_selectors.member_has_open_orders(member_id=member.pk):
+            raise OrderInProgress()
+        if mall_selectors.member_has_open_redemptions(member_id=member.pk):
+            raise RedemptionInProgress()
         # Cards before points: a card claim locks membership, then points (its opening gift).
         revoke_membership_cards(member_id=member.pk, reason=REASON)
 

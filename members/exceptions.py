@@ -115,3 +115,15 @@ class CardNotRefundable(ApplicationError):
     code = "card_not_refundable"
     status_code = 409
     default_message = _("Only the latest paid period of a card with unused time left can be refunded.")
+
+
+class OrderInProgress(ApplicationError):
+    code = "order_in_progress"
+    status_code = 409
+    default_message = _("An order is still awaiting payment. Try again once it is paid or cancelled.")
+
+
+class RedemptionInProgress(ApplicationError):
+    code = "redemption_in_progress"
+    status_code = 409
+    default_message = _("A points-mall redemption is still awaiting payment or shipment.")

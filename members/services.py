@@ -226,7 +226,7 @@ def membership_record_refund(*, member_id: int, order_no: str, refund_no: str, p
     refunded amount, never below what the order added nor below zero.  The
     tier is not lowered here: the nightly recalculation does it, with its
     protection rules.  Conditional cards already granted stay.  An order
-    never recorded has nothing to take back.  Idempotent by ``refund_no``.
+    never recorded has nothing to take back.  Idempotent by (``order_no``, ``refund_no``).
     """
     from members import tiers
 
@@ -234,7 +234,7 @@ def membership_record_refund(*, member_id: int, order_no: str, refund_no: str, p
         raise ValueError(f"paid_fen must be a non-negative integer, not {paid_fen!r}")
     with transaction.atomic():
         membership = tiers.lock_membership(member_id=member_id)
-        key = f"refund:{refund_no}"
+        key = f"refund:{order_no}:{refund_no}"  # refund numbers are unique per order only
         earlier = GrowthEntry.objects.filter(member_id=member_id, idempotency_key=key).first()
         if earlier is not None:
             if earlier.order_no != order_no:

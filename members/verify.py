@@ -16,9 +16,11 @@ CHECKS = [
            GROUP BY o.id HAVING SUM(r.paid_fen) > o.paid_fen OR -SUM(r.amount) > o.amount""",
     ),
     (
+        # A purchase refunded whole as its money arrived (the card was revoked meanwhile) never had a card.
         "members: a paid card purchase has no card or no period",
         """SELECT id FROM members_cardpurchase
-           WHERE status IN ('paid', 'refunded') AND (card_id IS NULL OR period_start IS NULL OR period_end IS NULL)""",
+           WHERE status IN ('paid', 'refunded') AND (card_id IS NULL OR period_start IS NULL OR period_end IS NULL)
+             AND NOT (status = 'refunded' AND refunded_fen = amount_fen AND card_id IS NULL)""",
     ),
     (
         # Level 0 is the entry tier every member starts at, with or without a row of its own.

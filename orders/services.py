@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -43,6 +44,8 @@ from points import ledger as points_ledger
 from points.exceptions import InsufficientPoints
 from stored_value import ledger as sv_ledger
 from stored_value.exceptions import AccountFrozen, InsufficientBalance
+
+log = logging.getLogger(__name__)
 
 #: A coupon stays locked this much longer than its order's payment window: the
 #: order's own timeout releases it, the coupons job is only the backstop.
@@ -268,6 +271,9 @@ def orders_cancel_expired(*, now=None, chunk_size: int = 100) -> int:
                 result = order_cancel(order_no=order_no, reason="timeout")
             except exc.OrderAlreadyCompleted:
                 continue
+            except Exception:  # noqa: BLE001 - one bad order must not stop the others; it is retried next run
+                log.exception("could not cancel expired order %s", order_no)
+                continue
             cancelled += not result.replayed
         after = due[-1][0]
 
@@ -314,14 +320,20 @@ def order_complete(*, order_no: str) -> Result:
             member_id=order.member_id, order_no=order.order_no, paid_fen=eligible
         )
         order.earned_points, order.points_earn_entry_id = award.granted, award.entry_id
-        first = not Order.objects.filter(member_id=order.member_id, completed_at__isnull=False).exists()
+        # A first order that paid nothing (all points and coupons) earns no first-order or invite reward.
+        first = (
+            eligible > 0
+            and not Order.objects.filter(member_id=order.member_id, completed_at__isnull=False).exists()
+        )
         if first:
             earning.points_award_first_order(member_id=order.member_id, order_no=order.order_no)
             referrer_id = (
                 Member.objects.filter(pk=order.member_id).values_list("referrer_id", flat=True).first()
             )
             if referrer_id:
-                earning.points_award_invite(inviter_id=referrer_id, invitee_id=order.member_id)
+                earning.points_award_invite(
+                    inviter_id=referrer_id, invitee_id=order.member_id, order_no=order.order_no
+                )
         order.completed_at = now
         _transition(order, "complete")
         order.save(update_fields=["status", "completed_at", "earned_points", "points_earn_entry_id"])
@@ -471,6 +483,8 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
             amount=clawback,
             idempotency_key=f"{key}:earned",
         ).entry_id
+    if is_full:
+        _take_back_order_rewards(order, key)
     refund.save()
     for rl in refund_lines:
         rl.refund = refund
@@ -490,6 +504,16 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
     Order.objects.filter(pk=order.pk).update(status=order.status)
     order.refresh_from_db()
     return refund
+
+
+def _take_back_order_rewards(order: Order, key: str) -> None:
+    """The whole order is refunded: its first-order and invite rewards go too (clawed back, debt if spent)."""
+    referrer_id = Member.objects.filter(pk=order.member_id).values_list("referrer_id", flat=True).first()
+    members = [order.member_id] + ([referrer_id] if referrer_id else [])
+    for member_id, entry_id in earning.order_rewards(order_no=order.order_no, member_ids=members):
+        points_ledger.points_reverse(
+            member_id=member_id, entry_id=entry_id, idempotency_key=f"{key}:reward:{entry_id}"
+        )
 
 
 def quote_as_dict(quote: Quote) -> dict:

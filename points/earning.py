@@ -310,13 +310,39 @@ def points_award_first_order(*, member_id: int, order_no: str) -> Award:
     )
 
 
-def points_award_invite(*, inviter_id: int, invitee_id: int) -> tuple[Award, Award]:
-    """Both sides, once the invited friend's first paid order completes."""
+def points_award_invite(*, inviter_id: int, invitee_id: int, order_no: str = "") -> tuple[Award, Award]:
+    """Both sides, once the invited friend's first paid order (``order_no``, the entries' reference) completes."""
     return (
         points_award(
-            member_id=inviter_id, rule_kind=RuleKind.INVITER, idempotency_key=f"inviter:{invitee_id}"
+            member_id=inviter_id,
+            rule_kind=RuleKind.INVITER,
+            idempotency_key=f"inviter:{invitee_id}",
+            reference=order_no,
         ),
-        points_award(member_id=invitee_id, rule_kind=RuleKind.INVITEE, idempotency_key="invitee"),
+        points_award(
+            member_id=invitee_id, rule_kind=RuleKind.INVITEE, idempotency_key="invitee", reference=order_no
+        ),
+    )
+
+
+ORDER_REWARDS = (RuleKind.FIRST_ORDER, RuleKind.INVITEE, RuleKind.INVITER)
+
+
+def order_rewards(*, order_no: str, member_ids: list[int]) -> list[tuple[int, int]]:
+    """(member id, earn entry id) of the first-order and invite rewards an order paid out.
+
+    A refund of the whole order takes them back: rewards for a first paid
+    order must not survive that order being refunded.
+    """
+    return list(
+        PointsEntry.objects.filter(
+            account__member_id__in=member_ids,
+            kind=EntryKind.EARN,
+            source__in=ORDER_REWARDS,
+            reference=order_no,
+        )
+        .order_by("account__member_id", "id")
+        .values_list("account__member_id", "id")
     )
 
 

@@ -306,3 +306,21 @@ def test_another_member_cannot_be_granted_a_card_twice_by_the_catch_up_and_an_or
 
     assert cards.cards_catch_up_conditional() == 0
     assert MembershipCard.objects.filter(member=member).count() == 1
+
+
+def test_money_arriving_for_a_card_revoked_meanwhile_is_refunded_whole_and_the_card_stays_revoked(
+    member, admin_user
+):
+    from loyalty.management.commands.verify_ledgers import find_violations
+
+    ct = card_type("paid", trial_days=7)
+    trial = cards.card_trial(member_id=member.pk, card_type_id=ct.pk)
+    purchase, _params = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    cards.card_revoke(card_id=trial.pk, actor_id=admin_user.pk, reason="abuse")
+
+    pay(purchase)
+
+    assert purchase.status == "refunded" and purchase.refunded_fen == purchase.amount_fen
+    assert MembershipCard.objects.get(pk=trial.pk).status == "revoked"
+    assert PaymentRefund.objects.filter(out_refund_no=f"CARD{purchase.pk}", amount_fen=1_990).exists()
+    assert find_violations() == []

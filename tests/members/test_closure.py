@@ -281,6 +281,23 @@ def test_unsent_wechat_messages_and_unspent_credits_go_with_the_account(alice, f
 
 
 @pytest.mark.django_db
+def test_closing_is_refused_while_an_order_awaits_payment_and_allowed_once_it_is_cancelled(alice):
+    from orders import services as order_services
+    from tests.orders.helpers import basket, commit
+
+    credit(alice, 5_000)
+    commit(alice, basket(("TEA", 5_000, 1), stored_value_fen=5_000), order_no="OPEN-1")
+
+    response = close(client_for(alice))
+
+    assert response.status_code == 409 and response.json()["code"] == "order_in_progress"
+    alice.refresh_from_db()
+    assert alice.closed_at is None
+    order_services.order_cancel(order_no="OPEN-1", reason="member")
+    assert close(client_for(alice), key="close-2").json()["code"] == "stored_value_remaining"
+
+
+@pytest.mark.django_db
 def test_closing_revokes_every_membership_card_with_an_event(alice):
     from members import cards
     from members.models import CardEvent, CardStatus, MembershipCard

@@ -144,6 +144,53 @@ def test_complete_uses_the_coupon_earns_points_once_and_pays_first_order_and_inv
     assert replay.replayed and (snapshot(member), points_of(inviter)) == after
 
 
+def test_a_whole_refund_takes_back_the_first_order_and_invite_rewards_of_that_order(member):
+    inviter = MemberFactory()
+    member.referrer = inviter
+    member.save()
+    points_before = points_of(member)
+    commit(member, basket(("TEA", 4_500, 2), stored_value_fen=9_000), order_no="F1")
+    services.order_complete(order_no="F1")
+    services.order_refund(order_no="F1", refund_no="R1", lines=[(1, 1)])
+    assert points_of(inviter) == 100  # a partial refund keeps them
+
+    services.order_refund(order_no="F1", refund_no="R2")
+
+    assert points_of(member) == points_before and points_of(inviter) == 0
+    rewards = PointsEntry.objects.filter(
+        kind="earn", reference="F1", source__in=["first_order", "invitee", "inviter"]
+    )
+    assert rewards.count() == 3 and all(e.reversals.exists() for e in rewards)
+
+
+def test_a_first_order_that_paid_nothing_earns_no_first_order_or_invite_reward(member):
+    inviter = MemberFactory()
+    member.referrer = inviter
+    member.save()
+    from orders.quote import checkout_settings
+
+    checkout_settings().__class__.objects.update(max_share_bp=10_000)  # points may pay it all
+    commit(member, basket(("TEA", 1_000, 1), points=1_000), order_no="Z1")
+    points_before = points_of(member)
+
+    services.order_complete(order_no="Z1")
+
+    assert points_of(member) == points_before and points_of(inviter) == 0
+
+
+def test_refund_numbers_are_per_order_so_two_orders_may_both_have_a_refund_number_1(member):
+    for order_no in ("N1", "N2"):
+        commit(member, basket(("TEA", 4_500, 1), stored_value_fen=4_500), order_no=order_no)
+        services.order_complete(order_no=order_no)
+    before = sum(parts(member))
+
+    for order_no in ("N1", "N2"):
+        services.order_refund(order_no=order_no, refund_no="1")
+
+    assert sum(parts(member)) == before + 9_000
+    assert Refund.objects.filter(refund_no="1").count() == 2
+
+
 def test_membership_is_told_of_the_completion_and_every_refund(member, monkeypatch):
     calls = []
     monkeypatch.setattr("members.services.membership_record_order", lambda **kw: calls.append(("order", kw)))
@@ -179,8 +226,8 @@ def test_partial_refunds_by_line_and_quantity_add_up_to_the_order_exactly(member
     assert sum(r.points for r in refunds) == order.points_used
     assert sum(r.earned_points_reversed for r in refunds) == earned
     assert r3.shipping_fen == 1_000 and r1.shipping_fen == r2.shipping_fen == 0
-    # Everything back as before the order; the first-order bonus is the member's to keep.
-    assert (parts(member), points_of(member) - 50) == before
+    # Everything back as before the order, the first-order bonus included (it was this order's).
+    assert (parts(member), points_of(member)) == before
     assert Coupon.objects.get(pk=coupon.pk).status == "available"  # whole order refunded, still valid
 
 
@@ -269,9 +316,8 @@ def test_refunded_points_go_back_to_the_lots_they_came_from():
         1_000,
         1_000,
     ]
-    assert (
-        PointsEntry.objects.filter(account__member=member, kind="reverse").count() == 2
-    )  # spend back, earn clawed
+    # The spend given back, the purchase points and the first-order reward clawed back.
+    assert PointsEntry.objects.filter(account__member=member, kind="reverse").count() == 3
 
 
 def test_the_timeout_task_runs_the_job(member, settings):

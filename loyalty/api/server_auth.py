@@ -38,7 +38,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, permissions
 
 from loyalty import crypto
-from loyalty.models import ApiClient, ApiNonce
+from loyalty.models import ApiClient
 
 NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 CLIENT_CACHE_SECONDS = 60.0

@@ -14,7 +14,7 @@ from tests.stored_value.helpers import credit, parts
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
 # Statements of the hot path inside a test transaction (savepoints included; a first completion, so the
-# first-order reward runs too). Before the nonce statement and cached client: 13, 25 and 53.
+# first-order reward and a tier upgrade run too).
 QUOTE_QUERIES, COMMIT_QUERIES, COMPLETE_QUERIES = 9, 21, 49
 
 BASKET = {

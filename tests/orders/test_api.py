@@ -14,7 +14,7 @@ from tests.stored_value.helpers import credit, parts
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
 # Statements of the hot path inside a test transaction (savepoints included; a first completion, so the
-# first-order reward and a tier upgrade run too).
+# first-order reward runs too).
 QUOTE_QUERIES, COMMIT_QUERIES, COMPLETE_QUERIES = 9, 21, 49
 
 BASKET = {

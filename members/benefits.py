@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 
-from django.db.models import Q
+from django.db.models import Q, Subquery
+from django.db.models.functions import Coalesce
 
 from loyalty import rounding
 
@@ -99,9 +100,10 @@ def member_benefits(*, member_id: int, at: datetime) -> Benefits:
     from members.member_days import active_member_days, member_in_audience
     from members.models import CardStatus, Membership, MembershipCard, Tier
 
-    level = Membership.objects.filter(member_id=member_id).values_list("tier_level", flat=True).first() or 0
+    # The member's tier in one query: the membership's level, or the entry level 0 without one.
+    level = Membership.objects.filter(member_id=member_id).values("tier_level")[:1]
     base = []
-    tier = Tier.objects.filter(level=level).first()
+    tier = Tier.objects.filter(level=Coalesce(Subquery(level), 0)).first()
     if tier is not None:
         base.append(
             Offer(

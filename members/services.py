@@ -212,7 +212,9 @@ def membership_record_order(*, member_id: int, order_no: str, paid_fen: int, com
         membership.completed_orders += 1
         membership.save(update_fields=["growth_total", "paid_total_fen", "completed_orders"])
         now = timezone.now()
-        tiers.tier_upgrade_if_due(membership=membership, now=max(now, completed_at), reason="order")
+        tiers.tier_upgrade_if_due(
+            membership=membership, now=max(now, completed_at), reason="order", policy=policy
+        )
         cards.cards_grant_conditional(membership=membership, now=now)
 
 

@@ -119,9 +119,13 @@ def growth_post(
     return GrowthPosting(entry_id=entry.pk, amount=amount, replayed=False)
 
 
-def tier_upgrade_if_due(*, membership: Membership, now: datetime, reason: str) -> TierChange | None:
-    """Upgrade at once when the window's growth reaches a higher tier (never downgrades). Row locked."""
-    policy = membership_policy()
+def tier_upgrade_if_due(
+    *, membership: Membership, now: datetime, reason: str, policy: MembershipPolicy | None = None
+) -> TierChange | None:
+    """Upgrade at once when the window's growth reaches a higher tier (never downgrades). Row locked.
+
+    ``policy``: the membership policy when the caller has just read it (one query less)."""
+    policy = policy or membership_policy()
     growth = window_growth(member_id=membership.member_id, at=now, policy=policy)
     target = level_for_growth(growth, tiers())
     if target <= membership.tier_level:

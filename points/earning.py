@@ -100,10 +100,15 @@ def points_award(
     if requested <= 0:
         return Award(granted=0, withheld=0, entry_id=None)
 
+    capped: list[int] = []  # what this call withheld, when it ran the caps itself (saves reading it back)
+
     def cap(account_id: int, amount: int) -> int:
-        return _apply_caps(
+        granted = _apply_caps(
             account_id=account_id, rule=rule, amount=amount, key=idempotency_key, reference=reference, now=now
         )
+        if granted > 0:  # 0 may be a replay of an award withheld entirely: read that back below
+            capped.append(amount - granted)
+        return granted
 
     try:
         posting = ledger.points_earn(
@@ -123,7 +128,9 @@ def points_award(
             entry_id=entry.pk, amount=entry.amount, balance_after=entry.balance_after, replayed=True
         )
     withheld = (
-        PointsWithheld.objects.filter(account__member_id=member_id, idempotency_key=idempotency_key)
+        capped[0]
+        if capped and not posting.replayed
+        else PointsWithheld.objects.filter(account__member_id=member_id, idempotency_key=idempotency_key)
         .values_list("withheld", flat=True)
         .first()
         or 0

@@ -362,6 +362,9 @@ def points_expire_due(*, chunk_size: int = 200, now: datetime | None = None) -> 
             after = ids[-1]
 
 
+# Every table is reached through ``ids`` (the chunk's locked accounts) on an index: the account's
+# primary key and the open-lots index (account, expires_at) WHERE remaining > 0.  Joined only to the
+# CTEs, the planner, which cannot estimate a CTE's rows, hashed whole tables in every chunk.
 _EXPIRE_CHUNK_SQL = """
 WITH due AS (
     SELECT l.id, l.account_id, l.remaining FROM points_pointslot l
@@ -370,7 +373,7 @@ WITH due AS (
     SELECT account_id, SUM(remaining)::bigint AS total FROM due GROUP BY account_id
 ), acc AS (
     UPDATE points_pointsaccount a SET balance = a.balance - per.total
-    FROM per WHERE a.id = per.account_id RETURNING a.id, a.balance
+    FROM per WHERE a.id = per.account_id AND a.id = ANY(%(ids)s) RETURNING a.id, a.balance
 ), ent AS (
     INSERT INTO points_pointsentry (account_id, kind, amount, balance_after, source, reference, memo,
                                     idempotency_key, request_hash, created_at)
@@ -382,7 +385,8 @@ WITH due AS (
     INSERT INTO points_pointsallocation (entry_id, lot_id, amount)
     SELECT ent.id, due.id, due.remaining FROM due JOIN ent ON ent.account_id = due.account_id
 ), lots AS (
-    UPDATE points_pointslot l SET remaining = 0 FROM due WHERE l.id = due.id
+    UPDATE points_pointslot l SET remaining = 0 FROM due
+    WHERE l.id = due.id AND l.account_id = ANY(%(ids)s) AND l.remaining > 0 AND l.expires_at <= %(now)s
 )
 SELECT count(*) FROM ent
 """

@@ -12,6 +12,16 @@ The caller sends four headers::
 A request outside the replay window (default ±300 s), with an unknown or
 inactive key, a wrong signature or a nonce already seen is refused with 401
 before the view runs, so it changes nothing.
+
+Cost per request (the hot path of every server call): the client and its
+decrypted secret are kept in-process for ``CLIENT_CACHE_SECONDS``; after the
+signature checks out, ONE autocommitted statement stores the nonce *only if*
+the client row is still active with the very secret that was used (so a
+deactivation or a rotation takes effect on the next request in every process,
+cache or not; a miss evicts the cache entry and looks the client up again),
+and moves ``last_used_at`` forward when it is more than
+``LAST_USED_RESOLUTION_SECONDS`` old (so the client's row is not a hot row
+every request must lock: "last used" is exact to the minute).
 """
 
 from __future__ import annotations
@@ -20,17 +30,61 @@ import hashlib
 import hmac
 import re
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, permissions
 
 from loyalty import crypto
-from loyalty.models import ApiClient, ApiNonce
+from loyalty.models import ApiClient
 
 NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+CLIENT_CACHE_SECONDS = 60.0
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class _CachedClient:
+    client: ApiClient
+    secret: str
+    fetched_at: float
+
+
+_clients: dict[str, _CachedClient] = {}  # key_id -> client; per process, dict operations are atomic
+
+# Stores the nonce only while the client is active with the secret the signature was checked against,
+# and touches last_used_at at most once a minute. Answers (client still valid, nonce stored).
+_NONCE_SQL = f"""
+    WITH c AS (SELECT id FROM loyalty_apiclient WHERE id = %s AND is_active AND secret_encrypted = %s),
+         n AS (INSERT INTO loyalty_apinonce (client_id, nonce, seen_at) SELECT id, %s, now() FROM c
+               ON CONFLICT (client_id, nonce) DO NOTHING RETURNING client_id),
+         u AS (UPDATE loyalty_apiclient SET last_used_at = now()
+               WHERE id IN (SELECT client_id FROM n)
+                 AND (last_used_at IS NULL
+                      OR last_used_at < now() - interval '{LAST_USED_RESOLUTION_SECONDS} seconds'))
+    SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM n)
+"""
+
+
+def _lookup(key_id: str, *, fresh: bool) -> tuple[_CachedClient | None, bool]:
+    """The active client of ``key_id`` and whether it was read from the database just now."""
+    cached = _clients.get(key_id)
+    if not fresh and cached is not None and time.monotonic() - cached.fetched_at < CLIENT_CACHE_SECONDS:
+        return cached, False
+    client = ApiClient.objects.filter(key_id=key_id, is_active=True).first()
+    if client is None:
+        _clients.pop(key_id, None)
+        return None, True
+    cached = _CachedClient(client, crypto.decrypt(client.secret_encrypted), time.monotonic())
+    _clients[key_id] = cached
+    return cached, True
+
+
+def forget_client(key_id: str) -> None:
+    """Drop a client from this process's cache (the database check makes this an optimisation only)."""
+    _clients.pop(key_id, None)
 
 
 def string_to_sign(*, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
@@ -104,26 +158,34 @@ class ServerSignatureAuthentication(authentication.BaseAuthentication):
             raise SignatureExpired()
         if not NONCE_RE.match(nonce):
             raise SignatureInvalid()
-        client = ApiClient.objects.filter(key_id=key_id, is_active=True).first()
-        if client is None:
-            raise SignatureInvalid()
-        expected = sign(
-            secret=crypto.decrypt(client.secret_encrypted),
-            method=request.method,
-            path=request.get_full_path(),
-            timestamp=timestamp,
-            nonce=nonce,
-            body=request._request.body,
-        )
-        if not hmac.compare_digest(expected, signature.lower()):
-            raise SignatureInvalid()
-        try:
-            with transaction.atomic():
-                ApiNonce.objects.create(client=client, nonce=nonce)
-        except IntegrityError:
-            raise SignatureReplayed() from None
-        ApiClient.objects.filter(pk=client.pk).update(last_used_at=timezone.now())
-        return client, client
+        for fresh in (False, True):
+            cached, from_db = _lookup(key_id, fresh=fresh)
+            if cached is None:
+                raise SignatureInvalid()
+            expected = sign(
+                secret=cached.secret,
+                method=request.method,
+                path=request.get_full_path(),
+                timestamp=timestamp,
+                nonce=nonce,
+                body=request._request.body,
+            )
+            if not hmac.compare_digest(expected, signature.lower()):
+                if from_db:
+                    raise SignatureInvalid()
+                continue  # the secret may have been rotated since it was cached: read it again
+            with connection.cursor() as cursor:
+                cursor.execute(_NONCE_SQL, [cached.client.pk, cached.client.secret_encrypted, nonce])
+                valid, stored = cursor.fetchone()
+            if not valid:  # deactivated or rotated since it was read
+                forget_client(key_id)
+                if from_db:
+                    raise SignatureInvalid()
+                continue
+            if not stored:
+                raise SignatureReplayed()
+            return cached.client, cached.client
+        raise SignatureInvalid()  # not reached: the second pass reads the database and returns or raises
 
     def authenticate_header(self, request):
         return 'HMAC-SHA256 realm="api", headers="X-Api-Key X-Timestamp X-Nonce X-Signature"'

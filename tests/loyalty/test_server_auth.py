@@ -1,10 +1,12 @@
 import json
 import time
+from datetime import timedelta
 
 import pytest
 
+from loyalty import services as platform_services
 from loyalty.api.server_auth import signed_headers
-from loyalty.models import ApiNonce
+from loyalty.models import ApiClient, ApiNonce
 from members.models import Member
 from tests.factories import MemberFactory
 
@@ -179,3 +181,66 @@ def test_an_oversized_signed_body_is_400_and_changes_nothing(api, server_client,
     assert response.json()["code"] == "request_too_large"
     assert granted() == 0
     assert not ApiNonce.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_client_deactivated_after_its_secret_was_cached_is_refused_at_once(api, server_client):
+    client, secret = server_client
+    assert signed_post(api, client, secret, {"openid": "s1"}, key="k1").status_code == 201
+    ApiClient.objects.filter(pk=client.pk).update(is_active=False)  # as another process would: no signal
+
+    refused = signed_post(api, client, secret, {"openid": "s2"}, key="k2")
+
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "signature_invalid"
+    assert granted() == 1
+    assert ApiNonce.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_rotated_secret_takes_effect_at_once_although_the_old_one_was_cached(api, server_client):
+    client, old = server_client
+    assert signed_post(api, client, old, {"openid": "s1"}, key="k1").status_code == 201
+    new = platform_services.api_client_issue_secret(client=ApiClient.objects.get(pk=client.pk))
+
+    with_old = signed_post(api, client, old, {"openid": "s2"}, key="k2")
+    with_new = signed_post(api, client, new, {"openid": "s3"}, key="k3")
+
+    assert with_old.status_code == 401
+    assert with_new.status_code == 201
+    assert granted() == 2
+    assert ApiNonce.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_last_used_is_recorded_at_most_once_a_minute(api, server_client):
+    client, secret = server_client
+    assert signed_post(api, client, secret, {"openid": "s1"}, key="k1").status_code == 201
+    first = ApiClient.objects.get(pk=client.pk).last_used_at
+    ApiClient.objects.filter(pk=client.pk).update(last_used_at=first - timedelta(seconds=30))
+
+    signed_post(api, client, secret, {"openid": "s2"}, key="k2")
+    within = ApiClient.objects.get(pk=client.pk).last_used_at
+    ApiClient.objects.filter(pk=client.pk).update(last_used_at=first - timedelta(seconds=90))
+    signed_post(api, client, secret, {"openid": "s3"}, key="k3")
+    after = ApiClient.objects.get(pk=client.pk).last_used_at
+
+    assert within == first - timedelta(seconds=30)
+    assert after > first - timedelta(seconds=90)
+
+
+@pytest.mark.django_db
+def test_a_signed_call_costs_one_statement_once_the_client_is_cached(
+    api, server_client, django_assert_max_num_queries
+):
+    client, secret = server_client
+    member = MemberFactory(openid="o-cost")
+    path = "/api/v1/server/members/lookup?openid=o-cost"
+    api.get(path, **as_meta(signed_headers(key_id=client.key_id, secret=secret, method="GET", path=path)))
+
+    with django_assert_max_num_queries(2):  # the nonce statement and the lookup itself
+        response = api.get(
+            path, **as_meta(signed_headers(key_id=client.key_id, secret=secret, method="GET", path=path))
+        )
+
+    assert response.json()["id"] == member.pk

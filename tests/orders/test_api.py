@@ -13,6 +13,10 @@ from tests.stored_value.helpers import credit, parts
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
+# Statements of the hot path inside a test transaction (savepoints included; a first completion, so the
+# first-order reward runs too).
+QUOTE_QUERIES, COMMIT_QUERIES, COMPLETE_QUERIES = 9, 21, 49
+
 BASKET = {
     "lines": [
         {"sku": "BUNDLE", "name": "礼盒", "category": "gift", "unit_price_fen": 160_000, "quantity": 1},
@@ -190,3 +194,26 @@ def test_the_hand_built_commit_answer_has_the_documented_shape(member, signed):
         "replayed": False
     }
     assert committed.json()["lines"] == completed.json()["lines"]
+
+
+def test_quote_commit_and_complete_take_a_bounded_number_of_queries(
+    member, signed, django_assert_max_num_queries
+):
+    """Counts of the checkout's hot path (HMAC nonce statement included); a regression shows here first."""
+    credit(member, 150_000, 15_000)
+    body = {**BASKET, "member_id": member.pk, "stored_value_fen": 5_000}
+    signed("POST", "/api/v1/server/checkout/quote", body)  # warms the API client cache
+
+    with django_assert_max_num_queries(QUOTE_QUERIES):
+        quote = signed("POST", "/api/v1/server/checkout/quote", body)
+    with django_assert_max_num_queries(COMMIT_QUERIES):
+        committed = signed(
+            "POST",
+            "/api/v1/server/orders",
+            {**body, "order_no": "Q-1", "quote_hash": quote.json()["fingerprint"]},
+        )
+    with django_assert_max_num_queries(COMPLETE_QUERIES):
+        completed = signed("POST", "/api/v1/server/orders/Q-1/complete")
+
+    assert committed.status_code == 201
+    assert completed.status_code == 200 and completed.json()["earned_points"] > 0

@@ -110,6 +110,9 @@ class RfmScore(models.Model):
             )
         ]
 
+    def __str__(self):
+        return f"{self.member_id}: {self.segment} {self.r_score}{self.f_score}{self.m_score}"
+
 
 class MemberTag(models.Model):
     """An operator's tag (标签) put on members by hand or from a file."""
@@ -139,6 +142,9 @@ class MemberTagging(models.Model):
         verbose_name_plural = _("tagged members")
         constraints = [models.UniqueConstraint(fields=["tag", "member"], name="uniq_member_tagging")]
         indexes = [models.Index(fields=["member", "tag"], name="tagging_member")]
+
+    def __str__(self):
+        return f"{self.tag_id} · {self.member_id}"
 
 
 class Segment(models.Model):
@@ -185,6 +191,9 @@ class DailyMetrics(models.Model):
         verbose_name_plural = _("daily figures")
         ordering = ["day"]
 
+    def __str__(self):
+        return self.day.isoformat()
+
 
 class MonthlyMetrics(models.Model):
     """One merchant-local month: buyers, repeat buyers (复购) and the month's first-purchase cohort."""
@@ -203,6 +212,9 @@ class MonthlyMetrics(models.Model):
         verbose_name = _("monthly figures")
         verbose_name_plural = _("monthly figures")
         ordering = ["month"]
+
+    def __str__(self):
+        return self.month.strftime("%Y-%m")
 
 
 class AttributionDaily(models.Model):
@@ -223,6 +235,9 @@ class AttributionDaily(models.Model):
         verbose_name_plural = _("attribution")
         constraints = [models.UniqueConstraint(fields=["day", "kind", "key"], name="uniq_attribution_day")]
 
+    def __str__(self):
+        return f"{self.day} {self.kind} {self.key}"
+
 
 class CouponDaily(models.Model):
     """Coupons issued and used per template and day."""
@@ -242,6 +257,9 @@ class CouponDaily(models.Model):
         verbose_name_plural = _("coupon figures")
         constraints = [models.UniqueConstraint(fields=["day", "template"], name="uniq_coupon_day")]
 
+    def __str__(self):
+        return f"{self.day} #{self.template_id}"
+
 
 class ReportRun(models.Model):
     """A refresh of the report tables over a range of days."""
@@ -256,3 +274,6 @@ class ReportRun(models.Model):
         verbose_name = _("report refresh")
         verbose_name_plural = _("report refreshes")
         ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.start} – {self.end}"

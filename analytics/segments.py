@@ -29,7 +29,6 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
 from django.utils.translation import gettext as _
 
 from analytics.exceptions import InvalidSegmentRule

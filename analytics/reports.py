@@ -44,7 +44,7 @@ WITH b AS (SELECT {_BOUNDS}),
 days AS (SELECT d::date AS day FROM generate_series(%(start)s::date, %(end)s::date, interval '1 day') d),
 p AS (
     SELECT (o.completed_at AT TIME ZONE %(tz)s)::date AS day, count(*) AS n,
-           count(DISTINCT o.member_id) AS buyers, sum({PAID_FEN}) AS paid
+           count(DISTINCT o.member_id) AS buyers, sum({PAID_FEN})::bigint AS paid
     FROM orders_order o, b
     WHERE {PURCHASE_WHERE} AND o.completed_at >= b.t0 AND o.completed_at < b.t1 GROUP BY 1
 ), nm AS (

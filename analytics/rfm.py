@@ -7,8 +7,8 @@ get no score (their old row is deleted): RFM ranks customers, not sign-ups.
 
 Cut points are the merchant's own quintiles: ``percentile_disc(0.2, 0.4, 0.6, 0.8)``
 of each fact over the scored members.  A score counts the cut points a member
-beats: F and M score ``1 + #(cut < value)``, R (fewer days is better) scores
-``1 + #(cut > days)``.  Ties are therefore never split: equal facts always get
+beats: F and M score ``1 + #(cut < value)``; R is the same count turned round,
+since fewer days is better: ``5 - #(cut < days)``.  Ties are therefore never split: equal facts always get
 equal scores, whatever the member id, and when many members share a value (most
 members buy once) the cut points coincide and a score may go unused — the
 quintiles are of the data, not of ranks.  "High" is a score of 3 or more (at or
@@ -52,7 +52,7 @@ WITH facts AS MATERIALIZED (
     SELECT o.member_id,
            max(o.completed_at) AS last_at,
            count(*) AS frequency,
-           sum({PAID_FEN}) AS monetary
+           sum({PAID_FEN})::bigint AS monetary
     FROM orders_order o
     WHERE {PURCHASE_WHERE}
       AND o.completed_at >= %(since)s AND o.completed_at < %(as_of)s
@@ -69,8 +69,8 @@ WITH facts AS MATERIALIZED (
 ), scored AS (
     SELECT s.*, {_SEGMENT_SQL} AS segment FROM (
         SELECT me.*,
-               1 + (c.r_cuts[1] > me.recency)::int + (c.r_cuts[2] > me.recency)::int
-                 + (c.r_cuts[3] > me.recency)::int + (c.r_cuts[4] > me.recency)::int AS r,
+               5 - (c.r_cuts[1] < me.recency)::int - (c.r_cuts[2] < me.recency)::int
+                 - (c.r_cuts[3] < me.recency)::int - (c.r_cuts[4] < me.recency)::int AS r,
                1 + (c.f_cuts[1] < me.frequency)::int + (c.f_cuts[2] < me.frequency)::int
                  + (c.f_cuts[3] < me.frequency)::int + (c.f_cuts[4] < me.frequency)::int AS f,
                1 + (c.m_cuts[1] < me.monetary)::int + (c.m_cuts[2] < me.monetary)::int

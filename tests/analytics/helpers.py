@@ -21,7 +21,11 @@ def purchase(member, *, at, paid_fen=10_000, stored_value_fen=0, refunded_fen=0,
     """A completed order paid ``paid_fen`` (cash, plus ``stored_value_fen`` in stored value), ``refunded_fen`` back."""
     total = paid_fen + stored_value_fen
     if status is None:
-        status = "completed" if not refunded_fen else ("refunded" if refunded_fen == total else "partially_refunded")
+        status = (
+            "completed"
+            if not refunded_fen
+            else ("refunded" if refunded_fen == total else "partially_refunded")
+        )
     refunded_sv = min(refunded_fen, stored_value_fen)
     return Order.objects.create(
         order_no=f"A{next(_numbers):07d}",

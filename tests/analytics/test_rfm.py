@@ -89,7 +89,9 @@ def test_ties_are_never_split_equal_facts_get_equal_scores_whatever_the_member_i
 def test_only_completed_purchases_in_the_window_count_at_their_net_paid_value():
     member, other = MemberFactory(), MemberFactory()
     purchase(member, at=AS_OF - timedelta(days=400), paid_fen=99_999)  # outside the window
-    purchase(member, at=AS_OF - timedelta(days=30), paid_fen=8_000, stored_value_fen=2_000, refunded_fen=3_000)
+    purchase(
+        member, at=AS_OF - timedelta(days=30), paid_fen=8_000, stored_value_fen=2_000, refunded_fen=3_000
+    )
     purchase(member, at=AS_OF - timedelta(days=20), paid_fen=5_000, refunded_fen=5_000)  # fully refunded
     purchase(member, at=AS_OF - timedelta(days=10), paid_fen=4_000, status="cancelled")
     purchase(member, at=AS_OF + timedelta(days=1), paid_fen=4_000)  # after as_of

@@ -110,8 +110,8 @@ def test_member_day_uplift_compares_paid_per_buyer_on_member_days_and_other_days
 def test_points_and_coupons_and_bonus_are_counted_per_local_day(admin_user):
     from coupons.services import coupon_issue
     from points.ledger import points_earn, points_spend
-    from tests.stored_value.helpers import credit
     from tests.coupons.helpers import template
+    from tests.stored_value.helpers import credit
 
     a = MemberFactory()
     points_earn(member_id=a.pk, amount=300, idempotency_key="e1", source="t", expires_at=None)

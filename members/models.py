@@ -532,7 +532,10 @@ class MemberDay(models.Model):
     )
     audience = models.CharField(_("audience"), max_length=16, choices=Audience.choices, default="everyone")
     audience_values = models.JSONField(
-        _("audience values"), default=list, blank=True, help_text=_("Tier levels, card type ids or a segment id.")
+        _("audience values"),
+        default=list,
+        blank=True,
+        help_text=_("Tier levels, card type ids or a segment id."),
     )
     starts_on = models.DateField(_("first day"), null=True, blank=True)
     ends_on = models.DateField(_("last day"), null=True, blank=True)

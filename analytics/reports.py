@@ -159,6 +159,17 @@ def reports_refresh(*, start: date, end: date) -> ReportRun:
         "now": timezone.now(),
         "member_days": _member_days(start, end),
     }
+    try:
+        _refresh(params)
+    except Exception:
+        ReportRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, finished_at=timezone.now())
+        raise
+    ReportRun.objects.filter(pk=run.pk).update(status=RunStatus.DONE, finished_at=timezone.now())
+    run.refresh_from_db()
+    return run
+
+
+def _refresh(params: dict) -> None:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(-3, 2)")  # one refresh at a time
         cur.execute("DELETE FROM analytics_dailymetrics WHERE day BETWEEN %(start)s AND %(end)s", params)
@@ -169,9 +180,6 @@ def reports_refresh(*, start: date, end: date) -> ReportRun:
         cur.execute(COUPON_SQL, params)
         cur.execute("DELETE FROM analytics_monthlymetrics")
         cur.execute(MONTHLY_SQL, params)
-        ReportRun.objects.filter(pk=run.pk).update(status=RunStatus.DONE, finished_at=timezone.now())
-    run.refresh_from_db()
-    return run
 
 
 NIGHTLY_DAYS = 120

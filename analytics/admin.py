@@ -261,6 +261,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         }
         compare = [
             {
+                "key": key,
                 "label": label,
                 "now": format_fen(now_totals[key]) if key in money_keys else now_totals[key],
                 "before": format_fen(before[key]) if key in money_keys else before[key],

@@ -44,8 +44,8 @@ def test_the_dashboard_shows_the_period_against_the_previous_one_with_yuan_amoun
     assert response.status_code == 200
     html = response.content.decode()
     assert "analytics/chart.umd.min.js" in html and "cdn" not in html.lower()
-    compare = {str(row["label"]): row for row in response.context["compare"]}
-    assert compare["net paid"]["now"] == "¥4,950.00"  # 1×165 + 2×330 + 3×495 + 4×660 yuan
+    compare = {row["key"]: row for row in response.context["compare"]}
+    assert compare["sales_fen"]["now"] == "¥4,950.00"  # 1×165 + 2×330 + 3×495 + 4×660 yuan
     assert compare["purchases"]["now"] == 10 and compare["purchases"]["before"] == 0
     assert response.context["chart_json"]["days"][-1] == local_today().isoformat()
 
@@ -53,7 +53,7 @@ def test_the_dashboard_shows_the_period_against_the_previous_one_with_yuan_amoun
 def test_the_dashboard_filters_by_date_range_and_refuses_a_reversed_one(admin_client, data):
     today = local_today()
     response = admin_client.get(DASHBOARD, {"start": today - timedelta(days=5), "end": today})
-    compare = {str(row["label"]): row for row in response.context["compare"]}
+    compare = {row["key"]: row for row in response.context["compare"]}
     assert compare["purchases"]["now"] == 4 and len(response.context["chart_json"]["days"]) == 6
     reversed_range = admin_client.get(DASHBOARD, {"start": today, "end": today - timedelta(days=5)})
     assert reversed_range.status_code == 200 and reversed_range.context["form"].errors

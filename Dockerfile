@@ -19,6 +19,7 @@ COPY mall ./mall
 COPY notifications ./notifications
 COPY payments ./payments
 COPY orders ./orders
+COPY analytics ./analytics
 COPY templates ./templates
 COPY static ./static
 COPY locale ./locale

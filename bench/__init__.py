@@ -11,4 +11,5 @@ MODULES = (
     "bench.notifications",
     "bench.tiers",
     "bench.checkout",
+    "bench.analytics",
 )

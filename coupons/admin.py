@@ -11,6 +11,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from analytics.models import Segment
+from analytics.selectors import segment_ids_of, segment_members
 from coupons import services
 from coupons.exceptions import CouponNotVoidable
 from coupons.models import (
@@ -74,6 +76,11 @@ class CouponTemplateForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         issued = self.instance.issued_count if self.instance.pk else 0
+        if (
+            data.get("audience") == "segment"
+            and not Segment.objects.filter(pk__in=segment_ids_of(data.get("audience_values"))[:1]).exists()
+        ):
+            self.add_error("audience_values", _("Give the id of an existing segment, e.g. [3]."))
         if data.get("total_stock") is not None and data["total_stock"] < issued:
             self.add_error(
                 "total_stock", _("%(n)s are already issued: the stock cannot be less.") % {"n": issued}
@@ -178,7 +185,7 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         ] + super().get_urls()
 
     def bulk_issue_view(self, request, pk):
-        """Issue this coupon to every member, or to the members listed in an uploaded file."""
+        """Issue this coupon to every member, a segment's members, or the members listed in an uploaded file."""
         template = get_object_or_404(CouponTemplate, pk=pk)
         form = BulkIssueForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and request.user.has_perm("coupons.issue_coupons") and form.is_valid():
@@ -207,6 +214,7 @@ class CouponTemplateAdmin(admin.ModelAdmin):
 
 class BulkIssueForm(forms.Form):
     everyone = forms.BooleanField(label=_("all members"), required=False)
+    segment = forms.ModelChoiceField(label=_("or a segment"), queryset=Segment.objects.all(), required=False)
     members_file = forms.FileField(
         label=_("or a file of members"),
         required=False,
@@ -217,6 +225,12 @@ class BulkIssueForm(forms.Form):
         data = super().clean()
         if data.get("everyone"):
             data["member_ids"] = list(Member.objects.values_list("pk", flat=True))
+        elif data.get("segment"):
+            data["member_ids"] = list(
+                segment_members(segment_id=data["segment"].pk).values_list("pk", flat=True)
+            )
+            if not data["member_ids"]:
+                raise forms.ValidationError(_("Nobody is in this segment now."))
         elif data.get("members_file"):
             raw = data["members_file"].read()
             try:
@@ -230,7 +244,7 @@ class BulkIssueForm(forms.Form):
             if not data["member_ids"]:
                 raise forms.ValidationError(_("No member in the file was found."))
         else:
-            raise forms.ValidationError(_("Choose all members or upload a file."))
+            raise forms.ValidationError(_("Choose all members, a segment or upload a file."))
         return data
 
 

@@ -3,10 +3,9 @@
 ``everyone`` and ``new_members`` are decided here; ``tiers`` (the member's
 tier level is one of ``audience_values``) and ``card_holders`` (the member
 holds a valid card of one of those card type ids) ask membership's
-selectors.  ``segment`` is decided by the analytics issue: it registers its
-function in ``AUDIENCE_CHECKS`` when it lands.
-Until then a template with such an audience is offered to nobody (never to
-everybody: a targeted coupon must not leak).
+selectors.  ``segment`` (``audience_values`` = [segment id]) asks analytics
+whether the member matches the segment's rules now; a missing or deleted
+segment is nobody (never everybody: a targeted coupon must not leak).
 """
 
 from datetime import timedelta
@@ -41,11 +40,21 @@ def _card_holders(template, member) -> bool:
     return bool(held & _levels(template.audience_values))
 
 
+def _segment(template, member) -> bool:
+    from analytics.selectors import member_in_segment, segment_ids_of
+
+    return any(
+        member_in_segment(segment_id=segment_id, member_id=member.pk)
+        for segment_id in segment_ids_of(template.audience_values)[:1]
+    )
+
+
 AUDIENCE_CHECKS = {
     "everyone": _everyone,
     "new_members": _new_member,
     "tiers": _tiers,
     "card_holders": _card_holders,
+    "segment": _segment,
 }
 
 

@@ -193,3 +193,15 @@ def earned_points_clawback(
         return 0
     after = min(refunded_before_fen + refunding_fen, eligible_fen)
     return earned * after // eligible_fen - earned * refunded_before_fen // eligible_fen
+
+
+def points_liability_fen(*, points: int, points_per_yuan: int) -> int:
+    """What outstanding points are worth at the checkout deduction rate: floor(points × 100 / points_per_yuan) fen.
+
+    Rounded down, once, on the total: a report of the merchant's liability,
+    and at checkout a part of a fen of points can never be redeemed either
+    (see ``points_unit``), so flooring the total overstates nothing.
+    """
+    if points <= 0:
+        return 0
+    return points * 100 // points_per_yuan

@@ -146,6 +146,20 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         hour="3",
         description="Shipped redemptions not confirmed by the member complete after MALL_AUTO_COMPLETE_DAYS (7).",
     ),
+    DefaultSchedule(
+        name=gettext_noop("Recalculate RFM scores"),
+        task="analytics.rfm_nightly",
+        minute="40",
+        hour="2",
+        description="RFM over the configured window, two set-based statements; also finishes an interrupted run.",
+    ),
+    DefaultSchedule(
+        name=gettext_noop("Refresh the analytics report tables"),
+        task="analytics.refresh_reports",
+        minute="20",
+        hour="2",
+        description="Daily, monthly, cohort, attribution and coupon figures for the last 120 local days.",
+    ),
 ]
 
 

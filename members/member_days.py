@@ -81,7 +81,7 @@ def member_in_audience(member_day: MemberDay, *, member_id: int, at: datetime) -
 
 
 def audience_members(member_day: MemberDay, *, at: datetime):
-    """The member day's audience as a Member queryset (everyone, tier levels, or holders of valid cards)."""
+    """The member day's audience as a Member queryset (everyone, tier levels, holders of valid cards, a segment)."""
     members = Member.objects.all()
     values = [int(v) for v in member_day.audience_values or [] if str(v).isdigit()]
     if member_day.audience == MemberDay.Audience.TIERS:
@@ -89,6 +89,12 @@ def audience_members(member_day: MemberDay, *, at: datetime):
         if 0 in values:
             in_tiers |= Q(membership__isnull=True)
         return members.filter(in_tiers)
+    if member_day.audience == MemberDay.Audience.SEGMENT:
+        from analytics.selectors import segment_members
+
+        if not values:
+            return members.none()
+        return members.filter(pk__in=segment_members(segment_id=values[0], now=at).values("pk"))
     if member_day.audience == MemberDay.Audience.CARD_HOLDERS:
         return members.filter(
             pk__in=Member.objects.filter(

@@ -514,6 +514,7 @@ class MemberDay(models.Model):
         EVERYONE = "everyone", _("everyone")
         TIERS = "tiers", _("tiers")
         CARD_HOLDERS = "card_holders", _("card holders")
+        SEGMENT = "segment", _("segment")
 
     name = models.CharField(_("name"), max_length=60)
     recurrence = models.CharField(_("recurrence"), max_length=8, choices=Recurrence.choices)
@@ -531,7 +532,10 @@ class MemberDay(models.Model):
     )
     audience = models.CharField(_("audience"), max_length=16, choices=Audience.choices, default="everyone")
     audience_values = models.JSONField(
-        _("audience values"), default=list, blank=True, help_text=_("Tier levels or card type ids.")
+        _("audience values"),
+        default=list,
+        blank=True,
+        help_text=_("Tier levels, card type ids or a segment id."),
     )
     starts_on = models.DateField(_("first day"), null=True, blank=True)
     ends_on = models.DateField(_("last day"), null=True, blank=True)

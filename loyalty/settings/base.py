@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "notifications",
     "payments",
     "orders",
+    "analytics",
 ]
 
 MIDDLEWARE = [

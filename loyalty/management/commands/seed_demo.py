@@ -6,6 +6,7 @@ import random
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from analytics.demo import seed_analytics
 from coupons.demo import seed_coupons
 from loyalty import services
 from loyalty.models import ApiClient
@@ -41,6 +42,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"orders: {seed_orders(rng=rng)} checked out (some refunded or cancelled)")
         self.stdout.write(f"points mall: {seed_mall(rng=rng)} redemptions")
+        self.stdout.write(f"analytics: {seed_analytics(rng=rng)} history orders; reports and RFM computed")
         client = self._demo_api_client()
         self.stdout.write(f"demo API client: {client['key_id']} (secret in .data/{DEMO_CLIENT_FILE})")
 

@@ -1,0 +1,1 @@
+"""Analytics: RFM scores, rule-based segments and tags, precomputed reports and the dashboard (issue #9)."""

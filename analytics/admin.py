@@ -1,0 +1,421 @@
+"""Analytics back office: the dashboard (charts, side-by-side figures, CSV of every report), the member
+portrait, RFM runs with progress, segments with a live count, tags and settings."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from analytics import reports, rfm, selectors
+from analytics.exceptions import InvalidSegmentRule
+from analytics.models import (
+    AnalyticsSettings,
+    AttributionDaily,
+    DailyMetrics,
+    MemberTag,
+    MemberTagging,
+    RfmRun,
+    RfmScore,
+    RfmSegment,
+    RunStatus,
+    Segment,
+)
+from analytics.segments import FIELDS, validate_rules
+from loyalty.admin_tools import ReadOnlyAdminMixin, local_time, money, stream_csv
+from loyalty.money import format_fen
+
+
+@admin.register(AnalyticsSettings)
+class AnalyticsSettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "rfm_window_days"]
+
+    def has_add_permission(self, request):
+        return not AnalyticsSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- RFM ----------------------------------------------------------------------------------------------
+
+
+@admin.register(RfmRun)
+class RfmRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "as_of", "window_days", "status", "members_scored", "created_by", "finished_at"]
+    readonly_fields = [f.name for f in RfmRun._meta.fields]
+    change_form_template = "admin/analytics/rfmrun/change_form.html"
+    change_list_template = "admin/analytics/rfmrun/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("start/", view(require_POST(self.start_view)), name="analytics_rfmrun_start"),
+            path("<int:pk>/progress.json", view(self.progress_json), name="analytics_rfmrun_progress"),
+        ] + super().get_urls()
+
+    def start_view(self, request):
+        if not request.user.has_perm("analytics.add_rfmrun"):
+            raise PermissionDenied
+        run = rfm.rfm_run_create(actor_id=request.user.pk)
+        self.log_addition(request, run, "RFM run started")
+        return redirect("admin:analytics_rfmrun_change", run.pk)
+
+    def progress_json(self, request, pk):
+        run = get_object_or_404(RfmRun, pk=pk)
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        return JsonResponse(
+            {
+                "status": run.status,
+                "steps_done": run.steps_done,
+                "steps_total": run.steps_total,
+                "members_scored": run.members_scored,
+            }
+        )
+
+
+@admin.register(RfmScore)
+class RfmScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "member",
+        "segment",
+        "r_score",
+        "f_score",
+        "m_score",
+        "recency_days",
+        "frequency",
+        money("monetary_fen", _("monetary")),
+        "portrait",
+    ]
+    list_filter = ["segment", "r_score", "f_score", "m_score"]
+    list_select_related = ["member"]
+    search_fields = ["member__nickname", "member__phone", "member__openid"]
+    show_full_result_count = False
+
+    @admin.display(description=_("portrait"))
+    def portrait(self, score):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:analytics_portrait", args=[score.member_id]), _("portrait")
+        )
+
+
+# --- tags and segments ----------------------------------------------------------------------------------
+
+
+class MemberTaggingInline(admin.TabularInline):
+    model = MemberTagging
+    raw_id_fields = ["member"]
+    extra = 1
+
+
+@admin.register(MemberTag)
+class MemberTagAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "created_at"]
+    search_fields = ["name"]
+    inlines = [MemberTaggingInline]
+
+
+class SegmentForm(forms.ModelForm):
+    class Meta:
+        model = Segment
+        fields = ["name", "description", "rules"]
+        help_texts = {
+            "rules": _(
+                'A JSON tree: {"op": "and"|"or", "conditions": [ {"field": ..., "value": ...} or another group ]}.'
+            )
+        }
+
+    def clean_rules(self):
+        rules = self.cleaned_data["rules"]
+        try:
+            validate_rules(rules)
+        except InvalidSegmentRule as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return rules
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    form = SegmentForm
+    list_display = ["id", "name", "description", "updated_at"]
+    search_fields = ["name"]
+    change_form_template = "admin/analytics/segment/change_form.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("preview/", view(require_POST(self.preview_view)), name="analytics_segment_preview"),
+        ] + super().get_urls()
+
+    def preview_view(self, request):
+        """The live count: how many members the posted rules match now (nothing is saved)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            rules = json.loads(request.POST.get("rules") or "null")
+            count = selectors.members_matching(rules).count()
+        except ValueError:
+            return JsonResponse(
+                {"code": "invalid_segment_rule", "message": str(_("Not valid JSON."))}, status=400
+            )
+        except InvalidSegmentRule as exc:
+            return JsonResponse({"code": exc.code, "message": str(exc.message)}, status=400)
+        return JsonResponse({"count": count})
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["segment_fields"] = FIELDS
+        context["rfm_segments"] = RfmSegment.choices
+        return super().render_change_form(request, context, *args, **kwargs)
+
+
+# --- dashboard and portrait ----------------------------------------------------------------------------
+
+
+class RangeForm(forms.Form):
+    start = forms.DateField(label=_("from"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("to"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end"):
+            if data["start"] > data["end"]:
+                raise forms.ValidationError(_("The start is after the end."))
+            if (data["end"] - data["start"]).days > 366 * 3:
+                raise forms.ValidationError(_("Choose at most three years."))
+        return data
+
+
+def _pct(value):
+    return "—" if value is None else f"{value}%"
+
+
+def _change(now: int, before: int):
+    return _pct(round(100 * (now - before) / before, 1) if before else None)
+
+
+REPORTS = ["daily", "monthly", "attribution", "coupons", "uplift", "liabilities", "rfm"]
+
+
+@admin.register(DailyMetrics)
+class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The analytics dashboard lives at this model's list URL (the daily table is what it reads)."""
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("portrait/<int:pk>/", view(self.portrait_view), name="analytics_portrait"),
+            path("refresh/", view(require_POST(self.refresh_view)), name="analytics_refresh"),
+        ] + super().get_urls()
+
+    def refresh_view(self, request):
+        if not request.user.has_perm("analytics.add_reportrun"):
+            raise PermissionDenied
+        form = RangeForm(request.POST)
+        if form.is_valid():
+            reports.reports_refresh(start=form.cleaned_data["start"], end=form.cleaned_data["end"])
+            messages.success(request, _("The reports were refreshed."))
+        else:
+            messages.error(request, _("Choose a valid date range."))
+        return redirect(reverse("admin:analytics_dailymetrics_changelist") + "?" + request.POST.urlencode())
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        start, end = selectors.date_range_default()
+        form = RangeForm(request.GET or {"start": start, "end": end})
+        if form.is_valid():
+            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        days = (end - start).days + 1
+        prev_end = start - timedelta(days=1)
+        prev_start = prev_end - timedelta(days=days - 1)
+        export = request.GET.get("export")
+        if export in REPORTS:
+            return self._export(export, start, end)
+
+        now_totals = selectors.period_totals(start=start, end=end)
+        before = selectors.period_totals(start=prev_start, end=prev_end)
+        money_keys = {"sales_fen", "sales_per_purchase_fen", "bonus_issued_fen", "bonus_forfeited_fen"}
+        labels = {
+            "purchases": _("purchases"),
+            "sales_fen": _("net paid"),
+            "sales_per_purchase_fen": _("paid per purchase"),
+            "new_members": _("new members"),
+            "points_earned": _("points issued"),
+            "points_spent": _("points redeemed"),
+            "points_expired": _("points expired"),
+            "coupons_issued": _("coupons issued"),
+            "coupons_used": _("coupons used"),
+            "bonus_issued_fen": _("bonus issued"),
+            "bonus_forfeited_fen": _("bonus forfeited"),
+        }
+        compare = [
+            {
+                "key": key,
+                "label": label,
+                "now": format_fen(now_totals[key]) if key in money_keys else now_totals[key],
+                "before": format_fen(before[key]) if key in money_keys else before[key],
+                "change": _change(now_totals[key], before[key]),
+            }
+            for key, label in labels.items()
+        ]
+        daily = selectors.daily_rows(start=start, end=end)
+        monthly = selectors.monthly_rows(start=start, end=end)
+        uplift = selectors.member_day_uplift(start=start, end=end)
+        liab = selectors.liabilities(end=end)
+        chart = {
+            "days": [d.day.isoformat() for d in daily],
+            "sales": [d.sales_fen / 100 for d in daily],
+            "buyers": [d.buyers for d in daily],
+            "new_members": [d.new_members for d in daily],
+            "points_earned": [d.points_earned for d in daily],
+            "points_spent": [d.points_spent for d in daily],
+            "points_expired": [d.points_expired for d in daily],
+            "months": [m["month"].strftime("%Y-%m") for m in monthly],
+            "repurchase": [m["repurchase_pct"] for m in monthly],
+            "cohort_30": [m["cohort_30_pct"] for m in monthly],
+            "cohort_60": [m["cohort_60_pct"] for m in monthly],
+            "cohort_90": [m["cohort_90_pct"] for m in monthly],
+        }
+        bonus_forfeit_pct = (
+            round(100 * now_totals["bonus_forfeited_fen"] / now_totals["bonus_issued_fen"], 1)
+            if now_totals["bonus_issued_fen"]
+            else None
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Analytics dashboard"),
+            "form": form,
+            "start": start,
+            "end": end,
+            "prev_start": prev_start,
+            "prev_end": prev_end,
+            "compare": compare,
+            "monthly": monthly,
+            "registration": selectors.attribution_rows(
+                start=start, end=end, kind=AttributionDaily.Kind.REGISTRATION
+            ),
+            "card_channel": selectors.attribution_rows(
+                start=start, end=end, kind=AttributionDaily.Kind.CARD_CHANNEL
+            ),
+            "card_staff": selectors.attribution_rows(
+                start=start, end=end, kind=AttributionDaily.Kind.CARD_STAFF
+            ),
+            "coupons": selectors.coupon_rows(start=start, end=end),
+            "uplift": {
+                "member_days": format_fen(uplift["member_days"]["per_buyer_fen"]),
+                "other_days": format_fen(uplift["other_days"]["per_buyer_fen"]),
+                "member_day_buyers": uplift["member_days"]["buyers"],
+                "other_day_buyers": uplift["other_days"]["buyers"],
+                "uplift": _pct(uplift["uplift_pct"]),
+            },
+            "liabilities": {
+                "points": liab["points"],
+                "points_value": format_fen(liab["points_value_fen"]),
+                "points_per_yuan": liab["points_per_yuan"],
+                "principal": format_fen(liab["principal_fen"]),
+                "bonus": format_fen(liab["bonus_fen"]),
+                "bonus_forfeit_pct": _pct(bonus_forfeit_pct),
+            },
+            "rfm": [
+                {**row, "label": RfmSegment(row["segment"]).label, "monetary": format_fen(row["monetary"])}
+                for row in selectors.rfm_distribution()
+            ],
+            "latest_rfm": RfmRun.objects.filter(status=RunStatus.DONE).first(),
+            "chart_json": chart,
+            "reports": REPORTS,
+            "query": f"start={start.isoformat()}&end={end.isoformat()}",
+        }
+        return TemplateResponse(request, "admin/analytics/dashboard.html", context)
+
+    def _export(self, report: str, start, end):
+        name = f"{report}-{start}-{end}.csv"
+        if report == "daily":
+            header = [
+                "day", "purchases", "buyers", "sales_fen", "new_members", "points_earned", "points_spent",
+                "points_expired", "coupons_issued", "coupons_used", "bonus_issued_fen", "bonus_forfeited_fen",
+                "is_member_day",
+            ]  # fmt: skip
+            rows = ([getattr(d, h) for h in header] for d in selectors.daily_rows(start=start, end=end))
+        elif report == "monthly":
+            header = [
+                "month", "buyers", "repeat_buyers", "repurchase_pct", "cohort_size", "cohort_30", "cohort_60",
+                "cohort_90", "cohort_30_pct", "cohort_60_pct", "cohort_90_pct",
+            ]  # fmt: skip
+            rows = ([m[h] for h in header] for m in selectors.monthly_rows(start=start, end=end))
+        elif report == "attribution":
+            header = ["kind", "channel", "count"]
+            rows = (
+                [kind, r["key"], r["count"]]
+                for kind in AttributionDaily.Kind.values
+                for r in selectors.attribution_rows(start=start, end=end, kind=kind)
+            )
+        elif report == "coupons":
+            header = ["template_id", "template", "issued", "used", "use_pct"]
+            rows = (
+                [r["template_id"], r["template__name"], r["issued"], r["used"], r["use_pct"]]
+                for r in selectors.coupon_rows(start=start, end=end)
+            )
+        elif report == "uplift":
+            u = selectors.member_day_uplift(start=start, end=end)
+            header = ["days", "sales_fen", "buyers", "per_buyer_fen"]
+            rows = [
+                [k, u[k]["sales_fen"], u[k]["buyers"], u[k]["per_buyer_fen"]]
+                for k in ("member_days", "other_days")
+            ]
+        elif report == "liabilities":
+            liab = selectors.liabilities(end=end)
+            header = ["points", "points_value_fen", "points_per_yuan", "principal_fen", "bonus_fen"]
+            rows = [[liab[h] for h in header]]
+        else:
+            header = ["segment", "members", "monetary_fen"]
+            rows = ([r["segment"], r["members"], r["monetary"]] for r in selectors.rfm_distribution())
+        return stream_csv(filename=name, header=header, rows=rows)
+
+    def portrait_view(self, request, pk):
+        """用户画像: RFM, segments, tags, tier history, purchases and the ledgers of one member."""
+        from members.models import Member
+        from points.models import PointsEntry
+        from stored_value.models import StoredValueEntry
+
+        if not request.user.has_perm("members.view_member"):
+            raise PermissionDenied
+        member = get_object_or_404(Member, pk=pk)
+        score = RfmScore.objects.filter(member=member).first()
+        purchases = selectors.member_purchases(member_id=member.pk)
+        for p in purchases:
+            p["paid"] = format_fen(p["paid_fen"])
+            p["time"] = local_time(p["completed_at"])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Member portrait: %(member)s") % {"member": member},
+            "member": member,
+            "score": score,
+            "monetary": format_fen(score.monetary_fen) if score else "",
+            "segments": selectors.member_segments(member_id=member.pk),
+            "tags": list(member.tags.all()),
+            "tier_history": member.tier_changes.order_by("-id")[:20],
+            "purchases": purchases,
+            "chart_json": {
+                "times": [p["time"][:10] for p in reversed(purchases) if p["counts"]],
+                "paid": [p["paid_fen"] / 100 for p in reversed(purchases) if p["counts"]],
+            },
+            "points_entries": PointsEntry.objects.filter(account__member=member).order_by("-id")[:30],
+            "stored_value_entries": [
+                {"e": e, "principal": format_fen(e.principal_fen), "bonus": format_fen(e.bonus_fen)}
+                for e in StoredValueEntry.objects.filter(account__member=member).order_by("-id")[:30]
+            ],
+        }
+        return TemplateResponse(request, "admin/analytics/portrait.html", context)

@@ -204,7 +204,7 @@ class CloseAccountOutput(serializers.Serializer):
     coupons_voided = serializers.IntegerField(help_text="Unused coupons voided with the account.")
 
 
-class CloseAccountView(APIView):
+class CloseAccountView(NoInputMixin, APIView):
     """Close my account (注销): refused while stored value remains or a recharge awaits payment.
 
     Points and unused coupons are forfeited, personal data is erased and every

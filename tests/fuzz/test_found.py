@@ -52,3 +52,34 @@ def test_a_nul_in_a_query_string_is_refused_not_a_500(api, server_client):
     response = signed_request(api, *server_client, "get", "/api/v1/server/members/lookup?openid=a%00b")
 
     assert response.status_code in (400, 404), response.content
+
+
+def test_a_subscription_report_reusing_a_key_with_other_results_is_a_documented_409(member_api, api):
+    from notifications.models import SubscribeConsent, WechatTemplate
+
+    WechatTemplate.objects.create(kind="points_expiring", template_id="TPL-P", field_map={"thing1": "{title}"})
+    url = "/api/v1/me/subscriptions"
+    first = member_api.post(url, {"results": {"TPL-P": "accept"}}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    before = list(SubscribeConsent.objects.values_list("pk", "result"))
+
+    reused = member_api.post(url, {"results": {"TPL-P": "reject"}}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert first.status_code == 200
+    assert (reused.status_code, reused.json()["code"]) == (409, "idempotency_conflict")
+    assert list(SubscribeConsent.objects.values_list("pk", "result")) == before
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "409" in schema["paths"][url]["post"]["responses"]
+
+
+def test_every_operation_taking_an_idempotency_key_documents_the_409_of_a_reused_key(api):
+    """The fuzzer sends one key with different bodies; the conflict must be in the schema."""
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", []))
+        and "409" not in operation.get("responses", {})
+    ]
+    assert len(schema["paths"]) > 20
+    assert undocumented == []

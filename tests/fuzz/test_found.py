@@ -6,7 +6,7 @@ import pytest
 
 from loyalty.models import IdempotencyRecord
 from members.models import Member
-from tests.security.helpers import signed_request
+from tests.security.helpers import db_fingerprint, signed_request
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,9 @@ def test_a_nul_in_a_query_string_is_refused_not_a_500(api, server_client):
 def test_a_subscription_report_reusing_a_key_with_other_results_is_a_documented_409(member_api, api):
     from notifications.models import SubscribeConsent, WechatTemplate
 
-    WechatTemplate.objects.create(kind="points_expiring", template_id="TPL-P", field_map={"thing1": "{title}"})
+    WechatTemplate.objects.create(
+        kind="points_expiring", template_id="TPL-P", field_map={"thing1": "{title}"}
+    )
     url = "/api/v1/me/subscriptions"
     first = member_api.post(url, {"results": {"TPL-P": "accept"}}, format="json", HTTP_IDEMPOTENCY_KEY="k")
     before = list(SubscribeConsent.objects.values_list("pk", "result"))
@@ -83,3 +85,31 @@ def test_every_operation_taking_an_idempotency_key_documents_the_409_of_a_reused
     ]
     assert len(schema["paths"]) > 20
     assert undocumented == []
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["get", "post cancel", "post complete", "post refunds"],
+)
+def test_a_nul_in_an_order_number_in_the_path_is_not_found_not_a_500(api, server_client, method, member):
+    from tests.orders.helpers import basket, commit
+
+    order = commit(member, basket(("SKU", 1_000, 1)))
+    before = db_fingerprint()
+    verb, _, action = method.partition(" ")
+    url = f"/api/v1/server/orders/{order.order_no}%00" + (f"/{action}" if action else "")
+
+    response = signed_request(
+        api, *server_client, verb, url, {"refund_no": "r1"} if action == "refunds" else None
+    )
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert db_fingerprint() == before
+
+
+def test_a_nul_in_my_order_number_or_a_payment_number_is_not_found_not_a_500(member_api):
+    mine = member_api.get("/api/v1/orders/T1%00")
+    pay = member_api.post("/api/v1/payments/x%00/simulate-pay")
+
+    assert (mine.status_code, mine.json()["code"]) == (404, "not_found")
+    assert (pay.status_code, pay.json()["code"]) == (404, "not_found")

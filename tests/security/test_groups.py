@@ -61,9 +61,7 @@ def world():
     purchase, _ = cards.card_purchase_create(member=member, card_type_id=paid.pk)
     pay(purchase)
     mall_item = mall_helpers.item(points=10, stock=5)
-    redemption = mall_helpers.redeem(
-        member, mall_item, key="sec", address_id=mall_helpers.address(member).pk
-    )
+    redemption = mall_helpers.redeem(member, mall_item, key="sec", address_id=mall_helpers.address(member).pk)
     order = commit(member, basket(("SKU", 1_000, 1)))
     return {
         "member": member.pk,
@@ -135,7 +133,12 @@ POSTS = {
     "freeze stored value": {"reason": "r", "idempotency_key": "k"},
     "void a coupon": {"reason": "r", "idempotency_key": "k"},
     "bulk issue coupons": {"everyone": "on"},
-    "grant a card": {"member_id": "{member}", "card_type": "{card_type}", "reason": "r", "idempotency_key": "k"},
+    "grant a card": {
+        "member_id": "{member}",
+        "card_type": "{card_type}",
+        "reason": "r",
+        "idempotency_key": "k",
+    },
     "revoke a card": {"reason": "r", "idempotency_key": "k"},
     "refund a card purchase": {"reason": "r", "idempotency_key": "k"},
     "ship a redemption": {"carrier": "SF", "tracking_no": "SF1"},

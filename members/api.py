@@ -114,7 +114,13 @@ class ProfileView(APIView):
         return Response(ProfileSerializer(request.user).data)
 
     @extend_schema(
-        request=ProfileSerializer, responses={200: ProfileSerializer, 400: ErrorSerializer}, tags=["me"]
+        request=ProfileSerializer,
+        responses={
+            200: ProfileSerializer,
+            400: ErrorSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="birthday_change_limited"),
+        },
+        tags=["me"],
     )
     def patch(self, request):
         data = ProfileSerializer(data=request.data, partial=True)

@@ -113,3 +113,19 @@ def test_a_nul_in_my_order_number_or_a_payment_number_is_not_found_not_a_500(mem
 
     assert (mine.status_code, mine.json()["code"]) == (404, "not_found")
     assert (pay.status_code, pay.json()["code"]) == (404, "not_found")
+
+
+def test_changing_the_birthday_again_within_a_year_is_a_documented_409_and_the_profile_is_unchanged(
+    member, member_api, api
+):
+    url = "/api/v1/me/profile"
+    assert member_api.patch(url, {"birthday": "1990-03-01"}, format="json").status_code == 200  # set
+    assert member_api.patch(url, {"birthday": "1990-04-01"}, format="json").status_code == 200  # changed
+    before = Member.objects.filter(pk=member.pk).values().get()
+
+    again = member_api.patch(url, {"birthday": "0001-03-01", "nickname": "x"}, format="json")
+
+    assert (again.status_code, again.json().get("code")) == (409, "birthday_change_limited"), again.content
+    assert Member.objects.filter(pk=member.pk).values().get() == before
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "409" in schema["paths"][url]["patch"]["responses"]

@@ -224,6 +224,15 @@ def create_database(name: str, template: str | None = None) -> None:
                 # An autovacuum worker may be visiting the template for a moment.
                 if attempt == 49:
                     raise
+                if attempt >= 10:
+                    # Still busy after 2 s: a session another thread of this process left open (a
+                    # finished live server's or a concurrency test's) holds it; the template is our
+                    # own test or bench database, so end those sessions.
+                    cur.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = %s AND pid <> pg_backend_pid()",
+                        [template],
+                    )
                 time.sleep(0.2)
 
 

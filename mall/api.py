@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PageQuery
 from loyalty.api.serializers import ErrorSerializer, StrictModelSerializer, StrictSerializer
+from loyalty.api.views import NoInputMixin
 from mall import selectors, services
 from mall.exceptions import AddressNotFound, ItemNotFound, RedemptionNotFound
 from mall.models import LimitPeriod, Redemption, RedemptionStatus, ShippingAddress, mask_code
@@ -236,7 +237,7 @@ class RedemptionDetailView(APIView):
         return Response(RedemptionDetailSerializer(_mine(request, pk)).data)
 
 
-class ConfirmReceiptView(APIView):
+class ConfirmReceiptView(NoInputMixin, APIView):
     @extend_schema(
         request=None,
         responses={200: RedemptionDetailSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
@@ -248,7 +249,7 @@ class ConfirmReceiptView(APIView):
         return Response(RedemptionDetailSerializer(_mine(request, pk)).data)
 
 
-class CancelView(APIView):
+class CancelView(NoInputMixin, APIView):
     @extend_schema(
         request=None,
         responses={200: RedemptionDetailSerializer, 404: ErrorSerializer, 409: ErrorSerializer},

@@ -114,7 +114,13 @@ class ProfileView(APIView):
         return Response(ProfileSerializer(request.user).data)
 
     @extend_schema(
-        request=ProfileSerializer, responses={200: ProfileSerializer, 400: ErrorSerializer}, tags=["me"]
+        request=ProfileSerializer,
+        responses={
+            200: ProfileSerializer,
+            400: ErrorSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="birthday_change_limited"),
+        },
+        tags=["me"],
     )
     def patch(self, request):
         data = ProfileSerializer(data=request.data, partial=True)
@@ -204,7 +210,7 @@ class CloseAccountOutput(serializers.Serializer):
     coupons_voided = serializers.IntegerField(help_text="Unused coupons voided with the account.")
 
 
-class CloseAccountView(APIView):
+class CloseAccountView(NoInputMixin, APIView):
     """Close my account (注销): refused while stored value remains or a recharge awaits payment.
 
     Points and unused coupons are forfeited, personal data is erased and every

@@ -1,5 +1,5 @@
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -97,7 +97,11 @@ class SubscriptionsView(APIView):
 
     @extend_schema(
         request=SubscriptionReportInput,
-        responses={200: SubscriptionListSerializer, 400: ErrorSerializer},
+        responses={
+            200: SubscriptionListSerializer,
+            400: ErrorSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="idempotency_conflict"),
+        },
         parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
         tags=["me"],
         summary="Report wx.requestSubscribeMessage results (each accept is one message we may send)",

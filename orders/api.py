@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
+from loyalty.api.views import NoInputMixin
 from orders import selectors, services
 from orders.exceptions import OrderNotFound
 from orders.models import Order, OrderEvent, OrderLine, Refund, RefundLine
@@ -359,7 +360,7 @@ class ServerCancelView(ServerView):
         return _order_response(services.order_cancel(order_no=order_no, reason=data.validated_data["reason"]))
 
 
-class ServerCompleteView(ServerView):
+class ServerCompleteView(NoInputMixin, ServerView):
     @extend_schema(
         request=None,
         responses={

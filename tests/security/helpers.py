@@ -14,7 +14,17 @@ from loyalty.api.server_auth import signed_headers
 API_PREFIX = "api/v1/"
 WRITE_METHODS = ("post", "put", "patch")
 METHODS = ("get", "post", "put", "patch", "delete")
-OUR_APPS = ("loyalty", "members", "points", "stored_value", "coupons", "mall", "notifications", "payments")
+OUR_APPS = (
+    "loyalty",
+    "members",
+    "points",
+    "stored_value",
+    "coupons",
+    "mall",
+    "orders",
+    "notifications",
+    "payments",
+)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ here and gone), so a new endpoint is classified before it ships.  Kinds:
 - ``public``: no credentials (login, health);
 - ``member``: a member's bearer token; a route with a path parameter names a
   factory that makes an object of that member and returns the URL kwargs, and
-  another member asking for it must get 404;
+  another member asking for it must get 404 (``owned=``), or, for what every
+  member may see (a mall item), a factory for a shared object (``shared=``);
 - ``server``: the merchant's order system, HMAC-signed (``X-Signature``);
 - ``payment_notify``: WeChat Pay's notification, proved by its own signature.
 """
@@ -24,6 +25,9 @@ class Route:
     kind: str
     # member routes with a path parameter: member -> URL kwargs of an object that member owns
     owned: Callable | None = None
+    # member routes with a path parameter naming something every member sees (a catalogue item):
+    # () -> URL kwargs
+    shared: Callable | None = None
 
 
 def _notification(member) -> dict:
@@ -62,6 +66,50 @@ def _coupon(member) -> dict:
     return {"pk": services.coupon_claim(member=member, template_id=template().pk, idempotency_key="sec").pk}
 
 
+def _card_purchase(member) -> dict:
+    from members import cards
+    from tests.members.card_helpers import card_type
+
+    purchase, _ = cards.card_purchase_create(member=member, card_type_id=card_type("paid").pk)
+    return {"pk": purchase.pk}
+
+
+def _order(member) -> dict:
+    from tests.orders.helpers import basket, commit
+
+    return {"order_no": commit(member, basket(("SKU", 1_000, 1))).order_no}
+
+
+def _mall_item() -> dict:
+    from tests.mall.helpers import item
+
+    return {"pk": item(points=10, stock=5).pk}
+
+
+def _redemption(member) -> dict:
+    """A physical redemption, paid in points and awaiting shipment (so the owner may cancel it)."""
+    from tests.mall.helpers import address, give_points, item, redeem
+
+    give_points(member, 1_000, key="security")
+    it = item(points=100)
+    return {"pk": redeem(member, it, key="security", address_id=address(member).pk).pk}
+
+
+def _shipped_redemption(member) -> dict:
+    """A redemption shipped by the merchant (so the owner may confirm receipt)."""
+    from mall import services
+
+    kwargs = _redemption(member)
+    services.redemption_ship(redemption_id=kwargs["pk"], actor_id=None, carrier="SF", tracking_no="SF1")
+    return kwargs
+
+
+def _address(member) -> dict:
+    from tests.mall.helpers import address
+
+    return {"pk": address(member).pk}
+
+
 ROUTES: dict[str, Route] = {
     "auth-wechat-login": Route(PUBLIC),
     "auth-dev-login": Route(PUBLIC),
@@ -89,4 +137,34 @@ ROUTES: dict[str, Route] = {
     "server-coupons-redeem": Route(SERVER),
     "server-member-lookup": Route(SERVER),
     "health": Route(PUBLIC),
+    "me-subscriptions": Route(MEMBER),
+    "me-close": Route(MEMBER),
+    "membership-tier": Route(MEMBER),
+    "membership-tier-history": Route(MEMBER),
+    "membership-benefits": Route(MEMBER),
+    "membership-cards": Route(MEMBER),
+    "membership-card-types": Route(MEMBER),
+    "membership-card-claim": Route(MEMBER),
+    "membership-card-trial": Route(MEMBER),
+    "membership-card-purchases": Route(MEMBER),
+    "membership-card-purchase": Route(MEMBER, owned=_card_purchase),
+    "membership-member-days": Route(MEMBER),
+    "checkout-quote": Route(MEMBER),
+    "orders": Route(MEMBER),
+    "order": Route(MEMBER, owned=_order),
+    "server-checkout-quote": Route(SERVER),
+    "server-orders": Route(SERVER),
+    "server-order": Route(SERVER),
+    "server-order-cancel": Route(SERVER),
+    "server-order-complete": Route(SERVER),
+    "server-order-refunds": Route(SERVER),
+    "mall-categories": Route(MEMBER),
+    "mall-items": Route(MEMBER),
+    "mall-item": Route(MEMBER, shared=_mall_item),
+    "mall-redemptions": Route(MEMBER),
+    "mall-redemption": Route(MEMBER, owned=_redemption),
+    "mall-redemption-confirm": Route(MEMBER, owned=_shipped_redemption),
+    "mall-redemption-cancel": Route(MEMBER, owned=_redemption),
+    "mall-addresses": Route(MEMBER),
+    "mall-address": Route(MEMBER, owned=_address),
 }

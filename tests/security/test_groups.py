@@ -16,11 +16,17 @@ from django.contrib.auth.models import Group, User
 
 from coupons import services as coupon_services
 from coupons.models import BulkIssue
+from mall.models import Redemption
+from members import cards
+from members.models import CardPurchase, MembershipCard
 from points import ledger as points_ledger
 from points.models import PointsAccount
 from stored_value.models import RechargeOrder, StoredValueAccount
 from tests.coupons.helpers import template
 from tests.factories import MemberFactory
+from tests.mall import helpers as mall_helpers
+from tests.members.card_helpers import card_type, pay
+from tests.orders.helpers import basket, commit
 from tests.security.helpers import db_fingerprint
 from tests.stored_value.helpers import credit
 
@@ -28,12 +34,14 @@ pytestmark = pytest.mark.django_db
 
 OPERATOR, FINANCE, SERVICE = "运营", "财务", "客服"
 _roles_migration = importlib.import_module("loyalty.migrations.0003_operator_groups")
+_new_roles_migration = importlib.import_module("loyalty.migrations.0005_membership_mall_orders_roles")
 
 
 @pytest.fixture(autouse=True)
 def roles(db):
-    """Transactional tests flush every table, taking the migration's groups with them."""
+    """Transactional tests flush every table, taking the migrations' groups with them."""
     _roles_migration.create_groups(apps, None)
+    _new_roles_migration.grant(apps, None)
 
 
 # Custom permissions on purpose given to no group (superusers only).
@@ -49,7 +57,20 @@ def world():
     credit(member, 10_000, 1_000)
     tpl = template()
     coupon = coupon_services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="c")
+    paid = card_type("paid")
+    purchase, _ = cards.card_purchase_create(member=member, card_type_id=paid.pk)
+    pay(purchase)
+    mall_item = mall_helpers.item(points=10, stock=5)
+    redemption = mall_helpers.redeem(member, mall_item, key="sec", address_id=mall_helpers.address(member).pk)
+    order = commit(member, basket(("SKU", 1_000, 1)))
     return {
+        "member": member.pk,
+        "card_type": paid.pk,
+        "card": MembershipCard.objects.get(member=member, card_type=paid).pk,
+        "card_purchase": purchase.pk,
+        "mall_item": mall_item.pk,
+        "redemption": redemption.pk,
+        "order": order.pk,
         "points_account": PointsAccount.objects.get(member=member).pk,
         "sv_account": StoredValueAccount.objects.get(member=member).pk,
         "recharge": RechargeOrder.objects.get(member=member).pk,
@@ -76,6 +97,31 @@ ACTIONS = {
     "add a gift pack": ("/admin/coupons/giftpack/add/", {OPERATOR}),
     "see members": ("/admin/members/member/", {OPERATOR, FINANCE, SERVICE}),
     "see API clients": ("/admin/loyalty/apiclient/", set()),
+    # membership: the programme is the operator's, card refunds are money (finance)
+    "add a tier": ("/admin/members/tier/add/", {OPERATOR}),
+    "add a card type": ("/admin/members/cardtype/add/", {OPERATOR}),
+    "add a member day": ("/admin/members/memberday/add/", {OPERATOR}),
+    "grant a card": ("/admin/members/membershipcard/grant/", {OPERATOR}),
+    "revoke a card": ("/admin/members/membershipcard/{card}/revoke/", {OPERATOR}),
+    "see cards": ("/admin/members/membershipcard/", {OPERATOR, FINANCE, SERVICE}),
+    "see card purchases": ("/admin/members/cardpurchase/", {OPERATOR, FINANCE, SERVICE}),
+    "refund a card purchase": ("/admin/members/cardpurchase/{card_purchase}/refund/", {FINANCE}),
+    "see growth": ("/admin/members/growthentry/", {OPERATOR, FINANCE}),
+    "see closed accounts": ("/admin/members/closedmember/", {SERVICE}),
+    # the mall: the catalogue is the operator's; shipping is the operator's or customer service's
+    "add a mall item": ("/admin/mall/mallitem/add/", {OPERATOR}),
+    "add a mall category": ("/admin/mall/category/add/", {OPERATOR}),
+    "see virtual codes": ("/admin/mall/virtualcode/", {OPERATOR}),
+    "see redemptions": ("/admin/mall/redemption/", {OPERATOR, FINANCE, SERVICE}),
+    "export redemptions": ("/admin/mall/redemption/export/", {OPERATOR, FINANCE, SERVICE}),
+    "ship a redemption": ("/admin/mall/redemption/{redemption}/ship/", {OPERATOR, SERVICE}),
+    "cancel a redemption": ("/admin/mall/redemption/{redemption}/cancel/", {OPERATOR, SERVICE}),
+    "upload a shipping file": ("/admin/mall/redemption/ship-file/", {OPERATOR, SERVICE}),
+    # checkout: everyone reads orders; the points deduction rate is finance's
+    "see orders": ("/admin/orders/order/", {OPERATOR, FINANCE, SERVICE}),
+    "see an order": ("/admin/orders/order/{order}/change/", {OPERATOR, FINANCE, SERVICE}),
+    "export orders": ("/admin/orders/order/export/", {OPERATOR, FINANCE, SERVICE}),
+    "see checkout settings": ("/admin/orders/checkoutsettings/", {OPERATOR, FINANCE}),
     "edit periodic tasks": ("/admin/django_celery_beat/periodictask/", set()),
 }
 
@@ -87,7 +133,21 @@ POSTS = {
     "freeze stored value": {"reason": "r", "idempotency_key": "k"},
     "void a coupon": {"reason": "r", "idempotency_key": "k"},
     "bulk issue coupons": {"everyone": "on"},
+    "grant a card": {
+        "member_id": "{member}",
+        "card_type": "{card_type}",
+        "reason": "r",
+        "idempotency_key": "k",
+    },
+    "revoke a card": {"reason": "r", "idempotency_key": "k"},
+    "refund a card purchase": {"reason": "r", "idempotency_key": "k"},
+    "ship a redemption": {"carrier": "SF", "tracking_no": "SF1"},
+    "cancel a redemption": {"reason": "r", "idempotency_key": "k"},
 }
+
+
+def post_data(action, world) -> dict:
+    return {name: str(value).format(**world) for name, value in POSTS[action].items()}
 
 
 def operator_in(client, group_name):
@@ -138,7 +198,7 @@ def test_a_role_is_refused_the_money_actions_of_the_others_and_nothing_changes(c
     before = db_fingerprint()
 
     outcome = {
-        action: client.post(ACTIONS[action][0].format(**world), POSTS[action]).status_code
+        action: client.post(ACTIONS[action][0].format(**world), post_data(action, world)).status_code
         for action in refused
     }
 
@@ -163,8 +223,9 @@ def test_the_demo_has_one_user_per_role_who_can_log_in(client):
 
 def test_each_role_performs_its_own_money_actions(client, world):
     operator_in(client, FINANCE)
+    balance = PointsAccount.objects.get(pk=world["points_account"]).balance
     assert client.post(ACTIONS["adjust points"][0].format(**world), POSTS["adjust points"]).status_code == 302
-    assert PointsAccount.objects.get(pk=world["points_account"]).balance == 150
+    assert PointsAccount.objects.get(pk=world["points_account"]).balance == balance + 50
     client.logout()
 
     operator_in(client, SERVICE)
@@ -184,3 +245,28 @@ def test_each_role_performs_its_own_money_actions(client, world):
         == 302
     )
     assert BulkIssue.objects.filter(template_id=world["template"]).exists()
+
+
+def test_each_role_performs_its_own_membership_and_mall_actions(client, world):
+    operator_in(client, FINANCE)
+    refund = client.post(
+        ACTIONS["refund a card purchase"][0].format(**world), post_data("refund a card purchase", world)
+    )
+    assert refund.status_code == 302, refund.content
+    assert CardPurchase.objects.get(pk=world["card_purchase"]).refunded_fen > 0
+    client.logout()
+
+    operator_in(client, SERVICE)
+    shipped = client.post(
+        ACTIONS["ship a redemption"][0].format(**world), post_data("ship a redemption", world)
+    )
+    assert shipped.status_code == 302, shipped.content
+    assert Redemption.objects.get(pk=world["redemption"]).tracking_no == "SF1"
+    client.logout()
+
+    operator_in(client, OPERATOR)
+    granted = client.post(ACTIONS["grant a card"][0].format(**world), post_data("grant a card", world))
+    assert granted.status_code == 302, granted.content
+    revoked = client.post(ACTIONS["revoke a card"][0].format(**world), post_data("revoke a card", world))
+    assert revoked.status_code == 302, revoked.content
+    assert MembershipCard.objects.get(pk=world["card"]).status == "revoked"

@@ -67,8 +67,8 @@ def test_each_route_is_configured_as_its_registry_entry_says(route):
     perms = list(view.permission_classes)
     if entry.kind == MEMBER:
         assert auth == [MemberTokenAuthentication] and IsMember in perms, route.pattern
-        assert bool(route.converters) == (entry.owned is not None), (
-            f"{route.pattern}: a member route with a path parameter needs owned= (and only then)"
+        assert bool(route.converters) == ((entry.owned is not None) + (entry.shared is not None) == 1), (
+            f"{route.pattern}: a member route with a path parameter needs owned= or shared= (and only then)"
         )
     elif entry.kind == SERVER:
         assert auth == [ServerSignatureAuthentication] and IsApiClient in perms, route.pattern
@@ -96,7 +96,10 @@ def test_member_routes_refuse_an_unknown_token(api, route, method):
     assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")
 
 
-@pytest.mark.parametrize(("route", "method"), route_methods(MEMBER, with_params=True))
+@pytest.mark.parametrize(
+    ("route", "method"),
+    [p for p in route_methods(MEMBER, with_params=True) if ROUTES[p.values[0].name].owned],
+)
 def test_another_members_object_is_not_found_and_untouched(route, method):
     owner, intruder = MemberFactory(), MemberFactory()
     kwargs = ROUTES[route.name].owned(owner)
@@ -114,6 +117,23 @@ def test_another_members_object_is_not_found_and_untouched(route, method):
         route.url(kwargs), {}, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex
     )
     assert owned.status_code < 400, (route.pattern, owned.content)
+
+
+@pytest.mark.parametrize(
+    ("route", "method"),
+    [p for p in route_methods(MEMBER, with_params=True) if ROUTES[p.values[0].name].shared],
+)
+def test_a_shared_object_such_as_a_mall_item_is_the_same_for_every_member(route, method):
+    kwargs = ROUTES[route.name].shared()
+    callers = [client_for(MemberFactory()), client_for(MemberFactory())]
+    before = db_fingerprint()
+
+    answers = [getattr(caller, method)(route.url(kwargs), format="json") for caller in callers]
+
+    assert [a.status_code for a in answers] == [200, 200], (route.pattern, answers[0].content)
+    assert answers[0].json()["id"] == answers[1].json()["id"] == kwargs["pk"]
+    assert method == "get"  # a shared object is only read; anything a member changes is owned=
+    assert db_fingerprint() == before
 
 
 @pytest.mark.parametrize(("route", "method"), route_methods(SERVER))
@@ -224,7 +244,7 @@ def test_read_only_fields_are_refused_and_never_written(api, route, method, serv
     schema = _schema(api)
     owner = MemberFactory()
     entry = ROUTES[route.name]
-    url = route.url(entry.owned(owner) if entry.owned else None)
+    url = route.url(entry.owned(owner) if entry.owned else entry.shared() if entry.shared else None)
     before = db_fingerprint()
 
     for name, value in read_only_fields(schema, route, method).items():

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from coupons.services import gift_pack_issue
 from loyalty import rounding
+from loyalty.config import cached
 from members.exceptions import (
     CardAlreadyHeld,
     CardConditionNotMet,
@@ -229,12 +230,19 @@ def cards_grant_conditional(*, membership: Membership, now: datetime) -> list[Me
     nightly catch-up.  A card already held (valid, expired or revoked) is not
     granted again.
     """
+    offered = cached(
+        "conditional_card_types",
+        depends_on=(CardType,),
+        load=lambda: list(CardType.objects.filter(kind=CardKind.CONDITIONAL, is_active=True).order_by("pk")),
+    )
+    if not offered:
+        return []
     held = set(
         MembershipCard.objects.filter(member_id=membership.member_id).values_list("card_type_id", flat=True)
     )
     granted = []
-    for card_type in CardType.objects.filter(kind=CardKind.CONDITIONAL, is_active=True).exclude(pk__in=held):
-        if not type_available(card_type, now):
+    for card_type in offered:
+        if card_type.pk in held or not type_available(card_type, now):
             continue
         if condition_progress(card_type=card_type, membership=membership) < card_type.condition_threshold:
             continue

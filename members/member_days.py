@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coupons.services import gift_pack_issue
+from loyalty.config import cached
 from members.models import CardStatus, Member, MemberDay, MemberDayRun
 from notifications.services import Draft, notify_many
 
@@ -48,7 +49,12 @@ def local_day_bounds(day: date) -> tuple[datetime, datetime]:
 
 def active_member_days(*, at: datetime) -> list[MemberDay]:
     day = timezone.localtime(at).date()
-    return [md for md in MemberDay.objects.filter(is_active=True).order_by("pk") if occurs_on(md, day)]
+    active = cached(
+        "active_member_days",
+        depends_on=(MemberDay,),
+        load=lambda: list(MemberDay.objects.filter(is_active=True).order_by("pk")),
+    )
+    return [md for md in active if occurs_on(md, day)]
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,8 @@ def member_days_schedule(
 
 
 def member_in_audience(member_day: MemberDay, *, member_id: int, at: datetime) -> bool:
+    if member_day.audience == MemberDay.Audience.EVERYONE:
+        return True  # no query: the callers have the member already
     return audience_members(member_day, at=at).filter(pk=member_id).exists()
 
 

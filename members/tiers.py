@@ -32,12 +32,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coupons.services import gift_pack_issue
+from loyalty.config import cached
 from members.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
 from notifications.services import Draft, notify_many
 
 
 def membership_policy() -> MembershipPolicy:
-    return MembershipPolicy.objects.get_or_create(pk=1)[0]
+    """The policy row (cached: loyalty.config; do not mutate it)."""
+    return cached(
+        "membership_policy",
+        depends_on=(MembershipPolicy,),
+        load=lambda: MembershipPolicy.objects.get_or_create(pk=1)[0],
+    )
 
 
 def lock_membership(*, member_id: int) -> Membership:
@@ -69,7 +75,8 @@ def window_growth(*, member_id: int, at: datetime, policy: MembershipPolicy | No
 
 
 def tiers() -> list[Tier]:
-    return list(Tier.objects.order_by("level"))
+    """Every tier by level (cached: loyalty.config; do not mutate them)."""
+    return cached("tiers", depends_on=(Tier,), load=lambda: list(Tier.objects.order_by("level")))
 
 
 def level_for_growth(growth: int, all_tiers: list[Tier]) -> int:

@@ -33,6 +33,7 @@ from django.utils import timezone
 from coupons import pricing
 from coupons.selectors import usable_specs
 from loyalty import rounding
+from loyalty.config import cached
 from members import benefits as member_benefits_module
 from members.models import Member
 from orders import exceptions as exc
@@ -132,7 +133,12 @@ class Quote:
 
 
 def checkout_settings() -> CheckoutSettings:
-    return CheckoutSettings.objects.get_or_create(pk=1)[0]
+    """The settings row (cached: loyalty.config; do not mutate it)."""
+    return cached(
+        "checkout_settings",
+        depends_on=(CheckoutSettings,),
+        load=lambda: CheckoutSettings.objects.get_or_create(pk=1)[0],
+    )
 
 
 def validate_basket(basket: BasketInput) -> None:

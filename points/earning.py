@@ -23,6 +23,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from loyalty import crypto, rounding
+from loyalty.config import cached
 from loyalty.errors import IdempotencyConflict
 from members import benefits
 from points import ledger
@@ -85,7 +86,7 @@ def points_award(
     ``paid_fen`` (purchase only) is what the member actually paid, including
     the stored-value part, excluding shipping and the points-deduction part.
     """
-    rule = EarningRule.objects.filter(kind=rule_kind, is_active=True).first()
+    rule = earning_rule(rule_kind)
     if rule is None:
         return Award(granted=0, withheld=0, entry_id=None)
     now = timezone.now()
@@ -243,7 +244,18 @@ def _abuse_limit(*, account_id: int, rule: EarningRule, day_start: datetime) -> 
 
 
 def points_policy() -> PointsPolicy:
-    return PointsPolicy.objects.get_or_create(pk=1)[0]
+    """The policy row (cached: loyalty.config; do not mutate it)."""
+    return cached(
+        "points_policy", depends_on=(PointsPolicy,), load=lambda: PointsPolicy.objects.get_or_create(pk=1)[0]
+    )
+
+
+def earning_rule(kind: str, *, active_only: bool = True) -> EarningRule | None:
+    """The first rule of ``kind`` (cached: loyalty.config; do not mutate it)."""
+    rules = cached(
+        "earning_rules", depends_on=(EarningRule,), load=lambda: list(EarningRule.objects.order_by("pk"))
+    )
+    return next((r for r in rules if r.kind == kind and (r.is_active or not active_only)), None)
 
 
 # --- one function per earning occasion -------------------------------------------
@@ -375,7 +387,7 @@ def points_check_in(*, member_id: int) -> CheckInResult:
     However many taps arrive at once, the unique (member, day) row lets one
     through: the others wait on it, then find it and return it.
     """
-    rule = EarningRule.objects.filter(kind=RuleKind.CHECKIN, is_active=True).first()
+    rule = earning_rule(RuleKind.CHECKIN)
     if rule is None:
         raise CheckInDisabled()
     today = timezone.localdate()
@@ -409,7 +421,7 @@ def points_grant_gift(
     Not capped and not counted against the budgets: the member bought the
     promise.  They expire like purchase points (the purchase rule's policy).
     """
-    rule = EarningRule.objects.filter(kind=RuleKind.PURCHASE).first()
+    rule = earning_rule(RuleKind.PURCHASE, active_only=False)
     now = timezone.now()
     posting = ledger.points_earn(
         member_id=member_id,

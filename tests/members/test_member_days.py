@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 
 import pytest
@@ -131,7 +131,7 @@ def test_a_card_holder_audience(member):
     ct = card_type("free")
     from members import cards
 
-    cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
+    cards.card_claim(member_id=member.pk, card_type_id=ct.pk, now=WEDNESDAY - timedelta(days=1))
     MemberFactory()
     md = wednesday(audience="card_holders", audience_values=[ct.pk])
 

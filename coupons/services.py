@@ -346,7 +346,10 @@ def coupon_restore(*, coupon_id: int, order_no: str, whole_order_refunded: bool,
 
 
 def coupon_void(*, coupon_id: int, actor_id: int, reason: str) -> Coupon:
-    """An operator voids a coupon that is not used yet, with a reason (kept as its event)."""
+    """An operator voids a coupon that is not used yet, with a reason (kept as its event).
+
+    Not while an order holds it (locked): that order may already be paid, and its completion would then
+    fail; the order's cancel (or its timeout) releases it first."""
     if not reason.strip():
         raise ValueError("a reason is required")
     with transaction.atomic():
@@ -355,6 +358,12 @@ def coupon_void(*, coupon_id: int, actor_id: int, reason: str) -> Coupon:
             return coupon
         if coupon.status == CouponStatus.USED:
             raise CouponNotVoidable()
+        if coupon.status == CouponStatus.LOCKED:
+            raise CouponNotVoidable(
+                message=_("This coupon is held by order %(order_no)s; cancel the order first.")
+                % {"order_no": coupon.order_no},
+                details={"status": coupon.status, "order_no": coupon.order_no},
+            )
         coupon.status, coupon.locked_until = CouponStatus.VOIDED, None
         coupon.save(update_fields=["status", "locked_until"])
         _event(coupon, "voided", order_no=coupon.order_no, reason=reason, actor_id=actor_id)

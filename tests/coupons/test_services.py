@@ -201,6 +201,21 @@ def test_an_operator_voids_an_unused_coupon_with_a_reason_but_never_a_used_one(m
     assert (event.reason, event.actor_id) == ("发错了", operator.pk)
 
 
+def test_a_coupon_held_by_an_order_is_not_voided_so_the_order_can_still_complete(member):
+    operator = User.objects.create(username="ops")
+    coupon = services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    services.coupon_lock(member_id=member.pk, coupon_id=coupon.pk, order_no="SO-9")
+
+    with pytest.raises(CouponNotVoidable) as refused:
+        services.coupon_void(coupon_id=coupon.pk, actor_id=operator.pk, reason="发错了")
+
+    assert refused.value.details == {"status": "locked", "order_no": "SO-9"}
+    coupon.refresh_from_db()
+    assert (coupon.status, coupon.order_no) == ("locked", "SO-9")
+    assert not CouponEvent.objects.filter(coupon=coupon, kind="voided").exists()
+    assert services.coupon_use(coupon_id=coupon.pk, order_no="SO-9").status == "used"
+
+
 def test_redeeming_a_code_at_the_counter_uses_it_once(member):
     coupon = services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
     used = services.coupon_redeem_code(code=coupon.code.lower(), order_no="POS-1")

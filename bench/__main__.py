@@ -12,6 +12,7 @@ from bench.common import (
     SCALES,
     Harness,
     environment,
+    missed_targets,
     select,
     setup_django,
     text_table,
@@ -51,6 +52,8 @@ def main(argv=None) -> int:
             print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
     print()
     print(text_table(figures))
+    for line in missed_targets(figures):
+        print(f"- {line}")
     command = "python -m bench " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )

@@ -68,7 +68,8 @@ SYMBOLS = {">=": "≥", "<=": "≤", "==": "="}
 class Figure:
     """One row of the table: a measured value beside its baseline from the same run.
 
-    ``op`` and ``limit`` state the target on ``value / baseline``.
+    ``op`` and ``limit`` state the target on ``value / baseline``.  ``missed``: why the target is
+    missed when it is, and what would close it (the report lists it under the table).
     """
 
     name: str
@@ -77,6 +78,7 @@ class Figure:
     unit: str
     op: str  # ">=", "<=" or "=="
     limit: float
+    missed: str = ""
 
     @property
     def ratio(self) -> float:
@@ -716,6 +718,16 @@ def markdown_table(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
+def missed_targets(figures: list[Figure]) -> list[str]:
+    """One line per missed target: the figure, its ratio against the target, why, and what would close it."""
+    return [
+        f"**{f.name}**: {f.ratio:.2f}× against {f.target}. "
+        + (f.missed or "No explanation recorded: investigate before trusting this row.")
+        for f in figures
+        if not f.met
+    ]
+
+
 def environment() -> dict[str, str]:
     from django.db import connection
 
@@ -786,6 +798,9 @@ def write_report(figures: list[Figure], notes: list[str], *, scale: Scale, comma
         markdown_table(figures),
         "",
     ]
+    misses = missed_targets(figures)
+    if misses:
+        body += ["## Targets missed", "", *[f"- {m}" for m in misses], ""]
     if notes:
         body += ["## Notes", "", *[f"- {n}" for n in notes], ""]
     REPORT.write_text("\n".join(body))

@@ -251,7 +251,7 @@ def points_policy() -> PointsPolicy:
 
 
 def earning_rule(kind: str, *, active_only: bool = True) -> EarningRule | None:
-    """The first rule of ``kind`` (cached: loyalty.config; do not mutate it)."""
+    """The rule of ``kind`` (kinds are unique; cached: loyalty.config, do not mutate it)."""
     rules = cached(
         "earning_rules", depends_on=(EarningRule,), load=lambda: list(EarningRule.objects.order_by("pk"))
     )

@@ -14,10 +14,13 @@ members buy once) the cut points coincide and a score may go unused — the
 quintiles are of the data, not of ranks.  "High" is a score of 3 or more (at or
 above the middle quintile); the eight segments follow from high/low R, F, M.
 
-Step 1 is one statement: facts, cut points and scores in CTEs, upserted into
-``analytics_rfmscore`` with the run id, returning the cut points.  Step 2
-deletes the rows of members the run did not score.  The run is idempotent:
-running it again at the same ``as_of`` writes the same rows.
+Step 1 deletes the previous run's rows; step 2 is one statement: facts, cut
+points and scores in CTEs, inserted into ``analytics_rfmscore`` with the run id,
+returning the cut points.  Both run in one transaction, so readers see the old
+scores until the new ones commit.  The table only ever holds the latest run, so
+deleting it all first (rather than upserting, then deleting the members not
+scored) spares the insert a conflict check per row and the table a second scan.
+The run is idempotent: running it again at the same ``as_of`` writes the same rows.
 """
 
 from __future__ import annotations
@@ -47,25 +50,24 @@ CASE
   ELSE 'general_retain'
 END"""
 
+# Recency is computed in the aggregate itself: a CTE of its own would be one more copy of every
+# scored member's facts (written to disk at a million members).
 RFM_SQL = f"""
 WITH facts AS MATERIALIZED (
     SELECT o.member_id,
            max(o.completed_at) AS last_at,
            count(*) AS frequency,
-           sum({PAID_FEN})::bigint AS monetary
+           sum({PAID_FEN})::bigint AS monetary,
+           floor(extract(epoch FROM (%(as_of)s - max(o.completed_at))) / 86400)::int AS recency
     FROM orders_order o
     WHERE {PURCHASE_WHERE}
       AND o.completed_at >= %(since)s AND o.completed_at < %(as_of)s
     GROUP BY o.member_id
-), measured AS MATERIALIZED (
-    SELECT member_id, last_at, frequency, monetary,
-           floor(extract(epoch FROM (%(as_of)s - last_at)) / 86400)::int AS recency
-    FROM facts
 ), cuts AS (
     SELECT percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY recency) AS r_cuts,
            percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY frequency) AS f_cuts,
            percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY monetary) AS m_cuts
-    FROM measured
+    FROM facts
 ), scored AS (
     SELECT s.*, {_SEGMENT_SQL} AS segment FROM (
         SELECT me.*,
@@ -75,21 +77,20 @@ WITH facts AS MATERIALIZED (
                  + (c.f_cuts[3] < me.frequency)::int + (c.f_cuts[4] < me.frequency)::int AS f,
                1 + (c.m_cuts[1] < me.monetary)::int + (c.m_cuts[2] < me.monetary)::int
                  + (c.m_cuts[3] < me.monetary)::int + (c.m_cuts[4] < me.monetary)::int AS m
-        FROM measured me CROSS JOIN cuts c
+        FROM facts me CROSS JOIN cuts c
+        -- A fence: pulled up, the subquery's r, f and m would be copied into the segment CASE and
+        -- evaluated there some twenty times per member instead of once.
+        OFFSET 0
     ) s
 ), written AS (
-    INSERT INTO analytics_rfmscore AS t
+    -- Runs to completion although nothing reads it (PostgreSQL's rule for data-modifying CTEs);
+    -- without RETURNING: one row per fact, so the facts give the count.
+    INSERT INTO analytics_rfmscore
         (member_id, run_id, last_purchase_at, recency_days, frequency, monetary_fen,
          r_score, f_score, m_score, segment)
     SELECT member_id, %(run)s, last_at, recency, frequency, monetary, r, f, m, segment FROM scored
-    ON CONFLICT (member_id) DO UPDATE SET
-        run_id = EXCLUDED.run_id, last_purchase_at = EXCLUDED.last_purchase_at,
-        recency_days = EXCLUDED.recency_days, frequency = EXCLUDED.frequency,
-        monetary_fen = EXCLUDED.monetary_fen, r_score = EXCLUDED.r_score, f_score = EXCLUDED.f_score,
-        m_score = EXCLUDED.m_score, segment = EXCLUDED.segment
-    RETURNING 1
 )
-SELECT (SELECT count(*) FROM written), c.r_cuts, c.f_cuts, c.m_cuts FROM cuts c
+SELECT (SELECT count(*) FROM facts), c.r_cuts, c.f_cuts, c.m_cuts FROM cuts c
 """
 
 
@@ -133,9 +134,9 @@ def _execute(run_id: int) -> RfmRun:
             return run
         since = run.as_of - timedelta(days=run.window_days)
         with connection.cursor() as cur:
+            cur.execute("DELETE FROM analytics_rfmscore")
             cur.execute(RFM_SQL, {"since": since, "as_of": run.as_of, "run": run.pk})
             scored, r_cuts, f_cuts, m_cuts = cur.fetchone()
-            cur.execute("DELETE FROM analytics_rfmscore WHERE run_id <> %s", [run.pk])
         run.members_scored = scored
         run.cut_points = {"recency_days": r_cuts, "frequency": f_cuts, "monetary_fen": m_cuts}
         run.status = RunStatus.DONE

@@ -7,8 +7,8 @@ partly with stored value.  The generator builds each COPY line itself (one
 string per order, timestamps from a pre-formatted pool), which is what makes
 ten million rows take minutes rather than tens of minutes.
 
-* **RFM**: ``rfm_run_execute()`` (facts, cut points, scores and segments in
-  one upsert, then the delete of members not scored, with its run row) beside
+* **RFM**: ``rfm_run_execute()`` (the delete of the previous scores, then
+  facts, cut points, scores and segments in one insert, with its run row) beside
   a hand-written query doing the same work into the same empty table, written
   independently (``CASE`` ladders instead of counting cut points).  Both on
   fresh copies, alternating which goes first; every run must leave identical

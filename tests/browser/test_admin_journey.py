@@ -1,22 +1,30 @@
 """The back office in a real browser: Debian's chromium driven by Playwright against a live server.
 
 Log in, create a recharge plan, run a bulk coupon issue and watch its progress
-bar reach 100 %.  Screenshots of each step go to ``test-artefacts/browser/``
-(gitignored).  No browser is downloaded: Playwright drives /usr/bin/chromium,
+bar reach 100 %, then recompute the analytics reports and check every chart of
+the dashboard drew its points.  Screenshots of each step go to
+``test-artefacts/browser/`` (gitignored).  No browser is downloaded: Playwright drives /usr/bin/chromium,
 which ``make test`` installs from Debian when it is missing.
 """
 
 from __future__ import annotations
 
 import os
+import random
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.utils import timezone
 
+from analytics.rfm import rfm_nightly
 from coupons.models import BulkIssue, Coupon
+from points.ledger import points_earn, points_spend
 from stored_value.models import RechargePlan
+from tests.analytics.helpers import purchase, registered
 from tests.coupons.helpers import template
 from tests.factories import MemberFactory
 
@@ -75,9 +83,91 @@ def log_in(page, base):
     shot(page, "01-logged-in")
 
 
-def test_an_operator_logs_in_creates_a_recharge_plan_and_watches_a_bulk_issue_finish(page, live_server):
+def analytics_history(members) -> dict:
+    """Sign-ups, purchases and points over the last 85 days (inside the dashboard's default 90),
+    so every chart has real points; returns the totals the charts must add up to."""
+    rng = random.Random(10)
+    now = timezone.now()
+    paid_fen = 0
+    for i, member in enumerate(members):
+        registered(member, now - timedelta(days=rng.randint(1, 85)))
+        for _ in range(1 + i % 4):
+            fen = rng.choice([3_900, 12_800, 25_900, 45_800])
+            purchase(
+                member, at=now - timedelta(days=rng.randint(1, 85), hours=rng.randint(0, 12)), paid_fen=fen
+            )
+            paid_fen += fen
+    earned = 0
+    for day in range(2, 85, 3):
+        member_id, amount = members[day % len(members)].pk, rng.randint(10, 80) * 10
+        # The ledger stamps its own time (and is append-only), so the clock moves instead.
+        with time_machine.travel(now - timedelta(days=day)):
+            points_earn(
+                member_id=member_id, amount=amount, idempotency_key=f"e{day}", source="t", expires_at=None
+            )
+            if day % 2:
+                points_spend(member_id=member_id, amount=amount // 2, idempotency_key=f"s{day}", source="t")
+        earned += amount
+    rfm_nightly()  # the segment table beside the charts
+    return {"sales": paid_fen / 100, "new_members": len(members), "points_earned": earned}
+
+
+CHARTS = ["c-sales", "c-repurchase", "c-cohort", "c-points", "c-members"]
+
+# Per chart: its data, the elements Chart.js laid out, and how many pixels of the canvas carry a
+# dataset's colour (axes, grid and labels are grey, so a chart whose datasets drew nothing has none).
+CHART_STATE = """ids => ids.map(id => {
+  const chart = Chart.getChart(id);
+  const {width, height} = chart.canvas;
+  const px = chart.ctx.getImageData(0, 0, width, height).data;
+  let coloured = 0;
+  for (let i = 0; i < px.length; i += 4) {
+    if (px[i + 3] > 0 && Math.max(px[i], px[i + 1], px[i + 2]) - Math.min(px[i], px[i + 1], px[i + 2]) > 40) coloured++;
+  }
+  return {
+    id: id,
+    data: chart.data.datasets.map(s => s.data),
+    elements: chart.data.datasets.map((s, i) => chart.getDatasetMeta(i).data.length),
+    labels: chart.data.labels.length,
+    coloured: coloured,
+  };
+})"""
+
+
+def drawn_charts(page) -> dict:
+    page.wait_for_function(
+        "ids => ids.every(id => { const c = window.Chart && Chart.getChart(id);"
+        " return c && c.chartArea && c.chartArea.width > 0; })",
+        arg=CHARTS,
+    )
+    return {c["id"]: c for c in page.evaluate(CHART_STATE, CHARTS)}
+
+
+def open_the_dashboard(page, base, expected):
+    page.goto(f"{base}/admin/analytics/dailymetrics/")
+    # The dashboard reads the report tables, empty until the nightly job (or this button) fills them.
+    assert sum(drawn_charts(page)["c-sales"]["data"][0]) == 0
+    page.click("form[action$='/refresh/'] button[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+    charts = drawn_charts(page)
+    shot(page, "06-dashboard")
+    for chart in charts.values():
+        assert chart["labels"] > 0 and all(n == chart["labels"] for n in chart["elements"]), chart["id"]
+        assert any(v for values in chart["data"] for v in values), chart["id"]
+        assert chart["coloured"] > 500, chart["id"]
+    assert charts["c-sales"]["labels"] == 90  # the default range
+    assert sum(charts["c-sales"]["data"][0]) == pytest.approx(expected["sales"])
+    assert sum(charts["c-members"]["data"][0]) == expected["new_members"]
+    assert sum(charts["c-points"]["data"][0]) == expected["points_earned"]
+    assert page.locator("a[href*='rfmscore/?segment__exact=']").count() > 0
+
+
+def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_reads_the_charts(
+    page, live_server
+):
     base = live_server.url
     members = [MemberFactory() for _ in range(25)]
+    expected = analytics_history(members)
     coupon_template = template(name="会员日满100减20", total_stock=1000)
     log_in(page, base)
     assert "/admin/login/" not in page.url
@@ -110,3 +200,6 @@ def test_an_operator_logs_in_creates_a_recharge_plan_and_watches_a_bulk_issue_fi
     assert page.inner_text("#bulk-processed") == str(len(members))
     assert Coupon.objects.filter(template=coupon_template).count() == len(members)
     assert (ARTEFACTS / "05-bulk-issue-done.png").stat().st_size > 0
+
+    open_the_dashboard(page, base, expected)
+    assert (ARTEFACTS / "06-dashboard.png").stat().st_size > 0

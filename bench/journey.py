@@ -27,9 +27,9 @@ measured window.
 When the time is over every user finishes the journey it is in (so the counts
 reconcile exactly with the database); failures are counted over the whole run,
 those last journeys included.  After the runs the copy
-is checked: as many orders committed and completed, coupons claimed and used,
-and check-ins written as the steps counted, every order with the coupon's
-discount, and ``verify_ledgers`` finds nothing.
+is checked: as many login sessions, check-ins, coupons claimed and used, and
+orders committed and completed as the steps counted, every order with the
+coupon's discount, and ``verify_ledgers`` finds nothing.
 
 No baseline exists for this item (issue #10 sets no target): the figures are
 the failed requests, which must be 0, and the requests/s at 8 and 32 users
@@ -183,7 +183,8 @@ def _summarise(run: dict, warmup: float) -> dict:
 
 
 def _check(tag: str, members: range, counts: dict) -> str:
-    """The copy holds exactly what the successful steps of the run ``tag`` counted; ledgers are clean."""
+    """The copy holds exactly what the successful steps of the run ``tag`` counted (its orders are numbered
+    ``<tag>-<member>``)."""
     from django.db import connection
 
     with connection.cursor() as cur:
@@ -205,7 +206,13 @@ def _check(tag: str, members: range, counts: dict) -> str:
             [members.start, members.stop - 1],
         )
         (check_ins,) = cur.fetchone()
+        cur.execute(
+            "SELECT count(*) FROM members_membertoken WHERE member_id BETWEEN %s AND %s",
+            [members.start, members.stop - 1],
+        )
+        (sessions,) = cur.fetchone()
     found = {
+        "login sessions": (sessions, counts.get("login", 0)),
         "orders committed": (committed, counts.get("commit", 0)),
         "orders completed": (completed, counts.get("complete", 0)),
         "coupons claimed": (claimed, counts.get("claim", 0)),
@@ -219,7 +226,10 @@ def _check(tag: str, members: range, counts: dict) -> str:
             f"{tag}: the copy disagrees with the counted steps: "
             + "; ".join(f"{k}: {a} in the database, {b} counted" for k, (a, b) in wrong.items())
         )
-    return f"{completed:,} orders committed and completed, {claimed:,} coupons, {check_ins:,} check-ins"
+    return (
+        f"{sessions:,} logins, {check_ins:,} check-ins, {claimed:,} coupons claimed and used, "
+        f"{completed:,} orders committed and completed"
+    )
 
 
 def _run(h: Harness, template: str, users: int, members: int) -> dict:

@@ -12,4 +12,5 @@ MODULES = (
     "bench.tiers",
     "bench.checkout",
     "bench.analytics",
+    "bench.journey",
 )

@@ -29,19 +29,15 @@ many as the cycles counted, and (service) ``verify_ledgers`` finds nothing.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from bench.common import REPO, Figure, Harness, Run, benchmark, raw_connection, run_workers, timed_loop
+from bench.server import Server
 
 APP_MODULES = ("orders.services", "orders.quote", "loyalty.management.commands.verify_ledgers")
 
@@ -162,46 +158,7 @@ def _write_lookups(directory: Path, *, threads: int, count: int, members: int) -
         (directory / f"t{t}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
-# --- the server and the load tool ----------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, dbname: str):
-        self.port = _free_port()
-        env = {**os.environ, "BENCH_DB_NAME": dbname, "DEBUG": "false", "PYTHONPATH": str(REPO)}
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        self.proc = subprocess.Popen(
-            [str(gunicorn), "bench.checkout_wsgi:application", "--bind", f"127.0.0.1:{self.port}"]
-            + ["--workers", "3", "--threads", "4", "--worker-class", "gthread", "--backlog", "256"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v1/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start: " + self.proc.stderr.read().decode()[-2000:])
-            time.sleep(0.3)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+# --- the load tool -----------------------------------------------------------------
 
 
 def _wrk(port: int, directory: Path, clients: int, seconds: int) -> dict:

@@ -43,5 +43,7 @@ clean:
 
 # Benchmarks (bench/README.md): BENCH_ARGS="--scale small" or "points.expiry --scale full".
 .PHONY: bench
+# The checkout benchmark drives the server with wrk (Debian's), installed here when missing.
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(PY) -m bench $(BENCH_ARGS)

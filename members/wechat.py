@@ -37,6 +37,11 @@ class WechatSessionInfo:
         return f"WechatSessionInfo(openid={self.openid!r}, unionid={self.unionid!r})"
 
 
+# One pooled client per process (httpx clients are thread-safe): a new one per call built a fresh TLS
+# context and connection for every login, the slowest step of the member journey.
+_http = httpx.Client()
+
+
 class WechatClient:
     def __init__(self, *, base_url: str, app_id: str, app_secret: str, timeout: float):
         self.base_url = base_url.rstrip("/")
@@ -55,7 +60,7 @@ class WechatClient:
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
         try:
-            response = httpx.request(method, f"{self.base_url}{path}", timeout=self.timeout, **kwargs)
+            response = _http.request(method, f"{self.base_url}{path}", timeout=self.timeout, **kwargs)
         except httpx.HTTPError as exc:
             raise WechatUnavailable(details={"reason": type(exc).__name__}) from None
         if response.status_code >= 400:

@@ -970,18 +970,12 @@ def test_a_job_killed_half_way_and_run_again_ends_as_one_clean_run(job, tmp_path
         fake = request.getfixturevalue("fake_wechat")
         job.wechat(fake)
         worker_env["WECHAT_API_BASE"] = fake.url
-    import time
-
-    T = time.monotonic()
-    print("start")
     args = job.build()
-    print("built", time.monotonic() - T)
     pristine = f"{connection.settings_dict['NAME']}_clean_{uuid.uuid4().hex[:6]}"
     create_database(pristine, template=connection.settings_dict["NAME"])
     try:
         with on_database(pristine):
             run_here(job.task, args)
-            print("clean", time.monotonic() - T)
             assert ledgers_clean()
         clean = state_of(job, pristine)
 
@@ -1013,7 +1007,6 @@ def test_a_job_killed_half_way_and_run_again_ends_as_one_clean_run(job, tmp_path
             gate.open()
             worker.stop()
             remove_gate(job.gate)
-        print("killed", time.monotonic() - T)
         interrupted = state_of(job)
         assert interrupted != clean, "the kill came after the job had finished"
 
@@ -1024,7 +1017,6 @@ def test_a_job_killed_half_way_and_run_again_ends_as_one_clean_run(job, tmp_path
         ):
             run_here(job.rerun, ()) if job.rerun else run_here(job.task, args)
 
-        print("rerun", time.monotonic() - T)
         assert state_of(job) == clean
         assert ledgers_clean()
     finally:

@@ -804,7 +804,6 @@ JOBS = [
         passes=1,
         progress="SELECT count(*) FROM notifications_notification",
         state=NOTIFICATIONS_STATE,
-        fast=True,
     ),
     Job(
         id="card-monthly-coupons",

@@ -160,7 +160,7 @@ def reports_refresh(*, start: date, end: date) -> ReportRun:
         "member_days": _member_days(start, end),
     }
     try:
-        _refresh(params)
+        _refresh(run.pk, params)
     except Exception:
         ReportRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, finished_at=timezone.now())
         raise
@@ -169,9 +169,20 @@ def reports_refresh(*, start: date, end: date) -> ReportRun:
     return run
 
 
-def _refresh(params: dict) -> None:
+def _refresh(run_id: int, params: dict) -> None:
     with transaction.atomic(), connection.cursor() as cur:
+        # A refresh holds its run's row while it works, so a run still "running" whose row nobody
+        # holds was left by a killed worker: it never finishes and is marked failed (it changed
+        # nothing: its work rolled back).  SKIP LOCKED passes over a refresh waiting for its turn (one
+        # caught between creating its row and taking it is marked too, and set done when it ends).
+        cur.execute("SELECT 1 FROM analytics_reportrun WHERE id = %s FOR UPDATE", [run_id])
         cur.execute("SELECT pg_advisory_xact_lock(-3, 2)")  # one refresh at a time
+        cur.execute(
+            """UPDATE analytics_reportrun SET status = %s, finished_at = %s
+               WHERE id IN (SELECT id FROM analytics_reportrun WHERE status = %s AND id <> %s
+                            FOR UPDATE SKIP LOCKED)""",
+            [RunStatus.FAILED, params["now"], RunStatus.RUNNING, run_id],
+        )
         cur.execute("DELETE FROM analytics_dailymetrics WHERE day BETWEEN %(start)s AND %(end)s", params)
         cur.execute(DAILY_SQL, params)
         cur.execute("DELETE FROM analytics_attributiondaily WHERE day BETWEEN %(start)s AND %(end)s", params)

@@ -66,9 +66,10 @@ def new_queue() -> str:
     return f"faults-{uuid.uuid4().hex[:10]}"
 
 
-def _env(*, database: str | None, redis_url: str | None) -> dict:
+def _env(*, database: str | None, redis_url: str | None, extra: dict | None = None) -> dict:
     return {
         **os.environ,
+        **(extra or {}),
         "DJANGO_SETTINGS_MODULE": "loyalty.settings.test",
         "DATABASE_URL": database_url(database),
         "REDIS_URL": redis_url or settings.REDIS_URL,
@@ -113,7 +114,15 @@ class Process:
         return self.log.read_text(errors="replace")
 
 
-def start_worker(tmp_path: Path, queue: str, *, database: str | None = None, redis_url: str | None = None):
+def start_worker(
+    tmp_path: Path,
+    queue: str,
+    *,
+    database: str | None = None,
+    redis_url: str | None = None,
+    env: dict | None = None,
+):
+    """A solo-pool worker on ``queue``; ``env`` adds settings of the test's own (a fake WeChat's address)."""
     name = f"{queue}-{uuid.uuid4().hex[:4]}"
     return Process(
         [
@@ -133,7 +142,7 @@ def start_worker(tmp_path: Path, queue: str, *, database: str | None = None, red
             "--without-heartbeat",
             "--loglevel=INFO",
         ],
-        _env(database=database, redis_url=redis_url),
+        _env(database=database, redis_url=redis_url, extra=env),
         tmp_path / f"worker-{name}.log",
     )
 

@@ -345,11 +345,12 @@ def coupon_restore(*, coupon_id: int, order_no: str, whole_order_refunded: bool,
     return coupon
 
 
-def coupon_void(*, coupon_id: int, actor_id: int, reason: str) -> Coupon:
+def coupon_void(*, coupon_id: int, actor_id: int | None, reason: str, even_if_locked: bool = False) -> Coupon:
     """An operator voids a coupon that is not used yet, with a reason (kept as its event).
 
     Not while an order holds it (locked): that order may already be paid, and its completion would then
-    fail; the order's cancel (or its timeout) releases it first."""
+    fail; the order's cancel (or its timeout) releases it first.  ``even_if_locked``: account closure, which
+    has already refused while any order of the member is open, voids what a lost order still holds."""
     if not reason.strip():
         raise ValueError("a reason is required")
     with transaction.atomic():
@@ -358,7 +359,7 @@ def coupon_void(*, coupon_id: int, actor_id: int, reason: str) -> Coupon:
             return coupon
         if coupon.status == CouponStatus.USED:
             raise CouponNotVoidable()
-        if coupon.status == CouponStatus.LOCKED:
+        if coupon.status == CouponStatus.LOCKED and not even_if_locked:
             raise CouponNotVoidable(
                 message=_("This coupon is held by order %(order_no)s; cancel the order first.")
                 % {"order_no": coupon.order_no},

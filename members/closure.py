@@ -115,7 +115,9 @@ def member_close(*, member_id: int) -> Closure:
         )
         coupon_ids = list(unused)
         for coupon_id in coupon_ids:
-            coupon_services.coupon_void(coupon_id=coupon_id, actor_id=None, reason=REASON)
+            coupon_services.coupon_void(
+                coupon_id=coupon_id, actor_id=None, reason=REASON, even_if_locked=True
+            )
 
         MemberToken.objects.filter(member=member, revoked_at__isnull=True).update(revoked_at=now)
         WechatSession.objects.filter(member=member).delete()

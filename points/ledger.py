@@ -174,11 +174,19 @@ def points_spend(
     source: str = "",
     reference: str = "",
     memo: str = "",
+    savepoint: bool = True,
 ) -> Posting:
     """Debit ``amount`` points from the lots that expire first.
 
     Refused with ``insufficient_points`` (nothing written) when the balance,
     after expiring what is due, is smaller than ``amount`` or negative.
+
+    Inside a caller's transaction the spend runs in a savepoint, so a refusal
+    leaves that transaction usable and a replayed key can be looked up.
+    ``savepoint=False`` saves those two round trips for a caller that rolls
+    back whenever the spend raises and never reuses a key (a mall
+    redemption, keyed by its new number): a refusal or error then dooms the
+    caller's transaction, and is raised as it is, without a replay lookup.
     """
     _check_amount(amount)
     request_hash = _hash(kind=EntryKind.SPEND, amount=amount, source=source, reference=reference)
@@ -186,6 +194,7 @@ def points_spend(
         member_id=member_id,
         key=idempotency_key,
         request_hash=request_hash,
+        savepoint=savepoint,
         post=lambda cur: _debit(
             cur,
             _lock_account(cur, member_id),
@@ -422,7 +431,7 @@ def _lock_account(cur, member_id: int) -> _Account:
     return _Account(id=row[0], balance=row[1])
 
 
-def _post_or_replay(*, member_id: int, key: str, request_hash: str, post) -> Posting:
+def _post_or_replay(*, member_id: int, key: str, request_hash: str, post, savepoint: bool = True) -> Posting:
     """Run ``post(cur)``, which locks the account first; a replayed key is found by its unique index.
 
     The hot paths (earn, spend) do not look the key up before posting: that
@@ -436,16 +445,18 @@ def _post_or_replay(*, member_id: int, key: str, request_hash: str, post) -> Pos
     return the first result, not ``insufficient_points``.
     """
     try:
-        with transaction.atomic(), connection.cursor() as cur:
+        with transaction.atomic(savepoint=savepoint), connection.cursor() as cur:
             return post(cur)
     except IntegrityError as exc:
-        if KEY_CONSTRAINT not in str(exc):
+        if KEY_CONSTRAINT not in str(exc) or not savepoint:
             raise
         replay = _committed_replay(member_id, key, request_hash)
         if replay is None:  # cannot happen: the clashing row was committed before we held the lock
             raise
         return replay
     except InsufficientPoints:
+        if not savepoint:
+            raise
         replay = _committed_replay(member_id, key, request_hash)
         if replay is None:
             raise

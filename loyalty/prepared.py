@@ -1,4 +1,4 @@
-"""Server-side prepared statements for the ledgers' hot paths.
+"""Server-side prepared statements and a lean transaction for the ledgers' hot paths.
 
 psycopg2 puts the parameters into the SQL text on the client, so PostgreSQL
 parses, analyses and plans every statement it receives anew.  For a posting
@@ -13,13 +13,20 @@ PREPARE is not transactional: a statement prepared in a transaction that
 rolls back stays prepared, so the record kept here per connection stays true.
 A new connection (Django reconnects after ``CONN_MAX_AGE`` or an error)
 starts with an empty record.
+
+``atomic_cursor`` is ``transaction.atomic()`` plus a cursor, minus Django's
+bookkeeping when it is the outermost block (see there).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import weakref
 from dataclasses import dataclass, field
+
+import psycopg2
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 # psycopg2 connection -> names prepared on it; weak, so a closed connection's record goes with it.
 _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -40,8 +47,11 @@ class Statement:
 
 
 def execute(cur, statement: Statement, params: list | tuple = ()) -> None:
-    """Run ``statement`` with ``params`` on Django's cursor ``cur``, preparing it first if need be."""
-    raw = cur.db.connection
+    """Run ``statement`` with ``params`` on ``cur``, preparing it first if need be.
+
+    ``cur`` is Django's cursor or psycopg2's own: either one's ``connection`` is psycopg2's.
+    """
+    raw = cur.connection
     names = _prepared.get(raw)
     if names is None:
         names = _prepared[raw] = set()
@@ -49,3 +59,47 @@ def execute(cur, statement: Statement, params: list | tuple = ()) -> None:
         cur.execute(f"PREPARE {statement.name} AS {statement.sql}")
         names.add(statement.name)
     cur.execute(statement.execute_sql, params)
+
+
+@contextlib.contextmanager
+def atomic_cursor(*, savepoint: bool = True):
+    """A cursor in a transaction: the caller's (in a savepoint unless ``savepoint=False``) or its own.
+
+    Inside a ``transaction.atomic`` block this is ``transaction.atomic(savepoint=savepoint)`` and
+    Django's cursor.  Outside one (a posting called on its own: the ledger API views, jobs, the
+    bench) it does what the outermost ``atomic`` does — BEGIN, then COMMIT, or ROLLBACK on any
+    exception — on Django's connection, without the bookkeeping (commit hooks, savepoint ids,
+    autocommit switches through Django, a cursor wrapper per statement) that cost a posting about
+    as much client CPU as its SQL did (bench/README.md).  Errors are Django's either way.
+
+    Only for code that runs nothing but SQL on this cursor inside the block: Django still
+    believes the connection is in autocommit, so the ORM, ``transaction.atomic`` or
+    ``on_commit`` inside it would misbehave.
+    """
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.in_atomic_block:
+        with transaction.atomic(savepoint=savepoint), conn.cursor() as cur:
+            yield cur
+        return
+    conn.close_if_health_check_failed()
+    conn.ensure_connection()
+    if not conn.autocommit:  # someone manages the transaction by hand: leave it to Django
+        with transaction.atomic(savepoint=savepoint), conn.cursor() as cur:
+            yield cur
+        return
+    raw = conn.connection
+    with conn.wrap_database_errors:
+        cur = raw.cursor()
+        raw.autocommit = False  # psycopg2 sends BEGIN with the first statement
+        try:
+            yield cur
+            raw.commit()
+        except BaseException:
+            try:
+                raw.rollback()
+            except psycopg2.Error:
+                conn.close()  # the connection is broken: Django opens a new one next time
+            raise
+        finally:
+            if not raw.closed:
+                raw.autocommit = True

@@ -445,7 +445,7 @@ def _post_or_replay(*, member_id: int, key: str, request_hash: str, post, savepo
     return the first result, not ``insufficient_points``.
     """
     try:
-        with transaction.atomic(savepoint=savepoint), connection.cursor() as cur:
+        with prepared.atomic_cursor(savepoint=savepoint) as cur:
             return post(cur)
     except IntegrityError as exc:
         if KEY_CONSTRAINT not in str(exc) or not savepoint:

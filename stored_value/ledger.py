@@ -338,7 +338,7 @@ def _post_or_replay(*, member_id: int, key: str, request_hash: str, post) -> Pos
     account returns its first result.
     """
     try:
-        with transaction.atomic(), connection.cursor() as cur:
+        with prepared.atomic_cursor() as cur:
             return post(cur, _lock_account(cur, member_id))
     except IntegrityError as exc:
         if KEY_CONSTRAINT not in str(exc):

@@ -624,7 +624,10 @@ def _post(cur, account: _Account, entry: _Entry) -> Posting:
     """Write one entry with its balance, allocations and lot changes in one statement."""
     account.balance += entry.amount
     lot = entry.new_lot
-    statement = _post_statement(bool(entry.allocations), lot is not None, bool(lot and lot.repaid))
+    rows = len(entry.allocations)
+    statement = _post_statement(
+        rows if rows <= _LISTED_ALLOCATIONS else -1, lot is not None, bool(lot and lot.repaid)
+    )
     params: list = [
         account.id,
         entry.kind,
@@ -639,8 +642,10 @@ def _post(cur, account: _Account, entry: _Entry) -> Posting:
         entry.actor_id,
         timezone.now(),
     ]
-    if entry.allocations:
+    if rows > _LISTED_ALLOCATIONS:
         params += [[lot_id for lot_id, _ in entry.allocations], [taken for _, taken in entry.allocations]]
+    else:
+        params += [value for pair in entry.allocations for value in pair]
     if lot:
         params += [lot.amount, lot.amount - lot.repaid, lot.source, lot.earned_at, lot.expires_at]
         if lot.repaid:
@@ -649,9 +654,18 @@ def _post(cur, account: _Account, entry: _Entry) -> Posting:
     return Posting(entry_id=cur.fetchone()[0], amount=entry.amount, balance_after=account.balance)
 
 
+# Up to this many allocations are listed as parameters, one prepared statement per count: its plan
+# knows the rows.  More (a spend over many small lots) travel as two arrays, whose row count a generic
+# plan cannot know (it assumes 10), so PostgreSQL re-plans that statement at every use.
+_LISTED_ALLOCATIONS = 4
+
+
 @functools.cache
-def _post_statement(allocations: bool, new_lot: bool, repaid: bool) -> prepared.Statement:
-    """The posting statement of one shape (each shape is prepared, and planned, once per connection)."""
+def _post_statement(allocations: int, new_lot: bool, repaid: bool) -> prepared.Statement:
+    """The posting statement of one shape (each shape is prepared, and planned, once per connection).
+
+    ``allocations``: how many are listed as parameters, or -1 for arrays.
+    """
     ctes = [
         """e AS (INSERT INTO points_pointsentry (account_id, kind, amount, balance_after, source, reference, memo,
                  idempotency_key, request_hash, reverses_id, actor_id, created_at)
@@ -660,13 +674,20 @@ def _post_statement(allocations: bool, new_lot: bool, repaid: bool) -> prepared.
     ]
     n = 12
     if allocations:
+        if allocations < 0:
+            ctes.append(
+                f"t AS (SELECT * FROM unnest(${n + 1}::bigint[], ${n + 2}::bigint[]) AS t (lot_id, amount))"
+            )
+            n += 2
+        else:
+            listed = [f"(${n + 2 * k + 1}::bigint, ${n + 2 * k + 2}::bigint)" for k in range(allocations)]
+            ctes.append(f"t (lot_id, amount) AS (VALUES {', '.join(listed)})")
+            n += 2 * allocations
         ctes += [
-            f"t AS (SELECT * FROM unnest(${n + 1}::bigint[], ${n + 2}::bigint[]) AS t (lot_id, amount))",
             "al AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) SELECT e.id, t.lot_id, t.amount FROM e, t)",
             "lu AS (UPDATE points_pointslot l SET remaining = l.remaining - n.amount "
             "FROM (SELECT lot_id, SUM(amount)::bigint AS amount FROM t GROUP BY lot_id) n WHERE l.id = n.lot_id)",
         ]
-        n += 2
     if new_lot:
         ctes.append(
             "nl AS (INSERT INTO points_pointslot (account_id, entry_id, amount, remaining, source, earned_at, expires_at) "
@@ -680,7 +701,13 @@ def _post_statement(allocations: bool, new_lot: bool, repaid: bool) -> prepared.
                 f"SELECT e.id, nl.id, ${n + 1}::bigint FROM e, nl)"
             )
     name = "points_post" + "".join(
-        f"_{flag}" for flag, on in (("al", allocations), ("lot", new_lot), ("repaid", repaid)) if on
+        f"_{flag}"
+        for flag, on in (
+            ("al_many" if allocations < 0 else f"al{allocations}", allocations),
+            ("lot", new_lot),
+            ("repaid", repaid),
+        )
+        if on
     )
     return prepared.Statement(name, "WITH " + ",\n".join(ctes) + " SELECT id FROM e")
 

@@ -65,25 +65,27 @@ def execute(cur, statement: Statement, params: list | tuple = ()) -> None:
 def atomic_cursor(*, savepoint: bool = True):
     """A cursor in a transaction: the caller's (in a savepoint unless ``savepoint=False``) or its own.
 
-    Inside a ``transaction.atomic`` block this is ``transaction.atomic(savepoint=savepoint)`` and
-    Django's cursor.  Outside one (a posting called on its own: the ledger API views, jobs, the
-    bench) it does what the outermost ``atomic`` does — BEGIN, then COMMIT, or ROLLBACK on any
-    exception — on Django's connection, without the bookkeeping (commit hooks, savepoint ids,
-    autocommit switches through Django, a cursor wrapper per statement) that cost a posting about
-    as much client CPU as its SQL did (bench/README.md).  Errors are Django's either way.
+    Inside a ``transaction.atomic`` block (or while queries are logged or
+    wrapped) this is ``transaction.atomic(savepoint=savepoint)`` and Django's
+    cursor.  Outside one (a posting called on its own: the ledger API views,
+    jobs, the bench) it does what the outermost ``atomic`` does — BEGIN, then
+    COMMIT, or ROLLBACK on any exception — on Django's connection, without the
+    bookkeeping (commit hooks, savepoint ids, autocommit switches through
+    Django, a cursor wrapper per statement) that cost a posting about as much
+    client CPU as its SQL did (bench/README.md).  Errors are Django's either way.
 
-    Only for code that runs nothing but SQL on this cursor inside the block: Django still
-    believes the connection is in autocommit, so the ORM, ``transaction.atomic`` or
-    ``on_commit`` inside it would misbehave.
+    Only for code that runs nothing but SQL on this cursor inside the block:
+    Django still believes the connection is in autocommit, so the ORM,
+    ``transaction.atomic`` or ``on_commit`` inside it would misbehave.
     """
     conn = connections[DEFAULT_DB_ALIAS]
-    if conn.in_atomic_block:
-        with transaction.atomic(savepoint=savepoint), conn.cursor() as cur:
-            yield cur
-        return
-    conn.close_if_health_check_failed()
-    conn.ensure_connection()
-    if not conn.autocommit:  # someone manages the transaction by hand: leave it to Django
+    if not conn.in_atomic_block:
+        conn.close_if_health_check_failed()
+        conn.ensure_connection()
+    # Django's own way inside the caller's transaction, under a transaction managed by hand, and
+    # whenever someone watches the queries (DEBUG, assertNumQueries, an execute wrapper): the
+    # lean way's statements would not pass through Django's cursor wrapper, so they would not see them.
+    if conn.in_atomic_block or not conn.autocommit or conn.queries_logged or conn.execute_wrappers:
         with transaction.atomic(savepoint=savepoint), conn.cursor() as cur:
             yield cur
         return

@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from loyalty.errors import IdempotencyConflict
 from points.exceptions import InsufficientPoints
@@ -45,6 +46,24 @@ def test_a_replay_and_a_conflict_on_their_own_move_nothing(member):
 
     assert again.replayed and again.entry_id == first.entry_id
     assert balance(member) == 70
+
+
+def test_a_posting_on_its_own_shows_its_statements_to_whoever_watches_the_queries(member):
+    earn(member, 100)
+    spend(member, 10, key="prepares-the-statements")
+
+    with CaptureQueriesContext(connection) as queries:
+        spend(member, 30)
+
+    statements = [q["sql"].split("(")[0] for q in queries.captured_queries]
+    assert statements == [
+        "BEGIN",
+        "EXECUTE points_lock",
+        "EXECUTE points_lots_to_spend",
+        "EXECUTE points_post_al1",
+        "COMMIT",
+    ]
+    assert balance(member) == 60
 
 
 def test_statements_prepared_in_a_rolled_back_transaction_stay_usable(member):

@@ -13,6 +13,11 @@ Each public function is one transaction that
 3. writes the entry, the balance, the allocations and the lot changes in one
    SQL statement (``_post``), so a posting is all or nothing.
 
+The hot paths are leaner: an earn without a cap is one statement whose
+UPDATE of the balance takes the lock (it reads nothing but that row), and
+neither it nor a spend looks its key up first (``_post_or_replay``).  Their
+statements are prepared once per connection (``loyalty.prepared``).
+
 Replaying a key with the same parameters returns the first posting and moves
 nothing; with other parameters it raises ``IdempotencyConflict``.
 

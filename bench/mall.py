@@ -198,7 +198,8 @@ def _note_cpu_breakdown(h: Harness, template: str) -> None:
     h.note(
         "one connection, CPU per operation (client + server): "
         + "; ".join(f"{name} {c:.2f} + {s:.2f} ms" for name, (c, s) in figures.items())
-        + " — the points ledger's spend (lots, allocations, its savepoint) is part of every redemption"
+        + " — the points ledger's spend (its lots and allocations; in a redemption without a savepoint of its"
+        " own) is part of every redemption"
     )
 
 

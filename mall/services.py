@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 from coupons.exceptions import CouponLimitReached, CouponSoldOut
 from coupons.models import CouponTemplate
 from coupons.services import coupon_issue
+from loyalty import prepared
 from loyalty.errors import IdempotencyConflict, ValidationFailed
 from mall.eligibility import item_unlocked
 from mall.exceptions import (
@@ -164,23 +165,25 @@ def _check_limits(item: MallItem, counts: dict) -> None:
 
 # Runs last in a redemption: the stock, the redemption and its event in one statement, so the hot item
 # row is locked for one round trip and the commit.
-_TAKE_SQL = """
-WITH stock AS (
-    UPDATE mall_mallitem SET stock = stock - 1, sold_count = sold_count + 1
-    WHERE id = %(item)s AND stock > 0 RETURNING id
-), r AS (
-    INSERT INTO mall_redemption (no, member_id, item_id, kind, points, cash_fen, status, idempotency_key,
-        request_hash, points_entry_id, out_trade_no, recipient, phone, address, carrier, tracking_no,
-        cancel_reason, created_at, paid_at, fulfilled_at)
-    SELECT %(no)s, %(member)s, id, %(kind)s, %(points)s, %(cash)s, %(status)s, %(key)s, %(hash)s, %(entry)s, '',
-        %(recipient)s, %(phone)s, %(address)s, '', '', '', %(now)s, %(paid_at)s, %(fulfilled_at)s
-    FROM stock RETURNING id
-), e AS (
-    INSERT INTO mall_redemptionevent (redemption_id, kind, note, created_at)
-    SELECT id, %(status)s, '', %(now)s FROM r
+_TAKE = prepared.Statement(
+    "mall_take",
+    """WITH stock AS (
+           UPDATE mall_mallitem SET stock = stock - 1, sold_count = sold_count + 1
+           WHERE id = $1 AND stock > 0 RETURNING id
+       ), r AS (
+           INSERT INTO mall_redemption (no, member_id, item_id, kind, points, cash_fen, status, idempotency_key,
+               request_hash, points_entry_id, out_trade_no, recipient, phone, address, carrier, tracking_no,
+               cancel_reason, created_at, paid_at, fulfilled_at)
+           SELECT $2::varchar, $3::bigint, id, $4::varchar, $5::integer, $6::bigint, $7::varchar, $8::varchar,
+               $9::varchar, $10::bigint, '', $11::varchar, $12::varchar, $13::varchar, '', '', '',
+               $14::timestamptz, $15::timestamptz, $16::timestamptz
+           FROM stock RETURNING id
+       ), e AS (
+           INSERT INTO mall_redemptionevent (redemption_id, kind, note, created_at)
+           SELECT id, $7::varchar, '', $14::timestamptz FROM r
+       )
+       SELECT id FROM r""",
 )
-SELECT id FROM r
-"""
 
 _ASSIGN_CODE_SQL = """
 UPDATE mall_virtualcode SET redemption_id = %(redemption)s, assigned_at = %(now)s
@@ -230,17 +233,19 @@ def redemption_create(
     return redeemed
 
 
-# The replay, the item and the address in one round trip.
-_DECIDE_SQL = """
-SELECT r.id, r.request_hash,
-       i.id, i.name, i.kind, i.points, i.cash_fen, i.stock, i.coupon_template_id, i.per_member_limit, i.period,
-       i.per_period_limit, i.min_tier_level, i.required_card_type_ids, i.on_sale_from, i.on_sale_until,
-       a.id, a.recipient, a.phone, a.province, a.city, a.district, a.detail
-FROM (SELECT 1) one
-LEFT JOIN mall_redemption r ON r.member_id = %(member)s AND r.idempotency_key = %(key)s
-LEFT JOIN mall_mallitem i ON i.id = %(item)s AND i.is_active
-LEFT JOIN mall_shippingaddress a ON a.id = %(address)s AND a.member_id = %(member)s
-"""
+# The replay, the item and the address in one round trip ($1 member, $2 key, $3 item, $4 address).
+_DECIDE = prepared.Statement(
+    "mall_decide",
+    """SELECT r.id, r.request_hash,
+              i.id, i.name, i.kind, i.points, i.cash_fen, i.stock, i.coupon_template_id, i.per_member_limit,
+              i.period, i.per_period_limit, i.min_tier_level, i.required_card_type_ids, i.on_sale_from,
+              i.on_sale_until,
+              a.id, a.recipient, a.phone, a.province, a.city, a.district, a.detail
+       FROM (SELECT 1) one
+       LEFT JOIN mall_redemption r ON r.member_id = $1::bigint AND r.idempotency_key = $2::varchar
+       LEFT JOIN mall_mallitem i ON i.id = $3::bigint AND i.is_active
+       LEFT JOIN mall_shippingaddress a ON a.id = $4::bigint AND a.member_id = $1::bigint""",
+)
 
 # For an item with limits, after the advisory lock was granted, in a statement of its own (so it sees what
 # the previous holder committed): the replay again and the member's redemptions of the item not cancelled.
@@ -268,7 +273,7 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
     counts = None
     with transaction.atomic():
         with connection.cursor() as cur:
-            cur.execute(_DECIDE_SQL, params)
+            prepared.execute(cur, _DECIDE, [member.pk, key, item_id, address_id])
             row = cur.fetchone()
             (replay_id, replay_hash), item_row, address_row = row[:2], row[2:16], row[16:23]
             if replay_id is None and (item_row[7] is not None or item_row[8]):  # per_member_limit, period
@@ -321,6 +326,7 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
                 idempotency_key=f"mall:{no}",
                 source="mall",
                 reference=no,
+                savepoint=False,  # a refusal rolls the whole redemption back; the key is new
             ).entry_id
         if item.cash_fen:
             status = RedemptionStatus.PENDING_PAYMENT
@@ -349,26 +355,27 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
             fulfilled_at=now if status == RedemptionStatus.FULFILLED else None,
         )
         with connection.cursor() as cur:
-            cur.execute(
-                _TAKE_SQL,
-                {
-                    "item": item.pk,
-                    "no": no,
-                    "member": member.pk,
-                    "kind": item.kind,
-                    "points": item.points,
-                    "cash": item.cash_fen,
-                    "status": status,
-                    "key": key,
-                    "hash": request_hash,
-                    "entry": entry_id,
-                    "recipient": redemption.recipient,
-                    "phone": redemption.phone,
-                    "address": redemption.address,
-                    "now": now,
-                    "paid_at": redemption.paid_at,
-                    "fulfilled_at": redemption.fulfilled_at,
-                },
+            prepared.execute(
+                cur,
+                _TAKE,
+                [
+                    item.pk,
+                    no,
+                    member.pk,
+                    item.kind,
+                    item.points,
+                    item.cash_fen,
+                    status,
+                    key,
+                    request_hash,
+                    entry_id,
+                    redemption.recipient,
+                    redemption.phone,
+                    redemption.address,
+                    now,
+                    redemption.paid_at,
+                    redemption.fulfilled_at,
+                ],
             )
             row = cur.fetchone()
             if row is None:

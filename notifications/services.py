@@ -71,14 +71,21 @@ class DatabaseChannel:
         with connection.cursor() as cursor:
             for start in range(0, len(drafts), 1000):
                 batch = drafts[start : start + 1000]
+                # One array per column, not a VALUES row per draft: PostgreSQL parses and plans
+                # 1,000 rows of parameters several times slower than seven arrays.
                 cursor.execute(
-                    f"INSERT INTO {table} (member_id, kind, title, body, data, dedupe_key, created_at) VALUES "
-                    + ", ".join(["(%s, %s, %s, %s, %s::jsonb, %s, %s)"] * len(batch))
-                    + " ON CONFLICT (member_id, dedupe_key) DO NOTHING RETURNING member_id, dedupe_key",
+                    f"INSERT INTO {table} (member_id, kind, title, body, data, dedupe_key, created_at) "
+                    "SELECT m, k, t, b, d::jsonb, key, %s FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], "
+                    "%s::varchar[], %s::text[], %s::varchar[]) AS u (m, k, t, b, d, key) "
+                    "ON CONFLICT (member_id, dedupe_key) DO NOTHING RETURNING member_id, dedupe_key",
                     [
-                        v
-                        for d in batch
-                        for v in (d.member_id, d.kind, d.title, d.body, json.dumps(d.data), d.dedupe_key, now)
+                        now,
+                        [d.member_id for d in batch],
+                        [d.kind for d in batch],
+                        [d.title for d in batch],
+                        [d.body for d in batch],
+                        [json.dumps(d.data) for d in batch],
+                        [d.dedupe_key for d in batch],
                     ],
                 )
                 inserted = set(cursor.fetchall())

@@ -13,6 +13,11 @@ Each public function is one transaction that
 3. writes the entry, the balance, the allocations and the lot changes in one
    SQL statement (``_post``), so a posting is all or nothing.
 
+The hot paths are leaner: an earn without a cap is one statement whose
+UPDATE of the balance takes the lock (it reads nothing but that row), and
+neither it nor a spend looks its key up first (``_post_or_replay``).  Their
+statements are prepared once per connection (``loyalty.prepared``).
+
 Replaying a key with the same parameters returns the first posting and moves
 nothing; with other parameters it raises ``IdempotencyConflict``.
 
@@ -24,6 +29,7 @@ job has not run yet.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -33,6 +39,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from loyalty import prepared
 from loyalty.errors import IdempotencyConflict
 from points.exceptions import (
     EntryNotReversible,
@@ -122,9 +129,9 @@ def points_earn(
             member_id=member_id,
             key=idempotency_key,
             request_hash=request_hash,
-            post=lambda cur, account: _post(
+            post=lambda cur: _earn_in_one_statement(
                 cur,
-                account,
+                member_id,
                 _Entry(
                     kind=EntryKind.EARN,
                     amount=amount,
@@ -133,13 +140,7 @@ def points_earn(
                     source=source,
                     reference=reference,
                     memo=memo,
-                    new_lot=_NewLot(
-                        amount,
-                        source,
-                        timezone.now(),
-                        expires_at,
-                        repaid=min(amount, max(-account.balance, 0)),
-                    ),
+                    new_lot=_NewLot(amount, source, timezone.now(), expires_at),
                 ),
             ),
         )
@@ -178,11 +179,19 @@ def points_spend(
     source: str = "",
     reference: str = "",
     memo: str = "",
+    savepoint: bool = True,
 ) -> Posting:
     """Debit ``amount`` points from the lots that expire first.
 
     Refused with ``insufficient_points`` (nothing written) when the balance,
     after expiring what is due, is smaller than ``amount`` or negative.
+
+    Inside a caller's transaction the spend runs in a savepoint, so a refusal
+    leaves that transaction usable and a replayed key can be looked up.
+    ``savepoint=False`` saves those two round trips for a caller that rolls
+    back whenever the spend raises and never reuses a key (a mall
+    redemption, keyed by its new number): a refusal or error then dooms the
+    caller's transaction, and is raised as it is, without a replay lookup.
     """
     _check_amount(amount)
     request_hash = _hash(kind=EntryKind.SPEND, amount=amount, source=source, reference=reference)
@@ -190,9 +199,10 @@ def points_spend(
         member_id=member_id,
         key=idempotency_key,
         request_hash=request_hash,
-        post=lambda cur, account: _debit(
+        savepoint=savepoint,
+        post=lambda cur: _debit(
             cur,
-            account,
+            _lock_account(cur, member_id),
             amount,
             _Entry(
                 kind=EntryKind.SPEND,
@@ -404,9 +414,13 @@ def _hash(**params) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
+_LOCK = prepared.Statement(
+    "points_lock", "SELECT id, balance FROM points_pointsaccount WHERE member_id = $1 FOR UPDATE"
+)
+
+
 def _lock_account(cur, member_id: int) -> _Account:
-    sql = "SELECT id, balance FROM points_pointsaccount WHERE member_id = %s FOR UPDATE"
-    cur.execute(sql, [member_id])
+    prepared.execute(cur, _LOCK, [member_id])
     row = cur.fetchone()
     if row is None:
         cur.execute(
@@ -415,15 +429,15 @@ def _lock_account(cur, member_id: int) -> _Account:
                ON CONFLICT (member_id) DO NOTHING""",
             [member_id],
         )
-        cur.execute(sql, [member_id])
+        prepared.execute(cur, _LOCK, [member_id])
         row = cur.fetchone()
         if row is None:
             raise MemberNotFound()
     return _Account(id=row[0], balance=row[1])
 
 
-def _post_or_replay(*, member_id: int, key: str, request_hash: str, post) -> Posting:
-    """Run ``post(cur, account)`` under the account lock; a replayed key is found by its unique index.
+def _post_or_replay(*, member_id: int, key: str, request_hash: str, post, savepoint: bool = True) -> Posting:
+    """Run ``post(cur)``, which locks the account first; a replayed key is found by its unique index.
 
     The hot paths (earn, spend) do not look the key up before posting: that
     would be one more statement while the account is locked, on every
@@ -436,16 +450,18 @@ def _post_or_replay(*, member_id: int, key: str, request_hash: str, post) -> Pos
     return the first result, not ``insufficient_points``.
     """
     try:
-        with transaction.atomic(), connection.cursor() as cur:
-            return post(cur, _lock_account(cur, member_id))
+        with prepared.atomic_cursor(savepoint=savepoint) as cur:
+            return post(cur)
     except IntegrityError as exc:
-        if KEY_CONSTRAINT not in str(exc):
+        if KEY_CONSTRAINT not in str(exc) or not savepoint:
             raise
         replay = _committed_replay(member_id, key, request_hash)
         if replay is None:  # cannot happen: the clashing row was committed before we held the lock
             raise
         return replay
     except InsufficientPoints:
+        if not savepoint:
+            raise
         replay = _committed_replay(member_id, key, request_hash)
         if replay is None:
             raise
@@ -492,17 +508,20 @@ def _lots_to_spend(cur, account: _Account, amount: int, now: datetime) -> list[_
     a handful, so the running total is computed in SQL and only those rows
     travel (this keeps a hot account's lock short).
     """
-    cur.execute(
-        """SELECT id, remaining, expires_at FROM (
-               SELECT id, remaining, expires_at, earned_at, expires_at <= %(now)s AS due,
-                      SUM(CASE WHEN expires_at <= %(now)s THEN 0 ELSE remaining END)
-                          OVER (ORDER BY expires_at ASC NULLS LAST, earned_at, id) AS upto
-               FROM points_pointslot WHERE account_id = %(account)s AND remaining > 0) t
-           WHERE due OR upto - remaining < %(amount)s
-           ORDER BY expires_at ASC NULLS LAST, earned_at, id""",
-        {"account": account.id, "now": now, "amount": amount},
-    )
+    prepared.execute(cur, _LOTS_TO_SPEND, [account.id, now, amount])
     return [_Lot(*row) for row in cur.fetchall()]
+
+
+_LOTS_TO_SPEND = prepared.Statement(
+    "points_lots_to_spend",
+    """SELECT id, remaining, expires_at FROM (
+           SELECT id, remaining, expires_at, earned_at, expires_at <= $2 AS due,
+                  SUM(CASE WHEN expires_at <= $2 THEN 0 ELSE remaining END)
+                      OVER (ORDER BY expires_at ASC NULLS LAST, earned_at, id) AS upto
+           FROM points_pointslot WHERE account_id = $1 AND remaining > 0) t
+       WHERE due OR upto - remaining < $3
+       ORDER BY expires_at ASC NULLS LAST, earned_at, id""",
+)
 
 
 def _expire_due_inline(cur, account: _Account, lots: list[_Lot], now: datetime) -> list[_Lot]:
@@ -609,6 +628,11 @@ def _claw_back_earn(cur, account: _Account, lot_id: int | None, amount: int, ent
 def _post(cur, account: _Account, entry: _Entry) -> Posting:
     """Write one entry with its balance, allocations and lot changes in one statement."""
     account.balance += entry.amount
+    lot = entry.new_lot
+    rows = len(entry.allocations)
+    statement = _post_statement(
+        rows if rows <= _LISTED_ALLOCATIONS else -1, lot is not None, bool(lot and lot.repaid)
+    )
     params: list = [
         account.id,
         entry.kind,
@@ -622,40 +646,132 @@ def _post(cur, account: _Account, entry: _Entry) -> Posting:
         entry.reverses_id,
         entry.actor_id,
         timezone.now(),
-        account.balance,
-        account.id,
     ]
+    if rows > _LISTED_ALLOCATIONS:
+        params += [[lot_id for lot_id, _ in entry.allocations], [taken for _, taken in entry.allocations]]
+    else:
+        params += [value for pair in entry.allocations for value in pair]
+    if lot:
+        params += [lot.amount, lot.amount - lot.repaid, lot.source, lot.earned_at, lot.expires_at]
+        if lot.repaid:
+            params.append(lot.repaid)
+    prepared.execute(cur, statement, params)
+    return Posting(entry_id=cur.fetchone()[0], amount=entry.amount, balance_after=account.balance)
+
+
+# Up to this many allocations are listed as parameters, one prepared statement per count: its plan
+# knows the rows.  More (a spend over many small lots) travel as two arrays, whose row count a generic
+# plan cannot know (it assumes 10), so PostgreSQL re-plans that statement at every use.
+_LISTED_ALLOCATIONS = 4
+
+
+@functools.cache
+def _post_statement(allocations: int, new_lot: bool, repaid: bool) -> prepared.Statement:
+    """The posting statement of one shape (each shape is prepared, and planned, once per connection).
+
+    ``allocations``: how many are listed as parameters, or -1 for arrays.
+    """
     ctes = [
         """e AS (INSERT INTO points_pointsentry (account_id, kind, amount, balance_after, source, reference, memo,
                  idempotency_key, request_hash, reverses_id, actor_id, created_at)
-                 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id)""",
-        "a AS (UPDATE points_pointsaccount SET balance = %s WHERE id = %s)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11::integer, $12) RETURNING id)""",
+        "a AS (UPDATE points_pointsaccount SET balance = $4 WHERE id = $1)",
     ]
-    if entry.allocations:
-        ctes.append(
-            "t (lot_id, amount) AS (VALUES "
-            + ", ".join(["(%s::bigint, %s::bigint)"] * len(entry.allocations))
-            + ")"
-        )
-        params += [value for pair in entry.allocations for value in pair]
-        ctes.append(
-            "al AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) SELECT e.id, t.lot_id, t.amount FROM e, t)"
-        )
-        ctes.append(
+    n = 12
+    if allocations:
+        if allocations < 0:
+            ctes.append(
+                f"t AS (SELECT * FROM unnest(${n + 1}::bigint[], ${n + 2}::bigint[]) AS t (lot_id, amount))"
+            )
+            n += 2
+        else:
+            listed = [f"(${n + 2 * k + 1}::bigint, ${n + 2 * k + 2}::bigint)" for k in range(allocations)]
+            ctes.append(f"t (lot_id, amount) AS (VALUES {', '.join(listed)})")
+            n += 2 * allocations
+        ctes += [
+            "al AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) SELECT e.id, t.lot_id, t.amount FROM e, t)",
             "lu AS (UPDATE points_pointslot l SET remaining = l.remaining - n.amount "
-            "FROM (SELECT lot_id, SUM(amount)::bigint AS amount FROM t GROUP BY lot_id) n WHERE l.id = n.lot_id)"
-        )
-    lot = entry.new_lot
-    if lot:
+            "FROM (SELECT lot_id, SUM(amount)::bigint AS amount FROM t GROUP BY lot_id) n WHERE l.id = n.lot_id)",
+        ]
+    if new_lot:
         ctes.append(
             "nl AS (INSERT INTO points_pointslot (account_id, entry_id, amount, remaining, source, earned_at, expires_at) "
-            "SELECT %s, e.id, %s, %s, %s, %s, %s FROM e RETURNING id)"
+            f"SELECT $1, e.id, ${n + 1}::bigint, ${n + 2}::bigint, ${n + 3}::varchar, ${n + 4}::timestamptz, "
+            f"${n + 5}::timestamptz FROM e RETURNING id)"
         )
-        params += [account.id, lot.amount, lot.amount - lot.repaid, lot.source, lot.earned_at, lot.expires_at]
-        if lot.repaid:
+        n += 5
+        if repaid:
             ctes.append(
-                "nla AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) SELECT e.id, nl.id, %s FROM e, nl)"
+                "nla AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) "
+                f"SELECT e.id, nl.id, ${n + 1}::bigint FROM e, nl)"
             )
-            params.append(lot.repaid)
-    cur.execute("WITH " + ",\n".join(ctes) + " SELECT id FROM e", params)
-    return Posting(entry_id=cur.fetchone()[0], amount=entry.amount, balance_after=account.balance)
+    name = "points_post" + "".join(
+        f"_{flag}"
+        for flag, on in (
+            ("al_many" if allocations < 0 else f"al{allocations}", allocations),
+            ("lot", new_lot),
+            ("repaid", repaid),
+        )
+        if on
+    )
+    return prepared.Statement(name, "WITH " + ",\n".join(ctes) + " SELECT id FROM e")
+
+
+def _earn_in_one_statement(cur, member_id: int, entry: _Entry) -> Posting:
+    """An earn without a cap: lock, entry, balance, lot and any debt repayment in one round trip.
+
+    The UPDATE locks the account row and computes the new balance from its
+    latest committed version (waiting for a posting that holds it), which is
+    all an earn reads: it needs no lots, only the balance before it to repay
+    a debt (a negative balance) from the new lot first.  A member without an
+    account yet takes the usual path, which creates it.
+    """
+    lot = entry.new_lot
+    now = timezone.now()
+    prepared.execute(
+        cur,
+        _EARN,
+        [
+            member_id,
+            entry.amount,
+            entry.source,
+            entry.reference,
+            entry.memo,
+            entry.key,
+            entry.request_hash,
+            now,
+            lot.source,
+            lot.earned_at,
+            lot.expires_at,
+        ],
+    )
+    row = cur.fetchone()
+    if row is None:
+        account = _lock_account(cur, member_id)
+        lot.repaid = min(lot.amount, max(-account.balance, 0))
+        return _post(cur, account, entry)
+    return Posting(entry_id=row[0], amount=entry.amount, balance_after=row[1])
+
+
+# $2 is the amount; the balance before the earn is a.balance - $2, and the debt it repays
+# min(amount, max(-before, 0)) = LEAST($2, GREATEST($2 - a.balance, 0)).
+_EARN = prepared.Statement(
+    "points_earn",
+    """WITH a AS (
+           UPDATE points_pointsaccount SET balance = balance + $2 WHERE member_id = $1
+           RETURNING id, balance, LEAST($2, GREATEST($2 - balance, 0)) AS repaid
+       ), e AS (
+           INSERT INTO points_pointsentry (account_id, kind, amount, balance_after, source, reference, memo,
+                                           idempotency_key, request_hash, created_at)
+           SELECT a.id, 'earn', $2, a.balance, $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::varchar,
+                  $8::timestamptz
+           FROM a RETURNING id
+       ), nl AS (
+           INSERT INTO points_pointslot (account_id, entry_id, amount, remaining, source, earned_at, expires_at)
+           SELECT a.id, e.id, $2, $2 - a.repaid, $9::varchar, $10::timestamptz, $11::timestamptz FROM a, e RETURNING id
+       ), nla AS (
+           INSERT INTO points_pointsallocation (entry_id, lot_id, amount)
+           SELECT e.id, nl.id, a.repaid FROM a, e, nl WHERE a.repaid > 0
+       )
+       SELECT e.id, a.balance FROM a, e""",
+)

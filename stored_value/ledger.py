@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from loyalty import rounding
+from loyalty import prepared, rounding
 from loyalty.errors import IdempotencyConflict
 from stored_value.exceptions import (
     AccountFrozen,
@@ -301,12 +301,17 @@ def _hash(**params) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
+# The spend order comes with the lock, in the same statement: a spend makes one round trip before it writes.
+_LOCK = prepared.Statement(
+    "stored_value_lock",
+    """SELECT id, principal_fen, bonus_fen, frozen,
+              COALESCE((SELECT spend_order FROM stored_value_storedvaluepolicy ORDER BY id LIMIT 1), $2)
+       FROM stored_value_storedvalueaccount WHERE member_id = $1 FOR UPDATE""",
+)
+
+
 def _lock_account(cur, member_id: int) -> _Account:
-    # The spend order comes with the lock, in the same statement: a spend makes one round trip before it writes.
-    sql = """SELECT id, principal_fen, bonus_fen, frozen,
-                    COALESCE((SELECT spend_order FROM stored_value_storedvaluepolicy ORDER BY id LIMIT 1), %s)
-             FROM stored_value_storedvalueaccount WHERE member_id = %s FOR UPDATE"""
-    cur.execute(sql, [SpendOrder.PROPORTIONAL, member_id])
+    prepared.execute(cur, _LOCK, [member_id, SpendOrder.PROPORTIONAL])
     row = cur.fetchone()
     if row is None:
         cur.execute(
@@ -315,7 +320,7 @@ def _lock_account(cur, member_id: int) -> _Account:
                ON CONFLICT (member_id) DO NOTHING""",
             [member_id],
         )
-        cur.execute(sql, [SpendOrder.PROPORTIONAL, member_id])
+        prepared.execute(cur, _LOCK, [member_id, SpendOrder.PROPORTIONAL])
         row = cur.fetchone()
         if row is None:
             raise MemberNotFound()
@@ -333,7 +338,7 @@ def _post_or_replay(*, member_id: int, key: str, request_hash: str, post) -> Pos
     account returns its first result.
     """
     try:
-        with transaction.atomic(), connection.cursor() as cur:
+        with prepared.atomic_cursor() as cur:
             return post(cur, _lock_account(cur, member_id))
     except IntegrityError as exc:
         if KEY_CONSTRAINT not in str(exc):
@@ -401,14 +406,9 @@ def _post(
     """Write the entry and the account's new balances in one statement."""
     account.principal += principal
     account.bonus += bonus
-    cur.execute(
-        """WITH e AS (
-               INSERT INTO stored_value_storedvalueentry
-                   (account_id, kind, principal_fen, bonus_fen, principal_after_fen, bonus_after_fen, source,
-                    reference, memo, idempotency_key, request_hash, reverses_id, recharge_id, actor_id, created_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id),
-           a AS (UPDATE stored_value_storedvalueaccount SET principal_fen = %s, bonus_fen = %s WHERE id = %s)
-           SELECT id FROM e""",
+    prepared.execute(
+        cur,
+        _POST,
         [
             account.id,
             kind,
@@ -425,9 +425,18 @@ def _post(
             recharge_id,
             actor_id,
             timezone.now(),
-            account.principal,
-            account.bonus,
-            account.id,
         ],
     )
     return Posting(cur.fetchone()[0], principal, bonus, account.principal, account.bonus)
+
+
+_POST = prepared.Statement(
+    "stored_value_post",
+    """WITH e AS (
+           INSERT INTO stored_value_storedvalueentry
+               (account_id, kind, principal_fen, bonus_fen, principal_after_fen, bonus_after_fen, source,
+                reference, memo, idempotency_key, request_hash, reverses_id, recharge_id, actor_id, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id),
+       a AS (UPDATE stored_value_storedvalueaccount SET principal_fen = $5, bonus_fen = $6 WHERE id = $1)
+       SELECT id FROM e""",
+)

@@ -104,6 +104,15 @@ def test_sending_the_same_reminder_twice_delivers_it_once(alice):
     assert len(client_for(alice).get(INBOX).json()["results"]) == 1
 
 
+def test_the_same_reminder_twice_in_one_call_delivers_the_first_once(alice):
+    first = services.Draft(member_id=alice.pk, kind="k", title="first", body="b", dedupe_key="same")
+    second = services.Draft(member_id=alice.pk, kind="k", title="second", body="b", dedupe_key="same")
+
+    assert services.notify_many([first, second]) == 1
+
+    assert list(Notification.objects.values_list("title", flat=True)) == ["first"]
+
+
 def test_marking_a_notification_read(alice):
     notification = notify(alice, "n1")
     other = notify(alice, "n2")

@@ -44,6 +44,30 @@ def test_spend_consumes_lots_that_expire_first_then_never_expiring_ones(member):
     assert balance(member) == 150
 
 
+def test_a_spend_over_more_lots_than_are_listed_as_parameters_takes_from_each_in_expiry_order(member):
+    months = [local(2027, m, 1) for m in (6, 2, 5, 1, 4, 3)]
+    for k, expires_at in enumerate(months):
+        earn(member, 10, expires_at=expires_at, key=f"lot-{k}")
+
+    spend(member, 55)
+
+    # Spent Jan, Feb, Mar, Apr, May in full and half of Jun.
+    assert lots(member) == [(10, 5), (10, 0), (10, 0), (10, 0), (10, 0), (10, 0)]
+    assert balance(member) == 5
+
+
+def test_a_refused_spend_without_a_savepoint_dooms_the_callers_transaction(member):
+    earn(member, 10)
+    before = snapshot(member)
+
+    with transaction.atomic():
+        with pytest.raises(InsufficientPoints):
+            ledger.points_spend(member_id=member.pk, amount=11, idempotency_key="too-much", savepoint=False)
+        assert transaction.get_rollback()
+
+    assert snapshot(member) == before
+
+
 def test_lots_expiring_together_are_spent_oldest_first(member):
     earn(member, 10, expires_at=JAN, key="a")
     earn(member, 10, expires_at=JAN, key="b")

@@ -1,0 +1,99 @@
+"""The ledgers' lean transaction and prepared statements, on a connection outside any atomic block."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from loyalty.errors import IdempotencyConflict
+from points.exceptions import InsufficientPoints
+from stored_value import ledger as stored_value
+from stored_value.exceptions import InsufficientBalance
+from stored_value.models import StoredValueAccount, StoredValueEntry
+from tests.points.helpers import balance, earn, snapshot, spend
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_posting_on_its_own_commits_and_leaves_the_connection_in_autocommit(member):
+    assert not connection.in_atomic_block
+
+    earn(member, 100)
+    spend(member, 30)
+
+    assert balance(member) == 70
+    assert connection.get_autocommit() and connection.connection.autocommit
+
+
+def test_a_refused_posting_on_its_own_writes_nothing_and_leaves_the_connection_usable(member):
+    earn(member, 100)
+    before = snapshot(member)
+
+    with pytest.raises(InsufficientPoints):
+        spend(member, 101)
+
+    assert snapshot(member) == before
+    assert connection.get_autocommit() and connection.connection.autocommit
+    assert spend(member, 100).balance_after == 0
+
+
+def test_a_replay_and_a_conflict_on_their_own_move_nothing(member):
+    earn(member, 100)
+    first = spend(member, 30, key="once")
+
+    again = spend(member, 30, key="once")
+    with pytest.raises(IdempotencyConflict):
+        spend(member, 31, key="once")
+
+    assert again.replayed and again.entry_id == first.entry_id
+    assert balance(member) == 70
+
+
+def test_a_posting_on_its_own_shows_its_statements_to_whoever_watches_the_queries(member):
+    earn(member, 100)
+    spend(member, 10, key="prepares-the-statements")
+
+    with CaptureQueriesContext(connection) as queries:
+        spend(member, 30)
+
+    statements = [q["sql"].split("(")[0] for q in queries.captured_queries]
+    assert statements == [
+        "BEGIN",
+        "EXECUTE points_lock",
+        "EXECUTE points_lots_to_spend",
+        "EXECUTE points_post_al1",
+        "COMMIT",
+    ]
+    assert balance(member) == 60
+
+
+def test_statements_prepared_in_a_rolled_back_transaction_stay_usable(member):
+    earn(member, 100)
+    connection.close()  # a new connection: the refused spend below is the first to prepare its statements
+
+    with pytest.raises(InsufficientPoints):
+        spend(member, 101)
+
+    assert spend(member, 100).balance_after == 0
+
+
+def test_a_new_connection_prepares_the_statements_again(member):
+    earn(member, 100)
+
+    connection.close()
+
+    assert spend(member, 40).balance_after == 60
+    assert earn(member, 1, key="after-reconnect").balance_after == 61
+
+
+def test_a_stored_value_spend_on_its_own_commits_or_writes_nothing(member):
+    StoredValueAccount.objects.create(member=member, principal_fen=80, bonus_fen=20)
+
+    posting = stored_value.stored_value_spend(member_id=member.pk, amount_fen=50, idempotency_key="sv-1")
+    with pytest.raises(InsufficientBalance):
+        stored_value.stored_value_spend(member_id=member.pk, amount_fen=51, idempotency_key="sv-2")
+
+    assert (posting.principal_fen, posting.bonus_fen) == (-40, -10)
+    account = StoredValueAccount.objects.get(member=member)
+    assert (account.principal_fen, account.bonus_fen) == (40, 10)
+    assert list(StoredValueEntry.objects.values_list("idempotency_key", flat=True)) == ["sv-1"]
+    assert connection.get_autocommit() and connection.connection.autocommit

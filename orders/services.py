@@ -190,6 +190,8 @@ def _create_order(order_no: str, request_hash: str, quote: Quote, timeout_minute
 
 
 def _apply(order: Order, quote: Quote, timeout_minutes: int) -> None:
+    # The spends run without savepoints: a refusal aborts the whole commit (order_commit rolls back and
+    # answers quote_stale), and their keys are new, since a second commit of an order number is a replay.
     minutes = timeout_minutes + COUPON_LOCK_MARGIN_MINUTES
     for coupon_id in sorted(quote.coupon_ids):
         coupon_services.coupon_lock(
@@ -202,6 +204,7 @@ def _apply(order: Order, quote: Quote, timeout_minutes: int) -> None:
             idempotency_key=f"order:{order.order_no}",
             source="order",
             reference=order.order_no,
+            savepoint=False,
         ).entry_id
     if quote.stored_value_fen:
         order.stored_value_entry_id = sv_ledger.stored_value_spend(
@@ -210,6 +213,7 @@ def _apply(order: Order, quote: Quote, timeout_minutes: int) -> None:
             idempotency_key=f"order:{order.order_no}",
             source="order",
             reference=order.order_no,
+            savepoint=False,
         ).entry_id
     if order.points_spend_entry_id or order.stored_value_entry_id:
         order.save(update_fields=["points_spend_entry_id", "stored_value_entry_id"])

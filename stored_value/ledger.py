@@ -75,10 +75,13 @@ def stored_value_spend(
     source: str = "",
     reference: str = "",
     memo: str = "",
+    savepoint: bool = True,
 ) -> Posting:
     """Debit ``amount_fen``, split over principal and bonus by the policy's spend order.
 
     Refused with ``account_frozen`` or ``insufficient_balance`` (nothing written).
+    ``savepoint=False`` as in ``points_spend``: for a caller that rolls back whenever the spend raises
+    and never reuses a key (checkout's commit, keyed by a new order number).
     """
     _check_amount(amount_fen)
     request_hash = _hash(kind=EntryKind.SPEND, amount=amount_fen, source=source, reference=reference)
@@ -104,7 +107,9 @@ def stored_value_spend(
             memo=memo,
         )
 
-    return _post_or_replay(member_id=member_id, key=idempotency_key, request_hash=request_hash, post=debit)
+    return _post_or_replay(
+        member_id=member_id, key=idempotency_key, request_hash=request_hash, post=debit, savepoint=savepoint
+    )
 
 
 def stored_value_refund_spend(
@@ -327,7 +332,7 @@ def _lock_account(cur, member_id: int) -> _Account:
     return _Account(*row)
 
 
-def _post_or_replay(*, member_id: int, key: str, request_hash: str, post) -> Posting:
+def _post_or_replay(*, member_id: int, key: str, request_hash: str, post, savepoint: bool = True) -> Posting:
     """Run ``post(cur, account)`` under the account lock; a replayed key is found by its unique index.
 
     As in ``points.ledger``: the spend path does not look its key up while
@@ -338,16 +343,18 @@ def _post_or_replay(*, member_id: int, key: str, request_hash: str, post) -> Pos
     account returns its first result.
     """
     try:
-        with prepared.atomic_cursor() as cur:
+        with prepared.atomic_cursor(savepoint=savepoint) as cur:
             return post(cur, _lock_account(cur, member_id))
     except IntegrityError as exc:
-        if KEY_CONSTRAINT not in str(exc):
+        if KEY_CONSTRAINT not in str(exc) or not savepoint:
             raise
         replay = _committed_replay(member_id, key, request_hash)
         if replay is None:
             raise
         return replay
     except (InsufficientBalance, AccountFrozen):
+        if not savepoint:
+            raise
         replay = _committed_replay(member_id, key, request_hash)
         if replay is None:
             raise

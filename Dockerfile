@@ -23,7 +23,7 @@ COPY analytics ./analytics
 COPY templates ./templates
 COPY static ./static
 COPY locale ./locale
-COPY manage.py ./
+COPY manage.py gunicorn.conf.py ./
 # Editable, so BASE_DIR (templates, static, locale) is /app, not site-packages.
 RUN pip install -e .
 
@@ -33,4 +33,5 @@ RUN SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build REDIS_UR
 
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "loyalty.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--access-logfile", "-"]
+# Workers and their class: gunicorn.conf.py (read from the working directory).
+CMD ["gunicorn", "loyalty.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

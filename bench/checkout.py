@@ -1,7 +1,7 @@
 """Checkout benchmark: quote -> commit -> complete through the HTTP API, driven by wrk.
 
-gunicorn serves the project (``bench.checkout_wsgi``: the production shape of
-the Dockerfile, 3 workers × 4 threads) on a fresh copy of the data;
+gunicorn serves the project (``bench.checkout_wsgi``, production's shape:
+``gunicorn.conf.py``) on a fresh copy of the data;
 ``wrk`` (Debian's, ``apt-get install wrk``) runs 1, 8 and 32 connections,
 one per wrk thread, each replaying HMAC-signed requests made just before the
 run (``bench/checkout.lua``), so every connection does quote, commit and

@@ -1,7 +1,7 @@
 """The member journey over HTTP, driven by locust: login -> me -> check-in -> claim -> quote -> commit -> complete.
 
-gunicorn serves the project (``bench.server``: the Dockerfile's 3 workers ×
-4 threads) on a fresh copy of the data for each user count, and locust
+gunicorn serves the project (``bench.server``: production's shape,
+``gunicorn.conf.py``) on a fresh copy of the data for each user count, and locust
 (``bench/journey_locustfile.py``, headless, one process beside the server on
 the same machine) runs 1, 8 and 32 simulated users back to back.
 

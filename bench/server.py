@@ -1,6 +1,6 @@
 """gunicorn serving the project on a bench copy database, for the HTTP benchmarks (checkout, journey).
 
-The shape is the Dockerfile's (3 workers × 4 gthread threads); ``bench.checkout_wsgi`` is the
+The shape is production's (``gunicorn.conf.py``: sync workers, 2 × cores + 1); ``bench.checkout_wsgi`` is the
 project's WSGI application pointed at the copy named by ``BENCH_DB_NAME``, with ``DEBUG`` off.
 """
 
@@ -42,8 +42,7 @@ class Server:
         # A file, not a pipe: a pipe nobody reads fills up and blocks the server once it logs enough.
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [str(gunicorn), "bench.checkout_wsgi:application", "--bind", f"127.0.0.1:{self.port}"]
-            + ["--workers", "3", "--threads", "4", "--worker-class", "gthread", "--backlog", "256"],
+            [str(gunicorn), "bench.checkout_wsgi:application", "--bind", f"127.0.0.1:{self.port}"],
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from coupons.services import gift_pack_issue
 from loyalty import rounding
-from loyalty.config import cached
+from members.benefits import card_types
 from members.exceptions import (
     CardAlreadyHeld,
     CardConditionNotMet,
@@ -230,11 +230,7 @@ def cards_grant_conditional(*, membership: Membership, now: datetime) -> list[Me
     nightly catch-up.  A card already held (valid, expired or revoked) is not
     granted again.
     """
-    offered = cached(
-        "conditional_card_types",
-        depends_on=(CardType,),
-        load=lambda: list(CardType.objects.filter(kind=CardKind.CONDITIONAL, is_active=True).order_by("pk")),
-    )
+    offered = [t for _, t in sorted(card_types().items()) if t.kind == CardKind.CONDITIONAL and t.is_active]
     if not offered:
         return []
     held = set(

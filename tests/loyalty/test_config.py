@@ -61,7 +61,7 @@ def test_a_bulk_update_committed_by_another_process_is_seen_on_the_next_read():
 
 
 def test_a_rolled_back_change_leaves_no_stale_copy():
-    EarningRule.objects.create(kind="purchase", points_per_yuan=1)
+    EarningRule.objects.update_or_create(kind="purchase", defaults={"points_per_yuan": 1, "is_active": True})
     with pytest.raises(RuntimeError), transaction.atomic():
         EarningRule.objects.filter(kind="purchase").update(points_per_yuan=7)
         assert earning_rule("purchase").points_per_yuan == 7  # this transaction sees its own change

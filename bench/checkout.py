@@ -10,10 +10,13 @@ complete strictly in turn.  A cycle: a two-line basket (¥58.00 + 2 × ¥19.90,
 completed, which earns purchase points.
 
 The baseline, in the same run on a fresh copy of the same data, is a raw-SQL
-script doing the same writes with as many processes as wrk has connections:
-commit = insert the order, its two lines and its event, lock the
-stored-value account, insert the spend entry, update the balances and link
-the entry; complete = lock the order, update it, insert its event, lock (or
+script doing the same writes as the service with as many processes as wrk has
+connections: each of the three requests stores its signature's nonce (one
+autocommitted insert: replay protection is a write every signed call makes);
+commit = insert the order, its two lines and its event, lock the stored-value
+account, insert the spend entry, update the balances and link the entry;
+complete = lock the order, update it, insert its event, add the order's growth
+entry and move the membership's growth, paid total and order count, lock (or
 create) the points account, insert the earn entry and its lot, update the
 balance.  The figure is cycles/s (requests/s ÷ 3); target ≥ 0.30×.  The p99
 of a request at 8 connections is set against 50 ms (target ≤ 1.00×).
@@ -66,7 +69,7 @@ def _build(members: int) -> None:
     _load_accounts(members)
     EarningRule.objects.exclude(kind="purchase").update(is_active=False)  # one earn per completion
     client, secret = platform.api_client_create(name="bench order system")
-    _client.update(key_id=client.key_id, secret=secret)
+    _client.update(key_id=client.key_id, secret=secret, id=client.pk)
 
 
 def _body(member_id: int, **extra) -> dict:
@@ -179,8 +182,18 @@ def _wrk(port: int, directory: Path, clients: int, seconds: int) -> dict:
 # --- the raw-SQL script --------------------------------------------------------------
 
 
-def _raw_cycle(conn, member_id: int, order_no: str, now) -> None:
+def _raw_nonce(cur) -> None:
+    """What every signed request writes first, in its own autocommitted statement."""
+    cur.execute(
+        "INSERT INTO loyalty_apinonce (client_id, nonce, seen_at) VALUES (%s, %s, now())",
+        [_client["id"], secrets.token_hex(12)],
+    )
+
+
+def _raw_cycle(conn, member_id: int, order_no: str, now, growth: int) -> None:
     with conn.cursor() as cur:
+        _raw_nonce(cur)  # the quote: reads only, but signed
+        _raw_nonce(cur)
         cur.execute("BEGIN")
         cur.execute(
             """INSERT INTO orders_order (order_no, member_id, status, request_hash, quote_hash, goods_fen,
@@ -242,6 +255,7 @@ def _raw_cycle(conn, member_id: int, order_no: str, now) -> None:
             + [now, principal - p, bonus - STORED_VALUE + p, account, order_id],
         )
         cur.execute("COMMIT")
+        _raw_nonce(cur)
         cur.execute("BEGIN")
         cur.execute("SELECT id FROM orders_order WHERE order_no = %s FOR UPDATE", [order_no])
         cur.execute(
@@ -252,6 +266,25 @@ def _raw_cycle(conn, member_id: int, order_no: str, now) -> None:
             "INSERT INTO orders_orderevent (order_id, kind, from_status, to_status, reference, created_at) "
             "VALUES (%s, 'complete', 'committed', 'completed', '', %s)",
             [order_id, now],
+        )
+        cur.execute(
+            """WITH g AS (INSERT INTO members_growthentry (member_id, kind, amount, paid_fen, order_no,
+                       idempotency_key, counts_at, created_at)
+                       VALUES (%(m)s, 'order', %(growth)s, %(paid)s, %(no)s, %(key)s, %(now)s, %(now)s))
+               INSERT INTO members_membership (member_id, tier_level, growth_total, paid_total_fen, completed_orders)
+               VALUES (%(m)s, 0, %(growth)s, %(paid)s, 1)
+               ON CONFLICT (member_id) DO UPDATE SET
+                   growth_total = members_membership.growth_total + EXCLUDED.growth_total,
+                   paid_total_fen = members_membership.paid_total_fen + EXCLUDED.paid_total_fen,
+                   completed_orders = members_membership.completed_orders + 1""",
+            {
+                "m": member_id,
+                "growth": growth,
+                "paid": GOODS,
+                "no": order_no,
+                "key": f"order:{order_no}",
+                "now": now,
+            },
         )
         cur.execute(
             "INSERT INTO points_pointsaccount (member_id, balance, created_at) VALUES (%s, 0, %s) "
@@ -278,11 +311,15 @@ def _raw_cycle(conn, member_id: int, order_no: str, now) -> None:
 def _raw_worker(index, sync, clients, members, tag, warmup, duration) -> Run:
     from django.utils import timezone
 
+    from loyalty import rounding
+    from members.tiers import membership_policy
+
     conn = raw_connection()
     now = timezone.now()
+    growth = rounding.growth_for_paid(paid_fen=GOODS, growth_per_yuan=membership_policy().growth_per_yuan)
 
     def op(k):
-        _raw_cycle(conn, 1 + (index + clients * k) % members, f"{tag}-{index}-{k}", now)
+        _raw_cycle(conn, 1 + (index + clients * k) % members, f"{tag}-{index}-{k}", now, growth)
 
     run = timed_loop(op, sync, warmup=warmup, duration=duration)
     conn.close()
@@ -305,6 +342,30 @@ def _count_completed(prefix: str) -> tuple[int, int]:
         return cur.fetchone()
 
 
+def _rows_per_order(prefix: str) -> dict[str, float]:
+    """Rows each completed order left in every table a cycle writes (nonces aside: not per order), so the
+    service's and the raw script's copies can be checked to hold the same writes."""
+    from django.db import connection
+
+    like = prefix + "-%"
+    with connection.cursor() as cur:
+        cur.execute(
+            """WITH o AS (SELECT id, order_no FROM orders_order WHERE order_no LIKE %(l)s AND status = 'completed')
+               SELECT (SELECT count(*) FROM o),
+                      (SELECT count(*) FROM orders_orderline x JOIN o ON o.id = x.order_id),
+                      (SELECT count(*) FROM orders_orderevent x JOIN o ON o.id = x.order_id),
+                      (SELECT count(*) FROM stored_value_storedvalueentry x JOIN o ON o.order_no = x.reference),
+                      (SELECT count(*) FROM points_pointsentry x JOIN o ON o.order_no = x.reference),
+                      (SELECT count(*) FROM points_pointslot l JOIN points_pointsentry x ON x.id = l.entry_id
+                        JOIN o ON o.order_no = x.reference),
+                      (SELECT count(*) FROM members_growthentry x JOIN o ON o.order_no = x.order_no)""",
+            {"l": like},
+        )
+        orders, *rest = cur.fetchone()
+    names = ["lines", "events", "stored-value entries", "points entries", "lots", "growth entries"]
+    return {name: round(n / max(orders, 1), 3) for name, n in zip(names, rest, strict=True)}
+
+
 def _service_run(h: Harness, template: str, clients: int, members: int, seconds: int) -> dict:
     from loyalty.management.commands.verify_ledgers import find_violations
 
@@ -321,6 +382,7 @@ def _service_run(h: Harness, template: str, clients: int, members: int, seconds:
         finally:
             server.stop()
         completed, committed = _count_completed("H")
+        writes = _rows_per_order("H")
         violations = find_violations()
     if result["non2xx"] or result["errors"] or floor["non2xx"] or floor["errors"]:
         raise RuntimeError(f"wrk saw {result['non2xx']} non-2xx responses and {result['errors']} errors")
@@ -340,6 +402,7 @@ def _service_run(h: Harness, template: str, clients: int, members: int, seconds:
         "p99_ms": result["p99_us"] / 1000,
         "floor_rps": floor["requests"] / (floor["duration_us"] / 1e6),
         "floor_p99_ms": floor["p99_us"] / 1000,
+        "writes": writes,
     }
 
 
@@ -347,12 +410,14 @@ def _raw_run(h: Harness, template: str, clients: int, members: int, seconds: int
     with h.copy_of(template):
         runs, _ = run_workers(clients, _raw_worker, lambda i: (clients, members, "S", 0.5, seconds))
         completed, committed = _count_completed("S")
+        writes = _rows_per_order("S")
     total = sum(r.total for r in runs)
     if completed != committed or completed != total:
         raise RuntimeError(f"raw: {completed} completed, {committed} committed, {total} cycles run")
     return {
         "cycles_s": sum(r.ops / r.elapsed for r in runs),
         "cycle_p99_ms": max(r.latencies[1] for r in runs) * 1000,  # a cycle: both transactions
+        "writes": writes,
     }
 
 
@@ -374,6 +439,8 @@ def cycle(h: Harness) -> list[Figure]:
                     f"  {clients} clients, {'HTTP' if fn is _service_run else 'raw SQL'}: {result}",
                     flush=True,
                 )
+        if any(x["writes"] != service[0]["writes"] for x in service + raw):
+            raise RuntimeError(f"the raw script's writes differ from the service's: {service + raw}")
         s = sorted(service, key=lambda r: r["cycles_s"])[len(service) // 2]
         r = sorted(raw, key=lambda r: r["cycles_s"])[len(raw) // 2]
         h.note(

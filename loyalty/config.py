@@ -12,8 +12,9 @@ request, and a rolled-back change (the row reverts, sequences never do) cannot
 leave a stale copy looking current.
 
 The version is read once per HTTP request (``ConfigVersionMiddleware``, at the
-first cached read) and on every cached read outside a request (tasks, shells,
-tests).  Cached values are shared between threads: callers must not mutate
+first cached read, or by a statement the request runs anyway: the signed
+server calls' nonce statement reads it and hands it to ``note_version``) and on
+every cached read outside a request (tasks, shells, tests).  Cached values are shared between threads: callers must not mutate
 them.  A table whose rows are cached must carry the trigger; ``cached`` names
 its models so a test can check that.
 """
@@ -47,6 +48,16 @@ def config_version() -> int | None:
     if getattr(_request, "active", False):
         _request.version = version
     return version
+
+
+def note_version(version: int | None) -> None:
+    """Use ``version``, read by a statement the request ran anyway, for the rest of this request."""
+    if getattr(_request, "active", False):
+        _request.version = version
+
+
+#: Appended to a statement's select list to read the version in the same round trip (``note_version``).
+VERSION_SUBQUERY = f"(SELECT version FROM {VERSION_TABLE} WHERE id = 1)"
 
 
 def cached(name: str, *, depends_on: tuple[type[models.Model], ...], load: Callable[[], T]) -> T:

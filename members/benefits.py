@@ -97,10 +97,20 @@ def member_benefits(*, member_id: int, at: datetime) -> Benefits:
     A revoked or expired card gives nothing; a member without a membership
     row is at the entry tier.  Reads only (a few small queries).
     """
+    return _benefits(member_id=member_id, at=at)[1]
+
+
+def existing_member_benefits(*, member_id: int, at: datetime) -> Benefits | None:
+    """``member_benefits``, or None when there is no such member (checked in the same statement)."""
+    exists, benefits = _benefits(member_id=member_id, at=at)
+    return benefits if exists else None
+
+
+def _benefits(*, member_id: int, at: datetime) -> tuple[bool, Benefits]:
     from members.member_days import active_member_days, member_in_audience
     from members.tiers import tiers
 
-    level, card_type_ids = _level_and_cards(member_id=member_id, at=at)
+    exists, level, card_type_ids = _level_and_cards(member_id=member_id, at=at)
     base = []
     tier = next((t for t in tiers() if t.level == level), None)
     if tier is not None:
@@ -131,17 +141,19 @@ def member_benefits(*, member_id: int, at: datetime) -> Benefits:
         for md in active_member_days(at=at)
         if member_in_audience(md, member_id=member_id, at=at)
     ]
-    return combine(base=base, member_days=days)
+    return exists, combine(base=base, member_days=days)
 
 
-def _level_and_cards(*, member_id: int, at: datetime) -> tuple[int, list[int]]:
-    """The member's tier level (0 without a membership) and the types of their valid cards: one statement
-    (checkout asks three times per order; the ORM's two queries cost more CPU than the database does)."""
-    from members.models import CardStatus, Membership, MembershipCard
+def _level_and_cards(*, member_id: int, at: datetime) -> tuple[bool, int, list[int]]:
+    """Whether the member exists, their tier level (0 without a membership) and the types of their valid
+    cards: one statement (checkout asks for them on every request; the ORM's three queries cost more CPU
+    than the database does)."""
+    from members.models import CardStatus, Member, Membership, MembershipCard
 
     with connection.cursor() as cur:
         cur.execute(
-            f"""SELECT COALESCE((SELECT tier_level FROM {Membership._meta.db_table} WHERE member_id = %(m)s), 0),
+            f"""SELECT EXISTS (SELECT 1 FROM {Member._meta.db_table} WHERE id = %(m)s),
+                       COALESCE((SELECT tier_level FROM {Membership._meta.db_table} WHERE member_id = %(m)s), 0),
                        ARRAY(SELECT card_type_id FROM {MembershipCard._meta.db_table}
                              WHERE member_id = %(m)s AND status = %(active)s AND valid_from <= %(at)s
                                AND (valid_until IS NULL OR valid_until > %(at)s)

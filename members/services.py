@@ -175,12 +175,18 @@ def member_bind_phone(*, member: Member, code: str) -> Member:
 # upgrade, conditional cards.
 
 
-def membership_record_order(*, member_id: int, order_no: str, paid_fen: int, completed_at) -> None:
+def membership_record_order(
+    *, member_id: int, order_no: str, paid_fen: int, completed_at, savepoint: bool = True
+) -> int:
     """A paid order completed: count ``paid_fen`` toward growth and cumulative spend.
 
-    Called inside checkout's completion transaction; locks the member's
-    membership row (so parallel completions of one member run one after
-    the other).  In that transaction: a growth entry keyed ``order:<no>``
+    Returns how many of the member's orders had completed before this one
+    (0: this is their first).
+
+    Called inside checkout's completion transaction (which any error here
+    aborts, so it passes ``savepoint=False`` to save two round trips); locks
+    the member's membership row (so parallel completions of one member run
+    one after the other).  In that transaction: a growth entry keyed ``order:<no>``
     (growth = ``rounding.growth_for_paid``, counted in the window from
     ``completed_at``), cumulative paid spend and completed-order count, an
     upgrade at once if the window's growth now reaches a higher tier (gift
@@ -192,7 +198,7 @@ def membership_record_order(*, member_id: int, order_no: str, paid_fen: int, com
 
     if not isinstance(paid_fen, int) or paid_fen < 0:
         raise ValueError(f"paid_fen must be a non-negative integer, not {paid_fen!r}")
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         membership = tiers.lock_membership(member_id=member_id)
         policy = tiers.membership_policy()
         posting = tiers.growth_post(
@@ -207,7 +213,7 @@ def membership_record_order(*, member_id: int, order_no: str, paid_fen: int, com
         if posting.replayed:
             if GrowthEntry.objects.get(pk=posting.entry_id).paid_fen != paid_fen:
                 raise IdempotencyConflict()
-            return
+            return membership.completed_orders - 1
         membership.paid_total_fen += paid_fen
         membership.completed_orders += 1
         membership.save(update_fields=["growth_total", "paid_total_fen", "completed_orders"])
@@ -216,6 +222,7 @@ def membership_record_order(*, member_id: int, order_no: str, paid_fen: int, com
             membership=membership, now=max(now, completed_at), reason="order", policy=policy
         )
         cards.cards_grant_conditional(membership=membership, now=now)
+        return membership.completed_orders - 1
 
 
 def membership_record_refund(*, member_id: int, order_no: str, refund_no: str, paid_fen: int) -> None:

@@ -46,16 +46,29 @@ def membership_policy() -> MembershipPolicy:
     )
 
 
+_MEMBERSHIP_COLUMNS = [f.attname for f in Membership._meta.concrete_fields]
+
+
 def lock_membership(*, member_id: int) -> Membership:
-    """The member's membership row, created if missing, locked FOR UPDATE until the transaction ends."""
+    """The member's membership row, created if missing, locked FOR UPDATE until the transaction ends.
+
+    Raw, and one statement when the row exists (every completed order locks it)."""
+    table = Membership._meta.db_table
     with connection.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO {Membership._meta.db_table} "
-            "(member_id, tier_level, growth_total, paid_total_fen, completed_orders) "
-            "VALUES (%s, 0, 0, 0, 0) ON CONFLICT (member_id) DO NOTHING",
-            [member_id],
-        )
-    return Membership.objects.select_for_update().get(member_id=member_id)
+        for _attempt in range(2):
+            cur.execute(
+                f"SELECT {', '.join(_MEMBERSHIP_COLUMNS)} FROM {table} WHERE member_id = %s FOR UPDATE",
+                [member_id],
+            )
+            row = cur.fetchone()
+            if row is not None:
+                return Membership.from_db(connection.alias, _MEMBERSHIP_COLUMNS, row)
+            cur.execute(
+                f"INSERT INTO {table} (member_id, tier_level, growth_total, paid_total_fen, completed_orders) "
+                "VALUES (%s, 0, 0, 0, 0) ON CONFLICT (member_id) DO NOTHING",
+                [member_id],
+            )
+    raise Membership.DoesNotExist(member_id)  # not reached: the row exists after the insert
 
 
 def window_start(*, at: datetime, policy: MembershipPolicy) -> datetime:
@@ -107,23 +120,21 @@ def growth_post(
     Idempotent by (member, key): a replay returns the first entry and moves
     nothing.  The total never goes below zero (a CHECK constraint too).
     """
-    earlier = GrowthEntry.objects.filter(
-        member_id=membership.member_id, idempotency_key=idempotency_key
-    ).first()
-    if earlier is not None:
-        return GrowthPosting(entry_id=earlier.pk, amount=earlier.amount, replayed=True)
     amount = max(amount, -membership.growth_total)
-    entry = GrowthEntry.objects.create(
-        member_id=membership.member_id,
-        kind=kind,
-        amount=amount,
-        paid_fen=paid_fen,
-        order_no=order_no,
-        idempotency_key=idempotency_key,
-        counts_at=counts_at,
-    )
+    with connection.cursor() as cur:  # the key's unique index detects a replay: one statement either way
+        cur.execute(
+            f"""INSERT INTO {GrowthEntry._meta.db_table}
+                    (member_id, kind, amount, paid_fen, order_no, idempotency_key, counts_at, created_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, now())
+                ON CONFLICT (member_id, idempotency_key) DO NOTHING RETURNING id""",
+            [membership.member_id, kind, amount, paid_fen, order_no, idempotency_key, counts_at],
+        )
+        row = cur.fetchone()
+    if row is None:
+        earlier = GrowthEntry.objects.get(member_id=membership.member_id, idempotency_key=idempotency_key)
+        return GrowthPosting(entry_id=earlier.pk, amount=earlier.amount, replayed=True)
     membership.growth_total += amount
-    return GrowthPosting(entry_id=entry.pk, amount=amount, replayed=False)
+    return GrowthPosting(entry_id=row[0], amount=amount, replayed=False)
 
 
 def tier_upgrade_if_due(

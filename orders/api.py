@@ -237,7 +237,10 @@ def _order_response(result, created_status=200):
     for name in _ORDER_FIELDS:
         value = getattr(order, name)
         data[name] = _DATETIME.to_representation(value) if name.endswith("_at") and value else value
-    data["lines"] = list(order.lines.order_by("line_no").values(*_LINE_FIELDS))
+    if result.lines is not None:  # a new commit: just written
+        data["lines"] = [{name: getattr(line, name) for name in _LINE_FIELDS} for line in result.lines]
+    else:
+        data["lines"] = list(order.lines.order_by("line_no").values(*_LINE_FIELDS))
     data["replayed"] = result.replayed
     return Response(data, status=200 if result.replayed else created_status)
 

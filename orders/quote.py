@@ -35,7 +35,6 @@ from coupons.selectors import usable_specs
 from loyalty import rounding
 from loyalty.config import cached
 from members import benefits as member_benefits_module
-from members.models import Member
 from orders import exceptions as exc
 from orders.models import CheckoutSettings
 from points.exceptions import InsufficientPoints
@@ -185,10 +184,10 @@ def compute_quote(
 
     validate_basket(basket)
     now = now or timezone.now()
-    if not Member.objects.filter(pk=member_id).exists():
+    benefit = member_benefits_module.existing_member_benefits(member_id=member_id, at=now)
+    if benefit is None:
         raise exc.MemberNotFound()
     config = config or checkout_settings()
-    benefit = member_benefits_module.member_benefits(member_id=member_id, at=now)
 
     # 1. member benefit, per unit
     lines = []

@@ -1,10 +1,12 @@
 """Every write of the orders app: commit, cancel, complete, refund, and the unpaid-order timeout.
 
 Each public function is one transaction and takes its locks in one order,
-the same everywhere, so two of them never deadlock: the order row (the
-unique order_no on commit), then coupons by id, then the member's points
-account, then the stored-value account (the ledgers lock their own
-accounts).  A complete or refund event may arrive any number of times:
+the same everywhere, so two of them never deadlock: the order row, then
+coupons by id, then the member's points account, then the stored-value
+account (the ledgers lock their own accounts).  A commit inserts its order
+row last (it then carries the ledger entries): a row that does not exist yet
+can only be waited for by a duplicate commit of the same order_no, which
+takes the same locks in the same order and then answers as a replay.  A complete or refund event may arrive any number of times:
 
 - commit is idempotent by ``order_no`` (same basket: the order as first
   committed; another basket: ``idempotency_conflict``);
@@ -59,6 +61,7 @@ STALE = (CouponNotAvailable, CouponNotFound, InsufficientPoints, InsufficientBal
 class Result:
     order: Order
     replayed: bool = False
+    lines: list[OrderLine] | None = None  # the order's lines when they are at hand (a new commit)
 
 
 @dataclass(frozen=True)
@@ -103,17 +106,24 @@ def order_commit(*, member_id: int, order_no: str, basket: BasketInput, quote_ha
     if not order_no or len(order_no) > 64:
         raise exc.InvalidBasket(details={"order_no": "1 to 64 characters"})
     request_hash = _hash({"member_id": member_id, **basket.canonical()})
-    existing = Order.objects.filter(order_no=order_no).first()
-    if existing is not None:
-        return _commit_replay(existing, request_hash)
+    if Order.objects.filter(order_no=order_no).exists():
+        return _commit_replay(Order.objects.get(order_no=order_no), request_hash)
     try:
         with transaction.atomic():
             config = checkout_settings()
             quote = compute_quote(member_id=member_id, basket=basket, config=config)
             if quote.fingerprint != quote_hash:
                 raise _Stale("quote_changed")
-            order = _create_order(order_no, request_hash, quote, config.commit_timeout_minutes)
-            _apply(order, quote, config.commit_timeout_minutes)
+            # The spends first, the order row last (it then carries their entries: no second write).
+            points_entry_id, stored_value_entry_id = _apply(order_no, quote, config.commit_timeout_minutes)
+            order, lines = _create_order(
+                order_no,
+                request_hash,
+                quote,
+                config.commit_timeout_minutes,
+                points_spend_entry_id=points_entry_id,
+                stored_value_entry_id=stored_value_entry_id,
+            )
     except IntegrityError:
         existing = Order.objects.filter(order_no=order_no).first()
         if existing is None:
@@ -127,7 +137,7 @@ def order_commit(*, member_id: int, order_no: str, basket: BasketInput, quote_ha
         reason = error.reason if isinstance(error, _Stale) else error.code
         fresh = compute_quote(member_id=member_id, basket=basket, clamp=True)
         raise exc.QuoteStale(details={"reason": reason, "quote": quote_as_dict(fresh)}) from None
-    return Result(order)
+    return Result(order, lines=lines)
 
 
 class _Stale(Exception):
@@ -142,7 +152,9 @@ def _commit_replay(order: Order, request_hash: str) -> Result:
     return Result(order, replayed=True)
 
 
-def _create_order(order_no: str, request_hash: str, quote: Quote, timeout_minutes: int) -> Order:
+def _create_order(
+    order_no: str, request_hash: str, quote: Quote, timeout_minutes: int, **entries
+) -> tuple[Order, list[OrderLine]]:
     now = timezone.now()
     order = Order.objects.create(
         order_no=order_no,
@@ -165,8 +177,9 @@ def _create_order(order_no: str, request_hash: str, quote: Quote, timeout_minute
         benefit_sources=quote.benefit_sources,
         committed_at=now,
         expires_at=now + timedelta(minutes=timeout_minutes),
+        **entries,
     )
-    OrderLine.objects.bulk_create(
+    lines = OrderLine.objects.bulk_create(
         OrderLine(
             order=order,
             line_no=ql.line_no,
@@ -186,37 +199,40 @@ def _create_order(order_no: str, request_hash: str, quote: Quote, timeout_minute
         for ql in quote.lines
     )
     OrderEvent.objects.create(order=order, kind="commit", to_status=OrderStatus.COMMITTED)
-    return order
+    return order, lines
 
 
-def _apply(order: Order, quote: Quote, timeout_minutes: int) -> None:
-    # The spends run without savepoints: a refusal aborts the whole commit (order_commit rolls back and
-    # answers quote_stale), and their keys are new, since a second commit of an order number is a replay.
+def _apply(order_no: str, quote: Quote, timeout_minutes: int) -> tuple[int | None, int | None]:
+    """Lock the coupons, spend the points, debit the stored value; returns the two ledger entries' ids.
+
+    The spends run without savepoints: a refusal aborts the whole commit (order_commit rolls back and
+    answers quote_stale), and their keys are new, since a second commit of an order number is a replay.
+    """
     minutes = timeout_minutes + COUPON_LOCK_MARGIN_MINUTES
     for coupon_id in sorted(quote.coupon_ids):
         coupon_services.coupon_lock(
-            member_id=order.member_id, coupon_id=coupon_id, order_no=order.order_no, minutes=minutes
+            member_id=quote.member_id, coupon_id=coupon_id, order_no=order_no, minutes=minutes
         )
+    points_entry_id = stored_value_entry_id = None
     if quote.points:
-        order.points_spend_entry_id = points_ledger.points_spend(
-            member_id=order.member_id,
+        points_entry_id = points_ledger.points_spend(
+            member_id=quote.member_id,
             amount=quote.points,
-            idempotency_key=f"order:{order.order_no}",
+            idempotency_key=f"order:{order_no}",
             source="order",
-            reference=order.order_no,
+            reference=order_no,
             savepoint=False,
         ).entry_id
     if quote.stored_value_fen:
-        order.stored_value_entry_id = sv_ledger.stored_value_spend(
-            member_id=order.member_id,
+        stored_value_entry_id = sv_ledger.stored_value_spend(
+            member_id=quote.member_id,
             amount_fen=quote.stored_value_fen,
-            idempotency_key=f"order:{order.order_no}",
+            idempotency_key=f"order:{order_no}",
             source="order",
-            reference=order.order_no,
+            reference=order_no,
             savepoint=False,
         ).entry_id
-    if order.points_spend_entry_id or order.stored_value_entry_id:
-        order.save(update_fields=["points_spend_entry_id", "stored_value_entry_id"])
+    return points_entry_id, stored_value_entry_id
 
 
 # --- cancel and the timeout --------------------------------------------------------------
@@ -315,8 +331,12 @@ def order_complete(*, order_no: str) -> Result:
         )
         # Membership before coupons and points: a card claim locks membership, then coupons and points
         # (its opening gift); taking them in the same order keeps the two from deadlocking.
-        membership.membership_record_order(
-            member_id=order.member_id, order_no=order.order_no, paid_fen=eligible, completed_at=now
+        completed_before = membership.membership_record_order(
+            member_id=order.member_id,
+            order_no=order.order_no,
+            paid_fen=eligible,
+            completed_at=now,
+            savepoint=False,
         )
         for coupon_id in sorted(order.coupon_ids):
             coupon_services.coupon_use(coupon_id=coupon_id, order_no=order.order_no, now=now)
@@ -325,11 +345,8 @@ def order_complete(*, order_no: str) -> Result:
         )
         order.earned_points, order.points_earn_entry_id = award.granted, award.entry_id
         # A first order that paid nothing (all points and coupons) earns no first-order or invite reward.
-        first = (
-            eligible > 0
-            and not Order.objects.filter(member_id=order.member_id, completed_at__isnull=False).exists()
-        )
-        if first:
+        # Membership counts every completion (it is told of each one above), refunded ones included.
+        if eligible > 0 and completed_before == 0:
             earning.points_award_first_order(member_id=order.member_id, order_no=order.order_no)
             referrer_id = (
                 Member.objects.filter(pk=order.member_id).values_list("referrer_id", flat=True).first()

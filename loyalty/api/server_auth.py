@@ -37,7 +37,7 @@ from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, permissions
 
-from loyalty import crypto
+from loyalty import config, crypto
 from loyalty.models import ApiClient
 
 NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -55,7 +55,8 @@ class _CachedClient:
 _clients: dict[str, _CachedClient] = {}  # key_id -> client; per process, dict operations are atomic
 
 # Stores the nonce only while the client is active with the secret the signature was checked against,
-# and touches last_used_at at most once a minute. Answers (client still valid, nonce stored).
+# and touches last_used_at at most once a minute. Answers (client still valid, nonce stored, configuration
+# version: the view's cached configuration reads then need no statement of their own).
 _NONCE_SQL = f"""
     WITH c AS (SELECT id FROM loyalty_apiclient WHERE id = %s AND is_active AND secret_encrypted = %s),
          n AS (INSERT INTO loyalty_apinonce (client_id, nonce, seen_at) SELECT id, %s, now() FROM c
@@ -64,7 +65,7 @@ _NONCE_SQL = f"""
                WHERE id IN (SELECT client_id FROM n)
                  AND (last_used_at IS NULL
                       OR last_used_at < now() - interval '{LAST_USED_RESOLUTION_SECONDS} seconds'))
-    SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM n)
+    SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM n), {config.VERSION_SUBQUERY}
 """
 
 
@@ -176,7 +177,8 @@ class ServerSignatureAuthentication(authentication.BaseAuthentication):
                 continue  # the secret may have been rotated since it was cached: read it again
             with connection.cursor() as cursor:
                 cursor.execute(_NONCE_SQL, [cached.client.pk, cached.client.secret_encrypted, nonce])
-                valid, stored = cursor.fetchone()
+                valid, stored, version = cursor.fetchone()
+            config.note_version(version)
             if not valid:  # deactivated or rotated since it was read
                 forget_client(key_id)
                 if from_db:

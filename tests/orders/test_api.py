@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
 # Statements of the hot path inside a test transaction (savepoints included; a first completion, so the
 # first-order reward runs too).
-QUOTE_QUERIES, COMMIT_QUERIES, COMPLETE_QUERIES = 9, 21, 49
+QUOTE_QUERIES, COMMIT_QUERIES, COMPLETE_QUERIES = 5, 13, 40
 
 BASKET = {
     "lines": [
@@ -217,3 +217,20 @@ def test_quote_commit_and_complete_take_a_bounded_number_of_queries(
 
     assert committed.status_code == 201
     assert completed.status_code == 200 and completed.json()["earned_points"] > 0
+
+
+def test_a_signed_call_reads_the_configuration_version_in_its_nonce_statement(member, signed):
+    """The cached configuration (checkout settings, rules, tiers) costs a signed call no statement."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from loyalty import config
+
+    body = {**BASKET, "member_id": member.pk, "stored_value_fen": 0}
+    signed("POST", "/api/v1/server/checkout/quote", body)  # loads the cached copies
+    with CaptureQueriesContext(connection) as queries:
+        assert signed("POST", "/api/v1/server/checkout/quote", body).status_code == 200
+
+    statements = [q["sql"] for q in queries]
+    assert not [sql for sql in statements if sql.startswith(f"SELECT version FROM {config.VERSION_TABLE}")]
+    assert config.VERSION_SUBQUERY in statements[0] and "loyalty_apinonce" in statements[0]

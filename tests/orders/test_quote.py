@@ -26,7 +26,8 @@ def member():
 @pytest.fixture
 def benefits(monkeypatch):
     def set_benefits(**fields):
-        monkeypatch.setattr("members.benefits.member_benefits", lambda *, member_id, at: Benefits(**fields))
+        # Below member_benefits and existing_member_benefits (checkout's: it checks the member exists too).
+        monkeypatch.setattr("members.benefits._benefits", lambda *, member_id, at: (True, Benefits(**fields)))
 
     return set_benefits
 

@@ -39,7 +39,8 @@ from loyalty.errors import IdempotencyConflict
 from members import services as membership
 from members.models import Member
 from orders import exceptions as exc
-from orders.models import TRANSITIONS, Order, OrderEvent, OrderLine, OrderStatus, Refund, RefundLine
+from orders import rows
+from orders.models import TRANSITIONS, Order, OrderLine, OrderStatus, Refund, RefundLine
 from orders.quote import BasketInput, Quote, checkout_settings, compute_quote
 from points import earning
 from points import ledger as points_ledger
@@ -74,18 +75,23 @@ def _hash(payload) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _transition(order: Order, event: str, *, to: str | None = None, reference: str = "") -> None:
+def _transition(
+    order: Order, event: str, *, to: str | None = None, reference: str = "", save: tuple[str, ...] = ()
+) -> None:
+    """Move ``order`` to its next status: its event and its columns (status and ``save``) in one write."""
     allowed = TRANSITIONS[event]
     if order.status not in allowed:  # callers have raised the precise error before; this is the guard
         raise AssertionError(f"{event} not allowed from {order.status}")
     before, order.status = order.status, to or allowed[order.status]
-    OrderEvent.objects.create(
-        order=order, kind=event, from_status=before, to_status=order.status, reference=reference
+    rows.save_transition(
+        order,
+        rows.new_event(order, kind=event, from_status=before, to_status=order.status, reference=reference),
+        list(save),
     )
 
 
 def _locked(order_no: str) -> Order:
-    order = Order.objects.select_for_update().filter(order_no=order_no).first()
+    order = rows.lock_order(order_no)
     if order is None:
         raise exc.OrderNotFound()
     return order
@@ -156,7 +162,7 @@ def _create_order(
     order_no: str, request_hash: str, quote: Quote, timeout_minutes: int, **entries
 ) -> tuple[Order, list[OrderLine]]:
     now = timezone.now()
-    order = Order.objects.create(
+    order = Order(
         order_no=order_no,
         member_id=quote.member_id,
         status=OrderStatus.COMMITTED,
@@ -179,7 +185,7 @@ def _create_order(
         expires_at=now + timedelta(minutes=timeout_minutes),
         **entries,
     )
-    lines = OrderLine.objects.bulk_create(
+    lines = [
         OrderLine(
             order=order,
             line_no=ql.line_no,
@@ -197,8 +203,8 @@ def _create_order(
             cash_fen=ql.cash_fen,
         )
         for ql in quote.lines
-    )
-    OrderEvent.objects.create(order=order, kind="commit", to_status=OrderStatus.COMMITTED)
+    ]
+    rows.insert_order(order, lines, rows.new_event(order, kind="commit", to_status=OrderStatus.COMMITTED))
     return order, lines
 
 
@@ -263,8 +269,7 @@ def order_cancel(*, order_no: str, reason: str = "") -> Result:
                 memo=reason[:200],
             )
         order.cancelled_at = timezone.now()
-        _transition(order, "cancel", reference=reason[:64])
-        order.save(update_fields=["status", "cancelled_at"])
+        _transition(order, "cancel", reference=reason[:64], save=("cancelled_at",))
     return Result(order)
 
 
@@ -356,8 +361,7 @@ def order_complete(*, order_no: str) -> Result:
                     inviter_id=referrer_id, invitee_id=order.member_id, order_no=order.order_no
                 )
         order.completed_at = now
-        _transition(order, "complete")
-        order.save(update_fields=["status", "completed_at", "earned_points", "points_earn_entry_id"])
+        _transition(order, "complete", save=("completed_at", "earned_points", "points_earn_entry_id"))
     return Result(order)
 
 
@@ -522,7 +526,6 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
         reversed_earned_points=F("reversed_earned_points") + clawback,
     )
     _transition(order, "refund", to=OrderStatus.REFUNDED if is_full else None, reference=refund_no)
-    Order.objects.filter(pk=order.pk).update(status=order.status)
     order.refresh_from_db()
     return refund
 

@@ -216,11 +216,10 @@ def membership_record_order(
             return membership.completed_orders - 1
         membership.paid_total_fen += paid_fen
         membership.completed_orders += 1
-        membership.save(update_fields=["growth_total", "paid_total_fen", "completed_orders"])
         now = timezone.now()
-        tiers.tier_upgrade_if_due(
-            membership=membership, now=max(now, completed_at), reason="order", policy=policy
-        )
+        at = max(now, completed_at)
+        growth = tiers.save_totals(membership=membership, window_at=at, policy=policy)
+        tiers.tier_upgrade_if_due(membership=membership, now=at, reason="order", policy=policy, growth=growth)
         cards.cards_grant_conditional(membership=membership, now=now)
         return membership.completed_orders - 1
 

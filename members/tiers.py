@@ -137,14 +137,43 @@ def growth_post(
     return GrowthPosting(entry_id=row[0], amount=amount, replayed=False)
 
 
+def save_totals(*, membership: Membership, window_at: datetime, policy: MembershipPolicy) -> int:
+    """Write the membership's growth total, paid total and order count; returns the growth counted in the
+    window ending at ``window_at``, read in the same statement (an order's completion needs both)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""UPDATE {Membership._meta.db_table}
+                SET growth_total = %s, paid_total_fen = %s, completed_orders = %s WHERE id = %s
+                RETURNING (SELECT COALESCE(SUM(amount), 0) FROM {GrowthEntry._meta.db_table}
+                           WHERE member_id = %s AND counts_at > %s AND counts_at <= %s)""",
+            [
+                membership.growth_total,
+                membership.paid_total_fen,
+                membership.completed_orders,
+                membership.pk,
+                membership.member_id,
+                window_start(at=window_at, policy=policy),
+                window_at,
+            ],
+        )
+        return max(int(cur.fetchone()[0]), 0)
+
+
 def tier_upgrade_if_due(
-    *, membership: Membership, now: datetime, reason: str, policy: MembershipPolicy | None = None
+    *,
+    membership: Membership,
+    now: datetime,
+    reason: str,
+    policy: MembershipPolicy | None = None,
+    growth: int | None = None,
 ) -> TierChange | None:
     """Upgrade at once when the window's growth reaches a higher tier (never downgrades). Row locked.
 
-    ``policy``: the membership policy when the caller has just read it (one query less)."""
+    ``policy``: the membership policy when the caller has just read it; ``growth``: the window's growth
+    at ``now`` when the caller has just read it (``save_totals``); one query less each."""
     policy = policy or membership_policy()
-    growth = window_growth(member_id=membership.member_id, at=now, policy=policy)
+    if growth is None:
+        growth = window_growth(member_id=membership.member_id, at=now, policy=policy)
     target = level_for_growth(growth, tiers())
     if target <= membership.tier_level:
         return None

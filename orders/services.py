@@ -541,6 +541,4 @@ def _take_back_order_rewards(order: Order, key: str) -> None:
 
 
 def quote_as_dict(quote: Quote) -> dict:
-    from dataclasses import asdict
-
-    return asdict(quote)
+    return quote.as_dict()

@@ -210,3 +210,17 @@ def test_the_quote_counts_only_points_a_spend_could_use(member):
 
         assert quote.points_balance == 700 == points_balance(member_id=member.pk)["balance"]
         assert points_usable_balance(member_id=member.pk) == 700
+
+
+def test_the_hot_path_dict_of_a_quote_is_dataclasses_asdict(member, benefits):
+    from dataclasses import asdict
+
+    benefits(discount_bp=500, sources={"tier": "gold"})
+    claim(member)
+    credit(member, 10_000)
+    quote = compute_quote(
+        member_id=member.pk, basket=basket(("A", 3_333, 3), ("B", 5_000, 1), shipping_fen=800)
+    )
+
+    assert quote.coupon_ids and quote.coupon_evaluations  # every nested kind is there
+    assert quote.as_dict() == asdict(quote)

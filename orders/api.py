@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from loyalty.api.views import NoInputMixin
-from orders import selectors, services
+from orders import rows, selectors, services
 from orders.exceptions import OrderNotFound
 from orders.models import Order, OrderEvent, OrderLine, Refund, RefundLine
 from orders.quote import BasketInput, LineInput, compute_quote
@@ -240,7 +240,7 @@ def _order_response(result, created_status=200):
     if result.lines is not None:  # a new commit: just written
         data["lines"] = [{name: getattr(line, name) for name in _LINE_FIELDS} for line in result.lines]
     else:
-        data["lines"] = list(order.lines.order_by("line_no").values(*_LINE_FIELDS))
+        data["lines"] = rows.line_values(order.pk, _LINE_FIELDS)
     data["replayed"] = result.replayed
     return Response(data, status=200 if result.replayed else created_status)
 

@@ -92,5 +92,22 @@ def lock_order(order_no: str) -> Order | None:
     return Order.from_db(connection.alias, [f.attname for f in fields], values)
 
 
+def order_exists(order_no: str) -> bool:
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT EXISTS (SELECT 1 FROM {Order._meta.db_table} WHERE order_no = %s)", [order_no])
+        return cur.fetchone()[0]
+
+
+def line_values(order_id: int, names: list[str]) -> list[dict]:
+    """The order's lines as ``{name: value}`` by line number (the answer of every order event)."""
+    with connection.cursor() as cur:
+        columns = ", ".join(OrderLine._meta.get_field(name).column for name in names)
+        cur.execute(
+            f"SELECT {columns} FROM {OrderLine._meta.db_table} WHERE order_id = %s ORDER BY line_no",
+            [order_id],
+        )
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
 def new_event(order: Order, **fields) -> OrderEvent:
     return OrderEvent(order=order, created_at=timezone.now(), **fields)

@@ -112,7 +112,7 @@ def order_commit(*, member_id: int, order_no: str, basket: BasketInput, quote_ha
     if not order_no or len(order_no) > 64:
         raise exc.InvalidBasket(details={"order_no": "1 to 64 characters"})
     request_hash = _hash({"member_id": member_id, **basket.canonical()})
-    if Order.objects.filter(order_no=order_no).exists():
+    if rows.order_exists(order_no):
         return _commit_replay(Order.objects.get(order_no=order_no), request_hash)
     try:
         with transaction.atomic():

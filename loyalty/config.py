@@ -14,8 +14,8 @@ leave a stale copy looking current.
 The version is read once per HTTP request (``ConfigVersionMiddleware``, at the
 first cached read, or by a statement the request runs anyway: the signed
 server calls' nonce statement reads it and hands it to ``note_version``) and on
-every cached read outside a request (tasks, shells, tests).  Cached values are shared between threads: callers must not mutate
-them.  A table whose rows are cached must carry the trigger; ``cached`` names
+every cached read outside a request (tasks, shells, tests).  Cached values are
+shared between threads: callers must not mutate them.  A table whose rows are cached must carry the trigger; ``cached`` names
 its models so a test can check that.
 """
 

@@ -6,7 +6,9 @@ coupons by id, then the member's points account, then the stored-value
 account (the ledgers lock their own accounts).  A commit inserts its order
 row last (it then carries the ledger entries): a row that does not exist yet
 can only be waited for by a duplicate commit of the same order_no, which
-takes the same locks in the same order and then answers as a replay.  A complete or refund event may arrive any number of times:
+takes the same locks in the same order and then answers as a replay.
+
+A complete or refund event may arrive any number of times:
 
 - commit is idempotent by ``order_no`` (same basket: the order as first
   committed; another basket: ``idempotency_conflict``);

@@ -29,7 +29,7 @@ from fractions import Fraction
 
 from django.db import connection
 
-from loyalty import rounding
+from loyalty import prepared, rounding
 from loyalty.config import cached
 
 
@@ -144,22 +144,27 @@ def _benefits(*, member_id: int, at: datetime) -> tuple[bool, Benefits]:
     return exists, combine(base=base, member_days=days)
 
 
+# Prepared (loyalty.prepared): checkout asks on every request, and planning three subqueries cost the
+# server more than running them.
+_LEVEL_AND_CARDS = prepared.Statement(
+    "member_level_and_cards",
+    """SELECT EXISTS (SELECT 1 FROM members_member WHERE id = $1::bigint),
+              COALESCE((SELECT tier_level FROM members_membership WHERE member_id = $1::bigint), 0),
+              ARRAY(SELECT card_type_id FROM members_membershipcard
+                    WHERE member_id = $1::bigint AND status = $2::varchar AND valid_from <= $3::timestamptz
+                      AND (valid_until IS NULL OR valid_until > $3::timestamptz)
+                    ORDER BY card_type_id)""",
+)
+
+
 def _level_and_cards(*, member_id: int, at: datetime) -> tuple[bool, int, list[int]]:
     """Whether the member exists, their tier level (0 without a membership) and the types of their valid
     cards: one statement (checkout asks for them on every request; the ORM's three queries cost more CPU
     than the database does)."""
-    from members.models import CardStatus, Member, Membership, MembershipCard
+    from members.models import CardStatus
 
     with connection.cursor() as cur:
-        cur.execute(
-            f"""SELECT EXISTS (SELECT 1 FROM {Member._meta.db_table} WHERE id = %(m)s),
-                       COALESCE((SELECT tier_level FROM {Membership._meta.db_table} WHERE member_id = %(m)s), 0),
-                       ARRAY(SELECT card_type_id FROM {MembershipCard._meta.db_table}
-                             WHERE member_id = %(m)s AND status = %(active)s AND valid_from <= %(at)s
-                               AND (valid_until IS NULL OR valid_until > %(at)s)
-                             ORDER BY card_type_id)""",
-            {"m": member_id, "active": CardStatus.ACTIVE, "at": at},
-        )
+        prepared.execute(cur, _LEVEL_AND_CARDS, [member_id, CardStatus.ACTIVE.value, at])
         return cur.fetchone()
 
 

@@ -347,8 +347,9 @@ def order_complete(*, order_no: str) -> Result:
         )
         for coupon_id in sorted(order.coupon_ids):
             coupon_services.coupon_use(coupon_id=coupon_id, order_no=order.order_no, now=now)
+        # No savepoint: any error aborts the completion, and the award's key is asked for only here, once.
         award = earning.points_award_purchase(
-            member_id=order.member_id, order_no=order.order_no, paid_fen=eligible
+            member_id=order.member_id, order_no=order.order_no, paid_fen=eligible, savepoint=False
         )
         order.earned_points, order.points_earn_entry_id = award.granted, award.entry_id
         # A first order that paid nothing (all points and coupons) earns no first-order or invite reward.

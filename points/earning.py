@@ -80,8 +80,11 @@ def points_award(
     paid_fen: int = 0,
     extra_points: int = 0,
     reference: str = "",
+    savepoint: bool = True,
 ) -> Award:
     """Grant the points a rule gives, capped; idempotent per member and key.
+
+    ``savepoint=False``: see ``ledger.points_earn`` (used when no cap applies).
 
     ``paid_fen`` (purchase only) is what the member actually paid, including
     the stored-value part, excluding shipping and the points-deduction part.
@@ -124,6 +127,7 @@ def points_award(
             expires_at=expiry_for(rule, now),
             reference=reference,
             cap=None if uncapped else cap,
+            savepoint=savepoint or not uncapped,
         )
     except IdempotencyConflict:
         # The key names the occasion (first order, an invite, an order's purchase points): it was
@@ -330,13 +334,14 @@ def points_phone_bound(*, member_id: int, phone: str) -> None:
     )
 
 
-def points_award_purchase(*, member_id: int, order_no: str, paid_fen: int) -> Award:
+def points_award_purchase(*, member_id: int, order_no: str, paid_fen: int, savepoint: bool = True) -> Award:
     return points_award(
         member_id=member_id,
         rule_kind=RuleKind.PURCHASE,
         idempotency_key=f"purchase:{order_no}",
         paid_fen=paid_fen,
         reference=order_no,
+        savepoint=savepoint,
     )
 
 

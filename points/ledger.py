@@ -114,13 +114,16 @@ def points_earn(
     reference: str = "",
     memo: str = "",
     cap=None,
+    savepoint: bool = True,
 ) -> Posting:
     """Credit ``amount`` points as a new lot expiring at ``expires_at`` (None: never).
 
     A debt (negative balance left by a clawback) is repaid from the new lot
     first.  ``cap(account_id, amount) -> granted`` runs under the account lock
     after the replay check, so caps see every earlier earning of the member;
-    what it withholds it records itself.
+    what it withholds it records itself.  ``savepoint=False`` (without a
+    ``cap`` only): as for ``points_spend``, for a caller whose transaction
+    any error aborts and whose key cannot have been used before.
     """
     _check_amount(amount)
     request_hash = _hash(kind=EntryKind.EARN, amount=amount, source=source, reference=reference)
@@ -129,6 +132,7 @@ def points_earn(
             member_id=member_id,
             key=idempotency_key,
             request_hash=request_hash,
+            savepoint=savepoint,
             post=lambda cur: _earn_in_one_statement(
                 cur,
                 member_id,

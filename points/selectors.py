@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from django.db.models import Min, Sum
 from django.utils import timezone
 
+from loyalty import prepared
 from points.models import CheckIn, PointsAccount, PointsEntry, PointsLot
 
 
@@ -78,12 +79,15 @@ def points_usable_balance(*, member_id: int, now=None) -> int:
     from django.db import connection
 
     with connection.cursor() as cur:
-        cur.execute(
-            """SELECT a.balance - COALESCE((SELECT SUM(l.remaining) FROM points_pointslot l
-                                             WHERE l.account_id = a.id AND l.remaining > 0
-                                               AND l.expires_at <= %s), 0)::bigint
-               FROM points_pointsaccount a WHERE a.member_id = %s""",
-            [now or timezone.now(), member_id],
-        )
+        prepared.execute(cur, _USABLE_BALANCE, [now or timezone.now(), member_id])
         row = cur.fetchone()
     return row[0] if row else 0
+
+
+_USABLE_BALANCE = prepared.Statement(
+    "points_usable_balance",
+    """SELECT a.balance - COALESCE((SELECT SUM(l.remaining) FROM points_pointslot l
+                                     WHERE l.account_id = a.id AND l.remaining > 0
+                                       AND l.expires_at <= $1::timestamptz), 0)::bigint
+       FROM points_pointsaccount a WHERE a.member_id = $2::bigint""",
+)

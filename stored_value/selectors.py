@@ -7,16 +7,19 @@ from datetime import date
 from django.conf import settings
 from django.db import connection
 
-from stored_value.models import RechargeOrder, StoredValueAccount, StoredValueEntry
+from loyalty import prepared
+from stored_value.models import RechargeOrder, StoredValueEntry
+
+_BALANCE = prepared.Statement(
+    "stored_value_balance",
+    "SELECT principal_fen, bonus_fen, frozen FROM stored_value_storedvalueaccount WHERE member_id = $1::bigint",
+)
 
 
 def stored_value_balance(*, member_id: int) -> dict:
     # Raw: checkout reads it twice per order, and the ORM's query building costs more than the query.
     with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT principal_fen, bonus_fen, frozen FROM {StoredValueAccount._meta.db_table} WHERE member_id = %s",
-            [member_id],
-        )
+        prepared.execute(cur, _BALANCE, [member_id])
         principal, bonus, frozen = cur.fetchone() or (0, 0, False)
     return {
         "principal_fen": principal,

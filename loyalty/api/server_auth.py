@@ -37,7 +37,7 @@ from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, permissions
 
-from loyalty import config, crypto
+from loyalty import config, crypto, prepared
 from loyalty.models import ApiClient
 
 NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -56,17 +56,21 @@ _clients: dict[str, _CachedClient] = {}  # key_id -> client; per process, dict o
 
 # Stores the nonce only while the client is active with the secret the signature was checked against,
 # and touches last_used_at at most once a minute. Answers (client still valid, nonce stored, configuration
-# version: the view's cached configuration reads then need no statement of their own).
-_NONCE_SQL = f"""
-    WITH c AS (SELECT id FROM loyalty_apiclient WHERE id = %s AND is_active AND secret_encrypted = %s),
-         n AS (INSERT INTO loyalty_apinonce (client_id, nonce, seen_at) SELECT id, %s, now() FROM c
+# version: the view's cached configuration reads then need no statement of their own). Prepared: planning
+# its CTE cost more than running it.
+_NONCE = prepared.Statement(
+    "api_nonce",
+    f"""
+    WITH c AS (SELECT id FROM loyalty_apiclient WHERE id = $1::bigint AND is_active AND secret_encrypted = $2::text),
+         n AS (INSERT INTO loyalty_apinonce (client_id, nonce, seen_at) SELECT id, $3::varchar, now() FROM c
                ON CONFLICT (client_id, nonce) DO NOTHING RETURNING client_id),
          u AS (UPDATE loyalty_apiclient SET last_used_at = now()
                WHERE id IN (SELECT client_id FROM n)
                  AND (last_used_at IS NULL
                       OR last_used_at < now() - interval '{LAST_USED_RESOLUTION_SECONDS} seconds'))
     SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM n), {config.VERSION_SUBQUERY}
-"""
+""",
+)
 
 
 def _lookup(key_id: str, *, fresh: bool) -> tuple[_CachedClient | None, bool]:
@@ -176,7 +180,7 @@ class ServerSignatureAuthentication(authentication.BaseAuthentication):
                     raise SignatureInvalid()
                 continue  # the secret may have been rotated since it was cached: read it again
             with connection.cursor() as cursor:
-                cursor.execute(_NONCE_SQL, [cached.client.pk, cached.client.secret_encrypted, nonce])
+                prepared.execute(cursor, _NONCE, [cached.client.pk, cached.client.secret_encrypted, nonce])
                 valid, stored, version = cursor.fetchone()
             config.note_version(version)
             if not valid:  # deactivated or rotated since it was read

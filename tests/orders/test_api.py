@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
 # Statements of the hot path inside a test transaction (savepoints included; a first completion, so the
 # first-order reward runs too).
-QUOTE_QUERIES, COMMIT_QUERIES, COMPLETE_QUERIES = 5, 11, 39
+QUOTE_QUERIES, COMMIT_QUERIES, COMPLETE_QUERIES = 5, 11, 36
 
 BASKET = {
     "lines": [

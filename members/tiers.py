@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from coupons.services import gift_pack_issue
 from loyalty.config import cached
+from loyalty.rows import lock_row
 from members.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
 from notifications.services import Draft, notify_many
 
@@ -46,29 +47,21 @@ def membership_policy() -> MembershipPolicy:
     )
 
 
-_MEMBERSHIP_COLUMNS = [f.attname for f in Membership._meta.concrete_fields]
-
-
 def lock_membership(*, member_id: int) -> Membership:
     """The member's membership row, created if missing, locked FOR UPDATE until the transaction ends.
 
     Raw, and one statement when the row exists (every completed order locks it)."""
-    table = Membership._meta.db_table
-    with connection.cursor() as cur:
-        for _attempt in range(2):
+    membership = lock_row(Membership, "member_id", member_id)
+    if membership is None:
+        with connection.cursor() as cur:
             cur.execute(
-                f"SELECT {', '.join(_MEMBERSHIP_COLUMNS)} FROM {table} WHERE member_id = %s FOR UPDATE",
-                [member_id],
-            )
-            row = cur.fetchone()
-            if row is not None:
-                return Membership.from_db(connection.alias, _MEMBERSHIP_COLUMNS, row)
-            cur.execute(
-                f"INSERT INTO {table} (member_id, tier_level, growth_total, paid_total_fen, completed_orders) "
+                f"INSERT INTO {Membership._meta.db_table} "
+                "(member_id, tier_level, growth_total, paid_total_fen, completed_orders) "
                 "VALUES (%s, 0, 0, 0, 0) ON CONFLICT (member_id) DO NOTHING",
                 [member_id],
             )
-    raise Membership.DoesNotExist(member_id)  # not reached: the row exists after the insert
+        membership = lock_row(Membership, "member_id", member_id)
+    return membership
 
 
 def window_start(*, at: datetime, policy: MembershipPolicy) -> datetime:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import connection
 from django.utils import timezone
 
+from loyalty.rows import lock_row
 from orders.models import Order, OrderEvent, OrderLine
 
 
@@ -75,21 +76,7 @@ def save_transition(order: Order, event: OrderEvent, update_fields: list[str]) -
 
 def lock_order(order_no: str) -> Order | None:
     """The order, locked FOR UPDATE until the transaction ends (raw: every order event starts here)."""
-    fields = Order._meta.concrete_fields
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT {_columns(fields)} FROM {Order._meta.db_table} WHERE order_no = %s FOR UPDATE",
-            [order_no],
-        )
-        row = cur.fetchone()
-    if row is None:
-        return None
-    # What the ORM would convert: the JSON columns (Django reads jsonb as text and decodes it itself).
-    values = [
-        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
-        for f, v in zip(fields, row, strict=True)
-    ]
-    return Order.from_db(connection.alias, [f.attname for f in fields], values)
+    return lock_row(Order, "order_no", order_no)
 
 
 def order_exists(order_no: str) -> bool:

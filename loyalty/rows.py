@@ -1,0 +1,27 @@
+"""One model row read FOR UPDATE by a raw statement: the hot paths' locks, without the ORM's query building."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+
+def lock_row(model, column: str, value):
+    """The ``model`` row whose ``column`` is ``value``, locked until the transaction ends, or None.
+
+    Values are converted as the ORM would: Django reads jsonb as text and decodes it in the field.
+    """
+    fields = model._meta.concrete_fields
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT {', '.join(f.column for f in fields)} FROM {model._meta.db_table} "
+            f"WHERE {column} = %s FOR UPDATE",
+            [value],
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None
+    values = [
+        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+        for f, v in zip(fields, row, strict=True)
+    ]
+    return model.from_db(connection.alias, [f.attname for f in fields], values)

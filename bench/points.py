@@ -464,7 +464,12 @@ def _spender(index: int, sync: Sync, members: int, warmup: float, seed: int) -> 
 
 
 def _job_during_spends(quiet: float, now, chunk_size: int | None):
-    """The parent's part: let the spenders run ``quiet`` seconds, then run the expiry job."""
+    """The parent's part: let the spenders run ``quiet`` seconds, run the expiry job, then ``quiet`` more.
+
+    The spends without the job are taken on both sides of it: this machine's fsync latency drifts by
+    the minute (a spend's p99 without the job ranged 7.8-31.6 ms between runs of one session), and a
+    single window before the job made the ratio swing with that drift rather than with the job.
+    """
 
     def parent(sync: Sync):
         from points import ledger
@@ -476,9 +481,9 @@ def _job_during_spends(quiet: float, now, chunk_size: int | None):
         t1 = time.monotonic()
         count = ledger.points_expire_due(now=now, **({"chunk_size": chunk_size} if chunk_size else {}))
         t2 = time.monotonic()
-        time.sleep(0.2)
+        time.sleep(quiet)
         sync.stop.set()
-        return t0, t1, t2, count
+        return t0, t1, t2, time.monotonic(), count
 
     return parent
 
@@ -486,7 +491,7 @@ def _job_during_spends(quiet: float, now, chunk_size: int | None):
 def _spends_around_job(h: Harness, template: str, now, quiet: float, chunk_size: int | None = None):
     """Spend p99 (ms) without and during the expiry job, on a fresh copy; notes the details."""
     with h.copy_of(template):
-        spends, (t0, t1, t2, count) = run_workers(
+        spends, (t0, t1, t2, t3, count) = run_workers(
             SPENDERS,
             _spender,
             lambda i: (h.scale.members, h.scale.warmup, 7),
@@ -494,13 +499,16 @@ def _spends_around_job(h: Harness, template: str, now, quiet: float, chunk_size:
         )
         _verify(h, "spends around the expiry job")
     samples = [s for worker in spends for s in worker]
-    without = [lat * 1000 for start, lat in samples if t0 <= start < t1]
+    before = [lat * 1000 for start, lat in samples if t0 <= start < t1]
+    after = [lat * 1000 for start, lat in samples if t2 + 0.2 <= start < t3]  # not the job's last commit
     during = [lat * 1000 for start, lat in samples if t1 <= start < t2]
+    without = before + after
     p99_without, p99_during = percentile(without, 99), percentile(during, 99)
     h.note(
         f"spends ({SPENDERS} processes × {SPENDS_PER_SECOND}/s, 1 point on random accounts), job with "
-        f"chunk_size={chunk_size or 'default'}: {len(without)} in {t1 - t0:.1f} s without the job "
-        f"(p50 {percentile(without, 50):.1f} ms, p99 {p99_without:.1f} ms, max {max(without):.1f} ms); "
+        f"chunk_size={chunk_size or 'default'}: {len(without)} in 2 × {quiet:.1f} s without the job, before "
+        f"and after it (p50 {percentile(without, 50):.1f} ms, p99 {p99_without:.1f} ms: before "
+        f"{percentile(before, 99):.1f}, after {percentile(after, 99):.1f}; max {max(without):.1f} ms); "
         f"{len(during)} during the job's {t2 - t1:.1f} s (p50 {percentile(during, 50):.1f} ms, "
         f"p99 {p99_during:.1f} ms, max {max(during, default=0):.1f} ms); the job wrote {count:,} expire entries"
     )
@@ -608,8 +616,9 @@ def expiry(h: Harness) -> list[Figure]:
                 "The job works in chunks of 200 accounts, each its own transaction (pick the accounts, then "
                 "one statement for their entries, allocations, lots and balances), so that live spends never "
                 "wait long behind it (the p99 row); the one statement makes a single pass with hash joins. "
-                "Measured at 1,000,000 lots: one chunk's statement is ~17 ms with nearly every buffer a hit, its "
-                "commit ~9 ms (deferred foreign-key checks of 1,200 rows and ~1 MB of WAL); the pick must stay "
+                "Measured at 1,000,000 lots: one chunk's statement is 17-25 ms with nearly every buffer a hit, its "
+                "commit 11-15 ms (deferred foreign-key checks of ~2,200 rows and the flush of ~1.3 MB of WAL; "
+                "the one statement does the same checks); the pick must stay "
                 "flat across the run (the note on picking one chunk). If this row misses, compare that note "
                 "and the phases before blaming the chunking."
             ),
@@ -625,23 +634,21 @@ def expiry(h: Harness) -> list[Figure]:
             "<=",
             2.0,
             missed=(
-                "Measured by sampling pg_stat_activity of the spending sessions: during the job they wait on "
-                "the WAL flush (LWLock:WALWrite + IO:WALSync) in ~30-36% of samples, against ~8% without it. "
-                "A spend's commit flushes all WAL written before it, and the job writes ~1 KB of WAL per lot "
-                "it expires (~1 MB per chunk: the lots' non-HOT update and its index entries, the allocations, "
-                "the entries); lock waits behind a chunk are a handful of spends per run. The job before its "
-                "pick was fixed (twice as slow, the same WAL) gave the same p99 in paired runs on a quiet "
-                "machine (1.94×, 2.49× against 2.43×); the 0.89× of earlier reports was measured on a loaded "
-                "machine (p99 without the job 29 ms). The job now rests half as long as each chunk took "
-                "(points_expire_due(pause=0.5)): 3.2-3.4× without the rest, 2.21× with it (11.5 vs 5.2 ms, "
-                "time row 1.37×: a longer rest would miss that row). What would close it: less WAL per "
-                "expired lot (a lot update that can be HOT, i.e. `remaining` out of the open-lots indexes' "
-                "predicates, a schema change). Not enough (full scale, one run each, quiet machine): "
-                "chunks of 100: 2.20× (12.0 vs 5.4 ms; time row 0.99×); chunks of 50: 2.65× (14.5 vs 5.5 ms; "
-                "1.13×); chunks of 50 with SET LOCAL synchronous_commit = off: 2.53× (13.9 vs 5.5 ms; 1.11×), "
-                "no better: the spends' commits then flush the job's WAL. The smaller-chunk diagnostic runs "
-                "(4 s without the job) gave ~10 ms during for 25 and 50 accounts, so run-to-run noise is as "
-                "large as the chunk size's effect."
+                "The spends wait on the WAL flush: sampling pg_stat_activity, they wait on LWLock:WALWrite or "
+                "IO:WALSync in ~30-36% of samples during the job, ~8% without it. A spend's commit flushes all "
+                "WAL written before it, and the job writes ~1.3 KB of WAL per expired lot (pg_waldump of one "
+                "chunk of 200 accounts, 1,000 lots: 1,374 KB; the lots' cross-page updates with full-page "
+                "images and three index entries each ~45%, the allocations ~20%, the entries and accounts the "
+                "rest), so what live spends feel is the job's WAL rate, which its rest "
+                "(points_expire_due(pause=0.4)) lowers at the cost of the time row. On this disk the figure "
+                "swings with fsync latency more than with the code: in one session, rests of 0.5 gave 1.11× and "
+                "1.15×, 0.4 gave 0.64× and 2.58×, 0.3 gave 2.13× and 1.73× (p99 without the job 7.8-31.6 ms; "
+                "10 s before the job only), and this bench with 0.4 gave 3.15×; 0.5 gave 2.21× in an earlier "
+                "session. Not enough: chunks of 50 or 100, "
+                "SET LOCAL synchronous_commit = off, wal_compression = pglz (-18% WAL, chunk CPU 20 -> 38 ms). "
+                "What would close it: less WAL per lot, which needs the lot update to be HOT, i.e. no index "
+                "predicate on `remaining`; that would leave every exhausted lot in the open-lots index, so "
+                "spends and the expiry pick would read all of an account's history."
             ),
         ),
     ]

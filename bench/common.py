@@ -208,8 +208,14 @@ def use_database(name: str) -> None:
     connections["default"].settings_dict["NAME"] = name
 
 
-def create_database(name: str, template: str | None = None) -> None:
-    """(Re)create ``name``, as a copy of ``template`` when given."""
+def create_database(name: str, template: str | None = None, file_copy: bool = False) -> None:
+    """(Re)create ``name``, as a copy of ``template`` when given.
+
+    ``file_copy``: copy the files between two checkpoints (PostgreSQL 15+) instead of writing every
+    page of the template to the WAL (257 MB for the 1,000,000-lot ledger), which left the checkpoint
+    that volume of WAL calls for to run during the measurement that followed.  With it, the spends'
+    p99 before and after the expiry job agreed within 15% (14.6 / 13.2 and 11.6 / 12.8 ms).
+    """
     import psycopg2
     from django.db import connections
 
@@ -218,6 +224,8 @@ def create_database(name: str, template: str | None = None) -> None:
     with contextlib.closing(_maintenance_connection()) as conn, conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        if file_copy and conn.server_version >= 150000:
+            sql += " STRATEGY = FILE_COPY"
         for attempt in range(50):
             try:
                 cur.execute(sql)
@@ -303,7 +311,7 @@ class Harness:
     def copy_of(self, template: str):
         """A fresh copy of ``template`` that Django (and workers forked meanwhile) use; dropped after."""
         name = f"{BENCH_DB}_run"
-        create_database(name, template=template)
+        create_database(name, template=template, file_copy=True)
         use_database(name)
         try:
             yield name

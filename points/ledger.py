@@ -358,10 +358,11 @@ def points_expire_due(*, chunk_size: int = 200, now: datetime | None = None, pau
     about 1.3 KB of WAL per lot it expires (pg_waldump of one chunk: per lot,
     its cross-page update, the full-page image of its old page, three index
     entries, the allocation and its three; per account, the entry and its
-    five), so the job's WAL *rate* is
-    what live spends feel; resting lowers it.  0.4 keeps the job within 1.5×
-    the time of one statement doing the same work, with room for the
-    commit's fsync on a slow disk (0.5 took 1.6× on one).
+    five), so live spends feel the job's WAL *rate*, which resting lowers at
+    the cost of a longer job.  0.4 is about where bench/points.py's two
+    targets (job ≤ 1.5× one statement, spend p99 ≤ 2× without the job)
+    cross on a 2-core machine with a slow disk: of six runs with it there,
+    one met both and five met one of the two.
     """
     now = now or timezone.now()
     run = uuid.uuid4().hex[:12]

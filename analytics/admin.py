@@ -3,7 +3,6 @@ portrait, RFM runs with progress, segments with a live count, tags and settings.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from django import forms
@@ -32,7 +31,8 @@ from analytics.models import (
     Segment,
 )
 from analytics.segments import FIELDS, validate_rules
-from loyalty.admin_tools import ReadOnlyAdminMixin, local_time, money, stream_csv
+from loyalty.admin_tools import LimitedJSONAdminMixin, ReadOnlyAdminMixin, local_time, money, stream_csv
+from loyalty.api.parsers import json_loads
 from loyalty.money import format_fen
 
 
@@ -146,7 +146,7 @@ class SegmentForm(forms.ModelForm):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
     form = SegmentForm
     list_display = ["id", "name", "description", "updated_at"]
     search_fields = ["name"]
@@ -163,7 +163,7 @@ class SegmentAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
-            rules = json.loads(request.POST.get("rules") or "null")
+            rules = json_loads(request.POST.get("rules") or "null")
             count = selectors.members_matching(rules).count()
         except ValueError:
             return JsonResponse(

@@ -27,6 +27,7 @@ from coupons.models import (
 )
 from loyalty.admin_tools import (
     CsvExportMixin,
+    LimitedJSONAdminMixin,
     ReadOnlyAdminMixin,
     ReasonForm,
     action_page,
@@ -98,7 +99,7 @@ class CouponTemplateForm(forms.ModelForm):
 
 
 @admin.register(CouponTemplate)
-class CouponTemplateAdmin(admin.ModelAdmin):
+class CouponTemplateAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
     form = CouponTemplateForm
     list_display = [
         "name",

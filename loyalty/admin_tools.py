@@ -6,13 +6,29 @@ import uuid
 from django import forms
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.api.parsers import LimitedJSONDecoder
 from loyalty.money import format_fen
+
+
+class LimitedJSONAdminMixin:
+    """JSON an operator's browser posts is read with the API's nesting limit (JSON_MAX_DEPTH).
+
+    Django's form field parses with ``json.loads``, which a few kilobytes of
+    ``[[[[…`` drove into RecursionError (a 500); too deep is now the form's
+    own "Enter a valid JSON" error.
+    """
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.JSONField):
+            kwargs.setdefault("decoder", LimitedJSONDecoder)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class ReadOnlyAdminMixin:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import (
     CsvExportMixin,
+    LimitedJSONAdminMixin,
     ReadOnlyAdminMixin,
     ReasonForm,
     action_page,
@@ -101,7 +102,7 @@ class MallItemForm(forms.ModelForm):
 
 
 @admin.register(MallItem)
-class MallItemAdmin(admin.ModelAdmin):
+class MallItemAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
     form = MallItemForm
     list_display = [
         "name",

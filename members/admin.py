@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import (
     CsvExportMixin,
+    LimitedJSONAdminMixin,
     ReadOnlyAdminMixin,
     ReasonForm,
     action_page,
@@ -501,7 +502,7 @@ class MemberDayRunInline(admin.TabularInline):
 
 
 @admin.register(MemberDay)
-class MemberDayAdmin(admin.ModelAdmin):
+class MemberDayAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "recurrence",

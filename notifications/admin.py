@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import ReadOnlyAdminMixin, local_time
+from loyalty.admin_tools import LimitedJSONAdminMixin, ReadOnlyAdminMixin, local_time
 from notifications import wechat
 from notifications.models import SubscribeConsent, WechatDelivery, WechatTemplate
 
@@ -24,7 +24,7 @@ class WechatTemplateForm(forms.ModelForm):
 
 
 @admin.register(WechatTemplate)
-class WechatTemplateAdmin(admin.ModelAdmin):
+class WechatTemplateAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
     form = WechatTemplateForm
     list_display = ["kind", "template_id", "page", "is_active", "updated_at"]
     list_filter = ["is_active"]

@@ -42,6 +42,7 @@ from django.utils import timezone
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.utils import aes_decrypt, load_certificate, load_public_key, rsa_sign, rsa_verify
 
+from loyalty.api.parsers import json_loads
 from payments.exceptions import NotificationInvalid, NotificationRejected, PaymentUnavailable
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ class WechatGateway:
         ):
             raise NotificationRejected(details={"reason": "signature"})
         try:
-            event = json.loads(text)
+            event = json_loads(text)
             resource = event["resource"]
             if resource.get("algorithm") != "AEAD_AES_256_GCM":
                 raise ValueError(resource.get("algorithm"))
@@ -206,7 +207,7 @@ class WechatGateway:
             )
             if plain is None:
                 raise ValueError("decryption failed")
-            event["resource"] = json.loads(plain)
+            event["resource"] = json_loads(plain)
             event["id"], event["event_type"] = str(event["id"]), str(event["event_type"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise NotificationInvalid(details={"reason": "undecryptable"}) from exc

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import CsvExportMixin, ReadOnlyAdminMixin, local_time
+from loyalty.admin_tools import CsvExportMixin, LimitedJSONAdminMixin, ReadOnlyAdminMixin, local_time
 from loyalty.errors import ApplicationError
 from points import ledger
 from points.models import (
@@ -171,7 +171,7 @@ class PointsLotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(EarningRule)
-class EarningRuleAdmin(admin.ModelAdmin):
+class EarningRuleAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
     list_display = [
         "kind",
         "is_active",

@@ -137,6 +137,9 @@ STORAGES = {
 
 # Request bodies larger than this are refused with 400 `request_too_large`.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+# JSON from a client (API bodies, WeChat Pay notifications, the admin's JSON fields) nested deeper
+# than this is refused (400 `malformed_request`) before it is parsed: `[]` is 1, `{"a": [1]}` is 2.
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 
 # --- REST API ------------------------------------------------------------------
 # Abuse limits: an inviter earns invite rewards for at most this many friends a day (the rest are

@@ -299,7 +299,9 @@ class AddressesView(APIView):
         return Response(AddressSerializer(address).data, status=201)
 
 
-class AddressDetailView(APIView):
+class AddressDetailView(NoInputMixin, APIView):
+    no_input_methods = ("DELETE",)  # PATCH takes an AddressSerializer
+
     def _get(self, request, pk) -> ShippingAddress:
         address = selectors.member_addresses(member_id=request.user.pk).filter(pk=pk).first()
         if address is None:

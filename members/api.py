@@ -1,7 +1,8 @@
 """Member-facing API: login, profile, phone, the "me" summary; membership (tier, cards, benefits, member days)."""
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
@@ -210,15 +211,34 @@ class CloseAccountOutput(serializers.Serializer):
     coupons_voided = serializers.IntegerField(help_text="Unused coupons voided with the account.")
 
 
-class CloseAccountView(NoInputMixin, APIView):
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class ConfirmationField(serializers.BooleanField):
+    """Only the JSON boolean ``true`` confirms: not ``"true"``, ``1`` or ``"yes"``."""
+
+    default_error_messages = {
+        "confirmation_required": _("Closing an account cannot be undone; confirm it with true."),
+    }
+
+    def to_internal_value(self, data):
+        if data is not True:
+            self.fail("confirmation_required")
+        return True
+
+
+class CloseAccountInput(StrictSerializer):
+    confirm = ConfirmationField(help_text="Must be true: closing the account cannot be undone.")
+
+
+class CloseAccountView(APIView):
     """Close my account (注销): refused while stored value remains or a recharge awaits payment.
 
     Points and unused coupons are forfeited, personal data is erased and every
-    session ends; the same WeChat user signing in later is a new member.
+    session ends; the same WeChat user signing in later is a new member.  It
+    cannot be undone, so the body must say ``{"confirm": true}``.
     """
 
     @extend_schema(
-        request=None,
+        request=CloseAccountInput,
         responses={
             200: CloseAccountOutput,
             409: OpenApiResponse(ErrorSerializer, description="stored_value_remaining, recharge_pending"),
@@ -230,6 +250,7 @@ class CloseAccountView(NoInputMixin, APIView):
     def post(self, request):
         from members.closure import member_close
 
+        CloseAccountInput(data=request.data).is_valid(raise_exception=True)
         closure = member_close(member_id=request.user.pk)
         return Response(CloseAccountOutput(closure).data)
 

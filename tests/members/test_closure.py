@@ -52,8 +52,9 @@ def alice(db):
     return member
 
 
-def close(client, key="close-1"):
-    return client.post(URL, HTTP_IDEMPOTENCY_KEY=key)
+def close(client, key="close-1", body=None):
+    body = {"confirm": True} if body is None else body
+    return client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
 
 
 def coupons_of(member, n=2):
@@ -208,8 +209,27 @@ def test_a_refused_closure_with_a_key_is_replayed_as_refused(alice):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"confirm": False}, {"confirm": "true"}, {"confirm": 1}, {"confirm": None}, [], {"confirm": [True]}],
+    ids=["absent", "false", "string", "one", "null", "list", "list-of-true"],
+)
+def test_closing_is_refused_unless_the_body_confirms_it_with_true(alice, body):
+    earn(alice, 10, key="p")
+    client = client_for(alice)
+    before = state(alice)
+
+    response = close(client, body=body)
+
+    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+    assert set(response.json()["details"]) <= {"confirm", "non_field_errors"}
+    assert state(alice) == before
+    assert client.get("/api/v1/me").status_code == 200  # the session is still open
+
+
+@pytest.mark.django_db
 def test_closing_needs_an_idempotency_key_and_a_member(alice):
-    no_key = client_for(alice).post(URL)
+    no_key = client_for(alice).post(URL, {"confirm": True}, format="json")
     anonymous = close(APIClient())
 
     assert (no_key.status_code, no_key.json()["code"]) == (400, "idempotency_key_required")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -108,8 +109,17 @@ def db_contains(text: str) -> list[str]:
     return found
 
 
-def signed_request(api, client, secret, method: str, url: str, body: dict | None = None):
-    raw = json.dumps(body).encode() if body is not None else b""
+def signed_request(
+    api, client, secret, method: str, url: str, body=None, *, content_type: str = "application/json"
+):
+    """A request signed as the order system signs it; ``body`` is JSON-encoded unless it is bytes."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
     headers = signed_headers(key_id=client.key_id, secret=secret, method=method.upper(), path=url, body=raw)
     meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
-    return api.generic(method.upper(), url, raw, content_type="application/json", **meta)
+    return api.generic(method.upper(), url, raw, content_type=content_type, **meta)
+
+
+def schema_path(route) -> str:
+    """The OpenAPI path of a route (drf-spectacular names a ``pk`` parameter ``id``)."""
+    path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.pattern)
+    return path.replace("{pk}", "{id}")

@@ -7,7 +7,6 @@ below cover it without further work.
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import pytest
@@ -17,7 +16,14 @@ from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from members.authentication import IsMember, MemberTokenAuthentication
 from tests.conftest import client_for
 from tests.factories import MemberFactory
-from tests.security.helpers import WRITE_METHODS, api_routes, db_contains, db_fingerprint, signed_request
+from tests.security.helpers import (
+    WRITE_METHODS,
+    api_routes,
+    db_contains,
+    db_fingerprint,
+    schema_path,
+    signed_request,
+)
 from tests.security.registry import MEMBER, PAYMENT_NOTIFY, PUBLIC, ROUTES, SERVER
 
 pytestmark = pytest.mark.django_db
@@ -207,14 +213,9 @@ def _properties(schema, node):
     return props
 
 
-def _schema_path(route) -> str:
-    path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.pattern)
-    return path.replace("{pk}", "{id}")
-
-
 def read_only_fields(schema, route, method) -> dict:
     """What a write to this route must refuse: the generic list, and every response field it does not accept."""
-    operation = schema["paths"][_schema_path(route)][method]
+    operation = schema["paths"][schema_path(route)][method]
     accepted = _properties(
         schema, operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
     )

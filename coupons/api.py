@@ -4,7 +4,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from coupons import selectors, services
@@ -14,6 +13,7 @@ from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PageQuery
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
+from loyalty.api.throttling import ScopedThrottle
 
 
 class CouponTemplateSerializer(serializers.ModelSerializer):
@@ -82,7 +82,7 @@ class ClaimInput(StrictSerializer):
 
 
 class ClaimView(APIView):
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedThrottle]
     throttle_scope = "coupon_claim"  # COUPON_CLAIM_THROTTLE_RATE, per member
 
     @extend_schema(

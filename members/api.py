@@ -7,13 +7,13 @@ from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import HistoryCursorPagination, PageQuery
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
+from loyalty.api.throttling import ScopedThrottle
 from loyalty.api.views import NoInputMixin
 from members import selectors, services
 from members.exceptions import DevLoginDisabled
@@ -75,7 +75,7 @@ _LOGIN_RESPONSES = {
 class WechatLoginView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedThrottle]
     throttle_scope = "login"
 
     @extend_schema(request=LoginInput, responses=_LOGIN_RESPONSES, tags=["auth"], auth=[])
@@ -90,7 +90,7 @@ class DevLoginView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedThrottle]
     throttle_scope = "login"
 
     @extend_schema(request=LoginInput, responses=_LOGIN_RESPONSES, tags=["auth"], auth=[])

@@ -5,11 +5,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from loyalty.api.pagination import PageQuery
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from loyalty.api.throttling import ScopedThrottle
 from loyalty.api.views import NoInputMixin
 from points import earning, selectors
 from points.models import EntryKind, PointsEntry
@@ -68,7 +68,7 @@ class CheckInSerializer(serializers.Serializer):
 class CheckInView(NoInputMixin, APIView):
     """Check in for today. Tapping again the same day returns today's check-in (200, not an error)."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedThrottle]
     throttle_scope = "check_in"  # CHECK_IN_THROTTLE_RATE, per member
 
     @extend_schema(

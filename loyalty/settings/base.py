@@ -6,6 +6,7 @@ service URLs before importing this module; ``production`` requires them.
 """
 
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -140,6 +141,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=102
 # JSON from a client (API bodies, WeChat Pay notifications, the admin's JSON fields) nested deeper
 # than this is refused (400 `malformed_request`) before it is parsed: `[]` is 1, `{"a": [1]}` is 2.
 JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+
+# Proxies (addresses or networks, e.g. "10.0.0.5,172.16.0.0/12") whose X-Forwarded-For is believed;
+# see loyalty.api.client_address.  None by default: the client is the connection's address.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _network in TRUSTED_PROXIES:
+    try:
+        ip_network(_network.strip(), strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_network!r} is not an address or a network.") from exc
 
 # --- REST API ------------------------------------------------------------------
 # Abuse limits: an inviter earns invite rewards for at most this many friends a day (the rest are

@@ -3,7 +3,7 @@
 import time
 
 from django.db import connection
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -70,3 +70,8 @@ class HealthView(APIView):
     def get(self, request):
         report, status_code = health_report()
         return Response(report, status=status_code)
+
+
+@extend_schema_view(get=extend_schema(exclude=True))
+class HealthSlashView(HealthView):
+    """``/api/v1/health/``: monitors and load balancers often add the slash; same answer, one schema entry."""

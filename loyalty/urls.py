@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from coupons import api as coupons_api
-from loyalty.health import HealthView
+from loyalty.health import HealthSlashView, HealthView
 from mall import api as mall_api
 from members import api as members_api
 from notifications import api as notifications_api
@@ -91,6 +91,7 @@ api_v1 = [
         name="server-order-refunds",
     ),
     path("health", HealthView.as_view(), name="health"),
+    path("health/", HealthSlashView.as_view(), name="health-slash"),
     # Points mall
     path("mall/categories", mall_api.CategoriesView.as_view(), name="mall-categories"),
     path("mall/items", mall_api.ItemsView.as_view(), name="mall-items"),

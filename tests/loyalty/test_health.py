@@ -40,3 +40,15 @@ def test_a_broken_database_is_503(api, monkeypatch):
     assert response.status_code == 503
     assert response.json()["status"] == "down"
     assert response.json()["database"]["error"] == "ConnectionError"
+
+
+@pytest.mark.django_db
+def test_health_answers_with_and_without_a_trailing_slash_and_is_documented_once(api, monkeypatch):
+    monkeypatch.setattr(health, "_workers", lambda: {"workers": 1})
+
+    bare, slashed = api.get("/api/v1/health"), api.get("/api/v1/health/")
+
+    assert bare.status_code == slashed.status_code == 200
+    assert bare.json()["status"] == slashed.json()["status"] == "ok"
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "/api/v1/health" in schema["paths"] and "/api/v1/health/" not in schema["paths"]

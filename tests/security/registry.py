@@ -137,6 +137,7 @@ ROUTES: dict[str, Route] = {
     "server-coupons-redeem": Route(SERVER),
     "server-member-lookup": Route(SERVER),
     "health": Route(PUBLIC),
+    "health-slash": Route(PUBLIC),
     "me-subscriptions": Route(MEMBER),
     "me-close": Route(MEMBER),
     "membership-tier": Route(MEMBER),

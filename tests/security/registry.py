@@ -70,7 +70,7 @@ def _card_purchase(member) -> dict:
     from members import cards
     from tests.members.card_helpers import card_type
 
-    purchase, _ = cards.card_purchase_create(member=member, card_type_id=card_type("paid").pk)
+    purchase = cards.card_purchase_create(member=member, card_type_id=card_type("paid").pk)
     return {"pk": purchase.pk}
 
 

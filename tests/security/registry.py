@@ -129,6 +129,7 @@ ROUTES: dict[str, Route] = {
     "stored-value-recharge": Route(MEMBER, owned=_recharge),
     "stored-value-entries": Route(MEMBER),
     "payments-wechat-notify": Route(PAYMENT_NOTIFY),
+    "payments-prepay": Route(MEMBER, owned=_payment),
     "payments-simulate-pay": Route(MEMBER, owned=_payment),
     "coupons": Route(MEMBER),
     "coupons-claim-centre": Route(MEMBER),

@@ -1,11 +1,12 @@
 """WeChat Pay's prepay runs after the order is committed, with no transaction open and no row locked.
 
-Real transactions (``transaction=True``): while the patched prepay is in
-flight, a second connection must be able to take the rows the order touched
-(item, points account, membership, member) with ``NOWAIT``.  A failing
-prepay leaves the order and its payment committed and payable: a retry with
-the same Idempotency-Key (or ``POST /payments/{no}/prepay``) pays it, and the
-stale-payment job still closes it after the timeout and gives everything back.
+With real transactions (``transaction=True``): while the patched prepay is in
+flight, a second connection takes at once, with ``NOWAIT``, what the order
+locked (the item and points account rows, the membership row, the member's
+recharge lock).  A failing prepay leaves the order and its payment committed
+and payable: a retry with the same Idempotency-Key (or ``POST
+/payments/{no}/prepay``) pays it, and the stale-payment job still closes it
+after the timeout and gives everything back.
 """
 
 import threading
@@ -32,7 +33,7 @@ from tests.members.card_helpers import card_type
 from tests.stored_value.helpers import parts
 from tests.stored_value.recharge_helpers import plan_1500_150
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
+pytestmark = pytest.mark.django_db
 
 REDEEM = "/api/v1/mall/redemptions"
 CARDS = "/api/v1/membership/card-purchases"
@@ -100,6 +101,8 @@ def stale_job_runs():
 # --- no transaction, no lock while WeChat answers ------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.xdist_group("many-connections")
 def test_a_points_and_cash_redemption_asks_wechat_after_commit_with_the_item_and_points_free(
     member, in_flight
 ):
@@ -121,6 +124,8 @@ def test_a_points_and_cash_redemption_asks_wechat_after_commit_with_the_item_and
     assert in_flight == {**in_flight, "in_atomic_block": False, "item": True, "points": True}
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.xdist_group("many-connections")
 def test_a_card_purchase_asks_wechat_after_commit_with_the_membership_row_free(member, in_flight):
     ct = card_type("paid")
     Membership.objects.create(member=member)
@@ -138,6 +143,8 @@ def test_a_card_purchase_asks_wechat_after_commit_with_the_membership_row_free(m
     assert in_flight == {**in_flight, "in_atomic_block": False, "membership": True}
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.xdist_group("many-connections")
 def test_a_recharge_asks_wechat_after_commit_with_the_members_recharge_lock_free(member, in_flight):
     plan = plan_1500_150()
     in_flight["statements"] = [
@@ -154,6 +161,8 @@ def test_a_recharge_asks_wechat_after_commit_with_the_members_recharge_lock_free
     assert in_flight == {**in_flight, "in_atomic_block": False, "recharge lock": True}
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.xdist_group("many-connections")
 def test_prepay_refuses_to_run_inside_a_transaction(member):
     ct = card_type("paid")
     post(client_for(member), CARDS, {"card_type_id": ct.pk})

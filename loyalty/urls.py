@@ -42,6 +42,7 @@ api_v1 = [
     ),
     path("stored-value/entries", stored_value_api.EntriesView.as_view(), name="stored-value-entries"),
     path("payments/wechat/notify", payments_api.WechatNotifyView.as_view(), name="payments-wechat-notify"),
+    path("payments/<str:out_trade_no>/prepay", payments_api.PrepayView.as_view(), name="payments-prepay"),
     path(
         "payments/<str:out_trade_no>/simulate-pay",
         payments_api.SimulatePayView.as_view(),

@@ -14,7 +14,7 @@ from loyalty.api.views import NoInputMixin
 from mall import selectors, services
 from mall.exceptions import AddressNotFound, ItemNotFound, RedemptionNotFound
 from mall.models import LimitPeriod, Redemption, RedemptionStatus, ShippingAddress, mask_code
-from stored_value.api import PaymentParamsSerializer
+from payments.api import PaymentParamsSerializer, with_payment_params
 
 TAGS = ["mall"]
 
@@ -206,7 +206,7 @@ class RedemptionsView(ListAPIView):
         tags=TAGS,
         summary="Redeem an item (points, or points + cash: then pay with the returned parameters)",
     )
-    @idempotent
+    @idempotent(after_commit=with_payment_params("redemption"))
     def post(self, request):
         data = MallRedeemInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -218,7 +218,8 @@ class RedemptionsView(ListAPIView):
         )
         redemption = selectors.member_redemptions(member_id=request.user.pk).get(pk=redeemed.redemption.pk)
         return Response(
-            {"redemption": RedemptionDetailSerializer(redemption).data, "payment": redeemed.pay_params},
+            # "payment" is filled in after commit, outside the transaction holding the item's row.
+            {"redemption": RedemptionDetailSerializer(redemption).data, "payment": None},
             status=201,
         )
 

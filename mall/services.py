@@ -110,7 +110,6 @@ class _ItemRow:
 @dataclass
 class Redeemed:
     redemption: Redemption
-    pay_params: dict | None = None  # wx.requestPayment parameters, for points + cash
     replayed: bool = False
 
 
@@ -196,8 +195,8 @@ RETURNING id
 def redemption_create(
     *, member, item_id: int, idempotency_key: str, address_id: int | None = None, now=None
 ) -> Redeemed:
-    """Redeem one item: reserve stock and spend points in one transaction (and start the payment for
-    points + cash).
+    """Redeem one item: reserve stock and spend points in one transaction (and record the payment for
+    points + cash: the caller asks ``payments.payment_prepay`` for it once no transaction is open).
 
     Idempotent by (member, ``idempotency_key``): a repeat returns the first
     redemption; the same key for another item or address raises
@@ -223,13 +222,6 @@ def redemption_create(
         if earlier.request_hash != request_hash:
             raise IdempotencyConflict() from exc
         return Redeemed(earlier, replayed=True)
-    if redeemed.replayed or not redeemed.redemption.cash_fen:
-        return redeemed
-    # Points + cash: open the payment at WeChat with no lock of ours held (when called inside an outer
-    # transaction, as the API does, its locks are released at its commit). WeChat down: the payment
-    # closes, which releases the stock and gives the points back, and 503 is raised.
-    payment = payments.payment_get(out_trade_no=redeemed.redemption.out_trade_no)
-    redeemed.pay_params = payments.payment_prepay(payment=payment)
     return redeemed
 
 
@@ -463,7 +455,7 @@ def redemption_paid(*, payment: Payment) -> None:
 
 
 def redemption_payment_closed(*, payment: Payment) -> None:
-    """The payment was closed unpaid (timed out, or WeChat could not be reached): release stock and points."""
+    """The payment was closed unpaid (timed out): release stock and points."""
     r = Redemption.objects.select_for_update().get(pk=int(payment.reference))
     if r.status == RedemptionStatus.PENDING_PAYMENT:
         _cancel(r, reason=_("Payment not made in time"), actor_id=None, payment=None)

@@ -18,6 +18,7 @@ from loyalty.api.views import NoInputMixin
 from members import selectors, services
 from members.exceptions import DevLoginDisabled
 from members.models import Member
+from payments.api import with_payment_params
 
 
 class ProfileSerializer(StrictSerializer):
@@ -480,15 +481,16 @@ class CardPurchasesView(APIView):
         tags=["membership"],
         summary="Buy or renew a paid card: returns the purchase and the wx.requestPayment parameters",
     )
-    @idempotent
+    @idempotent(after_commit=with_payment_params("purchase"))
     def post(self, request):
         from members.cards import card_purchase_create
 
         data = CardPurchaseInput(data=request.data)
         data.is_valid(raise_exception=True)
-        purchase, pay_params = card_purchase_create(member=request.user, **data.validated_data)
+        purchase = card_purchase_create(member=request.user, **data.validated_data)
         return Response(
-            {"purchase": CardPurchaseSerializer(purchase).data, "payment": pay_params},
+            # "payment" is filled in after commit, outside the transaction holding the membership row.
+            {"purchase": CardPurchaseSerializer(purchase).data, "payment": None},
             status=status.HTTP_201_CREATED,
         )
 

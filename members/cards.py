@@ -399,13 +399,15 @@ def card_trial(*, member_id: int, card_type_id: int, now=None) -> MembershipCard
         )
 
 
-def card_purchase_create(*, member, card_type_id: int, now=None) -> tuple[CardPurchase, dict]:
-    """Start buying (or renewing) a paid card; returns the purchase and the wx.requestPayment parameters.
+def card_purchase_create(*, member, card_type_id: int, now=None) -> CardPurchase:
+    """Start buying (or renewing) a paid card: the purchase and its payment, awaiting payment.
 
     Decided under the member's lock: the type must be a paid card available
     now, and no other purchase of it may be awaiting payment
-    (``card_purchase_pending``: two taps in parallel buy once).  The price
-    and period are frozen on the purchase.  WeChat is called after commit.
+    (``card_purchase_pending``, naming that purchase and its payment: two taps
+    in parallel buy once).  The price and period are frozen on the purchase.
+    No WeChat call: the caller asks ``payments.payment_prepay`` once no
+    transaction is open (the API does it after its commit).
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -418,13 +420,20 @@ def card_purchase_create(*, member, card_type_id: int, now=None) -> tuple[CardPu
         existing = MembershipCard.objects.filter(member=member, card_type=card_type).first()
         if existing is not None and existing.status == CardStatus.REVOKED:
             raise CardRevoked()
-        if CardPurchase.objects.filter(
-            member=member,
-            card_type=card_type,
-            status=PurchaseStatus.CREATED,
-            created_at__gt=now - timedelta(minutes=PAYMENT_TIMEOUT_MINUTES),
-        ).exists():
-            raise CardPurchasePending()
+        pending = (
+            CardPurchase.objects.filter(
+                member=member,
+                card_type=card_type,
+                status=PurchaseStatus.CREATED,
+                created_at__gt=now - timedelta(minutes=PAYMENT_TIMEOUT_MINUTES),
+            )
+            .values("pk", "out_trade_no")
+            .first()
+        )
+        if pending is not None:
+            raise CardPurchasePending(
+                details={"purchase_id": pending["pk"], "out_trade_no": pending["out_trade_no"]}
+            )
         purchase = CardPurchase.objects.create(
             member=member, card_type=card_type, period=card_type.period, amount_fen=card_type.price_fen
         )
@@ -438,9 +447,7 @@ def card_purchase_create(*, member, card_type_id: int, now=None) -> tuple[CardPu
         )
         purchase.out_trade_no = payment.out_trade_no
         purchase.save(update_fields=["out_trade_no"])
-    pay_params = payments.payment_prepay(payment=payment)
-    purchase.refresh_from_db()
-    return purchase, pay_params
+    return purchase
 
 
 def card_purchase_credit(*, payment) -> CardPurchase:

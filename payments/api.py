@@ -1,8 +1,9 @@
-"""WeChat Pay's notification endpoint, and the fake provider's "pay now" for dev and demo."""
+"""WeChat Pay's notification endpoint, a member's payment parameters, and the fake provider's "pay now"."""
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -37,6 +38,69 @@ class WechatNotifyView(APIView):
         return Response(status=204)
 
 
+class PaymentParamsSerializer(serializers.Serializer):
+    """Pass these to wx.requestPayment unchanged."""
+
+    appId = serializers.CharField()  # noqa: N815 - WeChat's names
+    timeStamp = serializers.CharField()  # noqa: N815
+    nonceStr = serializers.CharField()  # noqa: N815
+    package = serializers.CharField()
+    signType = serializers.CharField()  # noqa: N815
+    paySign = serializers.CharField()  # noqa: N815
+
+
+def with_payment_params(order: str):
+    """An ``@idempotent`` ``after_commit`` hook: ``payment`` gets the wx.requestPayment parameters of the
+    payment whose number is ``response.data[order]["out_trade_no"]`` (None when it has none).
+
+    After commit, so the order and its payment are kept whatever WeChat does:
+    if it cannot be reached the client gets 503 ``payment_unavailable`` and
+    retries with the same Idempotency-Key, which replays the order and asks
+    again for the same payment.
+    """
+
+    def attach(request, response):
+        out_trade_no = response.data[order]["out_trade_no"]
+        response.data["payment"] = (
+            services.payment_prepay(payment=services.payment_get(out_trade_no=out_trade_no))
+            if out_trade_no
+            else None
+        )
+        return response
+
+    return attach
+
+
+def _mine(request, out_trade_no):
+    payment = services.payment_get(out_trade_no=out_trade_no)
+    if payment.member_id != request.user.pk:
+        raise PaymentNotFound()
+    return payment
+
+
+class PrepayView(NoInputMixin, APIView):
+    """The wx.requestPayment parameters of one of my payments still awaiting payment, asked afresh.
+
+    For an order whose first answer was lost or was 503 ``payment_unavailable``
+    (WeChat unreachable; the order is kept until its payment times out).
+    409 ``payment_not_pending`` once paid, closed or expired.
+    """
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: PaymentParamsSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            503: ErrorSerializer,
+        },
+        tags=["payments"],
+        summary="Pay an order awaiting payment: the wx.requestPayment parameters",
+    )
+    def post(self, request, out_trade_no):
+        return Response(services.payment_prepay(payment=_mine(request, out_trade_no)))
+
+
 class SimulatePayView(NoInputMixin, APIView):
     """Dev and demo only (``WECHATPAY_PROVIDER=fake``): pay one of my payments without WeChat.
 
@@ -51,8 +115,5 @@ class SimulatePayView(NoInputMixin, APIView):
         tags=["payments"],
     )
     def post(self, request, out_trade_no):
-        payment = services.payment_get(out_trade_no=out_trade_no)
-        if payment.member_id != request.user.pk:
-            raise PaymentNotFound()
-        services.payment_simulate_pay(payment=payment)
+        services.payment_simulate_pay(payment=_mine(request, out_trade_no))
         return Response(status=204)

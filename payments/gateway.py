@@ -71,6 +71,7 @@ class Trade:
     amount_fen: int | None = None
     appid: str = ""
     mchid: str = ""
+    opened: bool = True  # False: WeChat has no such order (its prepay never reached WeChat)
 
     @classmethod
     def from_resource(cls, resource: dict) -> Trade:
@@ -140,7 +141,7 @@ class WechatGateway:
     def query(self, *, out_trade_no: str) -> Trade:
         body = self._call("query", self.client.query, out_trade_no=out_trade_no, ok=(200, 404))
         if body.get("code") == "ORDER_NOT_EXIST":
-            return Trade(state="NOTPAY", out_trade_no=out_trade_no)
+            return Trade(state="NOTPAY", out_trade_no=out_trade_no, opened=False)
         return Trade.from_resource(body)
 
     def close(self, *, out_trade_no: str) -> None:
@@ -244,7 +245,9 @@ class FakeGateway(WechatGateway):
 
     def query(self, *, out_trade_no: str) -> Trade:
         trade = django_cache.get(self._trade_key(out_trade_no))
-        return Trade.from_resource(trade) if trade else Trade(state="NOTPAY", out_trade_no=out_trade_no)
+        if trade is None:
+            return Trade(state="NOTPAY", out_trade_no=out_trade_no, opened=False)
+        return Trade.from_resource(trade)
 
     def close(self, *, out_trade_no: str) -> None:
         trade = django_cache.get(self._trade_key(out_trade_no))

@@ -62,31 +62,37 @@ def payment_create(
 
 
 def payment_prepay(*, payment: Payment) -> dict:
-    """Open the payment at WeChat (JSAPI prepay); returns the wx.requestPayment parameters.
+    """The wx.requestPayment parameters of a payment awaiting payment; opens it at WeChat the first time.
 
-    Never called under a ledger lock: it is an HTTP call of up to a few
-    seconds.  If WeChat cannot be reached the payment is closed (and its
-    purpose told, so e.g. the recharge stops counting against the cap) and
-    ``PaymentUnavailable`` is raised: nothing was charged.
+    Only with no transaction open (a durable block refuses otherwise): WeChat's
+    round trip of up to a few seconds must never hold a row lock.  Asked again,
+    the same prepay_id is signed afresh without calling WeChat.  WeChat
+    unreachable: ``PaymentUnavailable`` (with ``out_trade_no``) and the payment
+    stays awaiting payment, for the member to ask again until it expires; the
+    stale-payment job closes it then.  Paid, closed or expired:
+    ``PaymentNotPending``.
     """
+    with transaction.atomic(durable=True):
+        payment = Payment.objects.select_related("member").get(pk=payment.pk)
+    if payment.status != PaymentStatus.CREATED or payment.expires_at <= timezone.now():
+        raise PaymentNotPending()
     gateway = get_gateway()
-    try:
-        prepay_id = gateway.prepay(
-            out_trade_no=payment.out_trade_no,
-            description=payment.description,
-            amount_fen=payment.amount_fen,
-            openid=payment.member.openid,
-            expires_at=timezone.localtime(payment.expires_at),
-        )
-    except PaymentUnavailable:
-        with transaction.atomic():
-            locked = Payment.objects.select_for_update().get(pk=payment.pk)
-            if locked.status == PaymentStatus.CREATED:
-                _mark_closed(locked)
-        raise
-    Payment.objects.filter(pk=payment.pk).update(prepay_id=prepay_id)
-    payment.prepay_id = prepay_id
-    return gateway.jsapi_params(prepay_id=prepay_id)
+    if not payment.prepay_id:
+        try:
+            prepay_id = gateway.prepay(
+                out_trade_no=payment.out_trade_no,
+                description=payment.description,
+                amount_fen=payment.amount_fen,
+                openid=payment.member.openid,
+                expires_at=timezone.localtime(payment.expires_at),
+            )
+        except PaymentUnavailable as exc:
+            raise PaymentUnavailable(details={**exc.details, "out_trade_no": payment.out_trade_no}) from exc
+        # Two requests at once may both have asked WeChat (it opens one order per out_trade_no); the first
+        # prepay_id stored is the one signed from now on, and either pays the same order.
+        Payment.objects.filter(pk=payment.pk, prepay_id="").update(prepay_id=prepay_id)
+        payment.prepay_id = prepay_id
+    return gateway.jsapi_params(prepay_id=payment.prepay_id)
 
 
 def payment_get(*, out_trade_no: str) -> Payment:
@@ -219,7 +225,8 @@ def payments_close_stale(*, limit: int = 500) -> int:
                 with transaction.atomic():
                     _apply_trade(trade)
                 continue
-            gateway.close(out_trade_no=payment.out_trade_no)
+            if trade.opened:  # else its prepay never reached WeChat: there is nothing to close there
+                gateway.close(out_trade_no=payment.out_trade_no)
             with transaction.atomic():
                 locked = Payment.objects.select_for_update().get(pk=payment.pk)
                 if locked.status == PaymentStatus.CREATED:
@@ -307,12 +314,16 @@ def payment_simulate_pay(*, payment: Payment, deliver: bool = True) -> tuple[dic
 
     ``deliver=False`` loses the notification (the query path must then find
     the payment).  Returns the notification, so tests can deliver it again.
+    A payment not yet opened at the fake is opened first, as the member's
+    app would have asked for its parameters (so: only with no transaction open).
     """
     gateway = get_gateway()
     if not isinstance(gateway, FakeGateway) or payment.provider != gateway.name:
         raise FakePaymentsDisabled()
     if payment.status == PaymentStatus.CLOSED:
         raise PaymentNotPending()
+    if not Payment.objects.filter(pk=payment.pk).values_list("prepay_id", flat=True).get():
+        payment_prepay(payment=payment)
     try:
         headers, body = gateway.pay(out_trade_no=payment.out_trade_no)
     except KeyError as exc:  # the fake's trade is gone from the cache (flushed, or a week old)

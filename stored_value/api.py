@@ -10,6 +10,7 @@ from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PageQuery
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
 from payments import services as payments
+from payments.api import PaymentParamsSerializer, with_payment_params
 from payments.exceptions import PaymentUnavailable
 from stored_value import recharges, selectors
 from stored_value.exceptions import RechargeNotFound
@@ -84,17 +85,6 @@ class RechargeInput(StrictSerializer):
     amount_fen = serializers.IntegerField(min_value=1, max_value=MAX_FEN, help_text="Whole fen to pay.")
 
 
-class PaymentParamsSerializer(serializers.Serializer):
-    """Pass these to wx.requestPayment unchanged."""
-
-    appId = serializers.CharField()  # noqa: N815 - WeChat's names
-    timeStamp = serializers.CharField()  # noqa: N815
-    nonceStr = serializers.CharField()  # noqa: N815
-    package = serializers.CharField()
-    signType = serializers.CharField()  # noqa: N815
-    paySign = serializers.CharField()  # noqa: N815
-
-
 class RechargeCreatedSerializer(serializers.Serializer):
     recharge = RechargeSerializer()
     payment = PaymentParamsSerializer()
@@ -122,12 +112,13 @@ class RechargesView(ListAPIView):
         tags=["stored value"],
         summary="Start a recharge: returns the order and the wx.requestPayment parameters",
     )
-    @idempotent
+    @idempotent(after_commit=with_payment_params("recharge"))
     def post(self, request):
         data = RechargeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        order, pay_params = recharges.recharge_create(member=request.user, **data.validated_data)
-        return Response({"recharge": RechargeSerializer(order).data, "payment": pay_params}, status=201)
+        order = recharges.recharge_create(member=request.user, **data.validated_data)
+        # "payment" is filled in after commit, outside the transaction holding the member's recharge lock.
+        return Response({"recharge": RechargeSerializer(order).data, "payment": None}, status=201)
 
 
 class RechargeDetailView(APIView):

@@ -36,7 +36,7 @@ def seed_stored_value(*, rng: random.Random) -> int:
     paid = 0
     for member in rng.sample(members, k=len(members) // 5):
         plan, amount = rng.choice([(first, 10_000), (tiers, 150_000), (tiers, 50_000), (tiers, 300_000)])
-        order, _params = recharges.recharge_create(member=member, plan_id=plan.pk, amount_fen=amount)
+        order = recharges.recharge_create(member=member, plan_id=plan.pk, amount_fen=amount)
         payments.payment_simulate_pay(payment=payments.payment_get(out_trade_no=order.out_trade_no))
         paid += 1
         if rng.random() < 0.7:  # most have bought something with it since

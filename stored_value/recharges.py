@@ -88,15 +88,17 @@ def _uses_left(*, plan: RechargePlan, member_id: int) -> bool:
     return True
 
 
-def recharge_create(*, member, plan_id: int, amount_fen: int) -> tuple[RechargeOrder, dict]:
-    """Open a recharge order and its WeChat Pay prepay; returns the order and the wx.requestPayment parameters.
+def recharge_create(*, member, plan_id: int, amount_fen: int) -> RechargeOrder:
+    """Open a recharge order and its payment, awaiting payment.
 
     Everything is checked before any payment starts, under the member's
-    stored-value account lock (released before WeChat is called) so that two
-    recharges of one member are decided one after the other: the plan (active, in its window, uses left), the
-    amount (a whole number of fen in the plan's range) and the balance cap —
-    balance plus every recharge still awaiting payment plus this one, bonus
-    included.  The caller (the API) makes it idempotent by Idempotency-Key.
+    recharge lock so that two recharges of one member are decided one after
+    the other: the plan (active, in its window, uses left), the amount (a
+    whole number of fen in the plan's range) and the balance cap — balance
+    plus every recharge still awaiting payment plus this one, bonus included.
+    No WeChat call: the caller asks ``payments.payment_prepay`` once no
+    transaction is open (the API does it after its commit).  The caller (the
+    API) makes it idempotent by Idempotency-Key.
     """
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or not 1 <= amount_fen <= MAX_FEN:
         raise AmountOutOfRange()
@@ -104,7 +106,7 @@ def recharge_create(*, member, plan_id: int, amount_fen: int) -> tuple[RechargeO
     now = timezone.now()
     with transaction.atomic():
         # Recharges of one member are decided one at a time. Not under the account's row lock: spends
-        # and crediting notifications never wait for this (in the API it lasts until WeChat answers).
+        # and crediting notifications never wait for this (in the API it lasts until the key's commit).
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [RECHARGE_LOCK_SPACE, member.pk])
         balance, frozen, pending = _balance_and_pending(
@@ -147,11 +149,7 @@ def recharge_create(*, member, plan_id: int, amount_fen: int) -> tuple[RechargeO
         )
         order.out_trade_no = payment.out_trade_no
         order.save(update_fields=["out_trade_no"])
-    # After commit: the account lock is released before WeChat is called (a slow WeChat must not
-    # hold up this member's spends). If WeChat is down, the order closes and 503 is answered.
-    pay_params = payments.payment_prepay(payment=payment)
-    order.refresh_from_db()
-    return order, pay_params
+    return order
 
 
 RECHARGE_LOCK_SPACE = -1  # advisory lock (space, member): coupon issuing uses (template id > 0, member)

@@ -10,6 +10,10 @@ view, so a concurrent duplicate blocks on the unique index until the first
 commits, then finds the stored response and replays it.  If the first request
 fails with an unexpected error everything rolls back, the key is free again,
 and a retry runs afresh.  Records live for IDEMPOTENCY_RETENTION (24 h).
+
+What must not run inside that transaction (a call to WeChat Pay, which
+would hold the view's row locks for its round trip) runs after it commits,
+through ``after_commit``: on the first response and again on each replay.
 """
 
 from __future__ import annotations
@@ -55,8 +59,17 @@ def _claim(*, scope: str, key: str, fingerprint: str) -> bool:
         return cursor.fetchone() is not None
 
 
-def idempotent(view_method):
-    """Decorate a DRF view's ``post``; runs after authentication and throttling."""
+def idempotent(view_method=None, *, after_commit=None):
+    """Decorate a DRF view's ``post``; runs after authentication and throttling.
+
+    ``after_commit(request, response)`` completes a successful response once
+    the transaction has committed, on the first request and on every replay:
+    for a call that must not run under the view's row locks (WeChat Pay's
+    prepay).  What it adds is not stored; an ``ApplicationError`` it raises is
+    the answer, and the stored response waits for the retry.
+    """
+    if view_method is None:
+        return functools.partial(idempotent, after_commit=after_commit)
 
     @functools.wraps(view_method)
     def wrapper(self, request, *args, **kwargs):
@@ -65,34 +78,42 @@ def idempotent(view_method):
             raise IdempotencyKeyRequired()
         scope = _scope(request)
         fingerprint = _fingerprint(request)  # parses the body: a malformed one is refused here
-        with transaction.atomic():
-            if not _claim(scope=scope, key=key, fingerprint=fingerprint):
-                record = IdempotencyRecord.objects.get(scope=scope, key=key)
-                if record.fingerprint != fingerprint:
-                    raise IdempotencyConflict()
-                response = Response(record.body, status=record.status_code)
-                response[REPLAY_HEADER] = "true"
-                return response
-            try:
-                with transaction.atomic():
-                    response = view_method(self, request, *args, **kwargs)
-                    if response.status_code >= 500:
-                        raise _ServerError(response)
-            except (ApplicationError, exceptions.APIException) as exc:
-                response = self.handle_exception(exc)
-                if response.status_code >= 500:  # e.g. a payment provider down: retrying may succeed
-                    transaction.set_rollback(True)
-                    return response
-            except _ServerError as failed:
-                transaction.set_rollback(True)
-                return failed.response
-            body = json.loads(json.dumps(response.data, cls=JSONEncoder))
-            IdempotencyRecord.objects.filter(scope=scope, key=key).update(
-                status_code=response.status_code, body=body
-            )
-            return response
+        response = _run_once(self, view_method, request, args, kwargs, scope, key, fingerprint)
+        if after_commit is not None and 200 <= response.status_code < 300:
+            response = after_commit(request, response)
+        return response
 
     return wrapper
+
+
+def _run_once(self, view_method, request, args, kwargs, scope, key, fingerprint):
+    """The view's response, stored with the key in the view's own transaction, or the stored one replayed."""
+    with transaction.atomic():
+        if not _claim(scope=scope, key=key, fingerprint=fingerprint):
+            record = IdempotencyRecord.objects.get(scope=scope, key=key)
+            if record.fingerprint != fingerprint:
+                raise IdempotencyConflict()
+            response = Response(record.body, status=record.status_code)
+            response[REPLAY_HEADER] = "true"
+            return response
+        try:
+            with transaction.atomic():
+                response = view_method(self, request, *args, **kwargs)
+                if response.status_code >= 500:
+                    raise _ServerError(response)
+        except (ApplicationError, exceptions.APIException) as exc:
+            response = self.handle_exception(exc)
+            if response.status_code >= 500:  # e.g. a payment provider down: retrying may succeed
+                transaction.set_rollback(True)
+                return response
+        except _ServerError as failed:
+            transaction.set_rollback(True)
+            return failed.response
+        body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+        IdempotencyRecord.objects.filter(scope=scope, key=key).update(
+            status_code=response.status_code, body=body
+        )
+        return response
 
 
 class _ServerError(Exception):

@@ -1,8 +1,9 @@
 """A value-moving endpoint used only to test the shared Idempotency-Key mechanism."""
 
+import threading
 import time
 
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.urls import include, path
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -49,6 +50,39 @@ class GrantView(APIView):
         return Response({"member_id": created.pk}, status=201)
 
 
+def _visible_to_another_connection(member_id: int) -> bool:
+    seen = []
+
+    def look():
+        try:
+            seen.append(Member.objects.filter(pk=member_id).exists())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=look)
+    thread.start()
+    thread.join()
+    return seen == [True]
+
+
+def after_commit(request, response):
+    """Stands for WeChat Pay's prepay: sees whether a transaction is open, and may fail."""
+    if request.data.get("after") == "unavailable":
+        raise Unavailable(details={"member_id": response.data["member_id"]})
+    response.data["after_commit"] = {
+        "in_atomic_block": connection.in_atomic_block,
+        "committed": _visible_to_another_connection(response.data["member_id"]),
+    }
+    return response
+
+
+class GrantThenCallView(APIView):
+    @idempotent(after_commit=after_commit)
+    def post(self, request):
+        created = Member.objects.create(openid=request.data["openid"], nickname="granted")
+        return Response({"member_id": created.pk}, status=201)
+
+
 class ServerGrantView(GrantView):
     authentication_classes = [ServerSignatureAuthentication]
     permission_classes = [IsApiClient]
@@ -57,5 +91,6 @@ class ServerGrantView(GrantView):
 urlpatterns = [
     path("test/grant", GrantView.as_view()),
     path("test/server-grant", ServerGrantView.as_view()),
+    path("test/grant-then-call", GrantThenCallView.as_view()),
     path("", include(project_urls)),
 ]

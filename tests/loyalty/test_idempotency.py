@@ -137,3 +137,29 @@ def test_concurrent_duplicates_run_once():
     assert len(results) == 8
     assert {status for status, _ in results} == {201}
     assert len({body["member_id"] for _, body in results}) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_commit_runs_once_the_view_committed_and_again_on_each_replay_and_is_not_stored():
+    client = client_for(MemberFactory())
+
+    first = client.post("/test/grant-then-call", {"openid": "g1"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    again = client.post("/test/grant-then-call", {"openid": "g1"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert first.status_code == again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert first.json()["after_commit"] == again.json()["after_commit"]
+    assert first.json()["after_commit"] == {"in_atomic_block": False, "committed": True}
+    assert "after_commit" not in IdempotencyRecord.objects.get().body
+    assert granted() == 1
+
+
+@pytest.mark.django_db
+def test_an_after_commit_failure_is_the_answer_and_the_stored_response_waits_for_the_retry(member_api):
+    body = {"openid": "g1", "after": "unavailable"}
+
+    failed = member_api.post("/test/grant-then-call", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert (failed.status_code, failed.json()["code"]) == (503, "provider_unavailable_for_test")
+    record = IdempotencyRecord.objects.get()
+    assert (record.status_code, record.body) == (201, {"member_id": failed.json()["details"]["member_id"]})
+    assert granted() == 1

@@ -293,10 +293,11 @@ def test_the_database_refuses_negative_stock(db):
 def test_points_and_cash_holds_stock_and_points_until_paid_then_fulfils(rich):
     card = virtual_item(cash_fen=990)
 
-    redeemed = services.redemption_create(member=rich, item_id=card.pk, idempotency_key="k")
+    r = services.redemption_create(member=rich, item_id=card.pk, idempotency_key="k").redemption
 
-    r = redeemed.redemption
-    assert r.status == "pending_payment" and redeemed.pay_params["package"].startswith("prepay_id=")
+    assert r.status == "pending_payment"
+    params = payments.payment_prepay(payment=Payment.objects.get(out_trade_no=r.out_trade_no))
+    assert params["package"].startswith("prepay_id=")
     card.refresh_from_db()
     assert (card.stock, points_of(rich)) == (1, 9_500)
     pay(r)
@@ -363,21 +364,25 @@ def test_a_coupon_that_runs_out_while_the_member_pays_gives_everything_back(rich
     assert PaymentRefund.objects.get().amount_fen == 500
 
 
-def test_wechat_pay_down_at_prepay_releases_everything(rich, monkeypatch):
+def test_wechat_pay_down_at_prepay_keeps_the_redemption_payable_with_its_stock_and_points(rich, monkeypatch):
     from payments.exceptions import PaymentUnavailable
     from payments.gateway import FakeGateway
 
     def down(self, **kwargs):
         raise PaymentUnavailable()
 
-    monkeypatch.setattr(FakeGateway, "prepay", down)
     card = virtual_item(cash_fen=990)
+    r = redeem(rich, card)
+    monkeypatch.setattr(FakeGateway, "prepay", down)
     with pytest.raises(PaymentUnavailable):
-        redeem(rich, card)
+        payments.payment_prepay(payment=Payment.objects.get(out_trade_no=r.out_trade_no))
+    monkeypatch.undo()
 
     card.refresh_from_db()
-    assert (card.stock, points_of(rich)) == (2, 10_000)
-    assert Redemption.objects.get().status == "cancelled"
+    assert (card.stock, points_of(rich)) == (1, 9_500)
+    assert Redemption.objects.get().status == "pending_payment"
+    pay(r)
+    assert r.status == "fulfilled"
 
 
 # --- cancel, ship, confirm ---------------------------------------------------------------------

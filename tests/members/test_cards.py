@@ -176,15 +176,14 @@ def test_a_paid_card_cannot_be_claimed(member):
 def test_a_paid_card_is_bought_renewed_from_its_expiry_and_the_renewal_refunded_pro_rata(member, admin_user):
     ct = card_type("paid", price_fen=3_000, period="month")
 
-    first, params = cards.card_purchase_create(member=member, card_type_id=ct.pk)
-    assert "paySign" in params or params
+    first = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     assert first.status == "created" and first.amount_fen == 3_000
     pay(first)
     card = MembershipCard.objects.get(member=member)
     assert first.status == "paid" and card.valid_until == first.period_end
     first_end = card.valid_until
 
-    second, _ = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    second = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     pay(second)
     card.refresh_from_db()
     assert second.period_start == first_end  # renewal extends from the current expiry
@@ -206,9 +205,9 @@ def test_a_paid_card_is_bought_renewed_from_its_expiry_and_the_renewal_refunded_
 
 def test_refunding_an_earlier_period_before_the_later_one_is_refused(member, admin_user):
     ct = card_type("paid")
-    first, _ = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    first = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     pay(first)
-    second, _ = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    second = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     pay(second)
     before = card_snapshot(member)
 
@@ -234,7 +233,7 @@ def test_a_payment_notification_delivered_twice_credits_the_card_once(member):
     from payments import services as payments
 
     ct = card_type("paid")
-    purchase, _ = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    purchase = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     payment = Payment.objects.get(out_trade_no=purchase.out_trade_no)
     headers, body = payments.payment_simulate_pay(payment=payment)
     card = MembershipCard.objects.get(member=member)
@@ -262,7 +261,7 @@ def test_buying_during_a_trial_extends_from_the_trial_end(member):
     ct = card_type("paid", trial_days=7)
     trial = cards.card_trial(member_id=member.pk, card_type_id=ct.pk)
 
-    purchase, _ = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    purchase = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     pay(purchase)
 
     assert purchase.period_start == trial.valid_until
@@ -315,7 +314,7 @@ def test_money_arriving_for_a_card_revoked_meanwhile_is_refunded_whole_and_the_c
 
     ct = card_type("paid", trial_days=7)
     trial = cards.card_trial(member_id=member.pk, card_type_id=ct.pk)
-    purchase, _params = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    purchase = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     cards.card_revoke(card_id=trial.pk, actor_id=admin_user.pk, reason="abuse")
 
     pay(purchase)

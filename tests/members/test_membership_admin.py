@@ -93,7 +93,7 @@ def test_granting_and_revoking_need_the_permission_and_a_reason(client, member):
 
 def test_a_pro_rata_refund_needs_the_finance_permission(client, member):
     ct = card_type("paid", price_fen=3_000)
-    purchase, _ = cards.card_purchase_create(member=member, card_type_id=ct.pk)
+    purchase = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     pay(purchase)
     url = f"/admin/members/cardpurchase/{purchase.pk}/refund/"
 

@@ -55,9 +55,18 @@ def wechat(settings, keys):
     server.stop()
 
 
-def test_a_recharge_prepays_with_a_signed_request_and_returns_signed_payment_parameters(member, wechat):
-    order, params = recharges.recharge_create(member=member, plan_id=plan_1500_150().pk, amount_fen=150_000)
+def test_a_recharge_prepays_with_a_signed_request_and_returns_signed_payment_parameters(
+    member, wechat, member_api
+):
+    response = member_api.post(
+        "/api/v1/stored-value/recharges",
+        {"plan_id": plan_1500_150().pk, "amount_fen": 150_000},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k",
+    )
 
+    assert response.status_code == 201
+    order, params = RechargeOrder.objects.get(), response.json()["payment"]
     assert isinstance(get_gateway(), WechatGateway) and not isinstance(get_gateway(), FakeGateway)
     assert wechat.requests == [("POST", "/v3/pay/transactions/jsapi", True)]
     sent = wechat.trades[order.out_trade_no]
@@ -84,23 +93,47 @@ def test_a_notification_signed_by_the_platform_key_credits_the_recharge(member, 
     assert parts(member) == (150_000, 15_000)
 
 
-def test_wechat_down_at_prepay_is_503_and_leaves_nothing(member, wechat, member_api):
+def test_wechat_down_at_prepay_is_503_and_the_order_is_paid_by_a_retry_once_wechat_is_back(
+    member, wechat, member_api
+):
+    plan = plan_1500_150()
+
+    def start():
+        return member_api.post(
+            "/api/v1/stored-value/recharges",
+            {"plan_id": plan.pk, "amount_fen": 150_000},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="k",
+        )
+
     wechat.mode = "down"
-    response = member_api.post(
-        "/api/v1/stored-value/recharges",
-        {"plan_id": plan_1500_150().pk, "amount_fen": 150_000},
-        format="json",
-        HTTP_IDEMPOTENCY_KEY="k",
-    )
-    assert (response.status_code, response.json()["code"]) == (503, "payment_unavailable")
-    assert not RechargeOrder.objects.exists() and not Payment.objects.exists()
+    failed = start()
+
+    assert (failed.status_code, failed.json()["code"]) == (503, "payment_unavailable")
+    order = RechargeOrder.objects.get()
+    payment = Payment.objects.get()
+    assert (order.status, payment.status, payment.prepay_id) == ("created", "created", "")
+    assert failed.json()["details"] == {"provider_code": "SYSTEM_ERROR", "out_trade_no": order.out_trade_no}
+
+    wechat.mode = "ok"
+    retried = start()
+
+    assert retried.status_code == 201 and retried["Idempotent-Replayed"] == "true"
+    assert retried.json()["recharge"]["out_trade_no"] == order.out_trade_no
+    assert retried.json()["payment"]["package"] == f"prepay_id={Payment.objects.get().prepay_id}"
+    assert wechat.trades[order.out_trade_no]["trade_state"] == "NOTPAY"
+    assert RechargeOrder.objects.count() == Payment.objects.count() == 1
 
 
 def test_an_answer_with_a_forged_signature_is_not_believed(member, wechat):
+    order = recharges.recharge_create(member=member, plan_id=plan_1500_150().pk, amount_fen=150_000)
     wechat.mode = "forged"
+
     with pytest.raises(PaymentUnavailable):
-        recharges.recharge_create(member=member, plan_id=plan_1500_150().pk, amount_fen=150_000)
-    assert list(RechargeOrder.objects.values_list("status", flat=True)) == ["closed"]
+        payments.payment_prepay(payment=Payment.objects.get())
+
+    order.refresh_from_db()
+    assert order.status == "created" and Payment.objects.get().prepay_id == ""
 
 
 def test_the_stale_job_queries_then_closes_at_wechat(member, wechat):
@@ -116,6 +149,19 @@ def test_the_stale_job_queries_then_closes_at_wechat(member, wechat):
     assert wechat.trades[payment.out_trade_no]["trade_state"] == "CLOSED"
     order.refresh_from_db()
     assert order.status == "closed"
+
+
+def test_the_stale_job_closes_a_payment_wechat_never_opened_without_asking_wechat_to_close_it(member, wechat):
+    order = recharges.recharge_create(member=member, plan_id=plan_1500_150().pk, amount_fen=150_000)
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=20)):
+        assert payments.payments_close_stale() == 1
+
+    assert [r[:2] for r in wechat.requests] == [
+        ("GET", f"/v3/pay/transactions/out-trade-no/{order.out_trade_no}?mchid={MCHID}")
+    ]
+    order.refresh_from_db()
+    assert order.status == "closed" and Payment.objects.get().status == "closed"
 
 
 def test_a_refund_is_submitted_after_commit_and_settled_by_wechats_refund_notification(

@@ -70,7 +70,7 @@ def _card_purchase(member) -> dict:
     from members import cards
     from tests.members.card_helpers import card_type
 
-    purchase, _ = cards.card_purchase_create(member=member, card_type_id=card_type("paid").pk)
+    purchase = cards.card_purchase_create(member=member, card_type_id=card_type("paid").pk)
     return {"pk": purchase.pk}
 
 
@@ -129,6 +129,7 @@ ROUTES: dict[str, Route] = {
     "stored-value-recharge": Route(MEMBER, owned=_recharge),
     "stored-value-entries": Route(MEMBER),
     "payments-wechat-notify": Route(PAYMENT_NOTIFY),
+    "payments-prepay": Route(MEMBER, owned=_payment),
     "payments-simulate-pay": Route(MEMBER, owned=_payment),
     "coupons": Route(MEMBER),
     "coupons-claim-centre": Route(MEMBER),

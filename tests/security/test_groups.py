@@ -58,7 +58,7 @@ def world():
     tpl = template()
     coupon = coupon_services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="c")
     paid = card_type("paid")
-    purchase, _ = cards.card_purchase_create(member=member, card_type_id=paid.pk)
+    purchase = cards.card_purchase_create(member=member, card_type_id=paid.pk)
     pay(purchase)
     mall_item = mall_helpers.item(points=10, stock=5)
     redemption = mall_helpers.redeem(member, mall_item, key="sec", address_id=mall_helpers.address(member).pk)

@@ -1,3 +1,4 @@
+from payments import services as payments
 from payments.models import Payment
 from stored_value import recharges
 from stored_value.models import RechargePlan, RechargeTier
@@ -17,5 +18,9 @@ def plan_1500_150(**fields) -> RechargePlan:
 
 
 def start_recharge(member, plan, amount_fen):
-    order, _params = recharges.recharge_create(member=member, plan_id=plan.pk, amount_fen=amount_fen)
-    return order, Payment.objects.get(out_trade_no=order.out_trade_no)
+    """A recharge as the API starts it: the order committed, then its payment opened at WeChat Pay."""
+    order = recharges.recharge_create(member=member, plan_id=plan.pk, amount_fen=amount_fen)
+    payment = Payment.objects.get(out_trade_no=order.out_trade_no)
+    payments.payment_prepay(payment=payment)
+    payment.refresh_from_db()
+    return order, payment

@@ -181,19 +181,24 @@ def test_a_frozen_account_cannot_start_a_recharge(member, finance):
     assert not RechargeOrder.objects.exists()
 
 
-def test_wechat_pay_down_at_prepay_closes_the_order_and_charges_nothing(member, monkeypatch):
+def test_wechat_pay_down_at_prepay_keeps_the_order_awaiting_payment_until_the_job_closes_it(
+    member, monkeypatch
+):
     def down(self, **kwargs):
         raise PaymentUnavailable()
 
     monkeypatch.setattr(FakeGateway, "prepay", down)
     plan = plan_1500_150(max_uses_per_member=1)
+    order = recharges.recharge_create(member=member, plan_id=plan.pk, amount_fen=150_000)
     with pytest.raises(PaymentUnavailable):
-        recharges.recharge_create(member=member, plan_id=plan.pk, amount_fen=150_000)
+        payments.payment_prepay(payment=Payment.objects.get())
 
+    assert (order.status, Payment.objects.get().status, parts(member)) == ("created", "created", (0, 0))
+    assert plan not in recharges.plans_available(member_id=member.pk)  # awaiting payment: it counts
+    with time_machine.travel(timezone.now() + timedelta(minutes=17)):
+        assert payments.payments_close_stale() == 1
     assert list(RechargeOrder.objects.values_list("status", flat=True)) == ["closed"]
-    assert list(Payment.objects.values_list("status", flat=True)) == ["closed"]
-    assert parts(member) == (0, 0)
-    assert plan in recharges.plans_available(member_id=member.pk)  # a failed attempt uses nothing up
+    assert plan in recharges.plans_available(member_id=member.pk)  # a closed attempt uses nothing up
 
 
 def test_stale_unpaid_recharges_close_and_a_paid_one_with_a_lost_notification_is_credited(member):

@@ -386,11 +386,12 @@ INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
 SELECT id, 'expired', '', '', %(now)s FROM changed
 """
 
+# A lock past its ``locked_until`` is released only when no registered holder still has it open.
 _RELEASE_SQL = """
 WITH stale AS (
-    SELECT id, order_no FROM coupons_coupon
-    WHERE status = 'locked' AND locked_until <= %(now)s
-    ORDER BY id LIMIT %(chunk)s FOR UPDATE SKIP LOCKED
+    SELECT c.id, c.order_no FROM coupons_coupon c
+    WHERE c.status = 'locked' AND c.locked_until <= %(now)s{held}
+    ORDER BY c.id LIMIT %(chunk)s FOR UPDATE OF c SKIP LOCKED
 ), changed AS (
     UPDATE coupons_coupon c
     SET status = CASE WHEN c.valid_until <= %(now)s THEN 'expired' ELSE 'available' END,
@@ -400,6 +401,23 @@ WITH stale AS (
 INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
 SELECT id, 'released', order_no, 'lock expired', %(now)s FROM changed
 """
+
+#: name -> SQL that selects a row while the order named by a locked coupon ``c.order_no`` is still
+#: open.  The apps that lock coupons for their orders register one (orders does, in its
+#: ``AppConfig.ready``): the coupons app knows none of their tables, and the backstop never takes a
+#: coupon from an order that may still complete.
+_OPEN_HOLDERS: dict[str, str] = {}
+
+
+def coupon_lock_holder_register(*, name: str, open_sql: str) -> None:
+    """Register what keeps a lock from the stale-lock backstop: ``open_sql`` selects a row while the
+    holder of ``c.order_no`` is open (its own cancel or completion then releases or uses the coupon)."""
+    _OPEN_HOLDERS[name] = open_sql
+
+
+def _release_sql() -> str:
+    held = "".join(f"\n      AND NOT EXISTS ({sql})" for _, sql in sorted(_OPEN_HOLDERS.items()))
+    return _RELEASE_SQL.format(held=held)
 
 
 def _run_in_chunks(sql: str, *, now, chunk_size: int) -> int:
@@ -419,8 +437,10 @@ def coupons_expire_due(*, now=None, chunk_size: int = 5000) -> int:
 
 
 def coupons_release_stale_locks(*, now=None, chunk_size: int = 5000) -> int:
-    """Release coupons whose order never completed (lock past ``locked_until``); returns how many."""
-    return _run_in_chunks(_RELEASE_SQL, now=now or timezone.now(), chunk_size=chunk_size)
+    """Release coupons locked past ``locked_until`` whose order is gone, closed or never existed; returns
+    how many.  A lock whose order is still open stays, however late: the order's completion uses it, its
+    cancel (or unpaid timeout) releases it."""
+    return _run_in_chunks(_release_sql(), now=now or timezone.now(), chunk_size=chunk_size)
 
 
 def coupons_remind_expiring(*, days: int = 3, now=None, chunk_size: int = 5000) -> int:

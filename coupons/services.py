@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,6 +46,7 @@ from coupons.models import (
 )
 from loyalty.enqueue import enqueue_on_commit
 from notifications.services import Draft, notify_many
+from points import ledger as points_ledger
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
 DEFAULT_LOCK_MINUTES = 30
@@ -238,6 +241,77 @@ def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackG
     return grant
 
 
+@dataclass(frozen=True)
+class GiftPackRevoked:
+    voided_coupon_ids: list[int]
+    points_reversed: int
+
+
+def _gift_pack_coupons(*, member_id: int, grant_ids: list[int]) -> list[Coupon]:
+    """The coupons these grants issued, locked in id order (coupons' place in the lock order)."""
+    if not grant_ids:
+        return []
+    issued_by = Q()
+    for grant_id in grant_ids:
+        issued_by |= Q(issue_key__startswith=f"pack:{grant_id}:")  # gift_pack_issue's keys
+    return list(
+        Coupon.objects.select_for_update(of=("self",))  # not their templates: issuing locks those
+        .filter(issued_by, member_id=member_id, source="gift_pack")
+        .order_by("pk")
+    )
+
+
+def gift_pack_coupons_lock(*, member_id: int, occasion: str) -> list[int]:
+    """Lock the coupons of the member's gift pack for ``occasion`` inside the caller's transaction.
+
+    For a workflow that may revoke the pack but decides so only under a later lock (a recharge
+    refund, under the stored-value account's): coupons come before the ledgers' accounts.
+    """
+    grant_ids = list(
+        GiftPackGrant.objects.filter(member_id=member_id, occasion=occasion).values_list("pk", flat=True)
+    )
+    return [coupon.pk for coupon in _gift_pack_coupons(member_id=member_id, grant_ids=grant_ids)]
+
+
+def gift_pack_revoke(*, member_id: int, occasion: str, reason: str, actor_id: int | None) -> GiftPackRevoked:
+    """Take back the gift pack given for ``occasion``, whose cause was undone (a recharge refunded in full).
+
+    Its coupons not used yet are voided (with ``reason``); used and expired ones stay as they are.
+    Its points are clawed back like any earn (a debt if already spent).  Refused with
+    ``coupon_not_voidable``, nothing changed, while an open order holds one of its coupons: that
+    order may still be paid.  Idempotent: a second call voids and claws back nothing more.
+    """
+    with transaction.atomic():
+        grants = list(GiftPackGrant.objects.filter(member_id=member_id, occasion=occasion).order_by("pk"))
+        coupons = _gift_pack_coupons(member_id=member_id, grant_ids=[grant.pk for grant in grants])
+        held = next((c for c in coupons if c.status == CouponStatus.LOCKED), None)
+        if held is not None:
+            raise CouponNotVoidable(
+                message=_(
+                    "A coupon of this gift pack is held by order %(order_no)s; "
+                    "try again once that order is completed or cancelled."
+                )
+                % {"order_no": held.order_no},
+                details={"coupon_id": held.pk, "order_no": held.order_no},
+            )
+        voided = []
+        for coupon in coupons:
+            if coupon.status == CouponStatus.AVAILABLE:
+                _void(coupon, reason=reason, actor_id=actor_id)
+                voided.append(coupon.pk)
+        reversed_points = 0
+        for grant in grants:
+            posting = points_ledger.points_reverse_earn(
+                member_id=member_id,
+                earn_key=f"gift-pack:{grant.pk}",  # gift_pack_issue's key
+                idempotency_key=f"gift-pack:{grant.pk}:revoke",
+                memo=reason[:200],
+            )
+            if posting is not None and not posting.replayed:
+                reversed_points -= posting.amount
+    return GiftPackRevoked(voided_coupon_ids=voided, points_reversed=reversed_points)
+
+
 # --- redemption --------------------------------------------------------------------------
 
 
@@ -365,10 +439,14 @@ def coupon_void(*, coupon_id: int, actor_id: int | None, reason: str, even_if_lo
                 % {"order_no": coupon.order_no},
                 details={"status": coupon.status, "order_no": coupon.order_no},
             )
-        coupon.status, coupon.locked_until = CouponStatus.VOIDED, None
-        coupon.save(update_fields=["status", "locked_until"])
-        _event(coupon, "voided", order_no=coupon.order_no, reason=reason, actor_id=actor_id)
+        _void(coupon, reason=reason, actor_id=actor_id)
     return coupon
+
+
+def _void(coupon: Coupon, *, reason: str, actor_id: int | None) -> None:
+    coupon.status, coupon.locked_until = CouponStatus.VOIDED, None
+    coupon.save(update_fields=["status", "locked_until"])
+    _event(coupon, "voided", order_no=coupon.order_no, reason=reason, actor_id=actor_id)
 
 
 # --- jobs (set-based, in chunks, SKIP LOCKED: safe beside live traffic and to run twice) ---------

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,6 +46,7 @@ from coupons.models import (
 )
 from loyalty.enqueue import enqueue_on_commit
 from notifications.services import Draft, notify_many
+from points import ledger as points_ledger
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
 DEFAULT_LOCK_MINUTES = 30
@@ -238,6 +241,77 @@ def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackG
     return grant
 
 
+@dataclass(frozen=True)
+class GiftPackRevoked:
+    voided_coupon_ids: list[int]
+    points_reversed: int
+
+
+def _gift_pack_coupons(*, member_id: int, grant_ids: list[int]) -> list[Coupon]:
+    """The coupons these grants issued, locked in id order (coupons' place in the lock order)."""
+    if not grant_ids:
+        return []
+    issued_by = Q()
+    for grant_id in grant_ids:
+        issued_by |= Q(issue_key__startswith=f"pack:{grant_id}:")  # gift_pack_issue's keys
+    return list(
+        Coupon.objects.select_for_update(of=("self",))  # not their templates: issuing locks those
+        .filter(issued_by, member_id=member_id, source="gift_pack")
+        .order_by("pk")
+    )
+
+
+def gift_pack_coupons_lock(*, member_id: int, occasion: str) -> list[int]:
+    """Lock the coupons of the member's gift pack for ``occasion`` inside the caller's transaction.
+
+    For a workflow that may revoke the pack but decides so only under a later lock (a recharge
+    refund, under the stored-value account's): coupons come before the ledgers' accounts.
+    """
+    grant_ids = list(
+        GiftPackGrant.objects.filter(member_id=member_id, occasion=occasion).values_list("pk", flat=True)
+    )
+    return [coupon.pk for coupon in _gift_pack_coupons(member_id=member_id, grant_ids=grant_ids)]
+
+
+def gift_pack_revoke(*, member_id: int, occasion: str, reason: str, actor_id: int | None) -> GiftPackRevoked:
+    """Take back the gift pack given for ``occasion``, whose cause was undone (a recharge refunded in full).
+
+    Its coupons not used yet are voided (with ``reason``); used and expired ones stay as they are.
+    Its points are clawed back like any earn (a debt if already spent).  Refused with
+    ``coupon_not_voidable``, nothing changed, while an open order holds one of its coupons: that
+    order may still be paid.  Idempotent: a second call voids and claws back nothing more.
+    """
+    with transaction.atomic():
+        grants = list(GiftPackGrant.objects.filter(member_id=member_id, occasion=occasion).order_by("pk"))
+        coupons = _gift_pack_coupons(member_id=member_id, grant_ids=[grant.pk for grant in grants])
+        held = next((c for c in coupons if c.status == CouponStatus.LOCKED), None)
+        if held is not None:
+            raise CouponNotVoidable(
+                message=_(
+                    "A coupon of this gift pack is held by order %(order_no)s; "
+                    "try again once that order is completed or cancelled."
+                )
+                % {"order_no": held.order_no},
+                details={"coupon_id": held.pk, "order_no": held.order_no},
+            )
+        voided = []
+        for coupon in coupons:
+            if coupon.status == CouponStatus.AVAILABLE:
+                _void(coupon, reason=reason, actor_id=actor_id)
+                voided.append(coupon.pk)
+        reversed_points = 0
+        for grant in grants:
+            posting = points_ledger.points_reverse_earn(
+                member_id=member_id,
+                earn_key=f"gift-pack:{grant.pk}",  # gift_pack_issue's key
+                idempotency_key=f"gift-pack:{grant.pk}:revoke",
+                memo=reason[:200],
+            )
+            if posting is not None and not posting.replayed:
+                reversed_points -= posting.amount
+    return GiftPackRevoked(voided_coupon_ids=voided, points_reversed=reversed_points)
+
+
 # --- redemption --------------------------------------------------------------------------
 
 
@@ -365,10 +439,14 @@ def coupon_void(*, coupon_id: int, actor_id: int | None, reason: str, even_if_lo
                 % {"order_no": coupon.order_no},
                 details={"status": coupon.status, "order_no": coupon.order_no},
             )
-        coupon.status, coupon.locked_until = CouponStatus.VOIDED, None
-        coupon.save(update_fields=["status", "locked_until"])
-        _event(coupon, "voided", order_no=coupon.order_no, reason=reason, actor_id=actor_id)
+        _void(coupon, reason=reason, actor_id=actor_id)
     return coupon
+
+
+def _void(coupon: Coupon, *, reason: str, actor_id: int | None) -> None:
+    coupon.status, coupon.locked_until = CouponStatus.VOIDED, None
+    coupon.save(update_fields=["status", "locked_until"])
+    _event(coupon, "voided", order_no=coupon.order_no, reason=reason, actor_id=actor_id)
 
 
 # --- jobs (set-based, in chunks, SKIP LOCKED: safe beside live traffic and to run twice) ---------
@@ -386,11 +464,12 @@ INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
 SELECT id, 'expired', '', '', %(now)s FROM changed
 """
 
+# A lock past its ``locked_until`` is released only when no registered holder still has it open.
 _RELEASE_SQL = """
 WITH stale AS (
-    SELECT id, order_no FROM coupons_coupon
-    WHERE status = 'locked' AND locked_until <= %(now)s
-    ORDER BY id LIMIT %(chunk)s FOR UPDATE SKIP LOCKED
+    SELECT c.id, c.order_no FROM coupons_coupon c
+    WHERE c.status = 'locked' AND c.locked_until <= %(now)s{held}
+    ORDER BY c.id LIMIT %(chunk)s FOR UPDATE OF c SKIP LOCKED
 ), changed AS (
     UPDATE coupons_coupon c
     SET status = CASE WHEN c.valid_until <= %(now)s THEN 'expired' ELSE 'available' END,
@@ -400,6 +479,23 @@ WITH stale AS (
 INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
 SELECT id, 'released', order_no, 'lock expired', %(now)s FROM changed
 """
+
+#: name -> SQL that selects a row while the order named by a locked coupon ``c.order_no`` is still
+#: open.  The apps that lock coupons for their orders register one (orders does, in its
+#: ``AppConfig.ready``): the coupons app knows none of their tables, and the backstop never takes a
+#: coupon from an order that may still complete.
+_OPEN_HOLDERS: dict[str, str] = {}
+
+
+def coupon_lock_holder_register(*, name: str, open_sql: str) -> None:
+    """Register what keeps a lock from the stale-lock backstop: ``open_sql`` selects a row while the
+    holder of ``c.order_no`` is open (its own cancel or completion then releases or uses the coupon)."""
+    _OPEN_HOLDERS[name] = open_sql
+
+
+def _release_sql() -> str:
+    held = "".join(f"\n      AND NOT EXISTS ({sql})" for _, sql in sorted(_OPEN_HOLDERS.items()))
+    return _RELEASE_SQL.format(held=held)
 
 
 def _run_in_chunks(sql: str, *, now, chunk_size: int) -> int:
@@ -419,8 +515,10 @@ def coupons_expire_due(*, now=None, chunk_size: int = 5000) -> int:
 
 
 def coupons_release_stale_locks(*, now=None, chunk_size: int = 5000) -> int:
-    """Release coupons whose order never completed (lock past ``locked_until``); returns how many."""
-    return _run_in_chunks(_RELEASE_SQL, now=now or timezone.now(), chunk_size=chunk_size)
+    """Release coupons locked past ``locked_until`` whose order is gone, closed or never existed; returns
+    how many.  A lock whose order is still open stays, however late: the order's completion uses it, its
+    cancel (or unpaid timeout) releases it."""
+    return _run_in_chunks(_release_sql(), now=now or timezone.now(), chunk_size=chunk_size)
 
 
 def coupons_remind_expiring(*, days: int = 3, now=None, chunk_size: int = 5000) -> int:

@@ -38,6 +38,25 @@ def recharge_ratio_bonus(*, paid_fen: int, pay_per: int, bonus_per: int) -> int:
     return paid_fen * bonus_per // pay_per
 
 
+def recharge_gift_points_clawback(
+    *, gift_points: int, amount_fen: int, refunded_before_fen: int, refunding_fen: int
+) -> int:
+    """Gift points of a recharge taken back when ``refunding_fen`` more of its ``amount_fen`` principal is refunded.
+
+    Cumulative and rounded down, as ``earned_points_clawback``: floor(gift ×
+    refunded after / amount) − floor(gift × refunded before / amount).  Down,
+    so a partial refund leaves the member the fraction of a point for the
+    principal they kept (and spent); cumulative, so the refunds of a recharge
+    take back exactly its gift once all of its principal is refunded, never more.
+    """
+    return earned_points_clawback(
+        earned=gift_points,
+        eligible_fen=amount_fen,
+        refunded_before_fen=refunded_before_fen,
+        refunding_fen=refunding_fen,
+    )
+
+
 def split_proportional(*, amount_fen: int, principal_fen: int, bonus_fen: int) -> tuple[int, int]:
     """Split a stored-value debit over principal and bonus in proportion to them.
 

@@ -58,7 +58,7 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         name=gettext_noop("Release coupons locked by orders that never completed"),
         task="coupons.release_stale_locks",
         minute="*/5",
-        description="A coupon locked for an order is released when its lock expires (30 minutes by default).",
+        description="A coupon whose lock expired is released unless its order is still open (that order's cancel or timeout releases it).",
     ),
     DefaultSchedule(
         name=gettext_noop("Resume bulk coupon issues left unfinished"),

@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class OrdersConfig(AppConfig):
     name = "orders"
     verbose_name = _("Orders")
+
+    def ready(self):
+        # Orders hold coupons by order number: the coupons backstop must not release a lock whose
+        # order is still open (coupons imports nothing of orders, so orders tells it how to ask).
+        from coupons.services import coupon_lock_holder_register
+        from orders.rows import coupon_lock_open_sql
+
+        coupon_lock_holder_register(name="orders", open_sql=coupon_lock_open_sql())

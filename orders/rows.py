@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from loyalty.rows import lock_row
-from orders.models import Order, OrderEvent, OrderLine
+from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 
 
 def _fields(model, *, skip=()):
@@ -77,6 +77,20 @@ def save_transition(order: Order, event: OrderEvent, update_fields: list[str]) -
 def lock_order(order_no: str) -> Order | None:
     """The order, locked FOR UPDATE until the transaction ends (raw: every order event starts here)."""
     return lock_row(Order, "order_no", order_no)
+
+
+def coupon_lock_open_sql() -> str:
+    """Selects a row while the order named by a locked coupon (``c.order_no``) is open (committed).
+
+    Registered with the coupons app's stale-lock backstop, which then leaves that lock alone: an open
+    order's coupon is used by its completion or released by its cancel (or unpaid timeout), never
+    taken away under it.
+    """
+    order_no, status = (Order._meta.get_field(name).column for name in ("order_no", "status"))
+    return (
+        f"SELECT 1 FROM {Order._meta.db_table} o "
+        f"WHERE o.{order_no} = c.order_no AND o.{status} = '{OrderStatus.COMMITTED.value}'"
+    )
 
 
 def order_exists(order_no: str) -> bool:

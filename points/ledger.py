@@ -336,6 +336,48 @@ def points_reverse(
         return _claw_back_earn(cur, account, original["lot_id"], amount, entry)
 
 
+def points_reverse_earn(
+    *, member_id: int, earn_key: str, idempotency_key: str, amount: int | None = None, memo: str = ""
+) -> Posting | None:
+    """``points_reverse`` of the earn posted under ``earn_key`` (a gift keyed by what it was given for).
+
+    For callers that know the earn by its key, not its id (a recharge refund taking back the plan's
+    gift points).  None when there is nothing to take back: no such earn was posted, or (``amount``
+    None) all of it has been taken back already.
+    """
+    with transaction.atomic(), connection.cursor() as cur:
+        account = _lock_account(cur, member_id)
+        cur.execute(
+            "SELECT id FROM points_pointsentry WHERE account_id = %s AND idempotency_key = %s AND kind = %s",
+            [account.id, earn_key, EntryKind.EARN],
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        try:
+            return points_reverse(
+                member_id=member_id,
+                entry_id=row[0],
+                idempotency_key=idempotency_key,
+                amount=amount,
+                memo=memo,
+            )
+        except ReversalTooLarge:
+            if amount is not None:
+                raise
+            return None
+
+
+def lock_account(*, member_id: int) -> int:
+    """Lock (creating if needed) the member's points account inside the caller's transaction; its balance.
+
+    For a workflow that must take this lock before a later one (the documented order: coupons, points,
+    stored value) although it decides what to post only under that later lock.
+    """
+    with connection.cursor() as cur:
+        return _lock_account(cur, member_id).balance
+
+
 # --- the expiry job -------------------------------------------------------------
 
 

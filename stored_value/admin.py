@@ -443,16 +443,25 @@ class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             principal, bonus = recharges.recharge_refundable(
                 order=order, principal_fen=principal_now, bonus_fen=bonus_now
             )
+        gift_points, whole = recharges.recharge_gifts_taken_back(order=order, principal_fen=principal)
+        summary = [
+            _("Refundable now: principal %(principal)s back to WeChat Pay; bonus %(bonus)s forfeited.")
+            % {"principal": format_fen(principal), "bonus": format_fen(bonus)},
+            _("Gift points taken back: %(points)s.") % {"points": gift_points},
+        ]
+        if whole and principal and order.plan.gift_pack_id:
+            summary.append(
+                _(
+                    "All of the principal is refunded: the plan's gift pack is taken back too (unused coupons voided, its points clawed back)."
+                )
+            )
         return action_page(
             self,
             request,
             title=_("Refund recharge #%(id)s") % {"id": order.pk},
             form=form,
             obj=order,
-            summary=_(
-                "Refundable now: principal %(principal)s back to WeChat Pay; bonus %(bonus)s forfeited."
-            )
-            % {"principal": format_fen(principal), "bonus": format_fen(bonus)},
+            summary=" ".join(str(part) for part in summary),
             permission="stored_value.refund_recharge",
         )
 

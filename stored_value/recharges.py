@@ -15,11 +15,12 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from coupons.services import gift_pack_issue
+from coupons.services import gift_pack_coupons_lock, gift_pack_issue, gift_pack_revoke
 from loyalty import rounding
 from loyalty.errors import IdempotencyConflict
 from payments import services as payments
 from points import earning
+from points import ledger as points_ledger
 from stored_value import ledger
 from stored_value.exceptions import (
     AccountFrozen,
@@ -208,6 +209,20 @@ def recharge_credit(*, payment) -> RechargeOrder:
         payment.amount_fen != order.amount_fen
     ):  # the payments app checked the notification against the payment
         raise ValueError(f"payment {payment.out_trade_no} does not match recharge {order.pk}")
+    # Gifts first: coupons, then points, then stored value, the order every workflow locks them in
+    # (a refund of another recharge of this member locks the same three).
+    if order.plan.gift_pack_id:
+        gift_pack_issue(
+            pack_id=order.plan.gift_pack_id, member_id=order.member_id, occasion=gift_occasion(order)
+        )
+    if order.gift_points:
+        earning.points_grant_gift(
+            member_id=order.member_id,
+            points=order.gift_points,
+            idempotency_key=gift_points_key(order),
+            source="recharge_gift",
+            reference=payment.out_trade_no,
+        )
     ledger.stored_value_credit(
         member_id=order.member_id,
         recharge_id=order.pk,
@@ -215,22 +230,20 @@ def recharge_credit(*, payment) -> RechargeOrder:
         bonus_fen=order.bonus_fen,
         reference=payment.out_trade_no,
     )
-    if order.gift_points:
-        earning.points_grant_gift(
-            member_id=order.member_id,
-            points=order.gift_points,
-            idempotency_key=f"recharge-gift:{order.pk}",
-            source="recharge_gift",
-            reference=payment.out_trade_no,
-        )
-    if order.plan.gift_pack_id:
-        gift_pack_issue(
-            pack_id=order.plan.gift_pack_id, member_id=order.member_id, occasion=f"recharge:{order.pk}"
-        )
     order.status = RechargeStatus.CREDITED
     order.credited_at = timezone.now()
     order.save(update_fields=["status", "credited_at"])
     return order
+
+
+def gift_occasion(order: RechargeOrder) -> str:
+    """The occasion the plan's gift pack is granted for: one pack per recharge."""
+    return f"recharge:{order.pk}"
+
+
+def gift_points_key(order: RechargeOrder) -> str:
+    """The idempotency key of the plan's gift points (their earn entry)."""
+    return f"recharge-gift:{order.pk}"
 
 
 def recharge_close(*, payment) -> None:
@@ -268,22 +281,36 @@ def recharge_refundable(*, order: RechargeOrder, principal_fen: int, bonus_fen: 
 
 
 def recharge_refund(*, order_id: int, actor_id: int, reason: str, idempotency_key: str) -> RechargeOrder:
-    """Refund a recharge's unspent principal through the payment provider and forfeit its unspent bonus.
+    """Refund a recharge's unspent principal through the payment provider and forfeit its unspent bonus;
+    take back its gifts.
 
     The only way money leaves stored value.  One transaction: the
-    ``recharge_refund`` entry, the order's counters and the provider refund
-    request (a provider failure leaves the refund pending for the retry job;
-    the balance has already been taken out, so it can never be spent twice).
-    Idempotent by ``idempotency_key``.
+    ``recharge_refund`` entry, the order's counters, the gifts taken back and
+    the provider refund request (a provider failure leaves the refund pending
+    for the retry job; the balance has already been taken out, so it can
+    never be spent twice).  The plan's gift points go back in proportion to
+    the principal refunded (``loyalty.rounding.recharge_gift_points_clawback``,
+    cumulative, so all of them once all the principal is refunded), clawed
+    back like any earn: a debt if spent.  The refund that leaves none of the
+    principal also revokes the plan's gift pack: its unused coupons are voided
+    (used ones stay used) and its points clawed back; while an open order
+    holds one of its coupons the refund is refused (``coupon_not_voidable``),
+    nothing written.  Idempotent by ``idempotency_key``: a replay returns the
+    first refund and takes back nothing more.
+
+    Locks in the documented order (``orders.services``): the recharge order,
+    the gift pack's coupons by id, the points account, the stored-value
+    account; the amounts are decided under the last.
     """
     with transaction.atomic():
-        order = RechargeOrder.objects.filter(pk=order_id).first()
+        order = RechargeOrder.objects.select_for_update().filter(pk=order_id).first()
         if order is None:
             raise RechargeNotFound()
-        principal_now, bonus_now, _frozen = ledger.lock_account(member_id=order.member_id)
-        order = RechargeOrder.objects.select_for_update().get(pk=order_id)
         if order.status not in (RechargeStatus.CREDITED, RechargeStatus.REFUNDED):
             raise RechargeNotCredited()
+        gift_pack_coupons_lock(member_id=order.member_id, occasion=gift_occasion(order))
+        points_ledger.lock_account(member_id=order.member_id)
+        principal_now, bonus_now, _frozen = ledger.lock_account(member_id=order.member_id)
         earlier = StoredValueEntry.objects.filter(
             account__member_id=order.member_id, idempotency_key=idempotency_key
         ).first()
@@ -304,6 +331,13 @@ def recharge_refund(*, order_id: int, actor_id: int, reason: str, idempotency_ke
             memo=reason,
             actor_id=actor_id,
         )
+        _take_back_gifts(
+            order,
+            principal=principal,
+            key=f"recharge-refund:{posting.entry_id}",
+            reason=reason,
+            actor_id=actor_id,
+        )
         order.refunded_fen += principal
         order.forfeited_bonus_fen += bonus
         order.status = RechargeStatus.REFUNDED
@@ -317,3 +351,31 @@ def recharge_refund(*, order_id: int, actor_id: int, reason: str, idempotency_ke
                 out_refund_no=f"RF{posting.entry_id}",
             )
     return order
+
+
+def recharge_gifts_taken_back(*, order: RechargeOrder, principal_fen: int) -> tuple[int, bool]:
+    """What refunding ``principal_fen`` more of ``order`` takes back: (gift points, whether the gift pack goes)."""
+    points = rounding.recharge_gift_points_clawback(
+        gift_points=order.gift_points,
+        amount_fen=order.amount_fen,
+        refunded_before_fen=order.refunded_fen,
+        refunding_fen=principal_fen,
+    )
+    return points, order.refunded_fen + principal_fen == order.amount_fen
+
+
+def _take_back_gifts(order: RechargeOrder, *, principal: int, key: str, reason: str, actor_id: int) -> None:
+    """Take back the gifts of ``principal`` more of ``order`` refunded (before its counters move)."""
+    points, whole = recharge_gifts_taken_back(order=order, principal_fen=principal)
+    if points:
+        points_ledger.points_reverse_earn(
+            member_id=order.member_id,
+            earn_key=gift_points_key(order),
+            amount=points,
+            idempotency_key=f"{key}:gift-points",
+            memo=reason[:200],
+        )
+    if whole:
+        gift_pack_revoke(
+            member_id=order.member_id, occasion=gift_occasion(order), reason=reason, actor_id=actor_id
+        )

@@ -332,3 +332,42 @@ def test_the_timeout_task_runs_the_job(member, settings):
     with time_machine.travel(timezone.now() + timedelta(minutes=31)):
         assert cancel_expired.apply().get() == 1
     assert Order.objects.get(order_no="OLD").status == "cancelled"
+
+
+def test_the_stale_lock_backstop_leaves_an_open_orders_coupon_so_the_order_still_completes(member, coupon):
+    from datetime import timedelta
+
+    import time_machine
+
+    from coupons.tasks import release_stale_locks
+
+    commit(member, full_basket(), order_no="LATE")
+    locked_until = Coupon.objects.get(pk=coupon.pk).locked_until
+
+    # The unpaid-order timeout did not run (or failed on this order): the lock is past its expiry.
+    with time_machine.travel(locked_until + timedelta(minutes=5)):
+        released = release_stale_locks.apply().get()
+        order = services.order_complete(order_no="LATE").order  # coupon_not_available if it was released
+
+    assert (released, order.status) == (0, "completed")
+    used = Coupon.objects.get(pk=coupon.pk)
+    assert (used.status, used.order_no) == ("used", "LATE")
+
+
+def test_the_stale_lock_backstop_still_releases_the_coupon_of_a_closed_order(member, coupon):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from coupons.models import CouponEvent
+
+    commit(member, full_basket(), order_no="GONE")
+    # A cancel that did not release its coupon (an order closed outside the services).
+    Order.objects.filter(order_no="GONE").update(status="cancelled")
+    assert coupon_services.coupons_release_stale_locks(now=timezone.now() + timedelta(minutes=10)) == 0
+
+    assert coupon_services.coupons_release_stale_locks(now=timezone.now() + timedelta(minutes=61)) == 1
+
+    released = Coupon.objects.get(pk=coupon.pk)
+    assert (released.status, released.order_no, released.locked_until) == ("available", "", None)
+    assert CouponEvent.objects.get(coupon=coupon, kind="released").order_no == "GONE"

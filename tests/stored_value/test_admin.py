@@ -212,6 +212,37 @@ def test_finance_refunds_a_recharge_from_the_order_list(client, member, django_c
     assert LogEntry.objects.filter(change_message__contains="顾客退卡").exists()
 
 
+def test_the_refund_page_says_which_gifts_the_refund_takes_back(client, member):
+    from payments import services as payments
+    from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+
+    order, payment = start_recharge(member, plan_1500_150(gift_points=300), 150_000)
+    payments.payment_simulate_pay(payment=payment)
+    staff(client, "finance", "stored_value.view_rechargeorder", "stored_value.refund_recharge")
+    url = f"/admin/stored_value/rechargeorder/{order.pk}/refund/"
+
+    page = client.get(url).content.decode()
+    assert "收回赠送积分：300" in page and "礼包一并收回" not in page  # the plan has no gift pack
+    spend(member, 55_000)  # 50,000 principal spent: a third of 300 stays with the member
+    page = client.get(url).content.decode()
+    assert "收回赠送积分：200" in page and "礼包一并收回" not in page
+
+
+def test_the_refund_page_warns_that_a_full_refund_takes_the_gift_pack_back(client, member):
+    from coupons.models import GiftPack
+    from payments import services as payments
+    from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+
+    order, payment = start_recharge(
+        member, plan_1500_150(gift_pack=GiftPack.objects.create(name="礼包")), 150_000
+    )
+    payments.payment_simulate_pay(payment=payment)
+    staff(client, "finance", "stored_value.view_rechargeorder", "stored_value.refund_recharge")
+
+    page = client.get(f"/admin/stored_value/rechargeorder/{order.pk}/refund/").content.decode()
+    assert "礼包一并收回" in page
+
+
 def test_payments_are_listed_read_only_with_their_refunds(admin_client, member):
     order = _paid_recharge(member)
     page = admin_client.get("/admin/payments/payment/").content.decode()

@@ -99,3 +99,148 @@ def test_a_recharge_waiting_on_wechat_never_holds_up_the_members_spends(monkeypa
 
     assert waited < 1.0
     assert sum(parts(member)) == 9_900
+
+
+def _gift_plan():
+    from coupons.models import GiftPack, GiftPackItem
+    from tests.coupons.helpers import template
+    from tests.stored_value.recharge_helpers import tier_plan
+
+    pack = GiftPack.objects.create(name="充值礼包", points=50)
+    GiftPackItem.objects.create(pack=pack, template=template(per_member_limit=10), quantity=1)
+    return tier_plan("充100送20", (10_000, 2_000), gift_points=200, gift_pack=pack)
+
+
+def _paid_recharge(member, plan):
+    from payments import services as payments
+    from tests.stored_value.recharge_helpers import start_recharge
+
+    order, payment = start_recharge(member, plan, 10_000)
+    payments.payment_simulate_pay(payment=payment)
+    order.refresh_from_db()
+    return order
+
+
+def test_refunding_one_recharge_while_another_is_credited_takes_the_locks_in_one_order(monkeypatch):
+    """Both lock the member's points and stored value (and gift coupons): in the same order, so the
+    credit arriving while the refund holds the points account waits for it instead of deadlocking."""
+    import threading
+    import time
+
+    from django.contrib.auth.models import User
+    from django.db import connections
+
+    from payments import services as payments
+    from points import ledger as points_ledger
+    from points.models import PointsAccount
+    from stored_value import recharges
+    from tests.stored_value.recharge_helpers import start_recharge
+
+    finance = User.objects.create(username="finance", is_staff=True)
+    plan = _gift_plan()
+    member = MemberFactory()
+    refunded = _paid_recharge(member, plan)
+    payment_due = start_recharge(member, plan, 10_000)[1]
+    real_lock, points_locked = points_ledger.lock_account, threading.Event()
+
+    def lock_then_linger(**kwargs):
+        balance = real_lock(**kwargs)
+        points_locked.set()
+        time.sleep(1)  # the credit runs meanwhile, as far as its locks let it
+        return balance
+
+    monkeypatch.setattr(points_ledger, "lock_account", lock_then_linger)
+    outcomes = []
+
+    def run(work):
+        try:
+            outcomes.append(work())
+        except Exception as exc:  # noqa: BLE001 - a deadlock is the failure this test looks for
+            outcomes.append(exc)
+        finally:
+            connections.close_all()
+
+    def refund():
+        return recharges.recharge_refund(
+            order_id=refunded.pk, actor_id=finance.pk, reason="r", idempotency_key="rf"
+        )
+
+    def credit():
+        assert points_locked.wait(10)
+        return payments.payment_simulate_pay(payment=payment_due)
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in (refund, credit)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
+    assert parts(member) == (10_000, 2_000)  # the second recharge, credited; the first refunded
+    assert PointsAccount.objects.get(member=member).balance == 250  # the second recharge's gifts
+
+
+def test_a_refund_racing_a_checkout_for_a_gift_coupon_lets_one_of_them_have_it():
+    """Either the order locks the coupon and the full refund is refused, or the refund voids it and the
+    commit's quote is stale: never both, never a deadlock."""
+    from django.contrib.auth.models import User
+
+    from coupons.models import Coupon
+    from orders.quote import compute_quote
+    from orders.services import order_commit
+    from stored_value import recharges
+    from tests.orders.helpers import basket
+
+    finance = User.objects.create(username="finance", is_staff=True)
+    plan = _gift_plan()
+    outcomes = []
+    for n in range(4):
+        member = MemberFactory()
+        order = _paid_recharge(member, plan)
+        coupon = Coupon.objects.get(member=member, source="gift_pack")
+        b = basket(("TEA", 12_000, 1), coupon_ids=[coupon.pk])
+        quote = compute_quote(member_id=member.pk, basket=b)
+
+        def work(i, member=member, order=order, b=b, quote=quote, n=n):
+            if i:
+                return order_commit(
+                    member_id=member.pk, order_no=f"O{n}", basket=b, quote_hash=quote.fingerprint
+                )
+            return recharges.recharge_refund(
+                order_id=order.pk, actor_id=finance.pk, reason="r", idempotency_key="rf"
+            )
+
+        results, errors = run_parallel(2, work)
+        coupon.refresh_from_db()
+        order.refresh_from_db()
+        assert len(results) == 1 and len(errors) == 1
+        if errors == ["coupon_not_voidable"]:
+            assert (coupon.status, order.refunded_fen) == ("locked", 0)
+        else:
+            assert errors == ["quote_stale"]
+            assert (coupon.status, order.refunded_fen) == ("voided", 10_000)
+        outcomes.append(errors[0])
+    assert set(outcomes) <= {"coupon_not_voidable", "quote_stale"}
+
+
+def test_parallel_duplicates_of_one_recharge_refund_take_the_gifts_back_once():
+    from django.contrib.auth.models import User
+
+    from points.models import PointsAccount, PointsEntry
+    from stored_value import recharges
+
+    finance = User.objects.create(username="finance", is_staff=True)
+    member = MemberFactory()
+    order = _paid_recharge(member, _gift_plan())
+
+    results, errors = run_parallel(
+        10,
+        lambda i: recharges.recharge_refund(
+            order_id=order.pk, actor_id=finance.pk, reason="r", idempotency_key="rf"
+        ),
+    )
+
+    assert errors == [] and {r.refunded_fen for r in results} == {10_000}
+    assert PointsAccount.objects.get(member=member).balance == 0
+    assert PointsEntry.objects.filter(account__member=member, kind="reverse").count() == 2
+    assert StoredValueEntry.objects.filter(kind="recharge_refund").count() == 1

@@ -343,3 +343,167 @@ def test_principal_added_by_an_operator_is_spendable_but_never_refunded(member, 
     with pytest.raises(NothingToRefund):
         recharges.recharge_refund(order_id=order.pk, actor_id=finance.pk, reason="r", idempotency_key="k")
     assert parts(member) == (10_000, 0)
+
+
+# --- a refund takes back the recharge's gifts ---------------------------------------------
+
+
+@pytest.fixture
+def gift_plan(db):
+    """充100送20 with 200 gift points and a gift pack of two coupons and 50 points."""
+    from coupons.models import GiftPack, GiftPackItem
+    from tests.coupons.helpers import template
+
+    pack = GiftPack.objects.create(name="充值礼包", points=50)
+    GiftPackItem.objects.create(pack=pack, template=template(per_member_limit=5), quantity=2)
+    return tier_plan("充100送20", (10_000, 2_000), gift_points=200, gift_pack=pack)
+
+
+def gifts_of(member) -> tuple[int, list[str]]:
+    from coupons.models import Coupon
+
+    coupons = Coupon.objects.filter(member=member, source="gift_pack").order_by("pk")
+    return points_balance(member), list(coupons.values_list("status", flat=True))
+
+
+def points_balance(member) -> int:
+    from points.models import PointsAccount
+
+    return PointsAccount.objects.get(member=member).balance
+
+
+def refund(order, finance, key="rf", reason="customer moved away"):
+    return recharges.recharge_refund(
+        order_id=order.pk, actor_id=finance.pk, reason=reason, idempotency_key=key
+    )
+
+
+def test_a_full_refund_takes_back_the_gift_points_and_voids_the_gift_coupons(member, finance, gift_plan):
+    from coupons.models import CouponEvent
+
+    order = pay(start_recharge(member, gift_plan, 10_000)[0])
+    assert gifts_of(member) == (250, ["available", "available"])
+
+    order = refund(order, finance)
+
+    assert (order.refunded_fen, order.forfeited_bonus_fen, parts(member)) == (10_000, 2_000, (0, 0))
+    assert gifts_of(member) == (0, ["voided", "voided"])
+    reversed_ = PointsEntry.objects.filter(account__member=member, kind="reverse").order_by("pk")
+    assert [(e.source, e.amount) for e in reversed_] == [("recharge_gift", -200), ("gift_pack", -50)]
+    voids = CouponEvent.objects.filter(coupon__member=member, kind="voided")
+    assert {(e.reason, e.actor_id) for e in voids} == {("customer moved away", finance.pk)}
+
+
+def test_partial_refunds_take_back_gift_points_in_proportion_rounded_down_and_all_of_them_in_the_end(
+    member, finance, gift_plan
+):
+    from stored_value import ledger
+
+    gift_plan.gift_points = 333
+    gift_plan.save()
+    order = pay(start_recharge(member, gift_plan, 10_000)[0])
+    spent = spend(member, 3_600)  # proportional: 3,000 principal + 600 bonus
+    assert parts(member) == (7_000, 1_400)
+
+    order = refund(order, finance, key="rf-1")  # 7,000 of 10,000: floor(333 × 0.7) = 233
+    assert order.refunded_fen == 7_000
+    assert gifts_of(member) == (50 + 100, ["available", "available"])  # not all refunded: the pack stays
+
+    ledger.stored_value_refund_spend(member_id=member.pk, entry_id=spent.entry_id, idempotency_key="back")
+    order = refund(order, finance, key="rf-2")  # the last 3,000: 333 − 233 = 100, the pack goes too
+
+    assert (order.refunded_fen, parts(member)) == (10_000, (0, 0))
+    assert gifts_of(member) == (0, ["voided", "voided"])
+    gift = PointsEntry.objects.filter(account__member=member, source="recharge_gift", kind="reverse")
+    assert sorted(e.amount for e in gift) == [-233, -100]
+
+
+def test_gift_points_already_spent_become_a_debt_that_blocks_spending(member, finance, gift_plan):
+    from points import ledger as points_ledger
+    from points.exceptions import InsufficientPoints
+
+    order = pay(start_recharge(member, gift_plan, 10_000)[0])
+    points_ledger.points_spend(member_id=member.pk, amount=180, idempotency_key="mall")
+
+    refund(order, finance)
+
+    assert points_balance(member) == 70 - 250  # 200 + 50 clawed back from the 70 left
+    with pytest.raises(InsufficientPoints):
+        points_ledger.points_spend(member_id=member.pk, amount=1, idempotency_key="more")
+
+
+def test_used_gift_coupons_stay_used_and_the_unused_ones_are_voided(member, finance, gift_plan):
+    from coupons import services as coupon_services
+    from coupons.models import Coupon
+
+    order = pay(start_recharge(member, gift_plan, 10_000)[0])
+    first = Coupon.objects.filter(member=member, source="gift_pack").order_by("pk").first()
+    coupon_services.coupon_redeem_code(code=first.code, order_no="TILL-1")
+
+    refund(order, finance)
+
+    assert gifts_of(member) == (0, ["used", "voided"])
+
+
+def test_a_replayed_refund_takes_back_nothing_twice(member, finance, gift_plan):
+    from coupons.models import CouponEvent
+    from points.models import PointsEntry as Entry
+
+    order = pay(start_recharge(member, gift_plan, 10_000)[0])
+    refund(order, finance, key="rf-1")
+    assert gifts_of(member) == (0, ["voided", "voided"])
+    after = (
+        gifts_of(member),
+        Entry.objects.count(),
+        CouponEvent.objects.count(),
+        PaymentRefund.objects.count(),
+    )
+
+    assert refund(order, finance, key="rf-1").refunded_fen == 10_000
+    with pytest.raises(NothingToRefund):
+        refund(order, finance, key="rf-2")
+
+    assert (
+        gifts_of(member),
+        Entry.objects.count(),
+        CouponEvent.objects.count(),
+        PaymentRefund.objects.count(),
+    ) == after
+
+
+def test_a_gift_coupon_held_by_an_open_order_refuses_the_full_refund_with_nothing_written(
+    member, finance, gift_plan
+):
+    from coupons import services as coupon_services
+    from coupons.exceptions import CouponNotVoidable
+    from coupons.models import Coupon, CouponEvent
+    from points.models import PointsEntry as Entry
+
+    order = pay(start_recharge(member, gift_plan, 10_000)[0])
+    held = Coupon.objects.filter(member=member, source="gift_pack").order_by("pk").first()
+    coupon_services.coupon_lock(member_id=member.pk, coupon_id=held.pk, order_no="OPEN-1")
+    before = (
+        parts(member),
+        gifts_of(member),
+        Entry.objects.count(),
+        CouponEvent.objects.count(),
+        PaymentRefund.objects.count(),
+    )
+
+    with pytest.raises(CouponNotVoidable) as error:
+        refund(order, finance)
+
+    assert error.value.details["order_no"] == "OPEN-1"
+    order.refresh_from_db()
+    assert (order.status, order.refunded_fen) == ("credited", 0)
+    assert (
+        parts(member),
+        gifts_of(member),
+        Entry.objects.count(),
+        CouponEvent.objects.count(),
+        PaymentRefund.objects.count(),
+    ) == before
+
+    coupon_services.coupon_release(coupon_id=held.pk, order_no="OPEN-1")  # the order was cancelled
+    refund(order, finance)
+    assert gifts_of(member) == (0, ["voided", "voided"])

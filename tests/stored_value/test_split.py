@@ -65,3 +65,27 @@ def test_a_ratio_bonus_is_the_exact_ratio_rounded_down_to_the_fen(paid, pay_per,
 def test_ten_to_one_gives_150_on_1500():
     assert rounding.recharge_ratio_bonus(paid_fen=150_000, pay_per=10, bonus_per=1) == 15_000
     assert rounding.recharge_ratio_bonus(paid_fen=1_999, pay_per=10, bonus_per=1) == 199
+
+
+@given(
+    gift=st.integers(0, 10**6),
+    amount=st.integers(1, 10**12),
+    cuts=st.lists(st.integers(0, 10**12), max_size=6),
+)
+def test_gift_points_taken_back_by_a_recharges_refunds_add_up_to_the_gift_when_all_is_refunded(
+    gift, amount, cuts
+):
+    """Each partial refund takes its share rounded down; the one that completes the refund takes the rest."""
+    refunded, clawed = 0, 0
+    for cut in cuts:
+        cut = min(cut, amount - refunded)
+        claw = rounding.recharge_gift_points_clawback(
+            gift_points=gift, amount_fen=amount, refunded_before_fen=refunded, refunding_fen=cut
+        )
+        assert 0 <= claw and clawed + claw <= gift
+        refunded, clawed = refunded + cut, clawed + claw
+        assert clawed == gift * refunded // amount  # never ahead of the exact share
+    clawed += rounding.recharge_gift_points_clawback(
+        gift_points=gift, amount_fen=amount, refunded_before_fen=refunded, refunding_fen=amount - refunded
+    )
+    assert clawed == gift

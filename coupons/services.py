@@ -120,11 +120,12 @@ def coupon_issue(
     """Issue one coupon of ``template`` to a member; returns (coupon, created).
 
     Idempotent by (member, template, issue_key): a repeat returns the first
-    coupon.  Raises ``MemberClosed``, ``CouponLimitReached`` or
-    ``CouponSoldOut`` with nothing written.  Checks no window or audience:
-    callers (claim, gift packs, bulk) decide who is offered it.  Two round trips under the lock (it is the hot
-    path of a popular claim): the lock, then the member's holding, stock,
-    coupon and event in one statement.
+    coupon.  Raises ``MemberClosed`` (a closed account receives nothing),
+    ``CouponLimitReached`` or ``CouponSoldOut`` with nothing written.  Checks
+    no window or audience: callers (claim, gift packs, mall) decide who is
+    offered it.  Two round trips under the lock (it is the hot path of a
+    popular claim): the lock, then the member, their holding, stock, coupon
+    and event in one statement.
     """
     now = now or timezone.now()
     valid_from, valid_until = validity_for(template, now)

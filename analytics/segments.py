@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from analytics.exceptions import InvalidSegmentRule
 from analytics.facts import PAID_FEN, PURCHASE_WHERE  # noqa: F401 - PAID_FEN documents the facts used
 from analytics.models import RfmSegment
+from members.receiving import receiving_sql
 
 M = "members_member"
 MAX_DEPTH = 5
@@ -204,7 +205,7 @@ def compile_rules(rules, *, now: datetime) -> tuple[str, list]:
     """The segment as ``(sql, params)``: a boolean condition on ``members_member``; raises InvalidSegmentRule."""
     params: list = []
     sql = _group(rules, params, now, 0, [])
-    return f"({M}.closed_at IS NULL AND {sql})", params
+    return f"({receiving_sql(M)} AND {sql})", params
 
 
 def validate_rules(rules) -> None:

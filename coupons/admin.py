@@ -37,6 +37,7 @@ from loyalty.admin_tools import (
 )
 from loyalty.errors import ApplicationError
 from members.models import Member
+from members.receiving import members_receiving
 
 # What a coupon gives: fixed once coupons of the template exist, since they are priced by it.
 TERMS = [
@@ -224,8 +225,10 @@ class BulkIssueForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        # A listed closed account stays in (the report shows it skipped); "all members" means those who
+        # may receive (members.receiving), and a segment never holds a closed account.
         if data.get("everyone"):
-            data["member_ids"] = list(Member.objects.values_list("pk", flat=True))
+            data["member_ids"] = list(members_receiving().values_list("pk", flat=True))
         elif data.get("segment"):
             data["member_ids"] = list(
                 segment_members(segment_id=data["segment"].pk).values_list("pk", flat=True)
@@ -402,17 +405,18 @@ class BulkIssueAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
     def report_csv(self, request, pk):
-        """The per-member result: issued, per-member limit reached, sold out, or still pending."""
+        """The per-member result: issued, per-member limit reached, sold out, skipped (account closed) or
+        still pending; ``reason`` says it in the operator's language."""
         bulk = get_object_or_404(BulkIssue, pk=pk)
         if not self.has_view_permission(request, bulk):
             return JsonResponse({}, status=403)
         targets = BulkIssueTarget.objects.filter(bulk_issue=bulk).select_related("member").order_by("id")
         rows = (
-            [t.member_id, t.member.openid, t.member.nickname, t.result]
+            [t.member_id, t.member.openid, t.member.nickname, t.result, t.get_result_display()]
             for t in targets.iterator(chunk_size=5000)
         )
         return stream_csv(
             filename=f"bulk-issue-{bulk.pk}.csv",
-            header=["member_id", "openid", "nickname", "result"],
+            header=["member_id", "openid", "nickname", "result", "reason"],
             rows=rows,
         )

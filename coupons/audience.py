@@ -6,11 +6,14 @@ holds a valid card of one of those card type ids) ask membership's
 selectors.  ``segment`` (``audience_values`` = [segment id]) asks analytics
 whether the member matches the segment's rules now; a missing or deleted
 segment is nobody (never everybody: a targeted coupon must not leak).
+A closed account (注销) is in no audience (``members.receiving``).
 """
 
 from datetime import timedelta
 
 from django.utils import timezone
+
+from members.receiving import may_receive
 
 NEW_MEMBER_DAYS = 30
 
@@ -60,4 +63,4 @@ AUDIENCE_CHECKS = {
 
 def member_in_audience(*, template, member) -> bool:
     check = AUDIENCE_CHECKS.get(template.audience)
-    return bool(check and check(template, member))
+    return bool(check and may_receive(member) and check(template, member))

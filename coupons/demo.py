@@ -1,4 +1,4 @@
-"""Demo coupons: templates of every kind, a new-member gift pack, claims and some redemptions."""
+"""Demo coupons: templates of every kind, the new-member gift pack, claims and some redemptions."""
 
 import random
 from datetime import timedelta
@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from coupons import services
 from coupons.models import CouponTemplate, GiftPack, GiftPackItem
-from members.models import Member
+from members.models import Member, MembershipPolicy
+from members.services import member_welcome_gift
 
 
 def seed_coupons(*, rng: random.Random) -> int:
@@ -54,10 +55,13 @@ def seed_coupons(*, rng: random.Random) -> int:
     pack = GiftPack.objects.create(name="新人礼包", points=200)
     GiftPackItem.objects.create(pack=pack, template=templates[2], quantity=1)
     GiftPackItem.objects.create(pack=pack, template=templates[3], quantity=1)
+    # Chosen as an operator would (会员政策 › 新人礼包); demo members are created in bulk, not by a login,
+    # so each is given it the way a login gives it.
+    MembershipPolicy.objects.update_or_create(pk=1, defaults={"new_member_pack": pack})
     issued = 0
     members = list(Member.objects.filter(openid__startswith="demo_").order_by("pk"))
     for member in members:
-        grant = services.gift_pack_issue(pack_id=pack.pk, member_id=member.pk, occasion="new_member")
+        grant = member_welcome_gift(member_id=member.pk)
         issued += 2 - len(grant.withheld)
         for tpl in rng.sample([templates[0], templates[1], templates[5]], k=rng.randint(0, 3)):
             coupon = services.coupon_claim(

@@ -290,6 +290,7 @@ class BulkIssueResult(models.TextChoices):
     ISSUED = "issued", _("issued")
     LIMIT = "limit", _("per-member limit reached")
     SOLD_OUT = "sold_out", _("sold out")
+    CLOSED = "closed", _("skipped: account closed")
 
 
 class BulkIssueTarget(models.Model):

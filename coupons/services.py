@@ -4,8 +4,10 @@ Stock is taken by a conditional UPDATE of the template row (``issued_count <
 total_stock``), so it is never oversold whatever the concurrency; a member's
 limit is checked under a transaction-level advisory lock on (template,
 member), so a member's parallel claims are decided one after the other.
-Lock order everywhere: advisory (template, member), then the template row,
-then coupons by id.  Every state change of a coupon writes a ``CouponEvent``.
+Lock order everywhere: advisory (template, member), then the member row
+(FOR KEY SHARE: nothing is issued to an account closed meanwhile,
+``members.receiving``), then the template row, then coupons by id.  Every
+state change of a coupon writes a ``CouponEvent``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from coupons.models import (
     Validity,
 )
 from loyalty.enqueue import enqueue_on_commit
+from members.exceptions import MemberClosed
+from members.receiving import lock_receiving, receiving_sql
 from notifications.services import Draft, notify_many
 from points import ledger as points_ledger
 
@@ -87,13 +91,17 @@ def _take_stock(template_id: int, count: int = 1) -> int:
 
 # Runs after the advisory lock was granted, in a statement of its own: a statement's snapshot is
 # taken when it starts, so only a later statement sees what the previous lock holder committed.
-_ISSUE_SQL = """
-WITH mine AS (
+# ``who``: the member, if they may receive, key-share locked (a closure waits, or is waited for and
+# then seen: the lock re-reads the row once it is granted).
+_ISSUE_SQL = f"""
+WITH who AS (
+    SELECT m.id FROM members_member m WHERE m.id = %(member)s AND {receiving_sql("m")} FOR KEY SHARE
+), mine AS (
     SELECT count(*) AS held, max(id) FILTER (WHERE issue_key = %(key)s) AS replay
     FROM coupons_coupon WHERE template_id = %(template)s AND member_id = %(member)s
 ), stock AS (
     UPDATE coupons_coupontemplate SET issued_count = issued_count + 1
-    WHERE id = %(template)s AND issued_count < total_stock
+    WHERE id = %(template)s AND issued_count < total_stock AND EXISTS (SELECT 1 FROM who)
       AND (SELECT held FROM mine) < %(limit)s AND (SELECT replay FROM mine) IS NULL
     RETURNING id
 ), new AS (
@@ -105,7 +113,7 @@ WITH mine AS (
     INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
     SELECT id, 'issued', '', %(source)s, %(now)s FROM new
 )
-SELECT (SELECT held FROM mine), (SELECT replay FROM mine), (SELECT id FROM new)
+SELECT (SELECT held FROM mine), (SELECT replay FROM mine), (SELECT id FROM new), EXISTS (SELECT 1 FROM who)
 """
 
 
@@ -115,11 +123,12 @@ def coupon_issue(
     """Issue one coupon of ``template`` to a member; returns (coupon, created).
 
     Idempotent by (member, template, issue_key): a repeat returns the first
-    coupon.  Raises ``CouponLimitReached`` or ``CouponSoldOut`` with nothing
-    written.  Checks no window or audience: callers (claim, gift packs, bulk)
-    decide who may receive.  Two round trips under the lock (it is the hot
-    path of a popular claim): the lock, then the member's holding, stock,
-    coupon and event in one statement.
+    coupon.  Raises ``MemberClosed`` (a closed account receives nothing),
+    ``CouponLimitReached`` or ``CouponSoldOut`` with nothing written.  Checks
+    no window or audience: callers (claim, gift packs, mall) decide who is
+    offered it.  Two round trips under the lock (it is the hot path of a
+    popular claim): the lock, then the member, their holding, stock, coupon
+    and event in one statement.
     """
     now = now or timezone.now()
     valid_from, valid_until = validity_for(template, now)
@@ -140,9 +149,11 @@ def coupon_issue(
                 "now": now,
             },
         )
-        held, replay, coupon_id = cur.fetchone()
+        held, replay, coupon_id, receiving = cur.fetchone()
     if replay is not None:
         return Coupon.objects.get(pk=replay), False
+    if not receiving:
+        raise MemberClosed()
     if held >= template.per_member_limit:
         raise CouponLimitReached(details={"per_member_limit": template.per_member_limit})
     if coupon_id is None:
@@ -203,7 +214,9 @@ def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackG
 
     Coupons that are sold out or over the member's limit are withheld and
     recorded on the grant, not silently dropped; the rest is issued.  Points
-    come through the points ledger.  Returns None for an inactive pack.
+    come through the points ledger.  Returns None, with nothing written, for
+    an inactive pack or a member who may not receive (a closed account,
+    decided under the member row's lock: ``members.receiving``).
     """
     from points.earning import points_grant_gift
 
@@ -211,6 +224,8 @@ def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackG
     if pack is None:
         return None
     with transaction.atomic():
+        if not lock_receiving(member_ids=[member_id]):
+            return None
         try:
             with transaction.atomic():
                 grant = GiftPackGrant.objects.create(pack=pack, member_id=member_id, occasion=occasion)
@@ -522,15 +537,19 @@ def coupons_release_stale_locks(*, now=None, chunk_size: int = 5000) -> int:
 
 
 def coupons_remind_expiring(*, days: int = 3, now=None, chunk_size: int = 5000) -> int:
-    """Tell each member whose available coupons expire within ``days``, once per member and day."""
+    """Tell each member whose available coupons expire within ``days``, once per member and day.
+
+    Closed accounts are told nothing (``members.receiving``)."""
     now = now or timezone.now()
     after, sent = 0, 0
     while True:
         with connection.cursor() as cur:
             cur.execute(
-                """SELECT member_id, count(*), MIN(valid_until) FROM coupons_coupon
-                   WHERE status = 'available' AND valid_until > %s AND valid_until <= %s AND member_id > %s
-                   GROUP BY member_id ORDER BY member_id LIMIT %s""",
+                f"""SELECT c.member_id, count(*), MIN(c.valid_until)
+                   FROM coupons_coupon c JOIN members_member m ON m.id = c.member_id
+                   WHERE c.status = 'available' AND c.valid_until > %s AND c.valid_until <= %s
+                     AND c.member_id > %s AND {receiving_sql("m")}
+                   GROUP BY c.member_id ORDER BY c.member_id LIMIT %s""",
                 [now, now + timedelta(days=days), after, chunk_size],
             )
             rows = cur.fetchall()
@@ -602,9 +621,10 @@ def bulk_issue_run(*, bulk_issue_id: int, chunk_size: int = 1000) -> BulkIssue:
 
     Each chunk, in one transaction: lock its pending targets (SKIP LOCKED, so
     two workers share the work), take the per-member advisory locks, see
-    who is under the limit, take that much stock in one conditional UPDATE,
-    insert the coupons and their events with one statement each and mark
-    every target issued, limit or sold_out.  A killed run loses only its
+    who may receive (a closed account is marked ``closed``: skipped) and is
+    under the limit, take that much stock in one conditional UPDATE, insert
+    the coupons and their events with one statement each and mark every
+    target issued, closed, limit or sold_out.  A killed run loses only its
     open chunk, which the next run does again; committed chunks are never
     repeated because their targets are no longer pending.
     """
@@ -625,15 +645,21 @@ def bulk_issue_run(*, bulk_issue_id: int, chunk_size: int = 1000) -> BulkIssue:
             rows = cur.fetchall()
             if not rows:
                 break
-            # Advisory locks in member order, as coupon_issue takes them, then recount under them.
+            # Advisory locks in member order, as coupon_issue takes them, then the member rows (a closed
+            # account is skipped), then recount under them.
             cur.execute(
                 "SELECT pg_advisory_xact_lock(%s, m) FROM unnest(%s::int[]) m ORDER BY m",
                 [template.pk, sorted(member for _, member, _ in rows)],
             )
+            receiving = lock_receiving(member_ids=[member for _, member, _ in rows])
             cur.execute(
                 """SELECT m FROM unnest(%s::int[]) m WHERE (SELECT count(*) FROM coupons_coupon c
                    WHERE c.member_id = m AND c.template_id = %s) < %s""",
-                [[member for _, member, _ in rows], template.pk, template.per_member_limit],
+                [
+                    [member for _, member, _ in rows if member in receiving],
+                    template.pk,
+                    template.per_member_limit,
+                ],
             )
             under_limit = {m for (m,) in cur.fetchall()}
             wanted = [(target, member) for target, member, _ in rows if member in under_limit]
@@ -668,6 +694,8 @@ def bulk_issue_run(*, bulk_issue_id: int, chunk_size: int = 1000) -> BulkIssue:
                     target,
                     BulkIssueResult.ISSUED
                     if target in issued_ids
+                    else BulkIssueResult.CLOSED
+                    if member not in receiving
                     else BulkIssueResult.LIMIT
                     if member not in under_limit
                     else BulkIssueResult.SOLD_OUT,

@@ -158,7 +158,14 @@ class TierAdmin(admin.ModelAdmin):
 
 @admin.register(MembershipPolicy)
 class MembershipPolicyAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "window_months", "protection_days", "downgrade_period_days", "birthday_mode"]
+    list_display = [
+        "__str__",
+        "window_months",
+        "protection_days",
+        "downgrade_period_days",
+        "birthday_mode",
+        "new_member_pack",
+    ]
 
     def has_add_permission(self, request):
         return not MembershipPolicy.objects.exists()

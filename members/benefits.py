@@ -31,6 +31,8 @@ from django.db import connection
 
 from loyalty import prepared, rounding
 from loyalty.config import cached
+from members.exceptions import MemberClosed
+from members.receiving import receiving_sql
 
 
 @dataclass(frozen=True)
@@ -101,16 +103,24 @@ def member_benefits(*, member_id: int, at: datetime) -> Benefits:
 
 
 def existing_member_benefits(*, member_id: int, at: datetime) -> Benefits | None:
-    """``member_benefits``, or None when there is no such member (checked in the same statement)."""
-    exists, benefits = _benefits(member_id=member_id, at=at)
-    return benefits if exists else None
+    """``member_benefits``, or None when there is no such member (checked in the same statement).
+
+    A closed account (注销) buys nothing as a member: ``MemberClosed`` (409), so checkout's quote and
+    commit refuse it before anything is priced, spent or earned.
+    """
+    receiving, benefits = _benefits(member_id=member_id, at=at)
+    if receiving is None:
+        return None
+    if not receiving:
+        raise MemberClosed()
+    return benefits
 
 
-def _benefits(*, member_id: int, at: datetime) -> tuple[bool, Benefits]:
+def _benefits(*, member_id: int, at: datetime) -> tuple[bool | None, Benefits]:
     from members.member_days import active_member_days, member_in_audience
     from members.tiers import tiers
 
-    exists, level, card_type_ids = _level_and_cards(member_id=member_id, at=at)
+    receiving, level, card_type_ids = _level_and_cards(member_id=member_id, at=at)
     base = []
     tier = next((t for t in tiers() if t.level == level), None)
     if tier is not None:
@@ -141,14 +151,14 @@ def _benefits(*, member_id: int, at: datetime) -> tuple[bool, Benefits]:
         for md in active_member_days(at=at)
         if member_in_audience(md, member_id=member_id, at=at)
     ]
-    return exists, combine(base=base, member_days=days)
+    return receiving, combine(base=base, member_days=days)
 
 
 # Prepared (loyalty.prepared): checkout asks on every request, and planning three subqueries cost the
 # server more than running them.
 _LEVEL_AND_CARDS = prepared.Statement(
     "member_level_and_cards",
-    """SELECT EXISTS (SELECT 1 FROM members_member WHERE id = $1::bigint),
+    f"""SELECT (SELECT {receiving_sql("m")} FROM members_member m WHERE m.id = $1::bigint),
               COALESCE((SELECT tier_level FROM members_membership WHERE member_id = $1::bigint), 0),
               ARRAY(SELECT card_type_id FROM members_membershipcard
                     WHERE member_id = $1::bigint AND status = $2::varchar AND valid_from <= $3::timestamptz
@@ -157,10 +167,10 @@ _LEVEL_AND_CARDS = prepared.Statement(
 )
 
 
-def _level_and_cards(*, member_id: int, at: datetime) -> tuple[bool, int, list[int]]:
-    """Whether the member exists, their tier level (0 without a membership) and the types of their valid
-    cards: one statement (checkout asks for them on every request; the ORM's three queries cost more CPU
-    than the database does)."""
+def _level_and_cards(*, member_id: int, at: datetime) -> tuple[bool | None, int, list[int]]:
+    """Whether the member may receive (``members.receiving``; None: no such member), their tier level (0
+    without a membership) and the types of their valid cards: one statement (checkout asks for them on
+    every request; the ORM's three queries cost more CPU than the database does)."""
     from members.models import CardStatus
 
     with connection.cursor() as cur:

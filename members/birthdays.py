@@ -9,7 +9,7 @@ daily, in chunks of member ids, and a rerun only finds grants already made.
 
 A member can change their birthday once a year (``services.member_update_profile``),
 so moving it around does not collect more gifts — and the occasion is per
-year anyway.
+year anyway.  Closed accounts get nothing (``members.receiving``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from django.utils import timezone
 
 from coupons.services import gift_pack_issue
 from members.models import BirthdayMode, Tier
+from members.receiving import receiving_sql
 from members.tiers import membership_policy
 
-_BIRTHDAYS_SQL = """
+_BIRTHDAYS_SQL = f"""
 SELECT m.id, COALESCE(ms.tier_level, 0)
   FROM members_member m LEFT JOIN members_membership ms ON ms.member_id = m.id
- WHERE m.birthday IS NOT NULL AND m.id > %(after)s
+ WHERE m.birthday IS NOT NULL AND m.id > %(after)s AND {receiving_sql("m")}
    AND EXTRACT(MONTH FROM m.birthday) = %(month)s
    AND (%(day)s::int IS NULL OR EXTRACT(DAY FROM m.birthday) = ANY(%(days)s::int[]))
  ORDER BY m.id

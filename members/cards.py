@@ -50,11 +50,11 @@ from members.models import (
     CardStatus,
     CardType,
     CardValidity,
-    Member,
     Membership,
     MembershipCard,
     PurchaseStatus,
 )
+from members.receiving import members_receiving, receiving_q
 from members.tiers import lock_membership
 from notifications.services import Draft, notify_many
 from payments import services as payments
@@ -260,8 +260,9 @@ def cards_catch_up_conditional(*, now: datetime | None = None, chunk_size: int =
     """Nightly: grant conditional cards the moment-of-completion path missed (rules changed, points earned).
 
     Candidates are found set-based per card type (members meeting the
-    threshold without a card of it), then granted in bounded chunks, each
-    member under their own lock in their own transaction.  Safe to rerun.
+    threshold without a card of it, never a closed account), then granted in
+    bounded chunks, each member under their own lock in their own
+    transaction.  Safe to rerun.
     """
     from points.selectors import members_with_points_earned
 
@@ -280,7 +281,8 @@ def cards_catch_up_conditional(*, now: datetime | None = None, chunk_size: int =
                 "member_id"
             )
         pending = (
-            Member.objects.filter(pk__in=candidates)
+            members_receiving()
+            .filter(pk__in=candidates)
             .exclude(cards__card_type_id=card_type.pk)
             .order_by("pk")
             .values_list("pk", flat=True)
@@ -467,8 +469,8 @@ def card_purchase_credit(*, payment) -> CardPurchase:
     now = timezone.now()
     lock_membership(member_id=purchase.member_id)
     existing = _held(purchase.member_id, purchase.card_type_id)
-    if (existing is not None and existing.status == CardStatus.REVOKED) or Member.objects.filter(
-        pk=purchase.member_id, closed_at__isnull=False
+    if (existing is not None and existing.status == CardStatus.REVOKED) or not members_receiving().filter(
+        pk=purchase.member_id
     ).exists():
         # Money for a card that was revoked (or an account closed) meanwhile: nothing is given, all is returned.
         purchase.status = PurchaseStatus.REFUNDED
@@ -570,8 +572,9 @@ def card_purchase_refund(*, purchase_id: int, actor_id: int, reason: str, now=No
 def cards_remind_expiring(*, now=None, days: int | None = None, chunk_size: int = 1000) -> int:
     """Remind holders of cards ending within ``days`` (policy default): once per card and expiry date.
 
-    Paid cards get a renewal reminder.  Deduplicated by the notification
-    service, so the job can run any number of times.  Returns how many new.
+    Paid cards get a renewal reminder; closed accounts get none.  Deduplicated
+    by the notification service, so the job can run any number of times.
+    Returns how many new.
     """
     from members.tiers import membership_policy
 
@@ -579,7 +582,10 @@ def cards_remind_expiring(*, now=None, days: int | None = None, chunk_size: int 
     days = days if days is not None else membership_policy().card_reminder_days
     due = (
         MembershipCard.objects.filter(
-            status=CardStatus.ACTIVE, valid_until__gt=now, valid_until__lte=now + timedelta(days=days)
+            receiving_q("member__"),
+            status=CardStatus.ACTIVE,
+            valid_until__gt=now,
+            valid_until__lte=now + timedelta(days=days),
         )
         .select_related("card_type")
         .order_by("pk")
@@ -619,13 +625,14 @@ def cards_issue_monthly(*, now=None, chunk_size: int = 500) -> int:
     """Give every valid card's monthly coupons (its type's monthly pack) once per card and month.
 
     The gift pack's occasion ``card-monthly:<card>:<YYYY-MM>`` makes a rerun
-    a no-op.  Chunks by card id.  Returns how many cards were processed.
+    a no-op.  Closed accounts get nothing.  Chunks by card id.  Returns how many cards were processed.
     """
     now = now or timezone.now()
     month = timezone.localtime(now).strftime("%Y-%m")
     cards = (
         MembershipCard.objects.filter(
             Q(valid_until__isnull=True) | Q(valid_until__gt=now),
+            receiving_q("member__"),
             status=CardStatus.ACTIVE,
             valid_from__lte=now,
             card_type__monthly_pack__isnull=False,

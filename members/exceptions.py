@@ -127,3 +127,11 @@ class RedemptionInProgress(ApplicationError):
     code = "redemption_in_progress"
     status_code = 409
     default_message = _("A points-mall redemption is still awaiting payment or shipment.")
+
+
+class MemberClosed(ApplicationError):
+    """The member closed their account (注销): it receives nothing any more, and buys nothing as a member."""
+
+    code = "member_closed"
+    status_code = 409
+    default_message = _("This member has closed their account.")

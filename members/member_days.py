@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from coupons.services import gift_pack_issue
 from loyalty.config import cached
 from members.models import CardStatus, Member, MemberDay, MemberDayRun
+from members.receiving import members_receiving
 from notifications.services import Draft, notify_many
 
 
@@ -89,8 +90,9 @@ def member_in_audience(member_day: MemberDay, *, member_id: int, at: datetime) -
 
 
 def audience_members(member_day: MemberDay, *, at: datetime):
-    """The member day's audience as a Member queryset (everyone, tier levels, holders of valid cards, a segment)."""
-    members = Member.objects.all()
+    """The member day's audience as a Member queryset (everyone, tier levels, holders of valid cards, a segment),
+    of members who may receive (never a closed account: ``members.receiving``)."""
+    members = members_receiving()
     values = [int(v) for v in member_day.audience_values or [] if str(v).isdigit()]
     if member_day.audience == MemberDay.Audience.TIERS:
         in_tiers = Q(membership__tier_level__in=values)

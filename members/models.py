@@ -171,6 +171,15 @@ class MembershipPolicy(models.Model):
     card_reminder_days = models.PositiveSmallIntegerField(
         _("remind of expiring cards (days ahead)"), default=7
     )
+    new_member_pack = models.ForeignKey(
+        "coupons.GiftPack",
+        verbose_name=_("new-member gift pack"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Given once to each new member when they register. Empty: none."),
+    )
 
     class Meta:
         verbose_name = _("membership policy")

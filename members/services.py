@@ -12,12 +12,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from coupons.services import gift_pack_issue
 from loyalty import crypto, rounding
 from loyalty.errors import IdempotencyConflict
 from members.exceptions import BirthdayChangeLimited, PhoneTaken, ReferrerNotFound
 from members.models import GrowthEntry, Member, MemberToken, WechatSession
+from members.tiers import membership_policy
 from members.wechat import WechatClient, WechatSessionInfo
 from points import earning
+
+NEW_MEMBER_OCCASION = "new_member"
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,9 @@ def member_login(*, session: WechatSessionInfo, channel: str = "", invite_code: 
 
     Idempotent per openid: concurrent first logins create one member (the
     unique openid decides; the loser re-reads).  The registration channel and
-    referrer are set only when the member is created, never changed later.
+    referrer are set only when the member is created, never changed later;
+    so are the sign-up points and the new-member gift pack, in the
+    transaction that creates the member (only the creator gives them).
     """
     referrer = _resolve_referrer(invite_code)
     member, created = Member.objects.get_or_create(
@@ -68,6 +74,7 @@ def member_login(*, session: WechatSessionInfo, channel: str = "", invite_code: 
     )
     if created:
         earning.points_award_signup(member_id=member.pk)
+        member_welcome_gift(member_id=member.pk)
     elif session.unionid and member.unionid != session.unionid:
         member.unionid = session.unionid
         member.save(update_fields=["unionid"])
@@ -76,6 +83,21 @@ def member_login(*, session: WechatSessionInfo, channel: str = "", invite_code: 
     )
     token, record = member_token_issue(member=member)
     return LoginResult(member=member, token=token, expires_at=record.expires_at, created=created)
+
+
+def member_welcome_gift(*, member_id: int):
+    """Give the new-member gift pack (新人礼) the membership policy names, if any: occasion ``new_member``.
+
+    Called once, by the transaction that creates the member (``member_login``;
+    the demo calls it for the members it creates in bulk), so a member gets
+    one; the grant's key (pack, member, ``new_member``) makes a repeat a
+    no-op all the same.  Returns the grant, or None (no pack chosen, pack
+    inactive, account closed).
+    """
+    pack_id = membership_policy().new_member_pack_id
+    if pack_id is None:
+        return None
+    return gift_pack_issue(pack_id=pack_id, member_id=member_id, occasion=NEW_MEMBER_OCCASION)
 
 
 def member_login_wechat(*, code: str, channel: str = "", invite_code: str = "") -> LoginResult:

@@ -35,6 +35,7 @@ from coupons.services import gift_pack_issue
 from loyalty.config import cached
 from loyalty.rows import lock_row
 from members.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
+from members.receiving import receiving_sql
 from notifications.services import Draft, notify_many
 
 
@@ -238,15 +239,15 @@ def after_tier_changes(changes: list[TierChange]) -> None:
 # changing row against what was decided on (level, protection, cached growth) once it holds
 # its lock, so a member whose order completed meanwhile is left as the order made them (and
 # the order already upgraded them when due) instead of being overwritten with a stale decision.
-_RECALC_SQL = """
+_RECALC_SQL = f"""
 WITH bounds AS (
     SELECT MAX(member_id) AS hi, COUNT(*) AS n FROM (
         SELECT member_id FROM members_membership WHERE member_id > %(after)s ORDER BY member_id LIMIT %(limit)s
     ) ids
 ), chunk AS (
-    SELECT id, member_id, tier_level, protected_until, growth_total
-      FROM members_membership
-     WHERE member_id > %(after)s AND member_id <= (SELECT hi FROM bounds)
+    SELECT ms.id, ms.member_id, ms.tier_level, ms.protected_until, ms.growth_total
+      FROM members_membership ms JOIN members_member m ON m.id = ms.member_id
+     WHERE ms.member_id > %(after)s AND ms.member_id <= (SELECT hi FROM bounds) AND {receiving_sql("m")}
 ), growth AS (
     SELECT e.member_id, SUM(e.amount) AS g
       FROM members_growthentry e
@@ -301,7 +302,9 @@ def tiers_recalculate(*, now: datetime | None = None, chunk_size: int = 5000) ->
     members at their level and downgraded ones protected, so it changes
     nothing; a run killed half-way leaves whole chunks done and the rest for
     the next run.  A member whose membership changed while their chunk ran
-    (an order completing) is left alone until the next night.  Returns counts.
+    (an order completing) is left alone until the next night.  A closed
+    account keeps the tier it closed at: no change, no gift, no message.
+    Returns counts.
     """
     now = now or timezone.now()
     policy = membership_policy()

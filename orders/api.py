@@ -294,7 +294,13 @@ class ServerView(APIView):
 class ServerQuoteView(ServerView):
     @extend_schema(
         request=ServerQuoteInput,
-        responses={200: QuoteSerializer, 400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
+        responses={
+            200: QuoteSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
         tags=["server"],
     )
     def post(self, request):

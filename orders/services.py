@@ -40,6 +40,7 @@ from loyalty import rounding
 from loyalty.errors import IdempotencyConflict
 from members import services as membership
 from members.models import Member
+from members.receiving import lock_receiving
 from orders import exceptions as exc
 from orders import rows
 from orders.models import TRANSITIONS, Order, OrderLine, OrderStatus, Refund, RefundLine
@@ -360,8 +361,11 @@ def order_complete(*, order_no: str) -> Result:
                 Member.objects.filter(pk=order.member_id).values_list("referrer_id", flat=True).first()
             )
             if referrer_id:
+                # A closed inviter gets nothing; decided under its row lock, so a closure racing this
+                # completion either takes the reward back or is seen.
+                inviter = referrer_id if lock_receiving(member_ids=[referrer_id]) else None
                 earning.points_award_invite(
-                    inviter_id=referrer_id, invitee_id=order.member_id, order_no=order.order_no
+                    inviter_id=inviter, invitee_id=order.member_id, order_no=order.order_no
                 )
         order.completed_at = now
         _transition(order, "complete", save=("completed_at", "earned_points", "points_earn_entry_id"))

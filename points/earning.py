@@ -351,15 +351,22 @@ def points_award_first_order(*, member_id: int, order_no: str) -> Award:
     )
 
 
-def points_award_invite(*, inviter_id: int, invitee_id: int, order_no: str = "") -> tuple[Award, Award]:
-    """Both sides, once the invited friend's first paid order (``order_no``, the entries' reference) completes."""
+def points_award_invite(
+    *, inviter_id: int | None, invitee_id: int, order_no: str = ""
+) -> tuple[Award, Award]:
+    """Both sides, once the invited friend's first paid order (``order_no``, the entries' reference) completes.
+
+    ``inviter_id`` None: the inviter may not receive (a closed account); the friend is rewarded all the same.
+    """
     return (
         points_award(
             member_id=inviter_id,
             rule_kind=RuleKind.INVITER,
             idempotency_key=f"inviter:{invitee_id}",
             reference=order_no,
-        ),
+        )
+        if inviter_id is not None
+        else Award(granted=0, withheld=0, entry_id=None),
         points_award(
             member_id=invitee_id, rule_kind=RuleKind.INVITEE, idempotency_key="invitee", reference=order_no
         ),

@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.receiving import receiving_sql
 from notifications.services import Draft, notify_many
 from points.earning import points_policy
 
@@ -19,6 +20,7 @@ def points_remind_expiring(
 ) -> int:
     """Notify every member with points expiring within ``days`` (default: the policy's).
 
+    Closed accounts are told nothing (``members.receiving``).
     Set-based, in chunks of accounts (keyset on the account id).  The dedupe
     key names the member and the local date of the soonest expiry, so a
     second run, or a run resumed after a crash, sends nothing twice.
@@ -30,9 +32,11 @@ def points_remind_expiring(
     while True:
         with connection.cursor() as cur:
             cur.execute(
-                """SELECT l.account_id, a.member_id, SUM(l.remaining)::bigint, MIN(l.expires_at)
+                f"""SELECT l.account_id, a.member_id, SUM(l.remaining)::bigint, MIN(l.expires_at)
                    FROM points_pointslot l JOIN points_pointsaccount a ON a.id = l.account_id
+                   JOIN members_member m ON m.id = a.member_id
                    WHERE l.remaining > 0 AND l.expires_at > %s AND l.expires_at <= %s AND l.account_id > %s
+                     AND {receiving_sql("m")}
                    GROUP BY l.account_id, a.member_id ORDER BY l.account_id LIMIT %s""",
                 [now, now + timedelta(days=days), after, chunk_size],
             )

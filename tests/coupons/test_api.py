@@ -7,6 +7,7 @@ import pytest
 from coupons import services
 from coupons.models import Coupon
 from loyalty.api.server_auth import signed_headers
+from members.closure import member_close
 from tests.conftest import client_for
 from tests.coupons.helpers import template
 from tests.factories import MemberFactory
@@ -110,3 +111,22 @@ def test_the_till_redeems_a_coupon_by_code_with_a_signed_request(member, api, se
         "/api/v1/server/coupons/redeem", {"code": coupon.code, "order_no": "X"}, format="json"
     )
     assert unsigned.status_code == 401
+
+
+def test_the_till_cannot_redeem_a_coupon_of_a_closed_account(member, api, server_client):
+    client, secret = server_client
+    coupon = services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    member_close(member_id=member.pk)
+    body = f'{{"code": "{coupon.code}", "order_no": "POS-1"}}'.encode()
+    headers = signed_headers(
+        key_id=client.key_id, secret=secret, method="POST", path="/api/v1/server/coupons/redeem", body=body
+    )
+    meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
+
+    response = api.generic(
+        "POST", "/api/v1/server/coupons/redeem", body, content_type="application/json", **meta
+    )
+
+    assert (response.status_code, response.json()["code"]) == (409, "coupon_not_available")
+    coupon.refresh_from_db()
+    assert (coupon.status, coupon.order_no) == ("voided", "")

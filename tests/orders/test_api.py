@@ -5,6 +5,7 @@ import json
 import pytest
 
 from loyalty.api.server_auth import signed_headers
+from members.closure import member_close
 from orders.models import Order
 from tests.conftest import client_for
 from tests.factories import MemberFactory
@@ -102,6 +103,23 @@ def test_unknown_members_and_orders_are_404(signed):
 
     assert (quote.status_code, quote.json()["code"]) == (404, "member_not_found")
     assert (complete.status_code, complete.json()["code"]) == (404, "order_not_found")
+
+
+def test_a_closed_account_is_refused_at_quote_and_commit_with_member_closed_and_nothing_written(
+    member, signed
+):
+    member_close(member_id=member.pk)
+    before = snapshot(member)
+    cash_basket = {"lines": BASKET["lines"], "member_id": member.pk}
+
+    quote = signed("POST", "/api/v1/server/checkout/quote", cash_basket)
+    committed = signed(
+        "POST", "/api/v1/server/orders", {**cash_basket, "order_no": "M-1", "quote_hash": "0" * 64}
+    )
+
+    assert (quote.status_code, quote.json()["code"]) == (409, "member_closed")
+    assert (committed.status_code, committed.json()["code"]) == (409, "member_closed")
+    assert snapshot(member) == before and not Order.objects.exists()
 
 
 def test_out_of_order_events_over_the_api_are_409_with_their_code(member, signed):

@@ -5,6 +5,7 @@ import pytest
 from coupons import services as coupon_services
 from coupons.models import Coupon
 from loyalty.errors import ApplicationError
+from members.closure import member_close
 from orders import services
 from orders.models import Order, OrderEvent, Refund
 from orders.quote import compute_quote
@@ -142,6 +143,22 @@ def test_complete_uses_the_coupon_earns_points_once_and_pays_first_order_and_inv
     assert points_of(inviter) == 100
     assert Coupon.objects.get(pk=coupon.pk).status == "used"
     assert replay.replayed and (snapshot(member), points_of(inviter)) == after
+
+
+def test_an_inviter_who_closed_their_account_gets_no_invite_reward_and_the_friend_still_does(member):
+    inviter = MemberFactory()
+    member.referrer = inviter
+    member.save()
+    member_close(member_id=inviter.pk)
+    inviter_entries = PointsEntry.objects.filter(account__member=inviter).count()
+    points_before = points_of(member)
+    commit(member, basket(("TEA", 4_500, 2), stored_value_fen=9_000), order_no="F1")
+
+    services.order_complete(order_no="F1")
+
+    assert PointsEntry.objects.filter(account__member=inviter).count() == inviter_entries
+    assert points_of(inviter) == 0
+    assert points_of(member) == points_before + 90 + 50 + 50  # purchase, first order, invitee
 
 
 def test_a_whole_refund_takes_back_the_first_order_and_invite_rewards_of_that_order(member):

@@ -9,7 +9,13 @@ from rest_framework.views import APIView
 
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PageQuery
-from loyalty.api.serializers import ErrorSerializer, StrictModelSerializer, StrictSerializer
+from loyalty.api.serializers import (
+    MAX_ID,
+    ErrorSerializer,
+    StrictModelSerializer,
+    StrictQuerySerializer,
+    StrictSerializer,
+)
 from loyalty.api.views import NoInputMixin
 from mall import selectors, services
 from mall.exceptions import AddressNotFound, ItemNotFound, RedemptionNotFound
@@ -64,8 +70,8 @@ class ItemDetailSerializer(ItemSerializer):
         return template.face() if template else None
 
 
-class CatalogueQuery(StrictSerializer):
-    category = serializers.IntegerField(required=False, min_value=1)
+class CatalogueQuery(StrictQuerySerializer):
+    category = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     affordable = serializers.BooleanField(required=False, default=False)
     unlocked = serializers.BooleanField(required=False, default=False)
 
@@ -156,9 +162,9 @@ class RedemptionDetailSerializer(RedemptionSerializer):
 
 
 class MallRedeemInput(StrictSerializer):
-    item_id = serializers.IntegerField(min_value=1)
+    item_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     address_id = serializers.IntegerField(
-        min_value=1, required=False, help_text="Required for physical items."
+        min_value=1, max_value=MAX_ID, required=False, help_text="Required for physical items."
     )
 
 

@@ -72,19 +72,17 @@ class ItemDetailSerializer(ItemSerializer):
 
 class CatalogueQuery(StrictQuerySerializer):
     category = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-    affordable = serializers.BooleanField(required=False, default=False)
-    unlocked = serializers.BooleanField(required=False, default=False)
+    affordable = serializers.BooleanField(
+        required=False, default=False, help_text="Only what my points cover."
+    )
+    unlocked = serializers.BooleanField(
+        required=False, default=False, help_text="Only what my tier and cards unlock."
+    )
 
 
 class ItemsView(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter("category", int, required=False),
-            OpenApiParameter("affordable", bool, required=False, description="Only what my points cover."),
-            OpenApiParameter(
-                "unlocked", bool, required=False, description="Only what my tier and cards unlock."
-            ),
-        ],
+        parameters=[CatalogueQuery],
         responses={200: ItemSerializer(many=True), 400: ErrorSerializer},
         tags=TAGS,
         summary="The catalogue: items on sale now",

@@ -136,11 +136,10 @@ def strict_field(field, field_types: dict, where: str):
 
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses input fields it does not accept (unknown or read-only), and values of the wrong type.
+    """Refuses input fields it does not accept (unknown or read-only), and values of another JSON type.
 
-    A typo in a field name must not silently do nothing: the client gets 400
-    ``validation_error`` naming the field.  Values are held to their JSON
-    type (see the module's docstring).
+    A typo in a field name must not silently do nothing, and ``"12"`` is not
+    the integer 12: the client gets 400 ``validation_error`` naming the field.
     """
 
     field_types = JSON_FIELDS

@@ -412,8 +412,12 @@ def test_the_schema_states_the_bounds_so_clients_and_the_fuzzer_see_them(api):
     page_size = next(
         p for p in schema["paths"]["/api/v1/orders"]["get"]["parameters"] if p["name"] == "page_size"
     )
+    category = next(
+        p for p in schema["paths"]["/api/v1/mall/items"]["get"]["parameters"] if p["name"] == "category"
+    )
 
     assert (redeem["item_id"]["minimum"], redeem["item_id"]["maximum"]) == (1, MAX_ID)
     assert (basket["coupon_ids"]["items"]["minimum"], basket["coupon_ids"]["items"]["maximum"]) == (1, MAX_ID)
     assert (basket["points"]["minimum"], basket["points"]["maximum"]) == (0, 10**12)
     assert (page_size["schema"]["minimum"], page_size["schema"]["maximum"]) == (1, 100)
+    assert (category["schema"]["minimum"], category["schema"]["maximum"]) == (1, MAX_ID)

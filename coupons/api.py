@@ -11,7 +11,7 @@ from coupons.exceptions import CouponNotFound
 from coupons.models import Coupon, CouponStatus, CouponTemplate
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PageQuery
-from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from loyalty.api.serializers import MAX_ID, ErrorSerializer, StrictSerializer
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from loyalty.api.throttling import ScopedThrottle
 
@@ -78,7 +78,7 @@ class CouponDetailSerializer(CouponSerializer):
 
 
 class ClaimInput(StrictSerializer):
-    template_id = serializers.IntegerField(min_value=1)
+    template_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class ClaimView(APIView):

@@ -9,7 +9,13 @@ from rest_framework.views import APIView
 
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PageQuery
-from loyalty.api.serializers import ErrorSerializer, StrictModelSerializer, StrictSerializer
+from loyalty.api.serializers import (
+    MAX_ID,
+    ErrorSerializer,
+    StrictModelSerializer,
+    StrictQuerySerializer,
+    StrictSerializer,
+)
 from loyalty.api.views import NoInputMixin
 from mall import selectors, services
 from mall.exceptions import AddressNotFound, ItemNotFound, RedemptionNotFound
@@ -64,21 +70,19 @@ class ItemDetailSerializer(ItemSerializer):
         return template.face() if template else None
 
 
-class CatalogueQuery(StrictSerializer):
-    category = serializers.IntegerField(required=False, min_value=1)
-    affordable = serializers.BooleanField(required=False, default=False)
-    unlocked = serializers.BooleanField(required=False, default=False)
+class CatalogueQuery(StrictQuerySerializer):
+    category = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    affordable = serializers.BooleanField(
+        required=False, default=False, help_text="Only what my points cover."
+    )
+    unlocked = serializers.BooleanField(
+        required=False, default=False, help_text="Only what my tier and cards unlock."
+    )
 
 
 class ItemsView(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter("category", int, required=False),
-            OpenApiParameter("affordable", bool, required=False, description="Only what my points cover."),
-            OpenApiParameter(
-                "unlocked", bool, required=False, description="Only what my tier and cards unlock."
-            ),
-        ],
+        parameters=[CatalogueQuery],
         responses={200: ItemSerializer(many=True), 400: ErrorSerializer},
         tags=TAGS,
         summary="The catalogue: items on sale now",
@@ -156,9 +160,9 @@ class RedemptionDetailSerializer(RedemptionSerializer):
 
 
 class MallRedeemInput(StrictSerializer):
-    item_id = serializers.IntegerField(min_value=1)
+    item_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     address_id = serializers.IntegerField(
-        min_value=1, required=False, help_text="Required for physical items."
+        min_value=1, max_value=MAX_ID, required=False, help_text="Required for physical items."
     )
 
 

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import HistoryCursorPagination, PageQuery
-from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from loyalty.api.serializers import MAX_ID, ErrorSerializer, StrictQuerySerializer, StrictSerializer
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from loyalty.api.throttling import ScopedThrottle
 from loyalty.api.views import NoInputMixin
@@ -175,7 +175,7 @@ class ServerMemberSerializer(serializers.Serializer):
     registered_at = serializers.DateTimeField()
 
 
-class ServerMemberLookupInput(StrictSerializer):
+class ServerMemberLookupInput(StrictQuerySerializer):
     openid = serializers.CharField(max_length=64, required=False)
     phone = serializers.CharField(max_length=20, required=False)
 
@@ -381,7 +381,7 @@ class CardOffersView(APIView):
 
 
 class CardClaimInput(StrictSerializer):
-    card_type_id = serializers.IntegerField(min_value=1)
+    card_type_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     channel = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
     staff = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
 
@@ -414,7 +414,7 @@ class CardClaimView(APIView):
 
 
 class CardTrialInput(StrictSerializer):
-    card_type_id = serializers.IntegerField(min_value=1)
+    card_type_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class CardTrialView(APIView):
@@ -464,7 +464,7 @@ class CardPurchaseCreatedSerializer(serializers.Serializer):
 
 
 class CardPurchaseInput(StrictSerializer):
-    card_type_id = serializers.IntegerField(min_value=1)
+    card_type_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class CardPurchasesView(APIView):

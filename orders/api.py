@@ -11,13 +11,13 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from loyalty.api.serializers import MAX_ID, ErrorSerializer, StrictSerializer
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from loyalty.api.views import NoInputMixin
 from orders import rows, selectors, services
 from orders.exceptions import OrderNotFound
 from orders.models import Order, OrderEvent, OrderLine, Refund, RefundLine
-from orders.quote import BasketInput, LineInput, compute_quote
+from orders.quote import MAX_LINES, BasketInput, LineInput, compute_quote
 from orders.services import quote_as_dict
 
 FEN = {"min_value": 0, "max_value": 10**12}
@@ -35,7 +35,7 @@ class BasketSerializer(StrictSerializer):
     lines = LineInputSerializer(many=True, allow_empty=False, max_length=200)
     shipping_fen = serializers.IntegerField(default=0, **FEN)
     coupon_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         allow_null=True,
         required=False,
         default=None,
@@ -59,7 +59,7 @@ class BasketSerializer(StrictSerializer):
 
 
 class ServerQuoteInput(BasketSerializer):
-    member_id = serializers.IntegerField(min_value=1)
+    member_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class CommitInput(ServerQuoteInput):
@@ -386,14 +386,18 @@ class ServerCompleteView(NoInputMixin, ServerView):
 
 
 class RefundLineInput(StrictSerializer):
-    line_no = serializers.IntegerField(min_value=1)
-    quantity = serializers.IntegerField(min_value=1)
+    line_no = serializers.IntegerField(min_value=1, max_value=MAX_LINES)
+    quantity = serializers.IntegerField(min_value=1, max_value=10**6)
 
 
 class RefundInput(StrictSerializer):
     refund_no = serializers.CharField(max_length=64)
     lines = RefundLineInput(
-        many=True, required=False, allow_empty=False, help_text="Omit to refund everything that remains."
+        many=True,
+        required=False,
+        allow_empty=False,
+        max_length=MAX_LINES,
+        help_text="Omit to refund everything that remains.",
     )
 
 

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.api.pagination import PageQuery
-from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from loyalty.api.serializers import ErrorSerializer, StrictQuerySerializer
 from loyalty.api.throttling import ScopedThrottle
 from loyalty.api.views import NoInputMixin
 from points import earning, selectors
@@ -92,7 +92,7 @@ class CheckInView(NoInputMixin, APIView):
         return Response(CheckInSerializer(body).data, status=201 if result.created else 200)
 
 
-class CalendarQuery(StrictSerializer):
+class CalendarQuery(StrictQuerySerializer):
     month = serializers.RegexField(
         r"^(19|20)\d{2}-(0[1-9]|1[0-2])$",
         required=False,

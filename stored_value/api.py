@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PageQuery
-from loyalty.api.serializers import ErrorSerializer, StrictSerializer
+from loyalty.api.serializers import MAX_ID, ErrorSerializer, StrictSerializer
 from payments import services as payments
 from payments.api import PaymentParamsSerializer, with_payment_params
 from payments.exceptions import PaymentUnavailable
@@ -81,7 +81,7 @@ class RechargeSerializer(serializers.Serializer):
 
 
 class RechargeInput(StrictSerializer):
-    plan_id = serializers.IntegerField(min_value=1)
+    plan_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     amount_fen = serializers.IntegerField(min_value=1, max_value=MAX_FEN, help_text="Whole fen to pay.")
 
 

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 
-from loyalty.api.serializers import StrictSerializer
+from loyalty.api.serializers import StrictQuerySerializer
 
 
 class HistoryCursorPagination(CursorPagination):
@@ -11,8 +11,23 @@ class HistoryCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def get_page_size(self, request):
+        # DRF falls back to the default on a page_size it cannot read (?page_size=abc, 0, -1, null);
+        # a client that sends one has a bug, and gets 400 whichever list it asked for.
+        params = request.query_params
+        query = PageQuery(data={name: params[name] for name in ("cursor", "page_size") if name in params})
+        query.is_valid(raise_exception=True)
+        return query.validated_data.get("page_size", self.page_size)
 
-class PageQuery(StrictSerializer):
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
+
+class PageQuery(StrictQuerySerializer):
     """The query parameters every history accepts; subclasses add their filters.
 
     Validating them (strictly) is what turns ``?page_size=0`` or a misspelt

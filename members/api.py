@@ -11,7 +11,13 @@ from rest_framework.views import APIView
 
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import HistoryCursorPagination, PageQuery
-from loyalty.api.serializers import MAX_ID, ErrorSerializer, StrictQuerySerializer, StrictSerializer
+from loyalty.api.serializers import (
+    MAX_ID,
+    ErrorSerializer,
+    JsonBooleanField,
+    StrictQuerySerializer,
+    StrictSerializer,
+)
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from loyalty.api.throttling import ScopedThrottle
 from loyalty.api.views import NoInputMixin
@@ -213,7 +219,7 @@ class CloseAccountOutput(serializers.Serializer):
 
 
 @extend_schema_field({"type": "boolean", "enum": [True]})
-class ConfirmationField(serializers.BooleanField):
+class ConfirmationField(JsonBooleanField):
     """Only the JSON boolean ``true`` confirms: not ``"true"``, ``1`` or ``"yes"``."""
 
     default_error_messages = {

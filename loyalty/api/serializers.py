@@ -122,7 +122,7 @@ def strict_field(field, field_types: dict, where: str):
             raise ImproperlyConfigured(f"{where}: a nested input serializer must be a StrictSerializer")
         return field
     strict_class = field_types.get(type(field), type(field))
-    if strict_class not in field_types.values():
+    if not issubclass(strict_class, tuple(field_types.values())):  # a strict form, or a subclass of one
         raise ImproperlyConfigured(
             f"{where}: no strict form of {type(field).__name__}; add one to loyalty/api/serializers.py"
         )

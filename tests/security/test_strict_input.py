@@ -96,7 +96,7 @@ def _field_problems(field, where: str, query: bool) -> list[str]:
         return serializer_problems(field, where)
     problems = []
     strict = (StrictQuerySerializer if query else StrictSerializer).field_types.values()
-    if type(field) not in strict:
+    if not isinstance(field, tuple(strict)):  # a strict form, or a subclass of one
         problems.append(f"{where}: {type(field).__name__} is not a strict field")
     if isinstance(field, serializers.ListField):
         if field.max_length is None:

@@ -104,9 +104,8 @@ def test_the_nightly_run_never_overwrites_a_member_whose_order_completes_meanwhi
 
     checkout = in_thread(order_in_flight)
     assert holding.wait(10)
-    job = in_thread(
-        tiers.tiers_recalculate
-    )  # decides a downgrade from the committed state, then waits for the row
+    # The job decides a downgrade from the committed state, then waits for the row.
+    job = in_thread(tiers.tiers_recalculate)
     wait([job], timeout=1.5)
     release.set()
     checkout.result(timeout=60)

@@ -6,6 +6,7 @@ in the database.
 """
 
 import hashlib
+import importlib
 import io
 import os
 import re
@@ -13,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 
@@ -25,6 +27,14 @@ from stored_value.models import RechargeOrder
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
 
 README = Path(settings.BASE_DIR) / "README.md"
+# The rows the migrations create, which the demo runs on (earning rules, tiers, policies, checkout
+# settings): an earlier transactional test may have flushed them.  Each creator is idempotent.
+MIGRATION_DEFAULTS = [
+    ("points.migrations.0002_ledger_triggers_and_default_rules", "create_defaults"),
+    ("members.migrations.0003_ledger_triggers_and_defaults", "create_defaults"),
+    ("orders.migrations.0002_append_only_and_settings", "create_settings"),
+    ("stored_value.migrations.0002_ledger_trigger_and_policy", "create_policy"),
+]
 # Strict bash; curl exits non-zero on an HTTP error (and says why) wherever the block calls it.
 PRELUDE = 'set -euo pipefail\ncurl() { command curl --fail-with-body --show-error "$@"; }\n'
 
@@ -38,6 +48,8 @@ def journey() -> str:
 def demo_server(live_server, settings, tmp_path):
     """The demo's data and its dev login (DEBUG and WECHAT_DEV_LOGIN, on in loyalty.settings.local)."""
     settings.BASE_DIR = tmp_path  # the demo API client file goes here
+    for module, creator in MIGRATION_DEFAULTS:
+        getattr(importlib.import_module(module), creator)(apps, None)
     call_command("seed_demo", "--members", "10", stdout=io.StringIO())
     settings.DEBUG = True
     settings.WECHAT_DEV_LOGIN = True

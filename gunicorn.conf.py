@@ -14,6 +14,14 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 
 worker_class = "sync"
 timeout = 30
 
+# gunicorn 25.1+ opens a control socket for `gunicornc` at one path per user ($XDG_RUNTIME_DIR or
+# ~/.gunicorn/gunicorn.ctl): a second server on the machine (another checkout, the demo beside a
+# benchmark) takes it over or is refused it.  Off, unless GUNICORN_CONTROL_SOCKET names this server's own.
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
+
 
 def post_worker_init(worker):
     """Import every view now (not on the first request), then move everything loaded so far out of the

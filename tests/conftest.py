@@ -1,10 +1,19 @@
 import pytest
 from rest_framework.test import APIClient
 
+from loyalty import embedded
 from loyalty import services as platform_services
 from members import services as member_services
 from tests.factories import MemberFactory
 from tests.fakes.wechat_server import FakeWechat
+
+
+def pytest_unconfigure(config):
+    """The run's controller gives the embedded servers back (settings/test.py started or joined them):
+    the last process using them stops the ones ensure_services started.  xdist workers inherit the
+    URLs, so they never hold them and never stop them under each other."""
+    if not hasattr(config, "workerinput"):
+        embedded.release_services()
 
 
 @pytest.fixture

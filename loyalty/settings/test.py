@@ -1,12 +1,16 @@
 """Test settings: real PostgreSQL and Redis (embedded unless URLs are given)."""
 
 import os
+from pathlib import Path
 
 from loyalty.embedded import DEFAULT_DATA_DIR, ensure_services
 
 # Tests get embedded servers of their own, apart from the demo's, so stopping
-# the demo never pulls the database from under a running test suite.
-ensure_services(DEFAULT_DATA_DIR / "test")
+# the demo never pulls the database from under a running test suite.  The run's
+# controller releases them at its end (tests/conftest.py: pytest_unconfigure).
+# LOYALTY_TEST_DATA_DIR: another place, for the test of that (tests/loyalty/test_embedded.py).
+TEST_DATA_DIR = Path(os.environ.get("LOYALTY_TEST_DATA_DIR") or DEFAULT_DATA_DIR / "test")
+ensure_services(TEST_DATA_DIR)
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-use-0123456789")
 
@@ -21,7 +25,7 @@ WECHAT_APP_ID = "wx-test-app"
 WECHAT_APP_SECRET = "test-app-secret"
 WECHAT_DEV_LOGIN = False
 WECHATPAY_PROVIDER = "fake"
-WECHATPAY_FAKE_KEYS_FILE = str(DEFAULT_DATA_DIR / "test" / "fake-wechatpay.json")
+WECHATPAY_FAKE_KEYS_FILE = str(TEST_DATA_DIR / "fake-wechatpay.json")
 # Tasks run in-process unless a test starts a real worker.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True

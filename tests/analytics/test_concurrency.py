@@ -1,39 +1,17 @@
 """RFM runs and report refreshes started at the same instant, each thread on its own connection."""
 
-import threading
 from datetime import date, timedelta
 
 import pytest
-from django.db import connections
 
 from analytics.models import DailyMetrics, MonthlyMetrics, RfmRun, RfmScore
 from analytics.reports import reports_refresh
 from analytics.rfm import rfm_run_execute
 from tests.analytics.helpers import local, purchase
+from tests.concurrency import run_concurrently
 from tests.factories import MemberFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
-
-
-def run_parallel(count, work):
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results.append(work(i))
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
 
 
 def test_the_same_rfm_run_executed_four_times_at_once_computes_once():
@@ -42,7 +20,7 @@ def test_the_same_rfm_run_executed_four_times_at_once_computes_once():
         for _ in range(i + 1):
             purchase(m, at=local(2026, 5, 1) - timedelta(days=i), paid_fen=1_000 * (i + 1))
     run = RfmRun.objects.create(as_of=local(2026, 6, 1), window_days=365)
-    results, errors = run_parallel(4, lambda _i: rfm_run_execute(run_id=run.pk).finished_at)
+    results, errors = run_concurrently(lambda _i: rfm_run_execute(run_id=run.pk).finished_at, 4)
     assert errors == [] and len(set(results)) == 1  # one computation; the others found it done
     assert RfmScore.objects.count() == 6 and set(RfmScore.objects.values_list("run_id", flat=True)) == {
         run.pk
@@ -54,7 +32,7 @@ def test_two_different_rfm_runs_at_once_leave_the_scores_of_one_run_only():
     for m in members:
         purchase(m, at=local(2026, 5, 1))
     runs = [RfmRun.objects.create(as_of=local(2026, 6, 1), window_days=365) for _ in range(2)]
-    _results, errors = run_parallel(2, lambda i: rfm_run_execute(run_id=runs[i].pk))
+    _results, errors = run_concurrently(lambda i: rfm_run_execute(run_id=runs[i].pk), 2)
     assert errors == []
     assert RfmScore.objects.count() == 4 and len(set(RfmScore.objects.values_list("run_id", flat=True))) == 1
 
@@ -62,8 +40,8 @@ def test_two_different_rfm_runs_at_once_leave_the_scores_of_one_run_only():
 def test_report_refreshes_at_once_leave_one_row_per_day_and_month():
     member = MemberFactory()
     purchase(member, at=local(2026, 3, 3, 12), paid_fen=5_000)
-    _results, errors = run_parallel(
-        3, lambda _i: reports_refresh(start=date(2026, 3, 1), end=date(2026, 3, 31))
+    _results, errors = run_concurrently(
+        lambda _i: reports_refresh(start=date(2026, 3, 1), end=date(2026, 3, 31)), 3
     )
     assert errors == []
     assert DailyMetrics.objects.count() == 31 and MonthlyMetrics.objects.count() == 1

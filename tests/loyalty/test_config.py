@@ -1,9 +1,7 @@
 """The per-process configuration cache (loyalty.config): exact across processes, never stale after a rollback."""
 
-import threading
-
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from loyalty import config
@@ -14,6 +12,7 @@ from members.tiers import membership_policy, tiers
 from orders.quote import checkout_settings
 from points.earning import earning_rule, points_policy
 from points.models import EarningRule
+from tests.concurrency import in_thread
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,22 +20,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def in_another_connection(work):
     """Run ``work`` in a thread with its own database connection, committed when it returns."""
-    errors = []
 
-    def run():
-        try:
-            with transaction.atomic():
-                work()
-        except Exception as error:  # noqa: BLE001 - re-raised in the test's thread
-            errors.append(error)
-        finally:
-            connections.close_all()
+    def committed():
+        with transaction.atomic():
+            work()
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
+    in_thread(committed).result(timeout=60)
 
 
 def test_every_cached_table_carries_the_version_trigger():
@@ -54,6 +43,7 @@ def test_every_cached_table_carries_the_version_trigger():
 
 
 def test_a_bulk_update_committed_by_another_process_is_seen_on_the_next_read():
+    Tier.objects.all().delete()  # the migrations' tiers, still there when no earlier test flushed them
     Tier.objects.create(level=0, name="普通", growth_threshold=0)
     assert [t.name for t in tiers()] == ["普通"]
     in_another_connection(lambda: Tier.objects.update(name="银卡"))

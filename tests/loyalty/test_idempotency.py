@@ -1,10 +1,8 @@
-import threading
-
 import pytest
-from django.db import connections
 
 from loyalty.models import IdempotencyRecord
 from members.models import Member
+from tests.concurrency import run_concurrently
 from tests.conftest import client_for
 from tests.factories import MemberFactory
 
@@ -116,22 +114,12 @@ def test_a_service_unavailable_error_frees_the_key_and_writes_nothing(member):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicates_run_once():
     member = MemberFactory()
-    results = []
-    barrier = threading.Barrier(8)
 
-    def send():
-        try:
-            barrier.wait()
-            response = post(client_for(member), {"openid": "race"})
-            results.append((response.status_code, response.json()))
-        finally:
-            connections.close_all()
+    def send(_):
+        response = post(client_for(member), {"openid": "race"})
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, _ = run_concurrently(send, 8)
 
     assert granted() == 1
     assert len(results) == 8

@@ -1,54 +1,20 @@
 """Real parallel connections: stock never oversold, limits held, codes given once, payments fulfilled once."""
 
-import threading
-
 import pytest
 from django.core.management import call_command
-from django.db import connections
 
 from coupons.models import Coupon
-from loyalty.errors import ApplicationError
 from mall import services
 from mall.models import MallItem, Redemption, VirtualCode
 from members.models import Member
 from payments import services as payments
 from payments.models import Payment
 from points.models import PointsAccount
+from tests.concurrency import run_concurrently
 from tests.coupons.helpers import template
 from tests.mall.helpers import give_points, item, points_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
-
-THREADS = 50
-
-
-def run_parallel(count, work):
-    """``count`` threads, each with its own connection, started together; returns (results, error codes)."""
-    barrier = threading.Barrier(count)
-    results, errors, lock = [], [], threading.Lock()
-
-    def run(i):
-        try:
-            barrier.wait()
-            for outcome in work(i):
-                with lock:
-                    (results if not isinstance(outcome, str) else errors).append(outcome)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
-
-
-def attempt(call):
-    try:
-        return call()
-    except ApplicationError as exc:
-        return exc.code
 
 
 def members_with_points(count, points):
@@ -67,15 +33,11 @@ def test_a_thousand_parallel_redemptions_of_a_stock_of_ten_give_exactly_ten():
     members = members_with_points(1000, 800)
     tpl = template(total_stock=1000)
     voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=500, stock=10)
-    per_thread = len(members) // THREADS
 
-    def work(i):
-        for m in members[i * per_thread : (i + 1) * per_thread]:
-            yield attempt(
-                lambda m=m: services.redemption_create(member=m, item_id=voucher.pk, idempotency_key="one")
-            )
-
-    results, errors = run_parallel(THREADS, work)
+    results, errors = run_concurrently(
+        lambda i: services.redemption_create(member=members[i], item_id=voucher.pk, idempotency_key="one"),
+        len(members),
+    )
 
     assert len(results) == 10 and len(errors) == 990 and set(errors) == {"sold_out"}
     voucher.refresh_from_db()
@@ -92,13 +54,8 @@ def test_one_members_parallel_redemptions_respect_the_per_member_limit():
     card = item(name="月卡", kind="virtual_code", stock=0, per_member_limit=3)
     services.virtual_codes_import(item_id=card.pk, codes=[f"C{i}" for i in range(30)])
 
-    results, errors = run_parallel(
-        20,
-        lambda i: [
-            attempt(
-                lambda: services.redemption_create(member=member, item_id=card.pk, idempotency_key=f"k{i}")
-            )
-        ],
+    results, errors = run_concurrently(
+        lambda i: services.redemption_create(member=member, item_id=card.pk, idempotency_key=f"k{i}"), 20
     )
 
     assert len(results) == 3 and errors == ["redemption_limit_reached"] * 17
@@ -112,13 +69,8 @@ def test_one_key_sent_twenty_times_at_once_redeems_once():
     card = item(name="月卡", kind="virtual_code", stock=0)
     services.virtual_codes_import(item_id=card.pk, codes=[f"C{i}" for i in range(30)])
 
-    results, errors = run_parallel(
-        20,
-        lambda i: [
-            attempt(
-                lambda: services.redemption_create(member=member, item_id=card.pk, idempotency_key="same")
-            )
-        ],
+    results, errors = run_concurrently(
+        lambda i: services.redemption_create(member=member, item_id=card.pk, idempotency_key="same"), 20
     )
 
     assert errors == [] and len({r.redemption.pk for r in results}) == 1
@@ -130,12 +82,10 @@ def test_a_virtual_code_is_never_given_twice():
     card = item(name="月卡", kind="virtual_code", stock=0)
     services.virtual_codes_import(item_id=card.pk, codes=[f"CODE-{i:02d}" for i in range(25)])
 
-    results, errors = run_parallel(
-        30,
-        lambda i: [
-            attempt(lambda m=m: services.redemption_create(member=m, item_id=card.pk, idempotency_key="k"))
-            for m in members[i * 2 : i * 2 + 2]
-        ],
+    results, errors = run_concurrently(
+        lambda i: services.redemption_create(member=members[i], item_id=card.pk, idempotency_key="k"),
+        len(members),
+        max_threads=30,
     )
 
     assert len(results) == 25 and set(errors) == {"sold_out"}
@@ -153,8 +103,8 @@ def test_a_payment_notification_delivered_ten_times_at_once_fulfils_once():
     payment = Payment.objects.get(out_trade_no=redeemed.redemption.out_trade_no)
     headers, body = payments.payment_simulate_pay(payment=payment, deliver=False)
 
-    results, errors = run_parallel(
-        10, lambda i: [attempt(lambda: payments.payment_handle_notification(headers=headers, body=body)) or 0]
+    results, errors = run_concurrently(
+        lambda i: payments.payment_handle_notification(headers=headers, body=body), 10
     )
 
     assert errors == [] and len(results) == 10

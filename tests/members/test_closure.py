@@ -1,13 +1,11 @@
 """Account closure (注销): refused while value is owed to the member, otherwise forfeit, anonymise, end sessions."""
 
 import io
-import threading
 from datetime import date, timedelta
 
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import connections
 from rest_framework.test import APIClient
 
 from coupons import services as coupon_services
@@ -21,6 +19,7 @@ from notifications.models import SubscribeConsent, WechatDelivery, WechatTemplat
 from points.models import PointsEntry
 from stored_value import ledger as stored_value_ledger
 from stored_value.models import RechargeOrder, RechargePlan
+from tests.concurrency import run_concurrently
 from tests.conftest import client_for
 from tests.coupons.helpers import template as coupon_template
 from tests.factories import MemberFactory
@@ -391,23 +390,8 @@ def test_the_member_page_shows_the_closure_and_refuses_edits(alice, admin_client
 def test_parallel_closures_close_once():
     member = MemberFactory()
     earn(member, 40, key="p")
-    barrier = threading.Barrier(8)
-    results, errors = [], []
 
-    def run(i):
-        try:
-            barrier.wait()
-            results.append(closure.member_close(member_id=member.pk))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = run_concurrently(lambda i: closure.member_close(member_id=member.pk), 8)
 
     assert errors == []
     assert sum(not r.replayed for r in results) == 1

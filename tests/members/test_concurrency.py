@@ -1,42 +1,22 @@
 """Real parallel connections: threads, each with its own database connection."""
 
 import threading
+from concurrent.futures import wait
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from loyalty.errors import ApplicationError
 from members import cards
 from members.models import CardPurchase, GrowthEntry, Membership, MembershipCard
 from members.services import membership_record_order
 from payments.models import Payment
+from tests.concurrency import in_thread, run_concurrently
 from tests.factories import MemberFactory
 from tests.members.card_helpers import card_type
 from tests.members.helpers import policy, standard_tiers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
-
-
-def run_parallel(count, work):
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results.append(work(i))
-        except ApplicationError as exc:
-            errors.append(exc.code)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
 
 
 @pytest.fixture
@@ -55,7 +35,7 @@ def test_a_conditional_card_is_granted_exactly_once_under_parallel_order_complet
                 member_id=member.pk, order_no=f"O{i}", paid_fen=50_000, completed_at=timezone.now()
             )
 
-    results, errors = run_parallel(12, complete)
+    results, errors = run_concurrently(complete, 12)
 
     assert errors == [] and len(results) == 12
     assert MembershipCard.objects.filter(member=member).count() == 1
@@ -67,11 +47,11 @@ def test_a_conditional_card_is_granted_exactly_once_under_parallel_order_complet
 def test_one_order_completed_in_parallel_counts_once(setup):
     member = MemberFactory()
 
-    results, errors = run_parallel(
-        10,
+    results, errors = run_concurrently(
         lambda i: membership_record_order(
             member_id=member.pk, order_no="SAME", paid_fen=12_300, completed_at=timezone.now()
         ),
+        10,
     )
 
     assert errors == [] and GrowthEntry.objects.filter(member=member).count() == 1
@@ -82,7 +62,9 @@ def test_buying_a_paid_card_twice_in_parallel_starts_one_payment(setup):
     member = MemberFactory()
     ct = card_type("paid")
 
-    results, errors = run_parallel(8, lambda i: cards.card_purchase_create(member=member, card_type_id=ct.pk))
+    results, errors = run_concurrently(
+        lambda i: cards.card_purchase_create(member=member, card_type_id=ct.pk), 8
+    )
 
     assert len(results) == 1 and errors == ["card_purchase_pending"] * 7
     assert CardPurchase.objects.count() == 1 and Payment.objects.count() == 1
@@ -92,7 +74,7 @@ def test_claiming_a_free_card_in_parallel_gives_one_card(setup):
     member = MemberFactory()
     ct = card_type("free")
 
-    results, errors = run_parallel(8, lambda i: cards.card_claim(member_id=member.pk, card_type_id=ct.pk))
+    results, errors = run_concurrently(lambda i: cards.card_claim(member_id=member.pk, card_type_id=ct.pk), 8)
 
     assert len(results) == 1 and errors == ["card_already_held"] * 7
     assert MembershipCard.objects.filter(member=member).count() == 1
@@ -113,31 +95,21 @@ def test_the_nightly_run_never_overwrites_a_member_whose_order_completes_meanwhi
     holding, release = threading.Event(), threading.Event()
 
     def order_in_flight():
-        try:
-            with transaction.atomic():
-                membership_record_order(
-                    member_id=member.pk, order_no="LATE", paid_fen=500_000, completed_at=timezone.now()
-                )
-                holding.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
+        with transaction.atomic():
+            membership_record_order(
+                member_id=member.pk, order_no="LATE", paid_fen=500_000, completed_at=timezone.now()
+            )
+            holding.set()
+            release.wait(10)
 
-    def nightly():
-        try:
-            tiers.tiers_recalculate()
-        finally:
-            connections.close_all()
-
-    checkout = threading.Thread(target=order_in_flight)
-    checkout.start()
+    checkout = in_thread(order_in_flight)
     assert holding.wait(10)
-    job = threading.Thread(target=nightly)
-    job.start()  # decides a downgrade from the committed state, then waits for the row
-    job.join(1.5)
+    # The job decides a downgrade from the committed state, then waits for the row.
+    job = in_thread(tiers.tiers_recalculate)
+    wait([job], timeout=1.5)
     release.set()
-    checkout.join()
-    job.join()
+    checkout.result(timeout=60)
+    job.result(timeout=60)
 
     m = Membership.objects.get(member=member)
     assert m.tier_level == 2 and m.growth_total == 5_000

@@ -1,36 +1,13 @@
 """Parallel sends with real threads, each on its own database connection."""
 
-import threading
-
 import pytest
-from django.db import connections
 
 from notifications import services
 from notifications.models import SubscribeConsent, WechatDelivery, WechatTemplate
+from tests.concurrency import run_concurrently
 from tests.factories import MemberFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
-
-
-def run_parallel(count, work):
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results.append(work(i))
-        except Exception as exc:  # noqa: BLE001 - reported to the test
-            errors.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
 
 
 @pytest.fixture
@@ -50,7 +27,7 @@ def test_one_consent_is_spent_once_under_twenty_parallel_reminders(fake_wechat, 
     member = MemberFactory()
     services.subscription_report(member_id=member.pk, results={"TPL-TIER": "accept"})
 
-    results, errors = run_parallel(20, lambda i: services.notify_many([draft(member, f"event-{i}")]))
+    results, errors = run_concurrently(lambda i: services.notify_many([draft(member, f"event-{i}")]), 20)
 
     assert errors == [] and results == [1] * 20  # every reminder reaches the inbox
     assert WechatDelivery.objects.count() == 1
@@ -64,7 +41,7 @@ def test_the_same_event_sent_by_ten_jobs_at_once_is_delivered_once(fake_wechat, 
     for _ in range(5):
         services.subscription_report(member_id=member.pk, results={"TPL-TIER": "accept"})
 
-    results, errors = run_parallel(10, lambda i: services.notify_many([draft(member, "same-event")]))
+    results, errors = run_concurrently(lambda i: services.notify_many([draft(member, "same-event")]), 10)
 
     assert errors == [] and sorted(results) == [0] * 9 + [1]
     assert WechatDelivery.objects.count() == 1
@@ -79,7 +56,7 @@ def test_senders_running_side_by_side_send_each_message_once(fake_wechat, templa
     services.notify_many([draft(m, "e") for m in members])
     assert fake_wechat.send_attempts == []
 
-    results, errors = run_parallel(5, lambda i: services.wechat_deliveries_send())
+    results, errors = run_concurrently(lambda i: services.wechat_deliveries_send(), 5)
 
     assert errors == []
     assert sum(r["sent"] for r in results) == 30

@@ -12,10 +12,10 @@ from orders import services
 from orders.models import Order, Refund
 from orders.quote import compute_quote
 from points import ledger as points_ledger
+from tests.concurrency import in_thread, run_concurrently
 from tests.coupons.helpers import template
 from tests.factories import MemberFactory
 from tests.orders.helpers import basket, commit, points_of
-from tests.points.test_concurrency import run_parallel
 from tests.stored_value.helpers import credit, parts
 
 pytestmark = [
@@ -27,11 +27,11 @@ pytestmark = [
 
 def commit_in_parallel(member, b, count=8):
     quote = compute_quote(member_id=member.pk, basket=b)
-    return run_parallel(
-        count,
+    return run_concurrently(
         lambda i: services.order_commit(
             member_id=member.pk, order_no=f"P{i}", basket=b, quote_hash=quote.fingerprint
         ),
+        count,
     )
 
 
@@ -74,8 +74,8 @@ def test_the_same_order_committed_eight_times_at_once_commits_once():
     member = MemberFactory()
     credit(member, 10_000)
 
-    results, errors = run_parallel(
-        8, lambda i: commit(member, basket(("A", 5_000, 1), stored_value_fen=5_000), "SAME")
+    results, errors = run_concurrently(
+        lambda i: commit(member, basket(("A", 5_000, 1), stored_value_fen=5_000), "SAME"), 8
     )
 
     assert errors == [] and len(results) == 8 and len({o.pk for o in results}) == 1
@@ -87,10 +87,10 @@ def test_replayed_complete_and_refund_events_arriving_at_once_apply_once():
     credit(member, 10_000)
     commit(member, basket(("A", 2_000, 3), stored_value_fen=6_000), "E1")
 
-    _, complete_errors = run_parallel(8, lambda i: services.order_complete(order_no="E1"))
+    _, complete_errors = run_concurrently(lambda i: services.order_complete(order_no="E1"), 8)
     earned = points_of(member)
-    results, refund_errors = run_parallel(
-        8, lambda i: services.order_refund(order_no="E1", refund_no="R1", lines=[(1, 2)])
+    results, refund_errors = run_concurrently(
+        lambda i: services.order_refund(order_no="E1", refund_no="R1", lines=[(1, 2)]), 8
     )
 
     assert complete_errors == [] and refund_errors == []
@@ -110,11 +110,11 @@ def test_duplicates_of_one_commit_with_a_coupon_points_and_balance_all_get_the_o
     b = basket(("A", 20_000, 1), coupon_ids=[coupon.pk], points=1_000, stored_value_fen=10_000)
     quote = compute_quote(member_id=member.pk, basket=b)
 
-    results, errors = run_parallel(
-        8,
+    results, errors = run_concurrently(
         lambda i: services.order_commit(
             member_id=member.pk, order_no="DUP", basket=b, quote_hash=quote.fingerprint
         ),
+        8,
     )
 
     assert errors == [] and len({r.order.pk for r in results}) == 1
@@ -127,8 +127,6 @@ def test_a_duplicate_arriving_just_after_the_first_commit_is_a_replay_not_a_stal
     """The duplicate passed the "already committed?" check just before the first commit finished."""
     import threading
 
-    from django.db import connections
-
     from orders import quote as quote_module
 
     member = MemberFactory()
@@ -136,7 +134,7 @@ def test_a_duplicate_arriving_just_after_the_first_commit_is_a_replay_not_a_stal
     coupon = coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
     b = basket(("A", 20_000, 1), coupon_ids=[coupon.pk], stored_value_fen=10_000)
     fingerprint = compute_quote(member_id=member.pk, basket=b).fingerprint
-    duplicate_checked, first_done, outcome = threading.Event(), threading.Event(), {}
+    duplicate_checked, first_done = threading.Event(), threading.Event()
     real = quote_module.compute_quote
 
     def held_back(**kwargs):
@@ -147,23 +145,14 @@ def test_a_duplicate_arriving_just_after_the_first_commit_is_a_replay_not_a_stal
 
     monkeypatch.setattr(services, "compute_quote", held_back)
 
-    def duplicate():
-        try:
-            outcome["result"] = services.order_commit(
-                member_id=member.pk, order_no="DUP", basket=b, quote_hash=fingerprint
-            )
-        except Exception as exc:  # noqa: BLE001 - reported below
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=duplicate, name="duplicate")
-    thread.start()
+    duplicate = in_thread(
+        lambda: services.order_commit(member_id=member.pk, order_no="DUP", basket=b, quote_hash=fingerprint),
+        name="duplicate",
+    )
     duplicate_checked.wait(10)
     first = services.order_commit(member_id=member.pk, order_no="DUP", basket=b, quote_hash=fingerprint)
     first_done.set()
-    thread.join()
+    replayed = duplicate.result(timeout=60)
 
-    assert "error" not in outcome, outcome.get("error")
-    assert outcome["result"].replayed and outcome["result"].order.pk == first.order.pk
+    assert replayed.replayed and replayed.order.pk == first.order.pk
     assert sum(parts(member)) == 90_000

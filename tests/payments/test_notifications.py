@@ -2,14 +2,13 @@
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 
 from payments import services
 from payments.models import Payment, PaymentNotification
 from stored_value.models import RechargeOrder, StoredValueEntry
+from tests.concurrency import run_concurrently
 from tests.payments.helpers import body_of, deliver, paid_resource, signed
 from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
 
@@ -184,14 +183,7 @@ def test_parallel_duplicate_notifications_credit_once(member):
     _, payment = start_recharge(member, plan_1500_150(), 150_000)
     headers, body = signed(paid_resource(payment))
 
-    def send(_):
-        try:
-            return deliver(headers, body).status_code
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(send, range(8)))
+    statuses, _ = run_concurrently(lambda i: deliver(headers, body).status_code, 8)
 
     assert statuses == [204] * 8
     assert credited(member) == 1

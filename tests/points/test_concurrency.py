@@ -1,44 +1,20 @@
 """Real parallel connections: threads, each with its own database connection."""
 
-import threading
-
 import pytest
-from django.db import connections
 
-from loyalty.errors import ApplicationError
 from points import earning, ledger
 from points.models import CheckIn, PointsEntry
+from tests.concurrency import run_concurrently
 from tests.factories import MemberFactory
 from tests.points.helpers import balance
 
-# Up to 50 connections at once: one xdist worker runs every such module (Makefile: --dist loadgroup),
-# so two never add up past PostgreSQL's default of 100 connections.
+# Up to 50 connections at once, fewer when the server has fewer free (tests/concurrency.py); one
+# xdist worker runs every module of this group (Makefile: --dist loadgroup).
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("default_rules"),
     pytest.mark.xdist_group("many-connections"),
 ]
-
-
-def run_parallel(count, work):
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results.append(work(i))
-        except ApplicationError as exc:
-            errors.append(exc.code)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
 
 
 def test_fifty_parallel_spends_never_overdraw():
@@ -47,8 +23,8 @@ def test_fifty_parallel_spends_never_overdraw():
         member_id=member.pk, amount=1000, idempotency_key="seed", source="test", expires_at=None
     )
 
-    results, errors = run_parallel(
-        50, lambda i: ledger.points_spend(member_id=member.pk, amount=30, idempotency_key=f"spend-{i}")
+    results, errors = run_concurrently(
+        lambda i: ledger.points_spend(member_id=member.pk, amount=30, idempotency_key=f"spend-{i}"), 50
     )
 
     assert len(results) == 33 and errors == ["insufficient_points"] * 17
@@ -62,8 +38,8 @@ def test_fifty_requests_with_one_key_post_once():
         member_id=member.pk, amount=1000, idempotency_key="seed", source="test", expires_at=None
     )
 
-    results, errors = run_parallel(
-        50, lambda i: ledger.points_spend(member_id=member.pk, amount=30, idempotency_key="order-1")
+    results, errors = run_concurrently(
+        lambda i: ledger.points_spend(member_id=member.pk, amount=30, idempotency_key="order-1"), 50
     )
 
     assert errors == []
@@ -76,7 +52,7 @@ def test_fifty_requests_with_one_key_post_once():
 def test_twenty_parallel_check_ins_on_one_day_grant_once():
     member = MemberFactory()
 
-    results, errors = run_parallel(20, lambda i: earning.points_check_in(member_id=member.pk))
+    results, errors = run_concurrently(lambda i: earning.points_check_in(member_id=member.pk), 20)
 
     assert errors == []
     assert sum(r.created for r in results) == 1
@@ -105,7 +81,7 @@ def test_the_expiry_job_beside_live_spends_keeps_every_invariant():
             return ledger.points_expire_due(chunk_size=3)
         return ledger.points_spend(member_id=members[i % 20].pk, amount=40, idempotency_key=f"s{i}")
 
-    run_parallel(21, work)
+    run_concurrently(work, 21)
     ledger.points_expire_due()
 
     call_command("verify_ledgers", stdout=open("/dev/null", "w"))

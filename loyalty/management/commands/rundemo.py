@@ -1,7 +1,7 @@
 """One command for a new user: migrate, demo data, admin login, then web + worker + beat.
 
 Ctrl-C stops the three processes (honcho forwards it) and then the embedded
-PostgreSQL and Redis this command started.
+PostgreSQL and Redis, unless another process still uses them (loyalty/embedded.py).
 """
 
 import os
@@ -65,8 +65,11 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             honcho.wait()  # honcho got the same SIGINT and is stopping its processes
         finally:
-            embedded.stop_services()
-            self.stdout.write("Stopped web, worker and beat (and the embedded PostgreSQL/Redis, if any).")
+            stopped = embedded.release_services()
+            self.stdout.write(
+                "Stopped web, worker and beat"
+                + (f" and the embedded servers ({', '.join(stopped)})." if stopped else ".")
+            )
 
     ROLE_USERS = {"yunying": "运营", "caiwu": "财务", "kefu": "客服"}
 

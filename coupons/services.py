@@ -13,8 +13,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import reduce
+from operator import or_
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,6 +47,7 @@ from coupons.models import (
 )
 from loyalty.enqueue import enqueue_on_commit
 from notifications.services import Draft, notify_many
+from points import earning as points_earning
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
 DEFAULT_LOCK_MINUTES = 30
@@ -202,8 +206,6 @@ def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackG
     recorded on the grant, not silently dropped; the rest is issued.  Points
     come through the points ledger.  Returns None for an inactive pack.
     """
-    from points.earning import points_grant_gift
-
     pack = GiftPack.objects.filter(pk=pack_id, is_active=True).prefetch_related("items__template").first()
     if pack is None:
         return None
@@ -226,7 +228,7 @@ def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackG
                 except (CouponSoldOut, CouponLimitReached) as exc:
                     grant.withheld.append({"template_id": item.template_id, "reason": exc.code})
         if pack.points:
-            points_grant_gift(
+            points_earning.points_grant_gift(
                 member_id=member_id,
                 points=pack.points,
                 idempotency_key=f"gift-pack:{grant.pk}",
@@ -236,6 +238,46 @@ def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackG
         if grant.withheld:
             grant.save(update_fields=["withheld"])
     return grant
+
+
+def gift_pack_revoke(*, member_id: int, occasions: list[str], since, reason: str) -> int:
+    """Undo the packs given to a member for ``occasions`` at or after ``since``: their cause was undone.
+
+    Nothing of a refunded cause survives it: each pack's coupons still
+    available are voided (their event carries ``reason``), then its points
+    are clawed back like any earn (a debt if already spent).  All coupons
+    first, then the points: the lock order (coupons by id, then the points
+    account), so one call per transaction.  A coupon already used, or held
+    by an open order, cannot be taken back and stays.  The grant stays
+    recorded, so the occasion stays used: a pack is given once per member
+    and occasion, ever, and a later climb to the same tier gives none.
+    Idempotent.  Returns how many coupons were voided.
+    """
+    grants = list(
+        GiftPackGrant.objects.filter(member_id=member_id, occasion__in=occasions, created_at__gte=since)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not grants:
+        return 0
+    of_the_packs = reduce(or_, (Q(issue_key__startswith=f"pack:{pk}:") for pk in grants))
+    coupon_ids = sorted(
+        Coupon.objects.filter(of_the_packs, member_id=member_id, status=CouponStatus.AVAILABLE).values_list(
+            "pk", flat=True
+        )
+    )
+    voided = 0
+    for coupon_id in coupon_ids:
+        try:
+            coupon_void(coupon_id=coupon_id, actor_id=None, reason=reason)
+        except CouponNotVoidable:  # used or taken by an order since it was read
+            continue
+        voided += 1
+    for grant_id in grants:
+        points_earning.points_revoke_gift(
+            member_id=member_id, idempotency_key=f"gift-pack:{grant_id}", memo=reason
+        )
+    return voided
 
 
 # --- redemption --------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from django.utils import timezone
 from qrcode.image.pure import PyPNGImage
 
 from coupons.audience import member_in_audience
-from coupons.models import Coupon, CouponStatus, CouponTemplate, Validity
+from coupons.models import Coupon, CouponStatus, CouponTemplate, GiftPackGrant, Validity
 from coupons.pricing import CouponSpec
+from points.selectors import points_standing
 
 
 def claim_centre(*, member, now=None) -> list[dict]:
@@ -83,3 +84,12 @@ def available_count(*, member_id: int, now=None) -> int:
     return Coupon.objects.filter(
         member_id=member_id, status=CouponStatus.AVAILABLE, valid_from__lte=now, valid_until__gt=now
     ).count()
+
+
+def gift_pack_points_standing(*, member_id: int, occasions: list[str], since) -> int:
+    """The points of the packs given to a member for ``occasions`` at or after ``since`` not yet clawed back
+    (what ``services.gift_pack_revoke`` would take back)."""
+    grants = GiftPackGrant.objects.filter(member_id=member_id, occasion__in=occasions, created_at__gte=since)
+    return points_standing(
+        member_id=member_id, keys=[f"gift-pack:{pk}" for pk in grants.values_list("pk", flat=True)]
+    )

@@ -50,6 +50,7 @@ from loyalty.enqueue import enqueue_on_commit
 from members.exceptions import MemberClosed
 from members.receiving import lock_receiving, receiving_sql
 from notifications.services import Draft, notify_many
+from points import earning as points_earning
 from points import ledger as points_ledger
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
@@ -218,8 +219,6 @@ def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackG
     an inactive pack or a member who may not receive (a closed account,
     decided under the member row's lock: ``members.receiving``).
     """
-    from points.earning import points_grant_gift
-
     pack = GiftPack.objects.filter(pk=pack_id, is_active=True).prefetch_related("items__template").first()
     if pack is None:
         return None
@@ -244,7 +243,7 @@ def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackG
                 except (CouponSoldOut, CouponLimitReached) as exc:
                     grant.withheld.append({"template_id": item.template_id, "reason": exc.code})
         if pack.points:
-            points_grant_gift(
+            points_earning.points_grant_gift(
                 member_id=member_id,
                 points=pack.points,
                 idempotency_key=f"gift-pack:{grant.pk}",
@@ -259,7 +258,15 @@ def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackG
 @dataclass(frozen=True)
 class GiftPackRevoked:
     voided_coupon_ids: list[int]
+    held_coupon_ids: list[int]
     points_reversed: int
+
+
+def _pack_grant_ids(*, member_id: int, occasions: list[str], since=None) -> list[int]:
+    grants = GiftPackGrant.objects.filter(member_id=member_id, occasion__in=occasions)
+    if since is not None:
+        grants = grants.filter(created_at__gte=since)
+    return list(grants.order_by("pk").values_list("pk", flat=True))
 
 
 def _gift_pack_coupons(*, member_id: int, grant_ids: list[int]) -> list[Coupon]:
@@ -282,32 +289,42 @@ def gift_pack_coupons_lock(*, member_id: int, occasion: str) -> list[int]:
     For a workflow that may revoke the pack but decides so only under a later lock (a recharge
     refund, under the stored-value account's): coupons come before the ledgers' accounts.
     """
-    grant_ids = list(
-        GiftPackGrant.objects.filter(member_id=member_id, occasion=occasion).values_list("pk", flat=True)
-    )
+    grant_ids = _pack_grant_ids(member_id=member_id, occasions=[occasion])
     return [coupon.pk for coupon in _gift_pack_coupons(member_id=member_id, grant_ids=grant_ids)]
 
 
-def gift_pack_revoke(*, member_id: int, occasion: str, reason: str, actor_id: int | None) -> GiftPackRevoked:
-    """Take back the gift pack given for ``occasion``, whose cause was undone (a recharge refunded in full).
+def gift_pack_revoke(
+    *,
+    member_id: int,
+    occasions: list[str],
+    reason: str,
+    since=None,
+    actor_id: int | None = None,
+    refuse_while_held: bool = False,
+) -> GiftPackRevoked:
+    """Take back the packs given for ``occasions`` (at or after ``since``): their cause was undone.
 
-    Its coupons not used yet are voided (with ``reason``); used and expired ones stay as they are.
-    Its points are clawed back like any earn (a debt if already spent).  Refused with
-    ``coupon_not_voidable``, nothing changed, while an open order holds one of its coupons: that
-    order may still be paid.  Idempotent: a second call voids and claws back nothing more.
+    Nothing of an undone cause survives it: each pack's coupons not used yet
+    are voided (with ``reason``), then its points are clawed back like any
+    earn (a debt if already spent): coupons by id, then the points account
+    (the lock order).  Used and expired coupons stay.  A coupon held by an
+    open order stays with it, or (``refuse_while_held``: a recharge refund,
+    which may wait) the call is refused with ``coupon_not_voidable`` and
+    nothing changed.  The grant stays recorded, so the occasion stays used.
+    Idempotent: a second call voids and claws back nothing more.
     """
     with transaction.atomic():
-        grants = list(GiftPackGrant.objects.filter(member_id=member_id, occasion=occasion).order_by("pk"))
-        coupons = _gift_pack_coupons(member_id=member_id, grant_ids=[grant.pk for grant in grants])
-        held = next((c for c in coupons if c.status == CouponStatus.LOCKED), None)
-        if held is not None:
+        grant_ids = _pack_grant_ids(member_id=member_id, occasions=occasions, since=since)
+        coupons = _gift_pack_coupons(member_id=member_id, grant_ids=grant_ids)
+        held = [c for c in coupons if c.status == CouponStatus.LOCKED]
+        if held and refuse_while_held:
             raise CouponNotVoidable(
                 message=_(
                     "A coupon of this gift pack is held by order %(order_no)s; "
                     "try again once that order is completed or cancelled."
                 )
-                % {"order_no": held.order_no},
-                details={"coupon_id": held.pk, "order_no": held.order_no},
+                % {"order_no": held[0].order_no},
+                details={"coupon_id": held[0].pk, "order_no": held[0].order_no},
             )
         voided = []
         for coupon in coupons:
@@ -315,16 +332,18 @@ def gift_pack_revoke(*, member_id: int, occasion: str, reason: str, actor_id: in
                 _void(coupon, reason=reason, actor_id=actor_id)
                 voided.append(coupon.pk)
         reversed_points = 0
-        for grant in grants:
+        for grant_id in grant_ids:
             posting = points_ledger.points_reverse_earn(
                 member_id=member_id,
-                earn_key=f"gift-pack:{grant.pk}",  # gift_pack_issue's key
-                idempotency_key=f"gift-pack:{grant.pk}:revoke",
+                earn_key=f"gift-pack:{grant_id}",  # gift_pack_issue's key
+                idempotency_key=f"gift-pack:{grant_id}:revoke",
                 memo=reason[:200],
             )
             if posting is not None and not posting.replayed:
                 reversed_points -= posting.amount
-    return GiftPackRevoked(voided_coupon_ids=voided, points_reversed=reversed_points)
+    return GiftPackRevoked(
+        voided_coupon_ids=voided, held_coupon_ids=[c.pk for c in held], points_reversed=reversed_points
+    )
 
 
 # --- redemption --------------------------------------------------------------------------

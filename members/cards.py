@@ -13,6 +13,15 @@ notification, once.  A renewal extends from the current expiry.  An
 operator refunds the latest paid period pro rata: the unused time is taken
 off the card and its share of the price goes back through WeChat Pay
 (``loyalty.rounding.card_unused_refund``).
+
+A conditional card is granted the moment its figure reaches the threshold:
+paid spend and completed orders when an order completes, points earned
+when points are posted (``cards_grant_for_points``, told by the points app).
+A refund that takes the figure back below the threshold undoes a card
+gained since the refunded order (``cards_undo_since``): it is revoked with
+an ``undo`` event giving the reason, its opening pack is undone, and the
+member is told.  Such a card, unlike one an operator revoked, is granted
+again when the member genuinely meets the condition later.
 """
 
 from __future__ import annotations
@@ -21,12 +30,14 @@ from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from coupons.selectors import gift_pack_points_standing
 from coupons.services import gift_pack_issue
 from loyalty import rounding
+from loyalty.enqueue import enqueue_on_commit
 from members.benefits import card_types
 from members.exceptions import (
     CardAlreadyHeld,
@@ -55,9 +66,10 @@ from members.models import (
     PurchaseStatus,
 )
 from members.receiving import members_receiving, receiving_q
-from members.tiers import lock_membership
+from members.tiers import lock_membership, try_lock_membership
 from notifications.services import Draft, notify_many
 from payments import services as payments
+from points.selectors import members_with_points_earned, points_earned_total
 
 PAYMENT_PURPOSE = "card"
 PAYMENT_TIMEOUT_MINUTES = 15
@@ -88,8 +100,6 @@ def validity_for(card_type: CardType, now: datetime) -> tuple[datetime, datetime
 
 def condition_progress(*, card_type: CardType, membership: Membership | None) -> int:
     """How far the member is toward a conditional card's threshold (same unit as the threshold)."""
-    from points.selectors import points_earned_total
-
     if card_type.condition == CardCondition.POINTS_EARNED:
         return points_earned_total(member_id=membership.member_id) if membership else 0
     if membership is None:
@@ -114,8 +124,10 @@ def _held(member_id: int, card_type_id: int) -> MembershipCard | None:
     )
 
 
-def _event(card: MembershipCard, kind: str, *, reason: str = "", reference: str = "", actor_id=None) -> None:
-    CardEvent.objects.create(
+def _event(
+    card: MembershipCard, kind: str, *, reason: str = "", reference: str = "", actor_id=None
+) -> CardEvent:
+    return CardEvent.objects.create(
         card=card,
         kind=kind,
         valid_until=card.valid_until,
@@ -166,9 +178,14 @@ def _issue(
     )
     if card_type.opening_pack_id:
         gift_pack_issue(
-            pack_id=card_type.opening_pack_id, member_id=member_id, occasion=f"card-open:{card.pk}"
+            pack_id=card_type.opening_pack_id, member_id=member_id, occasion=opening_occasion(card.pk)
         )
     return card
+
+
+def opening_occasion(card_id: int) -> str:
+    """The occasion of a card's opening pack: once per card row, so a card granted again gets none."""
+    return f"card-open:{card_id}"
 
 
 # --- free and conditional cards ---------------------------------------------------------------
@@ -214,10 +231,25 @@ def card_claim(
         )
 
 
+#: The event that revokes a conditional card whose cause was refunded (see ``cards_undo_since``).
+UNDO = "undo"
+
+
+def _last_event_kind():
+    return Subquery(CardEvent.objects.filter(card=OuterRef("pk")).order_by("-id").values("kind")[:1])
+
+
+def _holding(cards):
+    """``cards`` less the ones a refund undid: those do not count as held (they may be granted again)."""
+    return cards.annotate(last_event=_last_event_kind()).exclude(status=CardStatus.REVOKED, last_event=UNDO)
+
+
 def _refuse_held(existing: MembershipCard | None, now: datetime) -> None:
     if existing is None:
         return
     if existing.status == CardStatus.REVOKED:
+        if existing.events.order_by("-id").values_list("kind", flat=True).first() == UNDO:
+            return  # its cause was refunded: the member may meet the condition again
         raise CardRevoked()
     if existing.valid_until is None or existing.valid_until > now:
         raise CardAlreadyHeld()
@@ -226,19 +258,29 @@ def _refuse_held(existing: MembershipCard | None, now: datetime) -> None:
 def cards_grant_conditional(*, membership: Membership, now: datetime) -> list[MembershipCard]:
     """Grant every available conditional card whose threshold the member now meets. Membership row locked.
 
-    Called when an order completes (inside checkout's transaction) and by the
-    nightly catch-up.  A card already held (valid, expired or revoked) is not
-    granted again.
+    Called when an order completes (inside checkout's transaction), when
+    points are posted and by the nightly catch-up.  A card already held
+    (valid, expired or revoked) is not granted again, except one a refund
+    undid (``cards_undo_since``), which is granted again on its row.
     """
     offered = [t for _, t in sorted(card_types().items()) if t.kind == CardKind.CONDITIONAL and t.is_active]
     if not offered:
         return []
-    held = set(
-        MembershipCard.objects.filter(member_id=membership.member_id).values_list("card_type_id", flat=True)
-    )
+
+    def held() -> dict[int, MembershipCard]:
+        cards = MembershipCard.objects.filter(member_id=membership.member_id).annotate(
+            last_event=_last_event_kind()
+        )
+        return {c.card_type_id: c for c in cards}
+
+    cards = held()
     granted = []
     for card_type in offered:
-        if card_type.pk in held or not type_available(card_type, now):
+        existing = cards.get(card_type.pk)
+        undone = (
+            existing is not None and existing.status == CardStatus.REVOKED and existing.last_event == UNDO
+        )
+        if (existing is not None and not undone) or not type_available(card_type, now):
             continue
         if condition_progress(card_type=card_type, membership=membership) < card_type.condition_threshold:
             continue
@@ -250,10 +292,123 @@ def cards_grant_conditional(*, membership: Membership, now: datetime) -> list[Me
                 source="condition",
                 valid_from=valid_from,
                 valid_until=valid_until,
-                existing=None,
+                existing=existing,
             )
         )
+        # The card's opening pack may have posted points, which may have granted a points card already.
+        cards = held()
     return granted
+
+
+def cards_grant_for_points(*, member_id: int, now: datetime | None = None) -> list[MembershipCard]:
+    """Points were just posted to the member: grant the points-earned cards whose threshold they now reach.
+
+    Told by ``points.earning`` (its ``ON_EARNED`` table) after every earn,
+    in the caller's transaction: sign-up, profile, check-in, purchase, the
+    first-order and invite rewards, gift points.  An operator's adjustment
+    is a correction, not an earning, and grants nothing.  Costs no query
+    unless a points-earned card is offered and not yet held.
+
+    The caller holds the member's points account, which comes after the
+    membership in the lock order, so the membership is taken without
+    waiting: held by this transaction already (an order completing, a card
+    opening), the cards are granted under it; held by another (which may be
+    waiting for these very points), they are granted by a task once this
+    commits, and the nightly catch-up is the backstop.
+    """
+    now = now or timezone.now()
+    offered = [
+        t
+        for t in card_types().values()
+        if t.kind == CardKind.CONDITIONAL
+        and t.condition == CardCondition.POINTS_EARNED
+        and type_available(t, now)
+    ]
+    if not offered:
+        return []
+    held = set(
+        _holding(MembershipCard.objects.filter(member_id=member_id, card_type__in=offered)).values_list(
+            "card_type_id", flat=True
+        )
+    )
+    due = [t for t in offered if t.pk not in held]
+    if not due or points_earned_total(member_id=member_id) < min(t.condition_threshold for t in due):
+        return []
+    with transaction.atomic():
+        membership = try_lock_membership(member_id=member_id)
+        if membership is None:  # the nightly catch-up covers a broker outage
+            enqueue_on_commit("members.tasks.grant_conditional_cards", member_id)
+            return []
+        return cards_grant_conditional(membership=membership, now=now)
+
+
+def cards_grant_conditional_now(*, member_id: int) -> list[MembershipCard]:
+    """The conditional cards a member now meets, in a transaction of its own (the task behind
+    ``cards_grant_for_points`` when the membership was busy). Safe to run twice."""
+    with transaction.atomic():
+        return cards_grant_conditional(membership=lock_membership(member_id=member_id), now=timezone.now())
+
+
+def cards_undo_since(
+    *, membership: Membership, since: datetime, now: datetime, note: str, points_clawed_back: int = 0
+) -> list[MembershipCard]:
+    """A refund took the member's figures back: revoke each conditional card gained since ``since`` (the
+    refunded order's completion) whose condition they no longer meet.  Membership row locked.
+
+    ``membership`` carries the figures after the refund (paid spend,
+    completed orders); ``points_clawed_back`` is what the refund is about to
+    take back of earned points (its order's points, the gift packs it
+    undoes), which a points-earned card counts without; points cards are
+    decided last, so the opening packs of the cards undone before them count
+    too.  A card gained since: granted on its condition or claimed at or
+    after ``since``.  Each is revoked at once with an ``undo`` event whose
+    reason is ``note`` and the member notified (deduplicated per event); the
+    caller undoes their opening packs (``opening_occasion``) with the other
+    packs the refund undoes.  A card granted by an operator stays.
+    """
+    gained = sorted(
+        MembershipCard.objects.filter(
+            member_id=membership.member_id, status=CardStatus.ACTIVE, card_type__kind=CardKind.CONDITIONAL
+        )
+        .filter(
+            Exists(
+                CardEvent.objects.filter(
+                    card=OuterRef("pk"), kind__in=("condition", "claim"), created_at__gte=since
+                )
+            )
+        )
+        .select_related("card_type"),
+        key=lambda card: (card.card_type.condition == CardCondition.POINTS_EARNED, card.pk),
+    )
+    points_cards = any(card.card_type.condition == CardCondition.POINTS_EARNED for card in gained)
+    undone, drafts = [], []
+    for card in gained:
+        card_type = card.card_type
+        progress = condition_progress(card_type=card_type, membership=membership)
+        if card_type.condition == CardCondition.POINTS_EARNED:
+            progress -= points_clawed_back
+        if progress >= card_type.condition_threshold:
+            continue
+        card.status = CardStatus.REVOKED
+        card.save(update_fields=["status"])
+        event = _event(card, UNDO, reason=note)
+        undone.append(card)
+        if points_cards and card_type.opening_pack_id:
+            points_clawed_back += gift_pack_points_standing(
+                member_id=membership.member_id, occasions=[opening_occasion(card.pk)], since=since
+            )
+        drafts.append(
+            Draft(
+                member_id=membership.member_id,
+                kind="card_revoked",
+                title=_("Your %(card)s has been withdrawn") % {"card": card_type.name},
+                body=_("A refund took you below its condition. Meet it again and the card is yours again."),
+                dedupe_key=f"card-undo:{event.pk}",
+                data={"card_id": card.pk, "card_type_id": card_type.pk, "reason": note},
+            )
+        )
+    notify_many(drafts)
+    return undone
 
 
 def cards_catch_up_conditional(*, now: datetime | None = None, chunk_size: int = 500) -> int:
@@ -264,8 +419,6 @@ def cards_catch_up_conditional(*, now: datetime | None = None, chunk_size: int =
     bounded chunks, each member under their own lock in their own
     transaction.  Safe to rerun.
     """
-    from points.selectors import members_with_points_earned
-
     now = now or timezone.now()
     granted = 0
     for card_type in CardType.objects.filter(kind=CardKind.CONDITIONAL, is_active=True).order_by("pk"):
@@ -283,7 +436,9 @@ def cards_catch_up_conditional(*, now: datetime | None = None, chunk_size: int =
         pending = (
             members_receiving()
             .filter(pk__in=candidates)
-            .exclude(cards__card_type_id=card_type.pk)
+            .exclude(
+                Exists(_holding(MembershipCard.objects.filter(member=OuterRef("pk"), card_type=card_type)))
+            )
             .order_by("pk")
             .values_list("pk", flat=True)
         )

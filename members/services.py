@@ -12,12 +12,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from coupons.services import gift_pack_issue
+from coupons import selectors as coupon_selectors
+from coupons import services as coupon_services
 from loyalty import crypto, rounding
 from loyalty.errors import IdempotencyConflict
+from members import cards, tiers
 from members.exceptions import BirthdayChangeLimited, PhoneTaken, ReferrerNotFound
 from members.models import GrowthEntry, Member, MemberToken, WechatSession
-from members.tiers import membership_policy
 from members.wechat import WechatClient, WechatSessionInfo
 from points import earning
 
@@ -94,10 +95,10 @@ def member_welcome_gift(*, member_id: int):
     no-op all the same.  Returns the grant, or None (no pack chosen, pack
     inactive, account closed).
     """
-    pack_id = membership_policy().new_member_pack_id
+    pack_id = tiers.membership_policy().new_member_pack_id
     if pack_id is None:
         return None
-    return gift_pack_issue(pack_id=pack_id, member_id=member_id, occasion=NEW_MEMBER_OCCASION)
+    return coupon_services.gift_pack_issue(pack_id=pack_id, member_id=member_id, occasion=NEW_MEMBER_OCCASION)
 
 
 def member_login_wechat(*, code: str, channel: str = "", invite_code: str = "") -> LoginResult:
@@ -202,8 +203,8 @@ def membership_record_order(
 ) -> int:
     """A paid order completed: count ``paid_fen`` toward growth and cumulative spend.
 
-    Returns how many of the member's orders had completed before this one
-    (0: this is their first).
+    Returns how many of the member's orders count as completed before this
+    one (0: this is their first; a fully refunded order no longer counts).
 
     Called inside checkout's completion transaction (which any error here
     aborts, so it passes ``savepoint=False`` to save two round trips); locks
@@ -216,8 +217,6 @@ def membership_record_order(
     is now met.  Idempotent by ``order_no``: a repeated call changes nothing;
     the same order number with another amount is ``idempotency_conflict``.
     """
-    from members import cards, tiers
-
     if not isinstance(paid_fen, int) or paid_fen < 0:
         raise ValueError(f"paid_fen must be a non-negative integer, not {paid_fen!r}")
     with transaction.atomic(savepoint=savepoint):
@@ -246,20 +245,42 @@ def membership_record_order(
         return membership.completed_orders - 1
 
 
-def membership_record_refund(*, member_id: int, order_no: str, refund_no: str, paid_fen: int) -> None:
-    """Part (or all) of a completed order was refunded: take ``paid_fen`` back out.
+#: The growth ledger's mark that an order was refunded whole (a zero entry): it no longer counts as a
+#: completed order, once (the key is unique per member), and ``verify_ledgers`` can count it.
+CLOSED_KEY = "closed:{order_no}"
 
-    Called inside checkout's refund transaction, under the membership lock.
-    The order's growth is recomputed from what is left paid and the
-    difference taken back (so partial refunds add up exactly; growth counted
-    at the order's completion time); cumulative spend goes down by the
-    refunded amount, never below what the order added nor below zero.  The
-    tier is not lowered here: the nightly recalculation does it, with its
-    protection rules.  Conditional cards already granted stay.  An order
-    never recorded has nothing to take back.  Idempotent by (``order_no``, ``refund_no``).
+
+def membership_record_refund(
+    *,
+    member_id: int,
+    order_no: str,
+    refund_no: str,
+    paid_fen: int,
+    fully_refunded: bool = False,
+    points_clawed_back: int = 0,
+) -> None:
+    """Part (or all) of a completed order was refunded: take ``paid_fen`` back out, and what it gained.
+
+    Called inside checkout's refund transaction, before it touches coupons
+    and points (the lock order): locks the membership row.  The order's
+    growth is recomputed from what is left paid and the difference taken
+    back (so partial refunds add up exactly; growth counted at the order's
+    completion time); cumulative spend goes down by the refunded amount,
+    never below what the order added nor below zero.  ``fully_refunded``
+    (nothing of the order is left): it no longer counts as a completed
+    order, so a member whose only order it was has no first order again.
+
+    Nothing the refund takes below a threshold survives it: a tier gained
+    since the order that the window's growth no longer reaches is undone at
+    once, protection or not (``tiers.tier_undo_since``), and so is a
+    conditional card gained since whose figure is now below its threshold
+    (``cards.cards_undo_since``; ``points_clawed_back``: the earned points
+    this refund is about to claw back), each with its gift packs, a reason
+    and a notification.  What stays above its threshold stays.
+
+    An order never recorded has nothing to take back.  Idempotent by
+    (``order_no``, ``refund_no``).
     """
-    from members import tiers
-
     if not isinstance(paid_fen, int) or paid_fen < 0:
         raise ValueError(f"paid_fen must be a non-negative integer, not {paid_fen!r}")
     with transaction.atomic():
@@ -292,7 +313,45 @@ def membership_record_refund(*, member_id: int, order_no: str, refund_no: str, p
             paid_fen=refunded_now,
         )
         membership.paid_total_fen = max(membership.paid_total_fen - refunded_now, 0)
-        membership.save(update_fields=["growth_total", "paid_total_fen"])
+        if fully_refunded:
+            closed = tiers.growth_post(
+                membership=membership,
+                kind="refund",
+                amount=0,
+                idempotency_key=CLOSED_KEY.format(order_no=order_no),
+                counts_at=order.counts_at,
+                order_no=order_no,
+            )
+            if not closed.replayed:
+                membership.completed_orders = max(membership.completed_orders - 1, 0)
+        membership.save(update_fields=["growth_total", "paid_total_fen", "completed_orders"])
+        _undo_gains(
+            membership,
+            since=order.counts_at,
+            note=f"order {order_no} refunded ({refund_no})",
+            points_clawed_back=points_clawed_back,
+            policy=policy,
+        )
+
+
+def _undo_gains(membership, *, since, note: str, points_clawed_back: int, policy) -> None:
+    """The tier and conditional cards gained since ``since`` that the refund took below their thresholds,
+    then their gift packs: all their coupons, then all their points (the lock order)."""
+    now = timezone.now()
+    change = tiers.tier_undo_since(membership=membership, since=since, now=now, note=note, policy=policy)
+    occasions = tiers.undone_upgrade_occasions(change) if change else []
+    if occasions:
+        points_clawed_back += coupon_selectors.gift_pack_points_standing(
+            member_id=membership.member_id, occasions=occasions, since=since
+        )
+    undone = cards.cards_undo_since(
+        membership=membership, since=since, now=now, note=note, points_clawed_back=points_clawed_back
+    )
+    occasions += [cards.opening_occasion(card.pk) for card in undone]
+    if occasions:
+        coupon_services.gift_pack_revoke(
+            member_id=membership.member_id, occasions=occasions, since=since, reason=note
+        )  # a coupon an open order holds stays with it: the order's refund cannot wait
 
 
 def membership_award_growth(*, member_id: int, amount: int, idempotency_key: str) -> None:
@@ -302,8 +361,6 @@ def membership_award_growth(*, member_id: int, amount: int, idempotency_key: str
     an order.  Idempotent by key (the same key with another amount is
     ``idempotency_conflict``).
     """
-    from members import tiers
-
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise ValueError(f"amount must be a positive integer, not {amount!r}")
     with transaction.atomic():

@@ -24,6 +24,12 @@ def catch_up_conditional_cards() -> int:
     return cards.cards_catch_up_conditional()
 
 
+@shared_task(name="members.grant_conditional_cards", time_limit=60, soft_time_limit=50)
+def grant_conditional_cards(member_id: int) -> int:
+    """Points were posted while the member's membership was busy (``cards.cards_grant_for_points``)."""
+    return len(cards.cards_grant_conditional_now(member_id=member_id))
+
+
 @shared_task(name="members.issue_monthly_card_coupons", time_limit=3600, soft_time_limit=3300)
 @once_per_period
 def issue_monthly_card_coupons() -> int:

@@ -15,7 +15,11 @@ Rules (each one tested):
 - Downgrades happen only at night, by at most one level per run, and never
   while the member is protected: ``protection_days`` after an upgrade and
   ``downgrade_period_days`` after a downgrade (so "at most one level per
-  period").  A refund takes growth back but never downgrades at once.
+  period").
+- A refund undoes at once what it takes the window's growth below: a level
+  gained since the refunded order's completion that the growth no longer
+  reaches is taken back, protection or not (``tier_undo_since``), and so
+  are the upgrade gift packs of the levels taken back.
 - Every change writes a ``TierChange`` with its reason and sends a
   tier-change notification (dedupe key per change).
 """
@@ -63,6 +67,22 @@ def lock_membership(*, member_id: int) -> Membership:
             )
         membership = lock_row(Membership, "member_id", member_id)
     return membership
+
+
+def try_lock_membership(*, member_id: int) -> Membership | None:
+    """The member's membership row locked FOR UPDATE, or None when another transaction holds it or it
+    does not exist yet: never waits (for callers already holding a lock that comes after it)."""
+    fields = Membership._meta.concrete_fields
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT {', '.join(f.column for f in fields)} FROM {Membership._meta.db_table} "
+            "WHERE member_id = %s FOR UPDATE SKIP LOCKED",
+            [member_id],
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None
+    return Membership.from_db(connection.alias, [f.attname for f in fields], list(row))
 
 
 def window_start(*, at: datetime, policy: MembershipPolicy) -> datetime:
@@ -198,6 +218,94 @@ def _change(
     return change
 
 
+def tier_undo_since(
+    *,
+    membership: Membership,
+    since: datetime,
+    now: datetime,
+    note: str,
+    policy: MembershipPolicy | None = None,
+) -> TierChange | None:
+    """A refund took growth back: undo the levels gained since ``since`` that the window's growth no longer
+    reaches (``since``: the refunded order's completion).  Membership row locked.
+
+    The member goes down at once to the higher of what the window's growth
+    reaches now and the level they held before ``since``; protection does not
+    shield a gain whose cause was refunded.  Their protection becomes what
+    the history they keep gives: the upgrade since ``since`` that reached the
+    new level, else the last change before ``since`` (none: unprotected).
+    The change is recorded with reason ``refund`` and ``note`` and notified;
+    the caller undoes the upgrade packs of the levels taken back
+    (``undone_upgrade_occasions``) with the other packs the refund undoes.
+    """
+    policy = policy or membership_policy()
+    since_then = list(
+        TierChange.objects.filter(member_id=membership.member_id, created_at__gte=since).order_by("pk")
+    )
+    if not any(c.to_level > c.from_level for c in since_then):
+        return None  # nothing gained since the order: the nightly rules alone apply
+    before = since_then[0].from_level
+    growth = window_growth(member_id=membership.member_id, at=now, policy=policy)
+    target = min(membership.tier_level, max(level_for_growth(growth, tiers()), before))
+    if target >= membership.tier_level:
+        return None
+    reached = (
+        next((c for c in since_then if c.from_level < target <= c.to_level), None)
+        if target > before
+        else None
+    )
+    if reached is not None:
+        changed_at, protected_until = (
+            reached.created_at,
+            reached.created_at + timedelta(days=policy.protection_days),
+        )
+    else:
+        last = (
+            TierChange.objects.filter(member_id=membership.member_id, created_at__lt=since)
+            .order_by("-pk")
+            .first()
+        )
+        changed_at = last.created_at if last else None
+        protected_until = (
+            last.created_at
+            + timedelta(
+                days=policy.protection_days
+                if last.to_level > last.from_level
+                else policy.downgrade_period_days
+            )
+            if last
+            else None
+        )
+    from_level = membership.tier_level
+    membership.tier_level, membership.tier_changed_at, membership.protected_until = (
+        target,
+        changed_at,
+        protected_until,
+    )
+    membership.save(update_fields=["tier_level", "tier_changed_at", "protected_until"])
+    change = TierChange.objects.create(
+        member_id=membership.member_id,
+        from_level=from_level,
+        to_level=target,
+        reason=TierChange.Reason.REFUND,
+        window_growth=growth,
+        note=note[:200],
+        created_at=now,
+    )
+    after_tier_changes([change])
+    return change
+
+
+def upgrade_occasion(level: int) -> str:
+    """The occasion of a level's upgrade gift pack: once per member and level, ever."""
+    return f"tier-upgrade:{level}"
+
+
+def undone_upgrade_occasions(change: TierChange) -> list[str]:
+    """The upgrade packs a downward change takes back (the levels it leaves)."""
+    return [upgrade_occasion(level) for level in range(change.to_level + 1, change.from_level + 1)]
+
+
 def after_tier_changes(changes: list[TierChange]) -> None:
     """Gift packs for every level passed upward, and one notification per change (same transaction)."""
     by_level = {t.level: t for t in tiers()}
@@ -207,24 +315,24 @@ def after_tier_changes(changes: list[TierChange]) -> None:
             tier = by_level.get(level)
             if tier is not None and tier.upgrade_pack_id:
                 gift_pack_issue(
-                    pack_id=tier.upgrade_pack_id, member_id=change.member_id, occasion=f"tier-upgrade:{level}"
+                    pack_id=tier.upgrade_pack_id, member_id=change.member_id, occasion=upgrade_occasion(level)
                 )
         new = by_level.get(change.to_level)
         name = new.name if new else str(change.to_level)
-        up = change.to_level > change.from_level
+        if change.to_level > change.from_level:
+            body = _("Congratulations! You have been upgraded to %(tier)s.")
+        elif change.reason == TierChange.Reason.REFUND:
+            body = _("A refund took back the growth value of your upgrade: your tier is %(tier)s again.")
+        else:
+            body = _("Your tier has changed to %(tier)s. Earn growth value to climb again.")
         drafts.append(
             Draft(
                 member_id=change.member_id,
                 kind="tier_change",
                 title=_("Your tier is now %(tier)s") % {"tier": name},
-                body=(
-                    _("Congratulations! You have been upgraded to %(tier)s.")
-                    if up
-                    else _("Your tier has changed to %(tier)s. Earn growth value to climb again.")
-                )
-                % {"tier": name},
+                body=body % {"tier": name},
                 dedupe_key=f"tier-change:{change.pk}",
-                data={"from_level": change.from_level, "to_level": change.to_level},
+                data={"from_level": change.from_level, "to_level": change.to_level, "reason": change.reason},
             )
         )
     notify_many(drafts)

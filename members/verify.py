@@ -16,6 +16,27 @@ CHECKS = [
            GROUP BY o.id HAVING SUM(r.paid_fen) > o.paid_fen OR -SUM(r.amount) > o.amount""",
     ),
     (
+        "members: cumulative paid spend differs from what the orders paid less their refunds",
+        """SELECT m.member_id, m.paid_total_fen,
+                  COALESCE(SUM(e.paid_fen) FILTER (WHERE e.kind = 'order'), 0)
+                  - COALESCE(SUM(e.paid_fen) FILTER (WHERE e.kind = 'refund'), 0)
+           FROM members_membership m LEFT JOIN members_growthentry e ON e.member_id = m.member_id
+           GROUP BY m.id
+           HAVING m.paid_total_fen <> COALESCE(SUM(e.paid_fen) FILTER (WHERE e.kind = 'order'), 0)
+                                     - COALESCE(SUM(e.paid_fen) FILTER (WHERE e.kind = 'refund'), 0)""",
+    ),
+    (
+        # A fully refunded order no longer counts; its refund writes the zero entry ``closed:<order_no>``.
+        "members: completed-order count differs from the orders recorded less the ones refunded whole",
+        """SELECT m.member_id, m.completed_orders,
+                  COUNT(e.id) FILTER (WHERE e.kind = 'order') - COUNT(e.id) FILTER (WHERE e.kind = 'refund'
+                                                                   AND e.idempotency_key LIKE 'closed:%')
+           FROM members_membership m LEFT JOIN members_growthentry e ON e.member_id = m.member_id
+           GROUP BY m.id
+           HAVING m.completed_orders <> COUNT(e.id) FILTER (WHERE e.kind = 'order')
+                  - COUNT(e.id) FILTER (WHERE e.kind = 'refund' AND e.idempotency_key LIKE 'closed:%')""",
+    ),
+    (
         # A purchase refunded whole as its money arrived (the card was revoked meanwhile) never had a card.
         "members: a paid card purchase has no card or no period",
         """SELECT id FROM members_cardpurchase

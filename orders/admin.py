@@ -113,6 +113,7 @@ class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "settlement",
         "points_used",
+        "points_multiplier",
         "earned_points",
         "refunded_points",
         "reversed_earned_points",

@@ -101,6 +101,9 @@ class QuoteSerializer(serializers.Serializer):
     benefit_discount_bp = serializers.IntegerField()
     benefit_discount_fen = serializers.IntegerField()
     benefit_sources = serializers.DictField(child=serializers.CharField())
+    points_multiplier = serializers.CharField(
+        help_text="Exact fraction (e.g. '3/2'): the order earns purchase points at it when it completes."
+    )
     coupon_ids = serializers.ListField(child=serializers.IntegerField())
     coupon_discount_fen = serializers.IntegerField()
     shipping_discount_fen = serializers.IntegerField()
@@ -110,6 +113,9 @@ class QuoteSerializer(serializers.Serializer):
     shipping_stored_value_fen = serializers.IntegerField()
     shipping_cash_fen = serializers.IntegerField()
     cash_fen = serializers.IntegerField(help_text="What the merchant collects.")
+    points_estimate = serializers.IntegerField(
+        help_text="Purchase points the order earns when it completes (before any earning cap)."
+    )
     points_balance = serializers.IntegerField()
     points_max = serializers.IntegerField(help_text="The most points this basket may use.")
     stored_value_balance_fen = serializers.IntegerField()

@@ -99,6 +99,11 @@ class Order(models.Model):
     shipping_cash_fen = models.BigIntegerField(_("shipping paid in cash"), default=0)
     coupon_ids = models.JSONField(_("coupons"), default=list, blank=True)
     benefit_sources = models.JSONField(_("benefit sources"), default=dict, blank=True)
+    # The purchase points multiplier of the benefits in force at commit (tier or card, times a member
+    # day), which its quote showed and its completion earns at.  Empty: committed before it was kept.
+    points_multiplier = models.DecimalField(
+        _("points multiplier"), max_digits=10, decimal_places=4, null=True, blank=True
+    )
     points_spend_entry_id = models.BigIntegerField(_("points spend entry"), null=True, blank=True)
     stored_value_entry_id = models.BigIntegerField(_("stored value entry"), null=True, blank=True)
     # Completion.

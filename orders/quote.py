@@ -4,6 +4,8 @@ Order of application, fixed:
 
 1. **Member benefit discount** (tier, card, member day: ``members.benefits``),
    per unit (``loyalty.rounding.member_unit_discount``), and free shipping.
+   The same benefits' points multiplier is part of the quote: the order
+   earns purchase points at it when it completes (``points_estimate``).
 2. **Coupons**, priced by ``coupons.pricing`` on the member prices: the ones
    the member chose (``coupon_ids``), or, when ``coupon_ids`` is None, the
    best combination of the member's usable coupons.
@@ -37,6 +39,7 @@ from loyalty.config import cached
 from members import benefits as member_benefits_module
 from orders import exceptions as exc
 from orders.models import CheckoutSettings
+from points.earning import purchase_points_estimate
 from points.exceptions import InsufficientPoints
 from points.selectors import points_usable_balance
 from stored_value.exceptions import AccountFrozen, InsufficientBalance
@@ -102,6 +105,7 @@ class Quote:
     benefit_discount_bp: int
     benefit_discount_fen: int
     benefit_sources: dict
+    points_multiplier: str  # exact fraction ("3/2"): what the order earns purchase points at
     coupon_ids: list[int]
     coupon_discount_fen: int
     shipping_discount_fen: int
@@ -112,6 +116,7 @@ class Quote:
     shipping_cash_fen: int
     cash_fen: int
     # Informational (not in the fingerprint).
+    points_estimate: int = 0  # purchase points the order earns when completed, before caps
     points_balance: int = 0
     points_max: int = 0
     stored_value_balance_fen: int = 0
@@ -127,6 +132,7 @@ class Quote:
     def settlement(self) -> dict:
         data = self.as_dict()
         for key in (
+            "points_estimate",
             "points_balance",
             "points_max",
             "stored_value_balance_fen",
@@ -311,6 +317,7 @@ def compute_quote(
         benefit_discount_bp=benefit.discount_bp,
         benefit_discount_fen=sum(ql.benefit_discount_fen for ql in lines),
         benefit_sources=dict(benefit.sources),
+        points_multiplier=str(benefit.points_multiplier),
         coupon_ids=coupon_ids,
         coupon_discount_fen=combination.line_discount_fen,
         shipping_discount_fen=shipping_discount,
@@ -320,6 +327,10 @@ def compute_quote(
         shipping_stored_value_fen=sv_parts[SHIPPING],
         shipping_cash_fen=due[SHIPPING] - sv_parts[SHIPPING],
         cash_fen=sum(ql.cash_fen for ql in lines) + due[SHIPPING] - sv_parts[SHIPPING],
+        points_estimate=purchase_points_estimate(
+            paid_fen=sum(ql.stored_value_fen + ql.cash_fen for ql in lines),
+            multiplier=benefit.points_multiplier,
+        ),
         points_balance=max(balance, 0),
         points_max=min(points_max, max(balance, 0) // unit_points * unit_points),
         stored_value_balance_fen=sv_state["balance_fen"],

@@ -29,6 +29,8 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
+from fractions import Fraction
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -184,6 +186,7 @@ def _create_order(
         shipping_cash_fen=quote.shipping_cash_fen,
         coupon_ids=quote.coupon_ids,
         benefit_sources=quote.benefit_sources,
+        points_multiplier=_decimal(Fraction(quote.points_multiplier)),
         committed_at=now,
         expires_at=now + timedelta(minutes=timeout_minutes),
         **entries,
@@ -209,6 +212,11 @@ def _create_order(
     ]
     rows.insert_order(order, lines, rows.new_event(order, kind="commit", to_status=OrderStatus.COMMITTED))
     return order, lines
+
+
+def _decimal(multiplier: Fraction) -> Decimal:
+    """Exact: multipliers have two decimals and at most two multiply (tier or card, member day)."""
+    return Decimal(multiplier.numerator) / Decimal(multiplier.denominator)
 
 
 def _apply(order_no: str, quote: Quote, timeout_minutes: int) -> tuple[int | None, int | None]:
@@ -317,9 +325,13 @@ def _eligible_fen(lines) -> int:
 def order_complete(*, order_no: str) -> Result:
     """The order is paid and fulfilled: use the coupons, earn points, count it for membership. Once.
 
-    Purchase points (rule × multipliers × caps), first-order and invite
-    rewards are each keyed so a repeat posts nothing; a repeated complete
-    returns the order unchanged before touching any of them.
+    Purchase points (rule × multipliers × caps) are earned at the benefits in
+    force when the order was committed, as its quote showed: an upgrade this
+    very completion causes does not change them.  First-order and invite
+    rewards go with the member's first order that counts (none before it, a
+    fully refunded one not counting).  Each is keyed so a repeat posts
+    nothing; a repeated complete returns the order unchanged before touching
+    any of them.
     """
     with transaction.atomic():
         order = _locked(order_no)
@@ -350,11 +362,15 @@ def order_complete(*, order_no: str) -> Result:
             coupon_services.coupon_use(coupon_id=coupon_id, order_no=order.order_no, now=now)
         # No savepoint: any error aborts the completion, and the award's key is asked for only here, once.
         award = earning.points_award_purchase(
-            member_id=order.member_id, order_no=order.order_no, paid_fen=eligible, savepoint=False
+            member_id=order.member_id,
+            order_no=order.order_no,
+            paid_fen=eligible,
+            multiplier=None if order.points_multiplier is None else Fraction(order.points_multiplier),
+            savepoint=False,
         )
         order.earned_points, order.points_earn_entry_id = award.granted, award.entry_id
         # A first order that paid nothing (all points and coupons) earns no first-order or invite reward.
-        # Membership counts every completion (it is told of each one above), refunded ones included.
+        # Membership counts every completion but the fully refunded ones (it is told of each above).
         if eligible > 0 and completed_before == 0:
             earning.points_award_first_order(member_id=order.member_id, order_no=order.order_no)
             referrer_id = (
@@ -388,6 +404,9 @@ def order_refund(
     refund that leaves nothing of the goods also returns the shipping paid
     and restores the coupons (per the coupon policy: whole order refunded and
     still valid).  Cumulative refunded columns are CHECKed in the database.
+    Membership is told first (``membership_record_refund``): it takes back
+    growth, spend and, for the last refund, the completed order, and undoes
+    the tiers and conditional cards the refund takes below their thresholds.
     """
     if not refund_no or len(refund_no) > 64:
         raise exc.InvalidBasket(details={"refund_no": "1 to 64 characters"})
@@ -483,9 +502,21 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
         cash_fen=total("cash_fen") + shipping_cash,
         earned_points_reversed=clawback,
     )
-    # Membership, then coupons, then the ledgers' accounts: the order every path locks them in.
+    # Membership, then coupons, then the ledgers' accounts: the order every path locks them in (the
+    # coupons this order used are locked only under the order's lock, so restoring them after the
+    # points an undone gift pack clawed back cannot deadlock).
     membership.membership_record_refund(
-        member_id=order.member_id, order_no=order.order_no, refund_no=refund_no, paid_fen=eligible_now
+        member_id=order.member_id,
+        order_no=order.order_no,
+        refund_no=refund_no,
+        paid_fen=eligible_now,
+        fully_refunded=is_full,
+        points_clawed_back=clawback
+        + (
+            earning.order_rewards_standing(order_no=order.order_no, member_id=order.member_id)
+            if is_full
+            else 0
+        ),
     )
     if is_full:
         for coupon_id in sorted(order.coupon_ids):

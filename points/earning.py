@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from fractions import Fraction
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from loyalty import crypto, rounding
 from loyalty.config import cached
@@ -41,6 +44,17 @@ from points.models import (
     PointsWithheld,
     RuleKind,
 )
+
+#: Told, in the caller's transaction, each time points are earned (an explicit table, as
+#: ``payments.purposes``: the points app sits below the membership programme and does not import it).
+#: Each takes ``member_id`` and costs nothing when there is nothing to do.  Every earn goes through
+#: ``points_award`` or ``points_grant_gift``; an operator's adjustment is not an earning and tells no one.
+ON_EARNED = ("members.cards.cards_grant_for_points",)
+
+
+def _earned(member_id: int) -> None:
+    for path in ON_EARNED:
+        import_string(path)(member_id=member_id)
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,7 @@ def points_award(
     rule_kind: str,
     idempotency_key: str,
     paid_fen: int = 0,
+    multiplier: Fraction | None = None,
     extra_points: int = 0,
     reference: str = "",
     savepoint: bool = True,
@@ -87,7 +102,9 @@ def points_award(
     ``savepoint=False``: see ``ledger.points_earn`` (used when no cap applies).
 
     ``paid_fen`` (purchase only) is what the member actually paid, including
-    the stored-value part, excluding shipping and the points-deduction part.
+    the stored-value part, excluding shipping and the points-deduction part;
+    ``multiplier`` (purchase only) the one in force when the order was
+    committed, which its quote showed (None: the member's benefits now).
     """
     rule = earning_rule(rule_kind)
     if rule is None:
@@ -97,7 +114,9 @@ def points_award(
         requested = rounding.purchase_points(
             eligible_fen=paid_fen,
             points_per_yuan=rule.points_per_yuan,
-            multiplier=benefits.points_multiplier(member_id=member_id, at=now),
+            multiplier=multiplier
+            if multiplier is not None
+            else benefits.points_multiplier(member_id=member_id, at=now),
         )
     else:
         requested = rule.points + extra_points
@@ -146,6 +165,8 @@ def points_award(
         .first()
         or 0
     )
+    if posting.entry_id and not posting.replayed:
+        _earned(member_id)
     return Award(
         granted=posting.amount if posting.entry_id else 0,
         withheld=withheld,
@@ -334,20 +355,66 @@ def points_phone_bound(*, member_id: int, phone: str) -> None:
     )
 
 
-def points_award_purchase(*, member_id: int, order_no: str, paid_fen: int, savepoint: bool = True) -> Award:
+def points_award_purchase(
+    *,
+    member_id: int,
+    order_no: str,
+    paid_fen: int,
+    multiplier: Fraction | None = None,
+    savepoint: bool = True,
+) -> Award:
+    """Purchase points at ``multiplier``, the benefits' multiplier captured when the order was committed."""
     return points_award(
         member_id=member_id,
         rule_kind=RuleKind.PURCHASE,
         idempotency_key=f"purchase:{order_no}",
         paid_fen=paid_fen,
+        multiplier=multiplier,
         reference=order_no,
         savepoint=savepoint,
     )
 
 
-def points_award_first_order(*, member_id: int, order_no: str) -> Award:
+def purchase_points_estimate(*, paid_fen: int, multiplier: Fraction) -> int:
+    """What a purchase paying ``paid_fen`` earns at ``multiplier`` under today's rule, before any cap."""
+    rule = earning_rule(RuleKind.PURCHASE)
+    if rule is None:
+        return 0
+    return rounding.purchase_points(
+        eligible_fen=paid_fen, points_per_yuan=rule.points_per_yuan, multiplier=multiplier
+    )
+
+
+def _award_once(*, member_id: int, rule_kind: str, key: str, reference: str) -> Award:
+    """A reward a member has once while it stands (first order, invite), keyed ``key``.
+
+    An award clawed back whole (its first order fully refunded) no longer
+    stands: the member's next first order earns it again, under ``key#2``,
+    ``key#3`` … .  Only a replay of the key costs the extra query.
+    """
+    award = points_award(member_id=member_id, rule_kind=rule_kind, idempotency_key=key, reference=reference)
+    if not award.replayed:
+        return award
+    earlier = (
+        PointsEntry.objects.filter(account__member_id=member_id, kind=EntryKind.EARN)
+        .filter(Q(idempotency_key=key) | Q(idempotency_key__startswith=f"{key}#"))
+        .annotate(taken=Coalesce(Sum("reversals__amount"), 0))
+        .values_list("amount", "taken")
+    )
+    earlier = list(earlier)
+    if any(amount + taken > 0 for amount, taken in earlier):  # one stands: it stays the one
+        return award
     return points_award(
-        member_id=member_id, rule_kind=RuleKind.FIRST_ORDER, idempotency_key="first_order", reference=order_no
+        member_id=member_id,
+        rule_kind=rule_kind,
+        idempotency_key=f"{key}#{len(earlier) + 1}",
+        reference=reference,
+    )
+
+
+def points_award_first_order(*, member_id: int, order_no: str) -> Award:
+    return _award_once(
+        member_id=member_id, rule_kind=RuleKind.FIRST_ORDER, key="first_order", reference=order_no
     )
 
 
@@ -359,17 +426,12 @@ def points_award_invite(
     ``inviter_id`` None: the inviter may not receive (a closed account); the friend is rewarded all the same.
     """
     return (
-        points_award(
-            member_id=inviter_id,
-            rule_kind=RuleKind.INVITER,
-            idempotency_key=f"inviter:{invitee_id}",
-            reference=order_no,
+        _award_once(
+            member_id=inviter_id, rule_kind=RuleKind.INVITER, key=f"inviter:{invitee_id}", reference=order_no
         )
         if inviter_id is not None
         else Award(granted=0, withheld=0, entry_id=None),
-        points_award(
-            member_id=invitee_id, rule_kind=RuleKind.INVITEE, idempotency_key="invitee", reference=order_no
-        ),
+        _award_once(member_id=invitee_id, rule_kind=RuleKind.INVITEE, key="invitee", reference=order_no),
     )
 
 
@@ -392,6 +454,16 @@ def order_rewards(*, order_no: str, member_ids: list[int]) -> list[tuple[int, in
         .order_by("account__member_id", "id")
         .values_list("account__member_id", "id")
     )
+
+
+def order_rewards_standing(*, order_no: str, member_id: int) -> int:
+    """What of the first-order and invite rewards ``order_no`` paid ``member_id`` is not clawed back yet."""
+    rewards = PointsEntry.objects.filter(
+        account__member_id=member_id, kind=EntryKind.EARN, source__in=ORDER_REWARDS, reference=order_no
+    ).values("pk")
+    return PointsEntry.objects.filter(Q(pk__in=rewards) | Q(reverses__in=rewards)).aggregate(
+        s=Sum("amount", default=0)
+    )["s"]
 
 
 # --- daily check-in ----------------------------------------------------------------
@@ -460,4 +532,6 @@ def points_grant_gift(
         expires_at=expiry_for(rule, now) if rule else None,
         reference=reference,
     )
+    if not posting.replayed:
+        _earned(member_id)
     return posting.entry_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
-from django.db.models import Min, Sum
+from django.db.models import Min, Q, Sum
 from django.utils import timezone
 
 from loyalty import prepared
@@ -52,17 +52,33 @@ def check_in_calendar(*, member_id: int, year: int, month: int) -> dict:
     }
 
 
+#: What counts as earned: every earn, less what was clawed back of earns (a refunded order's
+#: points, a reward taken back: a reversal of an earn).  Spends, expiries and the points a
+#: cancelled spend gives back are not earnings; neither is an operator's adjustment.
+_EARNED = Q(kind="earn") | Q(kind="reverse", reverses__kind="earn")
+
+
 def points_earned_total(*, member_id: int) -> int:
-    """Every point the member has ever earned (earn entries; spends, expiries and reversals not deducted)."""
-    return PointsEntry.objects.filter(account__member_id=member_id, kind="earn").aggregate(
+    """Every point the member has earned and kept earned (``_EARNED``): what a points-earned card counts."""
+    return PointsEntry.objects.filter(_EARNED, account__member_id=member_id).aggregate(
         s=Sum("amount", default=0)
     )["s"]
+
+
+def points_standing(*, member_id: int, keys: list[str]) -> int:
+    """What of the member's earns under ``keys`` has not been clawed back."""
+    if not keys:
+        return 0
+    earns = PointsEntry.objects.filter(account__member_id=member_id, kind="earn", idempotency_key__in=keys)
+    return PointsEntry.objects.filter(
+        Q(pk__in=earns.values("pk")) | Q(reverses__in=earns.values("pk"))
+    ).aggregate(s=Sum("amount", default=0))["s"]
 
 
 def members_with_points_earned(*, at_least: int):
     """Member ids whose ``points_earned_total`` reaches ``at_least``: a values queryset to filter with."""
     return (
-        PointsEntry.objects.filter(kind="earn")
+        PointsEntry.objects.filter(_EARNED)
         .values("account__member_id")
         .annotate(total=Sum("amount"))
         .filter(total__gte=at_least)

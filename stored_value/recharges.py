@@ -377,5 +377,9 @@ def _take_back_gifts(order: RechargeOrder, *, principal: int, key: str, reason: 
         )
     if whole:
         gift_pack_revoke(
-            member_id=order.member_id, occasion=gift_occasion(order), reason=reason, actor_id=actor_id
+            member_id=order.member_id,
+            occasions=[gift_occasion(order)],
+            reason=reason,
+            actor_id=actor_id,
+            refuse_while_held=True,
         )

@@ -325,7 +325,7 @@ def tiers_to_recalculate():
             if m % 50 == 0:  # one in fifty is at another level: up, or down unless protected
                 level = (level + 1 + m % 3) % 4
             protected = now + timedelta(days=30) if m % 150 == 0 else None
-            yield m, level, in_window[m % 4] + 3_000, 0, protected
+            yield m, level, in_window[m % 4] + 3_000, 2, protected  # its two orders above
 
     with connection.cursor() as cur:
         copy_members(cur, members, now)
@@ -367,8 +367,28 @@ def conditional_cards_missed():
     )
     with connection.cursor() as cur:
         copy_members(cur, 120, now)
-        # Three in four have the orders for it.
-        _memberships(cur, ((m, 0, 0, 1 if m % 4 == 0 else 3 + m % 3, None) for m in range(1, 121)))
+        # Three in four have the orders for it (free ones: the growth ledger records each).
+        orders = {m: 1 if m % 4 == 0 else 3 + m % 3 for m in range(1, 121)}
+        copy_rows(
+            cur,
+            "members_growthentry",
+            [
+                "member_id",
+                "kind",
+                "amount",
+                "paid_fen",
+                "order_no",
+                "idempotency_key",
+                "counts_at",
+                "created_at",
+            ],
+            (
+                (m, "order", 0, 0, f"O{m}-{k}", f"order:O{m}-{k}", now, now)
+                for m, count in orders.items()
+                for k in range(count)
+            ),
+        )
+        _memberships(cur, ((m, 0, 0, count, None) for m, count in orders.items()))
         reset_sequences(cur, ["members_member", "members_membership"])
     return ()
 

@@ -3,14 +3,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from coupons.models import GiftPackGrant
+from coupons.models import Coupon, GiftPackGrant, GiftPackItem
 from loyalty.errors import ApplicationError
 from members import cards
-from members.models import CardEvent, CardPurchase, MembershipCard
-from members.services import membership_record_order
+from members.benefits import member_benefits
+from members.models import CardEvent, CardPurchase, CardType, MembershipCard
+from members.services import member_login, membership_record_order, membership_record_refund
+from members.wechat import WechatSessionInfo
 from notifications.models import Notification
 from payments.models import Payment, PaymentRefund
+from points import earning
 from points import ledger as points_ledger
+from points.models import PointsEntry
+from tests.coupons.helpers import template
 from tests.factories import MemberFactory
 from tests.members.card_helpers import DAY, card_type, pack, pay
 
@@ -323,3 +328,147 @@ def test_money_arriving_for_a_card_revoked_meanwhile_is_refunded_whole_and_the_c
     assert MembershipCard.objects.get(pk=trial.pk).status == "revoked"
     assert PaymentRefund.objects.filter(out_refund_no=f"CARD{purchase.pk}", amount_fen=1_990).exists()
     assert find_violations() == []
+
+
+# --- refunds undo the cards they take below their condition (issue #19) ---------------------------
+
+
+def card_state(member, ct):
+    """(status, last event kind, its reason) of the member's card of ``ct``."""
+    card = MembershipCard.objects.get(member=member, card_type=ct)
+    last = card.events.order_by("-id").first()
+    return card.status, last.kind, last.reason
+
+
+def opening_pack_state(member, ct):
+    """(coupon statuses, points left) of the opening pack of the member's card of ``ct``."""
+    card = MembershipCard.objects.get(member=member, card_type=ct)
+    grant = GiftPackGrant.objects.get(member=member, occasion=f"card-open:{card.pk}")
+    coupons = list(
+        Coupon.objects.filter(member=member, issue_key__startswith=f"pack:{grant.pk}:").values_list(
+            "status", flat=True
+        )
+    )
+    gift = PointsEntry.objects.get(account__member=member, idempotency_key=f"gift-pack:{grant.pk}")
+    return coupons, gift.amount + sum(r.amount for r in gift.reversals.all())
+
+
+def test_a_refund_below_a_spend_card_threshold_revokes_the_card_with_its_reason_pack_and_notice(member):
+    opening = pack(points=30)
+    GiftPackItem.objects.create(pack=opening, template=template(per_member_limit=5))
+    ct = card_type(
+        "conditional",
+        condition="paid_spend",
+        condition_threshold=100_000,
+        opening_pack=opening,
+        discount_bp=1000,
+    )
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=120_000, completed_at=timezone.now())
+    membership_record_refund(member_id=member.pk, order_no="A", refund_no="R1", paid_fen=20_000)
+    assert card_state(member, ct) == ("active", "condition", "")  # 100,000 left: still met
+
+    membership_record_refund(member_id=member.pk, order_no="A", refund_no="R2", paid_fen=1)
+
+    assert card_state(member, ct) == ("revoked", "undo", "order A refunded (R2)")
+    assert opening_pack_state(member, ct) == (["voided"], 0)
+    assert member_benefits(member_id=member.pk, at=timezone.now()).discount_bp == 0
+    notices = Notification.objects.filter(member=member, kind="card_revoked")
+    assert notices.count() == 1 and notices.get().data["reason"] == "order A refunded (R2)"
+    membership_record_refund(member_id=member.pk, order_no="A", refund_no="R2", paid_fen=1)  # replay
+    assert notices.count() == 1 and CardEvent.objects.filter(kind="undo").count() == 1
+
+
+def test_an_order_card_goes_with_its_fully_refunded_order_and_comes_back_with_a_real_one(member):
+    ct = card_type("conditional", condition="orders", condition_threshold=1, opening_pack=pack(points=20))
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=5_000, completed_at=timezone.now())
+    membership_record_refund(
+        member_id=member.pk, order_no="A", refund_no="R", paid_fen=5_000, fully_refunded=True
+    )
+    assert card_state(member, ct) == ("revoked", "undo", "order A refunded (R)")
+
+    membership_record_order(member_id=member.pk, order_no="B", paid_fen=5_000, completed_at=timezone.now())
+
+    card = MembershipCard.objects.get(member=member)
+    assert card.status == "active"
+    assert list(card.events.order_by("id").values_list("kind", flat=True)) == [
+        "condition",
+        "undo",
+        "condition",
+    ]
+    # The opening pack was given once, undone with the card, and is not given again.
+    assert opening_pack_state(member, ct) == ([], 0)
+    assert GiftPackGrant.objects.filter(member=member).count() == 1
+
+
+def test_a_card_an_undone_refund_took_may_be_claimed_again_once_the_condition_is_met(member):
+    ct = card_type("conditional", condition="paid_spend", condition_threshold=100_000)
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=100_000, completed_at=timezone.now())
+    membership_record_refund(member_id=member.pk, order_no="A", refund_no="R", paid_fen=100_000)
+    membership_record_order(member_id=member.pk, order_no="B", paid_fen=50_000, completed_at=timezone.now())
+    refused("card_condition_not_met", lambda: cards.card_claim(member_id=member.pk, card_type_id=ct.pk))
+    CardType.objects.filter(pk=ct.pk).update(condition_threshold=50_000)  # the merchant lowers the bar
+
+    card = cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
+
+    assert card.status == "active" and card_state(member, ct)[1] == "claim"
+
+
+def test_a_card_an_operator_granted_stays_through_a_refund(member, admin_user):
+    ct = card_type("conditional", condition="paid_spend", condition_threshold=100_000)
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=10_000, completed_at=timezone.now())
+    cards.card_grant(member_id=member.pk, card_type_id=ct.pk, actor_id=admin_user.pk, reason="VIP")
+
+    membership_record_refund(
+        member_id=member.pk, order_no="A", refund_no="R", paid_fen=10_000, fully_refunded=True
+    )
+
+    assert card_state(member, ct) == ("active", "operator", "VIP")
+
+
+# --- points-earned cards are granted when the points are posted (issue #19) --------------------
+
+
+def test_a_check_in_grants_a_points_card_at_once(member):
+    ct = card_type("conditional", condition="points", condition_threshold=105)
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
+    points_ledger.points_earn(
+        member_id=member.pk, amount=100, idempotency_key="e", source="test", expires_at=None
+    )
+    assert not MembershipCard.objects.filter(member=member).exists()
+
+    earning.points_check_in(member_id=member.pk)  # 5 points
+
+    assert card_state(member, ct) == ("active", "condition", "")
+
+
+def test_a_sign_up_grants_a_points_card_once_its_transaction_commits(db, django_capture_on_commit_callbacks):
+    ct = card_type("conditional", condition="points", condition_threshold=100)
+    session = WechatSessionInfo(openid="o-new", unionid="", session_key="k")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = member_login(session=session)  # 100 sign-up points; no membership row yet: a task grants
+
+    assert card_state(result.member, ct) == ("active", "condition", "")
+
+
+def test_an_operator_adjustment_is_not_points_earned_and_grants_no_points_card(member, admin_user):
+    card_type("conditional", condition="points", condition_threshold=100)
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
+
+    points_ledger.points_adjust(
+        member_id=member.pk, amount=1_000, reason="goodwill", actor_id=admin_user.pk, idempotency_key="adj"
+    )
+
+    assert cards.cards_catch_up_conditional() == 0
+    assert not MembershipCard.objects.filter(member=member).exists()
+
+
+def test_points_clawed_back_no_longer_count_as_earned(member):
+    card_type("conditional", condition="points", condition_threshold=100)
+    entry = points_ledger.points_earn(
+        member_id=member.pk, amount=100, idempotency_key="e", source="test", expires_at=None
+    )
+    points_ledger.points_reverse(member_id=member.pk, entry_id=entry.entry_id, idempotency_key="r", amount=1)
+
+    assert cards.cards_catch_up_conditional() == 0
+    assert not MembershipCard.objects.filter(member=member).exists()

@@ -114,3 +114,91 @@ def test_the_nightly_run_never_overwrites_a_member_whose_order_completes_meanwhi
     m = Membership.objects.get(member=member)
     assert m.tier_level == 2 and m.growth_total == 5_000
     assert not TierChange.objects.filter(member=member).exists()
+
+
+def test_points_posted_while_the_membership_is_busy_never_wait_for_it_and_the_card_follows(setup):
+    """The points account comes after the membership in the lock order: a check-in must not wait for it."""
+    import importlib
+    import time
+
+    from django.apps import apps
+
+    from members.tiers import lock_membership
+    from points import earning
+    from points.models import CheckIn
+
+    # Transactional tests flush the tables, taking the migration's default rules (check-in: 5) with them.
+    importlib.import_module("points.migrations.0002_ledger_triggers_and_default_rules").create_defaults(
+        apps, None
+    )
+
+    member = MemberFactory()
+    card_type("conditional", condition="points", condition_threshold=5)
+    membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
+    holding, release = threading.Event(), threading.Event()
+
+    def busy():  # an order completion of the same member, say, holding the membership
+        try:
+            with transaction.atomic():
+                lock_membership(member_id=member.pk)
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def check_in():
+        try:
+            earning.points_check_in(member_id=member.pk)  # the card's task runs once it commits
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=busy)
+    other.start()
+    assert holding.wait(10)
+    tapping = threading.Thread(target=check_in)
+    tapping.start()
+    deadline = time.monotonic() + 5
+    while not CheckIn.objects.filter(member=member).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    committed_while_busy = CheckIn.objects.filter(member=member).exists()
+    card_while_busy = MembershipCard.objects.filter(member=member).exists()
+    release.set()
+    other.join()
+    tapping.join()
+
+    assert committed_while_busy and not card_while_busy
+    assert MembershipCard.objects.filter(member=member, status="active", source="condition").count() == 1
+
+
+def test_two_orders_of_a_member_refunded_whole_in_parallel_undo_the_tier_and_count_once_each(setup):
+    from datetime import timedelta
+
+    from loyalty.management.commands.verify_ledgers import find_violations
+    from members.models import TierChange
+    from members.services import membership_record_refund
+
+    member = MemberFactory()
+    start = timezone.now() - timedelta(minutes=5)
+    for i, no in enumerate(("A", "B")):  # 3,000 growth each: level 1 after A, level 2 after B
+        membership_record_order(
+            member_id=member.pk, order_no=no, paid_fen=300_000, completed_at=start + timedelta(minutes=i)
+        )
+
+    def refund(i):
+        with transaction.atomic():  # checkout's refund transaction
+            membership_record_refund(
+                member_id=member.pk,
+                order_no="AB"[i],
+                refund_no="R",
+                paid_fen=300_000,
+                fully_refunded=True,
+            )
+
+    results, errors = run_parallel(2, refund)
+
+    assert errors == [] and len(results) == 2
+    m = Membership.objects.get(member=member)
+    assert (m.tier_level, m.growth_total, m.paid_total_fen, m.completed_orders) == (0, 0, 0, 0)
+    downs = TierChange.objects.filter(member=member, reason="refund").order_by("pk")
+    assert [c.to_level for c in downs][-1] == 0 and all(c.to_level < c.from_level for c in downs)
+    assert [v for v in find_violations() if v[0].startswith("members:")] == []

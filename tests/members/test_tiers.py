@@ -2,13 +2,16 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db.models import F
 
-from coupons.models import GiftPackGrant
+from coupons.models import Coupon, GiftPackGrant, GiftPackItem
 from loyalty.errors import IdempotencyConflict
 from members import tiers as tier_service
-from members.models import GrowthEntry
+from members.models import GrowthEntry, Tier, TierChange
 from members.services import membership_record_order, membership_record_refund
 from notifications.models import Notification
+from points.models import PointsEntry
+from tests.coupons.helpers import template
 from tests.factories import MemberFactory
 from tests.members.helpers import (
     growth_sum,
@@ -134,19 +137,158 @@ def test_a_refund_of_an_unknown_order_takes_nothing(member):
     assert snapshot(member) == before
 
 
-@time_machine.travel(T0, tick=False)
-def test_a_refund_never_downgrades_at_once(member):
-    order(member, "A1", 500_000)
-    membership_record_refund(member_id=member.pk, order_no="A1", refund_no="R1", paid_fen=500_000)
+def refund(member, no, refund_no, paid_fen, *, whole=False):
+    membership_record_refund(
+        member_id=member.pk, order_no=no, refund_no=refund_no, paid_fen=paid_fen, fully_refunded=whole
+    )
 
-    assert level(member) == 2 and membership(member).growth_total == 0
+
+def with_coupon(tier_level):
+    """The upgrade pack of ``tier_level`` gets a coupon too (its points are 10 × level)."""
+    tier = Tier.objects.get(level=tier_level)
+    GiftPackItem.objects.create(pack=tier.upgrade_pack, template=template(per_member_limit=5))
+
+
+def pack_state(member, level_):
+    """(coupon statuses, points left of the pack) of the member's upgrade pack for ``level_``."""
+    grant = GiftPackGrant.objects.get(member=member, occasion=f"tier-upgrade:{level_}")
+    coupons = list(
+        Coupon.objects.filter(member=member, issue_key__startswith=f"pack:{grant.pk}:").values_list(
+            "status", flat=True
+        )
+    )
+    gift = PointsEntry.objects.get(account__member=member, idempotency_key=f"gift-pack:{grant.pk}")
+    return coupons, gift.amount + sum(r.amount for r in gift.reversals.all())
+
+
+def test_a_full_refund_undoes_the_upgrade_it_gave_at_once_protection_and_gift_pack_included(tiers):
+    standard_tiers(upgrade_packs=True)
+    with_coupon(1)
+    with_coupon(2)
+    member = MemberFactory()
+    with time_machine.travel(T0, tick=False):
+        order(member, "A1", 500_000)  # 5,000 growth: level 2, protected for 90 days
+    assert level(member) == 2 and membership(member).protected_until == T0 + timedelta(days=90)
+
+    with time_machine.travel(T0 + timedelta(days=3), tick=False):
+        refund(member, "A1", "R1", 500_000, whole=True)
+
+    m = membership(member)
+    assert (m.tier_level, m.growth_total, m.paid_total_fen, m.completed_orders) == (0, 0, 0, 0)
+    assert (m.tier_changed_at, m.protected_until) == (None, None)  # as before the order: never changed
+    assert history(member) == [(0, 2, "order"), (2, 0, "refund")]
+    assert TierChange.objects.filter(member=member).last().note == "order A1 refunded (R1)"
+    assert pack_state(member, 1) == (["voided"], 0) and pack_state(member, 2) == (["voided"], 0)
+    assert list(
+        Notification.objects.filter(member=member, kind="tier_change")
+        .order_by("pk")
+        .values_list("data", flat=True)
+    ) == [
+        {"from_level": 0, "to_level": 2, "reason": "order"},
+        {"from_level": 2, "to_level": 0, "reason": "refund"},
+    ]
+    notice = Notification.objects.filter(member=member, kind="tier_change").order_by("pk").last()
+    assert notice.body == "因订单退款，升级所得的成长值已扣回，您的等级恢复为L0。"
+
+
+def test_a_partial_refund_undoes_only_the_level_it_takes_below_its_threshold(tiers):
+    standard_tiers(upgrade_packs=True)
+    with_coupon(1)
+    with_coupon(2)
+    member = MemberFactory()
+    with time_machine.travel(T0, tick=False):
+        order(member, "A1", 600_000)  # 6,000 growth: level 2
+
+    with time_machine.travel(T0 + timedelta(days=1), tick=False):
+        refund(member, "A1", "R1", 50_000)  # 5,500 left: still level 2
+        assert history(member) == [(0, 2, "order")]
+        refund(member, "A1", "R2", 150_000)  # 4,000 left: level 1 stays, level 2 goes
+
+    m = membership(member)
+    assert (m.tier_level, m.growth_total, m.completed_orders) == (1, 4_000, 1)
+    assert history(member) == [(0, 2, "order"), (2, 1, "refund")]
+    # Level 1 is still the order's gain: its protection and its pack stand.
+    assert (m.tier_changed_at, m.protected_until) == (T0, T0 + timedelta(days=90))
+    assert pack_state(member, 1) == (["available"], 10) and pack_state(member, 2) == (["voided"], 0)
+
+
+def test_a_level_held_before_the_refunded_order_stays_with_its_own_protection(tiers):
+    standard_tiers(upgrade_packs=True)
+    member = MemberFactory()
+    with time_machine.travel(T0, tick=False):
+        order(member, "A1", 100_000)  # level 1
+    later = T0 + timedelta(days=10)
+    with time_machine.travel(later, tick=False):
+        order(member, "B1", 500_000, at=later)  # level 2
+    with time_machine.travel(later + timedelta(days=1), tick=False):
+        refund(member, "B1", "R1", 500_000, whole=True)
+
+    m = membership(member)
+    assert (m.tier_level, m.completed_orders) == (1, 1)
+    assert (m.tier_changed_at, m.protected_until) == (T0, T0 + timedelta(days=90))
+    assert history(member) == [(0, 1, "order"), (1, 2, "order"), (2, 1, "refund")]
+    assert pack_state(member, 1) == ([], 10) and pack_state(member, 2) == ([], 0)
+
+
+def test_refunding_an_earlier_order_undoes_a_later_gain_the_growth_no_longer_reaches(tiers):
+    member = MemberFactory()
+    with time_machine.travel(T0, tick=False):
+        order(member, "A1", 300_000)  # 3,000: level 1
+    later = T0 + timedelta(days=1)
+    with time_machine.travel(later, tick=False):
+        order(member, "B1", 200_000, at=later)  # 5,000: level 2
+    with time_machine.travel(later + timedelta(hours=1), tick=False):
+        refund(member, "A1", "R1", 300_000, whole=True)  # 2,000 left: level 1, gained since A1 too, holds
+
+    m = membership(member)
+    assert (m.tier_level, m.growth_total, m.completed_orders) == (1, 2_000, 1)
+    assert history(member) == [(0, 1, "order"), (1, 2, "order"), (2, 1, "refund")]
+    assert m.protected_until == T0 + timedelta(days=90)  # level 1 was reached by A1's upgrade
+
+
+def test_a_refund_that_leaves_every_threshold_met_changes_no_tier(tiers):
+    member = MemberFactory()
+    with time_machine.travel(T0, tick=False):
+        order(member, "A1", 100_000)
+        order(member, "A2", 100_000)  # 2,000 growth: level 1
+        refund(member, "A2", "R1", 100_000, whole=True)
+
+    m = membership(member)
+    assert (m.tier_level, m.completed_orders, m.protected_until) == (1, 1, T0 + timedelta(days=90))
+    assert history(member) == [(0, 1, "order")]
+
+
+def test_a_repeated_refund_undoes_nothing_twice(tiers):
+    member = MemberFactory()
+    with time_machine.travel(T0, tick=False):
+        order(member, "A1", 500_000)
+        refund(member, "A1", "R1", 500_000, whole=True)
+        before = snapshot(member)
+        refund(member, "A1", "R1", 500_000, whole=True)
+
+    assert snapshot(member) == before and membership(member).completed_orders == 0
+    assert Notification.objects.filter(member=member, kind="tier_change").count() == 2
+
+
+@time_machine.travel(T0, tick=False)
+def test_a_fully_refunded_first_order_no_longer_counts_so_the_next_is_first_again(member):
+    assert membership_record_order(member_id=member.pk, order_no="A1", paid_fen=10_000, completed_at=T0) == 0
+    refund(member, "A1", "R1", 5_000)
+    assert membership(member).completed_orders == 1  # a partial refund leaves the order counting
+
+    refund(member, "A1", "R2", 5_000, whole=True)
+
+    assert membership(member).completed_orders == 0
+    assert membership_record_order(member_id=member.pk, order_no="B1", paid_fen=10_000, completed_at=T0) == 0
 
 
 def test_downgrade_waits_for_protection_then_drops_one_level_per_period(member):
     policy(protection_days=90, downgrade_period_days=30)
     with time_machine.travel(T0, tick=False):
         order(member, "A1", 2_000_000)  # level 3
-        membership_record_refund(member_id=member.pk, order_no="A1", refund_no="R1", paid_fen=2_000_000)
+    Tier.objects.filter(level__gt=0).update(
+        growth_threshold=F("growth_threshold") * 1_000
+    )  # now out of reach
 
     with time_machine.travel(T0 + timedelta(days=60), tick=False):
         tier_service.tiers_recalculate()

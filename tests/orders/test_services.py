@@ -5,6 +5,7 @@ import pytest
 from coupons import services as coupon_services
 from coupons.models import Coupon
 from loyalty.errors import ApplicationError
+from loyalty.management.commands.verify_ledgers import find_violations
 from members.closure import member_close
 from orders import services
 from orders.models import Order, OrderEvent, Refund
@@ -388,3 +389,152 @@ def test_the_stale_lock_backstop_still_releases_the_coupon_of_a_closed_order(mem
     released = Coupon.objects.get(pk=coupon.pk)
     assert (released.status, released.order_no, released.locked_until) == ("available", "", None)
     assert CouponEvent.objects.get(coupon=coupon, kind="released").order_no == "GONE"
+
+
+# --- what an order earns, and what its refund takes back (issue #19) ----------------------------
+
+
+def _membership_rules(upgrade_packs=False):
+    from tests.members.helpers import policy, set_tiers
+
+    policy(window_months=12, protection_days=90, downgrade_period_days=30, growth_per_yuan=1)
+    # Level 1 from ¥1,000 of growth: 2% off and ×1.5 points.
+    set_tiers((0, 0), (1, 100_000 // 100, 200, "1.5"), upgrade_packs=upgrade_packs)
+
+
+def _spend_card(**fields):
+    from tests.members.card_helpers import card_type
+
+    return card_type("conditional", condition="paid_spend", condition_threshold=100_000, **fields)
+
+
+def test_a_refunded_order_keeps_none_of_the_tier_card_count_and_perks_it_earned(member):
+    from django.utils import timezone
+
+    from members.benefits import member_benefits
+    from members.models import Membership, MembershipCard, TierChange
+    from notifications.models import Notification
+
+    _membership_rules(upgrade_packs=True)
+    card = _spend_card(discount_bp=1_000)
+    points_before = points_of(member)
+    commit(member, basket(("COAT", 120_000, 1)), order_no="C1")  # ¥1,200 in cash
+    services.order_complete(order_no="C1")
+    m = Membership.objects.get(member=member)
+    assert (m.tier_level, m.completed_orders) == (1, 1) and m.protected_until is not None
+    assert MembershipCard.objects.get(member=member, card_type=card).status == "active"
+    assert member_benefits(member_id=member.pk, at=timezone.now()).discount_bp == 1_000
+
+    services.order_refund(order_no="C1", refund_no="R1")
+
+    m.refresh_from_db()
+    assert (m.tier_level, m.growth_total, m.paid_total_fen, m.completed_orders) == (0, 0, 0, 0)
+    assert m.protected_until is None
+    change = TierChange.objects.filter(member=member).order_by("pk").last()
+    assert (change.from_level, change.to_level, change.reason, change.note) == (
+        1,
+        0,
+        "refund",
+        "order C1 refunded (R1)",
+    )
+    revoked = MembershipCard.objects.get(member=member, card_type=card)
+    undo = revoked.events.order_by("id").last()
+    assert (revoked.status, undo.kind, undo.reason) == ("revoked", "undo", "order C1 refunded (R1)")
+    assert member_benefits(member_id=member.pk, at=timezone.now()).discount_bp == 0
+    kinds = list(Notification.objects.filter(member=member).order_by("pk").values_list("kind", flat=True))
+    assert kinds == ["tier_change", "tier_change", "card_revoked"]
+    # Purchase points, the first-order reward and the upgrade pack's points: all taken back.
+    assert points_of(member) == points_before
+    assert not [v for v in find_violations() if v[0].split(":")[0] in ("members", "orders", "points")]
+
+
+def test_partial_refunds_undo_only_what_they_take_below_a_threshold(member):
+    from members.models import Membership, MembershipCard
+
+    _membership_rules()
+    card = _spend_card()
+    commit(member, basket(("SHIRT", 50_000, 3)), order_no="P1")  # ¥1,500
+    services.order_complete(order_no="P1")
+
+    services.order_refund(order_no="P1", refund_no="R1", lines=[(1, 1)])  # ¥1,000 left: both still met
+    m = Membership.objects.get(member=member)
+    assert (m.tier_level, m.completed_orders) == (1, 1)
+    assert MembershipCard.objects.get(member=member, card_type=card).status == "active"
+
+    services.order_refund(order_no="P1", refund_no="R2", lines=[(1, 1)])  # ¥500 left: both go
+
+    m.refresh_from_db()
+    assert (m.tier_level, m.completed_orders) == (0, 1)  # not fully refunded: it still counts
+    assert MembershipCard.objects.get(member=member, card_type=card).status == "revoked"
+
+
+def test_a_fully_refunded_first_order_leaves_the_member_with_no_first_order(member):
+    inviter = MemberFactory()
+    member.referrer = inviter
+    member.save()
+    commit(member, basket(("TEA", 4_500, 1), stored_value_fen=4_500), order_no="F1")
+    services.order_complete(order_no="F1")
+    services.order_refund(order_no="F1", refund_no="R1")
+    points_after_refund = points_of(member)
+
+    commit(member, basket(("TEA", 4_500, 1), stored_value_fen=4_500), order_no="F2")
+    services.order_complete(order_no="F2")
+
+    # F2 is now the first order: its rewards are paid (F1's were clawed back), once each.
+    assert points_of(member) == points_after_refund + 45 + 50 + 50
+    assert points_of(inviter) == 100
+    rewards = PointsEntry.objects.filter(
+        kind="earn", reference="F2", source__in=["first_order", "invitee", "inviter"]
+    )
+    assert sorted(rewards.values_list("idempotency_key", flat=True)) == sorted(
+        ["first_order#2", "invitee#2", f"inviter:{member.pk}#2"]
+    )
+
+
+def test_purchase_points_grant_a_points_card_at_completion_and_the_refund_takes_it_back(member):
+    from members.models import MembershipCard
+    from tests.members.card_helpers import card_type
+
+    card = card_type("conditional", condition="points", condition_threshold=5_100)  # seed 5,000 + this order
+    commit(member, basket(("TEA", 12_000, 1)), order_no="G1")
+
+    services.order_complete(order_no="G1")  # 120 purchase points and the 50 of the first order
+    assert MembershipCard.objects.get(member=member, card_type=card).status == "active"
+
+    services.order_refund(order_no="G1", refund_no="R1")
+
+    held = MembershipCard.objects.get(member=member, card_type=card)
+    assert (held.status, held.events.order_by("id").last().kind) == ("revoked", "undo")
+
+
+def test_an_order_earns_at_the_benefits_of_its_commit_not_at_the_tier_its_completion_gives(member):
+    _membership_rules()
+    order_basket = basket(("COAT", 120_000, 1))
+    quote = compute_quote(member_id=member.pk, basket=order_basket)
+    assert (quote.points_multiplier, quote.points_estimate) == ("1", 1_200)
+    commit(member, order_basket, order_no="M1")
+
+    services.order_complete(order_no="M1")  # upgrades the member to ×1.5 on the way
+
+    order = Order.objects.get(order_no="M1")
+    assert order.earned_points == quote.points_estimate == 1_200
+    from members.models import Membership
+
+    assert Membership.objects.get(member=member).tier_level == 1
+
+
+def test_a_member_day_multiplier_in_force_at_commit_is_earned_even_when_completed_after_it(member):
+    import time_machine
+
+    from members.models import MemberDay
+    from tests.members.helpers import local
+
+    MemberDay.objects.create(name="周三会员日", recurrence="weekly", weekday=2, points_multiplier=2)
+    order_basket = basket(("TEA", 4_500, 1))
+    with time_machine.travel(local(2026, 12, 2, 23, 50), tick=False):  # a Wednesday
+        quote = compute_quote(member_id=member.pk, basket=order_basket)
+        commit(member, order_basket, order_no="D1")
+    with time_machine.travel(local(2026, 12, 3, 0, 10), tick=False):  # Thursday: the day is over
+        services.order_complete(order_no="D1")
+
+    assert Order.objects.get(order_no="D1").earned_points == quote.points_estimate == 90

@@ -138,33 +138,24 @@ def test_points_posted_while_the_membership_is_busy_never_wait_for_it_and_the_ca
     holding, release = threading.Event(), threading.Event()
 
     def busy():  # an order completion of the same member, say, holding the membership
-        try:
-            with transaction.atomic():
-                lock_membership(member_id=member.pk)
-                holding.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
+        with transaction.atomic():
+            lock_membership(member_id=member.pk)
+            holding.set()
+            release.wait(10)
 
-    def check_in():
-        try:
-            earning.points_check_in(member_id=member.pk)  # the card's task runs once it commits
-        finally:
-            connections.close_all()
-
-    other = threading.Thread(target=busy)
-    other.start()
+    other = in_thread(busy)
     assert holding.wait(10)
-    tapping = threading.Thread(target=check_in)
-    tapping.start()
+    tapping = in_thread(
+        lambda: earning.points_check_in(member_id=member.pk)
+    )  # the card's task runs on commit
     deadline = time.monotonic() + 5
     while not CheckIn.objects.filter(member=member).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     committed_while_busy = CheckIn.objects.filter(member=member).exists()
     card_while_busy = MembershipCard.objects.filter(member=member).exists()
     release.set()
-    other.join()
-    tapping.join()
+    other.result(timeout=30)
+    tapping.result(timeout=30)
 
     assert committed_while_busy and not card_while_busy
     assert MembershipCard.objects.filter(member=member, status="active", source="condition").count() == 1
@@ -194,7 +185,7 @@ def test_two_orders_of_a_member_refunded_whole_in_parallel_undo_the_tier_and_cou
                 fully_refunded=True,
             )
 
-    results, errors = run_parallel(2, refund)
+    results, errors = run_concurrently(refund, 2)
 
     assert errors == [] and len(results) == 2
     m = Membership.objects.get(member=member)

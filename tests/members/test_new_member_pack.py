@@ -1,10 +1,8 @@
 """The new-member gift pack (新人礼): chosen in the membership policy, given once when a member registers."""
 
 import random
-import threading
 
 import pytest
-from django.db import connections
 
 from coupons.demo import seed_coupons
 from coupons.models import Coupon, GiftPackGrant, GiftPackItem
@@ -12,6 +10,7 @@ from members.demo import seed_members
 from members.models import Member, MembershipPolicy
 from members.services import member_login_dev
 from points.models import PointsEntry
+from tests.concurrency import run_concurrently
 from tests.coupons.helpers import template
 from tests.members.card_helpers import pack
 from tests.members.helpers import policy
@@ -101,25 +100,9 @@ def test_the_demo_chooses_the_pack_in_the_policy_and_gives_it_the_way_registrati
 @pytest.mark.xdist_group("many-connections")
 def test_two_first_logins_in_parallel_make_one_member_and_one_grant():
     p = welcome_pack(points=50)
-    barrier = threading.Barrier(2)
-    results, errors = [], []
+    results, codes = run_concurrently(lambda i: member_login_dev(code="same-code"), 2)
 
-    def login():
-        try:
-            barrier.wait()
-            results.append(member_login_dev(code="same-code"))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=login) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert codes == [] and len(results) == 2
     assert sorted(r.created for r in results) == [False, True]
     member = Member.objects.get()
     assert {r.member.pk for r in results} == {member.pk}

@@ -190,7 +190,7 @@ def test_a_refund_racing_a_checkout_for_a_gift_coupon_lets_one_of_them_have_it()
                 order_id=order.pk, actor_id=finance.pk, reason="r", idempotency_key="rf"
             )
 
-        results, errors = run_parallel(2, work)
+        results, errors = run_concurrently(work, 2)
         coupon.refresh_from_db()
         order.refresh_from_db()
         assert len(results) == 1 and len(errors) == 1
@@ -213,11 +213,11 @@ def test_parallel_duplicates_of_one_recharge_refund_take_the_gifts_back_once():
     member = MemberFactory()
     order = _paid_recharge(member, _gift_plan())
 
-    results, errors = run_parallel(
-        10,
+    results, errors = run_concurrently(
         lambda i: recharges.recharge_refund(
             order_id=order.pk, actor_id=finance.pk, reason="r", idempotency_key="rf"
         ),
+        10,
     )
 
     assert errors == [] and {r.refunded_fen for r in results} == {10_000}

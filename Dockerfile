@@ -12,6 +12,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY loyalty ./loyalty
 COPY members ./members
+COPY membership ./membership
 COPY points ./points
 COPY stored_value ./stored_value
 COPY coupons ./coupons

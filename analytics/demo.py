@@ -20,8 +20,9 @@ from analytics.models import MemberTag, MemberTagging, Segment
 from analytics.reports import reports_refresh
 from analytics.rfm import rfm_nightly
 from analytics.selectors import local_today
-from members.member_days import occurs_on
-from members.models import Member, MemberDay
+from members.models import Member
+from membership.member_days import occurs_on
+from membership.models import MemberDay
 from orders.models import Order, OrderLine, Refund, RefundLine
 
 SEGMENTS = [

@@ -141,8 +141,8 @@ FROM months FULL JOIN cohorts ON cohorts.month = months.month
 
 
 def _member_days(start: date, end: date) -> list[date]:
-    from members.member_days import occurs_on
-    from members.models import MemberDay
+    from membership.member_days import occurs_on
+    from membership.models import MemberDay
 
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     campaigns = list(MemberDay.objects.all())

@@ -312,7 +312,7 @@ def _raw_worker(index, sync, clients, members, tag, warmup, duration) -> Run:
     from django.utils import timezone
 
     from loyalty import rounding
-    from members.tiers import membership_policy
+    from membership.tiers import membership_policy
 
     conn = raw_connection()
     now = timezone.now()

@@ -34,7 +34,7 @@ HISTORY_DAYS = 548  # 18 months of orders
 
 
 def _levels():
-    from members.models import Tier
+    from membership.models import Tier
 
     return sorted(Tier.objects.values_list("growth_threshold", "level"))
 
@@ -48,7 +48,7 @@ def _load(members: int, now) -> None:
     """COPY members, their memberships and their growth entries (consistent: cached total = ledger sum)."""
     from django.db import connection
 
-    from members.tiers import membership_policy, window_start
+    from membership.tiers import membership_policy, window_start
 
     policy = membership_policy()
     yesterday_start = window_start(at=now - timedelta(days=1), policy=policy)
@@ -159,7 +159,7 @@ SELECT COUNT(*) FROM notified
 
 
 def _params(now) -> dict:
-    from members.tiers import membership_policy, window_start
+    from membership.tiers import membership_policy, window_start
 
     policy = membership_policy()
     return {
@@ -174,7 +174,7 @@ def _warm_up() -> None:
     """One-time process costs (the translation catalogue the notification texts load) are not the job's."""
     from django.utils import translation
 
-    from members.tiers import membership_policy
+    from membership.tiers import membership_policy
 
     with translation.override("zh-hans"):
         translation.gettext("Your tier is now %(tier)s")
@@ -184,7 +184,7 @@ def _warm_up() -> None:
 def _with_service(now) -> tuple[float, int]:
     from django.db import connection
 
-    from members.tiers import tiers_recalculate
+    from membership.tiers import tiers_recalculate
 
     connection.ensure_connection()
     _warm_up()

@@ -31,13 +31,13 @@ def _levels(values) -> set[int]:
 
 
 def _tiers(template, member) -> bool:
-    from members.selectors import member_tier_level
+    from membership.selectors import member_tier_level
 
     return member_tier_level(member_id=member.pk) in _levels(template.audience_values)
 
 
 def _card_holders(template, member) -> bool:
-    from members.selectors import member_card_type_ids
+    from membership.selectors import member_card_type_ids
 
     held = member_card_type_ids(member_id=member.pk, at=timezone.now())
     return bool(held & _levels(template.audience_values))

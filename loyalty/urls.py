@@ -7,6 +7,7 @@ from coupons import api as coupons_api
 from loyalty.health import HealthSlashView, HealthView
 from mall import api as mall_api
 from members import api as members_api
+from membership import api as membership_api
 from notifications import api as notifications_api
 from orders import api as orders_api
 from payments import api as payments_api
@@ -53,22 +54,26 @@ api_v1 = [
     path("coupons/claim", coupons_api.ClaimView.as_view(), name="coupons-claim"),
     path("coupons/<int:pk>", coupons_api.CouponDetailView.as_view(), name="coupon"),
     path("server/coupons/redeem", coupons_api.ServerRedeemView.as_view(), name="server-coupons-redeem"),
-    path("membership/tier", members_api.MyTierView.as_view(), name="membership-tier"),
-    path("membership/tier-history", members_api.MyTierHistoryView.as_view(), name="membership-tier-history"),
-    path("membership/benefits", members_api.MyBenefitsView.as_view(), name="membership-benefits"),
-    path("membership/cards", members_api.MyCardsView.as_view(), name="membership-cards"),
-    path("membership/card-types", members_api.CardOffersView.as_view(), name="membership-card-types"),
-    path("membership/cards/claim", members_api.CardClaimView.as_view(), name="membership-card-claim"),
-    path("membership/cards/trial", members_api.CardTrialView.as_view(), name="membership-card-trial"),
+    path("membership/tier", membership_api.MyTierView.as_view(), name="membership-tier"),
     path(
-        "membership/card-purchases", members_api.CardPurchasesView.as_view(), name="membership-card-purchases"
+        "membership/tier-history", membership_api.MyTierHistoryView.as_view(), name="membership-tier-history"
+    ),
+    path("membership/benefits", membership_api.MyBenefitsView.as_view(), name="membership-benefits"),
+    path("membership/cards", membership_api.MyCardsView.as_view(), name="membership-cards"),
+    path("membership/card-types", membership_api.CardOffersView.as_view(), name="membership-card-types"),
+    path("membership/cards/claim", membership_api.CardClaimView.as_view(), name="membership-card-claim"),
+    path("membership/cards/trial", membership_api.CardTrialView.as_view(), name="membership-card-trial"),
+    path(
+        "membership/card-purchases",
+        membership_api.CardPurchasesView.as_view(),
+        name="membership-card-purchases",
     ),
     path(
         "membership/card-purchases/<int:pk>",
-        members_api.CardPurchaseDetailView.as_view(),
+        membership_api.CardPurchaseDetailView.as_view(),
         name="membership-card-purchase",
     ),
-    path("membership/member-days", members_api.MemberDaysView.as_view(), name="membership-member-days"),
+    path("membership/member-days", membership_api.MemberDaysView.as_view(), name="membership-member-days"),
     path("server/members/lookup", members_api.ServerMemberLookupView.as_view(), name="server-member-lookup"),
     path("checkout/quote", orders_api.MemberQuoteView.as_view(), name="checkout-quote"),
     path("orders", orders_api.MyOrdersView.as_view(), name="orders"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from members import selectors as members
+from membership import selectors as members
 
 
 def item_unlocked(*, item, member_id: int, at, tier_level: int | None = None, card_type_ids=None) -> bool:

@@ -19,14 +19,10 @@ from coupons import selectors as coupon_selectors
 from coupons import services as coupon_services
 from coupons.models import CouponStatus
 from mall import selectors as mall_selectors
-from members.exceptions import (
-    CardPurchasePending,
-    OrderInProgress,
-    RechargePending,
-    RedemptionInProgress,
-    StoredValueRemaining,
-)
-from members.models import CardPurchase, Member, MemberToken, PurchaseStatus, WechatSession, _new_invite_code
+from members.exceptions import OrderInProgress, RechargePending, RedemptionInProgress, StoredValueRemaining
+from members.models import Member, MemberToken, WechatSession, _new_invite_code
+from membership.exceptions import CardPurchasePending
+from membership.models import CardPurchase, PurchaseStatus
 from notifications import services as notification_services
 from orders import selectors as order_selectors
 from points import ledger as points_ledger
@@ -150,6 +146,6 @@ def member_close(*, member_id: int) -> Closure:
 
 def revoke_membership_cards(*, member_id: int, reason: str) -> int:
     """Revoke every card the member holds, with ``reason``; returns how many were revoked."""
-    from members.cards import cards_revoke_all
+    from membership.cards import cards_revoke_all
 
     return cards_revoke_all(member_id=member_id, reason=reason)

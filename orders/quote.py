@@ -36,7 +36,7 @@ from coupons import pricing
 from coupons.selectors import usable_specs
 from loyalty import rounding
 from loyalty.config import cached
-from members import benefits as member_benefits_module
+from membership import benefits as member_benefits_module
 from orders import exceptions as exc
 from orders.models import CheckoutSettings
 from points.earning import purchase_points_estimate

@@ -40,9 +40,9 @@ from coupons import services as coupon_services
 from coupons.exceptions import CouponNotAvailable, CouponNotFound
 from loyalty import rounding
 from loyalty.errors import IdempotencyConflict
-from members import services as membership
 from members.models import Member
 from members.receiving import lock_receiving
+from membership import services as membership
 from orders import exceptions as exc
 from orders import rows
 from orders.models import TRANSITIONS, Order, OrderLine, OrderStatus, Refund, RefundLine

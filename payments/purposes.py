@@ -13,8 +13,8 @@ PURPOSES = {
         "closed": "stored_value.recharges.recharge_close",
     },
     "card": {
-        "paid": "members.cards.card_purchase_credit",
-        "closed": "members.cards.card_purchase_close",
+        "paid": "membership.cards.card_purchase_credit",
+        "closed": "membership.cards.card_purchase_close",
     },
     "mall": {
         "paid": "mall.services.redemption_paid",

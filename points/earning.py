@@ -28,7 +28,7 @@ from django.utils.module_loading import import_string
 from loyalty import crypto, rounding
 from loyalty.config import cached
 from loyalty.errors import IdempotencyConflict
-from members import benefits
+from membership import benefits
 from points import ledger
 from points.exceptions import CheckInDisabled
 from points.models import (
@@ -49,7 +49,7 @@ from points.models import (
 #: ``payments.purposes``: the points app sits below the membership programme and does not import it).
 #: Each takes ``member_id`` and costs nothing when there is nothing to do.  Every earn goes through
 #: ``points_award`` or ``points_grant_gift``; an operator's adjustment is not an earning and tells no one.
-ON_EARNED = ("members.cards.cards_grant_for_points",)
+ON_EARNED = ("membership.cards.cards_grant_for_points",)
 
 
 def _earned(member_id: int) -> None:

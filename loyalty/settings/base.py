@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "loyalty.apps.LoyaltyConfig",
     "members",
+    "membership",
     "points",
     "stored_value",
     "coupons",

@@ -12,7 +12,8 @@ from analytics.selectors import (
     monthly_rows,
     period_totals,
 )
-from members.models import Member, MemberDay
+from members.models import Member
+from membership.models import MemberDay
 from tests.analytics.helpers import local, purchase, registered
 from tests.factories import MemberFactory
 
@@ -132,9 +133,9 @@ def test_points_and_coupons_and_bonus_are_counted_per_local_day(admin_user):
 
 
 def test_new_members_are_attributed_to_their_channel_and_card_claims_to_channel_and_staff(admin_user):
-    from members.cards import card_grant
-    from members.models import MembershipCard
-    from tests.members.card_helpers import card_type
+    from membership.cards import card_grant
+    from membership.models import MembershipCard
+    from tests.membership.card_helpers import card_type
 
     a, b, c = MemberFactory(), MemberFactory(), MemberFactory()
     Member.objects.filter(pk__in=[a.pk, b.pk]).update(registration_channel="store_qr")

@@ -6,13 +6,14 @@ from django.utils import timezone
 from analytics.exceptions import InvalidSegmentRule
 from analytics.models import MemberTag, MemberTagging, RfmRun, RfmScore, Segment
 from analytics.selectors import member_in_segment, members_matching, segment_members
-from members.cards import card_grant
-from members.models import Member, Membership
+from members.models import Member
+from membership.cards import card_grant
+from membership.models import Membership
 from points.ledger import points_earn
 from stored_value.ledger import stored_value_adjust
 from tests.analytics.helpers import local, purchase
 from tests.factories import MemberFactory
-from tests.members.card_helpers import card_type
+from tests.membership.card_helpers import card_type
 
 pytestmark = pytest.mark.django_db
 
@@ -145,8 +146,8 @@ def test_a_coupon_for_a_segment_is_offered_only_to_its_members(people):
 
 
 def test_a_member_day_for_a_segment_reaches_only_its_members(people):
-    from members.member_days import audience_members
-    from members.models import MemberDay
+    from membership.member_days import audience_members
+    from membership.models import MemberDay
 
     segment = Segment.objects.create(name="birthday in May", rules=leaf("birthday_month", [5]))
     day = MemberDay.objects.create(

@@ -305,7 +305,7 @@ def _cards(cur, count: int, card_type: int, *, valid_from, valid_until) -> None:
 
 
 def tiers_to_recalculate():
-    from tests.members.helpers import standard_tiers
+    from tests.membership.helpers import standard_tiers
 
     standard_tiers(upgrade_packs=True)  # levels at 0, 1,000, 5,000, 20,000 growth; upgrades give points
     now = _now()
@@ -355,7 +355,7 @@ def tiers_to_recalculate():
 
 
 def conditional_cards_missed():
-    from members.models import CardType
+    from membership.models import CardType
 
     now = _now()
     CardType.objects.create(
@@ -394,7 +394,7 @@ def conditional_cards_missed():
 
 
 def cards_expiring_soon():
-    from members.models import CardType
+    from membership.models import CardType
 
     now = _now()
     card = CardType.objects.create(name="银卡", kind="free", validity="days", valid_days=30)
@@ -413,7 +413,7 @@ def cards_expiring_soon():
 
 
 def cards_due_monthly_coupons():
-    from members.models import CardType
+    from membership.models import CardType
 
     now = _now()
     card = CardType.objects.create(
@@ -430,7 +430,7 @@ def cards_due_monthly_coupons():
 
 
 def a_member_day_today():
-    from members.models import MemberDay
+    from membership.models import MemberDay
 
     now = _now()
     MemberDay.objects.create(
@@ -446,8 +446,8 @@ def a_member_day_today():
 
 
 def birthdays_this_month():
-    from members.models import Tier
-    from tests.members.helpers import policy, set_tiers
+    from membership.models import Tier
+    from tests.membership.helpers import policy, set_tiers
 
     now = _now()
     policy(birthday_mode="month")

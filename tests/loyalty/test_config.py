@@ -5,10 +5,10 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from loyalty import config
-from members.cards import cards_grant_conditional
-from members.member_days import active_member_days
-from members.models import Membership, Tier
-from members.tiers import membership_policy, tiers
+from membership.cards import cards_grant_conditional
+from membership.member_days import active_member_days
+from membership.models import Membership, Tier
+from membership.tiers import membership_policy, tiers
 from orders.quote import checkout_settings
 from points.earning import earning_rule, points_policy
 from points.models import EarningRule

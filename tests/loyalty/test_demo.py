@@ -5,7 +5,8 @@ from django.core.management import call_command
 
 from coupons.models import CouponTemplate, GiftPackGrant
 from mall.models import MallItem, Redemption
-from members.models import CardType, Member, MemberDay, MembershipCard, TierChange
+from members.models import Member
+from membership.models import CardType, MemberDay, MembershipCard, TierChange
 from notifications.models import SubscribeConsent, WechatTemplate
 from points.models import PointsEntry
 from stored_value.models import RechargeOrder, RechargePlan

@@ -34,7 +34,7 @@ def test_the_catalogue_filters_by_category_affordability_and_what_my_tier_unlock
     pricey = item(name="行李箱", points=5_000, sort_order=2)
     gold = item(name="金卡专享", points=100, min_tier_level=3, sort_order=3)
     item(name="已下架", is_active=False)
-    monkeypatch.setattr("members.selectors.member_tier_level", lambda *, member_id: 1)
+    monkeypatch.setattr("membership.selectors.member_tier_level", lambda *, member_id: 1)
 
     def names(**query):
         response = member_api.get("/api/v1/mall/items", query)

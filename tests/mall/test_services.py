@@ -185,23 +185,23 @@ def test_an_item_off_the_shelf_is_not_found(rich):
 
 def test_a_tier_only_item_is_refused_below_its_tier_and_changes_nothing(rich, monkeypatch):
     card = virtual_item(min_tier_level=2)
-    monkeypatch.setattr("members.selectors.member_tier_level", lambda *, member_id: 1)
+    monkeypatch.setattr("membership.selectors.member_tier_level", lambda *, member_id: 1)
     before = state(card, rich)
 
     with pytest.raises(NotUnlocked):
         redeem(rich, card)
 
     assert state(card, rich) == before
-    monkeypatch.setattr("members.selectors.member_tier_level", lambda *, member_id: 2)
+    monkeypatch.setattr("membership.selectors.member_tier_level", lambda *, member_id: 2)
     assert redeem(rich, card).status == "fulfilled"
 
 
 def test_a_card_only_item_needs_any_one_of_its_card_types(rich, monkeypatch):
     card = virtual_item(required_card_type_ids=[7, 9])
-    monkeypatch.setattr("members.selectors.member_card_type_ids", lambda *, member_id, at: {3})
+    monkeypatch.setattr("membership.selectors.member_card_type_ids", lambda *, member_id, at: {3})
     with pytest.raises(NotUnlocked):
         redeem(rich, card, key="1")
-    monkeypatch.setattr("members.selectors.member_card_type_ids", lambda *, member_id, at: {3, 9})
+    monkeypatch.setattr("membership.selectors.member_card_type_ids", lambda *, member_id, at: {3, 9})
     assert redeem(rich, card, key="2").status == "fulfilled"
 
 

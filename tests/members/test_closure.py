@@ -318,9 +318,9 @@ def test_closing_is_refused_while_an_order_awaits_payment_and_allowed_once_it_is
 
 @pytest.mark.django_db
 def test_closing_revokes_every_membership_card_with_an_event(alice):
-    from members import cards
-    from members.models import CardEvent, CardStatus, MembershipCard
-    from tests.members.card_helpers import card_type
+    from membership import cards
+    from membership.models import CardEvent, CardStatus, MembershipCard
+    from tests.membership.card_helpers import card_type
 
     free, trial = card_type("free"), card_type("paid", trial_days=7)
     cards.card_claim(member_id=alice.pk, card_type_id=free.pk)
@@ -336,8 +336,8 @@ def test_closing_revokes_every_membership_card_with_an_event(alice):
 
 @pytest.mark.django_db
 def test_closing_is_refused_while_a_card_purchase_awaits_payment(alice):
-    from members import cards
-    from tests.members.card_helpers import card_type
+    from membership import cards
+    from tests.membership.card_helpers import card_type
 
     cards.card_purchase_create(member=alice, card_type_id=card_type("paid").pk)
 

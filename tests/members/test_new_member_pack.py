@@ -7,13 +7,14 @@ import pytest
 from coupons.demo import seed_coupons
 from coupons.models import Coupon, GiftPackGrant, GiftPackItem
 from members.demo import seed_members
-from members.models import Member, MembershipPolicy
+from members.models import Member
 from members.services import member_login_dev
+from membership.models import MembershipPolicy
 from points.models import PointsEntry
 from tests.concurrency import run_concurrently
 from tests.coupons.helpers import template
-from tests.members.card_helpers import pack
-from tests.members.helpers import policy
+from tests.membership.card_helpers import pack
+from tests.membership.helpers import policy
 
 LOGIN = "/api/v1/auth/wechat-login"
 
@@ -75,7 +76,7 @@ def test_with_no_pack_chosen_registration_gives_none():
 def test_the_policy_page_offers_the_gift_packs_in_a_select(admin_client):
     p = welcome_pack()
 
-    page = admin_client.get(f"/admin/members/membershippolicy/{MembershipPolicy.objects.get().pk}/change/")
+    page = admin_client.get(f"/admin/membership/membershippolicy/{MembershipPolicy.objects.get().pk}/change/")
 
     html = page.content.decode()
     assert page.status_code == 200

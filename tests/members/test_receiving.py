@@ -22,18 +22,19 @@ from coupons import selectors as coupon_selectors
 from coupons import services as coupon_services
 from coupons.models import BulkIssue, BulkIssueTarget, Coupon, GiftPackGrant, GiftPackItem
 from loyalty.errors import ApplicationError
-from members import birthdays, cards, member_days, tiers
 from members.closure import member_close
-from members.models import Member, MemberDay, Membership, MembershipCard, Tier, TierChange
+from members.models import Member
 from members.receiving import lock_receiving, may_receive, members_receiving, receiving_sql
-from members.services import membership_record_order
+from membership import birthdays, cards, member_days, tiers
+from membership.models import MemberDay, Membership, MembershipCard, Tier, TierChange
+from membership.services import membership_record_order
 from notifications.models import Notification
 from points import reminders
 from points.models import PointsEntry
 from tests.coupons.helpers import template
 from tests.factories import MemberFactory
-from tests.members.card_helpers import card_type, pack
-from tests.members.helpers import local, policy, set_tiers
+from tests.membership.card_helpers import card_type, pack
+from tests.membership.helpers import local, policy, set_tiers
 from tests.points.helpers import earn
 from tests.points.test_admin import staff
 

@@ -6,7 +6,7 @@ import pytest
 
 from coupons import services as coupon_services
 from loyalty.errors import ApplicationError
-from members.benefits import Benefits
+from membership.benefits import Benefits
 from orders.models import CheckoutSettings
 from orders.quote import compute_quote
 from points import ledger as points_ledger
@@ -27,7 +27,9 @@ def member():
 def benefits(monkeypatch):
     def set_benefits(**fields):
         # Below member_benefits and existing_member_benefits (checkout's: it checks the member exists too).
-        monkeypatch.setattr("members.benefits._benefits", lambda *, member_id, at: (True, Benefits(**fields)))
+        monkeypatch.setattr(
+            "membership.benefits._benefits", lambda *, member_id, at: (True, Benefits(**fields))
+        )
 
     return set_benefits
 

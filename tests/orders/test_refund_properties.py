@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from loyalty import rounding
 from loyalty.management.commands.verify_ledgers import find_violations
-from members.benefits import Benefits
+from membership.benefits import Benefits
 from orders import services
 from orders.models import Order
 from orders.quote import compute_quote
@@ -34,7 +34,7 @@ def test_partial_refunds_never_exceed_the_original_and_a_full_refund_restores_th
     monkeypatch, lines, shipping, discount_bp, points_share, sv_share, cuts, finish
 ):
     monkeypatch.setattr(
-        "members.benefits._benefits", lambda *, member_id, at: (True, Benefits(discount_bp=discount_bp))
+        "membership.benefits._benefits", lambda *, member_id, at: (True, Benefits(discount_bp=discount_bp))
     )
     member = MemberFactory()
     credit(member, 1_500_000, 150_000)  # more than any generated basket costs

@@ -211,9 +211,11 @@ def test_refund_numbers_are_per_order_so_two_orders_may_both_have_a_refund_numbe
 
 def test_membership_is_told_of_the_completion_and_every_refund(member, monkeypatch):
     calls = []
-    monkeypatch.setattr("members.services.membership_record_order", lambda **kw: calls.append(("order", kw)))
     monkeypatch.setattr(
-        "members.services.membership_record_refund", lambda **kw: calls.append(("refund", kw))
+        "membership.services.membership_record_order", lambda **kw: calls.append(("order", kw))
+    )
+    monkeypatch.setattr(
+        "membership.services.membership_record_refund", lambda **kw: calls.append(("refund", kw))
     )
     commit(member, full_basket(points=0, stored_value_fen=0), order_no="A1")
 
@@ -395,7 +397,7 @@ def test_the_stale_lock_backstop_still_releases_the_coupon_of_a_closed_order(mem
 
 
 def _membership_rules(upgrade_packs=False):
-    from tests.members.helpers import policy, set_tiers
+    from tests.membership.helpers import policy, set_tiers
 
     policy(window_months=12, protection_days=90, downgrade_period_days=30, growth_per_yuan=1)
     # Level 1 from ¥1,000 of growth: 2% off and ×1.5 points.
@@ -403,7 +405,7 @@ def _membership_rules(upgrade_packs=False):
 
 
 def _spend_card(**fields):
-    from tests.members.card_helpers import card_type
+    from tests.membership.card_helpers import card_type
 
     return card_type("conditional", condition="paid_spend", condition_threshold=100_000, **fields)
 
@@ -411,8 +413,8 @@ def _spend_card(**fields):
 def test_a_refunded_order_keeps_none_of_the_tier_card_count_and_perks_it_earned(member):
     from django.utils import timezone
 
-    from members.benefits import member_benefits
-    from members.models import Membership, MembershipCard, TierChange
+    from membership.benefits import member_benefits
+    from membership.models import Membership, MembershipCard, TierChange
     from notifications.models import Notification
 
     _membership_rules(upgrade_packs=True)
@@ -449,7 +451,7 @@ def test_a_refunded_order_keeps_none_of_the_tier_card_count_and_perks_it_earned(
 
 
 def test_partial_refunds_undo_only_what_they_take_below_a_threshold(member):
-    from members.models import Membership, MembershipCard
+    from membership.models import Membership, MembershipCard
 
     _membership_rules()
     card = _spend_card()
@@ -492,8 +494,8 @@ def test_a_fully_refunded_first_order_leaves_the_member_with_no_first_order(memb
 
 
 def test_purchase_points_grant_a_points_card_at_completion_and_the_refund_takes_it_back(member):
-    from members.models import MembershipCard
-    from tests.members.card_helpers import card_type
+    from membership.models import MembershipCard
+    from tests.membership.card_helpers import card_type
 
     card = card_type("conditional", condition="points", condition_threshold=5_100)  # seed 5,000 + this order
     commit(member, basket(("TEA", 12_000, 1)), order_no="G1")
@@ -518,7 +520,7 @@ def test_an_order_earns_at_the_benefits_of_its_commit_not_at_the_tier_its_comple
 
     order = Order.objects.get(order_no="M1")
     assert order.earned_points == quote.points_estimate == 1_200
-    from members.models import Membership
+    from membership.models import Membership
 
     assert Membership.objects.get(member=member).tier_level == 1
 
@@ -526,8 +528,8 @@ def test_an_order_earns_at_the_benefits_of_its_commit_not_at_the_tier_its_comple
 def test_a_member_day_multiplier_in_force_at_commit_is_earned_even_when_completed_after_it(member):
     import time_machine
 
-    from members.models import MemberDay
-    from tests.members.helpers import local
+    from membership.models import MemberDay
+    from tests.membership.helpers import local
 
     MemberDay.objects.create(name="周三会员日", recurrence="weekly", weekday=2, points_multiplier=2)
     order_basket = basket(("TEA", 4_500, 1))

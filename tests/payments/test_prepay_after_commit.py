@@ -18,7 +18,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from mall.models import MallItem, Redemption
-from members.models import CardPurchase, Membership
+from membership.models import CardPurchase, Membership
 from payments import services as payments
 from payments.exceptions import PaymentUnavailable
 from payments.gateway import FakeGateway
@@ -29,7 +29,7 @@ from stored_value.models import RechargeOrder
 from tests.conftest import client_for
 from tests.factories import MemberFactory
 from tests.mall.helpers import address, give_points, item, points_of
-from tests.members.card_helpers import card_type
+from tests.membership.card_helpers import card_type
 from tests.stored_value.helpers import parts
 from tests.stored_value.recharge_helpers import plan_1500_150
 

@@ -5,7 +5,7 @@ import pytest
 import time_machine
 
 from loyalty import rounding
-from members import benefits
+from membership import benefits
 from points import earning
 from points.models import EarningRule, PointsBudgetMonth, PointsLot, PointsPolicy, PointsWithheld, RuleKind
 from tests.factories import MemberFactory

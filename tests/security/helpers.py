@@ -18,6 +18,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 OUR_APPS = (
     "loyalty",
     "members",
+    "membership",
     "points",
     "stored_value",
     "coupons",

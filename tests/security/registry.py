@@ -67,8 +67,8 @@ def _coupon(member) -> dict:
 
 
 def _card_purchase(member) -> dict:
-    from members import cards
-    from tests.members.card_helpers import card_type
+    from membership import cards
+    from tests.membership.card_helpers import card_type
 
     purchase = cards.card_purchase_create(member=member, card_type_id=card_type("paid").pk)
     return {"pk": purchase.pk}

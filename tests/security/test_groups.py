@@ -17,15 +17,15 @@ from django.contrib.auth.models import Group, User
 from coupons import services as coupon_services
 from coupons.models import BulkIssue
 from mall.models import Redemption
-from members import cards
-from members.models import CardPurchase, MembershipCard
+from membership import cards
+from membership.models import CardPurchase, MembershipCard
 from points import ledger as points_ledger
 from points.models import PointsAccount
 from stored_value.models import RechargeOrder, StoredValueAccount
 from tests.coupons.helpers import template
 from tests.factories import MemberFactory
 from tests.mall import helpers as mall_helpers
-from tests.members.card_helpers import card_type, pay
+from tests.membership.card_helpers import card_type, pay
 from tests.orders.helpers import basket, commit
 from tests.security.helpers import db_fingerprint
 from tests.stored_value.helpers import credit
@@ -98,15 +98,15 @@ ACTIONS = {
     "see members": ("/admin/members/member/", {OPERATOR, FINANCE, SERVICE}),
     "see API clients": ("/admin/loyalty/apiclient/", set()),
     # membership: the programme is the operator's, card refunds are money (finance)
-    "add a tier": ("/admin/members/tier/add/", {OPERATOR}),
-    "add a card type": ("/admin/members/cardtype/add/", {OPERATOR}),
-    "add a member day": ("/admin/members/memberday/add/", {OPERATOR}),
-    "grant a card": ("/admin/members/membershipcard/grant/", {OPERATOR}),
-    "revoke a card": ("/admin/members/membershipcard/{card}/revoke/", {OPERATOR}),
-    "see cards": ("/admin/members/membershipcard/", {OPERATOR, FINANCE, SERVICE}),
-    "see card purchases": ("/admin/members/cardpurchase/", {OPERATOR, FINANCE, SERVICE}),
-    "refund a card purchase": ("/admin/members/cardpurchase/{card_purchase}/refund/", {FINANCE}),
-    "see growth": ("/admin/members/growthentry/", {OPERATOR, FINANCE}),
+    "add a tier": ("/admin/membership/tier/add/", {OPERATOR}),
+    "add a card type": ("/admin/membership/cardtype/add/", {OPERATOR}),
+    "add a member day": ("/admin/membership/memberday/add/", {OPERATOR}),
+    "grant a card": ("/admin/membership/membershipcard/grant/", {OPERATOR}),
+    "revoke a card": ("/admin/membership/membershipcard/{card}/revoke/", {OPERATOR}),
+    "see cards": ("/admin/membership/membershipcard/", {OPERATOR, FINANCE, SERVICE}),
+    "see card purchases": ("/admin/membership/cardpurchase/", {OPERATOR, FINANCE, SERVICE}),
+    "refund a card purchase": ("/admin/membership/cardpurchase/{card_purchase}/refund/", {FINANCE}),
+    "see growth": ("/admin/membership/growthentry/", {OPERATOR, FINANCE}),
     "see closed accounts": ("/admin/members/closedmember/", {SERVICE}),
     # the mall: the catalogue is the operator's; shipping is the operator's or customer service's
     "add a mall item": ("/admin/mall/mallitem/add/", {OPERATOR}),

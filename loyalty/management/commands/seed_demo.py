@@ -11,7 +11,8 @@ from coupons.demo import seed_coupons
 from loyalty import services
 from loyalty.models import ApiClient
 from mall.demo import seed_mall
-from members.demo import seed_closures, seed_members, seed_membership
+from members.demo import seed_closures, seed_members
+from membership.demo import seed_membership
 from notifications.demo import seed_notifications
 from orders.demo import seed_orders
 from points.demo import seed_points

@@ -5,13 +5,13 @@ import pytest
 import time_machine
 
 from coupons.models import GiftPackGrant
-from members import member_days
-from members.benefits import member_benefits
-from members.models import MemberDay, MemberDayRun
+from membership import member_days
+from membership.benefits import member_benefits
+from membership.models import MemberDay, MemberDayRun
 from notifications.models import Notification
 from tests.factories import MemberFactory
-from tests.members.card_helpers import card_type, pack
-from tests.members.helpers import local, set_tiers
+from tests.membership.card_helpers import card_type, pack
+from tests.membership.helpers import local, set_tiers
 
 pytestmark = pytest.mark.django_db
 
@@ -112,10 +112,10 @@ def test_no_push_on_a_day_that_is_not_a_member_day(member):
 def test_a_tier_audience_gets_the_push_and_the_benefit_others_do_not(member):
     set_tiers((0, 0), (1, 100))
     gold = MemberFactory()
-    from members.tiers import lock_membership
+    from membership.tiers import lock_membership
 
     lock_membership(member_id=gold.pk)
-    from members.models import Membership
+    from membership.models import Membership
 
     Membership.objects.filter(member=gold).update(tier_level=1)
     wednesday(audience="tiers", audience_values=[1], extra_discount_bp=500)
@@ -129,7 +129,7 @@ def test_a_tier_audience_gets_the_push_and_the_benefit_others_do_not(member):
 
 def test_a_card_holder_audience(member):
     ct = card_type("free")
-    from members import cards
+    from membership import cards
 
     cards.card_claim(member_id=member.pk, card_type_id=ct.pk, now=WEDNESDAY - timedelta(days=1))
     MemberFactory()

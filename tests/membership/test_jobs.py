@@ -8,13 +8,13 @@ from django.utils import timezone
 
 from coupons.models import CouponTemplate, GiftPack, GiftPackGrant
 from coupons.services import coupon_claim
-from members import cards, tasks
-from members.models import MemberDay, Membership, MembershipCard, Tier
-from members.services import membership_record_order
+from membership import cards, tasks
+from membership.models import MemberDay, Membership, MembershipCard, Tier
+from membership.services import membership_record_order
 from notifications.models import Notification
 from tests.factories import MemberFactory
-from tests.members.card_helpers import card_type
-from tests.members.helpers import local
+from tests.membership.card_helpers import card_type
+from tests.membership.helpers import local
 
 pytestmark = pytest.mark.django_db
 

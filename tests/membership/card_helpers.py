@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from coupons.models import GiftPack
-from members.models import CardType
+from membership.models import CardType
 from payments import services as payments
 from payments.models import Payment
 

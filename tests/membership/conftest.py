@@ -1,6 +1,6 @@
 import pytest
 
-from tests.members.helpers import policy, standard_tiers
+from tests.membership.helpers import policy, standard_tiers
 
 
 @pytest.fixture

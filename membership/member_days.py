@@ -26,8 +26,9 @@ from django.utils.translation import gettext as _
 
 from coupons.services import gift_pack_issue
 from loyalty.config import cached
-from members.models import CardStatus, Member, MemberDay, MemberDayRun
+from members.models import Member
 from members.receiving import members_receiving
+from membership.models import CardStatus, MemberDay, MemberDayRun
 from notifications.services import Draft, notify_many
 
 

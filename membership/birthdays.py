@@ -21,9 +21,9 @@ from django.db import connection
 from django.utils import timezone
 
 from coupons.services import gift_pack_issue
-from members.models import BirthdayMode, Tier
 from members.receiving import receiving_sql
-from members.tiers import membership_policy
+from membership.models import BirthdayMode, Tier
+from membership.tiers import membership_policy
 
 _BIRTHDAYS_SQL = f"""
 SELECT m.id, COALESCE(ms.tier_level, 0)

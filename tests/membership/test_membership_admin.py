@@ -3,12 +3,12 @@
 import pytest
 from django.utils import timezone
 
-from members import cards
-from members.models import CardEvent, CardPurchase, MemberDay, MembershipCard, Tier
-from members.services import membership_record_order
+from membership import cards
+from membership.models import CardEvent, CardPurchase, MemberDay, MembershipCard, Tier
+from membership.services import membership_record_order
 from payments.models import PaymentRefund
 from tests.factories import MemberFactory
-from tests.members.card_helpers import card_type, pay
+from tests.membership.card_helpers import card_type, pay
 from tests.points.test_admin import staff
 
 pytestmark = pytest.mark.django_db
@@ -22,19 +22,19 @@ def member(tiers):
 @pytest.mark.parametrize(
     "url",
     [
-        "/admin/members/tier/",
-        "/admin/members/membershippolicy/",
-        "/admin/members/membership/",
-        "/admin/members/growthentry/",
-        "/admin/members/tierchange/",
-        "/admin/members/cardtype/",
-        "/admin/members/cardtype/add/",
-        "/admin/members/membershipcard/",
-        "/admin/members/cardevent/",
-        "/admin/members/cardpurchase/",
-        "/admin/members/memberday/",
-        "/admin/members/memberday/add/",
-        "/admin/members/growthentry/export/",
+        "/admin/membership/tier/",
+        "/admin/membership/membershippolicy/",
+        "/admin/membership/membership/",
+        "/admin/membership/growthentry/",
+        "/admin/membership/tierchange/",
+        "/admin/membership/cardtype/",
+        "/admin/membership/cardtype/add/",
+        "/admin/membership/membershipcard/",
+        "/admin/membership/cardevent/",
+        "/admin/membership/cardpurchase/",
+        "/admin/membership/memberday/",
+        "/admin/membership/memberday/add/",
+        "/admin/membership/growthentry/export/",
     ],
 )
 def test_every_membership_admin_page_opens(admin_client, member, url):
@@ -48,7 +48,7 @@ def test_every_membership_admin_page_opens(admin_client, member, url):
 def test_the_card_type_qr_is_a_png_carrying_the_tags(admin_client, member):
     ct = card_type("free")
 
-    response = admin_client.get(f"/admin/members/cardtype/{ct.pk}/qr.png?channel=store-1&staff=s007")
+    response = admin_client.get(f"/admin/membership/cardtype/{ct.pk}/qr.png?channel=store-1&staff=s007")
 
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert response.content.startswith(b"\x89PNG")
@@ -58,7 +58,9 @@ def test_the_card_type_qr_is_a_png_carrying_the_tags(admin_client, member):
 def test_the_poster_embeds_the_tagged_claim_link_and_qr(admin_client, member):
     ct = card_type("paid", name="黑金卡", price_fen=19_900)
 
-    page = admin_client.get(f"/admin/members/cardtype/{ct.pk}/poster/?channel=mall&staff=s1").content.decode()
+    page = admin_client.get(
+        f"/admin/membership/cardtype/{ct.pk}/poster/?channel=mall&staff=s1"
+    ).content.decode()
 
     assert "黑金卡" in page and "¥199.00" in page and "data:image/png;base64," in page
     assert f"pages/membership/claim?card_type={ct.pk}&amp;channel=mall&amp;staff=s1" in page
@@ -67,19 +69,19 @@ def test_the_poster_embeds_the_tagged_claim_link_and_qr(admin_client, member):
 
 def test_granting_and_revoking_need_the_permission_and_a_reason(client, member):
     ct = card_type("free")
-    staff(client, "clerk", "members.view_membershipcard")
+    staff(client, "clerk", "membership.view_membershipcard")
     body = {"member_id": member.pk, "card_type": ct.pk, "reason": "客诉补偿", "idempotency_key": "k"}
-    assert client.post("/admin/members/membershipcard/grant/", body).status_code == 403
+    assert client.post("/admin/membership/membershipcard/grant/", body).status_code == 403
     assert not MembershipCard.objects.exists()
 
-    staff(client, "ops", "members.view_membershipcard", "members.grant_card")
-    assert client.post("/admin/members/membershipcard/grant/", {**body, "reason": ""}).status_code == 200
+    staff(client, "ops", "membership.view_membershipcard", "membership.grant_card")
+    assert client.post("/admin/membership/membershipcard/grant/", {**body, "reason": ""}).status_code == 200
     assert not MembershipCard.objects.exists()
-    assert client.post("/admin/members/membershipcard/grant/", body).status_code == 302
+    assert client.post("/admin/membership/membershipcard/grant/", body).status_code == 302
     card = MembershipCard.objects.get(member=member)
 
     response = client.post(
-        f"/admin/members/membershipcard/{card.pk}/revoke/", {"reason": "误发", "idempotency_key": "r"}
+        f"/admin/membership/membershipcard/{card.pk}/revoke/", {"reason": "误发", "idempotency_key": "r"}
     )
 
     assert response.status_code == 302
@@ -95,13 +97,13 @@ def test_a_pro_rata_refund_needs_the_finance_permission(client, member):
     ct = card_type("paid", price_fen=3_000)
     purchase = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     pay(purchase)
-    url = f"/admin/members/cardpurchase/{purchase.pk}/refund/"
+    url = f"/admin/membership/cardpurchase/{purchase.pk}/refund/"
 
-    staff(client, "clerk", "members.view_cardpurchase")
+    staff(client, "clerk", "membership.view_cardpurchase")
     assert client.post(url, {"reason": "r", "idempotency_key": "k"}).status_code == 403
     assert not PaymentRefund.objects.exists()
 
-    staff(client, "finance", "members.view_cardpurchase", "members.refund_card")
+    staff(client, "finance", "membership.view_cardpurchase", "membership.refund_card")
     assert client.post(url, {"reason": "退卡", "idempotency_key": "k"}).status_code == 302
     purchase.refresh_from_db()
     assert purchase.status == "refunded" and 2_990 <= purchase.refunded_fen <= 3_000
@@ -123,12 +125,12 @@ def test_a_tier_with_members_cannot_be_deleted(admin_client, member):
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=100_000, completed_at=timezone.now())
     tier = Tier.objects.get(level=1)
 
-    admin_client.post(f"/admin/members/tier/{tier.pk}/delete/", {"post": "yes"})
+    admin_client.post(f"/admin/membership/tier/{tier.pk}/delete/", {"post": "yes"})
 
     assert Tier.objects.filter(pk=tier.pk).exists()
 
 
 def test_ledger_pages_are_read_only(admin_client, member):
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
-    assert admin_client.get("/admin/members/growthentry/add/").status_code == 403
+    assert admin_client.get("/admin/membership/growthentry/add/").status_code == 403
     assert not CardPurchase.objects.exists()

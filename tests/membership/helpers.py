@@ -2,7 +2,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from coupons.models import GiftPack
-from members.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
+from membership.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -6,14 +6,14 @@ from django.db.models import F
 
 from coupons.models import Coupon, GiftPackGrant, GiftPackItem
 from loyalty.errors import IdempotencyConflict
-from members import tiers as tier_service
-from members.models import GrowthEntry, Tier, TierChange
-from members.services import membership_record_order, membership_record_refund
+from membership import tiers as tier_service
+from membership.models import GrowthEntry, Tier, TierChange
+from membership.services import membership_record_order, membership_record_refund
 from notifications.models import Notification
 from points.models import PointsEntry
 from tests.coupons.helpers import template
 from tests.factories import MemberFactory
-from tests.members.helpers import (
+from tests.membership.helpers import (
     growth_sum,
     history,
     level,
@@ -326,7 +326,7 @@ def test_the_nightly_run_upgrades_members_a_lowered_threshold_now_qualifies(memb
     with time_machine.travel(T0, tick=False):
         order(member, "A1", 80_000)
     assert level(member) == 0
-    from members.models import Tier
+    from membership.models import Tier
 
     Tier.objects.filter(level=1).update(growth_threshold=800)
     with time_machine.travel(T0 + timedelta(hours=16), tick=False):
@@ -342,7 +342,7 @@ def test_the_nightly_run_walks_every_chunk(tiers):
     with time_machine.travel(T0, tick=False):
         for i, m in enumerate(members):
             order(m, f"O{i}", 100_000 * (i % 2))
-    from members.models import Tier
+    from membership.models import Tier
 
     Tier.objects.filter(level=1).update(growth_threshold=1)
     with time_machine.travel(T0 + timedelta(hours=1), tick=False):
@@ -354,7 +354,7 @@ def test_the_nightly_run_walks_every_chunk(tiers):
 
 @time_machine.travel(T0, tick=False)
 def test_growth_from_a_task_counts_once_and_can_upgrade(member):
-    from members.services import membership_award_growth
+    from membership.services import membership_award_growth
 
     membership_award_growth(member_id=member.pk, amount=1000, idempotency_key="review:42")
     membership_award_growth(member_id=member.pk, amount=1000, idempotency_key="review:42")

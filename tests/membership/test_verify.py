@@ -6,8 +6,8 @@ from django.db import connection
 from django.utils import timezone
 
 from loyalty.management.commands.verify_ledgers import find_violations
-from members.models import Membership
-from members.services import membership_record_order, membership_record_refund
+from membership.models import Membership
+from membership.services import membership_record_order, membership_record_refund
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

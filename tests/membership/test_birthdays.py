@@ -4,11 +4,12 @@ import pytest
 import time_machine
 
 from coupons.models import GiftPack, GiftPackGrant
-from members import birthdays
-from members.models import Member, Tier
+from members.models import Member
 from members.services import member_update_profile
+from membership import birthdays
+from membership.models import Tier
 from tests.factories import MemberFactory
-from tests.members.helpers import local, policy, set_tiers
+from tests.membership.helpers import local, policy, set_tiers
 
 pytestmark = pytest.mark.django_db
 

@@ -38,8 +38,9 @@ from coupons.selectors import gift_pack_points_standing
 from coupons.services import gift_pack_issue
 from loyalty import rounding
 from loyalty.enqueue import enqueue_on_commit
-from members.benefits import card_types
-from members.exceptions import (
+from members.receiving import members_receiving, receiving_q
+from membership.benefits import card_types
+from membership.exceptions import (
     CardAlreadyHeld,
     CardConditionNotMet,
     CardNotClaimable,
@@ -52,7 +53,7 @@ from members.exceptions import (
     CardTypeNotFound,
     CardTypeUnavailable,
 )
-from members.models import (
+from membership.models import (
     CardCondition,
     CardEvent,
     CardKind,
@@ -65,8 +66,7 @@ from members.models import (
     MembershipCard,
     PurchaseStatus,
 )
-from members.receiving import members_receiving, receiving_q
-from members.tiers import lock_membership, try_lock_membership
+from membership.tiers import lock_membership, try_lock_membership
 from notifications.services import Draft, notify_many
 from payments import services as payments
 from points.selectors import members_with_points_earned, points_earned_total
@@ -337,7 +337,7 @@ def cards_grant_for_points(*, member_id: int, now: datetime | None = None) -> li
     with transaction.atomic():
         membership = try_lock_membership(member_id=member_id)
         if membership is None:  # the nightly catch-up covers a broker outage
-            enqueue_on_commit("members.tasks.grant_conditional_cards", member_id)
+            enqueue_on_commit("membership.tasks.grant_conditional_cards", member_id)
             return []
         return cards_grant_conditional(membership=membership, now=now)
 
@@ -488,7 +488,7 @@ def card_revoke(*, card_id: int, actor_id: int, reason: str) -> MembershipCard:
     with transaction.atomic():
         card = MembershipCard.objects.filter(pk=card_id).first()
         if card is None:
-            from members.exceptions import CardNotFound
+            from membership.exceptions import CardNotFound
 
             raise CardNotFound()
         lock_membership(member_id=card.member_id)
@@ -731,7 +731,7 @@ def cards_remind_expiring(*, now=None, days: int | None = None, chunk_size: int 
     by the notification service, so the job can run any number of times.
     Returns how many new.
     """
-    from members.tiers import membership_policy
+    from membership.tiers import membership_policy
 
     now = now or timezone.now()
     days = days if days is not None else membership_policy().card_reminder_days

@@ -7,13 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loyalty import rounding
-from members import cards
-from members.benefits import Benefits, Offer, combine, member_benefits, points_multiplier
-from members.models import MemberDay, Membership
-from members.tiers import lock_membership
+from membership import cards
+from membership.benefits import Benefits, Offer, combine, member_benefits, points_multiplier
+from membership.models import MemberDay, Membership
+from membership.tiers import lock_membership
 from tests.factories import MemberFactory
-from tests.members.card_helpers import card_type
-from tests.members.helpers import local, set_tiers
+from tests.membership.card_helpers import card_type
+from tests.membership.helpers import local, set_tiers
 
 pytestmark = pytest.mark.django_db
 

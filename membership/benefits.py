@@ -117,8 +117,8 @@ def existing_member_benefits(*, member_id: int, at: datetime) -> Benefits | None
 
 
 def _benefits(*, member_id: int, at: datetime) -> tuple[bool | None, Benefits]:
-    from members.member_days import active_member_days, member_in_audience
-    from members.tiers import tiers
+    from membership.member_days import active_member_days, member_in_audience
+    from membership.tiers import tiers
 
     receiving, level, card_type_ids = _level_and_cards(member_id=member_id, at=at)
     base = []
@@ -171,7 +171,7 @@ def _level_and_cards(*, member_id: int, at: datetime) -> tuple[bool | None, int,
     """Whether the member may receive (``members.receiving``; None: no such member), their tier level (0
     without a membership) and the types of their valid cards: one statement (checkout asks for them on
     every request; the ORM's three queries cost more CPU than the database does)."""
-    from members.models import CardStatus
+    from membership.models import CardStatus
 
     with connection.cursor() as cur:
         prepared.execute(cur, _LEVEL_AND_CARDS, [member_id, CardStatus.ACTIVE.value, at])
@@ -180,7 +180,7 @@ def _level_and_cards(*, member_id: int, at: datetime) -> tuple[bool | None, int,
 
 def card_types() -> dict:
     """Every card type by id (cached: loyalty.config; do not mutate them)."""
-    from members.models import CardType
+    from membership.models import CardType
 
     return cached("card_types", depends_on=(CardType,), load=lambda: CardType.objects.in_bulk())
 

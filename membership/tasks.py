@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from loyalty.jobs import once_per_period
-from members import birthdays, cards, member_days, tiers
+from membership import birthdays, cards, member_days, tiers
 
 
 @shared_task(name="members.recalculate_tiers", time_limit=3 * 3600, soft_time_limit=3 * 3600 - 300)

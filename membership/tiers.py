@@ -38,8 +38,8 @@ from django.utils.translation import gettext as _
 from coupons.services import gift_pack_issue
 from loyalty.config import cached
 from loyalty.rows import lock_row
-from members.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
 from members.receiving import receiving_sql
+from membership.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
 from notifications.services import Draft, notify_many
 
 

@@ -2,14 +2,14 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from members import cards
-from members.models import CardPurchase, MemberDay, Membership, MembershipCard
-from members.services import membership_record_order
+from membership import cards
+from membership.models import CardPurchase, MemberDay, Membership, MembershipCard
+from membership.services import membership_record_order
 from payments.models import Payment
 from tests.conftest import client_for
 from tests.factories import MemberFactory
-from tests.members.card_helpers import card_type
-from tests.members.helpers import local
+from tests.membership.card_helpers import card_type
+from tests.membership.helpers import local
 
 pytestmark = pytest.mark.django_db
 

@@ -7,14 +7,14 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from members import cards
-from members.models import CardPurchase, GrowthEntry, Membership, MembershipCard
-from members.services import membership_record_order
+from membership import cards
+from membership.models import CardPurchase, GrowthEntry, Membership, MembershipCard
+from membership.services import membership_record_order
 from payments.models import Payment
 from tests.concurrency import in_thread, run_concurrently
 from tests.factories import MemberFactory
-from tests.members.card_helpers import card_type
-from tests.members.helpers import policy, standard_tiers
+from tests.membership.card_helpers import card_type
+from tests.membership.helpers import policy, standard_tiers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
 
@@ -83,8 +83,8 @@ def test_claiming_a_free_card_in_parallel_gives_one_card(setup):
 def test_the_nightly_run_never_overwrites_a_member_whose_order_completes_meanwhile(setup):
     from datetime import timedelta
 
-    from members import tiers
-    from members.models import TierChange
+    from membership import tiers
+    from membership.models import TierChange
 
     member = MemberFactory()
     with transaction.atomic():
@@ -123,7 +123,7 @@ def test_points_posted_while_the_membership_is_busy_never_wait_for_it_and_the_ca
 
     from django.apps import apps
 
-    from members.tiers import lock_membership
+    from membership.tiers import lock_membership
     from points import earning
     from points.models import CheckIn
 
@@ -165,8 +165,8 @@ def test_two_orders_of_a_member_refunded_whole_in_parallel_undo_the_tier_and_cou
     from datetime import timedelta
 
     from loyalty.management.commands.verify_ledgers import find_violations
-    from members.models import TierChange
-    from members.services import membership_record_refund
+    from membership.models import TierChange
+    from membership.services import membership_record_refund
 
     member = MemberFactory()
     start = timezone.now() - timedelta(minutes=5)

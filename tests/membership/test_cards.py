@@ -5,11 +5,12 @@ from django.utils import timezone
 
 from coupons.models import Coupon, GiftPackGrant, GiftPackItem
 from loyalty.errors import ApplicationError
-from members import cards
-from members.benefits import member_benefits
-from members.models import CardEvent, CardPurchase, CardType, MembershipCard
-from members.services import member_login, membership_record_order, membership_record_refund
+from members.services import member_login
 from members.wechat import WechatSessionInfo
+from membership import cards
+from membership.benefits import member_benefits
+from membership.models import CardEvent, CardPurchase, CardType, MembershipCard
+from membership.services import membership_record_order, membership_record_refund
 from notifications.models import Notification
 from payments.models import Payment, PaymentRefund
 from points import earning
@@ -17,7 +18,7 @@ from points import ledger as points_ledger
 from points.models import PointsEntry
 from tests.coupons.helpers import template
 from tests.factories import MemberFactory
-from tests.members.card_helpers import DAY, card_type, pack, pay
+from tests.membership.card_helpers import DAY, card_type, pack, pay
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +164,7 @@ def test_an_operator_grants_and_revokes_with_a_reason_and_a_revoked_card_gives_n
         ("operator", "补发"),
         ("revoke", "误发"),
     ]
-    from members.selectors import member_card_type_ids
+    from membership.selectors import member_card_type_ids
 
     assert member_card_type_ids(member_id=member.pk, at=timezone.now()) == set()
     refused("card_revoked", lambda: cards.card_claim(member_id=member.pk, card_type_id=ct.pk))

@@ -1,0 +1,437 @@
+"""The membership programme's back office: tiers, policy, growth, cards, purchases, member days."""
+
+import base64
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.admin_tools import (
+    CsvExportMixin,
+    LimitedJSONAdminMixin,
+    ReadOnlyAdminMixin,
+    ReasonForm,
+    action_page,
+    local_time,
+    money,
+    new_key,
+)
+from loyalty.errors import ApplicationError
+from loyalty.money import format_fen
+from members.models import Member
+from membership import cards
+from membership.claim_links import claim_link, claim_qr_png
+from membership.models import (
+    CardEvent,
+    CardPurchase,
+    CardType,
+    GrowthEntry,
+    MemberDay,
+    MemberDayRun,
+    Membership,
+    MembershipCard,
+    MembershipPolicy,
+    Tier,
+    TierChange,
+)
+
+# --- membership back office ------------------------------------------------------------------
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = [
+        "level",
+        "name",
+        "growth_threshold",
+        "discount_bp",
+        "points_multiplier",
+        "free_shipping",
+        "birthday_pack",
+        "upgrade_pack",
+    ]
+    list_display_links = ["level", "name"]
+
+    def has_delete_permission(self, request, obj=None):
+        # Members hold tiers by level: a level with members must stay (change its name or terms instead).
+        if obj is not None and Membership.objects.filter(tier_level=obj.level).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+@admin.register(MembershipPolicy)
+class MembershipPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "window_months",
+        "protection_days",
+        "downgrade_period_days",
+        "birthday_mode",
+        "new_member_pack",
+    ]
+
+    def has_add_permission(self, request):
+        return not MembershipPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Membership)
+class MembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "member",
+        "tier_level",
+        "growth_total",
+        money("paid_total_fen", _("cumulative paid spend")),
+        "completed_orders",
+        "tier_changed_at",
+        "protected_until",
+    ]
+    list_filter = ["tier_level"]
+    search_fields = ["=member__id", "member__nickname", "member__phone"]
+    list_select_related = ["member"]
+    show_full_result_count = False
+
+
+@admin.register(GrowthEntry)
+class GrowthEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "member",
+        "kind",
+        "amount",
+        money("paid_fen", _("paid")),
+        "order_no",
+        "counts_at",
+    ]
+    list_filter = ["kind", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["=member__id", "order_no"]
+    list_select_related = ["member"]
+    show_full_result_count = False
+    csv_filename = "growth-ledger.csv"
+    csv_header = ["id", "created_at", "member_id", "kind", "amount", "paid_fen", "order_no", "counts_at"]
+
+    def csv_row(self, e) -> list:
+        return [
+            e.pk,
+            local_time(e.created_at),
+            e.member_id,
+            e.kind,
+            e.amount,
+            e.paid_fen,
+            e.order_no,
+            local_time(e.counts_at),
+        ]
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "member", "from_level", "to_level", "reason", "window_growth"]
+    list_filter = ["reason", "to_level", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["=member__id", "member__nickname", "member__phone"]
+    list_select_related = ["member"]
+    show_full_result_count = False
+
+
+class PosterForm(forms.Form):
+    channel = forms.CharField(label=_("channel"), max_length=64, required=False)
+    staff = forms.CharField(label=_("staff"), max_length=64, required=False)
+
+
+@admin.register(CardType)
+class CardTypeAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}}
+    list_display = [
+        "name",
+        "kind",
+        "validity",
+        "price_display",
+        "discount_bp",
+        "free_shipping",
+        "holders",
+        "is_active",
+        "links",
+    ]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "description", "is_active", "available_from", "available_until"]}),
+        (_("Validity"), {"fields": ["validity", "valid_days", "valid_from", "valid_until"]}),
+        (_("Condition (conditional cards)"), {"fields": ["condition", "condition_threshold"]}),
+        (_("Price (paid cards)"), {"fields": ["period", "price_fen", "trial_days"]}),
+        (
+            _("Benefits"),
+            {"fields": ["discount_bp", "free_shipping", "points_multiplier", "opening_pack", "monthly_pack"]},
+        ),
+        (_("Card face"), {"fields": ["background_image", "colour", "logo_url"]}),
+    ]
+
+    @admin.display(description=_("price"))
+    def price_display(self, card_type):
+        return format_fen(card_type.price_fen) if card_type.kind == "paid" else "—"
+
+    @admin.display(description=_("holders"))
+    def holders(self, card_type):
+        return card_type.cards.filter(status="active").count()
+
+    @admin.display(description=_("claim QR / poster"))
+    def links(self, card_type):
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("admin:membership_cardtype_qr", args=[card_type.pk]),
+            _("QR code"),
+            reverse("admin:membership_cardtype_poster", args=[card_type.pk]),
+            _("poster"),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/qr.png", view(self.qr_view), name="membership_cardtype_qr"),
+            path("<int:pk>/poster/", view(self.poster_view), name="membership_cardtype_poster"),
+        ] + super().get_urls()
+
+    def _tagged(self, request, pk):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        card_type = get_object_or_404(CardType, pk=pk)
+        form = PosterForm(request.GET or None)
+        tags = form.cleaned_data if form.is_valid() else {"channel": "", "staff": ""}
+        return card_type, form, tags
+
+    def qr_view(self, request, pk):
+        """The claim QR as a PNG download, carrying the channel / staff tags given in the query."""
+        card_type, _form, tags = self._tagged(request, pk)
+        png = claim_qr_png(card_type_id=card_type.pk, **tags)
+        response = HttpResponse(png, content_type="image/png")
+        suffix = "-".join(filter(None, [tags["channel"], tags["staff"]]))
+        response["Content-Disposition"] = (
+            f'attachment; filename="card-{card_type.pk}{"-" + suffix if suffix else ""}.png"'
+        )
+        return response
+
+    def poster_view(self, request, pk):
+        """A printable poster (print CSS) with the card face and its tagged claim QR embedded."""
+        card_type, form, tags = self._tagged(request, pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Poster: %(name)s") % {"name": card_type.name},
+            "card_type": card_type,
+            "form": form,
+            "tags": tags,
+            "claim_link": claim_link(card_type_id=card_type.pk, **tags),
+            "qr": "data:image/png;base64,"
+            + base64.b64encode(claim_qr_png(card_type_id=card_type.pk, **tags)).decode(),
+            "price": format_fen(card_type.price_fen) if card_type.kind == "paid" else "",
+        }
+        return TemplateResponse(request, "admin/membership/cardtype/poster.html", context)
+
+
+class GrantForm(forms.Form):
+    member_id = forms.IntegerField(label=_("member id"), min_value=1)
+    card_type = forms.ModelChoiceField(label=_("card type"), queryset=CardType.objects.all())
+    reason = forms.CharField(label=_("reason"), max_length=200, widget=forms.Textarea(attrs={"rows": 3}))
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+
+@admin.register(MembershipCard)
+class MembershipCardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "member",
+        "card_type",
+        "status",
+        "source",
+        "valid_from",
+        "valid_until",
+        "channel",
+        "staff",
+        "revoke_column",
+    ]
+    list_filter = ["status", "source", "card_type", "channel"]
+    search_fields = ["=member__id", "member__nickname", "member__phone", "staff"]
+    list_select_related = ["member", "card_type"]
+    show_full_result_count = False
+    change_list_template = "admin/membership/membershipcard/change_list.html"
+
+    @admin.display(description=_("actions"))
+    def revoke_column(self, card):
+        if card.status != "active":
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:membership_membershipcard_revoke", args=[card.pk]),
+            _("revoke"),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("grant/", view(self.grant_view), name="membership_membershipcard_grant"),
+            path("<int:pk>/revoke/", view(self.revoke_view), name="membership_membershipcard_revoke"),
+        ] + super().get_urls()
+
+    def grant_view(self, request):
+        """Give a member a card (with a reason), e.g. as a service gesture."""
+        form = GrantForm(request.POST or None, initial=new_key())
+        if request.method == "POST" and request.user.has_perm("membership.grant_card") and form.is_valid():
+            data = form.cleaned_data
+            if not Member.objects.filter(pk=data["member_id"]).exists():
+                form.add_error("member_id", _("No such member."))
+            else:
+                try:
+                    card = cards.card_grant(
+                        member_id=data["member_id"],
+                        card_type_id=data["card_type"].pk,
+                        actor_id=request.user.pk,
+                        reason=data["reason"],
+                    )
+                except ApplicationError as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    self.log_addition(request, card, f"grant: {data['reason']}")
+                    messages.success(request, _("Card granted."))
+                    return redirect("admin:membership_membershipcard_changelist")
+        return action_page(
+            self,
+            request,
+            title=_("Grant a membership card"),
+            form=form,
+            obj=_("grant"),
+            summary="",
+            permission="membership.grant_card",
+        )
+
+    def revoke_view(self, request, pk):
+        card = get_object_or_404(MembershipCard.objects.select_related("member", "card_type"), pk=pk)
+        form = ReasonForm(request.POST or None, initial=new_key())
+        if request.method == "POST" and request.user.has_perm("membership.grant_card") and form.is_valid():
+            cards.card_revoke(card_id=card.pk, actor_id=request.user.pk, reason=form.cleaned_data["reason"])
+            self.log_change(request, card, f"revoke: {form.cleaned_data['reason']}")
+            messages.success(request, _("Card revoked."))
+            return redirect("admin:membership_membershipcard_changelist")
+        return action_page(
+            self,
+            request,
+            title=_("Revoke the card"),
+            form=form,
+            obj=card,
+            summary=f"{card.card_type} · {card.member} · {card.get_status_display()}",
+            permission="membership.grant_card",
+        )
+
+
+@admin.register(CardEvent)
+class CardEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "card", "kind", "valid_until", "reason", "reference", "actor"]
+    list_filter = ["kind"]
+    search_fields = ["=card__id", "=card__member__id"]
+    list_select_related = ["card__card_type", "card__member", "actor"]
+
+
+@admin.register(CardPurchase)
+class CardPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "member",
+        "card_type",
+        "period",
+        money("amount_fen", _("amount")),
+        "status",
+        "period_start",
+        "period_end",
+        money("refunded_fen", _("refunded")),
+        "refund_column",
+    ]
+    list_filter = ["status", "card_type", "period"]
+    search_fields = ["=member__id", "out_trade_no"]
+    list_select_related = ["member", "card_type"]
+    show_full_result_count = False
+
+    @admin.display(description=_("actions"))
+    def refund_column(self, purchase):
+        if purchase.status != "paid":
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:membership_cardpurchase_refund", args=[purchase.pk]),
+            _("refund pro rata"),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/refund/", view(self.refund_view), name="membership_cardpurchase_refund")
+        ] + super().get_urls()
+
+    def refund_view(self, request, pk):
+        """Finance: refund the unused part of the card's latest period through WeChat Pay."""
+        purchase = get_object_or_404(CardPurchase.objects.select_related("member", "card_type"), pk=pk)
+        form = ReasonForm(request.POST or None, initial=new_key())
+        if request.method == "POST" and request.user.has_perm("membership.refund_card") and form.is_valid():
+            try:
+                done = cards.card_purchase_refund(
+                    purchase_id=purchase.pk, actor_id=request.user.pk, reason=form.cleaned_data["reason"]
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.log_change(
+                    request, purchase, f"refund {done.refunded_fen} fen: {form.cleaned_data['reason']}"
+                )
+                messages.success(
+                    request, _("Refunded %(amount)s.") % {"amount": format_fen(done.refunded_fen)}
+                )
+                return redirect("admin:membership_cardpurchase_changelist")
+        return action_page(
+            self,
+            request,
+            title=_("Refund the unused part"),
+            form=form,
+            obj=purchase,
+            summary=_("Paid %(amount)s for %(start)s – %(end)s.")
+            % {
+                "amount": format_fen(purchase.amount_fen),
+                "start": local_time(purchase.period_start),
+                "end": local_time(purchase.period_end),
+            },
+            permission="membership.refund_card",
+        )
+
+
+class MemberDayRunInline(admin.TabularInline):
+    model = MemberDayRun
+    fields = ["occurrence", "pushed", "started_at", "finished_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-occurrence"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MemberDay)
+class MemberDayAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "name",
+        "recurrence",
+        "weekday",
+        "day_of_month",
+        "points_multiplier",
+        "extra_discount_bp",
+        "push_pack",
+        "audience",
+        "is_active",
+    ]
+    list_filter = ["recurrence", "is_active"]
+    inlines = [MemberDayRunInline]

@@ -1,0 +1,89 @@
+"""Reads of the membership programme for the API, the admin and other apps."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.utils import timezone
+
+from membership.cards import condition_progress, type_available
+from membership.models import CardKind, CardStatus, CardType, Membership, MembershipCard
+from membership.tiers import membership_policy, tiers, window_growth
+
+# What other apps (mall, coupons, checkout) ask of membership.
+
+
+def member_tier_level(*, member_id: int) -> int:
+    """The member's current tier level (0 = the entry tier; also for a member with no membership yet)."""
+    return Membership.objects.filter(member_id=member_id).values_list("tier_level", flat=True).first() or 0
+
+
+def member_card_type_ids(*, member_id: int, at) -> set[int]:
+    """Ids of the card types the member holds a valid card of at ``at`` (active, inside its validity)."""
+    return set(
+        MembershipCard.objects.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gt=at),
+            member_id=member_id,
+            status=CardStatus.ACTIVE,
+            valid_from__lte=at,
+        ).values_list("card_type_id", flat=True)
+    )
+
+
+def tier_progress(*, member_id: int, now=None) -> dict:
+    """My tier, the growth counted in the window, and what the next tier needs."""
+    now = now or timezone.now()
+    policy = membership_policy()
+    all_tiers = tiers()
+    membership = Membership.objects.filter(member_id=member_id).first()
+    level = membership.tier_level if membership else 0
+    current = next((t for t in all_tiers if t.level == level), None)
+    following = next((t for t in all_tiers if t.level > level), None)
+    growth = window_growth(member_id=member_id, at=now, policy=policy)
+    return {
+        "tier": current,
+        "level": level,
+        "window_growth": growth,
+        "window_months": policy.window_months,
+        "growth_total": membership.growth_total if membership else 0,
+        "paid_total_fen": membership.paid_total_fen if membership else 0,
+        "completed_orders": membership.completed_orders if membership else 0,
+        "protected_until": membership.protected_until if membership else None,
+        "next_tier": following,
+        "growth_needed": max(following.growth_threshold - growth, 0) if following else 0,
+        "tiers": all_tiers,
+    }
+
+
+def card_offers(*, member_id: int, now=None) -> list[dict]:
+    """Card types I can claim, try or buy now, with my progress toward conditional ones."""
+    now = now or timezone.now()
+    membership = Membership.objects.filter(member_id=member_id).first()
+    held = {c.card_type_id: c for c in MembershipCard.objects.filter(member_id=member_id)}
+    offers = []
+    for card_type in CardType.objects.filter(is_active=True).order_by("pk"):
+        if not type_available(card_type, now):
+            continue
+        card = held.get(card_type.pk)
+        holding = card is not None and card.is_valid_at(now)
+        progress = (
+            condition_progress(card_type=card_type, membership=membership)
+            if card_type.kind == CardKind.CONDITIONAL
+            else None
+        )
+        revoked = card is not None and card.status == "revoked"
+        offers.append(
+            {
+                "card_type": card_type,
+                "held": holding,
+                "can_claim": not holding
+                and not revoked
+                and (
+                    card_type.kind == CardKind.FREE
+                    or (card_type.kind == CardKind.CONDITIONAL and progress >= card_type.condition_threshold)
+                ),
+                "can_buy": card_type.kind == CardKind.PAID and not revoked,
+                "can_try": card_type.kind == CardKind.PAID and card_type.trial_days > 0 and card is None,
+                "progress": progress,
+            }
+        )
+    return offers

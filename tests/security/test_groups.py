@@ -35,12 +35,22 @@ pytestmark = pytest.mark.django_db
 OPERATOR, FINANCE, SERVICE = "运营", "财务", "客服"
 _roles_migration = importlib.import_module("loyalty.migrations.0003_operator_groups")
 _new_roles_migration = importlib.import_module("loyalty.migrations.0005_membership_mall_orders_roles")
+_moved_migration = importlib.import_module("membership.migrations.0002_content_types")
+
+
+def _now_labelled(perm: str) -> str:
+    """0005 names the programme's permissions ``members.*``; membership's 0002 moved them to ``membership``."""
+    app_label, codename = perm.split(".")
+    moved = codename in ("grant_card", "refund_card") or codename.split("_", 1)[1] in _moved_migration.MODELS
+    return f"membership.{codename}" if app_label == "members" and moved else perm
 
 
 @pytest.fixture(autouse=True)
-def roles(db):
+def roles(db, monkeypatch):
     """Transactional tests flush every table, taking the migrations' groups with them."""
     _roles_migration.create_groups(apps, None)
+    groups = {name: [_now_labelled(p) for p in perms] for name, perms in _new_roles_migration.GROUPS.items()}
+    monkeypatch.setattr(_new_roles_migration, "GROUPS", groups)
     _new_roles_migration.grant(apps, None)
 
 

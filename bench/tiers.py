@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from bench.common import Figure, Harness, benchmark, copy_members, copy_rows, indexes_dropped, reset_sequences
 
-APP_MODULES = ("members.tiers", "loyalty.management.commands.verify_ledgers")
+APP_MODULES = ("membership.tiers", "loyalty.management.commands.verify_ledgers")
 
 ORDERS_PER_MEMBER = 10
 MEMBERS = {"small": 50_000, "full": 1_000_000}
@@ -244,7 +244,7 @@ def _verify() -> None:
         raise RuntimeError(f"membership invariants violated: {found[:5]}")
 
 
-@benchmark("members.tiers")
+@benchmark("membership.tiers")
 def recalculation(h: Harness) -> list[Figure]:
     """The nightly tier recalculation vs one hand-written SQL statement of the same work."""
     from django.utils import timezone

@@ -4,7 +4,7 @@ A member day occurs on a local calendar day (every Wednesday; the 8th of
 each month — a day 29–31 is skipped in months without it), from 00:00:00 to
 the next 00:00:00 in ``settings.TIME_ZONE`` (Asia/Shanghai by default).
 While it is on, its points multiplier and extra discount apply to the
-members in its audience (``members.benefits``).
+members in its audience (``membership.benefits``).
 
 The push (a gift pack, and a notification) goes to the audience once per
 occurrence, however often the job fires: a ``MemberDayRun`` row per

@@ -5,6 +5,9 @@ from celery import shared_task
 from loyalty.jobs import once_per_period
 from membership import birthdays, cards, member_days, tiers
 
+# The task names keep their ``members.`` prefix from before the split: django-celery-beat rows
+# (``loyalty.schedules``), JobRun claims and messages already queued name the tasks by them.
+
 
 @shared_task(name="members.recalculate_tiers", time_limit=3 * 3600, soft_time_limit=3 * 3600 - 300)
 @once_per_period

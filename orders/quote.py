@@ -2,7 +2,7 @@
 
 Order of application, fixed:
 
-1. **Member benefit discount** (tier, card, member day: ``members.benefits``),
+1. **Member benefit discount** (tier, card, member day: ``membership.benefits``),
    per unit (``loyalty.rounding.member_unit_discount``), and free shipping.
    The same benefits' points multiplier is part of the quote: the order
    earns purchase points at it when it completes (``points_estimate``).

@@ -8,15 +8,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import (
-    ReadOnlyAdminMixin,
-    local_time,
-)
+from loyalty.admin_tools import ReadOnlyAdminMixin, local_time
 from loyalty.money import format_fen
-from members.models import (
-    ClosedMember,
-    Member,
-)
+from members.models import ClosedMember, Member
 from membership import cards
 
 

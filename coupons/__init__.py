@@ -1,1 +1,1 @@
-"""Coupon templates, claiming, gift packs and the pricing engine (see DESIGN.md §3)."""
+"""Coupon templates, claiming, gift packs and the pricing engine (see docs/rules/coupons.md)."""

@@ -1,4 +1,4 @@
-"""The coupon invariants of DESIGN.md §4, as SQL that lists every violation."""
+"""The coupon invariants (docs/rules/coupons.md), as SQL that lists every violation."""
 
 CHECKS = [
     (

@@ -1,1 +1,1 @@
-"""Points mall: catalogue, redemption and fulfilment (see DESIGN.md §3)."""
+"""Points mall: catalogue, redemption and fulfilment (see docs/rules/mall.md)."""

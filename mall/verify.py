@@ -1,4 +1,4 @@
-"""The mall invariants of DESIGN.md §4, as SQL that lists every violation."""
+"""The mall invariants (docs/rules/mall.md), as SQL that lists every violation."""
 
 CHECKS = [
     (

@@ -12,8 +12,8 @@ The combining rule is ONE function, ``combine``:
   merchant advertises it.
 - **free shipping**: if the tier or any valid card gives it.
 - **points multiplier**: the best of the tier's and the cards' multipliers,
-  times the best active member day's multiplier (DESIGN §2 example 5:
-  "member day ×2 on purchases" doubles what the member earns that day,
+  times the best active member day's multiplier (docs/rules/membership.md,
+  "Benefits now": a ×2 member day doubles what the member earns that day,
   so a gold member at ×1.5 earns ×3 on a ×2 member day).  Exact fractions.
 
 A member day counts only for members in its audience.  ``sources`` says

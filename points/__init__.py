@@ -1,1 +1,1 @@
-"""Points ledger, earning rules, check-in and expiry (see DESIGN.md §3)."""
+"""Points ledger, earning rules, check-in and expiry (see docs/rules/points.md)."""

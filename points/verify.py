@@ -1,4 +1,4 @@
-"""The points invariants of DESIGN.md §4, as SQL that lists every violation."""
+"""The points invariants (docs/rules/points.md), as SQL that lists every violation."""
 
 CHECKS = [
     (

@@ -1,1 +1,1 @@
-"""Stored value: recharge plans, principal/bonus ledger, liability (see DESIGN.md §3)."""
+"""Stored value: recharge plans, principal/bonus ledger, liability (see docs/rules/stored-value.md)."""

@@ -1,4 +1,4 @@
-"""The stored-value invariants of DESIGN.md §4, as SQL that lists every violation."""
+"""The stored-value invariants (docs/rules/stored-value.md), as SQL that lists every violation."""
 
 CHECKS = [
     (

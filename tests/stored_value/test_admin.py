@@ -155,7 +155,7 @@ def test_the_liability_report_shows_what_is_owed_at_the_end_of_each_day(admin_cl
 
     assert page.status_code == 200
     html = page.content.decode()
-    assert "¥45.46" in html and "¥4.54" in html and "¥50.00" in html  # DESIGN §2: the 50.00 the merchant owes
+    assert "¥45.46" in html and "¥4.54" in html and "¥50.00" in html  # owed: docs/rules/stored-value.md
     assert "chart.umd.min.js" in html and "liability-chart" in html
     assert rows[1:] == [[str(today - timedelta(days=1)), "0", "0", "0"], [str(today), "4546", "454", "5000"]]
 

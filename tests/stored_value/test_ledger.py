@@ -36,7 +36,7 @@ def operator(db):
 
 
 def test_design_example_one_recharge_1500_get_150_then_spend_1600_leaves_50(member):
-    """DESIGN.md §2 example 1: 充1500送150 → 1650.00; a 1600.00 bundle leaves 50.00 that is only spendable."""
+    """docs/rules/stored-value.md: 充1500送150 → 1650.00; a 1600.00 bundle leaves 50.00 that is only spendable."""
     credit(member, 150_000, 15_000)
     assert parts(member) == (150_000, 15_000)
 

@@ -1,4 +1,4 @@
-"""Recharge plans and the recharge lifecycle: DESIGN.md §2 examples 1 and 2, limits, cap, close, refund."""
+"""Recharge plans and the recharge lifecycle: the examples of docs/rules/stored-value.md, limits, cap, close, refund."""
 
 from datetime import timedelta
 

@@ -30,7 +30,7 @@ def find_violations() -> list[tuple[str, tuple]]:
 
 
 class Command(BaseCommand):
-    help = "Verify the ledger invariants (DESIGN.md §4); exit status 1 when any is violated."
+    help = "Verify the ledger invariants (docs/architecture.md); exit status 1 when any is violated."
 
     def handle(self, *args, **options):
         checks = list(all_checks())

@@ -1,0 +1,31 @@
+"""The apps' dependency direction, as the import-linter contracts in pyproject.toml write it down.
+
+Run as ``lint-imports`` in a subprocess on this checkout (its own directory first on the path, so an
+editable install elsewhere is not what gets analysed): a new upward import or cycle between apps fails here.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_apps_import_only_their_own_layer_and_those_below():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from importlinter.cli import lint_imports_command; lint_imports_command()",
+            "--no-cache",
+            "--no-logo",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -14,6 +14,7 @@ stored as ``PointsWithheld``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
@@ -23,12 +24,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from loyalty import crypto, rounding
 from loyalty.config import cached
 from loyalty.errors import IdempotencyConflict
-from membership import benefits
 from points import ledger
 from points.exceptions import CheckInDisabled
 from points.models import (
@@ -45,16 +44,36 @@ from points.models import (
     RuleKind,
 )
 
-#: Told, in the caller's transaction, each time points are earned (an explicit table, as
-#: ``payments.purposes``: the points app sits below the membership programme and does not import it).
-#: Each takes ``member_id`` and costs nothing when there is nothing to do.  Every earn goes through
-#: ``points_award`` or ``points_grant_gift``; an operator's adjustment is not an earning and tells no one.
-ON_EARNED = ("membership.cards.cards_grant_for_points",)
+#: Told, in the caller's transaction, each time points are earned.  The points app sits below the
+#: membership programme and imports none of it: membership registers here at startup
+#: (``MembershipConfig.ready``: cards granted for points).  Each takes ``member_id`` and costs nothing
+#: when there is nothing to do.  Every earn goes through ``points_award`` or ``points_grant_gift``; an
+#: operator's adjustment is not an earning and tells no one.
+_ON_EARNED: dict[str, Callable[..., object]] = {}
+
+#: The member's points multiplier now, for a purchase whose order captured none; registered by the
+#: membership programme (its benefits) at startup.  None registered: 1.
+_MULTIPLIER_NOW: dict[str, Callable[..., Fraction]] = {}
+
+
+def points_earned_listener_register(*, name: str, listener: Callable[..., object]) -> None:
+    """Register ``listener(member_id=...)``, told in the earning transaction each time points are earned."""
+    _ON_EARNED[name] = listener
+
+
+def points_multiplier_source_register(*, source: Callable[..., Fraction]) -> None:
+    """Register ``source(member_id=..., at=...)``: the multiplier a purchase earns at when none was captured."""
+    _MULTIPLIER_NOW["source"] = source
 
 
 def _earned(member_id: int) -> None:
-    for path in ON_EARNED:
-        import_string(path)(member_id=member_id)
+    for _name, listener in sorted(_ON_EARNED.items()):
+        listener(member_id=member_id)
+
+
+def _multiplier_now(*, member_id: int, at: datetime) -> Fraction:
+    source = _MULTIPLIER_NOW.get("source")
+    return source(member_id=member_id, at=at) if source else Fraction(1)
 
 
 @dataclass(frozen=True)
@@ -114,9 +133,7 @@ def points_award(
         requested = rounding.purchase_points(
             eligible_fen=paid_fen,
             points_per_yuan=rule.points_per_yuan,
-            multiplier=multiplier
-            if multiplier is not None
-            else benefits.points_multiplier(member_id=member_id, at=now),
+            multiplier=multiplier if multiplier is not None else _multiplier_now(member_id=member_id, at=now),
         )
     else:
         requested = rule.points + extra_points

@@ -6,3 +6,9 @@ class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = _("Analytics")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Coupons and member days aim at segments without importing analytics: analytics tells them how.
+        from analytics import audiences
+
+        audiences.register()

@@ -9,11 +9,13 @@ class MembershipConfig(AppConfig):
     verbose_name = _("Membership")
 
     def ready(self):
-        # Points sit below the programme and import none of it: the programme tells points where a
-        # member's multiplier comes from and what to do when points are earned (cards granted for points).
-        # Looked up at call time, so a test's monkeypatch of either function holds.
-        from membership import benefits, cards
+        # The apps below the programme import none of it; it tells them at startup what they ask of it:
+        # coupons, the tier and card-holder audiences; points, a member's multiplier and what to do when
+        # points are earned (cards granted for points).  Looked up at call time, so a monkeypatch holds.
+        from membership import audiences, benefits, cards
         from points import earning
+
+        audiences.register()
 
         earning.points_multiplier_source_register(
             source=lambda *, member_id, at: benefits.points_multiplier(member_id=member_id, at=at)

@@ -16,6 +16,7 @@ notification's dedupe key are per member and occurrence as a last guard.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -84,6 +85,16 @@ def member_days_schedule(
     return active, upcoming
 
 
+#: A segment's members now, as a Member queryset: segments belong to analytics, above the programme,
+#: which registers the source at startup (``analytics.audiences``).  None registered: nobody.
+_SEGMENT_MEMBERS: dict[str, Callable[..., object]] = {}
+
+
+def segment_members_source_register(*, source: Callable[..., object]) -> None:
+    """Register ``source(segment_id=..., now=...)``: a segment's members, for member days aimed at a segment."""
+    _SEGMENT_MEMBERS["source"] = source
+
+
 def member_in_audience(member_day: MemberDay, *, member_id: int, at: datetime) -> bool:
     if member_day.audience == MemberDay.Audience.EVERYONE:
         return True  # no query: the callers have the member already
@@ -101,9 +112,8 @@ def audience_members(member_day: MemberDay, *, at: datetime):
             in_tiers |= Q(membership__isnull=True)
         return members.filter(in_tiers)
     if member_day.audience == MemberDay.Audience.SEGMENT:
-        from analytics.selectors import segment_members
-
-        if not values:
+        segment_members = _SEGMENT_MEMBERS.get("source")
+        if not values or segment_members is None:
             return members.none()
         return members.filter(pk__in=segment_members(segment_id=values[0], now=at).values("pk"))
     if member_day.audience == MemberDay.Audience.CARD_HOLDERS:

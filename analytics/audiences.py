@@ -1,0 +1,25 @@
+"""Segments as audiences, for the apps below analytics (registered at startup).
+
+Coupons (``segment`` templates) and member days (``segment`` audiences) aim at a segment; both sit
+below analytics and import none of it, so analytics tells them how to ask (``AnalyticsConfig.ready``).
+"""
+
+from analytics import selectors
+from coupons import audience
+from membership import member_days
+
+
+def _in_segment(template, member) -> bool:
+    return any(
+        selectors.member_in_segment(segment_id=segment_id, member_id=member.pk)
+        for segment_id in selectors.segment_ids_of(template.audience_values)[:1]
+    )
+
+
+def _segment_members(*, segment_id: int, now):
+    return selectors.segment_members(segment_id=segment_id, now=now)
+
+
+def register() -> None:
+    audience.audience_check_register(audience="segment", check=_in_segment)
+    member_days.segment_members_source_register(source=_segment_members)

@@ -8,8 +8,8 @@ from django.utils import timezone
 from coupons import services
 from coupons.models import CouponTemplate, GiftPack, GiftPackItem
 from members.models import Member
-from members.services import member_welcome_gift
 from membership.models import MembershipPolicy
+from membership.services import member_welcome_gift
 
 
 def seed_coupons(*, rng: random.Random) -> int:

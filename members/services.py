@@ -11,15 +11,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from coupons import services as coupon_services
 from loyalty import crypto
+from members import events
 from members.exceptions import BirthdayChangeLimited, PhoneTaken, ReferrerNotFound
 from members.models import Member, MemberToken, WechatSession
 from members.wechat import WechatClient, WechatSessionInfo
-from membership import tiers
-from points import earning
-
-NEW_MEMBER_OCCASION = "new_member"
 
 
 @dataclass(frozen=True)
@@ -71,8 +67,7 @@ def member_login(*, session: WechatSessionInfo, channel: str = "", invite_code: 
         defaults={"unionid": session.unionid, "registration_channel": channel[:64], "referrer": referrer},
     )
     if created:
-        earning.points_award_signup(member_id=member.pk)
-        member_welcome_gift(member_id=member.pk)
+        events.member_event_tell(event=events.CREATED, member_id=member.pk)  # sign-up points, new-member gift
     elif session.unionid and member.unionid != session.unionid:
         member.unionid = session.unionid
         member.save(update_fields=["unionid"])
@@ -81,21 +76,6 @@ def member_login(*, session: WechatSessionInfo, channel: str = "", invite_code: 
     )
     token, record = member_token_issue(member=member)
     return LoginResult(member=member, token=token, expires_at=record.expires_at, created=created)
-
-
-def member_welcome_gift(*, member_id: int):
-    """Give the new-member gift pack (新人礼) the membership policy names, if any: occasion ``new_member``.
-
-    Called once, by the transaction that creates the member (``member_login``;
-    the demo calls it for the members it creates in bulk), so a member gets
-    one; the grant's key (pack, member, ``new_member``) makes a repeat a
-    no-op all the same.  Returns the grant, or None (no pack chosen, pack
-    inactive, account closed).
-    """
-    pack_id = tiers.membership_policy().new_member_pack_id
-    if pack_id is None:
-        return None
-    return coupon_services.gift_pack_issue(pack_id=pack_id, member_id=member_id, occasion=NEW_MEMBER_OCCASION)
 
 
 def member_login_wechat(*, code: str, channel: str = "", invite_code: str = "") -> LoginResult:
@@ -164,9 +144,9 @@ def _check_birthday_change(member: Member, changes: dict) -> None:
 
 
 def _award_if_profile_complete(member: Member) -> None:
-    """Profile-completion points, once (the award's key makes a repeat a no-op)."""
+    """Tell the apps above (profile-completion points) once it is complete; their keys make a repeat a no-op."""
     if all([member.nickname, member.avatar_url, member.birthday, member.phone]):
-        earning.points_award_profile_completed(member_id=member.pk)
+        events.member_event_tell(event=events.PROFILE_COMPLETED, member_id=member.pk)
 
 
 def member_bind_phone(*, member: Member, code: str) -> Member:
@@ -185,6 +165,7 @@ def member_bind_phone(*, member: Member, code: str) -> Member:
         except IntegrityError:  # bound by someone else between the check and the write
             raise PhoneTaken() from None
         member.phone = phone
-        earning.points_phone_bound(member_id=member.pk, phone=phone)  # sign-up reward: once per phone
+        # the sign-up reward is paid once per phone (points)
+        events.member_event_tell(event=events.PHONE_BOUND, member_id=member.pk, phone=phone)
         _award_if_profile_complete(member)
     return member

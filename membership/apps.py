@@ -10,12 +10,16 @@ class MembershipConfig(AppConfig):
 
     def ready(self):
         # The apps below the programme import none of it; it tells them at startup what they ask of it:
-        # coupons, the tier and card-holder audiences; points, a member's multiplier and what to do when
+        # members, the new-member gift pack; coupons, the tier and card-holder audiences; points, a member's multiplier and what to do when
         # points are earned (cards granted for points).  Looked up at call time, so a monkeypatch holds.
-        from membership import audiences, benefits, cards
+        from members import events
+        from membership import audiences, benefits, cards, services
         from points import earning
 
         audiences.register()
+        events.member_event_listener_register(
+            event=events.CREATED, app="membership", listener=services.member_welcome_gift
+        )
 
         earning.points_multiplier_source_register(
             source=lambda *, member_id, at: benefits.points_multiplier(member_id=member_id, at=at)

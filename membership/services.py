@@ -13,6 +13,8 @@ from loyalty.errors import IdempotencyConflict
 from membership import cards, tiers
 from membership.models import GrowthEntry
 
+NEW_MEMBER_OCCASION = "new_member"
+
 # Order events from checkout (the orders app) reach membership through these
 # two calls only: growth value, cumulative spend and order count, tier
 # upgrade, conditional cards.
@@ -199,3 +201,17 @@ def membership_award_growth(*, member_id: int, amount: int, idempotency_key: str
             return
         membership.save(update_fields=["growth_total"])
         tiers.tier_upgrade_if_due(membership=membership, now=now, reason="task")
+
+
+def member_welcome_gift(*, member_id: int):
+    """Give the new-member gift pack (新人礼) the membership policy names, if any: occasion ``new_member``.
+
+    Called once, by the transaction that creates the member (``members.services.member_login`` tells
+    ``members.events.CREATED``; the demo calls it for the members it creates in bulk), so a member gets
+    one; the grant's key (pack, member, ``new_member``) makes a repeat a no-op all the same.  Returns
+    the grant, or None (no pack chosen, pack inactive, account closed).
+    """
+    pack_id = tiers.membership_policy().new_member_pack_id
+    if pack_id is None:
+        return None
+    return coupon_services.gift_pack_issue(pack_id=pack_id, member_id=member_id, occasion=NEW_MEMBER_OCCASION)

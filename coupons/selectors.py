@@ -93,3 +93,13 @@ def gift_pack_points_standing(*, member_id: int, occasions: list[str], since) ->
     return points_standing(
         member_id=member_id, keys=[f"gift-pack:{pk}" for pk in grants.values_list("pk", flat=True)]
     )
+
+
+def member_summary_part(*, member_id: int) -> dict:
+    """The "me" page's usable coupons (``members.selectors.member_summary``)."""
+    return {"coupons_available": available_count(member_id=member_id)}
+
+
+def member_overview_part(*, member_id: int) -> dict:
+    """The operators' member overview: the member's latest 50 coupons."""
+    return {"coupons": member_coupons(member_id=member_id)[:50]}

@@ -9,9 +9,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import ReadOnlyAdminMixin, local_time
-from loyalty.money import format_fen
 from members.models import ClosedMember, Member
-from membership import cards
+from members.selectors import member_overview
 
 
 @admin.register(Member)
@@ -75,31 +74,16 @@ class MemberAdmin(admin.ModelAdmin):
         ] + super().get_urls()
 
     def overview_view(self, request, pk):
-        """Tier, cards, points, stored value and coupons of one member, together (each from its app's selectors)."""
-        from coupons.selectors import member_coupons
-        from membership.selectors import tier_progress
-        from points.selectors import points_balance
-        from stored_value.selectors import stored_value_balance
-
+        """Tier, cards, points, stored value and coupons of one member, together (each app's registered part)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         member = get_object_or_404(Member, pk=pk)
-        tier = tier_progress(member_id=member.pk)
-        balance = stored_value_balance(member_id=member.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": _("Member overview: %(member)s") % {"member": member},
             "member": member,
-            "tier": tier,
-            "paid_total": format_fen(tier["paid_total_fen"]),
-            "cards": cards.member_card_rows(member_id=member.pk),
-            "points": points_balance(member_id=member.pk),
-            "stored_value": format_fen(balance["balance_fen"]),
-            "principal": format_fen(balance["principal_fen"]),
-            "bonus": format_fen(balance["bonus_fen"]),
-            "coupons": member_coupons(member_id=member.pk)[:50],
-            "history": member.tier_changes.order_by("-id")[:20],
+            **member_overview(member=member),
         }
         return TemplateResponse(request, "admin/members/member/overview.html", context)
 

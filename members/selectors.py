@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.utils import timezone
 
 from loyalty.errors import NotFound
@@ -23,27 +25,45 @@ def member_by_token(token: str) -> tuple[Member, MemberToken] | None:
     return (record.member, record) if record else None
 
 
+#: The keys the apps above members add to the "me" page and to the operators' member overview, each
+#: from its own app's selectors.  Members import none of those apps: each registers its part at startup
+#: (``AppConfig.ready`` of points, stored_value, coupons and membership).  A part takes ``member_id``
+#: and returns a dict.
+_SUMMARY_PARTS: dict[str, Callable[..., dict]] = {}
+_OVERVIEW_PARTS: dict[str, Callable[..., dict]] = {}
+
+
+def member_summary_part_register(*, name: str, part: Callable[..., dict]) -> None:
+    _SUMMARY_PARTS[name] = part
+
+
+def member_overview_part_register(*, name: str, part: Callable[..., dict]) -> None:
+    _OVERVIEW_PARTS[name] = part
+
+
 def member_summary(*, member: Member) -> dict:
-    """What the mini-program's "me" page shows.
-
-    Later features (points, stored value, tier, coupons) add their own keys
-    here, each from its own app's selectors.
-    """
-    from coupons.selectors import available_count
-    from points.selectors import points_balance
-    from stored_value.selectors import stored_value_balance
-
-    return {
+    """What the mini-program's "me" page shows: identity here, the rest from the registered parts
+    (points, stored value, coupons)."""
+    summary = {
         "id": member.pk,
         "nickname": member.nickname,
         "avatar_url": member.avatar_url,
         "phone_bound": bool(member.phone),
         "invite_code": member.invite_code,
         "registered_at": member.registered_at,
-        "points": points_balance(member_id=member.pk)["balance"],
-        "stored_value_fen": stored_value_balance(member_id=member.pk)["balance_fen"],
-        "coupons_available": available_count(member_id=member.pk),
     }
+    for _name, part in sorted(_SUMMARY_PARTS.items()):
+        summary.update(part(member_id=member.pk))
+    return summary
+
+
+def member_overview(*, member: Member) -> dict:
+    """The operators' overview of one member: tier, cards, points, stored value and coupons, each part
+    from its own app (the registered parts)."""
+    overview = {}
+    for _name, part in sorted(_OVERVIEW_PARTS.items()):
+        overview.update(part(member_id=member.pk))
+    return overview
 
 
 def member_lookup(*, openid: str | None = None, phone: str | None = None) -> Member:

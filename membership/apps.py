@@ -10,21 +10,26 @@ class MembershipConfig(AppConfig):
 
     def ready(self):
         # The apps below the programme import none of it; it tells them at startup what they ask of it:
-        # members, the new-member gift pack; coupons, the tier and card-holder audiences; points, a member's multiplier and what to do when
-        # points are earned (cards granted for points).  Looked up at call time, so a monkeypatch holds.
+        # members, the new-member gift pack and the overview's tier and cards; coupons, the tier and
+        # card-holder audiences; points, a member's multiplier and what to do when points are earned
+        # (cards granted for points).  Looked up at call time, so a monkeypatch holds.
         from members import events
+        from members import selectors as members_selectors
         from membership import audiences, benefits, cards, services
+        from membership import selectors as membership_selectors
         from points import earning
 
         audiences.register()
         events.member_event_listener_register(
             event=events.CREATED, app="membership", listener=services.member_welcome_gift
         )
-
         earning.points_multiplier_source_register(
             source=lambda *, member_id, at: benefits.points_multiplier(member_id=member_id, at=at)
         )
         earning.points_earned_listener_register(
             name="membership.cards",
             listener=lambda *, member_id: cards.cards_grant_for_points(member_id=member_id),
+        )
+        members_selectors.member_overview_part_register(
+            name="membership", part=membership_selectors.member_overview_part
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.db.models import Q
 from django.utils import timezone
 
-from membership.cards import condition_progress, type_available
-from membership.models import CardKind, CardStatus, CardType, Membership, MembershipCard
+from loyalty.money import format_fen
+from membership.cards import condition_progress, member_card_rows, type_available
+from membership.models import CardKind, CardStatus, CardType, Membership, MembershipCard, TierChange
 from membership.tiers import membership_policy, tiers, window_growth
 
 # What other apps (mall, coupons, checkout) ask of membership.
@@ -87,3 +88,14 @@ def card_offers(*, member_id: int, now=None) -> list[dict]:
             }
         )
     return offers
+
+
+def member_overview_part(*, member_id: int) -> dict:
+    """The operators' member overview: tier progress, cards and the latest tier changes."""
+    tier = tier_progress(member_id=member_id)
+    return {
+        "tier": tier,
+        "paid_total": format_fen(tier["paid_total_fen"]),
+        "cards": member_card_rows(member_id=member_id),
+        "history": TierChange.objects.filter(member_id=member_id).order_by("-id")[:20],
+    }

@@ -7,9 +7,12 @@ class PointsConfig(AppConfig):
     verbose_name = _("Points")
 
     def ready(self):
-        # Members sit below points and import none of it: points tell members what they pay for its events.
+        # Members sit below points and import none of it: points tell members what they pay for its events
+        # and what the member's "me" page and overview show of points.
         from members import events
+        from members import selectors as members_selectors
         from points import earning
+        from points import selectors as points_selectors
 
         events.member_event_listener_register(
             event=events.CREATED,
@@ -25,4 +28,10 @@ class PointsConfig(AppConfig):
             event=events.PHONE_BOUND,
             app="points",
             listener=lambda *, member_id, phone: earning.points_phone_bound(member_id=member_id, phone=phone),
+        )
+        members_selectors.member_summary_part_register(
+            name="points", part=points_selectors.member_summary_part
+        )
+        members_selectors.member_overview_part_register(
+            name="points", part=points_selectors.member_overview_part
         )

@@ -107,3 +107,13 @@ _USABLE_BALANCE = prepared.Statement(
                                        AND l.expires_at <= $1::timestamptz), 0)::bigint
        FROM points_pointsaccount a WHERE a.member_id = $2::bigint""",
 )
+
+
+def member_summary_part(*, member_id: int) -> dict:
+    """The "me" page's points (``members.selectors.member_summary``)."""
+    return {"points": points_balance(member_id=member_id)["balance"]}
+
+
+def member_overview_part(*, member_id: int) -> dict:
+    """The operators' member overview: the points balance (``members.selectors.member_overview``)."""
+    return {"points": points_balance(member_id=member_id)}

@@ -5,3 +5,15 @@ from django.utils.translation import gettext_lazy as _
 class StoredValueConfig(AppConfig):
     name = "stored_value"
     verbose_name = _("Stored value")
+
+    def ready(self):
+        # The member's "me" page and overview show this app's part; members import none of it.
+        from members import selectors as members_selectors
+        from stored_value import selectors as stored_value_selectors
+
+        members_selectors.member_summary_part_register(
+            name="stored_value", part=stored_value_selectors.member_summary_part
+        )
+        members_selectors.member_overview_part_register(
+            name="stored_value", part=stored_value_selectors.member_overview_part
+        )

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import connection
 
 from loyalty import prepared
+from loyalty.money import format_fen
 from stored_value.models import RechargeOrder, StoredValueEntry
 
 _BALANCE = prepared.Statement(
@@ -74,3 +75,18 @@ def liability_by_day(*, start: date, end: date) -> list[dict]:
             {"day": day, "principal_fen": int(principal), "bonus_fen": int(bonus)}
             for day, principal, bonus in cur.fetchall()
         ]
+
+
+def member_summary_part(*, member_id: int) -> dict:
+    """The "me" page's stored value (``members.selectors.member_summary``)."""
+    return {"stored_value_fen": stored_value_balance(member_id=member_id)["balance_fen"]}
+
+
+def member_overview_part(*, member_id: int) -> dict:
+    """The operators' member overview: the balance and its principal and bonus, in 元."""
+    balance = stored_value_balance(member_id=member_id)
+    return {
+        "stored_value": format_fen(balance["balance_fen"]),
+        "principal": format_fen(balance["principal_fen"]),
+        "bonus": format_fen(balance["bonus_fen"]),
+    }

@@ -1,10 +1,11 @@
 """Segments as audiences, for the apps below analytics (registered at startup).
 
-Coupons (``segment`` templates) and member days (``segment`` audiences) aim at a segment; both sit
+Coupons (``segment`` templates, and the admin's segment chooser) and member days (``segment`` audiences) aim at a segment; both sit
 below analytics and import none of it, so analytics tells them how to ask (``AnalyticsConfig.ready``).
 """
 
 from analytics import selectors
+from analytics.models import Segment
 from coupons import audience
 from membership import member_days
 
@@ -22,4 +23,8 @@ def _segment_members(*, segment_id: int, now):
 
 def register() -> None:
     audience.audience_check_register(audience="segment", check=_in_segment)
+    audience.segments_source_register(
+        segments=lambda: Segment.objects.all(),
+        members=lambda *, segment_id: selectors.segment_members(segment_id=segment_id),
+    )
     member_days.segment_members_source_register(source=_segment_members)

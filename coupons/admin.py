@@ -11,9 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from analytics.models import Segment
-from analytics.selectors import segment_ids_of, segment_members
-from coupons import services
+from coupons import audience, services
 from coupons.exceptions import CouponNotVoidable
 from coupons.models import (
     BulkIssue,
@@ -80,7 +78,9 @@ class CouponTemplateForm(forms.ModelForm):
         issued = self.instance.issued_count if self.instance.pk else 0
         if (
             data.get("audience") == "segment"
-            and not Segment.objects.filter(pk__in=segment_ids_of(data.get("audience_values"))[:1]).exists()
+            and not audience.segments()
+            .filter(pk__in=audience.audience_values_ids(data.get("audience_values"))[:1])
+            .exists()
         ):
             self.add_error("audience_values", _("Give the id of an existing segment, e.g. [3]."))
         if data.get("total_stock") is not None and data["total_stock"] < issued:
@@ -216,12 +216,17 @@ class CouponTemplateAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
 
 class BulkIssueForm(forms.Form):
     everyone = forms.BooleanField(label=_("all members"), required=False)
-    segment = forms.ModelChoiceField(label=_("or a segment"), queryset=Segment.objects.all(), required=False)
+    # Segments are analytics' (above coupons): the queryset comes from it when the form is made.
+    segment = forms.ModelChoiceField(label=_("or a segment"), queryset=None, required=False)
     members_file = forms.FileField(
         label=_("or a file of members"),
         required=False,
         help_text=_("One per line (or comma-separated): member id, openid or phone."),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["segment"].queryset = audience.segments()
 
     def clean(self):
         data = super().clean()
@@ -231,7 +236,7 @@ class BulkIssueForm(forms.Form):
             data["member_ids"] = list(members_receiving().values_list("pk", flat=True))
         elif data.get("segment"):
             data["member_ids"] = list(
-                segment_members(segment_id=data["segment"].pk).values_list("pk", flat=True)
+                audience.segment_members(segment_id=data["segment"].pk).values_list("pk", flat=True)
             )
             if not data["member_ids"]:
                 raise forms.ValidationError(_("Nobody is in this segment now."))

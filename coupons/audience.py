@@ -43,6 +43,25 @@ def audience_check_register(*, audience: str, check: Callable[..., bool]) -> Non
     AUDIENCE_CHECKS[audience] = check
 
 
+#: Segments belong to analytics, above coupons, which registers at startup how to list them and find
+#: their members (``analytics.audiences``): for the admin's check of a segment audience and its bulk
+#: issue to a segment.
+_SEGMENTS: dict[str, Callable[..., object]] = {}
+
+
+def segments_source_register(*, segments: Callable[[], object], members: Callable[..., object]) -> None:
+    """Register ``segments()`` (a queryset of every segment) and ``members(segment_id=...)`` (a Member queryset)."""
+    _SEGMENTS["segments"], _SEGMENTS["members"] = segments, members
+
+
+def segments():
+    return _SEGMENTS["segments"]()
+
+
+def segment_members(*, segment_id: int):
+    return _SEGMENTS["members"](segment_id=segment_id)
+
+
 def member_in_audience(*, template, member) -> bool:
     check = AUDIENCE_CHECKS.get(template.audience)
     return bool(check and may_receive(member) and check(template, member))

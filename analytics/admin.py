@@ -34,6 +34,9 @@ from analytics.segments import FIELDS, validate_rules
 from loyalty.admin_tools import LimitedJSONAdminMixin, ReadOnlyAdminMixin, local_time, money, stream_csv
 from loyalty.api.parsers import json_loads
 from loyalty.money import format_fen
+from members.models import Member
+from points.models import PointsEntry
+from stored_value.models import StoredValueEntry
 
 
 @admin.register(AnalyticsSettings)
@@ -385,10 +388,6 @@ class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def portrait_view(self, request, pk):
         """用户画像: RFM, segments, tags, tier history, purchases and the ledgers of one member."""
-        from members.models import Member
-        from points.models import PointsEntry
-        from stored_value.models import StoredValueEntry
-
         if not request.user.has_perm("members.view_member"):
             raise PermissionDenied
         member = get_object_or_404(Member, pk=pk)

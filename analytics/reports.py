@@ -29,7 +29,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics.facts import PAID_FEN, PURCHASE_WHERE
-from analytics.models import ReportRun, RunStatus
+from analytics.models import DailyMetrics, ReportRun, RunStatus
+from analytics.selectors import first_activity_day, local_today
+from membership.member_days import occurs_on
+from membership.models import MemberDay
 
 _BOUNDS = """
     (%(start)s::date::timestamp AT TIME ZONE %(tz)s) AS t0,
@@ -141,9 +144,6 @@ FROM months FULL JOIN cohorts ON cohorts.month = months.month
 
 
 def _member_days(start: date, end: date) -> list[date]:
-    from membership.member_days import occurs_on
-    from membership.models import MemberDay
-
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     campaigns = list(MemberDay.objects.all())
     return [d for d in days if any(occurs_on(c, d) for c in campaigns)]
@@ -198,9 +198,6 @@ NIGHTLY_DAYS = 120
 
 def reports_nightly() -> ReportRun:
     """Refresh the last 120 local days (refunds change recent days), or everything on the first run."""
-    from analytics.models import DailyMetrics
-    from analytics.selectors import first_activity_day, local_today
-
     today = local_today()
     start = today - timedelta(days=NIGHTLY_DAYS)
     if not DailyMetrics.objects.exists():

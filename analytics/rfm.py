@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from analytics.facts import PAID_FEN, PURCHASE_WHERE
 from analytics.models import AnalyticsSettings, RfmRun, RunStatus
+from loyalty.enqueue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,6 @@ SELECT (SELECT count(*) FROM facts), c.r_cuts, c.f_cuts, c.m_cuts FROM cuts c
 
 def rfm_run_create(*, actor_id: int | None = None, as_of: datetime | None = None) -> RfmRun:
     """Queue an RFM run (the task starts after commit; ``rfm_runs_resume`` covers a lost task)."""
-    from loyalty.enqueue import enqueue_on_commit
-
     settings_row, _ = AnalyticsSettings.objects.get_or_create(pk=1)
     with transaction.atomic():
         run = RfmRun.objects.create(

@@ -29,6 +29,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.exceptions import InvalidSegmentRule
@@ -209,6 +210,4 @@ def compile_rules(rules, *, now: datetime) -> tuple[str, list]:
 
 
 def validate_rules(rules) -> None:
-    from django.utils import timezone
-
     compile_rules(rules, now=timezone.now())

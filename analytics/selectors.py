@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Min, Sum
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from analytics.facts import PAID_FEN, PURCHASE_WHERE
@@ -21,6 +21,10 @@ from analytics.models import (
 )
 from analytics.segments import compile_rules
 from loyalty.rounding import points_liability_fen
+from members.models import Member
+from orders.models import CheckoutSettings
+from points.models import PointsAccount
+from stored_value.selectors import liability_by_day
 
 
 def local_today() -> date:
@@ -28,8 +32,6 @@ def local_today() -> date:
 
 
 def first_activity_day() -> date | None:
-    from members.models import Member
-
     first = Member.objects.aggregate(first=Min("registered_at"))["first"]
     return first.astimezone(ZoneInfo(settings.TIME_ZONE)).date() if first else None
 
@@ -39,16 +41,12 @@ def first_activity_day() -> date | None:
 
 def members_matching(rules, *, now: datetime | None = None):
     """Members matching a rule tree, as a Member queryset (one SQL WHERE); raises InvalidSegmentRule."""
-    from members.models import Member
-
     sql, params = compile_rules(rules, now=now or timezone.now())
     return Member.objects.extra(where=[sql], params=params)  # noqa: S610 - compiled SQL, values are params
 
 
 def segment_members(*, segment_id: int, now: datetime | None = None):
     """A segment's members; a deleted segment has none (a targeted audience never widens to everyone)."""
-    from members.models import Member
-
     segment = Segment.objects.filter(pk=segment_id).first()
     if segment is None:
         return Member.objects.none()
@@ -150,10 +148,6 @@ def coupon_rows(*, start: date, end: date) -> list[dict]:
 
 def liabilities(*, end: date) -> dict:
     """Outstanding points now (and their value at the deduction rate); stored value at the end of ``end``."""
-    from orders.models import CheckoutSettings
-    from points.models import PointsAccount
-    from stored_value.selectors import liability_by_day
-
     points = int(PointsAccount.objects.aggregate(s=Sum("balance"))["s"] or 0)
     checkout = CheckoutSettings.objects.filter(pk=1).first() or CheckoutSettings()
     sv = liability_by_day(start=end, end=end)[0]
@@ -167,8 +161,6 @@ def liabilities(*, end: date) -> dict:
 
 
 def rfm_distribution() -> list[dict]:
-    from django.db.models import Count
-
     return list(
         RfmScore.objects.values("segment")
         .annotate(members=Count("pk"), monetary=Sum("monetary_fen"))

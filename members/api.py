@@ -19,6 +19,7 @@ from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from loyalty.api.throttling import ScopedThrottle
 from loyalty.api.views import NoInputMixin
 from members import selectors, services
+from members.closure import member_close
 from members.exceptions import DevLoginDisabled
 from members.models import Member
 
@@ -251,8 +252,6 @@ class CloseAccountView(APIView):
     )
     @idempotent
     def post(self, request):
-        from members.closure import member_close
-
         CloseAccountInput(data=request.data).is_valid(raise_exception=True)
         closure = member_close(member_id=request.user.pk)
         return Response(CloseAccountOutput(closure).data)

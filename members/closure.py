@@ -21,6 +21,7 @@ from coupons.models import CouponStatus
 from mall import selectors as mall_selectors
 from members.exceptions import OrderInProgress, RechargePending, RedemptionInProgress, StoredValueRemaining
 from members.models import Member, MemberToken, WechatSession, _new_invite_code
+from membership.cards import cards_revoke_all
 from membership.exceptions import CardPurchasePending
 from membership.models import CardPurchase, PurchaseStatus
 from notifications import services as notification_services
@@ -146,6 +147,4 @@ def member_close(*, member_id: int) -> Closure:
 
 def revoke_membership_cards(*, member_id: int, reason: str) -> int:
     """Revoke every card the member holds, with ``reason``; returns how many were revoked."""
-    from membership.cards import cards_revoke_all
-
     return cards_revoke_all(member_id=member_id, reason=reason)

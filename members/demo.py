@@ -5,7 +5,9 @@ from datetime import date, timedelta
 
 from django.utils import timezone
 
+from members.closure import member_close
 from members.models import Member
+from points.ledger import points_earn
 
 CHANNELS = ["mini_program", "qr:store-01", "qr:store-02", "poster:spring", "invite", "wechat_ad"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -67,9 +69,6 @@ def seed_closures(*, count: int = 3) -> int:
 
     They are extra members (the demo's own stay open), so re-running ``seed_members`` never recreates them.
     """
-    from members.closure import member_close
-    from points.ledger import points_earn
-
     if Member.objects.filter(closed_at__isnull=False).exists():
         return 0
     for n in range(count):

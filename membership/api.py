@@ -1,5 +1,6 @@
 """Member-facing API of the membership programme: tier, cards, benefits, member days."""
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -14,7 +15,14 @@ from loyalty.api.serializers import (
     StrictSerializer,
 )
 from membership import selectors
+from membership.benefits import member_benefits
+from membership.cards import card_claim, card_purchase_create, card_trial, member_card_rows
+from membership.exceptions import CardPurchaseNotFound
+from membership.member_days import member_days_schedule
+from membership.models import CardPurchase, PurchaseStatus, TierChange
+from payments import services as payments
 from payments.api import with_payment_params
+from payments.exceptions import PaymentUnavailable
 
 # --- membership: tier, cards, benefits, member days ------------------------------------------
 
@@ -68,8 +76,6 @@ class MyTierHistoryView(ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        from membership.models import TierChange
-
         return TierChange.objects.filter(member_id=self.request.user.pk)
 
 
@@ -106,16 +112,12 @@ class CardSerializer(serializers.Serializer):
     channel = serializers.CharField()
 
     def get_is_valid(self, card) -> bool:
-        from django.utils import timezone
-
         return card.is_valid_at(timezone.now())
 
 
 class MyCardsView(APIView):
     @extend_schema(responses=CardSerializer(many=True), tags=["membership"], summary="My membership cards")
     def get(self, request):
-        from membership.cards import member_card_rows
-
         return Response(CardSerializer(member_card_rows(member_id=request.user.pk), many=True).data)
 
 
@@ -165,8 +167,6 @@ class CardClaimView(APIView):
     )
     @idempotent
     def post(self, request):
-        from membership.cards import card_claim
-
         data = CardClaimInput(data=request.data)
         data.is_valid(raise_exception=True)
         card = card_claim(member_id=request.user.pk, **data.validated_data)
@@ -187,8 +187,6 @@ class CardTrialView(APIView):
     )
     @idempotent
     def post(self, request):
-        from membership.cards import card_trial
-
         data = CardTrialInput(data=request.data)
         data.is_valid(raise_exception=True)
         card = card_trial(member_id=request.user.pk, **data.validated_data)
@@ -243,8 +241,6 @@ class CardPurchasesView(APIView):
     )
     @idempotent(after_commit=with_payment_params("purchase"))
     def post(self, request):
-        from membership.cards import card_purchase_create
-
         data = CardPurchaseInput(data=request.data)
         data.is_valid(raise_exception=True)
         purchase = card_purchase_create(member=request.user, **data.validated_data)
@@ -259,11 +255,6 @@ class CardPurchaseDetailView(APIView):
     @extend_schema(responses={200: CardPurchaseSerializer, 404: ErrorSerializer}, tags=["membership"])
     def get(self, request, pk):
         """One of my card purchases; one still awaiting payment is checked with the provider first."""
-        from membership.exceptions import CardPurchaseNotFound
-        from membership.models import CardPurchase, PurchaseStatus
-        from payments import services as payments
-        from payments.exceptions import PaymentUnavailable
-
         purchase = CardPurchase.objects.filter(member_id=request.user.pk, pk=pk).first()
         if purchase is None:
             raise CardPurchaseNotFound()
@@ -286,10 +277,6 @@ class BenefitsSerializer(serializers.Serializer):
 class MyBenefitsView(APIView):
     @extend_schema(responses=BenefitsSerializer, tags=["membership"], summary="What I get right now")
     def get(self, request):
-        from django.utils import timezone
-
-        from membership.benefits import member_benefits
-
         b = member_benefits(member_id=request.user.pk, at=timezone.now())
         return Response(
             BenefitsSerializer(
@@ -324,9 +311,5 @@ class MemberDaysView(APIView):
         responses=MemberDaysSerializer, tags=["membership"], summary="Member days on now and coming up"
     )
     def get(self, request):
-        from django.utils import timezone
-
-        from membership.member_days import member_days_schedule
-
         active, upcoming = member_days_schedule(now=timezone.now())
         return Response(MemberDaysSerializer({"active": active, "upcoming": upcoming}).data)

@@ -33,6 +33,9 @@ from loyalty import prepared, rounding
 from loyalty.config import cached
 from members.exceptions import MemberClosed
 from members.receiving import receiving_sql
+from membership.member_days import active_member_days, member_in_audience
+from membership.models import CardStatus, CardType
+from membership.tiers import tiers
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,6 @@ def existing_member_benefits(*, member_id: int, at: datetime) -> Benefits | None
 
 
 def _benefits(*, member_id: int, at: datetime) -> tuple[bool | None, Benefits]:
-    from membership.member_days import active_member_days, member_in_audience
-    from membership.tiers import tiers
-
     receiving, level, card_type_ids = _level_and_cards(member_id=member_id, at=at)
     base = []
     tier = next((t for t in tiers() if t.level == level), None)
@@ -171,8 +171,6 @@ def _level_and_cards(*, member_id: int, at: datetime) -> tuple[bool | None, int,
     """Whether the member may receive (``members.receiving``; None: no such member), their tier level (0
     without a membership) and the types of their valid cards: one statement (checkout asks for them on
     every request; the ORM's three queries cost more CPU than the database does)."""
-    from membership.models import CardStatus
-
     with connection.cursor() as cur:
         prepared.execute(cur, _LEVEL_AND_CARDS, [member_id, CardStatus.ACTIVE.value, at])
         return cur.fetchone()
@@ -180,8 +178,6 @@ def _level_and_cards(*, member_id: int, at: datetime) -> tuple[bool | None, int,
 
 def card_types() -> dict:
     """Every card type by id (cached: loyalty.config; do not mutate them)."""
-    from membership.models import CardType
-
     return cached("card_types", depends_on=(CardType,), load=lambda: CardType.objects.in_bulk())
 
 

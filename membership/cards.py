@@ -45,6 +45,7 @@ from membership.exceptions import (
     CardConditionNotMet,
     CardNotClaimable,
     CardNotForSale,
+    CardNotFound,
     CardNotRefundable,
     CardPurchaseNotFound,
     CardPurchasePending,
@@ -66,7 +67,7 @@ from membership.models import (
     MembershipCard,
     PurchaseStatus,
 )
-from membership.tiers import lock_membership, try_lock_membership
+from membership.tiers import lock_membership, membership_policy, try_lock_membership
 from notifications.services import Draft, notify_many
 from payments import services as payments
 from points.selectors import members_with_points_earned, points_earned_total
@@ -488,8 +489,6 @@ def card_revoke(*, card_id: int, actor_id: int, reason: str) -> MembershipCard:
     with transaction.atomic():
         card = MembershipCard.objects.filter(pk=card_id).first()
         if card is None:
-            from membership.exceptions import CardNotFound
-
             raise CardNotFound()
         lock_membership(member_id=card.member_id)
         card = MembershipCard.objects.select_for_update().get(pk=card_id)
@@ -731,8 +730,6 @@ def cards_remind_expiring(*, now=None, days: int | None = None, chunk_size: int 
     by the notification service, so the job can run any number of times.
     Returns how many new.
     """
-    from membership.tiers import membership_policy
-
     now = now or timezone.now()
     days = days if days is not None else membership_policy().card_reminder_days
     due = (

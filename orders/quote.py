@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field, fields
 from django.utils import timezone
 
 from coupons import pricing
+from coupons.exceptions import CouponNotAvailable
 from coupons.selectors import usable_specs
 from loyalty import rounding
 from loyalty.config import cached
@@ -192,8 +193,6 @@ def compute_quote(
     usable are dropped, points and stored value cut to what the member has
     and the rules allow.
     """
-    from coupons.exceptions import CouponNotAvailable
-
     validate_basket(basket)
     now = now or timezone.now()
     benefit = member_benefits_module.existing_member_benefits(member_id=member_id, at=now)

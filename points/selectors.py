@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
+from django.db import connection
 from django.db.models import Min, Q, Sum
 from django.utils import timezone
 
@@ -92,8 +93,6 @@ def points_usable_balance(*, member_id: int, now=None) -> int:
     The balance less the points of lots past their expiry that the job has
     not expired yet (a spend would expire them first).
     """
-    from django.db import connection
-
     with connection.cursor() as cur:
         prepared.execute(cur, _USABLE_BALANCE, [now or timezone.now(), member_id])
         row = cur.fetchone()

@@ -1,4 +1,5 @@
-"""The apps' dependency direction, as the import-linter contracts in pyproject.toml write it down.
+"""The apps' dependency direction, as the import-linter contracts in pyproject.toml write it down
+(the layers, and the workflows above them that no app imports).
 
 Run as ``lint-imports`` in a subprocess on this checkout (its own directory first on the path, so an
 editable install elsewhere is not what gets analysed): a new upward import or cycle between apps fails here.
@@ -12,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_apps_import_only_their_own_layer_and_those_below():
+def test_apps_import_only_their_own_layer_and_those_below_and_no_app_imports_a_workflow():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(
         [

@@ -7,6 +7,7 @@ from coupons import api as coupons_api
 from loyalty.health import HealthSlashView, HealthView
 from mall import api as mall_api
 from members import api as members_api
+from members import closure_api
 from membership import api as membership_api
 from notifications import api as notifications_api
 from orders import api as orders_api
@@ -28,7 +29,7 @@ api_v1 = [
         name="me-notification-read",
     ),
     path("me/subscriptions", notifications_api.SubscriptionsView.as_view(), name="me-subscriptions"),
-    path("me/close", members_api.CloseAccountView.as_view(), name="me-close"),
+    path("me/close", closure_api.CloseAccountView.as_view(), name="me-close"),
     path("points", points_api.BalanceView.as_view(), name="points-balance"),
     path("points/entries", points_api.EntriesView.as_view(), name="points-entries"),
     path("points/check-in", points_api.CheckInView.as_view(), name="points-check-in"),

@@ -32,6 +32,7 @@ test-full:
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # Needs GNU gettext (apt install gettext) to extract and compile the catalogues.
 messages: $(STAMP)

@@ -30,3 +30,26 @@ def test_apps_import_only_their_own_layer_and_those_below_and_no_app_imports_a_w
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_registry_the_upper_apps_fill_at_startup_is_filled():
+    """A registry left empty fails quietly (an audience of nobody, a multiplier of 1, no sign-up points):
+    the lower apps know the upper ones only through what these hold once Django is ready."""
+    from coupons import audience
+    from coupons.models import Audience
+    from members import events, selectors
+    from membership import member_days
+    from points import earning
+
+    assert set(audience.AUDIENCE_CHECKS) == set(Audience.values)
+    assert set(audience._SEGMENTS) == {"segments", "members"}
+    assert set(member_days._SEGMENT_MEMBERS) == {"source"}
+    assert set(earning._MULTIPLIER_NOW) == {"source"} and set(earning._ON_EARNED) == {"membership.cards"}
+    assert set(events._LISTENERS) == {
+        (events.CREATED, "points"),
+        (events.CREATED, "membership"),
+        (events.PROFILE_COMPLETED, "points"),
+        (events.PHONE_BOUND, "points"),
+    }
+    assert set(selectors._SUMMARY_PARTS) == {"points", "stored_value", "coupons"}
+    assert set(selectors._OVERVIEW_PARTS) == {"points", "stored_value", "coupons", "membership"}

@@ -304,7 +304,7 @@ def cards_grant_conditional(*, membership: Membership, now: datetime) -> list[Me
 def cards_grant_for_points(*, member_id: int, now: datetime | None = None) -> list[MembershipCard]:
     """Points were just posted to the member: grant the points-earned cards whose threshold they now reach.
 
-    Told by ``points.earning`` (its ``ON_EARNED`` table) after every earn,
+    Told by ``points.earning`` (registered by ``MembershipConfig.ready``) after every earn,
     in the caller's transaction: sign-up, profile, check-in, purchase, the
     first-order and invite rewards, gift points.  An operator's adjustment
     is a correction, not an earning, and grants nothing.  Costs no query

@@ -10,7 +10,7 @@ from analytics.reports import reports_refresh
 from analytics.rfm import rfm_nightly
 from analytics.selectors import local_today
 from tests.analytics.helpers import purchase
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,9 +26,10 @@ def data():
         for k in range(i + 1):
             purchase(m, at=timezone.now() - timedelta(days=3 + 7 * k), paid_fen=16_500 * (i + 1))
     from coupons.services import coupon_issue
-    from tests.coupons.helpers import template
 
-    coupon_issue(template=template(total_stock=5), member_id=members[0].pk, source="test", issue_key="k")
+    coupon_issue(
+        template=CouponTemplateFactory(total_stock=5), member_id=members[0].pk, source="test", issue_key="k"
+    )
     today = local_today()
     reports_refresh(start=today - timedelta(days=120), end=today)
     rfm_nightly()

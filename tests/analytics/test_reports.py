@@ -15,7 +15,7 @@ from analytics.selectors import (
 from members.models import Member
 from membership.models import MemberDay
 from tests.analytics.helpers import local, purchase, registered
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -111,13 +111,12 @@ def test_member_day_uplift_compares_paid_per_buyer_on_member_days_and_other_days
 def test_points_and_coupons_and_bonus_are_counted_per_local_day(admin_user):
     from coupons.services import coupon_issue
     from points.ledger import points_earn, points_spend
-    from tests.coupons.helpers import template
     from tests.stored_value.helpers import credit
 
     a = MemberFactory()
     points_earn(member_id=a.pk, amount=300, idempotency_key="e1", source="t", expires_at=None)
     points_spend(member_id=a.pk, amount=120, idempotency_key="s1", source="t")
-    coupon = template(total_stock=10)
+    coupon = CouponTemplateFactory(total_stock=10)
     coupon_issue(template=coupon, member_id=a.pk, source="test", issue_key="k1")
     credit(a, 10_000, 1_500)
     from analytics.selectors import local_today

@@ -12,7 +12,7 @@ from membership.models import Membership
 from points.ledger import points_earn
 from stored_value.ledger import stored_value_adjust
 from tests.analytics.helpers import local, purchase
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.membership.card_helpers import card_type
 
 pytestmark = pytest.mark.django_db
@@ -135,13 +135,12 @@ def test_a_deleted_segment_has_no_members_rather_than_everybody(people):
 
 def test_a_coupon_for_a_segment_is_offered_only_to_its_members(people):
     from coupons.audience import member_in_audience
-    from tests.coupons.helpers import template
 
     segment = Segment.objects.create(name="buyers", rules=leaf("order_count", {"min": 1}))
-    coupon = template(audience="segment", audience_values=[segment.pk])
+    coupon = CouponTemplateFactory(audience="segment", audience_values=[segment.pk])
     assert member_in_audience(template=coupon, member=people["a"])
     assert not member_in_audience(template=coupon, member=people["d"])
-    nobody = template(audience="segment", audience_values=[])
+    nobody = CouponTemplateFactory(audience="segment", audience_values=[])
     assert not member_in_audience(template=nobody, member=people["a"])
 
 
@@ -160,10 +159,9 @@ def test_a_member_day_for_a_segment_reaches_only_its_members(people):
 
 def test_bulk_issue_to_a_segment_queues_exactly_its_members(people, admin_client):
     from coupons.models import BulkIssue, BulkIssueTarget
-    from tests.coupons.helpers import template
 
     segment = Segment.objects.create(name="tiers", rules=leaf("tier", [1, 2]))
-    coupon = template(total_stock=100)
+    coupon = CouponTemplateFactory(total_stock=100)
     url = f"/admin/coupons/coupontemplate/{coupon.pk}/bulk-issue/"
     response = admin_client.post(url, {"segment": segment.pk})
     assert response.status_code == 302
@@ -176,10 +174,9 @@ def test_bulk_issue_to_a_segment_queues_exactly_its_members(people, admin_client
 
 def test_bulk_issue_to_an_empty_segment_is_refused_and_queues_nothing(people, admin_client):
     from coupons.models import BulkIssue
-    from tests.coupons.helpers import template
 
     segment = Segment.objects.create(name="nobody", rules=leaf("tier", [9]))
-    coupon = template(total_stock=100)
+    coupon = CouponTemplateFactory(total_stock=100)
     response = admin_client.post(
         f"/admin/coupons/coupontemplate/{coupon.pk}/bulk-issue/", {"segment": segment.pk}
     )

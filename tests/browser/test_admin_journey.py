@@ -25,8 +25,7 @@ from coupons.models import BulkIssue, Coupon
 from points.ledger import points_earn, points_spend
 from stored_value.models import RechargePlan
 from tests.analytics.helpers import purchase, registered
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -168,7 +167,7 @@ def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_rea
     base = live_server.url
     members = [MemberFactory() for _ in range(25)]
     expected = analytics_history(members)
-    coupon_template = template(name="会员日满100减20", total_stock=1000)
+    coupon_template = CouponTemplateFactory(name="会员日满100减20", total_stock=1000)
     log_in(page, base)
     assert "/admin/login/" not in page.url
 

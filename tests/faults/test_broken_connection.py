@@ -20,8 +20,7 @@ from points import ledger as points_ledger
 from points.models import CheckIn
 from stored_value import ledger as sv_ledger
 from tests.conftest import client_for
-from tests.coupons.helpers import fixed_template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.faults.helpers import Gate, install_gate, ledgers_clean, query, remove_gate, wait_for
 from tests.points.helpers import snapshot as points_snapshot
 from tests.stored_value.helpers import credit
@@ -119,7 +118,9 @@ def test_a_stored_value_spend_whose_connection_breaks_writes_nothing():
 
 def test_a_coupon_claim_whose_connection_breaks_answers_503_and_takes_no_stock():
     member = MemberFactory()
-    template = fixed_template(total_stock=5, claim_ends_at=timezone.now() + timedelta(days=1))
+    template = CouponTemplateFactory(
+        fixed=True, total_stock=5, claim_ends_at=timezone.now() + timedelta(days=1)
+    )
 
     outcome = break_mid_posting(
         "coupons_couponevent",

@@ -31,6 +31,7 @@ from loyalty.celery import app as celery_app
 from loyalty.models import ApiNonce, IdempotencyRecord
 from loyalty.services import api_client_create
 from notifications.services import LEASE
+from tests.factories import CouponTemplateFactory
 from tests.faults.helpers import (
     Gate,
     install_gate,
@@ -535,12 +536,11 @@ def orders_never_paid():
     from coupons import services as coupon_services
     from orders.models import Order
     from points import ledger as points_ledger
-    from tests.coupons.helpers import template
     from tests.factories import MemberFactory
     from tests.orders.helpers import basket, commit
     from tests.stored_value.helpers import credit
 
-    coupon_template = template(total_stock=1000)
+    coupon_template = CouponTemplateFactory(total_stock=1000)
     for n in range(1, 81):
         member = MemberFactory()
         credit(member, 50_000, 5_000)

@@ -26,8 +26,7 @@ from payments import services as payments
 from payments.models import PaymentRefund
 from stored_value import recharges
 from tests.conftest import client_for
-from tests.coupons.helpers import fixed_template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.faults.helpers import OwnRedis, ledgers_clean, start_worker, wait_for
 from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
 
@@ -73,8 +72,8 @@ def test_with_redis_down_value_moving_requests_work_and_deferred_work_runs_once_
 ):
     member, finance = MemberFactory(), get_user_model().objects.create(username="finance", is_staff=True)
     order = paid_recharge(member)
-    claimable = fixed_template(total_stock=10)
-    bulk_template = fixed_template(name="bulk", total_stock=10)
+    claimable = CouponTemplateFactory(fixed=True, total_stock=10)
+    bulk_template = CouponTemplateFactory(fixed=True, name="bulk", total_stock=10)
     others = MemberFactory.create_batch(3)
     fake_wechat.add_login("c1", openid="o-outage", session_key="sk-1")
     api = client_for(member)

@@ -11,7 +11,7 @@ from payments import services as payments
 from payments.models import Payment
 from points.models import PointsAccount
 from tests.concurrency import run_concurrently
-from tests.coupons.helpers import template
+from tests.factories import CouponTemplateFactory
 from tests.mall.helpers import give_points, item, points_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
@@ -31,7 +31,7 @@ def members_with_points(count, points):
 
 def test_a_thousand_parallel_redemptions_of_a_stock_of_ten_give_exactly_ten():
     members = members_with_points(1000, 800)
-    tpl = template(total_stock=1000)
+    tpl = CouponTemplateFactory(total_stock=1000)
     voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=500, stock=10)
 
     results, errors = run_concurrently(
@@ -97,7 +97,7 @@ def test_a_virtual_code_is_never_given_twice():
 
 def test_a_payment_notification_delivered_ten_times_at_once_fulfils_once():
     member = members_with_points(1, 1_000)[0]
-    tpl = template(total_stock=10, per_member_limit=10)
+    tpl = CouponTemplateFactory(total_stock=10, per_member_limit=10)
     voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=100, cash_fen=500)
     redeemed = services.redemption_create(member=member, item_id=voucher.pk, idempotency_key="k")
     payment = Payment.objects.get(out_trade_no=redeemed.redemption.out_trade_no)

@@ -29,8 +29,7 @@ from mall.models import Redemption, RedemptionEvent, VirtualCode
 from payments import services as payments
 from payments.models import Payment, PaymentRefund
 from points.exceptions import InsufficientPoints
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.mall.helpers import address, give_points, item, points_of, redeem, state
 from tests.points.helpers import local
 
@@ -220,7 +219,7 @@ def test_a_physical_item_needs_an_address_of_my_own(rich):
 
 
 def test_a_coupon_item_issues_its_coupon_at_once(rich):
-    tpl = template(total_stock=5)
+    tpl = CouponTemplateFactory(total_stock=5)
     voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=200)
 
     r = redeem(rich, voucher)
@@ -231,7 +230,7 @@ def test_a_coupon_item_issues_its_coupon_at_once(rich):
 
 
 def test_a_coupon_item_whose_coupon_ran_out_is_sold_out_and_changes_nothing(rich):
-    tpl = template(total_stock=0)
+    tpl = CouponTemplateFactory(total_stock=0)
     voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=200)
     before = state(voucher, rich)
 
@@ -306,7 +305,7 @@ def test_points_and_cash_holds_stock_and_points_until_paid_then_fulfils(rich):
 
 
 def test_a_duplicated_payment_notification_fulfils_once(rich):
-    tpl = template(total_stock=5, per_member_limit=5)
+    tpl = CouponTemplateFactory(total_stock=5, per_member_limit=5)
     voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=100, cash_fen=500)
     r = redeem(rich, voucher)
 
@@ -352,7 +351,7 @@ def test_money_arriving_after_the_timeout_is_refunded_in_full(rich):
 
 
 def test_a_coupon_that_runs_out_while_the_member_pays_gives_everything_back(rich):
-    tpl = template(total_stock=1, per_member_limit=5)
+    tpl = CouponTemplateFactory(total_stock=1, per_member_limit=5)
     voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=100, cash_fen=500)
     r = redeem(rich, voucher)
     coupon_issue(template=tpl, member_id=MemberFactory().pk, source="test", issue_key="last")

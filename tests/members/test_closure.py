@@ -21,8 +21,7 @@ from stored_value import ledger as stored_value_ledger
 from stored_value.models import RechargeOrder, RechargePlan
 from tests.concurrency import run_concurrently
 from tests.conftest import client_for
-from tests.coupons.helpers import template as coupon_template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.points.helpers import balance, earn, local
 from tests.stored_value.helpers import credit, spend
 
@@ -57,7 +56,7 @@ def close(client, key="close-1", body=None):
 
 
 def coupons_of(member, n=2):
-    tpl = coupon_template(per_member_limit=n)
+    tpl = CouponTemplateFactory(per_member_limit=n)
     return [
         coupon_services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key=f"c{i}")
         for i in range(n)

@@ -31,8 +31,7 @@ from membership.services import membership_record_order
 from notifications.models import Notification
 from points import reminders
 from points.models import PointsEntry
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.membership.card_helpers import card_type, pack
 from tests.membership.helpers import local, policy, set_tiers
 from tests.points.helpers import earn
@@ -69,7 +68,9 @@ def closed_for_real(member) -> Member:
 
 def gift(name="礼包", points=10):
     p = pack(name, points=points)
-    GiftPackItem.objects.create(pack=p, template=template(name=f"{name}券", total_stock=10), quantity=1)
+    GiftPackItem.objects.create(
+        pack=p, template=CouponTemplateFactory(name=f"{name}券", total_stock=10), quantity=1
+    )
     return p
 
 
@@ -121,7 +122,7 @@ def test_a_gift_pack_is_not_given_to_a_closed_account_and_nothing_is_written():
 
 def test_a_coupon_is_not_issued_to_a_closed_account():
     member = closed_for_real(MemberFactory())
-    tpl = template()
+    tpl = CouponTemplateFactory()
 
     with pytest.raises(ApplicationError) as exc:
         coupon_services.coupon_issue(template=tpl, member_id=member.pk, source="test", issue_key="k")
@@ -142,7 +143,7 @@ def test_no_coupon_audience_holds_a_closed_account(audience, entry_tier):
         rules={"op": "and", "conditions": [{"field": "registration_channel", "value": ["mini_program"]}]},
     )
     values = {"tiers": [0], "card_holders": [ct.pk], "segment": [segment.pk]}.get(audience, [])
-    tpl = template(audience=audience, audience_values=values)
+    tpl = CouponTemplateFactory(audience=audience, audience_values=values)
     shut(member)
 
     assert [row["template"] for row in coupon_selectors.claim_centre(member=other)] == [tpl]
@@ -202,7 +203,7 @@ def bulk_url(tpl) -> str:
 
 def test_a_bulk_issue_to_all_members_leaves_closed_accounts_out(client, django_capture_on_commit_callbacks):
     kept, closed = MemberFactory(), closed_for_real(MemberFactory())
-    tpl = template()
+    tpl = CouponTemplateFactory()
     staff(client, "ops", "coupons.view_coupontemplate", "coupons.issue_coupons", "coupons.view_bulkissue")
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -219,7 +220,7 @@ def test_a_closed_account_named_in_an_uploaded_list_is_reported_skipped_with_the
     client, django_capture_on_commit_callbacks
 ):
     kept, closed = MemberFactory(), closed_for_real(MemberFactory())
-    tpl = template()
+    tpl = CouponTemplateFactory()
     staff(client, "ops", "coupons.view_coupontemplate", "coupons.issue_coupons", "coupons.view_bulkissue")
     upload = SimpleUploadedFile("members.csv", f"{kept.pk}\n{closed.pk}\n".encode())
 
@@ -241,7 +242,7 @@ def test_a_closed_account_named_in_an_uploaded_list_is_reported_skipped_with_the
 
 def test_a_member_who_closes_after_a_bulk_issue_was_queued_is_skipped_when_it_runs(admin_user):
     kept, leaving = MemberFactory(), MemberFactory()
-    tpl = template()
+    tpl = CouponTemplateFactory()
     bulk = coupon_services.bulk_issue_create(
         template_id=tpl.pk, member_ids=[kept.pk, leaving.pk], actor_id=admin_user.pk
     )
@@ -367,7 +368,7 @@ def test_points_expiry_reminders_skip_a_closed_account():
 
 
 def test_coupon_expiry_reminders_skip_a_closed_account():
-    tpl = template(valid_days=2, per_member_limit=1)
+    tpl = CouponTemplateFactory(valid_days=2, per_member_limit=1)
     kept, member = MemberFactory(), MemberFactory()
     for m in (kept, member):
         coupon_services.coupon_claim(member=m, template_id=tpl.pk, idempotency_key="k")

@@ -16,8 +16,7 @@ from payments.models import Payment, PaymentRefund
 from points import earning
 from points import ledger as points_ledger
 from points.models import PointsEntry
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.membership.card_helpers import DAY, card_type, pack, pay
 
 pytestmark = pytest.mark.django_db
@@ -356,7 +355,7 @@ def opening_pack_state(member, ct):
 
 def test_a_refund_below_a_spend_card_threshold_revokes_the_card_with_its_reason_pack_and_notice(member):
     opening = pack(points=30)
-    GiftPackItem.objects.create(pack=opening, template=template(per_member_limit=5))
+    GiftPackItem.objects.create(pack=opening, template=CouponTemplateFactory(per_member_limit=5))
     ct = card_type(
         "conditional",
         condition="paid_spend",

@@ -13,8 +13,7 @@ from orders.models import Order, Refund
 from orders.quote import compute_quote
 from points import ledger as points_ledger
 from tests.concurrency import in_thread, run_concurrently
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.orders.helpers import basket, commit, points_of
 from tests.stored_value.helpers import credit, parts
 
@@ -37,7 +36,9 @@ def commit_in_parallel(member, b, count=8):
 
 def test_parallel_orders_wanting_the_same_coupon_one_wins_the_others_get_a_fresh_quote():
     member = MemberFactory()
-    coupon = coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = coupon_services.coupon_claim(
+        member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k"
+    )
 
     results, errors = commit_in_parallel(member, basket(("A", 20_000, 1), coupon_ids=[coupon.pk]))
 
@@ -106,7 +107,9 @@ def test_duplicates_of_one_commit_with_a_coupon_points_and_balance_all_get_the_o
     points_ledger.points_earn(
         member_id=member.pk, amount=5_000, idempotency_key="s", source="t", expires_at=None
     )
-    coupon = coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = coupon_services.coupon_claim(
+        member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k"
+    )
     b = basket(("A", 20_000, 1), coupon_ids=[coupon.pk], points=1_000, stored_value_fen=10_000)
     quote = compute_quote(member_id=member.pk, basket=b)
 
@@ -131,7 +134,9 @@ def test_a_duplicate_arriving_just_after_the_first_commit_is_a_replay_not_a_stal
 
     member = MemberFactory()
     credit(member, 100_000)
-    coupon = coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = coupon_services.coupon_claim(
+        member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k"
+    )
     b = basket(("A", 20_000, 1), coupon_ids=[coupon.pk], stored_value_fen=10_000)
     fingerprint = compute_quote(member_id=member.pk, basket=b).fingerprint
     duplicate_checked, first_done = threading.Event(), threading.Event()

@@ -10,8 +10,7 @@ from membership.benefits import Benefits
 from orders.models import CheckoutSettings
 from orders.quote import compute_quote
 from points import ledger as points_ledger
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.orders.helpers import basket, snapshot
 from tests.stored_value.helpers import credit
 
@@ -41,7 +40,9 @@ def give_points(member, amount):
 
 
 def claim(member, **fields):
-    return coupon_services.coupon_claim(member=member, template_id=template(**fields).pk, idempotency_key="k")
+    return coupon_services.coupon_claim(
+        member=member, template_id=CouponTemplateFactory(**fields).pk, idempotency_key="k"
+    )
 
 
 def test_a_quote_applies_benefit_then_coupon_then_points_then_stored_value_and_every_line_adds_up(

@@ -12,8 +12,7 @@ from orders.models import Order, OrderEvent, Refund
 from orders.quote import compute_quote
 from points import ledger as points_ledger
 from points.models import PointsEntry
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.orders.helpers import basket, commit, points_of, snapshot
 from tests.stored_value.helpers import credit, parts
 
@@ -32,7 +31,9 @@ def member():
 
 @pytest.fixture
 def coupon(member):
-    return coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    return coupon_services.coupon_claim(
+        member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k"
+    )
 
 
 def full_basket(**extra):

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tests.factories import CouponTemplateFactory
+
 PUBLIC, MEMBER, SERVER, PAYMENT_NOTIFY = "public", "member", "server", "payment_notify"
 
 
@@ -61,9 +63,12 @@ def _payment(member) -> dict:
 
 def _coupon(member) -> dict:
     from coupons import services
-    from tests.coupons.helpers import template
 
-    return {"pk": services.coupon_claim(member=member, template_id=template().pk, idempotency_key="sec").pk}
+    return {
+        "pk": services.coupon_claim(
+            member=member, template_id=CouponTemplateFactory().pk, idempotency_key="sec"
+        ).pk
+    }
 
 
 def _card_purchase(member) -> dict:

@@ -22,8 +22,7 @@ from membership.models import CardPurchase, MembershipCard
 from points import ledger as points_ledger
 from points.models import PointsAccount
 from stored_value.models import RechargeOrder, StoredValueAccount
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.mall import helpers as mall_helpers
 from tests.membership.card_helpers import card_type, pay
 from tests.orders.helpers import basket, commit
@@ -65,7 +64,7 @@ def world():
         member_id=member.pk, amount=100, idempotency_key="e", source="test", expires_at=None
     )
     credit(member, 10_000, 1_000)
-    tpl = template()
+    tpl = CouponTemplateFactory()
     coupon = coupon_services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="c")
     paid = card_type("paid")
     purchase = cards.card_purchase_create(member=member, card_type_id=paid.pk)

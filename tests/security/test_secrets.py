@@ -17,7 +17,7 @@ from loyalty.api.server_auth import signed_headers
 from members.models import Member
 from payments.gateway import get_gateway
 from tests.conftest import client_for
-from tests.coupons.helpers import template
+from tests.factories import CouponTemplateFactory
 from tests.stored_value.recharge_helpers import plan_1500_150
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,9 @@ def test_session_key_client_secret_and_payment_keys_never_appear_in_responses_or
     record(me.get(f"/api/v1/stored-value/recharges/{recharge.json()['recharge']['id']}"))
     record(api.post("/api/v1/payments/wechat/notify", b"{}", content_type="application/json"))
 
-    coupon = coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = coupon_services.coupon_claim(
+        member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k"
+    )
     body = f'{{"code": "{coupon.code}", "order_no": "POS-1"}}'.encode()
     path = "/api/v1/server/coupons/redeem"
     headers = signed_headers(key_id=client.key_id, secret=client_secret, method="POST", path=path, body=body)

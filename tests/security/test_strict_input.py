@@ -25,7 +25,7 @@ from drf_spectacular.settings import spectacular_settings
 from rest_framework import serializers
 
 from loyalty.api.serializers import MAX_ID, StrictQuerySerializer, StrictSerializer
-from tests.coupons.helpers import template
+from tests.factories import CouponTemplateFactory
 from tests.mall.helpers import give_points, item
 from tests.security.helpers import OUR_APPS, WRITE_METHODS, api_routes, db_fingerprint, signed_request
 
@@ -299,7 +299,7 @@ def _fill(body, tpl):
 @pytest.mark.django_db
 @pytest.mark.parametrize(("method", "url", "body", "field"), LOOSE_BODIES)
 def test_a_value_of_the_wrong_json_type_is_400_and_changes_nothing(member_api, method, url, body, field):
-    body = _fill(body, template())
+    body = _fill(body, CouponTemplateFactory())
     before = db_fingerprint()
 
     response = getattr(member_api, method)(url, body, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
@@ -312,7 +312,7 @@ def test_a_value_of_the_wrong_json_type_is_400_and_changes_nothing(member_api, m
 
 @pytest.mark.django_db
 def test_the_same_values_of_the_right_type_are_accepted(member, member_api):
-    tpl = template()
+    tpl = CouponTemplateFactory()
 
     claimed = member_api.post(
         "/api/v1/coupons/claim", {"template_id": tpl.pk}, format="json", HTTP_IDEMPOTENCY_KEY="k"

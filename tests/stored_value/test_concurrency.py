@@ -5,7 +5,7 @@ import pytest
 from stored_value import ledger
 from stored_value.models import StoredValueEntry
 from tests.concurrency import in_thread, run_concurrently
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.stored_value.helpers import credit, parts
 
 # One xdist worker runs every module with many connections (see tests/points/test_concurrency.py).
@@ -83,11 +83,10 @@ def test_a_recharge_waiting_on_wechat_never_holds_up_the_members_spends(monkeypa
 
 def _gift_plan():
     from coupons.models import GiftPack, GiftPackItem
-    from tests.coupons.helpers import template
     from tests.stored_value.recharge_helpers import tier_plan
 
     pack = GiftPack.objects.create(name="充值礼包", points=50)
-    GiftPackItem.objects.create(pack=pack, template=template(per_member_limit=10), quantity=1)
+    GiftPackItem.objects.create(pack=pack, template=CouponTemplateFactory(per_member_limit=10), quantity=1)
     return tier_plan("充100送20", (10_000, 2_000), gift_points=200, gift_pack=pack)
 
 

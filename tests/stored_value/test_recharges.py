@@ -25,6 +25,7 @@ from stored_value.exceptions import (
 )
 from stored_value.models import RechargeOrder, RechargePlan, StoredValueEntry, StoredValuePolicy
 from stored_value.services import stored_value_set_frozen
+from tests.factories import CouponTemplateFactory
 from tests.stored_value.helpers import parts, spend
 from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge, tier_plan
 
@@ -315,10 +316,9 @@ def test_only_a_credited_recharge_can_be_refunded(member, finance):
 
 def test_a_plans_gift_pack_arrives_with_the_credit_once(member):
     from coupons.models import Coupon, GiftPack, GiftPackItem
-    from tests.coupons.helpers import template
 
     pack = GiftPack.objects.create(name="充值礼包")
-    GiftPackItem.objects.create(pack=pack, template=template(), quantity=1)
+    GiftPackItem.objects.create(pack=pack, template=CouponTemplateFactory(), quantity=1)
     order, payment = start_recharge(member, plan_1500_150(gift_pack=pack), 150_000)
     headers, body = payments.payment_simulate_pay(payment=payment)
     payments.payment_handle_notification(headers=headers, body=body)
@@ -352,10 +352,9 @@ def test_principal_added_by_an_operator_is_spendable_but_never_refunded(member, 
 def gift_plan(db):
     """充100送20 with 200 gift points and a gift pack of two coupons and 50 points."""
     from coupons.models import GiftPack, GiftPackItem
-    from tests.coupons.helpers import template
 
     pack = GiftPack.objects.create(name="充值礼包", points=50)
-    GiftPackItem.objects.create(pack=pack, template=template(per_member_limit=5), quantity=2)
+    GiftPackItem.objects.create(pack=pack, template=CouponTemplateFactory(per_member_limit=5), quantity=2)
     return tier_plan("充100送20", (10_000, 2_000), gift_points=200, gift_pack=pack)
 
 

@@ -27,8 +27,8 @@ from points.models import PointsAccount
 from stored_value import recharges
 from stored_value.models import RechargeOrder
 from tests.conftest import client_for
-from tests.factories import MemberFactory
-from tests.mall.helpers import address, give_points, item, points_of
+from tests.factories import EarnedPointsFactory, MallItemFactory, MemberFactory
+from tests.mall.helpers import address, points_of
 from tests.membership.card_helpers import card_type
 from tests.stored_value.helpers import parts
 from tests.stored_value.recharge_helpers import plan_1500_150
@@ -106,8 +106,8 @@ def stale_job_runs():
 def test_a_points_and_cash_redemption_asks_wechat_after_commit_with_the_item_and_points_free(
     member, in_flight
 ):
-    give_points(member, 1_000)
-    cup = item(points=300, cash_fen=990)
+    EarnedPointsFactory(member=member, amount=1_000)
+    cup = MallItemFactory(points=300, cash_fen=990)
     home = address(member)
     in_flight["statements"] = [
         ("item", f"SELECT id FROM {MallItem._meta.db_table} WHERE id = %s FOR UPDATE NOWAIT", [cup.pk]),
@@ -176,8 +176,8 @@ def test_prepay_refuses_to_run_inside_a_transaction(member):
 
 
 def test_wechat_down_keeps_the_redemption_payable_and_a_retry_with_the_same_key_pays_it(member, wechat_down):
-    give_points(member, 1_000)
-    cup = item(points=300, cash_fen=990, stock=5)
+    EarnedPointsFactory(member=member, amount=1_000)
+    cup = MallItemFactory(points=300, cash_fen=990, stock=5)
     home = address(member)
     client = client_for(member)
 
@@ -206,8 +206,8 @@ def test_wechat_down_keeps_the_redemption_payable_and_a_retry_with_the_same_key_
 
 
 def test_a_redemption_whose_prepay_failed_is_released_by_the_stale_job(member, wechat_down):
-    give_points(member, 1_000)
-    cup = item(points=300, cash_fen=990, stock=5)
+    EarnedPointsFactory(member=member, amount=1_000)
+    cup = MallItemFactory(points=300, cash_fen=990, stock=5)
 
     post(client_for(member), REDEEM, {"item_id": cup.pk, "address_id": address(member).pk})
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tests.factories import CouponTemplateFactory
+from tests.factories import CouponTemplateFactory, EarnedPointsFactory, MallItemFactory
 
 PUBLIC, MEMBER, SERVER, PAYMENT_NOTIFY = "public", "member", "server", "payment_notify"
 
@@ -86,17 +86,16 @@ def _order(member) -> dict:
 
 
 def _mall_item() -> dict:
-    from tests.mall.helpers import item
 
-    return {"pk": item(points=10, stock=5).pk}
+    return {"pk": MallItemFactory(points=10, stock=5).pk}
 
 
 def _redemption(member) -> dict:
     """A physical redemption, paid in points and awaiting shipment (so the owner may cancel it)."""
-    from tests.mall.helpers import address, give_points, item, redeem
+    from tests.mall.helpers import address, redeem
 
-    give_points(member, 1_000, key="security")
-    it = item(points=100)
+    EarnedPointsFactory(member=member, amount=1_000)
+    it = MallItemFactory(points=100)
     return {"pk": redeem(member, it, key="security", address_id=address(member).pk).pk}
 
 

@@ -25,8 +25,7 @@ from drf_spectacular.settings import spectacular_settings
 from rest_framework import serializers
 
 from loyalty.api.serializers import MAX_ID, StrictQuerySerializer, StrictSerializer
-from tests.factories import CouponTemplateFactory
-from tests.mall.helpers import give_points, item
+from tests.factories import CouponTemplateFactory, EarnedPointsFactory, MallItemFactory
 from tests.security.helpers import OUR_APPS, WRITE_METHODS, api_routes, db_fingerprint, signed_request
 
 BIGINT = (-(2**63), 2**63 - 1)
@@ -173,7 +172,7 @@ LINE = {"sku": "SKU", "name": "杯子", "unit_price_fen": 1_000, "quantity": 1}
 
 
 def _member_bodies(member):
-    it = item(points=10, stock=5)
+    it = MallItemFactory(points=10, stock=5)
     return [
         ("/api/v1/coupons/claim", lambda v: {"template_id": v}, "template_id"),
         ("/api/v1/mall/redemptions", lambda v: {"item_id": v}, "item_id"),
@@ -190,7 +189,7 @@ def _member_bodies(member):
 @pytest.mark.django_db
 @pytest.mark.parametrize("value", OUT_OF_RANGE, ids=["2**63", "-2**63-1", "10**30"])
 def test_integers_out_of_range_from_a_member_are_400_and_change_nothing(member, member_api, value):
-    give_points(member, 1_000)
+    EarnedPointsFactory(member=member, amount=1_000)
     cases = _member_bodies(member)
     before = db_fingerprint()
 

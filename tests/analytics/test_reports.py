@@ -15,7 +15,7 @@ from analytics.selectors import (
 from members.models import Member
 from membership.models import MemberDay
 from tests.analytics.helpers import local, purchase, registered
-from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.factories import CardTypeFactory, CouponTemplateFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -134,11 +134,10 @@ def test_points_and_coupons_and_bonus_are_counted_per_local_day(admin_user):
 def test_new_members_are_attributed_to_their_channel_and_card_claims_to_channel_and_staff(admin_user):
     from membership.cards import card_grant
     from membership.models import MembershipCard
-    from tests.membership.card_helpers import card_type
 
     a, b, c = MemberFactory(), MemberFactory(), MemberFactory()
     Member.objects.filter(pk__in=[a.pk, b.pk]).update(registration_channel="store_qr")
-    vip = card_type(name="VIP")
+    vip = CardTypeFactory(name="VIP")
     card = card_grant(member_id=a.pk, card_type_id=vip.pk, actor_id=admin_user.pk, reason="t")
     MembershipCard.objects.filter(pk=card.pk).update(channel="poster", staff="小王")
     from analytics.selectors import local_today

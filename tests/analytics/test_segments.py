@@ -12,8 +12,7 @@ from membership.models import Membership
 from points.ledger import points_earn
 from stored_value.ledger import stored_value_adjust
 from tests.analytics.helpers import local, purchase
-from tests.factories import CouponTemplateFactory, MemberFactory
-from tests.membership.card_helpers import card_type
+from tests.factories import CardTypeFactory, CouponTemplateFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +47,7 @@ def people(admin_user):
     )
     Member.objects.filter(pk=a.pk).update(birthday=date(1990, 5, 3), registration_channel="store_qr")
     Member.objects.filter(pk=e.pk).update(birthday=date(1991, 12, 30), registration_channel="ad")
-    vip = card_type(name="VIP")
+    vip = CardTypeFactory(name="VIP")
     card_grant(member_id=e.pk, card_type_id=vip.pk, actor_id=admin_user.pk, reason="t")
     tag = MemberTag.objects.create(name="老客")
     MemberTagging.objects.create(tag=tag, member=d)

@@ -21,7 +21,7 @@ from stored_value import ledger as stored_value_ledger
 from stored_value.models import RechargeOrder, RechargePlan
 from tests.concurrency import run_concurrently
 from tests.conftest import client_for
-from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.factories import CardTypeFactory, CouponTemplateFactory, MemberFactory
 from tests.points.helpers import balance, earn, local
 from tests.stored_value.helpers import credit, spend
 
@@ -319,9 +319,8 @@ def test_closing_is_refused_while_an_order_awaits_payment_and_allowed_once_it_is
 def test_closing_revokes_every_membership_card_with_an_event(alice):
     from membership import cards
     from membership.models import CardEvent, CardStatus, MembershipCard
-    from tests.membership.card_helpers import card_type
 
-    free, trial = card_type("free"), card_type("paid", trial_days=7)
+    free, trial = CardTypeFactory(kind="free"), CardTypeFactory(kind="paid", trial_days=7)
     cards.card_claim(member_id=alice.pk, card_type_id=free.pk)
     cards.card_trial(member_id=alice.pk, card_type_id=trial.pk)
 
@@ -336,9 +335,8 @@ def test_closing_revokes_every_membership_card_with_an_event(alice):
 @pytest.mark.django_db
 def test_closing_is_refused_while_a_card_purchase_awaits_payment(alice):
     from membership import cards
-    from tests.membership.card_helpers import card_type
 
-    cards.card_purchase_create(member=alice, card_type_id=card_type("paid").pk)
+    cards.card_purchase_create(member=alice, card_type_id=CardTypeFactory(kind="paid").pk)
 
     response = close(client_for(alice))
 

@@ -31,8 +31,7 @@ from membership.services import membership_record_order
 from notifications.models import Notification
 from points import reminders
 from points.models import PointsEntry
-from tests.factories import CouponTemplateFactory, MemberFactory
-from tests.membership.card_helpers import card_type, pack
+from tests.factories import CardTypeFactory, CouponTemplateFactory, GiftPackFactory, MemberFactory
 from tests.membership.helpers import local, policy, set_tiers
 from tests.points.helpers import earn
 from tests.points.test_admin import staff
@@ -67,7 +66,7 @@ def closed_for_real(member) -> Member:
 
 
 def gift(name="礼包", points=10):
-    p = pack(name, points=points)
+    p = GiftPackFactory(name=name, points=points)
     GiftPackItem.objects.create(
         pack=p, template=CouponTemplateFactory(name=f"{name}券", total_stock=10), quantity=1
     )
@@ -134,7 +133,7 @@ def test_a_coupon_is_not_issued_to_a_closed_account():
 
 @pytest.mark.parametrize("audience", ["everyone", "new_members", "tiers", "card_holders", "segment"])
 def test_no_coupon_audience_holds_a_closed_account(audience, entry_tier):
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
     member, other = MemberFactory(), MemberFactory()
     for m in (member, other):
         cards.card_claim(member_id=m.pk, card_type_id=ct.pk)
@@ -271,7 +270,7 @@ def test_the_member_day_push_skips_a_closed_account(entry_tier):
 
 @pytest.mark.parametrize("audience", ["everyone", "tiers", "card_holders"])
 def test_no_member_day_audience_holds_a_closed_account(audience, entry_tier):
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
     kept, member = MemberFactory(), MemberFactory()
     for m in (kept, member):
         cards.card_claim(member_id=m.pk, card_type_id=ct.pk, now=NOW - timedelta(days=1))
@@ -303,7 +302,7 @@ def test_birthday_gifts_skip_a_closed_account(entry_tier):
 
 
 def test_monthly_card_coupons_skip_a_closed_account(entry_tier):
-    ct = card_type("free", monthly_pack=gift("月礼"))
+    ct = CardTypeFactory(kind="free", monthly_pack=gift("月礼"))
     kept, member = MemberFactory(), MemberFactory()
     for m in (kept, member):
         cards.card_claim(member_id=m.pk, card_type_id=ct.pk)
@@ -315,7 +314,7 @@ def test_monthly_card_coupons_skip_a_closed_account(entry_tier):
 
 
 def test_card_expiry_reminders_skip_a_closed_account(entry_tier):
-    ct = card_type("free", validity="days", valid_days=3)
+    ct = CardTypeFactory(kind="free", validity="days", valid_days=3)
     kept, member = MemberFactory(), MemberFactory()
     for m in (kept, member):
         cards.card_claim(member_id=m.pk, card_type_id=ct.pk)
@@ -331,7 +330,9 @@ def test_conditional_cards_caught_up_at_night_skip_a_closed_account(entry_tier):
     for n, m in enumerate((kept, member)):
         membership_record_order(member_id=m.pk, order_no=f"O{n}", paid_fen=100, completed_at=NOW)
     shut(member)
-    card_type("conditional", condition="orders", condition_threshold=1, opening_pack=gift("开卡礼"))
+    CardTypeFactory(
+        kind="conditional", condition="orders", condition_threshold=1, opening_pack=gift("开卡礼")
+    )
 
     assert cards.cards_catch_up_conditional() == 1
 

@@ -12,8 +12,7 @@ from membership.models import CardPurchase, GrowthEntry, Membership, MembershipC
 from membership.services import membership_record_order
 from payments.models import Payment
 from tests.concurrency import in_thread, run_concurrently
-from tests.factories import MemberFactory
-from tests.membership.card_helpers import card_type
+from tests.factories import CardTypeFactory, MemberFactory
 from tests.membership.helpers import policy, standard_tiers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
@@ -27,7 +26,7 @@ def setup(db):
 
 def test_a_conditional_card_is_granted_exactly_once_under_parallel_order_completions(setup):
     member = MemberFactory()
-    card_type("conditional", condition="paid_spend", condition_threshold=100_000)
+    CardTypeFactory(kind="conditional", condition="paid_spend", condition_threshold=100_000)
 
     def complete(i):
         with transaction.atomic():  # checkout's completion transaction
@@ -60,7 +59,7 @@ def test_one_order_completed_in_parallel_counts_once(setup):
 
 def test_buying_a_paid_card_twice_in_parallel_starts_one_payment(setup):
     member = MemberFactory()
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
 
     results, errors = run_concurrently(
         lambda i: cards.card_purchase_create(member=member, card_type_id=ct.pk), 8
@@ -72,7 +71,7 @@ def test_buying_a_paid_card_twice_in_parallel_starts_one_payment(setup):
 
 def test_claiming_a_free_card_in_parallel_gives_one_card(setup):
     member = MemberFactory()
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
 
     results, errors = run_concurrently(lambda i: cards.card_claim(member_id=member.pk, card_type_id=ct.pk), 8)
 
@@ -133,7 +132,7 @@ def test_points_posted_while_the_membership_is_busy_never_wait_for_it_and_the_ca
     )
 
     member = MemberFactory()
-    card_type("conditional", condition="points", condition_threshold=5)
+    CardTypeFactory(kind="conditional", condition="points", condition_threshold=5)
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
     holding, release = threading.Event(), threading.Event()
 

@@ -12,7 +12,7 @@ from orders.models import Order, OrderEvent, Refund
 from orders.quote import compute_quote
 from points import ledger as points_ledger
 from points.models import PointsEntry
-from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.factories import CardTypeFactory, CouponTemplateFactory, MemberFactory
 from tests.orders.helpers import basket, commit, points_of, snapshot
 from tests.stored_value.helpers import credit, parts
 
@@ -406,9 +406,8 @@ def _membership_rules(upgrade_packs=False):
 
 
 def _spend_card(**fields):
-    from tests.membership.card_helpers import card_type
 
-    return card_type("conditional", condition="paid_spend", condition_threshold=100_000, **fields)
+    return CardTypeFactory(kind="conditional", condition="paid_spend", condition_threshold=100_000, **fields)
 
 
 def test_a_refunded_order_keeps_none_of_the_tier_card_count_and_perks_it_earned(member):
@@ -496,9 +495,10 @@ def test_a_fully_refunded_first_order_leaves_the_member_with_no_first_order(memb
 
 def test_purchase_points_grant_a_points_card_at_completion_and_the_refund_takes_it_back(member):
     from membership.models import MembershipCard
-    from tests.membership.card_helpers import card_type
 
-    card = card_type("conditional", condition="points", condition_threshold=5_100)  # seed 5,000 + this order
+    card = CardTypeFactory(
+        kind="conditional", condition="points", condition_threshold=5_100
+    )  # seed 5,000 + this order
     commit(member, basket(("TEA", 12_000, 1)), order_no="G1")
 
     services.order_complete(order_no="G1")  # 120 purchase points and the 50 of the first order

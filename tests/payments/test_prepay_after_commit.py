@@ -27,9 +27,8 @@ from points.models import PointsAccount
 from stored_value import recharges
 from stored_value.models import RechargeOrder
 from tests.conftest import client_for
-from tests.factories import EarnedPointsFactory, MallItemFactory, MemberFactory
+from tests.factories import CardTypeFactory, EarnedPointsFactory, MallItemFactory, MemberFactory
 from tests.mall.helpers import address, points_of
-from tests.membership.card_helpers import card_type
 from tests.stored_value.helpers import parts
 from tests.stored_value.recharge_helpers import plan_1500_150
 
@@ -127,7 +126,7 @@ def test_a_points_and_cash_redemption_asks_wechat_after_commit_with_the_item_and
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.xdist_group("many-connections")
 def test_a_card_purchase_asks_wechat_after_commit_with_the_membership_row_free(member, in_flight):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     Membership.objects.create(member=member)
     in_flight["statements"] = [
         (
@@ -164,7 +163,7 @@ def test_a_recharge_asks_wechat_after_commit_with_the_members_recharge_lock_free
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.xdist_group("many-connections")
 def test_prepay_refuses_to_run_inside_a_transaction(member):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     post(client_for(member), CARDS, {"card_type_id": ct.pk})
     payment = Payment.objects.get()
 
@@ -221,7 +220,7 @@ def test_a_redemption_whose_prepay_failed_is_released_by_the_stale_job(member, w
 def test_wechat_down_keeps_the_card_purchase_payable_by_the_same_key_or_its_payment_number(
     member, wechat_down
 ):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     client = client_for(member)
 
     failed = post(client, CARDS, {"card_type_id": ct.pk})
@@ -246,7 +245,7 @@ def test_wechat_down_keeps_the_card_purchase_payable_by_the_same_key_or_its_paym
 
 
 def test_a_card_purchase_whose_prepay_failed_is_closed_by_the_stale_job(member, wechat_down):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
 
     post(client_for(member), CARDS, {"card_type_id": ct.pk})
 
@@ -285,7 +284,7 @@ def test_a_recharge_whose_prepay_failed_is_closed_by_the_stale_job(member, wecha
 
 
 def test_a_payment_no_longer_awaiting_payment_gives_no_parameters(member):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     client = client_for(member)
     post(client, CARDS, {"card_type_id": ct.pk})
     payment = Payment.objects.get()
@@ -299,7 +298,7 @@ def test_a_payment_no_longer_awaiting_payment_gives_no_parameters(member):
 
 
 def test_another_members_payment_is_not_found(member):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     post(client_for(member), CARDS, {"card_type_id": ct.pk})
     payment = Payment.objects.get()
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tests.factories import CouponTemplateFactory, EarnedPointsFactory, MallItemFactory
+from tests.factories import CardTypeFactory, CouponTemplateFactory, EarnedPointsFactory, MallItemFactory
 
 PUBLIC, MEMBER, SERVER, PAYMENT_NOTIFY = "public", "member", "server", "payment_notify"
 
@@ -73,9 +73,8 @@ def _coupon(member) -> dict:
 
 def _card_purchase(member) -> dict:
     from membership import cards
-    from tests.membership.card_helpers import card_type
 
-    purchase = cards.card_purchase_create(member=member, card_type_id=card_type("paid").pk)
+    purchase = cards.card_purchase_create(member=member, card_type_id=CardTypeFactory(kind="paid").pk)
     return {"pk": purchase.pk}
 
 

@@ -22,9 +22,9 @@ from membership.models import CardPurchase, MembershipCard
 from points import ledger as points_ledger
 from points.models import PointsAccount
 from stored_value.models import RechargeOrder, StoredValueAccount
-from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.factories import CardTypeFactory, CouponTemplateFactory, MallItemFactory, MemberFactory
 from tests.mall import helpers as mall_helpers
-from tests.membership.card_helpers import card_type, pay
+from tests.membership.card_helpers import pay
 from tests.orders.helpers import basket, commit
 from tests.security.helpers import db_fingerprint
 from tests.stored_value.helpers import credit
@@ -66,10 +66,10 @@ def world():
     credit(member, 10_000, 1_000)
     tpl = CouponTemplateFactory()
     coupon = coupon_services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="c")
-    paid = card_type("paid")
+    paid = CardTypeFactory(kind="paid")
     purchase = cards.card_purchase_create(member=member, card_type_id=paid.pk)
     pay(purchase)
-    mall_item = mall_helpers.item(points=10, stock=5)
+    mall_item = MallItemFactory(points=10, stock=5)
     redemption = mall_helpers.redeem(member, mall_item, key="sec", address_id=mall_helpers.address(member).pk)
     order = commit(member, basket(("SKU", 1_000, 1)))
     return {

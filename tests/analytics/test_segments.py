@@ -11,8 +11,8 @@ from membership.cards import card_grant
 from membership.models import Membership
 from points.ledger import points_earn
 from stored_value.ledger import stored_value_adjust
-from tests.analytics.helpers import local, purchase
-from tests.factories import CardTypeFactory, CouponTemplateFactory, MemberFactory
+from tests.factories import CardTypeFactory, CouponTemplateFactory, MemberFactory, OrderFactory
+from tests.helpers import local
 
 pytestmark = pytest.mark.django_db
 
@@ -31,10 +31,12 @@ def people(admin_user):
     a, b, c, d, e = (MemberFactory() for _ in range(5))
     Membership.objects.create(member=a, tier_level=2)
     Membership.objects.create(member=b, tier_level=1)
-    purchase(a, at=local(2026, 1, 10, 12))
-    purchase(a, at=local(2026, 3, 31, 23, 30))
-    purchase(b, at=local(2026, 2, 1, 0, 10))
-    purchase(c, at=local(2026, 1, 31, 23, 59), refunded_fen=10_000)  # fully refunded: not a purchase
+    OrderFactory(member=a, at=local(2026, 1, 10, 12))
+    OrderFactory(member=a, at=local(2026, 3, 31, 23, 30))
+    OrderFactory(member=b, at=local(2026, 2, 1, 0, 10))
+    OrderFactory(
+        member=c, at=local(2026, 1, 31, 23, 59), refunded_fen=10_000
+    )  # fully refunded: not a purchase
     points_earn(member_id=b.pk, amount=500, idempotency_key="t-b", source="test", expires_at=None)
     points_earn(member_id=c.pk, amount=50, idempotency_key="t-c", source="test", expires_at=None)
     stored_value_adjust(

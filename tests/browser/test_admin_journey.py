@@ -24,8 +24,8 @@ from analytics.rfm import rfm_nightly
 from coupons.models import BulkIssue, Coupon
 from points.ledger import points_earn, points_spend
 from stored_value.models import RechargePlan
-from tests.analytics.helpers import purchase, registered
-from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.analytics.helpers import registered
+from tests.factories import CouponTemplateFactory, MemberFactory, OrderFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -92,8 +92,10 @@ def analytics_history(members) -> dict:
         registered(member, now - timedelta(days=rng.randint(1, 85)))
         for _ in range(1 + i % 4):
             fen = rng.choice([3_900, 12_800, 25_900, 45_800])
-            purchase(
-                member, at=now - timedelta(days=rng.randint(1, 85), hours=rng.randint(0, 12)), paid_fen=fen
+            OrderFactory(
+                member=member,
+                at=now - timedelta(days=rng.randint(1, 85), hours=rng.randint(0, 12)),
+                cash_fen=fen,
             )
             paid_fen += fen
     earned = 0

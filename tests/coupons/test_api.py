@@ -6,10 +6,9 @@ import pytest
 
 from coupons import services
 from coupons.models import Coupon
-from loyalty.api.server_auth import signed_headers
 from members.closure import member_close
-from tests.conftest import client_for
 from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.helpers import client_for, signed_request
 
 pytestmark = pytest.mark.django_db
 
@@ -89,18 +88,8 @@ def test_the_till_redeems_a_coupon_by_code_with_a_signed_request(member, api, se
     coupon = services.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
 
     def redeem(order_no):
-        body = f'{{"code": "{coupon.code}", "order_no": "{order_no}"}}'.encode()
-        headers = signed_headers(
-            key_id=client.key_id,
-            secret=secret,
-            method="POST",
-            path="/api/v1/server/coupons/redeem",
-            body=body,
-        )
-        meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
-        return api.generic(
-            "POST", "/api/v1/server/coupons/redeem", body, content_type="application/json", **meta
-        )
+        body = {"code": coupon.code, "order_no": order_no}
+        return signed_request(api, client, secret, "POST", "/api/v1/server/coupons/redeem", body)
 
     first = redeem("POS-1")
     assert (first.status_code, first.json()["status"]) == (200, "used")
@@ -116,15 +105,9 @@ def test_the_till_cannot_redeem_a_coupon_of_a_closed_account(member, api, server
     client, secret = server_client
     coupon = services.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
     member_close(member_id=member.pk)
-    body = f'{{"code": "{coupon.code}", "order_no": "POS-1"}}'.encode()
-    headers = signed_headers(
-        key_id=client.key_id, secret=secret, method="POST", path="/api/v1/server/coupons/redeem", body=body
-    )
-    meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
+    body = {"code": coupon.code, "order_no": "POS-1"}
 
-    response = api.generic(
-        "POST", "/api/v1/server/coupons/redeem", body, content_type="application/json", **meta
-    )
+    response = signed_request(api, client, secret, "POST", "/api/v1/server/coupons/redeem", body)
 
     assert (response.status_code, response.json()["code"]) == (409, "coupon_not_available")
     coupon.refresh_from_db()

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.auth.models import User
-from django.core.management import call_command
 from django.utils import timezone
 
 from coupons import services
@@ -23,13 +22,7 @@ from coupons.models import Coupon, CouponEvent, CouponTemplate, GiftPack, GiftPa
 from points.models import PointsEntry
 from tests.factories import CouponTemplateFactory, MemberFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _ledgers_stay_consistent():
-    yield
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledgers_stay_consistent")]
 
 
 def nothing_issued(tpl):

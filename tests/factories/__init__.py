@@ -6,7 +6,13 @@ from tests.factories.members import MemberFactory
 from tests.factories.membership import CardTypeFactory
 from tests.factories.orders import OrderFactory
 from tests.factories.points import EarnedPointsFactory
-from tests.factories.stored_value import OpenRechargePlanFactory, RechargeFactory, RechargePlanFactory
+from tests.factories.stored_value import (
+    OpenRechargePlanFactory,
+    RechargeFactory,
+    RechargePlan1500Factory,
+    RechargePlanFactory,
+)
+from tests.factories.users import OperatorFactory
 
 __all__ = [
     "CardTypeFactory",
@@ -17,7 +23,9 @@ __all__ = [
     "MallItemFactory",
     "MemberFactory",
     "OpenRechargePlanFactory",
+    "OperatorFactory",
     "OrderFactory",
     "RechargeFactory",
+    "RechargePlan1500Factory",
     "RechargePlanFactory",
 ]

@@ -1,4 +1,4 @@
-"""Orders as reports read them, inserted directly with a settlement that adds up."""
+"""Orders as reports and admin pages read them, inserted directly: no ledger moves (checkout: ``order_commit``)."""
 
 from datetime import timedelta
 
@@ -16,10 +16,7 @@ def _status(order) -> str:
 
 
 class OrderFactory(factory.django.DjangoModelFactory):
-    """An order completed ``at`` (default now), paid ``cash_fen`` plus ``stored_value_fen``, ``refunded_fen`` back.
-
-    Inserted directly: no ledger moves, so it suits reports and admin pages, not checkout.
-    """
+    """An order completed ``at`` (default now), paid ``cash_fen`` plus ``stored_value_fen``, ``refunded_fen`` back."""
 
     class Meta:
         model = Order

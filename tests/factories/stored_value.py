@@ -12,16 +12,30 @@ class RechargePlanFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = RechargePlan
+        skip_postgeneration_save = True  # the tiers are rows of their own; the plan needs no second save
 
     name = factory.Sequence(lambda n: f"充值方案 {n}")
     kind = "tiers"
     min_fen = 100
     max_fen = 500_000
 
-    @factory.post_generation
-    def tiers(plan, create, extracted, **kwargs):
-        for pay_fen, bonus_fen in extracted or ():
-            RechargeTier.objects.create(plan=plan, pay_fen=pay_fen, bonus_fen=bonus_fen)
+    tiers = factory.PostGeneration(lambda plan, create, extracted, **kw: _add_tiers(plan, extracted or ()))
+
+
+def _add_tiers(plan, tiers) -> None:
+    for pay_fen, bonus_fen in tiers:
+        RechargeTier.objects.create(plan=plan, pay_fen=pay_fen, bonus_fen=bonus_fen)
+
+
+class RechargePlan1500Factory(RechargePlanFactory):
+    """充1500送150: pay ¥1,500 (or more), get ¥150 bonus."""
+
+    name = "充1500送150"
+    tiers = factory.PostGeneration(
+        lambda plan, create, extracted, **kw: _add_tiers(
+            plan, [(150_000, 15_000)] if extracted is None else extracted
+        )
+    )
 
 
 class OpenRechargePlanFactory(RechargePlanFactory):

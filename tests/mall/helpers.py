@@ -1,10 +1,6 @@
 from mall import services
 from mall.models import Redemption, ShippingAddress, VirtualCode
-from points.models import PointsAccount
-
-
-def points_of(member) -> int:
-    return PointsAccount.objects.filter(member=member).values_list("balance", flat=True).first() or 0
+from tests.helpers import points_of
 
 
 def address(member, **fields) -> ShippingAddress:

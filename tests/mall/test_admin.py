@@ -9,7 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from mall import services
 from mall.models import MallItem, Redemption, VirtualCode
 from tests.factories import EarnedPointsFactory, MallItemFactory
-from tests.mall.helpers import address, points_of, redeem
+from tests.helpers import points_of
+from tests.mall.helpers import address, redeem
 from tests.points.test_admin import staff
 
 pytestmark = pytest.mark.django_db

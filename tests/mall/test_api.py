@@ -5,9 +5,9 @@ import pytest
 from mall import services
 from mall.models import Category, Redemption, ShippingAddress
 from payments.models import Payment
-from tests.conftest import client_for
 from tests.factories import EarnedPointsFactory, MallItemFactory, MemberFactory
-from tests.mall.helpers import address, points_of, redeem, state
+from tests.helpers import client_for, points_of
+from tests.mall.helpers import address, redeem, state
 
 pytestmark = pytest.mark.django_db
 

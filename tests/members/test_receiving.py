@@ -12,7 +12,6 @@ import time
 from datetime import date, timedelta
 
 import pytest
-import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections, transaction
 from django.utils import timezone
@@ -32,7 +31,8 @@ from notifications.models import Notification
 from points import reminders
 from points.models import PointsEntry
 from tests.factories import CardTypeFactory, CouponTemplateFactory, GiftPackFactory, MemberFactory
-from tests.membership.helpers import local, policy, set_tiers
+from tests.helpers import local, stopped_clock
+from tests.membership.helpers import policy, set_tiers
 from tests.points.helpers import earn
 from tests.points.test_admin import staff
 
@@ -41,10 +41,7 @@ pytestmark = pytest.mark.django_db
 NOW = local(2026, 12, 2, 12)  # a Wednesday
 
 
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+clock = stopped_clock(NOW)
 
 
 @pytest.fixture

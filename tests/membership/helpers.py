@@ -1,14 +1,5 @@
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from coupons.models import GiftPack
 from membership.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def local(*args) -> datetime:
-    return datetime(*args, tzinfo=SHANGHAI)
 
 
 def set_tiers(*rows, upgrade_packs=False) -> list[Tier]:

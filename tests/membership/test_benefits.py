@@ -12,7 +12,8 @@ from membership.benefits import Benefits, Offer, combine, member_benefits, point
 from membership.models import MemberDay, Membership
 from membership.tiers import lock_membership
 from tests.factories import CardTypeFactory, MemberFactory
-from tests.membership.helpers import local, set_tiers
+from tests.helpers import local
+from tests.membership.helpers import set_tiers
 
 pytestmark = pytest.mark.django_db
 

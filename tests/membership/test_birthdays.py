@@ -9,7 +9,8 @@ from members.services import member_update_profile
 from membership import birthdays
 from membership.models import Tier
 from tests.factories import MemberFactory
-from tests.membership.helpers import local, policy, set_tiers
+from tests.helpers import local
+from tests.membership.helpers import policy, set_tiers
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from membership.models import MemberDay, Membership, MembershipCard, Tier
 from membership.services import membership_record_order
 from notifications.models import Notification
 from tests.factories import CardTypeFactory, MemberFactory
-from tests.membership.helpers import local
+from tests.helpers import local
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,8 @@ from membership.benefits import member_benefits
 from membership.models import MemberDay, MemberDayRun
 from notifications.models import Notification
 from tests.factories import CardTypeFactory, GiftPackFactory, MemberFactory
-from tests.membership.helpers import local, set_tiers
+from tests.helpers import local
+from tests.membership.helpers import set_tiers
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,8 @@ from membership import cards
 from membership.models import CardPurchase, MemberDay, Membership, MembershipCard
 from membership.services import membership_record_order
 from payments.models import Payment
-from tests.conftest import client_for
 from tests.factories import CardTypeFactory, MemberFactory
-from tests.membership.helpers import local
+from tests.helpers import client_for, local
 
 pytestmark = pytest.mark.django_db
 

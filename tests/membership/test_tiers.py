@@ -12,11 +12,11 @@ from membership.services import membership_record_order, membership_record_refun
 from notifications.models import Notification
 from points.models import PointsEntry
 from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.helpers import local
 from tests.membership.helpers import (
     growth_sum,
     history,
     level,
-    local,
     membership,
     policy,
     snapshot,

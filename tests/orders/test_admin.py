@@ -8,16 +8,15 @@ import pytest
 from coupons import services as coupon_services
 from orders import services
 from points import ledger as points_ledger
-from tests.factories import CouponTemplateFactory
+from tests.factories import CouponTemplateFactory, RechargeFactory
 from tests.orders.helpers import basket, commit
-from tests.stored_value.helpers import credit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
 
 @pytest.fixture
 def order(member):
-    credit(member, 150_000, 15_000)
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
     points_ledger.points_earn(
         member_id=member.pk, amount=5_000, idempotency_key="s", source="t", expires_at=None
     )

@@ -10,9 +10,8 @@ from membership.benefits import Benefits
 from orders.models import CheckoutSettings
 from orders.quote import compute_quote
 from points import ledger as points_ledger
-from tests.factories import CouponTemplateFactory, EarnedPointsFactory, MemberFactory
+from tests.factories import CouponTemplateFactory, EarnedPointsFactory, MemberFactory, RechargeFactory
 from tests.orders.helpers import basket, snapshot
-from tests.stored_value.helpers import credit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
@@ -45,7 +44,7 @@ def test_a_quote_applies_benefit_then_coupon_then_points_then_stored_value_and_e
     benefits(discount_bp=500, sources={"tier": "gold"})  # 9.5折
     coupon = claim(member)  # 满100减20
     EarnedPointsFactory(member=member, amount=5_000)
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
 
     quote = compute_quote(
         member_id=member.pk,
@@ -177,7 +176,8 @@ def test_an_unknown_member_is_not_found():
 
 def test_purchase_points_use_the_benefit_multiplier(member, benefits):
     from orders.services import order_complete
-    from tests.orders.helpers import commit, points_of
+    from tests.helpers import points_of
+    from tests.orders.helpers import commit
 
     benefits(points_multiplier=Fraction(2))
     order = commit(member, basket(("A", 12_345, 1)))
@@ -214,7 +214,7 @@ def test_the_hot_path_dict_of_a_quote_is_dataclasses_asdict(member, benefits):
 
     benefits(discount_bp=500, sources={"tier": "gold"})
     claim(member)
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     quote = compute_quote(
         member_id=member.pk, basket=basket(("A", 3_333, 3), ("B", 5_000, 1), shipping_fen=800)
     )

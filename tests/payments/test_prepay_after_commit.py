@@ -26,11 +26,16 @@ from payments.models import Payment
 from points.models import PointsAccount
 from stored_value import recharges
 from stored_value.models import RechargeOrder
-from tests.conftest import client_for
-from tests.factories import CardTypeFactory, EarnedPointsFactory, MallItemFactory, MemberFactory
-from tests.mall.helpers import address, points_of
+from tests.factories import (
+    CardTypeFactory,
+    EarnedPointsFactory,
+    MallItemFactory,
+    MemberFactory,
+    RechargePlan1500Factory,
+)
+from tests.helpers import client_for, points_of
+from tests.mall.helpers import address
 from tests.stored_value.helpers import parts
-from tests.stored_value.recharge_helpers import plan_1500_150
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +150,7 @@ def test_a_card_purchase_asks_wechat_after_commit_with_the_membership_row_free(m
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.xdist_group("many-connections")
 def test_a_recharge_asks_wechat_after_commit_with_the_members_recharge_lock_free(member, in_flight):
-    plan = plan_1500_150()
+    plan = RechargePlan1500Factory()
     in_flight["statements"] = [
         (
             "recharge lock",
@@ -256,7 +261,7 @@ def test_a_card_purchase_whose_prepay_failed_is_closed_by_the_stale_job(member, 
 def test_wechat_down_keeps_the_recharge_payable_and_counted_against_the_cap_until_it_closes(
     member, wechat_down
 ):
-    plan = plan_1500_150()
+    plan = RechargePlan1500Factory()
     client = client_for(member)
 
     failed = post(client, RECHARGE, {"plan_id": plan.pk, "amount_fen": 150_000})
@@ -274,7 +279,7 @@ def test_wechat_down_keeps_the_recharge_payable_and_counted_against_the_cap_unti
 
 
 def test_a_recharge_whose_prepay_failed_is_closed_by_the_stale_job(member, wechat_down):
-    post(client_for(member), RECHARGE, {"plan_id": plan_1500_150().pk, "amount_fen": 150_000})
+    post(client_for(member), RECHARGE, {"plan_id": RechargePlan1500Factory().pk, "amount_fen": 150_000})
 
     assert stale_job_runs() == 1
     assert RechargeOrder.objects.get().status == "closed"

@@ -17,7 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tests.factories import CardTypeFactory, CouponTemplateFactory, EarnedPointsFactory, MallItemFactory
+from tests.factories import (
+    CardTypeFactory,
+    CouponTemplateFactory,
+    EarnedPointsFactory,
+    MallItemFactory,
+    RechargePlan1500Factory,
+)
 
 PUBLIC, MEMBER, SERVER, PAYMENT_NOTIFY = "public", "member", "server", "payment_notify"
 
@@ -48,16 +54,16 @@ def _notification(member) -> dict:
 
 
 def _recharge(member) -> dict:
-    from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+    from tests.stored_value.recharge_helpers import start_recharge
 
-    order, _ = start_recharge(member, plan_1500_150(), 150_000)
+    order, _ = start_recharge(member, RechargePlan1500Factory(), 150_000)
     return {"pk": order.pk}
 
 
 def _payment(member) -> dict:
-    from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+    from tests.stored_value.recharge_helpers import start_recharge
 
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     return {"out_trade_no": payment.out_trade_no}
 
 

@@ -22,12 +22,17 @@ from membership.models import CardPurchase, MembershipCard
 from points import ledger as points_ledger
 from points.models import PointsAccount
 from stored_value.models import RechargeOrder, StoredValueAccount
-from tests.factories import CardTypeFactory, CouponTemplateFactory, MallItemFactory, MemberFactory
+from tests.factories import (
+    CardTypeFactory,
+    CouponTemplateFactory,
+    MallItemFactory,
+    MemberFactory,
+    RechargeFactory,
+)
 from tests.mall import helpers as mall_helpers
 from tests.membership.card_helpers import pay
 from tests.orders.helpers import basket, commit
 from tests.security.helpers import db_fingerprint
-from tests.stored_value.helpers import credit
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +68,7 @@ def world():
     points_ledger.points_earn(
         member_id=member.pk, amount=100, idempotency_key="e", source="test", expires_at=None
     )
-    credit(member, 10_000, 1_000)
+    RechargeFactory(member=member, amount_fen=10_000, bonus_fen=1_000)
     tpl = CouponTemplateFactory()
     coupon = coupon_services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="c")
     paid = CardTypeFactory(kind="paid")

@@ -10,9 +10,9 @@ from coupons.models import Coupon
 from members.models import Member
 from points import earning
 from points.models import CheckIn, EarningRule, PhoneReward, PointsWithheld, RuleKind
-from tests.conftest import client_for
 from tests.factories import CouponTemplateFactory, MemberFactory
-from tests.points.helpers import balance, local
+from tests.helpers import client_for, local
+from tests.points.helpers import balance
 
 pytestmark = pytest.mark.django_db
 

@@ -16,9 +16,8 @@ from coupons import services as coupon_services
 from loyalty.api.server_auth import signed_headers
 from members.models import Member
 from payments.gateway import get_gateway
-from tests.conftest import client_for
-from tests.factories import CouponTemplateFactory
-from tests.stored_value.recharge_helpers import plan_1500_150
+from tests.factories import CouponTemplateFactory, RechargePlan1500Factory
+from tests.helpers import as_meta, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +59,7 @@ def test_session_key_client_secret_and_payment_keys_never_appear_in_responses_or
     record(me.post("/api/v1/me/phone", {"code": "p1"}, format="json"))
     record(me.get("/api/v1/me"))
 
-    plan = plan_1500_150()
+    plan = RechargePlan1500Factory()
     recharge = record(
         me.post(
             "/api/v1/stored-value/recharges",
@@ -81,7 +80,7 @@ def test_session_key_client_secret_and_payment_keys_never_appear_in_responses_or
     body = f'{{"code": "{coupon.code}", "order_no": "POS-1"}}'.encode()
     path = "/api/v1/server/coupons/redeem"
     headers = signed_headers(key_id=client.key_id, secret=client_secret, method="POST", path=path, body=body)
-    meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
+    meta = as_meta(headers)
     assert record(api.generic("POST", path, body, content_type="application/json", **meta)).status_code == 200
     record(api.generic("POST", path, body, content_type="application/json", **meta))  # replayed nonce: 401
 

@@ -26,7 +26,8 @@ from rest_framework import serializers
 
 from loyalty.api.serializers import MAX_ID, StrictQuerySerializer, StrictSerializer
 from tests.factories import CouponTemplateFactory, EarnedPointsFactory, MallItemFactory
-from tests.security.helpers import OUR_APPS, WRITE_METHODS, api_routes, db_fingerprint, signed_request
+from tests.helpers import signed_request
+from tests.security.helpers import OUR_APPS, WRITE_METHODS, api_routes, db_fingerprint
 
 BIGINT = (-(2**63), 2**63 - 1)
 OUT_OF_RANGE = [2**63, -(2**63) - 1, 10**30]

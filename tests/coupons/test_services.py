@@ -18,9 +18,9 @@ from coupons.exceptions import (
     CouponTemplateNotFound,
     NotInAudience,
 )
-from coupons.models import Coupon, CouponEvent, CouponTemplate, GiftPack, GiftPackGrant, GiftPackItem
+from coupons.models import Coupon, CouponEvent, CouponTemplate, GiftPackGrant, GiftPackItem
 from points.models import PointsEntry
-from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.factories import CouponTemplateFactory, GiftPackFactory, MemberFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledgers_stay_consistent")]
 
@@ -228,7 +228,7 @@ def test_a_gift_pack_is_given_once_per_occasion_and_records_what_it_withheld(mem
         CouponTemplateFactory(name="A", per_member_limit=2),
         CouponTemplateFactory(name="B", total_stock=0),
     )
-    pack = GiftPack.objects.create(name="开卡礼", points=500)
+    pack = GiftPackFactory(name="开卡礼", points=500)
     GiftPackItem.objects.create(pack=pack, template=plenty, quantity=2)
     GiftPackItem.objects.create(pack=pack, template=scarce, quantity=1)
 

@@ -50,10 +50,13 @@ class OpenRechargePlanFactory(RechargePlanFactory):
 
 
 class RechargeFactory(factory.django.DjangoModelFactory):
-    """A credited recharge as the payment notification leaves it (without the payment): order and ledger credit."""
+    """A credited recharge as the payment notification leaves it (no payment row); ``awaiting_payment=True``: unpaid."""
 
     class Meta:
         model = RechargeOrder
+
+    class Params:
+        awaiting_payment = factory.Trait(status="created")
 
     member = factory.SubFactory(MemberFactory)
     plan = factory.SubFactory(OpenRechargePlanFactory)
@@ -64,6 +67,8 @@ class RechargeFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, **fields):
         order = super()._create(model_class, *args, **fields)
+        if order.status != "credited":
+            return order
         ledger.stored_value_credit(
             member_id=order.member_id,
             recharge_id=order.pk,

@@ -15,7 +15,7 @@ from notifications import services as notification_services
 from notifications.models import SubscribeConsent, WechatDelivery, WechatTemplate
 from points.models import PointsEntry
 from stored_value import ledger as stored_value_ledger
-from stored_value.models import RechargeOrder, RechargePlan
+from stored_value.models import RechargeOrder
 from tests.concurrency import run_concurrently
 from tests.factories import CardTypeFactory, CouponTemplateFactory, MemberFactory, RechargeFactory
 from tests.helpers import assert_ledgers_consistent, client_for, local, stopped_clock
@@ -174,10 +174,7 @@ def test_closing_is_refused_while_stored_value_remains(alice, admin_user, princi
 
 @pytest.mark.django_db
 def test_closing_is_refused_while_a_recharge_awaits_payment(alice):
-    plan = RechargePlan.objects.create(name="open", kind="open", max_fen=10**6)
-    order = RechargeOrder.objects.create(
-        member=alice, plan=plan, amount_fen=1000, bonus_fen=0, status="created"
-    )
+    order = RechargeFactory(member=alice, amount_fen=1000, awaiting_payment=True)
     client = client_for(alice)
     before = state(alice)
 

@@ -9,7 +9,7 @@ from django.contrib.admin.models import LogEntry
 from django.utils import timezone
 
 from stored_value.models import FreezeEvent, StoredValueAccount, StoredValueEntry
-from tests.factories import RechargeFactory, RechargePlan1500Factory
+from tests.factories import GiftPackFactory, RechargeFactory, RechargePlan1500Factory
 from tests.points.test_admin import staff
 from tests.stored_value.helpers import parts, snapshot, spend
 
@@ -230,12 +230,11 @@ def test_the_refund_page_says_which_gifts_the_refund_takes_back(client, member):
 
 
 def test_the_refund_page_warns_that_a_full_refund_takes_the_gift_pack_back(client, member):
-    from coupons.models import GiftPack
     from payments import services as payments
     from tests.stored_value.recharge_helpers import start_recharge
 
     order, payment = start_recharge(
-        member, RechargePlan1500Factory(gift_pack=GiftPack.objects.create(name="礼包")), 150_000
+        member, RechargePlan1500Factory(gift_pack=GiftPackFactory(name="礼包")), 150_000
     )
     payments.payment_simulate_pay(payment=payment)
     staff(client, "finance", "stored_value.view_rechargeorder", "stored_value.refund_recharge")

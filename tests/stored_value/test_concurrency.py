@@ -7,6 +7,7 @@ from stored_value.models import StoredValueEntry
 from tests.concurrency import in_thread, run_concurrently
 from tests.factories import (
     CouponTemplateFactory,
+    GiftPackFactory,
     MemberFactory,
     OperatorFactory,
     RechargeFactory,
@@ -88,9 +89,9 @@ def test_a_recharge_waiting_on_wechat_never_holds_up_the_members_spends(monkeypa
 
 
 def _gift_plan():
-    from coupons.models import GiftPack, GiftPackItem
+    from coupons.models import GiftPackItem
 
-    pack = GiftPack.objects.create(name="充值礼包", points=50)
+    pack = GiftPackFactory(name="充值礼包", points=50)
     GiftPackItem.objects.create(pack=pack, template=CouponTemplateFactory(per_member_limit=10), quantity=1)
     return RechargePlanFactory(name="充100送20", tiers=[(10_000, 2_000)], gift_points=200, gift_pack=pack)
 

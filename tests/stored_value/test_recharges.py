@@ -25,6 +25,7 @@ from stored_value.models import RechargeOrder, RechargePlan, StoredValueEntry, S
 from stored_value.services import stored_value_set_frozen
 from tests.factories import (
     CouponTemplateFactory,
+    GiftPackFactory,
     OperatorFactory,
     RechargePlan1500Factory,
     RechargePlanFactory,
@@ -312,9 +313,9 @@ def test_only_a_credited_recharge_can_be_refunded(member, finance):
 
 
 def test_a_plans_gift_pack_arrives_with_the_credit_once(member):
-    from coupons.models import Coupon, GiftPack, GiftPackItem
+    from coupons.models import Coupon, GiftPackItem
 
-    pack = GiftPack.objects.create(name="充值礼包")
+    pack = GiftPackFactory(name="充值礼包")
     GiftPackItem.objects.create(pack=pack, template=CouponTemplateFactory(), quantity=1)
     order, payment = start_recharge(member, RechargePlan1500Factory(gift_pack=pack), 150_000)
     headers, body = payments.payment_simulate_pay(payment=payment)
@@ -348,9 +349,9 @@ def test_principal_added_by_an_operator_is_spendable_but_never_refunded(member, 
 @pytest.fixture
 def gift_plan(db):
     """充100送20 with 200 gift points and a gift pack of two coupons and 50 points."""
-    from coupons.models import GiftPack, GiftPackItem
+    from coupons.models import GiftPackItem
 
-    pack = GiftPack.objects.create(name="充值礼包", points=50)
+    pack = GiftPackFactory(name="充值礼包", points=50)
     GiftPackItem.objects.create(pack=pack, template=CouponTemplateFactory(per_member_limit=5), quantity=2)
     return RechargePlanFactory(name="充100送20", tiers=[(10_000, 2_000)], gift_points=200, gift_pack=pack)
 

@@ -1,11 +1,16 @@
+import importlib
+
 import pytest
+from django.apps import apps
 from rest_framework.test import APIClient
 
 from loyalty import embedded
 from loyalty import services as platform_services
-from members import services as member_services
 from tests.factories import MemberFactory
 from tests.fakes.wechat_server import FakeWechat
+from tests.helpers import assert_ledgers_consistent, client_for
+
+_points_defaults = importlib.import_module("points.migrations.0002_ledger_triggers_and_default_rules")
 
 
 def pytest_unconfigure(config):
@@ -24,13 +29,6 @@ def api():
 @pytest.fixture
 def member(db):
     return MemberFactory()
-
-
-def client_for(member):
-    token, _ = member_services.member_token_issue(member=member)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 @pytest.fixture
@@ -68,3 +66,16 @@ def _fresh_cache(settings):
 def server_client(db):
     client, secret = platform_services.api_client_create(name="Order system")
     return client, secret
+
+
+@pytest.fixture
+def default_rules(db):
+    """Transactional tests flush the tables, taking the migration's default earning rules with them."""
+    _points_defaults.create_defaults(apps, None)
+
+
+@pytest.fixture
+def ledgers_stay_consistent():
+    """After the test, ``verify_ledgers`` finds nothing (use with ``pytest.mark.usefixtures``)."""
+    yield
+    assert_ledgers_consistent()

@@ -9,8 +9,7 @@ from analytics.models import DailyMetrics, RfmRun, RfmScore
 from analytics.reports import reports_refresh
 from analytics.rfm import rfm_nightly
 from analytics.selectors import local_today
-from tests.analytics.helpers import purchase
-from tests.factories import MemberFactory
+from tests.factories import CouponFactory, CouponTemplateFactory, MemberFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,11 +23,8 @@ def data():
     members = [MemberFactory() for _ in range(4)]
     for i, m in enumerate(members):
         for k in range(i + 1):
-            purchase(m, at=timezone.now() - timedelta(days=3 + 7 * k), paid_fen=16_500 * (i + 1))
-    from coupons.services import coupon_issue
-    from tests.coupons.helpers import template
-
-    coupon_issue(template=template(total_stock=5), member_id=members[0].pk, source="test", issue_key="k")
+            OrderFactory(member=m, at=timezone.now() - timedelta(days=3 + 7 * k), cash_fen=16_500 * (i + 1))
+    CouponFactory(template=CouponTemplateFactory(total_stock=5), member=members[0])
     today = local_today()
     reports_refresh(start=today - timedelta(days=120), end=today)
     rfm_nightly()

@@ -14,8 +14,16 @@ from analytics.selectors import (
 )
 from members.models import Member
 from membership.models import MemberDay
-from tests.analytics.helpers import local, purchase, registered
-from tests.factories import MemberFactory
+from tests.analytics.helpers import registered
+from tests.factories import (
+    CardTypeFactory,
+    CouponFactory,
+    CouponTemplateFactory,
+    MemberFactory,
+    OrderFactory,
+    RechargeFactory,
+)
+from tests.helpers import local
 
 pytestmark = pytest.mark.django_db
 
@@ -34,10 +42,12 @@ def test_days_are_merchant_local_and_only_net_paid_purchases_count():
     a, b = MemberFactory(), MemberFactory()
     registered(a, local(2026, 1, 31, 23, 50))  # 15:50 UTC on the 31st
     registered(b, local(2026, 2, 1, 0, 5))  # 16:05 UTC on the 31st, but February 1st here
-    purchase(a, at=local(2026, 1, 31, 23, 30), paid_fen=10_000, stored_value_fen=2_000, refunded_fen=1_000)
-    purchase(b, at=local(2026, 2, 1, 0, 10), paid_fen=5_000)
-    purchase(b, at=local(2026, 2, 1, 9, 0), paid_fen=3_000, refunded_fen=3_000)  # fully refunded
-    purchase(b, at=local(2026, 2, 1, 10, 0), paid_fen=3_000, status="cancelled")
+    OrderFactory(
+        member=a, at=local(2026, 1, 31, 23, 30), cash_fen=10_000, stored_value_fen=2_000, refunded_fen=1_000
+    )
+    OrderFactory(member=b, at=local(2026, 2, 1, 0, 10), cash_fen=5_000)
+    OrderFactory(member=b, at=local(2026, 2, 1, 9, 0), cash_fen=3_000, refunded_fen=3_000)  # fully refunded
+    OrderFactory(member=b, at=local(2026, 2, 1, 10, 0), cash_fen=3_000, status="cancelled")
     reports_refresh(start=date(2026, 1, 31), end=date(2026, 2, 1))
     rows = {r.day: (r.purchases, r.buyers, r.sales_fen, r.new_members) for r in DailyMetrics.objects.all()}
     assert rows == {date(2026, 1, 31): (1, 1, 11_000, 1), date(2026, 2, 1): (1, 1, 5_000, 1)}
@@ -45,11 +55,11 @@ def test_days_are_merchant_local_and_only_net_paid_purchases_count():
 
 def test_repurchase_rate_by_month_counts_members_with_two_purchases_in_the_month():
     a, b, c = MemberFactory(), MemberFactory(), MemberFactory()
-    purchase(a, at=local(2026, 3, 1, 0, 0))
-    purchase(a, at=local(2026, 3, 31, 23, 59))
-    purchase(b, at=local(2026, 3, 15, 12))
-    purchase(b, at=local(2026, 4, 1, 0, 1))  # April, not March
-    purchase(c, at=local(2026, 4, 2, 12))
+    OrderFactory(member=a, at=local(2026, 3, 1, 0, 0))
+    OrderFactory(member=a, at=local(2026, 3, 31, 23, 59))
+    OrderFactory(member=b, at=local(2026, 3, 15, 12))
+    OrderFactory(member=b, at=local(2026, 4, 1, 0, 1))  # April, not March
+    OrderFactory(member=c, at=local(2026, 4, 2, 12))
     reports_refresh(start=date(2026, 3, 1), end=date(2026, 4, 30))
     rows = {r["month"]: (r["buyers"], r["repeat_buyers"], r["repurchase_pct"]) for r in monthly_rows(
         start=date(2026, 3, 1), end=date(2026, 4, 30))}  # fmt: skip
@@ -60,15 +70,15 @@ def test_cohorts_start_at_the_first_purchase_in_local_time_and_count_the_next_wi
     # First purchases: a and b on Jan 31 23:30 local (15:30 UTC: still January here), c on Feb 1 00:30 local.
     a, b, c, d = (MemberFactory() for _ in range(4))
     first = local(2026, 1, 31, 23, 30)
-    purchase(a, at=first)
-    purchase(a, at=first + timedelta(days=30))  # exactly 30 days: within 30
-    purchase(b, at=first)
-    purchase(b, at=first + timedelta(days=61))  # within 90 only
-    purchase(c, at=local(2026, 2, 1, 0, 30))
-    purchase(c, at=local(2026, 2, 1, 0, 30) + timedelta(days=45))  # within 60
-    purchase(d, at=local(2026, 2, 1, 0, 30))  # never again
-    purchase(
-        d, at=local(2026, 1, 5), refunded_fen=10_000
+    OrderFactory(member=a, at=first)
+    OrderFactory(member=a, at=first + timedelta(days=30))  # exactly 30 days: within 30
+    OrderFactory(member=b, at=first)
+    OrderFactory(member=b, at=first + timedelta(days=61))  # within 90 only
+    OrderFactory(member=c, at=local(2026, 2, 1, 0, 30))
+    OrderFactory(member=c, at=local(2026, 2, 1, 0, 30) + timedelta(days=45))  # within 60
+    OrderFactory(member=d, at=local(2026, 2, 1, 0, 30))  # never again
+    OrderFactory(
+        member=d, at=local(2026, 1, 5), refunded_fen=10_000
     )  # a fully refunded earlier order is no first purchase
     reports_refresh(start=date(2026, 1, 1), end=date(2026, 1, 1))
     rows = {
@@ -82,7 +92,7 @@ def test_cohorts_start_at_the_first_purchase_in_local_time_and_count_the_next_wi
 
 def test_a_refresh_is_idempotent_and_picks_up_a_later_refund():
     a = MemberFactory()
-    order = purchase(a, at=local(2026, 5, 5, 12), paid_fen=8_000)
+    order = OrderFactory(member=a, at=local(2026, 5, 5, 12), cash_fen=8_000)
     reports_refresh(start=date(2026, 5, 5), end=date(2026, 5, 5))
     reports_refresh(start=date(2026, 5, 5), end=date(2026, 5, 5))
     assert DailyMetrics.objects.get().sales_fen == 8_000
@@ -96,10 +106,10 @@ def test_a_refresh_is_idempotent_and_picks_up_a_later_refund():
 def test_member_day_uplift_compares_paid_per_buyer_on_member_days_and_other_days():
     MemberDay.objects.create(name="周三", recurrence="weekly", weekday=2)  # Wednesday
     a, b = MemberFactory(), MemberFactory()
-    purchase(a, at=local(2026, 6, 3, 12), paid_fen=30_000)  # a Wednesday
-    purchase(b, at=local(2026, 6, 3, 13), paid_fen=10_000)
-    purchase(a, at=local(2026, 6, 4, 12), paid_fen=10_000)  # Thursday
-    purchase(b, at=local(2026, 6, 5, 12), paid_fen=10_000)
+    OrderFactory(member=a, at=local(2026, 6, 3, 12), cash_fen=30_000)  # a Wednesday
+    OrderFactory(member=b, at=local(2026, 6, 3, 13), cash_fen=10_000)
+    OrderFactory(member=a, at=local(2026, 6, 4, 12), cash_fen=10_000)  # Thursday
+    OrderFactory(member=b, at=local(2026, 6, 5, 12), cash_fen=10_000)
     reports_refresh(start=date(2026, 6, 1), end=date(2026, 6, 7))
     uplift = member_day_uplift(start=date(2026, 6, 1), end=date(2026, 6, 7))
     assert uplift["member_days"] == {"sales_fen": 40_000, "buyers": 2, "per_buyer_fen": 20_000}
@@ -109,17 +119,13 @@ def test_member_day_uplift_compares_paid_per_buyer_on_member_days_and_other_days
 
 
 def test_points_and_coupons_and_bonus_are_counted_per_local_day(admin_user):
-    from coupons.services import coupon_issue
     from points.ledger import points_earn, points_spend
-    from tests.coupons.helpers import template
-    from tests.stored_value.helpers import credit
 
     a = MemberFactory()
     points_earn(member_id=a.pk, amount=300, idempotency_key="e1", source="t", expires_at=None)
     points_spend(member_id=a.pk, amount=120, idempotency_key="s1", source="t")
-    coupon = template(total_stock=10)
-    coupon_issue(template=coupon, member_id=a.pk, source="test", issue_key="k1")
-    credit(a, 10_000, 1_500)
+    CouponFactory(template=CouponTemplateFactory(total_stock=10), member=a)
+    RechargeFactory(member=a, amount_fen=10_000, bonus_fen=1_500)
     from analytics.selectors import local_today
 
     today = local_today()
@@ -135,11 +141,10 @@ def test_points_and_coupons_and_bonus_are_counted_per_local_day(admin_user):
 def test_new_members_are_attributed_to_their_channel_and_card_claims_to_channel_and_staff(admin_user):
     from membership.cards import card_grant
     from membership.models import MembershipCard
-    from tests.membership.card_helpers import card_type
 
     a, b, c = MemberFactory(), MemberFactory(), MemberFactory()
     Member.objects.filter(pk__in=[a.pk, b.pk]).update(registration_channel="store_qr")
-    vip = card_type(name="VIP")
+    vip = CardTypeFactory(name="VIP")
     card = card_grant(member_id=a.pk, card_type_id=vip.pk, actor_id=admin_user.pk, reason="t")
     MembershipCard.objects.filter(pk=card.pk).update(channel="poster", staff="小王")
     from analytics.selectors import local_today

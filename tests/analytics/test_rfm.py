@@ -4,8 +4,8 @@ import pytest
 
 from analytics.models import RfmRun, RfmScore
 from analytics.rfm import rfm_nightly, rfm_run_create, rfm_run_execute
-from tests.analytics.helpers import local, purchase
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, OrderFactory
+from tests.helpers import local
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def test_an_empty_shop_scores_nobody_and_has_no_cut_points():
 
 def test_a_single_buyer_ties_with_every_cut_point_so_scores_top_recency_and_bottom_frequency_and_value():
     member = MemberFactory()
-    purchase(member, at=AS_OF - timedelta(days=3), paid_fen=5_000)
+    OrderFactory(member=member, at=AS_OF - timedelta(days=3), cash_fen=5_000)
     result = run()
     # Every cut point is the member's own fact: no cut is below it (F, M = 1) nor below its days (R = 5).
     assert scores() == {member.pk: (3, 1, 5_000, 5, 1, 1, "general_develop")}
@@ -44,7 +44,7 @@ def test_five_members_with_distinct_facts_score_one_to_five_by_quintile():
     members = [MemberFactory() for _ in range(5)]
     for i, m in enumerate(members):  # member i bought i+1 times, the last (4-i)*10 days ago
         for _ in range(i + 1):
-            purchase(m, at=AS_OF - timedelta(days=(4 - i) * 10, hours=1), paid_fen=10_000)
+            OrderFactory(member=m, at=AS_OF - timedelta(days=(4 - i) * 10, hours=1), cash_fen=10_000)
     result = run()
     got = scores()
     assert [got[m.pk][:3] for m in members] == [
@@ -72,9 +72,9 @@ def test_five_members_with_distinct_facts_score_one_to_five_by_quintile():
 def test_ties_are_never_split_equal_facts_get_equal_scores_whatever_the_member_id():
     members = [MemberFactory() for _ in range(5)]
     for m in members[:4]:
-        purchase(m, at=AS_OF - timedelta(days=5), paid_fen=3_000)
-    purchase(members[4], at=AS_OF - timedelta(days=5), paid_fen=3_000)
-    purchase(members[4], at=AS_OF - timedelta(days=5), paid_fen=9_000)
+        OrderFactory(member=m, at=AS_OF - timedelta(days=5), cash_fen=3_000)
+    OrderFactory(member=members[4], at=AS_OF - timedelta(days=5), cash_fen=3_000)
+    OrderFactory(member=members[4], at=AS_OF - timedelta(days=5), cash_fen=9_000)
     run()
     got = scores()
     # Frequency 1,1,1,1,2: every cut point is 1, so 1 scores 1 and 2 beats all four cuts.
@@ -88,22 +88,28 @@ def test_ties_are_never_split_equal_facts_get_equal_scores_whatever_the_member_i
 
 def test_only_completed_purchases_in_the_window_count_at_their_net_paid_value():
     member, other = MemberFactory(), MemberFactory()
-    purchase(member, at=AS_OF - timedelta(days=400), paid_fen=99_999)  # outside the window
-    purchase(
-        member, at=AS_OF - timedelta(days=30), paid_fen=8_000, stored_value_fen=2_000, refunded_fen=3_000
+    OrderFactory(member=member, at=AS_OF - timedelta(days=400), cash_fen=99_999)  # outside the window
+    OrderFactory(
+        member=member,
+        at=AS_OF - timedelta(days=30),
+        cash_fen=8_000,
+        stored_value_fen=2_000,
+        refunded_fen=3_000,
     )
-    purchase(member, at=AS_OF - timedelta(days=20), paid_fen=5_000, refunded_fen=5_000)  # fully refunded
-    purchase(member, at=AS_OF - timedelta(days=10), paid_fen=4_000, status="cancelled")
-    purchase(member, at=AS_OF + timedelta(days=1), paid_fen=4_000)  # after as_of
-    purchase(other, at=AS_OF - timedelta(days=2), paid_fen=1_000, status="committed")
+    OrderFactory(
+        member=member, at=AS_OF - timedelta(days=20), cash_fen=5_000, refunded_fen=5_000
+    )  # fully refunded
+    OrderFactory(member=member, at=AS_OF - timedelta(days=10), cash_fen=4_000, status="cancelled")
+    OrderFactory(member=member, at=AS_OF + timedelta(days=1), cash_fen=4_000)  # after as_of
+    OrderFactory(member=other, at=AS_OF - timedelta(days=2), cash_fen=1_000, status="committed")
     run()
     assert {k: v[:3] for k, v in scores().items()} == {member.pk: (30, 1, 7_000)}
 
 
 def test_a_rerun_forgets_members_without_a_purchase_in_the_new_window_and_is_idempotent():
     member, lapsed = MemberFactory(), MemberFactory()
-    purchase(member, at=AS_OF - timedelta(days=10))
-    purchase(lapsed, at=AS_OF - timedelta(days=300))
+    OrderFactory(member=member, at=AS_OF - timedelta(days=10))
+    OrderFactory(member=lapsed, at=AS_OF - timedelta(days=300))
     first = run()
     assert set(scores()) == {member.pk, lapsed.pk}
     later = AS_OF + timedelta(days=100)
@@ -116,7 +122,7 @@ def test_a_rerun_forgets_members_without_a_purchase_in_the_new_window_and_is_ide
 
 def test_an_operators_run_is_queued_and_computed_by_the_task_after_commit(django_capture_on_commit_callbacks):
     member = MemberFactory()
-    purchase(member, at=local(2026, 1, 1, 10))
+    OrderFactory(member=member, at=local(2026, 1, 1, 10))
     with django_capture_on_commit_callbacks(execute=True):
         queued = rfm_run_create(actor_id=None)
     queued.refresh_from_db()
@@ -130,7 +136,7 @@ def test_the_nightly_run_uses_the_configured_window():
     member, old = MemberFactory(), MemberFactory()
     from django.utils import timezone
 
-    purchase(member, at=timezone.now() - timedelta(days=3))
-    purchase(old, at=timezone.now() - timedelta(days=40))
+    OrderFactory(member=member, at=timezone.now() - timedelta(days=3))
+    OrderFactory(member=old, at=timezone.now() - timedelta(days=40))
     result = rfm_nightly()
     assert result.window_days == 30 and set(scores()) == {member.pk}

@@ -11,9 +11,8 @@ from membership.cards import card_grant
 from membership.models import Membership
 from points.ledger import points_earn
 from stored_value.ledger import stored_value_adjust
-from tests.analytics.helpers import local, purchase
-from tests.factories import MemberFactory
-from tests.membership.card_helpers import card_type
+from tests.factories import CardTypeFactory, CouponTemplateFactory, MemberFactory, OrderFactory
+from tests.helpers import local
 
 pytestmark = pytest.mark.django_db
 
@@ -32,10 +31,12 @@ def people(admin_user):
     a, b, c, d, e = (MemberFactory() for _ in range(5))
     Membership.objects.create(member=a, tier_level=2)
     Membership.objects.create(member=b, tier_level=1)
-    purchase(a, at=local(2026, 1, 10, 12))
-    purchase(a, at=local(2026, 3, 31, 23, 30))
-    purchase(b, at=local(2026, 2, 1, 0, 10))
-    purchase(c, at=local(2026, 1, 31, 23, 59), refunded_fen=10_000)  # fully refunded: not a purchase
+    OrderFactory(member=a, at=local(2026, 1, 10, 12))
+    OrderFactory(member=a, at=local(2026, 3, 31, 23, 30))
+    OrderFactory(member=b, at=local(2026, 2, 1, 0, 10))
+    OrderFactory(
+        member=c, at=local(2026, 1, 31, 23, 59), refunded_fen=10_000
+    )  # fully refunded: not a purchase
     points_earn(member_id=b.pk, amount=500, idempotency_key="t-b", source="test", expires_at=None)
     points_earn(member_id=c.pk, amount=50, idempotency_key="t-c", source="test", expires_at=None)
     stored_value_adjust(
@@ -48,7 +49,7 @@ def people(admin_user):
     )
     Member.objects.filter(pk=a.pk).update(birthday=date(1990, 5, 3), registration_channel="store_qr")
     Member.objects.filter(pk=e.pk).update(birthday=date(1991, 12, 30), registration_channel="ad")
-    vip = card_type(name="VIP")
+    vip = CardTypeFactory(name="VIP")
     card_grant(member_id=e.pk, card_type_id=vip.pk, actor_id=admin_user.pk, reason="t")
     tag = MemberTag.objects.create(name="老客")
     MemberTagging.objects.create(tag=tag, member=d)
@@ -135,13 +136,12 @@ def test_a_deleted_segment_has_no_members_rather_than_everybody(people):
 
 def test_a_coupon_for_a_segment_is_offered_only_to_its_members(people):
     from coupons.audience import member_in_audience
-    from tests.coupons.helpers import template
 
     segment = Segment.objects.create(name="buyers", rules=leaf("order_count", {"min": 1}))
-    coupon = template(audience="segment", audience_values=[segment.pk])
+    coupon = CouponTemplateFactory(audience="segment", audience_values=[segment.pk])
     assert member_in_audience(template=coupon, member=people["a"])
     assert not member_in_audience(template=coupon, member=people["d"])
-    nobody = template(audience="segment", audience_values=[])
+    nobody = CouponTemplateFactory(audience="segment", audience_values=[])
     assert not member_in_audience(template=nobody, member=people["a"])
 
 
@@ -160,10 +160,9 @@ def test_a_member_day_for_a_segment_reaches_only_its_members(people):
 
 def test_bulk_issue_to_a_segment_queues_exactly_its_members(people, admin_client):
     from coupons.models import BulkIssue, BulkIssueTarget
-    from tests.coupons.helpers import template
 
     segment = Segment.objects.create(name="tiers", rules=leaf("tier", [1, 2]))
-    coupon = template(total_stock=100)
+    coupon = CouponTemplateFactory(total_stock=100)
     url = f"/admin/coupons/coupontemplate/{coupon.pk}/bulk-issue/"
     response = admin_client.post(url, {"segment": segment.pk})
     assert response.status_code == 302
@@ -176,10 +175,9 @@ def test_bulk_issue_to_a_segment_queues_exactly_its_members(people, admin_client
 
 def test_bulk_issue_to_an_empty_segment_is_refused_and_queues_nothing(people, admin_client):
     from coupons.models import BulkIssue
-    from tests.coupons.helpers import template
 
     segment = Segment.objects.create(name="nobody", rules=leaf("tier", [9]))
-    coupon = template(total_stock=100)
+    coupon = CouponTemplateFactory(total_stock=100)
     response = admin_client.post(
         f"/admin/coupons/coupontemplate/{coupon.pk}/bulk-issue/", {"segment": segment.pk}
     )

@@ -7,8 +7,7 @@ from analytics import reports, tasks
 from analytics.models import DailyMetrics, ReportRun, RfmRun, RfmScore
 from analytics.selectors import local_today
 from loyalty.schedules import DEFAULT_SCHEDULES
-from tests.analytics.helpers import purchase
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +19,7 @@ def test_the_nightly_jobs_are_scheduled():
 
 def test_the_nightly_rfm_task_finishes_an_interrupted_run_then_scores_everybody():
     member = MemberFactory()
-    purchase(member, at=timezone.now() - timedelta(days=2))
+    OrderFactory(member=member, at=timezone.now() - timedelta(days=2))
     stuck = RfmRun.objects.create(as_of=timezone.now(), window_days=365, status="running")
     assert tasks.rfm_nightly.delay().get() == 1
     stuck.refresh_from_db()

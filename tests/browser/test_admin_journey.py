@@ -24,9 +24,8 @@ from analytics.rfm import rfm_nightly
 from coupons.models import BulkIssue, Coupon
 from points.ledger import points_earn, points_spend
 from stored_value.models import RechargePlan
-from tests.analytics.helpers import purchase, registered
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.analytics.helpers import registered
+from tests.factories import CouponTemplateFactory, MemberFactory, OrderFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -93,8 +92,10 @@ def analytics_history(members) -> dict:
         registered(member, now - timedelta(days=rng.randint(1, 85)))
         for _ in range(1 + i % 4):
             fen = rng.choice([3_900, 12_800, 25_900, 45_800])
-            purchase(
-                member, at=now - timedelta(days=rng.randint(1, 85), hours=rng.randint(0, 12)), paid_fen=fen
+            OrderFactory(
+                member=member,
+                at=now - timedelta(days=rng.randint(1, 85), hours=rng.randint(0, 12)),
+                cash_fen=fen,
             )
             paid_fen += fen
     earned = 0
@@ -168,7 +169,7 @@ def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_rea
     base = live_server.url
     members = [MemberFactory() for _ in range(25)]
     expected = analytics_history(members)
-    coupon_template = template(name="会员日满100减20", total_stock=1000)
+    coupon_template = CouponTemplateFactory(name="会员日满100减20", total_stock=1000)
     log_in(page, base)
     assert "/admin/login/" not in page.url
 

@@ -8,15 +8,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from coupons import services
 from coupons.models import BulkIssue, Coupon, CouponEvent
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.points.test_admin import staff
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_template_list_shows_issued_used_and_redemption_rate(admin_client, member):
-    tpl = template(name="满100减20", per_member_limit=4)
+    tpl = CouponTemplateFactory(name="满100减20", per_member_limit=4)
     coupons = [
         services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key=f"k{i}") for i in range(4)
     ]
@@ -28,7 +27,7 @@ def test_the_template_list_shows_issued_used_and_redemption_rate(admin_client, m
 
 
 def test_voiding_needs_the_permission_and_a_reason(client, member):
-    coupon = services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = services.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
     url = f"/admin/coupons/coupon/{coupon.pk}/void/"
 
     staff(client, "clerk", "coupons.view_coupon")
@@ -45,7 +44,7 @@ def test_voiding_needs_the_permission_and_a_reason(client, member):
 
 
 def test_coupons_export_as_csv_with_the_filters(admin_client, member):
-    tpl = template(per_member_limit=2)
+    tpl = CouponTemplateFactory(per_member_limit=2)
     kept = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="a")
     used = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="b")
     services.coupon_redeem_code(code=used.code, order_no="POS")
@@ -62,7 +61,7 @@ def test_a_bulk_issue_from_an_uploaded_list_runs_and_shows_its_progress(
     client, django_capture_on_commit_callbacks
 ):
     members = [MemberFactory(phone=f"1390000000{i}") for i in range(3)]
-    tpl = template(total_stock=2)
+    tpl = CouponTemplateFactory(total_stock=2)
     user = staff(
         client, "ops", "coupons.view_coupontemplate", "coupons.issue_coupons", "coupons.view_bulkissue"
     )
@@ -88,7 +87,7 @@ def test_a_bulk_issue_from_an_uploaded_list_runs_and_shows_its_progress(
 
 
 def test_a_bulk_issue_needs_the_permission(client, member):
-    tpl = template()
+    tpl = CouponTemplateFactory()
     staff(client, "clerk", "coupons.view_coupontemplate")
     assert (
         client.post(f"/admin/coupons/coupontemplate/{tpl.pk}/bulk-issue/", {"everyone": "on"}).status_code
@@ -112,7 +111,7 @@ def _change_form(admin_client, tpl, **changes):
 def test_saving_a_template_never_writes_back_a_stale_issued_count(admin_client, member):
     from coupons.models import CouponTemplate
 
-    tpl = template(total_stock=10, per_member_limit=5)
+    tpl = CouponTemplateFactory(total_stock=10, per_member_limit=5)
     stale = CouponTemplate.objects.get(pk=tpl.pk)  # what the operator's form was built from
     for i in range(3):  # claims while the operator edits
         services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key=f"k{i}")
@@ -125,7 +124,7 @@ def test_saving_a_template_never_writes_back_a_stale_issued_count(admin_client, 
 
 
 def test_issued_terms_and_stock_below_issued_are_refused_in_the_admin(admin_client, member):
-    tpl = template(total_stock=10)
+    tpl = CouponTemplateFactory(total_stock=10)
     services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k")
 
     assert _change_form(admin_client, tpl, total_stock=0).status_code == 200  # the form again, with the error
@@ -137,7 +136,7 @@ def test_issued_terms_and_stock_below_issued_are_refused_in_the_admin(admin_clie
 
 def test_a_member_list_saved_by_excel_in_gbk_is_read(client, django_capture_on_commit_callbacks):
     member = MemberFactory(phone="13900000009")
-    tpl = template()
+    tpl = CouponTemplateFactory()
     staff(client, "ops", "coupons.view_coupontemplate", "coupons.issue_coupons", "coupons.view_bulkissue")
     upload = SimpleUploadedFile(
         "名单.csv", f"手机号\n{member.phone}\n".encode("gbk") + "²\n".encode("latin-1")

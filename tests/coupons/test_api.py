@@ -6,11 +6,9 @@ import pytest
 
 from coupons import services
 from coupons.models import Coupon
-from loyalty.api.server_auth import signed_headers
 from members.closure import member_close
-from tests.conftest import client_for
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.helpers import client_for, signed_request
 
 pytestmark = pytest.mark.django_db
 
@@ -22,9 +20,9 @@ def claim(client, tpl, key="k1"):
 
 
 def test_claim_centre_shows_stock_and_my_allowance_and_hides_what_i_may_not_claim(member, member_api):
-    open_one = template(name="满100减20", total_stock=10, per_member_limit=2)
-    template(name="金卡专享", audience="tiers", audience_values=["gold"])
-    template(name="不可领", claimable=False)
+    open_one = CouponTemplateFactory(name="满100减20", total_stock=10, per_member_limit=2)
+    CouponTemplateFactory(name="金卡专享", audience="tiers", audience_values=["gold"])
+    CouponTemplateFactory(name="不可领", claimable=False)
     services.coupon_claim(member=member, template_id=open_one.pk, idempotency_key="x")
 
     centre = member_api.get("/api/v1/coupons/claim-centre").json()
@@ -36,7 +34,7 @@ def test_claim_centre_shows_stock_and_my_allowance_and_hides_what_i_may_not_clai
 
 
 def test_a_member_claims_sees_and_opens_a_coupon_with_its_qr(member, member_api):
-    tpl = template()
+    tpl = CouponTemplateFactory()
     created = claim(member_api, tpl)
     assert created.status_code == 201
     coupon = created.json()
@@ -51,16 +49,16 @@ def test_a_member_claims_sees_and_opens_a_coupon_with_its_qr(member, member_api)
 
 
 def test_claim_errors_are_clear_and_issue_nothing(member, member_api):
-    sold_out = template(total_stock=0)
+    sold_out = CouponTemplateFactory(total_stock=0)
     response = claim(member_api, sold_out)
     assert (response.status_code, response.json()["code"]) == (409, "coupon_sold_out")
 
-    limited = template()
+    limited = CouponTemplateFactory()
     assert claim(member_api, limited, key="a").status_code == 201
     response = claim(member_api, limited, key="b")
     assert (response.status_code, response.json()["code"]) == (409, "coupon_limit_reached")
 
-    response = claim(member_api, template(audience="segment"), key="c")
+    response = claim(member_api, CouponTemplateFactory(audience="segment"), key="c")
     assert (response.status_code, response.json()["code"]) == (403, "not_in_audience")
     response = member_api.post(
         "/api/v1/coupons/claim", {"template_id": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="d"
@@ -72,7 +70,7 @@ def test_claim_errors_are_clear_and_issue_nothing(member, member_api):
 
 def test_a_member_never_sees_another_members_coupon(member, member_api):
     other = MemberFactory()
-    theirs = services.coupon_claim(member=other, template_id=template().pk, idempotency_key="k")
+    theirs = services.coupon_claim(member=other, template_id=CouponTemplateFactory().pk, idempotency_key="k")
 
     response = member_api.get(f"/api/v1/coupons/{theirs.pk}")
     assert (response.status_code, response.json()["code"]) == (404, "coupon_not_found")
@@ -87,21 +85,11 @@ def test_anonymous_callers_get_401(api):
 
 def test_the_till_redeems_a_coupon_by_code_with_a_signed_request(member, api, server_client):
     client, secret = server_client
-    coupon = services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = services.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
 
     def redeem(order_no):
-        body = f'{{"code": "{coupon.code}", "order_no": "{order_no}"}}'.encode()
-        headers = signed_headers(
-            key_id=client.key_id,
-            secret=secret,
-            method="POST",
-            path="/api/v1/server/coupons/redeem",
-            body=body,
-        )
-        meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
-        return api.generic(
-            "POST", "/api/v1/server/coupons/redeem", body, content_type="application/json", **meta
-        )
+        body = {"code": coupon.code, "order_no": order_no}
+        return signed_request(api, client, secret, "POST", "/api/v1/server/coupons/redeem", body)
 
     first = redeem("POS-1")
     assert (first.status_code, first.json()["status"]) == (200, "used")
@@ -115,17 +103,11 @@ def test_the_till_redeems_a_coupon_by_code_with_a_signed_request(member, api, se
 
 def test_the_till_cannot_redeem_a_coupon_of_a_closed_account(member, api, server_client):
     client, secret = server_client
-    coupon = services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = services.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
     member_close(member_id=member.pk)
-    body = f'{{"code": "{coupon.code}", "order_no": "POS-1"}}'.encode()
-    headers = signed_headers(
-        key_id=client.key_id, secret=secret, method="POST", path="/api/v1/server/coupons/redeem", body=body
-    )
-    meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
+    body = {"code": coupon.code, "order_no": "POS-1"}
 
-    response = api.generic(
-        "POST", "/api/v1/server/coupons/redeem", body, content_type="application/json", **meta
-    )
+    response = signed_request(api, client, secret, "POST", "/api/v1/server/coupons/redeem", body)
 
     assert (response.status_code, response.json()["code"]) == (409, "coupon_not_available")
     coupon.refresh_from_db()

@@ -1,19 +1,18 @@
 """Real parallel connections: stock never oversold, limits held, one coupon for one order."""
 
 import pytest
-from django.core.management import call_command
 
 from coupons import services
 from coupons.models import Coupon, CouponTemplate
 from tests.concurrency import run_concurrently
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.helpers import assert_ledgers_consistent
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
 
 
 def test_200_claims_on_a_stock_of_50_issue_exactly_50_and_nobody_beyond_the_limit():
-    tpl = template(total_stock=50, per_member_limit=2)
+    tpl = CouponTemplateFactory(total_stock=50, per_member_limit=2)
     members = [MemberFactory() for _ in range(25)]  # 8 claims each, 2 allowed each: 50 could be issued
 
     claimed, refused = run_concurrently(
@@ -28,12 +27,12 @@ def test_200_claims_on_a_stock_of_50_issue_exactly_50_and_nobody_beyond_the_limi
     assert CouponTemplate.objects.get(pk=tpl.pk).issued_count == Coupon.objects.count() == 50
     per_member = {m.pk: Coupon.objects.filter(member=m).count() for m in members}
     assert max(per_member.values()) <= 2
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+    assert_ledgers_consistent()
 
 
 def test_one_coupon_locked_for_two_orders_at_once_goes_to_exactly_one():
     member = MemberFactory()
-    coupon = services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = services.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
 
     results, errors = run_concurrently(
         lambda i: services.coupon_lock(member_id=member.pk, coupon_id=coupon.pk, order_no=f"SO-{i}"), 2

@@ -5,14 +5,13 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.management import call_command
 from django.utils import timezone
 
 from coupons import services
 from coupons.models import BulkIssue, BulkIssueTarget, Coupon, CouponEvent
 from notifications.models import Notification
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.helpers import assert_ledgers_consistent
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +22,7 @@ def operator(db):
 
 
 def test_expiry_expires_only_available_coupons_past_their_validity_once(member):
-    tpl = template(valid_days=1, per_member_limit=3)
+    tpl = CouponTemplateFactory(valid_days=1, per_member_limit=3)
     due, locked, fresh = (
         services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key=f"k{i}") for i in range(3)
     )
@@ -40,7 +39,7 @@ def test_expiry_expires_only_available_coupons_past_their_validity_once(member):
 
 
 def test_stale_locks_are_released(member):
-    tpl = template(per_member_limit=2)
+    tpl = CouponTemplateFactory(per_member_limit=2)
     stale, live = (
         services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key=f"k{i}") for i in range(2)
     )
@@ -56,10 +55,12 @@ def test_stale_locks_are_released(member):
 
 
 def test_members_are_reminded_of_coupons_expiring_soon_once_a_day(member):
-    tpl = template(valid_days=2, per_member_limit=2)
+    tpl = CouponTemplateFactory(valid_days=2, per_member_limit=2)
     for i in range(2):
         services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key=f"k{i}")
-    services.coupon_claim(member=MemberFactory(), template_id=template(valid_days=30).pk, idempotency_key="k")
+    services.coupon_claim(
+        member=MemberFactory(), template_id=CouponTemplateFactory(valid_days=30).pk, idempotency_key="k"
+    )
 
     assert services.coupons_remind_expiring(days=3) == 1
     assert services.coupons_remind_expiring(days=3) == 0
@@ -68,7 +69,7 @@ def test_members_are_reminded_of_coupons_expiring_soon_once_a_day(member):
 
 
 def test_a_bulk_issue_gives_one_to_each_member_within_stock_and_limits_and_reports_each(operator):
-    tpl = template(total_stock=5, per_member_limit=1)
+    tpl = CouponTemplateFactory(total_stock=5, per_member_limit=1)
     members = [MemberFactory() for _ in range(7)]
     services.coupon_claim(member=members[0], template_id=tpl.pk, idempotency_key="k")  # already has one
 
@@ -82,11 +83,11 @@ def test_a_bulk_issue_gives_one_to_each_member_within_stock_and_limits_and_repor
     assert results[members[0].pk] == "limit"
     assert list(results.values()).count("issued") == 4 and list(results.values()).count("sold_out") == 2
     assert Coupon.objects.filter(template=tpl).count() == 5
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+    assert_ledgers_consistent()
 
 
 def test_a_bulk_issue_killed_half_way_and_run_again_issues_each_member_once(operator):
-    tpl = template(total_stock=1000)
+    tpl = CouponTemplateFactory(total_stock=1000)
     members = [MemberFactory() for _ in range(10)]
     bulk = BulkIssue.objects.create(template=tpl, created_by=operator, total=10)
     BulkIssueTarget.objects.bulk_create(BulkIssueTarget(bulk_issue=bulk, member=m) for m in members)
@@ -109,7 +110,7 @@ def test_a_bulk_issue_killed_half_way_and_run_again_issues_each_member_once(oper
 
     assert (bulk.status, bulk.processed, bulk.issued) == ("done", 10, 10)
     assert sorted(Coupon.objects.values_list("member_id", flat=True)) == sorted(m.pk for m in members)
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+    assert_ledgers_consistent()
 
 
 def test_a_bulk_issue_whose_task_was_lost_is_resumed_by_the_job(
@@ -124,7 +125,7 @@ def test_a_bulk_issue_whose_task_was_lost_is_resumed_by_the_job(
     members = [MemberFactory() for _ in range(3)]
     with django_capture_on_commit_callbacks(execute=True):
         bulk = services.bulk_issue_create(
-            template_id=template().pk, member_ids=[m.pk for m in members], actor_id=operator.pk
+            template_id=CouponTemplateFactory().pk, member_ids=[m.pk for m in members], actor_id=operator.pk
         )
     bulk.refresh_from_db()
     assert bulk.status == "queued"
@@ -140,8 +141,8 @@ def test_a_bulk_issue_of_an_inactive_or_expired_template_is_refused(operator, me
 
     now = timezone.now()
     for tpl in (
-        template(is_active=False),
-        template(validity="fixed", valid_from=now - timedelta(days=5), valid_until=now),
+        CouponTemplateFactory(is_active=False),
+        CouponTemplateFactory(validity="fixed", valid_from=now - timedelta(days=5), valid_until=now),
     ):
         with pytest.raises(ClaimWindowClosed):
             services.bulk_issue_create(template_id=tpl.pk, member_ids=[member.pk], actor_id=operator.pk)

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.auth.models import User
-from django.core.management import call_command
 from django.utils import timezone
 
 from coupons import services
@@ -19,18 +18,11 @@ from coupons.exceptions import (
     CouponTemplateNotFound,
     NotInAudience,
 )
-from coupons.models import Coupon, CouponEvent, CouponTemplate, GiftPack, GiftPackGrant, GiftPackItem
+from coupons.models import Coupon, CouponEvent, CouponTemplate, GiftPackGrant, GiftPackItem
 from points.models import PointsEntry
-from tests.coupons.helpers import fixed_template, template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, GiftPackFactory, MemberFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _ledgers_stay_consistent():
-    yield
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledgers_stay_consistent")]
 
 
 def nothing_issued(tpl):
@@ -40,7 +32,7 @@ def nothing_issued(tpl):
 
 
 def test_a_claim_issues_a_coupon_with_a_code_valid_for_n_days(member):
-    tpl = template(valid_days=7)
+    tpl = CouponTemplateFactory(valid_days=7)
     with time_machine.travel(timezone.now(), tick=False):
         coupon = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k1")
         assert coupon.valid_until - coupon.valid_from == timedelta(days=7)
@@ -52,13 +44,13 @@ def test_a_claim_issues_a_coupon_with_a_code_valid_for_n_days(member):
 
 
 def test_a_fixed_validity_coupon_keeps_the_template_dates(member):
-    tpl = fixed_template()
+    tpl = CouponTemplateFactory(fixed=True)
     coupon = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k1")
     assert (coupon.valid_from, coupon.valid_until) == (tpl.valid_from, tpl.valid_until)
 
 
 def test_the_same_claim_key_returns_the_first_coupon(member):
-    tpl = template(per_member_limit=3)
+    tpl = CouponTemplateFactory(per_member_limit=3)
     first = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k1")
     again = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k1")
     assert first.pk == again.pk
@@ -66,7 +58,7 @@ def test_the_same_claim_key_returns_the_first_coupon(member):
 
 
 def test_the_per_member_limit_is_enforced(member):
-    tpl = template(per_member_limit=2)
+    tpl = CouponTemplateFactory(per_member_limit=2)
     services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k1")
     services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k2")
     with pytest.raises(CouponLimitReached):
@@ -75,7 +67,7 @@ def test_the_per_member_limit_is_enforced(member):
 
 
 def test_a_sold_out_template_issues_nothing_more():
-    tpl = template(total_stock=1)
+    tpl = CouponTemplateFactory(total_stock=1)
     services.coupon_claim(member=MemberFactory(), template_id=tpl.pk, idempotency_key="k")
     late = MemberFactory()
     with pytest.raises(CouponSoldOut):
@@ -88,11 +80,14 @@ def test_a_sold_out_template_issues_nothing_more():
 def test_claims_outside_the_window_or_of_inactive_templates_are_refused(member):
     now = timezone.now()
     cases = [
-        (template(claim_starts_at=now + timedelta(hours=1)), ClaimWindowClosed),
-        (template(claim_ends_at=now), ClaimWindowClosed),
-        (template(is_active=False), CouponTemplateNotFound),
-        (template(claimable=False), CouponTemplateNotFound),
-        (template(validity="fixed", valid_from=now - timedelta(days=9), valid_until=now), ClaimWindowClosed),
+        (CouponTemplateFactory(claim_starts_at=now + timedelta(hours=1)), ClaimWindowClosed),
+        (CouponTemplateFactory(claim_ends_at=now), ClaimWindowClosed),
+        (CouponTemplateFactory(is_active=False), CouponTemplateNotFound),
+        (CouponTemplateFactory(claimable=False), CouponTemplateNotFound),
+        (
+            CouponTemplateFactory(validity="fixed", valid_from=now - timedelta(days=9), valid_until=now),
+            ClaimWindowClosed,
+        ),
     ]
     for tpl, error in cases:
         with pytest.raises(error):
@@ -106,8 +101,8 @@ def test_audiences_new_members_and_targeted_ones_not_yet_decided(member):
     veteran = MemberFactory()
     veteran.registered_at = timezone.now() - timedelta(days=90)
     veteran.save()
-    for_new = template(audience="new_members")
-    for_gold = template(audience="tiers", audience_values=["gold"])
+    for_new = CouponTemplateFactory(audience="new_members")
+    for_gold = CouponTemplateFactory(audience="tiers", audience_values=["gold"])
 
     services.coupon_claim(member=member, template_id=for_new.pk, idempotency_key="k")
     with pytest.raises(NotInAudience):
@@ -118,7 +113,7 @@ def test_audiences_new_members_and_targeted_ones_not_yet_decided(member):
 
 
 def test_lock_use_for_one_order(member):
-    coupon = services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = services.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
 
     services.coupon_lock(member_id=member.pk, coupon_id=coupon.pk, order_no="SO-1")
     services.coupon_lock(member_id=member.pk, coupon_id=coupon.pk, order_no="SO-1")  # again: no-op
@@ -134,7 +129,7 @@ def test_lock_use_for_one_order(member):
 
 
 def test_another_members_coupon_is_not_found_and_untouched(member):
-    coupon = services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = services.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
     with pytest.raises(CouponNotFound):
         services.coupon_lock(member_id=MemberFactory().pk, coupon_id=coupon.pk, order_no="SO-1")
     coupon.refresh_from_db()
@@ -142,7 +137,9 @@ def test_another_members_coupon_is_not_found_and_untouched(member):
 
 
 def test_an_expired_coupon_cannot_be_locked(member):
-    coupon = services.coupon_claim(member=member, template_id=template(valid_days=1).pk, idempotency_key="k")
+    coupon = services.coupon_claim(
+        member=member, template_id=CouponTemplateFactory(valid_days=1).pk, idempotency_key="k"
+    )
     with pytest.raises(CouponNotAvailable):
         services.coupon_lock(
             member_id=member.pk, coupon_id=coupon.pk, order_no="SO", now=timezone.now() + timedelta(days=2)
@@ -150,7 +147,7 @@ def test_an_expired_coupon_cannot_be_locked(member):
 
 
 def test_release_makes_it_available_again_or_expired_when_past_its_validity(member):
-    tpl = template(valid_days=1, per_member_limit=2)
+    tpl = CouponTemplateFactory(valid_days=1, per_member_limit=2)
     one = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k1")
     two = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k2")
     services.coupon_lock(member_id=member.pk, coupon_id=one.pk, order_no="A")
@@ -163,7 +160,7 @@ def test_release_makes_it_available_again_or_expired_when_past_its_validity(memb
 
 
 def test_restore_only_after_a_whole_refund_and_while_still_valid(member):
-    tpl = template(valid_days=5, per_member_limit=3)
+    tpl = CouponTemplateFactory(valid_days=5, per_member_limit=3)
     coupons = [
         services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key=f"k{i}") for i in range(3)
     ]
@@ -186,7 +183,7 @@ def test_restore_only_after_a_whole_refund_and_while_still_valid(member):
 
 def test_an_operator_voids_an_unused_coupon_with_a_reason_but_never_a_used_one(member):
     operator = User.objects.create(username="ops")
-    tpl = template(per_member_limit=2)
+    tpl = CouponTemplateFactory(per_member_limit=2)
     one = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k1")
     two = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k2")
     services.coupon_lock(member_id=member.pk, coupon_id=two.pk, order_no="SO")
@@ -203,7 +200,7 @@ def test_an_operator_voids_an_unused_coupon_with_a_reason_but_never_a_used_one(m
 
 def test_a_coupon_held_by_an_order_is_not_voided_so_the_order_can_still_complete(member):
     operator = User.objects.create(username="ops")
-    coupon = services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = services.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
     services.coupon_lock(member_id=member.pk, coupon_id=coupon.pk, order_no="SO-9")
 
     with pytest.raises(CouponNotVoidable) as refused:
@@ -217,7 +214,7 @@ def test_a_coupon_held_by_an_order_is_not_voided_so_the_order_can_still_complete
 
 
 def test_redeeming_a_code_at_the_counter_uses_it_once(member):
-    coupon = services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = services.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
     used = services.coupon_redeem_code(code=coupon.code.lower(), order_no="POS-1")
     assert used.status == "used"
     with pytest.raises(CouponNotAvailable):
@@ -227,8 +224,11 @@ def test_redeeming_a_code_at_the_counter_uses_it_once(member):
 
 
 def test_a_gift_pack_is_given_once_per_occasion_and_records_what_it_withheld(member):
-    plenty, scarce = template(name="A", per_member_limit=2), template(name="B", total_stock=0)
-    pack = GiftPack.objects.create(name="开卡礼", points=500)
+    plenty, scarce = (
+        CouponTemplateFactory(name="A", per_member_limit=2),
+        CouponTemplateFactory(name="B", total_stock=0),
+    )
+    pack = GiftPackFactory(name="开卡礼", points=500)
     GiftPackItem.objects.create(pack=pack, template=plenty, quantity=2)
     GiftPackItem.objects.create(pack=pack, template=scarce, quantity=1)
 
@@ -248,9 +248,11 @@ def test_a_gift_pack_is_given_once_per_occasion_and_records_what_it_withheld(mem
 def test_a_members_usable_coupons_price_a_basket_through_the_engine(member):
     from coupons import pricing, selectors
 
-    tpl_a = template(name="满100减20", per_member_limit=1)
-    tpl_b = template(name="8折", kind="percent_off", percent_off=20, max_discount_fen=3_000, threshold_fen=0)
-    ship = template(name="包邮", kind="free_shipping", threshold_fen=0)
+    tpl_a = CouponTemplateFactory(name="满100减20", per_member_limit=1)
+    tpl_b = CouponTemplateFactory(
+        name="8折", kind="percent_off", percent_off=20, max_discount_fen=3_000, threshold_fen=0
+    )
+    ship = CouponTemplateFactory(name="包邮", kind="free_shipping", threshold_fen=0)
     for tpl in (tpl_a, tpl_b, ship):
         services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k")
     basket = pricing.Basket(

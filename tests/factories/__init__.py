@@ -1,12 +1,31 @@
-import factory
+"""factory_boy factories for the main models; each leaves valid domain state (integer fen, ledgers that verify)."""
 
-from members.models import Member
+from tests.factories.coupons import CouponFactory, CouponTemplateFactory, GiftPackFactory
+from tests.factories.mall import MallItemFactory
+from tests.factories.members import MemberFactory
+from tests.factories.membership import CardTypeFactory
+from tests.factories.orders import OrderFactory
+from tests.factories.points import EarnedPointsFactory
+from tests.factories.stored_value import (
+    OpenRechargePlanFactory,
+    RechargeFactory,
+    RechargePlan1500Factory,
+    RechargePlanFactory,
+)
+from tests.factories.users import OperatorFactory
 
-
-class MemberFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Member
-
-    openid = factory.Sequence(lambda n: f"openid-{n:06d}")
-    nickname = factory.Faker("name", locale="zh_CN")
-    registration_channel = "mini_program"
+__all__ = [
+    "CardTypeFactory",
+    "CouponFactory",
+    "CouponTemplateFactory",
+    "EarnedPointsFactory",
+    "GiftPackFactory",
+    "MallItemFactory",
+    "MemberFactory",
+    "OpenRechargePlanFactory",
+    "OperatorFactory",
+    "OrderFactory",
+    "RechargeFactory",
+    "RechargePlan1500Factory",
+    "RechargePlanFactory",
+]

@@ -17,8 +17,6 @@ import psycopg2
 from django.conf import settings
 from django.db import connection
 
-from loyalty.management.commands.verify_ledgers import find_violations
-
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
@@ -54,12 +52,6 @@ def query(sql: str, params=None, *, name: str | None = None) -> list[tuple]:
     with contextlib.closing(raw_connection(name)) as conn, conn.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall() if cur.description else []
-
-
-def ledgers_clean() -> bool:
-    violations = find_violations()
-    assert violations == [], violations
-    return True
 
 
 def new_queue() -> str:

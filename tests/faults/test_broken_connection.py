@@ -19,12 +19,10 @@ from loyalty.models import IdempotencyRecord
 from points import ledger as points_ledger
 from points.models import CheckIn
 from stored_value import ledger as sv_ledger
-from tests.conftest import client_for
-from tests.coupons.helpers import fixed_template
-from tests.factories import MemberFactory
-from tests.faults.helpers import Gate, install_gate, ledgers_clean, query, remove_gate, wait_for
+from tests.factories import CouponTemplateFactory, MemberFactory, RechargeFactory
+from tests.faults.helpers import Gate, install_gate, query, remove_gate, wait_for
+from tests.helpers import assert_ledgers_consistent, client_for
 from tests.points.helpers import snapshot as points_snapshot
-from tests.stored_value.helpers import credit
 from tests.stored_value.helpers import snapshot as sv_snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -76,7 +74,7 @@ def test_a_points_spend_whose_connection_breaks_writes_nothing(default_rules):
 
     assert isinstance(outcome.get("error"), OperationalError | InterfaceError), outcome
     assert points_snapshot(member) == before
-    assert ledgers_clean()
+    assert_ledgers_consistent()
     # The key is free again: the retry posts once.
     assert (
         points_ledger.points_spend(member_id=member.pk, amount=200, idempotency_key="spend-1").balance_after
@@ -96,13 +94,13 @@ def test_a_points_earn_through_the_api_answers_503_and_writes_nothing(default_ru
     assert response.status_code == 503, response.content
     assert response.json()["code"] == "database_unavailable" and response["Retry-After"] == "2"
     assert points_snapshot(member) == before and not CheckIn.objects.exists()
-    assert ledgers_clean()
+    assert_ledgers_consistent()
     assert client_for(member).post("/api/v1/points/check-in").status_code == 201
 
 
 def test_a_stored_value_spend_whose_connection_breaks_writes_nothing():
     member = MemberFactory()
-    credit(member, 150_000, 15_000)
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
     before = sv_snapshot(member)
 
     outcome = break_mid_posting(
@@ -114,12 +112,14 @@ def test_a_stored_value_spend_whose_connection_breaks_writes_nothing():
 
     assert isinstance(outcome.get("error"), OperationalError | InterfaceError), outcome
     assert sv_snapshot(member) == before
-    assert ledgers_clean()
+    assert_ledgers_consistent()
 
 
 def test_a_coupon_claim_whose_connection_breaks_answers_503_and_takes_no_stock():
     member = MemberFactory()
-    template = fixed_template(total_stock=5, claim_ends_at=timezone.now() + timedelta(days=1))
+    template = CouponTemplateFactory(
+        fixed=True, total_stock=5, claim_ends_at=timezone.now() + timedelta(days=1)
+    )
 
     outcome = break_mid_posting(
         "coupons_couponevent",
@@ -136,7 +136,7 @@ def test_a_coupon_claim_whose_connection_breaks_answers_503_and_takes_no_stock()
     assert CouponTemplate.objects.get(pk=template.pk).issued_count == 0
     assert not Coupon.objects.exists() and not CouponEvent.objects.exists()
     assert not IdempotencyRecord.objects.exists()  # the key was not spent on a failure
-    assert ledgers_clean()
+    assert_ledgers_consistent()
     retry = client_for(member).post(
         "/api/v1/coupons/claim", {"template_id": template.pk}, format="json", HTTP_IDEMPOTENCY_KEY="claim-1"
     )

@@ -31,16 +31,17 @@ from loyalty.celery import app as celery_app
 from loyalty.models import ApiNonce, IdempotencyRecord
 from loyalty.services import api_client_create
 from notifications.services import LEASE
+from tests.factories import CouponTemplateFactory, OrderFactory, RechargeFactory
 from tests.faults.helpers import (
     Gate,
     install_gate,
-    ledgers_clean,
     new_queue,
     query,
     remove_gate,
     start_worker,
     wait_for,
 )
+from tests.helpers import assert_ledgers_consistent
 
 pytestmark = [
     pytest.mark.integration,
@@ -535,15 +536,13 @@ def orders_never_paid():
     from coupons import services as coupon_services
     from orders.models import Order
     from points import ledger as points_ledger
-    from tests.coupons.helpers import template
     from tests.factories import MemberFactory
     from tests.orders.helpers import basket, commit
-    from tests.stored_value.helpers import credit
 
-    coupon_template = template(total_stock=1000)
+    coupon_template = CouponTemplateFactory(total_stock=1000)
     for n in range(1, 81):
         member = MemberFactory()
-        credit(member, 50_000, 5_000)
+        RechargeFactory(member=member, amount_fen=50_000, bonus_fen=5_000)
         points_ledger.points_earn(
             member_id=member.pk, amount=3_000, idempotency_key="seed", source="test", expires_at=None
         )
@@ -569,7 +568,6 @@ def orders_never_paid():
 def purchases_to_score():
     from analytics import rfm
     from analytics.models import RfmRun
-    from tests.analytics.helpers import purchase
     from tests.factories import MemberFactory
 
     now = _now()
@@ -577,10 +575,10 @@ def purchases_to_score():
         member = MemberFactory()
         for k in range(1 + n % 4):
             # Half a day off a whole day: recency is the same for the clean run and the rerun.
-            purchase(
-                member,
+            OrderFactory(
+                member=member,
                 at=now - timedelta(days=(n * 7 + k * 31) % 300, hours=12),
-                paid_fen=1_000 * (1 + n % 9),
+                cash_fen=1_000 * (1 + n % 9),
             )
     # Last month's scores, which the nightly run replaces (and a killed one leaves in place).
     rfm.rfm_run_execute(run_id=RfmRun.objects.create(as_of=now - timedelta(days=30), window_days=365).pk)
@@ -588,7 +586,7 @@ def purchases_to_score():
 
 
 def activity_to_report():
-    from tests.analytics.helpers import purchase, registered
+    from tests.analytics.helpers import registered
     from tests.factories import MemberFactory
 
     now = _now()
@@ -596,7 +594,7 @@ def activity_to_report():
         member = MemberFactory()
         registered(member, now - timedelta(days=n * 3, hours=12))
         for k in range(n % 3):
-            purchase(member, at=now - timedelta(days=n + k * 20, hours=12), paid_fen=1_000 * n)
+            OrderFactory(member=member, at=now - timedelta(days=n + k * 20, hours=12), cash_fen=1_000 * n)
     return ()
 
 
@@ -995,7 +993,7 @@ def test_a_job_killed_half_way_and_run_again_ends_as_one_clean_run(job, tmp_path
     try:
         with on_database(pristine):
             run_here(job.task, args)
-            assert ledgers_clean()
+            assert_ledgers_consistent()
         clean = state_of(job, pristine)
 
         install_gate(job.gate, passes=job.passes, per=job.per, events=job.events)
@@ -1037,6 +1035,6 @@ def test_a_job_killed_half_way_and_run_again_ends_as_one_clean_run(job, tmp_path
             run_here(job.rerun, ()) if job.rerun else run_here(job.task, args)
 
         assert state_of(job) == clean
-        assert ledgers_clean()
+        assert_ledgers_consistent()
     finally:
         drop_database(pristine)

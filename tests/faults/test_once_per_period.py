@@ -17,12 +17,7 @@ from points.models import PointsEntry
 from points.tasks import expire_due
 from tests.factories import MemberFactory
 from tests.faults.helpers import new_queue, raw_connection, start_beat, start_worker, wait_for
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def local(*args) -> datetime:
-    return datetime(*args, tzinfo=SHANGHAI)
+from tests.helpers import local
 
 
 def schedule(name: str, task: str, *, minute="5", hour="0", queue=None, last_run_at=None) -> PeriodicTask:

@@ -25,11 +25,10 @@ from loyalty.celery import app as celery_app
 from payments import services as payments
 from payments.models import PaymentRefund
 from stored_value import recharges
-from tests.conftest import client_for
-from tests.coupons.helpers import fixed_template
-from tests.factories import MemberFactory
-from tests.faults.helpers import OwnRedis, ledgers_clean, start_worker, wait_for
-from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+from tests.factories import CouponTemplateFactory, MemberFactory, RechargePlan1500Factory
+from tests.faults.helpers import OwnRedis, start_worker, wait_for
+from tests.helpers import assert_ledgers_consistent, client_for
+from tests.stored_value.recharge_helpers import start_recharge
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -61,7 +60,7 @@ def own_redis(tmp_path, settings, monkeypatch):
 
 
 def paid_recharge(member):
-    order, payment = start_recharge(member, plan_1500_150(), 150_000)
+    order, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     payments.payment_simulate_pay(payment=payment)
     order.refresh_from_db()
     assert order.status == "credited"
@@ -73,8 +72,8 @@ def test_with_redis_down_value_moving_requests_work_and_deferred_work_runs_once_
 ):
     member, finance = MemberFactory(), get_user_model().objects.create(username="finance", is_staff=True)
     order = paid_recharge(member)
-    claimable = fixed_template(total_stock=10)
-    bulk_template = fixed_template(name="bulk", total_stock=10)
+    claimable = CouponTemplateFactory(fixed=True, total_stock=10)
+    bulk_template = CouponTemplateFactory(fixed=True, name="bulk", total_stock=10)
     others = MemberFactory.create_batch(3)
     fake_wechat.add_login("c1", openid="o-outage", session_key="sk-1")
     api = client_for(member)
@@ -131,7 +130,7 @@ def test_with_redis_down_value_moving_requests_work_and_deferred_work_runs_once_
     assert PaymentRefund.objects.get().attempts == 1
     assert BulkIssue.objects.get(pk=bulk.pk).issued == 3
     assert Coupon.objects.filter(template=bulk_template).count() == 3
-    assert ledgers_clean()
+    assert_ledgers_consistent()
 
 
 def test_throttled_login_fails_open_while_the_cache_is_down(own_redis, fake_wechat, monkeypatch):

@@ -6,7 +6,8 @@ import pytest
 
 from loyalty.models import IdempotencyRecord
 from members.models import Member
-from tests.security.helpers import db_fingerprint, signed_request
+from tests.helpers import signed_request
+from tests.security.helpers import db_fingerprint
 
 pytestmark = pytest.mark.django_db
 

@@ -34,9 +34,7 @@ from schemathesis.generation import GenerationMode
 from loyalty import services as platform_services
 from loyalty.api.server_auth import signed_headers
 from members import services as member_services
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
-from tests.stored_value.recharge_helpers import plan_1500_150
+from tests.factories import CouponTemplateFactory, MemberFactory, RechargePlan1500Factory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
 
@@ -77,9 +75,9 @@ def some_data(member):
     """Something for the generated ids to hit now and then."""
     from coupons import services as coupons
 
-    tpl = template()
+    tpl = CouponTemplateFactory()
     coupons.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="fuzz")
-    plan_1500_150()
+    RechargePlan1500Factory()
 
 
 def fuzz(schema, *, base_url: str, session: requests.Session, wanted) -> list[str]:

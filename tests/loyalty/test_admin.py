@@ -3,9 +3,9 @@ import re
 import pytest
 from django.contrib.admin.models import LogEntry
 
-from loyalty.api.server_auth import signed_headers
 from loyalty.models import ApiClient
 from tests.factories import MemberFactory
+from tests.helpers import signed_request
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_an_operator_creates_an_api_client_and_sees_its_secret_once(operator, ap
     assert secret not in client.secret_encrypted
     assert LogEntry.objects.filter(object_id=str(client.pk)).exists()  # audit trail
     path = "/api/v1/server/members/lookup?openid=nobody"
-    headers = signed_headers(key_id=client.key_id, secret=secret, method="GET", path=path)
-    meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
-    assert api.get(path, **meta).status_code == 404  # authenticated; the member simply does not exist
+    assert (
+        signed_request(api, client, secret, "GET", path).status_code == 404
+    )  # authenticated; the member simply does not exist
     assert secret not in operator.get(f"/admin/loyalty/apiclient/{client.pk}/change/").content.decode()

@@ -10,6 +10,7 @@ from membership.models import CardType, MemberDay, MembershipCard, TierChange
 from notifications.models import SubscribeConsent, WechatTemplate
 from points.models import PointsEntry
 from stored_value.models import RechargeOrder, RechargePlan
+from tests.helpers import assert_ledgers_consistent
 
 pytestmark = pytest.mark.django_db
 
@@ -36,4 +37,4 @@ def test_the_demo_pays_recharges_through_the_fake_wechat_pay_once(settings, tmp_
     assert set(MallItem.objects.values_list("kind", flat=True)) == {"physical", "coupon", "virtual_code"}
     assert MallItem.objects.filter(cash_fen__gt=0).exists()
     assert Redemption.objects.count() >= 10 and Redemption.objects.filter(status="fulfilled").exists()
-    call_command("verify_ledgers", stdout=io.StringIO())
+    assert_ledgers_consistent()

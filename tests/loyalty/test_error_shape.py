@@ -2,17 +2,9 @@ import pytest
 from django.test import override_settings
 
 from members.models import Member
+from tests.helpers import assert_error
 
 PROFILE = "/api/v1/me/profile"
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "details"}
-    assert body["code"] == code
-    assert body["message"]
-    return body
 
 
 @pytest.mark.django_db

@@ -3,8 +3,8 @@ import pytest
 from loyalty.models import IdempotencyRecord
 from members.models import Member
 from tests.concurrency import run_concurrently
-from tests.conftest import client_for
 from tests.factories import MemberFactory
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.urls("tests.loyalty.idempotency_urls")
 URL = "/test/grant"

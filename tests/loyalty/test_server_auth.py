@@ -9,13 +9,10 @@ from loyalty.api.server_auth import signed_headers
 from loyalty.models import ApiClient, ApiNonce
 from members.models import Member
 from tests.factories import MemberFactory
+from tests.helpers import as_meta
 
 pytestmark = pytest.mark.urls("tests.loyalty.idempotency_urls")
 GRANT = "/test/server-grant"
-
-
-def as_meta(headers: dict) -> dict:
-    return {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
 
 
 def signed_post(api, client, secret, body: dict, *, path=GRANT, key="k1", **overrides):

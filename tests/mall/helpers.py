@@ -1,22 +1,6 @@
 from mall import services
-from mall.models import MallItem, Redemption, ShippingAddress, VirtualCode
-from points import ledger
-from points.models import PointsAccount
-
-
-def item(**fields) -> MallItem:
-    defaults = {"name": "保温杯", "kind": "physical", "points": 500, "stock": 10}
-    return MallItem.objects.create(**{**defaults, **fields})
-
-
-def give_points(member, amount, key="seed"):
-    ledger.points_earn(
-        member_id=member.pk, amount=amount, idempotency_key=key, source="test", expires_at=None
-    )
-
-
-def points_of(member) -> int:
-    return PointsAccount.objects.filter(member=member).values_list("balance", flat=True).first() or 0
+from mall.models import Redemption, ShippingAddress, VirtualCode
+from tests.helpers import points_of
 
 
 def address(member, **fields) -> ShippingAddress:

@@ -8,7 +8,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from mall import services
 from mall.models import MallItem, Redemption, VirtualCode
-from tests.mall.helpers import address, give_points, item, points_of, redeem
+from tests.factories import EarnedPointsFactory, MallItemFactory
+from tests.helpers import points_of
+from tests.mall.helpers import address, redeem
 from tests.points.test_admin import staff
 
 pytestmark = pytest.mark.django_db
@@ -16,12 +18,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def rich(member):
-    give_points(member, 100_000)
+    EarnedPointsFactory(member=member, amount=100_000)
     return member
 
 
 def test_the_item_list_shows_price_stock_and_redemption_counters(admin_client, rich):
-    cup = item(name="保温杯", points=500, cash_fen=990, stock=5)
+    cup = MallItemFactory(name="保温杯", points=500, cash_fen=990, stock=5)
     home = address(rich)
     redeem(rich, cup, key="1", address_id=home.pk)
 
@@ -33,7 +35,7 @@ def test_the_item_list_shows_price_stock_and_redemption_counters(admin_client, r
 def test_saving_an_item_changes_stock_by_the_difference_asked_for_never_by_writing_it_back(
     admin_client, rich
 ):
-    cup = item(stock=5)
+    cup = MallItemFactory(stock=5)
     form = admin_client.get(f"/admin/mall/mallitem/{cup.pk}/change/")
     assert form.status_code == 200
     redeem(rich, cup, address_id=address(rich).pk)  # meanwhile, a member redeems one
@@ -63,7 +65,7 @@ def test_saving_an_item_changes_stock_by_the_difference_asked_for_never_by_writi
 
 
 def test_importing_codes_from_a_file_adds_stock_and_the_code_list_masks_them(admin_client):
-    card = item(name="视频月卡", kind="virtual_code", stock=0)
+    card = MallItemFactory(name="视频月卡", kind="virtual_code", stock=0)
     upload = SimpleUploadedFile("codes.csv", b"SECRET-AAAA-0001\nSECRET-AAAA-0002\n\nSECRET-AAAA-0001\n")
 
     response = admin_client.post(f"/admin/mall/mallitem/{card.pk}/import-codes/", {"codes_file": upload})
@@ -76,7 +78,7 @@ def test_importing_codes_from_a_file_adds_stock_and_the_code_list_masks_them(adm
 
 
 def test_shipping_needs_the_permission_and_marks_shipped(client, rich):
-    r = redeem(rich, item(), address_id=address(rich).pk)
+    r = redeem(rich, MallItemFactory(), address_id=address(rich).pk)
     url = f"/admin/mall/redemption/{r.pk}/ship/"
 
     staff(client, "clerk", "mall.view_redemption")
@@ -90,8 +92,8 @@ def test_shipping_needs_the_permission_and_marks_shipped(client, rich):
 
 def test_bulk_ship_from_a_csv_reports_every_row(client, rich):
     home = address(rich)
-    first = redeem(rich, item(), key="1", address_id=home.pk)
-    second = redeem(rich, item(), key="2", address_id=home.pk)
+    first = redeem(rich, MallItemFactory(), key="1", address_id=home.pk)
+    second = redeem(rich, MallItemFactory(), key="2", address_id=home.pk)
     staff(client, "ops", "mall.view_redemption", "mall.ship_redemption")
     text = f"兑换单号,快递公司,快递单号\n{first.no},顺丰,SF100\n{second.no},中通,ZT200\nM000,顺丰,SF1\n"
     upload = SimpleUploadedFile("ship.csv", text.encode("gb18030"))
@@ -104,7 +106,7 @@ def test_bulk_ship_from_a_csv_reports_every_row(client, rich):
 
 
 def test_an_operator_cancel_gives_points_and_stock_back(client, rich):
-    cup = item(stock=3)
+    cup = MallItemFactory(stock=3)
     r = redeem(rich, cup, address_id=address(rich).pk)
     staff(client, "ops", "mall.view_redemption", "mall.ship_redemption")
 
@@ -120,8 +122,8 @@ def test_an_operator_cancel_gives_points_and_stock_back(client, rich):
 
 def test_redemptions_export_as_csv_with_the_filters(admin_client, rich):
     home = address(rich)
-    kept = redeem(rich, item(name="保温杯"), key="1", address_id=home.pk)
-    gone = redeem(rich, item(), key="2", address_id=home.pk)
+    kept = redeem(rich, MallItemFactory(name="保温杯"), key="1", address_id=home.pk)
+    gone = redeem(rich, MallItemFactory(), key="2", address_id=home.pk)
     services.redemption_cancel(redemption_id=gone.pk, reason="x")
 
     response = admin_client.get("/admin/mall/redemption/export/?status__exact=paid")

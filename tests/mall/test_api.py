@@ -5,9 +5,9 @@ import pytest
 from mall import services
 from mall.models import Category, Redemption, ShippingAddress
 from payments.models import Payment
-from tests.conftest import client_for
-from tests.factories import MemberFactory
-from tests.mall.helpers import address, give_points, item, points_of, redeem, state
+from tests.factories import EarnedPointsFactory, MallItemFactory, MemberFactory
+from tests.helpers import client_for, points_of
+from tests.mall.helpers import address, redeem, state
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def post_redeem(client, it, key="k1", **extra):
 
 
 def virtual_item(codes=("SECRET-CODE-1",), **fields):
-    it = item(name="视频月卡", kind="virtual_code", stock=0, **fields)
+    it = MallItemFactory(name="视频月卡", kind="virtual_code", stock=0, **fields)
     services.virtual_codes_import(item_id=it.pk, codes=list(codes))
     it.refresh_from_db()
     return it
@@ -28,12 +28,12 @@ def virtual_item(codes=("SECRET-CODE-1",), **fields):
 def test_the_catalogue_filters_by_category_affordability_and_what_my_tier_unlocks(
     member, member_api, monkeypatch
 ):
-    give_points(member, 1_000)
+    EarnedPointsFactory(member=member, amount=1_000)
     cups = Category.objects.create(name="杯具", sort_order=1)
-    cup = item(name="保温杯", points=800, category=cups, sort_order=1)
-    pricey = item(name="行李箱", points=5_000, sort_order=2)
-    gold = item(name="金卡专享", points=100, min_tier_level=3, sort_order=3)
-    item(name="已下架", is_active=False)
+    cup = MallItemFactory(name="保温杯", points=800, category=cups, sort_order=1)
+    pricey = MallItemFactory(name="行李箱", points=5_000, sort_order=2)
+    gold = MallItemFactory(name="金卡专享", points=100, min_tier_level=3, sort_order=3)
+    MallItemFactory(name="已下架", is_active=False)
     monkeypatch.setattr("membership.selectors.member_tier_level", lambda *, member_id: 1)
 
     def names(**query):
@@ -56,8 +56,8 @@ def test_the_catalogue_filters_by_category_affordability_and_what_my_tier_unlock
 
 
 def test_item_detail_and_an_item_off_the_shelf_is_404(member_api):
-    cup = item(description="316 不锈钢", per_member_limit=2)
-    off = item(is_active=False)
+    cup = MallItemFactory(description="316 不锈钢", per_member_limit=2)
+    off = MallItemFactory(is_active=False)
 
     detail = member_api.get(f"/api/v1/mall/items/{cup.pk}").json()
 
@@ -69,7 +69,7 @@ def test_item_detail_and_an_item_off_the_shelf_is_404(member_api):
 def test_a_member_redeems_a_virtual_code_sees_it_in_full_on_the_detail_and_masked_in_the_list(
     member, member_api
 ):
-    give_points(member, 1_000)
+    EarnedPointsFactory(member=member, amount=1_000)
     card = virtual_item()
 
     created = post_redeem(member_api, card)
@@ -89,11 +89,11 @@ def test_a_member_redeems_a_virtual_code_sees_it_in_full_on_the_detail_and_maske
 
 def test_another_members_redemption_and_address_are_404(member, member_api):
     stranger = MemberFactory()
-    give_points(stranger, 1_000)
+    EarnedPointsFactory(member=stranger, amount=1_000)
     theirs = redeem(stranger, virtual_item())
     their_address = address(stranger)
-    cup = item()
-    give_points(member, 1_000)
+    cup = MallItemFactory()
+    EarnedPointsFactory(member=member, amount=1_000)
     before = state(cup, member)
 
     for method, url in [
@@ -113,7 +113,7 @@ def test_another_members_redemption_and_address_are_404(member, member_api):
 
 
 def test_redeem_errors_are_clear_and_change_nothing(member, member_api):
-    give_points(member, 100)
+    EarnedPointsFactory(member=member, amount=100)
     sold_out, expensive = virtual_item(codes=[]), virtual_item(codes=["A"], points=1_000)
 
     for it, status, code in [(sold_out, 409, "sold_out"), (expensive, 409, "insufficient_points")]:
@@ -129,8 +129,8 @@ def test_redeem_errors_are_clear_and_change_nothing(member, member_api):
 
 
 def test_points_and_cash_returns_payment_parameters_and_pays_through_simulate_pay(member, member_api):
-    give_points(member, 1_000)
-    cup = item(points=300, cash_fen=990)
+    EarnedPointsFactory(member=member, amount=1_000)
+    cup = MallItemFactory(points=300, cash_fen=990)
     home = member_api.post(
         "/api/v1/mall/addresses",
         {
@@ -155,10 +155,10 @@ def test_points_and_cash_returns_payment_parameters_and_pays_through_simulate_pa
 
 
 def test_cancel_then_confirm_receipt_flow(member, member_api):
-    give_points(member, 1_000)
+    EarnedPointsFactory(member=member, amount=1_000)
     home = address(member)
-    first = post_redeem(member_api, item(), key="a", address_id=home.pk).json()["redemption"]
-    second = post_redeem(member_api, item(), key="b", address_id=home.pk).json()["redemption"]
+    first = post_redeem(member_api, MallItemFactory(), key="a", address_id=home.pk).json()["redemption"]
+    second = post_redeem(member_api, MallItemFactory(), key="b", address_id=home.pk).json()["redemption"]
 
     cancelled = member_api.post(f"/api/v1/mall/redemptions/{first['id']}/cancel", HTTP_IDEMPOTENCY_KEY="c1")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
@@ -208,7 +208,7 @@ def test_addresses_crud_with_one_default(member, member_api):
 
 
 def test_my_redemptions_list_costs_a_fixed_number_of_queries(member, django_assert_max_num_queries):
-    give_points(member, 100_000)
+    EarnedPointsFactory(member=member, amount=100_000)
     card = virtual_item(codes=[f"C{i}" for i in range(12)])
     for i in range(12):
         redeem(member, card, key=f"k{i}")

@@ -1,7 +1,6 @@
 """Real parallel connections: stock never oversold, limits held, codes given once, payments fulfilled once."""
 
 import pytest
-from django.core.management import call_command
 
 from coupons.models import Coupon
 from mall import services
@@ -11,8 +10,8 @@ from payments import services as payments
 from payments.models import Payment
 from points.models import PointsAccount
 from tests.concurrency import run_concurrently
-from tests.coupons.helpers import template
-from tests.mall.helpers import give_points, item, points_of
+from tests.factories import CouponTemplateFactory, EarnedPointsFactory, MallItemFactory
+from tests.helpers import assert_ledgers_consistent, points_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
 
@@ -25,14 +24,14 @@ def members_with_points(count, points):
         ]
     )
     for m in members:
-        give_points(m, points)
+        EarnedPointsFactory(member=m, amount=points)
     return members
 
 
 def test_a_thousand_parallel_redemptions_of_a_stock_of_ten_give_exactly_ten():
     members = members_with_points(1000, 800)
-    tpl = template(total_stock=1000)
-    voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=500, stock=10)
+    tpl = CouponTemplateFactory(total_stock=1000)
+    voucher = MallItemFactory(name="20元券", kind="coupon", coupon_template=tpl, points=500, stock=10)
 
     results, errors = run_concurrently(
         lambda i: services.redemption_create(member=members[i], item_id=voucher.pk, idempotency_key="one"),
@@ -46,12 +45,12 @@ def test_a_thousand_parallel_redemptions_of_a_stock_of_ten_give_exactly_ten():
     assert len(winners) == 10 and Coupon.objects.count() == 10
     balances = dict(PointsAccount.objects.values_list("member_id", "balance"))
     assert all(balances[m.pk] == (300 if m.pk in winners else 800) for m in members)
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+    assert_ledgers_consistent()
 
 
 def test_one_members_parallel_redemptions_respect_the_per_member_limit():
     member = members_with_points(1, 100_000)[0]
-    card = item(name="月卡", kind="virtual_code", stock=0, per_member_limit=3)
+    card = MallItemFactory(name="月卡", kind="virtual_code", stock=0, per_member_limit=3)
     services.virtual_codes_import(item_id=card.pk, codes=[f"C{i}" for i in range(30)])
 
     results, errors = run_concurrently(
@@ -61,12 +60,12 @@ def test_one_members_parallel_redemptions_respect_the_per_member_limit():
     assert len(results) == 3 and errors == ["redemption_limit_reached"] * 17
     assert points_of(member) == 100_000 - 3 * 500
     assert MallItem.objects.get(pk=card.pk).stock == 27
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+    assert_ledgers_consistent()
 
 
 def test_one_key_sent_twenty_times_at_once_redeems_once():
     member = members_with_points(1, 100_000)[0]
-    card = item(name="月卡", kind="virtual_code", stock=0)
+    card = MallItemFactory(name="月卡", kind="virtual_code", stock=0)
     services.virtual_codes_import(item_id=card.pk, codes=[f"C{i}" for i in range(30)])
 
     results, errors = run_concurrently(
@@ -79,7 +78,7 @@ def test_one_key_sent_twenty_times_at_once_redeems_once():
 
 def test_a_virtual_code_is_never_given_twice():
     members = members_with_points(60, 1_000)
-    card = item(name="月卡", kind="virtual_code", stock=0)
+    card = MallItemFactory(name="月卡", kind="virtual_code", stock=0)
     services.virtual_codes_import(item_id=card.pk, codes=[f"CODE-{i:02d}" for i in range(25)])
 
     results, errors = run_concurrently(
@@ -92,13 +91,13 @@ def test_a_virtual_code_is_never_given_twice():
     codes = list(VirtualCode.objects.filter(redemption__isnull=False).values_list("redemption_id", flat=True))
     assert len(codes) == len(set(codes)) == 25
     assert sorted(codes) == sorted(r.redemption.pk for r in results)
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+    assert_ledgers_consistent()
 
 
 def test_a_payment_notification_delivered_ten_times_at_once_fulfils_once():
     member = members_with_points(1, 1_000)[0]
-    tpl = template(total_stock=10, per_member_limit=10)
-    voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=100, cash_fen=500)
+    tpl = CouponTemplateFactory(total_stock=10, per_member_limit=10)
+    voucher = MallItemFactory(name="20元券", kind="coupon", coupon_template=tpl, points=100, cash_fen=500)
     redeemed = services.redemption_create(member=member, item_id=voucher.pk, idempotency_key="k")
     payment = Payment.objects.get(out_trade_no=redeemed.redemption.out_trade_no)
     headers, body = payments.payment_simulate_pay(payment=payment, deliver=False)
@@ -111,4 +110,4 @@ def test_a_payment_notification_delivered_ten_times_at_once_fulfils_once():
     r = Redemption.objects.get()
     assert r.status == "fulfilled" and Coupon.objects.filter(member=member).count() == 1
     assert points_of(member) == 900
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+    assert_ledgers_consistent()

@@ -4,13 +4,10 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import User
-from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from coupons.models import Coupon
-from coupons.services import coupon_issue
 from loyalty.errors import IdempotencyConflict
 from mall import services
 from mall.exceptions import (
@@ -29,33 +26,33 @@ from mall.models import Redemption, RedemptionEvent, VirtualCode
 from payments import services as payments
 from payments.models import Payment, PaymentRefund
 from points.exceptions import InsufficientPoints
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
-from tests.mall.helpers import address, give_points, item, points_of, redeem, state
-from tests.points.helpers import local
+from tests.factories import (
+    CouponFactory,
+    CouponTemplateFactory,
+    EarnedPointsFactory,
+    MallItemFactory,
+    MemberFactory,
+    OperatorFactory,
+)
+from tests.helpers import local, points_of
+from tests.mall.helpers import address, redeem, state
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _ledgers_stay_consistent():
-    yield
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledgers_stay_consistent")]
 
 
 @pytest.fixture
 def rich(member):
-    give_points(member, 10_000)
+    EarnedPointsFactory(member=member, amount=10_000)
     return member
 
 
 @pytest.fixture
 def operator(db):
-    return User.objects.create(username="ops", is_staff=True)
+    return OperatorFactory(username="ops")
 
 
 def virtual_item(codes=("CODE-0001", "CODE-0002"), **fields):
-    it = item(name="视频会员月卡", kind="virtual_code", stock=0, **fields)
+    it = MallItemFactory(name="视频会员月卡", kind="virtual_code", stock=0, **fields)
     services.virtual_codes_import(item_id=it.pk, codes=list(codes))
     it.refresh_from_db()
     return it
@@ -72,7 +69,7 @@ def pay(redemption, deliver=True):
 
 
 def test_a_physical_item_spends_points_takes_stock_and_waits_for_shipping(rich):
-    cup = item(points=500, stock=3)
+    cup = MallItemFactory(points=500, stock=3)
     home = address(rich)
 
     r = redeem(rich, cup, address_id=home.pk)
@@ -108,7 +105,7 @@ def test_the_same_key_for_another_item_is_a_conflict_and_changes_nothing(rich):
 
 
 def test_a_sold_out_item_is_refused_with_sold_out_and_nothing_changes(rich):
-    cup = item(stock=0)
+    cup = MallItemFactory(stock=0)
     home = address(rich)
     before = state(cup, rich)
 
@@ -120,8 +117,8 @@ def test_a_sold_out_item_is_refused_with_sold_out_and_nothing_changes(rich):
 
 
 def test_not_enough_points_is_refused_and_stock_is_untouched(member):
-    give_points(member, 499)
-    cup = item(points=500)
+    EarnedPointsFactory(member=member, amount=499)
+    cup = MallItemFactory(points=500)
     home = address(member)
     before = state(cup, member)
 
@@ -144,7 +141,7 @@ def test_the_lifetime_limit_refuses_the_next_redemption_and_changes_nothing(rich
 
 
 def test_a_cancelled_redemption_does_not_count_against_the_limit(rich):
-    cup = item(per_member_limit=1)
+    cup = MallItemFactory(per_member_limit=1)
     home = address(rich)
     first = redeem(rich, cup, key="1", address_id=home.pk)
     services.redemption_cancel(redemption_id=first.pk, member_id=rich.pk, reason="changed my mind")
@@ -206,7 +203,7 @@ def test_a_card_only_item_needs_any_one_of_its_card_types(rich, monkeypatch):
 
 
 def test_a_physical_item_needs_an_address_of_my_own(rich):
-    cup = item()
+    cup = MallItemFactory()
     stranger = MemberFactory()
     theirs = address(stranger)
     before = state(cup, rich)
@@ -220,8 +217,8 @@ def test_a_physical_item_needs_an_address_of_my_own(rich):
 
 
 def test_a_coupon_item_issues_its_coupon_at_once(rich):
-    tpl = template(total_stock=5)
-    voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=200)
+    tpl = CouponTemplateFactory(total_stock=5)
+    voucher = MallItemFactory(name="20元券", kind="coupon", coupon_template=tpl, points=200)
 
     r = redeem(rich, voucher)
 
@@ -231,8 +228,8 @@ def test_a_coupon_item_issues_its_coupon_at_once(rich):
 
 
 def test_a_coupon_item_whose_coupon_ran_out_is_sold_out_and_changes_nothing(rich):
-    tpl = template(total_stock=0)
-    voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=200)
+    tpl = CouponTemplateFactory(total_stock=0)
+    voucher = MallItemFactory(name="20元券", kind="coupon", coupon_template=tpl, points=200)
     before = state(voucher, rich)
 
     with pytest.raises(SoldOut):
@@ -244,7 +241,7 @@ def test_a_coupon_item_whose_coupon_ran_out_is_sold_out_and_changes_nothing(rich
 def test_a_virtual_code_goes_to_one_redemption_and_the_last_code_then_sells_out(rich):
     card = virtual_item(codes=["ONLY-ONE"])
     other = MemberFactory()
-    give_points(other, 1_000)
+    EarnedPointsFactory(member=other, amount=1_000)
 
     r = redeem(rich, card)
     with pytest.raises(SoldOut):
@@ -282,7 +279,7 @@ def test_redemption_events_are_append_only(rich):
 
 
 def test_the_database_refuses_negative_stock(db):
-    cup = item(stock=0)
+    cup = MallItemFactory(stock=0)
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cur:
         cur.execute("UPDATE mall_mallitem SET stock = stock - 1 WHERE id = %s", [cup.pk])
 
@@ -306,8 +303,8 @@ def test_points_and_cash_holds_stock_and_points_until_paid_then_fulfils(rich):
 
 
 def test_a_duplicated_payment_notification_fulfils_once(rich):
-    tpl = template(total_stock=5, per_member_limit=5)
-    voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=100, cash_fen=500)
+    tpl = CouponTemplateFactory(total_stock=5, per_member_limit=5)
+    voucher = MallItemFactory(name="20元券", kind="coupon", coupon_template=tpl, points=100, cash_fen=500)
     r = redeem(rich, voucher)
 
     headers, body = pay(r)
@@ -337,7 +334,7 @@ def test_a_payment_that_times_out_releases_the_stock_the_code_and_restores_the_p
 
 
 def test_money_arriving_after_the_timeout_is_refunded_in_full(rich):
-    cup = item(cash_fen=1_990)
+    cup = MallItemFactory(cash_fen=1_990)
     r = redeem(rich, cup, address_id=address(rich).pk)
     headers, body = pay(r, deliver=False)  # the member paid; the notification is late
     Payment.objects.filter(out_trade_no=r.out_trade_no).update(status="closed")
@@ -352,10 +349,10 @@ def test_money_arriving_after_the_timeout_is_refunded_in_full(rich):
 
 
 def test_a_coupon_that_runs_out_while_the_member_pays_gives_everything_back(rich):
-    tpl = template(total_stock=1, per_member_limit=5)
-    voucher = item(name="20元券", kind="coupon", coupon_template=tpl, points=100, cash_fen=500)
+    tpl = CouponTemplateFactory(total_stock=1, per_member_limit=5)
+    voucher = MallItemFactory(name="20元券", kind="coupon", coupon_template=tpl, points=100, cash_fen=500)
     r = redeem(rich, voucher)
-    coupon_issue(template=tpl, member_id=MemberFactory().pk, source="test", issue_key="last")
+    CouponFactory(template=tpl)  # the last one in stock, to someone else
 
     pay(r)
 
@@ -389,7 +386,7 @@ def test_wechat_pay_down_at_prepay_keeps_the_redemption_payable_with_its_stock_a
 
 
 def test_cancelling_a_paid_physical_redemption_restores_points_cash_and_stock_once(rich):
-    cup = item(points=300, cash_fen=1_000, stock=2)
+    cup = MallItemFactory(points=300, cash_fen=1_000, stock=2)
     r = redeem(rich, cup, address_id=address(rich).pk)
     pay(r)
     assert r.status == "paid"
@@ -405,7 +402,7 @@ def test_cancelling_a_paid_physical_redemption_restores_points_cash_and_stock_on
 
 
 def test_a_shipped_or_fulfilled_redemption_cannot_be_cancelled(rich, operator):
-    cup = item()
+    cup = MallItemFactory()
     shipped = redeem(rich, cup, key="1", address_id=address(rich).pk)
     services.redemption_ship(
         redemption_id=shipped.pk, carrier="顺丰", tracking_no="SF1", actor_id=operator.pk
@@ -429,7 +426,7 @@ def test_another_members_redemption_is_not_found(rich):
 
 
 def test_ship_then_confirm_receipt_completes(rich, operator):
-    r = redeem(rich, item(), address_id=address(rich).pk)
+    r = redeem(rich, MallItemFactory(), address_id=address(rich).pk)
     with pytest.raises(ReceiptNotConfirmable):
         services.redemption_confirm_receipt(redemption_id=r.pk, member_id=rich.pk)
 
@@ -446,8 +443,8 @@ def test_ship_then_confirm_receipt_completes(rich, operator):
 
 
 def test_shipped_redemptions_complete_automatically_after_n_days_once(rich, operator):
-    old = redeem(rich, item(), key="1", address_id=address(rich).pk)
-    fresh = redeem(rich, item(), key="2", address_id=address(rich).pk)
+    old = redeem(rich, MallItemFactory(), key="1", address_id=address(rich).pk)
+    fresh = redeem(rich, MallItemFactory(), key="2", address_id=address(rich).pk)
     with time_machine.travel(timezone.now() - timedelta(days=8)):
         services.redemption_ship(redemption_id=old.pk, carrier="EMS", tracking_no="E1", actor_id=operator.pk)
     services.redemption_ship(redemption_id=fresh.pk, carrier="EMS", tracking_no="E2", actor_id=operator.pk)
@@ -461,7 +458,7 @@ def test_shipped_redemptions_complete_automatically_after_n_days_once(rich, oper
 
 
 def test_shipping_from_rows_reports_each_row(rich, operator):
-    paid = redeem(rich, item(), key="1", address_id=address(rich).pk)
+    paid = redeem(rich, MallItemFactory(), key="1", address_id=address(rich).pk)
     code = redeem(rich, virtual_item(), key="2")
 
     results = services.redemptions_ship_rows(

@@ -1,11 +1,8 @@
 """Account closure (注销): refused while value is owed to the member, otherwise forfeit, anonymise, end sessions."""
 
-import io
 from datetime import date, timedelta
 
 import pytest
-import time_machine
-from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from coupons import services as coupon_services
@@ -18,22 +15,18 @@ from notifications import services as notification_services
 from notifications.models import SubscribeConsent, WechatDelivery, WechatTemplate
 from points.models import PointsEntry
 from stored_value import ledger as stored_value_ledger
-from stored_value.models import RechargeOrder, RechargePlan
+from stored_value.models import RechargeOrder
 from tests.concurrency import run_concurrently
-from tests.conftest import client_for
-from tests.coupons.helpers import template as coupon_template
-from tests.factories import MemberFactory
-from tests.points.helpers import balance, earn, local
-from tests.stored_value.helpers import credit, spend
+from tests.factories import CardTypeFactory, CouponTemplateFactory, MemberFactory, RechargeFactory
+from tests.helpers import assert_ledgers_consistent, client_for, local, stopped_clock
+from tests.points.helpers import balance, earn
+from tests.stored_value.helpers import spend
 
 URL = "/api/v1/me/close"
 NOW = local(2026, 11, 15, 10)
 
 
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+clock = stopped_clock(NOW)
 
 
 @pytest.fixture
@@ -57,7 +50,7 @@ def close(client, key="close-1", body=None):
 
 
 def coupons_of(member, n=2):
-    tpl = coupon_template(per_member_limit=n)
+    tpl = CouponTemplateFactory(per_member_limit=n)
     return [
         coupon_services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key=f"c{i}")
         for i in range(n)
@@ -120,7 +113,7 @@ def test_closing_forfeits_points_and_coupons_anonymises_and_ends_every_session(a
     for session in (client, other_session):
         me = session.get("/api/v1/me")
         assert (me.status_code, me.json()["code"]) == (401, "not_authenticated")
-    call_command("verify_ledgers", stdout=io.StringIO())
+    assert_ledgers_consistent()
 
 
 @pytest.mark.django_db
@@ -138,7 +131,7 @@ def test_the_invite_code_is_replaced_so_the_old_one_names_nobody(alice):
 def test_used_coupons_and_the_ledgers_stay_for_the_books(alice):
     kept = coupons_of(alice, 1)[0]
     coupon_services.coupon_redeem_code(code=kept.code, order_no="POS-1")
-    credit(alice, 1000)
+    RechargeFactory(member=alice, amount_fen=1000)
     spend(alice, 1000)
     entries = PointsEntry.objects.count()
 
@@ -156,7 +149,7 @@ def test_used_coupons_and_the_ledgers_stay_for_the_books(alice):
 def test_closing_is_refused_while_stored_value_remains(alice, admin_user, principal, bonus):
     earn(alice, 100, key="p")
     coupons_of(alice, 1)
-    credit(alice, principal or 100, bonus)
+    RechargeFactory(member=alice, amount_fen=principal or 100, bonus_fen=bonus)
     if not principal:  # bonus only: take the principal back out
         stored_value_ledger.stored_value_adjust(
             member_id=alice.pk,
@@ -181,10 +174,7 @@ def test_closing_is_refused_while_stored_value_remains(alice, admin_user, princi
 
 @pytest.mark.django_db
 def test_closing_is_refused_while_a_recharge_awaits_payment(alice):
-    plan = RechargePlan.objects.create(name="open", kind="open", max_fen=10**6)
-    order = RechargeOrder.objects.create(
-        member=alice, plan=plan, amount_fen=1000, bonus_fen=0, status="created"
-    )
+    order = RechargeFactory(member=alice, amount_fen=1000, awaiting_payment=True)
     client = client_for(alice)
     before = state(alice)
 
@@ -198,7 +188,7 @@ def test_closing_is_refused_while_a_recharge_awaits_payment(alice):
 
 @pytest.mark.django_db
 def test_a_refused_closure_with_a_key_is_replayed_as_refused(alice):
-    credit(alice, 500)
+    RechargeFactory(member=alice, amount_fen=500)
     client = client_for(alice)
 
     first, again = close(client), close(client)
@@ -304,7 +294,7 @@ def test_closing_is_refused_while_an_order_awaits_payment_and_allowed_once_it_is
     from orders import services as order_services
     from tests.orders.helpers import basket, commit
 
-    credit(alice, 5_000)
+    RechargeFactory(member=alice, amount_fen=5_000)
     commit(alice, basket(("TEA", 5_000, 1), stored_value_fen=5_000), order_no="OPEN-1")
 
     response = close(client_for(alice))
@@ -320,9 +310,8 @@ def test_closing_is_refused_while_an_order_awaits_payment_and_allowed_once_it_is
 def test_closing_revokes_every_membership_card_with_an_event(alice):
     from membership import cards
     from membership.models import CardEvent, CardStatus, MembershipCard
-    from tests.membership.card_helpers import card_type
 
-    free, trial = card_type("free"), card_type("paid", trial_days=7)
+    free, trial = CardTypeFactory(kind="free"), CardTypeFactory(kind="paid", trial_days=7)
     cards.card_claim(member_id=alice.pk, card_type_id=free.pk)
     cards.card_trial(member_id=alice.pk, card_type_id=trial.pk)
 
@@ -337,9 +326,8 @@ def test_closing_revokes_every_membership_card_with_an_event(alice):
 @pytest.mark.django_db
 def test_closing_is_refused_while_a_card_purchase_awaits_payment(alice):
     from membership import cards
-    from tests.membership.card_helpers import card_type
 
-    cards.card_purchase_create(member=alice, card_type_id=card_type("paid").pk)
+    cards.card_purchase_create(member=alice, card_type_id=CardTypeFactory(kind="paid").pk)
 
     response = close(client_for(alice))
 
@@ -414,4 +402,4 @@ def test_a_points_debt_is_left_on_the_books_not_written_off(alice):
 
     assert result.points_forfeited == 0
     assert balance(alice) == -80 and PointsEntry.objects.count() == entries
-    call_command("verify_ledgers", stdout=io.StringIO())
+    assert_ledgers_consistent()

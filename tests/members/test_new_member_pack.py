@@ -12,16 +12,17 @@ from members.services import member_login_dev
 from membership.models import MembershipPolicy
 from points.models import PointsEntry
 from tests.concurrency import run_concurrently
-from tests.coupons.helpers import template
-from tests.membership.card_helpers import pack
+from tests.factories import CouponTemplateFactory, GiftPackFactory
 from tests.membership.helpers import policy
 
 LOGIN = "/api/v1/auth/wechat-login"
 
 
 def welcome_pack(points=88):
-    p = pack("新人礼包", points=points)
-    GiftPackItem.objects.create(pack=p, template=template(name="新人券", total_stock=100), quantity=1)
+    p = GiftPackFactory(name="新人礼包", points=points)
+    GiftPackItem.objects.create(
+        pack=p, template=CouponTemplateFactory(name="新人券", total_stock=100), quantity=1
+    )
     policy(new_member_pack=p)
     return p
 

@@ -1,8 +1,8 @@
 import pytest
 
 from members.models import Member
-from tests.conftest import client_for
 from tests.factories import MemberFactory
+from tests.helpers import client_for
 
 PHONE = "/api/v1/me/phone"
 

@@ -1,8 +1,8 @@
 import pytest
 
 from members.models import Member
-from tests.conftest import client_for
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory, RechargeFactory
+from tests.helpers import client_for
 
 PROFILE = "/api/v1/me/profile"
 
@@ -106,12 +106,10 @@ def test_me_summary(member_api, member):
 def test_me_sums_up_points_stored_value_and_usable_coupons(member, member_api):
     from coupons import services as coupons
     from points import ledger as points
-    from tests.coupons.helpers import template
-    from tests.stored_value.helpers import credit
 
     points.points_earn(member_id=member.pk, amount=120, idempotency_key="k", source="test", expires_at=None)
-    credit(member, 150_000, 15_000)
-    coupons.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
+    coupons.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
 
     me = member_api.get("/api/v1/me").json()
 

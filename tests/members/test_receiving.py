@@ -12,7 +12,6 @@ import time
 from datetime import date, timedelta
 
 import pytest
-import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections, transaction
 from django.utils import timezone
@@ -31,10 +30,9 @@ from membership.services import membership_record_order
 from notifications.models import Notification
 from points import reminders
 from points.models import PointsEntry
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
-from tests.membership.card_helpers import card_type, pack
-from tests.membership.helpers import local, policy, set_tiers
+from tests.factories import CardTypeFactory, CouponTemplateFactory, GiftPackFactory, MemberFactory
+from tests.helpers import local, stopped_clock
+from tests.membership.helpers import policy, set_tiers
 from tests.points.helpers import earn
 from tests.points.test_admin import staff
 
@@ -43,10 +41,7 @@ pytestmark = pytest.mark.django_db
 NOW = local(2026, 12, 2, 12)  # a Wednesday
 
 
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+clock = stopped_clock(NOW)
 
 
 @pytest.fixture
@@ -68,8 +63,10 @@ def closed_for_real(member) -> Member:
 
 
 def gift(name="礼包", points=10):
-    p = pack(name, points=points)
-    GiftPackItem.objects.create(pack=p, template=template(name=f"{name}券", total_stock=10), quantity=1)
+    p = GiftPackFactory(name=name, points=points)
+    GiftPackItem.objects.create(
+        pack=p, template=CouponTemplateFactory(name=f"{name}券", total_stock=10), quantity=1
+    )
     return p
 
 
@@ -121,7 +118,7 @@ def test_a_gift_pack_is_not_given_to_a_closed_account_and_nothing_is_written():
 
 def test_a_coupon_is_not_issued_to_a_closed_account():
     member = closed_for_real(MemberFactory())
-    tpl = template()
+    tpl = CouponTemplateFactory()
 
     with pytest.raises(ApplicationError) as exc:
         coupon_services.coupon_issue(template=tpl, member_id=member.pk, source="test", issue_key="k")
@@ -133,7 +130,7 @@ def test_a_coupon_is_not_issued_to_a_closed_account():
 
 @pytest.mark.parametrize("audience", ["everyone", "new_members", "tiers", "card_holders", "segment"])
 def test_no_coupon_audience_holds_a_closed_account(audience, entry_tier):
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
     member, other = MemberFactory(), MemberFactory()
     for m in (member, other):
         cards.card_claim(member_id=m.pk, card_type_id=ct.pk)
@@ -142,7 +139,7 @@ def test_no_coupon_audience_holds_a_closed_account(audience, entry_tier):
         rules={"op": "and", "conditions": [{"field": "registration_channel", "value": ["mini_program"]}]},
     )
     values = {"tiers": [0], "card_holders": [ct.pk], "segment": [segment.pk]}.get(audience, [])
-    tpl = template(audience=audience, audience_values=values)
+    tpl = CouponTemplateFactory(audience=audience, audience_values=values)
     shut(member)
 
     assert [row["template"] for row in coupon_selectors.claim_centre(member=other)] == [tpl]
@@ -202,7 +199,7 @@ def bulk_url(tpl) -> str:
 
 def test_a_bulk_issue_to_all_members_leaves_closed_accounts_out(client, django_capture_on_commit_callbacks):
     kept, closed = MemberFactory(), closed_for_real(MemberFactory())
-    tpl = template()
+    tpl = CouponTemplateFactory()
     staff(client, "ops", "coupons.view_coupontemplate", "coupons.issue_coupons", "coupons.view_bulkissue")
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -219,7 +216,7 @@ def test_a_closed_account_named_in_an_uploaded_list_is_reported_skipped_with_the
     client, django_capture_on_commit_callbacks
 ):
     kept, closed = MemberFactory(), closed_for_real(MemberFactory())
-    tpl = template()
+    tpl = CouponTemplateFactory()
     staff(client, "ops", "coupons.view_coupontemplate", "coupons.issue_coupons", "coupons.view_bulkissue")
     upload = SimpleUploadedFile("members.csv", f"{kept.pk}\n{closed.pk}\n".encode())
 
@@ -241,7 +238,7 @@ def test_a_closed_account_named_in_an_uploaded_list_is_reported_skipped_with_the
 
 def test_a_member_who_closes_after_a_bulk_issue_was_queued_is_skipped_when_it_runs(admin_user):
     kept, leaving = MemberFactory(), MemberFactory()
-    tpl = template()
+    tpl = CouponTemplateFactory()
     bulk = coupon_services.bulk_issue_create(
         template_id=tpl.pk, member_ids=[kept.pk, leaving.pk], actor_id=admin_user.pk
     )
@@ -270,7 +267,7 @@ def test_the_member_day_push_skips_a_closed_account(entry_tier):
 
 @pytest.mark.parametrize("audience", ["everyone", "tiers", "card_holders"])
 def test_no_member_day_audience_holds_a_closed_account(audience, entry_tier):
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
     kept, member = MemberFactory(), MemberFactory()
     for m in (kept, member):
         cards.card_claim(member_id=m.pk, card_type_id=ct.pk, now=NOW - timedelta(days=1))
@@ -302,7 +299,7 @@ def test_birthday_gifts_skip_a_closed_account(entry_tier):
 
 
 def test_monthly_card_coupons_skip_a_closed_account(entry_tier):
-    ct = card_type("free", monthly_pack=gift("月礼"))
+    ct = CardTypeFactory(kind="free", monthly_pack=gift("月礼"))
     kept, member = MemberFactory(), MemberFactory()
     for m in (kept, member):
         cards.card_claim(member_id=m.pk, card_type_id=ct.pk)
@@ -314,7 +311,7 @@ def test_monthly_card_coupons_skip_a_closed_account(entry_tier):
 
 
 def test_card_expiry_reminders_skip_a_closed_account(entry_tier):
-    ct = card_type("free", validity="days", valid_days=3)
+    ct = CardTypeFactory(kind="free", validity="days", valid_days=3)
     kept, member = MemberFactory(), MemberFactory()
     for m in (kept, member):
         cards.card_claim(member_id=m.pk, card_type_id=ct.pk)
@@ -330,7 +327,9 @@ def test_conditional_cards_caught_up_at_night_skip_a_closed_account(entry_tier):
     for n, m in enumerate((kept, member)):
         membership_record_order(member_id=m.pk, order_no=f"O{n}", paid_fen=100, completed_at=NOW)
     shut(member)
-    card_type("conditional", condition="orders", condition_threshold=1, opening_pack=gift("开卡礼"))
+    CardTypeFactory(
+        kind="conditional", condition="orders", condition_threshold=1, opening_pack=gift("开卡礼")
+    )
 
     assert cards.cards_catch_up_conditional() == 1
 
@@ -367,7 +366,7 @@ def test_points_expiry_reminders_skip_a_closed_account():
 
 
 def test_coupon_expiry_reminders_skip_a_closed_account():
-    tpl = template(valid_days=2, per_member_limit=1)
+    tpl = CouponTemplateFactory(valid_days=2, per_member_limit=1)
     kept, member = MemberFactory(), MemberFactory()
     for m in (kept, member):
         coupon_services.coupon_claim(member=m, template_id=tpl.pk, idempotency_key="k")

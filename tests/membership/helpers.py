@@ -1,14 +1,5 @@
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
-from coupons.models import GiftPack
 from membership.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def local(*args) -> datetime:
-    return datetime(*args, tzinfo=SHANGHAI)
+from tests.factories import GiftPackFactory
 
 
 def set_tiers(*rows, upgrade_packs=False) -> list[Tier]:
@@ -18,9 +9,7 @@ def set_tiers(*rows, upgrade_packs=False) -> list[Tier]:
     for row in rows:
         level, threshold, discount, multiplier, shipping = (*row, 0, "1", False)[:5]
         pack = (
-            GiftPack.objects.create(name=f"升级礼包 {level}", points=10 * level)
-            if upgrade_packs and level
-            else None
+            GiftPackFactory(name=f"升级礼包 {level}", points=10 * level) if upgrade_packs and level else None
         )
         made.append(
             Tier.objects.create(

@@ -11,9 +11,9 @@ from membership import cards
 from membership.benefits import Benefits, Offer, combine, member_benefits, points_multiplier
 from membership.models import MemberDay, Membership
 from membership.tiers import lock_membership
-from tests.factories import MemberFactory
-from tests.membership.card_helpers import card_type
-from tests.membership.helpers import local, set_tiers
+from tests.factories import CardTypeFactory, MemberFactory
+from tests.helpers import local
+from tests.membership.helpers import set_tiers
 
 pytestmark = pytest.mark.django_db
 
@@ -37,8 +37,8 @@ def test_an_entry_member_with_nothing_gets_nothing(member):
 
 def test_best_of_tier_and_cards_not_the_sum(member):
     at_level(member, 2)
-    better = card_type("free", name="8折卡", discount_bp=2000, points_multiplier="1.2")
-    shipping = card_type("free", name="包邮卡", discount_bp=300, free_shipping=True)
+    better = CardTypeFactory(kind="free", name="8折卡", discount_bp=2000, points_multiplier="1.2")
+    shipping = CardTypeFactory(kind="free", name="包邮卡", discount_bp=300, free_shipping=True)
     for ct in (better, shipping):
         cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
 
@@ -68,7 +68,7 @@ def test_design_example_five_member_day_doubles_the_tier_multiplier_and_stacks_i
 
 
 def test_an_expired_or_revoked_card_gives_nothing(member, admin_user):
-    ct = card_type("free", validity="days", valid_days=1, discount_bp=1000)
+    ct = CardTypeFactory(kind="free", validity="days", valid_days=1, discount_bp=1000)
     card = cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
 
     assert member_benefits(member_id=member.pk, at=timezone.now() + timedelta(days=1)).discount_bp == 0

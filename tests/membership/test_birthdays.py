@@ -3,13 +3,14 @@ from datetime import date, timedelta
 import pytest
 import time_machine
 
-from coupons.models import GiftPack, GiftPackGrant
+from coupons.models import GiftPackGrant
 from members.models import Member
 from members.services import member_update_profile
 from membership import birthdays
 from membership.models import Tier
-from tests.factories import MemberFactory
-from tests.membership.helpers import local, policy, set_tiers
+from tests.factories import GiftPackFactory, MemberFactory
+from tests.helpers import local
+from tests.membership.helpers import policy, set_tiers
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def gift(db):
     set_tiers((0, 0))
-    pack = GiftPack.objects.create(name="生日礼包", points=88)
+    pack = GiftPackFactory(name="生日礼包", points=88)
     Tier.objects.filter(level=0).update(birthday_pack=pack)
     return pack
 

@@ -16,9 +16,9 @@ from payments.models import Payment, PaymentRefund
 from points import earning
 from points import ledger as points_ledger
 from points.models import PointsEntry
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
-from tests.membership.card_helpers import DAY, card_type, pack, pay
+from tests.factories import CardTypeFactory, CouponTemplateFactory, GiftPackFactory, MemberFactory
+from tests.helpers import assert_ledgers_consistent
+from tests.membership.card_helpers import DAY, pay
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,7 @@ def refused(code, call):
 
 
 def test_a_free_card_is_claimed_with_its_channel_staff_tags_and_opening_pack(member):
-    ct = card_type("free", validity="days", valid_days=30, opening_pack=pack(points=20))
+    ct = CardTypeFactory(kind="free", validity="days", valid_days=30, opening_pack=GiftPackFactory(points=20))
 
     card = cards.card_claim(member_id=member.pk, card_type_id=ct.pk, channel="store-1", staff="s007")
 
@@ -54,7 +54,7 @@ def test_a_free_card_is_claimed_with_its_channel_staff_tags_and_opening_pack(mem
 
 
 def test_claiming_twice_is_refused_and_changes_nothing(member):
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
     cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
     before = card_snapshot(member)
 
@@ -64,7 +64,7 @@ def test_claiming_twice_is_refused_and_changes_nothing(member):
 
 
 def test_an_expired_free_card_can_be_claimed_again(member):
-    ct = card_type("free", validity="days", valid_days=10)
+    ct = CardTypeFactory(kind="free", validity="days", valid_days=10)
     first = cards.card_claim(member_id=member.pk, card_type_id=ct.pk, now=timezone.now() - 11 * DAY)
 
     again = cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
@@ -82,7 +82,7 @@ def test_an_expired_free_card_can_be_claimed_again(member):
     ],
 )
 def test_a_card_type_outside_its_window_is_refused_and_nothing_is_written(member, fields):
-    ct = card_type("free", **fields)
+    ct = CardTypeFactory(kind="free", **fields)
 
     refused("card_type_unavailable", lambda: cards.card_claim(member_id=member.pk, card_type_id=ct.pk))
 
@@ -91,7 +91,7 @@ def test_a_card_type_outside_its_window_is_refused_and_nothing_is_written(member
 
 def test_a_date_range_card_is_valid_for_its_range(member):
     start, end = timezone.now() - DAY, timezone.now() + 5 * DAY
-    ct = card_type("free", validity="range", valid_from=start, valid_until=end)
+    ct = CardTypeFactory(kind="free", validity="range", valid_from=start, valid_until=end)
 
     card = cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
 
@@ -99,7 +99,7 @@ def test_a_date_range_card_is_valid_for_its_range(member):
 
 
 def test_claiming_a_conditional_card_without_meeting_it_is_refused_with_the_progress(member):
-    ct = card_type("conditional", condition="paid_spend", condition_threshold=100_000)
+    ct = CardTypeFactory(kind="conditional", condition="paid_spend", condition_threshold=100_000)
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=99_999, completed_at=timezone.now())
 
     with pytest.raises(ApplicationError) as exc:
@@ -111,7 +111,7 @@ def test_claiming_a_conditional_card_without_meeting_it_is_refused_with_the_prog
 
 
 def test_design_example_three_a_card_is_granted_the_moment_spend_reaches_the_threshold(member):
-    ct = card_type("conditional", condition="paid_spend", condition_threshold=100_000)
+    ct = CardTypeFactory(kind="conditional", condition="paid_spend", condition_threshold=100_000)
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=60_000, completed_at=timezone.now())
     assert not MembershipCard.objects.filter(member=member).exists()
 
@@ -122,7 +122,7 @@ def test_design_example_three_a_card_is_granted_the_moment_spend_reaches_the_thr
 
 
 def test_an_order_count_card_is_granted_on_the_third_completed_order(member):
-    card_type("conditional", condition="orders", condition_threshold=3)
+    CardTypeFactory(kind="conditional", condition="orders", condition_threshold=3)
     for n in range(2):
         membership_record_order(
             member_id=member.pk, order_no=f"O{n}", paid_fen=100, completed_at=timezone.now()
@@ -135,10 +135,10 @@ def test_an_order_count_card_is_granted_on_the_third_completed_order(member):
 
 
 def test_the_nightly_catch_up_grants_points_cards_and_cards_of_new_rules_once(member):
-    by_points = card_type("conditional", condition="points", condition_threshold=500)
+    by_points = CardTypeFactory(kind="conditional", condition="points", condition_threshold=500)
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=200_000, completed_at=timezone.now())
-    by_spend = card_type(
-        "conditional", condition="paid_spend", condition_threshold=150_000
+    by_spend = CardTypeFactory(
+        kind="conditional", condition="paid_spend", condition_threshold=150_000
     )  # a rule added later
     # Points earned outside an order (a check-in, an invite): no order event to grant on.
     points_ledger.points_earn(
@@ -154,7 +154,7 @@ def test_the_nightly_catch_up_grants_points_cards_and_cards_of_new_rules_once(me
 
 
 def test_an_operator_grants_and_revokes_with_a_reason_and_a_revoked_card_gives_nothing(member, admin_user):
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
     card = cards.card_grant(member_id=member.pk, card_type_id=ct.pk, actor_id=admin_user.pk, reason="补发")
 
     cards.card_revoke(card_id=card.pk, actor_id=admin_user.pk, reason="误发")
@@ -171,7 +171,7 @@ def test_an_operator_grants_and_revokes_with_a_reason_and_a_revoked_card_gives_n
 
 
 def test_a_paid_card_cannot_be_claimed(member):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     refused("card_not_claimable", lambda: cards.card_claim(member_id=member.pk, card_type_id=ct.pk))
     assert card_snapshot(member) == ([], [], [], [])
 
@@ -180,7 +180,7 @@ def test_a_paid_card_cannot_be_claimed(member):
 
 
 def test_a_paid_card_is_bought_renewed_from_its_expiry_and_the_renewal_refunded_pro_rata(member, admin_user):
-    ct = card_type("paid", price_fen=3_000, period="month")
+    ct = CardTypeFactory(kind="paid", price_fen=3_000, period="month")
 
     first = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     assert first.status == "created" and first.amount_fen == 3_000
@@ -210,7 +210,7 @@ def test_a_paid_card_is_bought_renewed_from_its_expiry_and_the_renewal_refunded_
 
 
 def test_refunding_an_earlier_period_before_the_later_one_is_refused(member, admin_user):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     first = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     pay(first)
     second = cards.card_purchase_create(member=member, card_type_id=ct.pk)
@@ -226,7 +226,7 @@ def test_refunding_an_earlier_period_before_the_later_one_is_refused(member, adm
 
 
 def test_a_second_purchase_while_one_awaits_payment_is_refused(member):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     cards.card_purchase_create(member=member, card_type_id=ct.pk)
     before = card_snapshot(member)
 
@@ -238,7 +238,7 @@ def test_a_second_purchase_while_one_awaits_payment_is_refused(member):
 def test_a_payment_notification_delivered_twice_credits_the_card_once(member):
     from payments import services as payments
 
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     purchase = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     payment = Payment.objects.get(out_trade_no=purchase.out_trade_no)
     headers, body = payments.payment_simulate_pay(payment=payment)
@@ -253,7 +253,7 @@ def test_a_payment_notification_delivered_twice_credits_the_card_once(member):
 
 
 def test_the_free_trial_is_once_per_member(member):
-    ct = card_type("paid", trial_days=7)
+    ct = CardTypeFactory(kind="paid", trial_days=7)
 
     card = cards.card_trial(member_id=member.pk, card_type_id=ct.pk)
     assert card.valid_until - card.valid_from == timedelta(days=7) and card.trial_used
@@ -264,7 +264,7 @@ def test_the_free_trial_is_once_per_member(member):
 
 
 def test_buying_during_a_trial_extends_from_the_trial_end(member):
-    ct = card_type("paid", trial_days=7)
+    ct = CardTypeFactory(kind="paid", trial_days=7)
     trial = cards.card_trial(member_id=member.pk, card_type_id=ct.pk)
 
     purchase = cards.card_purchase_create(member=member, card_type_id=ct.pk)
@@ -277,9 +277,9 @@ def test_buying_during_a_trial_extends_from_the_trial_end(member):
 
 
 def test_expiring_cards_are_reminded_once_and_paid_ones_asked_to_renew(member):
-    free = card_type("free", validity="days", valid_days=5)
-    paid = card_type("paid", trial_days=3)
-    far = card_type("free", name="far", validity="days", valid_days=30)
+    free = CardTypeFactory(kind="free", validity="days", valid_days=5)
+    paid = CardTypeFactory(kind="paid", trial_days=3)
+    far = CardTypeFactory(kind="free", name="far", validity="days", valid_days=30)
     cards.card_claim(member_id=member.pk, card_type_id=free.pk)
     cards.card_trial(member_id=member.pk, card_type_id=paid.pk)
     cards.card_claim(member_id=member.pk, card_type_id=far.pk)
@@ -292,7 +292,7 @@ def test_expiring_cards_are_reminded_once_and_paid_ones_asked_to_renew(member):
 
 
 def test_monthly_coupons_are_given_once_per_card_and_month(member):
-    ct = card_type("free", monthly_pack=pack("月度券", points=5))
+    ct = CardTypeFactory(kind="free", monthly_pack=GiftPackFactory(name="月度券", points=5))
     card = cards.card_claim(member_id=member.pk, card_type_id=ct.pk)
 
     cards.cards_issue_monthly()
@@ -306,7 +306,7 @@ def test_monthly_coupons_are_given_once_per_card_and_month(member):
 
 def test_another_member_cannot_be_granted_a_card_twice_by_the_catch_up_and_an_order(tiers):
     member = MemberFactory()
-    card_type("conditional", condition="orders", condition_threshold=1)
+    CardTypeFactory(kind="conditional", condition="orders", condition_threshold=1)
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=1, completed_at=timezone.now())
 
     assert cards.cards_catch_up_conditional() == 0
@@ -316,9 +316,8 @@ def test_another_member_cannot_be_granted_a_card_twice_by_the_catch_up_and_an_or
 def test_money_arriving_for_a_card_revoked_meanwhile_is_refunded_whole_and_the_card_stays_revoked(
     member, admin_user
 ):
-    from loyalty.management.commands.verify_ledgers import find_violations
 
-    ct = card_type("paid", trial_days=7)
+    ct = CardTypeFactory(kind="paid", trial_days=7)
     trial = cards.card_trial(member_id=member.pk, card_type_id=ct.pk)
     purchase = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     cards.card_revoke(card_id=trial.pk, actor_id=admin_user.pk, reason="abuse")
@@ -328,7 +327,7 @@ def test_money_arriving_for_a_card_revoked_meanwhile_is_refunded_whole_and_the_c
     assert purchase.status == "refunded" and purchase.refunded_fen == purchase.amount_fen
     assert MembershipCard.objects.get(pk=trial.pk).status == "revoked"
     assert PaymentRefund.objects.filter(out_refund_no=f"CARD{purchase.pk}", amount_fen=1_990).exists()
-    assert find_violations() == []
+    assert_ledgers_consistent()
 
 
 # --- refunds undo the cards they take below their condition (issue #19) ---------------------------
@@ -355,10 +354,10 @@ def opening_pack_state(member, ct):
 
 
 def test_a_refund_below_a_spend_card_threshold_revokes_the_card_with_its_reason_pack_and_notice(member):
-    opening = pack(points=30)
-    GiftPackItem.objects.create(pack=opening, template=template(per_member_limit=5))
-    ct = card_type(
-        "conditional",
+    opening = GiftPackFactory(points=30)
+    GiftPackItem.objects.create(pack=opening, template=CouponTemplateFactory(per_member_limit=5))
+    ct = CardTypeFactory(
+        kind="conditional",
         condition="paid_spend",
         condition_threshold=100_000,
         opening_pack=opening,
@@ -380,7 +379,9 @@ def test_a_refund_below_a_spend_card_threshold_revokes_the_card_with_its_reason_
 
 
 def test_an_order_card_goes_with_its_fully_refunded_order_and_comes_back_with_a_real_one(member):
-    ct = card_type("conditional", condition="orders", condition_threshold=1, opening_pack=pack(points=20))
+    ct = CardTypeFactory(
+        kind="conditional", condition="orders", condition_threshold=1, opening_pack=GiftPackFactory(points=20)
+    )
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=5_000, completed_at=timezone.now())
     membership_record_refund(
         member_id=member.pk, order_no="A", refund_no="R", paid_fen=5_000, fully_refunded=True
@@ -402,7 +403,7 @@ def test_an_order_card_goes_with_its_fully_refunded_order_and_comes_back_with_a_
 
 
 def test_a_card_an_undone_refund_took_may_be_claimed_again_once_the_condition_is_met(member):
-    ct = card_type("conditional", condition="paid_spend", condition_threshold=100_000)
+    ct = CardTypeFactory(kind="conditional", condition="paid_spend", condition_threshold=100_000)
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=100_000, completed_at=timezone.now())
     membership_record_refund(member_id=member.pk, order_no="A", refund_no="R", paid_fen=100_000)
     membership_record_order(member_id=member.pk, order_no="B", paid_fen=50_000, completed_at=timezone.now())
@@ -415,7 +416,7 @@ def test_a_card_an_undone_refund_took_may_be_claimed_again_once_the_condition_is
 
 
 def test_a_card_an_operator_granted_stays_through_a_refund(member, admin_user):
-    ct = card_type("conditional", condition="paid_spend", condition_threshold=100_000)
+    ct = CardTypeFactory(kind="conditional", condition="paid_spend", condition_threshold=100_000)
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=10_000, completed_at=timezone.now())
     cards.card_grant(member_id=member.pk, card_type_id=ct.pk, actor_id=admin_user.pk, reason="VIP")
 
@@ -430,7 +431,7 @@ def test_a_card_an_operator_granted_stays_through_a_refund(member, admin_user):
 
 
 def test_a_check_in_grants_a_points_card_at_once(member):
-    ct = card_type("conditional", condition="points", condition_threshold=105)
+    ct = CardTypeFactory(kind="conditional", condition="points", condition_threshold=105)
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
     points_ledger.points_earn(
         member_id=member.pk, amount=100, idempotency_key="e", source="test", expires_at=None
@@ -443,7 +444,7 @@ def test_a_check_in_grants_a_points_card_at_once(member):
 
 
 def test_a_sign_up_grants_a_points_card_once_its_transaction_commits(db, django_capture_on_commit_callbacks):
-    ct = card_type("conditional", condition="points", condition_threshold=100)
+    ct = CardTypeFactory(kind="conditional", condition="points", condition_threshold=100)
     session = WechatSessionInfo(openid="o-new", unionid="", session_key="k")
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -453,7 +454,7 @@ def test_a_sign_up_grants_a_points_card_once_its_transaction_commits(db, django_
 
 
 def test_an_operator_adjustment_is_not_points_earned_and_grants_no_points_card(member, admin_user):
-    card_type("conditional", condition="points", condition_threshold=100)
+    CardTypeFactory(kind="conditional", condition="points", condition_threshold=100)
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
 
     points_ledger.points_adjust(
@@ -465,7 +466,7 @@ def test_an_operator_adjustment_is_not_points_earned_and_grants_no_points_card(m
 
 
 def test_points_clawed_back_no_longer_count_as_earned(member):
-    card_type("conditional", condition="points", condition_threshold=100)
+    CardTypeFactory(kind="conditional", condition="points", condition_threshold=100)
     entry = points_ledger.points_earn(
         member_id=member.pk, amount=100, idempotency_key="e", source="test", expires_at=None
     )

@@ -12,8 +12,8 @@ from membership.models import CardPurchase, GrowthEntry, Membership, MembershipC
 from membership.services import membership_record_order
 from payments.models import Payment
 from tests.concurrency import in_thread, run_concurrently
-from tests.factories import MemberFactory
-from tests.membership.card_helpers import card_type
+from tests.factories import CardTypeFactory, MemberFactory
+from tests.helpers import assert_ledgers_consistent
 from tests.membership.helpers import policy, standard_tiers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
@@ -27,7 +27,7 @@ def setup(db):
 
 def test_a_conditional_card_is_granted_exactly_once_under_parallel_order_completions(setup):
     member = MemberFactory()
-    card_type("conditional", condition="paid_spend", condition_threshold=100_000)
+    CardTypeFactory(kind="conditional", condition="paid_spend", condition_threshold=100_000)
 
     def complete(i):
         with transaction.atomic():  # checkout's completion transaction
@@ -60,7 +60,7 @@ def test_one_order_completed_in_parallel_counts_once(setup):
 
 def test_buying_a_paid_card_twice_in_parallel_starts_one_payment(setup):
     member = MemberFactory()
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
 
     results, errors = run_concurrently(
         lambda i: cards.card_purchase_create(member=member, card_type_id=ct.pk), 8
@@ -72,7 +72,7 @@ def test_buying_a_paid_card_twice_in_parallel_starts_one_payment(setup):
 
 def test_claiming_a_free_card_in_parallel_gives_one_card(setup):
     member = MemberFactory()
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
 
     results, errors = run_concurrently(lambda i: cards.card_claim(member_id=member.pk, card_type_id=ct.pk), 8)
 
@@ -116,24 +116,18 @@ def test_the_nightly_run_never_overwrites_a_member_whose_order_completes_meanwhi
     assert not TierChange.objects.filter(member=member).exists()
 
 
-def test_points_posted_while_the_membership_is_busy_never_wait_for_it_and_the_card_follows(setup):
+def test_points_posted_while_the_membership_is_busy_never_wait_for_it_and_the_card_follows(
+    setup, default_rules
+):
     """The points account comes after the membership in the lock order: a check-in must not wait for it."""
-    import importlib
     import time
-
-    from django.apps import apps
 
     from membership.tiers import lock_membership
     from points import earning
     from points.models import CheckIn
 
-    # Transactional tests flush the tables, taking the migration's default rules (check-in: 5) with them.
-    importlib.import_module("points.migrations.0002_ledger_triggers_and_default_rules").create_defaults(
-        apps, None
-    )
-
     member = MemberFactory()
-    card_type("conditional", condition="points", condition_threshold=5)
+    CardTypeFactory(kind="conditional", condition="points", condition_threshold=5)
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
     holding, release = threading.Event(), threading.Event()
 
@@ -164,7 +158,6 @@ def test_points_posted_while_the_membership_is_busy_never_wait_for_it_and_the_ca
 def test_two_orders_of_a_member_refunded_whole_in_parallel_undo_the_tier_and_count_once_each(setup):
     from datetime import timedelta
 
-    from loyalty.management.commands.verify_ledgers import find_violations
     from membership.models import TierChange
     from membership.services import membership_record_refund
 
@@ -192,4 +185,4 @@ def test_two_orders_of_a_member_refunded_whole_in_parallel_undo_the_tier_and_cou
     assert (m.tier_level, m.growth_total, m.paid_total_fen, m.completed_orders) == (0, 0, 0, 0)
     downs = TierChange.objects.filter(member=member, reason="refund").order_by("pk")
     assert [c.to_level for c in downs][-1] == 0 and all(c.to_level < c.from_level for c in downs)
-    assert [v for v in find_violations() if v[0].startswith("members:")] == []
+    assert_ledgers_consistent("members")

@@ -6,29 +6,31 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from coupons.models import CouponTemplate, GiftPack, GiftPackGrant
+from coupons.models import GiftPackGrant
 from coupons.services import coupon_claim
 from membership import cards, tasks
 from membership.models import MemberDay, Membership, MembershipCard, Tier
 from membership.services import membership_record_order
 from notifications.models import Notification
-from tests.factories import MemberFactory
-from tests.membership.card_helpers import card_type
-from tests.membership.helpers import local
+from tests.factories import CardTypeFactory, CouponTemplateFactory, GiftPackFactory, MemberFactory
+from tests.helpers import local
 
 pytestmark = pytest.mark.django_db
 
 
 def test_every_job_runs_through_celery_and_twice_changes_nothing_more(tiers):
     member = MemberFactory(birthday=date(1990, 12, 20))
-    Tier.objects.filter(level=0).update(birthday_pack=GiftPack.objects.create(name="生日礼包"))
+    Tier.objects.filter(level=0).update(birthday_pack=GiftPackFactory(name="生日礼包"))
     MemberDay.objects.create(name="周三", recurrence="weekly", weekday=2)
-    card_type("free", validity="days", valid_days=3, monthly_pack=GiftPack.objects.create(name="月礼"))
+    CardTypeFactory(kind="free", validity="days", valid_days=3, monthly_pack=GiftPackFactory(name="月礼"))
     cards.card_claim(
-        member_id=member.pk, card_type_id=card_type("free", name="x", validity="days", valid_days=3).pk
+        member_id=member.pk,
+        card_type_id=CardTypeFactory(kind="free", name="x", validity="days", valid_days=3).pk,
     )
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
-    card_type("conditional", condition="orders", condition_threshold=1)  # a rule added after the order
+    CardTypeFactory(
+        kind="conditional", condition="orders", condition_threshold=1
+    )  # a rule added after the order
 
     with time_machine.travel(local(2026, 12, 2, 12), tick=True):
         first = [
@@ -68,14 +70,12 @@ def test_every_job_runs_through_celery_and_twice_changes_nothing_more(tiers):
 def test_tier_and_card_holder_coupon_audiences(tiers):
     gold, plain = MemberFactory(), MemberFactory()
     membership_record_order(member_id=gold.pk, order_no="A", paid_fen=500_000, completed_at=timezone.now())
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
     holder = MemberFactory()
     cards.card_claim(member_id=holder.pk, card_type_id=ct.pk)
     common = {"kind": "amount_off", "threshold_fen": 0, "amount_off_fen": 500, "total_stock": 10}
-    for_gold = CouponTemplate.objects.create(
-        name="金卡券", audience="tiers", audience_values=[2, 3], **common
-    )
-    for_holders = CouponTemplate.objects.create(
+    for_gold = CouponTemplateFactory(name="金卡券", audience="tiers", audience_values=[2, 3], **common)
+    for_holders = CouponTemplateFactory(
         name="持卡券", audience="card_holders", audience_values=[ct.pk], **common
     )
 

@@ -9,9 +9,9 @@ from membership import member_days
 from membership.benefits import member_benefits
 from membership.models import MemberDay, MemberDayRun
 from notifications.models import Notification
-from tests.factories import MemberFactory
-from tests.membership.card_helpers import card_type, pack
-from tests.membership.helpers import local, set_tiers
+from tests.factories import CardTypeFactory, GiftPackFactory, MemberFactory
+from tests.helpers import local
+from tests.membership.helpers import set_tiers
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def test_the_eighth_of_each_month(member):
 
 def test_a_member_day_job_fired_twice_for_one_occurrence_pushes_once(member):
     others = [MemberFactory() for _ in range(4)]
-    wednesday(push_pack=pack("会员日礼包", points=10))
+    wednesday(push_pack=GiftPackFactory(name="会员日礼包", points=10))
 
     with time_machine.travel(WEDNESDAY, tick=False):
         first = member_days.member_days_run(chunk_size=2)
@@ -81,7 +81,7 @@ def test_a_member_day_job_fired_twice_for_one_occurrence_pushes_once(member):
 
 def test_a_run_killed_half_way_resumes_where_it_stopped(member, monkeypatch):
     MemberFactory.create_batch(4)
-    wednesday(push_pack=pack())
+    wednesday(push_pack=GiftPackFactory())
     calls = {"n": 0}
     real = member_days.notify_many
 
@@ -103,7 +103,7 @@ def test_a_run_killed_half_way_resumes_where_it_stopped(member, monkeypatch):
 
 
 def test_no_push_on_a_day_that_is_not_a_member_day(member):
-    wednesday(push_pack=pack())
+    wednesday(push_pack=GiftPackFactory())
     with time_machine.travel(local(2026, 12, 3, 12), tick=False):
         assert member_days.member_days_run() == 0
     assert not MemberDayRun.objects.exists()
@@ -128,7 +128,7 @@ def test_a_tier_audience_gets_the_push_and_the_benefit_others_do_not(member):
 
 
 def test_a_card_holder_audience(member):
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
     from membership import cards
 
     cards.card_claim(member_id=member.pk, card_type_id=ct.pk, now=WEDNESDAY - timedelta(days=1))

@@ -7,8 +7,8 @@ from membership import cards
 from membership.models import CardEvent, CardPurchase, MemberDay, MembershipCard, Tier
 from membership.services import membership_record_order
 from payments.models import PaymentRefund
-from tests.factories import MemberFactory
-from tests.membership.card_helpers import card_type, pay
+from tests.factories import CardTypeFactory, MemberFactory
+from tests.membership.card_helpers import pay
 from tests.points.test_admin import staff
 
 pytestmark = pytest.mark.django_db
@@ -39,14 +39,14 @@ def member(tiers):
 )
 def test_every_membership_admin_page_opens(admin_client, member, url):
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=100_000, completed_at=timezone.now())
-    card_type("paid")
+    CardTypeFactory(kind="paid")
     MemberDay.objects.create(name="周三", recurrence="weekly", weekday=2)
 
     assert admin_client.get(url).status_code == 200
 
 
 def test_the_card_type_qr_is_a_png_carrying_the_tags(admin_client, member):
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
 
     response = admin_client.get(f"/admin/membership/cardtype/{ct.pk}/qr.png?channel=store-1&staff=s007")
 
@@ -56,7 +56,7 @@ def test_the_card_type_qr_is_a_png_carrying_the_tags(admin_client, member):
 
 
 def test_the_poster_embeds_the_tagged_claim_link_and_qr(admin_client, member):
-    ct = card_type("paid", name="黑金卡", price_fen=19_900)
+    ct = CardTypeFactory(kind="paid", name="黑金卡", price_fen=19_900)
 
     page = admin_client.get(
         f"/admin/membership/cardtype/{ct.pk}/poster/?channel=mall&staff=s1"
@@ -68,7 +68,7 @@ def test_the_poster_embeds_the_tagged_claim_link_and_qr(admin_client, member):
 
 
 def test_granting_and_revoking_need_the_permission_and_a_reason(client, member):
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
     staff(client, "clerk", "membership.view_membershipcard")
     body = {"member_id": member.pk, "card_type": ct.pk, "reason": "客诉补偿", "idempotency_key": "k"}
     assert client.post("/admin/membership/membershipcard/grant/", body).status_code == 403
@@ -94,7 +94,7 @@ def test_granting_and_revoking_need_the_permission_and_a_reason(client, member):
 
 
 def test_a_pro_rata_refund_needs_the_finance_permission(client, member):
-    ct = card_type("paid", price_fen=3_000)
+    ct = CardTypeFactory(kind="paid", price_fen=3_000)
     purchase = cards.card_purchase_create(member=member, card_type_id=ct.pk)
     pay(purchase)
     url = f"/admin/membership/cardpurchase/{purchase.pk}/refund/"
@@ -112,7 +112,7 @@ def test_a_pro_rata_refund_needs_the_finance_permission(client, member):
 
 def test_the_member_overview_shows_tier_cards_points_stored_value_and_coupons(admin_client, member):
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=165_000, completed_at=timezone.now())
-    cards.card_claim(member_id=member.pk, card_type_id=card_type("free", name="门店会员卡").pk)
+    cards.card_claim(member_id=member.pk, card_type_id=CardTypeFactory(kind="free", name="门店会员卡").pk)
 
     page = admin_client.get(f"/admin/members/member/{member.pk}/overview/").content.decode()
 

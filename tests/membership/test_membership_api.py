@@ -6,10 +6,8 @@ from membership import cards
 from membership.models import CardPurchase, MemberDay, Membership, MembershipCard
 from membership.services import membership_record_order
 from payments.models import Payment
-from tests.conftest import client_for
-from tests.factories import MemberFactory
-from tests.membership.card_helpers import card_type
-from tests.membership.helpers import local
+from tests.factories import CardTypeFactory, MemberFactory
+from tests.helpers import client_for, local
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +52,7 @@ def test_tier_history_lists_my_changes_only(member, api):
 
 
 def test_claim_a_card_by_qr_tags_then_list_it(member, api):
-    ct = card_type("free", name="门店卡")
+    ct = CardTypeFactory(kind="free", name="门店卡")
 
     response = post(
         api, "/api/v1/membership/cards/claim", {"card_type_id": ct.pk, "channel": "qr", "staff": "s1"}
@@ -72,7 +70,7 @@ def test_claim_a_card_by_qr_tags_then_list_it(member, api):
 
 
 def test_claiming_twice_with_new_keys_is_409_and_nothing_more_is_written(member, api):
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
     post(api, "/api/v1/membership/cards/claim", {"card_type_id": ct.pk}, key="a")
 
     response = post(api, "/api/v1/membership/cards/claim", {"card_type_id": ct.pk}, key="b")
@@ -82,7 +80,7 @@ def test_claiming_twice_with_new_keys_is_409_and_nothing_more_is_written(member,
 
 
 def test_claim_needs_an_idempotency_key_and_known_fields(member, api):
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
     assert (
         api.post("/api/v1/membership/cards/claim", {"card_type_id": ct.pk}, format="json").status_code == 400
     )
@@ -97,10 +95,10 @@ def test_an_unknown_card_type_is_404(api):
 
 
 def test_offers_show_what_i_can_claim_try_or_buy_and_my_progress(member, api):
-    free = card_type("free")
-    cond = card_type("conditional", condition="orders", condition_threshold=3)
-    paid = card_type("paid", trial_days=7)
-    card_type("free", name="off", is_active=False)
+    free = CardTypeFactory(kind="free")
+    cond = CardTypeFactory(kind="conditional", condition="orders", condition_threshold=3)
+    paid = CardTypeFactory(kind="paid", trial_days=7)
+    CardTypeFactory(kind="free", name="off", is_active=False)
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
 
     body = {o["card_type"]["id"]: o for o in api.get("/api/v1/membership/card-types").json()}
@@ -111,7 +109,7 @@ def test_offers_show_what_i_can_claim_try_or_buy_and_my_progress(member, api):
 
 
 def test_buy_a_paid_card_returns_payment_parameters_and_the_purchase_is_mine_only(member, api):
-    ct = card_type("paid", price_fen=9_900)
+    ct = CardTypeFactory(kind="paid", price_fen=9_900)
 
     response = post(api, "/api/v1/membership/card-purchases", {"card_type_id": ct.pk})
 
@@ -127,7 +125,7 @@ def test_buy_a_paid_card_returns_payment_parameters_and_the_purchase_is_mine_onl
 def test_a_paid_purchase_is_seen_paid_when_the_notification_was_lost(member, api):
     from payments import services as payments
 
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     pk = post(api, "/api/v1/membership/card-purchases", {"card_type_id": ct.pk}).json()["purchase"]["id"]
     payment = Payment.objects.get(out_trade_no=CardPurchase.objects.get(pk=pk).out_trade_no)
     payments.payment_simulate_pay(payment=payment, deliver=False)
@@ -137,14 +135,14 @@ def test_a_paid_purchase_is_seen_paid_when_the_notification_was_lost(member, api
 
 
 def test_a_free_card_cannot_be_bought(member, api):
-    ct = card_type("free")
+    ct = CardTypeFactory(kind="free")
     response = post(api, "/api/v1/membership/card-purchases", {"card_type_id": ct.pk})
     assert response.status_code == 409 and response.json()["code"] == "card_not_for_sale"
     assert not CardPurchase.objects.exists() and not Payment.objects.exists()
 
 
 def test_trial_once(member, api):
-    ct = card_type("paid", trial_days=3)
+    ct = CardTypeFactory(kind="paid", trial_days=3)
     assert post(api, "/api/v1/membership/cards/trial", {"card_type_id": ct.pk}, key="a").status_code == 201
     again = post(api, "/api/v1/membership/cards/trial", {"card_type_id": ct.pk}, key="b")
     assert again.status_code == 409 and again.json()["code"] == "card_trial_used"
@@ -183,6 +181,6 @@ def test_membership_endpoints_need_a_login(db):
 
 def test_my_cards_lists_few_queries(member, api, django_assert_max_num_queries):
     for n in range(5):
-        cards.card_claim(member_id=member.pk, card_type_id=card_type("free", name=f"c{n}").pk)
+        cards.card_claim(member_id=member.pk, card_type_id=CardTypeFactory(kind="free", name=f"c{n}").pk)
     with django_assert_max_num_queries(5):
         assert len(api.get("/api/v1/membership/cards").json()) == 5

@@ -11,13 +11,12 @@ from membership.models import GrowthEntry, Tier, TierChange
 from membership.services import membership_record_order, membership_record_refund
 from notifications.models import Notification
 from points.models import PointsEntry
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.helpers import local
 from tests.membership.helpers import (
     growth_sum,
     history,
     level,
-    local,
     membership,
     policy,
     snapshot,
@@ -146,7 +145,7 @@ def refund(member, no, refund_no, paid_fen, *, whole=False):
 def with_coupon(tier_level):
     """The upgrade pack of ``tier_level`` gets a coupon too (its points are 10 × level)."""
     tier = Tier.objects.get(level=tier_level)
-    GiftPackItem.objects.create(pack=tier.upgrade_pack, template=template(per_member_limit=5))
+    GiftPackItem.objects.create(pack=tier.upgrade_pack, template=CouponTemplateFactory(per_member_limit=5))
 
 
 def pack_state(member, level_):

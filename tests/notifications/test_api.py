@@ -3,14 +3,12 @@
 from datetime import datetime, timedelta
 
 import pytest
-import time_machine
 from rest_framework.test import APIClient
 
 from notifications import services
 from notifications.models import Notification
-from tests.conftest import client_for
 from tests.factories import MemberFactory
-from tests.points.helpers import local
+from tests.helpers import client_for, local, stopped_clock
 
 pytestmark = pytest.mark.django_db
 
@@ -18,10 +16,7 @@ INBOX = "/api/v1/me/notifications"
 NOW = local(2026, 11, 15, 10)
 
 
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+clock = stopped_clock(NOW)
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from notifications.models import SubscribeConsent, WechatTemplate
-from tests.conftest import client_for
 from tests.factories import MemberFactory
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,6 @@ import logging
 from datetime import timedelta
 
 import pytest
-import time_machine
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -12,17 +11,14 @@ from django.utils import timezone
 from notifications import services, wechat
 from notifications.models import Notification, SubscribeConsent, WechatDelivery, WechatTemplate
 from tests.factories import MemberFactory
-from tests.points.helpers import local
+from tests.helpers import local, stopped_clock
 
 pytestmark = pytest.mark.django_db
 
 NOW = local(2026, 11, 15, 10)
 
 
-@pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+clock = stopped_clock(NOW)
 
 
 @pytest.fixture

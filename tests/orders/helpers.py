@@ -5,6 +5,7 @@ from orders.quote import BasketInput, LineInput, compute_quote
 from orders.services import order_commit
 from points.models import PointsEntry
 from stored_value.models import StoredValueEntry
+from tests.helpers import points_of
 from tests.stored_value.helpers import parts
 
 _orders = count(1)
@@ -28,13 +29,6 @@ def commit(member, b: BasketInput, order_no=None):
     order_no = order_no or f"T{next(_orders):06d}"
     quote = compute_quote(member_id=member.pk, basket=b)
     return order_commit(member_id=member.pk, order_no=order_no, basket=b, quote_hash=quote.fingerprint).order
-
-
-def points_of(member) -> int:
-    from points.models import PointsAccount
-
-    account = PointsAccount.objects.filter(member=member).first()
-    return account.balance if account else 0
 
 
 def snapshot(member) -> tuple:

@@ -8,20 +8,19 @@ import pytest
 from coupons import services as coupon_services
 from orders import services
 from points import ledger as points_ledger
-from tests.coupons.helpers import template
+from tests.factories import CouponTemplateFactory, RechargeFactory
 from tests.orders.helpers import basket, commit
-from tests.stored_value.helpers import credit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
 
 @pytest.fixture
 def order(member):
-    credit(member, 150_000, 15_000)
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
     points_ledger.points_earn(
         member_id=member.pk, amount=5_000, idempotency_key="s", source="t", expires_at=None
     )
-    coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon_services.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
     order = commit(member, basket(("BUNDLE", 160_000, 1), points=1_000, stored_value_fen=100_000), "ADM-1")
     services.order_complete(order_no="ADM-1")
     services.order_refund(order_no="ADM-1", refund_no="R-1")

@@ -4,13 +4,12 @@ import json
 
 import pytest
 
-from loyalty.api.server_auth import signed_headers
 from members.closure import member_close
 from orders.models import Order
-from tests.conftest import client_for
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, RechargeFactory
+from tests.helpers import client_for, signed_request
 from tests.orders.helpers import basket, commit, snapshot
-from tests.stored_value.helpers import credit, parts
+from tests.stored_value.helpers import parts
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
@@ -31,16 +30,13 @@ def signed(api, server_client):
     client, secret = server_client
 
     def call(method, path, data=None):
-        body = json.dumps(data).encode() if data is not None else b""
-        headers = signed_headers(key_id=client.key_id, secret=secret, method=method, path=path, body=body)
-        meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
-        return api.generic(method, path, body, content_type="application/json", **meta)
+        return signed_request(api, client, secret, method, path, data)
 
     return call
 
 
 def test_the_order_system_quotes_commits_completes_and_refunds_over_signed_requests(member, signed):
-    credit(member, 150_000, 15_000)
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
 
     quote = signed("POST", "/api/v1/server/checkout/quote", {**BASKET, "member_id": member.pk})
     assert quote.status_code == 200, quote.json()
@@ -66,9 +62,9 @@ def test_the_order_system_quotes_commits_completes_and_refunds_over_signed_reque
 
 
 def test_a_stale_commit_answers_409_with_a_fresh_quote(member, signed):
-    credit(member, 150_000, 15_000)
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
     quote = signed("POST", "/api/v1/server/checkout/quote", {**BASKET, "member_id": member.pk}).json()
-    credit(member, 1)  # the balance changed; the settlement did not: still fine
+    RechargeFactory(member=member, amount_fen=1)  # the balance changed; the settlement did not: still fine
     commit_body = {**BASKET, "member_id": member.pk, "order_no": "M-1", "quote_hash": "0" * 64}
 
     response = signed("POST", "/api/v1/server/orders", commit_body)
@@ -194,7 +190,7 @@ def test_the_hand_built_commit_answer_has_the_documented_shape(member, signed):
     from orders.api import CommitResultSerializer, QuoteSerializer
     from orders.quote import BasketInput, LineInput, compute_quote
 
-    credit(member, 200_000)
+    RechargeFactory(member=member, amount_fen=200_000)
     quote = signed("POST", "/api/v1/server/checkout/quote", {**BASKET, "member_id": member.pk})
     expected_quote = compute_quote(
         member_id=member.pk,
@@ -218,7 +214,7 @@ def test_quote_commit_and_complete_take_a_bounded_number_of_queries(
     member, signed, django_assert_max_num_queries
 ):
     """Counts of the checkout's hot path (HMAC nonce statement included); a regression shows here first."""
-    credit(member, 150_000, 15_000)
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
     body = {**BASKET, "member_id": member.pk, "stored_value_fen": 5_000}
     signed("POST", "/api/v1/server/checkout/quote", body)  # warms the API client cache
 

@@ -7,16 +7,15 @@ import pytest
 
 from coupons import services as coupon_services
 from coupons.models import Coupon
-from loyalty.management.commands.verify_ledgers import find_violations
 from orders import services
 from orders.models import Order, Refund
 from orders.quote import compute_quote
 from points import ledger as points_ledger
 from tests.concurrency import in_thread, run_concurrently
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
-from tests.orders.helpers import basket, commit, points_of
-from tests.stored_value.helpers import credit, parts
+from tests.factories import CouponTemplateFactory, MemberFactory, RechargeFactory
+from tests.helpers import assert_ledgers_consistent, points_of
+from tests.orders.helpers import basket, commit
+from tests.stored_value.helpers import parts
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -37,13 +36,16 @@ def commit_in_parallel(member, b, count=8):
 
 def test_parallel_orders_wanting_the_same_coupon_one_wins_the_others_get_a_fresh_quote():
     member = MemberFactory()
-    coupon = coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = coupon_services.coupon_claim(
+        member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k"
+    )
 
     results, errors = commit_in_parallel(member, basket(("A", 20_000, 1), coupon_ids=[coupon.pk]))
 
     assert len(results) == 1 and errors == ["quote_stale"] * 7
     assert Coupon.objects.get(pk=coupon.pk).order_no == results[0].order.order_no
-    assert Order.objects.count() == 1 and find_violations() == []
+    assert Order.objects.count() == 1
+    assert_ledgers_consistent()
 
 
 def test_parallel_orders_wanting_the_same_points_never_overspend():
@@ -56,23 +58,23 @@ def test_parallel_orders_wanting_the_same_points_never_overspend():
 
     assert len(results) == 2 and errors == ["quote_stale"] * 6
     assert points_of(member) == 1_000 and Order.objects.count() == 2
-    assert find_violations() == []
+    assert_ledgers_consistent()
 
 
 def test_parallel_orders_wanting_the_same_balance_never_overdraw():
     member = MemberFactory()
-    credit(member, 150_000, 15_000)
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
 
     results, errors = commit_in_parallel(member, basket(("BUNDLE", 160_000, 1), stored_value_fen=160_000))
 
     assert len(results) == 1 and errors == ["quote_stale"] * 7
     assert sum(parts(member)) == 5_000
-    assert find_violations() == []
+    assert_ledgers_consistent()
 
 
 def test_the_same_order_committed_eight_times_at_once_commits_once():
     member = MemberFactory()
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
 
     results, errors = run_concurrently(
         lambda i: commit(member, basket(("A", 5_000, 1), stored_value_fen=5_000), "SAME"), 8
@@ -84,7 +86,7 @@ def test_the_same_order_committed_eight_times_at_once_commits_once():
 
 def test_replayed_complete_and_refund_events_arriving_at_once_apply_once():
     member = MemberFactory()
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     commit(member, basket(("A", 2_000, 3), stored_value_fen=6_000), "E1")
 
     _, complete_errors = run_concurrently(lambda i: services.order_complete(order_no="E1"), 8)
@@ -97,16 +99,18 @@ def test_replayed_complete_and_refund_events_arriving_at_once_apply_once():
     assert sum(not r.replayed for r in results) == 1 and Refund.objects.count() == 1
     assert sum(parts(member)) == 10_000 - 2_000
     assert points_of(member) == earned - 40
-    assert find_violations() == []
+    assert_ledgers_consistent()
 
 
 def test_duplicates_of_one_commit_with_a_coupon_points_and_balance_all_get_the_one_order():
     member = MemberFactory()
-    credit(member, 100_000)
+    RechargeFactory(member=member, amount_fen=100_000)
     points_ledger.points_earn(
         member_id=member.pk, amount=5_000, idempotency_key="s", source="t", expires_at=None
     )
-    coupon = coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = coupon_services.coupon_claim(
+        member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k"
+    )
     b = basket(("A", 20_000, 1), coupon_ids=[coupon.pk], points=1_000, stored_value_fen=10_000)
     quote = compute_quote(member_id=member.pk, basket=b)
 
@@ -120,7 +124,7 @@ def test_duplicates_of_one_commit_with_a_coupon_points_and_balance_all_get_the_o
     assert errors == [] and len({r.order.pk for r in results}) == 1
     assert sum(not r.replayed for r in results) == 1
     assert points_of(member) == 4_000 and sum(parts(member)) == 90_000
-    assert find_violations() == []
+    assert_ledgers_consistent()
 
 
 def test_a_duplicate_arriving_just_after_the_first_commit_is_a_replay_not_a_stale_quote(monkeypatch):
@@ -130,8 +134,10 @@ def test_a_duplicate_arriving_just_after_the_first_commit_is_a_replay_not_a_stal
     from orders import quote as quote_module
 
     member = MemberFactory()
-    credit(member, 100_000)
-    coupon = coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    RechargeFactory(member=member, amount_fen=100_000)
+    coupon = coupon_services.coupon_claim(
+        member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k"
+    )
     b = basket(("A", 20_000, 1), coupon_ids=[coupon.pk], stored_value_fen=10_000)
     fingerprint = compute_quote(member_id=member.pk, basket=b).fingerprint
     duplicate_checked, first_done = threading.Event(), threading.Event()

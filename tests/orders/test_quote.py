@@ -10,10 +10,8 @@ from membership.benefits import Benefits
 from orders.models import CheckoutSettings
 from orders.quote import compute_quote
 from points import ledger as points_ledger
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, EarnedPointsFactory, MemberFactory, RechargeFactory
 from tests.orders.helpers import basket, snapshot
-from tests.stored_value.helpers import credit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
@@ -34,14 +32,10 @@ def benefits(monkeypatch):
     return set_benefits
 
 
-def give_points(member, amount):
-    points_ledger.points_earn(
-        member_id=member.pk, amount=amount, idempotency_key=f"seed-{amount}", source="test", expires_at=None
-    )
-
-
 def claim(member, **fields):
-    return coupon_services.coupon_claim(member=member, template_id=template(**fields).pk, idempotency_key="k")
+    return coupon_services.coupon_claim(
+        member=member, template_id=CouponTemplateFactory(**fields).pk, idempotency_key="k"
+    )
 
 
 def test_a_quote_applies_benefit_then_coupon_then_points_then_stored_value_and_every_line_adds_up(
@@ -49,8 +43,8 @@ def test_a_quote_applies_benefit_then_coupon_then_points_then_stored_value_and_e
 ):
     benefits(discount_bp=500, sources={"tier": "gold"})  # 9.5折
     coupon = claim(member)  # 满100减20
-    give_points(member, 5_000)
-    credit(member, 10_000)
+    EarnedPointsFactory(member=member, amount=5_000)
+    RechargeFactory(member=member, amount_fen=10_000)
 
     quote = compute_quote(
         member_id=member.pk,
@@ -107,7 +101,7 @@ def test_without_a_choice_the_best_coupon_is_applied_and_with_an_empty_choice_no
 
 
 def test_the_same_basket_and_state_give_the_same_fingerprint_and_a_change_another(member):
-    give_points(member, 1_000)
+    EarnedPointsFactory(member=member, amount=1_000)
     first = compute_quote(member_id=member.pk, basket=basket(("A", 5_000, 2), points=500))
     again = compute_quote(member_id=member.pk, basket=basket(("A", 5_000, 2), points=500))
     other = compute_quote(member_id=member.pk, basket=basket(("A", 5_000, 2), points=400))
@@ -116,7 +110,7 @@ def test_the_same_basket_and_state_give_the_same_fingerprint_and_a_change_anothe
 
 
 def test_points_are_capped_at_the_configured_share_of_the_goods(member):
-    give_points(member, 100_000)
+    EarnedPointsFactory(member=member, amount=100_000)
     CheckoutSettings.objects.filter(pk=1).update(max_share_bp=2_000)  # 20 %
 
     quote = compute_quote(member_id=member.pk, basket=basket(("A", 10_000, 1)))
@@ -128,7 +122,7 @@ def test_points_are_capped_at_the_configured_share_of_the_goods(member):
 
 
 def test_points_rate_minimum_and_combination_with_coupons_come_from_the_settings(member):
-    give_points(member, 100_000)
+    EarnedPointsFactory(member=member, amount=100_000)
     claim(member)
     CheckoutSettings.objects.filter(pk=1).update(
         points_per_yuan=1_000, min_points=500, combine_with_coupons=False
@@ -182,7 +176,8 @@ def test_an_unknown_member_is_not_found():
 
 def test_purchase_points_use_the_benefit_multiplier(member, benefits):
     from orders.services import order_complete
-    from tests.orders.helpers import commit, points_of
+    from tests.helpers import points_of
+    from tests.orders.helpers import commit
 
     benefits(points_multiplier=Fraction(2))
     order = commit(member, basket(("A", 12_345, 1)))
@@ -199,7 +194,7 @@ def test_the_quote_counts_only_points_a_spend_could_use(member):
 
     from points.selectors import points_balance, points_usable_balance
 
-    give_points(member, 700)
+    EarnedPointsFactory(member=member, amount=700)
     points_ledger.points_earn(
         member_id=member.pk,
         amount=300,
@@ -219,7 +214,7 @@ def test_the_hot_path_dict_of_a_quote_is_dataclasses_asdict(member, benefits):
 
     benefits(discount_bp=500, sources={"tier": "gold"})
     claim(member)
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     quote = compute_quote(
         member_id=member.pk, basket=basket(("A", 3_333, 3), ("B", 5_000, 1), shipping_fen=800)
     )

@@ -5,15 +5,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loyalty import rounding
-from loyalty.management.commands.verify_ledgers import find_violations
 from membership.benefits import Benefits
 from orders import services
 from orders.models import Order
 from orders.quote import compute_quote
 from points import ledger as points_ledger
-from tests.factories import MemberFactory
-from tests.orders.helpers import basket, commit, points_of
-from tests.stored_value.helpers import credit, parts
+from tests.factories import MemberFactory, RechargeFactory
+from tests.helpers import assert_ledgers_consistent, points_of
+from tests.orders.helpers import basket, commit
+from tests.stored_value.helpers import parts
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
@@ -37,7 +37,9 @@ def test_partial_refunds_never_exceed_the_original_and_a_full_refund_restores_th
         "membership.benefits._benefits", lambda *, member_id, at: (True, Benefits(discount_bp=discount_bp))
     )
     member = MemberFactory()
-    credit(member, 1_500_000, 150_000)  # more than any generated basket costs
+    RechargeFactory(
+        member=member, amount_fen=1_500_000, bonus_fen=150_000
+    )  # more than any generated basket costs
     points_ledger.points_earn(
         member_id=member.pk, amount=200_000, idempotency_key="seed", source="t", expires_at=None
     )
@@ -75,7 +77,7 @@ def test_partial_refunds_never_exceed_the_original_and_a_full_refund_restores_th
         # The whole order refunded: its first-order reward goes back too, so nothing is left of it.
         assert (parts(member), points_of(member)) == before
         assert Order.objects.get(pk=order.pk).status == "refunded"
-    assert find_violations() == []
+    assert_ledgers_consistent()
 
 
 @given(

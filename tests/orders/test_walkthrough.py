@@ -4,16 +4,16 @@ import pytest
 
 from orders.models import Order
 from orders.services import order_complete, order_refund
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, RechargeFactory
 from tests.orders.helpers import basket, commit
-from tests.stored_value.helpers import credit, parts
+from tests.stored_value.helpers import parts
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
 
 def test_recharge_1500_get_150_buy_the_1600_bundle_refund_it_and_the_parts_come_back():
     member = MemberFactory()
-    credit(member, 150_000, 15_000)  # 充1500送150
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)  # 充1500送150
     assert parts(member) == (150_000, 15_000)
 
     order = commit(member, basket(("BUNDLE", 160_000, 1), stored_value_fen=160_000))

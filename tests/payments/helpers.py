@@ -4,14 +4,14 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from payments.gateway import get_gateway
+from tests.helpers import as_meta
 
 NOTIFY_URL = reverse("payments-wechat-notify")
 
 
 def deliver(headers: dict, body: bytes):
     """POST a notification to our endpoint as WeChat does: raw body, Wechatpay-* headers."""
-    meta = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
-    return APIClient().generic("POST", NOTIFY_URL, body, content_type="application/json", **meta)
+    return APIClient().generic("POST", NOTIFY_URL, body, content_type="application/json", **as_meta(headers))
 
 
 def signed(resource: dict, *, event_type="TRANSACTION.SUCCESS", timestamp=None):

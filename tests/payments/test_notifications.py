@@ -9,8 +9,9 @@ from payments import services
 from payments.models import Payment, PaymentNotification
 from stored_value.models import RechargeOrder, StoredValueEntry
 from tests.concurrency import run_concurrently
+from tests.factories import RechargePlan1500Factory
 from tests.payments.helpers import body_of, deliver, paid_resource, signed
-from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+from tests.stored_value.recharge_helpers import start_recharge
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ def credited(member) -> int:
 
 
 def test_a_signed_notification_credits_the_recharge_and_answers_204(member):
-    order, payment = start_recharge(member, plan_1500_150(), 150_000)
+    order, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
 
     response = deliver(*signed(paid_resource(payment)))
 
@@ -33,7 +34,7 @@ def test_a_signed_notification_credits_the_recharge_and_answers_204(member):
 
 
 def test_the_same_notification_five_times_credits_once_and_answers_204_each_time(member):
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     headers, body = signed(paid_resource(payment))
 
     started = time.monotonic()
@@ -45,7 +46,7 @@ def test_the_same_notification_five_times_credits_once_and_answers_204_each_time
 
 
 def test_different_notifications_of_one_payment_credit_once(member):
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     for _ in range(3):  # WeChat re-sends with a new id and signature
         assert deliver(*signed(paid_resource(payment))).status_code == 204
     assert credited(member) == 1
@@ -53,7 +54,7 @@ def test_different_notifications_of_one_payment_credit_once(member):
 
 
 def test_the_fake_provider_pays_through_the_same_handler(member):
-    order, payment = start_recharge(member, plan_1500_150(), 150_000)
+    order, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     headers, body = services.payment_simulate_pay(payment=payment)
 
     order.refresh_from_db()
@@ -70,7 +71,7 @@ def _nothing_credited(member, payment):
 
 
 def test_a_forged_signature_is_401_and_credits_nothing(member):
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     headers, body = signed(paid_resource(payment))
     forged = body.replace(b'"TRANSACTION.SUCCESS"', b'"TRANSACTION.SUCCESS" ')
 
@@ -82,7 +83,7 @@ def test_a_forged_signature_is_401_and_credits_nothing(member):
 
 
 def test_a_notification_signed_by_another_key_is_401(member, settings, tmp_path):
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     ours = settings.WECHATPAY_FAKE_KEYS_FILE
     settings.WECHATPAY_FAKE_KEYS_FILE = str(tmp_path / "other-keys.json")  # a stranger's keys
     headers, body = signed(paid_resource(payment))
@@ -94,7 +95,7 @@ def test_a_notification_signed_by_another_key_is_401(member, settings, tmp_path)
 
 @pytest.mark.parametrize("header", ["Wechatpay-Serial", "Wechatpay-Signature", "Wechatpay-Timestamp"])
 def test_a_notification_missing_a_signature_header_is_401(member, header):
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     headers, body = signed(paid_resource(payment))
     del headers[header]
     assert deliver(headers, body).status_code == 401
@@ -102,7 +103,7 @@ def test_a_notification_missing_a_signature_header_is_401(member, header):
 
 
 def test_a_stale_notification_replayed_after_five_minutes_is_401(member):
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     headers, body = signed(paid_resource(payment), timestamp=int(time.time()) - 301)
 
     response = deliver(headers, body)
@@ -113,7 +114,7 @@ def test_a_stale_notification_replayed_after_five_minutes_is_401(member):
 
 
 def test_a_notification_from_the_future_is_401(member):
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     assert deliver(*signed(paid_resource(payment), timestamp=int(time.time()) + 400)).status_code == 401
     _nothing_credited(member, payment)
 
@@ -128,7 +129,7 @@ def test_a_notification_from_the_future_is_401(member):
     ids=["amount", "appid", "mchid"],
 )
 def test_a_signed_notification_that_does_not_match_the_payment_is_400(member, change):
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
 
     response = deliver(*signed(paid_resource(payment, **change)))
 
@@ -138,14 +139,14 @@ def test_a_signed_notification_that_does_not_match_the_payment_is_400(member, ch
 
 
 def test_a_notification_for_an_unknown_payment_is_400(member):
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     response = deliver(*signed(paid_resource(payment, out_trade_no="P-NOT-OURS")))
     assert response.status_code == 400
     _nothing_credited(member, payment)
 
 
 def test_an_undecryptable_resource_is_400(member):
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     headers, body = signed(paid_resource(payment))
     event = json.loads(body)
     event["resource"]["ciphertext"] = event["resource"]["ciphertext"][::-1]
@@ -171,7 +172,7 @@ def test_garbage_bodies_are_refused_without_a_500(member):
 
 
 def test_a_not_yet_paid_trade_state_changes_nothing(member):
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     assert deliver(*signed(paid_resource(payment, trade_state="USERPAYING"))).status_code == 204
     payment.refresh_from_db()
     assert payment.status == "created"
@@ -180,7 +181,7 @@ def test_a_not_yet_paid_trade_state_changes_nothing(member):
 
 @pytest.mark.django_db(transaction=True)
 def test_parallel_duplicate_notifications_credit_once(member):
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     headers, body = signed(paid_resource(payment))
 
     statuses, _ = run_concurrently(lambda i: deliver(headers, body).status_code, 8)

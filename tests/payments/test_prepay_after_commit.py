@@ -26,12 +26,16 @@ from payments.models import Payment
 from points.models import PointsAccount
 from stored_value import recharges
 from stored_value.models import RechargeOrder
-from tests.conftest import client_for
-from tests.factories import MemberFactory
-from tests.mall.helpers import address, give_points, item, points_of
-from tests.membership.card_helpers import card_type
+from tests.factories import (
+    CardTypeFactory,
+    EarnedPointsFactory,
+    MallItemFactory,
+    MemberFactory,
+    RechargePlan1500Factory,
+)
+from tests.helpers import client_for, points_of
+from tests.mall.helpers import address
 from tests.stored_value.helpers import parts
-from tests.stored_value.recharge_helpers import plan_1500_150
 
 pytestmark = pytest.mark.django_db
 
@@ -106,8 +110,8 @@ def stale_job_runs():
 def test_a_points_and_cash_redemption_asks_wechat_after_commit_with_the_item_and_points_free(
     member, in_flight
 ):
-    give_points(member, 1_000)
-    cup = item(points=300, cash_fen=990)
+    EarnedPointsFactory(member=member, amount=1_000)
+    cup = MallItemFactory(points=300, cash_fen=990)
     home = address(member)
     in_flight["statements"] = [
         ("item", f"SELECT id FROM {MallItem._meta.db_table} WHERE id = %s FOR UPDATE NOWAIT", [cup.pk]),
@@ -127,7 +131,7 @@ def test_a_points_and_cash_redemption_asks_wechat_after_commit_with_the_item_and
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.xdist_group("many-connections")
 def test_a_card_purchase_asks_wechat_after_commit_with_the_membership_row_free(member, in_flight):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     Membership.objects.create(member=member)
     in_flight["statements"] = [
         (
@@ -146,7 +150,7 @@ def test_a_card_purchase_asks_wechat_after_commit_with_the_membership_row_free(m
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.xdist_group("many-connections")
 def test_a_recharge_asks_wechat_after_commit_with_the_members_recharge_lock_free(member, in_flight):
-    plan = plan_1500_150()
+    plan = RechargePlan1500Factory()
     in_flight["statements"] = [
         (
             "recharge lock",
@@ -164,7 +168,7 @@ def test_a_recharge_asks_wechat_after_commit_with_the_members_recharge_lock_free
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.xdist_group("many-connections")
 def test_prepay_refuses_to_run_inside_a_transaction(member):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     post(client_for(member), CARDS, {"card_type_id": ct.pk})
     payment = Payment.objects.get()
 
@@ -176,8 +180,8 @@ def test_prepay_refuses_to_run_inside_a_transaction(member):
 
 
 def test_wechat_down_keeps_the_redemption_payable_and_a_retry_with_the_same_key_pays_it(member, wechat_down):
-    give_points(member, 1_000)
-    cup = item(points=300, cash_fen=990, stock=5)
+    EarnedPointsFactory(member=member, amount=1_000)
+    cup = MallItemFactory(points=300, cash_fen=990, stock=5)
     home = address(member)
     client = client_for(member)
 
@@ -206,8 +210,8 @@ def test_wechat_down_keeps_the_redemption_payable_and_a_retry_with_the_same_key_
 
 
 def test_a_redemption_whose_prepay_failed_is_released_by_the_stale_job(member, wechat_down):
-    give_points(member, 1_000)
-    cup = item(points=300, cash_fen=990, stock=5)
+    EarnedPointsFactory(member=member, amount=1_000)
+    cup = MallItemFactory(points=300, cash_fen=990, stock=5)
 
     post(client_for(member), REDEEM, {"item_id": cup.pk, "address_id": address(member).pk})
 
@@ -221,7 +225,7 @@ def test_a_redemption_whose_prepay_failed_is_released_by_the_stale_job(member, w
 def test_wechat_down_keeps_the_card_purchase_payable_by_the_same_key_or_its_payment_number(
     member, wechat_down
 ):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     client = client_for(member)
 
     failed = post(client, CARDS, {"card_type_id": ct.pk})
@@ -246,7 +250,7 @@ def test_wechat_down_keeps_the_card_purchase_payable_by_the_same_key_or_its_paym
 
 
 def test_a_card_purchase_whose_prepay_failed_is_closed_by_the_stale_job(member, wechat_down):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
 
     post(client_for(member), CARDS, {"card_type_id": ct.pk})
 
@@ -257,7 +261,7 @@ def test_a_card_purchase_whose_prepay_failed_is_closed_by_the_stale_job(member, 
 def test_wechat_down_keeps_the_recharge_payable_and_counted_against_the_cap_until_it_closes(
     member, wechat_down
 ):
-    plan = plan_1500_150()
+    plan = RechargePlan1500Factory()
     client = client_for(member)
 
     failed = post(client, RECHARGE, {"plan_id": plan.pk, "amount_fen": 150_000})
@@ -275,7 +279,7 @@ def test_wechat_down_keeps_the_recharge_payable_and_counted_against_the_cap_unti
 
 
 def test_a_recharge_whose_prepay_failed_is_closed_by_the_stale_job(member, wechat_down):
-    post(client_for(member), RECHARGE, {"plan_id": plan_1500_150().pk, "amount_fen": 150_000})
+    post(client_for(member), RECHARGE, {"plan_id": RechargePlan1500Factory().pk, "amount_fen": 150_000})
 
     assert stale_job_runs() == 1
     assert RechargeOrder.objects.get().status == "closed"
@@ -285,7 +289,7 @@ def test_a_recharge_whose_prepay_failed_is_closed_by_the_stale_job(member, wecha
 
 
 def test_a_payment_no_longer_awaiting_payment_gives_no_parameters(member):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     client = client_for(member)
     post(client, CARDS, {"card_type_id": ct.pk})
     payment = Payment.objects.get()
@@ -299,7 +303,7 @@ def test_a_payment_no_longer_awaiting_payment_gives_no_parameters(member):
 
 
 def test_another_members_payment_is_not_found(member):
-    ct = card_type("paid")
+    ct = CardTypeFactory(kind="paid")
     post(client_for(member), CARDS, {"card_type_id": ct.pk})
     payment = Payment.objects.get()
 

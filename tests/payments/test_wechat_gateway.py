@@ -16,10 +16,11 @@ from payments.gateway import FakeGateway, WechatGateway, _new_rsa_pem, get_gatew
 from payments.models import Payment, PaymentRefund
 from stored_value import recharges
 from stored_value.models import RechargeOrder
+from tests.factories import RechargePlan1500Factory
 from tests.fakes.wechatpay_server import FakeWechatPayServer
 from tests.payments.helpers import deliver, paid_resource
 from tests.stored_value.helpers import parts
-from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+from tests.stored_value.recharge_helpers import start_recharge
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +61,7 @@ def test_a_recharge_prepays_with_a_signed_request_and_returns_signed_payment_par
 ):
     response = member_api.post(
         "/api/v1/stored-value/recharges",
-        {"plan_id": plan_1500_150().pk, "amount_fen": 150_000},
+        {"plan_id": RechargePlan1500Factory().pk, "amount_fen": 150_000},
         format="json",
         HTTP_IDEMPOTENCY_KEY="k",
     )
@@ -83,7 +84,7 @@ def test_a_recharge_prepays_with_a_signed_request_and_returns_signed_payment_par
 
 
 def test_a_notification_signed_by_the_platform_key_credits_the_recharge(member, wechat):
-    order, payment = start_recharge(member, plan_1500_150(), 150_000)
+    order, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
 
     response = deliver(
         *wechat.notifier.notification(event_type="TRANSACTION.SUCCESS", resource=paid_resource(payment))
@@ -96,7 +97,7 @@ def test_a_notification_signed_by_the_platform_key_credits_the_recharge(member, 
 def test_wechat_down_at_prepay_is_503_and_the_order_is_paid_by_a_retry_once_wechat_is_back(
     member, wechat, member_api
 ):
-    plan = plan_1500_150()
+    plan = RechargePlan1500Factory()
 
     def start():
         return member_api.post(
@@ -126,7 +127,7 @@ def test_wechat_down_at_prepay_is_503_and_the_order_is_paid_by_a_retry_once_wech
 
 
 def test_an_answer_with_a_forged_signature_is_not_believed(member, wechat):
-    order = recharges.recharge_create(member=member, plan_id=plan_1500_150().pk, amount_fen=150_000)
+    order = recharges.recharge_create(member=member, plan_id=RechargePlan1500Factory().pk, amount_fen=150_000)
     wechat.mode = "forged"
 
     with pytest.raises(PaymentUnavailable):
@@ -137,7 +138,7 @@ def test_an_answer_with_a_forged_signature_is_not_believed(member, wechat):
 
 
 def test_the_stale_job_queries_then_closes_at_wechat(member, wechat):
-    order, payment = start_recharge(member, plan_1500_150(), 150_000)
+    order, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
 
     with time_machine.travel(timezone.now() + timedelta(minutes=20)):
         assert payments.payments_close_stale() == 1
@@ -152,7 +153,7 @@ def test_the_stale_job_queries_then_closes_at_wechat(member, wechat):
 
 
 def test_the_stale_job_closes_a_payment_wechat_never_opened_without_asking_wechat_to_close_it(member, wechat):
-    order = recharges.recharge_create(member=member, plan_id=plan_1500_150().pk, amount_fen=150_000)
+    order = recharges.recharge_create(member=member, plan_id=RechargePlan1500Factory().pk, amount_fen=150_000)
 
     with time_machine.travel(timezone.now() + timedelta(minutes=20)):
         assert payments.payments_close_stale() == 1
@@ -167,7 +168,7 @@ def test_the_stale_job_closes_a_payment_wechat_never_opened_without_asking_wecha
 def test_a_refund_is_submitted_after_commit_and_settled_by_wechats_refund_notification(
     member, wechat, django_capture_on_commit_callbacks
 ):
-    order, payment = start_recharge(member, plan_1500_150(), 150_000)
+    order, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     deliver(*wechat.notifier.notification(event_type="TRANSACTION.SUCCESS", resource=paid_resource(payment)))
     from django.contrib.auth.models import User
 

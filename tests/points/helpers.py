@@ -1,14 +1,5 @@
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from points import ledger
 from points.models import PointsAccount, PointsEntry, PointsLot
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def local(*args) -> datetime:
-    return datetime(*args, tzinfo=SHANGHAI)
 
 
 def earn(member, amount, *, key=None, expires_at=None, source="test"):

@@ -3,14 +3,13 @@
 from datetime import date, datetime, timedelta
 
 import pytest
-import time_machine
 from rest_framework.test import APIClient
 
 from points import ledger
 from points.models import CheckIn, EarningRule, PointsEntry, RuleKind
-from tests.conftest import client_for
 from tests.factories import MemberFactory
-from tests.points.helpers import balance, earn, local, spend
+from tests.helpers import assert_error, client_for, local, stopped_clock
+from tests.points.helpers import balance, earn, spend
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
 
@@ -22,11 +21,8 @@ CALENDAR = "/api/v1/points/check-ins"
 NOW = local(2026, 11, 15, 10)
 
 
-@pytest.fixture(autouse=True)
-def clock():
-    """A fixed merchant-local time; tokens are issued under it, so they are valid in it."""
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+# A fixed merchant-local time; tokens are issued under it, so they are valid in it.
+clock = stopped_clock(NOW)
 
 
 @pytest.fixture
@@ -37,15 +33,6 @@ def alice(clock):
 @pytest.fixture
 def bob(clock):
     return MemberFactory(nickname="Bob")
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "details"}
-    assert body["code"] == code
-    assert body["message"]
-    return body
 
 
 def entry_ids(member) -> list[int]:

@@ -4,7 +4,8 @@ import time_machine
 from points import earning
 from points.exceptions import CheckInDisabled
 from points.models import CheckIn, EarningRule, RuleKind
-from tests.points.helpers import balance, local
+from tests.helpers import local
+from tests.points.helpers import balance
 
 pytestmark = pytest.mark.django_db
 

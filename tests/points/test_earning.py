@@ -9,7 +9,8 @@ from membership import benefits
 from points import earning
 from points.models import EarningRule, PointsBudgetMonth, PointsLot, PointsPolicy, PointsWithheld, RuleKind
 from tests.factories import MemberFactory
-from tests.points.helpers import balance, local
+from tests.helpers import local
+from tests.points.helpers import balance
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,5 @@
 import pytest
 import time_machine
-from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
 from loyalty.errors import IdempotencyConflict
@@ -13,9 +12,10 @@ from points.exceptions import (
     ReversalTooLarge,
 )
 from points.models import PointsEntry, PointsLot
-from tests.points.helpers import balance, earn, kinds, local, lots, snapshot, spend
+from tests.helpers import local
+from tests.points.helpers import balance, earn, kinds, lots, snapshot, spend
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledgers_stay_consistent")]
 
 JAN, MAR, JUN = local(2027, 1, 31), local(2027, 3, 31), local(2027, 6, 30)
 
@@ -24,12 +24,6 @@ JAN, MAR, JUN = local(2027, 1, 31), local(2027, 3, 31), local(2027, 6, 30)
 def _clock():
     with time_machine.travel(local(2026, 12, 1, 12), tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture(autouse=True)
-def _ledgers_stay_consistent():
-    yield
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
 
 
 def test_spend_consumes_lots_that_expire_first_then_never_expiring_ones(member):

@@ -17,7 +17,8 @@ from points import ledger
 from points.models import PointsAccount, PointsEntry, PointsLot
 from points.verify import CHECKS
 from tests.factories import MemberFactory
-from tests.points.helpers import earn, local, spend
+from tests.helpers import local
+from tests.points.helpers import earn, spend
 
 pytestmark = pytest.mark.django_db
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-
-from loyalty.api.server_auth import signed_headers
 
 API_PREFIX = "api/v1/"
 WRITE_METHODS = ("post", "put", "patch")
@@ -108,16 +105,6 @@ def db_contains(text: str) -> list[str]:
                 if cur.fetchone()[0]:
                     found.append(table)
     return found
-
-
-def signed_request(
-    api, client, secret, method: str, url: str, body=None, *, content_type: str = "application/json"
-):
-    """A request signed as the order system signs it; ``body`` is JSON-encoded unless it is bytes."""
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
-    headers = signed_headers(key_id=client.key_id, secret=secret, method=method.upper(), path=url, body=raw)
-    meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
-    return api.generic(method.upper(), url, raw, content_type=content_type, **meta)
 
 
 def schema_path(route) -> str:

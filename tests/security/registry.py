@@ -17,6 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tests.factories import (
+    CardTypeFactory,
+    CouponTemplateFactory,
+    EarnedPointsFactory,
+    MallItemFactory,
+    RechargePlan1500Factory,
+)
+
 PUBLIC, MEMBER, SERVER, PAYMENT_NOTIFY = "public", "member", "server", "payment_notify"
 
 
@@ -46,31 +54,33 @@ def _notification(member) -> dict:
 
 
 def _recharge(member) -> dict:
-    from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+    from tests.stored_value.recharge_helpers import start_recharge
 
-    order, _ = start_recharge(member, plan_1500_150(), 150_000)
+    order, _ = start_recharge(member, RechargePlan1500Factory(), 150_000)
     return {"pk": order.pk}
 
 
 def _payment(member) -> dict:
-    from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+    from tests.stored_value.recharge_helpers import start_recharge
 
-    _, payment = start_recharge(member, plan_1500_150(), 150_000)
+    _, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     return {"out_trade_no": payment.out_trade_no}
 
 
 def _coupon(member) -> dict:
     from coupons import services
-    from tests.coupons.helpers import template
 
-    return {"pk": services.coupon_claim(member=member, template_id=template().pk, idempotency_key="sec").pk}
+    return {
+        "pk": services.coupon_claim(
+            member=member, template_id=CouponTemplateFactory().pk, idempotency_key="sec"
+        ).pk
+    }
 
 
 def _card_purchase(member) -> dict:
     from membership import cards
-    from tests.membership.card_helpers import card_type
 
-    purchase = cards.card_purchase_create(member=member, card_type_id=card_type("paid").pk)
+    purchase = cards.card_purchase_create(member=member, card_type_id=CardTypeFactory(kind="paid").pk)
     return {"pk": purchase.pk}
 
 
@@ -81,17 +91,16 @@ def _order(member) -> dict:
 
 
 def _mall_item() -> dict:
-    from tests.mall.helpers import item
 
-    return {"pk": item(points=10, stock=5).pk}
+    return {"pk": MallItemFactory(points=10, stock=5).pk}
 
 
 def _redemption(member) -> dict:
     """A physical redemption, paid in points and awaiting shipment (so the owner may cancel it)."""
-    from tests.mall.helpers import address, give_points, item, redeem
+    from tests.mall.helpers import address, redeem
 
-    give_points(member, 1_000, key="security")
-    it = item(points=100)
+    EarnedPointsFactory(member=member, amount=1_000)
+    it = MallItemFactory(points=100)
     return {"pk": redeem(member, it, key="security", address_id=address(member).pk).pk}
 
 

@@ -22,13 +22,17 @@ from membership.models import CardPurchase, MembershipCard
 from points import ledger as points_ledger
 from points.models import PointsAccount
 from stored_value.models import RechargeOrder, StoredValueAccount
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import (
+    CardTypeFactory,
+    CouponTemplateFactory,
+    MallItemFactory,
+    MemberFactory,
+    RechargeFactory,
+)
 from tests.mall import helpers as mall_helpers
-from tests.membership.card_helpers import card_type, pay
+from tests.membership.card_helpers import pay
 from tests.orders.helpers import basket, commit
 from tests.security.helpers import db_fingerprint
-from tests.stored_value.helpers import credit
 
 pytestmark = pytest.mark.django_db
 
@@ -64,13 +68,13 @@ def world():
     points_ledger.points_earn(
         member_id=member.pk, amount=100, idempotency_key="e", source="test", expires_at=None
     )
-    credit(member, 10_000, 1_000)
-    tpl = template()
+    RechargeFactory(member=member, amount_fen=10_000, bonus_fen=1_000)
+    tpl = CouponTemplateFactory()
     coupon = coupon_services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="c")
-    paid = card_type("paid")
+    paid = CardTypeFactory(kind="paid")
     purchase = cards.card_purchase_create(member=member, card_type_id=paid.pk)
     pay(purchase)
-    mall_item = mall_helpers.item(points=10, stock=5)
+    mall_item = MallItemFactory(points=10, stock=5)
     redemption = mall_helpers.redeem(member, mall_item, key="sec", address_id=mall_helpers.address(member).pk)
     order = commit(member, basket(("SKU", 1_000, 1)))
     return {

@@ -10,10 +10,9 @@ from coupons.models import Coupon
 from members.models import Member
 from points import earning
 from points.models import CheckIn, EarningRule, PhoneReward, PointsWithheld, RuleKind
-from tests.conftest import client_for
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
-from tests.points.helpers import balance, local
+from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.helpers import client_for, local
+from tests.points.helpers import balance
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +39,7 @@ def test_check_in_is_throttled_per_member_with_code_throttled(strict_rates, memb
 
 
 def test_coupon_claims_are_throttled_per_member_and_a_refused_claim_issues_nothing(strict_rates, member_api):
-    templates = [template(name=f"t{i}") for i in range(4)]
+    templates = [CouponTemplateFactory(name=f"t{i}") for i in range(4)]
 
     statuses = [
         member_api.post(

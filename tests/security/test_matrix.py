@@ -14,15 +14,14 @@ from rest_framework.permissions import AllowAny
 
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from members.authentication import IsMember, MemberTokenAuthentication
-from tests.conftest import client_for
 from tests.factories import MemberFactory
+from tests.helpers import client_for, signed_request
 from tests.security.helpers import (
     WRITE_METHODS,
     api_routes,
     db_contains,
     db_fingerprint,
     schema_path,
-    signed_request,
 )
 from tests.security.registry import MEMBER, PAYMENT_NOTIFY, PUBLIC, ROUTES, SERVER
 

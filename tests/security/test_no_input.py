@@ -13,9 +13,9 @@ import uuid
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from tests.conftest import client_for
 from tests.factories import MemberFactory
-from tests.security.helpers import WRITE_METHODS, api_routes, db_fingerprint, schema_path, signed_request
+from tests.helpers import client_for, signed_request
+from tests.security.helpers import WRITE_METHODS, api_routes, db_fingerprint, schema_path
 from tests.security.registry import MEMBER, ROUTES, SERVER
 
 pytestmark = pytest.mark.django_db

@@ -16,9 +16,8 @@ from coupons import services as coupon_services
 from loyalty.api.server_auth import signed_headers
 from members.models import Member
 from payments.gateway import get_gateway
-from tests.conftest import client_for
-from tests.coupons.helpers import template
-from tests.stored_value.recharge_helpers import plan_1500_150
+from tests.factories import CouponTemplateFactory, RechargePlan1500Factory
+from tests.helpers import as_meta, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +59,7 @@ def test_session_key_client_secret_and_payment_keys_never_appear_in_responses_or
     record(me.post("/api/v1/me/phone", {"code": "p1"}, format="json"))
     record(me.get("/api/v1/me"))
 
-    plan = plan_1500_150()
+    plan = RechargePlan1500Factory()
     recharge = record(
         me.post(
             "/api/v1/stored-value/recharges",
@@ -75,11 +74,13 @@ def test_session_key_client_secret_and_payment_keys_never_appear_in_responses_or
     record(me.get(f"/api/v1/stored-value/recharges/{recharge.json()['recharge']['id']}"))
     record(api.post("/api/v1/payments/wechat/notify", b"{}", content_type="application/json"))
 
-    coupon = coupon_services.coupon_claim(member=member, template_id=template().pk, idempotency_key="k")
+    coupon = coupon_services.coupon_claim(
+        member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k"
+    )
     body = f'{{"code": "{coupon.code}", "order_no": "POS-1"}}'.encode()
     path = "/api/v1/server/coupons/redeem"
     headers = signed_headers(key_id=client.key_id, secret=client_secret, method="POST", path=path, body=body)
-    meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
+    meta = as_meta(headers)
     assert record(api.generic("POST", path, body, content_type="application/json", **meta)).status_code == 200
     record(api.generic("POST", path, body, content_type="application/json", **meta))  # replayed nonce: 401
 

@@ -25,9 +25,9 @@ from drf_spectacular.settings import spectacular_settings
 from rest_framework import serializers
 
 from loyalty.api.serializers import MAX_ID, StrictQuerySerializer, StrictSerializer
-from tests.coupons.helpers import template
-from tests.mall.helpers import give_points, item
-from tests.security.helpers import OUR_APPS, WRITE_METHODS, api_routes, db_fingerprint, signed_request
+from tests.factories import CouponTemplateFactory, EarnedPointsFactory, MallItemFactory
+from tests.helpers import signed_request
+from tests.security.helpers import OUR_APPS, WRITE_METHODS, api_routes, db_fingerprint
 
 BIGINT = (-(2**63), 2**63 - 1)
 OUT_OF_RANGE = [2**63, -(2**63) - 1, 10**30]
@@ -173,7 +173,7 @@ LINE = {"sku": "SKU", "name": "杯子", "unit_price_fen": 1_000, "quantity": 1}
 
 
 def _member_bodies(member):
-    it = item(points=10, stock=5)
+    it = MallItemFactory(points=10, stock=5)
     return [
         ("/api/v1/coupons/claim", lambda v: {"template_id": v}, "template_id"),
         ("/api/v1/mall/redemptions", lambda v: {"item_id": v}, "item_id"),
@@ -190,7 +190,7 @@ def _member_bodies(member):
 @pytest.mark.django_db
 @pytest.mark.parametrize("value", OUT_OF_RANGE, ids=["2**63", "-2**63-1", "10**30"])
 def test_integers_out_of_range_from_a_member_are_400_and_change_nothing(member, member_api, value):
-    give_points(member, 1_000)
+    EarnedPointsFactory(member=member, amount=1_000)
     cases = _member_bodies(member)
     before = db_fingerprint()
 
@@ -299,7 +299,7 @@ def _fill(body, tpl):
 @pytest.mark.django_db
 @pytest.mark.parametrize(("method", "url", "body", "field"), LOOSE_BODIES)
 def test_a_value_of_the_wrong_json_type_is_400_and_changes_nothing(member_api, method, url, body, field):
-    body = _fill(body, template())
+    body = _fill(body, CouponTemplateFactory())
     before = db_fingerprint()
 
     response = getattr(member_api, method)(url, body, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
@@ -312,7 +312,7 @@ def test_a_value_of_the_wrong_json_type_is_400_and_changes_nothing(member_api, m
 
 @pytest.mark.django_db
 def test_the_same_values_of_the_right_type_are_accepted(member, member_api):
-    tpl = template()
+    tpl = CouponTemplateFactory()
 
     claimed = member_api.post(
         "/api/v1/coupons/claim", {"template_id": tpl.pk}, format="json", HTTP_IDEMPOTENCY_KEY="k"

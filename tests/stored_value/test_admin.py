@@ -9,8 +9,9 @@ from django.contrib.admin.models import LogEntry
 from django.utils import timezone
 
 from stored_value.models import FreezeEvent, StoredValueAccount, StoredValueEntry
+from tests.factories import GiftPackFactory, RechargeFactory, RechargePlan1500Factory
 from tests.points.test_admin import staff
-from tests.stored_value.helpers import credit, parts, snapshot, spend
+from tests.stored_value.helpers import parts, snapshot, spend
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def csv_rows(response):
 
 
 def test_the_account_list_shows_amounts_in_yuan(admin_client, member):
-    credit(member, 150_000, 15_000)
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
 
     page = admin_client.get("/admin/stored_value/storedvalueaccount/").content.decode()
 
@@ -36,7 +37,7 @@ def test_the_account_list_shows_amounts_in_yuan(admin_client, member):
 
 
 def test_staff_without_the_adjust_permission_cannot_adjust(client, member):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     staff(client, "clerk")
     before = snapshot(member)
 
@@ -51,7 +52,7 @@ def test_staff_without_the_adjust_permission_cannot_adjust(client, member):
 
 
 def test_an_adjustment_needs_a_reason_and_an_amount(client, member):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     staff(client, "finance", "stored_value.adjust_stored_value")
     before = snapshot(member)
 
@@ -69,7 +70,7 @@ def test_an_adjustment_needs_a_reason_and_an_amount(client, member):
 
 
 def test_an_adjustment_posts_an_entry_with_the_operator_and_logs_it_once(client, member):
-    credit(member, 10_000, 1_000)
+    RechargeFactory(member=member, amount_fen=10_000, bonus_fen=1_000)
     operator = staff(client, "finance", "stored_value.adjust_stored_value")
     form = {"principal_fen": -2_500, "bonus_fen": 300, "reason": "till miscount", "idempotency_key": "k1"}
 
@@ -84,7 +85,7 @@ def test_an_adjustment_posts_an_entry_with_the_operator_and_logs_it_once(client,
 
 
 def test_an_adjustment_below_zero_is_a_form_error_and_writes_nothing(client, member):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     staff(client, "finance", "stored_value.adjust_stored_value")
     before = snapshot(member)
 
@@ -98,7 +99,7 @@ def test_an_adjustment_below_zero_is_a_form_error_and_writes_nothing(client, mem
 
 
 def test_freezing_needs_its_permission_and_records_the_operator_and_reason(client, member):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     url = account_url(member, "freeze")
     staff(client, "clerk")
     assert client.post(url, {"reason": "x", "idempotency_key": "k"}).status_code == 403
@@ -119,7 +120,7 @@ def test_freezing_needs_its_permission_and_records_the_operator_and_reason(clien
 
 
 def test_the_ledger_is_read_only(admin_client, member):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     entry = StoredValueEntry.objects.get()
 
     assert admin_client.get("/admin/stored_value/storedvalueentry/").status_code == 200
@@ -129,7 +130,7 @@ def test_the_ledger_is_read_only(admin_client, member):
 
 
 def test_the_ledger_export_honours_the_filters(admin_client, member):
-    credit(member, 10_000, 1_000)
+    RechargeFactory(member=member, amount_fen=10_000, bonus_fen=1_000)
     spend(member, 1_100)
 
     rows = csv_rows(
@@ -141,7 +142,7 @@ def test_the_ledger_export_honours_the_filters(admin_client, member):
 
 
 def test_the_liability_report_shows_what_is_owed_at_the_end_of_each_day(admin_client, member):
-    credit(member, 150_000, 15_000)
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
     spend(member, 160_000)
     today = timezone.localdate()
 
@@ -172,9 +173,9 @@ def test_a_bad_liability_range_falls_back_to_the_last_thirty_days(admin_client):
 
 def _paid_recharge(member):
     from payments import services as payments
-    from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+    from tests.stored_value.recharge_helpers import start_recharge
 
-    order, payment = start_recharge(member, plan_1500_150(), 150_000)
+    order, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     payments.payment_simulate_pay(payment=payment)
     order.refresh_from_db()
     return order
@@ -214,9 +215,9 @@ def test_finance_refunds_a_recharge_from_the_order_list(client, member, django_c
 
 def test_the_refund_page_says_which_gifts_the_refund_takes_back(client, member):
     from payments import services as payments
-    from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+    from tests.stored_value.recharge_helpers import start_recharge
 
-    order, payment = start_recharge(member, plan_1500_150(gift_points=300), 150_000)
+    order, payment = start_recharge(member, RechargePlan1500Factory(gift_points=300), 150_000)
     payments.payment_simulate_pay(payment=payment)
     staff(client, "finance", "stored_value.view_rechargeorder", "stored_value.refund_recharge")
     url = f"/admin/stored_value/rechargeorder/{order.pk}/refund/"
@@ -229,12 +230,11 @@ def test_the_refund_page_says_which_gifts_the_refund_takes_back(client, member):
 
 
 def test_the_refund_page_warns_that_a_full_refund_takes_the_gift_pack_back(client, member):
-    from coupons.models import GiftPack
     from payments import services as payments
-    from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+    from tests.stored_value.recharge_helpers import start_recharge
 
     order, payment = start_recharge(
-        member, plan_1500_150(gift_pack=GiftPack.objects.create(name="礼包")), 150_000
+        member, RechargePlan1500Factory(gift_pack=GiftPackFactory(name="礼包")), 150_000
     )
     payments.payment_simulate_pay(payment=payment)
     staff(client, "finance", "stored_value.view_rechargeorder", "stored_value.refund_recharge")
@@ -252,9 +252,9 @@ def test_payments_are_listed_read_only_with_their_refunds(admin_client, member):
 
 def test_recharge_orders_export_as_csv_with_the_status_filter(admin_client, member):
     order = _paid_recharge(member)
-    from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge
+    from tests.stored_value.recharge_helpers import start_recharge
 
-    start_recharge(member, plan_1500_150(), 10_000)  # still awaiting payment
+    start_recharge(member, RechargePlan1500Factory(), 10_000)  # still awaiting payment
 
     listing = admin_client.get("/admin/stored_value/rechargeorder/?status=credited").content.decode()
     assert "/admin/stored_value/rechargeorder/export/?status=credited" in listing

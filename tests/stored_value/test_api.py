@@ -4,10 +4,9 @@ import pytest
 
 from payments.models import Payment
 from stored_value.models import RechargeOrder
-from tests.conftest import client_for
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, RechargePlan1500Factory
+from tests.helpers import client_for
 from tests.stored_value.helpers import spend
-from tests.stored_value.recharge_helpers import plan_1500_150
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +23,7 @@ def recharge(client, plan, amount_fen, key="k-1"):
 
 
 def test_a_member_recharges_pays_and_sees_balance_order_and_history(member, member_api):
-    plan = plan_1500_150(gift_points=100)
+    plan = RechargePlan1500Factory(gift_points=100)
     assert [p["name"] for p in member_api.get(PLANS).json()] == ["充1500送150"]
 
     created = recharge(member_api, plan, 150_000)
@@ -55,7 +54,7 @@ def test_a_member_recharges_pays_and_sees_balance_order_and_history(member, memb
 
 
 def test_the_same_idempotency_key_replays_the_first_recharge(member, member_api):
-    plan = plan_1500_150()
+    plan = RechargePlan1500Factory()
     first = recharge(member_api, plan, 150_000)
     again = recharge(member_api, plan, 150_000)
     other = recharge(member_api, plan, 160_000)
@@ -81,7 +80,7 @@ def test_the_same_idempotency_key_replays_the_first_recharge(member, member_api)
     ],
 )
 def test_bad_recharge_input_is_a_clear_error_and_writes_nothing(member, member_api, payload, code):
-    plan = plan_1500_150()
+    plan = RechargePlan1500Factory()
     response = member_api.post(
         RECHARGES, {"plan_id": plan.pk, **payload}, format="json", HTTP_IDEMPOTENCY_KEY="k"
     )
@@ -92,7 +91,7 @@ def test_bad_recharge_input_is_a_clear_error_and_writes_nothing(member, member_a
 
 def test_a_recharge_without_an_idempotency_key_is_refused(member_api):
     response = member_api.post(
-        RECHARGES, {"plan_id": plan_1500_150().pk, "amount_fen": 150_000}, format="json"
+        RECHARGES, {"plan_id": RechargePlan1500Factory().pk, "amount_fen": 150_000}, format="json"
     )
     assert response.status_code == 400
     assert response.json()["code"] == "idempotency_key_required"
@@ -100,14 +99,14 @@ def test_a_recharge_without_an_idempotency_key_is_refused(member_api):
 
 
 def test_a_used_first_recharge_plan_and_the_cap_are_409(member, member_api):
-    plan = plan_1500_150(first_recharge_only=True)
+    plan = RechargePlan1500Factory(first_recharge_only=True)
     member_api.post(
         f"/api/v1/payments/{recharge(member_api, plan, 150_000).json()['recharge']['out_trade_no']}/simulate-pay"
     )
 
     used = recharge(member_api, plan, 150_000, key="k-2")
     assert (used.status_code, used.json()["code"]) == (409, "plan_already_used")
-    open_plan = plan_1500_150()
+    open_plan = RechargePlan1500Factory()
     capped = recharge(member_api, open_plan, 400_000, key="k-3")
     assert (capped.status_code, capped.json()["code"]) == (409, "balance_cap_exceeded")
     assert capped.json()["details"]["max_amount_fen"] == 335_000 - 15_000
@@ -115,7 +114,7 @@ def test_a_used_first_recharge_plan_and_the_cap_are_409(member, member_api):
 
 
 def test_a_member_sees_and_pays_only_their_own_recharges(member, member_api):
-    created = recharge(member_api, plan_1500_150(), 150_000).json()["recharge"]
+    created = recharge(member_api, RechargePlan1500Factory(), 150_000).json()["recharge"]
     spend_me = MemberFactory()
     other = client_for(spend_me)
 
@@ -129,7 +128,7 @@ def test_a_member_sees_and_pays_only_their_own_recharges(member, member_api):
 
 def test_history_filters_by_kind_and_refuses_unknown_kinds(member, member_api):
     member_api.post(
-        f"/api/v1/payments/{recharge(member_api, plan_1500_150(), 150_000).json()['recharge']['out_trade_no']}/simulate-pay"
+        f"/api/v1/payments/{recharge(member_api, RechargePlan1500Factory(), 150_000).json()['recharge']['out_trade_no']}/simulate-pay"
     )
     spend(member, 1_000)
     kinds = [e["kind"] for e in member_api.get(ENTRIES, {"kind": "spend"}).json()["results"]]
@@ -143,7 +142,7 @@ def test_anonymous_callers_get_401(api):
 
 
 def test_simulated_payment_is_refused_with_the_real_provider(member, member_api, settings):
-    created = recharge(member_api, plan_1500_150(), 150_000).json()["recharge"]
+    created = recharge(member_api, RechargePlan1500Factory(), 150_000).json()["recharge"]
     Payment.objects.update(provider="wechat")  # made by the real provider
     response = member_api.post(f"/api/v1/payments/{created['out_trade_no']}/simulate-pay")
     assert (response.status_code, response.json()["code"]) == (403, "fake_payments_disabled")

@@ -5,8 +5,16 @@ import pytest
 from stored_value import ledger
 from stored_value.models import StoredValueEntry
 from tests.concurrency import in_thread, run_concurrently
-from tests.factories import MemberFactory
-from tests.stored_value.helpers import credit, parts
+from tests.factories import (
+    CouponTemplateFactory,
+    GiftPackFactory,
+    MemberFactory,
+    OperatorFactory,
+    RechargeFactory,
+    RechargePlan1500Factory,
+    RechargePlanFactory,
+)
+from tests.stored_value.helpers import parts
 
 # One xdist worker runs every module with many connections (see tests/points/test_concurrency.py).
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("many-connections")]
@@ -16,7 +24,7 @@ def test_a_hundred_parallel_spends_never_overdraw_a_100_yuan_balance():
     """100 spends released at once over at most 50 connections, two or more each: PostgreSQL's
     default of 100 connections (CI's real server) leaves no room for 100 at once beside the rest."""
     member = MemberFactory()
-    credit(member, 9_000, 1_000)  # ¥100.00
+    RechargeFactory(member=member, amount_fen=9_000, bonus_fen=1_000)  # ¥100.00
 
     results, errors = run_concurrently(
         lambda i: ledger.stored_value_spend(member_id=member.pk, amount_fen=300, idempotency_key=f"s{i}"),
@@ -31,7 +39,7 @@ def test_a_hundred_parallel_spends_never_overdraw_a_100_yuan_balance():
 
 def test_parallel_duplicates_of_one_spend_post_once():
     member = MemberFactory()
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
 
     results, errors = run_concurrently(
         lambda i: ledger.stored_value_spend(member_id=member.pk, amount_fen=2_500, idempotency_key="order-9"),
@@ -48,12 +56,11 @@ def test_a_recharge_waiting_on_wechat_never_holds_up_the_members_spends(monkeypa
     import time
 
     from payments.gateway import FakeGateway
-    from tests.conftest import client_for
-    from tests.stored_value.recharge_helpers import plan_1500_150
+    from tests.helpers import client_for
 
     member = MemberFactory()
-    credit(member, 10_000)
-    plan = plan_1500_150()
+    RechargeFactory(member=member, amount_fen=10_000)
+    plan = RechargePlan1500Factory()
     real_prepay, entered = FakeGateway.prepay, threading.Event()
 
     def slow_prepay(self, **kwargs):
@@ -82,13 +89,11 @@ def test_a_recharge_waiting_on_wechat_never_holds_up_the_members_spends(monkeypa
 
 
 def _gift_plan():
-    from coupons.models import GiftPack, GiftPackItem
-    from tests.coupons.helpers import template
-    from tests.stored_value.recharge_helpers import tier_plan
+    from coupons.models import GiftPackItem
 
-    pack = GiftPack.objects.create(name="充值礼包", points=50)
-    GiftPackItem.objects.create(pack=pack, template=template(per_member_limit=10), quantity=1)
-    return tier_plan("充100送20", (10_000, 2_000), gift_points=200, gift_pack=pack)
+    pack = GiftPackFactory(name="充值礼包", points=50)
+    GiftPackItem.objects.create(pack=pack, template=CouponTemplateFactory(per_member_limit=10), quantity=1)
+    return RechargePlanFactory(name="充100送20", tiers=[(10_000, 2_000)], gift_points=200, gift_pack=pack)
 
 
 def _paid_recharge(member, plan):
@@ -107,7 +112,6 @@ def test_refunding_one_recharge_while_another_is_credited_takes_the_locks_in_one
     import threading
     import time
 
-    from django.contrib.auth.models import User
     from django.db import connections
 
     from payments import services as payments
@@ -116,7 +120,7 @@ def test_refunding_one_recharge_while_another_is_credited_takes_the_locks_in_one
     from stored_value import recharges
     from tests.stored_value.recharge_helpers import start_recharge
 
-    finance = User.objects.create(username="finance", is_staff=True)
+    finance = OperatorFactory(username="finance")
     plan = _gift_plan()
     member = MemberFactory()
     refunded = _paid_recharge(member, plan)
@@ -163,7 +167,6 @@ def test_refunding_one_recharge_while_another_is_credited_takes_the_locks_in_one
 def test_a_refund_racing_a_checkout_for_a_gift_coupon_lets_one_of_them_have_it():
     """Either the order locks the coupon and the full refund is refused, or the refund voids it and the
     commit's quote is stale: never both, never a deadlock."""
-    from django.contrib.auth.models import User
 
     from coupons.models import Coupon
     from orders.quote import compute_quote
@@ -171,7 +174,7 @@ def test_a_refund_racing_a_checkout_for_a_gift_coupon_lets_one_of_them_have_it()
     from stored_value import recharges
     from tests.orders.helpers import basket
 
-    finance = User.objects.create(username="finance", is_staff=True)
+    finance = OperatorFactory(username="finance")
     plan = _gift_plan()
     outcomes = []
     for n in range(4):
@@ -204,12 +207,11 @@ def test_a_refund_racing_a_checkout_for_a_gift_coupon_lets_one_of_them_have_it()
 
 
 def test_parallel_duplicates_of_one_recharge_refund_take_the_gifts_back_once():
-    from django.contrib.auth.models import User
 
     from points.models import PointsAccount, PointsEntry
     from stored_value import recharges
 
-    finance = User.objects.create(username="finance", is_staff=True)
+    finance = OperatorFactory(username="finance")
     member = MemberFactory()
     order = _paid_recharge(member, _gift_plan())
 

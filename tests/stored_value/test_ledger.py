@@ -1,6 +1,4 @@
 import pytest
-from django.contrib.auth.models import User
-from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
 from loyalty.errors import IdempotencyConflict
@@ -14,16 +12,10 @@ from stored_value.exceptions import (
     RefundTooLarge,
 )
 from stored_value.models import FreezeEvent, SpendOrder, StoredValueEntry, StoredValuePolicy
-from tests.factories import MemberFactory
-from tests.stored_value.helpers import credit, parts, snapshot, spend
+from tests.factories import MemberFactory, OperatorFactory, RechargeFactory
+from tests.stored_value.helpers import parts, snapshot, spend
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _ledgers_stay_consistent():
-    yield
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledgers_stay_consistent")]
 
 
 def set_spend_order(order):
@@ -32,12 +24,12 @@ def set_spend_order(order):
 
 @pytest.fixture
 def operator(db):
-    return User.objects.create(username="finance", is_staff=True)
+    return OperatorFactory(username="finance")
 
 
 def test_design_example_one_recharge_1500_get_150_then_spend_1600_leaves_50(member):
     """docs/rules/stored-value.md: 充1500送150 → 1650.00; a 1600.00 bundle leaves 50.00 that is only spendable."""
-    credit(member, 150_000, 15_000)
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
     assert parts(member) == (150_000, 15_000)
 
     posting = spend(member, 160_000)
@@ -58,7 +50,7 @@ def test_design_example_one_recharge_1500_get_150_then_spend_1600_leaves_50(memb
     ],
 )
 def test_the_spend_order_policy_decides_the_split(member, order, expected):
-    credit(member, 100_000, 10_000)
+    RechargeFactory(member=member, amount_fen=100_000, bonus_fen=10_000)
     set_spend_order(order)
 
     posting = spend(member, 10_000)
@@ -67,7 +59,7 @@ def test_the_spend_order_policy_decides_the_split(member, order, expected):
 
 
 def test_principal_first_takes_the_rest_from_bonus(member):
-    credit(member, 3_000, 2_000)
+    RechargeFactory(member=member, amount_fen=3_000, bonus_fen=2_000)
     set_spend_order(SpendOrder.PRINCIPAL_FIRST)
 
     posting = spend(member, 4_000)
@@ -77,7 +69,7 @@ def test_principal_first_takes_the_rest_from_bonus(member):
 
 
 def test_spending_more_than_the_balance_is_refused_and_writes_nothing(member):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     before = snapshot(member)
 
     with pytest.raises(InsufficientBalance) as refused:
@@ -89,7 +81,7 @@ def test_spending_more_than_the_balance_is_refused_and_writes_nothing(member):
 
 
 def test_the_whole_balance_can_be_spent_to_the_fen(member):
-    credit(member, 9_999, 1)
+    RechargeFactory(member=member, amount_fen=9_999, bonus_fen=1)
 
     spend(member, 10_000)
 
@@ -98,7 +90,7 @@ def test_the_whole_balance_can_be_spent_to_the_fen(member):
 
 @pytest.mark.parametrize("amount", [0, -1, 10**12 + 1, 1.5, "100", True, None])
 def test_bad_amounts_are_refused_and_write_nothing(member, amount):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     before = snapshot(member)
 
     with pytest.raises(InvalidAmount):
@@ -113,7 +105,7 @@ def test_an_unknown_member_is_refused():
 
 
 def test_a_replayed_spend_posts_once_and_returns_the_first_result(member):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     first = spend(member, 3_000, key="order-1")
 
     again = spend(member, 3_000, key="order-1")
@@ -123,7 +115,7 @@ def test_a_replayed_spend_posts_once_and_returns_the_first_result(member):
 
 
 def test_a_reused_key_with_another_amount_is_a_conflict(member):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     spend(member, 3_000, key="order-1")
     before = snapshot(member)
 
@@ -134,7 +126,7 @@ def test_a_reused_key_with_another_amount_is_a_conflict(member):
 
 
 def test_a_frozen_account_cannot_spend_but_receives_refunds_and_recharges(member, operator):
-    credit(member, 10_000, 1_000)
+    RechargeFactory(member=member, amount_fen=10_000, bonus_fen=1_000)
     paid = spend(member, 2_200, key="s")
     services.stored_value_set_frozen(
         member_id=member.pk, frozen=True, reason="lost phone", actor_id=operator.pk
@@ -146,12 +138,12 @@ def test_a_frozen_account_cannot_spend_but_receives_refunds_and_recharges(member
     assert snapshot(member) == before
 
     ledger.stored_value_refund_spend(member_id=member.pk, entry_id=paid.entry_id, idempotency_key="r")
-    credit(member, 500)
+    RechargeFactory(member=member, amount_fen=500)
     assert parts(member) == (10_500, 1_000)
 
 
 def test_freezing_records_who_and_why_and_unfreezing_allows_spending_again(member, operator):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
 
     services.stored_value_set_frozen(member_id=member.pk, frozen=True, reason="dispute", actor_id=operator.pk)
     services.stored_value_set_frozen(member_id=member.pk, frozen=True, reason="again", actor_id=operator.pk)
@@ -167,7 +159,7 @@ def test_freezing_records_who_and_why_and_unfreezing_allows_spending_again(membe
 
 
 def test_a_spend_refund_goes_back_to_the_parts_it_came_from(member):
-    credit(member, 150_000, 15_000)
+    RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
     paid = spend(member, 160_000)
 
     refund = ledger.stored_value_refund_spend(
@@ -179,7 +171,7 @@ def test_a_spend_refund_goes_back_to_the_parts_it_came_from(member):
 
 
 def test_partial_spend_refunds_add_up_exactly_to_the_spend(member):
-    credit(member, 100_001, 33_333)
+    RechargeFactory(member=member, amount_fen=100_001, bonus_fen=33_333)
     paid = spend(member, 99_999)
     taken = (-paid.principal_fen, -paid.bonus_fen)
 
@@ -199,7 +191,7 @@ def test_partial_spend_refunds_add_up_exactly_to_the_spend(member):
 
 
 def test_refunding_more_than_is_left_of_the_spend_is_refused(member):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     paid = spend(member, 5_000)
     ledger.stored_value_refund_spend(
         member_id=member.pk, entry_id=paid.entry_id, idempotency_key="r1", amount_fen=3_000
@@ -217,8 +209,8 @@ def test_refunding_more_than_is_left_of_the_spend_is_refused(member):
 
 def test_only_a_spend_of_this_member_can_be_refunded(member):
     other = MemberFactory()
-    credit(member, 10_000)
-    credit(other, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
+    RechargeFactory(member=other, amount_fen=10_000)
     theirs = spend(other, 100)
     recharge_entry = StoredValueEntry.objects.filter(account__member=member, kind="recharge").get()
 
@@ -231,7 +223,7 @@ def test_only_a_spend_of_this_member_can_be_refunded(member):
 
 
 def test_an_adjustment_records_reason_and_operator_and_cannot_make_a_part_negative(member, operator):
-    credit(member, 10_000, 500)
+    RechargeFactory(member=member, amount_fen=10_000, bonus_fen=500)
 
     ledger.stored_value_adjust(
         member_id=member.pk,
@@ -264,7 +256,7 @@ def test_an_adjustment_records_reason_and_operator_and_cannot_make_a_part_negati
 
 
 def test_crediting_a_recharge_twice_posts_once(member):
-    order = credit(member, 150_000, 15_000)
+    order = RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
 
     ledger.stored_value_credit(
         member_id=member.pk, recharge_id=order.pk, principal_fen=150_000, bonus_fen=15_000, reference="again"
@@ -280,7 +272,7 @@ def test_crediting_a_recharge_twice_posts_once(member):
 
 
 def test_the_database_refuses_to_change_or_delete_an_entry(member):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
     entry = StoredValueEntry.objects.get()
 
     for sql in (
@@ -292,14 +284,14 @@ def test_the_database_refuses_to_change_or_delete_an_entry(member):
 
 
 def test_the_database_refuses_a_negative_part(member):
-    credit(member, 10_000)
+    RechargeFactory(member=member, amount_fen=10_000)
 
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cur:
         cur.execute("UPDATE stored_value_storedvalueaccount SET bonus_fen = -1")
 
 
 def test_replaying_a_spend_that_emptied_the_account_returns_the_first_result(member):
-    credit(member, 5_000)
+    RechargeFactory(member=member, amount_fen=5_000)
     first = spend(member, 5_000, key="all-of-it")
 
     again = spend(member, 5_000, key="all-of-it")

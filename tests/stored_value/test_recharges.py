@@ -4,8 +4,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import User
-from django.core.management import call_command
 from django.utils import timezone
 
 from payments import services as payments
@@ -25,21 +23,22 @@ from stored_value.exceptions import (
 )
 from stored_value.models import RechargeOrder, RechargePlan, StoredValueEntry, StoredValuePolicy
 from stored_value.services import stored_value_set_frozen
+from tests.factories import (
+    CouponTemplateFactory,
+    GiftPackFactory,
+    OperatorFactory,
+    RechargePlan1500Factory,
+    RechargePlanFactory,
+)
 from tests.stored_value.helpers import parts, spend
-from tests.stored_value.recharge_helpers import plan_1500_150, start_recharge, tier_plan
+from tests.stored_value.recharge_helpers import start_recharge
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _ledgers_stay_consistent():
-    yield
-    call_command("verify_ledgers", stdout=open("/dev/null", "w"))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledgers_stay_consistent")]
 
 
 @pytest.fixture
 def finance(db):
-    return User.objects.create(username="finance", is_staff=True)
+    return OperatorFactory(username="finance")
 
 
 def pay(order):
@@ -55,7 +54,7 @@ def nothing_written(member):
 
 
 def test_design_example_one_pay_1500_get_1650_spend_1600_leaves_50_as_liability(member):
-    order, _ = start_recharge(member, plan_1500_150(), 150_000)
+    order, _ = start_recharge(member, RechargePlan1500Factory(), 150_000)
     assert parts(member) == (0, 0)  # nothing until the money arrives
 
     pay(order)
@@ -71,7 +70,7 @@ def test_design_example_one_pay_1500_get_1650_spend_1600_leaves_50_as_liability(
 
 
 def test_design_example_two_a_2000_recharge_gets_the_best_tier_reached_never_pro_rata(member):
-    plan = tier_plan("充值有礼", (150_000, 15_000), (300_000, 30_000))
+    plan = RechargePlanFactory(name="充值有礼", tiers=[(150_000, 15_000), (300_000, 30_000)])
     assert recharges.recharge_bonus(plan=plan, amount_fen=200_000) == 15_000
     assert recharges.recharge_bonus(plan=plan, amount_fen=300_000) == 30_000
     assert recharges.recharge_bonus(plan=plan, amount_fen=149_999) == 0
@@ -90,7 +89,7 @@ def test_a_ratio_plan_gives_a_tenth_rounded_down_to_the_fen(amount, bonus):
 
 
 def test_gift_points_arrive_with_the_credit_once(member):
-    order, payment = start_recharge(member, plan_1500_150(gift_points=300), 150_000)
+    order, payment = start_recharge(member, RechargePlan1500Factory(gift_points=300), 150_000)
     headers, body = payments.payment_simulate_pay(payment=payment)
     payments.payment_handle_notification(headers=headers, body=body)
 
@@ -101,12 +100,12 @@ def test_gift_points_arrive_with_the_credit_once(member):
 @pytest.mark.parametrize("amount", [0, -100, 1.5, "100", True, None])
 def test_amounts_that_are_not_a_positive_whole_number_of_fen_are_refused(member, amount):
     with pytest.raises(AmountOutOfRange):
-        recharges.recharge_create(member=member, plan_id=plan_1500_150().pk, amount_fen=amount)
+        recharges.recharge_create(member=member, plan_id=RechargePlan1500Factory().pk, amount_fen=amount)
     nothing_written(member)
 
 
 def test_an_amount_outside_the_plan_range_is_refused_with_the_range(member):
-    plan = plan_1500_150(min_fen=10_000)
+    plan = RechargePlan1500Factory(min_fen=10_000)
     with pytest.raises(AmountOutOfRange) as error:
         recharges.recharge_create(member=member, plan_id=plan.pk, amount_fen=9_999)
     assert error.value.details == {"min_fen": 10_000, "max_fen": 500_000}
@@ -116,9 +115,9 @@ def test_an_amount_outside_the_plan_range_is_refused_with_the_range(member):
 def test_inactive_out_of_window_and_unknown_plans_are_unavailable(member):
     now = timezone.now()
     plans = [
-        plan_1500_150(is_active=False),
-        plan_1500_150(starts_at=now + timedelta(days=1)),
-        plan_1500_150(ends_at=now - timedelta(seconds=1)),
+        RechargePlan1500Factory(is_active=False),
+        RechargePlan1500Factory(starts_at=now + timedelta(days=1)),
+        RechargePlan1500Factory(ends_at=now - timedelta(seconds=1)),
     ]
     for plan_id in [plan.pk for plan in plans] + [999_999]:
         with pytest.raises(PlanUnavailable):
@@ -128,7 +127,7 @@ def test_inactive_out_of_window_and_unknown_plans_are_unavailable(member):
 
 
 def test_a_first_recharge_only_plan_is_gone_after_the_first_recharge(member):
-    first = plan_1500_150(first_recharge_only=True)
+    first = RechargePlan1500Factory(first_recharge_only=True)
     pay(start_recharge(member, first, 150_000)[0])
 
     with pytest.raises(PlanAlreadyUsed):
@@ -137,7 +136,7 @@ def test_a_first_recharge_only_plan_is_gone_after_the_first_recharge(member):
 
 
 def test_a_closed_recharge_does_not_use_up_a_plan(member):
-    plan = plan_1500_150(max_uses_per_member=1)
+    plan = RechargePlan1500Factory(max_uses_per_member=1)
     order, payment = start_recharge(member, plan, 150_000)
     with time_machine.travel(timezone.now() + timedelta(minutes=30)):
         assert payments.payments_close_stale() == 1
@@ -148,7 +147,7 @@ def test_a_closed_recharge_does_not_use_up_a_plan(member):
 
 def test_the_balance_cap_counts_balance_pending_recharges_and_the_bonus(member):
     StoredValuePolicy.objects.update_or_create(pk=1, defaults={"balance_cap_fen": 400_000})
-    plan = plan_1500_150()
+    plan = RechargePlan1500Factory()
     pay(start_recharge(member, plan, 150_000)[0])  # 1650.00
     start_recharge(member, plan, 100_000)  # pending 1000.00
 
@@ -177,7 +176,7 @@ def test_the_default_cap_is_5000_yuan(member):
 def test_a_frozen_account_cannot_start_a_recharge(member, finance):
     stored_value_set_frozen(member_id=member.pk, frozen=True, reason="disputed", actor_id=finance.pk)
     with pytest.raises(AccountFrozen):
-        recharges.recharge_create(member=member, plan_id=plan_1500_150().pk, amount_fen=150_000)
+        recharges.recharge_create(member=member, plan_id=RechargePlan1500Factory().pk, amount_fen=150_000)
     assert not RechargeOrder.objects.exists()
 
 
@@ -188,7 +187,7 @@ def test_wechat_pay_down_at_prepay_keeps_the_order_awaiting_payment_until_the_jo
         raise PaymentUnavailable()
 
     monkeypatch.setattr(FakeGateway, "prepay", down)
-    plan = plan_1500_150(max_uses_per_member=1)
+    plan = RechargePlan1500Factory(max_uses_per_member=1)
     order = recharges.recharge_create(member=member, plan_id=plan.pk, amount_fen=150_000)
     with pytest.raises(PaymentUnavailable):
         payments.payment_prepay(payment=Payment.objects.get())
@@ -202,7 +201,7 @@ def test_wechat_pay_down_at_prepay_keeps_the_order_awaiting_payment_until_the_jo
 
 
 def test_stale_unpaid_recharges_close_and_a_paid_one_with_a_lost_notification_is_credited(member):
-    plan = plan_1500_150()
+    plan = RechargePlan1500Factory()
     unpaid, _ = start_recharge(member, plan, 10_000)
     lost, lost_payment = start_recharge(member, plan, 20_000)
     payments.payment_simulate_pay(payment=lost_payment, deliver=False)  # paid, notification lost
@@ -222,7 +221,7 @@ def test_stale_unpaid_recharges_close_and_a_paid_one_with_a_lost_notification_is
 
 
 def test_money_arriving_after_the_order_closed_is_still_credited(member):
-    order, payment = start_recharge(member, plan_1500_150(), 150_000)
+    order, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
     headers, body = payments.payment_simulate_pay(payment=payment, deliver=False)
     Payment.objects.filter(pk=payment.pk).update(status="closed")
     RechargeOrder.objects.filter(pk=order.pk).update(status="closed")
@@ -237,7 +236,7 @@ def test_money_arriving_after_the_order_closed_is_still_credited(member):
 def test_refund_after_partial_spending_returns_unspent_principal_and_forfeits_unspent_bonus(
     member, finance, django_capture_on_commit_callbacks
 ):
-    order = pay(start_recharge(member, plan_1500_150(), 150_000)[0])
+    order = pay(start_recharge(member, RechargePlan1500Factory(), 150_000)[0])
     spend(member, 55_000)  # proportional: 50,000 principal + 5,000 bonus
     assert parts(member) == (100_000, 10_000)
 
@@ -286,7 +285,7 @@ def test_spending_counts_against_the_oldest_recharge_so_a_refund_takes_only_what
 def test_a_refund_waits_for_wechat_when_it_is_down_and_the_retry_job_submits_it(
     member, finance, monkeypatch, django_capture_on_commit_callbacks
 ):
-    order = pay(start_recharge(member, plan_1500_150(), 150_000)[0])
+    order = pay(start_recharge(member, RechargePlan1500Factory(), 150_000)[0])
     original = FakeGateway.refund
 
     def down(self, **kwargs):
@@ -307,19 +306,18 @@ def test_a_refund_waits_for_wechat_when_it_is_down_and_the_retry_job_submits_it(
 
 
 def test_only_a_credited_recharge_can_be_refunded(member, finance):
-    order, _ = start_recharge(member, plan_1500_150(), 150_000)
+    order, _ = start_recharge(member, RechargePlan1500Factory(), 150_000)
     with pytest.raises(RechargeNotCredited):
         recharges.recharge_refund(order_id=order.pk, actor_id=finance.pk, reason="r", idempotency_key="k")
     assert not StoredValueEntry.objects.exists()
 
 
 def test_a_plans_gift_pack_arrives_with_the_credit_once(member):
-    from coupons.models import Coupon, GiftPack, GiftPackItem
-    from tests.coupons.helpers import template
+    from coupons.models import Coupon, GiftPackItem
 
-    pack = GiftPack.objects.create(name="充值礼包")
-    GiftPackItem.objects.create(pack=pack, template=template(), quantity=1)
-    order, payment = start_recharge(member, plan_1500_150(gift_pack=pack), 150_000)
+    pack = GiftPackFactory(name="充值礼包")
+    GiftPackItem.objects.create(pack=pack, template=CouponTemplateFactory(), quantity=1)
+    order, payment = start_recharge(member, RechargePlan1500Factory(gift_pack=pack), 150_000)
     headers, body = payments.payment_simulate_pay(payment=payment)
     payments.payment_handle_notification(headers=headers, body=body)
 
@@ -351,12 +349,11 @@ def test_principal_added_by_an_operator_is_spendable_but_never_refunded(member, 
 @pytest.fixture
 def gift_plan(db):
     """充100送20 with 200 gift points and a gift pack of two coupons and 50 points."""
-    from coupons.models import GiftPack, GiftPackItem
-    from tests.coupons.helpers import template
+    from coupons.models import GiftPackItem
 
-    pack = GiftPack.objects.create(name="充值礼包", points=50)
-    GiftPackItem.objects.create(pack=pack, template=template(per_member_limit=5), quantity=2)
-    return tier_plan("充100送20", (10_000, 2_000), gift_points=200, gift_pack=pack)
+    pack = GiftPackFactory(name="充值礼包", points=50)
+    GiftPackItem.objects.create(pack=pack, template=CouponTemplateFactory(per_member_limit=5), quantity=2)
+    return RechargePlanFactory(name="充100送20", tiers=[(10_000, 2_000)], gift_points=200, gift_pack=pack)
 
 
 def gifts_of(member) -> tuple[int, list[str]]:

@@ -1,0 +1,80 @@
+"""Helpers shared by every test folder: the merchant's clock, API clients, signed requests, ledger checks.
+
+Each lives here once; app folders' ``helpers.py`` hold only what one app's tests need.
+"""
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from rest_framework.test import APIClient
+
+from loyalty.api.server_auth import signed_headers
+from loyalty.management.commands.verify_ledgers import find_violations
+from members import services as member_services
+from points.models import PointsAccount
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local(*args) -> datetime:
+    """A merchant-local (Asia/Shanghai) time."""
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+def stopped_clock(at: datetime):
+    """An autouse fixture for a module (``clock = stopped_clock(NOW)``): each test runs at ``at``, clock stopped."""
+
+    @pytest.fixture(autouse=True)
+    def clock():
+        with time_machine.travel(at, tick=False) as traveller:
+            yield traveller
+
+    return clock
+
+
+def client_for(member) -> APIClient:
+    """An API client holding a fresh bearer token of ``member``."""
+    token, _ = member_services.member_token_issue(member=member)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def as_meta(headers: dict) -> dict:
+    """HTTP headers as the Django test client takes them (``X-Signature`` → ``HTTP_X_SIGNATURE``)."""
+    return {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
+
+
+def signed_request(
+    api, client, secret, method: str, url: str, body=None, *, content_type: str = "application/json", **extra
+):
+    """A request signed as the order system signs it; ``body`` is JSON-encoded unless it is bytes."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
+    headers = signed_headers(key_id=client.key_id, secret=secret, method=method.upper(), path=url, body=raw)
+    return api.generic(method.upper(), url, raw, content_type=content_type, **as_meta(headers), **extra)
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    """The response is the one error shape ``{"code", "message", "details"}`` with this status and code."""
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"code", "message", "details"}, body
+    assert body["code"] == code, body
+    assert body["message"], body
+    return body
+
+
+def assert_ledgers_consistent(*apps: str) -> None:
+    """Every ledger invariant of ``verify_ledgers`` holds (only the checks of ``apps``, e.g. ``"members"``, if named)."""
+    violations = find_violations()
+    if apps:
+        violations = [v for v in violations if v[0].split(":")[0] in apps]
+    assert violations == [], violations
+
+
+def points_of(member) -> int:
+    """A member's points balance; 0 before their first posting."""
+    return PointsAccount.objects.filter(member=member).values_list("balance", flat=True).first() or 0

@@ -5,6 +5,14 @@ from __future__ import annotations
 from django.db import connection
 
 
+def db_cursor():
+    """Django's cursor on the default connection: the handle code outside the SQL modules passes to them.
+
+    One cursor serves every statement of a transaction (Django wraps each cursor it opens).
+    """
+    return connection.cursor()
+
+
 def lock_row(model, column: str, value):
     """The ``model`` row whose ``column`` is ``value``, locked until the transaction ends, or None.
 
@@ -25,3 +33,16 @@ def lock_row(model, column: str, value):
         for f, v in zip(fields, row, strict=True)
     ]
     return model.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+class Names:
+    """A model's table (``.table``) and its columns by attribute name (``.account_id``), for SQL text.
+
+    Raw statements are written with these, built once at import, so a renamed table or column is
+    renamed in them too.
+    """
+
+    def __init__(self, model):
+        self.table = model._meta.db_table
+        for f in model._meta.concrete_fields:
+            setattr(self, f.attname, f.column)

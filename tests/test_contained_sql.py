@@ -24,7 +24,6 @@ NOT_YET = {
     "analytics/reports.py",
     "analytics/rfm.py",
     "analytics/selectors.py",
-    "coupons/services.py",
     "loyalty/api/idempotency.py",
     "loyalty/api/server_auth.py",
     "loyalty/config.py",

@@ -9,7 +9,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from members.models import Member
-from membership import sql
+from membership import sql, tiers
 from membership.models import CardStatus, GrowthEntry, Membership, MembershipCard, TierChange
 from tests.factories import MemberFactory
 from tests.membership.card_helpers import card_type
@@ -182,3 +182,15 @@ def test_birthdays_are_the_receiving_members_the_orm_finds_with_their_level():
     ]
     assert sql.birthdays(after=0, month=5, day=4, days=[4], limit=10) == [(born[1].pk, 3)]
     assert sql.birthdays(after=born[0].pk, month=5, day=None, days=[], limit=1) == [(born[1].pk, 3)]
+
+
+def test_the_membership_lock_reads_the_row_the_orm_reads_and_creates_it_first():
+    member = MemberFactory()
+    with transaction.atomic():
+        created = tiers.lock_membership(member_id=member.pk)
+        Membership.objects.filter(pk=created.pk).update(
+            tier_level=2, growth_total=7, tier_changed_at=timezone.now()
+        )
+        locked = tiers.lock_membership(member_id=member.pk)
+        assert model_to_dict(locked) == model_to_dict(Membership.objects.get(member=member))
+        assert locked.tier_level == 2 and Membership.objects.filter(member=member).count() == 1

@@ -1,4 +1,4 @@
-"""The points ledger's SQL: every raw statement of ``points.ledger``, named, one function each.
+"""The points app's SQL: every raw statement of ``points.ledger``, ``.reminders`` and ``.selectors``.
 
 Table and column names come from the models (``loyalty.rows.Names``) and are put into the text once,
 at import; rows come back as named records.  The hot statements are prepared once per connection
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from loyalty import prepared
-from loyalty.rows import Names, db_cursor  # noqa: F401 (the ledger's cursor)
+from loyalty.rows import Names, db_cursor
 from members.models import Member
+from members.receiving import receiving_sql
 from points.models import PointsAccount, PointsAllocation, PointsEntry, PointsLot
 
 _a = Names(PointsAccount)
@@ -308,3 +309,38 @@ def expire_chunk(cur, ids: list[int], now: datetime, key_prefix: str) -> int:
     """Expire every lot past due of the locked accounts ``ids``; the number of expire entries written."""
     cur.execute(_EXPIRE_CHUNK_SQL, {"ids": ids, "now": now, "key": key_prefix})
     return cur.fetchone()[0]
+
+
+# --- reads outside the ledger ------------------------------------------------------------
+
+ExpiringPoints = namedtuple("ExpiringPoints", "account_id member_id points expires_at")
+
+_EXPIRING = f"""SELECT l.{_l.account_id}, a.{_a.member_id}, SUM(l.{_l.remaining})::bigint, MIN(l.{_l.expires_at})
+                   FROM {_l.table} l JOIN {_a.table} a ON a.{_a.id} = l.{_l.account_id}
+                   JOIN {_m.table} m ON m.{_m.id} = a.{_a.member_id}
+                   WHERE l.{_l.remaining} > 0 AND l.{_l.expires_at} > %s AND l.{_l.expires_at} <= %s AND l.{_l.account_id} > %s
+                     AND {receiving_sql("m")}
+                   GROUP BY l.{_l.account_id}, a.{_a.member_id} ORDER BY l.{_l.account_id} LIMIT %s"""
+
+_USABLE_BALANCE = prepared.Statement(
+    "points_usable_balance",
+    f"""SELECT a.{_a.balance} - COALESCE((SELECT SUM(l.{_l.remaining}) FROM {_l.table} l
+                                     WHERE l.{_l.account_id} = a.{_a.id} AND l.{_l.remaining} > 0
+                                       AND l.{_l.expires_at} <= $1::timestamptz), 0)::bigint
+       FROM {_a.table} a WHERE a.{_a.member_id} = $2::bigint""",
+)
+
+
+def expiring(start: datetime, end: datetime, after: int, limit: int) -> list[ExpiringPoints]:
+    """Per receiving member's account after ``after``: the points of lots expiring in (start, end], the first when."""
+    with db_cursor() as cur:
+        cur.execute(_EXPIRING, [start, end, after, limit])
+        return [ExpiringPoints(*row) for row in cur.fetchall()]
+
+
+def usable_balance(member_id: int, now: datetime) -> int | None:
+    """The balance less the lots past due not expired yet; None without an account (prepared: checkout's path)."""
+    with db_cursor() as cur:
+        prepared.execute(cur, _USABLE_BALANCE, [now, member_id])
+        row = cur.fetchone()
+    return None if row is None else row[0]

@@ -1,4 +1,4 @@
-"""The stored-value ledger's SQL: every raw statement of ``stored_value.ledger``, named, one function each.
+"""The stored-value app's SQL: every raw statement of ``stored_value.ledger``, ``.recharges`` and ``.selectors``.
 
 Table and column names come from the models (``loyalty.rows.Names``) and are put into the text once,
 at import; rows come back as named records.  The hot statements are prepared once per connection
@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections import namedtuple
 
 from loyalty import prepared
-from loyalty.rows import Names, db_cursor  # noqa: F401 (the ledger's cursor)
+from loyalty.rows import Names, db_cursor
 from members.models import Member
-from stored_value.models import StoredValueAccount, StoredValueEntry, StoredValuePolicy
+from stored_value.models import RechargeOrder, StoredValueAccount, StoredValueEntry, StoredValuePolicy
 
 _a = Names(StoredValueAccount)
 _e = Names(StoredValueEntry)
 _p = Names(StoredValuePolicy)
 _m = Names(Member)
+_r = Names(RechargeOrder)
 
 AccountRow = namedtuple("AccountRow", "id principal bonus frozen spend_order")
 KeyedEntry = namedtuple(
@@ -99,3 +100,74 @@ def post(cur, params: list) -> int:
     """Write one entry and the account's new balances (``_POST``'s 15 parameters); the entry's id."""
     prepared.execute(cur, _POST, params)
     return cur.fetchone()[0]
+
+
+# --- reads and locks outside the ledger ---------------------------------------------------------
+
+Balance = namedtuple("Balance", "principal_fen bonus_fen frozen")
+BalanceAndPending = namedtuple("BalanceAndPending", "balance frozen pending")
+LiabilityDay = namedtuple("LiabilityDay", "day principal_fen bonus_fen")
+
+_BALANCE = prepared.Statement(
+    "stored_value_balance",
+    f"SELECT {_a.principal_fen}, {_a.bonus_fen}, {_a.frozen} FROM {_a.table} WHERE {_a.member_id} = $1::bigint",
+)
+
+_ADVISORY_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
+
+_BALANCE_AND_PENDING = f"""SELECT COALESCE(a.{_a.principal_fen} + a.{_a.bonus_fen}, 0), COALESCE(a.{_a.frozen}, false),
+                      (SELECT COALESCE(SUM({_r.amount_fen} + {_r.bonus_fen}), 0) FROM {_r.table}
+                        WHERE {_r.member_id} = %(member)s AND {_r.status} = 'created' AND {_r.created_at} > %(since)s)
+               FROM (SELECT %(member)s AS member_id) m
+               LEFT JOIN {_a.table} a ON a.{_a.member_id} = m.member_id"""
+
+_LIABILITY_BY_DAY = f"""
+            WITH days AS (
+                SELECT d::date AS day FROM generate_series(%(start)s::date, %(end)s::date, interval '1 day') d
+            ), before AS (
+                SELECT COALESCE(SUM({_e.principal_fen}), 0) AS principal, COALESCE(SUM({_e.bonus_fen}), 0) AS bonus
+                FROM {_e.table} WHERE ({_e.created_at} AT TIME ZONE %(tz)s)::date < %(start)s::date
+            ), moves AS (
+                SELECT ({_e.created_at} AT TIME ZONE %(tz)s)::date AS day,
+                       SUM({_e.principal_fen}) AS principal, SUM({_e.bonus_fen}) AS bonus
+                FROM {_e.table}
+                WHERE {_e.created_at} >= (%(start)s::date::timestamp AT TIME ZONE %(tz)s)
+                  AND {_e.created_at} < ((%(end)s::date + 1)::timestamp AT TIME ZONE %(tz)s)
+                GROUP BY 1
+            )
+            SELECT days.day,
+                   before.principal + SUM(COALESCE(moves.principal, 0)) OVER w,
+                   before.bonus + SUM(COALESCE(moves.bonus, 0)) OVER w
+            FROM days CROSS JOIN before LEFT JOIN moves ON moves.day = days.day
+            WINDOW w AS (ORDER BY days.day)
+            ORDER BY days.day
+            """
+
+
+def balance(member_id: int) -> Balance | None:
+    """The account's two parts and whether it is frozen; None without an account (prepared: checkout's path)."""
+    with db_cursor() as cur:
+        prepared.execute(cur, _BALANCE, [member_id])
+        row = cur.fetchone()
+    return None if row is None else Balance(*row)
+
+
+def advisory_lock(space: int, key: int) -> None:
+    """A transaction-level advisory lock on (space, key)."""
+    with db_cursor() as cur:
+        cur.execute(_ADVISORY_LOCK, [space, key])
+
+
+def balance_and_pending(member_id: int, since) -> BalanceAndPending:
+    """The balance, frozen, and the recharges created since ``since`` awaiting payment (with their bonus),
+    in one snapshot."""
+    with db_cursor() as cur:
+        cur.execute(_BALANCE_AND_PENDING, {"member": member_id, "since": since})
+        return BalanceAndPending(*cur.fetchone())
+
+
+def liability_by_day(start, end, tz: str) -> list[LiabilityDay]:
+    """Outstanding principal and bonus at the end of each local day (in ``tz``) from ``start`` to ``end``."""
+    with db_cursor() as cur:
+        cur.execute(_LIABILITY_BY_DAY, {"start": start, "end": end, "tz": tz})
+        return [LiabilityDay(*row) for row in cur.fetchall()]

@@ -214,3 +214,35 @@ def test_the_expiry_job_statements_pick_and_expire_what_the_orm_finds_past_due()
     )
     assert dict(PointsAllocation.objects.filter(entry=entry).values_list("lot_id", "amount")) == due_lots
     assert not PointsLot.objects.filter(remaining__gt=0, expires_at__lte=now).exists()
+
+
+def test_the_usable_balance_is_the_orms_balance_less_the_lots_past_due():
+    from points.selectors import points_balance
+
+    member, account = _member_with_lots()
+    assert sql.usable_balance(member.pk, timezone.now()) == points_balance(member_id=member.pk)["balance"]
+    assert sql.usable_balance(member.pk, timezone.now()) < account.balance
+    assert sql.usable_balance(MemberFactory().pk, timezone.now()) is None
+
+
+def test_the_expiring_points_per_account_are_the_orms():
+    from django.db.models import Min, Sum
+
+    from members.models import Member
+
+    member, account = _member_with_lots()
+    closed, _ = _member_with_lots()
+    Member.objects.filter(pk=closed.pk).update(closed_at=timezone.now())
+    now = timezone.now()
+    end = now + timedelta(days=60)
+    expected = [
+        sql.ExpiringPoints(row["account_id"], row["account__member_id"], row["points"], row["soonest"])
+        for row in PointsLot.objects.filter(
+            remaining__gt=0, expires_at__gt=now, expires_at__lte=end, account__member__closed_at__isnull=True
+        )
+        .values("account_id", "account__member_id")
+        .annotate(points=Sum("remaining"), soonest=Min("expires_at"))
+        .order_by("account_id")
+    ]
+    assert sql.expiring(now, end, 0, 100) == expected
+    assert [row.member_id for row in expected] == [member.pk]

@@ -135,3 +135,39 @@ def test_a_posting_writes_the_entry_and_the_balances_the_orm_reads_back():
     )
     account.refresh_from_db()
     assert (account.principal_fen, account.bonus_fen) == (principal, bonus)
+
+
+def test_the_balance_and_the_pending_recharges_are_the_orms():
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from stored_value.models import RechargeOrder
+    from stored_value.selectors import liability_by_day
+
+    member, account = _member_with_a_refunded_spend()
+    assert sql.balance(member.pk) == sql.Balance(account.principal_fen, account.bonus_fen, account.frozen)
+    assert sql.balance(MemberFactory().pk) is None
+    order = credit(member, 500)
+    RechargeOrder.objects.filter(pk=order.pk).update(status="created")
+    since = timezone.now() - timedelta(hours=1)
+    account.refresh_from_db()
+    pending = sum(
+        o.amount_fen + o.bonus_fen
+        for o in RechargeOrder.objects.filter(member=member, status="created", created_at__gt=since)
+    )
+    assert sql.balance_and_pending(member.pk, since) == sql.BalanceAndPending(
+        account.principal_fen + account.bonus_fen, account.frozen, pending
+    )
+    assert pending == 500
+    assert sql.balance_and_pending(MemberFactory().pk, since) == (0, False, 0)
+    with transaction.atomic():
+        sql.advisory_lock(-1, member.pk)
+    today = timezone.localdate()
+    days = sql.liability_by_day(today - timedelta(days=1), today, settings.TIME_ZONE)
+    totals = StoredValueEntry.objects.aggregate(p=Sum("principal_fen"), b=Sum("bonus_fen"))
+    assert days[-1] == sql.LiabilityDay(today, totals["p"], totals["b"])
+    assert days[0] == sql.LiabilityDay(today - timedelta(days=1), 0, 0)
+    assert liability_by_day(start=today, end=today) == [
+        {"day": today, "principal_fen": totals["p"], "bonus_fen": totals["b"]}
+    ]

@@ -24,11 +24,8 @@ NOT_YET = {
     "analytics/reports.py",
     "analytics/rfm.py",
     "analytics/selectors.py",
-    "loyalty/api/idempotency.py",
-    "loyalty/api/server_auth.py",
     "loyalty/config.py",
     "loyalty/health.py",
-    "loyalty/jobs.py",
     "members/closure.py",
     "members/receiving.py",
 }

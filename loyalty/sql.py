@@ -114,3 +114,9 @@ def nonce_check(client_id: int, secret_encrypted: str, nonce: str) -> NonceCheck
     with db_cursor() as cursor:
         prepared.execute(cursor, _NONCE, [client_id, secret_encrypted, nonce])
         return NonceCheck(*cursor.fetchone())
+
+
+def ping() -> None:
+    """One round trip to the database (the health check)."""
+    with db_cursor() as cursor:
+        cursor.execute("SELECT 1")

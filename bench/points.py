@@ -524,7 +524,9 @@ def _note_chunk_plan(h: Harness, template: str, now) -> None:
     with h.copy_of(template), connection.cursor() as cur:
         cur.execute("SELECT id FROM points_pointsaccount ORDER BY id LIMIT 2000")
         ids = [row[0] for row in cur.fetchall()]
-        cur.execute("EXPLAIN " + points_sql._EXPIRE_CHUNK_SQL, {"ids": ids, "now": now, "key": "expire:plan:"})
+        cur.execute(
+            "EXPLAIN " + points_sql._EXPIRE_CHUNK_SQL, {"ids": ids, "now": now, "key": "expire:plan:"}
+        )
         scans = sorted(
             {line.split(" on ")[1].split()[0] for (line,) in cur.fetchall() if "Seq Scan on" in line}
         )
@@ -550,7 +552,9 @@ def _note_pick_plan(h: Harness, template: str, now) -> None:
     with h.copy_of(template), transaction.atomic(), connection.cursor() as cur:
         cur.execute("SELECT max(id) / 2 FROM points_pointsaccount")
         (after,) = cur.fetchone()
-        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + points_sql._PICK_CHUNK_SQL, [after, now, 200])
+        cur.execute(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + points_sql._PICK_CHUNK_SQL, [after, now, 200]
+        )
         (plan,) = cur.fetchone()[0]
         transaction.set_rollback(True)
     top = plan["Plan"]

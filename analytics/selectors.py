@@ -6,11 +6,10 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
-from analytics.facts import PAID_FEN, PURCHASE_WHERE
+from analytics import sql
 from analytics.models import (
     AttributionDaily,
     CouponDaily,
@@ -172,17 +171,7 @@ def rfm_distribution() -> list[dict]:
 
 
 def member_purchases(*, member_id: int, limit: int = 100) -> list[dict]:
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""
-            SELECT o.order_no, o.status, o.completed_at, {PAID_FEN} AS paid, o.goods_fen,
-                   o.completed_at IS NOT NULL AND {PURCHASE_WHERE} AS counts
-            FROM orders_order o WHERE o.member_id = %s ORDER BY o.id DESC LIMIT %s
-            """,
-            [member_id, limit],
-        )
-        cols = ["order_no", "status", "completed_at", "paid_fen", "goods_fen", "counts"]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    return [row._asdict() for row in sql.member_purchases(member_id, limit)]
 
 
 def member_segments(*, member_id: int) -> list[Segment]:

@@ -519,12 +519,14 @@ def _note_chunk_plan(h: Harness, template: str, now) -> None:
     """Which tables one chunk of the expiry job reads in full (EXPLAIN, not run)."""
     from django.db import connection
 
-    from points import ledger
+    from points import sql as points_sql
 
     with h.copy_of(template), connection.cursor() as cur:
         cur.execute("SELECT id FROM points_pointsaccount ORDER BY id LIMIT 2000")
         ids = [row[0] for row in cur.fetchall()]
-        cur.execute("EXPLAIN " + ledger._EXPIRE_CHUNK_SQL, {"ids": ids, "now": now, "key": "expire:plan:"})
+        cur.execute(
+            "EXPLAIN " + points_sql._EXPIRE_CHUNK_SQL, {"ids": ids, "now": now, "key": "expire:plan:"}
+        )
         scans = sorted(
             {line.split(" on ")[1].split()[0] for (line,) in cur.fetchall() if "Seq Scan on" in line}
         )
@@ -532,7 +534,7 @@ def _note_chunk_plan(h: Harness, template: str, now) -> None:
         h.note(
             "plan of one expiry chunk (2,000 accounts): sequential scan of the whole "
             + ", ".join(scans)
-            + " table(s) in every chunk (ledger._EXPIRE_CHUNK_SQL), so the job's cost grows with chunks × table size"
+            + " table(s) in every chunk (points_sql._EXPIRE_CHUNK_SQL), so the job's cost grows with chunks × table size"
         )
     _note_pick_plan(h, template, now)
 
@@ -545,19 +547,21 @@ def _note_pick_plan(h: Harness, template: str, now) -> None:
     """
     from django.db import connection, transaction
 
-    from points import ledger
+    from points import sql as points_sql
 
     with h.copy_of(template), transaction.atomic(), connection.cursor() as cur:
         cur.execute("SELECT max(id) / 2 FROM points_pointsaccount")
         (after,) = cur.fetchone()
-        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + ledger._PICK_CHUNK_SQL, [after, now, 200])
+        cur.execute(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + points_sql._PICK_CHUNK_SQL, [after, now, 200]
+        )
         (plan,) = cur.fetchone()[0]
         transaction.set_rollback(True)
     top = plan["Plan"]
     buffers = sum(top.get(f"Shared {kind} Blocks", 0) for kind in ("Hit", "Read"))
     h.note(
         f"picking one expiry chunk (200 accounts) after account {after:,}: {plan['Execution Time']:.1f} ms, "
-        f"{buffers:,} buffers (ledger._PICK_CHUNK_SQL; it should not grow with the accounts before it)"
+        f"{buffers:,} buffers (points_sql._PICK_CHUNK_SQL; it should not grow with the accounts before it)"
     )
 
 

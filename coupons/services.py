@@ -17,11 +17,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from coupons import sql
 from coupons.audience import member_in_audience
 from coupons.exceptions import (
     ClaimWindowClosed,
@@ -48,7 +49,7 @@ from coupons.models import (
 )
 from loyalty.enqueue import enqueue_on_commit
 from members.exceptions import MemberClosed
-from members.receiving import lock_receiving, receiving_sql
+from members.receiving import lock_receiving
 from notifications.services import Draft, notify_many
 from points import earning as points_earning
 from points import ledger as points_ledger
@@ -70,52 +71,10 @@ def validity_for(template: CouponTemplate, issued_at) -> tuple:
 
 def _take_stock(template_id: int, count: int = 1) -> int:
     """Take up to ``count`` from the template's stock; returns how many were taken (0 when sold out)."""
-    with connection.cursor() as cur:
+    with sql.db_cursor() as cur:
         if count == 1:  # the hot path of a claim: one conditional UPDATE
-            cur.execute(
-                """UPDATE coupons_coupontemplate SET issued_count = issued_count + 1
-                   WHERE id = %s AND issued_count < total_stock""",
-                [template_id],
-            )
-            return cur.rowcount
-        # FOR UPDATE re-reads the row after a concurrent update commits, so n is what is left now.
-        cur.execute(
-            """WITH t AS (SELECT id, LEAST(%s, total_stock - issued_count) AS n
-                          FROM coupons_coupontemplate WHERE id = %s FOR UPDATE)
-               UPDATE coupons_coupontemplate c SET issued_count = c.issued_count + t.n
-               FROM t WHERE c.id = t.id AND t.n > 0 RETURNING t.n""",
-            [count, template_id],
-        )
-        row = cur.fetchone()
-    return row[0] if row else 0
-
-
-# Runs after the advisory lock was granted, in a statement of its own: a statement's snapshot is
-# taken when it starts, so only a later statement sees what the previous lock holder committed.
-# ``who``: the member, if they may receive, key-share locked (a closure waits, or is waited for and
-# then seen: the lock re-reads the row once it is granted).
-_ISSUE_SQL = f"""
-WITH who AS (
-    SELECT m.id FROM members_member m WHERE m.id = %(member)s AND {receiving_sql("m")} FOR KEY SHARE
-), mine AS (
-    SELECT count(*) AS held, max(id) FILTER (WHERE issue_key = %(key)s) AS replay
-    FROM coupons_coupon WHERE template_id = %(template)s AND member_id = %(member)s
-), stock AS (
-    UPDATE coupons_coupontemplate SET issued_count = issued_count + 1
-    WHERE id = %(template)s AND issued_count < total_stock AND EXISTS (SELECT 1 FROM who)
-      AND (SELECT held FROM mine) < %(limit)s AND (SELECT replay FROM mine) IS NULL
-    RETURNING id
-), new AS (
-    INSERT INTO coupons_coupon (template_id, member_id, code, status, source, issue_key,
-                                valid_from, valid_until, order_no, issued_at)
-    SELECT id, %(member)s, %(code)s, 'available', %(source)s, %(key)s, %(valid_from)s, %(valid_until)s, '', %(now)s
-    FROM stock RETURNING id
-), event AS (
-    INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
-    SELECT id, 'issued', '', %(source)s, %(now)s FROM new
-)
-SELECT (SELECT held FROM mine), (SELECT replay FROM mine), (SELECT id FROM new), EXISTS (SELECT 1 FROM who)
-"""
+            return sql.take_one(cur, template_id)
+        return sql.take_up_to(cur, template_id, count)
 
 
 def coupon_issue(
@@ -133,11 +92,11 @@ def coupon_issue(
     """
     now = now or timezone.now()
     valid_from, valid_until = validity_for(template, now)
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [template.pk, member_id])
+    with transaction.atomic(), sql.db_cursor() as cur:
+        sql.lock_template_member(cur, template.pk, member_id)
         code = new_code()
-        cur.execute(
-            _ISSUE_SQL,
+        outcome = sql.issue(
+            cur,
             {
                 "template": template.pk,
                 "member": member_id,
@@ -150,17 +109,16 @@ def coupon_issue(
                 "now": now,
             },
         )
-        held, replay, coupon_id, receiving = cur.fetchone()
-    if replay is not None:
-        return Coupon.objects.get(pk=replay), False
-    if not receiving:
+    if outcome.replay is not None:
+        return Coupon.objects.get(pk=outcome.replay), False
+    if not outcome.receiving:
         raise MemberClosed()
-    if held >= template.per_member_limit:
+    if outcome.held >= template.per_member_limit:
         raise CouponLimitReached(details={"per_member_limit": template.per_member_limit})
-    if coupon_id is None:
+    if outcome.coupon_id is None:
         raise CouponSoldOut()
     coupon = Coupon(
-        id=coupon_id,
+        id=outcome.coupon_id,
         template=template,
         member_id=member_id,
         code=code,
@@ -486,34 +444,6 @@ def _void(coupon: Coupon, *, reason: str, actor_id: int | None) -> None:
 # --- jobs (set-based, in chunks, SKIP LOCKED: safe beside live traffic and to run twice) ---------
 
 
-_EXPIRE_SQL = """
-WITH due AS (
-    SELECT id FROM coupons_coupon
-    WHERE status = 'available' AND valid_until <= %(now)s
-    ORDER BY id LIMIT %(chunk)s FOR UPDATE SKIP LOCKED
-), changed AS (
-    UPDATE coupons_coupon c SET status = 'expired' FROM due WHERE c.id = due.id RETURNING c.id
-)
-INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
-SELECT id, 'expired', '', '', %(now)s FROM changed
-"""
-
-# A lock past its ``locked_until`` is released only when no registered holder still has it open.
-_RELEASE_SQL = """
-WITH stale AS (
-    SELECT c.id, c.order_no FROM coupons_coupon c
-    WHERE c.status = 'locked' AND c.locked_until <= %(now)s{held}
-    ORDER BY c.id LIMIT %(chunk)s FOR UPDATE OF c SKIP LOCKED
-), changed AS (
-    UPDATE coupons_coupon c
-    SET status = CASE WHEN c.valid_until <= %(now)s THEN 'expired' ELSE 'available' END,
-        order_no = '', locked_until = NULL
-    FROM stale WHERE c.id = stale.id RETURNING c.id, stale.order_no
-)
-INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
-SELECT id, 'released', order_no, 'lock expired', %(now)s FROM changed
-"""
-
 #: name -> SQL that selects a row while the order named by a locked coupon ``c.order_no`` is still
 #: open.  The apps that lock coupons for their orders register one (orders does, in its
 #: ``AppConfig.ready``): the coupons app knows none of their tables, and the backstop never takes a
@@ -527,17 +457,11 @@ def coupon_lock_holder_register(*, name: str, open_sql: str) -> None:
     _OPEN_HOLDERS[name] = open_sql
 
 
-def _release_sql() -> str:
-    held = "".join(f"\n      AND NOT EXISTS ({sql})" for _, sql in sorted(_OPEN_HOLDERS.items()))
-    return _RELEASE_SQL.format(held=held)
-
-
-def _run_in_chunks(sql: str, *, now, chunk_size: int) -> int:
+def _run_in_chunks(run, *, now, chunk_size: int) -> int:
     done = 0
     while True:
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(sql, {"now": now, "chunk": chunk_size})
-            count = cur.rowcount
+        with transaction.atomic(), sql.db_cursor() as cur:
+            count = run(cur, now, chunk_size)
         done += count
         if count < chunk_size:
             return done
@@ -545,14 +469,19 @@ def _run_in_chunks(sql: str, *, now, chunk_size: int) -> int:
 
 def coupons_expire_due(*, now=None, chunk_size: int = 5000) -> int:
     """Expire available coupons past their validity; returns how many."""
-    return _run_in_chunks(_EXPIRE_SQL, now=now or timezone.now(), chunk_size=chunk_size)
+    return _run_in_chunks(sql.expire_due, now=now or timezone.now(), chunk_size=chunk_size)
 
 
 def coupons_release_stale_locks(*, now=None, chunk_size: int = 5000) -> int:
     """Release coupons locked past ``locked_until`` whose order is gone, closed or never existed; returns
     how many.  A lock whose order is still open stays, however late: the order's completion uses it, its
     cancel (or unpaid timeout) releases it."""
-    return _run_in_chunks(_release_sql(), now=now or timezone.now(), chunk_size=chunk_size)
+    holders = tuple(open_sql for _, open_sql in sorted(_OPEN_HOLDERS.items()))
+    return _run_in_chunks(
+        lambda cur, now, chunk: sql.release_stale(cur, now, chunk, holders),
+        now=now or timezone.now(),
+        chunk_size=chunk_size,
+    )
 
 
 def coupons_remind_expiring(*, days: int = 3, now=None, chunk_size: int = 5000) -> int:
@@ -562,20 +491,12 @@ def coupons_remind_expiring(*, days: int = 3, now=None, chunk_size: int = 5000) 
     now = now or timezone.now()
     after, sent = 0, 0
     while True:
-        with connection.cursor() as cur:
-            cur.execute(
-                f"""SELECT c.member_id, count(*), MIN(c.valid_until)
-                   FROM coupons_coupon c JOIN members_member m ON m.id = c.member_id
-                   WHERE c.status = 'available' AND c.valid_until > %s AND c.valid_until <= %s
-                     AND c.member_id > %s AND {receiving_sql("m")}
-                   GROUP BY c.member_id ORDER BY c.member_id LIMIT %s""",
-                [now, now + timedelta(days=days), after, chunk_size],
-            )
-            rows = cur.fetchall()
+        with sql.db_cursor() as cur:
+            rows = sql.expiring(cur, now, now + timedelta(days=days), after, chunk_size)
         if not rows:
             return sent
-        sent += notify_many(_reminder(member_id, count, soonest) for member_id, count, soonest in rows)
-        after = rows[-1][0]
+        sent += notify_many(_reminder(row.member_id, row.count, row.soonest) for row in rows)
+        after = rows[-1].member_id
 
 
 def _reminder(member_id: int, count: int, soonest) -> Draft:
@@ -622,19 +543,6 @@ def bulk_issues_resume() -> int:
     return len(unfinished)
 
 
-_BULK_CHUNK_SQL = """
-WITH chunk AS (
-    SELECT t.id, t.member_id,
-           (SELECT count(*) FROM coupons_coupon c
-             WHERE c.member_id = t.member_id AND c.template_id = %(template)s) AS held
-    FROM coupons_bulkissuetarget t
-    WHERE t.bulk_issue_id = %(bulk)s AND t.result = 'pending'
-    ORDER BY t.id LIMIT %(chunk)s FOR UPDATE SKIP LOCKED
-)
-SELECT id, member_id, held < %(limit)s FROM chunk ORDER BY id
-"""
-
-
 def bulk_issue_run(*, bulk_issue_id: int, chunk_size: int = 1000) -> BulkIssue:
     """Issue a bulk issue's pending members, a chunk per transaction; safe to kill and run again.
 
@@ -651,61 +559,41 @@ def bulk_issue_run(*, bulk_issue_id: int, chunk_size: int = 1000) -> BulkIssue:
     template = bulk.template
     BulkIssue.objects.filter(pk=bulk.pk, status=BulkIssueStatus.QUEUED).update(status=BulkIssueStatus.RUNNING)
     while True:
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(
-                _BULK_CHUNK_SQL,
-                {
-                    "template": template.pk,
-                    "bulk": bulk.pk,
-                    "chunk": chunk_size,
-                    "limit": template.per_member_limit,
-                },
+        with transaction.atomic(), sql.db_cursor() as cur:
+            rows = sql.bulk_chunk(
+                cur,
+                template_id=template.pk,
+                bulk_id=bulk.pk,
+                chunk=chunk_size,
+                limit=template.per_member_limit,
             )
-            rows = cur.fetchall()
             if not rows:
                 break
             # Advisory locks in member order, as coupon_issue takes them, then the member rows (a closed
             # account is skipped), then recount under them.
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(%s, m) FROM unnest(%s::int[]) m ORDER BY m",
-                [template.pk, sorted(member for _, member, _ in rows)],
+            sql.lock_template_members(cur, template.pk, sorted(row.member_id for row in rows))
+            receiving = lock_receiving(member_ids=[row.member_id for row in rows])
+            under_limit = sql.under_limit(
+                cur,
+                [row.member_id for row in rows if row.member_id in receiving],
+                template.pk,
+                template.per_member_limit,
             )
-            receiving = lock_receiving(member_ids=[member for _, member, _ in rows])
-            cur.execute(
-                """SELECT m FROM unnest(%s::int[]) m WHERE (SELECT count(*) FROM coupons_coupon c
-                   WHERE c.member_id = m AND c.template_id = %s) < %s""",
-                [
-                    [member for _, member, _ in rows if member in receiving],
-                    template.pk,
-                    template.per_member_limit,
-                ],
-            )
-            under_limit = {m for (m,) in cur.fetchall()}
-            wanted = [(target, member) for target, member, _ in rows if member in under_limit]
+            wanted = [(row.id, row.member_id) for row in rows if row.member_id in under_limit]
             granted = _take_stock(template.pk, len(wanted)) if wanted else 0
             issued = wanted[:granted]
             now = timezone.now()
             valid_from, valid_until = validity_for(template, now)
             if issued:
-                cur.execute(
-                    """WITH new AS (
-                           INSERT INTO coupons_coupon (template_id, member_id, code, status, source, issue_key,
-                                                       valid_from, valid_until, order_no, issued_at)
-                           SELECT %s, m, code, 'available', 'bulk', %s, %s, %s, '', %s
-                           FROM unnest(%s::int[], %s::text[]) AS n(m, code)
-                           RETURNING id)
-                       INSERT INTO coupons_couponevent (coupon_id, kind, order_no, reason, created_at)
-                       SELECT id, 'issued', '', 'bulk', %s FROM new""",
-                    [
-                        template.pk,
-                        f"bulk:{bulk.pk}",
-                        valid_from,
-                        valid_until,
-                        now,
-                        [member for _, member in issued],
-                        [new_code() for _ in issued],
-                        now,
-                    ],
+                sql.bulk_insert(
+                    cur,
+                    template_id=template.pk,
+                    issue_key=f"bulk:{bulk.pk}",
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    now=now,
+                    member_ids=[member for _, member in issued],
+                    codes=[new_code() for _ in issued],
                 )
             issued_ids = {target for target, _ in issued}
             results = [
@@ -719,17 +607,10 @@ def bulk_issue_run(*, bulk_issue_id: int, chunk_size: int = 1000) -> BulkIssue:
                     if member not in under_limit
                     else BulkIssueResult.SOLD_OUT,
                 )
-                for target, member, _ in rows
+                for target, member in ((row.id, row.member_id) for row in rows)
             ]
-            cur.execute(
-                """UPDATE coupons_bulkissuetarget t SET result = r.result
-                   FROM unnest(%s::int[], %s::text[]) AS r(id, result) WHERE t.id = r.id""",
-                [[t for t, _ in results], [r for _, r in results]],
-            )
-            cur.execute(
-                "UPDATE coupons_bulkissue SET processed = processed + %s, issued = issued + %s WHERE id = %s",
-                [len(rows), len(issued), bulk.pk],
-            )
+            sql.mark_targets(cur, [t for t, _ in results], [r for _, r in results])
+            sql.count_processed(cur, bulk.pk, len(rows), len(issued))
     if not BulkIssueTarget.objects.filter(bulk_issue=bulk, result=BulkIssueResult.PENDING).exists():
         BulkIssue.objects.filter(pk=bulk.pk).exclude(status=BulkIssueStatus.DONE).update(
             status=BulkIssueStatus.DONE, finished_at=timezone.now()

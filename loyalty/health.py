@@ -2,13 +2,13 @@
 
 import time
 
-from django.db import connection
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty import sql
 from loyalty.celery import app as celery_app
 
 
@@ -23,8 +23,7 @@ def _timed(check) -> dict:
 
 
 def _database():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    sql.ping()
 
 
 def _broker():

@@ -41,8 +41,9 @@ from zoneinfo import ZoneInfo
 
 from celery import current_task
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
+
+from loyalty import sql
 
 log = logging.getLogger(__name__)
 
@@ -144,30 +145,16 @@ def job_claim(*, task: str, schedule: str, period_start: datetime) -> int | None
     visible at once; the advisory lock is session-level and outlives them.
     """
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    with connection.cursor() as cur:
-        cur.execute(
-            """INSERT INTO loyalty_jobrun (task, schedule, period_start, status, attempts, duplicates,
-                                           worker, error, started_at)
-               VALUES (%s, %s, %s, 'running', 0, 0, %s, '', now())
-               ON CONFLICT (task, period_start) DO UPDATE SET task = EXCLUDED.task
-               RETURNING id""",
-            [task, schedule, period_start, worker],
-        )
-        claim = cur.fetchone()[0]
-        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", [JOB_LOCK_SPACE, claim])
-        if not cur.fetchone()[0]:
+    with sql.db_cursor() as cur:
+        claim = sql.job_row(cur, task, schedule, period_start, worker)
+        if not sql.try_lock(cur, JOB_LOCK_SPACE, claim):
             _skip(cur, claim, task, period_start, "another worker is running it")
             return None
-        cur.execute("SELECT status FROM loyalty_jobrun WHERE id = %s", [claim])
-        if cur.fetchone()[0] == "done":
-            cur.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_SPACE, claim])
+        if sql.job_status(cur, claim) == "done":
+            sql.unlock(cur, JOB_LOCK_SPACE, claim)
             _skip(cur, claim, task, period_start, "it already ran")
             return None
-        cur.execute(
-            """UPDATE loyalty_jobrun SET status = 'running', attempts = attempts + 1, worker = %s,
-                      error = '', started_at = now(), finished_at = NULL WHERE id = %s""",
-            [worker, claim],
-        )
+        sql.job_start(cur, claim, worker)
     return claim
 
 
@@ -182,17 +169,13 @@ def job_release(*, claim_id: int, status: str, result=None, error: str = "") -> 
     except (TypeError, ValueError):
         payload = json.dumps(repr(result))
     try:
-        with connection.cursor() as cur:
-            cur.execute(
-                """UPDATE loyalty_jobrun SET status = %s, result = %s::jsonb, error = %s, finished_at = now()
-                   WHERE id = %s""",
-                [status, payload, error[:500], claim_id],
-            )
-            cur.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_SPACE, claim_id])
+        with sql.db_cursor() as cur:
+            sql.job_end(cur, claim_id, status, payload, error[:500])
+            sql.unlock(cur, JOB_LOCK_SPACE, claim_id)
     except Exception:  # noqa: BLE001 - the job's outcome must not be masked by the bookkeeping
         log.exception("could not record the end of job run %s", claim_id)
 
 
 def _skip(cur, claim: int, task: str, period: datetime, why: str) -> None:
-    cur.execute("UPDATE loyalty_jobrun SET duplicates = duplicates + 1 WHERE id = %s", [claim])
+    sql.job_duplicate(cur, claim)
     log.info("%s for the period starting %s skipped: %s", task, period.isoformat(), why)

@@ -34,15 +34,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coupons.exceptions import CouponLimitReached, CouponSoldOut
 from coupons.models import CouponTemplate
 from coupons.services import coupon_issue
-from loyalty import prepared
 from loyalty.errors import IdempotencyConflict, ValidationFailed
+from mall import sql
 from mall.eligibility import item_unlocked
 from mall.exceptions import (
     AddressNotFound,
@@ -162,36 +162,6 @@ def _check_limits(item: MallItem, counts: dict) -> None:
         )
 
 
-# Runs last in a redemption: the stock, the redemption and its event in one statement, so the hot item
-# row is locked for one round trip and the commit.
-_TAKE = prepared.Statement(
-    "mall_take",
-    """WITH stock AS (
-           UPDATE mall_mallitem SET stock = stock - 1, sold_count = sold_count + 1
-           WHERE id = $1 AND stock > 0 RETURNING id
-       ), r AS (
-           INSERT INTO mall_redemption (no, member_id, item_id, kind, points, cash_fen, status, idempotency_key,
-               request_hash, points_entry_id, out_trade_no, recipient, phone, address, carrier, tracking_no,
-               cancel_reason, created_at, paid_at, fulfilled_at)
-           SELECT $2::varchar, $3::bigint, id, $4::varchar, $5::integer, $6::bigint, $7::varchar, $8::varchar,
-               $9::varchar, $10::bigint, '', $11::varchar, $12::varchar, $13::varchar, '', '', '',
-               $14::timestamptz, $15::timestamptz, $16::timestamptz
-           FROM stock RETURNING id
-       ), e AS (
-           INSERT INTO mall_redemptionevent (redemption_id, kind, note, created_at)
-           SELECT id, $7::varchar, '', $14::timestamptz FROM r
-       )
-       SELECT id FROM r""",
-)
-
-_ASSIGN_CODE_SQL = """
-UPDATE mall_virtualcode SET redemption_id = %(redemption)s, assigned_at = %(now)s
-WHERE id = (SELECT id FROM mall_virtualcode WHERE item_id = %(item)s AND redemption_id IS NULL
-            ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-RETURNING id
-"""
-
-
 def redemption_create(
     *, member, item_id: int, idempotency_key: str, address_id: int | None = None, now=None
 ) -> Redeemed:
@@ -225,31 +195,6 @@ def redemption_create(
     return redeemed
 
 
-# The replay, the item and the address in one round trip ($1 member, $2 key, $3 item, $4 address).
-_DECIDE = prepared.Statement(
-    "mall_decide",
-    """SELECT r.id, r.request_hash,
-              i.id, i.name, i.kind, i.points, i.cash_fen, i.stock, i.coupon_template_id, i.per_member_limit,
-              i.period, i.per_period_limit, i.min_tier_level, i.required_card_type_ids, i.on_sale_from,
-              i.on_sale_until,
-              a.id, a.recipient, a.phone, a.province, a.city, a.district, a.detail
-       FROM (SELECT 1) one
-       LEFT JOIN mall_redemption r ON r.member_id = $1::bigint AND r.idempotency_key = $2::varchar
-       LEFT JOIN mall_mallitem i ON i.id = $3::bigint AND i.is_active
-       LEFT JOIN mall_shippingaddress a ON a.id = $4::bigint AND a.member_id = $1::bigint""",
-)
-
-# For an item with limits, after the advisory lock was granted, in a statement of its own (so it sees what
-# the previous holder committed): the replay again and the member's redemptions of the item not cancelled.
-_COUNTS_SQL = """
-SELECT (SELECT id FROM mall_redemption WHERE member_id = %(member)s AND idempotency_key = %(key)s),
-       (SELECT request_hash FROM mall_redemption WHERE member_id = %(member)s AND idempotency_key = %(key)s),
-       count(*), count(*) FILTER (WHERE created_at >= %(day)s), count(*) FILTER (WHERE created_at >= %(week)s),
-       count(*) FILTER (WHERE created_at >= %(month)s)
-FROM mall_redemption WHERE item_id = %(item)s AND member_id = %(member)s AND status <> 'cancelled'
-"""
-
-
 def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
     """The hot path of a popular item: raw SQL, three or four statements and the commit (ORM query
     compilation cost more CPU than the work itself).
@@ -264,37 +209,30 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
     params = {"member": member.pk, "key": key, "item": item_id, "address": address_id}
     counts = None
     with transaction.atomic():
-        with connection.cursor() as cur:
-            prepared.execute(cur, _DECIDE, [member.pk, key, item_id, address_id])
-            row = cur.fetchone()
-            (replay_id, replay_hash), item_row, address_row = row[:2], row[2:16], row[16:23]
-            if replay_id is None and (item_row[7] is not None or item_row[8]):  # per_member_limit, period
-                cur.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"mall:{item_id}:{member.pk}"]
-                )
+        with sql.db_cursor() as cur:
+            decision = sql.decide(cur, member.pk, key, item_id, address_id)
+            replay_id, replay_hash = decision.replay_id, decision.replay_hash
+            limited = decision.item is not None and (
+                decision.item.per_member_limit is not None or decision.item.period
+            )
+            if replay_id is None and limited:
+                sql.lock_item_member(cur, f"mall:{item_id}:{member.pk}")
                 periods = (LimitPeriod.DAY, LimitPeriod.WEEK, LimitPeriod.MONTH)
-                cur.execute(_COUNTS_SQL, {**params, **{p: period_start(p, now) for p in periods}})
-                replay_id, replay_hash, *numbers = cur.fetchone()
-                counts = dict(zip(["lifetime", "day", "week", "month"], numbers, strict=True))
+                found = sql.counts(cur, {**params, **{p: period_start(p, now) for p in periods}})
+                replay_id, replay_hash = found.replay_id, found.replay_hash
+                counts = {
+                    "lifetime": found.lifetime,
+                    "day": found.day,
+                    "week": found.week,
+                    "month": found.month,
+                }
         if replay_id is not None:
             if replay_hash != request_hash:
                 raise IdempotencyConflict()
             return Redeemed(Redemption.objects.select_related("item").get(pk=replay_id), replayed=True)
-        if item_row[0] is None:
+        if decision.item is None:
             raise ItemNotFound()
-        item = _ItemRow(
-            **dict(
-                zip(
-                    [
-                        "id", "name", "kind", "points", "cash_fen", "stock", "coupon_template_id",
-                        "per_member_limit", "period", "per_period_limit", "min_tier_level",
-                        "required_card_type_ids", "on_sale_from", "on_sale_until",
-                    ],
-                    item_row,
-                    strict=True,
-                )
-            )
-        )  # fmt: skip
+        item = _ItemRow(**decision.item._asdict())
         if isinstance(item.required_card_type_ids, str):  # a raw cursor hands jsonb over as text
             item.required_card_type_ids = json.loads(item.required_card_type_ids)
         _check_on_sale(item, now)
@@ -302,7 +240,7 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
             raise NotUnlocked()
         if item.stock <= 0:  # a cheap early answer; the conditional UPDATE below is what decides
             raise SoldOut()
-        if address_id is not None and address_row[0] is None:
+        if address_id is not None and decision.address is None:
             raise AddressNotFound()
         physical = item.kind == ItemKind.PHYSICAL
         if physical and address_id is None:
@@ -326,7 +264,7 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
             status = RedemptionStatus.PAID
         else:
             status = RedemptionStatus.FULFILLED
-        _id, recipient, phone, province, city, district, detail = address_row
+        address = decision.address
         redemption = Redemption(
             no=no,
             member_id=member.pk,
@@ -339,17 +277,21 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
             request_hash=request_hash,
             points_entry_id=entry_id,
             out_trade_no="",
-            recipient=recipient if physical else "",
-            phone=phone if physical else "",
-            address=f"{recipient} {phone} {province}{city}{district}{detail}"[:200] if physical else "",
+            recipient=address.recipient if physical else "",
+            phone=address.phone if physical else "",
+            address=(
+                f"{address.recipient} {address.phone} {address.province}{address.city}{address.district}"
+                f"{address.detail}"[:200]
+                if physical
+                else ""
+            ),
             created_at=now,
             paid_at=None if item.cash_fen else now,
             fulfilled_at=now if status == RedemptionStatus.FULFILLED else None,
         )
-        with connection.cursor() as cur:
-            prepared.execute(
+        with sql.db_cursor() as cur:
+            redemption_pk = sql.take(
                 cur,
-                _TAKE,
                 [
                     item.pk,
                     no,
@@ -369,14 +311,12 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
                     redemption.fulfilled_at,
                 ],
             )
-            row = cur.fetchone()
-            if row is None:
+            if redemption_pk is None:
                 raise SoldOut()  # everything above rolls back with it: the points are not spent
-            redemption.pk = row[0]
+            redemption.pk = redemption_pk
             if item.kind == ItemKind.VIRTUAL_CODE:
                 # Reserved now (also while a payment is pending), shown only once fulfilled.
-                cur.execute(_ASSIGN_CODE_SQL, {"redemption": redemption.pk, "item": item.pk, "now": now})
-                if cur.fetchone() is None:
+                if sql.assign_code(cur, redemption.pk, item.pk, now) is None:
                     raise SoldOut()  # stock said yes but every code is taken: no code, no redemption
         if item.kind == ItemKind.COUPON and not item.cash_fen:
             redemption.coupon_id = _issue_coupon(redemption.pk, no, item, member.pk, now)
@@ -527,15 +467,7 @@ def _cancel(r: Redemption, *, reason: str, actor_id, payment: Payment | None) ->
             idempotency_key=f"mall-cancel:{r.no}",
             memo=str(reason)[:200],
         )
-    with connection.cursor() as cur:
-        cur.execute(
-            "UPDATE mall_mallitem SET stock = stock + 1, sold_count = sold_count - 1 WHERE id = %s",
-            [r.item_id],
-        )
-        cur.execute(
-            "UPDATE mall_virtualcode SET redemption_id = NULL, assigned_at = NULL WHERE redemption_id = %s",
-            [r.pk],
-        )
+    sql.give_back(r.pk, r.item_id)
     if payment is not None and r.cash_fen:
         _refund_cash(r, payment, reason=reason)
     r.status, r.cancelled_at, r.cancel_reason = RedemptionStatus.CANCELLED, now, str(reason)[:200]
@@ -610,21 +542,6 @@ def redemption_confirm_receipt(*, redemption_id: int, member_id: int) -> Redempt
     return r
 
 
-_AUTO_COMPLETE_SQL = """
-WITH due AS (
-    SELECT id FROM mall_redemption WHERE status = 'shipped' AND shipped_at < %(cutoff)s
-    ORDER BY id LIMIT %(chunk)s FOR UPDATE SKIP LOCKED
-), done AS (
-    UPDATE mall_redemption r SET status = 'completed', completed_at = %(now)s FROM due WHERE r.id = due.id
-    RETURNING r.id
-), e AS (
-    INSERT INTO mall_redemptionevent (redemption_id, kind, note, created_at)
-    SELECT id, 'completed', 'auto', %(now)s FROM done
-)
-SELECT count(*) FROM done
-"""
-
-
 def redemptions_auto_complete(*, days: int | None = None, chunk_size: int = 500, now=None) -> int:
     """Complete redemptions shipped more than ``days`` ago (default ``MALL_AUTO_COMPLETE_DAYS``).
 
@@ -636,9 +553,8 @@ def redemptions_auto_complete(*, days: int | None = None, chunk_size: int = 500,
     cutoff = now - timedelta(days=auto_complete_days() if days is None else days)
     total = 0
     while True:
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(_AUTO_COMPLETE_SQL, {"cutoff": cutoff, "chunk": chunk_size, "now": now})
-            done = cur.fetchone()[0]
+        with transaction.atomic(), sql.db_cursor() as cur:
+            done = sql.auto_complete(cur, cutoff, chunk_size, now)
         total += done
         if done < chunk_size:
             return total
@@ -649,15 +565,10 @@ def redemptions_auto_complete(*, days: int | None = None, chunk_size: int = 500,
 
 def item_restock(*, item_id: int, delta: int) -> int:
     """Add (or with a negative ``delta`` remove) stock; returns the stock now. Never below zero."""
-    with connection.cursor() as cur:
-        cur.execute(
-            "UPDATE mall_mallitem SET stock = stock + %s WHERE id = %s AND stock + %s >= 0 RETURNING stock",
-            [delta, item_id, delta],
-        )
-        row = cur.fetchone()
-    if row is None:
+    stock = sql.restock(item_id, delta)
+    if stock is None:
         raise ValueError("the stock cannot go below zero")
-    return row[0]
+    return stock
 
 
 def virtual_codes_import(*, item_id: int, codes: list[str]) -> tuple[int, int]:
@@ -668,17 +579,8 @@ def virtual_codes_import(*, item_id: int, codes: list[str]) -> tuple[int, int]:
     cleaned = list(dict.fromkeys(c.strip() for c in codes if c.strip() and len(c.strip()) <= 128))
     if not MallItem.objects.filter(pk=item_id, kind=ItemKind.VIRTUAL_CODE).exists():
         raise ValueError("codes belong to virtual-code items only")
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(
-            """WITH ins AS (
-                   INSERT INTO mall_virtualcode (item_id, code, uploaded_at)
-                   SELECT %s, c, now() FROM unnest(%s::text[]) AS c
-                   ON CONFLICT (item_id, code) DO NOTHING RETURNING 1)
-               UPDATE mall_mallitem SET stock = stock + (SELECT count(*) FROM ins) WHERE id = %s
-               RETURNING (SELECT count(*) FROM ins)""",
-            [item_id, cleaned, item_id],
-        )
-        added = cur.fetchone()[0]
+    with transaction.atomic(), sql.db_cursor() as cur:
+        added = sql.import_codes(cur, item_id, cleaned)
     return added, len(cleaned) - added
 
 
@@ -695,10 +597,7 @@ def _lock_addresses(member_id: int) -> list[ShippingAddress]:
 def address_create(*, member_id: int, is_default: bool = False, **fields) -> ShippingAddress:
     """A new address; the first one is the default, and ``is_default`` moves the default to it."""
     with transaction.atomic():
-        with connection.cursor() as cur:  # serialises a member's address edits (one default, at most 20)
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"mall-address:{member_id}"]
-            )
+        sql.lock_addresses_of(member_id)  # serialises a member's address edits (one default, at most 20)
         existing = _lock_addresses(member_id)
         if len(existing) >= MAX_ADDRESSES:
             raise ValidationFailed(details={"addresses": [f"at most {MAX_ADDRESSES}"]})
@@ -712,10 +611,7 @@ def address_update(
     *, member_id: int, address_id: int, is_default: bool | None = None, **fields
 ) -> ShippingAddress:
     with transaction.atomic():
-        with connection.cursor() as cur:
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"mall-address:{member_id}"]
-            )
+        sql.lock_addresses_of(member_id)
         address = next((a for a in _lock_addresses(member_id) if a.pk == address_id), None)
         if address is None:
             raise AddressNotFound()
@@ -731,10 +627,7 @@ def address_update(
 def address_delete(*, member_id: int, address_id: int) -> None:
     """Delete an address (redemptions keep their own copy); the newest remaining one becomes the default."""
     with transaction.atomic():
-        with connection.cursor() as cur:
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"mall-address:{member_id}"]
-            )
+        sql.lock_addresses_of(member_id)
         addresses = _lock_addresses(member_id)
         address = next((a for a in addresses if a.pk == address_id), None)
         if address is None:

@@ -12,13 +12,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from coupons import selectors as coupon_selectors
 from coupons import services as coupon_services
 from coupons.models import CouponStatus
 from mall import selectors as mall_selectors
+from members import sql as members_sql
 from members.exceptions import OrderInProgress, RechargePending, RedemptionInProgress, StoredValueRemaining
 from members.models import Member, MemberToken, WechatSession, _new_invite_code
 from membership.cards import cards_revoke_all
@@ -80,8 +81,7 @@ def member_close(*, member_id: int) -> Closure:
         member = Member.objects.select_for_update().get(pk=member_id)
         if member.closed_at is not None:
             return Closure(member.pk, member.closed_at, 0, 0, replayed=True)
-        with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [RECHARGE_LOCK_SPACE, member.pk])
+        members_sql.advisory_lock(RECHARGE_LOCK_SPACE, member.pk)
         principal_fen, bonus_fen, _frozen = stored_value_ledger.lock_account(member_id=member.pk)
         if principal_fen or bonus_fen:
             raise StoredValueRemaining(details={"principal_fen": principal_fen, "bonus_fen": bonus_fen})

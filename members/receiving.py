@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 
+from members import sql
 from members.models import Member
 
-_TABLE = Member._meta.db_table
 _CLOSED_AT = Member._meta.get_field("closed_at").column
 
 
@@ -57,10 +56,4 @@ def lock_receiving(*, member_ids: Iterable[int]) -> set[int]:
     ids = sorted(set(member_ids))
     if not ids:
         return set()
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT m.id FROM {_TABLE} m WHERE m.id = ANY(%s) AND {receiving_sql('m')} "
-            "ORDER BY m.id FOR KEY SHARE",
-            [ids],
-        )
-        return {row[0] for row in cur.fetchall()}
+    return sql.lock_members(ids, receiving_sql("m"))

@@ -27,12 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 
-from django.db import connection
-
-from loyalty import prepared, rounding
+from loyalty import rounding
 from loyalty.config import cached
 from members.exceptions import MemberClosed
-from members.receiving import receiving_sql
+from membership import sql
 from membership.member_days import active_member_days, member_in_audience
 from membership.models import CardStatus, CardType
 from membership.tiers import tiers
@@ -154,26 +152,11 @@ def _benefits(*, member_id: int, at: datetime) -> tuple[bool | None, Benefits]:
     return receiving, combine(base=base, member_days=days)
 
 
-# Prepared (loyalty.prepared): checkout asks on every request, and planning three subqueries cost the
-# server more than running them.
-_LEVEL_AND_CARDS = prepared.Statement(
-    "member_level_and_cards",
-    f"""SELECT (SELECT {receiving_sql("m")} FROM members_member m WHERE m.id = $1::bigint),
-              COALESCE((SELECT tier_level FROM members_membership WHERE member_id = $1::bigint), 0),
-              ARRAY(SELECT card_type_id FROM members_membershipcard
-                    WHERE member_id = $1::bigint AND status = $2::varchar AND valid_from <= $3::timestamptz
-                      AND (valid_until IS NULL OR valid_until > $3::timestamptz)
-                    ORDER BY card_type_id)""",
-)
-
-
 def _level_and_cards(*, member_id: int, at: datetime) -> tuple[bool | None, int, list[int]]:
     """Whether the member may receive (``members.receiving``; None: no such member), their tier level (0
     without a membership) and the types of their valid cards: one statement (checkout asks for them on
     every request; the ORM's three queries cost more CPU than the database does)."""
-    with connection.cursor() as cur:
-        prepared.execute(cur, _LEVEL_AND_CARDS, [member_id, CardStatus.ACTIVE.value, at])
-        return cur.fetchone()
+    return sql.level_and_cards(member_id, CardStatus.ACTIVE.value, at)
 
 
 def card_types() -> dict:

@@ -17,23 +17,12 @@ from __future__ import annotations
 import calendar
 from datetime import datetime
 
-from django.db import connection
 from django.utils import timezone
 
 from coupons.services import gift_pack_issue
-from members.receiving import receiving_sql
+from membership import sql
 from membership.models import BirthdayMode, Tier
 from membership.tiers import membership_policy
-
-_BIRTHDAYS_SQL = f"""
-SELECT m.id, COALESCE(ms.tier_level, 0)
-  FROM members_member m LEFT JOIN members_membership ms ON ms.member_id = m.id
- WHERE m.birthday IS NOT NULL AND m.id > %(after)s AND {receiving_sql("m")}
-   AND EXTRACT(MONTH FROM m.birthday) = %(month)s
-   AND (%(day)s::int IS NULL OR EXTRACT(DAY FROM m.birthday) = ANY(%(days)s::int[]))
- ORDER BY m.id
- LIMIT %(limit)s
-"""
 
 
 def birthdays_give(*, now: datetime | None = None, chunk_size: int = 1000) -> int:
@@ -51,17 +40,12 @@ def birthdays_give(*, now: datetime | None = None, chunk_size: int = 1000) -> in
             days.append(29)
     after, seen = 0, 0
     while True:
-        with connection.cursor() as cur:
-            cur.execute(
-                _BIRTHDAYS_SQL,
-                {"after": after, "month": today.month, "day": day, "days": days, "limit": chunk_size},
-            )
-            rows = cur.fetchall()
+        rows = sql.birthdays(after=after, month=today.month, day=day, days=days, limit=chunk_size)
         if not rows:
             return seen
-        for member_id, level in rows:
-            pack_id = packs.get(level)
+        for row in rows:
+            pack_id = packs.get(row.level)
             if pack_id:
-                gift_pack_issue(pack_id=pack_id, member_id=member_id, occasion=f"birthday:{today.year}")
+                gift_pack_issue(pack_id=pack_id, member_id=row.member_id, occasion=f"birthday:{today.year}")
         seen += len(rows)
-        after = rows[-1][0]
+        after = rows[-1].member_id

@@ -26,19 +26,18 @@ Rules (each one tested):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coupons.services import gift_pack_issue
 from loyalty.config import cached
 from loyalty.rows import lock_row
-from members.receiving import receiving_sql
+from membership import sql
 from membership.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
 from notifications.services import Draft, notify_many
 
@@ -58,13 +57,7 @@ def lock_membership(*, member_id: int) -> Membership:
     Raw, and one statement when the row exists (every completed order locks it)."""
     membership = lock_row(Membership, "member_id", member_id)
     if membership is None:
-        with connection.cursor() as cur:
-            cur.execute(
-                f"INSERT INTO {Membership._meta.db_table} "
-                "(member_id, tier_level, growth_total, paid_total_fen, completed_orders) "
-                "VALUES (%s, 0, 0, 0, 0) ON CONFLICT (member_id) DO NOTHING",
-                [member_id],
-            )
+        sql.create_membership(member_id)
         membership = lock_row(Membership, "member_id", member_id)
     return membership
 
@@ -72,17 +65,7 @@ def lock_membership(*, member_id: int) -> Membership:
 def try_lock_membership(*, member_id: int) -> Membership | None:
     """The member's membership row locked FOR UPDATE, or None when another transaction holds it or it
     does not exist yet: never waits (for callers already holding a lock that comes after it)."""
-    fields = Membership._meta.concrete_fields
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT {', '.join(f.column for f in fields)} FROM {Membership._meta.db_table} "
-            "WHERE member_id = %s FOR UPDATE SKIP LOCKED",
-            [member_id],
-        )
-        row = cur.fetchone()
-    if row is None:
-        return None
-    return Membership.from_db(connection.alias, [f.attname for f in fields], list(row))
+    return sql.try_lock_membership(member_id)
 
 
 def window_start(*, at: datetime, policy: MembershipPolicy) -> datetime:
@@ -92,13 +75,8 @@ def window_start(*, at: datetime, policy: MembershipPolicy) -> datetime:
 
 def window_growth(*, member_id: int, at: datetime, policy: MembershipPolicy | None = None) -> int:
     policy = policy or membership_policy()
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT COALESCE(SUM(amount), 0) FROM {GrowthEntry._meta.db_table} "
-            "WHERE member_id = %s AND counts_at > %s AND counts_at <= %s",
-            [member_id, window_start(at=at, policy=policy), at],
-        )
-        return max(int(cur.fetchone()[0]), 0)
+    growth = sql.window_growth(member_id, window_start(at=at, policy=policy), at)
+    return max(int(growth), 0)
 
 
 def tiers() -> list[Tier]:
@@ -135,42 +113,36 @@ def growth_post(
     nothing.  The total never goes below zero (a CHECK constraint too).
     """
     amount = max(amount, -membership.growth_total)
-    with connection.cursor() as cur:  # the key's unique index detects a replay: one statement either way
-        cur.execute(
-            f"""INSERT INTO {GrowthEntry._meta.db_table}
-                    (member_id, kind, amount, paid_fen, order_no, idempotency_key, counts_at, created_at)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, now())
-                ON CONFLICT (member_id, idempotency_key) DO NOTHING RETURNING id""",
-            [membership.member_id, kind, amount, paid_fen, order_no, idempotency_key, counts_at],
-        )
-        row = cur.fetchone()
-    if row is None:
+    # the key's unique index detects a replay: one statement either way
+    entry_id = sql.insert_growth(
+        member_id=membership.member_id,
+        kind=kind,
+        amount=amount,
+        paid_fen=paid_fen,
+        order_no=order_no,
+        idempotency_key=idempotency_key,
+        counts_at=counts_at,
+    )
+    if entry_id is None:
         earlier = GrowthEntry.objects.get(member_id=membership.member_id, idempotency_key=idempotency_key)
         return GrowthPosting(entry_id=earlier.pk, amount=earlier.amount, replayed=True)
     membership.growth_total += amount
-    return GrowthPosting(entry_id=row[0], amount=amount, replayed=False)
+    return GrowthPosting(entry_id=entry_id, amount=amount, replayed=False)
 
 
 def save_totals(*, membership: Membership, window_at: datetime, policy: MembershipPolicy) -> int:
     """Write the membership's growth total, paid total and order count; returns the growth counted in the
     window ending at ``window_at``, read in the same statement (an order's completion needs both)."""
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""UPDATE {Membership._meta.db_table}
-                SET growth_total = %s, paid_total_fen = %s, completed_orders = %s WHERE id = %s
-                RETURNING (SELECT COALESCE(SUM(amount), 0) FROM {GrowthEntry._meta.db_table}
-                           WHERE member_id = %s AND counts_at > %s AND counts_at <= %s)""",
-            [
-                membership.growth_total,
-                membership.paid_total_fen,
-                membership.completed_orders,
-                membership.pk,
-                membership.member_id,
-                window_start(at=window_at, policy=policy),
-                window_at,
-            ],
-        )
-        return max(int(cur.fetchone()[0]), 0)
+    growth = sql.save_totals(
+        membership_id=membership.pk,
+        member_id=membership.member_id,
+        growth_total=membership.growth_total,
+        paid_total_fen=membership.paid_total_fen,
+        completed_orders=membership.completed_orders,
+        start=window_start(at=window_at, policy=policy),
+        end=window_at,
+    )
+    return max(int(growth), 0)
 
 
 def tier_upgrade_if_due(
@@ -340,68 +312,6 @@ def after_tier_changes(changes: list[TierChange]) -> None:
 
 # --- the nightly recalculation ------------------------------------------------------------
 
-# One statement per chunk of memberships, in member-id ranges, so the growth read is one index
-# range scan per chunk.  The new level: up to what the window's growth reaches, or down by one
-# existing level when the growth no longer holds the current one and the member is not
-# protected.  Rows are not locked to be read (most do not change): the UPDATE re-checks each
-# changing row against what was decided on (level, protection, cached growth) once it holds
-# its lock, so a member whose order completed meanwhile is left as the order made them (and
-# the order already upgraded them when due) instead of being overwritten with a stale decision.
-_RECALC_SQL = f"""
-WITH bounds AS (
-    SELECT MAX(member_id) AS hi, COUNT(*) AS n FROM (
-        SELECT member_id FROM members_membership WHERE member_id > %(after)s ORDER BY member_id LIMIT %(limit)s
-    ) ids
-), chunk AS (
-    SELECT ms.id, ms.member_id, ms.tier_level, ms.protected_until, ms.growth_total
-      FROM members_membership ms JOIN members_member m ON m.id = ms.member_id
-     WHERE ms.member_id > %(after)s AND ms.member_id <= (SELECT hi FROM bounds) AND {receiving_sql("m")}
-), growth AS (
-    SELECT e.member_id, SUM(e.amount) AS g
-      FROM members_growthentry e
-     WHERE e.member_id > %(after)s AND e.member_id <= (SELECT hi FROM bounds)
-       AND e.counts_at > %(window_start)s AND e.counts_at <= %(now)s
-     GROUP BY e.member_id
-), tiers AS MATERIALIZED (
-    SELECT level, growth_threshold FROM members_tier
-), decided AS MATERIALIZED (
-    SELECT c.*, GREATEST(COALESCE(g.g, 0), 0)::bigint AS wg,
-           COALESCE((SELECT MAX(t.level) FROM tiers t
-                      WHERE t.growth_threshold <= GREATEST(COALESCE(g.g, 0), 0)), 0) AS qualifies,
-           COALESCE((SELECT MAX(t.level) FROM tiers t WHERE t.level < c.tier_level), 0) AS one_down
-      FROM chunk c LEFT JOIN growth g ON g.member_id = c.member_id
-), target AS (
-    SELECT d.*,
-           CASE
-             WHEN d.qualifies > d.tier_level THEN d.qualifies
-             WHEN d.qualifies < d.tier_level
-                  AND (d.protected_until IS NULL OR d.protected_until <= %(now)s)
-               THEN GREATEST(d.qualifies, d.one_down)
-             ELSE d.tier_level
-           END AS new_level
-      FROM decided d
-), changed AS (
-    UPDATE members_membership m
-       SET tier_level = t.new_level,
-           tier_changed_at = %(now)s,
-           protected_until = %(now)s + CASE WHEN t.new_level > t.tier_level
-                                            THEN %(protect)s ELSE %(period)s END * interval '1 day'
-      FROM target t
-     WHERE m.id = t.id AND t.new_level <> t.tier_level
-       AND m.tier_level = t.tier_level AND m.growth_total = t.growth_total
-       AND m.protected_until IS NOT DISTINCT FROM t.protected_until
- RETURNING m.member_id, t.tier_level AS old_level, t.new_level, t.wg
-), history AS (
-    INSERT INTO members_tierchange (member_id, from_level, to_level, reason, window_growth, note, created_at)
-    SELECT member_id, old_level, new_level,
-           CASE WHEN new_level > old_level THEN 'nightly_up' ELSE 'nightly_down' END, wg, '', %(now)s
-      FROM changed
-    RETURNING id, member_id, from_level, to_level
-)
-SELECT (SELECT hi FROM bounds), (SELECT n FROM bounds),
-       (SELECT json_agg(json_build_array(id, member_id, from_level, to_level) ORDER BY id) FROM history)
-"""
-
 
 def tiers_recalculate(*, now: datetime | None = None, chunk_size: int = 5000) -> dict:
     """The nightly recalculation: set-based, in chunks of memberships, each its own transaction.
@@ -425,18 +335,17 @@ def tiers_recalculate(*, now: datetime | None = None, chunk_size: int = 5000) ->
     }
     after, seen, changed = 0, 0, 0
     while True:
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(_RECALC_SQL, {**params, "after": after})
-            last, count, rows = cur.fetchone()
-            if isinstance(rows, str):  # json arrives decoded from psycopg2; as text from other drivers
-                rows = json.loads(rows)
+        with transaction.atomic(), sql.db_cursor() as cur:
+            chunk = sql.recalc_chunk(cur, {**params, "after": after})
             changes = [
-                TierChange(pk=pk, member_id=member_id, from_level=old, to_level=new)
-                for pk, member_id, old, new in rows or []
+                TierChange(
+                    pk=row.id, member_id=row.member_id, from_level=row.from_level, to_level=row.to_level
+                )
+                for row in chunk.changes
             ]
             if changes:
                 after_tier_changes(changes)
-        if last is None:
+        if chunk.last is None:
             break
-        after, seen, changed = last, seen + count, changed + len(changes)
+        after, seen, changed = chunk.last, seen + chunk.count, changed + len(changes)
     return {"memberships": seen, "changed": changed}

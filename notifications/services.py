@@ -22,12 +22,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from loyalty.enqueue import enqueue_on_commit
-from notifications import wechat
+from notifications import sql, wechat
 from notifications.exceptions import UnknownTemplate
 from notifications.models import (
     ConsentResult,
@@ -65,67 +65,26 @@ class DatabaseChannel:
 
     def deliver(self, drafts: list[Draft]) -> list[Draft]:
         """Insert the drafts not delivered before; returns the new ones."""
-        table = Notification._meta.db_table
         now = timezone.now()
         new: list[Draft] = []
-        with connection.cursor() as cursor:
+        with sql.db_cursor() as cursor:
             for start in range(0, len(drafts), 1000):
                 batch = drafts[start : start + 1000]
-                # One array per column, not a VALUES row per draft: PostgreSQL parses and plans
-                # 1,000 rows of parameters several times slower than seven arrays.
-                cursor.execute(
-                    f"INSERT INTO {table} (member_id, kind, title, body, data, dedupe_key, created_at) "
-                    "SELECT m, k, t, b, d::jsonb, key, %s FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], "
-                    "%s::varchar[], %s::text[], %s::varchar[]) AS u (m, k, t, b, d, key) "
-                    "ON CONFLICT (member_id, dedupe_key) DO NOTHING RETURNING member_id, dedupe_key",
-                    [
-                        now,
-                        [d.member_id for d in batch],
-                        [d.kind for d in batch],
-                        [d.title for d in batch],
-                        [d.body for d in batch],
-                        [json.dumps(d.data) for d in batch],
-                        [d.dedupe_key for d in batch],
-                    ],
+                inserted = sql.insert_notifications(
+                    cursor,
+                    now,
+                    [d.member_id for d in batch],
+                    [d.kind for d in batch],
+                    [d.title for d in batch],
+                    [d.body for d in batch],
+                    [json.dumps(d.data) for d in batch],
+                    [d.dedupe_key for d in batch],
                 )
-                inserted = set(cursor.fetchall())
                 for draft in batch:  # a key twice in one batch: the first draft is the one inserted
                     if (draft.member_id, draft.dedupe_key) in inserted:
                         inserted.discard((draft.member_id, draft.dedupe_key))
                         new.append(draft)
         return new
-
-
-# One statement per batch: number each member's drafts per template and their unspent credits
-# (oldest first), pair them, write the deliveries and mark exactly the paired credits spent.
-# SKIP LOCKED: a credit another transaction is spending right now is not waited for — at worst
-# that member's message goes to the inbox only; a credit is never spent twice (the delivery's
-# one-to-one link to it is unique as well).
-_SPEND_SQL = """
-WITH d (idx, member_id, kind, dedupe_key, template_id, page, data) AS (VALUES {values}),
-credit AS (
-    SELECT c.id, c.member_id, c.template_id FROM notifications_subscribeconsent c
-    WHERE (c.member_id, c.template_id) IN (SELECT member_id, template_id FROM d)
-      AND c.result IN ('accept', 'returned') AND c.spent_at IS NULL
-    ORDER BY c.id
-    FOR UPDATE OF c SKIP LOCKED
-),
-rc AS (SELECT id, member_id, template_id,
-              row_number() OVER (PARTITION BY member_id, template_id ORDER BY id) AS rn FROM credit),
-rd AS (SELECT d.*, row_number() OVER (PARTITION BY member_id, template_id ORDER BY idx) AS rn FROM d),
-ins AS (
-    INSERT INTO notifications_wechatdelivery
-        (member_id, kind, dedupe_key, template_id, page, data, consent_id, status, attempts,
-         next_attempt_at, errcode, error, msgid, created_at)
-    SELECT rd.member_id, rd.kind, rd.dedupe_key, rd.template_id, rd.page, rd.data, rc.id, 'pending', 0,
-           %s, NULL, '', '', %s
-    FROM rd JOIN rc ON rc.member_id = rd.member_id AND rc.template_id = rd.template_id AND rc.rn = rd.rn
-    ON CONFLICT (member_id, dedupe_key) DO NOTHING
-    RETURNING id, consent_id
-),
-spent AS (UPDATE notifications_subscribeconsent c SET spent_at = %s FROM ins WHERE c.id = ins.consent_id)
-SELECT id FROM ins ORDER BY id
-"""
 
 
 class WechatChannel:
@@ -169,13 +128,10 @@ class WechatChannel:
             )
         ids: list[int] = []
         now = timezone.now()
-        with connection.cursor() as cursor:
+        with sql.db_cursor() as cursor:
             for start in range(0, len(rows), 1000):
                 batch = rows[start : start + 1000]
-                values = ", ".join(["(%s::int, %s::bigint, %s, %s, %s, %s, %s::jsonb)"] * len(batch))
-                params = [v for row in batch for v in (*row[:6], json.dumps(row[6], ensure_ascii=False))]
-                cursor.execute(_SPEND_SQL.format(values=values), [*params, now, now, now])
-                ids += [row[0] for row in cursor.fetchall()]
+                ids += sql.spend_credits(cursor, batch, now)
         for start in range(0, len(ids), SEND_CHUNK):
             # The retry job sends them too if the broker is down.
             enqueue_on_commit("notifications.tasks.send_wechat", ids[start : start + SEND_CHUNK])
@@ -184,14 +140,7 @@ class WechatChannel:
 
 def _credit_holders(*, member_ids: list[int], template_ids: list[str]) -> set[tuple[int, str]]:
     """(member, template) pairs with an unspent credit now (a hint: the spending statement decides)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT DISTINCT member_id, template_id FROM notifications_subscribeconsent
-               WHERE member_id = ANY(%s) AND template_id = ANY(%s)
-                 AND result IN ('accept', 'returned') AND spent_at IS NULL""",
-            [member_ids, template_ids],
-        )
-        return set(cursor.fetchall())
+    return sql.credit_holders(member_ids, template_ids)
 
 
 DATABASE = DatabaseChannel()
@@ -250,53 +199,26 @@ def subscription_report(*, member_id: int, results: dict[str, str]) -> dict[str,
 
 def subscription_credits(*, member_id: int, template_ids: list[str]) -> dict[str, int]:
     counts = dict.fromkeys(template_ids, 0)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT template_id, count(*) FROM notifications_subscribeconsent
-               WHERE member_id = %s AND template_id = ANY(%s) AND result IN ('accept', 'returned')
-                 AND spent_at IS NULL GROUP BY template_id""",
-            [member_id, template_ids],
-        )
-        counts.update(dict(cursor.fetchall()))
+    counts.update(sql.credits(member_id, template_ids))
     return counts
 
 
 # --- the outbox: sending and retrying ------------------------------------------------------------
 
 
-_CLAIM_SQL = """
-WITH due AS (
-    SELECT id FROM notifications_wechatdelivery
-    WHERE status = 'pending' AND next_attempt_at <= %s {only}
-    ORDER BY next_attempt_at, id LIMIT %s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE notifications_wechatdelivery w SET attempts = w.attempts + 1, next_attempt_at = %s
-FROM due, members_member m
-WHERE w.id = due.id AND m.id = w.member_id
-RETURNING w.id, w.member_id, m.openid, w.template_id, w.page, w.data, w.attempts
-"""
-
-
-def _claim(*, ids: list[int] | None, limit: int, now: datetime) -> list[tuple]:
+def _claim(*, ids: list[int] | None, limit: int, now: datetime) -> list[sql.Claimed]:
     """Take up to ``limit`` due deliveries for this sender: their next attempt moves a lease ahead."""
-    only = "AND id = ANY(%s)" if ids is not None else ""
-    params = [now, *([list(ids)] if ids is not None else []), limit, now + LEASE]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL.format(only=only), params)
-        rows = cursor.fetchall()
-    # Django has psycopg hand jsonb over as text.
-    return sorted(
-        (*row[:5], json.loads(row[5]) if isinstance(row[5], str) else row[5], row[6]) for row in rows
-    )
+    with transaction.atomic(), sql.db_cursor() as cursor:
+        rows = sql.claim(cursor, ids=ids, limit=limit, now=now, lease_until=now + LEASE)
+    return sorted(rows)
 
 
 def _backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** (attempts - 1), 60))
 
 
-def _record(row: tuple, outcome: wechat.Outcome) -> str:
-    delivery_id, member_id, _openid, template_id, _page, _data, attempts = row
+def _record(row: sql.Claimed, outcome: wechat.Outcome) -> str:
+    delivery_id, member_id, template_id, attempts = row.id, row.member_id, row.template_id, row.attempts
     now = timezone.now()
     deliveries = WechatDelivery.objects.filter(pk=delivery_id)
     with transaction.atomic():
@@ -351,17 +273,18 @@ def wechat_deliveries_send(*, delivery_ids: list[int] | None = None, limit: int 
                 if failing >= BREAKER:
                     _release(rows[position:])
                     break
-                _id, _member, openid, template_id, page, data, _attempts = row
-                outcome = sender.send(openid=openid, template_id=template_id, page=page, data=data)
+                outcome = sender.send(
+                    openid=row.openid, template_id=row.template_id, page=row.page, data=row.data
+                )
                 failing = failing + 1 if outcome.status == "retry" else 0
                 counts[_record(row, outcome)] += 1
             done += len(rows)
     return counts
 
 
-def _release(rows: list[tuple]) -> None:
+def _release(rows: list[sql.Claimed]) -> None:
     """Hand claimed deliveries back unsent: due again in a minute, the claim's attempt not counted."""
-    WechatDelivery.objects.filter(pk__in=[row[0] for row in rows], status=DeliveryStatus.PENDING).update(
+    WechatDelivery.objects.filter(pk__in=[row.id for row in rows], status=DeliveryStatus.PENDING).update(
         attempts=F("attempts") - 1, next_attempt_at=timezone.now() + timedelta(minutes=1)
     )
 

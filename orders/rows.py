@@ -11,8 +11,12 @@ from __future__ import annotations
 from django.db import connection
 from django.utils import timezone
 
-from loyalty.rows import lock_row
+from loyalty.rows import Names, lock_row
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus
+
+_o = Names(Order)
+_l = Names(OrderLine)
+_ev = Names(OrderEvent)
 
 
 def _fields(model, *, skip=()):
@@ -41,13 +45,13 @@ def insert_order(order: Order, lines: list[OrderLine], event: OrderEvent) -> Non
     event_names = ", ".join(f"c{i}" for i in range(len(event_fields)))
     with connection.cursor() as cur:
         cur.execute(
-            f"""WITH o AS (INSERT INTO {Order._meta.db_table} ({_columns(order_fields)}) VALUES {order_row}
-                           RETURNING id),
-                     l AS (INSERT INTO {OrderLine._meta.db_table} (order_id, {_columns(line_fields)})
-                           SELECT o.id, v.* FROM o, (VALUES {line_rows}) AS v({line_names}) RETURNING id),
-                     e AS (INSERT INTO {OrderEvent._meta.db_table} (order_id, {_columns(event_fields)})
-                           SELECT o.id, v.* FROM o, (VALUES {event_row}) AS v({event_names}))
-                SELECT (SELECT id FROM o), ARRAY(SELECT id FROM l ORDER BY id)""",
+            f"""WITH o AS (INSERT INTO {_o.table} ({_columns(order_fields)}) VALUES {order_row}
+                           RETURNING {_o.id}),
+                     l AS (INSERT INTO {_l.table} ({_l.order_id}, {_columns(line_fields)})
+                           SELECT o.{_o.id}, v.* FROM o, (VALUES {line_rows}) AS v({line_names}) RETURNING {_l.id}),
+                     e AS (INSERT INTO {_ev.table} ({_ev.order_id}, {_columns(event_fields)})
+                           SELECT o.{_o.id}, v.* FROM o, (VALUES {event_row}) AS v({event_names}))
+                SELECT (SELECT {_o.id} FROM o), ARRAY(SELECT {_l.id} FROM l ORDER BY {_l.id})""",
             params,
         )
         order.id, line_ids = cur.fetchone()
@@ -68,8 +72,8 @@ def save_transition(order: Order, event: OrderEvent, update_fields: list[str]) -
     params.append(order.pk)
     with connection.cursor() as cur:
         cur.execute(
-            f"""WITH e AS (INSERT INTO {OrderEvent._meta.db_table} ({_columns(event_fields)}) VALUES {event_row})
-                UPDATE {Order._meta.db_table} SET {sets} WHERE id = %s""",
+            f"""WITH e AS (INSERT INTO {_ev.table} ({_columns(event_fields)}) VALUES {event_row})
+                UPDATE {_o.table} SET {sets} WHERE {_o.id} = %s""",
             params,
         )
 
@@ -86,16 +90,18 @@ def coupon_lock_open_sql() -> str:
     order's coupon is used by its completion or released by its cancel (or unpaid timeout), never
     taken away under it.
     """
-    order_no, status = (Order._meta.get_field(name).column for name in ("order_no", "status"))
     return (
-        f"SELECT 1 FROM {Order._meta.db_table} o "
-        f"WHERE o.{order_no} = c.order_no AND o.{status} = '{OrderStatus.COMMITTED.value}'"
+        f"SELECT 1 FROM {_o.table} o "
+        f"WHERE o.{_o.order_no} = c.order_no AND o.{_o.status} = '{OrderStatus.COMMITTED.value}'"
     )
+
+
+_ORDER_EXISTS = f"SELECT EXISTS (SELECT 1 FROM {_o.table} WHERE {_o.order_no} = %s)"
 
 
 def order_exists(order_no: str) -> bool:
     with connection.cursor() as cur:
-        cur.execute(f"SELECT EXISTS (SELECT 1 FROM {Order._meta.db_table} WHERE order_no = %s)", [order_no])
+        cur.execute(_ORDER_EXISTS, [order_no])
         return cur.fetchone()[0]
 
 
@@ -104,7 +110,7 @@ def line_values(order_id: int, names: list[str]) -> list[dict]:
     with connection.cursor() as cur:
         columns = ", ".join(OrderLine._meta.get_field(name).column for name in names)
         cur.execute(
-            f"SELECT {columns} FROM {OrderLine._meta.db_table} WHERE order_id = %s ORDER BY line_no",
+            f"SELECT {columns} FROM {_l.table} WHERE {_l.order_id} = %s ORDER BY {_l.line_no}",
             [order_id],
         )
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -29,7 +29,6 @@ job has not run yet.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import time
@@ -37,11 +36,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from loyalty import prepared
 from loyalty.errors import IdempotencyConflict
+from points import sql
 from points.exceptions import (
     EntryNotReversible,
     InsufficientPoints,
@@ -71,11 +71,7 @@ class _Account:
     balance: int
 
 
-@dataclass
-class _Lot:
-    id: int
-    remaining: int
-    expires_at: datetime | None
+_Lot = sql.Lot
 
 
 @dataclass
@@ -149,7 +145,7 @@ def points_earn(
                 ),
             ),
         )
-    with transaction.atomic(), connection.cursor() as cur:
+    with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
         replay = _replay(cur, account, idempotency_key, request_hash)
         if replay:
@@ -248,7 +244,7 @@ def points_adjust(
         memo=reason[:200],
         actor_id=actor_id,
     )
-    with transaction.atomic(), connection.cursor() as cur:
+    with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
         replay = _replay(cur, account, idempotency_key, request_hash)
         if replay:
@@ -274,7 +270,7 @@ def points_forfeit_all(
     returns the first posting.
     """
     request_hash = _hash(kind=EntryKind.ADJUST, forfeit=True, reason=reason, source=source)
-    with transaction.atomic(), connection.cursor() as cur:
+    with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
         replay = _replay(cur, account, idempotency_key, request_hash)
         if replay:
@@ -310,7 +306,7 @@ def points_reverse(
     """
     if amount is not None:
         _check_amount(amount)
-    with transaction.atomic(), connection.cursor() as cur:
+    with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
         original = _fetch_original(cur, account, entry_id)
         request_hash = _hash(kind=EntryKind.REVERSE, entry=entry_id, amount=amount)
@@ -345,19 +341,15 @@ def points_reverse_earn(
     gift points).  None when there is nothing to take back: no such earn was posted, or (``amount``
     None) all of it has been taken back already.
     """
-    with transaction.atomic(), connection.cursor() as cur:
+    with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
-        cur.execute(
-            "SELECT id FROM points_pointsentry WHERE account_id = %s AND idempotency_key = %s AND kind = %s",
-            [account.id, earn_key, EntryKind.EARN],
-        )
-        row = cur.fetchone()
-        if row is None:
+        earn_id = sql.entry_id_by_key(cur, account.id, earn_key, EntryKind.EARN)
+        if earn_id is None:
             return None
         try:
             return points_reverse(
                 member_id=member_id,
-                entry_id=row[0],
+                entry_id=earn_id,
                 idempotency_key=idempotency_key,
                 amount=amount,
                 memo=memo,
@@ -374,7 +366,7 @@ def lock_account(*, member_id: int) -> int:
     For a workflow that must take this lock before a later one (the documented order: coupons, points,
     stored value) although it decides what to post only under that later lock.
     """
-    with connection.cursor() as cur:
+    with sql.db_cursor() as cur:
         return _lock_account(cur, member_id).balance
 
 
@@ -411,62 +403,13 @@ def points_expire_due(*, chunk_size: int = 200, now: datetime | None = None, pau
     after, total = 0, 0
     while True:
         started = time.perf_counter()
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(_PICK_CHUNK_SQL, [after, now, chunk_size])
-            ids = [row[0] for row in cur.fetchall()]
+        with transaction.atomic(), sql.db_cursor() as cur:
+            ids = sql.pick_expiry_chunk(cur, after, now, chunk_size)
             if not ids:
                 return total
-            cur.execute(_EXPIRE_CHUNK_SQL, {"ids": ids, "now": now, "key": f"expire:{run}:"})
-            total += cur.fetchone()[0]
+            total += sql.expire_chunk(cur, ids, now, f"expire:{run}:")
             after = ids[-1]
         time.sleep((time.perf_counter() - started) * pause)
-
-
-# The next chunk: accounts after the last one with a lot past due, probed one by one (in id order,
-# stopping at the chunk's size) on the open-lots index, index only.  Written as EXISTS, the planner
-# made it a merge semi join whose lot side started at the first account, not at ``after``: chunk n
-# read the lots of every account before it (at 1,000,000 lots, 250,000 index entries and heap rows in
-# a chunk half-way through, 98 ms instead of 0.4 ms), so the job's picks grew with the square of the
-# data and took half of its time.  A scalar subquery with LIMIT is never turned into a join.
-_PICK_CHUNK_SQL = """
-SELECT a.id FROM points_pointsaccount a
-WHERE a.id > %s AND (
-    SELECT true FROM points_pointslot l
-    WHERE l.account_id = a.id AND l.remaining > 0 AND l.expires_at <= %s LIMIT 1)
-ORDER BY a.id LIMIT %s
-FOR UPDATE SKIP LOCKED
-"""
-
-
-# Every table is reached through ``ids`` (the chunk's locked accounts) on an index: the account's
-# primary key and an index of the lots by account (at 1,000,000 lots, one chunk of 200 accounts reads
-# ~600 buffers for its lots, all in shared buffers: EXPLAIN (ANALYZE, BUFFERS)).  Joined only to the
-# CTEs, the planner, which cannot estimate a CTE's rows, hashed whole tables in every chunk.
-_EXPIRE_CHUNK_SQL = """
-WITH due AS (
-    SELECT l.id, l.account_id, l.remaining FROM points_pointslot l
-    WHERE l.account_id = ANY(%(ids)s) AND l.remaining > 0 AND l.expires_at <= %(now)s
-), per AS (
-    SELECT account_id, SUM(remaining)::bigint AS total FROM due GROUP BY account_id
-), acc AS (
-    UPDATE points_pointsaccount a SET balance = a.balance - per.total
-    FROM per WHERE a.id = per.account_id AND a.id = ANY(%(ids)s) RETURNING a.id, a.balance
-), ent AS (
-    INSERT INTO points_pointsentry (account_id, kind, amount, balance_after, source, reference, memo,
-                                    idempotency_key, request_hash, created_at)
-    SELECT per.account_id, 'expire', -per.total, acc.balance, 'expiry', '', '',
-           %(key)s || per.account_id, '', %(now)s
-    FROM per JOIN acc ON acc.id = per.account_id
-    RETURNING id, account_id
-), alloc AS (
-    INSERT INTO points_pointsallocation (entry_id, lot_id, amount)
-    SELECT ent.id, due.id, due.remaining FROM due JOIN ent ON ent.account_id = due.account_id
-), lots AS (
-    UPDATE points_pointslot l SET remaining = 0 FROM due
-    WHERE l.id = due.id AND l.account_id = ANY(%(ids)s) AND l.remaining > 0 AND l.expires_at <= %(now)s
-)
-SELECT count(*) FROM ent
-"""
 
 
 # --- internals --------------------------------------------------------------------
@@ -481,26 +424,14 @@ def _hash(**params) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
-_LOCK = prepared.Statement(
-    "points_lock", "SELECT id, balance FROM points_pointsaccount WHERE member_id = $1 FOR UPDATE"
-)
-
-
 def _lock_account(cur, member_id: int) -> _Account:
-    prepared.execute(cur, _LOCK, [member_id])
-    row = cur.fetchone()
+    row = sql.lock_account(cur, member_id)
     if row is None:
-        cur.execute(
-            """INSERT INTO points_pointsaccount (member_id, balance, created_at)
-               SELECT id, 0, now() FROM members_member WHERE id = %s
-               ON CONFLICT (member_id) DO NOTHING""",
-            [member_id],
-        )
-        prepared.execute(cur, _LOCK, [member_id])
-        row = cur.fetchone()
+        sql.create_account(cur, member_id)
+        row = sql.lock_account(cur, member_id)
         if row is None:
             raise MemberNotFound()
-    return _Account(id=row[0], balance=row[1])
+    return _Account(id=row.id, balance=row.balance)
 
 
 def _post_or_replay(*, member_id: int, key: str, request_hash: str, post, savepoint: bool = True) -> Posting:
@@ -536,36 +467,22 @@ def _post_or_replay(*, member_id: int, key: str, request_hash: str, post, savepo
 
 
 def _committed_replay(member_id: int, key: str, request_hash: str) -> Posting | None:
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT id FROM points_pointsaccount WHERE member_id = %s",
-            [member_id],
-        )
-        row = cur.fetchone()
-        return _replay(cur, _Account(id=row[0], balance=0), key, request_hash) if row else None
+    with sql.db_cursor() as cur:
+        account_id = sql.account_id(cur, member_id)
+        return _replay(cur, _Account(id=account_id, balance=0), key, request_hash) if account_id else None
 
 
 def _replay(cur, account: _Account, key: str, request_hash: str) -> Posting | None:
-    cur.execute(
-        "SELECT id, request_hash, amount, balance_after FROM points_pointsentry "
-        "WHERE account_id = %s AND idempotency_key = %s",
-        [account.id, key],
-    )
-    row = cur.fetchone()
+    row = sql.entry_by_key(cur, account.id, key)
     if row is None:
         return None
-    if row[1] != request_hash:
+    if row.request_hash != request_hash:
         raise IdempotencyConflict()
-    return Posting(entry_id=row[0], amount=row[2], balance_after=row[3], replayed=True)
+    return Posting(entry_id=row.id, amount=row.amount, balance_after=row.balance_after, replayed=True)
 
 
 def _open_lots(cur, account: _Account) -> list[_Lot]:
-    cur.execute(
-        "SELECT id, remaining, expires_at FROM points_pointslot WHERE account_id = %s AND remaining > 0 "
-        "ORDER BY expires_at ASC NULLS LAST, earned_at, id",
-        [account.id],
-    )
-    return [_Lot(*row) for row in cur.fetchall()]
+    return sql.open_lots(cur, account.id)
 
 
 def _lots_to_spend(cur, account: _Account, amount: int, now: datetime) -> list[_Lot]:
@@ -575,20 +492,7 @@ def _lots_to_spend(cur, account: _Account, amount: int, now: datetime) -> list[_
     a handful, so the running total is computed in SQL and only those rows
     travel (this keeps a hot account's lock short).
     """
-    prepared.execute(cur, _LOTS_TO_SPEND, [account.id, now, amount])
-    return [_Lot(*row) for row in cur.fetchall()]
-
-
-_LOTS_TO_SPEND = prepared.Statement(
-    "points_lots_to_spend",
-    """SELECT id, remaining, expires_at FROM (
-           SELECT id, remaining, expires_at, earned_at, expires_at <= $2 AS due,
-                  SUM(CASE WHEN expires_at <= $2 THEN 0 ELSE remaining END)
-                      OVER (ORDER BY expires_at ASC NULLS LAST, earned_at, id) AS upto
-           FROM points_pointslot WHERE account_id = $1 AND remaining > 0) t
-       WHERE due OR upto - remaining < $3
-       ORDER BY expires_at ASC NULLS LAST, earned_at, id""",
-)
+    return sql.lots_to_spend(cur, account.id, now, amount)
 
 
 def _expire_due_inline(cur, account: _Account, lots: list[_Lot], now: datetime) -> list[_Lot]:
@@ -635,33 +539,21 @@ def _debit(cur, account: _Account, amount: int, entry: _Entry) -> Posting:
 
 
 def _fetch_original(cur, account: _Account, entry_id: int) -> dict:
-    cur.execute(
-        """SELECT e.kind, e.amount, e.source, e.reference, l.id,
-                  COALESCE((SELECT SUM(ABS(r.amount)) FROM points_pointsentry r WHERE r.reverses_id = e.id), 0)::bigint
-           FROM points_pointsentry e LEFT JOIN points_pointslot l ON l.entry_id = e.id
-           WHERE e.id = %s AND e.account_id = %s""",
-        [entry_id, account.id],
-    )
-    row = cur.fetchone()
-    if row is None or row[0] not in (EntryKind.EARN, EntryKind.SPEND):
+    row = sql.original_entry(cur, account.id, entry_id)
+    if row is None or row.kind not in (EntryKind.EARN, EntryKind.SPEND):
         raise EntryNotReversible()
-    return dict(zip(["kind", "amount", "source", "reference", "lot_id", "reversed"], row, strict=True))
+    return row._asdict()
 
 
 def _give_back_spend(cur, account: _Account, spend_id: int, amount: int, entry: _Entry) -> Posting:
-    # What the spend took from each lot, less what earlier reversals gave back
-    # (their negative allocations; their positive ones repaid a debt).
-    cur.execute(
-        """SELECT al.lot_id, l.expires_at, l.remaining,
-                  SUM(CASE WHEN al.entry_id = %s THEN al.amount WHEN al.amount < 0 THEN al.amount ELSE 0 END)::bigint
-           FROM points_pointsallocation al JOIN points_pointslot l ON l.id = al.lot_id
-           WHERE al.entry_id = %s OR al.entry_id IN (SELECT id FROM points_pointsentry WHERE reverses_id = %s)
-           GROUP BY al.lot_id, l.expires_at, l.remaining""",
-        [spend_id, spend_id, spend_id],
-    )
     # Partial give-backs favour the member: the lots that last longest first.
     far_first = sorted(
-        cur.fetchall(), key=lambda r: (r[1] is not None, -(r[1].timestamp()) if r[1] else 0, -r[0])
+        sql.spend_lots(cur, spend_id),
+        key=lambda r: (
+            r.expires_at is not None,
+            -(r.expires_at.timestamp()) if r.expires_at else 0,
+            -r.lot_id,
+        ),
     )
     restored: list[_Lot] = []
     left = amount
@@ -697,8 +589,8 @@ def _post(cur, account: _Account, entry: _Entry) -> Posting:
     account.balance += entry.amount
     lot = entry.new_lot
     rows = len(entry.allocations)
-    statement = _post_statement(
-        rows if rows <= _LISTED_ALLOCATIONS else -1, lot is not None, bool(lot and lot.repaid)
+    statement = sql.post_statement(
+        rows if rows <= sql.LISTED_ALLOCATIONS else -1, lot is not None, bool(lot and lot.repaid)
     )
     params: list = [
         account.id,
@@ -714,7 +606,7 @@ def _post(cur, account: _Account, entry: _Entry) -> Posting:
         entry.actor_id,
         timezone.now(),
     ]
-    if rows > _LISTED_ALLOCATIONS:
+    if rows > sql.LISTED_ALLOCATIONS:
         params += [[lot_id for lot_id, _ in entry.allocations], [taken for _, taken in entry.allocations]]
     else:
         params += [value for pair in entry.allocations for value in pair]
@@ -722,66 +614,9 @@ def _post(cur, account: _Account, entry: _Entry) -> Posting:
         params += [lot.amount, lot.amount - lot.repaid, lot.source, lot.earned_at, lot.expires_at]
         if lot.repaid:
             params.append(lot.repaid)
-    prepared.execute(cur, statement, params)
-    return Posting(entry_id=cur.fetchone()[0], amount=entry.amount, balance_after=account.balance)
-
-
-# Up to this many allocations are listed as parameters, one prepared statement per count: its plan
-# knows the rows.  More (a spend over many small lots) travel as two arrays, whose row count a generic
-# plan cannot know (it assumes 10), so PostgreSQL re-plans that statement at every use.
-_LISTED_ALLOCATIONS = 4
-
-
-@functools.cache
-def _post_statement(allocations: int, new_lot: bool, repaid: bool) -> prepared.Statement:
-    """The posting statement of one shape (each shape is prepared, and planned, once per connection).
-
-    ``allocations``: how many are listed as parameters, or -1 for arrays.
-    """
-    ctes = [
-        """e AS (INSERT INTO points_pointsentry (account_id, kind, amount, balance_after, source, reference, memo,
-                 idempotency_key, request_hash, reverses_id, actor_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11::integer, $12) RETURNING id)""",
-        "a AS (UPDATE points_pointsaccount SET balance = $4 WHERE id = $1)",
-    ]
-    n = 12
-    if allocations:
-        if allocations < 0:
-            ctes.append(
-                f"t AS (SELECT * FROM unnest(${n + 1}::bigint[], ${n + 2}::bigint[]) AS t (lot_id, amount))"
-            )
-            n += 2
-        else:
-            listed = [f"(${n + 2 * k + 1}::bigint, ${n + 2 * k + 2}::bigint)" for k in range(allocations)]
-            ctes.append(f"t (lot_id, amount) AS (VALUES {', '.join(listed)})")
-            n += 2 * allocations
-        ctes += [
-            "al AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) SELECT e.id, t.lot_id, t.amount FROM e, t)",
-            "lu AS (UPDATE points_pointslot l SET remaining = l.remaining - n.amount "
-            "FROM (SELECT lot_id, SUM(amount)::bigint AS amount FROM t GROUP BY lot_id) n WHERE l.id = n.lot_id)",
-        ]
-    if new_lot:
-        ctes.append(
-            "nl AS (INSERT INTO points_pointslot (account_id, entry_id, amount, remaining, source, earned_at, expires_at) "
-            f"SELECT $1, e.id, ${n + 1}::bigint, ${n + 2}::bigint, ${n + 3}::varchar, ${n + 4}::timestamptz, "
-            f"${n + 5}::timestamptz FROM e RETURNING id)"
-        )
-        n += 5
-        if repaid:
-            ctes.append(
-                "nla AS (INSERT INTO points_pointsallocation (entry_id, lot_id, amount) "
-                f"SELECT e.id, nl.id, ${n + 1}::bigint FROM e, nl)"
-            )
-    name = "points_post" + "".join(
-        f"_{flag}"
-        for flag, on in (
-            ("al_many" if allocations < 0 else f"al{allocations}", allocations),
-            ("lot", new_lot),
-            ("repaid", repaid),
-        )
-        if on
+    return Posting(
+        entry_id=sql.post(cur, statement, params), amount=entry.amount, balance_after=account.balance
     )
-    return prepared.Statement(name, "WITH " + ",\n".join(ctes) + " SELECT id FROM e")
 
 
 def _earn_in_one_statement(cur, member_id: int, entry: _Entry) -> Posting:
@@ -795,9 +630,8 @@ def _earn_in_one_statement(cur, member_id: int, entry: _Entry) -> Posting:
     """
     lot = entry.new_lot
     now = timezone.now()
-    prepared.execute(
+    row = sql.earn(
         cur,
-        _EARN,
         [
             member_id,
             entry.amount,
@@ -812,33 +646,8 @@ def _earn_in_one_statement(cur, member_id: int, entry: _Entry) -> Posting:
             lot.expires_at,
         ],
     )
-    row = cur.fetchone()
     if row is None:
         account = _lock_account(cur, member_id)
         lot.repaid = min(lot.amount, max(-account.balance, 0))
         return _post(cur, account, entry)
-    return Posting(entry_id=row[0], amount=entry.amount, balance_after=row[1])
-
-
-# $2 is the amount; the balance before the earn is a.balance - $2, and the debt it repays
-# min(amount, max(-before, 0)) = LEAST($2, GREATEST($2 - a.balance, 0)).
-_EARN = prepared.Statement(
-    "points_earn",
-    """WITH a AS (
-           UPDATE points_pointsaccount SET balance = balance + $2 WHERE member_id = $1
-           RETURNING id, balance, LEAST($2, GREATEST($2 - balance, 0)) AS repaid
-       ), e AS (
-           INSERT INTO points_pointsentry (account_id, kind, amount, balance_after, source, reference, memo,
-                                           idempotency_key, request_hash, created_at)
-           SELECT a.id, 'earn', $2, a.balance, $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::varchar,
-                  $8::timestamptz
-           FROM a RETURNING id
-       ), nl AS (
-           INSERT INTO points_pointslot (account_id, entry_id, amount, remaining, source, earned_at, expires_at)
-           SELECT a.id, e.id, $2, $2 - a.repaid, $9::varchar, $10::timestamptz, $11::timestamptz FROM a, e RETURNING id
-       ), nla AS (
-           INSERT INTO points_pointsallocation (entry_id, lot_id, amount)
-           SELECT e.id, nl.id, a.repaid FROM a, e, nl WHERE a.repaid > 0
-       )
-       SELECT e.id, a.balance FROM a, e""",
-)
+    return Posting(entry_id=row.entry_id, amount=entry.amount, balance_after=row.balance)

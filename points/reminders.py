@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.receiving import receiving_sql
 from notifications.services import Draft, notify_many
+from points import sql
 from points.earning import points_policy
 
 KIND = "points_expiring"
@@ -30,23 +29,11 @@ def points_remind_expiring(
     days = points_policy().reminder_days if days is None else days
     after, sent = 0, 0
     while True:
-        with connection.cursor() as cur:
-            cur.execute(
-                f"""SELECT l.account_id, a.member_id, SUM(l.remaining)::bigint, MIN(l.expires_at)
-                   FROM points_pointslot l JOIN points_pointsaccount a ON a.id = l.account_id
-                   JOIN members_member m ON m.id = a.member_id
-                   WHERE l.remaining > 0 AND l.expires_at > %s AND l.expires_at <= %s AND l.account_id > %s
-                     AND {receiving_sql("m")}
-                   GROUP BY l.account_id, a.member_id ORDER BY l.account_id LIMIT %s""",
-                [now, now + timedelta(days=days), after, chunk_size],
-            )
-            rows = cur.fetchall()
+        rows = sql.expiring(now, now + timedelta(days=days), after, chunk_size)
         if not rows:
             return sent
-        sent += notify_many(
-            _draft(member_id, points, expires_at) for _, member_id, points, expires_at in rows
-        )
-        after = rows[-1][0]
+        sent += notify_many(_draft(row.member_id, row.points, row.expires_at) for row in rows)
+        after = rows[-1].account_id
 
 
 def _draft(member_id: int, points: int, expires_at: datetime) -> Draft:

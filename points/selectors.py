@@ -5,11 +5,10 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
-from django.db import connection
 from django.db.models import Min, Q, Sum
 from django.utils import timezone
 
-from loyalty import prepared
+from points import sql
 from points.models import CheckIn, PointsAccount, PointsEntry, PointsLot
 
 
@@ -93,19 +92,8 @@ def points_usable_balance(*, member_id: int, now=None) -> int:
     The balance less the points of lots past their expiry that the job has
     not expired yet (a spend would expire them first).
     """
-    with connection.cursor() as cur:
-        prepared.execute(cur, _USABLE_BALANCE, [now or timezone.now(), member_id])
-        row = cur.fetchone()
-    return row[0] if row else 0
-
-
-_USABLE_BALANCE = prepared.Statement(
-    "points_usable_balance",
-    """SELECT a.balance - COALESCE((SELECT SUM(l.remaining) FROM points_pointslot l
-                                     WHERE l.account_id = a.id AND l.remaining > 0
-                                       AND l.expires_at <= $1::timestamptz), 0)::bigint
-       FROM points_pointsaccount a WHERE a.member_id = $2::bigint""",
-)
+    balance = sql.usable_balance(member_id, now or timezone.now())
+    return balance if balance is not None else 0
 
 
 def member_summary_part(*, member_id: int) -> dict:

@@ -19,11 +19,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from loyalty import prepared, rounding
 from loyalty.errors import IdempotencyConflict
+from stored_value import sql
 from stored_value.exceptions import (
     AccountFrozen,
     EntryNotRefundable,
@@ -125,25 +126,17 @@ def stored_value_refund_spend(
     if amount_fen is not None:
         _check_amount(amount_fen)
     request_hash = _hash(kind=EntryKind.SPEND_REFUND, entry=entry_id, amount=amount_fen)
-    with transaction.atomic(), connection.cursor() as cur:
+    with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
         replay = _replay(cur, account, idempotency_key, request_hash)
         if replay:
             return replay
-        cur.execute(
-            """SELECT e.kind, -e.principal_fen, -e.bonus_fen, e.source, e.reference,
-                      COALESCE(SUM(r.principal_fen), 0)::bigint, COALESCE(SUM(r.bonus_fen), 0)::bigint
-               FROM stored_value_storedvalueentry e
-               LEFT JOIN stored_value_storedvalueentry r ON r.reverses_id = e.id
-               WHERE e.id = %s AND e.account_id = %s
-               GROUP BY e.id""",
-            [entry_id, account.id],
-        )
-        row = cur.fetchone()
-        if row is None or row[0] != EntryKind.SPEND:
+        row = sql.spend_to_refund(cur, account.id, entry_id)
+        if row is None or row.kind != EntryKind.SPEND:
             raise EntryNotRefundable()
-        _, principal_spent, bonus_spent, source, reference, principal_back, bonus_back = row
-        principal_left, bonus_left = principal_spent - principal_back, bonus_spent - bonus_back
+        principal_spent, bonus_spent = row.principal_spent, row.bonus_spent
+        source, reference = row.source, row.reference
+        principal_left, bonus_left = principal_spent - row.principal_back, bonus_spent - row.bonus_back
         amount = principal_left + bonus_left if amount_fen is None else amount_fen
         if amount == 0 or amount > principal_left + bonus_left:
             raise RefundTooLarge(details={"refundable_fen": principal_left + bonus_left})
@@ -181,7 +174,7 @@ def stored_value_adjust(
     request_hash = _hash(
         kind=EntryKind.ADJUST, principal=principal_fen, bonus=bonus_fen, reason=reason, actor=actor_id
     )
-    with transaction.atomic(), connection.cursor() as cur:
+    with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
         replay = _replay(cur, account, idempotency_key, request_hash)
         if replay:
@@ -215,7 +208,7 @@ def stored_value_credit(
     """
     _check_amount(principal_fen)
     postings = []
-    with transaction.atomic(), connection.cursor() as cur:
+    with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
         parts = [(EntryKind.RECHARGE, principal_fen, 0)]
         if bonus_fen:
@@ -260,7 +253,7 @@ def stored_value_debit_recharge(
     # Keyed by the recharge alone: a replay returns the first refund even
     # though the refundable amounts it would compute now are different.
     request_hash = _hash(kind=EntryKind.RECHARGE_REFUND, recharge=recharge_id)
-    with transaction.atomic(), connection.cursor() as cur:
+    with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
         replay = _replay(cur, account, idempotency_key, request_hash)
         if replay:
@@ -289,7 +282,7 @@ def lock_account(*, member_id: int) -> tuple[int, int, bool]:
     Returns (principal_fen, bonus_fen, frozen).  For services that must decide
     something from the balance and keep it from changing until they commit.
     """
-    with connection.cursor() as cur:
+    with sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
     return account.principal, account.bonus, account.frozen
 
@@ -306,30 +299,14 @@ def _hash(**params) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
-# The spend order comes with the lock, in the same statement: a spend makes one round trip before it writes.
-_LOCK = prepared.Statement(
-    "stored_value_lock",
-    """SELECT id, principal_fen, bonus_fen, frozen,
-              COALESCE((SELECT spend_order FROM stored_value_storedvaluepolicy ORDER BY id LIMIT 1), $2)
-       FROM stored_value_storedvalueaccount WHERE member_id = $1 FOR UPDATE""",
-)
-
-
 def _lock_account(cur, member_id: int) -> _Account:
-    prepared.execute(cur, _LOCK, [member_id, SpendOrder.PROPORTIONAL])
-    row = cur.fetchone()
+    row = sql.lock_account(cur, member_id, SpendOrder.PROPORTIONAL)
     if row is None:
-        cur.execute(
-            """INSERT INTO stored_value_storedvalueaccount (member_id, principal_fen, bonus_fen, frozen, frozen_reason, created_at)
-               SELECT id, 0, 0, false, '', now() FROM members_member WHERE id = %s
-               ON CONFLICT (member_id) DO NOTHING""",
-            [member_id],
-        )
-        prepared.execute(cur, _LOCK, [member_id, SpendOrder.PROPORTIONAL])
-        row = cur.fetchone()
+        sql.create_account(cur, member_id)
+        row = sql.lock_account(cur, member_id, SpendOrder.PROPORTIONAL)
         if row is None:
             raise MemberNotFound()
-    return _Account(*row)
+    return _Account(row.id, row.principal, row.bonus, row.frozen, row.spend_order)
 
 
 def _post_or_replay(*, member_id: int, key: str, request_hash: str, post, savepoint: bool = True) -> Posting:
@@ -362,24 +339,20 @@ def _post_or_replay(*, member_id: int, key: str, request_hash: str, post, savepo
 
 
 def _committed_replay(member_id: int, key: str, request_hash: str) -> Posting | None:
-    with connection.cursor() as cur:
-        cur.execute("SELECT id FROM stored_value_storedvalueaccount WHERE member_id = %s", [member_id])
-        row = cur.fetchone()
-        return _replay(cur, _Account(row[0], 0, 0, False), key, request_hash) if row else None
+    with sql.db_cursor() as cur:
+        account_id = sql.account_id(cur, member_id)
+        return _replay(cur, _Account(account_id, 0, 0, False), key, request_hash) if account_id else None
 
 
 def _replay(cur, account: _Account, key: str, request_hash: str) -> Posting | None:
-    cur.execute(
-        """SELECT id, request_hash, principal_fen, bonus_fen, principal_after_fen, bonus_after_fen
-           FROM stored_value_storedvalueentry WHERE account_id = %s AND idempotency_key = %s""",
-        [account.id, key],
-    )
-    row = cur.fetchone()
+    row = sql.entry_by_key(cur, account.id, key)
     if row is None:
         return None
-    if row[1] != request_hash:
+    if row.request_hash != request_hash:
         raise IdempotencyConflict()
-    return Posting(row[0], *row[2:], replayed=True)
+    return Posting(
+        row.id, row.principal_fen, row.bonus_fen, row.principal_after_fen, row.bonus_after_fen, replayed=True
+    )
 
 
 def _split(amount: int, account: _Account, order: str) -> tuple[int, int]:
@@ -413,9 +386,8 @@ def _post(
     """Write the entry and the account's new balances in one statement."""
     account.principal += principal
     account.bonus += bonus
-    prepared.execute(
+    entry_id = sql.post(
         cur,
-        _POST,
         [
             account.id,
             kind,
@@ -434,16 +406,4 @@ def _post(
             timezone.now(),
         ],
     )
-    return Posting(cur.fetchone()[0], principal, bonus, account.principal, account.bonus)
-
-
-_POST = prepared.Statement(
-    "stored_value_post",
-    """WITH e AS (
-           INSERT INTO stored_value_storedvalueentry
-               (account_id, kind, principal_fen, bonus_fen, principal_after_fen, bonus_after_fen, source,
-                reference, memo, idempotency_key, request_hash, reverses_id, recharge_id, actor_id, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id),
-       a AS (UPDATE stored_value_storedvalueaccount SET principal_fen = $5, bonus_fen = $6 WHERE id = $1)
-       SELECT id FROM e""",
-)
+    return Posting(entry_id, principal, bonus, account.principal, account.bonus)

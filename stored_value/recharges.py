@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,7 +21,7 @@ from loyalty.errors import IdempotencyConflict
 from payments import services as payments
 from points import earning
 from points import ledger as points_ledger
-from stored_value import ledger
+from stored_value import ledger, sql
 from stored_value.exceptions import (
     AccountFrozen,
     AmountOutOfRange,
@@ -108,8 +108,7 @@ def recharge_create(*, member, plan_id: int, amount_fen: int) -> RechargeOrder:
     with transaction.atomic():
         # Recharges of one member are decided one at a time. Not under the account's row lock: spends
         # and crediting notifications never wait for this (in the API it lasts until the key's commit).
-        with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [RECHARGE_LOCK_SPACE, member.pk])
+        sql.advisory_lock(RECHARGE_LOCK_SPACE, member.pk)
         balance, frozen, pending = _balance_and_pending(
             member_id=member.pk, since=now - timedelta(minutes=policy.recharge_timeout_minutes)
         )
@@ -162,17 +161,8 @@ def _balance_and_pending(*, member_id: int, since) -> tuple[int, bool, int]:
     One snapshot, so a recharge being credited meanwhile is counted once: either
     still pending or already in the balance, never neither.
     """
-    with connection.cursor() as cur:
-        cur.execute(
-            """SELECT COALESCE(a.principal_fen + a.bonus_fen, 0), COALESCE(a.frozen, false),
-                      (SELECT COALESCE(SUM(amount_fen + bonus_fen), 0) FROM stored_value_rechargeorder
-                        WHERE member_id = %(member)s AND status = 'created' AND created_at > %(since)s)
-               FROM (SELECT %(member)s AS member_id) m
-               LEFT JOIN stored_value_storedvalueaccount a ON a.member_id = m.member_id""",
-            {"member": member_id, "since": since},
-        )
-        balance, frozen, pending = cur.fetchone()
-    return int(balance), bool(frozen), int(pending)
+    row = sql.balance_and_pending(member_id, since)
+    return int(row.balance), bool(row.frozen), int(row.pending)
 
 
 def _plan_in_window(plan_id: int, now) -> bool:

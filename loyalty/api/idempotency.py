@@ -22,11 +22,12 @@ import functools
 import hashlib
 import json
 
-from django.db import connection, transaction
+from django.db import transaction
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
+from loyalty import sql
 from loyalty.errors import ApplicationError, IdempotencyConflict, IdempotencyKeyRequired
 from loyalty.models import IdempotencyRecord
 
@@ -48,15 +49,7 @@ def _fingerprint(request) -> str:
 
 def _claim(*, scope: str, key: str, fingerprint: str) -> bool:
     """Insert the placeholder row; False when the key already has a record."""
-    table = IdempotencyRecord._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {table} (scope, key, fingerprint, status_code, body, created_at)
-                VALUES (%s, %s, %s, 0, 'null'::jsonb, now())
-                ON CONFLICT (scope, key) DO NOTHING RETURNING id""",
-            [scope, key, fingerprint],
-        )
-        return cursor.fetchone() is not None
+    return sql.idempotency_claim(scope, key, fingerprint)
 
 
 def idempotent(view_method=None, *, after_commit=None):

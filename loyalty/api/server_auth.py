@@ -33,16 +33,15 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, permissions
 
-from loyalty import config, crypto, prepared
+from loyalty import config, crypto, sql
 from loyalty.models import ApiClient
 
 NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 CLIENT_CACHE_SECONDS = 60.0
-LAST_USED_RESOLUTION_SECONDS = 60
+LAST_USED_RESOLUTION_SECONDS = sql.LAST_USED_RESOLUTION_SECONDS
 
 
 @dataclass(frozen=True)
@@ -53,24 +52,6 @@ class _CachedClient:
 
 
 _clients: dict[str, _CachedClient] = {}  # key_id -> client; per process, dict operations are atomic
-
-# Stores the nonce only while the client is active with the secret the signature was checked against,
-# and touches last_used_at at most once a minute. Answers (client still valid, nonce stored, configuration
-# version: the view's cached configuration reads then need no statement of their own). Prepared: planning
-# its CTE cost more than running it.
-_NONCE = prepared.Statement(
-    "api_nonce",
-    f"""
-    WITH c AS (SELECT id FROM loyalty_apiclient WHERE id = $1::bigint AND is_active AND secret_encrypted = $2::text),
-         n AS (INSERT INTO loyalty_apinonce (client_id, nonce, seen_at) SELECT id, $3::varchar, now() FROM c
-               ON CONFLICT (client_id, nonce) DO NOTHING RETURNING client_id),
-         u AS (UPDATE loyalty_apiclient SET last_used_at = now()
-               WHERE id IN (SELECT client_id FROM n)
-                 AND (last_used_at IS NULL
-                      OR last_used_at < now() - interval '{LAST_USED_RESOLUTION_SECONDS} seconds'))
-    SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM n), {config.VERSION_SUBQUERY}
-""",
-)
 
 
 def _lookup(key_id: str, *, fresh: bool) -> tuple[_CachedClient | None, bool]:
@@ -179,16 +160,14 @@ class ServerSignatureAuthentication(authentication.BaseAuthentication):
                 if from_db:
                     raise SignatureInvalid()
                 continue  # the secret may have been rotated since it was cached: read it again
-            with connection.cursor() as cursor:
-                prepared.execute(cursor, _NONCE, [cached.client.pk, cached.client.secret_encrypted, nonce])
-                valid, stored, version = cursor.fetchone()
-            config.note_version(version)
-            if not valid:  # deactivated or rotated since it was read
+            check = sql.nonce_check(cached.client.pk, cached.client.secret_encrypted, nonce)
+            config.note_version(check.version)
+            if not check.valid:  # deactivated or rotated since it was read
                 forget_client(key_id)
                 if from_db:
                     raise SignatureInvalid()
                 continue
-            if not stored:
+            if not check.stored:
                 raise SignatureReplayed()
             return cached.client, cached.client
         raise SignatureInvalid()  # not reached: the second pass reads the database and returns or raises

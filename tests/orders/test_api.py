@@ -239,7 +239,7 @@ def test_a_signed_call_reads_the_configuration_version_in_its_nonce_statement(me
     from django.test.utils import CaptureQueriesContext
 
     from loyalty import config
-    from loyalty.api import server_auth
+    from loyalty import sql as loyalty_sql
 
     body = {**BASKET, "member_id": member.pk, "stored_value_fen": 0}
     signed("POST", "/api/v1/server/checkout/quote", body)  # loads the cached copies
@@ -249,4 +249,4 @@ def test_a_signed_call_reads_the_configuration_version_in_its_nonce_statement(me
     statements = [q["sql"] for q in queries]
     assert not [sql for sql in statements if sql.startswith(f"SELECT version FROM {config.VERSION_TABLE}")]
     assert statements[0].startswith("EXECUTE api_nonce(")  # the signature's statement (prepared)
-    assert config.VERSION_SUBQUERY in server_auth._NONCE.sql
+    assert config.VERSION_SUBQUERY in loyalty_sql._NONCE.sql

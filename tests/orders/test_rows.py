@@ -101,3 +101,14 @@ def test_a_transition_writes_its_event_and_the_named_columns_only(django_assert_
         5,
     )
     assert OrderEvent.objects.filter(order=stored, kind="complete", from_status="committed").count() == 1
+
+
+def test_an_orders_existence_and_line_values_are_what_the_orm_reads():
+    order, lines = new_order(MemberFactory())
+    assert rows.order_exists("R-1") is False
+    rows.insert_order(order, lines, rows.new_event(order, kind="commit", to_status="committed"))
+    assert rows.order_exists("R-1") is True
+    names = ["line_no", "sku", "amount_fen", "cash_fen"]
+    assert rows.line_values(order.pk, names) == list(
+        OrderLine.objects.filter(order=order).order_by("line_no").values(*names)
+    )

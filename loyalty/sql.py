@@ -1,0 +1,122 @@
+"""The loyalty core's SQL: the raw statements of the job runs, the API's idempotency keys and its
+signed-request nonces, named, one function each.
+
+Table and column names come from the models (``loyalty.rows.Names``) and are put into the text once,
+at import; rows come back as named records.  tests/loyalty/test_sql.py checks them against the ORM.
+(``loyalty.rows`` holds what every app's SQL module shares; ``loyalty.prepared`` runs prepared statements.)
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+from loyalty import config, prepared
+from loyalty.models import ApiClient, ApiNonce, IdempotencyRecord, JobRun
+from loyalty.rows import Names, db_cursor
+
+_j = Names(JobRun)
+_ir = Names(IdempotencyRecord)
+_ac = Names(ApiClient)
+_an = Names(ApiNonce)
+
+NonceCheck = namedtuple("NonceCheck", "valid stored version")
+
+# --- job runs -------------------------------------------------------------------------------------
+
+_JOB_INSERT = f"""INSERT INTO {_j.table} ({_j.task}, {_j.schedule}, {_j.period_start}, {_j.status}, {_j.attempts}, {_j.duplicates},
+                                           {_j.worker}, {_j.error}, {_j.started_at})
+               VALUES (%s, %s, %s, 'running', 0, 0, %s, '', now())
+               ON CONFLICT ({_j.task}, {_j.period_start}) DO UPDATE SET {_j.task} = EXCLUDED.{_j.task}
+               RETURNING {_j.id}"""
+_TRY_LOCK = "SELECT pg_try_advisory_lock(%s, %s)"
+_UNLOCK = "SELECT pg_advisory_unlock(%s, %s)"
+_JOB_STATUS = f"SELECT {_j.status} FROM {_j.table} WHERE {_j.id} = %s"
+_JOB_START = f"""UPDATE {_j.table} SET {_j.status} = 'running', {_j.attempts} = {_j.attempts} + 1, {_j.worker} = %s,
+                      {_j.error} = '', {_j.started_at} = now(), {_j.finished_at} = NULL WHERE {_j.id} = %s"""
+_JOB_END = f"""UPDATE {_j.table} SET {_j.status} = %s, {_j.result} = %s::jsonb, {_j.error} = %s, {_j.finished_at} = now()
+                   WHERE {_j.id} = %s"""
+_JOB_DUPLICATE = f"UPDATE {_j.table} SET {_j.duplicates} = {_j.duplicates} + 1 WHERE {_j.id} = %s"
+
+
+def job_row(cur, task: str, schedule: str, period_start, worker: str) -> int:
+    """The run row of (task, period), inserted as running unless it exists; its id."""
+    cur.execute(_JOB_INSERT, [task, schedule, period_start, worker])
+    return cur.fetchone()[0]
+
+
+def try_lock(cur, space: int, key: int) -> bool:
+    """A session-level advisory lock on (space, key), if free."""
+    cur.execute(_TRY_LOCK, [space, key])
+    return cur.fetchone()[0]
+
+
+def unlock(cur, space: int, key: int) -> None:
+    cur.execute(_UNLOCK, [space, key])
+
+
+def job_status(cur, job_id: int) -> str:
+    cur.execute(_JOB_STATUS, [job_id])
+    return cur.fetchone()[0]
+
+
+def job_start(cur, job_id: int, worker: str) -> None:
+    """Mark the run running again: one more attempt, by ``worker``."""
+    cur.execute(_JOB_START, [worker, job_id])
+
+
+def job_end(cur, job_id: int, status: str, result_json: str, error: str) -> None:
+    cur.execute(_JOB_END, [status, result_json, error, job_id])
+
+
+def job_duplicate(cur, job_id: int) -> None:
+    """Count a claim of the run that was skipped."""
+    cur.execute(_JOB_DUPLICATE, [job_id])
+
+
+# --- the API ------------------------------------------------------------------------------------
+
+_IDEMPOTENCY_CLAIM = f"""INSERT INTO {_ir.table} ({_ir.scope}, {_ir.key}, {_ir.fingerprint}, {_ir.status_code}, {_ir.body}, {_ir.created_at})
+                VALUES (%s, %s, %s, 0, 'null'::jsonb, now())
+                ON CONFLICT ({_ir.scope}, {_ir.key}) DO NOTHING RETURNING {_ir.id}"""
+
+# Seconds between two writes of a client's ``last_used_at`` (the column is informative).
+LAST_USED_RESOLUTION_SECONDS = 60
+
+# Stores the nonce only while the client is active with the secret the signature was checked against,
+# and touches last_used_at at most once a minute. Answers (client still valid, nonce stored, configuration
+# version: the view's cached configuration reads then need no statement of their own). Prepared: planning
+# its CTE cost more than running it.
+_NONCE = prepared.Statement(
+    "api_nonce",
+    f"""
+    WITH c AS (SELECT {_ac.id} FROM {_ac.table} WHERE {_ac.id} = $1::bigint AND {_ac.is_active} AND {_ac.secret_encrypted} = $2::text),
+         n AS (INSERT INTO {_an.table} ({_an.client_id}, {_an.nonce}, {_an.seen_at}) SELECT {_ac.id}, $3::varchar, now() FROM c
+               ON CONFLICT ({_an.client_id}, {_an.nonce}) DO NOTHING RETURNING {_an.client_id}),
+         u AS (UPDATE {_ac.table} SET {_ac.last_used_at} = now()
+               WHERE {_ac.id} IN (SELECT {_an.client_id} FROM n)
+                 AND ({_ac.last_used_at} IS NULL
+                      OR {_ac.last_used_at} < now() - interval '{LAST_USED_RESOLUTION_SECONDS} seconds'))
+    SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM n), {config.VERSION_SUBQUERY}
+""",
+)
+
+
+def idempotency_claim(scope: str, key: str, fingerprint: str) -> bool:
+    """Insert the key's placeholder record; False when the key already has one."""
+    with db_cursor() as cursor:
+        cursor.execute(_IDEMPOTENCY_CLAIM, [scope, key, fingerprint])
+        return cursor.fetchone() is not None
+
+
+def nonce_check(client_id: int, secret_encrypted: str, nonce: str) -> NonceCheck:
+    """Whether the client is still active with this secret, whether the nonce is new (stored now), and
+    the configuration version: one round trip."""
+    with db_cursor() as cursor:
+        prepared.execute(cursor, _NONCE, [client_id, secret_encrypted, nonce])
+        return NonceCheck(*cursor.fetchone())
+
+
+def ping() -> None:
+    """One round trip to the database (the health check)."""
+    with db_cursor() as cursor:
+        cursor.execute("SELECT 1")

@@ -1,0 +1,346 @@
+"""The points app's SQL: every raw statement of ``points.ledger``, ``.reminders`` and ``.selectors``.
+
+Table and column names come from the models (``loyalty.rows.Names``) and are put into the text once,
+at import; rows come back as named records.  The hot statements are prepared once per connection
+(``loyalty.prepared``).  tests/points/test_sql.py checks them against the ORM.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import namedtuple
+from dataclasses import dataclass
+from datetime import datetime
+
+from loyalty import prepared
+from loyalty.rows import Names, db_cursor
+from members.models import Member
+from members.receiving import receiving_sql
+from points.models import PointsAccount, PointsAllocation, PointsEntry, PointsLot
+
+_a = Names(PointsAccount)
+_e = Names(PointsEntry)
+_l = Names(PointsLot)
+_al = Names(PointsAllocation)
+_m = Names(Member)
+
+AccountRow = namedtuple("AccountRow", "id balance")
+KeyedEntry = namedtuple("KeyedEntry", "id request_hash amount balance_after")
+OriginalEntry = namedtuple("OriginalEntry", "kind amount source reference lot_id reversed")
+SpendLot = namedtuple("SpendLot", "lot_id expires_at remaining givable")
+EarnRow = namedtuple("EarnRow", "entry_id balance")
+
+
+@dataclass
+class Lot:
+    """An open lot as a posting sees it; ``remaining`` is lowered in place as the posting allocates."""
+
+    id: int
+    remaining: int
+    expires_at: datetime | None
+
+
+# --- the account ------------------------------------------------------------------
+
+_LOCK = prepared.Statement(
+    "points_lock", f"SELECT {_a.id}, {_a.balance} FROM {_a.table} WHERE {_a.member_id} = $1 FOR UPDATE"
+)
+
+_CREATE_ACCOUNT = f"""INSERT INTO {_a.table} ({_a.member_id}, {_a.balance}, {_a.created_at})
+               SELECT {_m.id}, 0, now() FROM {_m.table} WHERE {_m.id} = %s
+               ON CONFLICT ({_a.member_id}) DO NOTHING"""
+
+_ACCOUNT_ID = f"SELECT {_a.id} FROM {_a.table} WHERE {_a.member_id} = %s"
+
+
+def lock_account(cur, member_id: int) -> AccountRow | None:
+    """The member's account, locked FOR UPDATE, or None when it has none yet."""
+    prepared.execute(cur, _LOCK, [member_id])
+    row = cur.fetchone()
+    return None if row is None else AccountRow(*row)
+
+
+def create_account(cur, member_id: int) -> None:
+    """Create the member's empty account unless it exists (nothing when there is no such member)."""
+    cur.execute(_CREATE_ACCOUNT, [member_id])
+
+
+def account_id(cur, member_id: int) -> int | None:
+    cur.execute(_ACCOUNT_ID, [member_id])
+    row = cur.fetchone()
+    return None if row is None else row[0]
+
+
+# --- entries ------------------------------------------------------------------------
+
+_ENTRY_BY_KEY = (
+    f"SELECT {_e.id}, {_e.request_hash}, {_e.amount}, {_e.balance_after} FROM {_e.table} "
+    f"WHERE {_e.account_id} = %s AND {_e.idempotency_key} = %s"
+)
+
+_ENTRY_ID_BY_KEY_AND_KIND = f"SELECT {_e.id} FROM {_e.table} WHERE {_e.account_id} = %s AND {_e.idempotency_key} = %s AND {_e.kind} = %s"
+
+_ORIGINAL = f"""SELECT e.{_e.kind}, e.{_e.amount}, e.{_e.source}, e.{_e.reference}, l.{_l.id},
+                  COALESCE((SELECT SUM(ABS(r.{_e.amount})) FROM {_e.table} r WHERE r.{_e.reverses_id} = e.{_e.id}), 0)::bigint
+           FROM {_e.table} e LEFT JOIN {_l.table} l ON l.{_l.entry_id} = e.{_e.id}
+           WHERE e.{_e.id} = %s AND e.{_e.account_id} = %s"""
+
+
+def entry_by_key(cur, account_id: int, key: str) -> KeyedEntry | None:
+    """The account's entry posted under ``key`` (a replay's first posting), or None."""
+    cur.execute(_ENTRY_BY_KEY, [account_id, key])
+    row = cur.fetchone()
+    return None if row is None else KeyedEntry(*row)
+
+
+def entry_id_by_key(cur, account_id: int, key: str, kind: str) -> int | None:
+    cur.execute(_ENTRY_ID_BY_KEY_AND_KIND, [account_id, key, kind])
+    row = cur.fetchone()
+    return None if row is None else row[0]
+
+
+def original_entry(cur, account_id: int, entry_id: int) -> OriginalEntry | None:
+    """An entry to reverse: its kind, amount, source, reference, its lot (an earn's) and how much is reversed."""
+    cur.execute(_ORIGINAL, [entry_id, account_id])
+    row = cur.fetchone()
+    return None if row is None else OriginalEntry(*row)
+
+
+# --- lots ---------------------------------------------------------------------------
+
+_OPEN_LOTS = (
+    f"SELECT {_l.id}, {_l.remaining}, {_l.expires_at} FROM {_l.table} WHERE {_l.account_id} = %s AND {_l.remaining} > 0 "
+    f"ORDER BY {_l.expires_at} ASC NULLS LAST, {_l.earned_at}, {_l.id}"
+)
+
+_LOTS_TO_SPEND = prepared.Statement(
+    "points_lots_to_spend",
+    f"""SELECT {_l.id}, {_l.remaining}, {_l.expires_at} FROM (
+           SELECT {_l.id}, {_l.remaining}, {_l.expires_at}, {_l.earned_at}, {_l.expires_at} <= $2 AS due,
+                  SUM(CASE WHEN {_l.expires_at} <= $2 THEN 0 ELSE {_l.remaining} END)
+                      OVER (ORDER BY {_l.expires_at} ASC NULLS LAST, {_l.earned_at}, {_l.id}) AS upto
+           FROM {_l.table} WHERE {_l.account_id} = $1 AND {_l.remaining} > 0) t
+       WHERE due OR upto - {_l.remaining} < $3
+       ORDER BY {_l.expires_at} ASC NULLS LAST, {_l.earned_at}, {_l.id}""",
+)
+
+# What a spend took from each lot, less what earlier reversals gave back (their negative
+# allocations; their positive ones repaid a debt).
+_SPEND_LOTS = f"""SELECT al.{_al.lot_id}, l.{_l.expires_at}, l.{_l.remaining},
+                  SUM(CASE WHEN al.{_al.entry_id} = %s THEN al.{_al.amount} WHEN al.{_al.amount} < 0 THEN al.{_al.amount} ELSE 0 END)::bigint
+           FROM {_al.table} al JOIN {_l.table} l ON l.{_l.id} = al.{_al.lot_id}
+           WHERE al.{_al.entry_id} = %s OR al.{_al.entry_id} IN (SELECT {_e.id} FROM {_e.table} WHERE {_e.reverses_id} = %s)
+           GROUP BY al.{_al.lot_id}, l.{_l.expires_at}, l.{_l.remaining}"""
+
+
+def open_lots(cur, account_id: int) -> list[Lot]:
+    """The account's lots with points left, in spending order."""
+    cur.execute(_OPEN_LOTS, [account_id])
+    return [Lot(*row) for row in cur.fetchall()]
+
+
+def lots_to_spend(cur, account_id: int, now: datetime, amount: int) -> list[Lot]:
+    """The lots past due and, in spending order, just enough others to cover ``amount``."""
+    prepared.execute(cur, _LOTS_TO_SPEND, [account_id, now, amount])
+    return [Lot(*row) for row in cur.fetchall()]
+
+
+def spend_lots(cur, spend_id: int) -> list[SpendLot]:
+    """Each lot a spend took from, with what of it can still be given back (``givable``)."""
+    cur.execute(_SPEND_LOTS, [spend_id, spend_id, spend_id])
+    return [SpendLot(*row) for row in cur.fetchall()]
+
+
+# --- postings -------------------------------------------------------------------------
+
+# Up to this many allocations are listed as parameters, one prepared statement per count: its plan
+# knows the rows.  More (a spend over many small lots) travel as two arrays, whose row count a generic
+# plan cannot know (it assumes 10), so PostgreSQL re-plans that statement at every use.
+LISTED_ALLOCATIONS = 4
+
+
+@functools.cache
+def post_statement(allocations: int, new_lot: bool, repaid: bool) -> prepared.Statement:
+    """The posting statement of one shape (each shape is prepared, and planned, once per connection).
+
+    ``allocations``: how many are listed as parameters, or -1 for arrays.
+    """
+    ctes = [
+        f"""e AS (INSERT INTO {_e.table} ({_e.account_id}, {_e.kind}, {_e.amount}, {_e.balance_after}, {_e.source}, {_e.reference}, {_e.memo},
+                 {_e.idempotency_key}, {_e.request_hash}, {_e.reverses_id}, {_e.actor_id}, {_e.created_at})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11::integer, $12) RETURNING {_e.id})""",
+        f"a AS (UPDATE {_a.table} SET {_a.balance} = $4 WHERE {_a.id} = $1)",
+    ]
+    n = 12
+    if allocations:
+        if allocations < 0:
+            ctes.append(
+                f"t AS (SELECT * FROM unnest(${n + 1}::bigint[], ${n + 2}::bigint[]) AS t (lot_id, amount))"
+            )
+            n += 2
+        else:
+            listed = [f"(${n + 2 * k + 1}::bigint, ${n + 2 * k + 2}::bigint)" for k in range(allocations)]
+            ctes.append(f"t (lot_id, amount) AS (VALUES {', '.join(listed)})")
+            n += 2 * allocations
+        ctes += [
+            f"al AS (INSERT INTO {_al.table} ({_al.entry_id}, {_al.lot_id}, {_al.amount}) "
+            f"SELECT e.{_e.id}, t.lot_id, t.amount FROM e, t)",
+            f"lu AS (UPDATE {_l.table} l SET {_l.remaining} = l.{_l.remaining} - n.amount "
+            f"FROM (SELECT lot_id, SUM(amount)::bigint AS amount FROM t GROUP BY lot_id) n WHERE l.{_l.id} = n.lot_id)",
+        ]
+    if new_lot:
+        ctes.append(
+            f"nl AS (INSERT INTO {_l.table} ({_l.account_id}, {_l.entry_id}, {_l.amount}, {_l.remaining}, "
+            f"{_l.source}, {_l.earned_at}, {_l.expires_at}) "
+            f"SELECT $1, e.{_e.id}, ${n + 1}::bigint, ${n + 2}::bigint, ${n + 3}::varchar, ${n + 4}::timestamptz, "
+            f"${n + 5}::timestamptz FROM e RETURNING {_l.id})"
+        )
+        n += 5
+        if repaid:
+            ctes.append(
+                f"nla AS (INSERT INTO {_al.table} ({_al.entry_id}, {_al.lot_id}, {_al.amount}) "
+                f"SELECT e.{_e.id}, nl.{_l.id}, ${n + 1}::bigint FROM e, nl)"
+            )
+    name = "points_post" + "".join(
+        f"_{flag}"
+        for flag, on in (
+            ("al_many" if allocations < 0 else f"al{allocations}", allocations),
+            ("lot", new_lot),
+            ("repaid", repaid),
+        )
+        if on
+    )
+    return prepared.Statement(name, "WITH " + ",\n".join(ctes) + f" SELECT {_e.id} FROM e")
+
+
+def post(cur, statement: prepared.Statement, params: list) -> int:
+    """Run a posting statement of ``post_statement``; the new entry's id."""
+    prepared.execute(cur, statement, params)
+    return cur.fetchone()[0]
+
+
+# $2 is the amount; the balance before the earn is a.balance - $2, and the debt it repays
+# min(amount, max(-before, 0)) = LEAST($2, GREATEST($2 - a.balance, 0)).
+_EARN = prepared.Statement(
+    "points_earn",
+    f"""WITH a AS (
+           UPDATE {_a.table} SET {_a.balance} = {_a.balance} + $2 WHERE {_a.member_id} = $1
+           RETURNING {_a.id}, {_a.balance}, LEAST($2, GREATEST($2 - {_a.balance}, 0)) AS repaid
+       ), e AS (
+           INSERT INTO {_e.table} ({_e.account_id}, {_e.kind}, {_e.amount}, {_e.balance_after}, {_e.source}, {_e.reference}, {_e.memo},
+                                           {_e.idempotency_key}, {_e.request_hash}, {_e.created_at})
+           SELECT a.{_a.id}, 'earn', $2, a.{_a.balance}, $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::varchar,
+                  $8::timestamptz
+           FROM a RETURNING {_e.id}
+       ), nl AS (
+           INSERT INTO {_l.table} ({_l.account_id}, {_l.entry_id}, {_l.amount}, {_l.remaining}, {_l.source}, {_l.earned_at}, {_l.expires_at})
+           SELECT a.{_a.id}, e.{_e.id}, $2, $2 - a.repaid, $9::varchar, $10::timestamptz, $11::timestamptz FROM a, e RETURNING {_l.id}
+       ), nla AS (
+           INSERT INTO {_al.table} ({_al.entry_id}, {_al.lot_id}, {_al.amount})
+           SELECT e.{_e.id}, nl.{_l.id}, a.repaid FROM a, e, nl WHERE a.repaid > 0
+       )
+       SELECT e.{_e.id}, a.{_a.balance} FROM a, e""",
+)
+
+
+def earn(cur, params: list) -> EarnRow | None:
+    """The one-statement earn (lock, entry, balance, lot, debt repayment); None when the member has no account."""
+    prepared.execute(cur, _EARN, params)
+    row = cur.fetchone()
+    return None if row is None else EarnRow(*row)
+
+
+# --- the expiry job ---------------------------------------------------------------------
+
+# The next chunk: accounts after the last one with a lot past due, probed one by one (in id order,
+# stopping at the chunk's size) on the open-lots index, index only.  Written as EXISTS, the planner
+# made it a merge semi join whose lot side started at the first account, not at ``after``: chunk n
+# read the lots of every account before it (at 1,000,000 lots, 250,000 index entries and heap rows in
+# a chunk half-way through, 98 ms instead of 0.4 ms), so the job's picks grew with the square of the
+# data and took half of its time.  A scalar subquery with LIMIT is never turned into a join.
+_PICK_CHUNK_SQL = f"""
+SELECT a.{_a.id} FROM {_a.table} a
+WHERE a.{_a.id} > %s AND (
+    SELECT true FROM {_l.table} l
+    WHERE l.{_l.account_id} = a.{_a.id} AND l.{_l.remaining} > 0 AND l.{_l.expires_at} <= %s LIMIT 1)
+ORDER BY a.{_a.id} LIMIT %s
+FOR UPDATE SKIP LOCKED
+"""
+
+
+# Every table is reached through ``ids`` (the chunk's locked accounts) on an index: the account's
+# primary key and an index of the lots by account (at 1,000,000 lots, one chunk of 200 accounts reads
+# ~600 buffers for its lots, all in shared buffers: EXPLAIN (ANALYZE, BUFFERS)).  Joined only to the
+# CTEs, the planner, which cannot estimate a CTE's rows, hashed whole tables in every chunk.
+_EXPIRE_CHUNK_SQL = f"""
+WITH due AS (
+    SELECT l.{_l.id}, l.{_l.account_id}, l.{_l.remaining} FROM {_l.table} l
+    WHERE l.{_l.account_id} = ANY(%(ids)s) AND l.{_l.remaining} > 0 AND l.{_l.expires_at} <= %(now)s
+), per AS (
+    SELECT {_l.account_id} AS account_id, SUM({_l.remaining})::bigint AS total FROM due GROUP BY {_l.account_id}
+), acc AS (
+    UPDATE {_a.table} a SET {_a.balance} = a.{_a.balance} - per.total
+    FROM per WHERE a.{_a.id} = per.account_id AND a.{_a.id} = ANY(%(ids)s) RETURNING a.{_a.id}, a.{_a.balance}
+), ent AS (
+    INSERT INTO {_e.table} ({_e.account_id}, {_e.kind}, {_e.amount}, {_e.balance_after}, {_e.source}, {_e.reference}, {_e.memo},
+                                    {_e.idempotency_key}, {_e.request_hash}, {_e.created_at})
+    SELECT per.account_id, 'expire', -per.total, acc.{_a.balance}, 'expiry', '', '',
+           %(key)s || per.account_id, '', %(now)s
+    FROM per JOIN acc ON acc.{_a.id} = per.account_id
+    RETURNING {_e.id}, {_e.account_id}
+), alloc AS (
+    INSERT INTO {_al.table} ({_al.entry_id}, {_al.lot_id}, {_al.amount})
+    SELECT ent.{_e.id}, due.{_l.id}, due.{_l.remaining} FROM due JOIN ent ON ent.{_e.account_id} = due.{_l.account_id}
+), lots AS (
+    UPDATE {_l.table} l SET {_l.remaining} = 0 FROM due
+    WHERE l.{_l.id} = due.{_l.id} AND l.{_l.account_id} = ANY(%(ids)s) AND l.{_l.remaining} > 0 AND l.{_l.expires_at} <= %(now)s
+)
+SELECT count(*) FROM ent
+"""
+
+
+def pick_expiry_chunk(cur, after: int, now: datetime, size: int) -> list[int]:
+    """Lock (SKIP LOCKED) and return the ids of up to ``size`` accounts after ``after`` with a lot past due."""
+    cur.execute(_PICK_CHUNK_SQL, [after, now, size])
+    return [account_id for (account_id,) in cur.fetchall()]
+
+
+def expire_chunk(cur, ids: list[int], now: datetime, key_prefix: str) -> int:
+    """Expire every lot past due of the locked accounts ``ids``; the number of expire entries written."""
+    cur.execute(_EXPIRE_CHUNK_SQL, {"ids": ids, "now": now, "key": key_prefix})
+    return cur.fetchone()[0]
+
+
+# --- reads outside the ledger ------------------------------------------------------------
+
+ExpiringPoints = namedtuple("ExpiringPoints", "account_id member_id points expires_at")
+
+_EXPIRING = f"""SELECT l.{_l.account_id}, a.{_a.member_id}, SUM(l.{_l.remaining})::bigint, MIN(l.{_l.expires_at})
+                   FROM {_l.table} l JOIN {_a.table} a ON a.{_a.id} = l.{_l.account_id}
+                   JOIN {_m.table} m ON m.{_m.id} = a.{_a.member_id}
+                   WHERE l.{_l.remaining} > 0 AND l.{_l.expires_at} > %s AND l.{_l.expires_at} <= %s AND l.{_l.account_id} > %s
+                     AND {receiving_sql("m")}
+                   GROUP BY l.{_l.account_id}, a.{_a.member_id} ORDER BY l.{_l.account_id} LIMIT %s"""
+
+_USABLE_BALANCE = prepared.Statement(
+    "points_usable_balance",
+    f"""SELECT a.{_a.balance} - COALESCE((SELECT SUM(l.{_l.remaining}) FROM {_l.table} l
+                                     WHERE l.{_l.account_id} = a.{_a.id} AND l.{_l.remaining} > 0
+                                       AND l.{_l.expires_at} <= $1::timestamptz), 0)::bigint
+       FROM {_a.table} a WHERE a.{_a.member_id} = $2::bigint""",
+)
+
+
+def expiring(start: datetime, end: datetime, after: int, limit: int) -> list[ExpiringPoints]:
+    """Per receiving member's account after ``after``: the points of lots expiring in (start, end], the first when."""
+    with db_cursor() as cur:
+        cur.execute(_EXPIRING, [start, end, after, limit])
+        return [ExpiringPoints(*row) for row in cur.fetchall()]
+
+
+def usable_balance(member_id: int, now: datetime) -> int | None:
+    """The balance less the lots past due not expired yet; None without an account (prepared: checkout's path)."""
+    with db_cursor() as cur:
+        prepared.execute(cur, _USABLE_BALANCE, [now, member_id])
+        row = cur.fetchone()
+    return None if row is None else row[0]

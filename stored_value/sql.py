@@ -1,0 +1,173 @@
+"""The stored-value app's SQL: every raw statement of ``stored_value.ledger``, ``.recharges`` and ``.selectors``.
+
+Table and column names come from the models (``loyalty.rows.Names``) and are put into the text once,
+at import; rows come back as named records.  The hot statements are prepared once per connection
+(``loyalty.prepared``).  tests/stored_value/test_sql.py checks them against the ORM.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+from loyalty import prepared
+from loyalty.rows import Names, db_cursor
+from members.models import Member
+from stored_value.models import RechargeOrder, StoredValueAccount, StoredValueEntry, StoredValuePolicy
+
+_a = Names(StoredValueAccount)
+_e = Names(StoredValueEntry)
+_p = Names(StoredValuePolicy)
+_m = Names(Member)
+_r = Names(RechargeOrder)
+
+AccountRow = namedtuple("AccountRow", "id principal bonus frozen spend_order")
+KeyedEntry = namedtuple(
+    "KeyedEntry", "id request_hash principal_fen bonus_fen principal_after_fen bonus_after_fen"
+)
+SpendToRefund = namedtuple(
+    "SpendToRefund", "kind principal_spent bonus_spent source reference principal_back bonus_back"
+)
+
+# The spend order comes with the lock, in the same statement: a spend makes one round trip before it writes.
+_LOCK = prepared.Statement(
+    "stored_value_lock",
+    f"""SELECT {_a.id}, {_a.principal_fen}, {_a.bonus_fen}, {_a.frozen},
+              COALESCE((SELECT {_p.spend_order} FROM {_p.table} ORDER BY {_p.id} LIMIT 1), $2)
+       FROM {_a.table} WHERE {_a.member_id} = $1 FOR UPDATE""",
+)
+
+_CREATE_ACCOUNT = f"""INSERT INTO {_a.table} ({_a.member_id}, {_a.principal_fen}, {_a.bonus_fen}, {_a.frozen}, {_a.frozen_reason}, {_a.created_at})
+               SELECT {_m.id}, 0, 0, false, '', now() FROM {_m.table} WHERE {_m.id} = %s
+               ON CONFLICT ({_a.member_id}) DO NOTHING"""
+
+_ACCOUNT_ID = f"SELECT {_a.id} FROM {_a.table} WHERE {_a.member_id} = %s"
+
+_ENTRY_BY_KEY = f"""SELECT {_e.id}, {_e.request_hash}, {_e.principal_fen}, {_e.bonus_fen}, {_e.principal_after_fen}, {_e.bonus_after_fen}
+           FROM {_e.table} WHERE {_e.account_id} = %s AND {_e.idempotency_key} = %s"""
+
+_SPEND_TO_REFUND = f"""SELECT e.{_e.kind}, -e.{_e.principal_fen}, -e.{_e.bonus_fen}, e.{_e.source}, e.{_e.reference},
+                      COALESCE(SUM(r.{_e.principal_fen}), 0)::bigint, COALESCE(SUM(r.{_e.bonus_fen}), 0)::bigint
+               FROM {_e.table} e
+               LEFT JOIN {_e.table} r ON r.{_e.reverses_id} = e.{_e.id}
+               WHERE e.{_e.id} = %s AND e.{_e.account_id} = %s
+               GROUP BY e.{_e.id}"""
+
+_POST = prepared.Statement(
+    "stored_value_post",
+    f"""WITH e AS (
+           INSERT INTO {_e.table}
+               ({_e.account_id}, {_e.kind}, {_e.principal_fen}, {_e.bonus_fen}, {_e.principal_after_fen}, {_e.bonus_after_fen}, {_e.source},
+                {_e.reference}, {_e.memo}, {_e.idempotency_key}, {_e.request_hash}, {_e.reverses_id}, {_e.recharge_id}, {_e.actor_id}, {_e.created_at})
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING {_e.id}),
+       a AS (UPDATE {_a.table} SET {_a.principal_fen} = $5, {_a.bonus_fen} = $6 WHERE {_a.id} = $1)
+       SELECT {_e.id} FROM e""",
+)
+
+
+def lock_account(cur, member_id: int, default_spend_order: str) -> AccountRow | None:
+    """The member's account locked FOR UPDATE, with the merchant's spend order; None without an account."""
+    prepared.execute(cur, _LOCK, [member_id, default_spend_order])
+    row = cur.fetchone()
+    return None if row is None else AccountRow(*row)
+
+
+def create_account(cur, member_id: int) -> None:
+    """Create the member's empty account unless it exists (nothing when there is no such member)."""
+    cur.execute(_CREATE_ACCOUNT, [member_id])
+
+
+def account_id(cur, member_id: int) -> int | None:
+    cur.execute(_ACCOUNT_ID, [member_id])
+    row = cur.fetchone()
+    return None if row is None else row[0]
+
+
+def entry_by_key(cur, account_id: int, key: str) -> KeyedEntry | None:
+    """The account's entry posted under ``key`` (a replay's first posting), or None."""
+    cur.execute(_ENTRY_BY_KEY, [account_id, key])
+    row = cur.fetchone()
+    return None if row is None else KeyedEntry(*row)
+
+
+def spend_to_refund(cur, account_id: int, entry_id: int) -> SpendToRefund | None:
+    """An entry to refund: its kind, what it took of each part (positive) and what refunds gave back."""
+    cur.execute(_SPEND_TO_REFUND, [entry_id, account_id])
+    row = cur.fetchone()
+    return None if row is None else SpendToRefund(*row)
+
+
+def post(cur, params: list) -> int:
+    """Write one entry and the account's new balances (``_POST``'s 15 parameters); the entry's id."""
+    prepared.execute(cur, _POST, params)
+    return cur.fetchone()[0]
+
+
+# --- reads and locks outside the ledger ---------------------------------------------------------
+
+Balance = namedtuple("Balance", "principal_fen bonus_fen frozen")
+BalanceAndPending = namedtuple("BalanceAndPending", "balance frozen pending")
+LiabilityDay = namedtuple("LiabilityDay", "day principal_fen bonus_fen")
+
+_BALANCE = prepared.Statement(
+    "stored_value_balance",
+    f"SELECT {_a.principal_fen}, {_a.bonus_fen}, {_a.frozen} FROM {_a.table} WHERE {_a.member_id} = $1::bigint",
+)
+
+_ADVISORY_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
+
+_BALANCE_AND_PENDING = f"""SELECT COALESCE(a.{_a.principal_fen} + a.{_a.bonus_fen}, 0), COALESCE(a.{_a.frozen}, false),
+                      (SELECT COALESCE(SUM({_r.amount_fen} + {_r.bonus_fen}), 0) FROM {_r.table}
+                        WHERE {_r.member_id} = %(member)s AND {_r.status} = 'created' AND {_r.created_at} > %(since)s)
+               FROM (SELECT %(member)s AS member_id) m
+               LEFT JOIN {_a.table} a ON a.{_a.member_id} = m.member_id"""
+
+_LIABILITY_BY_DAY = f"""
+            WITH days AS (
+                SELECT d::date AS day FROM generate_series(%(start)s::date, %(end)s::date, interval '1 day') d
+            ), before AS (
+                SELECT COALESCE(SUM({_e.principal_fen}), 0) AS principal, COALESCE(SUM({_e.bonus_fen}), 0) AS bonus
+                FROM {_e.table} WHERE ({_e.created_at} AT TIME ZONE %(tz)s)::date < %(start)s::date
+            ), moves AS (
+                SELECT ({_e.created_at} AT TIME ZONE %(tz)s)::date AS day,
+                       SUM({_e.principal_fen}) AS principal, SUM({_e.bonus_fen}) AS bonus
+                FROM {_e.table}
+                WHERE {_e.created_at} >= (%(start)s::date::timestamp AT TIME ZONE %(tz)s)
+                  AND {_e.created_at} < ((%(end)s::date + 1)::timestamp AT TIME ZONE %(tz)s)
+                GROUP BY 1
+            )
+            SELECT days.day,
+                   before.principal + SUM(COALESCE(moves.principal, 0)) OVER w,
+                   before.bonus + SUM(COALESCE(moves.bonus, 0)) OVER w
+            FROM days CROSS JOIN before LEFT JOIN moves ON moves.day = days.day
+            WINDOW w AS (ORDER BY days.day)
+            ORDER BY days.day
+            """
+
+
+def balance(member_id: int) -> Balance | None:
+    """The account's two parts and whether it is frozen; None without an account (prepared: checkout's path)."""
+    with db_cursor() as cur:
+        prepared.execute(cur, _BALANCE, [member_id])
+        row = cur.fetchone()
+    return None if row is None else Balance(*row)
+
+
+def advisory_lock(space: int, key: int) -> None:
+    """A transaction-level advisory lock on (space, key)."""
+    with db_cursor() as cur:
+        cur.execute(_ADVISORY_LOCK, [space, key])
+
+
+def balance_and_pending(member_id: int, since) -> BalanceAndPending:
+    """The balance, frozen, and the recharges created since ``since`` awaiting payment (with their bonus),
+    in one snapshot."""
+    with db_cursor() as cur:
+        cur.execute(_BALANCE_AND_PENDING, {"member": member_id, "since": since})
+        return BalanceAndPending(*cur.fetchone())
+
+
+def liability_by_day(start, end, tz: str) -> list[LiabilityDay]:
+    """Outstanding principal and bonus at the end of each local day (in ``tz``) from ``start`` to ``end``."""
+    with db_cursor() as cur:
+        cur.execute(_LIABILITY_BY_DAY, {"start": start, "end": end, "tz": tz})
+        return [LiabilityDay(*row) for row in cur.fetchall()]

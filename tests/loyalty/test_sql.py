@@ -1,0 +1,44 @@
+"""The loyalty core's raw statements (loyalty/sql.py) write and read what the ORM would."""
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from loyalty import sql
+from loyalty.models import IdempotencyRecord, JobRun
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_job_run_row_is_claimed_started_counted_and_ended_as_the_orm_reads_it():
+    period = timezone.now().replace(microsecond=0)
+    with connection.cursor() as cur:
+        run_id = sql.job_row(cur, "t.task", "nightly", period, "w1")
+        assert sql.job_row(cur, "t.task", "nightly", period, "w2") == run_id  # the same period's row
+        run = JobRun.objects.get(pk=run_id)
+        assert (run.task, run.schedule, run.period_start, run.status, run.attempts, run.worker) == (
+            "t.task",
+            "nightly",
+            period,
+            "running",
+            0,
+            "w1",
+        )
+        assert sql.job_status(cur, run_id) == run.status
+        assert sql.try_lock(cur, -9, run_id) is True
+        sql.job_start(cur, run_id, "w3")
+        sql.job_duplicate(cur, run_id)
+        run.refresh_from_db()
+        assert (run.attempts, run.duplicates, run.worker, run.finished_at) == (1, 1, "w3", None)
+        sql.job_end(cur, run_id, "done", '{"n": 2}', "")
+        sql.unlock(cur, -9, run_id)
+    run.refresh_from_db()
+    assert (run.status, run.result, run.error) == ("done", {"n": 2}, "")
+    assert run.finished_at is not None
+
+
+def test_an_idempotency_key_is_claimed_once():
+    assert sql.idempotency_claim("s", "k", "f") is True
+    assert sql.idempotency_claim("s", "k", "other") is False
+    record = IdempotencyRecord.objects.get(scope="s", key="k")
+    assert (record.fingerprint, record.status_code, record.body) == ("f", 0, None)

@@ -6,18 +6,20 @@ import pytest
 
 from analytics import sql
 from orders.models import Order
-from tests.analytics.helpers import now, purchase
-from tests.factories import MemberFactory
+from tests.analytics.helpers import now
+from tests.factories import MemberFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_members_purchases_are_the_orms_orders_newest_first_with_what_was_paid():
     member = MemberFactory()
-    purchase(member, at=now() - timedelta(days=3), paid_fen=1_000)
-    purchase(member, at=now() - timedelta(days=2), paid_fen=2_000, stored_value_fen=500, refunded_fen=300)
-    purchase(member, at=now() - timedelta(days=1), paid_fen=800, refunded_fen=800)
-    purchase(MemberFactory(), at=now(), paid_fen=5)
+    OrderFactory(member=member, at=now() - timedelta(days=3), cash_fen=1_000)
+    OrderFactory(
+        member=member, at=now() - timedelta(days=2), cash_fen=2_000, stored_value_fen=500, refunded_fen=300
+    )
+    OrderFactory(member=member, at=now() - timedelta(days=1), cash_fen=800, refunded_fen=800)
+    OrderFactory(member=MemberFactory(), at=now(), cash_fen=5)
     expected = [
         sql.Purchase(
             o.order_no,

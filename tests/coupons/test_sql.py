@@ -11,8 +11,7 @@ from django.utils import timezone
 from coupons import services, sql
 from coupons.models import BulkIssue, BulkIssueTarget, Coupon, CouponEvent
 from members.receiving import receiving_q
-from tests.coupons.helpers import template
-from tests.factories import MemberFactory
+from tests.factories import CouponTemplateFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +31,7 @@ def _issue_params(t, member_id, key, now, code="C0DE"):
 
 
 def test_stock_is_taken_as_the_orm_counts_it_and_never_oversold():
-    t = template(total_stock=5)
+    t = CouponTemplateFactory(total_stock=5)
     with transaction.atomic(), connection.cursor() as cur:
         assert sql.take_one(cur, t.pk) == 1
         assert sql.take_up_to(cur, t.pk, 3) == 3
@@ -44,7 +43,7 @@ def test_stock_is_taken_as_the_orm_counts_it_and_never_oversold():
 
 
 def test_an_issue_writes_the_coupon_and_event_the_orm_reads_and_reports_what_the_orm_counts():
-    t = template(total_stock=10, per_member_limit=2)
+    t = CouponTemplateFactory(total_stock=10, per_member_limit=2)
     member, closed = MemberFactory(), MemberFactory()
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cur:
@@ -77,7 +76,7 @@ def test_an_issue_writes_the_coupon_and_event_the_orm_reads_and_reports_what_the
 
 
 def test_the_expiry_and_release_jobs_change_what_the_orm_finds_due():
-    t = template(total_stock=10, per_member_limit=10)
+    t = CouponTemplateFactory(total_stock=10, per_member_limit=10)
     now = timezone.now()
     coupons = [
         services.coupon_issue(template=t, member_id=MemberFactory().pk, source="t", issue_key=f"k{n}")[0]
@@ -109,7 +108,7 @@ def test_the_expiry_and_release_jobs_change_what_the_orm_finds_due():
 
 
 def test_the_expiring_coupons_per_member_are_the_orms():
-    t = template(total_stock=10, per_member_limit=10)
+    t = CouponTemplateFactory(total_stock=10, per_member_limit=10)
     now = timezone.now()
     twice, closed = MemberFactory(), MemberFactory()
     for n, member in enumerate([twice, MemberFactory(), twice, closed, MemberFactory()]):
@@ -130,7 +129,7 @@ def test_the_expiring_coupons_per_member_are_the_orms():
 
 
 def test_the_bulk_statements_lock_count_insert_and_mark_as_the_orm_sees_it():
-    t = template(total_stock=10, per_member_limit=1)
+    t = CouponTemplateFactory(total_stock=10, per_member_limit=1)
     members = [MemberFactory() for _ in range(3)]
     services.coupon_issue(template=t, member_id=members[0].pk, source="t", issue_key="before")
     bulk = BulkIssue.objects.create(template=t, created_by=User.objects.create(username="ops"), total=3)

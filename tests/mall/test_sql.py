@@ -8,16 +8,16 @@ from django.utils import timezone
 
 from mall import sql
 from mall.models import MallItem, Redemption, RedemptionEvent, VirtualCode
-from tests.factories import MemberFactory
-from tests.mall.helpers import address, give_points, item, redeem
+from tests.factories import EarnedPointsFactory, MallItemFactory, MemberFactory
+from tests.mall.helpers import address, redeem
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_decision_reads_the_replay_item_and_address_the_orm_reads():
     member = MemberFactory()
-    give_points(member, 5_000)
-    it = item(per_member_limit=3)
+    EarnedPointsFactory(member=member, amount=5_000)
+    it = MallItemFactory(per_member_limit=3)
     home = address(member)
     first = redeem(member, it, key="k1", address_id=home.pk)
     MallItem.objects.filter(pk=it.pk).update(
@@ -45,8 +45,8 @@ def _json(value):
 
 def test_the_counts_are_the_orms_redemptions_not_cancelled():
     member = MemberFactory()
-    give_points(member, 5_000)
-    it = item()
+    EarnedPointsFactory(member=member, amount=5_000)
+    it = MallItemFactory()
     home = address(member)
     for n in range(3):
         redeem(member, it, key=f"k{n}", address_id=home.pk)
@@ -76,7 +76,7 @@ def test_the_counts_are_the_orms_redemptions_not_cancelled():
 
 def test_taking_stock_writes_the_redemption_and_event_the_orm_reads_and_codes_come_and_go():
     member = MemberFactory()
-    it = item(kind="virtual_code", stock=1)
+    it = MallItemFactory(kind="virtual_code", stock=1)
     VirtualCode.objects.create(item=it, code="C-1")
     now = timezone.now()
     params = [
@@ -132,8 +132,8 @@ def test_taking_stock_writes_the_redemption_and_event_the_orm_reads_and_codes_co
 
 def test_auto_complete_completes_what_the_orm_finds_shipped_before_the_cutoff():
     member = MemberFactory()
-    give_points(member, 5_000)
-    it = item()
+    EarnedPointsFactory(member=member, amount=5_000)
+    it = MallItemFactory()
     home = address(member)
     rs = [redeem(member, it, key=f"k{n}", address_id=home.pk) for n in range(3)]
     now = timezone.now()

@@ -11,8 +11,7 @@ from django.utils import timezone
 from members.models import Member
 from membership import sql, tiers
 from membership.models import CardStatus, GrowthEntry, Membership, MembershipCard, TierChange
-from tests.factories import MemberFactory
-from tests.membership.card_helpers import card_type
+from tests.factories import CardTypeFactory, MemberFactory
 from tests.membership.helpers import standard_tiers
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +97,7 @@ def test_level_and_cards_are_what_the_orm_finds():
     sql.create_membership(member.pk)
     Membership.objects.filter(member=member).update(tier_level=2)
     now = timezone.now()
-    kinds = [card_type(name=f"卡{n}") for n in range(3)]
+    kinds = [CardTypeFactory(name=f"卡{n}") for n in range(3)]
     for kind, valid_until in zip(
         kinds, [None, now + timedelta(days=1), now - timedelta(days=1)], strict=True
     ):

@@ -7,15 +7,15 @@ from django.utils import timezone
 
 from stored_value import ledger, sql
 from stored_value.models import SpendOrder, StoredValueAccount, StoredValueEntry, StoredValuePolicy
-from tests.factories import MemberFactory
-from tests.stored_value.helpers import credit, spend
+from tests.factories import MemberFactory, RechargeFactory
+from tests.stored_value.helpers import spend
 
 pytestmark = pytest.mark.django_db
 
 
 def _member_with_a_refunded_spend():
     member = MemberFactory()
-    credit(member, 10_000, 1_000)
+    RechargeFactory(member=member, amount_fen=10_000, bonus_fen=1_000)
     spent = spend(member, 3_300, key="s1")
     ledger.stored_value_refund_spend(
         member_id=member.pk, entry_id=spent.entry_id, idempotency_key="r1", amount_fen=700
@@ -148,7 +148,7 @@ def test_the_balance_and_the_pending_recharges_are_the_orms():
     member, account = _member_with_a_refunded_spend()
     assert sql.balance(member.pk) == sql.Balance(account.principal_fen, account.bonus_fen, account.frozen)
     assert sql.balance(MemberFactory().pk) is None
-    order = credit(member, 500)
+    order = RechargeFactory(member=member, amount_fen=500)
     RechargeOrder.objects.filter(pk=order.pk).update(status="created")
     since = timezone.now() - timedelta(hours=1)
     account.refresh_from_db()

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from members.models import Member
 
@@ -42,8 +43,9 @@ class Tier(models.Model):
 
     class Meta:
         db_table = "members_tier"
-        verbose_name = _("tier")
-        verbose_name_plural = _("tiers")
+        # A membership level (等级), not a recharge plan's tier (档位): the same English word.
+        verbose_name = pgettext_lazy("membership", "tier")
+        verbose_name_plural = pgettext_lazy("membership", "tiers")
         ordering = ["level"]
         constraints = [
             models.CheckConstraint(condition=Q(growth_threshold__gte=0), name="tier_threshold_nonnegative"),

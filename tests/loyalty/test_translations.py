@@ -13,19 +13,25 @@ PO = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po
 
 
 def _po_entries(text: str) -> dict[str, str]:
-    entries, current, field = {}, {"msgid": "", "msgstr": ""}, None
+    """msgid -> msgstr; an entry with a context is keyed as gettext keys it, ``context\x04msgid``."""
+    entries, field = {}, None
+    current = {"msgctxt": "", "msgid": "", "msgstr": ""}
+
+    def flush():
+        key = f"{current['msgctxt']}\x04{current['msgid']}" if current["msgctxt"] else current["msgid"]
+        entries[key] = current["msgstr"]
+        return {"msgctxt": "", "msgid": "", "msgstr": ""}
+
     for line in text.splitlines() + [""]:
-        if line.startswith(("msgid ", "msgstr ")):
+        if line.startswith(("msgctxt ", "msgid ", "msgstr ")):
             field, _, value = line.partition(" ")
-            if field == "msgid" and current["msgid"]:
-                entries[current["msgid"]] = current["msgstr"]
-                current = {"msgid": "", "msgstr": ""}
+            if field != "msgstr" and current["msgid"]:
+                current = flush()
             current[field] = _unquote(value)
         elif line.startswith('"') and field:
             current[field] += _unquote(line)
         elif not line.strip() and current["msgid"]:
-            entries[current["msgid"]] = current["msgstr"]
-            current, field = {"msgid": "", "msgstr": ""}, None
+            current, field = flush(), None
     return entries
 
 

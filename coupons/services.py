@@ -4,10 +4,10 @@ Stock is taken by a conditional UPDATE of the template row (``issued_count <
 total_stock``), so it is never oversold whatever the concurrency; a member's
 limit is checked under a transaction-level advisory lock on (template,
 member), so a member's parallel claims are decided one after the other.
-Lock order everywhere: advisory (template, member), then the member row
-(FOR KEY SHARE: nothing is issued to an account closed meanwhile,
-``members.receiving``), then the template row, then coupons by id.  Every
-state change of a coupon writes a ``CouponEvent``.
+Locks follow the one order (``loyalty.locks``): existing coupons by id, the
+advisory (template, member), the member row (FOR SHARE: nothing is issued to
+an account closed meanwhile, ``members.receiving``), then the template row.
+Every state change of a coupon writes a ``CouponEvent``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ from coupons.models import (
     GiftPackGrant,
     Validity,
 )
+from loyalty import locks
 from loyalty.enqueue import enqueue_on_commit
+from loyalty.locks import Rank, Space
 from members.exceptions import MemberClosed
 from members.receiving import lock_receiving
 from notifications.services import Draft, notify_many
@@ -93,7 +95,9 @@ def coupon_issue(
     now = now or timezone.now()
     valid_from, valid_until = validity_for(template, now)
     with transaction.atomic(), sql.db_cursor() as cur:
-        sql.lock_template_member(cur, template.pk, member_id)
+        locks.advisory_lock(Space.COUPON_CLAIM, template.pk, member_id)
+        locks.note(Rank.MEMBER, "issue: the member (FOR SHARE)")
+        locks.note(Rank.COUPON_TEMPLATE, "issue: the template's stock")
         code = new_code()
         outcome = sql.issue(
             cur,
@@ -181,6 +185,10 @@ def gift_pack_issue(*, pack_id: int, member_id: int, occasion: str) -> GiftPackG
     if pack is None:
         return None
     with transaction.atomic():
+        # The lock order (loyalty.locks): the member's claims of the pack's templates, then the member.
+        locks.advisory_lock_each(
+            Space.COUPON_CLAIM, [(item.template_id, member_id) for item in pack.items.all()]
+        )
         if not lock_receiving(member_ids=[member_id]):
             return None
         try:
@@ -227,6 +235,7 @@ def _pack_grant_ids(*, member_id: int, occasions: list[str], since=None) -> list
     return list(grants.order_by("pk").values_list("pk", flat=True))
 
 
+@locks.takes(Rank.COUPON)
 def _gift_pack_coupons(*, member_id: int, grant_ids: list[int]) -> list[Coupon]:
     """The coupons these grants issued, locked in id order (coupons' place in the lock order)."""
     if not grant_ids:
@@ -307,8 +316,10 @@ def gift_pack_revoke(
 # --- redemption --------------------------------------------------------------------------
 
 
+@locks.takes(Rank.COUPON)
 def _locked_coupon(coupon_id: int, member_id: int | None = None) -> Coupon:
-    coupons = Coupon.objects.select_for_update().select_related("template").filter(pk=coupon_id)
+    # Not the template row: redeeming changes no template, and issuing locks templates before coupons.
+    coupons = Coupon.objects.select_for_update(of=("self",)).select_related("template").filter(pk=coupon_id)
     coupon = coupons.filter(member_id=member_id).first() if member_id is not None else coupons.first()
     if coupon is None:  # another member's coupon is "not found", never a hint that it exists
         raise CouponNotFound()
@@ -571,7 +582,7 @@ def bulk_issue_run(*, bulk_issue_id: int, chunk_size: int = 1000) -> BulkIssue:
                 break
             # Advisory locks in member order, as coupon_issue takes them, then the member rows (a closed
             # account is skipped), then recount under them.
-            sql.lock_template_members(cur, template.pk, sorted(row.member_id for row in rows))
+            locks.advisory_lock_each(Space.COUPON_CLAIM, [(template.pk, row.member_id) for row in rows])
             receiving = lock_receiving(member_ids=[row.member_id for row in rows])
             under_limit = sql.under_limit(
                 cur,

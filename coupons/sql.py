@@ -10,6 +10,7 @@ import functools
 from collections import namedtuple
 
 from coupons.models import BulkIssue, BulkIssueTarget, Coupon, CouponEvent, CouponTemplate
+from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor  # noqa: F401 (the services' cursor)
 from members.models import Member
 from members.receiving import receiving_sql
@@ -37,12 +38,14 @@ _TAKE_UP_TO = f"""WITH t AS (SELECT {_t.id}, LEAST(%s, {_t.total_stock} - {_t.is
                FROM t WHERE c.{_t.id} = t.{_t.id} AND t.n > 0 RETURNING t.n"""
 
 
+@takes(Rank.COUPON_TEMPLATE)
 def take_one(cur, template_id: int) -> int:
     """Take one from the template's stock by a conditional UPDATE; 1, or 0 when sold out."""
     cur.execute(_TAKE_ONE, [template_id])
     return cur.rowcount
 
 
+@takes(Rank.COUPON_TEMPLATE)
 def take_up_to(cur, template_id: int, count: int) -> int:
     """Take up to ``count`` from the template's stock; how many were taken."""
     cur.execute(_TAKE_UP_TO, [count, template_id])
@@ -52,15 +55,13 @@ def take_up_to(cur, template_id: int, count: int) -> int:
 
 # --- issuing ----------------------------------------------------------------------------------
 
-_ADVISORY_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
-
 # Runs after the advisory lock was granted, in a statement of its own: a statement's snapshot is
 # taken when it starts, so only a later statement sees what the previous lock holder committed.
-# ``who``: the member, if they may receive, key-share locked (a closure waits, or is waited for and
+# ``who``: the member, if they may receive, locked FOR SHARE (a closure waits, or is waited for and
 # then seen: the lock re-reads the row once it is granted).
 _ISSUE = f"""
 WITH who AS (
-    SELECT m.{_m.id} FROM {_m.table} m WHERE m.{_m.id} = %(member)s AND {receiving_sql("m")} FOR KEY SHARE
+    SELECT m.{_m.id} FROM {_m.table} m WHERE m.{_m.id} = %(member)s AND {receiving_sql("m")} FOR SHARE
 ), mine AS (
     SELECT count(*) AS held, max({_c.id}) FILTER (WHERE {_c.issue_key} = %(key)s) AS replay
     FROM {_c.table} WHERE {_c.template_id} = %(template)s AND {_c.member_id} = %(member)s
@@ -80,11 +81,6 @@ WITH who AS (
 )
 SELECT (SELECT held FROM mine), (SELECT replay FROM mine), (SELECT {_c.id} FROM new), EXISTS (SELECT 1 FROM who)
 """
-
-
-def lock_template_member(cur, template_id: int, member_id: int) -> None:
-    """The transaction-level advisory lock on (template, member): a member's claims one after the other."""
-    cur.execute(_ADVISORY_LOCK, [template_id, member_id])
 
 
 def issue(cur, params: dict) -> IssueOutcome:
@@ -130,6 +126,7 @@ _EXPIRING = f"""SELECT c.{_c.member_id}, count(*), MIN(c.{_c.valid_until})
                    GROUP BY c.{_c.member_id} ORDER BY c.{_c.member_id} LIMIT %s"""
 
 
+@takes(Rank.COUPON)
 def expire_due(cur, now, chunk: int) -> int:
     """Expire up to ``chunk`` available coupons past their validity (each with its event); how many."""
     cur.execute(_EXPIRE, {"now": now, "chunk": chunk})
@@ -141,6 +138,7 @@ def _release_sql(open_holders: tuple[str, ...]) -> str:
     return _RELEASE.format(held="".join(f"\n      AND NOT EXISTS ({sql})" for sql in open_holders))
 
 
+@takes(Rank.COUPON)
 def release_stale(cur, now, chunk: int, open_holders: tuple[str, ...]) -> int:
     """Release up to ``chunk`` locks past ``locked_until`` that no ``open_holders`` SQL still holds; how many."""
     cur.execute(_release_sql(open_holders), {"now": now, "chunk": chunk})
@@ -167,8 +165,6 @@ WITH chunk AS (
 SELECT {_bt.id}, {_bt.member_id}, held < %(limit)s FROM chunk ORDER BY {_bt.id}
 """
 
-_ADVISORY_LOCK_MANY = "SELECT pg_advisory_xact_lock(%s, m) FROM unnest(%s::int[]) m ORDER BY m"
-
 _UNDER_LIMIT = f"""SELECT m FROM unnest(%s::int[]) m WHERE (SELECT count(*) FROM {_c.table} c
                    WHERE c.{_c.member_id} = m AND c.{_c.template_id} = %s) < %s"""
 
@@ -187,15 +183,11 @@ _MARK_TARGETS = f"""UPDATE {_bt.table} t SET {_bt.result} = r.result
 _COUNT_PROCESSED = f"UPDATE {_b.table} SET {_b.processed} = {_b.processed} + %s, {_b.issued} = {_b.issued} + %s WHERE {_b.id} = %s"
 
 
+@takes(Rank.DOCUMENT)
 def bulk_chunk(cur, *, template_id: int, bulk_id: int, chunk: int, limit: int) -> list[BulkTarget]:
     """Lock (SKIP LOCKED) up to ``chunk`` pending targets, each with whether its member is under ``limit``."""
     cur.execute(_BULK_CHUNK, {"template": template_id, "bulk": bulk_id, "chunk": chunk, "limit": limit})
     return [BulkTarget(*row) for row in cur.fetchall()]
-
-
-def lock_template_members(cur, template_id: int, member_ids: list[int]) -> None:
-    """The advisory locks of (template, member) for each member, in member order (as ``issue`` takes them)."""
-    cur.execute(_ADVISORY_LOCK_MANY, [template_id, member_ids])
 
 
 def under_limit(cur, member_ids: list[int], template_id: int, limit: int) -> set[int]:

@@ -43,13 +43,10 @@ from celery import current_task
 from django.conf import settings
 from django.utils import timezone
 
-from loyalty import sql
+from loyalty import locks, sql
+from loyalty.locks import Space
 
 log = logging.getLogger(__name__)
-
-# Advisory lock space (two int4 keys): (JOB_LOCK_SPACE, JobRun id). Recharges use -1,
-# coupon issuing uses (template id > 0, member id).
-JOB_LOCK_SPACE = -2
 
 
 def once_per_period(func):
@@ -147,11 +144,11 @@ def job_claim(*, task: str, schedule: str, period_start: datetime) -> int | None
     worker = f"{socket.gethostname()}:{os.getpid()}"
     with sql.db_cursor() as cur:
         claim = sql.job_row(cur, task, schedule, period_start, worker)
-        if not sql.try_lock(cur, JOB_LOCK_SPACE, claim):
+        if not locks.try_session_lock(Space.JOB, claim):
             _skip(cur, claim, task, period_start, "another worker is running it")
             return None
         if sql.job_status(cur, claim) == "done":
-            sql.unlock(cur, JOB_LOCK_SPACE, claim)
+            locks.session_unlock(Space.JOB, claim)
             _skip(cur, claim, task, period_start, "it already ran")
             return None
         sql.job_start(cur, claim, worker)
@@ -171,7 +168,7 @@ def job_release(*, claim_id: int, status: str, result=None, error: str = "") -> 
     try:
         with sql.db_cursor() as cur:
             sql.job_end(cur, claim_id, status, payload, error[:500])
-            sql.unlock(cur, JOB_LOCK_SPACE, claim_id)
+            locks.session_unlock(Space.JOB, claim_id)
     except Exception:  # noqa: BLE001 - the job's outcome must not be masked by the bookkeeping
         log.exception("could not record the end of job run %s", claim_id)
 

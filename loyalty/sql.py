@@ -28,8 +28,6 @@ _JOB_INSERT = f"""INSERT INTO {_j.table} ({_j.task}, {_j.schedule}, {_j.period_s
                VALUES (%s, %s, %s, 'running', 0, 0, %s, '', now())
                ON CONFLICT ({_j.task}, {_j.period_start}) DO UPDATE SET {_j.task} = EXCLUDED.{_j.task}
                RETURNING {_j.id}"""
-_TRY_LOCK = "SELECT pg_try_advisory_lock(%s, %s)"
-_UNLOCK = "SELECT pg_advisory_unlock(%s, %s)"
 _JOB_STATUS = f"SELECT {_j.status} FROM {_j.table} WHERE {_j.id} = %s"
 _JOB_START = f"""UPDATE {_j.table} SET {_j.status} = 'running', {_j.attempts} = {_j.attempts} + 1, {_j.worker} = %s,
                       {_j.error} = '', {_j.started_at} = now(), {_j.finished_at} = NULL WHERE {_j.id} = %s"""
@@ -42,16 +40,6 @@ def job_row(cur, task: str, schedule: str, period_start, worker: str) -> int:
     """The run row of (task, period), inserted as running unless it exists; its id."""
     cur.execute(_JOB_INSERT, [task, schedule, period_start, worker])
     return cur.fetchone()[0]
-
-
-def try_lock(cur, space: int, key: int) -> bool:
-    """A session-level advisory lock on (space, key), if free."""
-    cur.execute(_TRY_LOCK, [space, key])
-    return cur.fetchone()[0]
-
-
-def unlock(cur, space: int, key: int) -> None:
-    cur.execute(_UNLOCK, [space, key])
 
 
 def job_status(cur, job_id: int) -> str:
@@ -120,3 +108,37 @@ def ping() -> None:
     """One round trip to the database (the health check)."""
     with db_cursor() as cursor:
         cursor.execute("SELECT 1")
+
+
+# --- advisory locks (keys from loyalty.locks.advisory_key) ----------------------------------------
+
+_ADVISORY_XACT_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+_ADVISORY_XACT_LOCK_MANY = (
+    "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(k, n) ORDER BY n"
+)
+_TRY_ADVISORY_LOCK = "SELECT pg_try_advisory_lock(%s)"
+_ADVISORY_UNLOCK = "SELECT pg_advisory_unlock(%s)"
+
+
+def advisory_xact_lock(key: int) -> None:
+    """Wait for the transaction-level advisory lock ``key``."""
+    with db_cursor() as cursor:
+        cursor.execute(_ADVISORY_XACT_LOCK, [key])
+
+
+def advisory_xact_lock_many(keys: list[int]) -> None:
+    """Wait for each transaction-level advisory lock of ``keys``, in the order given."""
+    with db_cursor() as cursor:
+        cursor.execute(_ADVISORY_XACT_LOCK_MANY, [keys])
+
+
+def try_advisory_lock(key: int) -> bool:
+    """The session-level advisory lock ``key``, if free now."""
+    with db_cursor() as cursor:
+        cursor.execute(_TRY_ADVISORY_LOCK, [key])
+        return cursor.fetchone()[0]
+
+
+def advisory_unlock(key: int) -> None:
+    with db_cursor() as cursor:
+        cursor.execute(_ADVISORY_UNLOCK, [key])

@@ -17,8 +17,9 @@ Redeeming is one transaction that decides and takes everything or nothing:
    points + cash — the payment, which holds stock and points until WeChat
    Pay's notification arrives or the payment is closed unpaid.
 
-Lock order everywhere: payment row, redemption row, advisory (item,
-member), points account, item row, virtual codes.  Cancelling returns the
+Locks follow the one order (``loyalty.locks``): payment row, redemption row,
+advisory (item, member), a coupon item's issuing, points account, item row,
+virtual codes.  Cancelling returns the
 points (``points_reverse`` of the spend), the cash (a refund) and the stock,
 once: only a redemption that is not cancelled yet is cancelled, under its row
 lock.  Every state change writes a ``RedemptionEvent``.
@@ -41,7 +42,9 @@ from django.utils.translation import gettext as _
 from coupons.exceptions import CouponLimitReached, CouponSoldOut
 from coupons.models import CouponTemplate
 from coupons.services import coupon_issue
+from loyalty import locks
 from loyalty.errors import IdempotencyConflict, ValidationFailed
+from loyalty.locks import Rank, Space
 from mall import sql
 from mall.eligibility import item_unlocked
 from mall.exceptions import (
@@ -216,7 +219,7 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
                 decision.item.per_member_limit is not None or decision.item.period
             )
             if replay_id is None and limited:
-                sql.lock_item_member(cur, f"mall:{item_id}:{member.pk}")
+                locks.advisory_lock(Space.MALL_REDEEM, item_id, member.pk)
                 periods = (LimitPeriod.DAY, LimitPeriod.WEEK, LimitPeriod.MONTH)
                 found = sql.counts(cur, {**params, **{p: period_start(p, now) for p in periods}})
                 replay_id, replay_hash = found.replay_id, found.replay_hash
@@ -248,6 +251,10 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
         if counts is not None:
             _check_limits(item, counts)
         no = _new_no()
+        coupon_id = None
+        if item.kind == ItemKind.COUPON and not item.cash_fen:
+            # Before the points and the stock: the lock order (loyalty.locks) puts issuing first.
+            coupon_id = _issue_coupon(None, no, item, member.pk, now)
         entry_id = None
         if item.points:
             entry_id = points_spend(
@@ -318,8 +325,9 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
                 # Reserved now (also while a payment is pending), shown only once fulfilled.
                 if sql.assign_code(cur, redemption.pk, item.pk, now) is None:
                     raise SoldOut()  # stock said yes but every code is taken: no code, no redemption
-        if item.kind == ItemKind.COUPON and not item.cash_fen:
-            redemption.coupon_id = _issue_coupon(redemption.pk, no, item, member.pk, now)
+        if coupon_id is not None:
+            redemption.coupon_id = coupon_id
+            Redemption.objects.filter(pk=redemption.pk).update(coupon_id=coupon_id)
         if item.cash_fen:
             payment = payments.payment_create(
                 member=member,
@@ -334,8 +342,9 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
     return Redeemed(redemption)
 
 
-def _issue_coupon(redemption_id: int, no: str, item: MallItem, member_id: int, now) -> int:
-    """Issue the item's coupon to the redeemer; its own stock or limit refusing refuses the redemption."""
+def _issue_coupon(redemption_id: int | None, no: str, item: MallItem, member_id: int, now) -> int:
+    """Issue the item's coupon to the redeemer (and note it on the redemption, when there is one yet);
+    its own stock or limit refusing refuses the redemption."""
     try:
         coupon, _created = coupon_issue(
             template=CouponTemplate.objects.get(pk=item.coupon_template_id),
@@ -348,7 +357,8 @@ def _issue_coupon(redemption_id: int, no: str, item: MallItem, member_id: int, n
         raise SoldOut(details={"coupon": exc.code}) from exc
     except CouponLimitReached as exc:
         raise RedemptionLimitReached(details={"coupon": exc.code}) from exc
-    Redemption.objects.filter(pk=redemption_id).update(coupon_id=coupon.pk)
+    if redemption_id is not None:
+        Redemption.objects.filter(pk=redemption_id).update(coupon_id=coupon.pk)
     return coupon.pk
 
 
@@ -365,6 +375,7 @@ def redemption_paid(*, payment: Payment) -> None:
     done, nothing to do.
     """
     now = timezone.now()
+    locks.note(Rank.DOCUMENT, "redemption")
     r = (
         Redemption.objects.select_for_update(of=("self",))
         .select_related("item__coupon_template")
@@ -396,6 +407,7 @@ def redemption_paid(*, payment: Payment) -> None:
 
 def redemption_payment_closed(*, payment: Payment) -> None:
     """The payment was closed unpaid (timed out): release stock and points."""
+    locks.note(Rank.DOCUMENT, "redemption")
     r = Redemption.objects.select_for_update().get(pk=int(payment.reference))
     if r.status == RedemptionStatus.PENDING_PAYMENT:
         _cancel(r, reason=_("Payment not made in time"), actor_id=None, payment=None)
@@ -419,11 +431,8 @@ def _locked(redemption_id: int, member_id: int | None = None) -> tuple[Redemptio
     out_trade_no = found.values_list("out_trade_no", flat=True).first()
     if out_trade_no is None:  # another member's redemption is "not found", never a hint that it exists
         raise RedemptionNotFound()
-    payment = (
-        Payment.objects.select_for_update().filter(out_trade_no=out_trade_no).first()
-        if out_trade_no
-        else None
-    )
+    payment = payments.payment_lock(out_trade_no=out_trade_no) if out_trade_no else None
+    locks.note(Rank.DOCUMENT, "redemption")
     return Redemption.objects.select_for_update(of=("self",)).select_related("item").get(
         pk=redemption_id
     ), payment
@@ -590,6 +599,7 @@ ADDRESS_FIELDS = ["recipient", "phone", "province", "city", "district", "detail"
 MAX_ADDRESSES = 20
 
 
+@locks.takes(Rank.MEMBER_WORKFLOW)
 def _lock_addresses(member_id: int) -> list[ShippingAddress]:
     return list(ShippingAddress.objects.select_for_update().filter(member_id=member_id).order_by("pk"))
 
@@ -597,7 +607,7 @@ def _lock_addresses(member_id: int) -> list[ShippingAddress]:
 def address_create(*, member_id: int, is_default: bool = False, **fields) -> ShippingAddress:
     """A new address; the first one is the default, and ``is_default`` moves the default to it."""
     with transaction.atomic():
-        sql.lock_addresses_of(member_id)  # serialises a member's address edits (one default, at most 20)
+        locks.advisory_lock(Space.ADDRESS_BOOK, member_id)  # a member's address edits one at a time
         existing = _lock_addresses(member_id)
         if len(existing) >= MAX_ADDRESSES:
             raise ValidationFailed(details={"addresses": [f"at most {MAX_ADDRESSES}"]})
@@ -611,7 +621,7 @@ def address_update(
     *, member_id: int, address_id: int, is_default: bool | None = None, **fields
 ) -> ShippingAddress:
     with transaction.atomic():
-        sql.lock_addresses_of(member_id)
+        locks.advisory_lock(Space.ADDRESS_BOOK, member_id)
         address = next((a for a in _lock_addresses(member_id) if a.pk == address_id), None)
         if address is None:
             raise AddressNotFound()
@@ -627,7 +637,7 @@ def address_update(
 def address_delete(*, member_id: int, address_id: int) -> None:
     """Delete an address (redemptions keep their own copy); the newest remaining one becomes the default."""
     with transaction.atomic():
-        sql.lock_addresses_of(member_id)
+        locks.advisory_lock(Space.ADDRESS_BOOK, member_id)
         addresses = _lock_addresses(member_id)
         address = next((a for a in addresses if a.pk == address_id), None)
         if address is None:

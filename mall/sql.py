@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from loyalty import prepared
+from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor
 from mall.models import MallItem, Redemption, RedemptionEvent, ShippingAddress, VirtualCode
 
@@ -41,8 +42,6 @@ _DECIDE = prepared.Statement(
        LEFT JOIN {_i.table} i ON i.{_i.id} = $3::bigint AND i.{_i.is_active}
        LEFT JOIN {_a.table} a ON a.{_a.id} = $4::bigint AND a.{_a.member_id} = $1::bigint""",
 )
-
-_ITEM_MEMBER_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 
 # For an item with limits, after the advisory lock was granted, in a statement of its own (so it sees what
 # the previous holder committed): the replay again and the member's redemptions of the item not cancelled.
@@ -123,11 +122,6 @@ def decide(cur, member_id: int, key: str, item_id: int, address_id: int | None) 
     )
 
 
-def lock_item_member(cur, lock_key: str) -> None:
-    """The transaction-level advisory lock of one member's redemptions of one item (by a text key)."""
-    cur.execute(_ITEM_MEMBER_LOCK, [lock_key])
-
-
 def counts(cur, params: dict) -> Counts:
     """The replay again, and the member's redemptions of the item not cancelled: lifetime and since the
     ``day``, ``week`` and ``month`` starts in ``params``."""
@@ -135,6 +129,7 @@ def counts(cur, params: dict) -> Counts:
     return Counts(*cur.fetchone())
 
 
+@takes(Rank.MALL_ITEM)
 def take(cur, params: list) -> int | None:
     """Take one from stock and insert the redemption and its event (``_TAKE``'s 16 parameters); its id, or
     None when sold out."""
@@ -143,6 +138,7 @@ def take(cur, params: list) -> int | None:
     return None if row is None else row[0]
 
 
+@takes(Rank.VIRTUAL_CODE)
 def assign_code(cur, redemption_id: int, item_id: int, now) -> int | None:
     """Reserve a free code of the item for the redemption; its id, or None when none is left."""
     cur.execute(_ASSIGN_CODE, {"redemption": redemption_id, "item": item_id, "now": now})
@@ -150,6 +146,7 @@ def assign_code(cur, redemption_id: int, item_id: int, now) -> int | None:
     return None if row is None else row[0]
 
 
+@takes(Rank.MALL_ITEM)
 def give_back(redemption_id: int, item_id: int) -> None:
     """Return a cancelled redemption's unit to stock and free its code."""
     with db_cursor() as cur:
@@ -157,12 +154,14 @@ def give_back(redemption_id: int, item_id: int) -> None:
         cur.execute(_FREE_CODES, [redemption_id])
 
 
+@takes(Rank.DOCUMENT)
 def auto_complete(cur, cutoff, chunk: int, now) -> int:
     """Complete up to ``chunk`` redemptions shipped before ``cutoff`` (with their events); how many."""
     cur.execute(_AUTO_COMPLETE, {"cutoff": cutoff, "chunk": chunk, "now": now})
     return cur.fetchone()[0]
 
 
+@takes(Rank.MALL_ITEM)
 def restock(item_id: int, delta: int) -> int | None:
     """Add ``delta`` to the item's stock unless it would go below zero; the stock now, or None."""
     with db_cursor() as cur:
@@ -175,9 +174,3 @@ def import_codes(cur, item_id: int, codes: list[str]) -> int:
     """Insert the codes not uploaded yet and add as many to stock; how many were new."""
     cur.execute(_IMPORT_CODES, [item_id, codes, item_id])
     return cur.fetchone()[0]
-
-
-def lock_addresses_of(member_id: int) -> None:
-    """Serialises a member's address edits (one default, at most 20)."""
-    with db_cursor() as cur:
-        cur.execute(_ITEM_MEMBER_LOCK, [f"mall-address:{member_id}"])

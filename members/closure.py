@@ -18,20 +18,21 @@ from django.utils import timezone
 from coupons import selectors as coupon_selectors
 from coupons import services as coupon_services
 from coupons.models import CouponStatus
+from loyalty import locks
+from loyalty.locks import Rank, Space
 from mall import selectors as mall_selectors
-from members import sql as members_sql
 from members.exceptions import OrderInProgress, RechargePending, RedemptionInProgress, StoredValueRemaining
 from members.models import Member, MemberToken, WechatSession, _new_invite_code
 from membership.cards import cards_revoke_all
 from membership.exceptions import CardPurchasePending
 from membership.models import CardPurchase, PurchaseStatus
+from membership.services import membership_lock
 from notifications import services as notification_services
 from orders import selectors as order_selectors
 from points import ledger as points_ledger
 from stored_value import ledger as stored_value_ledger
 from stored_value import selectors as stored_value_selectors
 from stored_value.models import RechargeStatus
-from stored_value.recharges import RECHARGE_LOCK_SPACE
 
 REASON = "account closed"
 POINTS_SOURCE = "closure"
@@ -71,20 +72,21 @@ def member_close(*, member_id: int) -> Closure:
       birthday and gender are cleared; the invite code is replaced (the old
       one no longer names anybody); ``closed_at`` is set.
 
-    Locks, in this order: the member row (closures of one member queue here;
-    the second finds it closed and returns the first result), the member's
-    recharge advisory lock (no recharge is opened meanwhile), the
-    stored-value account, the points account, then coupons by id.
+    Locks in the one order (``loyalty.locks``): the member's recharge lock
+    (no recharge opens meanwhile), the membership row (closures of one
+    member queue here; the second finds it closed and returns the first
+    result), cards, coupons by id, the member row (FOR NO KEY UPDATE: grants
+    asking who may receive wait, while rows that merely refer to the member
+    can still be written), the points account, the stored-value account.  A
+    refusal found under a later lock rolls everything back.
     """
     now = timezone.now()
     with transaction.atomic():
-        member = Member.objects.select_for_update().get(pk=member_id)
+        locks.advisory_lock(Space.RECHARGE, member_id)
+        membership_lock(member_id=member_id)
+        member = Member.objects.get(pk=member_id)
         if member.closed_at is not None:
             return Closure(member.pk, member.closed_at, 0, 0, replayed=True)
-        members_sql.advisory_lock(RECHARGE_LOCK_SPACE, member.pk)
-        principal_fen, bonus_fen, _frozen = stored_value_ledger.lock_account(member_id=member.pk)
-        if principal_fen or bonus_fen:
-            raise StoredValueRemaining(details={"principal_fen": principal_fen, "bonus_fen": bonus_fen})
         pending = stored_value_selectors.recharge_orders(member_id=member.pk).filter(
             status=RechargeStatus.CREATED
         )
@@ -98,12 +100,7 @@ def member_close(*, member_id: int) -> Closure:
             raise OrderInProgress()
         if mall_selectors.member_has_open_redemptions(member_id=member.pk):
             raise RedemptionInProgress()
-        # Cards before points: a card claim locks membership, then points (its opening gift).
         revoke_membership_cards(member_id=member.pk, reason=REASON)
-
-        forfeit = points_ledger.points_forfeit_all(
-            member_id=member.pk, reason=REASON, idempotency_key=f"closure:{member.pk}", source=POINTS_SOURCE
-        )
         unused = (
             coupon_selectors.member_coupons(member_id=member.pk)
             .filter(status__in=[CouponStatus.AVAILABLE, CouponStatus.LOCKED])
@@ -115,6 +112,14 @@ def member_close(*, member_id: int) -> Closure:
             coupon_services.coupon_void(
                 coupon_id=coupon_id, actor_id=None, reason=REASON, even_if_locked=True
             )
+        locks.note(Rank.MEMBER, "member (closure)")
+        member = Member.objects.select_for_update(no_key=True).get(pk=member_id)
+        forfeit = points_ledger.points_forfeit_all(
+            member_id=member.pk, reason=REASON, idempotency_key=f"closure:{member.pk}", source=POINTS_SOURCE
+        )
+        principal_fen, bonus_fen, _frozen = stored_value_ledger.lock_account(member_id=member.pk)
+        if principal_fen or bonus_fen:
+            raise StoredValueRemaining(details={"principal_fen": principal_fen, "bonus_fen": bonus_fen})
 
         MemberToken.objects.filter(member=member, revoked_at__isnull=True).update(revoked_at=now)
         WechatSession.objects.filter(member=member).delete()

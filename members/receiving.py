@@ -44,14 +44,16 @@ def receiving_sql(alias: str) -> str:
 
 
 def lock_receiving(*, member_ids: Iterable[int]) -> set[int]:
-    """Of ``member_ids``, those who may receive, their member rows locked FOR KEY SHARE until the
+    """Of ``member_ids``, those who may receive, their member rows locked FOR SHARE until the
     transaction ends.
 
-    Closure locks the member row FOR UPDATE before it takes anything back, so
-    a grant that asks here first either sees the account closed (the lock
-    waits for the closure to commit, then reads the row as it is now) or
-    makes the closure wait until the grant is committed, and the closure
-    then takes the grant back with the rest.  Rows are locked in id order.
+    Closure locks the member row FOR NO KEY UPDATE before it takes points and
+    stored value back, so a grant that asks here first either sees the
+    account closed (the lock waits for the closure to commit, then reads the
+    row as it is now) or makes the closure wait until the grant is
+    committed, and the closure then takes the grant back with the rest.
+    Neither lock blocks the key-share locks that writing a row referring to
+    the member takes.  Rows are locked in id order.
     """
     ids = sorted(set(member_ids))
     if not ids:

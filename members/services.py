@@ -11,7 +11,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from loyalty import crypto
+from loyalty import crypto, locks
+from loyalty.locks import Rank
 from members import events
 from members.exceptions import BirthdayChangeLimited, PhoneTaken, ReferrerNotFound
 from members.models import Member, MemberToken, WechatSession
@@ -129,8 +130,11 @@ BIRTHDAY_CHANGE_INTERVAL = timedelta(days=365)
 
 def _check_birthday_change(member: Member, changes: dict) -> None:
     """Setting a birthday is free; changing it is allowed once per 365 days (birthday gifts must not be farmed)."""
+    locks.note(Rank.MEMBER, "member (birthday)")
     current = (
-        Member.objects.select_for_update().filter(pk=member.pk).values("birthday", "birthday_changed_at")[0]
+        Member.objects.select_for_update(no_key=True)
+        .filter(pk=member.pk)
+        .values("birthday", "birthday_changed_at")[0]
     )
     if current["birthday"] is None or current["birthday"] == changes["birthday"]:
         return

@@ -36,8 +36,9 @@ from django.utils.translation import gettext as _
 
 from coupons.selectors import gift_pack_points_standing
 from coupons.services import gift_pack_issue
-from loyalty import rounding
+from loyalty import locks, rounding
 from loyalty.enqueue import enqueue_on_commit
+from loyalty.locks import Rank
 from members.receiving import members_receiving, receiving_q
 from membership.benefits import card_types
 from membership.exceptions import (
@@ -117,6 +118,7 @@ def _type(card_type_id: int) -> CardType:
     return card_type
 
 
+@locks.takes(Rank.CARD)
 def _held(member_id: int, card_type_id: int) -> MembershipCard | None:
     return (
         MembershipCard.objects.select_for_update()
@@ -491,6 +493,7 @@ def card_revoke(*, card_id: int, actor_id: int, reason: str) -> MembershipCard:
         if card is None:
             raise CardNotFound()
         lock_membership(member_id=card.member_id)
+        locks.note(Rank.CARD, "card")
         card = MembershipCard.objects.select_for_update().get(pk=card_id)
         if card.status == CardStatus.REVOKED:
             return card
@@ -504,6 +507,7 @@ def cards_revoke_all(*, member_id: int, reason: str, actor_id: int | None = None
     """Revoke every card the member still holds (account closure); returns how many. Idempotent."""
     with transaction.atomic():
         lock_membership(member_id=member_id)
+        locks.note(Rank.CARD, "cards")
         held = list(
             MembershipCard.objects.select_for_update()
             .filter(member_id=member_id)
@@ -613,6 +617,7 @@ def card_purchase_credit(*, payment) -> CardPurchase:
     lock; idempotent all the same.  A purchase closed meanwhile is still
     credited: the money arrived.
     """
+    locks.note(Rank.DOCUMENT, "card purchase")
     purchase = (
         CardPurchase.objects.select_for_update().select_related("card_type").get(pk=int(payment.reference))
     )
@@ -685,10 +690,14 @@ def card_purchase_refund(*, purchase_id: int, actor_id: int, reason: str, now=No
         purchase = CardPurchase.objects.filter(pk=purchase_id).first()
         if purchase is None:
             raise CardPurchaseNotFound()
-        lock_membership(member_id=purchase.member_id)
+        if purchase.out_trade_no:
+            payments.payment_lock(out_trade_no=purchase.out_trade_no)
+        locks.note(Rank.DOCUMENT, "card purchase")
         purchase = CardPurchase.objects.select_for_update().get(pk=purchase_id)
         if purchase.status == PurchaseStatus.REFUNDED:
             return purchase
+        lock_membership(member_id=purchase.member_id)
+        locks.note(Rank.CARD, "card")
         card = MembershipCard.objects.select_for_update().filter(pk=purchase.card_id).first()
         if (
             purchase.status != PurchaseStatus.PAID

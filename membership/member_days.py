@@ -26,7 +26,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coupons.services import gift_pack_issue
+from loyalty import locks
 from loyalty.config import cached
+from loyalty.locks import Rank
 from members.models import Member
 from members.receiving import members_receiving
 from membership.models import CardStatus, MemberDay, MemberDayRun
@@ -152,6 +154,7 @@ def _push(*, run_id: int, member_day: MemberDay, day: date, now: datetime, chunk
     pushed = 0
     while True:
         with transaction.atomic():
+            locks.note(Rank.DOCUMENT, "member day run")
             run = MemberDayRun.objects.select_for_update(skip_locked=True).filter(pk=run_id).first()
             if run is None or run.finished_at is not None:
                 return pushed  # another worker is pushing it, or it is done

@@ -11,7 +11,7 @@ from coupons import services as coupon_services
 from loyalty import rounding
 from loyalty.errors import IdempotencyConflict
 from membership import cards, tiers
-from membership.models import GrowthEntry
+from membership.models import GrowthEntry, Membership
 
 NEW_MEMBER_OCCASION = "new_member"
 
@@ -20,8 +20,20 @@ NEW_MEMBER_OCCASION = "new_member"
 # upgrade, conditional cards.
 
 
+def membership_lock(*, member_id: int) -> Membership:
+    """Lock the member's membership row (created if missing) for a workflow that must hold it before its
+    coupons (``loyalty.locks``) and then records the order or refund here."""
+    return tiers.lock_membership(member_id=member_id)
+
+
 def membership_record_order(
-    *, member_id: int, order_no: str, paid_fen: int, completed_at, savepoint: bool = True
+    *,
+    member_id: int,
+    order_no: str,
+    paid_fen: int,
+    completed_at,
+    savepoint: bool = True,
+    locked: Membership | None = None,
 ) -> int:
     """A paid order completed: count ``paid_fen`` toward growth and cumulative spend.
 
@@ -38,11 +50,12 @@ def membership_record_order(
     pack, history, notification), and every conditional card whose threshold
     is now met.  Idempotent by ``order_no``: a repeated call changes nothing;
     the same order number with another amount is ``idempotency_conflict``.
+    ``locked``: the row from ``membership_lock`` in this transaction (not locked again).
     """
     if not isinstance(paid_fen, int) or paid_fen < 0:
         raise ValueError(f"paid_fen must be a non-negative integer, not {paid_fen!r}")
     with transaction.atomic(savepoint=savepoint):
-        membership = tiers.lock_membership(member_id=member_id)
+        membership = locked or tiers.lock_membership(member_id=member_id)
         policy = tiers.membership_policy()
         posting = tiers.growth_post(
             membership=membership,
@@ -83,8 +96,8 @@ def membership_record_refund(
 ) -> None:
     """Part (or all) of a completed order was refunded: take ``paid_fen`` back out, and what it gained.
 
-    Called inside checkout's refund transaction, before it touches coupons
-    and points (the lock order): locks the membership row.  The order's
+    Called inside checkout's refund transaction, which has locked the
+    membership row and the order's coupons (the lock order, ``loyalty.locks``).  The order's
     growth is recomputed from what is left paid and the difference taken
     back (so partial refunds add up exactly; growth counted at the order's
     completion time); cumulative spend goes down by the refunded amount,

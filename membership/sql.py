@@ -52,7 +52,9 @@ def create_membership(member_id: int) -> None:
 
 
 def try_lock_membership(member_id: int) -> Membership | None:
-    """The membership locked FOR UPDATE SKIP LOCKED, or None (held elsewhere, or none yet)."""
+    """The membership locked FOR UPDATE SKIP LOCKED, or None (held elsewhere, or none yet).
+
+    Never waits, so it may be taken out of the lock order (``loyalty.locks``)."""
     with connection.cursor() as cur:
         cur.execute(_TRY_LOCK, [member_id])
         row = cur.fetchone()

@@ -35,7 +35,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coupons.services import gift_pack_issue
+from loyalty import locks
 from loyalty.config import cached
+from loyalty.locks import Rank
 from loyalty.rows import lock_row
 from membership import sql
 from membership.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
@@ -55,6 +57,7 @@ def lock_membership(*, member_id: int) -> Membership:
     """The member's membership row, created if missing, locked FOR UPDATE until the transaction ends.
 
     Raw, and one statement when the row exists (every completed order locks it)."""
+    locks.note(Rank.MEMBERSHIP, f"membership of {member_id}")
     membership = lock_row(Membership, "member_id", member_id)
     if membership is None:
         sql.create_membership(member_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import namedtuple
 
+from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor
 from members.models import Member
 from notifications.models import Notification, SubscribeConsent, WechatDelivery
@@ -95,6 +96,7 @@ def insert_notifications(
     return set(cursor.fetchall())
 
 
+@takes(Rank.NOTIFICATION)
 def spend_credits(cursor, rows: list[tuple], now) -> list[int]:
     """Queue a delivery per row (idx, member, kind, dedupe key, template, page, data) that a credit pairs
     with, spending the credit; the new delivery ids."""
@@ -118,6 +120,7 @@ def credits(member_id: int, template_ids: list[str]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
+@takes(Rank.NOTIFICATION)
 def claim(cursor, *, ids: list[int] | None, limit: int, now, lease_until) -> list[Claimed]:
     """Take up to ``limit`` due deliveries (of ``ids`` unless None), their next attempt moved to ``lease_until``."""
     if ids is None:

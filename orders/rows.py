@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import connection
 from django.utils import timezone
 
+from loyalty.locks import Rank, takes
 from loyalty.rows import Names, lock_row
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 
@@ -78,6 +79,7 @@ def save_transition(order: Order, event: OrderEvent, update_fields: list[str]) -
         )
 
 
+@takes(Rank.DOCUMENT)
 def lock_order(order_no: str) -> Order | None:
     """The order, locked FOR UPDATE until the transaction ends (raw: every order event starts here)."""
     return lock_row(Order, "order_no", order_no)

@@ -1,9 +1,9 @@
 """Every write of the orders app: commit, cancel, complete, refund, and the unpaid-order timeout.
 
-Each public function is one transaction and takes its locks in one order,
-the same everywhere, so two of them never deadlock: the order row, then
-coupons by id, then the member's points account, then the stored-value
-account (the ledgers lock their own accounts).  A commit inserts its order
+Each public function is one transaction and takes its locks in the one
+order of ``loyalty.locks``, so two of them never deadlock: the order row,
+the membership row (complete, refund), coupons by id, the member's points
+account, the stored-value account (the ledgers lock their own accounts).  A commit inserts its order
 row last (it then carries the ledger entries): a row that does not exist yet
 can only be waited for by a duplicate commit of the same order_no, which
 takes the same locks in the same order and then answers as a replay.
@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from coupons import services as coupon_services
 from coupons.exceptions import CouponNotAvailable, CouponNotFound
-from loyalty import rounding
+from loyalty import locks, rounding
 from loyalty.errors import IdempotencyConflict
 from members.models import Member
 from members.receiving import lock_receiving
@@ -349,17 +349,18 @@ def order_complete(*, order_no: str) -> Result:
             + order.cash_fen
             - order.shipping_cash_fen
         )
-        # Membership before coupons and points: a card claim locks membership, then coupons and points
-        # (its opening gift); taking them in the same order keeps the two from deadlocking.
+        # The lock order (loyalty.locks): membership, the order's coupons, then what the upgrade gives.
+        locked = membership.membership_lock(member_id=order.member_id)
+        for coupon_id in sorted(order.coupon_ids):
+            coupon_services.coupon_use(coupon_id=coupon_id, order_no=order.order_no, now=now)
         completed_before = membership.membership_record_order(
             member_id=order.member_id,
             order_no=order.order_no,
             paid_fen=eligible,
             completed_at=now,
             savepoint=False,
+            locked=locked,
         )
-        for coupon_id in sorted(order.coupon_ids):
-            coupon_services.coupon_use(coupon_id=coupon_id, order_no=order.order_no, now=now)
         # No savepoint: any error aborts the completion, and the award's key is asked for only here, once.
         award = earning.points_award_purchase(
             member_id=order.member_id,
@@ -379,6 +380,7 @@ def order_complete(*, order_no: str) -> Result:
             if referrer_id:
                 # A closed inviter gets nothing; decided under its row lock, so a closure racing this
                 # completion either takes the reward back or is seen.
+                locks.another_member()
                 inviter = referrer_id if lock_receiving(member_ids=[referrer_id]) else None
                 earning.points_award_invite(
                     inviter_id=inviter, invitee_id=order.member_id, order_no=order.order_no
@@ -502,9 +504,15 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
         cash_fen=total("cash_fen") + shipping_cash,
         earned_points_reversed=clawback,
     )
-    # Membership, then coupons, then the ledgers' accounts: the order every path locks them in (the
-    # coupons this order used are locked only under the order's lock, so restoring them after the
-    # points an undone gift pack clawed back cannot deadlock).
+    # The lock order (loyalty.locks): membership, the order's coupons, then the ledgers' accounts.
+    membership.membership_lock(member_id=order.member_id)
+    if is_full:
+        for coupon_id in sorted(order.coupon_ids):
+            coupon = coupon_services.coupon_restore(
+                coupon_id=coupon_id, order_no=order.order_no, whole_order_refunded=True
+            )
+            if coupon.status == "available":
+                refund.coupons_restored.append(coupon_id)
     membership.membership_record_refund(
         member_id=order.member_id,
         order_no=order.order_no,
@@ -518,13 +526,6 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
             else 0
         ),
     )
-    if is_full:
-        for coupon_id in sorted(order.coupon_ids):
-            coupon = coupon_services.coupon_restore(
-                coupon_id=coupon_id, order_no=order.order_no, whole_order_refunded=True
-            )
-            if coupon.status == "available":
-                refund.coupons_restored.append(coupon_id)
     if points_back:
         refund.points_reverse_entry_id = points_ledger.points_reverse(
             member_id=order.member_id,
@@ -573,6 +574,8 @@ def _take_back_order_rewards(order: Order, key: str) -> None:
     referrer_id = Member.objects.filter(pk=order.member_id).values_list("referrer_id", flat=True).first()
     members = [order.member_id] + ([referrer_id] if referrer_id else [])
     for member_id, entry_id in earning.order_rewards(order_no=order.order_no, member_ids=members):
+        if member_id != order.member_id:
+            locks.another_member()
         points_ledger.points_reverse(
             member_id=member_id, entry_id=entry_id, idempotency_key=f"{key}:reward:{entry_id}"
         )

@@ -17,7 +17,9 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from loyalty import locks
 from loyalty.enqueue import enqueue_on_commit
+from loyalty.locks import Rank
 from payments import purposes
 from payments.exceptions import (
     FakePaymentsDisabled,
@@ -102,9 +104,19 @@ def payment_get(*, out_trade_no: str) -> Payment:
     return payment
 
 
+def payment_lock(*, out_trade_no: str) -> Payment | None:
+    """The payment row, locked until the transaction ends (None: no such payment).
+
+    Notifications lock the payment before its purpose's document, so a workflow that will refund a
+    payment locks it first too (``loyalty.locks``): the refund's later lock of it then never waits.
+    """
+    locks.note(Rank.PAYMENT, f"payment {out_trade_no}")
+    return Payment.objects.select_for_update().filter(out_trade_no=out_trade_no).first()
+
+
 def _apply_trade(trade: Trade) -> Payment:
     """Bring our payment in line with what WeChat says of it. Call inside a transaction."""
-    payment = Payment.objects.select_for_update().filter(out_trade_no=trade.out_trade_no).first()
+    payment = payment_lock(out_trade_no=trade.out_trade_no)
     if payment is None:
         raise NotificationInvalid(details={"reason": "unknown out_trade_no"})
     if trade.state not in ("SUCCESS", "CLOSED", "REFUND"):
@@ -176,6 +188,7 @@ def payment_handle_notification(*, headers, body: bytes) -> None:
 
 
 def _apply_refund_result(resource: dict) -> str:
+    locks.note(Rank.PAYMENT, f"payment refund {resource.get('out_refund_no')}")
     refund = (
         PaymentRefund.objects.select_for_update().filter(out_refund_no=resource.get("out_refund_no")).first()
     )
@@ -228,7 +241,7 @@ def payments_close_stale(*, limit: int = 500) -> int:
             if trade.opened:  # else its prepay never reached WeChat: there is nothing to close there
                 gateway.close(out_trade_no=payment.out_trade_no)
             with transaction.atomic():
-                locked = Payment.objects.select_for_update().get(pk=payment.pk)
+                locked = payment_lock(out_trade_no=payment.out_trade_no)
                 if locked.status == PaymentStatus.CREATED:
                     _mark_closed(locked)
                     closed += 1
@@ -250,7 +263,7 @@ def payment_refund(*, payment: Payment, amount_fen: int, reason: str, out_refund
     if existing is not None:
         return existing
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        payment = payment_lock(out_trade_no=payment.out_trade_no)
         if payment.status != PaymentStatus.PAID or amount_fen > payment.amount_fen - payment.refunded_fen:
             raise ValueError(f"payment {payment.out_trade_no} cannot refund {amount_fen} fen")
         payment.refunded_fen += amount_fen
@@ -265,6 +278,7 @@ def payment_refund(*, payment: Payment, amount_fen: int, reason: str, out_refund
 def payment_refund_submit(*, refund_id: int) -> PaymentRefund:
     """Submit a pending refund to WeChat (safe to repeat: WeChat keys refunds by out_refund_no)."""
     with transaction.atomic():
+        locks.note(Rank.PAYMENT, f"payment refund {refund_id}")
         refund = PaymentRefund.objects.select_for_update().select_related("payment").get(pk=refund_id)
         if refund.status not in (RefundStatus.PENDING, RefundStatus.PROCESSING):
             return refund

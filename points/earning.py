@@ -25,9 +25,10 @@ from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from loyalty import crypto, rounding
+from loyalty import crypto, locks, rounding
 from loyalty.config import cached
 from loyalty.errors import IdempotencyConflict
+from loyalty.locks import Rank
 from points import ledger
 from points.exceptions import CheckInDisabled
 from points.models import (
@@ -241,6 +242,7 @@ def _apply_caps(
             if granted > room:
                 granted, reason = room, reason or why
     if policy.monthly_budget is not None and granted > 0:
+        locks.note(Rank.POINTS_BUDGET, "points budget")
         budget, _ = PointsBudgetMonth.objects.select_for_update().get_or_create(month=month_start.date())
         room = max(policy.monthly_budget - budget.issued, 0)
         if granted > room:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from loyalty import prepared
+from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor
 from members.models import Member
 from members.receiving import receiving_sql
@@ -53,6 +54,7 @@ _CREATE_ACCOUNT = f"""INSERT INTO {_a.table} ({_a.member_id}, {_a.balance}, {_a.
 _ACCOUNT_ID = f"SELECT {_a.id} FROM {_a.table} WHERE {_a.member_id} = %s"
 
 
+@takes(Rank.POINTS)
 def lock_account(cur, member_id: int) -> AccountRow | None:
     """The member's account, locked FOR UPDATE, or None when it has none yet."""
     prepared.execute(cur, _LOCK, [member_id])
@@ -243,6 +245,7 @@ _EARN = prepared.Statement(
 )
 
 
+@takes(Rank.POINTS)
 def earn(cur, params: list) -> EarnRow | None:
     """The one-statement earn (lock, entry, balance, lot, debt repayment); None when the member has no account."""
     prepared.execute(cur, _EARN, params)
@@ -299,6 +302,7 @@ SELECT count(*) FROM ent
 """
 
 
+@takes(Rank.POINTS)
 def pick_expiry_chunk(cur, after: int, now: datetime, size: int) -> list[int]:
     """Lock (SKIP LOCKED) and return the ids of up to ``size`` accounts after ``after`` with a lot past due."""
     cur.execute(_PICK_CHUNK_SQL, [after, now, size])

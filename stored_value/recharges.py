@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coupons.services import gift_pack_coupons_lock, gift_pack_issue, gift_pack_revoke
-from loyalty import rounding
+from loyalty import locks, rounding
 from loyalty.errors import IdempotencyConflict
+from loyalty.locks import Rank, Space
 from payments import services as payments
 from points import earning
 from points import ledger as points_ledger
@@ -108,7 +109,7 @@ def recharge_create(*, member, plan_id: int, amount_fen: int) -> RechargeOrder:
     with transaction.atomic():
         # Recharges of one member are decided one at a time. Not under the account's row lock: spends
         # and crediting notifications never wait for this (in the API it lasts until the key's commit).
-        sql.advisory_lock(RECHARGE_LOCK_SPACE, member.pk)
+        locks.advisory_lock(Space.RECHARGE, member.pk)
         balance, frozen, pending = _balance_and_pending(
             member_id=member.pk, since=now - timedelta(minutes=policy.recharge_timeout_minutes)
         )
@@ -152,9 +153,6 @@ def recharge_create(*, member, plan_id: int, amount_fen: int) -> RechargeOrder:
     return order
 
 
-RECHARGE_LOCK_SPACE = -1  # advisory lock (space, member): coupon issuing uses (template id > 0, member)
-
-
 def _balance_and_pending(*, member_id: int, since) -> tuple[int, bool, int]:
     """(balance, frozen, recharges awaiting payment incl. their bonus), read in ONE statement.
 
@@ -192,7 +190,12 @@ def recharge_credit(*, payment) -> RechargeOrder:
     locked; it is idempotent all the same (every posting is keyed by the
     order).  A recharge closed meanwhile is still credited: the money arrived.
     """
-    order = RechargeOrder.objects.select_for_update().select_related("plan").get(pk=int(payment.reference))
+    locks.note(Rank.DOCUMENT, "recharge order")
+    order = (
+        RechargeOrder.objects.select_for_update(of=("self",))
+        .select_related("plan")
+        .get(pk=int(payment.reference))
+    )
     if order.status in (RechargeStatus.CREDITED, RechargeStatus.REFUNDED):
         return order
     if (
@@ -288,11 +291,17 @@ def recharge_refund(*, order_id: int, actor_id: int, reason: str, idempotency_ke
     nothing written.  Idempotent by ``idempotency_key``: a replay returns the
     first refund and takes back nothing more.
 
-    Locks in the documented order (``orders.services``): the recharge order,
-    the gift pack's coupons by id, the points account, the stored-value
-    account; the amounts are decided under the last.
+    Locks in the one order (``loyalty.locks``): the payment, the recharge
+    order, the gift pack's coupons by id, the points account, the
+    stored-value account; the amounts are decided under the last.
     """
     with transaction.atomic():
+        out_trade_no = (
+            RechargeOrder.objects.filter(pk=order_id).values_list("out_trade_no", flat=True).first()
+        )
+        if out_trade_no:
+            payments.payment_lock(out_trade_no=out_trade_no)
+        locks.note(Rank.DOCUMENT, "recharge order")
         order = RechargeOrder.objects.select_for_update().filter(pk=order_id).first()
         if order is None:
             raise RechargeNotFound()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from loyalty import prepared
+from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor
 from members.models import Member
 from stored_value.models import RechargeOrder, StoredValueAccount, StoredValueEntry, StoredValuePolicy
@@ -64,6 +65,7 @@ _POST = prepared.Statement(
 )
 
 
+@takes(Rank.STORED_VALUE)
 def lock_account(cur, member_id: int, default_spend_order: str) -> AccountRow | None:
     """The member's account locked FOR UPDATE, with the merchant's spend order; None without an account."""
     prepared.execute(cur, _LOCK, [member_id, default_spend_order])
@@ -113,8 +115,6 @@ _BALANCE = prepared.Statement(
     f"SELECT {_a.principal_fen}, {_a.bonus_fen}, {_a.frozen} FROM {_a.table} WHERE {_a.member_id} = $1::bigint",
 )
 
-_ADVISORY_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
-
 _BALANCE_AND_PENDING = f"""SELECT COALESCE(a.{_a.principal_fen} + a.{_a.bonus_fen}, 0), COALESCE(a.{_a.frozen}, false),
                       (SELECT COALESCE(SUM({_r.amount_fen} + {_r.bonus_fen}), 0) FROM {_r.table}
                         WHERE {_r.member_id} = %(member)s AND {_r.status} = 'created' AND {_r.created_at} > %(since)s)
@@ -150,12 +150,6 @@ def balance(member_id: int) -> Balance | None:
         prepared.execute(cur, _BALANCE, [member_id])
         row = cur.fetchone()
     return None if row is None else Balance(*row)
-
-
-def advisory_lock(space: int, key: int) -> None:
-    """A transaction-level advisory lock on (space, key)."""
-    with db_cursor() as cur:
-        cur.execute(_ADVISORY_LOCK, [space, key])
 
 
 def balance_and_pending(member_id: int, since) -> BalanceAndPending:

@@ -47,7 +47,6 @@ def test_an_issue_writes_the_coupon_and_event_the_orm_reads_and_reports_what_the
     member, closed = MemberFactory(), MemberFactory()
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cur:
-        sql.lock_template_member(cur, t.pk, member.pk)
         first = sql.issue(cur, _issue_params(t, member.pk, "k1", now))
         coupon = Coupon.objects.get(pk=first.coupon_id)
         assert first == sql.IssueOutcome(0, None, coupon.pk, True)
@@ -145,7 +144,6 @@ def test_the_bulk_statements_lock_count_insert_and_mark_as_the_orm_sees_it():
             )
             for target in BulkIssueTarget.objects.filter(bulk_issue=bulk, result="pending").order_by("id")
         ]
-        sql.lock_template_members(cur, t.pk, sorted(m.pk for m in members))
         under = sql.under_limit(cur, [m.pk for m in members], t.pk, 1)
         assert under == {m.pk for m in members if not Coupon.objects.filter(template=t, member=m).exists()}
         sql.bulk_insert(

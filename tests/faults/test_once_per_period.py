@@ -10,7 +10,8 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from loyalty.celery import app as celery_app
-from loyalty.jobs import JOB_LOCK_SPACE, latest_crontab_firing
+from loyalty.jobs import latest_crontab_firing
+from loyalty.locks import Space, advisory_key
 from loyalty.models import JobRun
 from points import ledger
 from points.models import PointsEntry
@@ -178,7 +179,7 @@ def test_a_claim_another_worker_is_running_is_skipped():
     other = raw_connection()  # the other worker's session, holding the claim
     try:
         with other.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s, %s)", [JOB_LOCK_SPACE, run.pk])
+            cur.execute("SELECT pg_advisory_lock(%s)", [advisory_key(Space.JOB, run.pk)])
 
         assert beat_trigger(expire_due, name).result is None
     finally:

@@ -1,7 +1,7 @@
 """The loyalty core's raw statements (loyalty/sql.py) write and read what the ORM would."""
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from loyalty import sql
@@ -25,16 +25,29 @@ def test_a_job_run_row_is_claimed_started_counted_and_ended_as_the_orm_reads_it(
             "w1",
         )
         assert sql.job_status(cur, run_id) == run.status
-        assert sql.try_lock(cur, -9, run_id) is True
+        assert sql.try_advisory_lock(run_id) is True
         sql.job_start(cur, run_id, "w3")
         sql.job_duplicate(cur, run_id)
         run.refresh_from_db()
         assert (run.attempts, run.duplicates, run.worker, run.finished_at) == (1, 1, "w3", None)
         sql.job_end(cur, run_id, "done", '{"n": 2}', "")
-        sql.unlock(cur, -9, run_id)
+        sql.advisory_unlock(run_id)
     run.refresh_from_db()
     assert (run.status, run.result, run.error) == ("done", {"n": 2}, "")
     assert run.finished_at is not None
+
+
+def test_advisory_locks_are_taken_and_given_back_by_key():
+    with transaction.atomic():
+        sql.advisory_xact_lock(7)
+        sql.advisory_xact_lock_many([8, 9])
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            )
+            assert {objid for (objid,) in cur.fetchall()} >= {7, 8, 9}
+    assert sql.try_advisory_lock(10) is True
+    sql.advisory_unlock(10)
 
 
 def test_an_idempotency_key_is_claimed_once():

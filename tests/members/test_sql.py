@@ -20,4 +20,3 @@ def test_the_members_locked_as_receiving_are_those_the_orm_finds_receiving():
     with transaction.atomic():
         assert sql.lock_members(ids, receiving_sql("m")) == expected == lock_receiving(member_ids=ids)
         assert members[1].pk not in expected and len(expected) == 3
-        sql.advisory_lock(-1, members[0].pk)

@@ -17,6 +17,7 @@ import time_machine
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from loyalty.locks import Space, advisory_key
 from mall.models import MallItem, Redemption
 from membership.models import CardPurchase, Membership
 from payments import services as payments
@@ -24,7 +25,6 @@ from payments.exceptions import PaymentUnavailable
 from payments.gateway import FakeGateway
 from payments.models import Payment
 from points.models import PointsAccount
-from stored_value import recharges
 from stored_value.models import RechargeOrder
 from tests.factories import (
     CardTypeFactory,
@@ -154,8 +154,8 @@ def test_a_recharge_asks_wechat_after_commit_with_the_members_recharge_lock_free
     in_flight["statements"] = [
         (
             "recharge lock",
-            "SELECT pg_try_advisory_xact_lock(%s, %s)",
-            [recharges.RECHARGE_LOCK_SPACE, member.pk],
+            "SELECT pg_try_advisory_xact_lock(%s)",
+            [advisory_key(Space.RECHARGE, member.pk)],
         ),
     ]
 

@@ -161,8 +161,6 @@ def test_the_balance_and_the_pending_recharges_are_the_orms():
     )
     assert pending == 500
     assert sql.balance_and_pending(MemberFactory().pk, since) == (0, False, 0)
-    with transaction.atomic():
-        sql.advisory_lock(-1, member.pk)
     today = timezone.localdate()
     days = sql.liability_by_day(today - timedelta(days=1), today, settings.TIME_ZONE)
     totals = StoredValueEntry.objects.aggregate(p=Sum("principal_fen"), b=Sum("bonus_fen"))

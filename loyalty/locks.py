@@ -1,0 +1,168 @@
+"""The one order in which locks are taken across the system, and the one scheme of advisory-lock keys.
+
+Two transactions deadlock only when each holds a lock the other waits for, which cannot happen when
+every transaction takes its locks in one global order.  ``Rank`` is that order, outermost first; a
+workflow may skip ranks but never go back to a lower one.  Rows of one rank are locked in id order.
+
+Every function that takes a lock says so with ``@takes(rank)`` (or ``note(rank)`` where a statement
+that does more also locks), so tests can record which locks a workflow takes and assert the order
+(``recording``, ``out_of_order``; tests/loyalty/test_lock_order.py runs the workflows that touch
+several ledgers).  Recording costs one context-variable read per lock when nobody records.
+
+Advisory locks have one key scheme: a ``Space`` and up to two ids, hashed to one bigint
+(``advisory_key``), so no two uses can collide by picking the same numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+from contextvars import ContextVar
+from enum import IntEnum
+
+from loyalty import sql
+
+
+class Rank(IntEnum):
+    """Lock ranks, outermost first.  Gaps leave room; the numbers mean nothing else."""
+
+    JOB = 10  # a job run's claim (session advisory lock, loyalty.jobs)
+    PAYMENT = 20  # a payment or a payment refund row: notifications start here, and refunds lock it first
+    DOCUMENT = 30  # what is acted on: an order, a recharge order, a redemption, a card purchase, a job's rows
+    MEMBER_WORKFLOW = 40  # advisory, per member: recharges, redemptions of an item, address edits
+    MEMBERSHIP = 50  # the membership row: the programme's per-member lock (tiers, growth, cards)
+    CARD = 60  # membership cards
+    COUPON = 70  # existing coupons, by id (using, voiding, restoring)
+    COUPON_CLAIM = 75  # advisory (template, member): a member's claims of a template one after the other
+    MEMBER = (
+        80  # the member row: closure (FOR NO KEY UPDATE) against grants asking who may receive (FOR SHARE)
+    )
+    COUPON_TEMPLATE = 90  # a template's stock, while issuing
+    POINTS = 100  # the points account (and its lots)
+    POINTS_BUDGET = 105  # the month's points budget, under the account being credited
+    STORED_VALUE = 110  # the stored-value account
+    MALL_ITEM = 120  # an item's stock
+    VIRTUAL_CODE = 130  # an item's virtual codes
+    NOTIFICATION = 140  # the outbox and subscription credits: last, since any workflow may notify
+
+
+class Space(IntEnum):
+    """What an advisory lock protects; part of its key."""
+
+    JOB = 1  # (job run id), session-level
+    RECHARGE = 2  # (member id): no recharge opens while the account closes
+    COUPON_CLAIM = 3  # (template id, member id): a member's claims of a template one after the other
+    MALL_REDEEM = 4  # (item id, member id): a member's redemptions of an item with limits
+    RFM_RUN = 5  # (): one RFM scoring at a time
+    REPORT_REFRESH = 6  # (): one refresh of the report tables at a time
+    ADDRESS_BOOK = 7  # (member id): a member's address edits one at a time
+
+
+#: The rank of each advisory space.
+SPACE_RANK = {
+    Space.JOB: Rank.JOB,
+    Space.RECHARGE: Rank.MEMBER_WORKFLOW,
+    Space.COUPON_CLAIM: Rank.COUPON_CLAIM,
+    Space.MALL_REDEEM: Rank.MEMBER_WORKFLOW,
+    Space.RFM_RUN: Rank.DOCUMENT,
+    Space.REPORT_REFRESH: Rank.DOCUMENT,
+    Space.ADDRESS_BOOK: Rank.MEMBER_WORKFLOW,
+}
+
+_trail: ContextVar[list | None] = ContextVar("lock_trail", default=None)
+_NEXT_MEMBER = 0
+
+
+def note(rank: Rank, what: str = "") -> None:
+    """Record that a lock of ``rank`` is being taken (only while someone records)."""
+    trail = _trail.get()
+    if trail is not None:
+        trail.append((rank, what))
+
+
+def takes(rank: Rank):
+    """Decorate a function that takes a lock of ``rank``."""
+
+    def decorate(func):
+        what = f"{func.__module__}.{func.__qualname__}"
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            note(rank, what)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@contextlib.contextmanager
+def recording():
+    """Collect the (rank, where) of every lock taken inside the block, in order."""
+    trail: list = []
+    token = _trail.set(trail)
+    try:
+        yield trail
+    finally:
+        _trail.reset(token)
+
+
+def another_member() -> None:
+    """The workflow goes on to another member's rows (an inviter's reward): their locks start a new
+    sequence.  No cycle can form that way, since an invitation tree has none."""
+    note(_NEXT_MEMBER, "another member")
+
+
+def out_of_order(trail: list) -> list[tuple]:
+    """The pairs (held, then taken) where a lock of a lower rank followed one of a higher rank.
+
+    Taking again what the transaction already holds (the same rank and description) never waits, so
+    it is not counted.
+    """
+    wrong, highest, held = [], None, set()
+    for rank, what in trail:
+        if rank == _NEXT_MEMBER:
+            highest, held = None, set()
+            continue
+        if (rank, what) in held:
+            continue
+        held.add((rank, what))
+        if highest is not None and rank < highest[0]:
+            wrong.append((highest, (rank, what)))
+        if highest is None or rank > highest[0]:
+            highest = (rank, what)
+    return wrong
+
+
+def advisory_key(space: Space, *ids: int) -> int:
+    """The one bigint key of an advisory lock on ``ids`` in ``space`` (a 64-bit hash: no collisions
+    between spaces or between id pairs in practice; a collision would only make two locks wait)."""
+    digest = hashlib.blake2b(":".join(map(str, (int(space), *ids))).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def advisory_lock(space: Space, *ids: int) -> None:
+    """A transaction-level advisory lock, held until the transaction ends."""
+    note(SPACE_RANK[space], f"advisory {space.name} {ids}")
+    sql.advisory_xact_lock(advisory_key(space, *ids))
+
+
+def advisory_lock_each(space: Space, ids: list[tuple[int, ...]]) -> None:
+    """The transaction-level lock of each tuple of ``ids``, in key order: two transactions taking
+    several locks of one space take the ones they share in the same order."""
+    if not ids:
+        return
+    for each in ids:
+        note(SPACE_RANK[space], f"advisory {space.name} {tuple(each)}")
+    sql.advisory_xact_lock_many(sorted({advisory_key(space, *each) for each in ids}))
+
+
+def try_session_lock(space: Space, *ids: int) -> bool:
+    """A session-level advisory lock if free now (released by ``session_unlock`` or the session's end)."""
+    note(SPACE_RANK[space], f"advisory {space.name} {ids}")
+    return sql.try_advisory_lock(advisory_key(space, *ids))
+
+
+def session_unlock(space: Space, *ids: int) -> None:
+    sql.advisory_unlock(advisory_key(space, *ids))

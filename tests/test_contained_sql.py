@@ -1,4 +1,4 @@
-"""Raw SQL lives only in each app's SQL module (docs: CONVENTIONS "Raw SQL, contained").
+"""Raw SQL lives only in each app's SQL module (docs/architecture.md, "Raw SQL").
 
 Application code runs statements through its app's ``sql.py`` (``orders/rows.py`` and
 ``loyalty/rows.py`` play that role for orders and for the shared row helpers; ``loyalty/prepared.py``

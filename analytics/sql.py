@@ -83,7 +83,7 @@ _LOCK_RFM_RUN = "SELECT pg_advisory_xact_lock(-3, 1)"
 _RFM_SCORES_DELETE = f"DELETE FROM {_rs.table}"
 
 # Recency is computed in the aggregate itself: a CTE of its own would be one more copy of every
-# scored member's facts (written to disk at a million members).
+# scored member's facts, which at scale spills to disk (bench/README.md).
 _RFM_SCORES_INSERT = f"""
 WITH facts AS MATERIALIZED (
     SELECT o.{_o.member_id} AS member_id,

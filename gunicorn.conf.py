@@ -1,10 +1,9 @@
 """gunicorn's settings wherever the web process runs: the Dockerfile, docker-compose, the demo, the benchmarks.
 
 Sync workers, 2 × cores + 1 (``WEB_CONCURRENCY`` overrides): the requests are CPU-bound (Django, DRF,
-the rules), and threads of one worker queue for its GIL.  Measured with ``bench/checkout.py`` at
-8 clients on 2 cores: 3 workers × 4 threads gave a request p99 of 275 ms, 5 × 2 threads 277 ms, 5 sync
-workers 168 ms, at the same throughput.  A sync worker is held by a slow client for the whole request,
-so production keeps a buffering proxy in front (it is there for TLS anyway: docker-compose.yml).
+the rules), and threads of one worker queue for its GIL (bench/README.md, "Why it is tuned so").  A
+sync worker is held by a slow client for the whole request, so production keeps a buffering proxy in
+front (it is there for TLS anyway: docker-compose.yml).
 """
 
 import multiprocessing
@@ -25,9 +24,8 @@ else:
 
 def post_worker_init(worker):
     """Import every view now (not on the first request), then move everything loaded so far out of the
-    garbage collector's sight: the ~130,000 objects of Django and the project are never garbage, yet each
-    full collection walked them all.  Measured in-process over the checkout cycle: about 0.4 ms less CPU
-    per cycle, and no pause of a full collection in the middle of a request."""
+    garbage collector's sight: Django's and the project's objects are never garbage, yet a full
+    collection would walk them all in the middle of a request (bench/README.md)."""
     import gc
 
     from django.urls import get_resolver

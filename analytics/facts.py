@@ -6,7 +6,14 @@ value is what the member paid (stored value + cash, shipping included) minus
 what was refunded of those two.  Points and coupons are discounts, not
 payment, so they never count.  A cancelled or never-paid order has no
 ``completed_at``.
+
+Both fragments read the order under the alias ``o``; column names come from the model.
 """
 
-PURCHASE_WHERE = "o.completed_at IS NOT NULL AND o.status <> 'refunded'"
-PAID_FEN = "(o.stored_value_fen + o.cash_fen - o.refunded_stored_value_fen - o.refunded_cash_fen)"
+from loyalty.rows import Names
+from orders.models import Order
+
+_o = Names(Order)
+
+PURCHASE_WHERE = f"o.{_o.completed_at} IS NOT NULL AND o.{_o.status} <> 'refunded'"
+PAID_FEN = f"(o.{_o.stored_value_fen} + o.{_o.cash_fen} - o.{_o.refunded_stored_value_fen} - o.{_o.refunded_cash_fen})"

@@ -1,21 +1,51 @@
-"""The analytics app's SQL module: the member portrait's purchases.
+"""The analytics app's SQL: the member portrait's purchases, RFM's scoring and the report tables.
 
-Table and column names come from the models (``loyalty.rows.Names``); the statement is written once.
-(The reports' and RFM's set-based statements, in ``analytics.reports`` and ``analytics.rfm``, are
-still to move here.)  tests/analytics/test_sql.py checks it against the ORM.
+Table and column names come from the models (``loyalty.rows.Names``) and are put into the text once,
+at import; rows come back as named records.  What a purchase is, and what it paid, is ``facts.py``'s.
+The reports' and RFM's rules are explained in ``analytics.reports`` and ``analytics.rfm``, which run
+these statements.  tests/analytics/test_sql.py checks them against the ORM.
 """
 
 from __future__ import annotations
 
 from collections import namedtuple
+from datetime import date, datetime
 
 from analytics.facts import PAID_FEN, PURCHASE_WHERE
+from analytics.models import (
+    AttributionDaily,
+    CouponDaily,
+    DailyMetrics,
+    MonthlyMetrics,
+    ReportRun,
+    RfmScore,
+    RunStatus,
+)
+from coupons.models import Coupon
 from loyalty.rows import Names, db_cursor
+from members.models import Member
+from membership.models import MembershipCard
 from orders.models import Order
+from points.models import PointsEntry
+from stored_value.models import StoredValueEntry
 
 _o = Names(Order)
+_m = Names(Member)
+_pe = Names(PointsEntry)
+_c = Names(Coupon)
+_sve = Names(StoredValueEntry)
+_mc = Names(MembershipCard)
+_rs = Names(RfmScore)
+_rr = Names(ReportRun)
+_dm = Names(DailyMetrics)
+_mm = Names(MonthlyMetrics)
+_ad = Names(AttributionDaily)
+_cd = Names(CouponDaily)
 
 Purchase = namedtuple("Purchase", "order_no status completed_at paid_fen goods_fen counts")
+RfmResult = namedtuple("RfmResult", "scored r_cuts f_cuts m_cuts")
+
+# --- the member portrait ------------------------------------------------------------------------
 
 _MEMBER_PURCHASES = f"""
             SELECT o.{_o.order_no}, o.{_o.status}, o.{_o.completed_at}, {PAID_FEN} AS paid, o.{_o.goods_fen},
@@ -29,3 +59,264 @@ def member_purchases(member_id: int, limit: int) -> list[Purchase]:
     with db_cursor() as cur:
         cur.execute(_MEMBER_PURCHASES, [member_id, limit])
         return [Purchase(*row) for row in cur.fetchall()]
+
+
+# --- RFM (analytics.rfm) ----------------------------------------------------------------------------
+
+# A score of RFM_HIGH or more is "high" (at or above the middle quintile).
+RFM_HIGH = 3
+
+_SEGMENT = f"""
+CASE
+  WHEN r >= {RFM_HIGH} AND f >= {RFM_HIGH} AND m >= {RFM_HIGH} THEN 'important_value'
+  WHEN r >= {RFM_HIGH} AND f <  {RFM_HIGH} AND m >= {RFM_HIGH} THEN 'important_develop'
+  WHEN r <  {RFM_HIGH} AND f >= {RFM_HIGH} AND m >= {RFM_HIGH} THEN 'important_keep'
+  WHEN r <  {RFM_HIGH} AND f <  {RFM_HIGH} AND m >= {RFM_HIGH} THEN 'important_retain'
+  WHEN r >= {RFM_HIGH} AND f >= {RFM_HIGH} THEN 'general_value'
+  WHEN r >= {RFM_HIGH} THEN 'general_develop'
+  WHEN f >= {RFM_HIGH} THEN 'general_keep'
+  ELSE 'general_retain'
+END"""
+
+_LOCK_RFM_RUN = "SELECT pg_advisory_xact_lock(-3, 1)"
+
+_RFM_SCORES_DELETE = f"DELETE FROM {_rs.table}"
+
+# Recency is computed in the aggregate itself: a CTE of its own would be one more copy of every
+# scored member's facts, which at scale spills to disk (bench/README.md).
+_RFM_SCORES_INSERT = f"""
+WITH facts AS MATERIALIZED (
+    SELECT o.{_o.member_id} AS member_id,
+           max(o.{_o.completed_at}) AS last_at,
+           count(*) AS frequency,
+           sum({PAID_FEN})::bigint AS monetary,
+           floor(extract(epoch FROM (%(as_of)s - max(o.{_o.completed_at}))) / 86400)::int AS recency
+    FROM {_o.table} o
+    WHERE {PURCHASE_WHERE}
+      AND o.{_o.completed_at} >= %(since)s AND o.{_o.completed_at} < %(as_of)s
+    GROUP BY o.{_o.member_id}
+), cuts AS (
+    SELECT percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY recency) AS r_cuts,
+           percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY frequency) AS f_cuts,
+           percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY monetary) AS m_cuts
+    FROM facts
+), scored AS (
+    SELECT s.*, {_SEGMENT} AS segment FROM (
+        SELECT me.*,
+               5 - (c.r_cuts[1] < me.recency)::int - (c.r_cuts[2] < me.recency)::int
+                 - (c.r_cuts[3] < me.recency)::int - (c.r_cuts[4] < me.recency)::int AS r,
+               1 + (c.f_cuts[1] < me.frequency)::int + (c.f_cuts[2] < me.frequency)::int
+                 + (c.f_cuts[3] < me.frequency)::int + (c.f_cuts[4] < me.frequency)::int AS f,
+               1 + (c.m_cuts[1] < me.monetary)::int + (c.m_cuts[2] < me.monetary)::int
+                 + (c.m_cuts[3] < me.monetary)::int + (c.m_cuts[4] < me.monetary)::int AS m
+        FROM facts me CROSS JOIN cuts c
+        -- A fence: pulled up, the subquery's r, f and m would be copied into the segment CASE and
+        -- evaluated there some twenty times per member instead of once.
+        OFFSET 0
+    ) s
+), written AS (
+    -- Runs to completion although nothing reads it (PostgreSQL's rule for data-modifying CTEs);
+    -- without RETURNING: one row per fact, so the facts give the count.
+    INSERT INTO {_rs.table}
+        ({_rs.member_id}, {_rs.run_id}, {_rs.last_purchase_at}, {_rs.recency_days}, {_rs.frequency},
+         {_rs.monetary_fen}, {_rs.r_score}, {_rs.f_score}, {_rs.m_score}, {_rs.segment})
+    SELECT member_id, %(run)s, last_at, recency, frequency, monetary, r, f, m, segment FROM scored
+)
+SELECT (SELECT count(*) FROM facts), c.r_cuts, c.f_cuts, c.m_cuts FROM cuts c
+"""
+
+
+def lock_rfm_run(cur) -> None:
+    """One RFM computation at a time, until the transaction ends."""
+    cur.execute(_LOCK_RFM_RUN)
+
+
+def rfm_scores_delete(cur) -> None:
+    """Delete every score (the table holds only the latest run's)."""
+    cur.execute(_RFM_SCORES_DELETE)
+
+
+def rfm_scores_insert(cur, *, run_id: int, since: datetime, as_of: datetime) -> RfmResult:
+    """Score every member with a purchase in ``[since, as_of)`` under ``run_id``; how many, and the cuts.
+
+    The cut points are None when nobody was scored.
+    """
+    cur.execute(_RFM_SCORES_INSERT, {"since": since, "as_of": as_of, "run": run_id})
+    return RfmResult(*cur.fetchone())
+
+
+# --- the report tables (analytics.reports) -----------------------------------------------------------
+
+# The merchant-local days start..end as a half-open range of instants.
+_BOUNDS = """
+    (%(start)s::date::timestamp AT TIME ZONE %(tz)s) AS t0,
+    ((%(end)s::date + 1)::timestamp AT TIME ZONE %(tz)s) AS t1
+"""
+
+_LOCK_REPORT_RUN = f"SELECT 1 FROM {_rr.table} WHERE {_rr.id} = %s FOR UPDATE"
+_LOCK_REPORT_REFRESH = "SELECT pg_advisory_xact_lock(-3, 2)"
+_REPORT_RUNS_FAIL_ABANDONED = f"""UPDATE {_rr.table} SET {_rr.status} = %s, {_rr.finished_at} = %s
+               WHERE {_rr.id} IN (SELECT {_rr.id} FROM {_rr.table} WHERE {_rr.status} = %s AND {_rr.id} <> %s
+                            FOR UPDATE SKIP LOCKED)"""
+
+_DAILY_DELETE = f"DELETE FROM {_dm.table} WHERE {_dm.day} BETWEEN %(start)s AND %(end)s"
+_DAILY_INSERT = f"""
+INSERT INTO {_dm.table}
+    ({_dm.day}, {_dm.purchases}, {_dm.buyers}, {_dm.sales_fen}, {_dm.new_members}, {_dm.points_earned},
+     {_dm.points_spent}, {_dm.points_expired}, {_dm.coupons_issued}, {_dm.coupons_used}, {_dm.bonus_issued_fen},
+     {_dm.bonus_forfeited_fen}, {_dm.is_member_day}, {_dm.computed_at})
+WITH b AS (SELECT {_BOUNDS}),
+days AS (SELECT d::date AS day FROM generate_series(%(start)s::date, %(end)s::date, interval '1 day') d),
+p AS (
+    SELECT (o.{_o.completed_at} AT TIME ZONE %(tz)s)::date AS day, count(*) AS n,
+           count(DISTINCT o.{_o.member_id}) AS buyers, sum({PAID_FEN})::bigint AS paid
+    FROM {_o.table} o, b
+    WHERE {PURCHASE_WHERE} AND o.{_o.completed_at} >= b.t0 AND o.{_o.completed_at} < b.t1 GROUP BY 1
+), nm AS (
+    SELECT (m.{_m.registered_at} AT TIME ZONE %(tz)s)::date AS day, count(*) AS n
+    FROM {_m.table} m, b WHERE m.{_m.registered_at} >= b.t0 AND m.{_m.registered_at} < b.t1 GROUP BY 1
+), pts AS (
+    SELECT (e.{_pe.created_at} AT TIME ZONE %(tz)s)::date AS day,
+           COALESCE(sum(e.{_pe.amount}) FILTER (WHERE e.{_pe.kind} = 'earn'), 0) AS earned,
+           COALESCE(-sum(e.{_pe.amount}) FILTER (WHERE e.{_pe.kind} = 'spend'), 0) AS spent,
+           COALESCE(-sum(e.{_pe.amount}) FILTER (WHERE e.{_pe.kind} = 'expire'), 0) AS expired
+    FROM {_pe.table} e, b WHERE e.{_pe.created_at} >= b.t0 AND e.{_pe.created_at} < b.t1 GROUP BY 1
+), ci AS (
+    SELECT (c.{_c.issued_at} AT TIME ZONE %(tz)s)::date AS day, count(*) AS n
+    FROM {_c.table} c, b WHERE c.{_c.issued_at} >= b.t0 AND c.{_c.issued_at} < b.t1 GROUP BY 1
+), cu AS (
+    SELECT (c.{_c.used_at} AT TIME ZONE %(tz)s)::date AS day, count(*) AS n
+    FROM {_c.table} c, b
+    WHERE c.{_c.status} = 'used' AND c.{_c.used_at} >= b.t0 AND c.{_c.used_at} < b.t1 GROUP BY 1
+), sv AS (
+    SELECT (e.{_sve.created_at} AT TIME ZONE %(tz)s)::date AS day,
+           COALESCE(sum(e.{_sve.bonus_fen}) FILTER (WHERE e.{_sve.kind} = 'bonus'), 0) AS bonus,
+           COALESCE(-sum(e.{_sve.bonus_fen}) FILTER (WHERE e.{_sve.kind} = 'recharge_refund'), 0) AS forfeited
+    FROM {_sve.table} e, b WHERE e.{_sve.created_at} >= b.t0 AND e.{_sve.created_at} < b.t1 GROUP BY 1
+)
+SELECT days.day, COALESCE(p.n, 0), COALESCE(p.buyers, 0), COALESCE(p.paid, 0), COALESCE(nm.n, 0),
+       COALESCE(pts.earned, 0), COALESCE(pts.spent, 0), COALESCE(pts.expired, 0),
+       COALESCE(ci.n, 0), COALESCE(cu.n, 0),
+       COALESCE(sv.bonus, 0), COALESCE(sv.forfeited, 0), days.day = ANY(%(member_days)s::date[]), %(now)s
+FROM days
+LEFT JOIN p ON p.day = days.day LEFT JOIN nm ON nm.day = days.day LEFT JOIN pts ON pts.day = days.day
+LEFT JOIN ci ON ci.day = days.day LEFT JOIN cu ON cu.day = days.day LEFT JOIN sv ON sv.day = days.day
+"""
+
+_ATTRIBUTION_DELETE = f"DELETE FROM {_ad.table} WHERE {_ad.day} BETWEEN %(start)s AND %(end)s"
+_ATTRIBUTION_INSERT = f"""
+INSERT INTO {_ad.table} ({_ad.day}, {_ad.kind}, {_ad.key}, {_ad.count})
+WITH b AS (SELECT {_BOUNDS})
+SELECT (m.{_m.registered_at} AT TIME ZONE %(tz)s)::date, 'registration', m.{_m.registration_channel}, count(*)
+FROM {_m.table} m, b WHERE m.{_m.registered_at} >= b.t0 AND m.{_m.registered_at} < b.t1 GROUP BY 1, 3
+UNION ALL
+SELECT (c.{_mc.created_at} AT TIME ZONE %(tz)s)::date, 'card_channel', c.{_mc.channel}, count(*)
+FROM {_mc.table} c, b WHERE c.{_mc.created_at} >= b.t0 AND c.{_mc.created_at} < b.t1 GROUP BY 1, 3
+UNION ALL
+SELECT (c.{_mc.created_at} AT TIME ZONE %(tz)s)::date, 'card_staff', c.{_mc.staff}, count(*)
+FROM {_mc.table} c, b WHERE c.{_mc.created_at} >= b.t0 AND c.{_mc.created_at} < b.t1 AND c.{_mc.staff} <> ''
+GROUP BY 1, 3
+"""
+
+_COUPON_DAILY_DELETE = f"DELETE FROM {_cd.table} WHERE {_cd.day} BETWEEN %(start)s AND %(end)s"
+_COUPON_DAILY_INSERT = f"""
+INSERT INTO {_cd.table} ({_cd.day}, {_cd.template_id}, {_cd.issued}, {_cd.used})
+WITH b AS (SELECT {_BOUNDS}),
+ev AS (
+    SELECT (c.{_c.issued_at} AT TIME ZONE %(tz)s)::date AS day, c.{_c.template_id} AS template_id,
+           1 AS issued, 0 AS used
+    FROM {_c.table} c, b WHERE c.{_c.issued_at} >= b.t0 AND c.{_c.issued_at} < b.t1
+    UNION ALL
+    SELECT (c.{_c.used_at} AT TIME ZONE %(tz)s)::date, c.{_c.template_id}, 0, 1
+    FROM {_c.table} c, b WHERE c.{_c.status} = 'used' AND c.{_c.used_at} >= b.t0 AND c.{_c.used_at} < b.t1
+)
+SELECT day, template_id, sum(issued), sum(used) FROM ev GROUP BY 1, 2
+"""
+
+_MONTHLY_DELETE = f"DELETE FROM {_mm.table}"
+# All months at once: a cohort's 90 days reach into later months, and a month's
+# repeat buyers depend only on that month, so the whole table is one statement.
+_MONTHLY_INSERT = f"""
+INSERT INTO {_mm.table}
+    ({_mm.month}, {_mm.buyers}, {_mm.repeat_buyers}, {_mm.active_members}, {_mm.cohort_size},
+     {_mm.cohort_30}, {_mm.cohort_60}, {_mm.cohort_90}, {_mm.computed_at})
+WITH p AS MATERIALIZED (
+    SELECT o.{_o.id} AS id, o.{_o.member_id} AS member_id, o.{_o.completed_at} AS completed_at,
+           date_trunc('month', o.{_o.completed_at} AT TIME ZONE %(tz)s)::date AS month
+    FROM {_o.table} o WHERE {PURCHASE_WHERE}
+), per_month AS (
+    SELECT month, member_id, count(*) AS n FROM p GROUP BY 1, 2
+), months AS (
+    SELECT month, count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeat_buyers FROM per_month GROUP BY 1
+), ranked AS (
+    SELECT member_id, completed_at,
+           row_number() OVER (PARTITION BY member_id ORDER BY completed_at, id) AS rn
+    FROM p
+), firsts AS (
+    SELECT member_id, min(completed_at) FILTER (WHERE rn = 1) AS first_at,
+           min(completed_at) FILTER (WHERE rn = 2) AS again_at
+    FROM ranked WHERE rn <= 2 GROUP BY 1
+), cohorts AS (
+    SELECT date_trunc('month', first_at AT TIME ZONE %(tz)s)::date AS month,
+           count(*) AS size,
+           count(*) FILTER (WHERE again_at <= first_at + interval '30 days') AS d30,
+           count(*) FILTER (WHERE again_at <= first_at + interval '60 days') AS d60,
+           count(*) FILTER (WHERE again_at <= first_at + interval '90 days') AS d90
+    FROM firsts
+    GROUP BY 1
+)
+SELECT COALESCE(months.month, cohorts.month), COALESCE(buyers, 0), COALESCE(repeat_buyers, 0),
+       COALESCE(buyers, 0), COALESCE(size, 0), COALESCE(d30, 0), COALESCE(d60, 0), COALESCE(d90, 0), %(now)s
+FROM months FULL JOIN cohorts ON cohorts.month = months.month
+"""
+
+
+def lock_report_run(cur, run_id: int) -> None:
+    """Hold the refresh's own run row until the transaction ends (how a live refresh is told apart)."""
+    cur.execute(_LOCK_REPORT_RUN, [run_id])
+
+
+def lock_report_refresh(cur) -> None:
+    """One report refresh at a time, until the transaction ends."""
+    cur.execute(_LOCK_REPORT_REFRESH)
+
+
+def report_runs_fail_abandoned(cur, *, run_id: int, now: datetime) -> None:
+    """Mark failed every other run still "running" whose row nobody holds (SKIP LOCKED)."""
+    cur.execute(_REPORT_RUNS_FAIL_ABANDONED, [RunStatus.FAILED, now, RunStatus.RUNNING, run_id])
+
+
+def daily_delete(cur, *, start: date, end: date) -> None:
+    cur.execute(_DAILY_DELETE, {"start": start, "end": end})
+
+
+def daily_insert(cur, *, start: date, end: date, tz: str, now: datetime, member_days: list[date]) -> None:
+    """One row per local day of ``start..end`` (``tz``), zeros included; ``member_days`` are flagged."""
+    cur.execute(_DAILY_INSERT, {"start": start, "end": end, "tz": tz, "now": now, "member_days": member_days})
+
+
+def attribution_delete(cur, *, start: date, end: date) -> None:
+    cur.execute(_ATTRIBUTION_DELETE, {"start": start, "end": end})
+
+
+def attribution_insert(cur, *, start: date, end: date, tz: str) -> None:
+    """Registrations per local day and channel; cards claimed per day by channel and by staff."""
+    cur.execute(_ATTRIBUTION_INSERT, {"start": start, "end": end, "tz": tz})
+
+
+def coupon_daily_delete(cur, *, start: date, end: date) -> None:
+    cur.execute(_COUPON_DAILY_DELETE, {"start": start, "end": end})
+
+
+def coupon_daily_insert(cur, *, start: date, end: date, tz: str) -> None:
+    """Coupons issued and used (still used) per local day and template."""
+    cur.execute(_COUPON_DAILY_INSERT, {"start": start, "end": end, "tz": tz})
+
+
+def monthly_delete(cur) -> None:
+    cur.execute(_MONTHLY_DELETE)
+
+
+def monthly_insert(cur, *, tz: str, now: datetime) -> None:
+    """Every month with a purchase or a cohort: buyers, repeat buyers, cohort sizes and returns."""
+    cur.execute(_MONTHLY_INSERT, {"tz": tz, "now": now})

@@ -25,11 +25,12 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.db import connection, models
+from django.db import models
+
+from loyalty import sql
 
 T = TypeVar("T")
 
-VERSION_TABLE = "loyalty_config_version"
 TRIGGER = "loyalty_config_changed"
 
 _copies: dict[str, tuple[int, object]] = {}
@@ -41,10 +42,7 @@ def config_version() -> int | None:
     version = getattr(_request, "version", None)
     if version is not None:
         return version
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT version FROM {VERSION_TABLE} WHERE id = 1")
-        row = cur.fetchone()
-    version = row[0] if row else None
+    version = sql.config_version()
     if getattr(_request, "active", False):
         _request.version = version
     return version
@@ -54,10 +52,6 @@ def note_version(version: int | None) -> None:
     """Use ``version``, read by a statement the request ran anyway, for the rest of this request."""
     if getattr(_request, "active", False):
         _request.version = version
-
-
-#: Appended to a statement's select list to read the version in the same round trip (``note_version``).
-VERSION_SUBQUERY = f"(SELECT version FROM {VERSION_TABLE} WHERE id = 1)"
 
 
 def cached(name: str, *, depends_on: tuple[type[models.Model], ...], load: Callable[[], T]) -> T:

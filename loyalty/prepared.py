@@ -3,8 +3,7 @@
 psycopg2 puts the parameters into the SQL text on the client, so PostgreSQL
 parses, analyses and plans every statement it receives anew.  For a posting
 (a lock, a lot query and one multi-CTE write) that planning was a large part
-of the server's CPU per posting, which at 16 connections on two cores is
-what limits postings per second (bench/README.md).  A statement run through
+of the server's CPU per posting (bench/README.md).  A statement run through
 ``execute`` is PREPAREd once per connection and EXECUTEd after that: the
 server plans it once (it keeps a generic plan when that is no worse) and
 re-plans by itself when a table it reads changes.

@@ -96,8 +96,8 @@ def percent_discount(eligible_fen: int, percent_off: int) -> int:
 
     Why not round down: the member is promised e.g. 8折 of the price, and
     rounding to the nearest fen keeps what they pay within half a fen of that
-    promise, with the tie in their favour (the design brief rules out rounding
-    halves against the member).  The result never exceeds ``eligible_fen``
+    promise, with the tie in their favour (a half fen is never rounded against
+    the member: docs/rules/coupons.md).  The result never exceeds ``eligible_fen``
     since percent ≤ 100.  The cap (``max_discount_fen``) applies afterwards.
     """
     return (2 * eligible_fen * percent_off + 100) // 200

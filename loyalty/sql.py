@@ -1,5 +1,5 @@
-"""The loyalty core's SQL: the raw statements of the job runs, the API's idempotency keys and its
-signed-request nonces, named, one function each.
+"""The loyalty core's SQL: the raw statements of the job runs, the API's idempotency keys, its
+signed-request nonces and the configuration version, named, one function each.
 
 Table and column names come from the models (``loyalty.rows.Names``) and are put into the text once,
 at import; rows come back as named records.  tests/loyalty/test_sql.py checks them against the ORM.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from loyalty import config, prepared
+from loyalty import prepared
 from loyalty.models import ApiClient, ApiNonce, IdempotencyRecord, JobRun
 from loyalty.rows import Names, db_cursor
 
@@ -20,6 +20,26 @@ _ac = Names(ApiClient)
 _an = Names(ApiNonce)
 
 NonceCheck = namedtuple("NonceCheck", "valid stored version")
+
+# --- the configuration version (loyalty.config) ---------------------------------------------------
+
+# One row, made and moved by SQL alone (loyalty/migrations/0006_config_version.py): it has no model.
+CONFIG_VERSION_TABLE = "loyalty_config_version"
+
+#: Appended to a statement's select list to read the version in the same round trip
+#: (``loyalty.config.note_version``).
+CONFIG_VERSION_SUBQUERY = f"(SELECT version FROM {CONFIG_VERSION_TABLE} WHERE id = 1)"
+
+_CONFIG_VERSION = f"SELECT version FROM {CONFIG_VERSION_TABLE} WHERE id = 1"
+
+
+def config_version() -> int | None:
+    """The configuration version now, or None if its row is missing (a flushed test database)."""
+    with db_cursor() as cur:
+        cur.execute(_CONFIG_VERSION)
+        row = cur.fetchone()
+    return row[0] if row else None
+
 
 # --- job runs -------------------------------------------------------------------------------------
 
@@ -84,7 +104,7 @@ _NONCE = prepared.Statement(
                WHERE {_ac.id} IN (SELECT {_an.client_id} FROM n)
                  AND ({_ac.last_used_at} IS NULL
                       OR {_ac.last_used_at} < now() - interval '{LAST_USED_RESOLUTION_SECONDS} seconds'))
-    SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM n), {config.VERSION_SUBQUERY}
+    SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM n), {CONFIG_VERSION_SUBQUERY}
 """,
 )
 

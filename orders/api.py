@@ -236,7 +236,8 @@ def _order_response(result, created_status=200):
     """The order as the service left it, with its lines (one query); history is at GET …/orders/{order_no}.
 
     Built by hand in the shape of ``CommitResultSerializer`` (which documents it): these answers are the
-    hot path of checkout, and building a ModelSerializer's fields took a quarter of a request's CPU.
+    hot path of checkout, where building a ModelSerializer's fields is a large share of the request's CPU
+    (bench/README.md).
     """
     order = result.order
     data = {}

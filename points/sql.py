@@ -256,11 +256,9 @@ def earn(cur, params: list) -> EarnRow | None:
 # --- the expiry job ---------------------------------------------------------------------
 
 # The next chunk: accounts after the last one with a lot past due, probed one by one (in id order,
-# stopping at the chunk's size) on the open-lots index, index only.  Written as EXISTS, the planner
-# made it a merge semi join whose lot side started at the first account, not at ``after``: chunk n
-# read the lots of every account before it (at 1,000,000 lots, 250,000 index entries and heap rows in
-# a chunk half-way through, 98 ms instead of 0.4 ms), so the job's picks grew with the square of the
-# data and took half of its time.  A scalar subquery with LIMIT is never turned into a join.
+# stopping at the chunk's size) on the open-lots index, index only.  A scalar subquery with LIMIT, not
+# EXISTS: the planner turns EXISTS into a join that starts at the first account rather than at
+# ``after``, so each chunk would read the lots of every account before it (bench/README.md).
 _PICK_CHUNK_SQL = f"""
 SELECT a.{_a.id} FROM {_a.table} a
 WHERE a.{_a.id} > %s AND (
@@ -272,9 +270,8 @@ FOR UPDATE SKIP LOCKED
 
 
 # Every table is reached through ``ids`` (the chunk's locked accounts) on an index: the account's
-# primary key and an index of the lots by account (at 1,000,000 lots, one chunk of 200 accounts reads
-# ~600 buffers for its lots, all in shared buffers: EXPLAIN (ANALYZE, BUFFERS)).  Joined only to the
-# CTEs, the planner, which cannot estimate a CTE's rows, hashed whole tables in every chunk.
+# primary key and the lots' index by account, so a chunk reads only its own accounts' rows.  Joined
+# only to the CTEs, whose rows the planner cannot estimate, it hashed whole tables in every chunk.
 _EXPIRE_CHUNK_SQL = f"""
 WITH due AS (
     SELECT l.{_l.id}, l.{_l.account_id}, l.{_l.remaining} FROM {_l.table} l

@@ -1,4 +1,4 @@
-"""Raw SQL lives only in each app's SQL module (docs: CONVENTIONS "Raw SQL, contained").
+"""Raw SQL lives only in each app's SQL module (docs/architecture.md, "Raw SQL").
 
 Application code runs statements through its app's ``sql.py`` (``orders/rows.py`` and
 ``loyalty/rows.py`` play that role for orders and for the shared row helpers; ``loyalty/prepared.py``
@@ -18,13 +18,6 @@ SQL_MODULES = {"orders/rows.py", "loyalty/rows.py", "loyalty/prepared.py"}
 
 # The ledgers' invariant checks run their own SQL, next to the rules they check.
 CHECKS = {"loyalty/management/commands/verify_ledgers.py"}
-
-# Not converted yet: each of these is to move its statements into its app's sql.py, then leave the list.
-NOT_YET = {
-    "analytics/reports.py",
-    "analytics/rfm.py",
-    "loyalty/config.py",
-}
 
 SKIPPED_DIRS = {"tests", "bench", "migrations", ".venv", "node_modules", "static", "docs"}
 
@@ -51,15 +44,8 @@ def _raw_sql_files() -> dict[str, list[int]]:
 
 
 def test_sql_is_executed_only_in_the_sql_modules():
-    offenders = {
-        rel: lines for rel, lines in _raw_sql_files().items() if not _allowed(rel) and rel not in NOT_YET
-    }
+    offenders = {rel: lines for rel, lines in _raw_sql_files().items() if not _allowed(rel)}
     assert offenders == {}, "raw SQL outside the apps' sql modules (file: lines)"
-
-
-def test_the_list_of_files_not_yet_converted_only_shrinks():
-    """A file converted leaves NOT_YET, so it cannot take raw SQL back in unnoticed."""
-    assert sorted(NOT_YET - _raw_sql_files().keys()) == []
 
 
 def test_the_check_finds_what_it_looks_for():

@@ -93,7 +93,7 @@ DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
 # An embedded server is reached through a Unix socket whose directory travels
 # percent-encoded in the URL's host part; libpq wants the plain path.
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
-# Services own their transactions (see CONVENTIONS.md): no ATOMIC_REQUESTS.
+# Services own their transactions (docs/architecture.md): no ATOMIC_REQUESTS.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

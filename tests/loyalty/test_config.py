@@ -4,7 +4,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from loyalty import config
+from loyalty import config, sql
 from membership.cards import cards_grant_conditional
 from membership.member_days import active_member_days
 from membership.models import Membership, Tier
@@ -63,7 +63,7 @@ def test_an_unchanged_configuration_costs_one_small_statement():
     tiers()
     with CaptureQueriesContext(connection) as queries:
         tiers(), tiers()
-    assert [q["sql"] for q in queries] == [f"SELECT version FROM {config.VERSION_TABLE} WHERE id = 1"] * 2
+    assert [q["sql"] for q in queries] == [f"SELECT version FROM {sql.CONFIG_VERSION_TABLE} WHERE id = 1"] * 2
 
 
 def test_a_request_reads_the_version_once(client):
@@ -73,7 +73,7 @@ def test_a_request_reads_the_version_once(client):
         with CaptureQueriesContext(connection) as queries:
             tiers(), points_policy()
             tiers(), points_policy()
-        seen.extend(q["sql"] for q in queries if config.VERSION_TABLE in q["sql"])
+        seen.extend(q["sql"] for q in queries if sql.CONFIG_VERSION_TABLE in q["sql"])
         return None
 
     middleware = config.ConfigVersionMiddleware(view_reads_twice)

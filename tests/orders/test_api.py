@@ -238,7 +238,6 @@ def test_a_signed_call_reads_the_configuration_version_in_its_nonce_statement(me
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from loyalty import config
     from loyalty import sql as loyalty_sql
 
     body = {**BASKET, "member_id": member.pk, "stored_value_fen": 0}
@@ -247,6 +246,8 @@ def test_a_signed_call_reads_the_configuration_version_in_its_nonce_statement(me
         assert signed("POST", "/api/v1/server/checkout/quote", body).status_code == 200
 
     statements = [q["sql"] for q in queries]
-    assert not [sql for sql in statements if sql.startswith(f"SELECT version FROM {config.VERSION_TABLE}")]
+    assert not [
+        sql for sql in statements if sql.startswith(f"SELECT version FROM {loyalty_sql.CONFIG_VERSION_TABLE}")
+    ]
     assert statements[0].startswith("EXECUTE api_nonce(")  # the signature's statement (prepared)
-    assert config.VERSION_SUBQUERY in loyalty_sql._NONCE.sql
+    assert loyalty_sql.CONFIG_VERSION_SUBQUERY in loyalty_sql._NONCE.sql

@@ -1,4 +1,4 @@
-"""The worked example of the design brief, end to end through the services."""
+"""The worked example of docs/rules/stored-value.md (充1500送150, a ¥1,600.00 purchase), end to end through the services."""
 
 import pytest
 

@@ -32,6 +32,8 @@ from django.utils import timezone
 from analytics import sql
 from analytics.models import DailyMetrics, ReportRun, RunStatus
 from analytics.selectors import first_activity_day, local_today
+from loyalty import locks
+from loyalty.locks import Space
 from membership.member_days import occurs_on
 from membership.models import MemberDay
 
@@ -63,7 +65,7 @@ def _refresh(run_id: int, *, start: date, end: date, now: datetime, member_days:
         # nothing: its work rolled back).  SKIP LOCKED passes over a refresh waiting for its turn (one
         # caught between creating its row and taking it is marked too, and set done when it ends).
         sql.lock_report_run(cur, run_id)
-        sql.lock_report_refresh(cur)  # one refresh at a time
+        locks.advisory_lock(Space.REPORT_REFRESH)  # one refresh at a time
         sql.report_runs_fail_abandoned(cur, run_id=run_id, now=now)
         sql.daily_delete(cur, start=start, end=end)
         sql.daily_insert(cur, start=start, end=end, tz=tz, now=now, member_days=member_days)

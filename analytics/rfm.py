@@ -35,7 +35,9 @@ from django.utils import timezone
 
 from analytics import sql
 from analytics.models import AnalyticsSettings, RfmRun, RunStatus
+from loyalty import locks
 from loyalty.enqueue import enqueue_on_commit
+from loyalty.locks import Rank, Space
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +73,8 @@ def rfm_run_execute(*, run_id: int) -> RfmRun:
 
 def _execute(run_id: int) -> RfmRun:
     with transaction.atomic():
-        with sql.db_cursor() as cur:
-            sql.lock_rfm_run(cur)
+        locks.advisory_lock(Space.RFM_RUN)  # one computation at a time
+        locks.note(Rank.DOCUMENT, "rfm run")
         run = RfmRun.objects.select_for_update().get(pk=run_id)
         if run.status == RunStatus.DONE:
             return run

@@ -22,6 +22,7 @@ from analytics.models import (
     RunStatus,
 )
 from coupons.models import Coupon
+from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor
 from members.models import Member
 from membership.models import MembershipCard
@@ -78,7 +79,6 @@ CASE
   ELSE 'general_retain'
 END"""
 
-_LOCK_RFM_RUN = "SELECT pg_advisory_xact_lock(-3, 1)"
 
 _RFM_SCORES_DELETE = f"DELETE FROM {_rs.table}"
 
@@ -126,11 +126,6 @@ SELECT (SELECT count(*) FROM facts), c.r_cuts, c.f_cuts, c.m_cuts FROM cuts c
 """
 
 
-def lock_rfm_run(cur) -> None:
-    """One RFM computation at a time, until the transaction ends."""
-    cur.execute(_LOCK_RFM_RUN)
-
-
 def rfm_scores_delete(cur) -> None:
     """Delete every score (the table holds only the latest run's)."""
     cur.execute(_RFM_SCORES_DELETE)
@@ -154,7 +149,6 @@ _BOUNDS = """
 """
 
 _LOCK_REPORT_RUN = f"SELECT 1 FROM {_rr.table} WHERE {_rr.id} = %s FOR UPDATE"
-_LOCK_REPORT_REFRESH = "SELECT pg_advisory_xact_lock(-3, 2)"
 _REPORT_RUNS_FAIL_ABANDONED = f"""UPDATE {_rr.table} SET {_rr.status} = %s, {_rr.finished_at} = %s
                WHERE {_rr.id} IN (SELECT {_rr.id} FROM {_rr.table} WHERE {_rr.status} = %s AND {_rr.id} <> %s
                             FOR UPDATE SKIP LOCKED)"""
@@ -271,14 +265,10 @@ FROM months FULL JOIN cohorts ON cohorts.month = months.month
 """
 
 
+@takes(Rank.DOCUMENT)
 def lock_report_run(cur, run_id: int) -> None:
     """Hold the refresh's own run row until the transaction ends (how a live refresh is told apart)."""
     cur.execute(_LOCK_REPORT_RUN, [run_id])
-
-
-def lock_report_refresh(cur) -> None:
-    """One report refresh at a time, until the transaction ends."""
-    cur.execute(_LOCK_REPORT_REFRESH)
 
 
 def report_runs_fail_abandoned(cur, *, run_id: int, now: datetime) -> None:

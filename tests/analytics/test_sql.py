@@ -112,7 +112,6 @@ def test_rfm_scores_are_the_orms_purchases_per_member_scored_by_the_merchants_qu
     run = RfmRun.objects.create(as_of=as_of, window_days=365)
 
     with transaction.atomic(), connection.cursor() as cur:
-        sql.lock_rfm_run(cur)
         sql.rfm_scores_delete(cur)
         result = sql.rfm_scores_insert(cur, run_id=run.pk, since=since, as_of=as_of)
 

@@ -3,8 +3,11 @@
 Each workflow runs on its own in a recorder and the ranks of the locks it took must never go down.
 """
 
+import ast
+import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -206,3 +209,33 @@ def test_advisory_keys_are_one_bigint_per_space_and_ids():
     assert len(keys) == len(Space) + 1
     assert all(-(2**63) <= key < 2**63 for key in keys)
     assert locks.advisory_key(Space.RECHARGE, 7) == locks.advisory_key(Space.RECHARGE, 7)
+
+
+LOCKING = re.compile(r"select_for_update\(|FOR (NO KEY )?UPDATE|FOR (KEY )?SHARE|pg_(try_)?advisory")
+#: Files that lock without a rank of their own: the primitives loyalty.locks and its callers use, and a
+#: lock that never waits (SKIP LOCKED: taking it cannot deadlock).
+PRIMITIVES = {"loyalty/sql.py", "loyalty/rows.py", "loyalty/locks.py", "membership/sql.py"}
+
+
+def test_every_file_that_locks_says_the_rank_of_its_locks():
+    root = Path(__file__).resolve().parents[2]
+    unranked = sorted(
+        str(path.relative_to(root))
+        for path in root.glob("*/**/*.py")
+        if not {"tests", "bench", "migrations", ".venv", "docs"} & set(path.relative_to(root).parts)
+        and str(path.relative_to(root)) not in PRIMITIVES
+        and LOCKING.search(code := _code_of(path))
+        and not re.search(r"locks\.note\(|@(locks\.)?takes\(|locks\.advisory_lock", code)
+    )
+    assert unranked == []
+
+
+def _code_of(path: Path) -> str:
+    """The file's code without docstrings and comments (prose may name a lock it does not take)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                body[0] = ast.Pass()
+    return ast.unparse(tree)

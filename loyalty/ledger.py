@@ -49,7 +49,8 @@ def check_balance(
     *,
     names: tuple[str, str] = ("balance", "requested"),
 ) -> None:
-    """Refuse a debit of ``amount`` from ``balance`` that it does not cover; the details name both (a debt shows as 0)."""
+    """Refuse a debit of ``amount`` that ``balance`` does not cover (``insufficient``, whose details
+    name both: ``names``; a debt shows as 0)."""
     if balance < amount:
         raise insufficient(details={names[0]: max(balance, 0), names[1]: amount})
 

@@ -58,13 +58,13 @@ def _load_accounts(members: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from stored_value import ledger
+    from loyalty.ledger import request_hash
     from stored_value.models import MAX_FEN, EntryKind, PlanKind, RechargePlan, RechargeStatus
 
     now = timezone.now()
     plan = RechargePlan.objects.create(name="bench", kind=PlanKind.OPEN, min_fen=1, max_fen=MAX_FEN)
-    recharge_hash = ledger._hash(kind=EntryKind.RECHARGE, principal=SEED_PRINCIPAL, bonus=0)
-    bonus_hash = ledger._hash(kind=EntryKind.BONUS, principal=0, bonus=SEED_BONUS)
+    recharge_hash = request_hash(kind=EntryKind.RECHARGE, principal=SEED_PRINCIPAL, bonus=0)
+    bonus_hash = request_hash(kind=EntryKind.BONUS, principal=0, bonus=SEED_BONUS)
     tables = [
         "members_member",
         "stored_value_rechargeorder",

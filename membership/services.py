@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from coupons import selectors as coupon_selectors
 from coupons import services as coupon_services
+from loyalty import ledger as core
 from loyalty import rounding
-from loyalty.errors import IdempotencyConflict
 from membership import cards, tiers
 from membership.models import GrowthEntry, Membership
 
@@ -52,8 +52,7 @@ def membership_record_order(
     the same order number with another amount is ``idempotency_conflict``.
     ``locked``: the row from ``membership_lock`` in this transaction (not locked again).
     """
-    if not isinstance(paid_fen, int) or paid_fen < 0:
-        raise ValueError(f"paid_fen must be a non-negative integer, not {paid_fen!r}")
+    _check_paid(paid_fen)
     with transaction.atomic(savepoint=savepoint):
         membership = locked or tiers.lock_membership(member_id=member_id)
         policy = tiers.membership_policy()
@@ -67,8 +66,6 @@ def membership_record_order(
             paid_fen=paid_fen,
         )
         if posting.replayed:
-            if GrowthEntry.objects.get(pk=posting.entry_id).paid_fen != paid_fen:
-                raise IdempotencyConflict()
             return membership.completed_orders - 1
         membership.paid_total_fen += paid_fen
         membership.completed_orders += 1
@@ -116,15 +113,11 @@ def membership_record_refund(
     An order never recorded has nothing to take back.  Idempotent by
     (``order_no``, ``refund_no``).
     """
-    if not isinstance(paid_fen, int) or paid_fen < 0:
-        raise ValueError(f"paid_fen must be a non-negative integer, not {paid_fen!r}")
+    _check_paid(paid_fen)
     with transaction.atomic():
         membership = tiers.lock_membership(member_id=member_id)
         key = f"refund:{order_no}:{refund_no}"  # refund numbers are unique per order only
-        earlier = GrowthEntry.objects.filter(member_id=member_id, idempotency_key=key).first()
-        if earlier is not None:
-            if earlier.order_no != order_no:
-                raise IdempotencyConflict()
+        if tiers.growth_replay(member_id=member_id, kind="refund", idempotency_key=key, order_no=order_no):
             return
         order = GrowthEntry.objects.filter(member_id=member_id, idempotency_key=f"order:{order_no}").first()
         if order is None:
@@ -196,8 +189,9 @@ def membership_award_growth(*, member_id: int, amount: int, idempotency_key: str
     an order.  Idempotent by key (the same key with another amount is
     ``idempotency_conflict``).
     """
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise ValueError(f"amount must be a positive integer, not {amount!r}")
+    core.check_amount(
+        amount, invalid=lambda: ValueError(f"amount must be a positive integer, not {amount!r}")
+    )
     with transaction.atomic():
         membership = tiers.lock_membership(member_id=member_id)
         now = timezone.now()
@@ -209,8 +203,6 @@ def membership_award_growth(*, member_id: int, amount: int, idempotency_key: str
             counts_at=now,
         )
         if posting.replayed:
-            if posting.amount != amount:
-                raise IdempotencyConflict()
             return
         membership.save(update_fields=["growth_total"])
         tiers.tier_upgrade_if_due(membership=membership, now=now, reason="task")
@@ -228,3 +220,11 @@ def member_welcome_gift(*, member_id: int):
     if pack_id is None:
         return None
     return coupon_services.gift_pack_issue(pack_id=pack_id, member_id=member_id, occasion=NEW_MEMBER_OCCASION)
+
+
+def _check_paid(paid_fen) -> None:
+    core.check_amount(
+        paid_fen,
+        least=0,
+        invalid=lambda: ValueError(f"paid_fen must be a non-negative integer, not {paid_fen!r}"),
+    )

@@ -13,7 +13,7 @@ from collections import namedtuple
 from django.db import connection
 
 from loyalty import prepared
-from loyalty.rows import Names, db_cursor  # noqa: F401 (the callers' cursor)
+from loyalty.rows import Names, db_cursor, lock_row  # noqa: F401 (db_cursor: the callers' cursor)
 from members.models import Member
 from members.receiving import receiving_sql
 from membership.models import GrowthEntry, Membership, MembershipCard, Tier, TierChange
@@ -29,6 +29,7 @@ LevelAndCards = namedtuple("LevelAndCards", "receiving level card_type_ids")
 RecalcChunk = namedtuple("RecalcChunk", "last count changes")
 TierChangeRow = namedtuple("TierChangeRow", "id member_id from_level to_level")
 BirthdayMember = namedtuple("BirthdayMember", "member_id level")
+KeyedGrowth = namedtuple("KeyedGrowth", "id kind amount paid_fen order_no")
 
 # --- the membership row -----------------------------------------------------------------------
 
@@ -43,6 +44,11 @@ _TRY_LOCK = (
     f"SELECT {', '.join(f.column for f in _MEMBERSHIP_FIELDS)} FROM {_ms.table} "
     f"WHERE {_ms.member_id} = %s FOR UPDATE SKIP LOCKED"
 )
+
+
+def lock_membership(member_id: int) -> Membership | None:
+    """The member's membership locked FOR UPDATE, or None when it has none yet."""
+    return lock_row(Membership, "member_id", member_id)
 
 
 def create_membership(member_id: int) -> None:
@@ -75,6 +81,11 @@ _INSERT_GROWTH = f"""INSERT INTO {_g.table}
                 VALUES (%s, %s, %s, %s, %s, %s, %s, now())
                 ON CONFLICT ({_g.member_id}, {_g.idempotency_key}) DO NOTHING RETURNING {_g.id}"""
 
+_GROWTH_BY_KEY = (
+    f"SELECT {_g.id}, {_g.kind}, {_g.amount}, {_g.paid_fen}, {_g.order_no} FROM {_g.table} "
+    f"WHERE {_g.member_id} = %s AND {_g.idempotency_key} = %s"
+)
+
 _SAVE_TOTALS = f"""UPDATE {_ms.table}
                 SET {_ms.growth_total} = %s, {_ms.paid_total_fen} = %s, {_ms.completed_orders} = %s WHERE {_ms.id} = %s
                 RETURNING (SELECT COALESCE(SUM({_g.amount}), 0) FROM {_g.table}
@@ -96,6 +107,13 @@ def insert_growth(
         cur.execute(_INSERT_GROWTH, [member_id, kind, amount, paid_fen, order_no, idempotency_key, counts_at])
         row = cur.fetchone()
     return None if row is None else row[0]
+
+
+def growth_by_key(cur, member_id: int, key: str) -> KeyedGrowth | None:
+    """The member's growth entry posted under ``key`` (a replay's first posting), or None."""
+    cur.execute(_GROWTH_BY_KEY, [member_id, key])
+    row = cur.fetchone()
+    return None if row is None else KeyedGrowth(*row)
 
 
 def save_totals(
@@ -144,10 +162,12 @@ def level_and_cards(member_id: int, active_status: str, at) -> LevelAndCards:
 # One statement per chunk of memberships, in member-id ranges, so the growth read is one index
 # range scan per chunk.  The new level: up to what the window's growth reaches, or down by one
 # existing level when the growth no longer holds the current one and the member is not
-# protected.  Rows are not locked to be read (most do not change): the UPDATE re-checks each
-# changing row against what was decided on (level, protection, cached growth) once it holds
-# its lock, so a member whose order completed meanwhile is left as the order made them (and
-# the order already upgraded them when due) instead of being overwritten with a stale decision.
+# protected (``membership.tiers.nightly_level`` and ``protected_until_after`` say it in Python;
+# tests/membership/test_tier_rules.py proves the two agree).  Rows are not locked to be read
+# (most do not change): the UPDATE re-checks each changing row against what was decided on
+# (level, protection, cached growth) once it holds its lock, so a member whose order completed
+# meanwhile is left as the order made them (and the order already upgraded them when due)
+# instead of being overwritten with a stale decision.
 _RECALC = f"""
 WITH bounds AS (
     SELECT MAX({_ms.member_id}) AS hi, COUNT(*) AS n FROM (

@@ -15,13 +15,18 @@ Rules (each one tested):
 - Downgrades happen only at night, by at most one level per run, and never
   while the member is protected: ``protection_days`` after an upgrade and
   ``downgrade_period_days`` after a downgrade (so "at most one level per
-  period").
+  period").  ``nightly_level`` and ``protected_until_after`` decide it; the
+  nightly statement (``membership.sql._RECALC``) restates them for speed, and
+  tests/membership/test_tier_rules.py proves the two agree.
 - A refund undoes at once what it takes the window's growth below: a level
   gained since the refunded order's completion that the growth no longer
   reaches is taken back, protection or not (``tier_undo_since``), and so
   are the upgrade gift packs of the levels taken back.
 - Every change writes a ``TierChange`` with its reason and sends a
   tier-change notification (dedupe key per change).
+
+The growth ledger's mechanics (the lock, amount checks, replays) are
+``loyalty.ledger``'s.
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from coupons.services import gift_pack_issue
+from loyalty import ledger as core
 from loyalty import locks
 from loyalty.config import cached
+from loyalty.errors import NotFound
 from loyalty.locks import Rank
-from loyalty.rows import lock_row
 from membership import sql
 from membership.models import GrowthEntry, Membership, MembershipPolicy, Tier, TierChange
 from notifications.services import Draft, notify_many
@@ -58,11 +64,7 @@ def lock_membership(*, member_id: int) -> Membership:
 
     Raw, and one statement when the row exists (every completed order locks it)."""
     locks.note(Rank.MEMBERSHIP, f"membership of {member_id}")
-    membership = lock_row(Membership, "member_id", member_id)
-    if membership is None:
-        sql.create_membership(member_id)
-        membership = lock_row(Membership, "member_id", member_id)
-    return membership
+    return core.lock_or_create(sql.lock_membership, sql.create_membership, member_id, missing=NotFound)
 
 
 def try_lock_membership(*, member_id: int) -> Membership | None:
@@ -93,6 +95,38 @@ def level_for_growth(growth: int, all_tiers: list[Tier]) -> int:
     return max(reached, default=0)
 
 
+def is_protected(protected_until: datetime | None, now: datetime) -> bool:
+    """Whether a member's tier may not go down at night yet (None: never protected)."""
+    return protected_until is not None and protected_until > now
+
+
+def protected_until_after(
+    *, from_level: int, to_level: int, at: datetime, policy: MembershipPolicy
+) -> datetime:
+    """The protection a change at ``at`` gives: ``protection_days`` after an upgrade, ``downgrade_period_days``
+    after a downgrade."""
+    days = policy.protection_days if to_level > from_level else policy.downgrade_period_days
+    return at + timedelta(days=days)
+
+
+def nightly_level(
+    *, level: int, growth: int, protected_until: datetime | None, now: datetime, all_tiers: list[Tier]
+) -> int:
+    """The level the nightly recalculation gives a member at ``level`` with ``growth`` in the window.
+
+    Up at once to what the growth reaches; down only when the growth no longer holds ``level`` and the
+    member is not protected, and then by one existing level at most (never below what the growth
+    reaches).  ``membership.sql._RECALC`` restates this for speed.
+    """
+    qualifies = level_for_growth(growth, all_tiers)
+    if qualifies > level:
+        return qualifies
+    if qualifies < level and not is_protected(protected_until, now):
+        one_down = max((t.level for t in all_tiers if t.level < level), default=0)
+        return max(qualifies, one_down)
+    return level
+
+
 @dataclass(frozen=True)
 class GrowthPosting:
     entry_id: int
@@ -113,8 +147,10 @@ def growth_post(
     """Append a growth entry and move the cached total with it; the membership row must be locked.
 
     Idempotent by (member, key): a replay returns the first entry and moves
-    nothing.  The total never goes below zero (a CHECK constraint too).
+    nothing; a request that does not repeat it is ``idempotency_conflict``
+    (``growth_replay``).  The total never goes below zero (a CHECK constraint too).
     """
+    request_hash = _growth_request_hash(kind=kind, order_no=order_no, paid_fen=paid_fen, amount=amount)
     amount = max(amount, -membership.growth_total)
     # the key's unique index detects a replay: one statement either way
     entry_id = sql.insert_growth(
@@ -127,10 +163,41 @@ def growth_post(
         counts_at=counts_at,
     )
     if entry_id is None:
-        earlier = GrowthEntry.objects.get(member_id=membership.member_id, idempotency_key=idempotency_key)
-        return GrowthPosting(entry_id=earlier.pk, amount=earlier.amount, replayed=True)
+        with sql.db_cursor() as cur:
+            return _GROWTH.replay(cur, membership.member_id, idempotency_key, request_hash)
     membership.growth_total += amount
     return GrowthPosting(entry_id=entry_id, amount=amount, replayed=False)
+
+
+def growth_replay(
+    *, member_id: int, kind: str, idempotency_key: str, order_no: str = "", paid_fen: int = 0, amount: int = 0
+) -> GrowthPosting | None:
+    """The growth entry posted under ``idempotency_key`` when this request repeats it; None when the key
+    is new.  A request that does not repeat it is ``idempotency_conflict``."""
+    request_hash = _growth_request_hash(kind=kind, order_no=order_no, paid_fen=paid_fen, amount=amount)
+    with sql.db_cursor() as cur:
+        return _GROWTH.replay(cur, member_id, idempotency_key, request_hash)
+
+
+def _growth_request_hash(*, kind: str, order_no: str, paid_fen: int, amount: int) -> str:
+    """What a replay of a growth key must repeat.  The growth ledger keeps no hash: an entry's columns
+    are its request.  An order repeats what was paid (its growth follows the policy of the day), a
+    refund its order (what it takes back is decided from the order each time), anything else its amount.
+    """
+    if kind == GrowthEntry.Kind.ORDER:
+        return core.request_hash(kind=kind, order_no=order_no, paid_fen=paid_fen)
+    if kind == GrowthEntry.Kind.REFUND:
+        return core.request_hash(kind=kind, order_no=order_no)
+    return core.request_hash(kind=kind, amount=amount)
+
+
+_GROWTH = core.Ledger(
+    entry_by_key=sql.growth_by_key,
+    replayed=lambda row: GrowthPosting(entry_id=row.id, amount=row.amount, replayed=True),
+    hash_of=lambda row: _growth_request_hash(
+        kind=row.kind, order_no=row.order_no, paid_fen=row.paid_fen, amount=row.amount
+    ),
+)
 
 
 def save_totals(*, membership: Membership, window_at: datetime, policy: MembershipPolicy) -> int:
@@ -177,8 +244,9 @@ def _change(
     from_level = membership.tier_level
     membership.tier_level = to_level
     membership.tier_changed_at = now
-    days = policy.protection_days if to_level > from_level else policy.downgrade_period_days
-    membership.protected_until = now + timedelta(days=days)
+    membership.protected_until = protected_until_after(
+        from_level=from_level, to_level=to_level, at=now, policy=policy
+    )
     membership.save(update_fields=["tier_level", "tier_changed_at", "protected_until"])
     change = TierChange.objects.create(
         member_id=membership.member_id,
@@ -229,28 +297,19 @@ def tier_undo_since(
         if target > before
         else None
     )
-    if reached is not None:
-        changed_at, protected_until = (
-            reached.created_at,
-            reached.created_at + timedelta(days=policy.protection_days),
+    kept = reached or (  # the change whose protection the member keeps
+        TierChange.objects.filter(member_id=membership.member_id, created_at__lt=since)
+        .order_by("-pk")
+        .first()
+    )
+    changed_at = kept.created_at if kept else None
+    protected_until = (
+        protected_until_after(
+            from_level=kept.from_level, to_level=kept.to_level, at=kept.created_at, policy=policy
         )
-    else:
-        last = (
-            TierChange.objects.filter(member_id=membership.member_id, created_at__lt=since)
-            .order_by("-pk")
-            .first()
-        )
-        changed_at = last.created_at if last else None
-        protected_until = (
-            last.created_at
-            + timedelta(
-                days=policy.protection_days
-                if last.to_level > last.from_level
-                else policy.downgrade_period_days
-            )
-            if last
-            else None
-        )
+        if kept
+        else None
+    )
     from_level = membership.tier_level
     membership.tier_level, membership.tier_changed_at, membership.protected_until = (
         target,

@@ -15,32 +15,33 @@ Each public function is one transaction that
 
 The hot paths are leaner: an earn without a cap is one statement whose
 UPDATE of the balance takes the lock (it reads nothing but that row), and
-neither it nor a spend looks its key up first (``_post_or_replay``).  Their
-statements are prepared once per connection (``loyalty.prepared``).
+neither it nor a spend looks its key up first (``Ledger.post_or_replay``).
+Their statements are prepared once per connection (``loyalty.prepared``).
+The mechanics every ledger shares (amount checks, request hash, the account
+lock, replays) are ``loyalty.ledger``'s.
 
 Replaying a key with the same parameters returns the first posting and moves
 nothing; with other parameters it raises ``IdempotencyConflict``.
 
 Lots are spent in the order they expire (never-expiring last), then oldest
-first.  Lots past their expiry are expired (an ``expire`` entry) before any
-debit looks at them, so an expired point is never spent even if the expiry
-job has not run yet.
+first (``spending_order``; in SQL ``points.sql.SPENDING_ORDER``).  Lots past
+their expiry are expired (an ``expire`` entry) before any debit looks at
+them, so an expired point is never spent even if the expiry job has not run
+yet.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from loyalty import prepared
-from loyalty.errors import IdempotencyConflict
+from loyalty import ledger as core
 from points import sql
 from points.exceptions import (
     EntryNotReversible,
@@ -63,6 +64,18 @@ class Posting:
     amount: int
     balance_after: int
     replayed: bool = False
+
+
+_LEDGER = core.Ledger(
+    entry_by_key=sql.entry_by_key,
+    replayed=lambda row: Posting(
+        entry_id=row.id, amount=row.amount, balance_after=row.balance_after, replayed=True
+    ),
+    account_id=sql.account_id,
+    key_constraint=KEY_CONSTRAINT,
+    refusals=(InsufficientPoints,),
+)
+_check_amount = functools.partial(core.check_amount, invalid=InvalidPointsAmount, most=MAX_POINTS)
 
 
 @dataclass
@@ -123,9 +136,9 @@ def points_earn(
     any error aborts and whose key cannot have been used before.
     """
     _check_amount(amount)
-    request_hash = _hash(kind=EntryKind.EARN, amount=amount, source=source, reference=reference)
+    request_hash = core.request_hash(kind=EntryKind.EARN, amount=amount, source=source, reference=reference)
     if cap is None:  # the hot path: no cap bookkeeping, so the key's unique index can detect a replay
-        return _post_or_replay(
+        return _LEDGER.post_or_replay(
             member_id=member_id,
             key=idempotency_key,
             request_hash=request_hash,
@@ -147,7 +160,7 @@ def points_earn(
         )
     with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
-        replay = _replay(cur, account, idempotency_key, request_hash)
+        replay = _LEDGER.replay(cur, account.id, idempotency_key, request_hash)
         if replay:
             return replay
         granted = cap(account.id, amount)
@@ -195,8 +208,8 @@ def points_spend(
     caller's transaction, and is raised as it is, without a replay lookup.
     """
     _check_amount(amount)
-    request_hash = _hash(kind=EntryKind.SPEND, amount=amount, source=source, reference=reference)
-    return _post_or_replay(
+    request_hash = core.request_hash(kind=EntryKind.SPEND, amount=amount, source=source, reference=reference)
+    return _LEDGER.post_or_replay(
         member_id=member_id,
         key=idempotency_key,
         request_hash=request_hash,
@@ -234,7 +247,7 @@ def points_adjust(
     if amount == 0:
         raise InvalidPointsAmount()
     _check_amount(abs(amount))
-    request_hash = _hash(kind=EntryKind.ADJUST, amount=amount, reason=reason, actor=actor_id)
+    request_hash = core.request_hash(kind=EntryKind.ADJUST, amount=amount, reason=reason, actor=actor_id)
     entry = _Entry(
         kind=EntryKind.ADJUST,
         amount=amount,
@@ -246,7 +259,7 @@ def points_adjust(
     )
     with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
-        replay = _replay(cur, account, idempotency_key, request_hash)
+        replay = _LEDGER.replay(cur, account.id, idempotency_key, request_hash)
         if replay:
             return replay
         if amount < 0:
@@ -269,10 +282,10 @@ def points_forfeit_all(
     points) posts nothing and returns ``entry_id=None``.  Replaying the key
     returns the first posting.
     """
-    request_hash = _hash(kind=EntryKind.ADJUST, forfeit=True, reason=reason, source=source)
+    request_hash = core.request_hash(kind=EntryKind.ADJUST, forfeit=True, reason=reason, source=source)
     with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
-        replay = _replay(cur, account, idempotency_key, request_hash)
+        replay = _LEDGER.replay(cur, account.id, idempotency_key, request_hash)
         if replay:
             return replay
         now = timezone.now()
@@ -309,8 +322,8 @@ def points_reverse(
     with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
         original = _fetch_original(cur, account, entry_id)
-        request_hash = _hash(kind=EntryKind.REVERSE, entry=entry_id, amount=amount)
-        replay = _replay(cur, account, idempotency_key, request_hash)
+        request_hash = core.request_hash(kind=EntryKind.REVERSE, entry=entry_id, amount=amount)
+        replay = _LEDGER.replay(cur, account.id, idempotency_key, request_hash)
         if replay:
             return replay
         left = abs(original["amount"]) - original["reversed"]
@@ -376,27 +389,13 @@ def lock_account(*, member_id: int) -> int:
 def points_expire_due(*, chunk_size: int = 200, now: datetime | None = None, pause: float = 0.4) -> int:
     """Expire every lot past its expiry; returns the number of expire entries.
 
-    Set-based: per chunk of accounts, one statement locks them (``SKIP
-    LOCKED``: an account busy with a posting is left for the next run, which
-    is also when its lots would be expired inline anyway) and one statement
-    writes all their expire entries, allocations, lots and balances.  Each
-    chunk commits on its own, so a killed run loses at most one chunk and the
-    next run finishes the work; a lot with nothing left is never touched
-    again, which makes running twice harmless.  Chunks are small (200
-    accounts) because a member spending while their account sits in the
-    chunk waits for it: measured in bench/, 2,000 accounts per chunk made
-    the p99 of live spends 12× worse; 200 keeps it within the noise.
-
-    After each chunk the job rests ``pause`` times as long as the chunk took.
-    A spend's commit flushes all WAL written before it, and the job writes
-    about 1.3 KB of WAL per lot it expires (pg_waldump of one chunk: per lot,
-    its cross-page update, the full-page image of its old page, three index
-    entries, the allocation and its three; per account, the entry and its
-    five), so live spends feel the job's WAL *rate*, which resting lowers at
-    the cost of a longer job.  0.4 is about where bench/points.py's two
-    targets (job ≤ 1.5× one statement, spend p99 ≤ 2× without the job)
-    cross on a 2-core machine with a slow disk: of six runs with it there,
-    one met both and five met one of the two.
+    Set-based, per chunk of accounts: one statement locks them (``SKIP LOCKED``: an account busy
+    with a posting is left for the next run, and its lots are expired inline before any debit
+    anyway) and one writes all their expire entries, allocations, lots and balances.  Each chunk
+    commits on its own, so a killed run loses at most one chunk, and a lot with nothing left is
+    never touched again, so running twice is harmless.  Chunks are small and the job rests
+    ``pause`` times as long as each chunk took, so that members spending meanwhile hardly wait
+    for it (bench/README.md, "Why the expiry job is tuned so").
     """
     now = now or timezone.now()
     run = uuid.uuid4().hex[:12]
@@ -412,73 +411,28 @@ def points_expire_due(*, chunk_size: int = 200, now: datetime | None = None, pau
         time.sleep((time.perf_counter() - started) * pause)
 
 
+# --- the spending order ------------------------------------------------------------
+
+
+def spending_order(lot) -> tuple:
+    """The sort key of the order lots are spent in: the first to expire first, never-expiring last,
+    then the earliest earned, then by id.
+
+    ``points.sql.SPENDING_ORDER`` says the same in SQL, for the statements that pick lots
+    (tests/points/test_spending_order.py proves they agree).  Reversed, it is the order a partial
+    give-back favours; debts are repaid in it.
+    """
+    if lot.expires_at is None:
+        return (1, lot.earned_at, lot.id)
+    return (0, lot.expires_at, lot.earned_at, lot.id)
+
+
 # --- internals --------------------------------------------------------------------
 
 
-def _check_amount(amount) -> None:
-    if not isinstance(amount, int) or isinstance(amount, bool) or not 1 <= amount <= MAX_POINTS:
-        raise InvalidPointsAmount()
-
-
-def _hash(**params) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _lock_account(cur, member_id: int) -> _Account:
-    row = sql.lock_account(cur, member_id)
-    if row is None:
-        sql.create_account(cur, member_id)
-        row = sql.lock_account(cur, member_id)
-        if row is None:
-            raise MemberNotFound()
+    row = core.lock_or_create(sql.lock_account, sql.create_account, cur, member_id, missing=MemberNotFound)
     return _Account(id=row.id, balance=row.balance)
-
-
-def _post_or_replay(*, member_id: int, key: str, request_hash: str, post, savepoint: bool = True) -> Posting:
-    """Run ``post(cur)``, which locks the account first; a replayed key is found by its unique index.
-
-    The hot paths (earn, spend) do not look the key up before posting: that
-    would be one more statement while the account is locked, on every
-    posting, for the rare duplicate.  A duplicate's INSERT violates the
-    unique (account, key) index instead — its first posting has committed,
-    since it held the same lock — and the whole attempt rolls back, inline
-    expiry included; then the first posting is returned (or, with other
-    parameters, ``idempotency_conflict``).  A refused spend checks for a
-    replay too: spending a balance down to zero and replaying it must
-    return the first result, not ``insufficient_points``.
-    """
-    try:
-        with prepared.atomic_cursor(savepoint=savepoint) as cur:
-            return post(cur)
-    except IntegrityError as exc:
-        if KEY_CONSTRAINT not in str(exc) or not savepoint:
-            raise
-        replay = _committed_replay(member_id, key, request_hash)
-        if replay is None:  # cannot happen: the clashing row was committed before we held the lock
-            raise
-        return replay
-    except InsufficientPoints:
-        if not savepoint:
-            raise
-        replay = _committed_replay(member_id, key, request_hash)
-        if replay is None:
-            raise
-        return replay
-
-
-def _committed_replay(member_id: int, key: str, request_hash: str) -> Posting | None:
-    with sql.db_cursor() as cur:
-        account_id = sql.account_id(cur, member_id)
-        return _replay(cur, _Account(id=account_id, balance=0), key, request_hash) if account_id else None
-
-
-def _replay(cur, account: _Account, key: str, request_hash: str) -> Posting | None:
-    row = sql.entry_by_key(cur, account.id, key)
-    if row is None:
-        return None
-    if row.request_hash != request_hash:
-        raise IdempotencyConflict()
-    return Posting(entry_id=row.id, amount=row.amount, balance_after=row.balance_after, replayed=True)
 
 
 def _open_lots(cur, account: _Account) -> list[_Lot]:
@@ -532,8 +486,7 @@ def _take(lots: list[_Lot], amount: int) -> tuple[list[tuple[int, int]], int]:
 def _debit(cur, account: _Account, amount: int, entry: _Entry) -> Posting:
     now = timezone.now()
     lots = _expire_due_inline(cur, account, _lots_to_spend(cur, account, amount, now), now)
-    if account.balance < amount:
-        raise InsufficientPoints(details={"balance": max(account.balance, 0), "requested": amount})
+    core.check_balance(account.balance, amount, InsufficientPoints)
     entry.allocations, _ = _take(lots, amount)
     return _post(cur, account, entry)
 
@@ -546,29 +499,20 @@ def _fetch_original(cur, account: _Account, entry_id: int) -> dict:
 
 
 def _give_back_spend(cur, account: _Account, spend_id: int, amount: int, entry: _Entry) -> Posting:
-    # Partial give-backs favour the member: the lots that last longest first.
-    far_first = sorted(
-        sql.spend_lots(cur, spend_id),
-        key=lambda r: (
-            r.expires_at is not None,
-            -(r.expires_at.timestamp()) if r.expires_at else 0,
-            -r.lot_id,
-        ),
-    )
+    # Partial give-backs favour the member: the lots that last longest first (spending order reversed).
     restored: list[_Lot] = []
     left = amount
-    for lot_id, expires_at, remaining, givable in far_first:
-        back = min(givable, left)
+    for lot in sorted(sql.spend_lots(cur, spend_id), key=spending_order, reverse=True):
+        back = min(lot.givable, left)
         if back > 0:
-            restored.append(_Lot(lot_id, remaining + back, expires_at))
-            entry.allocations.append((lot_id, -back))
+            restored.append(_Lot(lot.id, lot.remaining + back, lot.expires_at))
+            entry.allocations.append((lot.id, -back))
             left -= back
     debt = max(-account.balance, 0)
     if debt:
-        # Repay the debt from the given-back points, soonest-expiring first
-        # (those would be lost to expiry anyway).
-        soonest = sorted(restored, key=lambda lot: (lot.expires_at is None, lot.expires_at or 0, lot.id))
-        repay, _ = _take(soonest, min(debt, amount))
+        # Repay the debt from the given-back points in spending order (the soonest expiring would be
+        # lost to expiry anyway): ``restored`` is in the reverse of it.
+        repay, _ = _take(restored[::-1], min(debt, amount))
         entry.allocations.extend(repay)
     entry.amount = amount
     posting = _post(cur, account, entry)

@@ -28,7 +28,7 @@ _m = Names(Member)
 AccountRow = namedtuple("AccountRow", "id balance")
 KeyedEntry = namedtuple("KeyedEntry", "id request_hash amount balance_after")
 OriginalEntry = namedtuple("OriginalEntry", "kind amount source reference lot_id reversed")
-SpendLot = namedtuple("SpendLot", "lot_id expires_at remaining givable")
+SpendLot = namedtuple("SpendLot", "id expires_at earned_at remaining givable")
 EarnRow = namedtuple("EarnRow", "entry_id balance")
 
 
@@ -110,9 +110,13 @@ def original_entry(cur, account_id: int, entry_id: int) -> OriginalEntry | None:
 
 # --- lots ---------------------------------------------------------------------------
 
+# The order lots are spent in, for ORDER BY: the first to expire first, never-expiring last, then the
+# earliest earned.  ``points.ledger.spending_order`` says the same in Python (tests/points/test_spending_order.py).
+SPENDING_ORDER = f"{_l.expires_at} ASC NULLS LAST, {_l.earned_at}, {_l.id}"
+
 _OPEN_LOTS = (
     f"SELECT {_l.id}, {_l.remaining}, {_l.expires_at} FROM {_l.table} WHERE {_l.account_id} = %s AND {_l.remaining} > 0 "
-    f"ORDER BY {_l.expires_at} ASC NULLS LAST, {_l.earned_at}, {_l.id}"
+    f"ORDER BY {SPENDING_ORDER}"
 )
 
 _LOTS_TO_SPEND = prepared.Statement(
@@ -120,19 +124,19 @@ _LOTS_TO_SPEND = prepared.Statement(
     f"""SELECT {_l.id}, {_l.remaining}, {_l.expires_at} FROM (
            SELECT {_l.id}, {_l.remaining}, {_l.expires_at}, {_l.earned_at}, {_l.expires_at} <= $2 AS due,
                   SUM(CASE WHEN {_l.expires_at} <= $2 THEN 0 ELSE {_l.remaining} END)
-                      OVER (ORDER BY {_l.expires_at} ASC NULLS LAST, {_l.earned_at}, {_l.id}) AS upto
+                      OVER (ORDER BY {SPENDING_ORDER}) AS upto
            FROM {_l.table} WHERE {_l.account_id} = $1 AND {_l.remaining} > 0) t
        WHERE due OR upto - {_l.remaining} < $3
-       ORDER BY {_l.expires_at} ASC NULLS LAST, {_l.earned_at}, {_l.id}""",
+       ORDER BY {SPENDING_ORDER}""",
 )
 
 # What a spend took from each lot, less what earlier reversals gave back (their negative
 # allocations; their positive ones repaid a debt).
-_SPEND_LOTS = f"""SELECT al.{_al.lot_id}, l.{_l.expires_at}, l.{_l.remaining},
+_SPEND_LOTS = f"""SELECT al.{_al.lot_id}, l.{_l.expires_at}, l.{_l.earned_at}, l.{_l.remaining},
                   SUM(CASE WHEN al.{_al.entry_id} = %s THEN al.{_al.amount} WHEN al.{_al.amount} < 0 THEN al.{_al.amount} ELSE 0 END)::bigint
            FROM {_al.table} al JOIN {_l.table} l ON l.{_l.id} = al.{_al.lot_id}
            WHERE al.{_al.entry_id} = %s OR al.{_al.entry_id} IN (SELECT {_e.id} FROM {_e.table} WHERE {_e.reverses_id} = %s)
-           GROUP BY al.{_al.lot_id}, l.{_l.expires_at}, l.{_l.remaining}"""
+           GROUP BY al.{_al.lot_id}, l.{_l.expires_at}, l.{_l.earned_at}, l.{_l.remaining}"""
 
 
 def open_lots(cur, account_id: int) -> list[Lot]:

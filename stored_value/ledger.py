@@ -6,6 +6,8 @@ the idempotency key up in a second statement (so it sees a duplicate that
 committed while it waited for the lock), and writes the entry and the new
 balances in one SQL statement.  Replaying a key with the same parameters
 returns the first posting; with other parameters it is ``idempotency_conflict``.
+The mechanics every ledger shares (amount checks, request hash, the account
+lock, replays) are ``loyalty.ledger``'s.
 
 Every entry carries its principal and bonus parts; a debit is split by the
 merchant's spend order (``loyalty.rounding`` says how the odd fen falls), a
@@ -15,15 +17,14 @@ negative (checked here, and by CHECK constraints as the last line).
 
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from loyalty import prepared, rounding
-from loyalty.errors import IdempotencyConflict
+from loyalty import ledger as core
+from loyalty import rounding
 from stored_value import sql
 from stored_value.exceptions import (
     AccountFrozen,
@@ -56,6 +57,18 @@ class Posting:
         return self.principal_after_fen + self.bonus_after_fen
 
 
+_LEDGER = core.Ledger(
+    entry_by_key=sql.entry_by_key,
+    replayed=lambda row: Posting(
+        row.id, row.principal_fen, row.bonus_fen, row.principal_after_fen, row.bonus_after_fen, replayed=True
+    ),
+    account_id=sql.account_id,
+    key_constraint=KEY_CONSTRAINT,
+    refusals=(InsufficientBalance, AccountFrozen),
+)
+_check_amount = functools.partial(core.check_amount, invalid=InvalidAmount, most=MAX_FEN)
+
+
 @dataclass
 class _Account:
     id: int
@@ -85,15 +98,19 @@ def stored_value_spend(
     and never reuses a key (checkout's commit, keyed by a new order number).
     """
     _check_amount(amount_fen)
-    request_hash = _hash(kind=EntryKind.SPEND, amount=amount_fen, source=source, reference=reference)
+    request_hash = core.request_hash(
+        kind=EntryKind.SPEND, amount=amount_fen, source=source, reference=reference
+    )
 
     def debit(cur, account: _Account) -> Posting:
         if account.frozen:
             raise AccountFrozen()
-        if account.principal + account.bonus < amount_fen:
-            raise InsufficientBalance(
-                details={"balance_fen": account.principal + account.bonus, "requested_fen": amount_fen}
-            )
+        core.check_balance(
+            account.principal + account.bonus,
+            amount_fen,
+            InsufficientBalance,
+            names=("balance_fen", "requested_fen"),
+        )
         principal, bonus = _split(amount_fen, account, account.spend_order)
         return _post(
             cur,
@@ -108,8 +125,12 @@ def stored_value_spend(
             memo=memo,
         )
 
-    return _post_or_replay(
-        member_id=member_id, key=idempotency_key, request_hash=request_hash, post=debit, savepoint=savepoint
+    return _LEDGER.post_or_replay(
+        member_id=member_id,
+        key=idempotency_key,
+        request_hash=request_hash,
+        post=lambda cur: debit(cur, _lock_account(cur, member_id)),
+        savepoint=savepoint,
     )
 
 
@@ -125,10 +146,10 @@ def stored_value_refund_spend(
     """
     if amount_fen is not None:
         _check_amount(amount_fen)
-    request_hash = _hash(kind=EntryKind.SPEND_REFUND, entry=entry_id, amount=amount_fen)
+    request_hash = core.request_hash(kind=EntryKind.SPEND_REFUND, entry=entry_id, amount=amount_fen)
     with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
-        replay = _replay(cur, account, idempotency_key, request_hash)
+        replay = _LEDGER.replay(cur, account.id, idempotency_key, request_hash)
         if replay:
             return replay
         row = sql.spend_to_refund(cur, account.id, entry_id)
@@ -171,12 +192,12 @@ def stored_value_adjust(
     for part in (principal_fen, bonus_fen):
         if part:
             _check_amount(abs(part))
-    request_hash = _hash(
+    request_hash = core.request_hash(
         kind=EntryKind.ADJUST, principal=principal_fen, bonus=bonus_fen, reason=reason, actor=actor_id
     )
     with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
-        replay = _replay(cur, account, idempotency_key, request_hash)
+        replay = _LEDGER.replay(cur, account.id, idempotency_key, request_hash)
         if replay:
             return replay
         if account.principal + principal_fen < 0 or account.bonus + bonus_fen < 0:
@@ -215,9 +236,9 @@ def stored_value_credit(
             parts.append((EntryKind.BONUS, 0, bonus_fen))
         for kind, principal, bonus in parts:
             key = f"{kind}:{recharge_id}"
-            request_hash = _hash(kind=kind, principal=principal, bonus=bonus)
+            request_hash = core.request_hash(kind=kind, principal=principal, bonus=bonus)
             postings.append(
-                _replay(cur, account, key, request_hash)
+                _LEDGER.replay(cur, account.id, key, request_hash)
                 or _post(
                     cur,
                     account,
@@ -252,10 +273,10 @@ def stored_value_debit_recharge(
     """
     # Keyed by the recharge alone: a replay returns the first refund even
     # though the refundable amounts it would compute now are different.
-    request_hash = _hash(kind=EntryKind.RECHARGE_REFUND, recharge=recharge_id)
+    request_hash = core.request_hash(kind=EntryKind.RECHARGE_REFUND, recharge=recharge_id)
     with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
-        replay = _replay(cur, account, idempotency_key, request_hash)
+        replay = _LEDGER.replay(cur, account.id, idempotency_key, request_hash)
         if replay:
             return replay
         if principal_fen > account.principal or bonus_fen > account.bonus:
@@ -290,69 +311,9 @@ def lock_account(*, member_id: int) -> tuple[int, int, bool]:
 # --- internals --------------------------------------------------------------------
 
 
-def _check_amount(amount) -> None:
-    if not isinstance(amount, int) or isinstance(amount, bool) or not 1 <= amount <= MAX_FEN:
-        raise InvalidAmount()
-
-
-def _hash(**params) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _lock_account(cur, member_id: int) -> _Account:
-    row = sql.lock_account(cur, member_id, SpendOrder.PROPORTIONAL)
-    if row is None:
-        sql.create_account(cur, member_id)
-        row = sql.lock_account(cur, member_id, SpendOrder.PROPORTIONAL)
-        if row is None:
-            raise MemberNotFound()
+    row = core.lock_or_create(sql.lock_account, sql.create_account, cur, member_id, missing=MemberNotFound)
     return _Account(row.id, row.principal, row.bonus, row.frozen, row.spend_order)
-
-
-def _post_or_replay(*, member_id: int, key: str, request_hash: str, post, savepoint: bool = True) -> Posting:
-    """Run ``post(cur, account)`` under the account lock; a replayed key is found by its unique index.
-
-    As in ``points.ledger``: the spend path does not look its key up while
-    holding the lock; a duplicate's INSERT violates the unique (account, key)
-    index (its first posting committed before we got the lock), the attempt
-    rolls back and the first posting is returned.  A refusal (frozen, not
-    enough) checks for a replay too, so replaying a spend that emptied the
-    account returns its first result.
-    """
-    try:
-        with prepared.atomic_cursor(savepoint=savepoint) as cur:
-            return post(cur, _lock_account(cur, member_id))
-    except IntegrityError as exc:
-        if KEY_CONSTRAINT not in str(exc) or not savepoint:
-            raise
-        replay = _committed_replay(member_id, key, request_hash)
-        if replay is None:
-            raise
-        return replay
-    except (InsufficientBalance, AccountFrozen):
-        if not savepoint:
-            raise
-        replay = _committed_replay(member_id, key, request_hash)
-        if replay is None:
-            raise
-        return replay
-
-
-def _committed_replay(member_id: int, key: str, request_hash: str) -> Posting | None:
-    with sql.db_cursor() as cur:
-        account_id = sql.account_id(cur, member_id)
-        return _replay(cur, _Account(account_id, 0, 0, False), key, request_hash) if account_id else None
-
-
-def _replay(cur, account: _Account, key: str, request_hash: str) -> Posting | None:
-    row = sql.entry_by_key(cur, account.id, key)
-    if row is None:
-        return None
-    if row.request_hash != request_hash:
-        raise IdempotencyConflict()
-    return Posting(
-        row.id, row.principal_fen, row.bonus_fen, row.principal_after_fen, row.bonus_after_fen, replayed=True
-    )
 
 
 def _split(amount: int, account: _Account, order: str) -> tuple[int, int]:

@@ -13,7 +13,13 @@ from loyalty import prepared
 from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor
 from members.models import Member
-from stored_value.models import RechargeOrder, StoredValueAccount, StoredValueEntry, StoredValuePolicy
+from stored_value.models import (
+    RechargeOrder,
+    SpendOrder,
+    StoredValueAccount,
+    StoredValueEntry,
+    StoredValuePolicy,
+)
 
 _a = Names(StoredValueAccount)
 _e = Names(StoredValueEntry)
@@ -66,8 +72,11 @@ _POST = prepared.Statement(
 
 
 @takes(Rank.STORED_VALUE)
-def lock_account(cur, member_id: int, default_spend_order: str) -> AccountRow | None:
-    """The member's account locked FOR UPDATE, with the merchant's spend order; None without an account."""
+def lock_account(
+    cur, member_id: int, default_spend_order: str = SpendOrder.PROPORTIONAL
+) -> AccountRow | None:
+    """The member's account locked FOR UPDATE, with the merchant's spend order (``default_spend_order``
+    without a policy row); None without an account."""
     prepared.execute(cur, _LOCK, [member_id, default_spend_order])
     row = cur.fetchone()
     return None if row is None else AccountRow(*row)

@@ -63,6 +63,6 @@ def snapshot(member) -> tuple:
     )
     return (
         list(m),
-        list(GrowthEntry.objects.filter(member=member).values_list("pk", flat=True)),
+        list(GrowthEntry.objects.filter(member=member).order_by("pk").values_list("pk", flat=True)),
         history(member),
     )

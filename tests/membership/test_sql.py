@@ -68,6 +68,12 @@ def test_growth_is_appended_once_per_key_and_summed_over_the_window_as_the_orm_s
         )
         is None
     )
+    with connection.cursor() as cur:
+        for entry in GrowthEntry.objects.filter(member=member):
+            assert sql.growth_by_key(cur, member.pk, entry.idempotency_key) == sql.KeyedGrowth(
+                entry.id, entry.kind, entry.amount, entry.paid_fen, entry.order_no
+            )
+        assert sql.growth_by_key(cur, member.pk, "nope") is None
     start = now - timedelta(days=365)
 
     def orm_sum():

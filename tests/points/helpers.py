@@ -37,6 +37,6 @@ def snapshot(member) -> tuple:
     """Everything a failed posting must leave untouched."""
     return (
         list(PointsAccount.objects.filter(member=member).values_list("balance", flat=True)),
-        list(PointsEntry.objects.filter(account__member=member).values_list("id", flat=True)),
+        list(PointsEntry.objects.filter(account__member=member).order_by("id").values_list("id", flat=True)),
         lots(member),
     )

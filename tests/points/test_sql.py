@@ -115,7 +115,7 @@ def test_the_lots_of_a_spend_are_what_it_took_less_what_reversals_gave_back():
         back = sum(
             a.amount for a in PointsAllocation.objects.filter(entry__in=reversals, lot=lot, amount__lt=0)
         )
-        expected.append(sql.SpendLot(lot.id, lot.expires_at, lot.remaining, took + back))
+        expected.append(sql.SpendLot(lot.id, lot.expires_at, lot.earned_at, lot.remaining, took + back))
     with connection.cursor() as cur:
         assert sorted(sql.spend_lots(cur, spend.id)) == sorted(expected)
 

@@ -18,6 +18,14 @@ def parts(member) -> tuple[int, int]:
 def snapshot(member) -> tuple:
     return (
         parts(member),
-        list(StoredValueEntry.objects.filter(account__member=member).values_list("id", flat=True)),
-        list(RechargeOrder.objects.filter(member=member).values_list("id", "status", "refunded_fen")),
+        list(
+            StoredValueEntry.objects.filter(account__member=member)
+            .order_by("id")
+            .values_list("id", flat=True)
+        ),
+        list(
+            RechargeOrder.objects.filter(member=member)
+            .order_by("id")
+            .values_list("id", "status", "refunded_fen")
+        ),
     )

@@ -1,12 +1,12 @@
-"""Segment rules: a JSON tree of AND/OR groups compiled to ONE SQL condition over ``members_member``.
+"""Segment rules: a JSON tree of AND/OR groups, checked here and compiled to ONE SQL condition on members.
 
 A rule is a group ``{"op": "and" | "or", "conditions": [...]}`` whose
 conditions are groups again or leaves ``{"field": ..., "value": ...}``.  Each
-leaf becomes a condition on the member row, a join-free correlated subquery
-on the facts it needs (orders, points and stored-value accounts, cards, tags,
-RFM scores), so PostgreSQL plans the whole segment as one query: no member is
-ever filtered in Python.  Values are passed as parameters, never
-interpolated.  Closed accounts (注销) are never in a segment.
+leaf becomes a condition on the member row (its SQL is ``analytics.sql``'s), a
+join-free correlated subquery on the facts it needs (orders, points and
+stored-value accounts, cards, tags, RFM scores), so PostgreSQL plans the whole
+segment as one query: no member is ever filtered in Python.  Values are passed
+as parameters, never interpolated.  Closed accounts (注销) are never in a segment.
 
 Leaves (``value`` shape):
 
@@ -32,12 +32,10 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from analytics import sql
 from analytics.exceptions import InvalidSegmentRule
-from analytics.facts import PAID_FEN, PURCHASE_WHERE  # noqa: F401 - PAID_FEN documents the facts used
 from analytics.models import RfmSegment
-from members.receiving import receiving_sql
 
-M = "members_member"
 MAX_DEPTH = 5
 MAX_LEAVES = 50
 
@@ -110,77 +108,33 @@ def _local_midnight(value) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
 
 
-def _between(expr: str, low, high, params: list) -> str:
-    parts = []
-    if low is not None:
-        parts.append(f"{expr} >= %s")
-        params.append(low)
-    if high is not None:
-        parts.append(f"{expr} <= %s")
-        params.append(high)
-    return "(" + " AND ".join(parts) + ")"
-
-
-_LAST_PURCHASE = (
-    f"(SELECT max(o.completed_at) FROM orders_order o WHERE o.member_id = {M}.id AND {PURCHASE_WHERE})"
-)
-
-
 def _leaf(node: dict, params: list, now: datetime) -> str:
+    """The leaf's condition (``analytics.sql``), its values appended to ``params`` in order."""
     field, value = node.get("field"), node.get("value")
     if field == "tier":
-        levels = _int_list(value, low=0)
-        params.append(levels)
-        return (
-            f"(COALESCE((SELECT ms.tier_level FROM members_membership ms WHERE ms.member_id = {M}.id), 0)"
-            " = ANY(%s))"
-        )
-    if field == "card":
+        params.append(_int_list(value, low=0))
+    elif field == "card":
         params.extend([_int_list(value, low=1), now, now])
-        return (
-            f"EXISTS (SELECT 1 FROM members_membershipcard c WHERE c.member_id = {M}.id"
-            " AND c.card_type_id = ANY(%s) AND c.status = 'active' AND c.valid_from <= %s"
-            " AND (c.valid_until IS NULL OR c.valid_until > %s))"
-        )
-    if field == "rfm_segment":
+    elif field == "rfm_segment":
         codes = _str_list(value)
         if not set(codes) <= set(RfmSegment.values):
             _bad(_("Unknown RFM segment."))
         params.append(codes)
-        return (
-            f"EXISTS (SELECT 1 FROM analytics_rfmscore r WHERE r.member_id = {M}.id AND r.segment = ANY(%s))"
-        )
-    if field == "last_purchase_before":
+    elif field in ("last_purchase_before", "last_purchase_after"):
         params.append(_local_midnight(value))
-        return f"({_LAST_PURCHASE} < %s)"
-    if field == "last_purchase_after":
-        params.append(_local_midnight(value))
-        return f"({_LAST_PURCHASE} >= %s)"
-    if field == "order_count":
-        low, high = _range(value)
-        count = f"(SELECT count(*) FROM orders_order o WHERE o.member_id = {M}.id AND {PURCHASE_WHERE})"
-        return _between(count, low, high, params)
-    if field == "points_balance":
-        low, high = _range(value)
-        balance = f"COALESCE((SELECT a.balance FROM points_pointsaccount a WHERE a.member_id = {M}.id), 0)"
-        return _between(balance, low, high, params)
-    if field == "stored_value_balance":
-        low, high = _range(value)
-        balance = (
-            "COALESCE((SELECT a.principal_fen + a.bonus_fen FROM stored_value_storedvalueaccount a"
-            f" WHERE a.member_id = {M}.id), 0)"
-        )
-        return _between(balance, low, high, params)
-    if field == "birthday_month":
+    elif field == "birthday_month":
         params.append(_int_list(value, low=1, high=12))
-        return f"(extract(month FROM {M}.birthday)::int = ANY(%s))"
-    if field == "registration_channel":
+    elif field == "registration_channel":
         params.append(_str_list(value))
-        return f"({M}.registration_channel = ANY(%s))"
-    if field == "tag":
+    elif field == "tag":
         params.append(_int_list(value, low=1))
-        return f"EXISTS (SELECT 1 FROM analytics_membertagging t WHERE t.member_id = {M}.id AND t.tag_id = ANY(%s))"
-    _bad(_("Unknown condition: %(field)s.") % {"field": field})
+    elif field in ("order_count", "points_balance", "stored_value_balance"):
+        low, high = _range(value)
+        params.extend(v for v in (low, high) if v is not None)
+        return sql.segment_between(field, low=low is not None, high=high is not None)
+    else:
+        _bad(_("Unknown condition: %(field)s.") % {"field": field})
+    return sql.SEGMENT_TESTS[field]
 
 
 def _group(node, params: list, now: datetime, depth: int, leaves: list) -> str:
@@ -198,15 +152,13 @@ def _group(node, params: list, now: datetime, depth: int, leaves: list) -> str:
         _bad(_("A group needs at least one condition."))
     if depth >= MAX_DEPTH:
         _bad(_("The rule is nested too deeply."))
-    parts = [_group(c, params, now, depth + 1, leaves) for c in conditions]
-    return "(" + f" {op.upper()} ".join(parts) + ")"
+    return sql.segment_group(op, [_group(c, params, now, depth + 1, leaves) for c in conditions])
 
 
 def compile_rules(rules, *, now: datetime) -> tuple[str, list]:
-    """The segment as ``(sql, params)``: a boolean condition on ``members_member``; raises InvalidSegmentRule."""
+    """The segment as ``(where, params)`` for ``sql.segment_members``; raises InvalidSegmentRule."""
     params: list = []
-    sql = _group(rules, params, now, 0, [])
-    return f"({receiving_sql(M)} AND {sql})", params
+    return sql.segment_where(_group(rules, params, now, 0, [])), params
 
 
 def validate_rules(rules) -> None:

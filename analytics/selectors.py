@@ -40,8 +40,8 @@ def first_activity_day() -> date | None:
 
 def members_matching(rules, *, now: datetime | None = None):
     """Members matching a rule tree, as a Member queryset (one SQL WHERE); raises InvalidSegmentRule."""
-    sql, params = compile_rules(rules, now=now or timezone.now())
-    return Member.objects.extra(where=[sql], params=params)  # noqa: S610 - compiled SQL, values are params
+    where, params = compile_rules(rules, now=now or timezone.now())
+    return sql.segment_members(where, params)
 
 
 def segment_members(*, segment_id: int, now: datetime | None = None):

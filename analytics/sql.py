@@ -1,9 +1,11 @@
-"""The analytics app's SQL: the member portrait's purchases, RFM's scoring and the report tables.
+"""The analytics app's SQL: the member portrait's purchases, segments' conditions, RFM's scoring and
+the report tables.
 
 Table and column names come from the models (``loyalty.rows.Names``) and are put into the text once,
 at import; rows come back as named records.  What a purchase is, and what it paid, is ``facts.py``'s.
-The reports' and RFM's rules are explained in ``analytics.reports`` and ``analytics.rfm``, which run
-these statements.  tests/analytics/test_sql.py checks them against the ORM.
+The segments', reports' and RFM's rules are explained in ``analytics.segments``, ``analytics.reports``
+and ``analytics.rfm``, which use these statements.  tests/analytics/test_sql.py checks them against
+the ORM.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 from collections import namedtuple
 from datetime import date, datetime
 
+from django.db.models import QuerySet
+
 from analytics.facts import PAID_FEN, PURCHASE_WHERE
 from analytics.models import (
     AttributionDaily,
     CouponDaily,
     DailyMetrics,
+    MemberTagging,
     MonthlyMetrics,
     ReportRun,
     RfmScore,
@@ -25,10 +30,11 @@ from coupons.models import Coupon
 from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor
 from members.models import Member
-from membership.models import MembershipCard
+from members.receiving import receiving_sql
+from membership.models import Membership, MembershipCard
 from orders.models import Order
-from points.models import PointsEntry
-from stored_value.models import StoredValueEntry
+from points.models import PointsAccount, PointsEntry
+from stored_value.models import StoredValueAccount, StoredValueEntry
 
 _o = Names(Order)
 _m = Names(Member)
@@ -36,6 +42,10 @@ _pe = Names(PointsEntry)
 _c = Names(Coupon)
 _sve = Names(StoredValueEntry)
 _mc = Names(MembershipCard)
+_ms = Names(Membership)
+_pa = Names(PointsAccount)
+_sva = Names(StoredValueAccount)
+_mt = Names(MemberTagging)
 _rs = Names(RfmScore)
 _rr = Names(ReportRun)
 _dm = Names(DailyMetrics)
@@ -60,6 +70,95 @@ def member_purchases(member_id: int, limit: int) -> list[Purchase]:
     with db_cursor() as cur:
         cur.execute(_MEMBER_PURCHASES, [member_id, limit])
         return [Purchase(*row) for row in cur.fetchall()]
+
+
+# --- segments (analytics.segments) ------------------------------------------------------------------
+
+# A segment is one condition on the member rows of ``Member.objects``, which the table's own name
+# aliases.  Each leaf is a join-free correlated subquery on the facts it needs, so PostgreSQL plans
+# the whole segment as one query; each ``%s`` takes one of the leaf's values, in order.
+_M = _m.table
+_MEMBER_ID = f"{_M}.{_m.id}"
+
+_LAST_PURCHASE = (
+    f"(SELECT max(o.{_o.completed_at}) FROM {_o.table} o"
+    f" WHERE o.{_o.member_id} = {_MEMBER_ID} AND {PURCHASE_WHERE})"
+)
+
+# The leaves that test the member against the rule's values (their ``%s``: see each).
+SEGMENT_TESTS = {
+    # Tier levels; no membership row is level 0.
+    "tier": (
+        f"(COALESCE((SELECT ms.{_ms.tier_level} FROM {_ms.table} ms WHERE ms.{_ms.member_id} = {_MEMBER_ID}), 0)"
+        " = ANY(%s))"
+    ),
+    # Card type ids, now, now: holds a card of one of them valid now.
+    "card": (
+        f"EXISTS (SELECT 1 FROM {_mc.table} c WHERE c.{_mc.member_id} = {_MEMBER_ID}"
+        f" AND c.{_mc.card_type_id} = ANY(%s) AND c.{_mc.status} = 'active' AND c.{_mc.valid_from} <= %s"
+        f" AND (c.{_mc.valid_until} IS NULL OR c.{_mc.valid_until} > %s))"
+    ),
+    # RFM segment codes (the table holds only the latest run's scores).
+    "rfm_segment": (
+        f"EXISTS (SELECT 1 FROM {_rs.table} r WHERE r.{_rs.member_id} = {_MEMBER_ID} AND r.{_rs.segment} = ANY(%s))"
+    ),
+    # An instant: the last purchase before it (so at least one purchase), or on or after it.
+    "last_purchase_before": f"({_LAST_PURCHASE} < %s)",
+    "last_purchase_after": f"({_LAST_PURCHASE} >= %s)",
+    # Months 1-12.
+    "birthday_month": f"(extract(month FROM {_M}.{_m.birthday})::int = ANY(%s))",
+    # Channel names.
+    "registration_channel": f"({_M}.{_m.registration_channel} = ANY(%s))",
+    # Tag ids: has any of them.
+    "tag": (
+        f"EXISTS (SELECT 1 FROM {_mt.table} t WHERE t.{_mt.member_id} = {_MEMBER_ID} AND t.{_mt.tag_id} = ANY(%s))"
+    ),
+}
+
+# The leaves that measure the member, compared with the rule's min and/or max (``segment_between``).
+SEGMENT_MEASURES = {
+    # Purchases, lifetime.
+    "order_count": (
+        f"(SELECT count(*) FROM {_o.table} o WHERE o.{_o.member_id} = {_MEMBER_ID} AND {PURCHASE_WHERE})"
+    ),
+    # Points; no account is 0.
+    "points_balance": (
+        f"COALESCE((SELECT a.{_pa.balance} FROM {_pa.table} a WHERE a.{_pa.member_id} = {_MEMBER_ID}), 0)"
+    ),
+    # Fen, principal + bonus; no account is 0.
+    "stored_value_balance": (
+        f"COALESCE((SELECT a.{_sva.principal_fen} + a.{_sva.bonus_fen} FROM {_sva.table} a"
+        f" WHERE a.{_sva.member_id} = {_MEMBER_ID}), 0)"
+    ),
+}
+
+_SEGMENT_OPS = {"and": " AND ", "or": " OR "}
+
+
+def segment_between(field: str, *, low: bool, high: bool) -> str:
+    """The measure ``field`` at least one ``%s`` (``low``) and/or at most another (``high``)."""
+    measure = SEGMENT_MEASURES[field]
+    parts = []
+    if low:
+        parts.append(f"{measure} >= %s")
+    if high:
+        parts.append(f"{measure} <= %s")
+    return "(" + " AND ".join(parts) + ")"
+
+
+def segment_group(op: str, parts: list[str]) -> str:
+    """The conditions ``parts`` joined by ``op`` (``"and"`` or ``"or"``)."""
+    return "(" + _SEGMENT_OPS[op].join(parts) + ")"
+
+
+def segment_where(condition: str) -> str:
+    """A segment's whole condition: ``condition``, and only members who may receive (never a closed account)."""
+    return f"({receiving_sql(_M)} AND {condition})"
+
+
+def segment_members(where: str, params: list) -> QuerySet[Member]:
+    """The members for whom ``where`` (``segment_where``) holds, as a Member queryset (one SQL WHERE)."""
+    return Member.objects.extra(where=[where], params=params)  # noqa: S610 - compiled SQL, values are params
 
 
 # --- RFM (analytics.rfm) ----------------------------------------------------------------------------

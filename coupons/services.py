@@ -139,16 +139,7 @@ def coupon_issue(
 def coupon_claim(*, member, template_id: int, idempotency_key: str, now=None) -> Coupon:
     """A member claims a coupon in the claim centre: active, claimable, in its window, in its audience."""
     now = now or timezone.now()
-    # Raw SQL: on a hot template the ORM's query compilation is a large share of a claim (bench/README.md).
-    template = next(
-        iter(
-            CouponTemplate.objects.raw(
-                "SELECT * FROM coupons_coupontemplate WHERE id = %s AND is_active AND claimable",
-                [template_id],
-            )
-        ),
-        None,
-    )
+    template = sql.claimable_template(template_id)
     if template is None:
         raise CouponTemplateNotFound()
     if (template.claim_starts_at and now < template.claim_starts_at) or (

@@ -53,6 +53,17 @@ def take_up_to(cur, template_id: int, count: int) -> int:
     return row[0] if row else 0
 
 
+# --- claiming ---------------------------------------------------------------------------------
+
+# Raw: on a hot template the ORM's query compilation is a large share of a claim (bench/README.md).
+_CLAIMABLE_TEMPLATE = f"SELECT * FROM {_t.table} WHERE {_t.id} = %s AND {_t.is_active} AND {_t.claimable}"
+
+
+def claimable_template(template_id: int) -> CouponTemplate | None:
+    """The template if it is active and claimable in the claim centre, else None (no lock)."""
+    return next(iter(CouponTemplate.objects.raw(_CLAIMABLE_TEMPLATE, [template_id])), None)
+
+
 # --- issuing ----------------------------------------------------------------------------------
 
 # Runs after the advisory lock was granted, in a statement of its own: a statement's snapshot is

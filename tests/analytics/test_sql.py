@@ -1,4 +1,4 @@
-"""The analytics app's raw statements (analytics/sql.py) read and write what the ORM reads."""
+"""The analytics app's raw statements and segment conditions (analytics/sql.py) read and write what the ORM reads."""
 
 import math
 from collections import Counter, defaultdict
@@ -12,16 +12,27 @@ from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import TruncDate
 
 from analytics import sql
-from analytics.models import AttributionDaily, CouponDaily, DailyMetrics, MonthlyMetrics, RfmRun, RfmScore
+from analytics.models import (
+    AttributionDaily,
+    CouponDaily,
+    DailyMetrics,
+    MemberTag,
+    MemberTagging,
+    MonthlyMetrics,
+    RfmRun,
+    RfmScore,
+)
+from analytics.segments import FIELDS, compile_rules
 from analytics.selectors import local_today
 from coupons.models import Coupon
 from members.models import Member
-from membership.cards import card_grant
-from membership.models import MembershipCard
+from members.receiving import receiving_q
+from membership.cards import card_grant, card_revoke
+from membership.models import Membership, MembershipCard
 from orders.models import Order
 from points.ledger import points_earn, points_spend
-from points.models import PointsEntry
-from stored_value.models import StoredValueEntry
+from points.models import PointsAccount, PointsEntry
+from stored_value.models import StoredValueAccount, StoredValueEntry
 from tests.analytics.helpers import now, registered
 from tests.factories import (
     CardTypeFactory,
@@ -73,6 +84,156 @@ def test_a_members_purchases_are_the_orms_orders_newest_first_with_what_was_paid
     assert sql.member_purchases(member.pk, 100) == expected
     assert [p.counts for p in expected] == [False, True, True]
     assert sql.member_purchases(member.pk, 1) == expected[:1]
+
+
+# --- segments -------------------------------------------------------------------------------------
+
+# Each segment leaf, with values that pick different members out of ``segment_people``.
+SEGMENT_CASES = {
+    "tier": [[0], [1, 2], [2]],
+    "card": [["vip"], ["paid"], ["vip", "paid"]],
+    "rfm_segment": [["important_value"], ["general_retain", "important_value"]],
+    "last_purchase_before": ["2026-02-01", "2026-04-01"],
+    "last_purchase_after": ["2026-02-01", "2025-01-01"],
+    "order_count": [{"min": 1}, {"max": 0}, {"min": 2, "max": 2}],
+    "points_balance": [{"min": 1}, {"max": 0}, {"min": 50, "max": 500}],
+    "stored_value_balance": [{"min": 11_000}, {"max": 0}, {"min": 1, "max": 6_000}],
+    "birthday_month": [[5], [5, 12]],
+    "registration_channel": [["store_qr"], ["ad", "store_qr"]],
+    "tag": [["old"], ["old", "new"]],
+}
+
+
+@pytest.fixture
+def segment_people(admin_user):
+    """Members with every fact a segment reads, and one closed account that has them all."""
+    a, b, c, d, e, f, closed = (MemberFactory() for _ in range(7))
+    vip, paid = CardTypeFactory(name="VIP"), CardTypeFactory(kind="paid", name="Plus")
+    old, new = MemberTag.objects.create(name="老客"), MemberTag.objects.create(name="新客")
+    for member, level in ((a, 2), (b, 1), (c, 0), (closed, 2)):
+        Membership.objects.create(member=member, tier_level=level)
+    OrderFactory(member=a, at=local(2026, 1, 10, 12))
+    OrderFactory(member=a, at=local(2026, 3, 31, 23, 30))
+    OrderFactory(member=b, at=local(2026, 2, 1, 0, 10))
+    OrderFactory(member=c, at=local(2026, 1, 31, 23, 59), refunded_fen=10_000)  # not a purchase
+    OrderFactory(member=c, at=local(2026, 1, 20, 9), refunded_fen=4_000)  # still a purchase
+    OrderFactory(member=d, at=local(2026, 3, 1, 9), status="cancelled")  # never completed
+    OrderFactory(member=f, at=local(2024, 12, 31, 23, 59))
+    OrderFactory(member=closed, at=local(2026, 3, 1, 9))
+    points_earn(member_id=b.pk, amount=500, idempotency_key="sb", source="t", expires_at=None)
+    points_earn(member_id=c.pk, amount=50, idempotency_key="sc", source="t", expires_at=None)
+    points_earn(member_id=d.pk, amount=100, idempotency_key="sd", source="t", expires_at=None)
+    points_spend(member_id=d.pk, amount=100, idempotency_key="sd-spend", source="t")  # an account at 0
+    points_earn(member_id=closed.pk, amount=100, idempotency_key="sx", source="t", expires_at=None)
+    RechargeFactory(member=d, amount_fen=10_000, bonus_fen=1_000)
+    RechargeFactory(member=e, amount_fen=5_000)
+    RechargeFactory(member=closed, amount_fen=20_000)
+    t0 = now()
+    for member, card_type, at in (
+        (a, vip, t0),
+        (b, paid, t0 - timedelta(days=60)),  # expired
+        (c, paid, t0 + timedelta(days=1)),  # not valid yet
+        (d, vip, t0),  # revoked below
+        (e, paid, t0),
+        (closed, vip, t0),
+    ):
+        card = card_grant(
+            member_id=member.pk, card_type_id=card_type.pk, actor_id=admin_user.pk, reason="t", now=at
+        )
+        if member == d:
+            card_revoke(card_id=card.pk, actor_id=admin_user.pk, reason="t")
+    for member, tag in ((d, old), (e, old), (a, new), (closed, old)):
+        MemberTagging.objects.create(member=member, tag=tag)
+    run = RfmRun.objects.create(as_of=t0, window_days=365, status="done")
+    for member, code in ((a, "important_value"), (b, "general_retain"), (closed, "important_value")):
+        RfmScore.objects.create(
+            member=member, run=run, last_purchase_at=t0, recency_days=1, frequency=1,
+            monetary_fen=1, r_score=3, f_score=3, m_score=3, segment=code,
+        )  # fmt: skip
+    for member, birthday, channel in ((a, date(1990, 5, 3), "store_qr"), (e, date(1991, 12, 30), "ad"),
+                                      (f, date(1985, 5, 31), "store_qr"), (closed, date(1990, 5, 1), "ad")):  # fmt: skip
+        Member.objects.filter(pk=member.pk).update(birthday=birthday, registration_channel=channel)
+    Member.objects.filter(pk=closed.pk).update(closed_at=t0)
+    return {"vip": vip.pk, "paid": paid.pk, "old": old.pk, "new": new.pk}
+
+
+def member_ids(members) -> set[int]:
+    return set(members.values_list("pk", flat=True))
+
+
+def orm_segment(field: str, value, at: datetime) -> set[int]:
+    """The receiving members a segment leaf means (analytics/segments.py), by the ORM."""
+    members = Member.objects.filter(receiving_q())
+    if field == "birthday_month":
+        return member_ids(members.filter(birthday__month__in=value))
+    if field == "registration_channel":
+        return member_ids(members.filter(registration_channel__in=value))
+    if field == "card":  # holds a card of one of the types, valid at ``at``
+        valid = Q(status="active", valid_from__lte=at) & (Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+        return member_ids(
+            members.filter(
+                pk__in=MembershipCard.objects.filter(valid, card_type_id__in=value).values("member_id")
+            )
+        )
+    if field == "rfm_segment":
+        return member_ids(
+            members.filter(pk__in=RfmScore.objects.filter(segment__in=value).values("member_id"))
+        )
+    if field == "tag":
+        return member_ids(
+            members.filter(pk__in=MemberTagging.objects.filter(tag_id__in=value).values("member_id"))
+        )
+    # The other leaves compare one figure per member with the rule's value.
+    last_purchase = (
+        purchases().values("member_id").annotate(last=Max("completed_at")).values_list("member_id", "last")
+    )
+    figures = dict(
+        {
+            "tier": Membership.objects.values_list("member_id", "tier_level"),
+            "order_count": purchases()
+            .values("member_id")
+            .annotate(n=Count("pk"))
+            .values_list("member_id", "n"),
+            "points_balance": PointsAccount.objects.values_list("member_id", "balance"),
+            "stored_value_balance": StoredValueAccount.objects.values_list(
+                "member_id", F("principal_fen") + F("bonus_fen")
+            ),
+            "last_purchase_before": last_purchase,
+            "last_purchase_after": last_purchase,
+        }[field]
+    )
+    if field.startswith("last_purchase_"):
+        day = datetime.combine(date.fromisoformat(value), time.min, tzinfo=TZ)
+        before = field == "last_purchase_before"
+        return {pk for pk, last in figures.items() if (last < day if before else last >= day)} & member_ids(
+            members
+        )
+    if field == "tier":  # no membership row is level 0
+        return {pk for pk in member_ids(members) if figures.get(pk, 0) in value}
+    low, high = value.get("min"), value.get("max")  # no account, no purchase: 0
+    return {
+        pk
+        for pk in member_ids(members)
+        if (low is None or figures.get(pk, 0) >= low) and (high is None or figures.get(pk, 0) <= high)
+    }
+
+
+def test_each_segment_condition_finds_the_members_the_orm_finds(segment_people):
+    at = now()
+    everyone = set(Member.objects.filter(receiving_q()).values_list("pk", flat=True))
+    assert set(SEGMENT_CASES) == set(FIELDS)
+    for field, cases in SEGMENT_CASES.items():
+        found = []
+        for value in cases:
+            if field in ("card", "tag"):
+                value = [segment_people[name] for name in value]
+            where, params = compile_rules(
+                {"op": "and", "conditions": [{"field": field, "value": value}]}, now=at
+            )
+            members = set(sql.segment_members(where, params).values_list("pk", flat=True))
+            assert members == orm_segment(field, value, at), (field, value)
+            found.append(members)
+        assert any(set() < members < everyone for members in found), field  # the data tells members apart
 
 
 # --- RFM ------------------------------------------------------------------------------------------

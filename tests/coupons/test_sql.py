@@ -9,7 +9,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from coupons import services, sql
-from coupons.models import BulkIssue, BulkIssueTarget, Coupon, CouponEvent
+from coupons.models import BulkIssue, BulkIssueTarget, Coupon, CouponEvent, CouponTemplate
 from members.receiving import receiving_q
 from tests.factories import CouponTemplateFactory, MemberFactory
 
@@ -40,6 +40,26 @@ def test_stock_is_taken_as_the_orm_counts_it_and_never_oversold():
         assert sql.take_up_to(cur, t.pk, 3) == 0
     t.refresh_from_db()
     assert t.issued_count == t.total_stock == 5
+
+
+def _fields(template) -> dict:
+    return {f.attname: getattr(template, f.attname) for f in CouponTemplate._meta.concrete_fields}
+
+
+def test_the_claimable_template_is_the_one_the_orm_finds_active_and_claimable():
+    found = CouponTemplateFactory(
+        fixed=True, audience="tiers", audience_values=[1, 2], scope="skus", scope_values=["A-1"]
+    )
+    inactive = CouponTemplateFactory(is_active=False)
+    not_claimable = CouponTemplateFactory(claimable=False)
+    claimable = CouponTemplate.objects.filter(is_active=True, claimable=True)
+    raw = sql.claimable_template(found.pk)
+    assert isinstance(raw, CouponTemplate)
+    assert _fields(raw) == _fields(claimable.get(pk=found.pk))
+    for template in (inactive, not_claimable):
+        assert sql.claimable_template(template.pk) is None
+        assert not claimable.filter(pk=template.pk).exists()
+    assert sql.claimable_template(not_claimable.pk + 1000) is None
 
 
 def test_an_issue_writes_the_coupon_and_event_the_orm_reads_and_reports_what_the_orm_counts():

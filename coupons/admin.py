@@ -18,6 +18,7 @@ from coupons.models import (
     BulkIssueTarget,
     Coupon,
     CouponEvent,
+    CouponKind,
     CouponTemplate,
     GiftPack,
     GiftPackGrant,
@@ -26,8 +27,10 @@ from coupons.models import (
 from loyalty.admin_tools import (
     CsvExportMixin,
     LimitedJSONAdminMixin,
+    ModelAdmin,
     ReadOnlyAdminMixin,
     ReasonForm,
+    TabularInline,
     action_page,
     local_time,
     new_key,
@@ -83,6 +86,8 @@ class CouponTemplateForm(forms.ModelForm):
             .exists()
         ):
             self.add_error("audience_values", _("Give the id of an existing segment, e.g. [3]."))
+        if data.get("kind") == CouponKind.PERCENT_OFF and not data.get("percent_off"):
+            self.add_error("percent_off", _("A discount coupon needs its discount, e.g. 8.8."))
         if data.get("total_stock") is not None and data["total_stock"] < issued:
             self.add_error(
                 "total_stock", _("%(n)s are already issued: the stock cannot be less.") % {"n": issued}
@@ -100,7 +105,7 @@ class CouponTemplateForm(forms.ModelForm):
 
 
 @admin.register(CouponTemplate)
-class CouponTemplateAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
+class CouponTemplateAdmin(LimitedJSONAdminMixin, ModelAdmin):
     form = CouponTemplateForm
     list_display = [
         "name",
@@ -257,7 +262,7 @@ class BulkIssueForm(forms.Form):
         return data
 
 
-class CouponEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+class CouponEventInline(ReadOnlyAdminMixin, TabularInline):
     model = CouponEvent
     fields = ["created_at", "kind", "order_no", "reason", "actor"]
     readonly_fields = fields
@@ -265,7 +270,7 @@ class CouponEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Coupon)
-class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "code",
         "template",
@@ -347,14 +352,14 @@ class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
 
-class GiftPackItemInline(admin.TabularInline):
+class GiftPackItemInline(TabularInline):
     model = GiftPackItem
     extra = 1
     autocomplete_fields = ["template"]
 
 
 @admin.register(GiftPack)
-class GiftPackAdmin(admin.ModelAdmin):
+class GiftPackAdmin(ModelAdmin):
     list_display = ["name", "points", "contents", "is_active"]
     inlines = [GiftPackItemInline]
 
@@ -367,7 +372,7 @@ class GiftPackAdmin(admin.ModelAdmin):
 
 
 @admin.register(GiftPackGrant)
-class GiftPackGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class GiftPackGrantAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["created_at", "pack", "member", "occasion", "withheld"]
     list_filter = ["pack"]
     search_fields = ["=member__id", "occasion"]
@@ -375,7 +380,7 @@ class GiftPackGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(BulkIssue)
-class BulkIssueAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BulkIssueAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "template",

@@ -2,11 +2,12 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from loyalty import services
+from loyalty.admin_tools import ModelAdmin
 from loyalty.models import ApiClient, JobRun
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):
+class ApiClientAdmin(ModelAdmin):
     """Credentials for the merchant's order system.
 
     The secret is generated here and shown once, in the confirmation message;
@@ -40,7 +41,7 @@ class ApiClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobRun)
-class JobRunAdmin(admin.ModelAdmin):
+class JobRunAdmin(ModelAdmin):
     """Each firing of a scheduled job and who ran it; read-only (``loyalty.jobs`` writes it).
 
     A row left ``running`` after its worker died is taken over by the next

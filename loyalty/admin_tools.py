@@ -1,20 +1,23 @@
 """Small admin building blocks shared by the apps."""
 
 import csv
+import re
 import uuid
 
 from django import forms
+from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.api.parsers import LimitedJSONDecoder
-from loyalty.money import format_fen
+from loyalty.money import YuanField, YuanInput, ZheField, ZheInput, format_fen, format_zhe
 
 
 class LimitedJSONAdminMixin:
@@ -45,14 +48,172 @@ class ReadOnlyAdminMixin:
 
 
 def money(field: str, label):
-    """A list column showing an integer-fen field as ¥1,650.00."""
+    """A column or read-only field showing an integer-fen field as ¥1,650.00."""
 
     def column(obj):
         return format_fen(getattr(obj, field))
 
+    column.__name__ = field
     column.short_description = label
     column.admin_order_field = field
     return column
+
+
+def discount(field: str, label, *, scale: int):
+    """A column or read-only field showing a stored discount (``scale`` = all off) as 8.8折."""
+
+    def column(obj):
+        return format_zhe(getattr(obj, field), scale=scale)
+
+    column.__name__ = field
+    column.short_description = label
+    column.admin_order_field = field
+    return column
+
+
+# --- money in 元 and discounts in 折, on every admin page ------------------------------------------
+
+# Model fields whose name says they hold a discount, and what "everything off" is stored as.
+DISCOUNT_SCALES = {"percent_off": 100, "discount_bp": 10_000}
+YUAN = "yuan"
+
+_UNIT_IN_LABEL = re.compile(r"\s*[（(](?:fen|分|basis points|基点)[)）]")
+
+
+def field_unit(db_field):
+    """``YUAN`` for an integer field named ``*_fen``, the scale of a discount field, else None."""
+    if not isinstance(db_field, models.IntegerField) or db_field.choices:
+        return None
+    if db_field.name.endswith("_fen"):
+        return YUAN
+    for suffix, scale in DISCOUNT_SCALES.items():
+        if db_field.name == suffix or db_field.name.endswith("_" + suffix):
+            return scale
+    return None
+
+
+def _without_unit(label: str) -> str:
+    return _UNIT_IN_LABEL.sub("", str(label))
+
+
+without_unit = lazy(_without_unit, str)  # "使用门槛（分）" → "使用门槛", in the language of the request
+
+
+def unit_formfield(db_field, default):
+    """The form field for a money or discount model field, built from the admin's ``default`` one
+    (keeping its label, requiredness, help and the theme's CSS class): a ``YuanField`` or a ``ZheField``."""
+    unit = field_unit(db_field)
+    attrs = {"class": default.widget.attrs["class"]} if default.widget.attrs.get("class") else {}
+    common = {"label": without_unit(default.label), "initial": default.initial, "disabled": default.disabled}
+    if unit == YUAN:
+        return YuanField(
+            required=default.required, help_text=default.help_text, widget=YuanInput(attrs), **common
+        )
+    return ZheField(
+        scale=unit,
+        help_text=_("As 折: 8.8 means the member pays 88%; empty means no discount."),
+        widget=ZheInput(attrs, scale=unit),
+        **common,
+    )
+
+
+class UnitsAdminMixin:
+    """Money in 元 and discounts in 折 wherever an operator types or reads a model's field.
+
+    Every ``*_fen`` integer field is typed through ``YuanField`` and every
+    discount field (``DISCOUNT_SCALES``) through ``ZheField``; where such a
+    field is only shown (read-only fields, a page the operator may only view,
+    list columns) it reads ``¥1,650.00`` or ``8.8折``.  By field name, so a new
+    money field cannot arrive in 分 (tests/loyalty/test_admin_units.py walks
+    every registered admin).
+    """
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if formfield is None or field_unit(db_field) is None or isinstance(formfield, (YuanField, ZheField)):
+            return formfield
+        return unit_formfield(db_field, formfield)
+
+    def _unit_display(self, name):
+        """The display callable standing for field ``name`` (the same object on every call, so that the
+        form's exclusions and the page's read-only fields agree), or None when it is no unit field."""
+        displays = self.__dict__.setdefault("_unit_displays", {})
+        if name not in displays:
+            displays[name] = None
+            try:
+                db_field = self.model._meta.get_field(name) if isinstance(name, str) else None
+            except FieldDoesNotExist:
+                db_field = None
+            unit = field_unit(db_field) if db_field is not None and db_field.concrete else None
+            if unit == YUAN:
+                displays[name] = money(name, without_unit(db_field.verbose_name))
+            elif unit:
+                displays[name] = discount(name, without_unit(db_field.verbose_name), scale=unit)
+        return displays[name]
+
+    def _read_only_page(self, request, obj):
+        if isinstance(self, admin.options.InlineModelAdmin):
+            return not self.has_change_permission(request, obj)
+        return obj is not None and not self.has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        names = list(super().get_readonly_fields(request, obj))
+        shown = [n for n in names if self._unit_display(n)]
+        if self._read_only_page(request, obj):
+            excluded = set(self.get_exclude(request, obj) or ())
+            shown += [
+                f.name
+                for f in self.model._meta.concrete_fields
+                if f.editable and f.name not in excluded and self._unit_display(f.name)
+            ]
+        return names + [self._unit_display(n) for n in dict.fromkeys(shown)]
+
+    def get_fieldsets(self, request, obj=None):
+        """Read-only unit fields are shown by their display callables (once each)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        everything = self._read_only_page(request, obj)
+        readonly = {n for n in super().get_readonly_fields(request, obj) if isinstance(n, str)}
+        seen = set()
+
+        def shown(names):
+            out = []
+            for name in names:
+                if isinstance(name, (list, tuple)):
+                    row = shown(name)
+                    if row:
+                        out.append(tuple(row))
+                    continue
+                display = self._unit_display(name)
+                if display and (everything or name in readonly):
+                    name = display
+                if name not in seen:
+                    seen.add(name)
+                    out.append(name)
+            return out
+
+        return [
+            (title, {**options, "fields": shown(options.get("fields", ()))}) for title, options in fieldsets
+        ]
+
+    def get_list_display(self, request):
+        names = super().get_list_display(request)
+        keep = set(self.list_editable or ()) | set(self.list_display_links or ())
+        return [
+            self._unit_display(n) if isinstance(n, str) and n not in keep and self._unit_display(n) else n
+            for n in names
+        ]
+
+
+class ModelAdmin(UnitsAdminMixin, admin.ModelAdmin):
+    """The base of every ModelAdmin of the project (money in 元, discounts in 折)."""
+
+
+class TabularInline(UnitsAdminMixin, admin.TabularInline):
+    """The base of every tabular inline of the project (money in 元, discounts in 折)."""
+
+
+class StackedInline(UnitsAdminMixin, admin.StackedInline):
+    """The base of every stacked inline of the project (money in 元, discounts in 折)."""
 
 
 # --- operator actions: a form with a reason, behind a permission --------------------------

@@ -16,19 +16,22 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.admin_tools import (
     CsvExportMixin,
     LimitedJSONAdminMixin,
+    ModelAdmin,
     ReadOnlyAdminMixin,
     ReasonForm,
+    TabularInline,
     action_page,
     local_time,
     money,
     new_key,
 )
 from loyalty.errors import ApplicationError
-from loyalty.money import format_fen
+from loyalty.money import YuanField, format_fen
 from members.models import Member
 from membership import cards
 from membership.claim_links import claim_link, claim_qr_png
 from membership.models import (
+    CardCondition,
     CardEvent,
     CardPurchase,
     CardType,
@@ -46,7 +49,7 @@ from membership.models import (
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ModelAdmin):
     list_display = [
         "level",
         "name",
@@ -67,7 +70,7 @@ class TierAdmin(admin.ModelAdmin):
 
 
 @admin.register(MembershipPolicy)
-class MembershipPolicyAdmin(admin.ModelAdmin):
+class MembershipPolicyAdmin(ModelAdmin):
     list_display = [
         "__str__",
         "window_months",
@@ -85,7 +88,7 @@ class MembershipPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MembershipAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "member",
         "tier_level",
@@ -102,7 +105,7 @@ class MembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(GrowthEntry)
-class GrowthEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class GrowthEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "created_at",
         "member",
@@ -133,7 +136,7 @@ class GrowthEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TierChangeAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["created_at", "member", "from_level", "to_level", "reason", "window_growth"]
     list_filter = ["reason", "to_level", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=member__id", "member__nickname", "member__phone"]
@@ -146,9 +149,45 @@ class PosterForm(forms.Form):
     staff = forms.CharField(label=_("staff"), max_length=64, required=False)
 
 
+class CardTypeForm(forms.ModelForm):
+    """A spend condition is typed in yuan (its own field); an orders or points condition is a count."""
+
+    spend_threshold = YuanField(
+        label=_("threshold: paid spend"),
+        required=False,
+        help_text=_("For the paid-spend condition: the cumulative paid spend that earns the card."),
+    )
+
+    class Meta:
+        model = CardType
+        fields = ["condition", "condition_threshold"]  # the admin adds the rest from its fieldsets
+        labels = {"condition_threshold": _("threshold: orders or points")}
+        help_texts = {"condition_threshold": _("For the orders or points condition: how many.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "condition_threshold" not in self.fields:
+            return  # a page the operator may only view
+        self.fields["condition_threshold"].required = False
+        if self.instance.condition == CardCondition.PAID_SPEND:
+            self.initial["spend_threshold"] = self.instance.condition_threshold
+            self.initial["condition_threshold"] = None
+
+    def clean(self):
+        data = super().clean()
+        if data.get("condition") == CardCondition.PAID_SPEND:
+            if not data.get("spend_threshold"):
+                self.add_error("spend_threshold", _("Set the paid spend that earns the card."))
+            data["condition_threshold"] = data.get("spend_threshold") or 0
+        elif data.get("condition_threshold") is None:
+            data["condition_threshold"] = 0
+        return data
+
+
 @admin.register(CardType)
-class CardTypeAdmin(admin.ModelAdmin):
+class CardTypeAdmin(ModelAdmin):
     formfield_overrides = {models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}}
+    form = CardTypeForm
     list_display = [
         "name",
         "kind",
@@ -165,7 +204,10 @@ class CardTypeAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "kind", "description", "is_active", "available_from", "available_until"]}),
         (_("Validity"), {"fields": ["validity", "valid_days", "valid_from", "valid_until"]}),
-        (_("Condition (conditional cards)"), {"fields": ["condition", "condition_threshold"]}),
+        (
+            _("Condition (conditional cards)"),
+            {"fields": ["condition", "spend_threshold", "condition_threshold"]},
+        ),
         (_("Price (paid cards)"), {"fields": ["period", "price_fen", "trial_days"]}),
         (
             _("Benefits"),
@@ -173,6 +215,29 @@ class CardTypeAdmin(admin.ModelAdmin):
         ),
         (_("Card face"), {"fields": ["background_image", "colour", "logo_url"]}),
     ]
+
+    def get_fieldsets(self, request, obj=None):
+        """Where the card type is only viewed, its threshold reads in its own unit (¥ or a count)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        threshold = {"condition_threshold": "threshold", "spend_threshold": None}
+        return [
+            (
+                title,
+                {
+                    **options,
+                    "fields": [threshold.get(n, n) for n in options["fields"] if threshold.get(n, n)],
+                },
+            )
+            for title, options in fieldsets
+        ]
+
+    @admin.display(description=_("condition threshold"))
+    def threshold(self, card_type):
+        if card_type.condition == CardCondition.PAID_SPEND:
+            return format_fen(card_type.condition_threshold)
+        return card_type.condition_threshold
 
     @admin.display(description=_("price"))
     def price_display(self, card_type):
@@ -244,7 +309,7 @@ class GrantForm(forms.Form):
 
 
 @admin.register(MembershipCard)
-class MembershipCardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MembershipCardAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "member",
@@ -331,7 +396,7 @@ class MembershipCardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CardEvent)
-class CardEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CardEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["created_at", "card", "kind", "valid_until", "reason", "reference", "actor"]
     list_filter = ["kind"]
     search_fields = ["=card__id", "=card__member__id"]
@@ -339,7 +404,7 @@ class CardEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CardPurchase)
-class CardPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CardPurchaseAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "member",
@@ -386,7 +451,9 @@ class CardPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 form.add_error(None, exc.message)
             else:
                 self.log_change(
-                    request, purchase, f"refund {done.refunded_fen} fen: {form.cleaned_data['reason']}"
+                    request,
+                    purchase,
+                    f"refund {format_fen(done.refunded_fen)}: {form.cleaned_data['reason']}",
                 )
                 messages.success(
                     request, _("Refunded %(amount)s.") % {"amount": format_fen(done.refunded_fen)}
@@ -408,7 +475,7 @@ class CardPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
 
-class MemberDayRunInline(admin.TabularInline):
+class MemberDayRunInline(TabularInline):
     model = MemberDayRun
     fields = ["occurrence", "pushed", "started_at", "finished_at"]
     readonly_fields = fields
@@ -421,7 +488,7 @@ class MemberDayRunInline(admin.TabularInline):
 
 
 @admin.register(MemberDay)
-class MemberDayAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
+class MemberDayAdmin(LimitedJSONAdminMixin, ModelAdmin):
     list_display = [
         "name",
         "recurrence",

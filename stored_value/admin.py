@@ -22,8 +22,10 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import (
     CsvExportMixin,
+    ModelAdmin,
     ReadOnlyAdminMixin,
     ReasonForm,
+    TabularInline,
     action_page,
     local_time,
     money,
@@ -31,7 +33,7 @@ from loyalty.admin_tools import (
     stream_csv,
 )
 from loyalty.errors import ApplicationError
-from loyalty.money import format_fen
+from loyalty.money import YuanField, format_fen, signed_fen
 from stored_value import ledger, recharges, selectors, services
 from stored_value.models import (
     MAX_FEN,
@@ -49,11 +51,11 @@ from stored_value.models import (
 
 
 class AdjustForm(ReasonForm):
-    principal_fen = forms.IntegerField(
-        label=_("principal (fen, + add / − deduct)"), min_value=-MAX_FEN, max_value=MAX_FEN, initial=0
+    principal_fen = YuanField(
+        label=_("principal (+ add / − deduct)"), min_value=-MAX_FEN, max_value=MAX_FEN, initial=0
     )
-    bonus_fen = forms.IntegerField(
-        label=_("bonus (fen, + add / − deduct)"), min_value=-MAX_FEN, max_value=MAX_FEN, initial=0
+    bonus_fen = YuanField(
+        label=_("bonus (+ add / − deduct)"), min_value=-MAX_FEN, max_value=MAX_FEN, initial=0
     )
     field_order = ["principal_fen", "bonus_fen", "reason"]
 
@@ -68,7 +70,7 @@ class AdjustForm(ReasonForm):
 
 
 @admin.register(StoredValueAccount)
-class StoredValueAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StoredValueAccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "member",
         money("principal_fen", _("principal")),
@@ -128,7 +130,7 @@ class StoredValueAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     self.log_change(
                         request,
                         account,
-                        f"adjust principal {data['principal_fen']:+d} bonus {data['bonus_fen']:+d} fen: {data['reason']}",
+                        f"adjust principal {signed_fen(data['principal_fen'])} bonus {signed_fen(data['bonus_fen'])}: {data['reason']}",
                     )
                 messages.success(
                     request,
@@ -249,7 +251,7 @@ class LiabilityRangeForm(forms.Form):
 
 
 @admin.register(StoredValueEntry)
-class StoredValueEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class StoredValueEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -300,7 +302,7 @@ class StoredValueEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 
 
 @admin.register(FreezeEvent)
-class FreezeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FreezeEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["created_at", "account", "frozen", "reason", "actor"]
     list_filter = ["frozen"]
     list_select_related = ["account__member", "actor"]
@@ -309,13 +311,13 @@ class FreezeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- plans and recharges -----------------------------------------------------------------------
 
 
-class RechargeTierInline(admin.TabularInline):
+class RechargeTierInline(TabularInline):
     model = RechargeTier
     extra = 1
 
 
 @admin.register(RechargePlan)
-class RechargePlanAdmin(admin.ModelAdmin):
+class RechargePlanAdmin(ModelAdmin):
     list_display = [
         "name",
         "kind",
@@ -342,7 +344,7 @@ class RechargePlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(RechargeOrder)
-class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -467,7 +469,7 @@ class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StoredValuePolicy)
-class StoredValuePolicyAdmin(admin.ModelAdmin):
+class StoredValuePolicyAdmin(ModelAdmin):
     list_display = [
         "__str__",
         "spend_order",

@@ -21,7 +21,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from analytics.rfm import rfm_nightly
-from coupons.models import BulkIssue, Coupon
+from coupons.models import BulkIssue, Coupon, CouponTemplate
 from points.ledger import points_earn, points_spend
 from stored_value.models import RechargePlan
 from tests.analytics.helpers import registered
@@ -175,8 +175,8 @@ def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_rea
 
     page.goto(f"{base}/admin/stored_value/rechargeplan/add/")
     page.fill("#id_name", "充1500送150")
-    page.fill("#id_tiers-0-pay_fen", "150000")
-    page.fill("#id_tiers-0-bonus_fen", "15000")
+    page.fill("#id_tiers-0-pay_fen", "1,500")  # typed in yuan, stored in fen
+    page.fill("#id_tiers-0-bonus_fen", "150.00")
     shot(page, "02-recharge-plan-form")
     page.click("input[name=_save]")
     page.wait_for_selector(".messagelist .success")
@@ -204,3 +204,40 @@ def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_rea
 
     open_the_dashboard(page, base, expected)
     assert (ARTEFACTS / "06-dashboard.png").stat().st_size > 0
+
+
+def test_an_operator_types_coupon_amounts_in_yuan_and_sees_what_a_discount_pays(page, live_server):
+    base = live_server.url
+    log_in(page, base)
+
+    page.goto(f"{base}/admin/coupons/coupontemplate/add/")
+    page.fill("#id_name", "满100减20")
+    page.select_option("#id_kind", "amount_off")
+    page.fill("#id_threshold_fen", "100")
+    page.fill("#id_amount_off_fen", "20")
+    page.fill("#id_valid_days", "7")
+    page.fill("#id_total_stock", "1000")
+    shot(page, "07-coupon-in-yuan")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+    assert "满¥100.00减¥20.00" in page.inner_text("#result_list")
+
+    page.goto(f"{base}/admin/coupons/coupontemplate/add/")
+    preview = page.locator(".field-percent_off .zhe-preview")
+    page.fill("#id_name", "全场8.8折")
+    page.select_option("#id_kind", "percent_off")
+    page.fill("#id_percent_off", "8.85")
+    assert preview.inner_text() == "请输入折数，例如 8.8"  # a percent holds one decimal of 折
+    page.fill("#id_percent_off", "8.8")
+    assert preview.inner_text() == "¥100 的订单实付 ¥88.00"  # live, before saving
+    page.fill("#id_total_stock", "500")
+    shot(page, "08-coupon-zhe-preview")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+
+    assert list(
+        CouponTemplate.objects.order_by("pk").values_list("threshold_fen", "amount_off_fen", "percent_off")
+    ) == [
+        (10_000, 2_000, 0),
+        (0, 0, 12),
+    ]

@@ -7,7 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from coupons import services
-from coupons.models import BulkIssue, Coupon, CouponEvent
+from coupons.models import BulkIssue, Coupon, CouponEvent, CouponTemplate
+from loyalty.money import yuan_text, zhe_of
 from tests.factories import CouponTemplateFactory, MemberFactory
 from tests.points.test_admin import staff
 
@@ -97,11 +98,15 @@ def test_a_bulk_issue_needs_the_permission(client, member):
 
 
 def _change_form(admin_client, tpl, **changes):
+    """Post the template's change form as the page shows it: amounts in yuan, the discount in 折."""
     from django.forms.models import model_to_dict
 
     data = {
         k: ("" if v is None else v) for k, v in model_to_dict(tpl).items() if k not in ("id", "issued_count")
     }
+    for name in ("threshold_fen", "amount_off_fen", "max_discount_fen"):
+        data[name] = yuan_text(getattr(tpl, name))
+    data["percent_off"] = f"{zhe_of(tpl.percent_off, scale=100):f}" if tpl.percent_off else ""
     data["audience_values"] = "[]"
     data["scope_values"] = "[]"
     data.update(changes)
@@ -128,7 +133,7 @@ def test_issued_terms_and_stock_below_issued_are_refused_in_the_admin(admin_clie
     services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="k")
 
     assert _change_form(admin_client, tpl, total_stock=0).status_code == 200  # the form again, with the error
-    assert _change_form(admin_client, tpl, amount_off_fen=9_000).status_code == 200
+    assert _change_form(admin_client, tpl, amount_off_fen="90.00").status_code == 200
     tpl.refresh_from_db()
     assert (tpl.total_stock, tpl.amount_off_fen) == (10, 2_000)
     assert _change_form(admin_client, tpl, total_stock=1).status_code == 302
@@ -149,3 +154,75 @@ def test_a_member_list_saved_by_excel_in_gbk_is_read(client, django_capture_on_c
 
     assert response.status_code == 302
     assert Coupon.objects.get().member == member
+
+
+def _new_template(**fields):
+    """The add form of a coupon template as an operator fills it: amounts in yuan, the discount in 折."""
+    return {
+        "name": "满100减20",
+        "kind": "amount_off",
+        "is_active": "on",
+        "threshold_fen": "0.00",  # what the add form shows
+        "amount_off_fen": "0.00",
+        "percent_off": "",
+        "max_discount_fen": "",
+        "validity": "relative",
+        "valid_days": "7",
+        "total_stock": "1000",
+        "per_member_limit": "1",
+        "claimable": "on",
+        "audience": "everyone",
+        "audience_values": "[]",
+        "scope": "all",
+        "scope_values": "[]",
+        "stacking": "normal",
+        **fields,
+    }
+
+
+def test_an_operator_types_the_amounts_of_a_template_in_yuan_and_fen_is_stored(admin_client):
+    response = admin_client.post(
+        "/admin/coupons/coupontemplate/add/", _new_template(threshold_fen="100", amount_off_fen="¥20.00")
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    tpl = CouponTemplate.objects.get(name="满100减20")
+    assert (tpl.threshold_fen, tpl.amount_off_fen, tpl.max_discount_fen) == (10_000, 2_000, None)
+    page = admin_client.get(f"/admin/coupons/coupontemplate/{tpl.pk}/change/").content.decode()
+    assert 'value="100.00"' in page and 'value="20.00"' in page
+    assert "使用门槛" in page and "使用门槛（分）" not in page
+    assert "满¥100.00减¥20.00" in admin_client.get("/admin/coupons/coupontemplate/").content.decode()
+
+
+def test_a_discount_is_typed_as_zhe_and_stored_as_the_percent_taken_off(admin_client):
+    response = admin_client.post(
+        "/admin/coupons/coupontemplate/add/",
+        _new_template(name="全场8.8折", kind="percent_off", percent_off="8.8", max_discount_fen="50"),
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    tpl = CouponTemplate.objects.get(name="全场8.8折")
+    assert (tpl.percent_off, tpl.max_discount_fen) == (12, 5_000)  # 12 percent off: the stored meaning
+    page = admin_client.get(f"/admin/coupons/coupontemplate/{tpl.pk}/change/").content.decode()
+    assert 'value="8.8"' in page and "¥100 的订单实付 ¥88.00" in page and "loyalty/zhe.js" in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"kind": "percent_off", "percent_off": "8.85"}, "percent_off", "最多 1 位小数"),
+        ({"kind": "percent_off", "percent_off": "12"}, "percent_off", "0.1 到 9.9"),
+        ({"kind": "percent_off", "percent_off": ""}, "percent_off", "折扣券需要填写折扣"),
+        ({"threshold_fen": "100.005", "amount_off_fen": "20"}, "threshold_fen", "两位小数"),
+        ({"threshold_fen": "-100", "amount_off_fen": "20"}, "threshold_fen", "负数"),
+        ({"threshold_fen": "一百", "amount_off_fen": "20"}, "threshold_fen", "以元为单位"),
+    ],
+)
+def test_a_template_with_an_amount_or_discount_that_is_not_exact_is_refused(
+    admin_client, fields, field, message
+):
+    response = admin_client.post("/admin/coupons/coupontemplate/add/", _new_template(**fields))
+
+    assert response.status_code == 200
+    assert message in " ".join(response.context["adminform"].form.errors[field])
+    assert not CouponTemplate.objects.exists()

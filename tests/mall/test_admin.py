@@ -46,7 +46,7 @@ def test_saving_an_item_changes_stock_by_the_difference_asked_for_never_by_writi
         "is_active": "on",
         "sort_order": 0,
         "points": 500,
-        "cash_fen": 0,
+        "cash_fen": "9.90",  # typed in yuan
         "period": "",
         "min_tier_level": 0,
         "required_card_type_ids": "[]",
@@ -57,7 +57,7 @@ def test_saving_an_item_changes_stock_by_the_difference_asked_for_never_by_writi
 
     assert response.status_code == 302, response.content.decode()[:2000]
     cup.refresh_from_db()
-    assert (cup.name, cup.stock, cup.sold_count) == ("保温杯 新款", 14, 1)
+    assert (cup.name, cup.stock, cup.sold_count, cup.cash_fen) == ("保温杯 新款", 14, 1, 990)
     too_many = admin_client.post(f"/admin/mall/mallitem/{cup.pk}/change/", {**data, "stock_change": -15})
     assert too_many.status_code == 200
     cup.refresh_from_db()

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from membership import cards
-from membership.models import CardEvent, CardPurchase, MemberDay, MembershipCard, Tier
+from membership.models import CardEvent, CardPurchase, CardType, MemberDay, MembershipCard, Tier
 from membership.services import membership_record_order
 from payments.models import PaymentRefund
 from tests.factories import CardTypeFactory, MemberFactory
@@ -134,3 +134,76 @@ def test_ledger_pages_are_read_only(admin_client, member):
     membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
     assert admin_client.get("/admin/membership/growthentry/add/").status_code == 403
     assert not CardPurchase.objects.exists()
+
+
+def test_a_tier_discount_is_typed_as_zhe_and_listed_as_zhe(admin_client, member):
+    tier = Tier.objects.get(level=1)
+    data = {
+        "level": tier.level,
+        "name": tier.name,
+        "growth_threshold": tier.growth_threshold,
+        "discount_bp": "9.5",
+        "points_multiplier": "1.00",
+    }
+
+    response = admin_client.post(f"/admin/membership/tier/{tier.pk}/change/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    tier.refresh_from_db()
+    assert tier.discount_bp == 500  # basis points off: the stored meaning
+    assert "9.5折" in admin_client.get("/admin/membership/tier/").content.decode()
+    page = admin_client.get(f"/admin/membership/tier/{tier.pk}/change/").content.decode()
+    assert 'value="9.5"' in page and "¥100 的订单实付 ¥95.00" in page and "基点" not in page
+
+
+def _card_type_form(**fields):
+    return {
+        "name": "千元卡",
+        "kind": "conditional",
+        "is_active": "on",
+        "validity": "permanent",
+        "valid_days": "365",
+        "condition": "paid_spend",
+        "spend_threshold": "",
+        "condition_threshold": "",
+        "period": "month",
+        "price_fen": "0",
+        "trial_days": "0",
+        "discount_bp": "",
+        "points_multiplier": "1",
+        "colour": "#1F2937",
+        **fields,
+    }
+
+
+def test_a_card_earned_by_paid_spend_takes_its_threshold_in_yuan(admin_client, member):
+    response = admin_client.post(
+        "/admin/membership/cardtype/add/", _card_type_form(spend_threshold="1,000", discount_bp="9.8")
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    card_type = CardType.objects.get(name="千元卡")
+    assert (card_type.condition_threshold, card_type.discount_bp) == (100_000, 200)
+    page = admin_client.get(f"/admin/membership/cardtype/{card_type.pk}/change/").content.decode()
+    assert 'name="spend_threshold" value="1000.00"' in page
+
+
+def test_a_card_earned_by_orders_keeps_its_count_and_a_spend_card_needs_its_amount(admin_client, member):
+    admin_client.post(
+        "/admin/membership/cardtype/add/",
+        _card_type_form(name="五单卡", condition="orders", condition_threshold="5"),
+    )
+    refused = admin_client.post("/admin/membership/cardtype/add/", _card_type_form(name="空卡"))
+
+    assert CardType.objects.get(name="五单卡").condition_threshold == 5
+    assert refused.status_code == 200 and "spend_threshold" in refused.context["adminform"].form.errors
+    assert not CardType.objects.filter(name="空卡").exists()
+
+
+def test_a_viewer_reads_a_spend_threshold_in_yuan(client, member):
+    card_type = CardTypeFactory(kind="conditional", name="千元卡")  # ¥1,000 of paid spend
+    staff(client, "viewer", "membership.view_cardtype")
+
+    page = client.get(f"/admin/membership/cardtype/{card_type.pk}/change/").content.decode()
+
+    assert "¥1,000.00" in page and "100000" not in page

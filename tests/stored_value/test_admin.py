@@ -8,7 +8,13 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.utils import timezone
 
-from stored_value.models import FreezeEvent, StoredValueAccount, StoredValueEntry
+from stored_value.models import (
+    FreezeEvent,
+    RechargePlan,
+    StoredValueAccount,
+    StoredValueEntry,
+    StoredValuePolicy,
+)
 from tests.factories import GiftPackFactory, RechargeFactory, RechargePlan1500Factory
 from tests.points.test_admin import staff
 from tests.stored_value.helpers import parts, snapshot, spend
@@ -44,7 +50,7 @@ def test_staff_without_the_adjust_permission_cannot_adjust(client, member):
     assert client.get(account_url(member, "adjust")).status_code == 403
     response = client.post(
         account_url(member, "adjust"),
-        {"principal_fen": 100, "bonus_fen": 0, "reason": "r", "idempotency_key": "k"},
+        {"principal_fen": "1.00", "bonus_fen": "0", "reason": "r", "idempotency_key": "k"},
     )
 
     assert response.status_code == 403
@@ -57,11 +63,11 @@ def test_an_adjustment_needs_a_reason_and_an_amount(client, member):
     before = snapshot(member)
 
     no_reason = client.post(
-        account_url(member, "adjust"), {"principal_fen": 100, "bonus_fen": 0, "idempotency_key": "k"}
+        account_url(member, "adjust"), {"principal_fen": "1.00", "bonus_fen": "0", "idempotency_key": "k"}
     )
     nothing = client.post(
         account_url(member, "adjust"),
-        {"principal_fen": 0, "bonus_fen": 0, "reason": "r", "idempotency_key": "k"},
+        {"principal_fen": "0", "bonus_fen": "0.00", "reason": "r", "idempotency_key": "k"},
     )
 
     assert "reason" in no_reason.context["form"].errors
@@ -72,7 +78,7 @@ def test_an_adjustment_needs_a_reason_and_an_amount(client, member):
 def test_an_adjustment_posts_an_entry_with_the_operator_and_logs_it_once(client, member):
     RechargeFactory(member=member, amount_fen=10_000, bonus_fen=1_000)
     operator = staff(client, "finance", "stored_value.adjust_stored_value")
-    form = {"principal_fen": -2_500, "bonus_fen": 300, "reason": "till miscount", "idempotency_key": "k1"}
+    form = {"principal_fen": "-25.00", "bonus_fen": "3", "reason": "till miscount", "idempotency_key": "k1"}
 
     first = client.post(account_url(member, "adjust"), form)
     client.post(account_url(member, "adjust"), form)  # a double submit
@@ -91,7 +97,7 @@ def test_an_adjustment_below_zero_is_a_form_error_and_writes_nothing(client, mem
 
     response = client.post(
         account_url(member, "adjust"),
-        {"principal_fen": -10_001, "bonus_fen": 0, "reason": "r", "idempotency_key": "k"},
+        {"principal_fen": "-100.01", "bonus_fen": "0", "reason": "r", "idempotency_key": "k"},
     )
 
     assert response.status_code == 200 and response.context["form"].non_field_errors()
@@ -262,3 +268,52 @@ def test_recharge_orders_export_as_csv_with_the_status_filter(admin_client, memb
 
     assert rows[0][:6] == ["id", "created_at", "member_id", "nickname", "plan", "amount_fen"]
     assert [(r[0], r[5], r[6], r[8]) for r in rows[1:]] == [(str(order.pk), "150000", "15000", "credited")]
+
+
+def test_the_account_page_shows_principal_and_bonus_in_yuan(admin_client, member):
+    RechargeFactory(member=member, amount_fen=300_000, bonus_fen=30_000)
+    account = StoredValueAccount.objects.get(member=member)
+
+    page = admin_client.get(f"/admin/stored_value/storedvalueaccount/{account.pk}/change/").content.decode()
+
+    assert "¥3,000.00" in page and "¥300.00" in page
+    assert "300000" not in page and "30000<" not in page
+
+
+def test_a_recharge_plan_and_its_tiers_are_typed_in_yuan(admin_client):
+    response = admin_client.post(
+        "/admin/stored_value/rechargeplan/add/",
+        {
+            "name": "充1500送150",
+            "kind": "tiers",
+            "min_fen": "1",
+            "max_fen": "5,000",
+            "ratio_pay": "10",
+            "ratio_bonus": "0",
+            "gift_points": "0",
+            "is_active": "on",
+            "sort_order": "0",
+            "tiers-TOTAL_FORMS": "1",
+            "tiers-INITIAL_FORMS": "0",
+            "tiers-0-pay_fen": "1500",
+            "tiers-0-bonus_fen": "¥150.00",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    plan = RechargePlan.objects.get(name="充1500送150")
+    assert (plan.min_fen, plan.max_fen) == (100, 500_000)
+    assert list(plan.tiers.values_list("pay_fen", "bonus_fen")) == [(150_000, 15_000)]
+    page = admin_client.get(f"/admin/stored_value/rechargeplan/{plan.pk}/change/").content.decode()
+    assert 'value="1500.00"' in page and 'value="150.00"' in page and "充值满（分）" not in page
+
+
+def test_the_balance_cap_is_typed_in_yuan(admin_client):
+    url = f"/admin/stored_value/storedvaluepolicy/{StoredValuePolicy.objects.get().pk}/change/"
+    response = admin_client.post(
+        url, {"spend_order": "proportional", "balance_cap_fen": "8,000.50", "recharge_timeout_minutes": "15"}
+    )
+
+    assert response.status_code == 302
+    assert StoredValuePolicy.objects.get().balance_cap_fen == 800_050
+    assert "¥8,000.50" in admin_client.get("/admin/stored_value/storedvaluepolicy/").content.decode()

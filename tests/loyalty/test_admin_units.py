@@ -1,0 +1,107 @@
+"""Every admin page types and shows money in 元 and discounts in 折, never 分 or basis points.
+
+These walk every registered ModelAdmin (and its inlines), so a money field added
+later cannot slip back to a plain integer box in 分.
+"""
+
+import re
+
+import pytest
+from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.auth.models import Permission, User
+from django.test import RequestFactory
+
+from loyalty.admin_tools import field_unit
+from loyalty.money import YuanField, ZheField
+
+pytestmark = pytest.mark.django_db
+
+UNIT_IN_LABEL = re.compile(r"[（(](fen|分|basis points|基点)")
+ADMINS = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
+
+
+LABELS = [model._meta.label for model, _ in ADMINS]
+
+
+def unit_fields(model):
+    return [f for f in model._meta.concrete_fields if field_unit(f)]
+
+
+def a_request(user):
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    return request
+
+
+@pytest.fixture
+def superuser():
+    return User.objects.create_superuser("root", "root@example.com", "pw")
+
+
+@pytest.fixture
+def viewer():
+    """Staff who may view everything and change nothing: every page is read-only."""
+    user = User.objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    return User.objects.get(pk=user.pk)  # a fresh object: no cached permissions
+
+
+def test_there_are_money_and_discount_fields_to_walk():
+    models = [model for model, _ in ADMINS] + [i.model for _, a in ADMINS for i in a.inlines]
+    names = {f.name for model in models for f in unit_fields(model)}
+    assert {"threshold_fen", "percent_off", "discount_bp", "pay_fen", "balance_cap_fen"} <= names
+
+
+@pytest.mark.parametrize(("model", "model_admin"), ADMINS, ids=LABELS)
+def test_no_add_or_change_form_takes_money_or_discounts_as_a_plain_integer(model, model_admin, superuser):
+    request = a_request(superuser)
+    forms = [model_admin.get_form(request, None), model_admin.get_form(request, model(), change=True)]
+    for inline in model_admin.get_inline_instances(request, None):
+        forms.append(inline.get_formset(request, None).form)
+
+    for form in forms:
+        opts = form._meta.model._meta
+        for name, field in form.base_fields.items():
+            try:
+                db_field = opts.get_field(name)
+            except Exception:
+                continue
+            unit = field_unit(db_field)
+            if unit == "yuan":
+                assert isinstance(field, YuanField), f"{opts.label}.{name} is typed in 分"
+                assert not UNIT_IN_LABEL.search(str(field.label)), f"{opts.label}.{name}: {field.label}"
+            elif unit:
+                assert isinstance(field, ZheField), f"{opts.label}.{name} is not typed as 折"
+
+
+@pytest.mark.parametrize(("model", "model_admin"), ADMINS, ids=LABELS)
+def test_every_money_field_an_admin_would_build_is_a_yuan_field(model, model_admin, superuser):
+    request = a_request(superuser)
+    admins = [model_admin, *model_admin.get_inline_instances(request, None)]
+    for each in admins:
+        for db_field in unit_fields(each.model):
+            field = each.formfield_for_dbfield(db_field, request)
+            assert isinstance(field, YuanField | ZheField), f"{each.model._meta.label}.{db_field.name}"
+
+
+@pytest.mark.parametrize(("model", "model_admin"), ADMINS, ids=LABELS)
+def test_no_list_or_read_only_page_shows_a_money_field_raw(model, model_admin, viewer):
+    request = a_request(viewer)
+    listed = model_admin.get_list_display(request)
+    keep = set(model_admin.list_editable)
+    raw = [
+        n
+        for n in listed
+        if isinstance(n, str) and n not in keep and n in {f.name for f in unit_fields(model)}
+    ]
+    assert raw == [], f"{model._meta.label} lists {raw} unformatted"
+
+    obj = model()
+    admins = [(model_admin, model), *[(i, i.model) for i in model_admin.get_inline_instances(request, obj)]]
+    for each, shown_model in admins:
+        if not each.has_view_permission(request, obj):
+            continue
+        names = flatten_fieldsets(each.get_fieldsets(request, obj))
+        raw = [n for n in names if isinstance(n, str) and n in {f.name for f in unit_fields(shown_model)}]
+        assert raw == [], f"{shown_model._meta.label} shows {raw} as raw numbers to a viewer"

@@ -31,7 +31,15 @@ from analytics.models import (
     Segment,
 )
 from analytics.segments import FIELDS, validate_rules
-from loyalty.admin_tools import LimitedJSONAdminMixin, ReadOnlyAdminMixin, local_time, money, stream_csv
+from loyalty.admin_tools import (
+    LimitedJSONAdminMixin,
+    ModelAdmin,
+    ReadOnlyAdminMixin,
+    TabularInline,
+    local_time,
+    money,
+    stream_csv,
+)
 from loyalty.api.parsers import json_loads
 from loyalty.money import format_fen
 from members.models import Member
@@ -40,7 +48,7 @@ from stored_value.models import StoredValueEntry
 
 
 @admin.register(AnalyticsSettings)
-class AnalyticsSettingsAdmin(admin.ModelAdmin):
+class AnalyticsSettingsAdmin(ModelAdmin):
     list_display = ["__str__", "rfm_window_days"]
 
     def has_add_permission(self, request):
@@ -54,7 +62,7 @@ class AnalyticsSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(RfmRun)
-class RfmRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RfmRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["id", "as_of", "window_days", "status", "members_scored", "created_by", "finished_at"]
     readonly_fields = [f.name for f in RfmRun._meta.fields]
     change_form_template = "admin/analytics/rfmrun/change_form.html"
@@ -89,7 +97,7 @@ class RfmRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RfmScore)
-class RfmScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RfmScoreAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "member",
         "segment",
@@ -116,14 +124,14 @@ class RfmScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- tags and segments ----------------------------------------------------------------------------------
 
 
-class MemberTaggingInline(admin.TabularInline):
+class MemberTaggingInline(TabularInline):
     model = MemberTagging
     raw_id_fields = ["member"]
     extra = 1
 
 
 @admin.register(MemberTag)
-class MemberTagAdmin(admin.ModelAdmin):
+class MemberTagAdmin(ModelAdmin):
     list_display = ["id", "name", "created_at"]
     search_fields = ["name"]
     inlines = [MemberTaggingInline]
@@ -149,7 +157,7 @@ class SegmentForm(forms.ModelForm):
 
 
 @admin.register(Segment)
-class SegmentAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
+class SegmentAdmin(LimitedJSONAdminMixin, ModelAdmin):
     form = SegmentForm
     list_display = ["id", "name", "description", "updated_at"]
     search_fields = ["name"]
@@ -211,7 +219,7 @@ REPORTS = ["daily", "monthly", "attribution", "coupons", "uplift", "liabilities"
 
 
 @admin.register(DailyMetrics)
-class DashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """The analytics dashboard lives at this model's list URL (the daily table is what it reads)."""
 
     def get_urls(self):

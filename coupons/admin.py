@@ -26,8 +26,10 @@ from coupons.models import (
 from loyalty.admin_tools import (
     CsvExportMixin,
     LimitedJSONAdminMixin,
+    ModelAdmin,
     ReadOnlyAdminMixin,
     ReasonForm,
+    TabularInline,
     action_page,
     local_time,
     new_key,
@@ -100,7 +102,7 @@ class CouponTemplateForm(forms.ModelForm):
 
 
 @admin.register(CouponTemplate)
-class CouponTemplateAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
+class CouponTemplateAdmin(LimitedJSONAdminMixin, ModelAdmin):
     form = CouponTemplateForm
     list_display = [
         "name",
@@ -257,7 +259,7 @@ class BulkIssueForm(forms.Form):
         return data
 
 
-class CouponEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+class CouponEventInline(ReadOnlyAdminMixin, TabularInline):
     model = CouponEvent
     fields = ["created_at", "kind", "order_no", "reason", "actor"]
     readonly_fields = fields
@@ -265,7 +267,7 @@ class CouponEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Coupon)
-class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "code",
         "template",
@@ -347,14 +349,14 @@ class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
 
-class GiftPackItemInline(admin.TabularInline):
+class GiftPackItemInline(TabularInline):
     model = GiftPackItem
     extra = 1
     autocomplete_fields = ["template"]
 
 
 @admin.register(GiftPack)
-class GiftPackAdmin(admin.ModelAdmin):
+class GiftPackAdmin(ModelAdmin):
     list_display = ["name", "points", "contents", "is_active"]
     inlines = [GiftPackItemInline]
 
@@ -367,7 +369,7 @@ class GiftPackAdmin(admin.ModelAdmin):
 
 
 @admin.register(GiftPackGrant)
-class GiftPackGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class GiftPackGrantAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["created_at", "pack", "member", "occasion", "withheld"]
     list_filter = ["pack"]
     search_fields = ["=member__id", "occasion"]
@@ -375,7 +377,7 @@ class GiftPackGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(BulkIssue)
-class BulkIssueAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BulkIssueAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "template",

@@ -1,4 +1,4 @@
-"""Small admin building blocks shared by the apps."""
+"""Small admin building blocks shared by the apps, and the theme's base classes."""
 
 import csv
 import uuid
@@ -12,9 +12,43 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from unfold import admin as unfold_admin
 
+from loyalty.admin_widgets import style_widget
 from loyalty.api.parsers import LimitedJSONDecoder
 from loyalty.money import format_fen
+
+# --- the theme (django-unfold): every admin class of the back office derives from these ---------
+
+
+class ModelAdmin(unfold_admin.ModelAdmin):
+    """An admin page in the back office's theme.
+
+    Fields a form declares itself (its own widget, not one the theme chose) get
+    the theme's look too (``style_widget``).
+    """
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        for field in form.base_fields.values():
+            style_widget(field.widget)
+        return form
+
+
+class _StyledInlineMixin:
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        for field in formset.form.base_fields.values():
+            style_widget(field.widget)
+        return formset
+
+
+class TabularInline(_StyledInlineMixin, unfold_admin.TabularInline):
+    """Rows of a related model in a table, in the theme."""
+
+
+class StackedInline(_StyledInlineMixin, unfold_admin.StackedInline):
+    """A related model's forms one under another, in the theme."""
 
 
 class LimitedJSONAdminMixin:

@@ -17,8 +17,10 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.admin_tools import (
     CsvExportMixin,
     LimitedJSONAdminMixin,
+    ModelAdmin,
     ReadOnlyAdminMixin,
     ReasonForm,
+    TabularInline,
     action_page,
     local_time,
     money,
@@ -48,7 +50,7 @@ def _decode(raw: bytes) -> str:
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ModelAdmin):
     list_display = ["name", "sort_order"]
     list_editable = ["sort_order"]
 
@@ -102,7 +104,7 @@ class MallItemForm(forms.ModelForm):
 
 
 @admin.register(MallItem)
-class MallItemAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
+class MallItemAdmin(LimitedJSONAdminMixin, ModelAdmin):
     form = MallItemForm
     list_display = [
         "name",
@@ -236,7 +238,7 @@ class CodesForm(forms.Form):
 
 
 @admin.register(VirtualCode)
-class VirtualCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class VirtualCodeAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["masked", "item", "redemption", "uploaded_at", "assigned_at"]
     list_filter = ["item", ("redemption", admin.EmptyFieldListFilter)]
     list_select_related = ["item", "redemption"]
@@ -249,7 +251,7 @@ class VirtualCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return mask_code(code.code)
 
 
-class RedemptionEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+class RedemptionEventInline(ReadOnlyAdminMixin, TabularInline):
     model = RedemptionEvent
     fields = ["created_at", "kind", "note", "actor"]
     readonly_fields = fields
@@ -281,7 +283,7 @@ class ShipFileForm(forms.Form):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "no",
         "member",

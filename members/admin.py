@@ -8,13 +8,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import ReadOnlyAdminMixin, local_time
+from loyalty.admin_tools import ModelAdmin, ReadOnlyAdminMixin, local_time
 from members.models import ClosedMember, Member
 from members.selectors import member_overview
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(ModelAdmin):
     list_display = [
         "id",
         "nickname",
@@ -89,7 +89,7 @@ class MemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(ClosedMember)
-class ClosedMemberAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ClosedMemberAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Accounts closed by their members (注销): what is left of them, read-only."""
 
     list_display = ["id", "closed", "registered", "registration_channel", "referrer"]

@@ -16,8 +16,10 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.admin_tools import (
     CsvExportMixin,
     LimitedJSONAdminMixin,
+    ModelAdmin,
     ReadOnlyAdminMixin,
     ReasonForm,
+    TabularInline,
     action_page,
     local_time,
     money,
@@ -46,7 +48,7 @@ from membership.models import (
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ModelAdmin):
     list_display = [
         "level",
         "name",
@@ -67,7 +69,7 @@ class TierAdmin(admin.ModelAdmin):
 
 
 @admin.register(MembershipPolicy)
-class MembershipPolicyAdmin(admin.ModelAdmin):
+class MembershipPolicyAdmin(ModelAdmin):
     list_display = [
         "__str__",
         "window_months",
@@ -85,7 +87,7 @@ class MembershipPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MembershipAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "member",
         "tier_level",
@@ -102,7 +104,7 @@ class MembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(GrowthEntry)
-class GrowthEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class GrowthEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "created_at",
         "member",
@@ -133,7 +135,7 @@ class GrowthEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TierChangeAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["created_at", "member", "from_level", "to_level", "reason", "window_growth"]
     list_filter = ["reason", "to_level", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=member__id", "member__nickname", "member__phone"]
@@ -147,7 +149,7 @@ class PosterForm(forms.Form):
 
 
 @admin.register(CardType)
-class CardTypeAdmin(admin.ModelAdmin):
+class CardTypeAdmin(ModelAdmin):
     formfield_overrides = {models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}}
     list_display = [
         "name",
@@ -244,7 +246,7 @@ class GrantForm(forms.Form):
 
 
 @admin.register(MembershipCard)
-class MembershipCardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MembershipCardAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "member",
@@ -331,7 +333,7 @@ class MembershipCardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CardEvent)
-class CardEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CardEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["created_at", "card", "kind", "valid_until", "reason", "reference", "actor"]
     list_filter = ["kind"]
     search_fields = ["=card__id", "=card__member__id"]
@@ -339,7 +341,7 @@ class CardEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CardPurchase)
-class CardPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CardPurchaseAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "member",
@@ -408,7 +410,7 @@ class CardPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
 
-class MemberDayRunInline(admin.TabularInline):
+class MemberDayRunInline(TabularInline):
     model = MemberDayRun
     fields = ["occurrence", "pushed", "started_at", "finished_at"]
     readonly_fields = fields
@@ -421,7 +423,7 @@ class MemberDayRunInline(admin.TabularInline):
 
 
 @admin.register(MemberDay)
-class MemberDayAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
+class MemberDayAdmin(LimitedJSONAdminMixin, ModelAdmin):
     list_display = [
         "name",
         "recurrence",

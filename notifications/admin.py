@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import LimitedJSONAdminMixin, ReadOnlyAdminMixin, local_time
+from loyalty.admin_tools import LimitedJSONAdminMixin, ModelAdmin, ReadOnlyAdminMixin, local_time
 from notifications import wechat
 from notifications.models import SubscribeConsent, WechatDelivery, WechatTemplate
 
@@ -24,7 +24,7 @@ class WechatTemplateForm(forms.ModelForm):
 
 
 @admin.register(WechatTemplate)
-class WechatTemplateAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
+class WechatTemplateAdmin(LimitedJSONAdminMixin, ModelAdmin):
     form = WechatTemplateForm
     list_display = ["kind", "template_id", "page", "is_active", "updated_at"]
     list_filter = ["is_active"]
@@ -32,7 +32,7 @@ class WechatTemplateAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SubscribeConsent)
-class SubscribeConsentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SubscribeConsentAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["id", "member", "template_id", "result", "created_at", "spent_at"]
     list_filter = ["result", ("spent_at", admin.EmptyFieldListFilter)]
     search_fields = ["=member__id", "template_id"]
@@ -42,7 +42,7 @@ class SubscribeConsentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(WechatDelivery)
-class WechatDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WechatDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "member",

@@ -7,7 +7,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import CsvExportMixin, ReadOnlyAdminMixin, local_time, money
+from loyalty.admin_tools import (
+    CsvExportMixin,
+    ModelAdmin,
+    ReadOnlyAdminMixin,
+    TabularInline,
+    local_time,
+    money,
+)
 from loyalty.money import format_fen
 from orders.models import CheckoutSettings, Order, OrderEvent, OrderLine, Refund
 
@@ -25,7 +32,7 @@ SETTLEMENT = [
 ]
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
@@ -88,7 +95,7 @@ def _link(view: str, pk, label) -> str:
 
 
 @admin.register(Order)
-class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "order_no",
         "member",
@@ -210,7 +217,7 @@ class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CheckoutSettings)
-class CheckoutSettingsAdmin(admin.ModelAdmin):
+class CheckoutSettingsAdmin(ModelAdmin):
     list_display = [
         "__str__",
         "points_deduction_enabled",

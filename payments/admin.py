@@ -1,13 +1,13 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import ReadOnlyAdminMixin, money
+from loyalty.admin_tools import ModelAdmin, ReadOnlyAdminMixin, TabularInline, money
 from loyalty.money import format_fen
 from payments import services
 from payments.models import Payment, PaymentNotification, PaymentRefund
 
 
-class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
+class RefundInline(ReadOnlyAdminMixin, TabularInline):
     model = PaymentRefund
     fields = [
         "out_refund_no",
@@ -28,7 +28,7 @@ class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "out_trade_no",
         "member",
@@ -58,7 +58,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PaymentRefund)
-class PaymentRefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentRefundAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Finance's view of refunds: a failed one (money out of the balance, not returned by WeChat,
     e.g. the member's card was closed) is settled by hand."""
 
@@ -78,7 +78,7 @@ class PaymentRefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PaymentNotification)
-class PaymentNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentNotificationAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["received_at", "event_type", "out_trade_no", "notification_id"]
     list_filter = ["event_type", "received_at"]
     search_fields = ["out_trade_no", "notification_id"]

@@ -10,7 +10,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import CsvExportMixin, LimitedJSONAdminMixin, ReadOnlyAdminMixin, local_time
+from loyalty.admin_tools import (
+    CsvExportMixin,
+    LimitedJSONAdminMixin,
+    ModelAdmin,
+    ReadOnlyAdminMixin,
+    local_time,
+)
 from loyalty.errors import ApplicationError
 from points import ledger
 from points.models import (
@@ -48,7 +54,7 @@ class AdjustForm(forms.Form):
 
 
 @admin.register(PointsAccount)
-class PointsAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PointsAccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["member", "balance", "created_at"]
     search_fields = ["member__phone", "member__nickname", "member__openid", "=member__id"]
     list_select_related = ["member"]
@@ -107,7 +113,7 @@ class PointsAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PointsEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -162,7 +168,7 @@ class PointsEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PointsLot)
-class PointsLotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PointsLotAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["id", "account", "source", "amount", "remaining", "earned_at", "expires_at"]
     list_filter = ["source", ("expires_at", admin.DateFieldListFilter)]
     search_fields = ["account__member__phone", "=account__member__id"]
@@ -171,7 +177,7 @@ class PointsLotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(EarningRule)
-class EarningRuleAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
+class EarningRuleAdmin(LimitedJSONAdminMixin, ModelAdmin):
     list_display = [
         "kind",
         "is_active",
@@ -187,7 +193,7 @@ class EarningRuleAdmin(LimitedJSONAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PointsPolicy)
-class PointsPolicyAdmin(admin.ModelAdmin):
+class PointsPolicyAdmin(ModelAdmin):
     list_display = ["__str__", "member_daily_cap", "member_monthly_cap", "monthly_budget", "reminder_days"]
 
     def has_add_permission(self, request):
@@ -198,7 +204,7 @@ class PointsPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(PointsWithheld)
-class PointsWithheldAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PointsWithheldAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "created_at",
         "account",
@@ -214,7 +220,7 @@ class PointsWithheldAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CheckIn)
-class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CheckInAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["day", "member", "streak", "points"]
     list_filter = [("day", admin.DateFieldListFilter)]
     search_fields = ["member__phone", "=member__id"]

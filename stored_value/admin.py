@@ -22,8 +22,10 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import (
     CsvExportMixin,
+    ModelAdmin,
     ReadOnlyAdminMixin,
     ReasonForm,
+    TabularInline,
     action_page,
     local_time,
     money,
@@ -68,7 +70,7 @@ class AdjustForm(ReasonForm):
 
 
 @admin.register(StoredValueAccount)
-class StoredValueAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StoredValueAccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "member",
         money("principal_fen", _("principal")),
@@ -249,7 +251,7 @@ class LiabilityRangeForm(forms.Form):
 
 
 @admin.register(StoredValueEntry)
-class StoredValueEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class StoredValueEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -300,7 +302,7 @@ class StoredValueEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 
 
 @admin.register(FreezeEvent)
-class FreezeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FreezeEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["created_at", "account", "frozen", "reason", "actor"]
     list_filter = ["frozen"]
     list_select_related = ["account__member", "actor"]
@@ -309,13 +311,13 @@ class FreezeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- plans and recharges -----------------------------------------------------------------------
 
 
-class RechargeTierInline(admin.TabularInline):
+class RechargeTierInline(TabularInline):
     model = RechargeTier
     extra = 1
 
 
 @admin.register(RechargePlan)
-class RechargePlanAdmin(admin.ModelAdmin):
+class RechargePlanAdmin(ModelAdmin):
     list_display = [
         "name",
         "kind",
@@ -342,7 +344,7 @@ class RechargePlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(RechargeOrder)
-class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -467,7 +469,7 @@ class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StoredValuePolicy)
-class StoredValuePolicyAdmin(admin.ModelAdmin):
+class StoredValuePolicyAdmin(ModelAdmin):
     list_display = [
         "__str__",
         "spend_order",

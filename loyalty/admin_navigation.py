@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -171,7 +172,7 @@ def _item(request, page: Page) -> dict | None:
     link = reverse(page.url_name or f"admin:{opts.app_label}_{opts.model_name}_changelist")
     allowed = model_admin.has_view_permission(request)
     return {
-        "title": page.title or opts.verbose_name_plural,
+        "title": page.title or capfirst(opts.verbose_name_plural),
         "icon": page.icon,
         "link": f"{link}?{urlencode(page.query)}" if page.query else link,
         "permission": lambda request, allowed=allowed: allowed,

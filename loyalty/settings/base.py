@@ -123,6 +123,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# The theme's login form posts no `next` (Django's admin form did): a login at /admin/login/ lands
+# on the back office, not on Django's default /accounts/profile/.
+LOGIN_REDIRECT_URL = "/admin/"
+
 # --- Language and time ---------------------------------------------------------
 LANGUAGE_CODE = env("LANGUAGE_CODE", default="zh-hans")
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]

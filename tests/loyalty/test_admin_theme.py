@@ -176,3 +176,14 @@ def test_users_schedules_and_our_own_pages_render_in_the_theme(admin_client, url
 
     assert response.status_code == 200
     assert 'id="nav-sidebar"' in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_login_at_the_login_page_lands_on_the_back_office(client):
+    user = OperatorFactory(username="ops")
+    user.set_password("a-long-test-password")
+    user.save()
+
+    response = client.post("/admin/login/", {"username": "ops", "password": "a-long-test-password"})
+
+    assert response.status_code == 302 and response["Location"] == "/admin/"

@@ -1,8 +1,14 @@
 from django.contrib import admin, messages
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.models import Group, User
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+from django_celery_beat import admin as beat_admin
+from django_celery_beat import models as beat
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from loyalty import services
-from loyalty.admin_tools import ModelAdmin
+from loyalty.admin_tools import ModelAdmin, TabularInline
 from loyalty.models import ApiClient, JobRun
 
 
@@ -69,3 +75,64 @@ class JobRunAdmin(ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# The home page's title (the site's name and the sidebar come from settings.UNFOLD).
+admin.site.index_title = pgettext_lazy("sidebar", "Home")
+
+
+# --- users, groups and the beat schedules: the apps' own admin classes, in the theme -------------------
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(auth_admin.UserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+
+
+@admin.register(Group)
+class GroupAdmin(auth_admin.GroupAdmin, ModelAdmin):
+    pass
+
+
+class PeriodicTaskInline(beat_admin.PeriodicTaskInline, TabularInline):
+    pass
+
+
+for model in (
+    beat.PeriodicTask,
+    beat.IntervalSchedule,
+    beat.CrontabSchedule,
+    beat.SolarSchedule,
+    beat.ClockedSchedule,
+):
+    admin.site.unregister(model)
+
+
+@admin.register(beat.PeriodicTask)
+class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin, ModelAdmin):
+    """The jobs' schedules (loyalty/schedules.py writes them); under 系统设置, for administrators."""
+
+
+@admin.register(beat.IntervalSchedule)
+class IntervalScheduleAdmin(beat_admin.IntervalScheduleAdmin, ModelAdmin):
+    inlines = [PeriodicTaskInline]
+
+
+@admin.register(beat.CrontabSchedule)
+class CrontabScheduleAdmin(beat_admin.CrontabScheduleAdmin, ModelAdmin):
+    inlines = [PeriodicTaskInline]
+
+
+@admin.register(beat.SolarSchedule)
+class SolarScheduleAdmin(beat_admin.SolarScheduleAdmin, ModelAdmin):
+    inlines = [PeriodicTaskInline]
+
+
+@admin.register(beat.ClockedSchedule)
+class ClockedScheduleAdmin(beat_admin.ClockedScheduleAdmin, ModelAdmin):
+    inlines = [PeriodicTaskInline]

@@ -1,4 +1,4 @@
-"""Small admin building blocks shared by the apps."""
+"""Small admin building blocks shared by the apps, and the theme's base classes."""
 
 import csv
 import re
@@ -15,9 +15,43 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
+from unfold import admin as unfold_admin
 
+from loyalty.admin_widgets import style_widget
 from loyalty.api.parsers import LimitedJSONDecoder
 from loyalty.money import YuanField, YuanInput, ZheField, ZheInput, format_fen, format_zhe
+
+# --- the theme (django-unfold), under the project's bases (ModelAdmin, TabularInline, StackedInline below) ---
+
+
+class ThemeModelAdmin(unfold_admin.ModelAdmin):
+    """An admin page in the back office's theme.
+
+    Fields a form declares itself (its own widget, not one the theme chose) get
+    the theme's look too (``style_widget``).
+    """
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        for field in form.base_fields.values():
+            style_widget(field.widget)
+        return form
+
+
+class _StyledInlineMixin:
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        for field in formset.form.base_fields.values():
+            style_widget(field.widget)
+        return formset
+
+
+class ThemeTabularInline(_StyledInlineMixin, unfold_admin.TabularInline):
+    """Rows of a related model in a table, in the theme."""
+
+
+class ThemeStackedInline(_StyledInlineMixin, unfold_admin.StackedInline):
+    """A related model's forms one under another, in the theme."""
 
 
 class LimitedJSONAdminMixin:
@@ -204,16 +238,16 @@ class UnitsAdminMixin:
         ]
 
 
-class ModelAdmin(UnitsAdminMixin, admin.ModelAdmin):
-    """The base of every ModelAdmin of the project (money in 元, discounts in 折)."""
+class ModelAdmin(UnitsAdminMixin, ThemeModelAdmin):
+    """The base of every ModelAdmin of the project: the theme, money in 元, discounts in 折."""
 
 
-class TabularInline(UnitsAdminMixin, admin.TabularInline):
-    """The base of every tabular inline of the project (money in 元, discounts in 折)."""
+class TabularInline(UnitsAdminMixin, ThemeTabularInline):
+    """The base of every tabular inline of the project: the theme, money in 元, discounts in 折."""
 
 
-class StackedInline(UnitsAdminMixin, admin.StackedInline):
-    """The base of every stacked inline of the project (money in 元, discounts in 折)."""
+class StackedInline(UnitsAdminMixin, ThemeStackedInline):
+    """The base of every stacked inline of the project: the theme, money in 元, discounts in 折."""
 
 
 # --- operator actions: a form with a reason, behind a permission --------------------------

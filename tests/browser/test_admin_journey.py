@@ -77,7 +77,7 @@ def log_in(page, base):
     page.goto(f"{base}/admin/")
     page.fill("#id_username", "ops")
     page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
+    page.click("#login-form button[type=submit]")
     page.wait_for_selector("#site-name")
     shot(page, "01-logged-in")
 
@@ -178,7 +178,7 @@ def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_rea
     page.fill("#id_tiers-0-pay_fen", "1,500")  # typed in yuan, stored in fen
     page.fill("#id_tiers-0-bonus_fen", "150.00")
     shot(page, "02-recharge-plan-form")
-    page.click("input[name=_save]")
+    page.click("button[name=_save]")
     page.wait_for_selector(".messagelist .success")
     shot(page, "03-recharge-plan-saved")
     plan = RechargePlan.objects.get(name="充1500送150")
@@ -187,7 +187,7 @@ def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_rea
     page.goto(f"{base}/admin/coupons/coupontemplate/{coupon_template.pk}/bulk-issue/")
     page.check("#id_everyone")
     shot(page, "04-bulk-issue-form")
-    page.click("input[type=submit]")
+    page.click("#content-main form button[type=submit]")
     page.wait_for_selector("#bulk-bar")
     page.wait_for_function(
         "() => { const bar = document.getElementById('bulk-bar');"

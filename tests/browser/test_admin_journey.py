@@ -218,7 +218,7 @@ def test_an_operator_types_coupon_amounts_in_yuan_and_sees_what_a_discount_pays(
     page.fill("#id_valid_days", "7")
     page.fill("#id_total_stock", "1000")
     shot(page, "07-coupon-in-yuan")
-    page.click("input[name=_save]")
+    page.click("button[name=_save]")
     page.wait_for_selector(".messagelist .success")
     assert "满¥100.00减¥20.00" in page.inner_text("#result_list")
 
@@ -232,7 +232,7 @@ def test_an_operator_types_coupon_amounts_in_yuan_and_sees_what_a_discount_pays(
     assert preview.inner_text() == "¥100 的订单实付 ¥88.00"  # live, before saving
     page.fill("#id_total_stock", "500")
     shot(page, "08-coupon-zhe-preview")
-    page.click("input[name=_save]")
+    page.click("button[name=_save]")
     page.wait_for_selector(".messagelist .success")
 
     assert list(

@@ -130,10 +130,15 @@ class MallItem(models.Model):
 class VirtualCode(models.Model):
     """One code or card secret of a virtual item, given to at most one redemption."""
 
-    item = models.ForeignKey(MallItem, on_delete=models.PROTECT, related_name="codes")
+    item = models.ForeignKey(MallItem, verbose_name=_("item"), on_delete=models.PROTECT, related_name="codes")
     code = models.CharField(_("code"), max_length=128)
     redemption = models.OneToOneField(
-        "Redemption", null=True, blank=True, on_delete=models.PROTECT, related_name="virtual_code"
+        "Redemption",
+        verbose_name=_("redemption"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="virtual_code",
     )
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)

@@ -168,8 +168,8 @@ class ClosedMemberAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "closed_at"
     ordering = ["-closed_at"]
     list_select_related = ["referrer"]
-    # Not the openid: a closed account's is a placeholder (closed_…), a code that means nothing to anyone.
-    fields = ["id", "closed_at", "registered_at", "channel", "referrer", "invite_code"]
+    # Not the openid nor the invite code: closure replaced both with random placeholders that name nobody.
+    fields = ["id", "closed_at", "registered_at", "channel", "referrer"]
     readonly_fields = fields
     show_full_result_count = False
     channel = channel_column("registration_channel", _("registration channel"))

@@ -383,7 +383,9 @@ class MembershipCard(models.Model):
 class CardEvent(models.Model):
     """What happened to a card and why. Append-only."""
 
-    card = models.ForeignKey(MembershipCard, on_delete=models.PROTECT, related_name="events")
+    card = models.ForeignKey(
+        MembershipCard, verbose_name=_("membership card"), on_delete=models.PROTECT, related_name="events"
+    )
     kind = models.CharField(_("kind"), max_length=12, choices=CardEventKind.choices)
     valid_until = models.DateTimeField(_("valid until after"), null=True, blank=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)

@@ -123,7 +123,7 @@ class PaymentRefund(models.Model):
 class PaymentNotification(models.Model):
     """Every verified notification, once by its WeChat id: the audit trail of what WeChat told us."""
 
-    notification_id = models.CharField(max_length=64, unique=True)
+    notification_id = models.CharField(_("notification id"), max_length=64, unique=True)
     event_type = models.CharField(_("event"), max_length=32)
     out_trade_no = models.CharField(_("payment number"), max_length=32, db_index=True)
     resource = models.JSONField(_("decrypted resource"))

@@ -288,7 +288,9 @@ class RechargeOrder(models.Model):
 class FreezeEvent(models.Model):
     """Audit trail of freezes and unfreezes (who, when, why)."""
 
-    account = models.ForeignKey(StoredValueAccount, on_delete=models.PROTECT, related_name="freeze_events")
+    account = models.ForeignKey(
+        StoredValueAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="freeze_events"
+    )
     frozen = models.BooleanField(_("frozen"))
     reason = models.CharField(_("reason"), max_length=200)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT)

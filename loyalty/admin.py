@@ -1,15 +1,22 @@
 from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import Group, User
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 from django_celery_beat import admin as beat_admin
 from django_celery_beat import models as beat
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from loyalty import services
-from loyalty.admin_tools import ModelAdmin, TabularInline
+from loyalty.admin_tools import ModelAdmin, TabularInline, labelled_filter, rows_table
 from loyalty.models import ApiClient, JobRun
+from loyalty.schedules import DEFAULT_SCHEDULES
+
+
+def task_labels(tasks) -> dict[str, str]:
+    """A scheduled task by the name of its default schedule, in the operator's language."""
+    names = {schedule.task: schedule.name for schedule in DEFAULT_SCHEDULES}
+    return {task: gettext(names[task]) for task in tasks if task in names}
 
 
 @admin.register(ApiClient)
@@ -56,7 +63,7 @@ class JobRunAdmin(ModelAdmin):
     """
 
     list_display = [
-        "task",
+        "task_text",
         "period_start",
         "status",
         "attempts",
@@ -65,10 +72,34 @@ class JobRunAdmin(ModelAdmin):
         "finished_at",
         "worker",
     ]
-    list_filter = ["status", "task"]
+    list_filter = ["status", labelled_filter("task", _("task"), task_labels)]
     search_fields = ["task", "schedule"]
     date_hierarchy = "period_start"
     ordering = ["-period_start", "task"]
+    fields = [
+        "task_text",
+        "period_start",
+        "status",
+        "attempts",
+        "duplicates",
+        "worker",
+        "result_text",
+        "error",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("task"), ordering="task")
+    def task_text(self, run):
+        return task_labels([run.task]).get(run.task, run.task)
+
+    @admin.display(description=_("result"))
+    def result_text(self, run):
+        """What the job returned (a count, or a few named counts), never as JSON."""
+        if isinstance(run.result, dict):
+            return rows_table(run.result.items())
+        return "—" if run.result is None else run.result
 
     def has_add_permission(self, request):
         return False

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import lazy
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from unfold import admin as unfold_admin
 
@@ -343,3 +344,38 @@ def _defuse(cell):
 
 def local_time(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def rows_table(rows) -> str:
+    """``[(label, value), …]`` as a small two-column table: how a detail page shows a structured value
+    (never as JSON); "—" when there is nothing."""
+    rows = list(rows)
+    if not rows:
+        return "—"
+    return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
+
+
+def labelled_filter(field: str, title, labels):
+    """A list filter on ``field`` offering the values in use by their labels: ``labels(values)`` gives
+    ``{value: label}`` for those it knows, the others read as themselves.  For a column whose set of
+    codes is open, where ``choices`` would hide a code it does not list."""
+
+    class LabelledFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request, model_admin):
+            values = list(
+                model_admin.get_queryset(request)
+                .exclude(**{field: ""})
+                .order_by(field)
+                .values_list(field, flat=True)
+                .distinct()
+            )
+            known = labels(values)
+            return [(value, known.get(value) or value) for value in values]
+
+        def queryset(self, request, queryset):
+            return queryset.filter(**{field: self.value()}) if self.value() else queryset
+
+    LabelledFilter.title = title
+    return LabelledFilter

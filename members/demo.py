@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from members.closure import member_close
-from members.models import Member
+from members.models import Channel, Member
 from points.ledger import points_earn
 
 CHANNELS = ["mini_program", "qr:store-01", "qr:store-02", "poster:spring", "invite", "wechat_ad"]
@@ -84,3 +84,24 @@ def seed_closures(*, count: int = 3) -> int:
         )
         member_close(member_id=member.pk)
     return count
+
+
+#: The names the demo's operators gave its channels (``CHANNELS``, and the card posters' channels).
+CHANNEL_NAMES = [
+    ("mini_program", "小程序自然流量", Channel.Kind.ORGANIC),
+    ("qr:store-01", "门店码·一号店", Channel.Kind.STORE_QR),
+    ("qr:store-02", "门店码·二号店", Channel.Kind.STORE_QR),
+    ("poster:spring", "春季海报", Channel.Kind.POSTER),
+    ("invite", "好友邀请", Channel.Kind.INVITE),
+    ("wechat_ad", "朋友圈广告", Channel.Kind.AD),
+]
+
+
+def seed_channels() -> int:
+    """Name the demo's channels (members.Channel); returns how many were added."""
+    existing = set(Channel.objects.values_list("code", flat=True))
+    added = [
+        Channel(code=code, name=name, kind=kind) for code, name, kind in CHANNEL_NAMES if code not in existing
+    ]
+    Channel.objects.bulk_create(added)
+    return len(added)

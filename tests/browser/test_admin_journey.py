@@ -199,6 +199,12 @@ def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_rea
     bulk = BulkIssue.objects.get()
     assert (bulk.total, bulk.processed, bulk.issued) == (len(members), len(members), len(members))
     assert page.inner_text("#bulk-processed") == str(len(members))
+    # What each member got, by reason, on the page (before the CSV), and the status as a label, never its code.
+    page.wait_for_function(
+        "() => document.getElementById('bulk-status').textContent === '已完成'", timeout=10_000
+    )
+    assert page.inner_text("#bulk-results tr[data-result='issued'] .bulk-count") == str(len(members))
+    assert page.inner_text("#bulk-results tr[data-result='limit'] .bulk-count") == "0"
     assert Coupon.objects.filter(template=coupon_template).count() == len(members)
     assert (ARTEFACTS / "05-bulk-issue-done.png").stat().st_size > 0
 

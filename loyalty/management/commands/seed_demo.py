@@ -11,7 +11,7 @@ from coupons.demo import seed_coupons
 from loyalty import services
 from loyalty.models import ApiClient
 from mall.demo import seed_mall
-from members.demo import seed_closures, seed_members
+from members.demo import seed_channels, seed_closures, seed_members
 from membership.demo import seed_membership
 from notifications.demo import seed_notifications
 from orders.demo import seed_orders
@@ -32,6 +32,7 @@ class Command(BaseCommand):
         rng = random.Random(seed)
         added = seed_members(count=members, rng=rng)
         self.stdout.write(f"members: {added} added")
+        self.stdout.write(f"channels: {seed_channels()} named")
         self.stdout.write(f"points: {seed_points(rng=rng)} ledger entries (sign-up, purchases, spends)")
         self.stdout.write(f"coupons: {seed_coupons(rng=rng)} issued")
         self.stdout.write(f"stored value: {seed_stored_value(rng=rng)} recharges paid (fake WeChat Pay)")

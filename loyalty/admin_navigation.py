@@ -49,6 +49,7 @@ GROUPS = [
             Page("membership.tierchange", "swap_vert"),
             Page("membership.cardevent", "history"),
             Page("membership.membershippolicy", "tune"),
+            Page("members.channel", "qr_code_2"),
             Page("members.closedmember", "person_off"),
         ],
     ),

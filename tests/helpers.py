@@ -84,16 +84,19 @@ def points_of(member) -> int:
 class _Text(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.parts, self._skip = [], 0
+        self.parts, self._skip, self._icon = [], 0, False
 
     def handle_starttag(self, tag, attrs):
         self._skip += tag in ("script", "style")
+        # The theme's icons are words of an icon font (``card_membership``): drawn, not read.
+        self._icon = self._icon or (tag == "span" and "material-symbols" in (dict(attrs).get("class") or ""))
 
     def handle_endtag(self, tag):
         self._skip -= tag in ("script", "style") and self._skip > 0
+        self._icon = self._icon and tag != "span"
 
     def handle_data(self, data):
-        if not self._skip and data.strip():
+        if not self._skip and not self._icon and data.strip():
             self.parts.append(data.strip())
 
 

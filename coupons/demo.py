@@ -70,7 +70,7 @@ class Coupons:
         rng = persona.rng
         if rng.random() < 0.4 or persona.loyal:
             moment = persona.joined + timedelta(days=rng.uniform(0, 3))
-            while moment < persona.active_until:
+            while moment < min(persona.active_until, self.timeline.end):
                 for template in rng.sample([self.amount_off, self.percent_off], k=rng.randint(1, 2)):
                     self.timeline.at(
                         moment + timedelta(minutes=rng.uniform(0, 5)), self._claim(persona, template)
@@ -90,10 +90,10 @@ class Coupons:
     def _claim(self, persona, template):
         def claim():
             try:
+                key = f"demo:{template.pk}:{timezone.now().isoformat()}"
                 coupon = services.coupon_claim(
-                    member=persona.member, template_id=template.pk,
-                    idempotency_key=f"demo:{template.pk}:{timezone.now().isoformat()}",
-                )  # fmt: skip
+                    member=persona.member, template_id=template.pk, idempotency_key=key
+                )
             except ApplicationError:  # the limit reached, sold out: the claim centre says so
                 return
             if persona.rng.random() < 0.15:  # used at a shop's counter some days later

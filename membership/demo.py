@@ -47,14 +47,19 @@ class Membership:
 
     def plan_member(self, persona) -> None:
         """Three in ten claim the store card at a shop (by its QR code, some helped by staff); one in
-        sixteen tries the paid card, and some of those buy it after the trial and renew it."""
+        sixteen tries the paid card, and some of those buy it after the trial and renew it (the loyal
+        member does all of it, and renews all year)."""
         rng = persona.rng
         if rng.random() < 0.3 or persona.loyal:
             moment = persona.joined + timedelta(days=rng.uniform(0, 3 if persona.loyal else 60))
-            channel = rng.choice(["qr:store-01", "qr:store-02", "poster:spring"])
-            staff = rng.choice(["", "s001", "s002"])
-            self.timeline.at(moment, self._attempt(cards.card_claim, member_id=persona.member.pk,
-                                                   card_type_id=self.free.pk, channel=channel, staff=staff))  # fmt: skip
+            claim = self._attempt(
+                cards.card_claim,
+                member_id=persona.member.pk,
+                card_type_id=self.free.pk,
+                channel=rng.choice(["qr:store-01", "qr:store-02", "poster:spring"]),
+                staff=rng.choice(["", "s001", "s002"]),
+            )
+            self.timeline.at(moment, claim)
         if rng.random() < 0.0625 or persona.loyal:
             trial = persona.joined + timedelta(days=rng.uniform(3, 90))
             self.timeline.at(

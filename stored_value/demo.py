@@ -43,9 +43,10 @@ class Recharges:
             )
 
     def plan_member(self, persona) -> None:
-        """About one member in five recharges, some weeks after joining; a third of them again months later."""
+        """About one member in five recharges, some weeks after joining; a third of them again months
+        later.  The loyal member tops up every season."""
         rng = persona.rng
-        if persona.loyal:  # tops up each season
+        if persona.loyal:
             for season in range(4):
                 self.timeline.at(
                     persona.joined + timedelta(days=1 + 90 * season),

@@ -32,14 +32,14 @@ _NEW_MEMBER = {
 }
 
 
-def _login(summary: str, description: str):
+def _login(summary: str, description: str, errors=()):
     return docs.operation(
         tag=docs.AUTH,
         summary=summary,
         description=description,
         caller=docs.PUBLIC,
         throttle_scope="login",
-        errors=[WechatCodeInvalid, WechatUnavailable, ReferrerNotFound],
+        errors=[ReferrerNotFound, *errors],
         examples=[
             request_example(
                 {
@@ -83,6 +83,7 @@ wechat_login = _login(
   并发放注册积分与新人礼包。老会员再传这两个字段不会改变什么。
 - `code` 只能用一次（微信的规则）；重新登录请重新调用 `wx.login()`。
 """,
+    errors=[WechatCodeInvalid, WechatUnavailable],
 )
 
 dev_login = _login(
@@ -91,6 +92,7 @@ dev_login = _login(
 开发与演示环境专用：不请求微信，同一个 `code` 永远对应同一个会员，便于调试。仅当服务端同时开启
 `DEBUG` 与 `WECHAT_DEV_LOGIN` 时可用，生产环境返回 404 `not_found`。请求与响应与微信登录相同。
 """,
+    errors=[(404, "not_found", "开发登录未开启（生产环境）")],
 )
 
 logout = docs.operation(

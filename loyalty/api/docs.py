@@ -116,15 +116,28 @@ MONEY = "**金额单位为分**：所有 `*_fen` 字段都是整数分（`12345`
 Error = type[ApplicationError] | tuple[type[ApplicationError], str] | tuple[int, str, str]
 
 
-def _error_row(error: Error) -> tuple[int, str, str]:
-    """(HTTP status, code, Chinese explanation) of an exception class, a (class, text) pair or a triple."""
-    if isinstance(error, tuple) and len(error) == 3:
-        return error
-    cls, text = error if isinstance(error, tuple) else (error, None)
-    if text is None:
-        with translation.override("zh-hans"):
-            text = str(cls.default_message)
-    return cls.status_code, cls.code, text.rstrip("。.")
+def _error_rows(caller: str, idempotency_key: bool, throttle_scope: str | None, errors: Sequence[Error]):
+    """(HTTP status, code, explanation) of every error code the operation answers with, by status and code.
+
+    An exception class's explanation is its message, lazily: it is translated when the schema is built.
+    """
+    rows = list(_AUTH_ERRORS[caller])
+    if idempotency_key:
+        rows += _IDEMPOTENCY_ERRORS
+    if throttle_scope:
+        rows.append((429, "throttled", "请求过于频繁"))
+    for error in errors:
+        if isinstance(error, tuple) and len(error) == 3:
+            rows.append(error)
+        else:
+            cls, text = error if isinstance(error, tuple) else (error, error.default_message)
+            rows.append((cls.status_code, cls.code, text))
+    return sorted({(status, code): why for status, code, why in rows}.items())
+
+
+def _zh(text) -> str:
+    with translation.override("zh-hans"):
+        return str(text).rstrip("。.")
 
 
 def _rate(scope: str) -> str:
@@ -138,7 +151,7 @@ def _render(
     idempotency: str | None,
     throttle_scope: str | None,
     money: bool,
-    errors: Sequence[Error],
+    rows,
 ) -> str:
     parts = [text.strip(), f"**调用方**：{_CALLERS[caller]}"]
     if idempotency_key:
@@ -155,14 +168,13 @@ def _render(
         )
     if money:
         parts.append(MONEY)
-    rows = list(_AUTH_ERRORS[caller])
-    if idempotency_key:
-        rows += _IDEMPOTENCY_ERRORS
-    if throttle_scope:
-        rows.append((429, "throttled", "请求过于频繁"))
-    rows += [_error_row(error) for error in errors]
-    table = ["**错误码**", "", "| HTTP | code | 说明 |", "| --- | --- | --- |"]
-    table += [f"| {status} | `{code}` | {why} |" for status, code, why in sorted(set(rows))]
+    table = [
+        "**错误码**（各状态码下的响应示例列出每个 code）",
+        "",
+        "| HTTP | code | 说明 |",
+        "| --- | --- | --- |",
+    ]
+    table += [f"| {status} | `{code}` | {_zh(why)} |" for (status, code), why in rows]
     parts.append("\n".join(table) if rows else "**错误码**：无业务错误码。")
     parts.append("另有通用错误（如 400 `validation_error`、503 `database_unavailable`），见首页“错误格式”。")
     return "\n\n".join(parts)
@@ -190,16 +202,24 @@ def operation(
     ``@idempotent``); ``idempotency`` describes a natural key instead (``order_no``).
     ``money`` says the amounts are fen.  ``errors`` are the exception classes the operation
     raises (their code, status and Chinese message), or ``(class, text)`` or ``(status, code, text)``;
-    the caller's authentication errors, the idempotency errors and 429 are added here.
+    the caller's authentication errors, the idempotency errors and 429 are added here.  They are
+    listed in the description, and in ``x-error-codes``, from which ``document_the_api`` makes an
+    example of each error response.
     """
+    rows = _error_rows(caller, idempotency_key, throttle_scope, errors)
     return extend_schema(
         tags=[tag],
         summary=summary,
         description=_render_lazily(
-            description, caller, idempotency_key, idempotency, throttle_scope, money, tuple(errors)
+            description, caller, idempotency_key, idempotency, throttle_scope, money, rows
         ),
         parameters=[IDEMPOTENCY_KEY] if idempotency_key else None,
         examples=list(examples),
+        extensions={
+            "x-error-codes": [
+                {"status": status, "code": code, "message": why} for (status, code), why in rows
+            ]
+        },
     )
 
 
@@ -243,7 +263,7 @@ DESCRIPTION = """
 
 | 请求头 | 内容 |
 | --- | --- |
-| `X-Api-Key` | Key ID，如 `ak_d4c455e3a6947224` |
+| `X-Api-Key` | Key ID，如 `ak_3f9c2a71b5e04d86` |
 | `X-Timestamp` | 当前 Unix 时间（秒）；与服务器时间相差超过 300 秒即拒绝 |
 | `X-Nonce` | 8–64 位 `[A-Za-z0-9_-]` 随机串，每个请求一个，不可重复 |
 | `X-Signature` | 十六进制 HMAC-SHA256(密钥, 待签名串) |
@@ -297,7 +317,8 @@ headers = {
 - `message`：可直接展示给用户的说明，按请求头 `Accept-Language` 返回（默认中文，可选英文）；
 - `details`：补充信息；校验失败时按字段列出原因，如 `{"amount_fen": ["请确保该值大于或者等于 1。"]}`。
 
-各接口说明里列出它特有的错误码；下面这些通用错误码任何接口都可能返回：
+各接口的说明列出它特有的错误码，各错误状态码下有每个 code 的响应示例（机器可读的列表在该接口的
+`x-error-codes` 中）；下面这些通用错误码任何接口都可能返回：
 
 | HTTP | code | 说明 |
 | --- | --- | --- |
@@ -313,18 +334,63 @@ headers = {
 | 503 | `database_unavailable` | 服务短暂不可用，未做任何修改；稍后重试（带同一个 `Idempotency-Key`） |
 """
 
-ERROR_EXAMPLE = {
-    "code": "validation_error",
-    "message": "部分字段无效。",
-    "details": {"amount_fen": ["请确保该值大于或者等于 1。"]},
+# What an error response of each status is, when the view did not say.
+_STATUS_DESCRIPTIONS = {
+    400: "请求有误",
+    401: "未认证",
+    403: "无权进行此操作",
+    404: "不存在",
+    409: "与当前状态冲突",
+    429: "请求过于频繁",
+    503: "服务暂不可用，未做任何修改",
+}
+# Any operation that takes input can answer 400 validation_error; any with an id in its path, 404.
+_GENERIC_ERRORS = {
+    400: ("validation_error", "部分字段无效", {"amount_fen": ["请确保该值大于或者等于 1。"]}),
+    404: ("not_found", "未找到", {}),
 }
 
 
+def _error_examples(operation) -> None:
+    """An example of every error code of the operation, under its status (responses added where missing)."""
+    responses = operation.setdefault("responses", {})
+    for status, response in responses.items():
+        if not response.get("description"):
+            response["description"] = (
+                "成功" if status < "400" else _STATUS_DESCRIPTIONS.get(int(status), "错误")
+            )
+    # New dicts: the operation's extension is shared by every schema built, and its messages are lazy.
+    entries = [{**entry, "message": _zh(entry["message"])} for entry in operation.get("x-error-codes", [])]
+    if entries:
+        operation["x-error-codes"] = entries
+    for entry in entries:
+        response = responses.setdefault(
+            str(entry["status"]),
+            {
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                "description": _STATUS_DESCRIPTIONS.get(entry["status"], "错误"),
+            },
+        )
+        examples = response["content"]["application/json"].setdefault("examples", {})
+        examples[entry["code"]] = {
+            "summary": f"{entry['code']}：{entry['message']}",
+            "value": {"code": entry["code"], "message": f"{entry['message']}。", "details": {}},
+        }
+    for status, (code, message, details) in _GENERIC_ERRORS.items():
+        content = responses.get(str(status), {}).get("content", {}).get("application/json")
+        if content is not None and (status == 400 or not content.get("examples")):
+            content.setdefault("examples", {})[code] = {
+                "summary": f"{code}：{message}",
+                "value": {"code": code, "message": f"{message}。", "details": details},
+            }
+
+
 def document_the_api(result, generator, request, public):
-    """Post-processing hook: the front page, the tags in their order, and an example of the error shape."""
+    """Post-processing hook: the front page, the tags in their order, and an example of every error."""
     result["info"]["description"] = DESCRIPTION.strip()
     result["tags"] = TAGS
-    error = result.get("components", {}).get("schemas", {}).get("Error")
-    if error is not None:
-        error["example"] = ERROR_EXAMPLE
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                _error_examples(operation)
     return result

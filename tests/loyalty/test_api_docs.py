@@ -231,7 +231,22 @@ def test_the_front_page_explains_auth_idempotency_money_and_errors(schema):
         assert needle in description
     assert '{"code"' in description and "details" in description
     assert CJK.search(schema["info"]["title"])
-    assert schema["components"]["schemas"]["Error"]["example"]["code"] == "validation_error"
+
+
+def test_every_error_response_has_an_example_of_each_code_the_operation_lists(schema):
+    problems = []
+    for name, operation in operations(schema):
+        for code, response in operation["responses"].items():
+            content = json_content(response)
+            if code >= "400" and content is not None and not content.get("examples"):
+                problems.append(f"{name}: no example of its {code} response")
+        for entry in operation.get("x-error-codes", []):
+            examples = json_content(operation["responses"].get(str(entry["status"]))).get("examples", {})
+            if examples.get(entry["code"], {}).get("value", {}).get("code") != entry["code"]:
+                problems.append(f"{name}: no example of {entry['status']} {entry['code']}")
+            if f"`{entry['code']}`" not in operation["description"] or not CJK.search(entry["message"]):
+                problems.append(f"{name}: {entry['code']} is not explained in Chinese in the description")
+    assert not problems, "\n".join(problems)
 
 
 def test_every_description_in_the_schema_is_chinese(schema):

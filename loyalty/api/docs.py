@@ -344,10 +344,12 @@ _STATUS_DESCRIPTIONS = {
     429: "请求过于频繁",
     503: "服务暂不可用，未做任何修改",
 }
-# Any operation that takes input can answer 400 validation_error; any with an id in its path, 404.
+# Any operation that takes input can answer 400 validation_error; any with an id in its path, 404;
+# any at all, 503 database_unavailable (shown where the operation lists no 503 of its own).
 _GENERIC_ERRORS = {
     400: ("validation_error", "部分字段无效", {"amount_fen": ["请确保该值大于或者等于 1。"]}),
     404: ("not_found", "未找到", {}),
+    503: ("database_unavailable", "服务短暂不可用，未做任何修改，请稍后重试", {}),
 }
 
 

@@ -38,11 +38,14 @@ from loyalty.admin_tools import (
     TabularInline,
     local_time,
     money,
+    rows_table,
     stream_csv,
 )
 from loyalty.api.parsers import json_loads
 from loyalty.money import format_fen
 from members.models import Member
+from members.selectors import channel_label, channel_names
+from orders.models import OrderStatus
 from points.models import PointsEntry
 from stored_value.models import StoredValueEntry
 
@@ -64,7 +67,27 @@ class AnalyticsSettingsAdmin(ModelAdmin):
 @admin.register(RfmRun)
 class RfmRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["id", "as_of", "window_days", "status", "members_scored", "created_by", "finished_at"]
-    readonly_fields = [f.name for f in RfmRun._meta.fields]
+    readonly_fields = [f.name if f.name != "cut_points" else "cut_points_text" for f in RfmRun._meta.fields]
+    fields = readonly_fields
+
+    #: The cut points' measures, in the order a score reads (R, F, M).
+    CUT_POINTS = [
+        ("recency_days", _("recency (days)")),
+        ("frequency", _("frequency (purchases)")),
+        ("monetary_fen", _("monetary")),
+    ]
+
+    @admin.display(description=_("cut points"))
+    def cut_points_text(self, run):
+        """Each measure's four cut points between the five scores, as a row (amounts in yuan), not JSON."""
+        rows = []
+        for key, label in self.CUT_POINTS:
+            points = (run.cut_points or {}).get(key)
+            if points:
+                shown = [format_fen(p) if key.endswith("_fen") else p for p in points]
+                rows.append((label, " · ".join(str(p) for p in shown)))
+        return rows_table(rows)
+
     change_form_template = "admin/analytics/rfmrun/change_form.html"
     change_list_template = "admin/analytics/rfmrun/change_list.html"
 
@@ -89,6 +112,7 @@ class RfmRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         return JsonResponse(
             {
                 "status": run.status,
+                "status_display": run.get_status_display(),
                 "steps_done": run.steps_done,
                 "steps_total": run.steps_total,
                 "members_scored": run.members_scored,
@@ -314,11 +338,11 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             "prev_end": prev_end,
             "compare": compare,
             "monthly": monthly,
-            "registration": selectors.attribution_rows(
-                start=start, end=end, kind=AttributionDaily.Kind.REGISTRATION
+            "registration": _named_channels(
+                selectors.attribution_rows(start=start, end=end, kind=AttributionDaily.Kind.REGISTRATION)
             ),
-            "card_channel": selectors.attribution_rows(
-                start=start, end=end, kind=AttributionDaily.Kind.CARD_CHANNEL
+            "card_channel": _named_channels(
+                selectors.attribution_rows(start=start, end=end, kind=AttributionDaily.Kind.CARD_CHANNEL)
             ),
             "card_staff": selectors.attribution_rows(
                 start=start, end=end, kind=AttributionDaily.Kind.CARD_STAFF
@@ -366,11 +390,15 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             ]  # fmt: skip
             rows = ([m[h] for h in header] for m in selectors.monthly_rows(start=start, end=end))
         elif report == "attribution":
-            header = ["kind", "channel", "count"]
+            # The channel by its name (members.Channel; staff have none), its code beside it.
+            header = ["kind", "channel", "code", "count"]
             rows = (
-                [kind, r["key"], r["count"]]
+                [kind, r["name"], r["key"], r["count"]]
                 for kind in AttributionDaily.Kind.values
-                for r in selectors.attribution_rows(start=start, end=end, kind=kind)
+                for r in _named_channels(
+                    selectors.attribution_rows(start=start, end=end, kind=kind),
+                    staff=kind == AttributionDaily.Kind.CARD_STAFF,
+                )
             )
         elif report == "coupons":
             header = ["template_id", "template", "issued", "used", "use_pct"]
@@ -401,7 +429,9 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
         member = get_object_or_404(Member, pk=pk)
         score = RfmScore.objects.filter(member=member).first()
         purchases = selectors.member_purchases(member_id=member.pk)
+        statuses = dict(OrderStatus.choices)
         for p in purchases:
+            p["status"] = statuses.get(p["status"], p["status"])
             p["paid"] = format_fen(p["paid_fen"])
             p["time"] = local_time(p["completed_at"])
         context = {
@@ -426,3 +456,9 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             ],
         }
         return TemplateResponse(request, "admin/analytics/portrait.html", context)
+
+
+def _named_channels(rows: list[dict], *, staff: bool = False) -> list[dict]:
+    """Attribution rows with ``name``: the channel's name, or its code while unnamed (staff: their code)."""
+    names = {} if staff else channel_names(r["key"] for r in rows)
+    return [{**r, "name": channel_label(r["key"], names)} for r in rows]

@@ -14,10 +14,13 @@ from django.utils.translation import gettext_lazy as _
 from coupons import audience, services
 from coupons.exceptions import CouponNotVoidable
 from coupons.models import (
+    SOURCES,
     BulkIssue,
+    BulkIssueResult,
     BulkIssueTarget,
     Coupon,
     CouponEvent,
+    CouponEventKind,
     CouponKind,
     CouponTemplate,
     GiftPack,
@@ -34,6 +37,7 @@ from loyalty.admin_tools import (
     action_page,
     local_time,
     new_key,
+    rows_table,
     stream_csv,
 )
 from loyalty.errors import ApplicationError
@@ -264,9 +268,14 @@ class BulkIssueForm(forms.Form):
 
 class CouponEventInline(ReadOnlyAdminMixin, TabularInline):
     model = CouponEvent
-    fields = ["created_at", "kind", "order_no", "reason", "actor"]
+    fields = ["created_at", "kind", "order_no", "reason_text", "actor"]
     readonly_fields = fields
     extra = 0
+
+    @admin.display(description=_("reason"))
+    def reason_text(self, event):
+        # An "issued" event keeps how the coupon was issued (its source's code) as its reason.
+        return SOURCES.label(event.reason) if event.kind == CouponEventKind.ISSUED else event.reason
 
 
 @admin.register(Coupon)
@@ -286,6 +295,7 @@ class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_select_related = ["template", "member"]
     inlines = [CouponEventInline]
     show_full_result_count = False
+    exclude = ["issue_key"]  # a machine key: in the database, not for operators
     csv_filename = "coupons.csv"
     csv_header = [
         "id",
@@ -373,10 +383,35 @@ class GiftPackAdmin(ModelAdmin):
 
 @admin.register(GiftPackGrant)
 class GiftPackGrantAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["created_at", "pack", "member", "occasion", "withheld"]
+    list_display = ["created_at", "pack", "member", "occasion_text", "withheld_text"]
     list_filter = ["pack"]
     search_fields = ["=member__id", "occasion"]
     list_select_related = ["pack", "member"]
+    fields = ["created_at", "pack", "member", "occasion_text", "withheld_text"]
+    readonly_fields = fields
+
+    @admin.display(description=_("occasion"), ordering="occasion")
+    def occasion_text(self, grant):
+        return grant.occasion_display()
+
+    @admin.display(description=_("coupons not issued"))
+    def withheld_text(self, grant):
+        """The coupons not issued, each with why (the error's code kept in ``withheld``)."""
+        if not grant.withheld:
+            return "—"
+        names = dict(
+            CouponTemplate.objects.filter(pk__in=[w.get("template_id") for w in grant.withheld]).values_list(
+                "pk", "name"
+            )
+        )
+        reasons = {"coupon_sold_out": _("sold out"), "coupon_limit_reached": _("per-member limit reached")}
+        return rows_table(
+            (
+                names.get(w.get("template_id"), f"#{w.get('template_id')}"),
+                reasons.get(w.get("reason"), w.get("reason")),
+            )
+            for w in grant.withheld
+        )
 
 
 @admin.register(BulkIssue)
@@ -399,6 +434,11 @@ class BulkIssueAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def progress(self, bulk):
         return f"{bulk.processed} / {bulk.total}"
 
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        if obj is not None:
+            context["results"] = bulk_issue_results(obj)
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
@@ -411,7 +451,14 @@ class BulkIssueAdmin(ReadOnlyAdminMixin, ModelAdmin):
         if not self.has_view_permission(request, bulk):
             return JsonResponse({}, status=403)
         return JsonResponse(
-            {"status": bulk.status, "total": bulk.total, "processed": bulk.processed, "issued": bulk.issued}
+            {
+                "status": bulk.status,
+                "status_display": bulk.get_status_display(),
+                "total": bulk.total,
+                "processed": bulk.processed,
+                "issued": bulk.issued,
+                "results": {row["code"]: row["count"] for row in bulk_issue_results(bulk)},
+            }
         )
 
     def report_csv(self, request, pk):
@@ -430,3 +477,29 @@ class BulkIssueAdmin(ReadOnlyAdminMixin, ModelAdmin):
             header=["member_id", "openid", "nickname", "result", "reason"],
             rows=rows,
         )
+
+
+def bulk_issue_results(bulk: BulkIssue) -> list[dict]:
+    """How many members each outcome has: issued, each reason for not issuing, still pending; every
+    outcome listed, zeros too, so the page says what did not happen as well."""
+    counts = dict(
+        BulkIssueTarget.objects.filter(bulk_issue=bulk)
+        .order_by()
+        .values_list("result")
+        .annotate(n=Count("id"))
+        .values_list("result", "n")
+    )
+    return [
+        {"code": result.value, "label": result.label, "count": counts.get(result.value, 0)}
+        for result in RESULTS_ORDER
+    ]
+
+
+#: Issued first, then each reason a member got nothing, then those not reached yet.
+RESULTS_ORDER = [
+    BulkIssueResult.ISSUED,
+    BulkIssueResult.LIMIT,
+    BulkIssueResult.SOLD_OUT,
+    BulkIssueResult.CLOSED,
+    BulkIssueResult.PENDING,
+]

@@ -14,7 +14,21 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.labels import CodeLabels
 from loyalty.money import format_fen
+
+#: How a coupon was issued: coupons' own ways here; the apps above register theirs at startup (mall ``mall``).
+SOURCES = CodeLabels(
+    [
+        ("claim", _("claimed by the member")),
+        ("gift_pack", _("gift pack")),
+        ("bulk", _("bulk issue")),
+    ]
+)
+
+
+def source_choices():
+    return SOURCES.choices()
 
 
 class CouponKind(models.TextChoices):
@@ -145,6 +159,16 @@ class CouponStatus(models.TextChoices):
     VOIDED = "voided", _("voided")
 
 
+class CouponEventKind(models.TextChoices):
+    ISSUED = "issued", _("issued")
+    LOCKED = "locked", _("locked for an order")
+    RELEASED = "released", _("released by the order")
+    USED = "used", _("used")
+    RESTORED = "restored", _("restored by a refund")
+    EXPIRED = "expired", _("expired")
+    VOIDED = "voided", _("voided")
+
+
 class Coupon(models.Model):
     """A member's copy of a template. Its state changes only in ``coupons.services``."""
 
@@ -158,7 +182,7 @@ class Coupon(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=CouponStatus.choices, default=CouponStatus.AVAILABLE
     )
-    source = models.CharField(_("source"), max_length=16)
+    source = models.CharField(_("source"), max_length=16, choices=source_choices)
     issue_key = models.CharField(_("issue key"), max_length=128)
     valid_from = models.DateTimeField(_("valid from"))
     valid_until = models.DateTimeField(_("valid until"), db_index=True)
@@ -189,7 +213,7 @@ class CouponEvent(models.Model):
     """Append-only history of a coupon: issued, locked, released, used, restored, expired, voided."""
 
     coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(_("event"), max_length=10)
+    kind = models.CharField(_("event"), max_length=10, choices=CouponEventKind.choices)
     order_no = models.CharField(_("order"), max_length=64, blank=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     actor = models.ForeignKey(
@@ -202,7 +226,7 @@ class CouponEvent(models.Model):
         verbose_name_plural = _("coupon events")
 
     def __str__(self):
-        return f"{self.coupon_id} {self.kind}"
+        return f"{self.coupon_id} {self.get_kind_display()}"
 
 
 class GiftPack(models.Model):
@@ -233,6 +257,11 @@ class GiftPackItem(models.Model):
         return f"{self.template} × {self.quantity}"
 
 
+#: What a gift pack is given for, by the occasion's first part (``recharge`` of ``recharge:42``): the apps that
+#: give packs register theirs at startup (membership, stored_value).
+OCCASIONS = CodeLabels()
+
+
 class GiftPackGrant(models.Model):
     """A pack given to a member for one occasion (new_member, recharge:42, birthday:2026 …), once."""
 
@@ -252,7 +281,13 @@ class GiftPackGrant(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.pack} → {self.member} ({self.occasion})"
+        return f"{self.pack} → {self.member} ({self.occasion_display()})"
+
+    def occasion_display(self) -> str:
+        """``recharge:42`` → "充值赠礼（42）"."""
+        kind, _colon, rest = self.occasion.partition(":")
+        label = OCCASIONS.label(kind)
+        return f"{label}（{rest.replace(':', ' · ')}）" if rest else label
 
 
 class BulkIssueStatus(models.TextChoices):

@@ -1,9 +1,22 @@
 from django.contrib import admin, messages
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.models import Group, User
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+from django_celery_beat import admin as beat_admin
+from django_celery_beat import models as beat
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from loyalty import services
-from loyalty.admin_tools import ModelAdmin
+from loyalty.admin_tools import ModelAdmin, TabularInline, labelled_filter, rows_table
 from loyalty.models import ApiClient, JobRun
+from loyalty.schedules import DEFAULT_SCHEDULES
+
+
+def task_labels(tasks) -> dict[str, str]:
+    """A scheduled task by the name of its default schedule, in the operator's language."""
+    names = {schedule.task: schedule.name for schedule in DEFAULT_SCHEDULES}
+    return {task: gettext(names[task]) for task in tasks if task in names}
 
 
 @admin.register(ApiClient)
@@ -50,7 +63,7 @@ class JobRunAdmin(ModelAdmin):
     """
 
     list_display = [
-        "task",
+        "task_text",
         "period_start",
         "status",
         "attempts",
@@ -59,13 +72,98 @@ class JobRunAdmin(ModelAdmin):
         "finished_at",
         "worker",
     ]
-    list_filter = ["status", "task"]
+    list_filter = ["status", labelled_filter("task", _("task"), task_labels)]
     search_fields = ["task", "schedule"]
     date_hierarchy = "period_start"
     ordering = ["-period_start", "task"]
+    fields = [
+        "task_text",
+        "period_start",
+        "status",
+        "attempts",
+        "duplicates",
+        "worker",
+        "result_text",
+        "error",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("task"), ordering="task")
+    def task_text(self, run):
+        return task_labels([run.task]).get(run.task, run.task)
+
+    @admin.display(description=_("result"))
+    def result_text(self, run):
+        """What the job returned (a count, or a few named counts), never as JSON."""
+        if isinstance(run.result, dict):
+            return rows_table(run.result.items())
+        return "—" if run.result is None else run.result
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# The home page's title (the site's name and the sidebar come from settings.UNFOLD).
+admin.site.index_title = pgettext_lazy("sidebar", "Home")
+
+
+# --- users, groups and the beat schedules: the apps' own admin classes, in the theme -------------------
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(auth_admin.UserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+
+
+@admin.register(Group)
+class GroupAdmin(auth_admin.GroupAdmin, ModelAdmin):
+    pass
+
+
+class PeriodicTaskInline(beat_admin.PeriodicTaskInline, TabularInline):
+    pass
+
+
+for model in (
+    beat.PeriodicTask,
+    beat.IntervalSchedule,
+    beat.CrontabSchedule,
+    beat.SolarSchedule,
+    beat.ClockedSchedule,
+):
+    admin.site.unregister(model)
+
+
+@admin.register(beat.PeriodicTask)
+class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin, ModelAdmin):
+    """The jobs' schedules (loyalty/schedules.py writes them); under 系统设置, for administrators."""
+
+
+@admin.register(beat.IntervalSchedule)
+class IntervalScheduleAdmin(beat_admin.IntervalScheduleAdmin, ModelAdmin):
+    inlines = [PeriodicTaskInline]
+
+
+@admin.register(beat.CrontabSchedule)
+class CrontabScheduleAdmin(beat_admin.CrontabScheduleAdmin, ModelAdmin):
+    inlines = [PeriodicTaskInline]
+
+
+@admin.register(beat.SolarSchedule)
+class SolarScheduleAdmin(beat_admin.SolarScheduleAdmin, ModelAdmin):
+    inlines = [PeriodicTaskInline]
+
+
+@admin.register(beat.ClockedSchedule)
+class ClockedScheduleAdmin(beat_admin.ClockedScheduleAdmin, ModelAdmin):
+    inlines = [PeriodicTaskInline]

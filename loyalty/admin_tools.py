@@ -1,4 +1,4 @@
-"""Small admin building blocks shared by the apps."""
+"""Small admin building blocks shared by the apps, and the theme's base classes."""
 
 import csv
 import re
@@ -14,10 +14,45 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import lazy
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from unfold import admin as unfold_admin
 
+from loyalty.admin_widgets import style_widget
 from loyalty.api.parsers import LimitedJSONDecoder
 from loyalty.money import YuanField, YuanInput, ZheField, ZheInput, format_fen, format_zhe
+
+# --- the theme (django-unfold), under the project's bases (ModelAdmin, TabularInline, StackedInline below) ---
+
+
+class ThemeModelAdmin(unfold_admin.ModelAdmin):
+    """An admin page in the back office's theme.
+
+    Fields a form declares itself (its own widget, not one the theme chose) get
+    the theme's look too (``style_widget``).
+    """
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        for field in form.base_fields.values():
+            style_widget(field.widget)
+        return form
+
+
+class _StyledInlineMixin:
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        for field in formset.form.base_fields.values():
+            style_widget(field.widget)
+        return formset
+
+
+class ThemeTabularInline(_StyledInlineMixin, unfold_admin.TabularInline):
+    """Rows of a related model in a table, in the theme."""
+
+
+class ThemeStackedInline(_StyledInlineMixin, unfold_admin.StackedInline):
+    """A related model's forms one under another, in the theme."""
 
 
 class LimitedJSONAdminMixin:
@@ -204,16 +239,16 @@ class UnitsAdminMixin:
         ]
 
 
-class ModelAdmin(UnitsAdminMixin, admin.ModelAdmin):
-    """The base of every ModelAdmin of the project (money in 元, discounts in 折)."""
+class ModelAdmin(UnitsAdminMixin, ThemeModelAdmin):
+    """The base of every ModelAdmin of the project: the theme, money in 元, discounts in 折."""
 
 
-class TabularInline(UnitsAdminMixin, admin.TabularInline):
-    """The base of every tabular inline of the project (money in 元, discounts in 折)."""
+class TabularInline(UnitsAdminMixin, ThemeTabularInline):
+    """The base of every tabular inline of the project: the theme, money in 元, discounts in 折."""
 
 
-class StackedInline(UnitsAdminMixin, admin.StackedInline):
-    """The base of every stacked inline of the project (money in 元, discounts in 折)."""
+class StackedInline(UnitsAdminMixin, ThemeStackedInline):
+    """The base of every stacked inline of the project: the theme, money in 元, discounts in 折."""
 
 
 # --- operator actions: a form with a reason, behind a permission --------------------------
@@ -309,3 +344,38 @@ def _defuse(cell):
 
 def local_time(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def rows_table(rows) -> str:
+    """``[(label, value), …]`` as a small two-column table: how a detail page shows a structured value
+    (never as JSON); "—" when there is nothing."""
+    rows = list(rows)
+    if not rows:
+        return "—"
+    return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
+
+
+def labelled_filter(field: str, title, labels):
+    """A list filter on ``field`` offering the values in use by their labels: ``labels(values)`` gives
+    ``{value: label}`` for those it knows, the others read as themselves.  For a column whose set of
+    codes is open, where ``choices`` would hide a code it does not list."""
+
+    class LabelledFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request, model_admin):
+            values = list(
+                model_admin.get_queryset(request)
+                .exclude(**{field: ""})
+                .order_by(field)
+                .values_list(field, flat=True)
+                .distinct()
+            )
+            known = labels(values)
+            return [(value, known.get(value) or value) for value in values]
+
+        def queryset(self, request, queryset):
+            return queryset.filter(**{field: self.value()}) if self.value() else queryset
+
+    LabelledFilter.title = title
+    return LabelledFilter

@@ -34,6 +34,7 @@ from mall.models import (
     MallItem,
     Redemption,
     RedemptionEvent,
+    RedemptionEventKind,
     RedemptionStatus,
     VirtualCode,
     mask_code,
@@ -253,9 +254,18 @@ class VirtualCodeAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 class RedemptionEventInline(ReadOnlyAdminMixin, TabularInline):
     model = RedemptionEvent
-    fields = ["created_at", "kind", "note", "actor"]
+    fields = ["created_at", "kind", "note_text", "actor"]
     readonly_fields = fields
     extra = 0
+
+    #: Who confirmed receipt, kept as a code in a "completed" event's note.
+    COMPLETED_BY = {"auto": _("confirmed automatically"), "member": _("confirmed by the member")}
+
+    @admin.display(description=_("note"))
+    def note_text(self, event):
+        if event.kind == RedemptionEventKind.COMPLETED:
+            return self.COMPLETED_BY.get(event.note, event.note)
+        return event.note
 
 
 class ShipForm(forms.Form):

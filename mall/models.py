@@ -130,10 +130,15 @@ class MallItem(models.Model):
 class VirtualCode(models.Model):
     """One code or card secret of a virtual item, given to at most one redemption."""
 
-    item = models.ForeignKey(MallItem, on_delete=models.PROTECT, related_name="codes")
+    item = models.ForeignKey(MallItem, verbose_name=_("item"), on_delete=models.PROTECT, related_name="codes")
     code = models.CharField(_("code"), max_length=128)
     redemption = models.OneToOneField(
-        "Redemption", null=True, blank=True, on_delete=models.PROTECT, related_name="virtual_code"
+        "Redemption",
+        verbose_name=_("redemption"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="virtual_code",
     )
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
@@ -249,11 +254,24 @@ class Redemption(models.Model):
         return self.no
 
 
+class RedemptionEventKind(models.TextChoices):
+    """The first event is the status a redemption starts in; the rest are its changes."""
+
+    PENDING_PAYMENT = "pending_payment", _("placed, awaiting payment")
+    PAID = "paid", _("paid")
+    FULFILLED = "fulfilled", _("fulfilled")
+    SHIPPED = "shipped", _("shipped")
+    TRACKING = "tracking", _("tracking number changed")
+    COMPLETED = "completed", _("completed")
+    REFUNDED = "refunded", _("payment refunded")
+    CANCELLED = "cancelled", _("cancelled")
+
+
 class RedemptionEvent(models.Model):
     """Append-only history of a redemption: created, paid, fulfilled, shipped, completed, cancelled."""
 
     redemption = models.ForeignKey(Redemption, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(_("event"), max_length=16)
+    kind = models.CharField(_("event"), max_length=16, choices=RedemptionEventKind.choices)
     note = models.CharField(_("note"), max_length=200, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("operator"), null=True, blank=True, on_delete=models.PROTECT
@@ -265,4 +283,4 @@ class RedemptionEvent(models.Model):
         verbose_name_plural = _("redemption events")
 
     def __str__(self):
-        return f"{self.redemption_id} {self.kind}"
+        return f"{self.redemption_id} {self.get_kind_display()}"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from django.utils import timezone
+
 from loyalty import prepared
 from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor
@@ -103,7 +105,7 @@ _RESTOCK = f"UPDATE {_i.table} SET {_i.stock} = {_i.stock} + %s WHERE {_i.id} = 
 
 _IMPORT_CODES = f"""WITH ins AS (
                    INSERT INTO {_vc.table} ({_vc.item_id}, {_vc.code}, {_vc.uploaded_at})
-                   SELECT %s, c, now() FROM unnest(%s::text[]) AS c
+                   SELECT %s, c, %s FROM unnest(%s::text[]) AS c
                    ON CONFLICT ({_vc.item_id}, {_vc.code}) DO NOTHING RETURNING 1)
                UPDATE {_i.table} SET {_i.stock} = {_i.stock} + (SELECT count(*) FROM ins) WHERE {_i.id} = %s
                RETURNING (SELECT count(*) FROM ins)"""
@@ -171,6 +173,9 @@ def restock(item_id: int, delta: int) -> int | None:
 
 
 def import_codes(cur, item_id: int, codes: list[str]) -> int:
-    """Insert the codes not uploaded yet and add as many to stock; how many were new."""
-    cur.execute(_IMPORT_CODES, [item_id, codes, item_id])
+    """Insert the codes not uploaded yet and add as many to stock; how many were new.
+
+    Dated by the application's clock (``timezone.now``), as the model's ``auto_now_add`` would be.
+    """
+    cur.execute(_IMPORT_CODES, [item_id, timezone.now(), codes, item_id])
     return cur.fetchone()[0]

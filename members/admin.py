@@ -2,34 +2,81 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import ModelAdmin, ReadOnlyAdminMixin, local_time
-from members.models import ClosedMember, Member
-from members.selectors import member_overview
+from loyalty.admin_tools import ModelAdmin, ReadOnlyAdminMixin, labelled_filter, local_time
+from members.models import Channel, ClosedMember, Member
+from members.selectors import channel_name_of, channel_names, member_overview
+
+
+def channel_filter(field: str, title):
+    """A list filter on a channel code (``field``), offering the codes in use by their names."""
+    return labelled_filter(field, title, channel_names)
+
+
+def channel_column(field: str, description):
+    """A ModelAdmin method for lists and detail pages: the channel's name (annotated as ``<field>_name``
+    by the list's queryset) or its code."""
+
+    def column(model_admin, obj):
+        code = getattr(obj, field)
+        if hasattr(obj, f"{field}_name"):
+            name = getattr(obj, f"{field}_name")
+        else:  # a queryset that did not annotate it
+            name = channel_names([code]).get(code)
+        return name or code or "—"
+
+    column.short_description = description
+    column.admin_order_field = field
+    return column
+
+
+@admin.register(Channel)
+class ChannelAdmin(ModelAdmin):
+    """The registry of channels: the operator names each code members and card claims arrive with."""
+
+    list_display = ["name", "code", "kind", "members", "is_active", "note"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["code", "name"]
+
+    def get_queryset(self, request):
+        registered = (
+            Member.objects.filter(registration_channel=OuterRef("code"))
+            .order_by()
+            .values("registration_channel")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        return super().get_queryset(request).annotate(n_members=Coalesce(Subquery(registered), 0))
+
+    @admin.display(description=_("members registered"), ordering="n_members")
+    def members(self, channel):
+        return channel.n_members
 
 
 @admin.register(Member)
 class MemberAdmin(ModelAdmin):
     list_display = [
         "id",
-        "nickname",
+        "display_name",
         "phone",
         "gender",
-        "registration_channel",
+        "channel",
         "referrer",
         "registered_at",
         "overview_link",
     ]
-    list_display_links = ["id", "nickname"]
+    list_display_links = ["id", "display_name"]
     search_fields = ["=id", "openid", "unionid", "phone", "nickname", "invite_code"]
     list_filter = [
         "gender",
-        "registration_channel",
+        channel_filter("registration_channel", _("registration channel")),
         ("registered_at", admin.DateFieldListFilter),
         ("closed_at", admin.EmptyFieldListFilter),
     ]
@@ -40,18 +87,38 @@ class MemberAdmin(ModelAdmin):
         "openid",
         "unionid",
         "invite_code",
-        "registration_channel",
+        "channel",
         "registered_at",
         "closed_at",
     ]
     fieldsets = [
         (None, {"fields": ["nickname", "avatar_url", "gender", "birthday", "phone"]}),
         (_("WeChat"), {"fields": ["openid", "unionid"]}),
-        (_("Acquisition"), {"fields": ["registration_channel", "referrer", "invite_code", "registered_at"]}),
+        (_("Acquisition"), {"fields": ["channel", "referrer", "invite_code", "registered_at"]}),
         (_("Account closure"), {"fields": ["closed_at"]}),
     ]
     formfield_overrides = {models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}}
     show_full_result_count = False  # COUNT(*) over a large member table on every page is slow
+
+    channel = channel_column("registration_channel", _("registration channel"))
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(registration_channel_name=channel_name_of("registration_channel"))
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and obj.closed_at is not None:  # its openid is a placeholder, its WeChat ids gone
+            return [
+                fs for fs in super().get_fieldsets(request, obj) if fs[1]["fields"] != ["openid", "unionid"]
+            ]
+        return super().get_fieldsets(request, obj)
+
+    @admin.display(description=_("nickname"), ordering="nickname")
+    def display_name(self, member):
+        return str(member)
 
     def has_add_permission(self, request):
         return False  # members register themselves through the mini-program
@@ -92,18 +159,28 @@ class MemberAdmin(ModelAdmin):
 class ClosedMemberAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Accounts closed by their members (注销): what is left of them, read-only."""
 
-    list_display = ["id", "closed", "registered", "registration_channel", "referrer"]
-    list_filter = [("closed_at", admin.DateFieldListFilter), "registration_channel"]
+    list_display = ["id", "__str__", "closed", "registered", "channel", "referrer"]
+    list_filter = [
+        ("closed_at", admin.DateFieldListFilter),
+        channel_filter("registration_channel", _("registration channel")),
+    ]
     search_fields = ["=id"]
     date_hierarchy = "closed_at"
     ordering = ["-closed_at"]
     list_select_related = ["referrer"]
-    fields = ["id", "closed_at", "registered_at", "registration_channel", "referrer", "invite_code", "openid"]
+    # Not the openid nor the invite code: closure replaced both with random placeholders that name nobody.
+    fields = ["id", "closed_at", "registered_at", "channel", "referrer"]
     readonly_fields = fields
     show_full_result_count = False
+    channel = channel_column("registration_channel", _("registration channel"))
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(closed_at__isnull=False)
+        return (
+            super()
+            .get_queryset(request)
+            .filter(closed_at__isnull=False)
+            .annotate(registration_channel_name=channel_name_of("registration_channel"))
+        )
 
     @admin.display(description=_("account closed at"), ordering="closed_at")
     def closed(self, obj):

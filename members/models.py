@@ -2,6 +2,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -52,7 +53,10 @@ class Member(models.Model):
         ]
 
     def __str__(self):
-        return self.nickname or self.phone or self.openid
+        # A closed account's openid is a placeholder (closed_…) and its nickname and phone are gone.
+        if self.closed_at is not None:
+            return gettext("closed member #%(id)s") % {"id": self.pk}
+        return self.nickname or self.phone or gettext("member #%(id)s") % {"id": self.pk}
 
 
 class ClosedMember(Member):
@@ -62,6 +66,46 @@ class ClosedMember(Member):
         proxy = True
         verbose_name = _("closed account")
         verbose_name_plural = _("closed accounts")
+
+
+class Channel(models.Model):
+    """A channel members arrive by (a store's QR code, a poster, an ad), named by the operators.
+
+    Members and cards keep the code the mini-program sent (``registration_channel``,
+    ``MembershipCard.channel``); a row here only names it, so a code no one has named yet reads as itself
+    (``members.selectors.channel_label``).
+    """
+
+    class Kind(models.TextChoices):
+        STORE_QR = "store_qr", _("store QR code")
+        POSTER = "poster", _("poster")
+        AD = "ad", _("advertising")
+        INVITE = "invite", _("invitation")
+        ORGANIC = "organic", _("mini-program (organic)")
+        OTHER = "other", _("other")
+
+    code = models.CharField(
+        _("channel code"),
+        max_length=64,
+        unique=True,
+        help_text=_("As the mini-program sends it (the QR code's or the poster's scene), e.g. qr:store-01."),
+    )
+    name = models.CharField(_("name"), max_length=60, help_text=_("What operators read, e.g. 门店码·一号店."))
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.OTHER)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    is_active = models.BooleanField(
+        _("active"),
+        default=True,
+        help_text=_("Inactive channels keep their name but leave the poster's list."),
+    )
+
+    class Meta:
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+        ordering = ["kind", "code"]
+
+    def __str__(self):
+        return self.name
 
 
 class MemberToken(models.Model):

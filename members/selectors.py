@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from loyalty.errors import NotFound
-from members.models import Member, MemberToken
+from members.models import Channel, Member, MemberToken
 from members.services import token_hash
 
 
@@ -72,3 +73,21 @@ def member_lookup(*, openid: str | None = None, phone: str | None = None) -> Mem
     if member is None:
         raise NotFound()
     return member
+
+
+# --- channels: the names operators gave the codes members arrive by ---------------------------------
+
+
+def channel_names(codes: Iterable[str]) -> dict[str, str]:
+    """``{code: name}`` of the named ones among ``codes``, in one query."""
+    return dict(Channel.objects.filter(code__in=set(codes) - {""}).values_list("code", "name"))
+
+
+def channel_label(code: str, names: dict[str, str]) -> str:
+    """The channel's name, or its code while no one has named it (``names`` from ``channel_names``)."""
+    return names.get(code) or code
+
+
+def channel_name_of(field: str) -> Subquery:
+    """The name of the channel in ``field`` of the queried rows (``None`` when unnamed), to annotate a list."""
+    return Subquery(Channel.objects.filter(code=OuterRef(field)).values("name")[:1])

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import F, Func, Value
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -27,13 +28,16 @@ from loyalty.admin_tools import (
 )
 from loyalty.errors import ApplicationError
 from loyalty.money import YuanField, format_fen
-from members.models import Member
+from members.admin import channel_column, channel_filter
+from members.models import Channel, Member
+from members.selectors import channel_name_of
 from membership import cards
 from membership.claim_links import claim_link, claim_qr_png
 from membership.models import (
     CardCondition,
     CardEvent,
     CardPurchase,
+    CardSource,
     CardType,
     GrowthEntry,
     MemberDay,
@@ -119,6 +123,7 @@ class GrowthEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     search_fields = ["=member__id", "order_no"]
     list_select_related = ["member"]
     show_full_result_count = False
+    exclude = ["idempotency_key"]  # a machine key: in the database, not for operators
     csv_filename = "growth-ledger.csv"
     csv_header = ["id", "created_at", "member_id", "kind", "amount", "paid_fen", "order_no", "counts_at"]
 
@@ -145,7 +150,13 @@ class TierChangeAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 class PosterForm(forms.Form):
-    channel = forms.CharField(label=_("channel"), max_length=64, required=False)
+    channel = forms.CharField(
+        label=_("channel"),
+        max_length=64,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "poster-channels"}),
+        help_text=_("A named channel (渠道), or a new code to name later."),
+    )
     staff = forms.CharField(label=_("staff"), max_length=64, required=False)
 
 
@@ -297,6 +308,7 @@ class CardTypeAdmin(ModelAdmin):
             "qr": "data:image/png;base64,"
             + base64.b64encode(claim_qr_png(card_type_id=card_type.pk, **tags)).decode(),
             "price": format_fen(card_type.price_fen) if card_type.kind == "paid" else "",
+            "channels": Channel.objects.filter(is_active=True),
         }
         return TemplateResponse(request, "admin/membership/cardtype/poster.html", context)
 
@@ -318,15 +330,21 @@ class MembershipCardAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "source",
         "valid_from",
         "valid_until",
-        "channel",
+        "channel_text",
         "staff",
         "revoke_column",
     ]
-    list_filter = ["status", "source", "card_type", "channel"]
+    list_filter = ["status", "source", "card_type", channel_filter("channel", _("channel"))]
     search_fields = ["=member__id", "member__nickname", "member__phone", "staff"]
     list_select_related = ["member", "card_type"]
     show_full_result_count = False
     change_list_template = "admin/membership/membershipcard/change_list.html"
+    exclude = ["channel"]  # its code; the detail page shows its name (channel_text)
+    readonly_fields = ["channel_text"]
+    channel_text = channel_column("channel", _("channel"))
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(channel_name=channel_name_of("channel"))
 
     @admin.display(description=_("actions"))
     def revoke_column(self, card):
@@ -397,10 +415,31 @@ class MembershipCardAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 @admin.register(CardEvent)
 class CardEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["created_at", "card", "kind", "valid_until", "reason", "reference", "actor"]
+    list_display = ["created_at", "card", "kind", "valid_until", "reason", "reference_text", "actor"]
     list_filter = ["kind"]
     search_fields = ["=card__id", "=card__member__id"]
     list_select_related = ["card__card_type", "card__member", "actor"]
+    exclude = ["reference"]
+    readonly_fields = ["reference_text"]
+
+    def get_queryset(self, request):
+        # A card's first event keeps ``<channel>/<staff>`` of its claim as its reference.
+        claim_channel = Func(
+            F("reference"), Value("/"), Value(1), function="split_part", output_field=models.CharField()
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(claim_channel=claim_channel, claim_channel_name=channel_name_of("claim_channel"))
+        )
+
+    @admin.display(description=_("reference"), ordering="reference")
+    def reference_text(self, event):
+        """The reference, with the channel of a claim by its name."""
+        if event.kind not in CardSource.values or "/" not in event.reference:
+            return event.reference or "—"
+        channel, _slash, staff = event.reference.partition("/")
+        return " / ".join(filter(None, [event.claim_channel_name or channel, staff]))
 
 
 @admin.register(CardPurchase)

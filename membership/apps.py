@@ -13,12 +13,33 @@ class MembershipConfig(AppConfig):
         # members, the new-member gift pack and the overview's tier and cards; coupons, the tier and
         # card-holder audiences; points, a member's multiplier and what to do when points are earned
         # (cards granted for points).  Looked up at call time, so a monkeypatch holds.
+        from coupons.models import OCCASIONS
         from members import events
         from members import selectors as members_selectors
         from membership import audiences, benefits, cards, services
         from membership import selectors as membership_selectors
+        from notifications.models import KINDS
         from points import earning
 
+        KINDS.register(
+            [
+                ("tier_change", _("tier changed")),
+                ("member_day", _("member day")),
+                ("card_expiring", _("card expiring")),
+                ("card_renewal", _("card renewal due")),
+                ("card_revoked", _("card withdrawn")),
+            ]
+        )
+        OCCASIONS.register(
+            [
+                ("new_member", _("new member gift")),
+                ("tier-upgrade", _("tier upgrade gift")),
+                ("card-open", _("card opening gift")),
+                ("card-monthly", _("card monthly gift")),
+                ("birthday", _("birthday gift")),
+                ("member-day", _("member day")),
+            ]
+        )
         audiences.register()
         events.member_event_listener_register(
             event=events.CREATED, app="membership", listener=services.member_welcome_gift

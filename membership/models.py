@@ -310,6 +310,29 @@ class CardStatus(models.TextChoices):
     REVOKED = "revoked", _("revoked")
 
 
+class CardSource(models.TextChoices):
+    """How a member got a card (``cards.py`` passes one; its first event is of the same kind)."""
+
+    CLAIM = "claim", _("claimed")
+    CONDITION = "condition", _("condition met")
+    OPERATOR = "operator", _("granted by an operator")
+    TRIAL = "trial", _("free trial")
+    PURCHASE = "purchase", _("bought")
+    RENEW = "renew", _("renewed")
+
+
+class CardEventKind(models.TextChoices):
+    CLAIM = "claim", _("claimed")
+    CONDITION = "condition", _("condition met")
+    OPERATOR = "operator", _("granted by an operator")
+    TRIAL = "trial", _("free trial")
+    PURCHASE = "purchase", _("bought")
+    RENEW = "renew", _("renewed")
+    REVOKE = "revoke", _("revoked")
+    REFUND = "refund", _("refunded")
+    UNDO = "undo", _("withdrawn: its order was refunded")
+
+
 class MembershipCard(models.Model):
     """A member's card of one type (at most one per type; renewals extend it).
 
@@ -326,7 +349,7 @@ class MembershipCard(models.Model):
     status = models.CharField(
         _("status"), max_length=8, choices=CardStatus.choices, default=CardStatus.ACTIVE
     )
-    source = models.CharField(_("source"), max_length=12)
+    source = models.CharField(_("source"), max_length=12, choices=CardSource.choices)
     valid_from = models.DateTimeField(_("valid from"))
     valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
     trial_used = models.BooleanField(_("trial used"), default=False)
@@ -360,8 +383,10 @@ class MembershipCard(models.Model):
 class CardEvent(models.Model):
     """What happened to a card and why. Append-only."""
 
-    card = models.ForeignKey(MembershipCard, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(_("kind"), max_length=12)
+    card = models.ForeignKey(
+        MembershipCard, verbose_name=_("membership card"), on_delete=models.PROTECT, related_name="events"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=CardEventKind.choices)
     valid_until = models.DateTimeField(_("valid until after"), null=True, blank=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     reference = models.CharField(_("reference"), max_length=64, blank=True)
@@ -376,7 +401,7 @@ class CardEvent(models.Model):
         verbose_name_plural = _("card events")
 
     def __str__(self):
-        return f"{self.card_id} {self.kind}"
+        return f"{self.card_id} {self.get_kind_display()}"
 
 
 class PurchaseStatus(models.TextChoices):

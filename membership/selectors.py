@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from loyalty.money import format_fen
+from members.selectors import channel_name_of
 from membership.cards import condition_progress, member_card_rows, type_available
-from membership.models import CardKind, CardStatus, CardType, Membership, MembershipCard, TierChange
+from membership.models import (
+    CardKind,
+    CardStatus,
+    CardType,
+    MemberDay,
+    Membership,
+    MembershipCard,
+    Tier,
+    TierChange,
+)
 from membership.tiers import membership_policy, tiers, window_growth
 
 # What other apps (mall, coupons, checkout) ask of membership.
@@ -96,6 +110,47 @@ def member_overview_part(*, member_id: int) -> dict:
     return {
         "tier": tier,
         "paid_total": format_fen(tier["paid_total_fen"]),
-        "cards": member_card_rows(member_id=member_id),
+        "cards": member_card_rows(member_id=member_id).annotate(channel_name=channel_name_of("channel")),
         "history": TierChange.objects.filter(member_id=member_id).order_by("-id")[:20],
     }
+
+
+# --- labels: where a benefit came from, as operators read it -------------------------------------------
+
+BENEFITS = {
+    "discount": _("member discount"),
+    "free_shipping": _("free shipping"),
+    "points_multiplier": _("points multiplier"),
+}
+BENEFIT_SOURCES = {
+    "tier": pgettext_lazy("membership", "tier"),
+    "card": _("membership card"),
+    "member_day": _("member day"),
+}
+
+
+def benefit_sources_text(sources: dict) -> list[tuple[str, str]]:
+    """An order's ``benefit_sources`` (``{"discount": "card:2 + member_day:1", …}``, written by
+    ``benefits.combine``) as ``[("会员折扣", "会员卡「金卡」 + 会员日「周三会员日」"), …]``."""
+    ids: dict[str, set[int]] = {kind: set() for kind in BENEFIT_SOURCES}
+    for value in sources.values():
+        for ref in re.findall(r"[^ +×]+", str(value)):
+            kind, _colon, number = ref.partition(":")
+            if kind in ids and number.isdigit():
+                ids[kind].add(int(number))
+    names = {
+        "tier": dict(Tier.objects.filter(level__in=ids["tier"]).values_list("level", "name")),
+        "card": dict(CardType.objects.filter(pk__in=ids["card"]).values_list("pk", "name")),
+        "member_day": dict(MemberDay.objects.filter(pk__in=ids["member_day"]).values_list("pk", "name")),
+    }
+
+    def one(ref: str) -> str:
+        kind, _colon, number = ref.partition(":")
+        if kind not in names or not number.isdigit():
+            return ref
+        return f"{BENEFIT_SOURCES[kind]}「{names[kind].get(int(number)) or '#' + number}」"
+
+    return [
+        (str(BENEFITS.get(key, key)), re.sub(r"[^ +×]+", lambda m: one(m.group(0)), str(value)))
+        for key, value in sources.items()
+    ]

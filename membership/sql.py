@@ -11,6 +11,7 @@ import json
 from collections import namedtuple
 
 from django.db import connection
+from django.utils import timezone
 
 from loyalty import prepared
 from loyalty.rows import Names, db_cursor, lock_row  # noqa: F401 (db_cursor: the callers' cursor)
@@ -78,7 +79,7 @@ _WINDOW_GROWTH = (
 
 _INSERT_GROWTH = f"""INSERT INTO {_g.table}
                     ({_g.member_id}, {_g.kind}, {_g.amount}, {_g.paid_fen}, {_g.order_no}, {_g.idempotency_key}, {_g.counts_at}, {_g.created_at})
-                VALUES (%s, %s, %s, %s, %s, %s, %s, now())
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
                 ON CONFLICT ({_g.member_id}, {_g.idempotency_key}) DO NOTHING RETURNING {_g.id}"""
 
 _GROWTH_BY_KEY = (
@@ -102,9 +103,15 @@ def window_growth(member_id: int, start, end) -> int:
 def insert_growth(
     *, member_id: int, kind: str, amount: int, paid_fen: int, order_no: str, idempotency_key: str, counts_at
 ) -> int | None:
-    """Append a growth entry; its id, or None when the key was used before (the unique index decides)."""
+    """Append a growth entry; its id, or None when the key was used before (the unique index decides).
+
+    Dated by the application's clock (``timezone.now``), as the model's ``auto_now_add`` would be.
+    """
     with connection.cursor() as cur:
-        cur.execute(_INSERT_GROWTH, [member_id, kind, amount, paid_fen, order_no, idempotency_key, counts_at])
+        cur.execute(
+            _INSERT_GROWTH,
+            [member_id, kind, amount, paid_fen, order_no, idempotency_key, counts_at, timezone.now()],
+        )
         row = cur.fetchone()
     return None if row is None else row[0]
 

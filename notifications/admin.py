@@ -4,7 +4,13 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import LimitedJSONAdminMixin, ModelAdmin, ReadOnlyAdminMixin, local_time
+from loyalty.admin_tools import (
+    LimitedJSONAdminMixin,
+    ModelAdmin,
+    ReadOnlyAdminMixin,
+    local_time,
+    rows_table,
+)
 from notifications import wechat
 from notifications.models import SubscribeConsent, WechatDelivery, WechatTemplate
 
@@ -59,6 +65,18 @@ class WechatDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     raw_id_fields = ["member", "consent"]
     list_select_related = ["member"]
     show_full_result_count = False
+    exclude = ["dedupe_key", "data"]  # the key is the machine's; the data shows as a table (data_text)
+    readonly_fields = ["data_text"]
+
+    @admin.display(description=_("data"))
+    def data_text(self, delivery):
+        """The message's template keywords and their texts (``{"thing1": {"value": "…"}}`` as sent)."""
+        if not isinstance(delivery.data, dict):
+            return "—"
+        return rows_table(
+            (keyword, value.get("value", "") if isinstance(value, dict) else value)
+            for keyword, value in sorted(delivery.data.items())
+        )
 
     @admin.display(description=_("created at"), ordering="created_at")
     def created(self, obj):

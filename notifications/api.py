@@ -16,6 +16,9 @@ from notifications.models import Notification, WechatTemplate
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    # Codes, as before the admin gave the column its labels (the API's contract is the code).
+    kind = serializers.CharField(label=_("kind"), max_length=40)
+
     class Meta:
         model = Notification
         fields = ["id", "kind", "title", "body", "data", "created_at", "read_at"]

@@ -1,10 +1,9 @@
 """Demo subscription messages: templates for the points and coupon reminders, and members' consents."""
 
-import random
+from datetime import timedelta
 
-from members.models import Member
 from notifications import services
-from notifications.models import SubscribeConsent, WechatTemplate
+from notifications.models import WechatTemplate
 
 TEMPLATES = [
     {
@@ -27,24 +26,26 @@ TEMPLATES = [
 ]
 
 
-def seed_notifications(*, rng: random.Random) -> int:
-    """Map the two reminders to (demo) templates; about a third of members accept 1–3 of each.
-
-    Returns how many consents were recorded (0 when done before).
-    """
-    if WechatTemplate.objects.exists():
-        return 0
+def configure_templates() -> None:
+    """Map the two reminders to (demo) templates, as an operator does once."""
     for template in TEMPLATES:
         WechatTemplate.objects.create(**template)
-    recorded = 0
-    for member_id in (
-        Member.objects.filter(closed_at__isnull=True).order_by("id").values_list("pk", flat=True)
-    ):
-        if rng.random() >= 0.33:
-            continue
-        for template in TEMPLATES:
-            for _ in range(rng.randint(1, 3)):
-                answer = "accept" if rng.random() < 0.8 else "reject"
-                services.subscription_report(member_id=member_id, results={template["template_id"]: answer})
-                recorded += 1
-    return recorded if SubscribeConsent.objects.exists() else 0
+
+
+def plan_member(timeline, persona) -> None:
+    """About a third of members answer the subscription prompts (1-3 of each, mostly accepting) as they
+    use the mini-program in their first days."""
+    rng = persona.rng
+    if rng.random() >= 0.33 and not persona.loyal:
+        return
+    for template in TEMPLATES:
+        for _ in range(rng.randint(1, 3)):
+            answer = "accept" if rng.random() < 0.8 else "reject"
+            timeline.at(
+                persona.joined + timedelta(days=rng.uniform(0, 10)),
+                _report(persona.member.pk, {template["template_id"]: answer}),
+            )
+
+
+def _report(member_id: int, results: dict):
+    return lambda: services.subscription_report(member_id=member_id, results=results)

@@ -2,6 +2,16 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.labels import CodeLabels
+
+#: The kinds of reminder: each app that sends one registers its kind at startup (points ``points_expiring``,
+#: coupons ``coupons_expiring``, membership its tier, card and member-day messages).
+KINDS = CodeLabels()
+
+
+def kind_choices():
+    return KINDS.choices()
+
 
 class Notification(models.Model):
     """A message to a member, kept in the database (the default channel).
@@ -13,7 +23,7 @@ class Notification(models.Model):
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), on_delete=models.CASCADE, related_name="notifications"
     )
-    kind = models.CharField(_("kind"), max_length=40, db_index=True)
+    kind = models.CharField(_("kind"), max_length=40, db_index=True, choices=kind_choices)
     title = models.CharField(_("title"), max_length=100)
     body = models.CharField(_("message"), max_length=500)
     data = models.JSONField(_("data"), default=dict, blank=True)
@@ -49,7 +59,8 @@ class WechatTemplate(models.Model):
         _("notification kind"),
         max_length=40,
         unique=True,
-        help_text=_("The kind of reminder this template carries, e.g. points_expiring, coupons_expiring."),
+        choices=kind_choices,
+        help_text=_("The kind of reminder this template carries."),
     )
     template_id = models.CharField(
         _("WeChat template id"), max_length=128, help_text=_("From the mini-program console (订阅消息).")
@@ -74,7 +85,7 @@ class WechatTemplate(models.Model):
         indexes = [models.Index(fields=["template_id"], name="wechat_template_tid")]
 
     def __str__(self):
-        return f"{self.kind} → {self.template_id}"
+        return f"{self.get_kind_display()} → {self.template_id}"
 
 
 class ConsentResult(models.TextChoices):
@@ -117,7 +128,7 @@ class SubscribeConsent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.member_id} · {self.template_id} · {self.result}"
+        return f"{self.member_id} · {self.template_id} · {self.get_result_display()}"
 
 
 class DeliveryStatus(models.TextChoices):
@@ -138,7 +149,7 @@ class WechatDelivery(models.Model):
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), on_delete=models.CASCADE, related_name="wechat_deliveries"
     )
-    kind = models.CharField(_("kind"), max_length=40)
+    kind = models.CharField(_("kind"), max_length=40, choices=kind_choices)
     dedupe_key = models.CharField(max_length=120)
     template_id = models.CharField(_("WeChat template id"), max_length=128)
     page = models.CharField(_("page"), max_length=200, blank=True)
@@ -175,4 +186,4 @@ class WechatDelivery(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.kind} → {self.member_id} ({self.status})"
+        return f"{self.get_kind_display()} → {self.member_id} ({self.get_status_display()})"

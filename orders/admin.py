@@ -14,8 +14,10 @@ from loyalty.admin_tools import (
     TabularInline,
     local_time,
     money,
+    rows_table,
 )
 from loyalty.money import format_fen
+from membership.selectors import benefit_sources_text
 from orders.models import CheckoutSettings, Order, OrderEvent, OrderLine, Refund
 
 SETTLEMENT = [
@@ -129,9 +131,8 @@ class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
         "expires_at",
         "completed_at",
         "cancelled_at",
-        "benefit_sources",
-        "quote_hash",
-    ]
+        "benefits",
+    ]  # not the quote's and the request's hashes: they stay in the database, for the API's replays
     readonly_fields = fields
 
     @admin.display(description=_("committed at"), ordering="committed_at")
@@ -149,18 +150,27 @@ class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
             ),
         )
 
+    @admin.display(description=_("benefit sources"))
+    def benefits(self, obj):
+        return rows_table(benefit_sources_text(obj.benefit_sources))
+
     @admin.display(description=_("ledger entries and coupons"))
     def ledger_links(self, obj):
         links = []
-        points = [("spend", obj.points_spend_entry_id), ("earn", obj.points_earn_entry_id)]
+        points = [
+            (_("spent on the order"), obj.points_spend_entry_id),
+            (_("earned"), obj.points_earn_entry_id),
+        ]
         for refund in obj.refunds.all():
-            points += [(f"{refund.refund_no} ↩", refund.points_reverse_entry_id)]
-            points += [(f"{refund.refund_no} ↩ earn", refund.earn_reverse_entry_id)]
+            back = {"no": refund.refund_no}
+            points += [(_("given back by refund %(no)s") % back, refund.points_reverse_entry_id)]
+            points += [(_("earned points taken back by refund %(no)s") % back, refund.earn_reverse_entry_id)]
         for label, pk in points:
             if pk:
                 links.append(_link("admin:points_pointsentry_change", pk, f"{_('points')} #{pk} ({label})"))
-        stored = [("spend", obj.stored_value_entry_id)] + [
-            (f"{r.refund_no} ↩", r.stored_value_entry_id) for r in obj.refunds.all()
+        stored = [(_("spent on the order"), obj.stored_value_entry_id)] + [
+            (_("given back by refund %(no)s") % {"no": r.refund_no}, r.stored_value_entry_id)
+            for r in obj.refunds.all()
         ]
         for label, pk in stored:
             if pk:

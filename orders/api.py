@@ -5,6 +5,7 @@ calls: no Idempotency-Key header is needed.  A replayed commit or refund is
 answered 200 with the first result (``replayed: true``).
 """
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
@@ -169,6 +170,11 @@ class RefundSerializer(serializers.ModelSerializer):
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
+    # Codes, as before the admin gave the column its labels (the API's contract is the code).
+    kind = serializers.CharField(label=_("event"), max_length=16)
+    from_status = serializers.CharField(label=_("from"), max_length=20, allow_blank=True, required=False)
+    to_status = serializers.CharField(label=_("to"), max_length=20)
+
     class Meta:
         model = OrderEvent
         fields = ["kind", "from_status", "to_status", "reference", "created_at"]

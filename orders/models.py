@@ -13,6 +13,7 @@ Invariants, each enforced by the database:
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from loyalty.money import format_fen
 
@@ -63,6 +64,15 @@ class OrderStatus(models.TextChoices):
     COMPLETED = "completed", _("completed")
     PARTIALLY_REFUNDED = "partially_refunded", _("partially refunded")
     REFUNDED = "refunded", _("refunded")
+
+
+class OrderEventKind(models.TextChoices):
+    """What happened to an order (its statuses are OrderStatus)."""
+
+    COMMIT = "commit", pgettext_lazy("order event", "placed")
+    COMPLETE = "complete", pgettext_lazy("order event", "completed")
+    CANCEL = "cancel", pgettext_lazy("order event", "cancelled")
+    REFUND = "refund", pgettext_lazy("order event", "refunded")
 
 
 #: The one place that says which event may move an order from which status to which.
@@ -232,9 +242,9 @@ class OrderEvent(models.Model):
     """The status history, append-only."""
 
     order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(_("event"), max_length=16)
-    from_status = models.CharField(_("from"), max_length=20, blank=True)
-    to_status = models.CharField(_("to"), max_length=20)
+    kind = models.CharField(_("event"), max_length=16, choices=OrderEventKind.choices)
+    from_status = models.CharField(_("from"), max_length=20, blank=True, choices=OrderStatus.choices)
+    to_status = models.CharField(_("to"), max_length=20, choices=OrderStatus.choices)
     reference = models.CharField(_("reference"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
@@ -244,7 +254,7 @@ class OrderEvent(models.Model):
         ordering = ["order", "id"]
 
     def __str__(self):
-        return f"{self.kind}: {self.from_status} → {self.to_status}"
+        return f"{self.get_kind_display()}: {self.get_from_status_display()} → {self.get_to_status_display()}"
 
 
 class Refund(models.Model):

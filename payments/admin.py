@@ -1,10 +1,39 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import ModelAdmin, ReadOnlyAdminMixin, TabularInline, money
+from loyalty.admin_tools import (
+    ModelAdmin,
+    ReadOnlyAdminMixin,
+    TabularInline,
+    labelled_filter,
+    money,
+    rows_table,
+)
 from loyalty.money import format_fen
 from payments import services
-from payments.models import Payment, PaymentNotification, PaymentRefund
+from payments.models import NotificationEvent, Payment, PaymentNotification, PaymentRefund
+
+
+def event_labels(events) -> dict[str, str]:
+    """WeChat Pay's event types by their meaning; one added by WeChat later reads as its code."""
+    known = dict(NotificationEvent.choices)
+    return {event: str(known[event]) for event in events if event in known}
+
+
+#: The fields of WeChat Pay's notification resource an operator looks for, by their meaning.
+RESOURCE_FIELDS = [
+    ("out_trade_no", _("payment number")),
+    ("transaction_id", _("WeChat transaction id")),
+    ("out_refund_no", _("refund number")),
+    ("refund_id", _("WeChat refund id")),
+    ("trade_state", _("trade state")),
+    ("trade_state_desc", _("trade state description")),
+    ("refund_status", _("refund status")),
+    ("success_time", _("succeeded at")),
+    ("amount.total", _("amount")),
+    ("amount.payer_total", _("paid by the member")),
+    ("amount.refund", _("refunded")),
+]
 
 
 class RefundInline(ReadOnlyAdminMixin, TabularInline):
@@ -44,6 +73,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, ModelAdmin):
     search_fields = ["out_trade_no", "transaction_id", "reference", "member__nickname", "member__phone"]
     list_select_related = ["member"]
     inlines = [RefundInline]
+    exclude = ["prepay_id"]  # WeChat's token for the member's payment sheet, not for operators
     actions = ["query_provider"]
 
     @admin.action(description=_("Ask WeChat Pay for the state of the selected payments"))
@@ -79,6 +109,25 @@ class PaymentRefundAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 @admin.register(PaymentNotification)
 class PaymentNotificationAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["received_at", "event_type", "out_trade_no", "notification_id"]
-    list_filter = ["event_type", "received_at"]
+    list_display = ["received_at", "event", "out_trade_no", "notification_id"]
+    list_filter = [labelled_filter("event_type", _("event"), event_labels), "received_at"]
     search_fields = ["out_trade_no", "notification_id"]
+    fields = ["received_at", "event", "out_trade_no", "notification_id", "resource_text"]
+    readonly_fields = fields
+
+    @admin.display(description=_("event"), ordering="event_type")
+    def event(self, notification):
+        return event_labels([notification.event_type]).get(notification.event_type, notification.event_type)
+
+    @admin.display(description=_("what WeChat Pay said"))
+    def resource_text(self, notification):
+        """The decrypted resource's main fields by their meaning (amounts in yuan), not its JSON."""
+        resource = notification.resource or {}
+        rows = []
+        for path, label in RESOURCE_FIELDS:
+            value = resource
+            for key in path.split("."):
+                value = value.get(key) if isinstance(value, dict) else None
+            if value not in (None, ""):
+                rows.append((label, format_fen(value) if path.startswith("amount.") else value))
+        return rows_table(rows)

@@ -20,14 +20,36 @@ class PaymentStatus(models.TextChoices):
     CLOSED = "closed", _("closed")
 
 
+class PaymentPurpose(models.TextChoices):
+    """What a payment is for: the keys of ``payments.purposes.PURPOSES``."""
+
+    RECHARGE = "recharge", _("stored-value recharge")
+    CARD = "card", _("paid membership card")
+    MALL = "mall", _("points mall (points + cash)")
+
+
+class PaymentProvider(models.TextChoices):
+    WECHAT = "wechat", _("WeChat Pay")
+    FAKE = "fake", _("simulated (test)")
+
+
+class NotificationEvent(models.TextChoices):
+    """WeChat Pay's event types; one WeChat adds later reads as its code."""
+
+    TRANSACTION_SUCCESS = "TRANSACTION.SUCCESS", _("payment succeeded")
+    REFUND_SUCCESS = "REFUND.SUCCESS", _("refund succeeded")
+    REFUND_ABNORMAL = "REFUND.ABNORMAL", _("refund failed")
+    REFUND_CLOSED = "REFUND.CLOSED", _("refund closed")
+
+
 class Payment(models.Model):
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="payments"
     )
-    purpose = models.CharField(_("purpose"), max_length=16)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=PaymentPurpose.choices)
     reference = models.CharField(_("reference"), max_length=64)
     out_trade_no = models.CharField(_("payment number"), max_length=32, unique=True)
-    provider = models.CharField(_("provider"), max_length=8)
+    provider = models.CharField(_("provider"), max_length=8, choices=PaymentProvider.choices)
     description = models.CharField(_("description"), max_length=127)
     amount_fen = models.BigIntegerField(_("amount"))
     refunded_fen = models.BigIntegerField(_("refunded"), default=0)
@@ -101,7 +123,7 @@ class PaymentRefund(models.Model):
 class PaymentNotification(models.Model):
     """Every verified notification, once by its WeChat id: the audit trail of what WeChat told us."""
 
-    notification_id = models.CharField(max_length=64, unique=True)
+    notification_id = models.CharField(_("notification id"), max_length=64, unique=True)
     event_type = models.CharField(_("event"), max_length=32)
     out_trade_no = models.CharField(_("payment number"), max_length=32, db_index=True)
     resource = models.JSONField(_("decrypted resource"))
@@ -112,4 +134,4 @@ class PaymentNotification(models.Model):
         verbose_name_plural = _("payment notifications")
 
     def __str__(self):
-        return f"{self.event_type} {self.out_trade_no}"
+        return f"{dict(NotificationEvent.choices).get(self.event_type, self.event_type)} {self.out_trade_no}"

@@ -131,6 +131,7 @@ class PointsEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_select_related = ["account__member", "actor"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    exclude = ["idempotency_key", "request_hash"]  # machine keys, not for operators
 
     @admin.display(description=_("member"))
     def member(self, obj):
@@ -217,6 +218,7 @@ class PointsWithheldAdmin(ReadOnlyAdminMixin, ModelAdmin):
     ]
     list_filter = ["reason", "rule_kind"]
     list_select_related = ["account__member"]
+    exclude = ["idempotency_key"]  # a machine key: in the database, not for operators
 
 
 @admin.register(CheckIn)

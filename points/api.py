@@ -1,6 +1,7 @@
 """Member-facing points API: balance, history, check-in, check-in calendar."""
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
@@ -29,6 +30,9 @@ class BalanceView(APIView):
 
 
 class EntrySerializer(serializers.ModelSerializer):
+    # Codes, as before the admin gave the column its labels (the API's contract is the code).
+    source = serializers.CharField(label=_("source"), max_length=32, allow_blank=True, required=False)
+
     class Meta:
         model = PointsEntry
         fields = ["id", "kind", "amount", "balance_after", "source", "reference", "memo", "created_at"]

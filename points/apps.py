@@ -11,8 +11,12 @@ class PointsConfig(AppConfig):
         # and what the member's "me" page and overview show of points.
         from members import events
         from members import selectors as members_selectors
+        from notifications.models import KINDS
         from points import earning
         from points import selectors as points_selectors
+        from points.reminders import KIND
+
+        KINDS.register([(KIND, _("points expiring"))])
 
         events.member_event_listener_register(
             event=events.CREATED,

@@ -15,7 +15,17 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.labels import CodeLabels
+
 MAX_POINTS = 10**12
+
+#: What an entry or a lot came from: the earning rules' kinds and points' own codes (below RuleKind); the
+#: apps above register theirs at startup (orders ``order``, mall ``mall``, coupons ``gift_pack`` …).
+SOURCES = CodeLabels()
+
+
+def source_choices():
+    return SOURCES.choices()
 
 
 class PointsAccount(models.Model):
@@ -63,7 +73,7 @@ class PointsEntry(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=EntryKind.choices)
     amount = models.BigIntegerField(_("points"))
     balance_after = models.BigIntegerField(_("balance after"))
-    source = models.CharField(_("source"), max_length=32, blank=True)
+    source = models.CharField(_("source"), max_length=32, blank=True, choices=source_choices)
     reference = models.CharField(_("reference"), max_length=64, blank=True)
     memo = models.CharField(_("memo"), max_length=200, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=128)
@@ -122,7 +132,7 @@ class PointsLot(models.Model):
     )
     amount = models.BigIntegerField(_("points"))
     remaining = models.BigIntegerField(_("remaining"))
-    source = models.CharField(_("source"), max_length=32, blank=True)
+    source = models.CharField(_("source"), max_length=32, blank=True, choices=source_choices)
     earned_at = models.DateTimeField(_("earned at"))
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
 
@@ -175,6 +185,18 @@ class RuleKind(models.TextChoices):
     PROFILE = "profile", _("profile completion")
     INVITER = "inviter", _("invite a friend (inviter)")
     INVITEE = "invitee", _("invited by a friend (new member)")
+
+
+SOURCES.register(RuleKind.choices)
+SOURCES.register(
+    [
+        ("adjust", _("operator adjustment")),
+        ("expiry", _("expired")),  # ledger.EXPIRY_SOURCE
+        ("forfeit", _("forfeited")),  # ledger.points_forfeit_all's default
+        ("closure", _("account closed")),  # what account closure passes to points_forfeit_all
+        ("demo", _("demo data")),  # seed_demo's opening points
+    ]
+)
 
 
 class EarningRule(models.Model):
@@ -295,7 +317,7 @@ class PointsWithheld(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.rule_kind} −{self.withheld}"
+        return f"{self.get_rule_kind_display()} −{self.withheld}"
 
 
 class CheckIn(models.Model):

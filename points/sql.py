@@ -12,6 +12,8 @@ from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils import timezone
+
 from loyalty import prepared
 from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor
@@ -48,7 +50,7 @@ _LOCK = prepared.Statement(
 )
 
 _CREATE_ACCOUNT = f"""INSERT INTO {_a.table} ({_a.member_id}, {_a.balance}, {_a.created_at})
-               SELECT {_m.id}, 0, now() FROM {_m.table} WHERE {_m.id} = %s
+               SELECT {_m.id}, 0, %s FROM {_m.table} WHERE {_m.id} = %s
                ON CONFLICT ({_a.member_id}) DO NOTHING"""
 
 _ACCOUNT_ID = f"SELECT {_a.id} FROM {_a.table} WHERE {_a.member_id} = %s"
@@ -63,8 +65,11 @@ def lock_account(cur, member_id: int) -> AccountRow | None:
 
 
 def create_account(cur, member_id: int) -> None:
-    """Create the member's empty account unless it exists (nothing when there is no such member)."""
-    cur.execute(_CREATE_ACCOUNT, [member_id])
+    """Create the member's empty account unless it exists (nothing when there is no such member).
+
+    Dated by the application's clock (``timezone.now``), as the model's ``auto_now_add`` would be.
+    """
+    cur.execute(_CREATE_ACCOUNT, [timezone.now(), member_id])
 
 
 def account_id(cur, member_id: int) -> int | None:

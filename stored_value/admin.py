@@ -268,6 +268,7 @@ class StoredValueEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_filter = ["kind", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=account__member__id", "reference", "account__member__nickname"]
     list_select_related = ["account__member", "actor"]
+    exclude = ["idempotency_key", "request_hash"]  # machine keys, not for operators
     csv_filename = "stored-value-ledger.csv"
     csv_header = [
         "id",

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.labels import CodeLabels
 from loyalty.money import format_fen
 
 MAX_FEN = 10**12
@@ -67,6 +68,20 @@ class EntryKind(models.TextChoices):
     ADJUST = "adjust", _("adjust")
 
 
+#: What an entry came from: stored value's own codes here; the apps above register theirs at startup
+#: (orders ``order``).
+SOURCES = CodeLabels(
+    [
+        ("recharge", _("recharge")),
+        ("adjust", _("operator adjustment")),
+    ]
+)
+
+
+def source_choices():
+    return SOURCES.choices()
+
+
 class StoredValueEntry(models.Model):
     """One posting, split into its principal and bonus parts. Append-only."""
 
@@ -78,7 +93,7 @@ class StoredValueEntry(models.Model):
     bonus_fen = models.BigIntegerField(_("bonus part"))
     principal_after_fen = models.BigIntegerField(_("principal after"))
     bonus_after_fen = models.BigIntegerField(_("bonus after"))
-    source = models.CharField(_("source"), max_length=32, blank=True)
+    source = models.CharField(_("source"), max_length=32, blank=True, choices=source_choices)
     reference = models.CharField(_("reference"), max_length=64, blank=True, db_index=True)
     memo = models.CharField(_("memo"), max_length=200, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=128)
@@ -273,7 +288,9 @@ class RechargeOrder(models.Model):
 class FreezeEvent(models.Model):
     """Audit trail of freezes and unfreezes (who, when, why)."""
 
-    account = models.ForeignKey(StoredValueAccount, on_delete=models.PROTECT, related_name="freeze_events")
+    account = models.ForeignKey(
+        StoredValueAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="freeze_events"
+    )
     frozen = models.BooleanField(_("frozen"))
     reason = models.CharField(_("reason"), max_length=200)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT)
@@ -284,4 +301,4 @@ class FreezeEvent(models.Model):
         verbose_name_plural = _("freeze events")
 
     def __str__(self):
-        return f"{self.account} {'freeze' if self.frozen else 'unfreeze'}: {self.reason}"
+        return f"{self.account} {_('freeze') if self.frozen else _('unfreeze')}: {self.reason}"

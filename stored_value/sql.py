@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from django.utils import timezone
+
 from loyalty import prepared
 from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor
@@ -44,7 +46,7 @@ _LOCK = prepared.Statement(
 )
 
 _CREATE_ACCOUNT = f"""INSERT INTO {_a.table} ({_a.member_id}, {_a.principal_fen}, {_a.bonus_fen}, {_a.frozen}, {_a.frozen_reason}, {_a.created_at})
-               SELECT {_m.id}, 0, 0, false, '', now() FROM {_m.table} WHERE {_m.id} = %s
+               SELECT {_m.id}, 0, 0, false, '', %s FROM {_m.table} WHERE {_m.id} = %s
                ON CONFLICT ({_a.member_id}) DO NOTHING"""
 
 _ACCOUNT_ID = f"SELECT {_a.id} FROM {_a.table} WHERE {_a.member_id} = %s"
@@ -83,8 +85,11 @@ def lock_account(
 
 
 def create_account(cur, member_id: int) -> None:
-    """Create the member's empty account unless it exists (nothing when there is no such member)."""
-    cur.execute(_CREATE_ACCOUNT, [member_id])
+    """Create the member's empty account unless it exists (nothing when there is no such member).
+
+    Dated by the application's clock (``timezone.now``), as the model's ``auto_now_add`` would be.
+    """
+    cur.execute(_CREATE_ACCOUNT, [timezone.now(), member_id])
 
 
 def account_id(cur, member_id: int) -> int | None:

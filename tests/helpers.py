@@ -5,6 +5,7 @@ Each lives here once; app folders' ``helpers.py`` hold only what one app's tests
 
 import json
 from datetime import datetime
+from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -78,3 +79,29 @@ def assert_ledgers_consistent(*apps: str) -> None:
 def points_of(member) -> int:
     """A member's points balance; 0 before their first posting."""
     return PointsAccount.objects.filter(member=member).values_list("balance", flat=True).first() or 0
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts, self._skip, self._icon = [], 0, False
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("script", "style")
+        # The theme's icons are words of an icon font (``card_membership``): drawn, not read.
+        self._icon = self._icon or (tag == "span" and "material-symbols" in (dict(attrs).get("class") or ""))
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style") and self._skip > 0
+        self._icon = self._icon and tag != "span"
+
+    def handle_data(self, data):
+        if not self._skip and not self._icon and data.strip():
+            self.parts.append(data.strip())
+
+
+def page_text(response) -> str:
+    """What an operator reads on an admin page: its text, without tags, attributes and scripts."""
+    parser = _Text()
+    parser.feed(response.content.decode())
+    return "\n".join(parser.parts)

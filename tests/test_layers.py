@@ -53,3 +53,17 @@ def test_every_registry_the_upper_apps_fill_at_startup_is_filled():
     }
     assert set(selectors._SUMMARY_PARTS) == {"points", "stored_value", "coupons"}
     assert set(selectors._OVERVIEW_PARTS) == {"points", "stored_value", "coupons", "membership"}
+    # The labels of codes written by the apps above (loyalty/labels.py): an unlabelled one shows as "-".
+    from coupons.models import OCCASIONS
+    from coupons.models import SOURCES as COUPON_SOURCES
+    from notifications.models import KINDS
+    from points.models import SOURCES as POINTS_SOURCES
+    from stored_value.models import SOURCES as STORED_VALUE_SOURCES
+
+    assert {"order", "mall", "gift_pack", "recharge_gift"} <= {code for code, _ in POINTS_SOURCES.choices()}
+    assert {"order"} <= {code for code, _ in STORED_VALUE_SOURCES.choices()}
+    assert {"mall"} <= {code for code, _ in COUPON_SOURCES.choices()}
+    assert {"new_member", "birthday", "recharge", "member-day"} <= {code for code, _ in OCCASIONS.choices()}
+    assert {"points_expiring", "coupons_expiring", "tier_change", "card_expiring"} <= {
+        code for code, _ in KINDS.choices()
+    }

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -25,6 +26,10 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # The admin theme: before django.contrib.admin, whose templates and site it replaces.
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -118,6 +123,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# The theme's login form posts no `next` (Django's admin form did): a login at /admin/login/ lands
+# on the back office, not on Django's default /accounts/profile/.
+LOGIN_REDIRECT_URL = "/admin/"
+
 # --- Language and time ---------------------------------------------------------
 LANGUAGE_CODE = env("LANGUAGE_CODE", default="zh-hans")
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -151,6 +160,42 @@ for _network in TRUSTED_PROXIES:
         ip_network(_network.strip(), strict=False)
     except ValueError as exc:
         raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_network!r} is not an address or a network.") from exc
+
+# --- The back office's theme (django-unfold) -----------------------------------------
+UNFOLD = {
+    "SITE_TITLE": _("Loyalty back office"),
+    "SITE_HEADER": _("Loyalty back office"),
+    "SITE_SYMBOL": "loyalty",
+    # No "view site" link: the members' side is the mini-program.  The dropdown under the
+    # site's name leads to the API documentation for the mini-program's developers.
+    "SITE_URL": None,
+    "SITE_DROPDOWN": [{"icon": "api", "title": _("API documentation"), "link": "/api/docs/"}],
+    "SHOW_VIEW_ON_SITE": False,
+    # Chinese by default (LANGUAGE_CODE), English one click away in the user menu.
+    "SHOW_LANGUAGES": True,
+    "STYLES": [lambda request: static("loyalty/admin.css")],
+    # Blue, as the back offices operators know (Youzan, Weimob); the theme's default is purple.
+    "COLORS": {
+        "primary": {
+            "50": "oklch(97% .014 254.604)",
+            "100": "oklch(93.2% .032 255.585)",
+            "200": "oklch(88.2% .059 254.128)",
+            "300": "oklch(80.9% .105 251.813)",
+            "400": "oklch(70.7% .165 254.624)",
+            "500": "oklch(62.3% .214 259.815)",
+            "600": "oklch(54.6% .245 262.881)",
+            "700": "oklch(48.8% .243 264.376)",
+            "800": "oklch(42.4% .199 265.638)",
+            "900": "oklch(37.9% .146 265.522)",
+            "950": "oklch(28.2% .091 267.935)",
+        },
+    },
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "loyalty.admin_navigation.sidebar",
+    },
+}
 
 # --- REST API ------------------------------------------------------------------
 # Abuse limits: an inviter earns invite rewards for at most this many friends a day (the rest are

@@ -9,7 +9,9 @@ from analytics.models import DailyMetrics, RfmRun, RfmScore
 from analytics.reports import reports_refresh
 from analytics.rfm import rfm_nightly
 from analytics.selectors import local_today
+from members.models import Channel
 from tests.factories import CouponFactory, CouponTemplateFactory, MemberFactory, OrderFactory
+from tests.helpers import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -95,8 +97,16 @@ def test_an_operator_starts_an_rfm_run_and_follows_its_progress(
     run = RfmRun.objects.order_by("-id").first()
     assert response.status_code == 302 and response.url.endswith(f"/{run.pk}/change/")
     progress = admin_client.get(f"/admin/analytics/rfmrun/{run.pk}/progress.json").json()
-    assert progress == {"status": "done", "steps_done": 2, "steps_total": 2, "members_scored": 4}
-    assert admin_client.get(response.url).status_code == 200
+    assert progress == {
+        "status": "done",
+        "status_display": "已完成",  # what the page shows while it polls, never the code
+        "steps_done": 2,
+        "steps_total": 2,
+        "members_scored": 4,
+    }
+    page = admin_client.get(response.url)
+    assert page.status_code == 200
+    assert "分位切点" in page.content.decode() and "monetary_fen" not in page.content.decode()  # not JSON
 
 
 def test_the_refresh_button_recomputes_the_range(admin_client, data):
@@ -134,3 +144,19 @@ def test_staff_without_the_permissions_see_nothing_and_start_nothing(client, dja
 def test_the_dashboard_of_an_empty_shop_renders(admin_client):
     response = admin_client.get(DASHBOARD, {"start": date(2026, 1, 1), "end": date(2026, 1, 31)})
     assert response.status_code == 200 and response.context["monthly"] == []
+
+
+def test_the_attribution_reads_channels_by_their_names(admin_client, data):
+    Channel.objects.create(code="mini_program", name="小程序自然流量", kind=Channel.Kind.ORGANIC)
+    today = local_today()
+
+    text = page_text(admin_client.get(DASHBOARD))
+    rows = read_csv(
+        admin_client.get(
+            DASHBOARD, {"start": today - timedelta(days=30), "end": today, "export": "attribution"}
+        )
+    )
+
+    assert "小程序自然流量" in text and "mini_program" not in text
+    assert rows[0] == ["kind", "channel", "code", "count"]
+    assert ["registration", "小程序自然流量", "mini_program", "4"] in rows

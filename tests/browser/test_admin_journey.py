@@ -77,7 +77,7 @@ def log_in(page, base):
     page.goto(f"{base}/admin/")
     page.fill("#id_username", "ops")
     page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
+    page.click("#login-form button[type=submit]")
     page.wait_for_selector("#site-name")
     shot(page, "01-logged-in")
 
@@ -178,7 +178,7 @@ def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_rea
     page.fill("#id_tiers-0-pay_fen", "1,500")  # typed in yuan, stored in fen
     page.fill("#id_tiers-0-bonus_fen", "150.00")
     shot(page, "02-recharge-plan-form")
-    page.click("input[name=_save]")
+    page.click("button[name=_save]")
     page.wait_for_selector(".messagelist .success")
     shot(page, "03-recharge-plan-saved")
     plan = RechargePlan.objects.get(name="充1500送150")
@@ -187,7 +187,7 @@ def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_rea
     page.goto(f"{base}/admin/coupons/coupontemplate/{coupon_template.pk}/bulk-issue/")
     page.check("#id_everyone")
     shot(page, "04-bulk-issue-form")
-    page.click("input[type=submit]")
+    page.click("#content-main form button[type=submit]")
     page.wait_for_selector("#bulk-bar")
     page.wait_for_function(
         "() => { const bar = document.getElementById('bulk-bar');"
@@ -199,6 +199,12 @@ def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_rea
     bulk = BulkIssue.objects.get()
     assert (bulk.total, bulk.processed, bulk.issued) == (len(members), len(members), len(members))
     assert page.inner_text("#bulk-processed") == str(len(members))
+    # What each member got, by reason, on the page (before the CSV), and the status as a label, never its code.
+    page.wait_for_function(
+        "() => document.getElementById('bulk-status').textContent === '已完成'", timeout=10_000
+    )
+    assert page.inner_text("#bulk-results tr[data-result='issued'] .bulk-count") == str(len(members))
+    assert page.inner_text("#bulk-results tr[data-result='limit'] .bulk-count") == "0"
     assert Coupon.objects.filter(template=coupon_template).count() == len(members)
     assert (ARTEFACTS / "05-bulk-issue-done.png").stat().st_size > 0
 
@@ -218,7 +224,7 @@ def test_an_operator_types_coupon_amounts_in_yuan_and_sees_what_a_discount_pays(
     page.fill("#id_valid_days", "7")
     page.fill("#id_total_stock", "1000")
     shot(page, "07-coupon-in-yuan")
-    page.click("input[name=_save]")
+    page.click("button[name=_save]")
     page.wait_for_selector(".messagelist .success")
     assert "满¥100.00减¥20.00" in page.inner_text("#result_list")
 
@@ -232,7 +238,7 @@ def test_an_operator_types_coupon_amounts_in_yuan_and_sees_what_a_discount_pays(
     assert preview.inner_text() == "¥100 的订单实付 ¥88.00"  # live, before saving
     page.fill("#id_total_stock", "500")
     shot(page, "08-coupon-zhe-preview")
-    page.click("input[name=_save]")
+    page.click("button[name=_save]")
     page.wait_for_selector(".messagelist .success")
 
     assert list(

@@ -7,9 +7,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from coupons import services
-from coupons.models import BulkIssue, Coupon, CouponEvent, CouponTemplate
+from coupons.models import BulkIssue, Coupon, CouponEvent, CouponTemplate, GiftPackGrant, GiftPackItem
 from loyalty.money import yuan_text, zhe_of
-from tests.factories import CouponTemplateFactory, MemberFactory
+from members.closure import member_close
+from tests.factories import CouponTemplateFactory, GiftPackFactory, MemberFactory
+from tests.helpers import page_text
 from tests.points.test_admin import staff
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +81,14 @@ def test_a_bulk_issue_from_an_uploaded_list_runs_and_shows_its_progress(
     assert response.status_code == 302 and response["Location"].endswith(f"/bulkissue/{bulk.pk}/change/")
     assert bulk.created_by == user
     progress = client.get(f"/admin/coupons/bulkissue/{bulk.pk}/progress.json").json()
-    assert progress == {"status": "done", "total": 3, "processed": 3, "issued": 2}
+    assert progress == {
+        "status": "done",
+        "status_display": "已完成",
+        "total": 3,
+        "processed": 3,
+        "issued": 2,
+        "results": {"issued": 2, "limit": 0, "sold_out": 1, "closed": 0, "pending": 0},
+    }
     page = client.get(f"/admin/coupons/bulkissue/{bulk.pk}/change/").content.decode()
     assert "<progress" in page
     report = b"".join(client.get(f"/admin/coupons/bulkissue/{bulk.pk}/report.csv").streaming_content).decode()
@@ -226,3 +235,55 @@ def test_a_template_with_an_amount_or_discount_that_is_not_exact_is_refused(
     assert response.status_code == 200
     assert message in " ".join(response.context["adminform"].form.errors[field])
     assert not CouponTemplate.objects.exists()
+
+
+def test_the_bulk_issue_page_counts_each_reason_before_the_csv(
+    admin_client, admin_user, django_capture_on_commit_callbacks
+):
+    tpl = CouponTemplateFactory(total_stock=3, per_member_limit=1)
+    holder, closing, *others = MemberFactory.create_batch(5)
+    services.coupon_claim(member=holder, template_id=tpl.pk, idempotency_key="already")  # at the limit
+    member_close(member_id=closing.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk = services.bulk_issue_create(
+            template_id=tpl.pk, member_ids=[m.pk for m in [holder, closing, *others]], actor_id=admin_user.pk
+        )
+
+    response = admin_client.get(f"/admin/coupons/bulkissue/{bulk.pk}/change/")
+    text = page_text(response)
+
+    # Two of the three left in stock went out; the third member found it sold out.
+    assert "已发放\n2" in text
+    assert "未发放，原因：" in text
+    assert "已达每人上限\n1" in text and "已领完\n1" in text and "已跳过：账户已注销\n1" in text
+    assert "待处理" not in text  # nothing pending once done
+    page = response.content.decode()
+    assert page.index("已达每人上限") < page.index(f"/bulkissue/{bulk.pk}/report.csv")  # before the CSV
+
+
+def test_a_coupon_page_reads_its_source_and_history_in_chinese_and_hides_its_issue_key(admin_client, member):
+    coupon = services.coupon_claim(member=member, template_id=CouponTemplateFactory().pk, idempotency_key="k")
+    services.coupon_redeem_code(code=coupon.code, order_no="POS-1")
+
+    response = admin_client.get(f"/admin/coupons/coupon/{coupon.pk}/change/")
+    text = page_text(response)
+
+    assert "会员领取" in text and "已发放" in text and "已使用" in text
+    assert "claim" not in text and "issued" not in text and "used" not in text
+    assert coupon.issue_key not in response.content.decode()
+    assert "会员领取" in page_text(admin_client.get("/admin/coupons/coupon/"))  # the list and its filter
+
+
+def test_a_gift_pack_grant_reads_its_occasion_and_what_was_withheld(admin_client, member):
+    sold_out = CouponTemplateFactory(name="满200减50", total_stock=0)
+    pack = GiftPackFactory(name="充值礼包")
+    GiftPackItem.objects.create(pack=pack, template=sold_out)
+    services.gift_pack_issue(pack_id=pack.pk, member_id=member.pk, occasion="recharge:42")
+
+    for url in [
+        "/admin/coupons/giftpackgrant/",
+        f"/admin/coupons/giftpackgrant/{GiftPackGrant.objects.get().pk}/change/",
+    ]:
+        text = page_text(admin_client.get(url))
+        assert "充值赠送（42）" in text and "满200减50" in text and "已领完" in text, url
+        assert "recharge:42" not in text and "coupon_sold_out" not in text and "template_id" not in text, url

@@ -55,3 +55,15 @@ def test_an_idempotency_key_is_claimed_once():
     assert sql.idempotency_claim("s", "k", "other") is False
     record = IdempotencyRecord.objects.get(scope="s", key="k")
     assert (record.fingerprint, record.status_code, record.body) == ("f", 0, None)
+
+
+def test_commits_stop_waiting_for_the_disk_only_inside_the_block():
+    def synchronous_commit():
+        with connection.cursor() as cur:
+            cur.execute("SHOW synchronous_commit")
+            return cur.fetchone()[0]
+
+    before = synchronous_commit()
+    with sql.commits_unflushed():
+        assert synchronous_commit() == "off"
+    assert synchronous_commit() == before

@@ -12,20 +12,25 @@ from members.models import Member
 PO = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 
 
-def _po_entries(text: str) -> dict[str, str]:
-    """msgid -> msgstr; an entry with a context is keyed as gettext keys it, ``context\x04msgid``."""
+def _po_entries(text: str) -> dict:
+    """msgid -> msgstr; an entry with a context is keyed as gettext keys it, ``context\x04msgid``,
+    and each form of a plural entry as ``(msgid, n)`` -> ``msgstr[n]``."""
     entries, field = {}, None
     current = {"msgctxt": "", "msgid": "", "msgstr": ""}
 
     def flush():
         key = f"{current['msgctxt']}\x04{current['msgid']}" if current["msgctxt"] else current["msgid"]
-        entries[key] = current["msgstr"]
+        forms = {f: v for f, v in current.items() if f.startswith("msgstr[")}
+        if forms:
+            entries.update({(key, int(f[7:-1])): v for f, v in forms.items()})
+        else:
+            entries[key] = current["msgstr"]
         return {"msgctxt": "", "msgid": "", "msgstr": ""}
 
     for line in text.splitlines() + [""]:
-        if line.startswith(("msgctxt ", "msgid ", "msgstr ")):
+        if line.startswith(("msgctxt ", "msgid ", "msgid_plural ", "msgstr ", "msgstr[")):
             field, _, value = line.partition(" ")
-            if field != "msgstr" and current["msgid"]:
+            if field in ("msgctxt", "msgid") and current["msgid"]:
                 current = flush()
             current[field] = _unquote(value)
         elif line.startswith('"') and field:

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from mall import services
 from mall.models import MallItem, Redemption, VirtualCode
 from tests.factories import EarnedPointsFactory, MallItemFactory
-from tests.helpers import points_of
+from tests.helpers import page_text, points_of
 from tests.mall.helpers import address, redeem
 from tests.points.test_admin import staff
 
@@ -134,3 +134,16 @@ def test_redemptions_export_as_csv_with_the_filters(admin_client, rich):
     assert (
         admin_client.get("/admin/mall/redemption/?status__exact=paid&kind__exact=physical").status_code == 200
     )
+
+
+def test_a_redemption_page_reads_its_history_in_chinese(admin_client, admin_user, rich):
+    cup = MallItemFactory(name="保温杯", points=500, stock=5)
+    r = redeem(rich, cup, address_id=address(rich).pk)
+    services.redemption_ship(redemption_id=r.pk, carrier="顺丰", tracking_no="SF1", actor_id=admin_user.pk)
+    services.redemption_confirm_receipt(redemption_id=r.pk, member_id=rich.pk)
+
+    text = page_text(admin_client.get(f"/admin/mall/redemption/{r.pk}/change/"))
+
+    assert "已支付" in text and "已发货" in text and "会员确认收货" in text
+    for code in ("paid", "shipped", "completed", "member"):
+        assert code not in text

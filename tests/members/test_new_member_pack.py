@@ -1,12 +1,15 @@
 """The new-member gift pack (新人礼): chosen in the membership policy, given once when a member registers."""
 
 import random
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from coupons.demo import seed_coupons
+from coupons.demo import Coupons
 from coupons.models import Coupon, GiftPackGrant, GiftPackItem
-from members.demo import seed_members
+from loyalty.demo import Timeline
+from members.demo import member_register
 from members.models import Member
 from members.services import member_login_dev
 from membership.models import MembershipPolicy
@@ -87,8 +90,10 @@ def test_the_policy_page_offers_the_gift_packs_in_a_select(admin_client):
 
 @pytest.mark.django_db
 def test_the_demo_chooses_the_pack_in_the_policy_and_gives_it_the_way_registration_does():
-    seed_members(count=3, rng=random.Random(1))
-    seed_coupons(rng=random.Random(1))
+    now = timezone.now()
+    Coupons(Timeline(start=now - timedelta(days=365), end=now))  # its templates, the pack, the policy
+    for n in range(3):
+        member_register(n=n, rng=random.Random(n), inviters=[])
 
     chosen = MembershipPolicy.objects.get().new_member_pack
     assert chosen is not None and chosen.name == "新人礼包"

@@ -6,9 +6,12 @@ import io
 import pytest
 
 from coupons import services as coupon_services
+from membership.models import MemberDay, Tier
 from orders import services
+from orders.models import Order
 from points import ledger as points_ledger
-from tests.factories import CouponTemplateFactory, RechargeFactory
+from tests.factories import CardTypeFactory, CouponTemplateFactory, RechargeFactory
+from tests.helpers import page_text
 from tests.orders.helpers import basket, commit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
@@ -39,6 +42,26 @@ def test_an_order_page_shows_the_settlement_and_links_to_every_ledger_entry_and_
     assert f"/admin/stored_value/storedvalueentry/{refund.stored_value_entry_id}/change/" in page
     assert f"/admin/coupons/coupon/{order.coupon_ids[0]}/change/" in page
     assert "R-1" in page and "BUNDLE" in page
+
+
+def test_an_order_page_reads_its_history_and_benefits_in_chinese_and_shows_no_hash(admin_client, order):
+    card = CardTypeFactory(name="千元消费卡")
+    day = MemberDay.objects.create(name="周三会员日", recurrence="weekly", weekday=3, points_multiplier=2)
+    tier = Tier.objects.order_by("level").first()
+    sources = {"discount": f"card:{card.pk} + member_day:{day.pk}", "points_multiplier": f"tier:{tier.level}"}
+    Order.objects.filter(pk=order.pk).update(benefit_sources=sources)
+
+    response = admin_client.get(f"/admin/orders/order/{order.pk}/change/")
+    page, text = response.content.decode(), page_text(response)
+
+    assert order.quote_hash and order.quote_hash not in page and order.request_hash not in page
+    assert "会员卡「千元消费卡」 + 会员日「周三会员日」" in text and f"等级「{tier.name}」" in text
+    assert "discount" not in text and "{" not in text  # 优惠来源 is a table, not JSON
+    # The history: events and statuses by their labels (下单 → 已提交（待支付）, 已完成, 已退款), never the codes.
+    assert "下单" in text and "已提交（待支付）" in text and "已退款" in text
+    for code in ("commit", "complete", "refund", "spend", "earn"):
+        assert code not in text
+    assert "退款 R-1 退回" in text  # the links to the ledger entries say what each is
 
 
 def test_the_order_list_shows_amounts_in_yuan_and_exports_csv(admin_client, order):

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission, User
 from points import earning
 from points.models import CheckIn, PointsAccount, PointsEntry, PointsLot, PointsWithheld, RuleKind
 from tests.factories import MemberFactory
+from tests.helpers import page_text
 from tests.points.helpers import balance, earn, snapshot, spend
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
@@ -341,3 +342,32 @@ def test_points_cannot_be_added_already_expired(client, member):
 
     assert response.status_code == 200 and "expires_at" in response.context["form"].errors
     assert snapshot(member) == before
+
+
+def test_the_ledger_reads_every_source_in_chinese_and_shows_no_machine_key(admin_client, member):
+    sources = {
+        "signup": "注册奖励",
+        "first_order": "首单奖励",
+        "order": "订单",
+        "mall": "积分商城",
+        "gift_pack": "礼包",
+        "recharge_gift": "充值赠送",
+        "closure": "账户注销",
+    }
+    for n, source in enumerate(sources):
+        earn(member, 10 + n, key=f"k{n}", source=source)
+    entry = PointsEntry.objects.filter(account__member=member).first()
+
+    listing = page_text(admin_client.get("/admin/points/pointsentry/"))
+    lots = page_text(admin_client.get("/admin/points/pointslot/"))
+    detail = admin_client.get(f"/admin/points/pointsentry/{entry.pk}/change/")
+
+    for code, label in sources.items():
+        assert listing.count(label) >= 2, code  # the column and the filter
+        assert label in lots, code
+        assert code not in listing and code not in lots
+    assert "注册奖励" in page_text(detail)
+    assert (
+        entry.idempotency_key not in detail.content.decode()
+        and entry.request_hash not in detail.content.decode()
+    )

@@ -6,7 +6,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from coupons import selectors, services
+from coupons import api_docs, selectors, services
 from coupons.exceptions import CouponNotFound
 from coupons.models import Coupon, CouponStatus, CouponTemplate
 from loyalty.api.idempotency import idempotent
@@ -17,7 +17,7 @@ from loyalty.api.throttling import ScopedThrottle
 
 
 class CouponTemplateSerializer(serializers.ModelSerializer):
-    face = serializers.CharField(help_text="What it gives, e.g. 满¥100.00减¥20.00.")
+    face = serializers.CharField(help_text="面额文案，可直接展示，如“满¥100.00减¥20.00”。")
 
     class Meta:
         model = CouponTemplate
@@ -45,14 +45,13 @@ class CouponTemplateSerializer(serializers.ModelSerializer):
 
 class ClaimableSerializer(serializers.Serializer):
     template = CouponTemplateSerializer()
-    remaining_stock = serializers.IntegerField()
-    my_remaining = serializers.IntegerField(help_text="How many more of it I may claim.")
+    remaining_stock = serializers.IntegerField(help_text="剩余库存。")
+    my_remaining = serializers.IntegerField(help_text="我还能领取的张数。")
 
 
 class ClaimCentreView(APIView):
-    @extend_schema(
-        responses=ClaimableSerializer(many=True), tags=["coupons"], summary="Coupons I may claim now"
-    )
+    @api_docs.claim_centre
+    @extend_schema(responses=ClaimableSerializer(many=True))
     def get(self, request):
         return Response(ClaimableSerializer(selectors.claim_centre(member=request.user), many=True).data)
 
@@ -66,9 +65,7 @@ class CouponSerializer(serializers.ModelSerializer):
 
 
 class CouponDetailSerializer(CouponSerializer):
-    qr_png = serializers.SerializerMethodField(
-        help_text="The code as a QR image (data: URL), for the counter."
-    )
+    qr_png = serializers.SerializerMethodField(help_text="券码的二维码（PNG 的 data URL），到店出示核销。")
 
     class Meta(CouponSerializer.Meta):
         fields = [*CouponSerializer.Meta.fields, "qr_png"]
@@ -85,6 +82,7 @@ class ClaimView(APIView):
     throttle_classes = [ScopedThrottle]
     throttle_scope = "coupon_claim"  # COUPON_CLAIM_THROTTLE_RATE, per member
 
+    @api_docs.claim
     @extend_schema(
         request=ClaimInput,
         responses={
@@ -94,9 +92,6 @@ class ClaimView(APIView):
             409: ErrorSerializer,
             429: ErrorSerializer,
         },
-        parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
-        tags=["coupons"],
-        summary="Claim a coupon from the claim centre",
     )
     @idempotent
     def post(self, request):
@@ -117,11 +112,12 @@ class CouponFilter(PageQuery):
 class MyCouponsView(ListAPIView):
     serializer_class = CouponSerializer
 
+    @api_docs.my_coupons
     @extend_schema(
-        parameters=[OpenApiParameter("status", enum=CouponStatus.values, required=False)],
+        parameters=[
+            OpenApiParameter("status", enum=CouponStatus.values, required=False, description="按状态过滤。")
+        ],
         responses={200: CouponSerializer(many=True), 400: ErrorSerializer},
-        tags=["coupons"],
-        summary="My coupons, newest first",
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -135,7 +131,8 @@ class MyCouponsView(ListAPIView):
 
 
 class CouponDetailView(APIView):
-    @extend_schema(responses={200: CouponDetailSerializer, 404: ErrorSerializer}, tags=["coupons"])
+    @api_docs.coupon_detail
+    @extend_schema(responses={200: CouponDetailSerializer, 404: ErrorSerializer})
     def get(self, request, pk):
         coupon = selectors.member_coupons(member_id=request.user.pk).filter(pk=pk).first()
         if coupon is None:
@@ -144,8 +141,8 @@ class CouponDetailView(APIView):
 
 
 class RedeemInput(StrictSerializer):
-    code = serializers.CharField(max_length=16)
-    order_no = serializers.CharField(max_length=64)
+    code = serializers.CharField(max_length=16, help_text="券码（扫二维码所得或手工输入，不区分大小写）。")
+    order_no = serializers.CharField(max_length=64, help_text="收银台的订单号。")
 
 
 class ServerRedeemView(APIView):
@@ -154,10 +151,10 @@ class ServerRedeemView(APIView):
     authentication_classes = [ServerSignatureAuthentication]
     permission_classes = [IsApiClient]
 
+    @api_docs.server_redeem
     @extend_schema(
         request=RedeemInput,
         responses={200: CouponSerializer, 401: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
-        tags=["server"],
     )
     def post(self, request):
         data = RedeemInput(data=request.data)

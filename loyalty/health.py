@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty import sql
+from loyalty.api import docs
 from loyalty.celery import app as celery_app
 
 
@@ -53,16 +54,43 @@ class HealthView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
+    @docs.operation(
+        tag=docs.HEALTH,
+        summary="存活检查",
+        description="""
+供负载均衡与监控探测：检查数据库、消息队列（broker）与后台任务进程（worker），各项给出 `ok` 与耗时 `latency_ms`。
+`status`：`ok` 全部正常；`degraded` 数据库正常但队列或 worker 不可用（接口照常服务，后台任务排队等待），仍返回 200；
+`down` 数据库不可用，返回 503（同样结构的报告）。`/api/v1/health/`（带斜杠）返回相同内容。
+""",
+        caller=docs.PUBLIC,
+        examples=[
+            docs.response_example(
+                {
+                    "status": "ok",
+                    "database": {"ok": True, "latency_ms": 1.2},
+                    "broker": {"ok": True, "latency_ms": 2.8},
+                    "worker": {"ok": True, "latency_ms": 412.5, "workers": 2},
+                }
+            )
+        ],
+    )
     @extend_schema(
-        tags=["health"],
         auth=[],
         responses=inline_serializer(
             "Health",
             {
-                "status": serializers.ChoiceField(["ok", "degraded", "down"]),
-                "database": serializers.DictField(),
-                "broker": serializers.DictField(),
-                "worker": serializers.DictField(),
+                "status": serializers.ChoiceField(
+                    [
+                        ("ok", "正常"),
+                        ("degraded", "降级：队列或 worker 不可用"),
+                        ("down", "不可用：数据库不可达"),
+                    ]
+                ),
+                "database": serializers.DictField(help_text="数据库：ok、latency_ms。"),
+                "broker": serializers.DictField(help_text="消息队列：ok、latency_ms。"),
+                "worker": serializers.DictField(
+                    help_text="后台任务进程：ok、latency_ms、workers（应答的进程数）。"
+                ),
             },
         ),
     )

@@ -7,6 +7,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty.api import docs
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PageQuery
 from loyalty.api.serializers import (
@@ -17,12 +18,10 @@ from loyalty.api.serializers import (
     StrictSerializer,
 )
 from loyalty.api.views import NoInputMixin
-from mall import selectors, services
+from mall import api_docs, selectors, services
 from mall.exceptions import AddressNotFound, ItemNotFound, RedemptionNotFound
 from mall.models import LimitPeriod, Redemption, RedemptionStatus, ShippingAddress, mask_code
 from payments.api import PaymentParamsSerializer, with_payment_params
-
-TAGS = ["mall"]
 
 
 class CategorySerializer(serializers.Serializer):
@@ -31,9 +30,8 @@ class CategorySerializer(serializers.Serializer):
 
 
 class CategoriesView(APIView):
-    @extend_schema(
-        responses=CategorySerializer(many=True), tags=TAGS, summary="Mall categories, in display order"
-    )
+    @api_docs.categories
+    @extend_schema(responses=CategorySerializer(many=True))
     def get(self, request):
         return Response(CategorySerializer(selectors.categories(), many=True).data)
 
@@ -45,11 +43,13 @@ class ItemSerializer(serializers.Serializer):
     category_id = serializers.IntegerField(source="item.category_id", allow_null=True)
     image_url = serializers.CharField(source="item.image_url")
     points = serializers.IntegerField(source="item.points")
-    cash_fen = serializers.IntegerField(source="item.cash_fen", help_text="More than 0: points + cash.")
+    cash_fen = serializers.IntegerField(
+        source="item.cash_fen", help_text="大于 0 表示积分+现金，需另付的现金（分）。"
+    )
     stock = serializers.IntegerField(source="item.stock")
     on_sale_until = serializers.DateTimeField(source="item.on_sale_until", allow_null=True)
-    unlocked = serializers.BooleanField(help_text="My tier and cards unlock it.")
-    affordable = serializers.BooleanField(help_text="My usable points cover its points.")
+    unlocked = serializers.BooleanField(help_text="我的等级与会员卡满足兑换门槛。")
+    affordable = serializers.BooleanField(help_text="我的可用积分足够兑换。")
 
 
 class ItemDetailSerializer(ItemSerializer):
@@ -63,7 +63,7 @@ class ItemDetailSerializer(ItemSerializer):
         source="item.required_card_type_ids", child=serializers.IntegerField()
     )
     on_sale_from = serializers.DateTimeField(source="item.on_sale_from", allow_null=True)
-    coupon = serializers.SerializerMethodField(help_text="For coupon items: what the coupon gives.")
+    coupon = serializers.SerializerMethodField(help_text="优惠券商品：券的面额文案。")
 
     def get_coupon(self, row) -> str | None:
         template = row["item"].coupon_template
@@ -71,21 +71,15 @@ class ItemDetailSerializer(ItemSerializer):
 
 
 class CatalogueQuery(StrictQuerySerializer):
-    category = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-    affordable = serializers.BooleanField(
-        required=False, default=False, help_text="Only what my points cover."
-    )
-    unlocked = serializers.BooleanField(
-        required=False, default=False, help_text="Only what my tier and cards unlock."
-    )
+    category = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="分类 id。")
+    affordable = serializers.BooleanField(required=False, default=False, help_text="只看我的积分够兑换的。")
+    unlocked = serializers.BooleanField(required=False, default=False, help_text="只看我已解锁的。")
 
 
 class ItemsView(APIView):
+    @api_docs.items
     @extend_schema(
-        parameters=[CatalogueQuery],
-        responses={200: ItemSerializer(many=True), 400: ErrorSerializer},
-        tags=TAGS,
-        summary="The catalogue: items on sale now",
+        parameters=[CatalogueQuery], responses={200: ItemSerializer(many=True), 400: ErrorSerializer}
     )
     def get(self, request):
         query = CatalogueQuery(data=request.query_params.dict())
@@ -100,7 +94,8 @@ class ItemsView(APIView):
 
 
 class ItemDetailView(APIView):
-    @extend_schema(responses={200: ItemDetailSerializer, 404: ErrorSerializer}, tags=TAGS)
+    @api_docs.item_detail
+    @extend_schema(responses={200: ItemDetailSerializer, 404: ErrorSerializer})
     def get(self, request, pk):
         row = selectors.item_for_member(member_id=request.user.pk, item_id=pk)
         if row is None:
@@ -117,7 +112,7 @@ def _code(redemption: Redemption) -> str | None:
 
 class RedemptionSerializer(serializers.ModelSerializer):
     item_name = serializers.CharField(source="item.name")
-    code = serializers.SerializerMethodField(help_text="A virtual code, masked here; in full on the detail.")
+    code = serializers.SerializerMethodField(help_text="虚拟卡密：列表中打码，详情中完整给出。")
 
     class Meta:
         model = Redemption
@@ -162,14 +157,14 @@ class RedemptionDetailSerializer(RedemptionSerializer):
 class MallRedeemInput(StrictSerializer):
     item_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     address_id = serializers.IntegerField(
-        min_value=1, max_value=MAX_ID, required=False, help_text="Required for physical items."
+        min_value=1, max_value=MAX_ID, required=False, help_text="收货地址 id，兑换实物时必填。"
     )
 
 
 class RedeemedSerializer(serializers.Serializer):
     redemption = RedemptionDetailSerializer()
     payment = PaymentParamsSerializer(
-        allow_null=True, help_text="For points + cash: pass to wx.requestPayment."
+        allow_null=True, help_text="积分+现金时的支付参数，原样传给 wx.requestPayment；否则为 null。"
     )
 
 
@@ -180,11 +175,14 @@ class RedemptionFilter(PageQuery):
 class RedemptionsView(ListAPIView):
     serializer_class = RedemptionSerializer
 
+    @api_docs.redemptions
     @extend_schema(
-        parameters=[OpenApiParameter("status", enum=RedemptionStatus.values, required=False)],
+        parameters=[
+            OpenApiParameter(
+                "status", enum=RedemptionStatus.values, required=False, description="按状态过滤。"
+            )
+        ],
         responses={200: RedemptionSerializer(many=True), 400: ErrorSerializer},
-        tags=TAGS,
-        summary="My redemptions, newest first",
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -196,6 +194,7 @@ class RedemptionsView(ListAPIView):
             member_id=self.request.user.pk, status=query.validated_data.get("status")
         )
 
+    @api_docs.redeem
     @extend_schema(
         request=MallRedeemInput,
         responses={
@@ -206,9 +205,6 @@ class RedemptionsView(ListAPIView):
             409: ErrorSerializer,
             503: ErrorSerializer,
         },
-        parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
-        tags=TAGS,
-        summary="Redeem an item (points, or points + cash: then pay with the returned parameters)",
     )
     @idempotent(after_commit=with_payment_params("redemption"))
     def post(self, request):
@@ -236,18 +232,17 @@ def _mine(request, pk) -> Redemption:
 
 
 class RedemptionDetailView(APIView):
-    @extend_schema(responses={200: RedemptionDetailSerializer, 404: ErrorSerializer}, tags=TAGS)
+    @api_docs.redemption_detail
+    @extend_schema(responses={200: RedemptionDetailSerializer, 404: ErrorSerializer})
     def get(self, request, pk):
         """One of my redemptions, with its virtual code in full once fulfilled."""
         return Response(RedemptionDetailSerializer(_mine(request, pk)).data)
 
 
 class ConfirmReceiptView(NoInputMixin, APIView):
+    @api_docs.confirm_receipt
     @extend_schema(
-        request=None,
-        responses={200: RedemptionDetailSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
-        tags=TAGS,
-        summary="Confirm I received a shipped item",
+        request=None, responses={200: RedemptionDetailSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
     )
     def post(self, request, pk):
         services.redemption_confirm_receipt(redemption_id=pk, member_id=request.user.pk)
@@ -255,12 +250,9 @@ class ConfirmReceiptView(NoInputMixin, APIView):
 
 
 class CancelView(NoInputMixin, APIView):
+    @api_docs.cancel
     @extend_schema(
-        request=None,
-        responses={200: RedemptionDetailSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
-        tags=TAGS,
-        summary="Cancel before shipping: points, cash and stock are given back",
+        request=None, responses={200: RedemptionDetailSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
     )
     @idempotent
     def post(self, request, pk):
@@ -286,17 +278,15 @@ class AddressSerializer(StrictModelSerializer):
 
 
 class AddressesView(APIView):
-    @extend_schema(
-        responses=AddressSerializer(many=True), tags=TAGS, summary="My shipping addresses, default first"
-    )
+    @api_docs.addresses
+    @extend_schema(responses=AddressSerializer(many=True))
     def get(self, request):
         return Response(
             AddressSerializer(selectors.member_addresses(member_id=request.user.pk), many=True).data
         )
 
-    @extend_schema(
-        request=AddressSerializer, responses={201: AddressSerializer, 400: ErrorSerializer}, tags=TAGS
-    )
+    @api_docs.address_create
+    @extend_schema(request=AddressSerializer, responses={201: AddressSerializer, 400: ErrorSerializer})
     def post(self, request):
         data = AddressSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -313,14 +303,15 @@ class AddressDetailView(NoInputMixin, APIView):
             raise AddressNotFound()
         return address
 
-    @extend_schema(responses={200: AddressSerializer, 404: ErrorSerializer}, tags=TAGS)
+    @api_docs.address_detail
+    @extend_schema(responses={200: AddressSerializer, 404: ErrorSerializer})
     def get(self, request, pk):
         return Response(AddressSerializer(self._get(request, pk)).data)
 
+    @api_docs.address_update
     @extend_schema(
         request=AddressSerializer,
         responses={200: AddressSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
-        tags=TAGS,
     )
     def patch(self, request, pk):
         data = AddressSerializer(self._get(request, pk), data=request.data, partial=True)
@@ -328,7 +319,8 @@ class AddressDetailView(NoInputMixin, APIView):
         address = services.address_update(member_id=request.user.pk, address_id=pk, **data.validated_data)
         return Response(AddressSerializer(address).data)
 
-    @extend_schema(request=None, responses={204: None, 404: ErrorSerializer}, tags=TAGS)
+    @api_docs.address_delete
+    @extend_schema(request=None, responses={204: docs.NO_CONTENT, 404: ErrorSerializer})
     def delete(self, request, pk):
         services.address_delete(member_id=request.user.pk, address_id=pk)
         return Response(status=204)

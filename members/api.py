@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty.api import docs
 from loyalty.api.serializers import (
     ErrorSerializer,
     StrictQuerySerializer,
@@ -15,7 +16,7 @@ from loyalty.api.serializers import (
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from loyalty.api.throttling import ScopedThrottle
 from loyalty.api.views import NoInputMixin
-from members import selectors, services
+from members import api_docs, selectors, services
 from members.exceptions import DevLoginDisabled
 from members.models import Member
 
@@ -33,15 +34,21 @@ class ProfileSerializer(StrictSerializer):
 
 
 class LoginInput(StrictSerializer):
-    code = serializers.CharField(max_length=128, help_text="The code from wx.login().")
+    code = serializers.CharField(max_length=128, help_text="wx.login() 返回的 code，只能用一次。")
     channel = serializers.CharField(
         max_length=64,
         required=False,
         default="",
         allow_blank=True,
-        help_text="Registration channel (QR scene, campaign); recorded for new members only.",
+        help_text="注册渠道（二维码场景值、投放活动等），仅新会员注册时记录。",
     )
-    invite_code = serializers.CharField(max_length=16, required=False, default="", allow_blank=True)
+    invite_code = serializers.CharField(
+        max_length=16,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="邀请人的邀请码，仅新会员注册时记录。",
+    )
 
 
 class LoginOutput(serializers.Serializer):
@@ -68,7 +75,7 @@ _LOGIN_RESPONSES = {
     201: LoginOutput,
     400: ErrorSerializer,
     429: ErrorSerializer,
-    503: OpenApiResponse(ErrorSerializer, description="wechat_unavailable"),
+    503: OpenApiResponse(ErrorSerializer, description="微信接口暂不可用（wechat_unavailable）"),
 }
 
 
@@ -78,7 +85,8 @@ class WechatLoginView(APIView):
     throttle_classes = [ScopedThrottle]
     throttle_scope = "login"
 
-    @extend_schema(request=LoginInput, responses=_LOGIN_RESPONSES, tags=["auth"], auth=[])
+    @api_docs.wechat_login
+    @extend_schema(request=LoginInput, responses=_LOGIN_RESPONSES, auth=[])
     def post(self, request):
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -93,7 +101,8 @@ class DevLoginView(APIView):
     throttle_classes = [ScopedThrottle]
     throttle_scope = "login"
 
-    @extend_schema(request=LoginInput, responses=_LOGIN_RESPONSES, tags=["auth"], auth=[])
+    @api_docs.dev_login
+    @extend_schema(request=LoginInput, responses=_LOGIN_RESPONSES, auth=[])
     def post(self, request):
         if not (settings.DEBUG and settings.WECHAT_DEV_LOGIN):
             raise DevLoginDisabled()
@@ -103,25 +112,27 @@ class DevLoginView(APIView):
 
 
 class LogoutView(NoInputMixin, APIView):
-    @extend_schema(request=None, responses={204: None}, tags=["auth"])
+    @api_docs.logout
+    @extend_schema(request=None, responses={204: docs.NO_CONTENT})
     def post(self, request):
         services.member_token_revoke(token_id=request.auth.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ProfileView(APIView):
-    @extend_schema(responses=ProfileSerializer, tags=["me"])
+    @api_docs.profile
+    @extend_schema(responses=ProfileSerializer)
     def get(self, request):
         return Response(ProfileSerializer(request.user).data)
 
+    @api_docs.profile_update
     @extend_schema(
         request=ProfileSerializer,
         responses={
             200: ProfileSerializer,
             400: ErrorSerializer,
-            409: OpenApiResponse(ErrorSerializer, description="birthday_change_limited"),
+            409: OpenApiResponse(ErrorSerializer, description="生日修改受限（birthday_change_limited）"),
         },
-        tags=["me"],
     )
     def patch(self, request):
         data = ProfileSerializer(data=request.data, partial=True)
@@ -131,14 +142,14 @@ class ProfileView(APIView):
 
 
 class PhoneBindInput(StrictSerializer):
-    code = serializers.CharField(max_length=128, help_text="The code from the getPhoneNumber button.")
+    code = serializers.CharField(max_length=128, help_text="getPhoneNumber 按钮回调里的 code。")
 
 
 class PhoneBindView(APIView):
+    @api_docs.phone_bind
     @extend_schema(
         request=PhoneBindInput,
         responses={200: ProfileSerializer, 400: ErrorSerializer, 409: ErrorSerializer, 503: ErrorSerializer},
-        tags=["me"],
     )
     def post(self, request):
         data = PhoneBindInput(data=request.data)
@@ -154,13 +165,14 @@ class MeSerializer(serializers.Serializer):
     phone_bound = serializers.BooleanField()
     invite_code = serializers.CharField()
     registered_at = serializers.DateTimeField()
-    points = serializers.IntegerField(help_text="Usable points.")
-    stored_value_fen = serializers.IntegerField(help_text="Stored-value balance (principal + bonus).")
-    coupons_available = serializers.IntegerField(help_text="Coupons I can use now.")
+    points = serializers.IntegerField(help_text="可用积分。")
+    stored_value_fen = serializers.IntegerField(help_text="储值余额（本金 + 赠送金），单位分。")
+    coupons_available = serializers.IntegerField(help_text="当前可用的优惠券张数。")
 
 
 class MeView(APIView):
-    @extend_schema(responses=MeSerializer, tags=["me"])
+    @api_docs.me
+    @extend_schema(responses=MeSerializer)
     def get(self, request):
         return Response(MeSerializer(selectors.member_summary(member=request.user)).data)
 
@@ -175,8 +187,8 @@ class ServerMemberSerializer(serializers.Serializer):
 
 
 class ServerMemberLookupInput(StrictQuerySerializer):
-    openid = serializers.CharField(max_length=64, required=False)
-    phone = serializers.CharField(max_length=20, required=False)
+    openid = serializers.CharField(max_length=64, required=False, help_text="会员的小程序 openid。")
+    phone = serializers.CharField(max_length=20, required=False, help_text="会员绑定的手机号。")
 
     def validate(self, attrs):
         if len(attrs) != 1:
@@ -190,10 +202,10 @@ class ServerMemberLookupView(APIView):
     authentication_classes = [ServerSignatureAuthentication]
     permission_classes = [IsApiClient]
 
+    @api_docs.server_member_lookup
     @extend_schema(
         parameters=[ServerMemberLookupInput],
         responses={200: ServerMemberSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
-        tags=["server"],
     )
     def get(self, request):
         query = ServerMemberLookupInput(data=request.query_params.dict())

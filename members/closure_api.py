@@ -5,20 +5,22 @@ Apart from ``members.api`` so that the members app's own endpoints import nothin
 """
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty.api import docs
 from loyalty.api.idempotency import idempotent
 from loyalty.api.serializers import ErrorSerializer, JsonBooleanField, StrictSerializer
 from members.closure import member_close
+from members.exceptions import OrderInProgress, RechargePending, RedemptionInProgress, StoredValueRemaining
 
 
 class CloseAccountOutput(serializers.Serializer):
     closed_at = serializers.DateTimeField()
-    points_forfeited = serializers.IntegerField(help_text="Points taken away with the account.")
-    coupons_voided = serializers.IntegerField(help_text="Unused coupons voided with the account.")
+    points_forfeited = serializers.IntegerField(help_text="随账户作废的积分。")
+    coupons_voided = serializers.IntegerField(help_text="随账户作废的未使用优惠券张数。")
 
 
 @extend_schema_field({"type": "boolean", "enum": [True]})
@@ -36,7 +38,7 @@ class ConfirmationField(JsonBooleanField):
 
 
 class CloseAccountInput(StrictSerializer):
-    confirm = ConfirmationField(help_text="Must be true: closing the account cannot be undone.")
+    confirm = ConfirmationField(help_text="必须为 true：注销不可撤销。")
 
 
 class CloseAccountView(APIView):
@@ -47,14 +49,45 @@ class CloseAccountView(APIView):
     cannot be undone, so the body must say ``{"confirm": true}``.
     """
 
+    @docs.operation(
+        tag=docs.ME,
+        summary="注销账户",
+        description="""
+会员自助注销（不可撤销，请求体必须是 `{"confirm": true}`）。注销后：可用积分与未使用的优惠券作废，
+会员卡收回，个人资料（手机号、昵称、头像、生日）清除，所有登录会话失效；同一微信用户以后再登录
+是一个新会员。
+
+以下情况拒绝注销（409，不做任何修改）：储值余额（本金或赠送金）不为零（`details` 给出
+`principal_fen`、`bonus_fen`，需先用完或由商家退款）；有待支付的充值、付费卡购买、订单，或待支付、
+待发货的积分商城兑换。
+""",
+        idempotency_key=True,
+        money=True,
+        errors=[
+            StoredValueRemaining,
+            RechargePending,
+            # membership's own exception, which this module (members app) may not import
+            (409, "card_purchase_pending", "有一笔会员卡购买正在等待支付"),
+            OrderInProgress,
+            RedemptionInProgress,
+        ],
+        examples=[
+            docs.request_example({"confirm": True}),
+            docs.response_example(
+                {"closed_at": "2026-12-05T10:30:00+08:00", "points_forfeited": 1280, "coupons_voided": 2}
+            ),
+        ],
+    )
     @extend_schema(
         request=CloseAccountInput,
         responses={
             200: CloseAccountOutput,
-            409: OpenApiResponse(ErrorSerializer, description="stored_value_remaining, recharge_pending"),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="尚有储值或未了结的单据（stored_value_remaining、recharge_pending、"
+                "card_purchase_pending、order_in_progress、redemption_in_progress）",
+            ),
         },
-        parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
-        tags=["me"],
     )
     @idempotent
     def post(self, request):

@@ -8,7 +8,12 @@ class MemberTokenScheme(OpenApiAuthenticationExtension):
     name = "memberToken"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer"}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "会员 token：`POST /api/v1/auth/wechat-login` 返回的 `token`，"
+            "以 `Authorization: Bearer <token>` 发送。",
+        }
 
 
 class ServerSignatureScheme(OpenApiAuthenticationExtension):
@@ -20,5 +25,6 @@ class ServerSignatureScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "X-Signature",
-            "description": "HMAC-SHA256; also send X-Api-Key, X-Timestamp, X-Nonce (see README).",
+            "description": "服务端签名：HMAC-SHA256，与 `X-Api-Key`、`X-Timestamp`、`X-Nonce` 一起发送"
+            "（算法见文档首页“服务端签名”）。",
         }

@@ -1,7 +1,7 @@
 """Member-facing API of the membership programme: tier, cards, benefits, member days."""
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -14,7 +14,7 @@ from loyalty.api.serializers import (
     ErrorSerializer,
     StrictSerializer,
 )
-from membership import selectors
+from membership import api_docs, selectors
 from membership.benefits import member_benefits
 from membership.cards import card_claim, card_purchase_create, card_trial, member_card_rows
 from membership.exceptions import CardPurchaseNotFound
@@ -31,30 +31,27 @@ class TierSerializer(serializers.Serializer):
     level = serializers.IntegerField()
     name = serializers.CharField()
     growth_threshold = serializers.IntegerField()
-    discount_bp = serializers.IntegerField(help_text="Basis points off (500 = 5% off).")
+    discount_bp = serializers.IntegerField(help_text="折扣基点（500 即减 5%，95 折）。")
     points_multiplier = serializers.DecimalField(max_digits=5, decimal_places=2)
     free_shipping = serializers.BooleanField()
 
 
 class TierProgressSerializer(serializers.Serializer):
     tier = TierSerializer(allow_null=True)
-    window_growth = serializers.IntegerField(help_text="Growth value counted in the rolling window.")
+    window_growth = serializers.IntegerField(help_text="滚动窗口内的成长值。")
     window_months = serializers.IntegerField()
-    growth_total = serializers.IntegerField(help_text="Lifetime growth value.")
-    paid_total_fen = serializers.IntegerField(help_text="Cumulative paid spend, net of refunds.")
+    growth_total = serializers.IntegerField(help_text="累计成长值。")
+    paid_total_fen = serializers.IntegerField(help_text="累计实付（已扣除退款），单位分。")
     completed_orders = serializers.IntegerField()
-    protected_until = serializers.DateTimeField(allow_null=True, help_text="No downgrade before this time.")
+    protected_until = serializers.DateTimeField(allow_null=True, help_text="此时间之前不会降级。")
     next_tier = TierSerializer(allow_null=True)
-    growth_needed = serializers.IntegerField(
-        help_text="Growth value still needed for the next tier (0 at the top)."
-    )
+    growth_needed = serializers.IntegerField(help_text="升到下一等级还差的成长值（已是最高级为 0）。")
     tiers = TierSerializer(many=True)
 
 
 class MyTierView(APIView):
-    @extend_schema(
-        responses=TierProgressSerializer, tags=["membership"], summary="My tier and progress to the next"
-    )
+    @api_docs.tier
+    @extend_schema(responses=TierProgressSerializer)
     def get(self, request):
         return Response(TierProgressSerializer(selectors.tier_progress(member_id=request.user.pk)).data)
 
@@ -70,7 +67,7 @@ class MyTierHistoryView(ListAPIView):
     serializer_class = TierChangeSerializer
     pagination_class = HistoryCursorPagination
 
-    @extend_schema(tags=["membership"], summary="My tier changes, newest first")
+    @api_docs.tier_history
     def get(self, request, *args, **kwargs):
         PageQuery(data=request.query_params.dict()).is_valid(raise_exception=True)
         return super().get(request, *args, **kwargs)
@@ -82,15 +79,17 @@ class MyTierHistoryView(ListAPIView):
 class CardTypeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
-    kind = serializers.CharField(help_text="free | conditional | paid")
+    kind = serializers.CharField(help_text="free 免费 | conditional 条件卡 | paid 付费卡")
     description = serializers.CharField()
-    validity = serializers.CharField(help_text="permanent | days | range")
+    validity = serializers.CharField(help_text="permanent 永久 | days 领取后若干天 | range 固定时段")
     valid_days = serializers.IntegerField()
     valid_from = serializers.DateTimeField(allow_null=True)
     valid_until = serializers.DateTimeField(allow_null=True)
-    condition = serializers.CharField(help_text="paid_spend | orders | points (conditional cards)")
+    condition = serializers.CharField(
+        help_text="条件卡的条件：paid_spend 累计实付 | orders 订单数 | points 积分"
+    )
     condition_threshold = serializers.IntegerField()
-    period = serializers.CharField(help_text="month | quarter | year (paid cards)")
+    period = serializers.CharField(help_text="付费卡的周期：month 月 | quarter 季 | year 年")
     price_fen = serializers.IntegerField()
     trial_days = serializers.IntegerField()
     discount_bp = serializers.IntegerField()
@@ -107,7 +106,7 @@ class CardSerializer(serializers.Serializer):
     status = serializers.CharField()
     source = serializers.CharField()
     valid_from = serializers.DateTimeField()
-    valid_until = serializers.DateTimeField(allow_null=True, help_text="Empty: permanent.")
+    valid_until = serializers.DateTimeField(allow_null=True, help_text="为空表示永久有效。")
     is_valid = serializers.SerializerMethodField()
     channel = serializers.CharField()
 
@@ -116,7 +115,8 @@ class CardSerializer(serializers.Serializer):
 
 
 class MyCardsView(APIView):
-    @extend_schema(responses=CardSerializer(many=True), tags=["membership"], summary="My membership cards")
+    @api_docs.cards
+    @extend_schema(responses=CardSerializer(many=True))
     def get(self, request):
         return Response(CardSerializer(member_card_rows(member_id=request.user.pk), many=True).data)
 
@@ -126,26 +126,33 @@ class CardOfferSerializer(serializers.Serializer):
     held = serializers.BooleanField()
     can_claim = serializers.BooleanField()
     can_buy = serializers.BooleanField()
-    can_try = serializers.BooleanField(help_text="A free trial is available to me.")
-    progress = serializers.IntegerField(
-        allow_null=True, help_text="Conditional cards: my progress to the threshold."
-    )
+    can_try = serializers.BooleanField(help_text="我可以免费试用。")
+    progress = serializers.IntegerField(allow_null=True, help_text="条件卡：我当前的进度（与门槛同单位）。")
 
 
 class CardOffersView(APIView):
-    @extend_schema(
-        responses=CardOfferSerializer(many=True),
-        tags=["membership"],
-        summary="Cards I can claim, try or buy now",
-    )
+    @api_docs.card_offers
+    @extend_schema(responses=CardOfferSerializer(many=True))
     def get(self, request):
         return Response(CardOfferSerializer(selectors.card_offers(member_id=request.user.pk), many=True).data)
 
 
 class CardClaimInput(StrictSerializer):
     card_type_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    channel = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
-    staff = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    channel = serializers.CharField(
+        max_length=64,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="领卡渠道（取自链接或二维码）。",
+    )
+    staff = serializers.CharField(
+        max_length=64,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="推荐店员（取自链接或二维码）。",
+    )
 
 
 _CARD_WRITE_RESPONSES = {
@@ -154,16 +161,13 @@ _CARD_WRITE_RESPONSES = {
     404: ErrorSerializer,
     409: ErrorSerializer,
 }
-_IDEMPOTENCY = [OpenApiParameter("Idempotency-Key", location="header", required=True)]
 
 
 class CardClaimView(APIView):
+    @api_docs.card_claim
     @extend_schema(
         request=CardClaimInput,
         responses=_CARD_WRITE_RESPONSES,
-        parameters=_IDEMPOTENCY,
-        tags=["membership"],
-        summary="Claim a free card (or a conditional one I qualify for); channel/staff come from the link or QR",
     )
     @idempotent
     def post(self, request):
@@ -178,12 +182,10 @@ class CardTrialInput(StrictSerializer):
 
 
 class CardTrialView(APIView):
+    @api_docs.card_trial
     @extend_schema(
         request=CardTrialInput,
         responses=_CARD_WRITE_RESPONSES,
-        parameters=_IDEMPOTENCY,
-        tags=["membership"],
-        summary="Start the free trial of a paid card (once per member)",
     )
     @idempotent
     def post(self, request):
@@ -199,7 +201,7 @@ class CardPurchaseSerializer(serializers.Serializer):
     card_id = serializers.IntegerField(allow_null=True)
     period = serializers.CharField()
     amount_fen = serializers.IntegerField()
-    status = serializers.CharField(help_text="created | paid | closed | refunded")
+    status = serializers.CharField(help_text="created 待支付 | paid 已支付 | closed 已关闭 | refunded 已退款")
     out_trade_no = serializers.CharField()
     period_start = serializers.DateTimeField(allow_null=True)
     period_end = serializers.DateTimeField(allow_null=True)
@@ -207,6 +209,7 @@ class CardPurchaseSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+@extend_schema_serializer(description="微信支付参数：原样传给 wx.requestPayment。")
 class CardPaymentParamsSerializer(serializers.Serializer):
     appId = serializers.CharField()  # noqa: N815 - wx.requestPayment's own names
     timeStamp = serializers.CharField()  # noqa: N815
@@ -226,6 +229,7 @@ class CardPurchaseInput(StrictSerializer):
 
 
 class CardPurchasesView(APIView):
+    @api_docs.card_purchase
     @extend_schema(
         request=CardPurchaseInput,
         responses={
@@ -235,9 +239,6 @@ class CardPurchasesView(APIView):
             409: ErrorSerializer,
             503: ErrorSerializer,
         },
-        parameters=_IDEMPOTENCY,
-        tags=["membership"],
-        summary="Buy or renew a paid card: returns the purchase and the wx.requestPayment parameters",
     )
     @idempotent(after_commit=with_payment_params("purchase"))
     def post(self, request):
@@ -252,7 +253,8 @@ class CardPurchasesView(APIView):
 
 
 class CardPurchaseDetailView(APIView):
-    @extend_schema(responses={200: CardPurchaseSerializer, 404: ErrorSerializer}, tags=["membership"])
+    @api_docs.card_purchase_detail
+    @extend_schema(responses={200: CardPurchaseSerializer, 404: ErrorSerializer})
     def get(self, request, pk):
         """One of my card purchases; one still awaiting payment is checked with the provider first."""
         purchase = CardPurchase.objects.filter(member_id=request.user.pk, pk=pk).first()
@@ -268,14 +270,15 @@ class CardPurchaseDetailView(APIView):
 
 
 class BenefitsSerializer(serializers.Serializer):
-    discount_bp = serializers.IntegerField(help_text="Basis points off the price now (500 = 5% off).")
+    discount_bp = serializers.IntegerField(help_text="此刻的折扣基点（500 即减 5%）。")
     free_shipping = serializers.BooleanField()
-    points_multiplier = serializers.CharField(help_text="Exact fraction, e.g. '3' or '3/2'.")
+    points_multiplier = serializers.CharField(help_text="积分倍数，精确分数，如 '3' 或 '3/2'。")
     sources = serializers.DictField(child=serializers.CharField())
 
 
 class MyBenefitsView(APIView):
-    @extend_schema(responses=BenefitsSerializer, tags=["membership"], summary="What I get right now")
+    @api_docs.benefits
+    @extend_schema(responses=BenefitsSerializer)
     def get(self, request):
         b = member_benefits(member_id=request.user.pk, at=timezone.now())
         return Response(
@@ -298,7 +301,7 @@ class MemberDayOccurrenceSerializer(serializers.Serializer):
     )
     extra_discount_bp = serializers.IntegerField(source="member_day.extra_discount_bp")
     starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField(help_text="For the countdown.")
+    ends_at = serializers.DateTimeField(help_text="结束时间，用于倒计时。")
 
 
 class MemberDaysSerializer(serializers.Serializer):
@@ -307,9 +310,8 @@ class MemberDaysSerializer(serializers.Serializer):
 
 
 class MemberDaysView(APIView):
-    @extend_schema(
-        responses=MemberDaysSerializer, tags=["membership"], summary="Member days on now and coming up"
-    )
+    @api_docs.member_days
+    @extend_schema(responses=MemberDaysSerializer)
     def get(self, request):
         active, upcoming = member_days_schedule(now=timezone.now())
         return Response(MemberDaysSerializer({"active": active, "upcoming": upcoming}).data)

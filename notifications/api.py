@@ -1,16 +1,17 @@
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty.api import docs
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PageQuery
 from loyalty.api.serializers import ErrorSerializer, StrictSerializer
 from loyalty.api.views import NoInputMixin
 from loyalty.errors import NotFound
-from notifications import services
+from notifications import api_docs, services
 from notifications.models import Notification, WechatTemplate
 
 
@@ -28,7 +29,7 @@ class NotificationsView(ListAPIView):
 
     serializer_class = NotificationSerializer
 
-    @extend_schema(tags=["me"])
+    @api_docs.notifications
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -38,7 +39,8 @@ class NotificationsView(ListAPIView):
 
 
 class MarkReadView(NoInputMixin, APIView):
-    @extend_schema(request=None, responses={204: None}, tags=["me"])
+    @api_docs.mark_read
+    @extend_schema(request=None, responses={204: docs.NO_CONTENT})
     def post(self, request, pk):
         if not Notification.objects.filter(pk=pk, member_id=request.user.pk).exists():
             raise NotFound()
@@ -50,9 +52,9 @@ class MarkReadView(NoInputMixin, APIView):
 
 
 class SubscriptionSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="The kind of reminder the template carries.")
-    template_id = serializers.CharField(help_text="Pass to wx.requestSubscribeMessage({tmplIds}).")
-    credits = serializers.IntegerField(help_text="Messages of this template we may still send me.")
+    kind = serializers.CharField(help_text="该模板承载的提醒类型。")
+    template_id = serializers.CharField(help_text="传给 wx.requestSubscribeMessage({tmplIds}) 的模板 id。")
+    credits = serializers.IntegerField(help_text="服务端还可以给我发送该模板消息的次数。")
 
 
 class SubscriptionListSerializer(serializers.Serializer):
@@ -61,9 +63,11 @@ class SubscriptionListSerializer(serializers.Serializer):
 
 class SubscriptionReportInput(StrictSerializer):
     results = serializers.DictField(
-        child=serializers.ChoiceField(choices=["accept", "reject", "ban", "filter"]),
+        child=serializers.ChoiceField(
+            choices=[("accept", "允许"), ("reject", "拒绝"), ("ban", "已被封禁"), ("filter", "被过滤")]
+        ),
         allow_empty=False,
-        help_text='wx.requestSubscribeMessage\'s answer per template id, e.g. {"tmplId": "accept"}.',
+        help_text='wx.requestSubscribeMessage 的回调结果，按模板 id 给出，如 {"tmplId": "accept"}。',
     )
 
     def validate_results(self, value):
@@ -94,20 +98,19 @@ def _subscriptions(member_id: int, template_ids: list[str] | None = None) -> dic
 class SubscriptionsView(APIView):
     """The subscription messages the mini-program may ask me for, and my answers to wx.requestSubscribeMessage."""
 
-    @extend_schema(responses=SubscriptionListSerializer, tags=["me"])
+    @api_docs.subscriptions
+    @extend_schema(responses=SubscriptionListSerializer)
     def get(self, request):
         return Response(SubscriptionListSerializer(_subscriptions(request.user.pk)).data)
 
+    @api_docs.subscriptions_report
     @extend_schema(
         request=SubscriptionReportInput,
         responses={
             200: SubscriptionListSerializer,
             400: ErrorSerializer,
-            409: OpenApiResponse(ErrorSerializer, description="idempotency_conflict"),
+            409: OpenApiResponse(ErrorSerializer, description="幂等键冲突（idempotency_conflict）"),
         },
-        parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
-        tags=["me"],
-        summary="Report wx.requestSubscribeMessage results (each accept is one message we may send)",
     )
     @idempotent
     def post(self, request):

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from loyalty.api.serializers import MAX_ID, ErrorSerializer, StrictSerializer
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from loyalty.api.views import NoInputMixin
-from orders import rows, selectors, services
+from orders import api_docs, rows, selectors, services
 from orders.exceptions import OrderNotFound
 from orders.models import Order, OrderEvent, OrderLine, Refund, RefundLine
 from orders.quote import MAX_LINES, BasketInput, LineInput, compute_quote
@@ -25,28 +25,28 @@ FEN = {"min_value": 0, "max_value": 10**12}
 
 
 class LineInputSerializer(StrictSerializer):
-    sku = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=120)
-    category = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
-    unit_price_fen = serializers.IntegerField(min_value=1, max_value=10**12)
-    quantity = serializers.IntegerField(min_value=1, max_value=10**6)
+    sku = serializers.CharField(max_length=64, help_text="商品编码（SKU）。")
+    name = serializers.CharField(max_length=120, help_text="商品名称。")
+    category = serializers.CharField(
+        max_length=64, required=False, default="", allow_blank=True, help_text="品类，用于优惠券适用范围。"
+    )
+    unit_price_fen = serializers.IntegerField(min_value=1, max_value=10**12, help_text="单价，单位分。")
+    quantity = serializers.IntegerField(min_value=1, max_value=10**6, help_text="件数。")
 
 
 class BasketSerializer(StrictSerializer):
     lines = LineInputSerializer(many=True, allow_empty=False, max_length=200)
-    shipping_fen = serializers.IntegerField(default=0, **FEN)
+    shipping_fen = serializers.IntegerField(default=0, help_text="运费，单位分。", **FEN)
     coupon_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         allow_null=True,
         required=False,
         default=None,
         max_length=10,
-        help_text="Coupons the member chose; omitted or null = the best ones; [] = none.",
+        help_text="会员选的券：不传或 null 自动选最优组合；[] 不用券。",
     )
-    points = serializers.IntegerField(default=0, help_text="Points to use as money off (积分抵现).", **FEN)
-    stored_value_fen = serializers.IntegerField(
-        default=0, help_text="Pay this much with stored value.", **FEN
-    )
+    points = serializers.IntegerField(default=0, help_text="要抵现的积分（积分抵现）。", **FEN)
+    stored_value_fen = serializers.IntegerField(default=0, help_text="要用储值支付的金额，单位分。", **FEN)
 
     def basket(self) -> BasketInput:
         data = self.validated_data
@@ -60,14 +60,12 @@ class BasketSerializer(StrictSerializer):
 
 
 class ServerQuoteInput(BasketSerializer):
-    member_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    member_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="会员 id。")
 
 
 class CommitInput(ServerQuoteInput):
-    order_no = serializers.CharField(max_length=64)
-    quote_hash = serializers.CharField(
-        max_length=64, help_text="The fingerprint of the quote shown to the member."
-    )
+    order_no = serializers.CharField(max_length=64, help_text="商户订单号，下单的幂等键。")
+    quote_hash = serializers.CharField(max_length=64, help_text="给会员看的那次报价的 fingerprint。")
 
 
 class QuoteLineSerializer(serializers.Serializer):
@@ -103,7 +101,7 @@ class QuoteSerializer(serializers.Serializer):
     benefit_discount_fen = serializers.IntegerField()
     benefit_sources = serializers.DictField(child=serializers.CharField())
     points_multiplier = serializers.CharField(
-        help_text="Exact fraction (e.g. '3/2'): the order earns purchase points at it when it completes."
+        help_text="积分倍数，精确分数（如 '3/2'）：订单完成时按此倍数发放消费积分。"
     )
     coupon_ids = serializers.ListField(child=serializers.IntegerField())
     coupon_discount_fen = serializers.IntegerField()
@@ -113,15 +111,13 @@ class QuoteSerializer(serializers.Serializer):
     stored_value_fen = serializers.IntegerField()
     shipping_stored_value_fen = serializers.IntegerField()
     shipping_cash_fen = serializers.IntegerField()
-    cash_fen = serializers.IntegerField(help_text="What the merchant collects.")
-    points_estimate = serializers.IntegerField(
-        help_text="Purchase points the order earns when it completes (before any earning cap)."
-    )
+    cash_fen = serializers.IntegerField(help_text="需另付的现金（商户收取），单位分。")
+    points_estimate = serializers.IntegerField(help_text="订单完成后预计获得的消费积分（未计入上限）。")
     points_balance = serializers.IntegerField()
-    points_max = serializers.IntegerField(help_text="The most points this basket may use.")
+    points_max = serializers.IntegerField(help_text="本单最多可用的积分。")
     stored_value_balance_fen = serializers.IntegerField()
     coupon_evaluations = CouponEvaluationSerializer(many=True)
-    fingerprint = serializers.CharField(help_text="Send it back as quote_hash when committing.")
+    fingerprint = serializers.CharField(help_text="报价指纹，下单时作为 quote_hash 传入。")
 
 
 class OrderLineSerializer(serializers.ModelSerializer):
@@ -264,10 +260,9 @@ def _order_response(result, created_status=200):
 class MemberQuoteView(APIView):
     """Price my basket: member discount, coupons, points deduction, stored value, cash. Writes nothing."""
 
+    @api_docs.member_quote
     @extend_schema(
-        request=BasketSerializer,
-        responses={200: QuoteSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
-        tags=["checkout"],
+        request=BasketSerializer, responses={200: QuoteSerializer, 400: ErrorSerializer, 409: ErrorSerializer}
     )
     def post(self, request):
         data = BasketSerializer(data=request.data)
@@ -279,7 +274,7 @@ class MemberQuoteView(APIView):
 class MyOrdersView(ListAPIView):
     serializer_class = OrderSerializer
 
-    @extend_schema(tags=["checkout"], summary="My orders, newest first")
+    @api_docs.my_orders
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -288,7 +283,8 @@ class MyOrdersView(ListAPIView):
 
 
 class MyOrderView(APIView):
-    @extend_schema(responses={200: OrderDetailSerializer, 404: ErrorSerializer}, tags=["checkout"])
+    @api_docs.my_order
+    @extend_schema(responses={200: OrderDetailSerializer, 404: ErrorSerializer})
     def get(self, request, order_no):
         order = selectors.order_detail(order_no=order_no, member_id=request.user.pk)
         if order is None:
@@ -305,6 +301,7 @@ class ServerView(APIView):
 
 
 class ServerQuoteView(ServerView):
+    @api_docs.server_quote
     @extend_schema(
         request=ServerQuoteInput,
         responses={
@@ -314,7 +311,6 @@ class ServerQuoteView(ServerView):
             404: ErrorSerializer,
             409: ErrorSerializer,
         },
-        tags=["server"],
     )
     def post(self, request):
         data = ServerQuoteInput(data=request.data)
@@ -324,6 +320,7 @@ class ServerQuoteView(ServerView):
 
 
 class ServerCommitView(ServerView):
+    @api_docs.server_commit
     @extend_schema(
         request=CommitInput,
         responses={
@@ -334,8 +331,6 @@ class ServerCommitView(ServerView):
             404: ErrorSerializer,
             409: ErrorSerializer,
         },
-        tags=["server"],
-        summary="Commit a quote: lock coupons, spend points, debit stored value (idempotent by order_no)",
     )
     def post(self, request):
         data = CommitInput(data=request.data)
@@ -350,9 +345,8 @@ class ServerCommitView(ServerView):
 
 
 class ServerOrderView(ServerView):
-    @extend_schema(
-        responses={200: OrderDetailSerializer, 401: ErrorSerializer, 404: ErrorSerializer}, tags=["server"]
-    )
+    @api_docs.server_order
+    @extend_schema(responses={200: OrderDetailSerializer, 401: ErrorSerializer, 404: ErrorSerializer})
     def get(self, request, order_no):
         order = selectors.order_detail(order_no=order_no)
         if order is None:
@@ -361,10 +355,13 @@ class ServerOrderView(ServerView):
 
 
 class CancelInput(StrictSerializer):
-    reason = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    reason = serializers.CharField(
+        max_length=64, required=False, default="", allow_blank=True, help_text="取消原因（可选）。"
+    )
 
 
 class ServerCancelView(ServerView):
+    @api_docs.server_cancel
     @extend_schema(
         request=CancelInput,
         responses={
@@ -373,8 +370,6 @@ class ServerCancelView(ServerView):
             404: ErrorSerializer,
             409: ErrorSerializer,
         },
-        tags=["server"],
-        summary="Cancel an unpaid order: release its coupons, points and stored value",
     )
     def post(self, request, order_no):
         data = CancelInput(data=request.data)
@@ -383,6 +378,7 @@ class ServerCancelView(ServerView):
 
 
 class ServerCompleteView(NoInputMixin, ServerView):
+    @api_docs.server_complete
     @extend_schema(
         request=None,
         responses={
@@ -391,26 +387,24 @@ class ServerCompleteView(NoInputMixin, ServerView):
             404: ErrorSerializer,
             409: ErrorSerializer,
         },
-        tags=["server"],
-        summary="The order is paid and fulfilled: earn points, count it for membership (once)",
     )
     def post(self, request, order_no):
         return _order_response(services.order_complete(order_no=order_no))
 
 
 class RefundLineInput(StrictSerializer):
-    line_no = serializers.IntegerField(min_value=1, max_value=MAX_LINES)
-    quantity = serializers.IntegerField(min_value=1, max_value=10**6)
+    line_no = serializers.IntegerField(min_value=1, max_value=MAX_LINES, help_text="订单行号。")
+    quantity = serializers.IntegerField(min_value=1, max_value=10**6, help_text="退货件数。")
 
 
 class RefundInput(StrictSerializer):
-    refund_no = serializers.CharField(max_length=64)
+    refund_no = serializers.CharField(max_length=64, help_text="商户退款单号，退款的幂等键。")
     lines = RefundLineInput(
         many=True,
         required=False,
         allow_empty=False,
         max_length=MAX_LINES,
-        help_text="Omit to refund everything that remains.",
+        help_text="要退的行与件数；不传则退掉剩余的全部。",
     )
 
 
@@ -426,6 +420,7 @@ class RefundResultSerializer(RefundSerializer):
 
 
 class ServerRefundView(ServerView):
+    @api_docs.server_refund
     @extend_schema(
         request=RefundInput,
         responses={
@@ -436,8 +431,6 @@ class ServerRefundView(ServerView):
             404: ErrorSerializer,
             409: ErrorSerializer,
         },
-        tags=["server"],
-        summary="Refund all or some units of some lines (idempotent by refund_no)",
     )
     def post(self, request, order_no):
         data = RefundInput(data=request.data)

@@ -2,15 +2,16 @@
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty.api import docs
 from loyalty.api.serializers import ErrorSerializer
 from loyalty.api.views import NoInputMixin
-from payments import services
+from payments import api_docs, services
 from payments.exceptions import PaymentNotFound
 
 
@@ -26,18 +27,18 @@ class WechatNotifyView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
+    @api_docs.wechat_notify
     @extend_schema(
         auth=[],
         request={"application/json": dict},
-        responses={204: None, 400: ErrorSerializer, 401: ErrorSerializer},
-        tags=["payments"],
-        summary="WeChat Pay notification (signed by WeChat; not for the mini-program)",
+        responses={204: docs.NO_CONTENT, 400: ErrorSerializer, 401: ErrorSerializer},
     )
     def post(self, request):
         services.payment_handle_notification(headers=request.headers, body=request.body)
         return Response(status=204)
 
 
+@extend_schema_serializer(description="微信支付参数：原样传给 wx.requestPayment。")
 class PaymentParamsSerializer(serializers.Serializer):
     """Pass these to wx.requestPayment unchanged."""
 
@@ -86,6 +87,7 @@ class PrepayView(NoInputMixin, APIView):
     409 ``payment_not_pending`` once paid, closed or expired.
     """
 
+    @api_docs.prepay
     @extend_schema(
         request=None,
         responses={
@@ -94,8 +96,6 @@ class PrepayView(NoInputMixin, APIView):
             409: ErrorSerializer,
             503: ErrorSerializer,
         },
-        tags=["payments"],
-        summary="Pay an order awaiting payment: the wx.requestPayment parameters",
     )
     def post(self, request, out_trade_no):
         return Response(services.payment_prepay(payment=_mine(request, out_trade_no)))
@@ -109,10 +109,10 @@ class SimulatePayView(NoInputMixin, APIView):
     real provider.
     """
 
+    @api_docs.simulate_pay
     @extend_schema(
         request=None,
-        responses={204: None, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
-        tags=["payments"],
+        responses={204: docs.NO_CONTENT, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
     )
     def post(self, request, out_trade_no):
         services.payment_simulate_pay(payment=_mine(request, out_trade_no))

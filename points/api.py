@@ -12,20 +12,19 @@ from loyalty.api.pagination import PageQuery
 from loyalty.api.serializers import ErrorSerializer, StrictQuerySerializer
 from loyalty.api.throttling import ScopedThrottle
 from loyalty.api.views import NoInputMixin
-from points import earning, selectors
+from points import api_docs, earning, selectors
 from points.models import EntryKind, PointsEntry
 
 
 class BalanceSerializer(serializers.Serializer):
-    balance = serializers.IntegerField(
-        help_text="Usable points (a negative value is a debt from a clawback)."
-    )
-    expiring_points = serializers.IntegerField(help_text="Points in the batch that expires first.")
-    expiring_at = serializers.DateTimeField(allow_null=True, help_text="When that batch is gone.")
+    balance = serializers.IntegerField(help_text="可用积分（负数表示退款追回后欠下的积分）。")
+    expiring_points = serializers.IntegerField(help_text="最先过期的那一批积分的数量。")
+    expiring_at = serializers.DateTimeField(allow_null=True, help_text="那一批积分的过期时间。")
 
 
 class BalanceView(APIView):
-    @extend_schema(responses=BalanceSerializer, tags=["points"])
+    @api_docs.balance
+    @extend_schema(responses=BalanceSerializer)
     def get(self, request):
         return Response(BalanceSerializer(selectors.points_balance(member_id=request.user.pk)).data)
 
@@ -48,10 +47,12 @@ class EntriesView(ListAPIView):
 
     serializer_class = EntrySerializer
 
+    @api_docs.entries
     @extend_schema(
-        parameters=[OpenApiParameter("kind", enum=EntryKind.values, required=False)],
+        parameters=[
+            OpenApiParameter("kind", enum=EntryKind.values, required=False, description="按类型过滤。")
+        ],
         responses={200: EntrySerializer(many=True), 400: ErrorSerializer},
-        tags=["points"],
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -75,6 +76,7 @@ class CheckInView(NoInputMixin, APIView):
     throttle_classes = [ScopedThrottle]
     throttle_scope = "check_in"  # CHECK_IN_THROTTLE_RATE, per member
 
+    @api_docs.check_in
     @extend_schema(
         request=None,
         responses={
@@ -83,7 +85,6 @@ class CheckInView(NoInputMixin, APIView):
             403: ErrorSerializer,
             429: ErrorSerializer,
         },
-        tags=["points"],
     )
     def post(self, request):
         result = earning.points_check_in(member_id=request.user.pk)
@@ -100,7 +101,7 @@ class CalendarQuery(StrictQuerySerializer):
     month = serializers.RegexField(
         r"^(19|20)\d{2}-(0[1-9]|1[0-2])$",
         required=False,
-        help_text="YYYY-MM (1900–2099); default this month.",
+        help_text="月份 YYYY-MM（1900–2099），默认本月。",
     )
 
 
@@ -118,9 +119,8 @@ class CalendarSerializer(serializers.Serializer):
 
 
 class CheckInCalendarView(APIView):
-    @extend_schema(
-        parameters=[CalendarQuery], responses={200: CalendarSerializer, 400: ErrorSerializer}, tags=["points"]
-    )
+    @api_docs.calendar
+    @extend_schema(parameters=[CalendarQuery], responses={200: CalendarSerializer, 400: ErrorSerializer})
     def get(self, request):
         query = CalendarQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)

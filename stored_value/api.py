@@ -12,20 +12,21 @@ from loyalty.api.serializers import MAX_ID, ErrorSerializer, StrictSerializer
 from payments import services as payments
 from payments.api import PaymentParamsSerializer, with_payment_params
 from payments.exceptions import PaymentUnavailable
-from stored_value import recharges, selectors
+from stored_value import api_docs, recharges, selectors
 from stored_value.exceptions import RechargeNotFound
 from stored_value.models import MAX_FEN, EntryKind, RechargePlan, RechargeStatus, RechargeTier
 
 
 class StoredValueBalanceSerializer(serializers.Serializer):
-    principal_fen = serializers.IntegerField(help_text="Paid-in money left (refundable by the merchant).")
-    bonus_fen = serializers.IntegerField(help_text="Bonus left (spendable only, never refunded).")
-    balance_fen = serializers.IntegerField(help_text="principal_fen + bonus_fen.")
-    frozen = serializers.BooleanField()
+    principal_fen = serializers.IntegerField(help_text="本金：实付充值的剩余（可由商家退款），单位分。")
+    bonus_fen = serializers.IntegerField(help_text="赠送金：充值赠送的剩余（只能消费，不退），单位分。")
+    balance_fen = serializers.IntegerField(help_text="余额 = principal_fen + bonus_fen，单位分。")
+    frozen = serializers.BooleanField(help_text="账户已冻结：不能消费或充值。")
 
 
 class BalanceView(APIView):
-    @extend_schema(responses=StoredValueBalanceSerializer, tags=["stored value"])
+    @api_docs.balance
+    @extend_schema(responses=StoredValueBalanceSerializer)
     def get(self, request):
         return Response(
             StoredValueBalanceSerializer(selectors.stored_value_balance(member_id=request.user.pk)).data
@@ -61,7 +62,8 @@ class RechargePlanSerializer(serializers.ModelSerializer):
 class PlansView(APIView):
     """The recharge plans this member can use now."""
 
-    @extend_schema(responses=RechargePlanSerializer(many=True), tags=["stored value"])
+    @api_docs.plans
+    @extend_schema(responses=RechargePlanSerializer(many=True))
     def get(self, request):
         plans = recharges.plans_available(member_id=request.user.pk)
         return Response(RechargePlanSerializer(plans, many=True).data)
@@ -82,7 +84,7 @@ class RechargeSerializer(serializers.Serializer):
 
 class RechargeInput(StrictSerializer):
     plan_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    amount_fen = serializers.IntegerField(min_value=1, max_value=MAX_FEN, help_text="Whole fen to pay.")
+    amount_fen = serializers.IntegerField(min_value=1, max_value=MAX_FEN, help_text="实付金额，整数分。")
 
 
 class RechargeCreatedSerializer(serializers.Serializer):
@@ -93,13 +95,14 @@ class RechargeCreatedSerializer(serializers.Serializer):
 class RechargesView(ListAPIView):
     serializer_class = RechargeSerializer
 
-    @extend_schema(tags=["stored value"], summary="My recharge orders, newest first")
+    @api_docs.recharges
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         return selectors.recharge_orders(member_id=self.request.user.pk)
 
+    @api_docs.recharge_create
     @extend_schema(
         request=RechargeInput,
         responses={
@@ -108,9 +111,6 @@ class RechargesView(ListAPIView):
             409: ErrorSerializer,
             503: ErrorSerializer,
         },
-        parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
-        tags=["stored value"],
-        summary="Start a recharge: returns the order and the wx.requestPayment parameters",
     )
     @idempotent(after_commit=with_payment_params("recharge"))
     def post(self, request):
@@ -122,7 +122,8 @@ class RechargesView(ListAPIView):
 
 
 class RechargeDetailView(APIView):
-    @extend_schema(responses={200: RechargeSerializer, 404: ErrorSerializer}, tags=["stored value"])
+    @api_docs.recharge_detail
+    @extend_schema(responses={200: RechargeSerializer, 404: ErrorSerializer})
     def get(self, request, pk):
         """One of my recharges; one still awaiting payment is checked with the provider first."""
         order = selectors.recharge_orders(member_id=request.user.pk).filter(pk=pk).first()
@@ -160,10 +161,12 @@ class EntriesView(ListAPIView):
 
     serializer_class = StoredValueEntrySerializer
 
+    @api_docs.entries
     @extend_schema(
-        parameters=[OpenApiParameter("kind", enum=EntryKind.values, required=False)],
+        parameters=[
+            OpenApiParameter("kind", enum=EntryKind.values, required=False, description="按类型过滤。")
+        ],
         responses={200: StoredValueEntrySerializer(many=True), 400: ErrorSerializer},
-        tags=["stored value"],
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

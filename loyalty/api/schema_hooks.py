@@ -21,9 +21,9 @@ def document_common_errors(result, generator, request, public):
             responses = operation["responses"]
             parameters = operation.get("parameters", [])
             if operation.get("security") and {} not in operation["security"]:
-                responses.setdefault("401", _error("not_authenticated / signature_invalid"))
+                responses.setdefault("401", _error("未认证或签名无效（not_authenticated / signature_*）"))
             if parameters or "requestBody" in operation or method in ("post", "put", "patch"):
-                responses.setdefault("400", _error("validation_error / malformed_request"))
+                responses.setdefault("400", _error("请求参数有误（validation_error / malformed_request 等）"))
             if any(p.get("in") == "path" or p.get("name") == "cursor" for p in parameters):
-                responses.setdefault("404", _error("not found (an unknown id, a stale cursor)"))
+                responses.setdefault("404", _error("不存在（未知的 id，或过期的分页游标）"))
     return result

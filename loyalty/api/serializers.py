@@ -15,6 +15,7 @@ import re
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 # The largest id a row can have (PostgreSQL bigint): the upper bound of every id an input accepts.
@@ -177,9 +178,10 @@ class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
         }
 
 
+@extend_schema_serializer(description="所有错误响应的格式。")
 class ErrorSerializer(serializers.Serializer):
     """The shape of every error response (for the OpenAPI schema)."""
 
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
+    code = serializers.CharField(help_text="稳定的机器可读错误码，程序据此判断。")
+    message = serializers.CharField(help_text="可直接展示给用户的说明（按 Accept-Language，默认中文）。")
+    details = serializers.DictField(help_text="补充信息；校验失败时按字段列出原因。")

@@ -250,6 +250,8 @@ def pct_text(value, reason):
 
 
 def _change(now: int, before: int):
+    if not now and not before:
+        return no_figure(_("Nothing in either period"))
     return pct_text(
         round(100 * (now - before) / before, 1) if before else None,
         _("Nothing in the previous period, no change to compute"),

@@ -82,6 +82,7 @@ class RfmRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         if f.name not in RFM_PROGRESS_FIELDS
     ]
     fields = readonly_fields
+    empty_value_display = _("None")  # no error, no starter (the nightly run): 无, not a bare dash
 
     #: The cut points' measures, in the order a score reads (R, F, M).
     CUT_POINTS = [

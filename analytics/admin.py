@@ -341,7 +341,10 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             "bonus_issued_fen": _("bonus issued"),
             "bonus_forfeited_fen": _("bonus forfeited"),
         }
-        shown = lambda key, v: format_fen(v) if key in money_keys else count_text(v)  # noqa: E731
+
+        def shown(key, value):
+            return format_fen(value) if key in money_keys else count_text(value)
+
         compare = [
             {
                 "key": key,

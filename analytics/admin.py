@@ -4,6 +4,7 @@ portrait, RFM runs with progress, segments with a live count, tags and settings.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
@@ -30,14 +31,18 @@ from analytics.models import (
     RunStatus,
     Segment,
 )
+from analytics.periods import CUSTOM, PRESETS, preset_of, preset_range
 from analytics.segments import FIELDS, validate_rules
 from loyalty.admin_tools import (
+    IsoDateInput,
     LimitedJSONAdminMixin,
     ModelAdmin,
     ReadOnlyAdminMixin,
     TabularInline,
+    count_text,
     local_time,
     money,
+    no_figure,
     rows_table,
     stream_csv,
 )
@@ -64,11 +69,20 @@ class AnalyticsSettingsAdmin(ModelAdmin):
 # --- RFM ----------------------------------------------------------------------------------------------
 
 
+#: A run's progress, shown once: in the header above its fields, which the page's poll keeps current.
+RFM_PROGRESS_FIELDS = {"status", "steps_done", "steps_total", "members_scored"}
+
+
 @admin.register(RfmRun)
 class RfmRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["id", "as_of", "window_days", "status", "members_scored", "created_by", "finished_at"]
-    readonly_fields = [f.name if f.name != "cut_points" else "cut_points_text" for f in RfmRun._meta.fields]
+    readonly_fields = [
+        f.name if f.name != "cut_points" else "cut_points_text"
+        for f in RfmRun._meta.fields
+        if f.name not in RFM_PROGRESS_FIELDS
+    ]
     fields = readonly_fields
+    empty_value_display = _("None")  # no error, no starter (the nightly run): 无, not a bare dash
 
     #: The cut points' measures, in the order a score reads (R, F, M).
     CUT_POINTS = [
@@ -86,7 +100,7 @@ class RfmRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
             if points:
                 shown = [format_fen(p) if key.endswith("_fen") else p for p in points]
                 rows.append((label, " · ".join(str(p) for p in shown)))
-        return rows_table(rows)
+        return rows_table(rows) if rows else no_figure(_("Computed when the run finishes"))
 
     change_form_template = "admin/analytics/rfmrun/change_form.html"
     change_list_template = "admin/analytics/rfmrun/change_list.html"
@@ -218,8 +232,8 @@ class SegmentAdmin(LimitedJSONAdminMixin, ModelAdmin):
 
 
 class RangeForm(forms.Form):
-    start = forms.DateField(label=_("from"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("to"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("from"), widget=IsoDateInput())
+    end = forms.DateField(label=_("to"), widget=IsoDateInput())
 
     def clean(self):
         data = super().clean()
@@ -231,15 +245,35 @@ class RangeForm(forms.Form):
         return data
 
 
-def _pct(value):
-    return "—" if value is None else f"{value}%"
+def pct_text(value, reason):
+    """A rate as ``12.5%``, or, where it cannot be computed, why (never a bare "—" nor "—%")."""
+    return no_figure(reason) if value is None else f"{value}%"
 
 
 def _change(now: int, before: int):
-    return _pct(round(100 * (now - before) / before, 1) if before else None)
+    if not now and not before:
+        return no_figure(_("Nothing in either period"))
+    return pct_text(
+        round(100 * (now - before) / before, 1) if before else None,
+        _("Nothing in the previous period, no change to compute"),
+    )
 
 
-REPORTS = ["daily", "monthly", "attribution", "coupons", "uplift", "liabilities", "rfm"]
+def yuan(fen: int) -> str:
+    """Fen as yuan for a CSV cell, ``165000`` → ``1650.00`` (a number a spreadsheet adds up)."""
+    return str((Decimal(int(fen)) / 100).quantize(Decimal("0.01")))
+
+
+#: The reports one can download, by the ``export`` query value: their names (the file's and the link's).
+REPORTS = {
+    "daily": _("daily figures"),
+    "monthly": _("monthly repurchase and cohorts"),
+    "attribution": _("channel attribution"),
+    "coupons": _("coupon use"),
+    "uplift": _("member-day uplift"),
+    "liabilities": _("liabilities"),
+    "rfm": _("RFM segments"),
+}
 
 
 @admin.register(DailyMetrics)
@@ -264,13 +298,26 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             messages.error(request, _("Choose a valid date range."))
         return redirect(reverse("admin:analytics_dailymetrics_changelist") + "?" + request.POST.urlencode())
 
+    @staticmethod
+    def chosen_range(request, today):
+        """The range asked for and its preset: a preset (``?period=last_month``), else the dates given (named
+        by the preset they equal, else custom), else the last 90 days."""
+        period = request.GET.get("period")
+        if period in dict(PRESETS):
+            start, end = preset_range(period, today=today)
+            return RangeForm({"start": start, "end": end}), start, end, period
+        start, end = selectors.date_range_default()
+        form = RangeForm(request.GET if "start" in request.GET else {"start": start, "end": end})
+        if not form.is_valid():
+            return form, start, end, CUSTOM
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        return form, start, end, preset_of(start, end, today=today)
+
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        start, end = selectors.date_range_default()
-        form = RangeForm(request.GET or {"start": start, "end": end})
-        if form.is_valid():
-            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        today = selectors.local_today()
+        form, start, end, active = self.chosen_range(request, today)
         days = (end - start).days + 1
         prev_end = start - timedelta(days=1)
         prev_start = prev_end - timedelta(days=days - 1)
@@ -294,18 +341,37 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             "bonus_issued_fen": _("bonus issued"),
             "bonus_forfeited_fen": _("bonus forfeited"),
         }
+
+        def shown(key, value):
+            return format_fen(value) if key in money_keys else count_text(value)
+
         compare = [
             {
                 "key": key,
                 "label": label,
-                "now": format_fen(now_totals[key]) if key in money_keys else now_totals[key],
-                "before": format_fen(before[key]) if key in money_keys else before[key],
+                "value": now_totals[key],
+                "now": shown(key, now_totals[key]),
+                "before": shown(key, before[key]),
                 "change": _change(now_totals[key], before[key]),
             }
             for key, label in labels.items()
         ]
         daily = selectors.daily_rows(start=start, end=end)
-        monthly = selectors.monthly_rows(start=start, end=end)
+        monthly = [
+            {
+                **m,
+                "buyers_text": count_text(m["buyers"]),
+                "cohort_size_text": count_text(m["cohort_size"]),
+                "repurchase": pct_text(m["repurchase_pct"], _("No buyers this month, no rate to compute")),
+                **{
+                    f"cohort_{n}": pct_text(
+                        m[f"cohort_{n}_pct"], _("No first-time buyers, no rate to compute")
+                    )
+                    for n in (30, 60, 90)
+                },
+            }
+            for m in selectors.monthly_rows(start=start, end=end)
+        ]
         uplift = selectors.member_day_uplift(start=start, end=end)
         liab = selectors.liabilities(end=end)
         chart = {
@@ -327,6 +393,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             if now_totals["bonus_issued_fen"]
             else None
         )
+        query = f"start={start.isoformat()}&end={end.isoformat()}"
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -336,64 +403,119 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             "end": end,
             "prev_start": prev_start,
             "prev_end": prev_end,
+            "presets": [{"key": key, "label": label, "active": key == active} for key, label in PRESETS],
+            "custom_active": active == CUSTOM,
+            "no_data": no_figure(_("No data in this period")),
             "compare": compare,
             "monthly": monthly,
-            "registration": _named_channels(
-                selectors.attribution_rows(start=start, end=end, kind=AttributionDaily.Kind.REGISTRATION)
+            "registration": _counted(
+                _named_channels(
+                    selectors.attribution_rows(start=start, end=end, kind=AttributionDaily.Kind.REGISTRATION)
+                )
             ),
-            "card_channel": _named_channels(
-                selectors.attribution_rows(start=start, end=end, kind=AttributionDaily.Kind.CARD_CHANNEL)
+            "card_channel": _counted(
+                _named_channels(
+                    selectors.attribution_rows(start=start, end=end, kind=AttributionDaily.Kind.CARD_CHANNEL)
+                )
             ),
-            "card_staff": selectors.attribution_rows(
-                start=start, end=end, kind=AttributionDaily.Kind.CARD_STAFF
+            "card_staff": _counted(
+                selectors.attribution_rows(start=start, end=end, kind=AttributionDaily.Kind.CARD_STAFF)
             ),
-            "coupons": selectors.coupon_rows(start=start, end=end),
+            "coupons": [
+                {
+                    **c,
+                    "issued_text": count_text(c["issued"]),
+                    "used_text": count_text(c["used"]),
+                    "use_rate": pct_text(c["use_pct"], _("None issued, no rate to compute")),
+                }
+                for c in selectors.coupon_rows(start=start, end=end)
+            ],
             "uplift": {
                 "member_days": format_fen(uplift["member_days"]["per_buyer_fen"]),
                 "other_days": format_fen(uplift["other_days"]["per_buyer_fen"]),
-                "member_day_buyers": uplift["member_days"]["buyers"],
-                "other_day_buyers": uplift["other_days"]["buyers"],
-                "uplift": _pct(uplift["uplift_pct"]),
+                "member_day_buyers": count_text(uplift["member_days"]["buyers"]),
+                "other_day_buyers": count_text(uplift["other_days"]["buyers"]),
+                "uplift": pct_text(
+                    uplift["uplift_pct"], _("No purchases on other days, no uplift to compute")
+                ),
             },
             "liabilities": {
-                "points": liab["points"],
+                "points": count_text(liab["points"]),
                 "points_value": format_fen(liab["points_value_fen"]),
-                "points_per_yuan": liab["points_per_yuan"],
+                "points_per_yuan": count_text(liab["points_per_yuan"]),
                 "principal": format_fen(liab["principal_fen"]),
                 "bonus": format_fen(liab["bonus_fen"]),
-                "bonus_forfeit_pct": _pct(bonus_forfeit_pct),
+                "bonus_forfeit_pct": pct_text(
+                    bonus_forfeit_pct, _("No bonus issued in the period, no rate to compute")
+                ),
             },
             "rfm": [
-                {**row, "label": RfmSegment(row["segment"]).label, "monetary": format_fen(row["monetary"])}
+                {
+                    **row,
+                    "label": RfmSegment(row["segment"]).label,
+                    "members_text": count_text(row["members"]),
+                    "monetary": format_fen(row["monetary"]),
+                }
                 for row in selectors.rfm_distribution()
             ],
             "latest_rfm": RfmRun.objects.filter(status=RunStatus.DONE).first(),
             "chart_json": chart,
-            "reports": REPORTS,
-            "query": f"start={start.isoformat()}&end={end.isoformat()}",
+            "reports": [{"key": key, "label": label} for key, label in REPORTS.items()],
+            "query": query,
         }
         return TemplateResponse(request, "admin/analytics/dashboard.html", context)
 
     def _export(self, report: str, start, end):
-        name = f"{report}-{start}-{end}.csv"
+        """One report as CSV: a Chinese file name and headers, amounts in yuan, each column headed."""
+        name = f"{REPORTS[report]}_{start}_{end}.csv"
         if report == "daily":
-            header = [
-                "day", "purchases", "buyers", "sales_fen", "new_members", "points_earned", "points_spent",
-                "points_expired", "coupons_issued", "coupons_used", "bonus_issued_fen", "bonus_forfeited_fen",
-                "is_member_day",
-            ]  # fmt: skip
-            rows = ([getattr(d, h) for h in header] for d in selectors.daily_rows(start=start, end=end))
+            columns = [
+                ("day", _("day")),
+                ("purchases", _("purchases")),
+                ("buyers", _("buyers")),
+                ("sales_fen", _("net paid (yuan)")),
+                ("new_members", _("new members")),
+                ("points_earned", _("points issued")),
+                ("points_spent", _("points redeemed")),
+                ("points_expired", _("points expired")),
+                ("coupons_issued", _("coupons issued")),
+                ("coupons_used", _("coupons used")),
+                ("bonus_issued_fen", _("bonus issued (yuan)")),
+                ("bonus_forfeited_fen", _("bonus forfeited (yuan)")),
+                ("is_member_day", _("member day")),
+            ]
+            header = [label for _key, label in columns]
+            rows = (
+                [
+                    yuan(getattr(d, key))
+                    if key.endswith("_fen")
+                    else (_("yes") if d.is_member_day else _("no"))
+                    if key == "is_member_day"
+                    else getattr(d, key)
+                    for key, _label in columns
+                ]
+                for d in selectors.daily_rows(start=start, end=end)
+            )
         elif report == "monthly":
             header = [
+                _("month"), _("buyers"), _("repeat buyers"), _("repurchase rate (%)"), _("first-time buyers"),
+                _("bought again within 30 days"), _("bought again within 60 days"),
+                _("bought again within 90 days"), _("30-day rate (%)"), _("60-day rate (%)"), _("90-day rate (%)"),
+            ]  # fmt: skip
+            keys = [
                 "month", "buyers", "repeat_buyers", "repurchase_pct", "cohort_size", "cohort_30", "cohort_60",
                 "cohort_90", "cohort_30_pct", "cohort_60_pct", "cohort_90_pct",
             ]  # fmt: skip
-            rows = ([m[h] for h in header] for m in selectors.monthly_rows(start=start, end=end))
+            rows = (
+                [m["month"].strftime("%Y-%m") if k == "month" else m[k] for k in keys]
+                for m in selectors.monthly_rows(start=start, end=end)
+            )
         elif report == "attribution":
             # The channel by its name (members.Channel; staff have none), its code beside it.
-            header = ["kind", "channel", "code", "count"]
+            header = [_("kind"), _("channel"), _("channel code"), _("count")]
+            kinds = dict(AttributionDaily.Kind.choices)
             rows = (
-                [kind, r["name"], r["key"], r["count"]]
+                [kinds[kind], r["name"], r["key"], r["count"]]
                 for kind in AttributionDaily.Kind.values
                 for r in _named_channels(
                     selectors.attribution_rows(start=start, end=end, kind=kind),
@@ -401,26 +523,47 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
                 )
             )
         elif report == "coupons":
-            header = ["template_id", "template", "issued", "used", "use_pct"]
+            header = [
+                _("coupon template ID"),
+                _("coupon template"),
+                _("issued"),
+                _("used"),
+                _("use rate (%)"),
+            ]
             rows = (
                 [r["template_id"], r["template__name"], r["issued"], r["used"], r["use_pct"]]
                 for r in selectors.coupon_rows(start=start, end=end)
             )
         elif report == "uplift":
             u = selectors.member_day_uplift(start=start, end=end)
-            header = ["days", "sales_fen", "buyers", "per_buyer_fen"]
+            header = [_("days"), _("net paid (yuan)"), _("buyers"), _("paid per buyer (yuan)")]
+            names = {"member_days": _("member days"), "other_days": _("other days")}
             rows = [
-                [k, u[k]["sales_fen"], u[k]["buyers"], u[k]["per_buyer_fen"]]
+                [names[k], yuan(u[k]["sales_fen"]), u[k]["buyers"], yuan(u[k]["per_buyer_fen"])]
                 for k in ("member_days", "other_days")
             ]
         elif report == "liabilities":
             liab = selectors.liabilities(end=end)
-            header = ["points", "points_value_fen", "points_per_yuan", "principal_fen", "bonus_fen"]
-            rows = [[liab[h] for h in header]]
+            header = [
+                _("outstanding points"), _("their value (yuan)"), _("points per yuan"),
+                _("stored value: principal (yuan)"), _("stored value: bonus (yuan)"),
+            ]  # fmt: skip
+            rows = [
+                [
+                    liab["points"],
+                    yuan(liab["points_value_fen"]),
+                    liab["points_per_yuan"],
+                    yuan(liab["principal_fen"]),
+                    yuan(liab["bonus_fen"]),
+                ]
+            ]
         else:
-            header = ["segment", "members", "monetary_fen"]
-            rows = ([r["segment"], r["members"], r["monetary"]] for r in selectors.rfm_distribution())
-        return stream_csv(filename=name, header=header, rows=rows)
+            header = [_("segment"), _("members"), _("monetary (yuan)")]
+            rows = (
+                [RfmSegment(r["segment"]).label, r["members"], yuan(r["monetary"] or 0)]
+                for r in selectors.rfm_distribution()
+            )
+        return stream_csv(filename=name, header=[str(h) for h in header], rows=rows)
 
     def portrait_view(self, request, pk):
         """用户画像: RFM, segments, tags, tier history, purchases and the ledgers of one member."""
@@ -445,6 +588,8 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             "tags": list(member.tags.all()),
             "tier_history": member.tier_changes.order_by("-id")[:20],
             "purchases": purchases,
+            "purchase_totals": selectors.member_overview_part(member_id=member.pk)["purchase_totals"],
+            "no_data": no_figure(_("No data")),
             "chart_json": {
                 "times": [p["time"][:10] for p in reversed(purchases) if p["counts"]],
                 "paid": [p["paid_fen"] / 100 for p in reversed(purchases) if p["counts"]],
@@ -456,6 +601,11 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             ],
         }
         return TemplateResponse(request, "admin/analytics/portrait.html", context)
+
+
+def _counted(rows: list[dict]) -> list[dict]:
+    """Attribution rows with ``count_text``: the count with thousands separators."""
+    return [{**r, "count_text": count_text(r["count"])} for r in rows]
 
 
 def _named_channels(rows: list[dict], *, staff: bool = False) -> list[dict]:

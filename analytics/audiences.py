@@ -1,4 +1,5 @@
-"""Segments as audiences, for the apps below analytics (registered at startup).
+"""Segments as audiences, and purchase figures for the member overview, for the apps below analytics
+(registered at startup).
 
 Coupons (``segment`` templates, and the admin's segment chooser) and member days (``segment`` audiences) aim at a segment; both sit
 below analytics and import none of it, so analytics tells them how to ask (``AnalyticsConfig.ready``).
@@ -7,6 +8,7 @@ below analytics and import none of it, so analytics tells them how to ask (``Ana
 from analytics import selectors
 from analytics.models import Segment
 from coupons import audience
+from members import selectors as members_selectors
 from membership import member_days
 
 
@@ -28,3 +30,5 @@ def register() -> None:
         members=lambda *, segment_id: selectors.segment_members(segment_id=segment_id),
     )
     member_days.segment_members_source_register(source=_segment_members)
+    # The member overview counts purchases as the portrait does (one definition, analytics.facts).
+    members_selectors.member_overview_part_register(name="analytics", part=selectors.member_overview_part)

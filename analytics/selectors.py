@@ -19,6 +19,7 @@ from analytics.models import (
     Segment,
 )
 from analytics.segments import compile_rules
+from loyalty.money import format_fen
 from loyalty.rounding import points_liability_fen
 from members.models import Member
 from orders.models import CheckoutSettings
@@ -172,6 +173,25 @@ def rfm_distribution() -> list[dict]:
 
 def member_purchases(*, member_id: int, limit: int = 100) -> list[dict]:
     return [row._asdict() for row in sql.member_purchases(member_id, limit)]
+
+
+def member_purchase_totals(*, member_id: int) -> dict:
+    """The member's purchases and net paid, as the portrait, the member overview and the reports count
+    them (``analytics.facts``): completed orders not refunded in full; paid less refunded, shipping in."""
+    totals = sql.member_purchase_totals(member_id)
+    return {"purchases": totals.purchases, "paid_fen": totals.paid_fen}
+
+
+def member_overview_part(*, member_id: int) -> dict:
+    """The member overview's purchase figures (registered in ``AnalyticsConfig.ready``): the portrait's."""
+    totals = member_purchase_totals(member_id=member_id)
+    return {
+        "purchase_totals": {
+            **totals,
+            "purchases_text": f"{totals['purchases']:,}",
+            "paid": format_fen(totals["paid_fen"]),
+        }
+    }
 
 
 def member_segments(*, member_id: int) -> list[Segment]:

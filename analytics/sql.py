@@ -54,6 +54,7 @@ _ad = Names(AttributionDaily)
 _cd = Names(CouponDaily)
 
 Purchase = namedtuple("Purchase", "order_no status completed_at paid_fen goods_fen counts")
+PurchaseTotals = namedtuple("PurchaseTotals", "purchases paid_fen")
 RfmResult = namedtuple("RfmResult", "scored r_cuts f_cuts m_cuts")
 
 # --- the member portrait ------------------------------------------------------------------------
@@ -63,6 +64,20 @@ _MEMBER_PURCHASES = f"""
                    o.{_o.completed_at} IS NOT NULL AND {PURCHASE_WHERE} AS counts
             FROM {_o.table} o WHERE o.{_o.member_id} = %s ORDER BY o.{_o.id} DESC LIMIT %s
             """
+
+
+_MEMBER_PURCHASE_TOTALS = f"""
+            SELECT count(*), COALESCE(sum({PAID_FEN}), 0)
+            FROM {_o.table} o WHERE o.{_o.member_id} = %s AND {PURCHASE_WHERE}
+            """
+
+
+def member_purchase_totals(member_id: int) -> PurchaseTotals:
+    """How many purchases the member made and what they paid in all (``facts.py``'s definition)."""
+    with db_cursor() as cur:
+        cur.execute(_MEMBER_PURCHASE_TOTALS, [member_id])
+        count, paid = cur.fetchone()
+        return PurchaseTotals(int(count), int(paid))
 
 
 def member_purchases(member_id: int, limit: int) -> list[Purchase]:

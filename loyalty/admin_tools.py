@@ -3,6 +3,7 @@
 import csv
 import re
 import uuid
+from urllib.parse import quote
 
 from django import forms
 from django.contrib import admin
@@ -328,8 +329,17 @@ def stream_csv(*, filename: str, header: list[str], rows) -> StreamingHttpRespon
             yield writer.writerow([_defuse(cell) for cell in row])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition(filename)
     return response
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the name as browsers read it: ``filename*`` in UTF-8 (a Chinese name), and an
+    ASCII ``filename`` for the few clients that read only that one."""
+    ascii_name = filename.encode("ascii", "ignore").decode().strip(" -_") or "export.csv"
+    if not ascii_name.endswith(".csv") and filename.endswith(".csv"):
+        ascii_name += ".csv"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
 def _defuse(cell):
@@ -379,3 +389,24 @@ def labelled_filter(field: str, title, labels):
 
     LabelledFilter.title = title
     return LabelledFilter
+
+
+class IsoDateInput(forms.DateInput):
+    """A browser date picker: ``type=date`` takes only ISO values (2026-09-07), whatever the language's
+    date format, so the value is always rendered so (else the browser drops it and the form posts nothing)."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+def count_text(value) -> str:
+    """A count with thousands separators (``12345`` → ``12,345``), as the merchant's locale (zh-CN) groups
+    them; ``None`` stays ``None`` so the caller says why there is no figure."""
+    return None if value is None else f"{int(value):,}"
+
+
+def no_figure(reason) -> str:
+    """Where a figure cannot be given: the short reason, in a muted span whose tooltip says it too."""
+    return format_html('<span class="lo-none" title="{}">{}</span>', reason, reason)

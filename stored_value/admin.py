@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import (
     CsvExportMixin,
+    IsoDateInput,
     ModelAdmin,
     ReadOnlyAdminMixin,
     ReasonForm,
@@ -234,8 +235,8 @@ class StoredValueAccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 class LiabilityRangeForm(forms.Form):
-    start = forms.DateField(label=_("from"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("to"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("from"), widget=IsoDateInput())
+    end = forms.DateField(label=_("to"), widget=IsoDateInput())
 
     def clean(self):
         data = super().clean()

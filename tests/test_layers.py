@@ -52,7 +52,7 @@ def test_every_registry_the_upper_apps_fill_at_startup_is_filled():
         (events.PHONE_BOUND, "points"),
     }
     assert set(selectors._SUMMARY_PARTS) == {"points", "stored_value", "coupons"}
-    assert set(selectors._OVERVIEW_PARTS) == {"points", "stored_value", "coupons", "membership"}
+    assert set(selectors._OVERVIEW_PARTS) == {"points", "stored_value", "coupons", "membership", "analytics"}
     # The labels of codes written by the apps above (loyalty/labels.py): an unlabelled one shows as "-".
     from coupons.models import OCCASIONS
     from coupons.models import SOURCES as COUPON_SOURCES

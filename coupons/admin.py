@@ -4,7 +4,7 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
@@ -36,9 +36,11 @@ from loyalty.admin_tools import (
     TabularInline,
     action_page,
     local_time,
+    low_stock_filter,
     new_key,
     rows_table,
     stream_csv,
+    this_week_filter,
 )
 from loyalty.errors import ApplicationError
 from members.models import Member
@@ -122,7 +124,14 @@ class CouponTemplateAdmin(LimitedJSONAdminMixin, ModelAdmin):
         "is_active",
         "actions_column",
     ]
-    list_filter = ["kind", "is_active", "claimable", "audience"]
+    list_filter = [
+        "kind",
+        "is_active",
+        "claimable",
+        "audience",
+        low_stock_filter(F("total_stock") - F("issued_count")),
+        this_week_filter("claim_starts_at", "claim_ends_at"),
+    ]
     search_fields = ["name"]
     readonly_fields = ["issued_count"]
     fieldsets = [

@@ -3,6 +3,7 @@
 import csv
 import re
 import uuid
+from datetime import datetime, time, timedelta
 
 from django import forms
 from django.contrib import admin
@@ -379,3 +380,64 @@ def labelled_filter(field: str, title, labels):
 
     LabelledFilter.title = title
     return LabelledFilter
+
+
+# --- list filters the workbench (the home page's to-dos) links to ---------------------------------
+
+
+def week_bounds(today=None):
+    """This week's Monday 00:00 and next Monday 00:00, local time (aware datetimes)."""
+    today = today or timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    start = timezone.make_aware(datetime.combine(monday, time.min))
+    return start, start + timedelta(days=7)
+
+
+def this_week_q(start_field: str, end_field: str, *, dates: bool = False) -> models.Q:
+    """Rows whose ``start_field`` or ``end_field`` falls in this week (date fields with ``dates``)."""
+    start, end = week_bounds()
+    if dates:
+        start, end = start.date(), end.date()
+    return models.Q(**{f"{start_field}__gte": start, f"{start_field}__lt": end}) | models.Q(
+        **{f"{end_field}__gte": start, f"{end_field}__lt": end}
+    )
+
+
+def this_week_filter(start_field: str, end_field: str, *, dates: bool = False):
+    """A list filter "starting or ending this week" (``?week=this``) on a start and an end field."""
+
+    class ThisWeekFilter(admin.SimpleListFilter):
+        title = _("this week")
+        parameter_name = "week"
+
+        def lookups(self, request, model_admin):
+            return [("this", _("starting or ending this week"))]
+
+        def queryset(self, request, queryset):
+            if self.value() == "this":
+                return queryset.filter(this_week_q(start_field, end_field, dates=dates))
+            return queryset
+
+    return ThisWeekFilter
+
+
+#: What "near stock-out" means on the workbench and in the stock filters.
+LOW_STOCK = 10
+
+
+def low_stock_filter(left: models.Expression):
+    """A list filter "stock nearly out" (``?stock_level=low``): rows whose ``left`` is at most LOW_STOCK."""
+
+    class LowStockFilter(admin.SimpleListFilter):
+        title = _("stock")
+        parameter_name = "stock_level"
+
+        def lookups(self, request, model_admin):
+            return [("low", _("nearly out (%(n)s or fewer)") % {"n": LOW_STOCK})]
+
+        def queryset(self, request, queryset):
+            if self.value() == "low":
+                return queryset.alias(stock_left=left).filter(stock_left__lte=LOW_STOCK)
+            return queryset
+
+    return LowStockFilter

@@ -7,7 +7,7 @@ import io
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,6 +23,7 @@ from loyalty.admin_tools import (
     TabularInline,
     action_page,
     local_time,
+    low_stock_filter,
     money,
     new_key,
 )
@@ -121,7 +122,7 @@ class MallItemAdmin(LimitedJSONAdminMixin, ModelAdmin):
         "sort_order",
         "actions_column",
     ]
-    list_filter = ["kind", "is_active", "category"]
+    list_filter = ["kind", "is_active", "category", low_stock_filter(F("stock"))]
     search_fields = ["name"]
     readonly_fields = ["stock", "sold_count"]
     fieldsets = [

@@ -25,6 +25,7 @@ from loyalty.admin_tools import (
     local_time,
     money,
     new_key,
+    this_week_filter,
 )
 from loyalty.errors import ApplicationError
 from loyalty.money import YuanField, format_fen
@@ -539,5 +540,5 @@ class MemberDayAdmin(LimitedJSONAdminMixin, ModelAdmin):
         "audience",
         "is_active",
     ]
-    list_filter = ["recurrence", "is_active"]
+    list_filter = ["recurrence", "is_active", this_week_filter("starts_on", "ends_on", dates=True)]
     inlines = [MemberDayRunInline]

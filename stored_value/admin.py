@@ -31,6 +31,7 @@ from loyalty.admin_tools import (
     money,
     new_key,
     stream_csv,
+    this_week_filter,
 )
 from loyalty.errors import ApplicationError
 from loyalty.money import YuanField, format_fen, signed_fen
@@ -333,7 +334,7 @@ class RechargePlanAdmin(ModelAdmin):
         "sort_order",
     ]
     list_editable = ["is_active", "sort_order"]
-    list_filter = ["kind", "is_active"]
+    list_filter = ["kind", "is_active", this_week_filter("starts_at", "ends_at")]
     inlines = [RechargeTierInline]
 
     @admin.display(description=_("tiers"))

@@ -28,7 +28,7 @@ from loyalty.admin_tools import (
     new_key,
 )
 from loyalty.errors import ApplicationError
-from mall import services
+from mall import carriers, services
 from mall.models import (
     Category,
     ItemKind,
@@ -270,8 +270,28 @@ class RedemptionEventInline(ReadOnlyAdminMixin, TabularInline):
 
 
 class ShipForm(forms.Form):
-    carrier = forms.CharField(label=_("carrier"), max_length=40)
+    """The carrier from the list of common ones (or 其他 and its name), and the tracking number."""
+
+    carrier = forms.ChoiceField(label=_("carrier"), choices=carriers.choices(_("other")))
+    other_carrier = forms.CharField(
+        label=_("other carrier"), max_length=40, required=False, help_text=_("When the carrier is 其他.")
+    )
     tracking_no = forms.CharField(label=_("tracking number"), max_length=64)
+
+    @classmethod
+    def initial_for(cls, r: Redemption) -> dict:
+        if not r.carrier or r.carrier in carriers.CARRIERS:
+            return {"carrier": r.carrier, "tracking_no": r.tracking_no}
+        return {"carrier": carriers.OTHER, "other_carrier": r.carrier, "tracking_no": r.tracking_no}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("carrier") == carriers.OTHER:
+            if not data.get("other_carrier", "").strip():
+                self.add_error("other_carrier", _("Type the carrier's name."))
+            else:
+                data["carrier"] = data["other_carrier"].strip()
+        return data
 
 
 class ShipFileForm(forms.Form):
@@ -380,10 +400,15 @@ class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
 
     def ship_view(self, request, pk):
         r = get_object_or_404(Redemption.objects.select_related("item", "member"), pk=pk)
-        form = ShipForm(request.POST or None, initial={"carrier": r.carrier, "tracking_no": r.tracking_no})
+        form = ShipForm(request.POST or None, initial=ShipForm.initial_for(r))
         if request.method == "POST" and request.user.has_perm(SHIP_PERMISSION) and form.is_valid():
             try:
-                services.redemption_ship(redemption_id=r.pk, actor_id=request.user.pk, **form.cleaned_data)
+                services.redemption_ship(
+                    redemption_id=r.pk,
+                    actor_id=request.user.pk,
+                    carrier=form.cleaned_data["carrier"],
+                    tracking_no=form.cleaned_data["tracking_no"],
+                )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:

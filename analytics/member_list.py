@@ -9,6 +9,7 @@ for the rest), so a page of members costs one query however many columns it show
 from django.contrib import admin
 from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from analytics.models import MemberTag, Segment
@@ -18,6 +19,8 @@ from loyalty.money import format_fen
 from members.admin import MemberListPart, member_list_part_register
 from membership.models import Tier
 from orders.models import Order
+from points.models import PointsAccount
+from stored_value.models import StoredValueAccount
 
 
 def annotations() -> dict:
@@ -106,6 +109,24 @@ class SegmentFilter(admin.SimpleListFilter):
         return queryset
 
 
+def actions(member) -> list[tuple[str, str]]:
+    """The member page's buttons: grant a card, adjust points or stored value (where the account exists)."""
+    found = []
+    found.append(
+        (_("grant a card"), reverse("admin:membership_membershipcard_grant") + f"?member={member.pk}")
+    )
+    if account := PointsAccount.objects.filter(member=member).values_list("pk", flat=True).first():
+        found.append((_("Adjust points"), reverse("admin:points_pointsaccount_adjust", args=[account])))
+    if account := StoredValueAccount.objects.filter(member=member).values_list("pk", flat=True).first():
+        found.append(
+            (
+                _("adjust stored value"),
+                reverse("admin:stored_value_storedvalueaccount_adjust", args=[account]),
+            )
+        )
+    return found
+
+
 def register() -> None:
     member_list_part_register(
         name="analytics",
@@ -113,5 +134,6 @@ def register() -> None:
             annotations=annotations,
             columns=(tier, points, balance, last_purchase, total_spend),
             filters=(TierFilter, TagFilter, SegmentFilter),
+            actions=actions,
         ),
     )

@@ -240,8 +240,35 @@ class UnitsAdminMixin:
         ]
 
 
-class ModelAdmin(UnitsAdminMixin, ThemeModelAdmin):
-    """The base of every ModelAdmin of the project: the theme, money in 元, discounts in 折."""
+class ObjectActionsMixin:
+    """Actions beside their objects: ``object_actions(obj)`` gives the ``(label, url)`` of what can be
+    done to ``obj`` now (ship, cancel, void, adjust, refund…); the list's 操作 column shows them as links
+    (``action_links``) and the object's page as buttons at its top (the theme's ``actions_detail``)."""
+
+    def object_actions(self, obj) -> list[tuple[str, str]]:
+        return []
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and (actions := self.object_actions(obj)):
+            context["actions_detail"] = list(context.get("actions_detail") or []) + [
+                {"title": label, "path": url, "icon": None, "attrs": None, "dialog": None}
+                for label, url in actions
+            ]
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
+
+
+def action_links(actions, empty="") -> str:
+    """``[(label, url), …]`` as the links of a list's 操作 column."""
+    if not actions:
+        return empty
+    return format_html_join(" · ", '<a href="{}">{}</a>', ((url, label) for label, url in actions))
+
+
+class ModelAdmin(ObjectActionsMixin, UnitsAdminMixin, ThemeModelAdmin):
+    """The base of every ModelAdmin of the project: the theme, money in 元, discounts in 折, actions
+    beside their objects."""
 
 
 class TabularInline(UnitsAdminMixin, ThemeTabularInline):

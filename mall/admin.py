@@ -11,7 +11,6 @@ from django.db.models import Count, F, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import (
@@ -21,6 +20,7 @@ from loyalty.admin_tools import (
     ReadOnlyAdminMixin,
     ReasonForm,
     TabularInline,
+    action_links,
     action_page,
     local_time,
     low_stock_filter,
@@ -187,12 +187,14 @@ class MallItemAdmin(LimitedJSONAdminMixin, ModelAdmin):
     def cancelled(self, item):
         return item.n_cancelled
 
+    def object_actions(self, item):
+        if item.kind != ItemKind.VIRTUAL_CODE:
+            return []
+        return [(_("import codes"), reverse("admin:mall_mallitem_import_codes", args=[item.pk]))]
+
     @admin.display(description=_("actions"))
     def actions_column(self, item):
-        if item.kind != ItemKind.VIRTUAL_CODE:
-            return ""
-        url = reverse("admin:mall_mallitem_import_codes", args=[item.pk])
-        return format_html('<a href="{}">{}</a>', url, _("import codes"))
+        return action_links(self.object_actions(item))
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -377,18 +379,19 @@ class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
             local_time(r.cancelled_at),
         ]
 
-    @admin.display(description=_("actions"))
-    def actions_column(self, r):
-        links = []
+    def object_actions(self, r):
+        actions = []
         if r.kind == ItemKind.PHYSICAL and r.status in (RedemptionStatus.PAID, RedemptionStatus.SHIPPED):
-            links.append((reverse("admin:mall_redemption_ship", args=[r.pk]), _("ship")))
+            actions.append((_("ship"), reverse("admin:mall_redemption_ship", args=[r.pk])))
         if r.status == RedemptionStatus.PENDING_PAYMENT or (
             r.status == RedemptionStatus.PAID and r.kind == ItemKind.PHYSICAL
         ):
-            links.append((reverse("admin:mall_redemption_cancel", args=[r.pk]), _("cancel")))
-        return format_html(
-            " ".join(['<a href="{}">{}</a>'] * len(links)), *[x for pair in links for x in pair]
-        )
+            actions.append((_("cancel"), reverse("admin:mall_redemption_cancel", args=[r.pk])))
+        return actions
+
+    @admin.display(description=_("actions"))
+    def actions_column(self, r):
+        return action_links(self.object_actions(r))
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -66,11 +66,13 @@ class ChannelAdmin(ModelAdmin):
 @dataclass(frozen=True)
 class MemberListPart:
     """What an app above members adds to the member list: ``annotations()`` gives name -> expression for
-    the list's one query, ``columns`` read them (list_display callables), ``filters`` are list filters."""
+    the list's one query, ``columns`` read them (list_display callables), ``filters`` are list filters;
+    ``actions(member)`` adds buttons to the member's page."""
 
     annotations: Callable[[], dict]
     columns: tuple = ()
     filters: tuple = ()
+    actions: Callable[[Member], list] | None = None  # (label, url) buttons of the member's page
 
 
 # Members import none of the apps above them: analytics registers their columns at startup.
@@ -161,6 +163,13 @@ class MemberAdmin(ModelAdmin):
         if obj is not None and obj.closed_at is not None:
             return False  # a closed account is anonymised and stays so: viewed, never edited
         return super().has_change_permission(request, obj)
+
+    def object_actions(self, member):
+        actions = [(_("overview"), reverse("admin:members_member_overview", args=[member.pk]))]
+        if member.closed_at is None:
+            for part in _LIST_PARTS.values():
+                actions += part.actions(member) if part.actions else []
+        return actions
 
     @admin.display(description=_("overview"))
     def overview_link(self, member):

@@ -41,7 +41,7 @@ def annotations() -> dict:
     }
 
 
-@admin.display(description=_("tier"), ordering="list_tier_level")
+@admin.display(description=_("member tier"), ordering="list_tier_level")
 def tier(member):
     return member.list_tier_name or "—"
 
@@ -67,7 +67,7 @@ def total_spend(member):
 
 
 class TierFilter(admin.SimpleListFilter):
-    title = _("tier")
+    title = _("member tier")
     parameter_name = "tier"
 
     def lookups(self, request, model_admin):

@@ -111,3 +111,14 @@ def test_the_filters_offer_tiers_tags_and_segments_by_name(admin_client, gold):
 
     for choice in ("L2", "高价值", "买过的"):
         assert choice in page
+
+
+def test_a_member_page_carries_its_actions_as_buttons(admin_client, gold):
+    page = admin_client.get(f"/admin/members/member/{gold.pk}/change/").content.decode()
+
+    assert f'href="/admin/members/member/{gold.pk}/overview/"' in page
+    assert f'href="/admin/membership/membershipcard/grant/?member={gold.pk}"' in page
+    assert f'href="/admin/points/pointsaccount/{gold.points_account.pk}/adjust/"' in page
+    assert f'href="/admin/stored_value/storedvalueaccount/{gold.stored_value_account.pk}/adjust/"' in page
+    grant = admin_client.get(f"/admin/membership/membershipcard/grant/?member={gold.pk}").content.decode()
+    assert f'value="{gold.pk}"' in grant

@@ -191,3 +191,17 @@ def test_a_redemption_page_reads_its_history_in_chinese(admin_client, admin_user
     assert "已支付" in text and "已发货" in text and "会员确认收货" in text
     for code in ("paid", "shipped", "completed", "member"):
         assert code not in text
+
+
+def test_a_redemption_page_carries_its_actions_as_buttons(admin_client, admin_user, rich):
+    r = redeem(rich, MallItemFactory(), address_id=address(rich).pk)
+
+    page = admin_client.get(f"/admin/mall/redemption/{r.pk}/change/").content.decode()
+
+    assert f'href="/admin/mall/redemption/{r.pk}/ship/"' in page
+    assert f'href="/admin/mall/redemption/{r.pk}/cancel/"' in page
+    services.redemption_ship(
+        redemption_id=r.pk, carrier="顺丰速运", tracking_no="SF1", actor_id=admin_user.pk
+    )
+    shipped = admin_client.get(f"/admin/mall/redemption/{r.pk}/change/").content.decode()
+    assert f'href="/admin/mall/redemption/{r.pk}/cancel/"' not in shipped  # only what can be done now

@@ -9,6 +9,8 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self):
         # Coupons and member days aim at segments without importing analytics: analytics tells them how.
-        from analytics import audiences
+        from analytics import audiences, member_list
 
         audiences.register()
+        # The member list's tier, points, balance, purchase columns and tier, tag, segment filters.
+        member_list.register()

@@ -4,11 +4,10 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from coupons import audience, services
@@ -34,11 +33,14 @@ from loyalty.admin_tools import (
     ReadOnlyAdminMixin,
     ReasonForm,
     TabularInline,
+    action_links,
     action_page,
     local_time,
+    low_stock_filter,
     new_key,
     rows_table,
     stream_csv,
+    this_week_filter,
 )
 from loyalty.errors import ApplicationError
 from members.models import Member
@@ -122,7 +124,14 @@ class CouponTemplateAdmin(LimitedJSONAdminMixin, ModelAdmin):
         "is_active",
         "actions_column",
     ]
-    list_filter = ["kind", "is_active", "claimable", "audience"]
+    list_filter = [
+        "kind",
+        "is_active",
+        "claimable",
+        "audience",
+        low_stock_filter(F("total_stock") - F("issued_count")),
+        this_week_filter("claim_starts_at", "claim_ends_at"),
+    ]
     search_fields = ["name"]
     readonly_fields = ["issued_count"]
     fieldsets = [
@@ -182,10 +191,12 @@ class CouponTemplateAdmin(LimitedJSONAdminMixin, ModelAdmin):
             return "—"
         return f"{template.used_count * 100 / template.issued_count:.1f}%"
 
+    def object_actions(self, template):
+        return [(_("bulk issue"), reverse("admin:coupons_coupontemplate_bulk_issue", args=[template.pk]))]
+
     @admin.display(description=_("actions"))
     def actions_column(self, template):
-        url = reverse("admin:coupons_coupontemplate_bulk_issue", args=[template.pk])
-        return format_html('<a href="{}">{}</a>', url, _("bulk issue"))
+        return action_links(self.object_actions(template))
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -324,13 +335,14 @@ class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
             local_time(c.used_at) if c.used_at else "",
         ]
 
+    def object_actions(self, coupon):
+        if coupon.status not in ("available", "locked"):
+            return []
+        return [(_("void"), reverse("admin:coupons_coupon_void", args=[coupon.pk]))]
+
     @admin.display(description=_("actions"))
     def void_column(self, coupon):
-        if coupon.status not in ("available", "locked"):
-            return ""
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:coupons_coupon_void", args=[coupon.pk]), _("void")
-        )
+        return action_links(self.object_actions(coupon))
 
     def get_urls(self):
         return [

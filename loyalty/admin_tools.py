@@ -3,6 +3,7 @@
 import csv
 import re
 import uuid
+from datetime import datetime, time, timedelta
 from urllib.parse import quote
 
 from django import forms
@@ -240,8 +241,35 @@ class UnitsAdminMixin:
         ]
 
 
-class ModelAdmin(UnitsAdminMixin, ThemeModelAdmin):
-    """The base of every ModelAdmin of the project: the theme, money in 元, discounts in 折."""
+class ObjectActionsMixin:
+    """Actions beside their objects: ``object_actions(obj)`` gives the ``(label, url)`` of what can be
+    done to ``obj`` now (ship, cancel, void, adjust, refund…); the list's 操作 column shows them as links
+    (``action_links``) and the object's page as buttons at its top (the theme's ``actions_detail``)."""
+
+    def object_actions(self, obj) -> list[tuple[str, str]]:
+        return []
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and (actions := self.object_actions(obj)):
+            context["actions_detail"] = list(context.get("actions_detail") or []) + [
+                {"title": label, "path": url, "icon": None, "attrs": None, "dialog": None}
+                for label, url in actions
+            ]
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
+
+
+def action_links(actions, empty="") -> str:
+    """``[(label, url), …]`` as the links of a list's 操作 column."""
+    if not actions:
+        return empty
+    return format_html_join(" · ", '<a href="{}">{}</a>', ((url, label) for label, url in actions))
+
+
+class ModelAdmin(ObjectActionsMixin, UnitsAdminMixin, ThemeModelAdmin):
+    """The base of every ModelAdmin of the project: the theme, money in 元, discounts in 折, actions
+    beside their objects."""
 
 
 class TabularInline(UnitsAdminMixin, ThemeTabularInline):
@@ -410,3 +438,64 @@ def count_text(value) -> str:
 def no_figure(reason) -> str:
     """Where a figure cannot be given: the short reason, in a muted span whose tooltip says it too."""
     return format_html('<span class="lo-none" title="{}">{}</span>', reason, reason)
+
+
+# --- list filters the workbench (the home page's to-dos) links to ---------------------------------
+
+
+def week_bounds(today=None):
+    """This week's Monday 00:00 and next Monday 00:00, local time (aware datetimes)."""
+    today = today or timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    start = timezone.make_aware(datetime.combine(monday, time.min))
+    return start, start + timedelta(days=7)
+
+
+def this_week_q(start_field: str, end_field: str, *, dates: bool = False) -> models.Q:
+    """Rows whose ``start_field`` or ``end_field`` falls in this week (date fields with ``dates``)."""
+    start, end = week_bounds()
+    if dates:
+        start, end = start.date(), end.date()
+    return models.Q(**{f"{start_field}__gte": start, f"{start_field}__lt": end}) | models.Q(
+        **{f"{end_field}__gte": start, f"{end_field}__lt": end}
+    )
+
+
+def this_week_filter(start_field: str, end_field: str, *, dates: bool = False):
+    """A list filter "starting or ending this week" (``?week=this``) on a start and an end field."""
+
+    class ThisWeekFilter(admin.SimpleListFilter):
+        title = _("this week")
+        parameter_name = "week"
+
+        def lookups(self, request, model_admin):
+            return [("this", _("starting or ending this week"))]
+
+        def queryset(self, request, queryset):
+            if self.value() == "this":
+                return queryset.filter(this_week_q(start_field, end_field, dates=dates))
+            return queryset
+
+    return ThisWeekFilter
+
+
+#: What "near stock-out" means on the workbench and in the stock filters.
+LOW_STOCK = 10
+
+
+def low_stock_filter(left: models.Expression):
+    """A list filter "stock nearly out" (``?stock_level=low``): rows whose ``left`` is at most LOW_STOCK."""
+
+    class LowStockFilter(admin.SimpleListFilter):
+        title = _("stock")
+        parameter_name = "stock_level"
+
+        def lookups(self, request, model_admin):
+            return [("low", _("nearly out (%(n)s or fewer)") % {"n": LOW_STOCK})]
+
+        def queryset(self, request, queryset):
+            if self.value() == "low":
+                return queryset.alias(stock_left=left).filter(stock_left__lte=LOW_STOCK)
+            return queryset
+
+    return LowStockFilter

@@ -7,11 +7,10 @@ import io
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import (
@@ -21,13 +20,15 @@ from loyalty.admin_tools import (
     ReadOnlyAdminMixin,
     ReasonForm,
     TabularInline,
+    action_links,
     action_page,
     local_time,
+    low_stock_filter,
     money,
     new_key,
 )
 from loyalty.errors import ApplicationError
-from mall import services
+from mall import carriers, services
 from mall.models import (
     Category,
     ItemKind,
@@ -121,7 +122,7 @@ class MallItemAdmin(LimitedJSONAdminMixin, ModelAdmin):
         "sort_order",
         "actions_column",
     ]
-    list_filter = ["kind", "is_active", "category"]
+    list_filter = ["kind", "is_active", "category", low_stock_filter(F("stock"))]
     search_fields = ["name"]
     readonly_fields = ["stock", "sold_count"]
     fieldsets = [
@@ -186,12 +187,14 @@ class MallItemAdmin(LimitedJSONAdminMixin, ModelAdmin):
     def cancelled(self, item):
         return item.n_cancelled
 
+    def object_actions(self, item):
+        if item.kind != ItemKind.VIRTUAL_CODE:
+            return []
+        return [(_("import codes"), reverse("admin:mall_mallitem_import_codes", args=[item.pk]))]
+
     @admin.display(description=_("actions"))
     def actions_column(self, item):
-        if item.kind != ItemKind.VIRTUAL_CODE:
-            return ""
-        url = reverse("admin:mall_mallitem_import_codes", args=[item.pk])
-        return format_html('<a href="{}">{}</a>', url, _("import codes"))
+        return action_links(self.object_actions(item))
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -269,8 +272,28 @@ class RedemptionEventInline(ReadOnlyAdminMixin, TabularInline):
 
 
 class ShipForm(forms.Form):
-    carrier = forms.CharField(label=_("carrier"), max_length=40)
+    """The carrier from the list of common ones (or 其他 and its name), and the tracking number."""
+
+    carrier = forms.ChoiceField(label=_("carrier"), choices=carriers.choices(_("other")))
+    other_carrier = forms.CharField(
+        label=_("other carrier"), max_length=40, required=False, help_text=_("When the carrier is 其他.")
+    )
     tracking_no = forms.CharField(label=_("tracking number"), max_length=64)
+
+    @classmethod
+    def initial_for(cls, r: Redemption) -> dict:
+        if not r.carrier or r.carrier in carriers.CARRIERS:
+            return {"carrier": r.carrier, "tracking_no": r.tracking_no}
+        return {"carrier": carriers.OTHER, "other_carrier": r.carrier, "tracking_no": r.tracking_no}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("carrier") == carriers.OTHER:
+            if not data.get("other_carrier", "").strip():
+                self.add_error("other_carrier", _("Type the carrier's name."))
+            else:
+                data["carrier"] = data["other_carrier"].strip()
+        return data
 
 
 class ShipFileForm(forms.Form):
@@ -356,18 +379,19 @@ class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
             local_time(r.cancelled_at),
         ]
 
-    @admin.display(description=_("actions"))
-    def actions_column(self, r):
-        links = []
+    def object_actions(self, r):
+        actions = []
         if r.kind == ItemKind.PHYSICAL and r.status in (RedemptionStatus.PAID, RedemptionStatus.SHIPPED):
-            links.append((reverse("admin:mall_redemption_ship", args=[r.pk]), _("ship")))
+            actions.append((_("ship"), reverse("admin:mall_redemption_ship", args=[r.pk])))
         if r.status == RedemptionStatus.PENDING_PAYMENT or (
             r.status == RedemptionStatus.PAID and r.kind == ItemKind.PHYSICAL
         ):
-            links.append((reverse("admin:mall_redemption_cancel", args=[r.pk]), _("cancel")))
-        return format_html(
-            " ".join(['<a href="{}">{}</a>'] * len(links)), *[x for pair in links for x in pair]
-        )
+            actions.append((_("cancel"), reverse("admin:mall_redemption_cancel", args=[r.pk])))
+        return actions
+
+    @admin.display(description=_("actions"))
+    def actions_column(self, r):
+        return action_links(self.object_actions(r))
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -379,10 +403,15 @@ class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
 
     def ship_view(self, request, pk):
         r = get_object_or_404(Redemption.objects.select_related("item", "member"), pk=pk)
-        form = ShipForm(request.POST or None, initial={"carrier": r.carrier, "tracking_no": r.tracking_no})
+        form = ShipForm(request.POST or None, initial=ShipForm.initial_for(r))
         if request.method == "POST" and request.user.has_perm(SHIP_PERMISSION) and form.is_valid():
             try:
-                services.redemption_ship(redemption_id=r.pk, actor_id=request.user.pk, **form.cleaned_data)
+                services.redemption_ship(
+                    redemption_id=r.pk,
+                    actor_id=request.user.pk,
+                    carrier=form.cleaned_data["carrier"],
+                    tracking_no=form.cleaned_data["tracking_no"],
+                )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:

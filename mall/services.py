@@ -45,7 +45,7 @@ from coupons.services import coupon_issue
 from loyalty import locks
 from loyalty.errors import IdempotencyConflict, ValidationFailed
 from loyalty.locks import Rank, Space
-from mall import sql
+from mall import carriers, sql
 from mall.eligibility import item_unlocked
 from mall.exceptions import (
     AddressNotFound,
@@ -519,6 +519,7 @@ def redemptions_ship_rows(*, rows: list[list[str]], actor_id: int) -> list[dict]
     for line, row in enumerate(rows, start=1):
         cells = [c.strip() for c in row] + ["", "", ""]
         no, carrier, tracking_no = cells[:3]
+        carrier = carriers.canonical(carrier)
         result = {"line": line, "no": no, "carrier": carrier, "tracking_no": tracking_no}
         redemption_id = Redemption.objects.filter(no=no).values_list("pk", flat=True).first() if no else None
         if redemption_id is None:

@@ -1,3 +1,6 @@
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -60,6 +63,26 @@ class ChannelAdmin(ModelAdmin):
         return channel.n_members
 
 
+@dataclass(frozen=True)
+class MemberListPart:
+    """What an app above members adds to the member list: ``annotations()`` gives name -> expression for
+    the list's one query, ``columns`` read them (list_display callables), ``filters`` are list filters;
+    ``actions(member)`` adds buttons to the member's page."""
+
+    annotations: Callable[[], dict]
+    columns: tuple = ()
+    filters: tuple = ()
+    actions: Callable[[Member], list] | None = None  # (label, url) buttons of the member's page
+
+
+# Members import none of the apps above them: analytics registers their columns at startup.
+_LIST_PARTS: dict[str, MemberListPart] = {}
+
+
+def member_list_part_register(*, name: str, part: MemberListPart) -> None:
+    _LIST_PARTS[name] = part
+
+
 @admin.register(Member)
 class MemberAdmin(ModelAdmin):
     list_display = [
@@ -103,11 +126,24 @@ class MemberAdmin(ModelAdmin):
     channel = channel_column("registration_channel", _("registration channel"))
 
     def get_queryset(self, request):
-        return (
+        queryset = (
             super()
             .get_queryset(request)
             .annotate(registration_channel_name=channel_name_of("registration_channel"))
         )
+        for part in _LIST_PARTS.values():
+            queryset = queryset.annotate(**part.annotations())
+        return queryset
+
+    def get_list_display(self, request):
+        names = list(super().get_list_display(request))
+        at = names.index("channel") + 1 if "channel" in names else len(names)
+        added = [column for part in _LIST_PARTS.values() for column in part.columns]
+        return names[:at] + added + names[at:]
+
+    def get_list_filter(self, request):
+        added = [f for part in _LIST_PARTS.values() for f in part.filters]
+        return list(super().get_list_filter(request)) + added
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and obj.closed_at is not None:  # its openid is a placeholder, its WeChat ids gone
@@ -127,6 +163,13 @@ class MemberAdmin(ModelAdmin):
         if obj is not None and obj.closed_at is not None:
             return False  # a closed account is anonymised and stays so: viewed, never edited
         return super().has_change_permission(request, obj)
+
+    def object_actions(self, member):
+        actions = [(_("overview"), reverse("admin:members_member_overview", args=[member.pk]))]
+        if member.closed_at is None:
+            for part in _LIST_PARTS.values():
+                actions += part.actions(member) if part.actions else []
+        return actions
 
     @admin.display(description=_("overview"))
     def overview_link(self, member):

@@ -21,10 +21,12 @@ from loyalty.admin_tools import (
     ReadOnlyAdminMixin,
     ReasonForm,
     TabularInline,
+    action_links,
     action_page,
     local_time,
     money,
     new_key,
+    this_week_filter,
 )
 from loyalty.errors import ApplicationError
 from loyalty.money import YuanField, format_fen
@@ -346,15 +348,14 @@ class MembershipCardAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(channel_name=channel_name_of("channel"))
 
+    def object_actions(self, card):
+        if card.status != "active":
+            return []
+        return [(_("revoke"), reverse("admin:membership_membershipcard_revoke", args=[card.pk]))]
+
     @admin.display(description=_("actions"))
     def revoke_column(self, card):
-        if card.status != "active":
-            return "—"
-        return format_html(
-            '<a href="{}">{}</a>',
-            reverse("admin:membership_membershipcard_revoke", args=[card.pk]),
-            _("revoke"),
-        )
+        return action_links(self.object_actions(card), empty="—")
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -365,7 +366,8 @@ class MembershipCardAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     def grant_view(self, request):
         """Give a member a card (with a reason), e.g. as a service gesture."""
-        form = GrantForm(request.POST or None, initial=new_key())
+        initial = {**new_key(), "member_id": request.GET.get("member")}  # from the member's page
+        form = GrantForm(request.POST or None, initial=initial)
         if request.method == "POST" and request.user.has_perm("membership.grant_card") and form.is_valid():
             data = form.cleaned_data
             if not Member.objects.filter(pk=data["member_id"]).exists():
@@ -461,15 +463,14 @@ class CardPurchaseAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_select_related = ["member", "card_type"]
     show_full_result_count = False
 
+    def object_actions(self, purchase):
+        if purchase.status != "paid":
+            return []
+        return [(_("refund pro rata"), reverse("admin:membership_cardpurchase_refund", args=[purchase.pk]))]
+
     @admin.display(description=_("actions"))
     def refund_column(self, purchase):
-        if purchase.status != "paid":
-            return "—"
-        return format_html(
-            '<a href="{}">{}</a>',
-            reverse("admin:membership_cardpurchase_refund", args=[purchase.pk]),
-            _("refund pro rata"),
-        )
+        return action_links(self.object_actions(purchase), empty="—")
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -539,5 +540,5 @@ class MemberDayAdmin(LimitedJSONAdminMixin, ModelAdmin):
         "audience",
         "is_active",
     ]
-    list_filter = ["recurrence", "is_active"]
+    list_filter = ["recurrence", "is_active", this_week_filter("starts_on", "ends_on", dates=True)]
     inlines = [MemberDayRunInline]

@@ -15,6 +15,7 @@ from loyalty.admin_tools import (
     LimitedJSONAdminMixin,
     ModelAdmin,
     ReadOnlyAdminMixin,
+    action_links,
     local_time,
 )
 from loyalty.errors import ApplicationError
@@ -55,7 +56,7 @@ class AdjustForm(forms.Form):
 
 @admin.register(PointsAccount)
 class PointsAccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["member", "balance", "created_at"]
+    list_display = ["member", "balance", "created_at", "actions_column"]
     search_fields = ["member__phone", "member__nickname", "member__openid", "=member__id"]
     list_select_related = ["member"]
     readonly_fields = ["member", "balance", "created_at", "adjust_link"]
@@ -65,6 +66,13 @@ class PointsAccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def adjust_link(self, obj):
         url = reverse("admin:points_pointsaccount_adjust", args=[obj.pk])
         return format_html('<a class="button" href="{}">{}</a>', url, _("Adjust points"))
+
+    def object_actions(self, account):
+        return [(_("Adjust points"), reverse("admin:points_pointsaccount_adjust", args=[account.pk]))]
+
+    @admin.display(description=_("actions"))
+    def actions_column(self, account):
+        return action_links(self.object_actions(account))
 
     def get_urls(self):
         extra = [

@@ -17,7 +17,6 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import (
@@ -27,11 +26,13 @@ from loyalty.admin_tools import (
     ReadOnlyAdminMixin,
     ReasonForm,
     TabularInline,
+    action_links,
     action_page,
     local_time,
     money,
     new_key,
     stream_csv,
+    this_week_filter,
 )
 from loyalty.errors import ApplicationError
 from loyalty.money import YuanField, format_fen, signed_fen
@@ -84,15 +85,18 @@ class StoredValueAccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_select_related = ["member"]
     change_list_template = "admin/stored_value/storedvalueaccount/change_list.html"
 
+    def object_actions(self, account):
+        return [
+            (_("adjust"), reverse("admin:stored_value_storedvalueaccount_adjust", args=[account.pk])),
+            (
+                _("unfreeze") if account.frozen else _("freeze"),
+                reverse("admin:stored_value_storedvalueaccount_freeze", args=[account.pk]),
+            ),
+        ]
+
     @admin.display(description=_("actions"))
     def actions_column(self, account):
-        return format_html(
-            '<a href="{}">{}</a> · <a href="{}">{}</a>',
-            reverse("admin:stored_value_storedvalueaccount_adjust", args=[account.pk]),
-            _("adjust"),
-            reverse("admin:stored_value_storedvalueaccount_freeze", args=[account.pk]),
-            _("unfreeze") if account.frozen else _("freeze"),
-        )
+        return action_links(self.object_actions(account))
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -334,7 +338,7 @@ class RechargePlanAdmin(ModelAdmin):
         "sort_order",
     ]
     list_editable = ["is_active", "sort_order"]
-    list_filter = ["kind", "is_active"]
+    list_filter = ["kind", "is_active", this_week_filter("starts_at", "ends_at")]
     inlines = [RechargeTierInline]
 
     @admin.display(description=_("tiers"))
@@ -400,12 +404,14 @@ class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
             local_time(o.refunded_at) if o.refunded_at else "",
         ]
 
+    def object_actions(self, order):
+        if order.status not in (RechargeStatus.CREDITED, RechargeStatus.REFUNDED):
+            return []
+        return [(_("refund"), reverse("admin:stored_value_rechargeorder_refund", args=[order.pk]))]
+
     @admin.display(description=_("actions"))
     def refund_column(self, order):
-        if order.status not in (RechargeStatus.CREDITED, RechargeStatus.REFUNDED):
-            return ""
-        url = reverse("admin:stored_value_rechargeorder_refund", args=[order.pk])
-        return format_html('<a href="{}">{}</a>', url, _("refund"))
+        return action_links(self.object_actions(order))
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -171,6 +171,8 @@ UNFOLD = {
     "SITE_URL": None,
     "SITE_DROPDOWN": [{"icon": "api", "title": _("API documentation"), "link": "/api/docs/"}],
     "SHOW_VIEW_ON_SITE": False,
+    # The home page's 工作台: to-dos and today's figures, each only for those who may open its page.
+    "DASHBOARD_CALLBACK": "analytics.workbench.dashboard_callback",
     # Chinese by default (LANGUAGE_CODE), English one click away in the user menu.
     "SHOW_LANGUAGES": True,
     "STYLES": [lambda request: static("loyalty/admin.css")],

@@ -82,12 +82,43 @@ def test_shipping_needs_the_permission_and_marks_shipped(client, rich):
     url = f"/admin/mall/redemption/{r.pk}/ship/"
 
     staff(client, "clerk", "mall.view_redemption")
-    assert client.post(url, {"carrier": "顺丰", "tracking_no": "SF1"}).status_code == 403
+    assert client.post(url, {"carrier": "顺丰速运", "tracking_no": "SF1"}).status_code == 403
     staff(client, "ops", "mall.view_redemption", "mall.ship_redemption")
-    assert client.post(url, {"carrier": "顺丰", "tracking_no": "SF1"}).status_code == 302
+    assert client.post(url, {"carrier": "顺丰速运", "tracking_no": "SF1"}).status_code == 302
 
     r.refresh_from_db()
-    assert (r.status, r.carrier, r.tracking_no) == ("shipped", "顺丰", "SF1")
+    assert (r.status, r.carrier, r.tracking_no) == ("shipped", "顺丰速运", "SF1")
+
+
+def test_the_carrier_is_chosen_from_the_common_ones_or_typed_under_other(client, rich):
+    r = redeem(rich, MallItemFactory(), address_id=address(rich).pk)
+    url = f"/admin/mall/redemption/{r.pk}/ship/"
+    staff(client, "ops", "mall.view_redemption", "mall.ship_redemption")
+
+    page = client.get(url).content.decode()
+    for carrier in (
+        "顺丰速运",
+        "中通快递",
+        "圆通速递",
+        "韵达快递",
+        "申通快递",
+        "京东物流",
+        "中国邮政EMS",
+        "极兔速递",
+    ):
+        assert f'<option value="{carrier}">{carrier}</option>' in page
+    assert '<option value="其他">其他</option>' in page
+    assert client.post(url, {"carrier": "顺丰", "tracking_no": "SF1"}).status_code == 200  # not in the list
+    assert client.post(url, {"carrier": "其他", "tracking_no": "X1"}).status_code == 200  # no name typed
+    assert (
+        client.post(url, {"carrier": "其他", "other_carrier": "安能物流", "tracking_no": "AN1"}).status_code
+        == 302
+    )
+
+    r.refresh_from_db()
+    assert (r.status, r.carrier, r.tracking_no) == ("shipped", "安能物流", "AN1")
+    again = client.get(url).content.decode()
+    assert '<option value="其他" selected>其他</option>' in again and 'value="安能物流"' in again
 
 
 def test_bulk_ship_from_a_csv_reports_every_row(client, rich):
@@ -103,6 +134,19 @@ def test_bulk_ship_from_a_csv_reports_every_row(client, rich):
     page = response.content.decode()
     assert response.status_code == 200 and page.count('class="shipped"') == 2 and 'class="not_found"' in page
     assert set(Redemption.objects.values_list("status", flat=True)) == {"shipped"}
+    # the names operators type are recorded as the listed carriers
+    assert set(Redemption.objects.values_list("carrier", flat=True)) == {"顺丰速运", "中通快递"}
+
+
+def test_the_ship_file_keeps_a_carrier_name_it_does_not_list(client, rich):
+    r = redeem(rich, MallItemFactory(), address_id=address(rich).pk)
+    staff(client, "ops", "mall.view_redemption", "mall.ship_redemption")
+    upload = SimpleUploadedFile("ship.csv", f"{r.no},安能物流,AN9\n".encode())
+
+    client.post("/admin/mall/redemption/ship-file/", {"tracking_file": upload})
+
+    r.refresh_from_db()
+    assert (r.status, r.carrier) == ("shipped", "安能物流")
 
 
 def test_an_operator_cancel_gives_points_and_stock_back(client, rich):
@@ -147,3 +191,17 @@ def test_a_redemption_page_reads_its_history_in_chinese(admin_client, admin_user
     assert "已支付" in text and "已发货" in text and "会员确认收货" in text
     for code in ("paid", "shipped", "completed", "member"):
         assert code not in text
+
+
+def test_a_redemption_page_carries_its_actions_as_buttons(admin_client, admin_user, rich):
+    r = redeem(rich, MallItemFactory(), address_id=address(rich).pk)
+
+    page = admin_client.get(f"/admin/mall/redemption/{r.pk}/change/").content.decode()
+
+    assert f'href="/admin/mall/redemption/{r.pk}/ship/"' in page
+    assert f'href="/admin/mall/redemption/{r.pk}/cancel/"' in page
+    services.redemption_ship(
+        redemption_id=r.pk, carrier="顺丰速运", tracking_no="SF1", actor_id=admin_user.pk
+    )
+    shipped = admin_client.get(f"/admin/mall/redemption/{r.pk}/change/").content.decode()
+    assert f'href="/admin/mall/redemption/{r.pk}/cancel/"' not in shipped  # only what can be done now

@@ -155,7 +155,7 @@ POSTS = {
     },
     "revoke a card": {"reason": "r", "idempotency_key": "k"},
     "refund a card purchase": {"reason": "r", "idempotency_key": "k"},
-    "ship a redemption": {"carrier": "SF", "tracking_no": "SF1"},
+    "ship a redemption": {"carrier": "顺丰速运", "tracking_no": "SF1"},
     "cancel a redemption": {"reason": "r", "idempotency_key": "k"},
 }
 

@@ -32,7 +32,9 @@ from analytics.models import (
     Segment,
 )
 from analytics.periods import CUSTOM, PRESETS, preset_of, preset_range
-from analytics.segments import FIELDS, validate_rules
+from analytics.segment_builder import SegmentBuilder, describe
+from analytics.segments import validate_rules
+from loyalty.admin_forms import read_only_display, shown_fieldsets
 from loyalty.admin_tools import (
     IsoDateInput,
     LimitedJSONAdminMixin,
@@ -176,14 +178,13 @@ class MemberTagAdmin(ModelAdmin):
 
 
 class SegmentForm(forms.ModelForm):
+    """A segment's rules built with the segment builder (groups of conditions, AND or OR, the live count)."""
+
     class Meta:
         model = Segment
         fields = ["name", "description", "rules"]
-        help_texts = {
-            "rules": _(
-                'A JSON tree: {"op": "and"|"or", "conditions": [ {"field": ..., "value": ...} or another group ]}.'
-            )
-        }
+        widgets = {"rules": SegmentBuilder}
+        labels = {"rules": _("conditions")}
 
     def clean_rules(self):
         rules = self.cleaned_data["rules"]
@@ -199,7 +200,11 @@ class SegmentAdmin(LimitedJSONAdminMixin, ModelAdmin):
     form = SegmentForm
     list_display = ["id", "name", "description", "updated_at"]
     search_fields = ["name"]
-    change_form_template = "admin/analytics/segment/change_form.html"
+    # Where the page is only read: the conditions in words, not the rule tree.
+    read_only_displays = {"rules": read_only_display("rules", _("conditions"), lambda s: describe(s.rules))}
+
+    def get_fieldsets(self, request, obj=None):
+        return shown_fieldsets(self, request, obj, super().get_fieldsets(request, obj))
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -221,11 +226,6 @@ class SegmentAdmin(LimitedJSONAdminMixin, ModelAdmin):
         except InvalidSegmentRule as exc:
             return JsonResponse({"code": exc.code, "message": str(exc.message)}, status=400)
         return JsonResponse({"count": count})
-
-    def render_change_form(self, request, context, *args, **kwargs):
-        context["segment_fields"] = FIELDS
-        context["rfm_segments"] = RfmSegment.choices
-        return super().render_change_form(request, context, *args, **kwargs)
 
 
 # --- dashboard and portrait ----------------------------------------------------------------------------

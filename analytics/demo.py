@@ -25,13 +25,8 @@ SEGMENTS = [
     (
         "沉睡会员",
         "90 天未消费的老客",
-        {
-            "op": "and",
-            "conditions": [
-                {"field": "order_count", "value": {"min": 1}},
-                {"field": "last_purchase_before", "value": "__90_days_ago__"},
-            ],
-        },
+        # Bought before, not in the last 90 days: counted back from each day it is read.
+        {"op": "and", "conditions": [{"field": "last_purchase_not_within_days", "value": 90}]},
     ),
     (
         "高价值或高余额",
@@ -59,9 +54,7 @@ def seed_segments(*, rng: random.Random) -> int:
             [MemberTagging(tag=tag, member=m) for m in rng.sample(members, k=min(20, len(members)))],
             ignore_conflicts=True,
         )
-    ninety = (local_today() - timedelta(days=90)).isoformat()
     for name, description, rules in SEGMENTS:
-        rules = _replace(rules, "__90_days_ago__", ninety)
         Segment.objects.get_or_create(name=name, defaults={"description": description, "rules": rules})
     return len(SEGMENTS)
 
@@ -72,11 +65,3 @@ def refresh_reports() -> None:
     today = local_today()
     reports_refresh(start=today - timedelta(days=400), end=today)
     rfm_nightly()
-
-
-def _replace(node, marker, value):
-    if isinstance(node, dict):
-        return {k: _replace(v, marker, value) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_replace(v, marker, value) for v in node]
-    return value if node == marker else node

@@ -15,6 +15,9 @@ Leaves (``value`` shape):
 * ``rfm_segment``: list of RFM segment codes (latest run)
 * ``last_purchase_before`` / ``last_purchase_after``: ``"YYYY-MM-DD"``, merchant-local
   midnight; "before" needs at least one purchase, "after" is on or after the day
+* ``last_purchase_within_days`` / ``last_purchase_not_within_days``: n days (1-3650), the same two
+  conditions counted back from today's merchant-local midnight, so "bought in the last 90 days"
+  stays true to its words as the days pass
 * ``order_count``: ``{"min": n, "max": n}`` (either may be omitted) - purchases, lifetime
 * ``points_balance``: ``{"min", "max"}`` points
 * ``stored_value_balance``: ``{"min", "max"}`` fen (principal + bonus)
@@ -25,7 +28,7 @@ Leaves (``value`` shape):
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -38,6 +41,13 @@ from analytics.models import RfmSegment
 
 MAX_DEPTH = 5
 MAX_LEAVES = 50
+MAX_DAYS = 3650
+
+# The leaves counted back from today, and the dated leaf each one is on the day it is compiled.
+RELATIVE = {
+    "last_purchase_within_days": "last_purchase_after",
+    "last_purchase_not_within_days": "last_purchase_before",
+}
 
 FIELDS = [
     "tier",
@@ -45,6 +55,8 @@ FIELDS = [
     "rfm_segment",
     "last_purchase_before",
     "last_purchase_after",
+    "last_purchase_within_days",
+    "last_purchase_not_within_days",
     "order_count",
     "points_balance",
     "stored_value_balance",
@@ -108,6 +120,19 @@ def _local_midnight(value) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
 
 
+def _days_back(value, now: datetime) -> datetime:
+    """Merchant-local midnight ``value`` days before the day of ``now``."""
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+    ):
+        _bad(_("%(value)s is not a whole number.") % {"value": value})
+    days = int(value)
+    if not 1 <= days <= MAX_DAYS:
+        _bad(_("%(value)s is out of range.") % {"value": value})
+    tz = ZoneInfo(settings.TIME_ZONE)
+    return datetime.combine(now.astimezone(tz).date() - timedelta(days=days), time.min, tzinfo=tz)
+
+
 def _leaf(node: dict, params: list, now: datetime) -> str:
     """The leaf's condition (``analytics.sql``), its values appended to ``params`` in order."""
     field, value = node.get("field"), node.get("value")
@@ -122,6 +147,9 @@ def _leaf(node: dict, params: list, now: datetime) -> str:
         params.append(codes)
     elif field in ("last_purchase_before", "last_purchase_after"):
         params.append(_local_midnight(value))
+    elif field in RELATIVE:
+        params.append(_days_back(value, now))
+        return sql.SEGMENT_TESTS[RELATIVE[field]]
     elif field == "birthday_month":
         params.append(_int_list(value, low=1, high=12))
     elif field == "registration_channel":

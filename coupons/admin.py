@@ -9,9 +9,11 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from coupons import audience, services
 from coupons.exceptions import CouponNotVoidable
+from coupons.forms import AudienceForm, audience_display
 from coupons.models import (
     SOURCES,
     BulkIssue,
@@ -25,7 +27,10 @@ from coupons.models import (
     GiftPack,
     GiftPackGrant,
     GiftPackItem,
+    Scope,
+    Validity,
 )
+from loyalty.admin_forms import LinesField, shown_fieldsets
 from loyalty.admin_tools import (
     CsvExportMixin,
     LimitedJSONAdminMixin,
@@ -65,7 +70,40 @@ TERMS = [
 ]
 
 
-class CouponTemplateForm(forms.ModelForm):
+class CouponTemplateForm(AudienceForm, forms.ModelForm):
+    """A template as an operator fills it: only the fields of its kind, validity, audience and scope;
+    audience and scope as pickers and lines, stored as the lists they always were."""
+
+    scope_categories = LinesField(
+        label=_("categories"),
+        required=True,
+        help_text=_("One per line, as the order system names them (e.g. 茶饮)."),
+        error_messages={"required": _("List at least one category.")},
+    )
+    scope_skus = LinesField(
+        label=_("SKUs"),
+        required=True,
+        help_text=_("One per line (e.g. TEA-001)."),
+        error_messages={"required": _("List at least one SKU.")},
+    )
+
+    kinds = {
+        "kind": {
+            CouponKind.AMOUNT_OFF: ["threshold_fen", "amount_off_fen"],
+            CouponKind.PERCENT_OFF: ["threshold_fen", "percent_off", "max_discount_fen"],
+            CouponKind.NO_THRESHOLD: ["amount_off_fen"],
+            CouponKind.FREE_SHIPPING: ["threshold_fen"],
+            CouponKind.EXCHANGE: ["threshold_fen", "gift_sku"],
+        },
+        "validity": {Validity.FIXED: ["valid_from", "valid_until"], Validity.RELATIVE: ["valid_days"]},
+        **AudienceForm.kinds,
+        "scope": {
+            Scope.ALL: [],
+            Scope.CATEGORIES: ["scope_categories", "scope_exclude"],
+            Scope.SKUS: ["scope_skus", "scope_exclude"],
+        },
+    }
+
     class Meta:
         model = CouponTemplate
         fields = [
@@ -79,35 +117,66 @@ class CouponTemplateForm(forms.ModelForm):
             "claim_starts_at",
             "claim_ends_at",
             "audience",
-            "audience_values",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        scope_field = {Scope.CATEGORIES: "scope_categories", Scope.SKUS: "scope_skus"}.get(
+            self.instance.scope
+        )
+        if scope_field:
+            self.initial[scope_field] = list(self.instance.scope_values or [])
 
     def clean(self):
         data = super().clean()
+        kind = data.get("kind")
+        scope_field = {Scope.CATEGORIES: "scope_categories", Scope.SKUS: "scope_skus"}.get(data.get("scope"))
+        self.derive("scope_values", list(data.get(scope_field) or []) if scope_field else [])
+        self._check_what_it_gives(kind, data)
+        if data.get("validity") == Validity.FIXED and "valid_until" not in self._errors:
+            if not data.get("valid_until"):
+                self.add_error("valid_until", _("A coupon valid on fixed dates needs its last day."))
+            elif data.get("valid_from") and data["valid_from"] >= data["valid_until"]:
+                self.add_error("valid_until", _("The end must come after the start."))
+        if data.get("validity") == Validity.RELATIVE and data.get("valid_days") == 0:
+            self.add_error("valid_days", _("Valid for at least one day."))
+        if data.get("claim_starts_at") and data.get("claim_ends_at"):
+            if data["claim_starts_at"] >= data["claim_ends_at"]:
+                self.add_error("claim_ends_at", _("The end must come after the start."))
         issued = self.instance.issued_count if self.instance.pk else 0
-        if (
-            data.get("audience") == "segment"
-            and not audience.segments()
-            .filter(pk__in=audience.audience_values_ids(data.get("audience_values"))[:1])
-            .exists()
-        ):
-            self.add_error("audience_values", _("Give the id of an existing segment, e.g. [3]."))
-        if data.get("kind") == CouponKind.PERCENT_OFF and not data.get("percent_off"):
-            self.add_error("percent_off", _("A discount coupon needs its discount, e.g. 8.8."))
         if data.get("total_stock") is not None and data["total_stock"] < issued:
             self.add_error(
                 "total_stock", _("%(n)s are already issued: the stock cannot be less.") % {"n": issued}
             )
         # clean() runs before the instance takes the new values: compare values, not the form's own notion.
-        changed_terms = [n for n in TERMS if n in data and data[n] != getattr(self.instance, n)]
+        # A field that does not belong to the kind gives nothing, so only those that do are terms.
+        terms = {n: data[n] for n in TERMS if n in data and self.belongs(n)}
+        terms["scope_values"] = self.derived["scope_values"]
+        changed_terms = [n for n, v in terms.items() if v != getattr(self.instance, n)]
         if issued and changed_terms:
             raise forms.ValidationError(
                 _(
                     "Coupons of this template were issued on its terms (%(fields)s): make a new template instead."
                 )
-                % {"fields": ", ".join(str(self.fields[name].label) for name in changed_terms)}
+                % {"fields": ", ".join(str(self._label(name)) for name in changed_terms)}
             )
         return data
+
+    def _check_what_it_gives(self, kind, data):
+        """What each kind must give, in the operator's words (the money fields are already fen)."""
+        errors = self._errors
+        if kind in (CouponKind.AMOUNT_OFF, CouponKind.NO_THRESHOLD) and "amount_off_fen" not in errors:
+            if not data.get("amount_off_fen"):
+                self.add_error("amount_off_fen", _("Give the amount taken off, e.g. 20."))
+        if kind == CouponKind.PERCENT_OFF and not data.get("percent_off") and "percent_off" not in errors:
+            self.add_error("percent_off", _("A discount coupon needs its discount, e.g. 8.8."))
+        if kind == CouponKind.EXCHANGE and not data.get("gift_sku") and "gift_sku" not in errors:
+            self.add_error("gift_sku", _("An exchange coupon needs the SKU it exchanges for."))
+
+    def _label(self, name):
+        if name in self.fields:
+            return self.fields[name].label
+        return self._meta.model._meta.get_field(name).verbose_name
 
 
 @admin.register(CouponTemplate)
@@ -156,9 +225,35 @@ class CouponTemplateAdmin(LimitedJSONAdminMixin, ModelAdmin):
         ),
         (
             _("Who and what"),
-            {"fields": ["audience", "audience_values", "scope", "scope_values", "scope_exclude", "stacking"]},
+            {
+                "fields": [
+                    "audience",
+                    "audience_tiers",
+                    "audience_cards",
+                    "audience_segment",
+                    "scope",
+                    "scope_categories",
+                    "scope_skus",
+                    "scope_exclude",
+                    "stacking",
+                ]
+            },
         ),
     ]
+
+    # Where the page is only read, what the pickers hold, by name.
+    audience_tiers = audience_display("tiers", pgettext_lazy("membership", "tiers"))
+    audience_cards = audience_display("card_holders", _("card types"))
+    audience_segment = audience_display("segment", _("segment"))
+
+    @admin.display(description=_("categories or SKUs"))
+    def scope_categories(self, template):
+        return "、".join(template.scope_values) or "—"
+
+    scope_skus = scope_categories
+
+    def get_fieldsets(self, request, obj=None):
+        return shown_fieldsets(self, request, obj, super().get_fieldsets(request, obj))
 
     def get_queryset(self, request):
         return (
@@ -173,7 +268,7 @@ class CouponTemplateAdmin(LimitedJSONAdminMixin, ModelAdmin):
         if not change:
             obj.save()
             return
-        fields = [name for name in form.changed_data if name != "issued_count"]
+        fields = [name for name in form.model_fields_changed() if name != "issued_count"]
         if fields:
             obj.save(update_fields=fields)
 

@@ -54,6 +54,22 @@ def segments_source_register(*, segments: Callable[[], object], members: Callabl
     _SEGMENTS["segments"], _SEGMENTS["members"] = segments, members
 
 
+#: What an operator picks for an audience kind decided above coupons: ``[(value stored in
+#: audience_values, name)]``, e.g. tier levels with their names (``membership.audiences``).
+_CHOICES: dict[str, Callable[[], list[tuple[int, str]]]] = {}
+
+
+def audience_choices_register(*, audience: str, choices: Callable[[], list[tuple[int, str]]]) -> None:
+    """Register ``choices()``: the values an operator may pick for ``audience`` and their names."""
+    _CHOICES[audience] = choices
+
+
+def audience_choices(audience: str) -> list[tuple[int, str]]:
+    """The values to pick from for ``audience`` (none when no app registered them)."""
+    source = _CHOICES.get(audience)
+    return list(source()) if source else []
+
+
 def segments():
     return _SEGMENTS["segments"]()
 

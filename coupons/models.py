@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from loyalty.labels import CodeLabels
 from loyalty.money import format_fen
@@ -47,7 +48,7 @@ class Validity(models.TextChoices):
 class Audience(models.TextChoices):
     EVERYONE = "everyone", _("everyone")
     NEW_MEMBERS = "new_members", _("new members")
-    TIERS = "tiers", _("tiers")
+    TIERS = "tiers", pgettext_lazy("membership", "tiers")
     CARD_HOLDERS = "card_holders", _("card holders")
     SEGMENT = "segment", _("segment")
 

@@ -24,10 +24,10 @@ def style_widget(widget: forms.Widget) -> forms.Widget:
         return widget
     if widget.attrs.get("class") or getattr(widget, "input_type", None) == "hidden":
         return widget
-    if isinstance(widget, forms.RadioSelect):
-        classes = unfold_widgets.RADIO_CLASSES
-    elif isinstance(widget, forms.CheckboxSelectMultiple):
+    if isinstance(widget, forms.CheckboxSelectMultiple):  # a RadioSelect subclass: ticked boxes, not dots
         classes = unfold_widgets.CHECKBOX_CLASSES
+    elif isinstance(widget, forms.RadioSelect):
+        classes = unfold_widgets.RADIO_CLASSES
     elif isinstance(widget, forms.Select):  # SelectMultiple too
         classes = unfold_widgets.SELECT_CLASSES
     elif isinstance(widget, forms.CheckboxInput):

@@ -3,16 +3,20 @@ the fulfilment queue (ship one, or many from an uploaded CSV, with a per-row rep
 
 import csv
 import io
+import re
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.validators import URLValidator
 from django.db.models import Count, F, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from coupons.forms import Checkboxes
+from loyalty.admin_forms import KindFormMixin, LinesField, read_only_display, shown_fieldsets
 from loyalty.admin_tools import (
     CsvExportMixin,
     LimitedJSONAdminMixin,
@@ -32,6 +36,7 @@ from mall import carriers, services
 from mall.models import (
     Category,
     ItemKind,
+    LimitPeriod,
     MallItem,
     Redemption,
     RedemptionEvent,
@@ -40,6 +45,7 @@ from mall.models import (
     VirtualCode,
     mask_code,
 )
+from membership.models import CardType, Tier
 
 SHIP_PERMISSION = "mall.ship_redemption"
 
@@ -57,13 +63,77 @@ class CategoryAdmin(ModelAdmin):
     list_editable = ["sort_order"]
 
 
-class MallItemForm(forms.ModelForm):
+def _tier_choices():
+    """The lowest tier as an operator picks it: every member, or a tier by name."""
+    tiers = [
+        (level, name) for level, name in Tier.objects.order_by("level").values_list("level", "name") if level
+    ]
+    return [(0, _("every member")), *tiers]
+
+
+def _card_type_choices():
+    return list(CardType.objects.order_by("name", "pk").values_list("pk", "name"))
+
+
+def _images(item) -> str:
+    return "\n".join(item.extra_images or []) or "—"
+
+
+def _tier_name(item) -> str:
+    return dict(_tier_choices()).get(item.min_tier_level, item.min_tier_level)
+
+
+def _card_type_names(item) -> str:
+    ids = [int(v) for v in item.required_card_type_ids or [] if str(v).isdigit()]
+    return (
+        "、".join(CardType.objects.filter(pk__in=ids).order_by("name").values_list("name", flat=True)) or "—"
+    )
+
+
+class MallItemForm(KindFormMixin, forms.ModelForm):
+    """An item as an operator fills it: only what its kind needs (a coupon item's template, stock
+    added by hand for goods and coupons, codes imported for virtual items), more images one per line,
+    the lowest tier and the card types by name."""
+
     image_url = forms.URLField(label=_("main image"), required=False, assume_scheme="https")
+    extra_images = LinesField(
+        label=_("more images"),
+        help_text=_("One image address per line."),
+        separators=re.compile(r"\s+"),
+        max_items=20,
+        max_item_length=500,
+        item=URLValidator(
+            schemes=["https", "http"], message=_("Enter image addresses starting with https://.")
+        ),
+    )
+    min_tier_level = forms.TypedChoiceField(
+        label=_("lowest tier"), coerce=int, choices=_tier_choices, initial=0, empty_value=0
+    )
+    required_card_type_ids = forms.TypedMultipleChoiceField(
+        label=_("card types required"),
+        coerce=int,
+        required=False,
+        choices=_card_type_choices,
+        widget=Checkboxes,
+        help_text=_("Holding any one of them is enough. None ticked: no card needed."),
+    )
     stock_change = forms.IntegerField(
         label=_("add to stock"),
         required=False,
         help_text=_("Add (or, negative, remove) stock. Virtual-code items get stock by importing codes."),
     )
+
+    kinds = {
+        "kind": {
+            ItemKind.PHYSICAL: ["stock_change"],
+            ItemKind.COUPON: ["coupon_template", "stock_change"],
+            ItemKind.VIRTUAL_CODE: [],
+        },
+        "period": {
+            LimitPeriod.NONE: [],
+            **{period: ["per_period_limit"] for period in LimitPeriod.values if period},
+        },
+    }
 
     class Meta:
         model = MallItem
@@ -88,17 +158,42 @@ class MallItemForm(forms.ModelForm):
             "on_sale_until",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A value nobody can pick any more (a tier or card type since removed) stays shown, by number.
+        for name, values in (
+            ("min_tier_level", [self.instance.min_tier_level]),
+            ("required_card_type_ids", self.instance.required_card_type_ids or []),
+        ):
+            if name in self.fields:
+                known = dict(self.fields[name].choices)
+                gone = [int(v) for v in values if str(v).isdigit() and int(v) not in known]
+                if gone:
+                    self.fields[name].choices = list(known.items()) + [
+                        (v, _("#%(n)s (no longer exists)") % {"n": v}) for v in gone
+                    ]
+
     def clean(self):
         data = super().clean()
         kind = data.get("kind")
-        if kind == ItemKind.COUPON and not data.get("coupon_template"):
+        if (
+            kind == ItemKind.COUPON
+            and not data.get("coupon_template")
+            and "coupon_template" not in self._errors
+        ):
             self.add_error("coupon_template", _("A coupon item needs a coupon template."))
-        if data.get("period") and not data.get("per_period_limit"):
+        if data.get("period") and not data.get("per_period_limit") and "per_period_limit" not in self._errors:
             self.add_error("per_period_limit", _("Set how many per period."))
         if not data.get("points") and not data.get("cash_fen"):
             self.add_error("points", _("Set points, cash, or both."))
-        if kind == ItemKind.VIRTUAL_CODE and data.get("stock_change"):
+        if kind == ItemKind.VIRTUAL_CODE and data.get("stock_change") and "stock_change" not in self._errors:
             self.add_error("stock_change", _("Import codes instead: each code is one in stock."))
+        if (
+            data.get("on_sale_from")
+            and data.get("on_sale_until")
+            and data["on_sale_from"] >= data["on_sale_until"]
+        ):
+            self.add_error("on_sale_until", _("The end must come after the start."))
         current = self.instance.stock if self.instance.pk else 0
         if (data.get("stock_change") or 0) + current < 0:
             self.add_error("stock_change", _("The stock cannot go below zero."))
@@ -125,6 +220,15 @@ class MallItemAdmin(LimitedJSONAdminMixin, ModelAdmin):
     list_filter = ["kind", "is_active", "category", low_stock_filter(F("stock"))]
     search_fields = ["name"]
     readonly_fields = ["stock", "sold_count"]
+    # Where the page is only read: images one per line, the tier and card types by name, not numbers or JSON.
+    read_only_displays = {
+        "extra_images": read_only_display("extra_images", _("more images"), _images),
+        "min_tier_level": read_only_display("min_tier_level", _("lowest tier"), _tier_name),
+        "required_card_type_ids": read_only_display(
+            "required_card_type_ids", _("card types required"), _card_type_names
+        ),
+    }
+
     fieldsets = [
         (None, {"fields": ["name", "kind", "category", "is_active", "sort_order"]}),
         (_("Shown to members"), {"fields": ["description", "image_url", "extra_images"]}),
@@ -146,6 +250,9 @@ class MallItemAdmin(LimitedJSONAdminMixin, ModelAdmin):
         ),
     ]
 
+    def get_fieldsets(self, request, obj=None):
+        return shown_fieldsets(self, request, obj, super().get_fieldsets(request, obj))
+
     def get_queryset(self, request):
         counts = {
             "n_pending": Count("redemptions", filter=Q(redemptions__status=RedemptionStatus.PENDING_PAYMENT)),
@@ -162,7 +269,7 @@ class MallItemAdmin(LimitedJSONAdminMixin, ModelAdmin):
         the difference the operator asked for (a stale form would otherwise oversell)."""
         delta = form.cleaned_data.get("stock_change") or 0
         if change:
-            fields = [n for n in form.changed_data if n != "stock_change"]
+            fields = form.model_fields_changed()
             if fields:
                 obj.save(update_fields=fields)
         else:

@@ -13,7 +13,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
+from coupons.forms import AudienceForm, audience_display
+from loyalty.admin_forms import KindFormMixin, read_only_display, shown_fieldsets
 from loyalty.admin_tools import (
     CsvExportMixin,
     LimitedJSONAdminMixin,
@@ -38,9 +41,11 @@ from membership.claim_links import claim_link, claim_qr_png
 from membership.models import (
     CardCondition,
     CardEvent,
+    CardKind,
     CardPurchase,
     CardSource,
     CardType,
+    CardValidity,
     GrowthEntry,
     MemberDay,
     MemberDayRun,
@@ -162,14 +167,40 @@ class PosterForm(forms.Form):
     staff = forms.CharField(label=_("staff"), max_length=64, required=False)
 
 
-class CardTypeForm(forms.ModelForm):
-    """A spend condition is typed in yuan (its own field); an orders or points condition is a count."""
+def _threshold(card_type):
+    if card_type.condition == CardCondition.PAID_SPEND:
+        return format_fen(card_type.condition_threshold)
+    return card_type.condition_threshold
+
+
+class CardTypeForm(KindFormMixin, forms.ModelForm):
+    """A card type as an operator fills it: only what its kind, condition and validity need.  A spend
+    condition is typed in yuan (its own field); an orders or points condition is a count."""
 
     spend_threshold = YuanField(
         label=_("threshold: paid spend"),
         required=False,
         help_text=_("For the paid-spend condition: the cumulative paid spend that earns the card."),
     )
+
+    kinds = {
+        "kind": {
+            CardKind.FREE: [],
+            CardKind.CONDITIONAL: ["condition"],
+            CardKind.PAID: ["period", "price_fen", "trial_days"],
+        },
+        "condition": {
+            "": [],
+            CardCondition.PAID_SPEND: ["spend_threshold"],
+            CardCondition.ORDERS: ["condition_threshold"],
+            CardCondition.POINTS_EARNED: ["condition_threshold"],
+        },
+        "validity": {
+            CardValidity.PERMANENT: [],
+            CardValidity.DAYS: ["valid_days"],
+            CardValidity.RANGE: ["valid_from", "valid_until"],
+        },
+    }
 
     class Meta:
         model = CardType
@@ -181,19 +212,36 @@ class CardTypeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "condition_threshold" not in self.fields:
             return  # a page the operator may only view
-        self.fields["condition_threshold"].required = False
         if self.instance.condition == CardCondition.PAID_SPEND:
             self.initial["spend_threshold"] = self.instance.condition_threshold
             self.initial["condition_threshold"] = None
 
     def clean(self):
         data = super().clean()
-        if data.get("condition") == CardCondition.PAID_SPEND:
-            if not data.get("spend_threshold"):
+        errors = self._errors
+        condition = data.get("condition")
+        if data.get("kind") == CardKind.CONDITIONAL and not condition and "condition" not in errors:
+            self.add_error("condition", _("A conditional card needs its condition."))
+        if condition == CardCondition.PAID_SPEND:
+            if not data.get("spend_threshold") and "spend_threshold" not in errors:
                 self.add_error("spend_threshold", _("Set the paid spend that earns the card."))
             data["condition_threshold"] = data.get("spend_threshold") or 0
-        elif data.get("condition_threshold") is None:
-            data["condition_threshold"] = 0
+        else:
+            if condition and not data.get("condition_threshold") and "condition_threshold" not in errors:
+                self.add_error("condition_threshold", _("Set how many orders or points earn the card."))
+            if data.get("condition_threshold") is None:
+                data["condition_threshold"] = 0
+        if data.get("kind") == CardKind.PAID and not data.get("price_fen") and "price_fen" not in errors:
+            self.add_error("price_fen", _("A paid card needs its price."))
+        if data.get("validity") == CardValidity.RANGE and "valid_until" not in errors:
+            if not data.get("valid_from") or not data.get("valid_until"):
+                self.add_error(
+                    "valid_until", _("A card valid for a date range needs its first and last day.")
+                )
+            elif data["valid_from"] >= data["valid_until"]:
+                self.add_error("valid_until", _("The end must come after the start."))
+        if data.get("validity") == CardValidity.DAYS and data.get("valid_days") == 0:
+            self.add_error("valid_days", _("Valid for at least one day."))
         return data
 
 
@@ -228,29 +276,14 @@ class CardTypeAdmin(ModelAdmin):
         ),
         (_("Card face"), {"fields": ["background_image", "colour", "logo_url"]}),
     ]
+    # Where the card type is only viewed, its threshold reads in its own unit (¥ or a count).
+    read_only_displays = {
+        name: read_only_display("threshold", _("condition threshold"), _threshold)
+        for name in ("spend_threshold", "condition_threshold")
+    }
 
     def get_fieldsets(self, request, obj=None):
-        """Where the card type is only viewed, its threshold reads in its own unit (¥ or a count)."""
-        fieldsets = super().get_fieldsets(request, obj)
-        if obj is None or self.has_change_permission(request, obj):
-            return fieldsets
-        threshold = {"condition_threshold": "threshold", "spend_threshold": None}
-        return [
-            (
-                title,
-                {
-                    **options,
-                    "fields": [threshold.get(n, n) for n in options["fields"] if threshold.get(n, n)],
-                },
-            )
-            for title, options in fieldsets
-        ]
-
-    @admin.display(description=_("condition threshold"))
-    def threshold(self, card_type):
-        if card_type.condition == CardCondition.PAID_SPEND:
-            return format_fen(card_type.condition_threshold)
-        return card_type.condition_threshold
+        return shown_fieldsets(self, request, obj, super().get_fieldsets(request, obj))
 
     @admin.display(description=_("price"))
     def price_display(self, card_type):
@@ -527,6 +560,54 @@ class MemberDayRunInline(TabularInline):
         return False
 
 
+class MemberDayForm(AudienceForm, forms.ModelForm):
+    """A member day as an operator sets it: the weekday or the day of the month its recurrence needs,
+    and its audience as pickers (tiers, card types, a segment) instead of a list of ids."""
+
+    kinds = {
+        "recurrence": {
+            MemberDay.Recurrence.WEEKLY: ["weekday"],
+            MemberDay.Recurrence.MONTHLY: ["day_of_month"],
+        },
+        **AudienceForm.kinds,
+    }
+
+    class Meta:
+        model = MemberDay
+        fields = [
+            "name",
+            "recurrence",
+            "weekday",
+            "day_of_month",
+            "points_multiplier",
+            "extra_discount_bp",
+            "push_pack",
+            "audience",
+            "starts_on",
+            "ends_on",
+            "is_active",
+        ]
+        widgets = {"day_of_month": forms.NumberInput(attrs={"min": 1, "max": 31})}
+
+    def clean(self):
+        data = super().clean()
+        recurrence = data.get("recurrence")
+        if recurrence == MemberDay.Recurrence.WEEKLY and data.get("weekday") is None:
+            self.add_error("weekday", _("A weekly member day needs its weekday."))
+        day = data.get("day_of_month")
+        if recurrence == MemberDay.Recurrence.MONTHLY and "day_of_month" not in self._errors:
+            if day is None or not 1 <= day <= 31:
+                self.add_error("day_of_month", _("A monthly member day needs its day of the month, 1 to 31."))
+        multiplier = data.get("points_multiplier")
+        if multiplier is not None and multiplier < 1:
+            self.add_error(
+                "points_multiplier", _("The points multiplier is at least 1 (1 means no extra points).")
+            )
+        if data.get("starts_on") and data.get("ends_on") and data["starts_on"] > data["ends_on"]:
+            self.add_error("ends_on", _("The last day comes before the first."))
+        return data
+
+
 @admin.register(MemberDay)
 class MemberDayAdmin(LimitedJSONAdminMixin, ModelAdmin):
     list_display = [
@@ -542,3 +623,30 @@ class MemberDayAdmin(LimitedJSONAdminMixin, ModelAdmin):
     ]
     list_filter = ["recurrence", "is_active", this_week_filter("starts_on", "ends_on", dates=True)]
     inlines = [MemberDayRunInline]
+    form = MemberDayForm
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "is_active",
+                    "recurrence",
+                    "weekday",
+                    "day_of_month",
+                    "starts_on",
+                    "ends_on",
+                ]
+            },
+        ),
+        (_("What members get"), {"fields": ["points_multiplier", "extra_discount_bp", "push_pack"]}),
+        (_("Who"), {"fields": ["audience", "audience_tiers", "audience_cards", "audience_segment"]}),
+    ]
+
+    # Where the page is only read, what the pickers hold, by name.
+    audience_tiers = audience_display("tiers", pgettext_lazy("membership", "tiers"))
+    audience_cards = audience_display("card_holders", _("card types"))
+    audience_segment = audience_display("segment", _("segment"))
+
+    def get_fieldsets(self, request, obj=None):
+        return shown_fieldsets(self, request, obj, super().get_fieldsets(request, obj))

@@ -471,7 +471,7 @@ class MemberDay(models.Model):
 
     class Audience(models.TextChoices):
         EVERYONE = "everyone", _("everyone")
-        TIERS = "tiers", _("tiers")
+        TIERS = "tiers", pgettext_lazy("membership", "tiers")
         CARD_HOLDERS = "card_holders", _("card holders")
         SEGMENT = "segment", _("segment")
 

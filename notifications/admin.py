@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.admin_forms import PairsField, read_only_display, shown_fieldsets
 from loyalty.admin_tools import (
     LimitedJSONAdminMixin,
     ModelAdmin,
@@ -16,6 +17,22 @@ from notifications.models import SubscribeConsent, WechatDelivery, WechatTemplat
 
 
 class WechatTemplateForm(forms.ModelForm):
+    """The keyword mapping as rows (a template keyword, the text that fills it), not a JSON object."""
+
+    field_map = PairsField(
+        label=_("field mapping"),
+        key=forms.CharField(max_length=32),
+        value=forms.CharField(max_length=200),
+        key_label=_("template keyword"),
+        value_label=_("text"),
+        help_text=_(
+            "One row per keyword of the template in the mini-program console (thing1, number2, date3 …). "
+            "The text may hold {title}, {body} or any value the reminder carries, e.g. {points} or {count}; "
+            "{expires_at|date} reads 2026年11月18日 and {expires_at|datetime} adds the time."
+        ),
+        error_messages={"required": _("Map at least one keyword of the template.")},
+    )
+
     class Meta:
         model = WechatTemplate
         fields = ["kind", "template_id", "page", "field_map", "is_active"]
@@ -35,6 +52,17 @@ class WechatTemplateAdmin(LimitedJSONAdminMixin, ModelAdmin):
     list_display = ["kind", "template_id", "page", "is_active", "updated_at"]
     list_filter = ["is_active"]
     search_fields = ["kind", "template_id"]
+    # Where the page is only read: one line per keyword, not a JSON object.
+    read_only_displays = {
+        "field_map": read_only_display(
+            "field_map",
+            _("field mapping"),
+            lambda t: "\n".join(f"{k} → {v}" for k, v in (t.field_map or {}).items()) or "—",
+        )
+    }
+
+    def get_fieldsets(self, request, obj=None):
+        return shown_fieldsets(self, request, obj, super().get_fieldsets(request, obj))
 
 
 @admin.register(SubscribeConsent)

@@ -29,6 +29,7 @@ from datetime import datetime
 import httpx
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from members.exceptions import WechatUnavailable
 from members.wechat import WechatClient
@@ -56,15 +57,17 @@ def enabled() -> bool:
 
 
 def check_fields(fields) -> list[str]:
-    """Problems with a field mapping (for the admin form); an empty list means it is usable."""
+    """Problems with a field mapping (for the admin form), in the operator's language; none: it is usable."""
     if not isinstance(fields, dict) or not fields:
-        return ["the mapping must be a non-empty JSON object"]
+        return [_("Map at least one keyword of the template.")]
     problems = []
     for keyword, text in fields.items():
         if not isinstance(keyword, str) or not _KEYWORD.match(keyword):
-            problems.append(f"{keyword!r} is not a template keyword such as thing1 or number2")
+            problems.append(
+                _("%(keyword)s is not a template keyword such as thing1 or number2.") % {"keyword": keyword}
+            )
         if not isinstance(text, str) or not text.strip():
-            problems.append(f"{keyword!r} needs a text")
+            problems.append(_("%(keyword)s needs a text.") % {"keyword": keyword})
     if problems:
         return problems
     # A trial run with a sample for every placeholder catches what would fail on every draft.
@@ -76,7 +79,7 @@ def check_fields(fields) -> list[str]:
     try:
         render(fields, title="t", body="b", data=sample)
     except RenderError as exc:
-        problems.append(f"cannot render: {exc}")
+        problems.append(_("The text cannot be filled in: %(problem)s.") % {"problem": exc})
     return problems
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.admin_forms import KindFormMixin, PairsField, read_only_display, shown_fieldsets
 from loyalty.admin_tools import (
     CsvExportMixin,
     LimitedJSONAdminMixin,
@@ -24,11 +25,13 @@ from points.models import (
     MAX_POINTS,
     CheckIn,
     EarningRule,
+    ExpiryPolicy,
     PointsAccount,
     PointsEntry,
     PointsLot,
     PointsPolicy,
     PointsWithheld,
+    RuleKind,
 )
 
 
@@ -185,6 +188,70 @@ class PointsLotAdmin(ReadOnlyAdminMixin, ModelAdmin):
     show_full_result_count = False
 
 
+class EarningRuleForm(KindFormMixin, forms.ModelForm):
+    """A rule as an operator fills it: points per yuan for purchases, fixed points for the other kinds,
+    streak bonuses as rows (day of the streak → extra points) for check-in, days for a rolling expiry."""
+
+    streak_bonuses = PairsField(
+        label=_("streak bonuses"),
+        key=forms.IntegerField(min_value=1, max_value=366),
+        value=forms.IntegerField(min_value=1, max_value=1_000_000),
+        key_label=_("day of the streak"),
+        value_label=_("extra points"),
+        required=False,
+        help_text=_("Extra points on that day of an unbroken run of check-ins, e.g. day 3 → 5, day 7 → 20."),
+    )
+
+    kinds = {
+        "kind": {
+            RuleKind.PURCHASE: ["points_per_yuan"],
+            RuleKind.CHECKIN: ["points", "streak_bonuses", "streak_cycle_days"],
+            # The other kinds earn fixed points per occurrence.
+            **{
+                kind: ["points"]
+                for kind in RuleKind.values
+                if kind not in (RuleKind.PURCHASE, RuleKind.CHECKIN)
+            },
+        },
+        "expiry_policy": {
+            ExpiryPolicy.ROLLING_DAYS: ["expiry_days"],
+            ExpiryPolicy.END_OF_NEXT_YEAR: [],
+            ExpiryPolicy.NEVER: [],
+        },
+    }
+
+    class Meta:
+        model = EarningRule
+        fields = [
+            "kind",
+            "is_active",
+            "points",
+            "points_per_yuan",
+            "streak_bonuses",
+            "streak_cycle_days",
+            "daily_cap",
+            "monthly_cap",
+            "expiry_policy",
+            "expiry_days",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == RuleKind.PURCHASE and "points_per_yuan" not in self._errors:
+            if data.get("points_per_yuan") is not None and data["points_per_yuan"] < 0:
+                self.add_error("points_per_yuan", _("Points per yuan cannot be negative."))
+        if data.get("expiry_policy") == ExpiryPolicy.ROLLING_DAYS and not data.get("expiry_days"):
+            if "expiry_days" not in self._errors:
+                self.add_error("expiry_days", _("Say after how many days the points expire."))
+        cycle, bonuses = data.get("streak_cycle_days"), data.get("streak_bonuses") or {}
+        if cycle and any(int(day) > cycle for day in bonuses) and "streak_bonuses" not in self._errors:
+            self.add_error(
+                "streak_bonuses",
+                _("A bonus day is beyond the %(n)s-day cycle: it would never be reached.") % {"n": cycle},
+            )
+        return data
+
+
 @admin.register(EarningRule)
 class EarningRuleAdmin(LimitedJSONAdminMixin, ModelAdmin):
     list_display = [
@@ -199,6 +266,18 @@ class EarningRuleAdmin(LimitedJSONAdminMixin, ModelAdmin):
         "updated_at",
     ]
     list_editable = ["is_active"]
+    form = EarningRuleForm
+    # Where the page is only read: one line per bonus day, not a JSON object.
+    read_only_displays = {
+        "streak_bonuses": read_only_display(
+            "streak_bonuses",
+            _("streak bonuses"),
+            lambda rule: "\n".join(f"{day} → +{n}" for day, n in (rule.streak_bonuses or {}).items()) or "—",
+        )
+    }
+
+    def get_fieldsets(self, request, obj=None):
+        return shown_fieldsets(self, request, obj, super().get_fieldsets(request, obj))
 
 
 @admin.register(PointsPolicy)

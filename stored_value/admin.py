@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.admin_forms import KindFormMixin
 from loyalty.admin_tools import (
     CsvExportMixin,
     IsoDateInput,
@@ -40,6 +41,7 @@ from stored_value import ledger, recharges, selectors, services
 from stored_value.models import (
     MAX_FEN,
     FreezeEvent,
+    PlanKind,
     RechargeOrder,
     RechargePlan,
     RechargeStatus,
@@ -317,8 +319,72 @@ class FreezeEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
 # --- plans and recharges -----------------------------------------------------------------------
 
 
+class RechargePlanForm(KindFormMixin, forms.ModelForm):
+    """A plan as an operator fills it: its tiers (a tiers plan), its ratio (a ratio plan) or neither."""
+
+    kinds = {
+        "kind": {PlanKind.TIERS: [], PlanKind.RATIO: ["ratio_pay", "ratio_bonus"], PlanKind.OPEN: []},
+    }
+    kind_blocks = {"kind": {PlanKind.TIERS: ["tiers-group"], PlanKind.RATIO: [], PlanKind.OPEN: []}}
+
+    class Meta:
+        model = RechargePlan
+        fields = [
+            "name",
+            "kind",
+            "is_active",
+            "sort_order",
+            "min_fen",
+            "max_fen",
+            "ratio_pay",
+            "ratio_bonus",
+            "gift_points",
+            "gift_pack",
+            "first_recharge_only",
+            "max_uses_per_member",
+            "starts_at",
+            "ends_at",
+        ]
+        help_texts = {
+            "ratio_pay": _("充10送1: pay 10, bonus 1 (the bonus is rounded down to the fen)."),
+        }
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == PlanKind.RATIO:
+            for name in ("ratio_pay", "ratio_bonus"):
+                if name not in self._errors and not data.get(name):
+                    self.add_error(name, _("A ratio plan gives a bonus for what is paid, e.g. 充10送1."))
+        low, high = data.get("min_fen"), data.get("max_fen")
+        if low is not None and high is not None and "max_fen" not in self._errors:
+            if low < 1:
+                self.add_error("min_fen", _("The minimum is at least ¥0.01."))
+            elif high < low:
+                self.add_error("max_fen", _("The maximum is below the minimum."))
+        if data.get("starts_at") and data.get("ends_at") and data["starts_at"] >= data["ends_at"]:
+            self.add_error("ends_at", _("The end must come after the start."))
+        return data
+
+
+class RechargeTierFormSet(forms.BaseInlineFormSet):
+    """Tiers belong to a tiers plan, which needs at least one (the plan's kind is the one just posted)."""
+
+    def clean(self):
+        super().clean()
+        rows = [
+            f for f in self.forms if getattr(f, "cleaned_data", None) and not f.cleaned_data.get("DELETE")
+        ]
+        if self.instance.kind == PlanKind.TIERS and not rows:
+            raise forms.ValidationError(_("A tiers plan needs at least one tier, e.g. 充1500送150."))
+        if self.instance.kind != PlanKind.TIERS and rows:
+            raise forms.ValidationError(
+                _("Only a tiers plan has tiers: delete them, or make the plan a tiers plan.")
+            )
+
+
 class RechargeTierInline(TabularInline):
     model = RechargeTier
+    formset = RechargeTierFormSet
     extra = 1
 
 
@@ -340,6 +406,16 @@ class RechargePlanAdmin(ModelAdmin):
     list_editable = ["is_active", "sort_order"]
     list_filter = ["kind", "is_active", this_week_filter("starts_at", "ends_at")]
     inlines = [RechargeTierInline]
+    form = RechargePlanForm
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "is_active", "sort_order"]}),
+        (_("Amount and bonus"), {"fields": ["min_fen", "max_fen", "ratio_pay", "ratio_bonus"]}),
+        (_("Gifts"), {"fields": ["gift_points", "gift_pack"]}),
+        (
+            _("Who and when"),
+            {"fields": ["first_recharge_only", "max_uses_per_member", "starts_at", "ends_at"]},
+        ),
+    ]
 
     @admin.display(description=_("tiers"))
     def tiers_column(self, plan):

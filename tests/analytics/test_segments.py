@@ -1,6 +1,7 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from analytics.exceptions import InvalidSegmentRule
@@ -117,6 +118,8 @@ def test_closed_accounts_are_in_no_segment(people):
         {"op": "and", "conditions": [{"field": "points_balance", "value": {"min": 10, "max": 1}}]},
         {"op": "and", "conditions": [{"field": "last_purchase_after", "value": "yesterday"}]},
         {"op": "and", "conditions": [{"field": "rfm_segment", "value": ["vip"]}]},
+        {"op": "and", "conditions": [{"field": "last_purchase_within_days", "value": "90 days"}]},
+        {"op": "and", "conditions": [{"field": "last_purchase_not_within_days", "value": 3651}]},
     ],
 )
 def test_invalid_rules_are_refused_with_a_stable_code(rules):
@@ -214,6 +217,20 @@ def test_the_admin_refuses_to_save_a_segment_with_a_bad_rule(admin_client):
 def test_a_coupon_template_for_a_segment_must_name_an_existing_one(admin_client):
     from coupons.admin import CouponTemplateForm
 
-    form = CouponTemplateForm(data={"audience": "segment", "audience_values": "[999]"})
+    form = CouponTemplateForm(data={"audience": "segment", "audience_segment": "999"})
     form.is_valid()
-    assert "audience_values" in form.errors
+    assert "audience_segment" in form.errors
+
+
+def test_the_relative_purchase_conditions_count_back_from_today_as_the_days_pass():
+    now = timezone.now()
+    lately, long_ago, never = MemberFactory(), MemberFactory(), MemberFactory()
+    OrderFactory(member=lately, at=now - timedelta(days=5))
+    OrderFactory(member=long_ago, at=now - timedelta(days=100))
+
+    assert ids(leaf("last_purchase_within_days", 30)) == {lately.pk}
+    assert ids(leaf("last_purchase_not_within_days", 30)) == {long_ago.pk}  # never bought: in neither
+    with time_machine.travel(now + timedelta(days=60)):  # the same rule, two months on
+        assert ids(leaf("last_purchase_within_days", 30)) == set()
+        assert ids(leaf("last_purchase_not_within_days", 30)) == {lately.pk, long_ago.pk}
+    assert never.pk not in ids(leaf("last_purchase_within_days", 3650))

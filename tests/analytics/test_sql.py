@@ -22,7 +22,7 @@ from analytics.models import (
     RfmRun,
     RfmScore,
 )
-from analytics.segments import FIELDS, compile_rules
+from analytics.segments import FIELDS, RELATIVE, compile_rules
 from analytics.selectors import local_today
 from coupons.models import Coupon
 from members.models import Member
@@ -95,6 +95,15 @@ SEGMENT_CASES = {
     "rfm_segment": [["important_value"], ["general_retain", "important_value"]],
     "last_purchase_before": ["2026-02-01", "2026-04-01"],
     "last_purchase_after": ["2026-02-01", "2025-01-01"],
+    # Days back from today to the days above (the clock runs: counted when the module loads).
+    "last_purchase_within_days": [
+        (local_today() - date(2026, 2, 1)).days,
+        (local_today() - date(2025, 1, 1)).days,
+    ],
+    "last_purchase_not_within_days": [
+        (local_today() - date(2026, 2, 1)).days,
+        (local_today() - date(2026, 4, 1)).days,
+    ],
     "order_count": [{"min": 1}, {"max": 0}, {"min": 2, "max": 2}],
     "points_balance": [{"min": 1}, {"max": 0}, {"min": 50, "max": 500}],
     "stored_value_balance": [{"min": 11_000}, {"max": 0}, {"min": 1, "max": 6_000}],
@@ -164,6 +173,8 @@ def member_ids(members) -> set[int]:
 def orm_segment(field: str, value, at: datetime) -> set[int]:
     """The receiving members a segment leaf means (analytics/segments.py), by the ORM."""
     members = Member.objects.filter(receiving_q())
+    if field in RELATIVE:  # the dated leaf, on the day ``value`` days before ``at``
+        field, value = RELATIVE[field], (at.astimezone(TZ).date() - timedelta(days=value)).isoformat()
     if field == "birthday_month":
         return member_ids(members.filter(birthday__month__in=value))
     if field == "registration_channel":

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,6 +13,7 @@ from loyalty.money import yuan_text, zhe_of
 from members.closure import member_close
 from tests.factories import CouponTemplateFactory, GiftPackFactory, MemberFactory
 from tests.helpers import page_text
+from tests.membership.helpers import standard_tiers
 from tests.points.test_admin import staff
 
 pytestmark = pytest.mark.django_db
@@ -116,8 +118,8 @@ def _change_form(admin_client, tpl, **changes):
     for name in ("threshold_fen", "amount_off_fen", "max_discount_fen"):
         data[name] = yuan_text(getattr(tpl, name))
     data["percent_off"] = f"{zhe_of(tpl.percent_off, scale=100):f}" if tpl.percent_off else ""
-    data["audience_values"] = "[]"
-    data["scope_values"] = "[]"
+    for name in ("audience_values", "scope_values"):  # the form shows pickers and lines instead
+        data.pop(name, None)
     data.update(changes)
     return admin_client.post(f"/admin/coupons/coupontemplate/{tpl.pk}/change/", data)
 
@@ -181,9 +183,7 @@ def _new_template(**fields):
         "per_member_limit": "1",
         "claimable": "on",
         "audience": "everyone",
-        "audience_values": "[]",
         "scope": "all",
-        "scope_values": "[]",
         "stacking": "normal",
         **fields,
     }
@@ -287,3 +287,197 @@ def test_a_gift_pack_grant_reads_its_occasion_and_what_was_withheld(admin_client
         text = page_text(admin_client.get(url))
         assert "充值赠送（42）" in text and "满200减50" in text and "已领完" in text, url
         assert "recharge:42" not in text and "coupon_sold_out" not in text and "template_id" not in text, url
+
+
+# --- forms, not JSON: pickers, lines, only the fields of the chosen kind ----------------------------
+
+
+@pytest.fixture
+def tiers(db):
+    """Tiers L0–L3 (levels 0–3), which the audience picker offers by name."""
+    return standard_tiers()
+
+
+def _errors(response) -> dict:
+    return {name: " ".join(messages) for name, messages in response.context["adminform"].form.errors.items()}
+
+
+def test_tiers_are_ticked_by_name_and_stored_as_the_levels_they_always_were(admin_client, tiers):
+    response = admin_client.post(
+        "/admin/coupons/coupontemplate/add/",
+        _new_template(amount_off_fen="20", threshold_fen="100", audience="tiers", audience_tiers=["2", "3"]),
+    )
+
+    assert response.status_code == 302, _errors(response)
+    tpl = CouponTemplate.objects.get()
+    assert (tpl.audience, tpl.audience_values) == ("tiers", [2, 3])
+    page = admin_client.get(f"/admin/coupons/coupontemplate/{tpl.pk}/change/").content.decode()
+    assert 'name="audience_tiers" value="2"' in page and "L2" in page  # ticked, by the tier's name
+    assert re.search(r'name="audience_tiers" value="2"[^>]*checked', page)
+
+
+def test_card_types_and_a_segment_are_picked_and_stored_as_ids(admin_client):
+    from analytics.models import Segment
+    from tests.factories import CardTypeFactory
+
+    vip, plus = CardTypeFactory(name="VIP"), CardTypeFactory(name="PLUS", kind="paid")
+    segment = Segment.objects.create(
+        name="老客", rules={"op": "and", "conditions": [{"field": "tier", "value": [1]}]}
+    )
+    add = "/admin/coupons/coupontemplate/add/"
+
+    cards = admin_client.post(
+        add,
+        _new_template(
+            name="卡券", amount_off_fen="5", audience="card_holders", audience_cards=[plus.pk, vip.pk]
+        ),
+    )
+    aimed = admin_client.post(
+        add, _new_template(name="人群券", amount_off_fen="5", audience="segment", audience_segment=segment.pk)
+    )
+
+    assert cards.status_code == aimed.status_code == 302
+    assert CouponTemplate.objects.get(name="卡券").audience_values == sorted([vip.pk, plus.pk])
+    assert CouponTemplate.objects.get(name="人群券").audience_values == [segment.pk]
+
+
+def test_a_targeted_audience_needs_its_pick_and_everyone_takes_none(admin_client, tiers):
+    add = "/admin/coupons/coupontemplate/add/"
+
+    nobody = admin_client.post(add, _new_template(amount_off_fen="5", audience="tiers"))
+    stray = admin_client.post(
+        add, _new_template(amount_off_fen="5", audience="everyone", audience_tiers=["2"])
+    )
+
+    assert "请至少勾选一个会员等级" in _errors(nobody)["audience_tiers"]
+    assert "不适用于「所有会员」" in _errors(stray)["audience_tiers"]
+    assert not CouponTemplate.objects.exists()
+
+
+def test_categories_and_skus_are_typed_one_per_line_and_stored_as_a_list(admin_client):
+    add = "/admin/coupons/coupontemplate/add/"
+
+    by_category = admin_client.post(
+        add,
+        _new_template(
+            name="茶饮券",
+            amount_off_fen="5",
+            scope="categories",
+            scope_categories="茶饮\r\n 甜点 \r\n\r\n茶饮，咖啡",
+        ),
+    )
+    by_sku = admin_client.post(
+        add,
+        _new_template(
+            name="单品券", amount_off_fen="5", scope="skus", scope_skus="TEA-001\nTEA-002", scope_exclude="on"
+        ),
+    )
+
+    assert by_category.status_code == by_sku.status_code == 302
+    tea = CouponTemplate.objects.get(name="茶饮券")
+    assert (tea.scope, tea.scope_values, tea.scope_exclude) == ("categories", ["茶饮", "甜点", "咖啡"], False)
+    single = CouponTemplate.objects.get(name="单品券")
+    assert (single.scope, single.scope_values, single.scope_exclude) == ("skus", ["TEA-001", "TEA-002"], True)
+    page = admin_client.get(f"/admin/coupons/coupontemplate/{single.pk}/change/").content.decode()
+    assert "TEA-001\nTEA-002</textarea>" in page and "&quot;TEA-001&quot;" not in page  # lines, not JSON
+
+
+def test_a_scope_of_categories_needs_one_and_all_items_takes_none(admin_client):
+    add = "/admin/coupons/coupontemplate/add/"
+
+    empty = admin_client.post(add, _new_template(amount_off_fen="5", scope="categories", scope_categories=""))
+    stray = admin_client.post(add, _new_template(amount_off_fen="5", scope="all", scope_skus="TEA-001"))
+
+    assert "请至少填写一个品类" in _errors(empty)["scope_categories"]
+    assert "不适用于「全部商品」" in _errors(stray)["scope_skus"]
+    assert not CouponTemplate.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"percent_off": "8.8"}, "percent_off"),  # 折扣比例 on a 满减 template
+        ({"gift_sku": "TEA-001"}, "gift_sku"),  # 兑换商品 SKU on a 满减 template
+        ({"max_discount_fen": "50"}, "max_discount_fen"),
+    ],
+)
+def test_a_full_reduction_template_refuses_the_fields_of_other_kinds_in_chinese(admin_client, fields, field):
+    response = admin_client.post(
+        "/admin/coupons/coupontemplate/add/",
+        _new_template(threshold_fen="100", amount_off_fen="20", **fields),
+    )
+
+    assert response.status_code == 200
+    assert re.fullmatch(r"「.+」不适用于「满减券」，请留空。", _errors(response)[field])
+    assert not CouponTemplate.objects.exists()
+
+
+def test_fields_of_other_kinds_left_out_of_the_post_are_stored_as_their_defaults(admin_client):
+    """What the page's script sends: the hidden fields of other kinds are not posted at all."""
+    data = _new_template(name="包邮券", kind="free_shipping", threshold_fen="59")
+    for name in ("amount_off_fen", "percent_off", "max_discount_fen", "valid_days"):
+        data.pop(name, None)
+    data.update(
+        validity="fixed",
+        valid_from_0="2026-12-01",
+        valid_from_1="00:00:00",
+        valid_until_0="2026-12-31",
+        valid_until_1="23:59:59",
+    )
+
+    response = admin_client.post("/admin/coupons/coupontemplate/add/", data)
+
+    assert response.status_code == 302, _errors(response)
+    tpl = CouponTemplate.objects.get()
+    assert (tpl.threshold_fen, tpl.amount_off_fen, tpl.percent_off, tpl.max_discount_fen, tpl.valid_days) == (
+        5_900,
+        0,
+        0,
+        None,
+        30,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"amount_off_fen": "0"}, "amount_off_fen", "请填写减免金额"),
+        ({"kind": "exchange", "amount_off_fen": "0"}, "gift_sku", "兑换券需要填写兑换商品 SKU"),
+        ({"validity": "fixed", "valid_days": "30"}, "valid_until", "固定日期有效的券需要填写失效时间"),
+        (
+            {"validity": "fixed", "valid_days": "7", "valid_until_0": "2026-12-31", "valid_until_1": "00:00"},
+            "valid_days",
+            "不适用于「固定日期」",
+        ),
+        (
+            {
+                "claim_starts_at_0": "2026-12-02",
+                "claim_starts_at_1": "00:00",
+                "claim_ends_at_0": "2026-12-01",
+                "claim_ends_at_1": "00:00",
+            },
+            "claim_ends_at",
+            "结束时间必须晚于开始时间",
+        ),
+    ],
+)
+def test_cross_field_rules_of_a_template_are_explained_in_chinese(admin_client, fields, field, message):
+    response = admin_client.post(
+        "/admin/coupons/coupontemplate/add/", _new_template(**{"amount_off_fen": "20", **fields})
+    )
+
+    assert response.status_code == 200
+    assert message in _errors(response)[field]
+    assert not CouponTemplate.objects.exists()
+
+
+def test_a_viewer_reads_the_audience_by_name_and_only_the_fields_of_the_kind(client, tiers):
+    tpl = CouponTemplateFactory(
+        audience="tiers", audience_values=[2, 3], scope="skus", scope_values=["TEA-001"]
+    )
+    staff(client, "viewer", "coupons.view_coupontemplate")
+
+    page = client.get(f"/admin/coupons/coupontemplate/{tpl.pk}/change/").content.decode()
+
+    assert "L2、L3" in page and "TEA-001" in page
+    assert "field-percent_off" not in page and "field-audience_segment" not in page  # not of this kind

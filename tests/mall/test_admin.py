@@ -49,8 +49,7 @@ def test_saving_an_item_changes_stock_by_the_difference_asked_for_never_by_writi
         "cash_fen": "9.90",  # typed in yuan
         "period": "",
         "min_tier_level": 0,
-        "required_card_type_ids": "[]",
-        "extra_images": "[]",
+        "extra_images": "",  # one address per line; no card types ticked: none required
         "stock_change": 10,
     }
     response = admin_client.post(f"/admin/mall/mallitem/{cup.pk}/change/", data)
@@ -205,3 +204,68 @@ def test_a_redemption_page_carries_its_actions_as_buttons(admin_client, admin_us
     )
     shipped = admin_client.get(f"/admin/mall/redemption/{r.pk}/change/").content.decode()
     assert f'href="/admin/mall/redemption/{r.pk}/cancel/"' not in shipped  # only what can be done now
+
+
+# --- forms, not JSON: the item's kind, card types and tier by name, images one per line -------------
+
+
+def _item_form(**fields):
+    return {
+        "name": "保温杯",
+        "kind": "physical",
+        "is_active": "on",
+        "sort_order": "0",
+        "points": "500",
+        "cash_fen": "0",
+        "period": "",
+        "min_tier_level": "0",
+        "extra_images": "",
+        **fields,
+    }
+
+
+def test_card_types_are_ticked_and_images_typed_one_per_line_stored_as_the_lists_they_were(admin_client):
+    from tests.factories import CardTypeFactory
+    from tests.membership.helpers import standard_tiers
+
+    standard_tiers()
+    vip, plus = CardTypeFactory(name="VIP"), CardTypeFactory(name="PLUS")
+
+    response = admin_client.post(
+        "/admin/mall/mallitem/add/",
+        _item_form(
+            required_card_type_ids=[plus.pk, vip.pk],
+            min_tier_level="2",
+            extra_images="https://img.example.com/a.jpg\r\n\r\nhttps://img.example.com/b.jpg ",
+        ),
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    item = MallItem.objects.get()
+    assert sorted(item.required_card_type_ids) == sorted([vip.pk, plus.pk])
+    assert item.min_tier_level == 2
+    assert item.extra_images == ["https://img.example.com/a.jpg", "https://img.example.com/b.jpg"]
+    page = admin_client.get(f"/admin/mall/mallitem/{item.pk}/change/").content.decode()
+    assert f'name="required_card_type_ids" value="{vip.pk}"' in page and ">L2<" in page
+    assert "https://img.example.com/a.jpg\nhttps://img.example.com/b.jpg</textarea>" in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"coupon_template": "1"}, "coupon_template", "不适用于「实物（需发货）」"),
+        ({"kind": "coupon"}, "coupon_template", "优惠券商品需要选择优惠券模板"),
+        ({"period": "", "per_period_limit": "2"}, "per_period_limit", "不适用于「不按周期限购」"),
+        ({"extra_images": "not-a-url"}, "extra_images", "https://"),
+        ({"kind": "virtual_code", "stock_change": "5"}, "stock_change", "不适用于「虚拟卡密」"),
+    ],
+)
+def test_an_item_that_does_not_add_up_is_explained_in_chinese(admin_client, fields, field, message):
+    from tests.factories import CouponTemplateFactory
+
+    CouponTemplateFactory(pk=1)
+    response = admin_client.post("/admin/mall/mallitem/add/", _item_form(**fields))
+
+    assert response.status_code == 200
+    assert message in " ".join(response.context["adminform"].form.errors[field])
+    assert not MallItem.objects.exists()

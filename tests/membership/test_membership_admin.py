@@ -207,3 +207,97 @@ def test_a_viewer_reads_a_spend_threshold_in_yuan(client, member):
     page = client.get(f"/admin/membership/cardtype/{card_type.pk}/change/").content.decode()
 
     assert "¥1,000.00" in page and "100000" not in page
+
+
+# --- member days and card types: only the fields of the chosen kind, audiences as pickers -----------
+
+
+def _member_day_form(**fields):
+    return {
+        "name": "周三会员日",
+        "is_active": "on",
+        "recurrence": "weekly",
+        "weekday": "2",
+        "points_multiplier": "2",
+        "extra_discount_bp": "",
+        "audience": "everyone",
+        "runs-TOTAL_FORMS": "0",
+        "runs-INITIAL_FORMS": "0",
+        **fields,
+    }
+
+
+def test_a_wednesday_member_day_for_two_tiers_is_ticked_and_stored_as_levels(admin_client, member):
+    response = admin_client.post(
+        "/admin/membership/memberday/add/", _member_day_form(audience="tiers", audience_tiers=["2", "3"])
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    day = MemberDay.objects.get()
+    assert (day.weekday, day.day_of_month, day.audience, day.audience_values) == (2, None, "tiers", [2, 3])
+    assert str(day.points_multiplier) == "2.00"
+    page = admin_client.get(f"/admin/membership/memberday/{day.pk}/change/").content.decode()
+    assert 'name="audience_tiers" value="3"' in page and "L3" in page and "[2, 3]" not in page
+
+
+def test_a_member_day_for_card_holders_stores_the_card_type_ids(admin_client, member):
+    vip = CardTypeFactory(name="VIP")
+
+    response = admin_client.post(
+        "/admin/membership/memberday/add/", _member_day_form(audience="card_holders", audience_cards=[vip.pk])
+    )
+
+    assert response.status_code == 302
+    assert MemberDay.objects.get().audience_values == [vip.pk]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"recurrence": "monthly", "weekday": ""}, "day_of_month", "每月的会员日需要填写日期"),
+        ({"recurrence": "monthly", "day_of_month": "8"}, "weekday", "不适用于「每月」"),
+        ({"weekday": ""}, "weekday", "每周的会员日需要选择星期几"),
+        ({"audience": "segment"}, "audience_segment", "请选择一个人群"),
+        ({"audience": "everyone", "audience_tiers": ["1"]}, "audience_tiers", "不适用于「所有会员」"),
+        ({"points_multiplier": "0.5"}, "points_multiplier", "积分倍数至少为 1"),
+    ],
+)
+def test_a_member_day_that_does_not_add_up_is_explained_in_chinese(
+    admin_client, member, fields, field, message
+):
+    response = admin_client.post("/admin/membership/memberday/add/", _member_day_form(**fields))
+
+    assert response.status_code == 200
+    assert message in " ".join(response.context["adminform"].form.errors[field])
+    assert not MemberDay.objects.exists()
+
+
+def test_a_free_card_refuses_a_price_and_a_paid_card_needs_one(admin_client, member):
+    add = "/admin/membership/cardtype/add/"
+
+    free = admin_client.post(
+        add, _card_type_form(name="免费卡", kind="free", condition="", price_fen="19.90")
+    )
+    paid = admin_client.post(add, _card_type_form(name="付费卡", kind="paid", condition="", price_fen="0"))
+    ranged = admin_client.post(
+        add, _card_type_form(name="限时卡", kind="free", condition="", validity="range")
+    )
+
+    assert "不适用于「免费卡（随时领取）」" in " ".join(free.context["adminform"].form.errors["price_fen"])
+    assert "付费卡需要填写价格" in " ".join(paid.context["adminform"].form.errors["price_fen"])
+    assert "需要填写开始和结束时间" in " ".join(ranged.context["adminform"].form.errors["valid_until"])
+    assert not CardType.objects.exists()
+
+
+def test_a_conditional_card_posted_without_the_fields_of_other_kinds_stores_their_defaults(
+    admin_client, member
+):
+    data = _card_type_form(name="五单卡", condition="orders", condition_threshold="5")
+    for name in ("spend_threshold", "period", "price_fen", "trial_days", "valid_days"):
+        data.pop(name)  # hidden by the page's script, so not posted
+
+    response = admin_client.post("/admin/membership/cardtype/add/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    card = CardType.objects.get()
+    assert (card.condition_threshold, card.price_fen, card.period, card.valid_days) == (5, 0, "month", 365)

@@ -11,12 +11,14 @@ pytestmark = pytest.mark.django_db
 ADD = "/admin/notifications/wechattemplate/add/"
 
 
-def form(**fields):
+def form(rows=(("thing1", "{title}"), ("number2", "{points}"), ("date3", "{expires_at|date}")), **fields):
+    """The template's form as an operator fills it: one row per keyword (and a blank row left over)."""
     return {
         "kind": "points_expiring",
         "template_id": "TPL-1",
         "page": "pages/points/index",
-        "field_map": '{"thing1": "{title}", "number2": "{points}", "date3": "{expires_at|date}"}',
+        "field_map_key": [keyword for keyword, _ in rows] + [""],
+        "field_map_value": [text for _, text in rows] + [""],
         "is_active": "on",
         **fields,
     }
@@ -36,15 +38,34 @@ def test_an_operator_maps_a_reminder_kind_to_a_template(admin_client):
 
 
 @pytest.mark.parametrize(
-    "field_map",
-    ['{"keyword": "{title}"}', '{"thing1": ""}', "{}", "[1]", '{"thing1": "{title"}x'],
+    ("rows", "problem"),
+    [
+        ([("keyword", "{title}")], "keyword 不是模板关键词"),
+        ([("thing1", "")], "第 1 行：两个框都要填写"),
+        ([], "请至少对应模板的一个关键词"),
+        ([("thing1", "{title}"), ("thing1", "{body}")], "第 2 行：thing1 重复了"),
+    ],
 )
-def test_a_mapping_wechat_would_refuse_is_not_saved(admin_client, field_map):
-    response = admin_client.post(ADD, form(field_map=field_map))
+def test_a_mapping_wechat_would_refuse_is_not_saved_and_the_problem_is_said_in_chinese(
+    admin_client, rows, problem
+):
+    response = admin_client.post(ADD, form(rows=rows))
 
     assert response.status_code == 200  # the form again, with the problem
-    assert response.context["adminform"].form.errors.get("field_map")
+    assert problem in " ".join(response.context["adminform"].form.errors.get("field_map", []))
     assert not WechatTemplate.objects.exists()
+
+
+def test_the_mapping_is_rows_on_the_page_not_json(admin_client):
+    admin_client.post(ADD, form())
+    template = WechatTemplate.objects.get()
+
+    page = admin_client.get(f"/admin/notifications/wechattemplate/{template.pk}/change/").content.decode()
+
+    assert (
+        'name="field_map_key" value="number2"' in page and 'name="field_map_value" value="{points}"' in page
+    )
+    assert "{&quot;thing1&quot;" not in page and '{"thing1"' not in page
 
 
 def test_one_template_per_kind(admin_client):

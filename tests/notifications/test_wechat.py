@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from notifications import services, wechat
 from notifications.models import Notification, SubscribeConsent, WechatDelivery, WechatTemplate
@@ -393,15 +393,20 @@ def test_rendering_cuts_free_text_to_wechats_limits_and_formats_local_times():
 @pytest.mark.parametrize(
     ("field_map", "problem"),
     [
-        ({}, "non-empty"),
-        ([], "non-empty"),
+        ({}, "at least one keyword"),
+        ([], "at least one keyword"),
         ({"keyword": "x"}, "not a template keyword"),
         ({"thing1": ""}, "needs a text"),
         ({"thing1": 3}, "needs a text"),
     ],
 )
 def test_a_bad_field_mapping_is_explained(field_map, problem):
-    assert problem in " ".join(wechat.check_fields(field_map))
+    with translation.override("en"):
+        assert problem in " ".join(wechat.check_fields(field_map))
+
+
+def test_a_bad_field_mapping_is_explained_in_chinese_to_an_operator():
+    assert wechat.check_fields({"keyword": "x"}) == ["keyword 不是模板关键词（如 thing1、number2）。"]
 
 
 def test_a_good_field_mapping_has_no_problems():

@@ -371,3 +371,85 @@ def test_the_ledger_reads_every_source_in_chinese_and_shows_no_machine_key(admin
         entry.idempotency_key not in detail.content.decode()
         and entry.request_hash not in detail.content.decode()
     )
+
+
+# --- an earning rule shows only the fields of its kind ---------------------------------------------
+
+
+def _rule_form(rule, **fields):
+    return {
+        "kind": rule.kind,
+        "is_active": "on",
+        "points": str(rule.points),
+        "points_per_yuan": str(rule.points_per_yuan),
+        "expiry_policy": "end_of_next_year",
+        **fields,
+    }
+
+
+def test_check_in_streak_bonuses_are_rows_stored_as_the_mapping_they_always_were(admin_client):
+    from points.models import EarningRule
+
+    rule = EarningRule.objects.get(kind=RuleKind.CHECKIN)
+    url = f"/admin/points/earningrule/{rule.pk}/change/"
+
+    response = admin_client.post(
+        url,
+        _rule_form(
+            rule,
+            points="1",
+            points_per_yuan="0",
+            streak_bonuses_key=["7", "3", ""],
+            streak_bonuses_value=["20", "5", ""],
+            streak_cycle_days="7",
+        ),
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    rule.refresh_from_db()
+    assert (rule.streak_bonuses, rule.streak_cycle_days) == ({"7": 20, "3": 5}, 7)
+    page = admin_client.get(url).content.decode()
+    assert page.index('name="streak_bonuses_key" value="3"') < page.index(
+        'name="streak_bonuses_key" value="7"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "field", "message"),
+    [
+        (
+            RuleKind.PURCHASE,
+            {"streak_bonuses_key": ["3"], "streak_bonuses_value": ["5"]},
+            "streak_bonuses",
+            "不适用于「消费」",
+        ),
+        (RuleKind.SIGNUP, {"points_per_yuan": "2"}, "points_per_yuan", "不适用于「注册奖励」"),
+        (
+            RuleKind.CHECKIN,
+            {"streak_bonuses_key": ["9"], "streak_bonuses_value": ["5"], "streak_cycle_days": "7"},
+            "streak_bonuses",
+            "超出了 7 天的周期",
+        ),
+        (
+            RuleKind.CHECKIN,
+            {"streak_bonuses_key": ["3"], "streak_bonuses_value": [""]},
+            "streak_bonuses",
+            "第 1 行",
+        ),
+        (RuleKind.CHECKIN, {"expiry_policy": "rolling_days"}, "expiry_days", "请填写积分在多少天后过期"),
+    ],
+)
+def test_an_earning_rule_that_does_not_add_up_is_explained_in_chinese(
+    admin_client, kind, fields, field, message
+):
+    from points.models import EarningRule
+
+    rule = EarningRule.objects.get(kind=kind)
+    before = (rule.points, rule.points_per_yuan, rule.streak_bonuses)
+
+    response = admin_client.post(f"/admin/points/earningrule/{rule.pk}/change/", _rule_form(rule, **fields))
+
+    assert response.status_code == 200
+    assert message in " ".join(response.context["adminform"].form.errors[field])
+    rule.refresh_from_db()
+    assert (rule.points, rule.points_per_yuan, rule.streak_bonuses) == before

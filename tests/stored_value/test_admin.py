@@ -317,3 +317,57 @@ def test_the_balance_cap_is_typed_in_yuan(admin_client):
     assert response.status_code == 302
     assert StoredValuePolicy.objects.get().balance_cap_fen == 800_050
     assert "¥8,000.50" in admin_client.get("/admin/stored_value/storedvaluepolicy/").content.decode()
+
+
+# --- a plan shows only the fields of its kind -----------------------------------------------------------
+
+
+def _plan_form(*tiers, **fields):
+    data = {
+        "name": "充值方案",
+        "kind": "tiers",
+        "min_fen": "1",
+        "max_fen": "5,000",
+        "ratio_pay": "10",
+        "ratio_bonus": "0",
+        "gift_points": "0",
+        "is_active": "on",
+        "sort_order": "0",
+        "tiers-TOTAL_FORMS": str(len(tiers)),
+        "tiers-INITIAL_FORMS": "0",
+        **fields,
+    }
+    for i, (pay, bonus) in enumerate(tiers):
+        data[f"tiers-{i}-pay_fen"], data[f"tiers-{i}-bonus_fen"] = pay, bonus
+    return data
+
+
+def test_a_ratio_plan_keeps_its_ratio_and_has_no_tiers(admin_client):
+    response = admin_client.post(
+        "/admin/stored_value/rechargeplan/add/", _plan_form(name="充10送1", kind="ratio", ratio_bonus="1")
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    plan = RechargePlan.objects.get()
+    assert (plan.kind, plan.ratio_pay, plan.ratio_bonus, plan.tiers.count()) == ("ratio", 10, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (
+            _plan_form(("1500", "150"), ratio_bonus="1"),
+            "不适用于「阶梯（按达到的最高档）」",
+        ),  # ratio on a tiers plan
+        (_plan_form(), "档位方案至少需要一个档位"),
+        (_plan_form(("1500", "150"), kind="ratio", ratio_bonus="1"), "只有档位方案才有档位"),
+        (_plan_form(kind="ratio"), "按比例赠送的方案需要填写比例"),
+        (_plan_form(("100", "10"), min_fen="100", max_fen="50"), "最高金额低于最低金额"),
+    ],
+)
+def test_a_plan_that_does_not_add_up_is_explained_in_chinese(admin_client, data, problem):
+    response = admin_client.post("/admin/stored_value/rechargeplan/add/", data)
+
+    assert response.status_code == 200
+    assert problem in response.content.decode()
+    assert not RechargePlan.objects.exists()

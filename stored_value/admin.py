@@ -412,7 +412,7 @@ class RechargePlanAdmin(ModelAdmin):
         (_("Amount and bonus"), {"fields": ["min_fen", "max_fen", "ratio_pay", "ratio_bonus"]}),
         (_("Gifts"), {"fields": ["gift_points", "gift_pack"]}),
         (
-            _("Who and when"),
+            _("Limits and dates"),
             {"fields": ["first_recharge_only", "max_uses_per_member", "starts_at", "ends_at"]},
         ),
     ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_admin_journey import ARTEFACTS, log_in, page  # noqa: F401 - the fixture
+from tests.browser.helpers import ARTEFACTS, log_in
 from tests.factories import EarnedPointsFactory, MallItemFactory, MemberFactory
 from tests.mall.helpers import address, redeem
 
@@ -27,7 +27,7 @@ def _inside(browser_page, locator) -> None:
     assert box["y"] >= 0 and box["y"] + box["height"] <= view["height"], (box, view)
 
 
-def test_the_action_buttons_of_the_redemption_list_and_page_are_on_screen(page, live_server):  # noqa: F811
+def test_the_action_buttons_of_the_redemption_list_and_page_are_on_screen(page, live_server):
     member = MemberFactory(nickname="一位昵称很长很长的会员")
     EarnedPointsFactory(member=member, amount=100_000)
     home = address(

@@ -5,7 +5,6 @@ count, and forms that show only the fields of the chosen kind.  Screenshots go t
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -15,7 +14,7 @@ from coupons.models import CouponTemplate
 from membership.models import Tier
 from points.ledger import points_earn
 from stored_value.models import RechargePlan
-from tests.browser.test_admin_journey import ARTEFACTS, CHROMIUM, FLAGS, log_in, shot
+from tests.browser.helpers import log_in, shot
 from tests.factories import MemberFactory, OrderFactory
 from tests.membership.helpers import standard_tiers
 
@@ -27,22 +26,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def page(monkeypatch):
-    monkeypatch.setenv(
-        "DJANGO_ALLOW_ASYNC_UNSAFE", "true"
-    )  # Playwright's loop in this thread (see the journey)
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        yield page
-        browser.close()
+def viewport() -> dict:
+    return {"width": 1366, "height": 768}
 
 
 def shoppers() -> None:

@@ -9,15 +9,11 @@ which ``make test`` installs from Debian when it is missing.
 
 from __future__ import annotations
 
-import os
 import random
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import time_machine
-from django.conf import settings
-from django.contrib.auth.models import User
 from django.utils import timezone
 
 from analytics.rfm import rfm_nightly
@@ -25,6 +21,7 @@ from coupons.models import BulkIssue, Coupon, CouponTemplate
 from points.ledger import points_earn, points_spend
 from stored_value.models import RechargePlan
 from tests.analytics.helpers import registered
+from tests.browser.helpers import ARTEFACTS, log_in, shot
 from tests.factories import CouponTemplateFactory, MemberFactory, OrderFactory
 
 pytestmark = [
@@ -32,54 +29,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.xdist_group("many-connections"),
 ]
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTEFACTS = Path(settings.BASE_DIR) / "test-artefacts" / "browser"
-
-
-@pytest.fixture
-def page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls around it stay synchronous.
-    # (Only for this test: a process started later must not inherit it, `check --deploy` refuses it.)
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install -y chromium)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        yield page
-        browser.close()
-
-
-def shot(page, name):
-    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
-
-
-def log_in(page, base):
-    User.objects.create_superuser("ops", "ops@example.com", "a-long-test-password")
-    page.goto(f"{base}/admin/")
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#site-name")
-    shot(page, "01-logged-in")
 
 
 def analytics_history(members) -> dict:

@@ -3,8 +3,8 @@ portrait, RFM runs with progress, segments with a live count, tags and settings.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -31,7 +31,7 @@ from analytics.models import (
     RunStatus,
     Segment,
 )
-from analytics.periods import CUSTOM, PRESETS, preset_of, preset_range
+from analytics.periods import CUSTOM, PRESETS, preset_of, preset_range, previous_range
 from analytics.segment_builder import SegmentBuilder, describe
 from analytics.segments import validate_rules
 from loyalty.admin_forms import read_only_display, shown_fieldsets
@@ -296,7 +296,8 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             messages.success(request, _("The reports were refreshed."))
         else:
             messages.error(request, _("Choose a valid date range."))
-        return redirect(reverse("admin:analytics_dailymetrics_changelist") + "?" + request.POST.urlencode())
+        back = {key: request.POST[key] for key in ("start", "end") if key in request.POST}
+        return redirect(reverse("admin:analytics_dailymetrics_changelist") + "?" + urlencode(back))
 
     @staticmethod
     def chosen_range(request, today):
@@ -318,9 +319,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             raise PermissionDenied
         today = selectors.local_today()
         form, start, end, active = self.chosen_range(request, today)
-        days = (end - start).days + 1
-        prev_end = start - timedelta(days=1)
-        prev_start = prev_end - timedelta(days=days - 1)
+        prev_start, prev_end = previous_range(start, end)
         export = request.GET.get("export")
         if export in REPORTS:
             return self._export(export, start, end)

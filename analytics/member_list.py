@@ -33,6 +33,8 @@ def annotations() -> dict:
         "list_tier_level": Coalesce(F("membership__tier_level"), 0),
         "list_tier_name": Subquery(Tier.objects.filter(level=OuterRef("list_tier_level")).values("name")[:1]),
         "list_points": Coalesce(F("points_account__balance"), 0),
+        "list_points_account": F("points_account__id"),
+        "list_stored_value_account": F("stored_value_account__id"),
         "list_balance_fen": Coalesce(
             F("stored_value_account__principal_fen") + F("stored_value_account__bonus_fen"), 0
         ),
@@ -109,15 +111,23 @@ class SegmentFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _account(member, annotation: str, model):
+    """The member's account id: from the list's query where it was annotated, else looked up (a member's page)."""
+    if hasattr(member, annotation):
+        return getattr(member, annotation)
+    return model.objects.filter(member=member).values_list("pk", flat=True).first()
+
+
 def actions(member) -> list[tuple[str, str]]:
-    """The member page's buttons: grant a card, adjust points or stored value (where the account exists)."""
+    """The member's buttons, on the list's 操作 column and the member's page: grant a card, adjust points or
+    stored value (where the account exists)."""
     found = []
     found.append(
         (_("grant a card"), reverse("admin:membership_membershipcard_grant") + f"?member={member.pk}")
     )
-    if account := PointsAccount.objects.filter(member=member).values_list("pk", flat=True).first():
+    if account := _account(member, "list_points_account", PointsAccount):
         found.append((_("Adjust points"), reverse("admin:points_pointsaccount_adjust", args=[account])))
-    if account := StoredValueAccount.objects.filter(member=member).values_list("pk", flat=True).first():
+    if account := _account(member, "list_stored_value_account", StoredValueAccount):
         found.append(
             (
                 _("adjust stored value"),

@@ -43,3 +43,18 @@ def preset_of(start: date, end: date, *, today: date) -> str:
         if preset_range(key, today=today) == (start, end):
             return key
     return CUSTOM
+
+
+def previous_range(start: date, end: date) -> tuple[date, date]:
+    """The period compared with ``start``–``end``: the month before when the range is whole calendar
+    months (上月 against the month before it, not against the 30 days before it), else as many days
+    just before."""
+    next_day = end + timedelta(days=1)
+    if start.day == 1 and next_day.day == 1:
+        months = (end.year - start.year) * 12 + end.month - start.month + 1
+        first = start
+        for _month in range(months):
+            first = (first - timedelta(days=1)).replace(day=1)
+        return first, start - timedelta(days=1)
+    prev_end = start - timedelta(days=1)
+    return prev_end - (end - start), prev_end

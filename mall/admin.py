@@ -489,7 +489,9 @@ class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     def object_actions(self, r):
         actions = []
         if r.kind == ItemKind.PHYSICAL and r.status in (RedemptionStatus.PAID, RedemptionStatus.SHIPPED):
-            actions.append((_("ship"), reverse("admin:mall_redemption_ship", args=[r.pk])))
+            # The same form ships a paid one and corrects the carrier or number of a shipped one.
+            label = _("ship") if r.status == RedemptionStatus.PAID else _("correct tracking")
+            actions.append((label, reverse("admin:mall_redemption_ship", args=[r.pk])))
         if r.status == RedemptionStatus.PENDING_PAYMENT or (
             r.status == RedemptionStatus.PAID and r.kind == ItemKind.PHYSICAL
         ):
@@ -532,7 +534,7 @@ class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
         return action_page(
             self,
             request,
-            title=_("Mark shipped"),
+            title=_("Mark shipped") if r.status == RedemptionStatus.PAID else _("Correct the tracking"),
             form=form,
             obj=r,
             summary=f"{r.item} · {r.recipient} {r.phone} {r.address}",

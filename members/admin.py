@@ -10,12 +10,11 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import ModelAdmin, ReadOnlyAdminMixin, labelled_filter, local_time
+from loyalty.admin_tools import ModelAdmin, ReadOnlyAdminMixin, action_links, labelled_filter, local_time
 from members.models import Channel, ClosedMember, Member
-from members.selectors import channel_name_of, channel_names, member_overview
+from members.selectors import channel_label, channel_name_of, channel_names, member_overview
 
 
 def channel_filter(field: str, title):
@@ -30,10 +29,10 @@ def channel_column(field: str, description):
     def column(model_admin, obj):
         code = getattr(obj, field)
         if hasattr(obj, f"{field}_name"):
-            name = getattr(obj, f"{field}_name")
+            names = {code: getattr(obj, f"{field}_name")}
         else:  # a queryset that did not annotate it
-            name = channel_names([code]).get(code)
-        return name or code or "—"
+            names = channel_names([code])
+        return channel_label(code, names) or "—"
 
     column.short_description = description
     column.admin_order_field = field
@@ -93,7 +92,7 @@ class MemberAdmin(ModelAdmin):
         "channel",
         "referrer",
         "registered_at",
-        "overview_link",
+        "actions_column",
     ]
     list_display_links = ["id", "display_name"]
     search_fields = ["=id", "openid", "unionid", "phone", "nickname", "invite_code"]
@@ -171,11 +170,9 @@ class MemberAdmin(ModelAdmin):
                 actions += part.actions(member) if part.actions else []
         return actions
 
-    @admin.display(description=_("overview"))
-    def overview_link(self, member):
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:members_member_overview", args=[member.pk]), _("overview")
-        )
+    @admin.display(description=_("actions"))
+    def actions_column(self, member):
+        return action_links(self.object_actions(member))
 
     def get_urls(self):
         view = self.admin_site.admin_view

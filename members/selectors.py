@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loyalty.errors import NotFound
 from members.models import Channel, Member, MemberToken
@@ -84,8 +85,10 @@ def channel_names(codes: Iterable[str]) -> dict[str, str]:
 
 
 def channel_label(code: str, names: dict[str, str]) -> str:
-    """The channel's name, or its code while no one has named it (``names`` from ``channel_names``)."""
-    return names.get(code) or code
+    """The channel's name; while no one has named it, its code marked so (the operator names it in 渠道)."""
+    if names.get(code):
+        return names[code]
+    return _("%(code)s (unnamed channel)") % {"code": code} if code else ""
 
 
 def channel_name_of(field: str) -> Subquery:

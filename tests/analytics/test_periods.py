@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from analytics.periods import CUSTOM, PRESETS, preset_of, preset_range
+from analytics.periods import CUSTOM, PRESETS, preset_of, preset_range, previous_range
 
 
 def test_last_month_on_the_first_of_a_month_is_the_whole_previous_month():
@@ -37,3 +37,11 @@ def test_a_range_is_named_by_its_preset_or_custom():
 def test_an_unknown_preset_is_refused():
     with pytest.raises(KeyError):
         preset_range("next_year", today=date(2026, 9, 7))
+
+
+def test_a_whole_month_is_compared_with_the_month_before_and_other_ranges_with_as_many_days_before():
+    assert previous_range(date(2026, 3, 1), date(2026, 3, 31)) == (date(2026, 2, 1), date(2026, 2, 28))
+    assert previous_range(date(2026, 1, 1), date(2026, 1, 31)) == (date(2025, 12, 1), date(2025, 12, 31))
+    assert previous_range(date(2026, 4, 1), date(2026, 6, 30)) == (date(2026, 1, 1), date(2026, 3, 31))
+    assert previous_range(date(2026, 3, 10), date(2026, 3, 16)) == (date(2026, 3, 3), date(2026, 3, 9))
+    assert previous_range(date(2026, 3, 1), date(2026, 3, 5)) == (date(2026, 2, 24), date(2026, 2, 28))

@@ -66,7 +66,7 @@ def test_the_member_list_filter_and_page_show_the_channel_by_its_name(admin_clie
 
     assert listing.count("门店码·一号店") == 2  # the column and the filter
     assert "qr:store-01" not in listing
-    assert "wechat_ad" in listing  # a code no one has named yet reads as itself
+    assert "wechat_ad（未命名渠道）" in listing  # a code no one has named yet: itself, marked for naming
     assert "门店码·一号店" in detail and "qr:store-01" not in detail
     assert named.nickname in filtered and unnamed.nickname not in filtered
 

@@ -96,6 +96,19 @@ def money(field: str, label):
     return column
 
 
+def multiplier(field: str, label):
+    """A column showing a points multiplier as operators say it: ×2, ×1.5 (1 is no extra points)."""
+
+    def column(obj):
+        value = getattr(obj, field)
+        return "—" if value is None else f"×{value.normalize():f}"
+
+    column.__name__ = field
+    column.short_description = label
+    column.admin_order_field = field
+    return column
+
+
 def discount(field: str, label, *, scale: int):
     """A column or read-only field showing a stored discount (``scale`` = all off) as 8.8折."""
 

@@ -21,7 +21,7 @@ from coupons.models import BulkIssue, Coupon, CouponTemplate
 from points.ledger import points_earn, points_spend
 from stored_value.models import RechargePlan
 from tests.analytics.helpers import registered
-from tests.browser.helpers import ARTEFACTS, log_in, shot
+from tests.browser.helpers import ARTEFACTS, log_in, on_screen, shot
 from tests.factories import CouponTemplateFactory, MemberFactory, OrderFactory
 
 pytestmark = [
@@ -97,7 +97,9 @@ def open_the_dashboard(page, base, expected):
     page.goto(f"{base}/admin/analytics/dailymetrics/")
     # The dashboard reads the report tables, empty until the nightly job (or this button) fills them.
     assert sum(drawn_charts(page)["c-sales"]["data"][0]) == 0
-    page.click("form[action$='/refresh/'] button[type=submit]")
+    refresh = page.locator("form[action$='/refresh/'] button[type=submit]")
+    on_screen(page, "dashboard", refresh)
+    refresh.click()
     page.wait_for_selector(".messagelist .success")
     charts = drawn_charts(page)
     shot(page, "06-dashboard")
@@ -127,6 +129,7 @@ def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_rea
     page.fill("#id_tiers-0-pay_fen", "1,500")  # typed in yuan, stored in fen
     page.fill("#id_tiers-0-bonus_fen", "150.00")
     shot(page, "02-recharge-plan-form")
+    on_screen(page, "recharge-plan-form", page.locator("button[name=_save]"))
     page.click("button[name=_save]")
     page.wait_for_selector(".messagelist .success")
     shot(page, "03-recharge-plan-saved")
@@ -136,6 +139,7 @@ def test_an_operator_creates_a_recharge_plan_watches_a_bulk_issue_finish_and_rea
     page.goto(f"{base}/admin/coupons/coupontemplate/{coupon_template.pk}/bulk-issue/")
     page.check("#id_everyone")
     shot(page, "04-bulk-issue-form")
+    on_screen(page, "bulk-issue-form", page.locator("#content-main form button[type=submit]"))
     page.click("#content-main form button[type=submit]")
     page.wait_for_selector("#bulk-bar")
     page.wait_for_function(

@@ -76,7 +76,7 @@ def test_an_operator_sets_a_wednesday_member_day_with_double_points(page, live_s
     page.click("[name=_save]")
     saved(page)
     row = page.inner_text("#result_list")
-    assert "周三会员日" in row and "星期三" in row and "9.5折" in row
+    assert "周三会员日" in row and "星期三" in row and "×2" in row and "9.5折" in row
     assert "weekly" not in row and "500" not in row  # labels and 折, never the codes or basis points
     shot(page, "member-day-saved")
 
@@ -108,6 +108,7 @@ def test_an_operator_ships_ten_mall_orders_five_from_the_queue_and_five_from_a_f
 
     page.goto(f"{base}/admin/mall/redemption/")
     page.locator("#nav-sidebar-apps").get_by_role("link", name="待发货队列").click()
+    page.wait_for_url("**status__exact=paid**")
     for i, r in enumerate(queue[:5]):
         ship = page.locator(f'#result_list a[href="/admin/mall/redemption/{r.pk}/ship/"]')
         if i == 0:

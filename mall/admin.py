@@ -3,6 +3,7 @@ the fulfilment queue (ship one, or many from an uploaded CSV, with a per-row rep
 
 import csv
 import io
+import json
 import re
 
 from django import forms
@@ -387,6 +388,16 @@ class ShipForm(forms.Form):
     )
     tracking_no = forms.CharField(label=_("tracking number"), max_length=64)
 
+    class Media:
+        js = ["loyalty/kinds.js"]  # the other carrier's name only when 其他 is chosen
+        css = {"all": ["loyalty/forms.css"]}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["carrier"].widget.attrs["data-kind-switch"] = json.dumps(
+            {carriers.OTHER: ["other_carrier"]}
+        )
+
     @classmethod
     def initial_for(cls, r: Redemption) -> dict:
         if not r.carrier or r.carrier in carriers.CARRIERS:
@@ -537,7 +548,7 @@ class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
             title=_("Mark shipped") if r.status == RedemptionStatus.PAID else _("Correct the tracking"),
             form=form,
             obj=r,
-            summary=f"{r.item} · {r.recipient} {r.phone} {r.address}",
+            summary=f"{r.item} · {r.address}",  # the address holds the recipient and phone
             permission=SHIP_PERMISSION,
         )
 

@@ -114,7 +114,11 @@ def test_an_operator_ships_ten_mall_orders_five_from_the_queue_and_five_from_a_f
         if i == 0:
             on_screen(page, "fulfilment-queue", ship)
         ship.click()
+        if i == 0:  # the other carrier's name is asked for only when 其他 is chosen
+            page.select_option("#id_carrier", "其他")
+            assert page.locator(".field-other_carrier").is_visible()
         page.select_option("#id_carrier", "顺丰速运")
+        assert not page.locator(".field-other_carrier").is_visible()
         page.fill("#id_tracking_no", f"SF10000000{i}")
         if i == 0:
             on_screen(page, "ship-form", page.locator("#content-main button[type=submit]"))

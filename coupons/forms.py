@@ -33,13 +33,18 @@ class Checkboxes(forms.CheckboxSelectMultiple):
 
 
 def picked_names(audience_kind: str, values) -> str:
-    """What an audience's stored values mean, by name: ``白银会员、黄金会员``; a segment by its name."""
+    """What an audience's stored values mean, by name: ``白银会员、黄金会员``; a segment by its name.
+    A value since deleted (a tag, a segment) says so rather than showing a bare number."""
     ids = audience.audience_values_ids(values)
     if audience_kind == "segment":
         names = dict(audience.segments().filter(pk__in=ids).values_list("pk", "name"))
     else:
         names = dict(audience.audience_choices(audience_kind))
-    return "、".join(str(names.get(v, v)) for v in ids) or "—"
+    return "、".join(str(names.get(v, _gone(v))) for v in ids) or "—"
+
+
+def _gone(value) -> str:
+    return _("#%(n)s (no longer exists)") % {"n": value}
 
 
 def audience_display(audience_kind: str, label):
@@ -122,7 +127,7 @@ class AudienceForm(KindFormMixin, forms.Form):
                 # A stored value nobody can pick any more (a tier or a tag since removed) stays shown, by number.
                 known = dict(self.fields[field].choices)
                 self.fields[field].choices = list(known.items()) + [
-                    (v, _("#%(n)s (no longer exists)") % {"n": v}) for v in picked if v not in known
+                    (v, _gone(v)) for v in picked if v not in known
                 ]
                 self.initial[field] = picked
 

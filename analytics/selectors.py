@@ -14,6 +14,8 @@ from analytics.models import (
     AttributionDaily,
     CouponDaily,
     DailyMetrics,
+    MemberTag,
+    MemberTagging,
     MonthlyMetrics,
     RfmScore,
     Segment,
@@ -59,6 +61,24 @@ def member_in_segment(*, segment_id: int, member_id: int, now: datetime | None =
 
 def segment_ids_of(values) -> list[int]:
     return [int(v) for v in values or [] if str(v).isdigit()]
+
+
+# --- member tags -----------------------------------------------------------------------------------
+
+
+def tag_choices() -> list[tuple[int, str]]:
+    """Tags by id, as an operator picks them for an audience (高价值, 复购 …)."""
+    return list(MemberTag.objects.order_by("name", "pk").values_list("pk", "name"))
+
+
+def tagged_members(*, tag_ids: list[int]):
+    """The members carrying any one of the tags; none for no tag or only deleted ones (their taggings go
+    with them), so a tag audience never widens to everyone."""
+    return Member.objects.filter(pk__in=MemberTagging.objects.filter(tag_id__in=tag_ids).values("member_id"))
+
+
+def member_has_tag(*, member_id: int, tag_ids: list[int]) -> bool:
+    return MemberTagging.objects.filter(member_id=member_id, tag_id__in=tag_ids).exists()
 
 
 # --- dashboard --------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.utils.translation import pgettext_lazy
 
 from coupons import audience, services
 from coupons.exceptions import CouponNotVoidable
-from coupons.forms import AudienceForm, audience_display
+from coupons.forms import AudienceForm, audience_column, audience_display
 from coupons.models import (
     SOURCES,
     BulkIssue,
@@ -189,6 +189,7 @@ class CouponTemplateAdmin(LimitedJSONAdminMixin, ModelAdmin):
         "issued_count",
         "used",
         "redemption_rate",
+        audience_column,
         "claimable",
         "is_active",
         "actions_column",
@@ -231,6 +232,7 @@ class CouponTemplateAdmin(LimitedJSONAdminMixin, ModelAdmin):
                     "audience_tiers",
                     "audience_cards",
                     "audience_segment",
+                    "audience_tags",
                     "scope",
                     "scope_categories",
                     "scope_skus",
@@ -245,6 +247,7 @@ class CouponTemplateAdmin(LimitedJSONAdminMixin, ModelAdmin):
     audience_tiers = audience_display("tiers", pgettext_lazy("membership", "tiers"))
     audience_cards = audience_display("card_holders", _("card types"))
     audience_segment = audience_display("segment", _("segment"))
+    audience_tags = audience_display("tags", _("member tags"))
 
     @admin.display(description=_("categories or SKUs"))
     def scope_categories(self, template):

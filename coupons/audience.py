@@ -4,8 +4,9 @@
 which register their check at startup (``AppConfig.ready``; coupons imports none of them):
 ``tiers`` (the member's tier level is one of ``audience_values``) and ``card_holders`` (the member
 holds a valid card of one of those card type ids) by membership; ``segment`` (``audience_values`` =
-[segment id]: the member matches the segment's rules now) by analytics.  A kind with no check, a
-missing or deleted segment, is nobody (never everybody: a targeted coupon must not leak).
+[segment id]: the member matches the segment's rules now) and ``tags`` (``audience_values`` = tag ids:
+the member carries any one of them) by analytics.  A kind with no check, a missing or deleted
+segment, no tag or only deleted ones, is nobody (never everybody: a targeted coupon must not leak).
 A closed account (注销) is in no audience (``members.receiving``).
 """
 
@@ -28,7 +29,7 @@ def _new_member(template, member) -> bool:
 
 
 def audience_values_ids(values) -> list[int]:
-    """The ids (tier levels, card type ids, a segment id) in ``audience_values``, in order; junk dropped."""
+    """The ids (tier levels, card type ids, a segment id, tag ids) in ``audience_values``, in order; junk dropped."""
     return [int(v) for v in values or [] if str(v).isdigit()]
 
 

@@ -1,9 +1,9 @@
 """The admin's audience pickers, shared by coupon templates and member days.
 
-An operator ticks tiers and card types by name and picks a segment from a list; the form
-stores what ``audience_values`` always held: tier levels, card type ids, or ``[segment id]``.
-Tiers and card types are membership's, segments analytics': both sit above coupons and tell
-``coupons.audience`` at startup what there is to pick.
+An operator ticks tiers, card types and member tags by name and picks a segment from a list; the
+form stores what ``audience_values`` always held: tier levels, card type ids, ``[segment id]`` or
+tag ids.  Tiers and card types are membership's, segments and tags analytics': both sit above
+coupons and tell ``coupons.audience`` at startup what there is to pick.
 """
 
 from django import forms
@@ -15,7 +15,12 @@ from coupons import audience
 from loyalty.admin_forms import KindFormMixin
 
 #: Which picker holds the values of each audience kind.
-PICKERS = {"tiers": "audience_tiers", "card_holders": "audience_cards", "segment": "audience_segment"}
+PICKERS = {
+    "tiers": "audience_tiers",
+    "card_holders": "audience_cards",
+    "segment": "audience_segment",
+    "tags": "audience_tags",
+}
 
 
 class Checkboxes(forms.CheckboxSelectMultiple):
@@ -28,13 +33,18 @@ class Checkboxes(forms.CheckboxSelectMultiple):
 
 
 def picked_names(audience_kind: str, values) -> str:
-    """What an audience's stored values mean, by name: ``白银会员、黄金会员``; a segment by its name."""
+    """What an audience's stored values mean, by name: ``白银会员、黄金会员``; a segment by its name.
+    A value since deleted (a tag, a segment) says so rather than showing a bare number."""
     ids = audience.audience_values_ids(values)
     if audience_kind == "segment":
         names = dict(audience.segments().filter(pk__in=ids).values_list("pk", "name"))
     else:
         names = dict(audience.audience_choices(audience_kind))
-    return "、".join(str(names.get(v, v)) for v in ids) or "—"
+    return "、".join(str(names.get(v, _gone(v))) for v in ids) or "—"
+
+
+def _gone(value) -> str:
+    return _("#%(n)s (no longer exists)") % {"n": value}
 
 
 def audience_display(audience_kind: str, label):
@@ -46,6 +56,20 @@ def audience_display(audience_kind: str, label):
         return picked_names(audience_kind, obj.audience_values)
 
     return display
+
+
+def audience_summary(obj) -> str:
+    """The audience in words, for a list: 所有会员, or the kind and what was picked (会员标签：高价值、复购)."""
+    kind = obj.get_audience_display()
+    if obj.audience not in PICKERS:
+        return str(kind)
+    return f"{kind}：{picked_names(obj.audience, obj.audience_values)}"
+
+
+@admin.display(description=_("audience"), ordering="audience")
+def audience_column(obj) -> str:
+    """A list's audience column: the kind and what was picked, by name (``audience_summary``)."""
+    return audience_summary(obj)
 
 
 class AudienceForm(KindFormMixin, forms.Form):
@@ -68,6 +92,14 @@ class AudienceForm(KindFormMixin, forms.Form):
         widget=Checkboxes,
         help_text=_("Members holding a valid card of any one of them."),
         error_messages={"required": _("Tick at least one card type.")},
+    )
+    audience_tags = forms.TypedMultipleChoiceField(
+        label=_("member tags"),
+        coerce=int,
+        choices=lambda: audience.audience_choices("tags"),
+        widget=Checkboxes,
+        help_text=_("Members carrying any one of them."),
+        error_messages={"required": _("Tick at least one tag.")},
     )
     audience_segment = forms.ModelChoiceField(
         label=_("segment"),
@@ -92,10 +124,10 @@ class AudienceForm(KindFormMixin, forms.Form):
             if field == "audience_segment":
                 self.initial[field] = picked[0]
             else:
-                # A stored value nobody can pick any more (a tier since removed) stays shown, by number.
+                # A stored value nobody can pick any more (a tier or a tag since removed) stays shown, by number.
                 known = dict(self.fields[field].choices)
                 self.fields[field].choices = list(known.items()) + [
-                    (v, _("#%(n)s (no longer exists)") % {"n": v}) for v in picked if v not in known
+                    (v, _gone(v)) for v in picked if v not in known
                 ]
                 self.initial[field] = picked
 

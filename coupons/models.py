@@ -51,6 +51,7 @@ class Audience(models.TextChoices):
     TIERS = "tiers", pgettext_lazy("membership", "tiers")
     CARD_HOLDERS = "card_holders", _("card holders")
     SEGMENT = "segment", _("segment")
+    TAGS = "tags", _("member tags")
 
 
 class Scope(models.TextChoices):

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from coupons.forms import AudienceForm, audience_display
+from coupons.forms import AudienceForm, audience_column, audience_display
 from loyalty.admin_forms import KindFormMixin, read_only_display, shown_fieldsets
 from loyalty.admin_tools import (
     CsvExportMixin,
@@ -563,7 +563,7 @@ class MemberDayRunInline(TabularInline):
 
 class MemberDayForm(AudienceForm, forms.ModelForm):
     """A member day as an operator sets it: the weekday or the day of the month its recurrence needs,
-    and its audience as pickers (tiers, card types, a segment) instead of a list of ids."""
+    and its audience as pickers (tiers, card types, a segment, member tags) instead of a list of ids."""
 
     kinds = {
         "recurrence": {
@@ -619,7 +619,7 @@ class MemberDayAdmin(LimitedJSONAdminMixin, ModelAdmin):
         multiplier("points_multiplier", _("points multiplier")),
         "extra_discount_bp",
         "push_pack",
-        "audience",
+        audience_column,
         "is_active",
     ]
     list_filter = ["recurrence", "is_active", this_week_filter("starts_on", "ends_on", dates=True)]
@@ -641,13 +641,17 @@ class MemberDayAdmin(LimitedJSONAdminMixin, ModelAdmin):
             },
         ),
         (_("What members get"), {"fields": ["points_multiplier", "extra_discount_bp", "push_pack"]}),
-        (_("Who"), {"fields": ["audience", "audience_tiers", "audience_cards", "audience_segment"]}),
+        (
+            _("Who"),
+            {"fields": ["audience", "audience_tiers", "audience_cards", "audience_segment", "audience_tags"]},
+        ),
     ]
 
     # Where the page is only read, what the pickers hold, by name.
     audience_tiers = audience_display("tiers", pgettext_lazy("membership", "tiers"))
     audience_cards = audience_display("card_holders", _("card types"))
     audience_segment = audience_display("segment", _("segment"))
+    audience_tags = audience_display("tags", _("member tags"))
 
     def get_fieldsets(self, request, obj=None):
         return shown_fieldsets(self, request, obj, super().get_fieldsets(request, obj))

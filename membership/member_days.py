@@ -97,6 +97,16 @@ def segment_members_source_register(*, source: Callable[..., object]) -> None:
     _SEGMENT_MEMBERS["source"] = source
 
 
+#: The members carrying any of some tags, as a Member queryset: tags belong to analytics too, which
+#: registers the source at startup (``analytics.audiences``).  None registered: nobody.
+_TAG_MEMBERS: dict[str, Callable[..., object]] = {}
+
+
+def tag_members_source_register(*, source: Callable[..., object]) -> None:
+    """Register ``source(tag_ids=[...])``: the members carrying any of the tags, for member days aimed at tags."""
+    _TAG_MEMBERS["source"] = source
+
+
 def member_in_audience(member_day: MemberDay, *, member_id: int, at: datetime) -> bool:
     if member_day.audience == MemberDay.Audience.EVERYONE:
         return True  # no query: the callers have the member already
@@ -104,8 +114,9 @@ def member_in_audience(member_day: MemberDay, *, member_id: int, at: datetime) -
 
 
 def audience_members(member_day: MemberDay, *, at: datetime):
-    """The member day's audience as a Member queryset (everyone, tier levels, holders of valid cards, a segment),
-    of members who may receive (never a closed account: ``members.receiving``)."""
+    """The member day's audience as a Member queryset (everyone, tier levels, holders of valid cards, a segment,
+    carriers of any of some tags), of members who may receive (never a closed account: ``members.receiving``).
+    A targeted audience whose segment or tags are gone is nobody, never everybody."""
     members = members_receiving()
     values = [int(v) for v in member_day.audience_values or [] if str(v).isdigit()]
     if member_day.audience == MemberDay.Audience.TIERS:
@@ -118,6 +129,11 @@ def audience_members(member_day: MemberDay, *, at: datetime):
         if not values or segment_members is None:
             return members.none()
         return members.filter(pk__in=segment_members(segment_id=values[0], now=at).values("pk"))
+    if member_day.audience == MemberDay.Audience.TAGS:
+        tag_members = _TAG_MEMBERS.get("source")
+        if not values or tag_members is None:
+            return members.none()
+        return members.filter(pk__in=tag_members(tag_ids=values).values("pk"))
     if member_day.audience == MemberDay.Audience.CARD_HOLDERS:
         return members.filter(
             pk__in=Member.objects.filter(
@@ -127,7 +143,9 @@ def audience_members(member_day: MemberDay, *, at: datetime):
                 cards__valid_from__lte=at,
             ).values("pk")
         )
-    return members
+    if member_day.audience == MemberDay.Audience.EVERYONE:
+        return members
+    return members.none()  # a kind this function does not know reaches nobody
 
 
 def member_days_run(*, now: datetime | None = None, chunk_size: int = 500) -> int:

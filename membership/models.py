@@ -474,6 +474,7 @@ class MemberDay(models.Model):
         TIERS = "tiers", pgettext_lazy("membership", "tiers")
         CARD_HOLDERS = "card_holders", _("card holders")
         SEGMENT = "segment", _("segment")
+        TAGS = "tags", _("member tags")
 
     name = models.CharField(_("name"), max_length=60)
     recurrence = models.CharField(_("recurrence"), max_length=8, choices=Recurrence.choices)

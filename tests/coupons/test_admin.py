@@ -354,6 +354,56 @@ def test_a_targeted_audience_needs_its_pick_and_everyone_takes_none(admin_client
     assert not CouponTemplate.objects.exists()
 
 
+def test_member_tags_are_ticked_by_name_stored_as_tag_ids_and_read_by_name_in_the_list(admin_client):
+    from analytics.models import MemberTag
+
+    valuable, repeat = MemberTag.objects.create(name="高价值"), MemberTag.objects.create(name="复购")
+
+    response = admin_client.post(
+        "/admin/coupons/coupontemplate/add/",
+        _new_template(amount_off_fen="5", audience="tags", audience_tags=[valuable.pk, repeat.pk]),
+    )
+
+    assert response.status_code == 302, _errors(response)
+    tpl = CouponTemplate.objects.get()
+    assert (tpl.audience, tpl.audience_values) == ("tags", sorted([valuable.pk, repeat.pk]))
+    page = admin_client.get(f"/admin/coupons/coupontemplate/{tpl.pk}/change/").content.decode()
+    assert re.search(rf'name="audience_tags" value="{repeat.pk}"[^>]*checked', page) and "复购" in page
+    listed = page_text(admin_client.get("/admin/coupons/coupontemplate/"))
+    assert "会员标签：高价值、复购" in listed  # in the order of the ids, 高价值 first
+
+
+def test_a_tag_audience_needs_a_ticked_tag_and_saves_nothing_without_one(admin_client):
+    from analytics.models import MemberTag
+
+    MemberTag.objects.create(name="高价值")
+
+    response = admin_client.post(
+        "/admin/coupons/coupontemplate/add/", _new_template(amount_off_fen="5", audience="tags")
+    )
+
+    assert response.status_code == 200
+    assert "请至少勾选一个会员标签" in _errors(response)["audience_tags"]
+    assert not CouponTemplate.objects.exists()
+
+
+def test_a_deleted_tag_stays_shown_as_gone_on_the_template_and_in_the_list(admin_client):
+    from analytics.models import MemberTag
+
+    kept, gone = MemberTag.objects.create(name="复购"), MemberTag.objects.create(name="流失")
+    gone_pk = gone.pk
+    tpl = CouponTemplateFactory(audience="tags", audience_values=[kept.pk, gone_pk])
+    gone.delete()
+
+    page = admin_client.get(f"/admin/coupons/coupontemplate/{tpl.pk}/change/").content.decode()
+
+    assert re.search(rf'name="audience_tags" value="{gone_pk}"[^>]*checked', page)
+    assert f"#{gone_pk}（已不存在）" in page
+    assert f"会员标签：复购、#{gone_pk}（已不存在）" in page_text(
+        admin_client.get("/admin/coupons/coupontemplate/")
+    )
+
+
 def test_categories_and_skus_are_typed_one_per_line_and_stored_as_a_list(admin_client):
     add = "/admin/coupons/coupontemplate/add/"
 

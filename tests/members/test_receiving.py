@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from analytics.models import Segment
+from analytics.models import MemberTag, MemberTagging, Segment
 from coupons import selectors as coupon_selectors
 from coupons import services as coupon_services
 from coupons.models import BulkIssue, BulkIssueTarget, Coupon, GiftPackGrant, GiftPackItem
@@ -128,17 +128,21 @@ def test_a_coupon_is_not_issued_to_a_closed_account():
     assert tpl.issued_count == 0 and not Coupon.objects.exists()
 
 
-@pytest.mark.parametrize("audience", ["everyone", "new_members", "tiers", "card_holders", "segment"])
+@pytest.mark.parametrize("audience", ["everyone", "new_members", "tiers", "card_holders", "segment", "tags"])
 def test_no_coupon_audience_holds_a_closed_account(audience, entry_tier):
     ct = CardTypeFactory(kind="free")
+    tag = MemberTag.objects.create(name="高价值")
     member, other = MemberFactory(), MemberFactory()
     for m in (member, other):
         cards.card_claim(member_id=m.pk, card_type_id=ct.pk)
+        MemberTagging.objects.create(tag=tag, member=m)
     segment = Segment.objects.create(
         name="小程序",
         rules={"op": "and", "conditions": [{"field": "registration_channel", "value": ["mini_program"]}]},
     )
-    values = {"tiers": [0], "card_holders": [ct.pk], "segment": [segment.pk]}.get(audience, [])
+    values = {"tiers": [0], "card_holders": [ct.pk], "segment": [segment.pk], "tags": [tag.pk]}.get(
+        audience, []
+    )
     tpl = CouponTemplateFactory(audience=audience, audience_values=values)
     shut(member)
 
@@ -265,13 +269,15 @@ def test_the_member_day_push_skips_a_closed_account(entry_tier):
     assert closed.pk not in told("member_day")
 
 
-@pytest.mark.parametrize("audience", ["everyone", "tiers", "card_holders"])
+@pytest.mark.parametrize("audience", ["everyone", "tiers", "card_holders", "tags"])
 def test_no_member_day_audience_holds_a_closed_account(audience, entry_tier):
     ct = CardTypeFactory(kind="free")
+    tag = MemberTag.objects.create(name="高价值")
     kept, member = MemberFactory(), MemberFactory()
     for m in (kept, member):
         cards.card_claim(member_id=m.pk, card_type_id=ct.pk, now=NOW - timedelta(days=1))
-    values = {"tiers": [0], "card_holders": [ct.pk]}.get(audience, [])
+        MemberTagging.objects.create(tag=tag, member=m)
+    values = {"tiers": [0], "card_holders": [ct.pk], "tags": [tag.pk]}.get(audience, [])
     md = MemberDay.objects.create(
         name="周三",
         recurrence="weekly",

@@ -138,6 +138,23 @@ def test_a_card_holder_audience(member):
     assert list(member_days.audience_members(md, at=WEDNESDAY).values_list("pk", flat=True)) == [member.pk]
 
 
+def test_a_member_tag_audience_gets_the_push_and_the_benefit_others_do_not(member):
+    from analytics.models import MemberTag, MemberTagging
+
+    vip = MemberTag.objects.create(name="高价值")
+    tagged = MemberFactory()
+    MemberTagging.objects.create(tag=vip, member=tagged)
+    wednesday(audience="tags", audience_values=[vip.pk], extra_discount_bp=500)
+
+    with time_machine.travel(WEDNESDAY, tick=False):
+        assert member_days.member_days_run() == 1
+        assert member_benefits(member_id=tagged.pk, at=WEDNESDAY).points_multiplier == 2
+        assert member_benefits(member_id=tagged.pk, at=WEDNESDAY).discount_bp == 500
+        assert member_benefits(member_id=member.pk, at=WEDNESDAY).points_multiplier == 1
+        assert member_benefits(member_id=member.pk, at=WEDNESDAY).discount_bp == 0
+    assert list(Notification.objects.values_list("member_id", flat=True)) == [tagged.pk]
+
+
 def test_the_schedule_shows_the_active_day_with_its_end_and_the_next_ones(member):
     wed = wednesday()
     eighth = MemberDay.objects.create(name="8号", recurrence="monthly", day_of_month=8)

@@ -8,6 +8,7 @@ from membership.models import CardEvent, CardPurchase, CardType, MemberDay, Memb
 from membership.services import membership_record_order
 from payments.models import PaymentRefund
 from tests.factories import CardTypeFactory, MemberFactory
+from tests.helpers import page_text
 from tests.membership.card_helpers import pay
 from tests.points.test_admin import staff
 
@@ -251,6 +252,22 @@ def test_a_member_day_for_card_holders_stores_the_card_type_ids(admin_client, me
     assert MemberDay.objects.get().audience_values == [vip.pk]
 
 
+def test_a_member_day_for_member_tags_stores_the_tag_ids_and_lists_them_by_name(admin_client, member):
+    from analytics.models import MemberTag
+
+    valuable, repeat = MemberTag.objects.create(name="高价值"), MemberTag.objects.create(name="复购")
+
+    response = admin_client.post(
+        "/admin/membership/memberday/add/",
+        _member_day_form(audience="tags", audience_tags=[repeat.pk, valuable.pk]),
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    day = MemberDay.objects.get()
+    assert (day.audience, day.audience_values) == ("tags", sorted([valuable.pk, repeat.pk]))
+    assert "会员标签：高价值、复购" in page_text(admin_client.get("/admin/membership/memberday/"))
+
+
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
@@ -258,6 +275,7 @@ def test_a_member_day_for_card_holders_stores_the_card_type_ids(admin_client, me
         ({"recurrence": "monthly", "day_of_month": "8"}, "weekday", "不适用于「每月」"),
         ({"weekday": ""}, "weekday", "每周的会员日需要选择星期几"),
         ({"audience": "segment"}, "audience_segment", "请选择一个人群"),
+        ({"audience": "tags"}, "audience_tags", "请至少勾选一个会员标签"),
         ({"audience": "everyone", "audience_tiers": ["1"]}, "audience_tiers", "不适用于「所有会员」"),
         ({"points_multiplier": "0.5"}, "points_multiplier", "积分倍数至少为 1"),
     ],

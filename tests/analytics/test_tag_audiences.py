@@ -1,0 +1,139 @@
+"""Member tags (会员标签) as an audience: analytics tells coupons and member days who carries the tags."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from analytics.models import MemberTag, MemberTagging
+from coupons import audience, selectors, services
+from coupons.models import Coupon
+from loyalty.errors import ApplicationError
+from membership import member_days
+from membership.benefits import member_benefits
+from membership.models import MemberDay
+from notifications.models import Notification
+from tests.factories import CouponTemplateFactory, MemberFactory
+from tests.helpers import local
+from tests.membership.helpers import set_tiers
+
+pytestmark = pytest.mark.django_db
+
+WEDNESDAY = local(2026, 12, 2, 12, 0)  # 2 December 2026 is a Wednesday
+
+
+@pytest.fixture
+def people(db):
+    """高价值 on a, 复购 on b and on a, nothing on c."""
+    set_tiers((0, 0))
+    valuable, repeat = MemberTag.objects.create(name="高价值"), MemberTag.objects.create(name="复购")
+    a, b, c = MemberFactory(), MemberFactory(), MemberFactory()
+    MemberTagging.objects.bulk_create(
+        [
+            MemberTagging(tag=valuable, member=a),
+            MemberTagging(tag=repeat, member=a),
+            MemberTagging(tag=repeat, member=b),
+        ]
+    )
+    return {"valuable": valuable, "repeat": repeat, "a": a, "b": b, "c": c}
+
+
+def claim(member, template, key="k"):
+    return services.coupon_claim(member=member, template_id=template.pk, idempotency_key=key)
+
+
+def refused(member, template) -> str:
+    with pytest.raises(ApplicationError) as exc:
+        claim(member, template, key=f"refused-{member.pk}")
+    return exc.value.code
+
+
+def test_a_member_carrying_any_one_of_the_tags_may_claim_the_coupon(people):
+    tpl = CouponTemplateFactory(audience="tags", audience_values=[people["valuable"].pk, people["repeat"].pk])
+
+    assert claim(people["a"], tpl, key="a").member_id == people["a"].pk
+    assert claim(people["b"], tpl, key="b").member_id == people["b"].pk  # 复购 only: one tag is enough
+    tpl.refresh_from_db()
+    assert tpl.issued_count == 2
+
+
+def test_a_member_carrying_none_of_the_tags_is_refused_and_nothing_is_issued(people):
+    tpl = CouponTemplateFactory(audience="tags", audience_values=[people["valuable"].pk])
+
+    assert refused(people["b"], tpl) == refused(people["c"], tpl) == "not_in_audience"
+    tpl.refresh_from_db()
+    assert tpl.issued_count == 0 and not Coupon.objects.exists()
+
+
+def test_the_claim_centre_offers_a_tag_coupon_only_to_those_carrying_a_tag(people):
+    tpl = CouponTemplateFactory(audience="tags", audience_values=[people["repeat"].pk])
+
+    assert [row["template"] for row in selectors.claim_centre(member=people["b"])] == [tpl]
+    assert selectors.claim_centre(member=people["c"]) == []
+
+
+def test_a_deleted_tag_or_no_tag_is_nobody_never_everybody(people):
+    gone = CouponTemplateFactory(audience="tags", audience_values=[people["valuable"].pk])
+    empty = CouponTemplateFactory(audience="tags", audience_values=[])
+    people["valuable"].delete()
+
+    for member in (people["a"], people["b"], people["c"]):
+        assert not audience.member_in_audience(template=gone, member=member)
+        assert not audience.member_in_audience(template=empty, member=member)
+    assert refused(people["a"], gone) == "not_in_audience"
+    assert not Coupon.objects.exists()
+
+
+def test_the_tag_picker_offers_every_tag_by_name(people):
+    assert audience.audience_choices("tags") == [
+        (people["repeat"].pk, "复购"),
+        (people["valuable"].pk, "高价值"),
+    ]
+
+
+def test_a_member_day_for_a_tag_gives_its_multiplier_and_discount_to_carriers_only(people):
+    MemberDay.objects.create(
+        name="标签日",
+        recurrence="weekly",
+        weekday=2,
+        points_multiplier=2,
+        extra_discount_bp=500,
+        audience="tags",
+        audience_values=[people["valuable"].pk],
+    )
+
+    tagged = member_benefits(member_id=people["a"].pk, at=WEDNESDAY)
+    other = member_benefits(member_id=people["b"].pk, at=WEDNESDAY)
+
+    assert (tagged.points_multiplier, tagged.discount_bp) == (2, 500)
+    assert (other.points_multiplier, other.discount_bp) == (1, 0)
+
+
+def test_a_member_day_for_tags_is_pushed_to_the_carriers_of_any_of_them(people):
+    MemberDay.objects.create(
+        name="标签日", recurrence="weekly", weekday=2, audience="tags", audience_values=[people["repeat"].pk]
+    )
+
+    with time_machine.travel(WEDNESDAY, tick=False):
+        assert member_days.member_days_run() == 2
+
+    assert set(Notification.objects.values_list("member_id", flat=True)) == {people["a"].pk, people["b"].pk}
+
+
+def test_a_member_day_whose_tags_are_deleted_reaches_nobody(people):
+    day = MemberDay.objects.create(
+        name="标签日",
+        recurrence="weekly",
+        weekday=2,
+        audience="tags",
+        audience_values=[people["valuable"].pk],
+    )
+    people["valuable"].delete()
+
+    assert not member_days.audience_members(day, at=WEDNESDAY).exists()
+    assert not member_days.member_in_audience(day, member_id=people["a"].pk, at=WEDNESDAY)
+    day.audience_values = []
+    assert not member_days.audience_members(day, at=WEDNESDAY).exists()
+    with time_machine.travel(WEDNESDAY + timedelta(minutes=1), tick=False):
+        assert member_days.member_days_run() == 0
+    assert not Notification.objects.exists()

@@ -42,5 +42,6 @@ def register() -> None:
     member_days.tag_members_source_register(
         source=lambda *, tag_ids: selectors.tagged_members(tag_ids=tag_ids)
     )
+    audience.tag_members_source_register(members=selectors.tagged_members)
     # The member overview counts purchases as the portrait does (one definition, analytics.facts).
     members_selectors.member_overview_part_register(name="analytics", part=selectors.member_overview_part)

@@ -13,7 +13,7 @@ from django.utils.translation import pgettext_lazy
 
 from coupons import audience, services
 from coupons.exceptions import CouponNotVoidable
-from coupons.forms import AudienceForm, audience_column, audience_display
+from coupons.forms import AudienceForm, Checkboxes, audience_column, audience_display
 from coupons.models import (
     SOURCES,
     BulkIssue,
@@ -336,6 +336,13 @@ class BulkIssueForm(forms.Form):
     everyone = forms.BooleanField(label=_("all members"), required=False)
     # Segments are analytics' (above coupons): the queryset comes from it when the form is made.
     segment = forms.ModelChoiceField(label=_("or a segment"), queryset=None, required=False)
+    tags = forms.TypedMultipleChoiceField(
+        label=_("or members with any of these tags"),
+        coerce=int,
+        required=False,
+        choices=lambda: audience.audience_choices("tags"),
+        widget=Checkboxes,
+    )
     members_file = forms.FileField(
         label=_("or a file of members"),
         required=False,
@@ -358,6 +365,13 @@ class BulkIssueForm(forms.Form):
             )
             if not data["member_ids"]:
                 raise forms.ValidationError(_("Nobody is in this segment now."))
+        elif data.get("tags"):
+            tagged = audience.tag_members(tag_ids=data["tags"]).filter(
+                pk__in=members_receiving().values("pk")
+            )
+            data["member_ids"] = list(tagged.values_list("pk", flat=True))
+            if not data["member_ids"]:
+                raise forms.ValidationError(_("Nobody carries these tags now."))
         elif data.get("members_file"):
             raw = data["members_file"].read()
             try:
@@ -371,7 +385,7 @@ class BulkIssueForm(forms.Form):
             if not data["member_ids"]:
                 raise forms.ValidationError(_("No member in the file was found."))
         else:
-            raise forms.ValidationError(_("Choose all members, a segment or upload a file."))
+            raise forms.ValidationError(_("Choose all members, a segment, tags or upload a file."))
         return data
 
 

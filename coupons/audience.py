@@ -71,6 +71,19 @@ def audience_choices(audience: str) -> list[tuple[int, str]]:
     return list(source()) if source else []
 
 
+#: Tags belong to analytics too: how to find the members carrying any of some tags (for a bulk issue).
+_TAG_MEMBERS: list[Callable[..., object]] = []
+
+
+def tag_members_source_register(*, members: Callable[..., object]) -> None:
+    """Register ``members(tag_ids=[...])``: a Member queryset of those carrying any one of the tags."""
+    _TAG_MEMBERS[:] = [members]
+
+
+def tag_members(*, tag_ids: list[int]):
+    return _TAG_MEMBERS[0](tag_ids=tag_ids)
+
+
 def segments():
     return _SEGMENTS["segments"]()
 

@@ -137,3 +137,25 @@ def test_a_member_day_whose_tags_are_deleted_reaches_nobody(people):
     with time_machine.travel(WEDNESDAY + timedelta(minutes=1), tick=False):
         assert member_days.member_days_run() == 0
     assert not Notification.objects.exists()
+
+
+def test_a_bulk_issue_to_a_tag_reaches_its_members_and_no_closed_account(
+    people, admin_client, django_capture_on_commit_callbacks
+):
+    from coupons.models import BulkIssue
+    from members.closure import member_close
+
+    closed = MemberFactory()
+    MemberTagging.objects.create(tag=people["repeat"], member=closed)
+    member_close(member_id=closed.pk)
+    tpl = CouponTemplateFactory(total_stock=100)
+    url = f"/admin/coupons/coupontemplate/{tpl.pk}/bulk-issue/"
+
+    refused = admin_client.post(url, {"tags": [str(people["valuable"].pk + people["repeat"].pk + 99)]})
+    assert refused.status_code == 200 and BulkIssue.objects.count() == 0  # an unknown tag: refused
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, {"tags": [str(people["repeat"].pk)]})
+
+    assert response.status_code == 302
+    assert BulkIssue.objects.get().total == 2
+    assert set(Coupon.objects.values_list("member_id", flat=True)) == {people["a"].pk, people["b"].pk}

@@ -1,4 +1,4 @@
-"""The dashboard's preset periods (今天, 近7天, 近30天, 本月, 上月), as date ranges in the merchant's time zone.
+"""The dashboard's preset periods (今天, 近7天, 近30天, 近90天, 本月, 上月), as date ranges in the merchant's time zone.
 
 One pure function computes every range from the merchant's "today", so the links, the view and the tests
 agree; both ends are included (近7天 is today and the six days before it).
@@ -15,6 +15,7 @@ PRESETS = [
     ("today", _("Today")),
     ("last_7_days", _("Last 7 days")),
     ("last_30_days", _("Last 30 days")),
+    ("last_90_days", _("Last 90 days")),
     ("this_month", _("This month")),
     ("last_month", _("Last month")),
 ]
@@ -29,6 +30,8 @@ def preset_range(key: str, *, today: date) -> tuple[date, date]:
         return today - timedelta(days=6), today
     if key == "last_30_days":
         return today - timedelta(days=29), today
+    if key == "last_90_days":  # the dashboard's default
+        return today - timedelta(days=89), today
     if key == "this_month":
         return today.replace(day=1), today
     if key == "last_month":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -20,6 +20,7 @@ from analytics.models import (
     RfmScore,
     Segment,
 )
+from analytics.periods import preset_range
 from analytics.segments import compile_rules
 from loyalty.money import format_fen
 from loyalty.rounding import points_liability_fen
@@ -220,5 +221,5 @@ def member_segments(*, member_id: int) -> list[Segment]:
 
 
 def date_range_default() -> tuple[date, date]:
-    end = local_today()
-    return end - timedelta(days=89), end
+    """The dashboard's range when none is asked for: the last 90 days (the preset 近90天)."""
+    return preset_range("last_90_days", today=local_today())

@@ -176,7 +176,9 @@ def test_the_date_inputs_carry_iso_values_the_browser_accepts(admin_client, data
     assert re.search(rf'<input type="date" name="end" value="{today}"', liability)
 
 
-@pytest.mark.parametrize("period", ["today", "last_7_days", "last_30_days", "this_month", "last_month"])
+@pytest.mark.parametrize(
+    "period", ["today", "last_7_days", "last_30_days", "last_90_days", "this_month", "last_month"]
+)
 def test_a_preset_link_shows_its_range_in_the_merchants_time_zone(admin_client, data, period):
     from analytics.periods import preset_range
 
@@ -195,8 +197,14 @@ def test_a_chosen_range_is_custom_and_the_presets_read_in_chinese(admin_client, 
     )
     assert response.context["custom_active"] and not any(p["active"] for p in response.context["presets"])
     text = page_text(response)
-    for label in ("今天", "近7天", "近30天", "本月", "上月", "自定义"):
+    for label in ("今天", "近7天", "近30天", "近90天", "本月", "上月", "自定义"):
         assert label in text
+
+
+def test_the_dashboard_opens_on_its_default_preset_the_last_90_days(admin_client, data):
+    response = admin_client.get(DASHBOARD)
+    assert [p["key"] for p in response.context["presets"] if p["active"]] == ["last_90_days"]
+    assert not response.context["custom_active"]
 
 
 def test_csv_files_have_chinese_names_headers_and_links(admin_client, data):

@@ -48,6 +48,7 @@ from loyalty.admin_tools import (
     this_week_filter,
 )
 from loyalty.errors import ApplicationError
+from loyalty.labels import REASONS
 from members.models import Member
 from members.receiving import members_receiving
 
@@ -398,7 +399,7 @@ class CouponEventInline(ReadOnlyAdminMixin, TabularInline):
     @admin.display(description=_("reason"))
     def reason_text(self, event):
         # An "issued" event keeps how the coupon was issued (its source's code) as its reason.
-        return SOURCES.label(event.reason) if event.kind == CouponEventKind.ISSUED else event.reason
+        return (SOURCES if event.kind == CouponEventKind.ISSUED else REASONS).label(event.reason)
 
 
 @admin.register(Coupon)

@@ -22,6 +22,7 @@ from unfold import admin as unfold_admin
 
 from loyalty.admin_widgets import style_widget
 from loyalty.api.parsers import LimitedJSONDecoder
+from loyalty.labels import REASONS
 from loyalty.money import YuanField, YuanInput, ZheField, ZheInput, format_fen, format_zhe
 
 # --- the theme (django-unfold), under the project's bases (ModelAdmin, TabularInline, StackedInline below) ---
@@ -89,6 +90,20 @@ def money(field: str, label):
 
     def column(obj):
         return format_fen(getattr(obj, field))
+
+    column.__name__ = field
+    column.short_description = label
+    column.admin_order_field = field
+    return column
+
+
+def reason(field: str, label):
+    """A column showing a memo or reason: what the system wrote, as its label (``labels.REASONS``);
+    what an operator typed, as typed."""
+
+    def column(obj):
+        value = getattr(obj, field)
+        return REASONS.label(value) if value else None
 
     column.__name__ = field
     column.short_description = label

@@ -30,3 +30,9 @@ class CodeLabels:
 
     def choices(self) -> list[tuple[str, object]]:
         return list(self._labels.items())
+
+
+#: Reasons the system itself writes into a ledger entry's memo or an event's reason ("timeout",
+#: "account closed" …); each app registers the ones it writes.  A reason an operator typed is free
+#: text and reads as itself.
+REASONS = CodeLabels()

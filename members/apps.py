@@ -7,4 +7,11 @@ class MembersConfig(AppConfig):
     verbose_name = _("Members")
 
     def ready(self):
-        from members import schema  # noqa: F401  (registers the OpenAPI auth extensions)
+        from loyalty.labels import REASONS
+        from members import (
+            closure,
+            schema,  # noqa: F401  (registers the OpenAPI auth extensions)
+        )
+
+        # What a closure writes on the entries and events it leaves (loyalty/labels.py).
+        REASONS.register([(closure.REASON, _("account closed"))])

@@ -30,6 +30,7 @@ from loyalty.admin_tools import (
     money,
     multiplier,
     new_key,
+    reason,
     this_week_filter,
 )
 from loyalty.errors import ApplicationError
@@ -451,7 +452,15 @@ class MembershipCardAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 @admin.register(CardEvent)
 class CardEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["created_at", "card", "kind", "valid_until", "reason", "reference_text", "actor"]
+    list_display = [
+        "created_at",
+        "card",
+        "kind",
+        "valid_until",
+        reason("reason", _("reason")),
+        "reference_text",
+        "actor",
+    ]
     list_filter = ["kind"]
     search_fields = ["=card__id", "=card__member__id"]
     list_select_related = ["card__card_type", "card__member", "actor"]

@@ -14,6 +14,7 @@ class MembershipConfig(AppConfig):
         # card-holder audiences; points, a member's multiplier and what to do when points are earned
         # (cards granted for points).  Looked up at call time, so a monkeypatch holds.
         from coupons.models import OCCASIONS
+        from loyalty.labels import REASONS
         from members import events
         from members import selectors as members_selectors
         from membership import audiences, benefits, cards, services
@@ -30,6 +31,7 @@ class MembershipConfig(AppConfig):
                 ("card_revoked", _("card withdrawn")),
             ]
         )
+        REASONS.register([(cards.REVOKED_BEFORE_PAYMENT, _("card revoked before its payment arrived"))])
         OCCASIONS.register(
             [
                 ("new_member", _("new member gift")),

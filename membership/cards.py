@@ -76,6 +76,7 @@ from points.selectors import members_with_points_earned, points_earned_total
 PAYMENT_PURPOSE = "card"
 PAYMENT_TIMEOUT_MINUTES = 15
 PERIOD_MONTHS = {CardPeriod.MONTH: 1, CardPeriod.QUARTER: 3, CardPeriod.YEAR: 12}
+REVOKED_BEFORE_PAYMENT = "card revoked before payment arrived"  # the reason on its refund and event
 
 
 # --- reading a card type --------------------------------------------------------------------
@@ -639,7 +640,7 @@ def card_purchase_credit(*, payment) -> CardPurchase:
         payments.payment_refund(
             payment=payment,
             amount_fen=purchase.amount_fen,
-            reason="card revoked before payment arrived",
+            reason=REVOKED_BEFORE_PAYMENT,
             out_refund_no=f"CARD{purchase.pk}",
         )
         return purchase

@@ -10,6 +10,7 @@ class OrdersConfig(AppConfig):
         # Orders hold coupons by order number: the coupons backstop must not release a lock whose
         # order is still open (coupons imports nothing of orders, so orders tells it how to ask).
         from coupons.services import coupon_lock_holder_register
+        from loyalty.labels import REASONS
         from orders.rows import coupon_lock_open_sql
         from points.models import SOURCES as POINTS_SOURCES
         from stored_value.models import SOURCES as STORED_VALUE_SOURCES
@@ -18,3 +19,9 @@ class OrdersConfig(AppConfig):
         # What the ledgers show for what an order spent (loyalty/labels.py).
         POINTS_SOURCES.register([("order", _("order"))])
         STORED_VALUE_SOURCES.register([("order", _("order"))])
+        REASONS.register(
+            [
+                ("timeout", _("not paid in time: cancelled automatically")),
+                ("customer", _("cancelled at the customer's request")),
+            ]
+        )

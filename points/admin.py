@@ -18,6 +18,7 @@ from loyalty.admin_tools import (
     ReadOnlyAdminMixin,
     action_links,
     local_time,
+    reason,
 )
 from loyalty.errors import ApplicationError
 from points import ledger
@@ -134,7 +135,7 @@ class PointsEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
         "balance_after",
         "source",
         "reference",
-        "memo",
+        reason("memo", _("memo")),
         "actor",
     ]
     list_filter = ["kind", "source", ("created_at", admin.DateFieldListFilter)]

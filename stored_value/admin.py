@@ -32,6 +32,7 @@ from loyalty.admin_tools import (
     local_time,
     money,
     new_key,
+    reason,
     stream_csv,
     this_week_filter,
 )
@@ -269,7 +270,7 @@ class StoredValueEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
         money("principal_after_fen", _("principal after")),
         money("bonus_after_fen", _("bonus after")),
         "reference",
-        "memo",
+        reason("memo", _("memo")),
         "actor",
     ]
     list_filter = ["kind", ("created_at", admin.DateFieldListFilter)]

@@ -1,5 +1,6 @@
 """Codes whose set is open read through a registry: the owner's codes, then those registered above it."""
 
+import pytest
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -24,3 +25,22 @@ def test_the_points_sources_of_the_apps_above_are_registered_at_startup_and_are_
         assert SOURCES.label("order") == "订单" and SOURCES.label("recharge_gift") == "充值赠送"
         assert PointsEntry(source="gift_pack").get_source_display() == "礼包"
         assert PointsEntry(source="signup").get_source_display() == "注册奖励"  # the earning rules' kinds
+
+
+@pytest.mark.django_db
+def test_the_reasons_the_system_writes_read_as_labels_and_an_operators_reason_as_typed(admin_client, member):
+
+    from loyalty.labels import REASONS
+    from members.closure import member_close
+    from tests.factories import EarnedPointsFactory
+    from tests.helpers import page_text
+
+    with translation.override("zh-hans"):
+        assert REASONS.label("timeout") == "超时未支付，已自动取消"
+        assert REASONS.label("account closed") == "账户注销"
+        assert REASONS.label("顾客来电要求补发") == "顾客来电要求补发"
+
+    EarnedPointsFactory(member=member, amount=500)
+    member_close(member_id=member.pk)
+    text = page_text(admin_client.get("/admin/points/pointsentry/"))
+    assert "账户注销" in text and "account closed" not in text

@@ -189,9 +189,8 @@ class OperatorView(HTMLParser):
         super().__init__()
         self.texts: list[str] = []  # each text node and each visible box's value
         self.inputs: list[tuple[str, str]] = []  # (name, value) of visible boxes
-        self.cells: list[
-            tuple[str | None, str]
-        ] = []  # (field name or None, text) of td/th and read-only values
+        # (field name or None, text) of table cells and read-only values
+        self.cells: list[tuple[str | None, str]] = []
         self._stack: list[dict] = []
 
     def handle_starttag(self, tag, attrs):

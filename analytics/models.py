@@ -111,7 +111,7 @@ class RfmScore(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.member_id}: {self.segment} {self.r_score}{self.f_score}{self.m_score}"
+        return f"{self.member_id}: {self.get_segment_display()} {self.r_score}{self.f_score}{self.m_score}"
 
 
 class MemberTag(models.Model):

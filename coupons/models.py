@@ -264,6 +264,13 @@ class GiftPackItem(models.Model):
 OCCASIONS = CodeLabels()
 
 
+def occasion_label(occasion: str) -> str:
+    """``recharge:42`` → "充值赠礼（42）", ``new_member`` → "新会员礼"."""
+    kind, _colon, rest = occasion.partition(":")
+    label = OCCASIONS.label(kind)
+    return f"{label}（{rest.replace(':', ' · ')}）" if rest else label
+
+
 class GiftPackGrant(models.Model):
     """A pack given to a member for one occasion (new_member, recharge:42, birthday:2026 …), once."""
 
@@ -286,10 +293,7 @@ class GiftPackGrant(models.Model):
         return f"{self.pack} → {self.member} ({self.occasion_display()})"
 
     def occasion_display(self) -> str:
-        """``recharge:42`` → "充值赠礼（42）"."""
-        kind, _colon, rest = self.occasion.partition(":")
-        label = OCCASIONS.label(kind)
-        return f"{label}（{rest.replace(':', ' · ')}）" if rest else label
+        return occasion_label(self.occasion)
 
 
 class BulkIssueStatus(models.TextChoices):

@@ -12,6 +12,19 @@ from loyalty.admin_tools import ModelAdmin, TabularInline, labelled_filter, rows
 from loyalty.models import ApiClient, JobRun
 from loyalty.schedules import DEFAULT_SCHEDULES
 
+#: The named counts the jobs return (loyalty.purge_expired, members.recalculate_tiers,
+#: notifications.send_due_wechat), as the job run's page shows them.
+RESULT_LABELS = {
+    "nonces": _("request nonces purged"),
+    "idempotency_records": _("idempotency records purged"),
+    "job_runs": _("job runs purged"),
+    "memberships": _("memberships checked"),
+    "changed": _("tiers changed"),
+    "sent": _("messages sent"),
+    "pending": _("messages to retry"),
+    "failed": _("messages failed"),
+}
+
 
 def task_labels(tasks) -> dict[str, str]:
     """A scheduled task by the name of its default schedule, in the operator's language."""
@@ -98,7 +111,7 @@ class JobRunAdmin(ModelAdmin):
     def result_text(self, run):
         """What the job returned (a count, or a few named counts), never as JSON."""
         if isinstance(run.result, dict):
-            return rows_table(run.result.items())
+            return rows_table((RESULT_LABELS.get(key, key), count) for key, count in run.result.items())
         return "—" if run.result is None else run.result
 
     def has_add_permission(self, request):
@@ -131,7 +144,7 @@ class GroupAdmin(auth_admin.GroupAdmin, ModelAdmin):
 
 
 class PeriodicTaskInline(beat_admin.PeriodicTaskInline, TabularInline):
-    pass
+    fields = readonly_fields = ("name", "task")  # not the arguments (_JSON_ARGUMENTS)
 
 
 for model in (
@@ -144,9 +157,19 @@ for model in (
     admin.site.unregister(model)
 
 
+# The periodic task's fields typed as JSON; our jobs take no arguments, so they are not on its pages.
+_JSON_ARGUMENTS = {"args", "kwargs", "headers"}
+
+
 @admin.register(beat.PeriodicTask)
 class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin, ModelAdmin):
     """The jobs' schedules (loyalty/schedules.py writes them); under 系统设置, for administrators."""
+
+    fieldsets = [
+        (title, {**options, "fields": [f for f in options["fields"] if f not in _JSON_ARGUMENTS]})
+        for title, options in beat_admin.PeriodicTaskAdmin.fieldsets
+        if set(options["fields"]) - _JSON_ARGUMENTS
+    ]
 
 
 @admin.register(beat.IntervalSchedule)

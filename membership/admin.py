@@ -34,7 +34,7 @@ from loyalty.admin_tools import (
     this_week_filter,
 )
 from loyalty.errors import ApplicationError
-from loyalty.money import YuanField, format_fen
+from loyalty.money import YuanField, format_fen, format_zhe
 from members.admin import channel_column, channel_filter
 from members.models import Channel, Member
 from members.selectors import channel_name_of
@@ -345,6 +345,7 @@ class CardTypeAdmin(ModelAdmin):
             "qr": "data:image/png;base64,"
             + base64.b64encode(claim_qr_png(card_type_id=card_type.pk, **tags)).decode(),
             "price": format_fen(card_type.price_fen) if card_type.kind == "paid" else "",
+            "discount": format_zhe(card_type.discount_bp, scale=10_000) if card_type.discount_bp else "",
             "channels": Channel.objects.filter(is_active=True),
         }
         return TemplateResponse(request, "admin/membership/cardtype/poster.html", context)

@@ -81,9 +81,17 @@ class RefundInline(ReadOnlyInline):
         money("stored_value_fen", _("stored value refunded")),
         money("cash_fen", _("cash to refund")),
         "earned_points_reversed",
-        "coupons_restored",
+        "coupons_restored_links",
     ]
     readonly_fields = fields
+
+    @admin.display(description=_("coupons restored"))
+    def coupons_restored_links(self, refund):
+        """Each coupon given back by the refund, a link to it (the ids as stored are a JSON list)."""
+        links = [
+            _link("admin:coupons_coupon_change", pk, f"{_('coupon')} #{pk}") for pk in refund.coupons_restored
+        ]
+        return format_html_join(mark_safe("<br>"), "{}", ((link,) for link in links)) or "—"
 
 
 class OrderEventInline(ReadOnlyInline):

@@ -35,6 +35,7 @@ from fractions import Fraction
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from coupons import services as coupon_services
 from coupons.exceptions import CouponNotAvailable, CouponNotFound
@@ -304,7 +305,8 @@ def orders_cancel_expired(*, now=None, chunk_size: int = 100) -> int:
             return cancelled
         for _, order_no in due:
             try:
-                result = order_cancel(order_no=order_no, reason="timeout")
+                # In words, as the mall's timeout says it: the ledgers' memos and the order's history show it.
+                result = order_cancel(order_no=order_no, reason=gettext("Payment not made in time"))
             except exc.OrderAlreadyCompleted:
                 continue
             except Exception:  # noqa: BLE001 - one bad order must not stop the others; it is retried next run

@@ -109,10 +109,11 @@ class PaymentRefundAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 @admin.register(PaymentNotification)
 class PaymentNotificationAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["received_at", "event", "out_trade_no", "notification_id"]
+    list_display = ["received_at", "event", "out_trade_no"]
     list_filter = [labelled_filter("event_type", _("event"), event_labels), "received_at"]
     search_fields = ["out_trade_no", "notification_id"]
-    fields = ["received_at", "event", "out_trade_no", "notification_id", "resource_text"]
+    # Not WeChat's notification id (a UUID, kept to take each notification once): found by search only.
+    fields = ["received_at", "event", "out_trade_no", "resource_text"]
     readonly_fields = fields
 
     @admin.display(description=_("event"), ordering="event_type")

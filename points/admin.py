@@ -134,7 +134,7 @@ class PointsEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
         "amount",
         "balance_after",
         "source",
-        "reference",
+        "reference_text",
         reason("memo", _("memo")),
         "actor",
     ]
@@ -143,7 +143,24 @@ class PointsEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_select_related = ["account__member", "actor"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-    exclude = ["idempotency_key", "request_hash"]  # machine keys, not for operators
+    # Not the idempotency key and request hash: machine keys, not for operators.
+    fields = [
+        "account",
+        "kind",
+        "amount",
+        "balance_after",
+        "source",
+        "reference_text",
+        "memo",
+        "reverses",
+        "actor",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("reference"), ordering="reference")
+    def reference_text(self, entry):
+        return entry.reference_display()
 
     @admin.display(description=_("member"))
     def member(self, obj):

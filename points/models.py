@@ -10,6 +10,8 @@ Only ``points.ledger`` writes these tables.  Invariants (checked by
 - Entries are append-only (a trigger refuses UPDATE and DELETE).
 """
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -26,6 +28,12 @@ SOURCES = CodeLabels()
 
 def source_choices():
     return SOURCES.choices()
+
+
+#: How an entry's reference reads, for the sources whose reference is a code rather than a number (a gift
+#: pack's occasion, ``new_member``): ``{source: reference → text}``, registered at startup by the app that
+#: posts them (coupons ``gift_pack``).  Other references (an order, redemption or payment number) read as stored.
+REFERENCE_TEXTS: dict[str, Callable[[str], str]] = {}
 
 
 class PointsAccount(models.Model):
@@ -119,6 +127,10 @@ class PointsEntry(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount:+d}"
+
+    def reference_display(self) -> str:
+        text = REFERENCE_TEXTS.get(self.source)
+        return text(self.reference) if text and self.reference else self.reference
 
 
 class PointsLot(models.Model):

@@ -23,7 +23,16 @@ from unfold import admin as unfold_admin
 from loyalty.admin_widgets import style_widget
 from loyalty.api.parsers import LimitedJSONDecoder
 from loyalty.labels import REASONS
-from loyalty.money import YuanField, YuanInput, ZheField, ZheInput, format_fen, format_zhe
+from loyalty.money import (
+    ShareField,
+    YuanField,
+    YuanInput,
+    ZheField,
+    ZheInput,
+    format_fen,
+    format_share,
+    format_zhe,
+)
 
 # --- the theme (django-unfold), under the project's bases (ModelAdmin, TabularInline, StackedInline below) ---
 
@@ -124,6 +133,18 @@ def multiplier(field: str, label):
     return column
 
 
+def share(field: str, label):
+    """A column or read-only field showing a share in basis points as a percentage: 50%."""
+
+    def column(obj):
+        return format_share(getattr(obj, field))
+
+    column.__name__ = field
+    column.short_description = label
+    column.admin_order_field = field
+    return column
+
+
 def discount(field: str, label, *, scale: int):
     """A column or read-only field showing a stored discount (``scale`` = all off) as 8.8折."""
 
@@ -141,8 +162,11 @@ def discount(field: str, label, *, scale: int):
 # Model fields whose name says they hold a discount, and what "everything off" is stored as.
 DISCOUNT_SCALES = {"percent_off": 100, "discount_bp": 10_000}
 YUAN = "yuan"
+SHARE = "share"  # a share of something in basis points (``*_share_bp``), typed and read as a percentage
 
-_UNIT_IN_LABEL = re.compile(r"\s*[（(](?:fen|分|basis points|基点)[)）]")
+_UNIT_IN_LABEL = re.compile(
+    r"\s*[（(](?:fen|分|basis points|基点)[)）]|\s*[,，]\s*(?:basis points|基点)(?=[)）])"
+)
 
 
 def field_unit(db_field):
@@ -151,6 +175,8 @@ def field_unit(db_field):
         return None
     if db_field.name.endswith("_fen"):
         return YUAN
+    if db_field.name.endswith("_share_bp"):
+        return SHARE
     for suffix, scale in DISCOUNT_SCALES.items():
         if db_field.name == suffix or db_field.name.endswith("_" + suffix):
             return scale
@@ -174,6 +200,13 @@ def unit_formfield(db_field, default):
         return YuanField(
             required=default.required, help_text=default.help_text, widget=YuanInput(attrs), **common
         )
+    if unit == SHARE:
+        return ShareField(
+            required=default.required,
+            help_text=_("As a percentage: 50 means at most half."),
+            widget=forms.TextInput(attrs),
+            **common,
+        )
     return ZheField(
         scale=unit,
         help_text=_("As 折: 8.8 means the member pays 88%; empty means no discount."),
@@ -195,7 +228,11 @@ class UnitsAdminMixin:
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if formfield is None or field_unit(db_field) is None or isinstance(formfield, (YuanField, ZheField)):
+        if (
+            formfield is None
+            or field_unit(db_field) is None
+            or isinstance(formfield, (YuanField, ZheField, ShareField))
+        ):
             return formfield
         return unit_formfield(db_field, formfield)
 
@@ -212,6 +249,8 @@ class UnitsAdminMixin:
             unit = field_unit(db_field) if db_field is not None and db_field.concrete else None
             if unit == YUAN:
                 displays[name] = money(name, without_unit(db_field.verbose_name))
+            elif unit == SHARE:
+                displays[name] = share(name, without_unit(db_field.verbose_name))
             elif unit:
                 displays[name] = discount(name, without_unit(db_field.verbose_name), scale=unit)
         return displays[name]

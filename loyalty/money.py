@@ -247,3 +247,38 @@ class ZheField(forms.Field):
 
     def widget_attrs(self, widget):
         return {**super().widget_attrs(widget), "placeholder": _("no discount")}
+
+
+# --- a share of something, stored in basis points, typed and read as a percentage --------------------
+
+
+def format_share(bp: int | None) -> str:
+    """``5000`` basis points → ``50%``; ``1250`` → ``12.5%``."""
+    if bp is None:
+        return "—"
+    return f"{(Decimal(bp) / 100).normalize():f}%"
+
+
+class ShareField(forms.Field):
+    """A share typed as a percentage (``50``, ``12.5%``), cleaned to basis points (5000, 1250): 0 to 100,
+    to two decimals, so it converts exactly."""
+
+    def prepare_value(self, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{(Decimal(value) / 100).normalize():f}"
+        return value
+
+    def to_python(self, value):
+        if value in self.empty_values or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raw = _normalise(str(value)).removesuffix("%")
+        if not re.fullmatch(r"\d{1,3}(\.\d{1,2})?", raw) or Decimal(raw) > 100:
+            raise ValidationError(
+                _("Enter a percentage from 0 to 100, with at most two decimals, e.g. 50."), code="invalid"
+            )
+        return int(Decimal(raw) * 100)
+
+    def widget_attrs(self, widget):
+        return {**super().widget_attrs(widget), "inputmode": "decimal", "placeholder": "50"}

@@ -1,4 +1,4 @@
-"""Every admin page types and shows money in 元 and discounts in 折, never 分 or basis points.
+"""Every admin page types and shows money in 元, discounts in 折 and shares in %, never 分 or basis points.
 
 These walk every registered ModelAdmin (and its inlines), so a money field added
 later cannot slip back to a plain integer box in 分.
@@ -13,11 +13,11 @@ from django.contrib.auth.models import Permission, User
 from django.test import RequestFactory
 
 from loyalty.admin_tools import field_unit
-from loyalty.money import YuanField, ZheField
+from loyalty.money import ShareField, YuanField, ZheField
 
 pytestmark = pytest.mark.django_db
 
-UNIT_IN_LABEL = re.compile(r"[（(](fen|分|basis points|基点)")
+UNIT_IN_LABEL = re.compile(r"[（(,，]\s*(fen|分|basis points|基点)")
 ADMINS = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
 
 
@@ -71,6 +71,9 @@ def test_no_add_or_change_form_takes_money_or_discounts_as_a_plain_integer(model
             if unit == "yuan":
                 assert isinstance(field, YuanField), f"{opts.label}.{name} is typed in 分"
                 assert not UNIT_IN_LABEL.search(str(field.label)), f"{opts.label}.{name}: {field.label}"
+            elif unit == "share":
+                assert isinstance(field, ShareField), f"{opts.label}.{name} is not typed as a percentage"
+                assert not UNIT_IN_LABEL.search(str(field.label)), f"{opts.label}.{name}: {field.label}"
             elif unit:
                 assert isinstance(field, ZheField), f"{opts.label}.{name} is not typed as 折"
 
@@ -82,7 +85,9 @@ def test_every_money_field_an_admin_would_build_is_a_yuan_field(model, model_adm
     for each in admins:
         for db_field in unit_fields(each.model):
             field = each.formfield_for_dbfield(db_field, request)
-            assert isinstance(field, YuanField | ZheField), f"{each.model._meta.label}.{db_field.name}"
+            assert isinstance(field, YuanField | ZheField | ShareField), (
+                f"{each.model._meta.label}.{db_field.name}"
+            )
 
 
 @pytest.mark.parametrize(("model", "model_admin"), ADMINS, ids=LABELS)

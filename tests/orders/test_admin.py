@@ -87,7 +87,7 @@ def test_checkout_settings_are_edited_in_the_admin(admin_client):
         {
             "points_deduction_enabled": "on",
             "points_per_yuan": 200,
-            "max_share_bp": 3000,
+            "max_share_bp": "30%",  # typed as a percentage, stored in basis points
             "min_points": 100,
             "commit_timeout_minutes": 15,
         },
@@ -100,3 +100,19 @@ def test_checkout_settings_are_edited_in_the_admin(admin_client):
         False,
         15,
     )
+    assert settings.max_share_bp == 3000
+    page = page_text(admin_client.get("/admin/orders/checkoutsettings/"))
+    assert "30%" in page and "3000" not in page and "基点" not in page
+
+
+def test_a_share_beyond_100_percent_or_finer_than_a_basis_point_is_refused(admin_client):
+    from orders.quote import checkout_settings
+
+    checkout_settings()
+    for typed in ("101", "12.345", "半"):
+        response = admin_client.post(
+            "/admin/orders/checkoutsettings/1/change/",
+            {"points_per_yuan": 100, "max_share_bp": typed, "min_points": 0, "commit_timeout_minutes": 15},
+        )
+        assert response.status_code == 200 and "max_share_bp" in response.context["adminform"].form.errors
+    assert checkout_settings().max_share_bp == 5000

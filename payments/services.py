@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from loyalty import locks
 from loyalty.enqueue import enqueue_on_commit
+from loyalty.labels import REASONS
 from loyalty.locks import Rank
 from payments import purposes
 from payments.exceptions import (
@@ -289,7 +290,7 @@ def payment_refund_submit(*, refund_id: int) -> PaymentRefund:
                 out_refund_no=refund.out_refund_no,
                 amount_fen=refund.amount_fen,
                 total_fen=refund.payment.amount_fen,
-                reason=refund.reason,
+                reason=REASONS.label(refund.reason)[:80],  # shown to the member by WeChat: words, not a code
             )
         except PaymentUnavailable as exc:
             refund.last_error = str(exc.details or exc.message)[:200]

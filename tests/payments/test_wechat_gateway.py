@@ -189,3 +189,19 @@ def test_a_refund_is_submitted_after_commit_and_settled_by_wechats_refund_notifi
     )
     refund.refresh_from_db()
     assert (refund.status, refund.refund_id) == ("succeeded", "50300000001")
+
+
+def test_a_refund_the_system_starts_tells_wechat_its_reason_in_words_not_its_code(member, wechat):
+    from payments import services as payments
+
+    order, payment = start_recharge(member, RechargePlan1500Factory(), 150_000)
+    deliver(*wechat.notifier.notification(event_type="TRANSACTION.SUCCESS", resource=paid_resource(payment)))
+    payment.refresh_from_db()
+
+    refund = payments.payment_refund(
+        payment=payment, amount_fen=100, reason="account closed", out_refund_no="RTEST1"
+    )
+    payments.payment_refund_submit(refund_id=refund.pk)
+
+    assert wechat.refunds["RTEST1"]["reason"] == "账户注销"
+    assert PaymentRefund.objects.get(out_refund_no="RTEST1").reason == "account closed"  # stored as written

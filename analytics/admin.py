@@ -513,7 +513,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             header = [_("kind"), _("channel"), _("channel code"), _("count")]
             kinds = dict(AttributionDaily.Kind.choices)
             rows = (
-                [kinds[kind], r["name"], r["key"], r["count"]]
+                [kinds[kind], r["name"] or _("no channel"), r["key"], r["count"]]
                 for kind in AttributionDaily.Kind.values
                 for r in _named_channels(
                     selectors.attribution_rows(start=start, end=end, kind=kind),

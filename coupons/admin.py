@@ -404,7 +404,6 @@ class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     inlines = [CouponEventInline]
     show_full_result_count = False
     exclude = ["issue_key"]  # a machine key: in the database, not for operators
-    csv_select_related = ["template", "member"]
     csv_header = [
         _("ID"),
         _("code"),

@@ -312,14 +312,13 @@ class CsvExportMixin:
 
     Subclasses set ``csv_header`` (translatable labels) and write ``csv_row``, which gives what the
     list shows: labels, not codes; amounts in yuan (``yuan_text``); a member by ``member_cells``.
-    The file is named after the list (``订单_2026-12-05.csv``) unless ``csv_filename`` says otherwise.
-    The rows stream oldest first (by id), so a large ledger never sits in memory.
+    The file is named after the list and the day: ``订单_2026-12-05.csv``.
+    The rows stream oldest first (by id), so a large ledger never sits in memory; the list's
+    ``list_select_related`` fetches what a row names.
     """
 
     change_list_template = "admin/csv_change_list.html"
-    csv_filename = None
     csv_header: list = []
-    csv_select_related: list[str] = []
 
     def csv_row(self, obj) -> list:
         raise NotImplementedError
@@ -338,11 +337,9 @@ class CsvExportMixin:
                 reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist") + "?e=1"
             )
         queryset = changelist.get_queryset(request).order_by("id")
-        if self.csv_select_related:
-            queryset = queryset.select_related(*self.csv_select_related)
         rows = (self.csv_row(obj) for obj in queryset.iterator(chunk_size=2000))
-        filename = self.csv_filename or f"{self.opts.verbose_name_plural}_{timezone.localdate()}.csv"
-        return stream_csv(filename=str(filename), header=self.csv_header, rows=rows)
+        filename = f"{self.opts.verbose_name_plural}_{timezone.localdate()}.csv"
+        return stream_csv(filename=filename, header=self.csv_header, rows=rows)
 
 
 #: The two columns that name a member in a CSV (``member_cells``).

@@ -451,7 +451,6 @@ class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     show_full_result_count = False
     change_list_template = "admin/mall/redemption/change_list.html"
     exclude = ["idempotency_key", "request_hash"]
-    csv_select_related = ["member", "item"]
     # The first three columns are what "mark shipped from a file" reads (ShipFileForm): the export of the
     # queue, 待发货, filled in with carriers and tracking numbers, is a file it takes back.
     csv_header = [

@@ -134,7 +134,6 @@ class GrowthEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_select_related = ["member"]
     show_full_result_count = False
     exclude = ["idempotency_key"]  # a machine key: in the database, not for operators
-    csv_select_related = ["member"]
     csv_header = [
         _("ID"),
         _("time"),

@@ -188,7 +188,6 @@ class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
             links.append(_link("admin:coupons_coupon_change", coupon_id, f"{_('coupon')} #{coupon_id}"))
         return format_html_join(mark_safe("<br>"), "{}", ((link,) for link in links)) or "—"
 
-    csv_select_related = ["member"]
     csv_header = [
         _("order number"),
         *MEMBER_HEADER,

@@ -150,7 +150,6 @@ class PointsEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     def member(self, obj):
         return obj.account.member
 
-    csv_select_related = ["account__member", "actor"]
     csv_header = [
         _("ID"),
         _("time"),

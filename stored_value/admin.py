@@ -284,7 +284,6 @@ class StoredValueEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     search_fields = ["=account__member__id", "reference", "account__member__nickname"]
     list_select_related = ["account__member", "actor"]
     exclude = ["idempotency_key", "request_hash"]  # machine keys, not for operators
-    csv_select_related = ["account__member", "actor"]
     csv_header = [
         _("ID"),
         _("time"),
@@ -450,7 +449,6 @@ class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_filter = ["status", "plan", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id", "out_trade_no", "=member__id", "member__nickname"]
     list_select_related = ["member", "plan"]
-    csv_select_related = ["member", "plan"]
     csv_header = [
         _("ID"),
         _("created at"),

@@ -451,3 +451,13 @@ def test_an_earning_rule_that_does_not_add_up_is_explained_in_chinese(
     assert message in " ".join(response.context["adminform"].form.errors[field])
     rule.refresh_from_db()
     assert (rule.points, rule.points_per_yuan, rule.streak_bonuses) == before
+
+
+def test_the_export_names_every_member_without_a_query_per_row(admin_client, django_assert_max_num_queries):
+    for i in range(6):
+        earn(MemberFactory(), 10, key=f"e{i}")
+
+    with django_assert_max_num_queries(5):  # session, user, the rows in one query
+        rows = export(admin_client)
+
+    assert len(rows) == 6 and all(r["会员"] for r in rows)

@@ -3,7 +3,6 @@ portrait, RFM runs with progress, segments with a live count, tags and settings.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import urlencode
 
 from django import forms
@@ -14,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -49,7 +49,7 @@ from loyalty.admin_tools import (
     stream_csv,
 )
 from loyalty.api.parsers import json_loads
-from loyalty.money import format_fen
+from loyalty.money import format_fen, yuan_text
 from members.models import Member
 from members.selectors import channel_label, channel_names
 from orders.models import OrderStatus
@@ -259,11 +259,6 @@ def _change(now: int, before: int):
     )
 
 
-def yuan(fen: int) -> str:
-    """Fen as yuan for a CSV cell, ``165000`` → ``1650.00`` (a number a spreadsheet adds up)."""
-    return str((Decimal(int(fen)) / 100).quantize(Decimal("0.01")))
-
-
 #: The reports one can download, by the ``export`` query value: their names (the file's and the link's).
 REPORTS = {
     "daily": _("daily figures"),
@@ -418,7 +413,10 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
                 )
             ),
             "card_staff": _counted(
-                selectors.attribution_rows(start=start, end=end, kind=AttributionDaily.Kind.CARD_STAFF)
+                _named_channels(
+                    selectors.attribution_rows(start=start, end=end, kind=AttributionDaily.Kind.CARD_STAFF),
+                    staff=True,
+                )
             ),
             "coupons": [
                 {
@@ -486,7 +484,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             header = [label for _key, label in columns]
             rows = (
                 [
-                    yuan(getattr(d, key))
+                    yuan_text(getattr(d, key))
                     if key.endswith("_fen")
                     else (_("yes") if d.is_member_day else _("no"))
                     if key == "is_member_day"
@@ -514,7 +512,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             header = [_("kind"), _("channel"), _("channel code"), _("count")]
             kinds = dict(AttributionDaily.Kind.choices)
             rows = (
-                [kinds[kind], r["name"], r["key"], r["count"]]
+                [kinds[kind], r["name"] or _("no channel"), r["key"], r["count"]]
                 for kind in AttributionDaily.Kind.values
                 for r in _named_channels(
                     selectors.attribution_rows(start=start, end=end, kind=kind),
@@ -538,7 +536,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             header = [_("days"), _("net paid (yuan)"), _("buyers"), _("paid per buyer (yuan)")]
             names = {"member_days": _("member days"), "other_days": _("other days")}
             rows = [
-                [names[k], yuan(u[k]["sales_fen"]), u[k]["buyers"], yuan(u[k]["per_buyer_fen"])]
+                [names[k], yuan_text(u[k]["sales_fen"]), u[k]["buyers"], yuan_text(u[k]["per_buyer_fen"])]
                 for k in ("member_days", "other_days")
             ]
         elif report == "liabilities":
@@ -550,16 +548,16 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             rows = [
                 [
                     liab["points"],
-                    yuan(liab["points_value_fen"]),
+                    yuan_text(liab["points_value_fen"]),
                     liab["points_per_yuan"],
-                    yuan(liab["principal_fen"]),
-                    yuan(liab["bonus_fen"]),
+                    yuan_text(liab["principal_fen"]),
+                    yuan_text(liab["bonus_fen"]),
                 ]
             ]
         else:
             header = [_("segment"), _("members"), _("monetary (yuan)")]
             rows = (
-                [RfmSegment(r["segment"]).label, r["members"], yuan(r["monetary"] or 0)]
+                [RfmSegment(r["segment"]).label, r["members"], yuan_text(r["monetary"] or 0)]
                 for r in selectors.rfm_distribution()
             )
         return stream_csv(filename=name, header=[str(h) for h in header], rows=rows)
@@ -608,6 +606,14 @@ def _counted(rows: list[dict]) -> list[dict]:
 
 
 def _named_channels(rows: list[dict], *, staff: bool = False) -> list[dict]:
-    """Attribution rows with ``name``: the channel's name, or its code while unnamed (staff: their code)."""
-    names = {} if staff else channel_names(r["key"] for r in rows)
+    """Attribution rows with ``name``: the channel's name, or its code while unnamed; staff, who have no
+    registry yet, by their number (员工编号 s001)."""
+    if staff:
+        return [{**r, "name": staff_label(r["key"])} for r in rows]
+    names = channel_names(r["key"] for r in rows)
     return [{**r, "name": channel_label(r["key"], names)} for r in rows]
+
+
+def staff_label(code: str) -> str:
+    """A member of staff as the dashboard and its CSV name them: 员工编号 s001 (no name to show yet)."""
+    return gettext("staff no. %(code)s") % {"code": code} if code else ""

@@ -32,6 +32,7 @@ from coupons.models import (
 )
 from loyalty.admin_forms import LinesField, shown_fieldsets
 from loyalty.admin_tools import (
+    MEMBER_HEADER,
     CsvExportMixin,
     LimitedJSONAdminMixin,
     ModelAdmin,
@@ -42,6 +43,7 @@ from loyalty.admin_tools import (
     action_page,
     local_time,
     low_stock_filter,
+    member_cells,
     new_key,
     rows_table,
     stream_csv,
@@ -420,18 +422,17 @@ class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     inlines = [CouponEventInline]
     show_full_result_count = False
     exclude = ["issue_key"]  # a machine key: in the database, not for operators
-    csv_filename = "coupons.csv"
     csv_header = [
-        "id",
-        "code",
-        "template",
-        "member_id",
-        "status",
-        "source",
-        "issued_at",
-        "valid_until",
-        "order_no",
-        "used_at",
+        _("ID"),
+        _("code"),
+        _("coupon template"),
+        *MEMBER_HEADER,
+        _("status"),
+        _("source"),
+        _("issued at"),
+        _("valid until"),
+        _("order number"),
+        _("used at"),
     ]
 
     def csv_row(self, c) -> list:
@@ -439,13 +440,13 @@ class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
             c.id,
             c.code,
             c.template.name,
-            c.member_id,
-            c.status,
-            c.source,
+            *member_cells(c.member),
+            c.get_status_display(),
+            c.get_source_display(),
             local_time(c.issued_at),
             local_time(c.valid_until),
             c.order_no,
-            local_time(c.used_at) if c.used_at else "",
+            local_time(c.used_at),
         ]
 
     def object_actions(self, coupon):
@@ -593,13 +594,18 @@ class BulkIssueAdmin(ReadOnlyAdminMixin, ModelAdmin):
         if not self.has_view_permission(request, bulk):
             return JsonResponse({}, status=403)
         targets = BulkIssueTarget.objects.filter(bulk_issue=bulk).select_related("member").order_by("id")
+        # The openid too, to match a list uploaded by openid; a closed account's is a placeholder: left out.
         rows = (
-            [t.member_id, t.member.openid, t.member.nickname, t.result, t.get_result_display()]
+            [
+                *member_cells(t.member),
+                t.member.openid if t.member.closed_at is None else "",
+                t.get_result_display(),
+            ]
             for t in targets.iterator(chunk_size=5000)
         )
         return stream_csv(
-            filename=f"bulk-issue-{bulk.pk}.csv",
-            header=["member_id", "openid", "nickname", "result", "reason"],
+            filename=f"{_('bulk issue')}_{bulk.pk}.csv",
+            header=[*MEMBER_HEADER, _("openid"), _("result")],
             rows=rows,
         )
 

@@ -14,9 +14,10 @@ from django.db import models
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.functional import lazy
+from django.utils import timezone, translation
+from django.utils.functional import Promise, lazy
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold import admin as unfold_admin
 
@@ -376,13 +377,15 @@ def new_key() -> dict:
 class CsvExportMixin:
     """An "Export CSV" button on a list: every row the list's current filters and search select.
 
-    Subclasses set ``csv_filename`` and ``csv_header`` and write ``csv_row``;
-    the rows stream oldest first (by id), so a large ledger never sits in memory.
+    Subclasses set ``csv_header`` (translatable labels) and write ``csv_row``, which gives what the
+    list shows: labels, not codes; amounts in yuan (``yuan_text``); a member by ``member_cells``.
+    The file is named after the list and the day: ``订单_2026-12-05.csv``.
+    The rows stream oldest first (by id), so a large ledger never sits in memory; the list's
+    ``list_select_related`` fetches what a row names.
     """
 
     change_list_template = "admin/csv_change_list.html"
-    csv_filename = "export.csv"
-    csv_header: list[str] = []
+    csv_header: list = []
 
     def csv_row(self, obj) -> list:
         raise NotImplementedError
@@ -402,7 +405,25 @@ class CsvExportMixin:
             )
         queryset = changelist.get_queryset(request).order_by("id")
         rows = (self.csv_row(obj) for obj in queryset.iterator(chunk_size=2000))
-        return stream_csv(filename=self.csv_filename, header=self.csv_header, rows=rows)
+        filename = f"{self.opts.verbose_name_plural}_{timezone.localdate()}.csv"
+        return stream_csv(filename=filename, header=self.csv_header, rows=rows)
+
+
+#: The two columns that name a member in a CSV (``member_cells``).
+MEMBER_HEADER = [_("member ID"), _("member")]
+
+
+def member_cells(member) -> list:
+    """A member in a CSV as on the admin pages: the id, then the nickname (or 已注销会员 #id)."""
+    return [member.pk, str(member)]
+
+
+def _in_yuan(label) -> str:
+    return gettext("%(label)s (yuan)") % {"label": label}
+
+
+#: A CSV header for an amount: ``in_yuan(_("goods"))`` reads 商品金额（元）, in the request's language.
+in_yuan = lazy(_in_yuan, str)
 
 
 class _Echo:
@@ -414,14 +435,19 @@ def stream_csv(*, filename: str, header: list[str], rows) -> StreamingHttpRespon
     """A CSV download that streams, so a large ledger never sits in memory.
 
     Starts with a UTF-8 BOM so Excel (what finance opens it with) reads the
-    Chinese text correctly.
+    Chinese text correctly.  The rows are written in the request's language
+    (labels are looked up as they stream, after the view has returned).
     """
     writer = csv.writer(_Echo())
+    language = translation.get_language()
 
     def lines():
-        yield "\ufeff" + writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([_defuse(cell) for cell in row])
+        with translation.override(language):
+            yield "\ufeff" + writer.writerow([str(label) for label in header])
+            for row in rows:
+                yield writer.writerow(
+                    [_defuse(str(cell) if isinstance(cell, Promise) else cell) for cell in row]
+                )
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition(filename)
@@ -440,11 +466,14 @@ def content_disposition(filename: str) -> str:
 def _defuse(cell):
     """Text a spreadsheet would run as a formula (a nickname like ``=HYPERLINK(…)``) is quoted.
 
-    Only text: numbers, negative amounts included, stay numbers.
+    Only text: numbers, negative amounts included (``-25.00`` from ``yuan_text`` too), stay numbers.
     """
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.fullmatch(cell):
         return "'" + cell
     return cell
+
+
+_NUMBER = re.compile(r"-\d+(?:\.\d+)?")
 
 
 def local_time(value) -> str:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from coupons.forms import Checkboxes
 from loyalty.admin_forms import KindFormMixin, LinesField, read_only_display, shown_fieldsets
 from loyalty.admin_tools import (
+    MEMBER_HEADER,
     CsvExportMixin,
     LimitedJSONAdminMixin,
     ModelAdmin,
@@ -27,12 +28,15 @@ from loyalty.admin_tools import (
     TabularInline,
     action_links,
     action_page,
+    in_yuan,
     local_time,
     low_stock_filter,
+    member_cells,
     money,
     new_key,
 )
 from loyalty.errors import ApplicationError
+from loyalty.money import yuan_text
 from mall import carriers, services
 from mall.models import (
     Category,
@@ -417,7 +421,10 @@ class ShipForm(forms.Form):
 class ShipFileForm(forms.Form):
     tracking_file = forms.FileField(
         label=_("file of tracking numbers"),
-        help_text=_("CSV: redemption number, carrier, tracking number — one redemption per line."),
+        help_text=_(
+            "CSV: redemption number, carrier, tracking number — one redemption per line. The redemptions' "
+            "export (of the queue awaiting shipment) starts with these three columns: fill them in and upload it."
+        ),
     )
 
     def clean(self):
@@ -455,43 +462,44 @@ class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     show_full_result_count = False
     change_list_template = "admin/mall/redemption/change_list.html"
     exclude = ["idempotency_key", "request_hash"]
-    csv_filename = "mall-redemptions.csv"
+    # The first three columns are what "mark shipped from a file" reads (ShipFileForm): the export of the
+    # queue, 待发货, filled in with carriers and tracking numbers, is a file it takes back.
     csv_header = [
-        "no",
-        "member_id",
-        "item",
-        "kind",
-        "points",
-        "cash_fen",
-        "status",
-        "created_at",
-        "paid_at",
-        "recipient",
-        "phone",
-        "address",
-        "carrier",
-        "tracking_no",
-        "shipped_at",
-        "completed_at",
-        "cancelled_at",
+        _("redemption number"),
+        _("carrier"),
+        _("tracking number"),
+        *MEMBER_HEADER,
+        _("item"),
+        _("kind"),
+        _("points"),
+        in_yuan(_("cash")),
+        _("status"),
+        _("created at"),
+        _("paid at"),
+        _("recipient"),
+        _("phone"),
+        _("address"),
+        _("shipped at"),
+        _("completed at"),
+        _("cancelled at"),
     ]
 
     def csv_row(self, r) -> list:
         return [
             r.no,
-            r.member_id,
+            r.carrier,
+            r.tracking_no,
+            *member_cells(r.member),
             r.item.name,
-            r.kind,
+            r.get_kind_display(),
             r.points,
-            r.cash_fen,
-            r.status,
+            yuan_text(r.cash_fen),
+            r.get_status_display(),
             local_time(r.created_at),
             local_time(r.paid_at),
             r.recipient,
             r.phone,
             r.address,
-            r.carrier,
-            r.tracking_no,
             local_time(r.shipped_at),
             local_time(r.completed_at),
             local_time(r.cancelled_at),

@@ -18,6 +18,7 @@ from django.utils.translation import pgettext_lazy
 from coupons.forms import AudienceForm, audience_column, audience_display
 from loyalty.admin_forms import KindFormMixin, read_only_display, shown_fieldsets
 from loyalty.admin_tools import (
+    MEMBER_HEADER,
     CsvExportMixin,
     LimitedJSONAdminMixin,
     ModelAdmin,
@@ -26,7 +27,9 @@ from loyalty.admin_tools import (
     TabularInline,
     action_links,
     action_page,
+    in_yuan,
     local_time,
+    member_cells,
     money,
     multiplier,
     new_key,
@@ -34,7 +37,7 @@ from loyalty.admin_tools import (
     this_week_filter,
 )
 from loyalty.errors import ApplicationError
-from loyalty.money import YuanField, format_fen, format_zhe
+from loyalty.money import YuanField, format_fen, format_zhe, yuan_text
 from members.admin import channel_column, channel_filter
 from members.models import Channel, Member
 from members.selectors import channel_name_of
@@ -133,17 +136,25 @@ class GrowthEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_select_related = ["member"]
     show_full_result_count = False
     exclude = ["idempotency_key"]  # a machine key: in the database, not for operators
-    csv_filename = "growth-ledger.csv"
-    csv_header = ["id", "created_at", "member_id", "kind", "amount", "paid_fen", "order_no", "counts_at"]
+    csv_header = [
+        _("ID"),
+        _("time"),
+        *MEMBER_HEADER,
+        _("kind"),
+        _("growth value"),
+        in_yuan(_("amount paid")),
+        _("order number"),
+        _("counts at"),
+    ]
 
     def csv_row(self, e) -> list:
         return [
             e.pk,
             local_time(e.created_at),
-            e.member_id,
-            e.kind,
+            *member_cells(e.member),
+            e.get_kind_display(),
             e.amount,
-            e.paid_fen,
+            yuan_text(e.paid_fen),
             e.order_no,
             local_time(e.counts_at),
         ]

@@ -8,15 +8,18 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import (
+    MEMBER_HEADER,
     CsvExportMixin,
     ModelAdmin,
     ReadOnlyAdminMixin,
     TabularInline,
+    in_yuan,
     local_time,
+    member_cells,
     money,
     rows_table,
 )
-from loyalty.money import format_fen
+from loyalty.money import format_fen, yuan_text
 from membership.selectors import benefit_sources_text
 from orders.models import CheckoutSettings, Order, OrderEvent, OrderLine, Refund
 
@@ -193,42 +196,26 @@ class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
             links.append(_link("admin:coupons_coupon_change", coupon_id, f"{_('coupon')} #{coupon_id}"))
         return format_html_join(mark_safe("<br>"), "{}", ((link,) for link in links)) or "—"
 
-    csv_filename = "orders.csv"
     csv_header = [
-        "order_no",
-        "member_id",
-        "status",
-        "goods_fen",
-        "shipping_fen",
-        "benefit_discount_fen",
-        "coupon_discount_fen",
-        "shipping_discount_fen",
-        "points_used",
-        "points_fen",
-        "stored_value_fen",
-        "cash_fen",
-        "refunded_stored_value_fen",
-        "refunded_cash_fen",
-        "committed_at",
-        "completed_at",
+        _("order number"),
+        *MEMBER_HEADER,
+        _("status"),
+        *(in_yuan(label) for _field, label in SETTLEMENT[:2]),
+        _("points used"),
+        *(in_yuan(label) for _field, label in SETTLEMENT[2:]),
+        _("committed at"),
+        _("completed at"),
     ]
 
     def csv_row(self, o) -> list:
+        amounts = [yuan_text(getattr(o, field)) for field, _label in SETTLEMENT]
         return [
             o.order_no,
-            o.member_id,
-            o.status,
-            o.goods_fen,
-            o.shipping_fen,
-            o.benefit_discount_fen,
-            o.coupon_discount_fen,
-            o.shipping_discount_fen,
+            *member_cells(o.member),
+            o.get_status_display(),
+            *amounts[:2],
             o.points_used,
-            o.points_fen,
-            o.stored_value_fen,
-            o.cash_fen,
-            o.refunded_stored_value_fen,
-            o.refunded_cash_fen,
+            *amounts[2:],
             local_time(o.committed_at),
             local_time(o.completed_at),
         ]

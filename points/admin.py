@@ -12,15 +12,18 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_forms import KindFormMixin, PairsField, read_only_display, shown_fieldsets
 from loyalty.admin_tools import (
+    MEMBER_HEADER,
     CsvExportMixin,
     LimitedJSONAdminMixin,
     ModelAdmin,
     ReadOnlyAdminMixin,
     action_links,
     local_time,
+    member_cells,
     reason,
 )
 from loyalty.errors import ApplicationError
+from loyalty.labels import REASONS
 from points import ledger
 from points.models import (
     MAX_POINTS,
@@ -166,33 +169,30 @@ class PointsEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     def member(self, obj):
         return obj.account.member
 
-    csv_filename = "points-ledger.csv"
     csv_header = [
-        "id",
-        "time",
-        "member_id",
-        "nickname",
-        "kind",
-        "points",
-        "balance_after",
-        "source",
-        "reference",
-        "memo",
-        "operator",
+        _("ID"),
+        _("time"),
+        *MEMBER_HEADER,
+        _("kind"),
+        _("points"),
+        _("balance after"),
+        _("source"),
+        _("reference"),
+        _("memo"),
+        _("operator"),
     ]
 
     def csv_row(self, e) -> list:
         return [
             e.id,
             local_time(e.created_at),
-            e.account.member_id,
-            e.account.member.nickname,
-            e.kind,
+            *member_cells(e.account.member),
+            e.get_kind_display(),
             e.amount,
             e.balance_after,
-            e.source,
-            e.reference,
-            e.memo,
+            e.get_source_display(),
+            self.reference_text(e),
+            REASONS.label(e.memo),
             e.actor.username if e.actor else "",
         ]
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_forms import KindFormMixin
 from loyalty.admin_tools import (
+    MEMBER_HEADER,
     CsvExportMixin,
     IsoDateInput,
     ModelAdmin,
@@ -29,7 +30,9 @@ from loyalty.admin_tools import (
     TabularInline,
     action_links,
     action_page,
+    in_yuan,
     local_time,
+    member_cells,
     money,
     new_key,
     reason,
@@ -37,7 +40,8 @@ from loyalty.admin_tools import (
     this_week_filter,
 )
 from loyalty.errors import ApplicationError
-from loyalty.money import YuanField, format_fen, signed_fen
+from loyalty.labels import REASONS
+from loyalty.money import YuanField, format_fen, signed_fen, yuan_text
 from stored_value import ledger, recharges, selectors, services
 from stored_value.models import (
     MAX_FEN,
@@ -205,10 +209,15 @@ class StoredValueAccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
         rows = selectors.liability_by_day(start=start, end=end)
         if request.GET.get("format") == "csv":
             return stream_csv(
-                filename=f"liability-{start}-{end}.csv",
-                header=["day", "principal_fen", "bonus_fen", "total_fen"],
+                filename=f"{_('Stored-value liability')}_{start}_{end}.csv",
+                header=[_("day"), in_yuan(_("principal")), in_yuan(_("bonus")), in_yuan(_("total"))],
                 rows=(
-                    [r["day"], r["principal_fen"], r["bonus_fen"], r["principal_fen"] + r["bonus_fen"]]
+                    [
+                        r["day"],
+                        yuan_text(r["principal_fen"]),
+                        yuan_text(r["bonus_fen"]),
+                        yuan_text(r["principal_fen"] + r["bonus_fen"]),
+                    ]
                     for r in rows
                 ),
             )
@@ -277,35 +286,32 @@ class StoredValueEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     search_fields = ["=account__member__id", "reference", "account__member__nickname"]
     list_select_related = ["account__member", "actor"]
     exclude = ["idempotency_key", "request_hash"]  # machine keys, not for operators
-    csv_filename = "stored-value-ledger.csv"
     csv_header = [
-        "id",
-        "time",
-        "member_id",
-        "nickname",
-        "kind",
-        "principal_fen",
-        "bonus_fen",
-        "principal_after_fen",
-        "bonus_after_fen",
-        "reference",
-        "memo",
-        "operator",
+        _("ID"),
+        _("time"),
+        *MEMBER_HEADER,
+        _("kind"),
+        in_yuan(_("principal part")),
+        in_yuan(_("bonus part")),
+        in_yuan(_("principal after")),
+        in_yuan(_("bonus after")),
+        _("reference"),
+        _("memo"),
+        _("operator"),
     ]
 
     def csv_row(self, e) -> list:
         return [
             e.id,
             local_time(e.created_at),
-            e.account.member_id,
-            e.account.member.nickname,
-            e.kind,
-            e.principal_fen,
-            e.bonus_fen,
-            e.principal_after_fen,
-            e.bonus_after_fen,
+            *member_cells(e.account.member),
+            e.get_kind_display(),
+            yuan_text(e.principal_fen),
+            yuan_text(e.bonus_fen),
+            yuan_text(e.principal_after_fen),
+            yuan_text(e.bonus_after_fen),
             e.reference,
-            e.memo,
+            REASONS.label(e.memo),
             e.actor.username if e.actor else "",
         ]
 
@@ -445,40 +451,37 @@ class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_filter = ["status", "plan", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id", "out_trade_no", "=member__id", "member__nickname"]
     list_select_related = ["member", "plan"]
-    csv_filename = "recharge-orders.csv"
     csv_header = [
-        "id",
-        "created_at",
-        "member_id",
-        "nickname",
-        "plan",
-        "amount_fen",
-        "bonus_fen",
-        "gift_points",
-        "status",
-        "out_trade_no",
-        "credited_at",
-        "refunded_fen",
-        "forfeited_bonus_fen",
-        "refunded_at",
+        _("ID"),
+        _("created at"),
+        *MEMBER_HEADER,
+        _("plan"),
+        in_yuan(_("amount paid")),
+        in_yuan(_("bonus")),
+        _("gift points"),
+        _("status"),
+        _("payment number"),
+        _("credited at"),
+        in_yuan(_("principal refunded")),
+        in_yuan(_("bonus forfeited")),
+        _("refunded at"),
     ]
 
     def csv_row(self, o) -> list:
         return [
             o.id,
             local_time(o.created_at),
-            o.member_id,
-            o.member.nickname,
+            *member_cells(o.member),
             o.plan.name,
-            o.amount_fen,
-            o.bonus_fen,
+            yuan_text(o.amount_fen),
+            yuan_text(o.bonus_fen),
             o.gift_points,
-            o.status,
+            o.get_status_display(),
             o.out_trade_no,
-            local_time(o.credited_at) if o.credited_at else "",
-            o.refunded_fen,
-            o.forfeited_bonus_fen,
-            local_time(o.refunded_at) if o.refunded_at else "",
+            local_time(o.credited_at),
+            yuan_text(o.refunded_fen),
+            yuan_text(o.forfeited_bonus_fen),
+            local_time(o.refunded_at),
         ]
 
     def object_actions(self, order):

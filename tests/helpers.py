@@ -3,9 +3,13 @@
 Each lives here once; app folders' ``helpers.py`` hold only what one app's tests need.
 """
 
+import csv
+import io
 import json
+import re
 from datetime import datetime
 from html.parser import HTMLParser
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -105,3 +109,26 @@ def page_text(response) -> str:
     parser = _Text()
     parser.feed(response.content.decode())
     return "\n".join(parser.parts)
+
+
+def csv_download(response) -> tuple[str, list[dict]]:
+    """A CSV download as an operator's spreadsheet reads it: the file's name (``filename*``, UTF-8) and its
+    rows as ``{header: cell}``; asserts it is a CSV starting with the BOM Excel needs."""
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv"), response
+    name = unquote(response["Content-Disposition"].split("filename*=UTF-8''", 1)[1])
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeff")
+    return name, list(csv.DictReader(io.StringIO(body[1:])))
+
+
+def assert_reads_as_the_admin(rows: list[dict], *codes: str) -> None:
+    """Every header is Chinese (or ID, openid; never ``member_id``, ``cash_fen``), every amount column (…（元）) is yuan with two
+    decimals, and none of ``codes`` (status or kind values) is a cell."""
+    assert rows, "no rows"
+    for header in rows[0]:
+        assert re.search(r"[\u4e00-\u9fff]|^(ID|openid)$", header) and "_" not in header, header
+    for row in rows:
+        for header, cell in row.items():
+            if header.endswith("（元）"):
+                assert re.fullmatch(r"-?\d+\.\d\d", cell), (header, cell)
+            assert cell not in codes, (header, cell)

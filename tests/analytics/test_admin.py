@@ -11,7 +11,7 @@ from analytics.reports import reports_refresh
 from analytics.rfm import rfm_nightly
 from analytics.selectors import local_today
 from members.models import Channel
-from tests.factories import CouponFactory, CouponTemplateFactory, MemberFactory, OrderFactory
+from tests.factories import CardTypeFactory, CouponFactory, CouponTemplateFactory, MemberFactory, OrderFactory
 from tests.helpers import page_text
 
 pytestmark = pytest.mark.django_db
@@ -161,6 +161,31 @@ def test_the_attribution_reads_channels_by_their_names(admin_client, data):
     assert "小程序自然流量" in text and "mini_program" not in text
     assert rows[0] == ["类型", "渠道", "渠道代码", "数量"]
     assert ["注册渠道", "小程序自然流量", "mini_program", "4"] in rows
+
+
+def test_card_claims_name_staff_by_their_number_on_the_dashboard_and_in_the_csv(
+    admin_client, admin_user, data
+):
+    from membership.cards import card_grant
+    from membership.models import MembershipCard
+
+    card = card_grant(
+        member_id=data[0].pk, card_type_id=CardTypeFactory().pk, actor_id=admin_user.pk, reason="t"
+    )
+    MembershipCard.objects.filter(pk=card.pk).update(staff="s001")
+    today = local_today()
+    reports_refresh(start=today, end=today)
+
+    text = page_text(admin_client.get(DASHBOARD))
+    rows = read_csv(
+        admin_client.get(
+            DASHBOARD, {"start": today - timedelta(days=30), "end": today, "export": "attribution"}
+        )
+    )
+
+    assert "员工编号 s001" in text and "员工: s001" not in text
+    assert ["领卡员工", "员工编号 s001", "s001", "1"] in rows
+    assert ["领卡渠道", "未标注渠道", "", "1"] in rows  # a claim by no channel reads as the dashboard says it
 
 
 # --- i21 deliverable 7: analytics you can trust --------------------------------------------------

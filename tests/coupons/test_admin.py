@@ -1,18 +1,17 @@
 """The coupon back office: template figures, void behind a permission, CSV, bulk issue with progress."""
 
-import csv
-import io
 import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from coupons import services
 from coupons.models import BulkIssue, Coupon, CouponEvent, CouponTemplate, GiftPackGrant, GiftPackItem
 from loyalty.money import yuan_text, zhe_of
 from members.closure import member_close
 from tests.factories import CouponTemplateFactory, GiftPackFactory, MemberFactory
-from tests.helpers import page_text
+from tests.helpers import assert_reads_as_the_admin, csv_download, page_text
 from tests.membership.helpers import standard_tiers
 from tests.points.test_admin import staff
 
@@ -54,12 +53,14 @@ def test_coupons_export_as_csv_with_the_filters(admin_client, member):
     used = services.coupon_claim(member=member, template_id=tpl.pk, idempotency_key="b")
     services.coupon_redeem_code(code=used.code, order_no="POS")
 
-    response = admin_client.get("/admin/coupons/coupon/export/?status=available")
-    text = b"".join(response.streaming_content).decode().lstrip("\ufeff")
-    rows = list(csv.reader(io.StringIO(text)))
+    name, rows = csv_download(admin_client.get("/admin/coupons/coupon/export/?status=available"))
 
-    assert rows[0][:3] == ["id", "code", "template"]
-    assert [r[1] for r in rows[1:]] == [kept.code]
+    assert name == f"优惠券_{timezone.localdate()}.csv"
+    assert_reads_as_the_admin(rows, "available", "claim")
+    assert [(r["券码"], r["优惠券模板"], r["会员ID"], r["状态"], r["来源"]) for r in rows] == [
+        (kept.code, tpl.name, str(member.pk), "可使用", "会员领取")
+    ]
+    assert "issue_key" not in str(rows) and kept.issue_key not in str(rows)
 
 
 def test_a_bulk_issue_from_an_uploaded_list_runs_and_shows_its_progress(
@@ -93,8 +94,13 @@ def test_a_bulk_issue_from_an_uploaded_list_runs_and_shows_its_progress(
     }
     page = client.get(f"/admin/coupons/bulkissue/{bulk.pk}/change/").content.decode()
     assert "<progress" in page
-    report = b"".join(client.get(f"/admin/coupons/bulkissue/{bulk.pk}/report.csv").streaming_content).decode()
-    assert report.count("issued") == 2 and report.count("sold_out") == 1
+    name, report = csv_download(client.get(f"/admin/coupons/bulkissue/{bulk.pk}/report.csv"))
+    assert name == f"批量发券_{bulk.pk}.csv"
+    assert_reads_as_the_admin(report, "issued", "sold_out")
+    assert [(r["会员ID"], r["会员"], r["openid"], r["结果"]) for r in report] == [
+        (str(m.pk), str(m), m.openid, result)
+        for m, result in zip(members, ["已发放", "已发放", "已领完"], strict=True)
+    ]
     assert Coupon.objects.count() == 2
 
 

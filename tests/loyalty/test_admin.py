@@ -61,3 +61,34 @@ def test_an_operator_creates_an_api_client_and_sees_its_secret_once(operator, ap
         signed_request(api, client, secret, "GET", path).status_code == 404
     )  # authenticated; the member simply does not exist
     assert secret not in operator.get(f"/admin/loyalty/apiclient/{client.pk}/change/").content.decode()
+
+
+def test_a_csv_keeps_amounts_as_numbers_and_quotes_text_a_spreadsheet_would_run():
+    from django.utils.translation import gettext_lazy as _
+
+    from loyalty.admin_tools import in_yuan, stream_csv
+    from loyalty.money import yuan_text
+
+    response = stream_csv(
+        filename="储值流水.csv",
+        header=[_("member"), in_yuan(_("principal part"))],
+        rows=[["=1+1", yuan_text(-2_500)], ["-1+1", yuan_text(165_000)], ["@SUM(A1)", -7]],
+    )
+    text = b"".join(response.streaming_content).decode("utf-8")
+
+    assert text.splitlines() == ["\ufeff会员,本金部分（元）", "'=1+1,-25.00", "'-1+1,1650.00", "'@SUM(A1),-7"]
+    assert "filename*=UTF-8''%E5%82%A8" in response["Content-Disposition"]
+
+
+def test_a_csv_is_written_in_the_language_of_its_request_though_it_streams_after_it():
+    from django.utils import translation
+    from django.utils.translation import gettext_lazy as _
+
+    from loyalty.admin_tools import in_yuan, stream_csv
+
+    with translation.override("en"):
+        response = stream_csv(filename="x.csv", header=[in_yuan(_("goods"))], rows=[[_("refunded")]])
+    with translation.override("zh-hans"):
+        text = b"".join(response.streaming_content).decode("utf-8")
+
+    assert text.splitlines() == ["\ufeffgoods (yuan)", "refunded"]

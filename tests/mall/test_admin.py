@@ -5,11 +5,12 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from mall import services
 from mall.models import MallItem, Redemption, VirtualCode
 from tests.factories import EarnedPointsFactory, MallItemFactory
-from tests.helpers import page_text, points_of
+from tests.helpers import assert_reads_as_the_admin, csv_download, page_text, points_of
 from tests.mall.helpers import address, redeem
 from tests.points.test_admin import staff
 
@@ -165,18 +166,52 @@ def test_an_operator_cancel_gives_points_and_stock_back(client, rich):
 
 def test_redemptions_export_as_csv_with_the_filters(admin_client, rich):
     home = address(rich)
-    kept = redeem(rich, MallItemFactory(name="保温杯"), key="1", address_id=home.pk)
+    kept = redeem(rich, MallItemFactory(name="保温杯", points=500), key="1", address_id=home.pk)
     gone = redeem(rich, MallItemFactory(), key="2", address_id=home.pk)
     services.redemption_cancel(redemption_id=gone.pk, reason="x")
 
-    response = admin_client.get("/admin/mall/redemption/export/?status__exact=paid")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode().lstrip("\ufeff"))))
+    name, rows = csv_download(admin_client.get("/admin/mall/redemption/export/?status__exact=paid"))
 
-    assert rows[0][:3] == ["no", "member_id", "item"]
-    assert [(r[0], r[2]) for r in rows[1:]] == [(kept.no, "保温杯")]
+    assert name == f"兑换单_{timezone.localdate()}.csv"
+    assert list(rows[0])[:5] == ["兑换单号", "快递公司", "快递单号", "会员ID", "会员"]
+    assert_reads_as_the_admin(rows, "paid", "physical")
+    assert [(r["兑换单号"], r["商品"]) for r in rows] == [(kept.no, "保温杯")]
+    row = rows[0]
+    assert (row["类型"], row["状态"]) == ("实物（需发货）", "已支付，待发货")
+    assert (row["积分"], row["现金（元）"], row["会员"]) == ("500", "0.00", str(rich))
+    redeem(rich, MallItemFactory(cash_fen=1_234_590), key="3", address_id=home.pk)  # points + cash
+    _name, owing = csv_download(
+        admin_client.get("/admin/mall/redemption/export/?status__exact=pending_payment")
+    )
+    assert [(r["状态"], r["现金（元）"]) for r in owing] == [("待支付", "12345.90")]
     assert (
         admin_client.get("/admin/mall/redemption/?status__exact=paid&kind__exact=physical").status_code == 200
     )
+
+
+def test_the_export_of_the_queue_filled_in_is_a_ship_file(client, rich):
+    """The first three columns are what the ship file reads; the Chinese header line is skipped."""
+    home = address(rich)
+    first = redeem(rich, MallItemFactory(), key="1", address_id=home.pk)
+    second = redeem(rich, MallItemFactory(), key="2", address_id=home.pk)
+    staff(client, "ops", "mall.view_redemption", "mall.ship_redemption")
+    response = client.get("/admin/mall/redemption/export/?status__exact=paid")
+    _name, rows = csv_download(response)
+    carriers = {first.no: ("顺丰", "SF100"), second.no: ("中通", "ZT200")}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(rows[0].keys())
+    for row in rows:
+        row["快递公司"], row["快递单号"] = carriers[row["兑换单号"]]
+        writer.writerow(row.values())
+    upload = SimpleUploadedFile("待发货.csv", ("\ufeff" + out.getvalue()).encode())
+
+    page = client.post("/admin/mall/redemption/ship-file/", {"tracking_file": upload}).content.decode()
+
+    assert page.count('class="shipped"') == 2
+    shipped = dict(Redemption.objects.values_list("no", "tracking_no"))
+    assert shipped == {first.no: "SF100", second.no: "ZT200"}
+    assert set(Redemption.objects.values_list("carrier", flat=True)) == {"顺丰速运", "中通快递"}
 
 
 def test_a_redemption_page_reads_its_history_in_chinese(admin_client, admin_user, rich):

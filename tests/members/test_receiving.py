@@ -31,7 +31,7 @@ from notifications.models import Notification
 from points import reminders
 from points.models import PointsEntry
 from tests.factories import CardTypeFactory, CouponTemplateFactory, GiftPackFactory, MemberFactory
-from tests.helpers import local, stopped_clock
+from tests.helpers import csv_download, local, stopped_clock
 from tests.membership.helpers import policy, set_tiers
 from tests.points.helpers import earn
 from tests.points.test_admin import staff
@@ -233,8 +233,11 @@ def test_a_closed_account_named_in_an_uploaded_list_is_reported_skipped_with_the
         kept.pk: "issued",
         closed.pk: "closed",
     }
-    report = b"".join(client.get(f"/admin/coupons/bulkissue/{bulk.pk}/report.csv").streaming_content).decode()
-    assert f"{closed.pk},{closed.openid},,closed,已跳过：账户已注销" in report
+    _name, report = csv_download(client.get(f"/admin/coupons/bulkissue/{bulk.pk}/report.csv"))
+    assert [(r["会员ID"], r["会员"], r["openid"], r["结果"]) for r in report] == [
+        (str(kept.pk), str(kept), kept.openid, "已发放"),
+        (str(closed.pk), f"已注销会员 #{closed.pk}", "", "已跳过：账户已注销"),  # no placeholder openid
+    ]
     assert list(Coupon.objects.values_list("member_id", flat=True)) == [kept.pk]
     tpl.refresh_from_db()
     assert tpl.issued_count == 1

@@ -8,7 +8,7 @@ from membership.models import CardEvent, CardPurchase, CardType, MemberDay, Memb
 from membership.services import membership_record_order
 from payments.models import PaymentRefund
 from tests.factories import CardTypeFactory, MemberFactory
-from tests.helpers import page_text
+from tests.helpers import assert_reads_as_the_admin, csv_download, page_text
 from tests.membership.card_helpers import pay
 from tests.points.test_admin import staff
 
@@ -44,6 +44,21 @@ def test_every_membership_admin_page_opens(admin_client, member, url):
     MemberDay.objects.create(name="周三", recurrence="weekly", weekday=2)
 
     assert admin_client.get(url).status_code == 200
+
+
+def test_the_growth_ledger_exports_in_chinese_with_the_paid_amount_in_yuan(admin_client, member):
+    membership_record_order(
+        member_id=member.pk, order_no="G-1", paid_fen=123_450, completed_at=timezone.now()
+    )
+
+    name, rows = csv_download(admin_client.get("/admin/membership/growthentry/export/"))
+
+    assert name == f"成长值流水_{timezone.localdate()}.csv"
+    assert_reads_as_the_admin(rows, "order")
+    assert [(r["会员ID"], r["会员"], r["类型"], r["实付金额（元）"], r["订单号"]) for r in rows] == [
+        (str(member.pk), "小王", "订单", "1234.50", "G-1")
+    ]
+    assert "idempotency" not in str(rows) and "order:G-1" not in str(rows)
 
 
 def test_the_card_type_qr_is_a_png_carrying_the_tags(admin_client, member):

@@ -1,17 +1,16 @@
 """The orders back office: settlement in ¥, lines, refunds, history, links to every entry and coupon."""
 
-import csv
-import io
-
 import pytest
+from django.utils import timezone
 
 from coupons import services as coupon_services
+from members.models import Member
 from membership.models import MemberDay, Tier
 from orders import services
 from orders.models import Order
 from points import ledger as points_ledger
 from tests.factories import CardTypeFactory, CouponTemplateFactory, RechargeFactory
-from tests.helpers import page_text
+from tests.helpers import assert_reads_as_the_admin, csv_download, page_text
 from tests.orders.helpers import basket, commit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_rules")]
@@ -66,11 +65,37 @@ def test_an_order_page_reads_its_history_and_benefits_in_chinese_and_shows_no_ha
 
 def test_the_order_list_shows_amounts_in_yuan_and_exports_csv(admin_client, order):
     page = admin_client.get("/admin/orders/order/").content.decode()
-    export = admin_client.get("/admin/orders/order/export/")
-    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+    name, rows = csv_download(admin_client.get("/admin/orders/order/export/"))
 
     assert "ADM-1" in page and "¥1,600.00" in page
-    assert rows[1][0] == "ADM-1" and rows[1][2] == "refunded"
+    assert name == f"订单_{timezone.localdate()}.csv"
+    assert_reads_as_the_admin(rows, "refunded", "completed")
+    row = rows[0]
+    assert row["订单号"] == "ADM-1" and row["状态"] == "已退款"
+    assert row["会员ID"] == str(order.member_id) and row["会员"] == str(order.member)
+    assert (
+        row["商品金额（元）"] == "1600.00"
+        and row["储值支付（元）"] == "1000.00"
+        and row["使用积分"] == "1000"
+    )
+    assert order.request_hash not in str(rows)
+
+
+def test_the_order_export_names_a_closed_account_as_the_admin_does(admin_client, order):
+    Member.objects.filter(pk=order.member_id).update(closed_at=timezone.now(), nickname="", phone="")
+
+    _name, rows = csv_download(admin_client.get("/admin/orders/order/export/"))
+
+    assert rows[0]["会员ID"] == str(order.member_id) and rows[0]["会员"] == f"已注销会员 #{order.member_id}"
+
+
+def test_the_order_export_is_english_for_an_operator_who_reads_english(admin_client, order):
+    admin_client.cookies["django_language"] = "en"
+
+    name, rows = csv_download(admin_client.get("/admin/orders/order/export/"))
+
+    assert name.startswith("orders_") and rows[0]["status"] == "refunded"  # the label, English
+    assert rows[0]["goods (yuan)"] == "1600.00" and rows[0]["member ID"] == str(order.member_id)
 
 
 def test_orders_cannot_be_added_edited_or_deleted_in_the_admin(admin_client, order):

@@ -1,7 +1,5 @@
 """The stored-value back office: adjust and freeze behind permissions, read-only ledger, liability report."""
 
-import csv
-import io
 from datetime import timedelta
 
 import pytest
@@ -16,6 +14,7 @@ from stored_value.models import (
     StoredValuePolicy,
 )
 from tests.factories import GiftPackFactory, RechargeFactory, RechargePlan1500Factory
+from tests.helpers import assert_reads_as_the_admin, csv_download
 from tests.points.test_admin import staff
 from tests.stored_value.helpers import parts, snapshot, spend
 
@@ -26,12 +25,6 @@ def account_url(member, action):
     return (
         f"/admin/stored_value/storedvalueaccount/{StoredValueAccount.objects.get(member=member).pk}/{action}/"
     )
-
-
-def csv_rows(response):
-    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
-    text = b"".join(response.streaming_content).decode("utf-8")
-    return list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
 
 
 def test_the_account_list_shows_amounts_in_yuan(admin_client, member):
@@ -139,24 +132,29 @@ def test_the_ledger_export_honours_the_filters(admin_client, member):
     RechargeFactory(member=member, amount_fen=10_000, bonus_fen=1_000)
     spend(member, 1_100)
 
-    rows = csv_rows(
+    name, rows = csv_download(
         admin_client.get("/admin/stored_value/storedvalueentry/export/", {"kind__exact": "spend"})
     )
 
-    assert rows[0][4:7] == ["kind", "principal_fen", "bonus_fen"]
-    assert [r[4:7] for r in rows[1:]] == [["spend", "-1000", "-100"]]
+    assert name == f"储值流水_{timezone.localdate()}.csv"
+    assert_reads_as_the_admin(rows, "spend", "recharge")
+    assert [
+        (r["会员ID"], r["会员"], r["类型"], r["本金部分（元）"], r["赠送金部分（元）"]) for r in rows
+    ] == [(str(member.pk), str(member), "使用", "-10.00", "-1.00")]
+    assert rows[0]["变动后本金（元）"] == "90.00" and rows[0]["变动后赠送金（元）"] == "9.00"
 
 
 def test_the_liability_report_shows_what_is_owed_at_the_end_of_each_day(admin_client, member):
     RechargeFactory(member=member, amount_fen=150_000, bonus_fen=15_000)
     spend(member, 160_000)
     today = timezone.localdate()
+    start = today - timedelta(days=1)
 
     page = admin_client.get("/admin/stored_value/storedvalueaccount/liability/")
-    rows = csv_rows(
+    name, rows = csv_download(
         admin_client.get(
             "/admin/stored_value/storedvalueaccount/liability/",
-            {"start": str(today - timedelta(days=1)), "end": str(today), "format": "csv"},
+            {"start": str(start), "end": str(today), "format": "csv"},
         )
     )
 
@@ -164,7 +162,13 @@ def test_the_liability_report_shows_what_is_owed_at_the_end_of_each_day(admin_cl
     html = page.content.decode()
     assert "¥45.46" in html and "¥4.54" in html and "¥50.00" in html  # owed: docs/rules/stored-value.md
     assert "chart.umd.min.js" in html and "liability-chart" in html
-    assert rows[1:] == [[str(today - timedelta(days=1)), "0", "0", "0"], [str(today), "4546", "454", "5000"]]
+    assert name == f"储值负债_{start}_{today}.csv"
+    assert_reads_as_the_admin(rows)
+    assert [list(r.values()) for r in rows] == [
+        [str(start), "0.00", "0.00", "0.00"],
+        [str(today), "45.46", "4.54", "50.00"],
+    ]
+    assert list(rows[0]) == ["日期", "本金（元）", "赠送金（元）", "合计（元）"]
 
 
 def test_a_bad_liability_range_falls_back_to_the_last_thirty_days(admin_client):
@@ -264,10 +268,14 @@ def test_recharge_orders_export_as_csv_with_the_status_filter(admin_client, memb
 
     listing = admin_client.get("/admin/stored_value/rechargeorder/?status=credited").content.decode()
     assert "/admin/stored_value/rechargeorder/export/?status=credited" in listing
-    rows = csv_rows(admin_client.get("/admin/stored_value/rechargeorder/export/?status=credited"))
+    name, rows = csv_download(admin_client.get("/admin/stored_value/rechargeorder/export/?status=credited"))
 
-    assert rows[0][:6] == ["id", "created_at", "member_id", "nickname", "plan", "amount_fen"]
-    assert [(r[0], r[5], r[6], r[8]) for r in rows[1:]] == [(str(order.pk), "150000", "15000", "credited")]
+    assert name == f"充值订单_{timezone.localdate()}.csv"
+    assert_reads_as_the_admin(rows, "credited", "created")
+    assert [(r["ID"], r["会员"], r["实付金额（元）"], r["赠送金（元）"], r["状态"]) for r in rows] == [
+        (str(order.pk), str(member), "1500.00", "150.00", "已到账")
+    ]
+    assert rows[0]["支付单号"] == order.out_trade_no and rows[0]["已退本金（元）"] == "0.00"
 
 
 def test_the_account_page_shows_principal_and_bonus_in_yuan(admin_client, member):

@@ -13,7 +13,7 @@ is checked:
   of a coded field, not as a whole cell anywhere, and never a snake_case code (``partially_refunded``)
   in any text;
 - every ``*_fen`` field reads ``¥…`` in lists and read-only values, and its box holds yuan (``12.50``);
-  every discount field reads ``8.8折``.
+  every discount field reads ``8.8折``, every share (``*_share_bp``) ``50%``.
 """
 
 import io
@@ -36,7 +36,7 @@ from django_celery_beat.models import ClockedSchedule, IntervalSchedule, SolarSc
 from coupons import services as coupon_services
 from coupons.models import Coupon, CouponTemplate
 from loyalty import jobs
-from loyalty.admin_tools import YUAN, field_unit
+from loyalty.admin_tools import DISCOUNT_SCALES, SHARE, YUAN, field_unit
 from loyalty.errors import ApplicationError
 from mall import services as mall_services
 from mall.models import MallItem, Redemption
@@ -285,14 +285,9 @@ def all_codes() -> set[str]:
     }
 
 
-def unit_fields(models_, *, money: bool) -> set[str]:
-    """The names of the models' ``*_fen`` fields (``money``) or of their discount fields (``field_unit``)."""
-    return {
-        f.name
-        for model in models_
-        for f in model._meta.concrete_fields
-        if field_unit(f) and (field_unit(f) == YUAN) == money
-    }
+def unit_fields(models_, *units) -> set[str]:
+    """The names of the models' fields in one of ``units`` (``field_unit``: YUAN, SHARE, or a discount's scale)."""
+    return {f.name for model in models_ for f in model._meta.concrete_fields if field_unit(f) in units}
 
 
 def readonly_values(response) -> list[tuple[str, str]]:
@@ -326,8 +321,9 @@ def leaks(response, page_models) -> list[str]:
     for model in page_models:
         for name, field_codes in coded_fields(model).items():
             by_field.setdefault(name, {}).update(field_codes)
-    money = unit_fields(page_models, money=True)
-    discounts = unit_fields(page_models, money=False)
+    money = unit_fields(page_models, YUAN)
+    discounts = unit_fields(page_models, *DISCOUNT_SCALES.values())
+    shares = unit_fields(page_models, SHARE)
 
     for text in view.texts:
         if mark := next((m for m in JSON_MARKS if m in text), None) or NUMBER_LIST.search(text):
@@ -354,6 +350,8 @@ def leaks(response, page_models) -> list[str]:
             found.append(f"amount of {field} not in ¥: {text[:100]!r}")
         if field in discounts and text not in EMPTY | {str(_("no discount"))} and "折" not in text:
             found.append(f"discount {field} not in 折: {text[:100]!r}")
+        if field in shares and text not in EMPTY and not text.endswith("%"):
+            found.append(f"share {field} not in %: {text[:100]!r}")
 
     for name, value in view.inputs:
         field = name.rsplit("-", 1)[-1]

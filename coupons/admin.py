@@ -47,6 +47,7 @@ from loyalty.admin_tools import (
     stream_csv,
     this_week_filter,
 )
+from loyalty.db_router import replica_readable
 from loyalty.errors import ApplicationError
 from members.models import Member
 from members.receiving import members_receiving
@@ -568,6 +569,7 @@ class BulkIssueAdmin(ReadOnlyAdminMixin, ModelAdmin):
             }
         )
 
+    @replica_readable
     def report_csv(self, request, pk):
         """The per-member result: issued, per-member limit reached, sold out, skipped (account closed) or
         still pending; ``reason`` says it in the operator's language."""

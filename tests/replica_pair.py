@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -19,8 +20,8 @@ import time
 import warnings
 from pathlib import Path
 
-PRIMARY_PORT, REPLICA_PORT = 5432, 5433
 DATABASE = "loyalty"
+_COLUMN_OPTIONS = re.compile(r"^ALTER TABLE ONLY \S+ ALTER COLUMN \S+ SET \(.*\);$", re.MULTILINE)
 
 
 def _binaries() -> Path:
@@ -34,6 +35,9 @@ def _binaries() -> Path:
 class ReplicatedPair:
     """``start()`` a primary with ``source``'s schema and data (a Django ``settings_dict``) and a replica
     streaming from it; ``stop()`` both and remove their folder."""
+
+    # Ports only name the two sockets in the folder (nothing listens on TCP).
+    primary_port, replica_port = 5432, 5433
 
     def __init__(self):
         self.bin = _binaries()
@@ -58,15 +62,17 @@ class ReplicatedPair:
         os.chown(self.base, entry.pw_uid, pwd.getpwnam(self.user).pw_gid)
 
     def _run(self, program: str, *args: str, as_server: bool = False, **kwargs):
-        return subprocess.run(
+        done = subprocess.run(
             [str(self.bin / program), *args],
-            check=True,
             capture_output=True,
             text=True,
             user=self.user if as_server else None,
             timeout=60,
             **kwargs,
         )
+        if done.returncode:
+            raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr[-2000:]}")
+        return done
 
     def settings(self, port: int) -> dict:
         """What a Django ``settings_dict`` needs to reach one of the two."""
@@ -99,13 +105,13 @@ class ReplicatedPair:
             # senders for the backup and the standby; initdb's pg_hba.conf already trusts local replication.
             with open(self.base / "primary" / "postgresql.conf", "a") as conf:
                 conf.write("wal_level = replica\nmax_wal_senders = 4\n")
-            self._pg_ctl_start("primary", PRIMARY_PORT)
+            self._pg_ctl_start("primary", self.primary_port)
             self._load(source)
             self._run(
-                "pg_basebackup", "-h", str(self.base), "-p", str(PRIMARY_PORT), "-U", "postgres",
+                "pg_basebackup", "-h", str(self.base), "-p", str(self.primary_port), "-U", "postgres",
                 "-D", str(self.base / "replica"), "-R", "-X", "stream", "-c", "fast", as_server=True,
             )  # fmt: skip
-            self._pg_ctl_start("replica", REPLICA_PORT)
+            self._pg_ctl_start("replica", self.replica_port)
         except BaseException:
             self.stop()
             raise
@@ -113,7 +119,7 @@ class ReplicatedPair:
 
     def _load(self, source: dict):
         """The primary gets the test database's schema and rows (faster than migrating a new one)."""
-        self._run("psql", "-h", str(self.base), "-p", str(PRIMARY_PORT), "-U", "postgres", "-d", "postgres",
+        self._run("psql", "-h", str(self.base), "-p", str(self.primary_port), "-U", "postgres", "-d", "postgres",
                   "-q", "-c", f"CREATE DATABASE {DATABASE}")  # fmt: skip
         env = {**os.environ, "PGPASSWORD": source.get("PASSWORD") or ""}
         where = [*(["-h", source["HOST"]] if source.get("HOST") else []),
@@ -122,13 +128,16 @@ class ReplicatedPair:
             "pg_dump", *where, "-U", source.get("USER") or "postgres", "--no-owner", "--no-privileges",
             source["NAME"], env=env,
         ).stdout  # fmt: skip
-        self._run("psql", "-h", str(self.base), "-p", str(PRIMARY_PORT), "-U", "postgres", "-d", DATABASE,
+        # Column attribute options (``ALTER COLUMN … SET (…)``): the project sets none, and a server built
+        # with options of its own (one Debian-based image's ``pg_attver``) writes some this one refuses.
+        dump = _COLUMN_OPTIONS.sub("", dump)
+        self._run("psql", "-h", str(self.base), "-p", str(self.primary_port), "-U", "postgres", "-d", DATABASE,
                   "-q", "-v", "ON_ERROR_STOP=1", input=dump)  # fmt: skip
 
     def stop(self):
         for name in ("replica", "primary"):
             if (self.base / name / "postmaster.pid").exists():
-                with contextlib.suppress(subprocess.SubprocessError):
+                with contextlib.suppress(RuntimeError, subprocess.SubprocessError):
                     self._run(
                         "pg_ctl", "-D", str(self.base / name), "-m", "immediate", "-w", "stop", as_server=True
                     )

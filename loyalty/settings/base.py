@@ -97,20 +97,25 @@ def _required(name: str) -> str:
 
 
 DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
+# An embedded server is reached through a Unix socket whose directory travels
+# percent-encoded in the URL's host part; libpq wants the plain path.
+DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
+# Services own their transactions (docs/architecture.md): no ATOMIC_REQUESTS.
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
 # A read replica (optional): a PostgreSQL streaming from the primary, read only by the pages marked
-# replica-readable (lists, the dashboard, reports, exports; loyalty/db_router.py).  Unset: all on default.
+# replica-readable (lists, the dashboard, reports, exports; loyalty/db_router.py, docs/scaling.md).
+# Unset: everything reads the primary.
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.db_url_config(env.str("DATABASE_REPLICA_URL"))
+    DATABASES["replica"]["HOST"] = unquote(DATABASES["replica"]["HOST"])
+    DATABASES["replica"].update(
+        ATOMIC_REQUESTS=False, CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"], CONN_HEALTH_CHECKS=True
+    )
 DATABASE_ROUTERS = ["loyalty.db_router.ReplicaRouter"]
-for _database in DATABASES.values():
-    # An embedded server is reached through a Unix socket whose directory travels
-    # percent-encoded in the URL's host part; libpq wants the plain path.
-    _database["HOST"] = unquote(_database["HOST"])
-    # Services own their transactions (docs/architecture.md): no ATOMIC_REQUESTS.
-    _database["ATOMIC_REQUESTS"] = False
-    _database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    _database["CONN_HEALTH_CHECKS"] = True
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache (throttling, WeChat access token) and Celery broker ------
 REDIS_URL = _required("REDIS_URL")

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpRequest
+from django.utils import timezone
 
 from loyalty import sql
 
@@ -133,8 +134,10 @@ def _within(scope: _Scope, chunks):
 
 
 def data_as_of():
-    """When a replica-fed page's data is as of (an aware datetime), or None on a page read from the
-    primary (nothing to say there).  See ``loyalty.sql.data_as_of``."""
+    """When a replica-fed page's data is as of (an aware datetime): what the replica says
+    (``loyalty.sql.data_as_of``), or now when there is no replica and the page read the primary.
+    None on a page that is not replica-fed (nothing to say there)."""
     if not replica_request():
         return None
-    return sql.data_as_of(replica_alias())
+    alias = replica_alias()
+    return timezone.now() if alias == DEFAULT_DB_ALIAS else sql.data_as_of(alias)

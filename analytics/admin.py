@@ -49,6 +49,7 @@ from loyalty.admin_tools import (
     stream_csv,
 )
 from loyalty.api.parsers import json_loads
+from loyalty.db_router import replica_readable
 from loyalty.money import format_fen, yuan_text
 from members.models import Member
 from members.selectors import channel_label, channel_names
@@ -309,6 +310,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
         return form, start, end, preset_of(start, end, today=today)
 
+    @replica_readable  # the dashboard and its CSV reports read the replica (reads only, as of when)
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
             raise PermissionDenied

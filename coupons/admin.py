@@ -49,6 +49,7 @@ from loyalty.admin_tools import (
     stream_csv,
     this_week_filter,
 )
+from loyalty.db_router import replica_readable
 from loyalty.errors import ApplicationError
 from loyalty.labels import REASONS
 from members.models import Member
@@ -587,6 +588,7 @@ class BulkIssueAdmin(ReadOnlyAdminMixin, ModelAdmin):
             }
         )
 
+    @replica_readable
     def report_csv(self, request, pk):
         """The per-member result: issued, per-member limit reached, sold out, skipped (account closed) or
         still pending; ``reason`` says it in the operator's language."""

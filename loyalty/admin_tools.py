@@ -23,6 +23,7 @@ from unfold import admin as unfold_admin
 
 from loyalty.admin_widgets import style_widget
 from loyalty.api.parsers import LimitedJSONDecoder
+from loyalty.db_router import replica_readable
 from loyalty.labels import REASONS
 from loyalty.money import (
     ShareField,
@@ -335,9 +336,18 @@ def action_links(actions, empty="") -> str:
     return format_html_join(" · ", '<a href="{}">{}</a>', ((url, label) for label, url in actions))
 
 
-class ModelAdmin(ObjectActionsMixin, UnitsAdminMixin, ThemeModelAdmin):
+class ReplicaListMixin:
+    """A list page reads from the read replica (``loyalty.db_router``): it shows, never decides, and says
+    as of when (``admin/change_list.html``).  Its POSTs (actions, inline edits) stay on the primary."""
+
+    @replica_readable
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, extra_context)
+
+
+class ModelAdmin(ReplicaListMixin, ObjectActionsMixin, UnitsAdminMixin, ThemeModelAdmin):
     """The base of every ModelAdmin of the project: the theme, money in 元, discounts in 折, actions
-    beside their objects."""
+    beside their objects, list pages read from the replica."""
 
 
 class TabularInline(UnitsAdminMixin, ThemeTabularInline):
@@ -394,6 +404,7 @@ class CsvExportMixin:
         name = f"{self.opts.app_label}_{self.opts.model_name}_export"
         return [path("export/", self.admin_site.admin_view(self.export_csv), name=name)] + super().get_urls()
 
+    @replica_readable
     def export_csv(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 
-from django.db import connection
+from django.db import connection, connections, router
 
 
 def db_cursor():
@@ -16,6 +16,12 @@ def db_cursor():
     One cursor serves every statement of a transaction (Django wraps each cursor it opens).
     """
     return connection.cursor()
+
+
+def read_cursor(model):
+    """A cursor on the connection the router reads ``model`` from: the replica on a replica-fed page
+    (``loyalty.db_router``), else the primary.  For the raw reads of reports; never for a write."""
+    return connections[router.db_for_read(model)].cursor()
 
 
 def lock_row(model, attname: str, value):

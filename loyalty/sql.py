@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import namedtuple
 from contextlib import contextmanager
 
+from django.db import connections
+
 from loyalty import prepared
 from loyalty.models import ApiClient, ApiNonce, IdempotencyRecord, JobRun
 from loyalty.rows import Names, db_cursor
@@ -40,6 +42,23 @@ def config_version() -> int | None:
         cur.execute(_CONFIG_VERSION)
         row = cur.fetchone()
     return row[0] if row else None
+
+
+# --- a replica-fed page's "as of" (loyalty.db_router) -------------------------------------------
+
+# On a standby: now while it has replayed all it received (and is not paused), else the commit time of
+# the last transaction it replayed.  On the primary: now.
+_DATA_AS_OF = """SELECT CASE WHEN NOT pg_is_in_recovery() THEN now()
+                   WHEN NOT pg_is_wal_replay_paused() AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
+                        THEN now()
+                   ELSE pg_last_xact_replay_timestamp() END"""
+
+
+def data_as_of(alias: str):
+    """When the data read on ``alias`` is as of (None when a standby has replayed nothing yet)."""
+    with connections[alias].cursor() as cur:
+        cur.execute(_DATA_AS_OF)
+        return cur.fetchone()[0]
 
 
 # --- job runs -------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from loyalty.admin_tools import (
     stream_csv,
     this_week_filter,
 )
+from loyalty.db_router import replica_readable
 from loyalty.errors import ApplicationError
 from loyalty.labels import REASONS
 from loyalty.money import YuanField, format_fen, signed_fen, yuan_text
@@ -190,6 +191,7 @@ class StoredValueAccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
             permission="stored_value.freeze_stored_value",
         )
 
+    @replica_readable
     def liability_view(self, request):
         """What the merchant owes its members, principal and bonus, at the end of each day."""
         if not self.has_view_permission(request):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from loyalty import prepared
 from loyalty.locks import Rank, takes
-from loyalty.rows import Names, db_cursor
+from loyalty.rows import Names, db_cursor, read_cursor
 from members.models import Member
 from stored_value.models import (
     RechargeOrder,
@@ -175,7 +175,9 @@ def balance_and_pending(member_id: int, since) -> BalanceAndPending:
 
 
 def liability_by_day(start, end, tz: str) -> list[LiabilityDay]:
-    """Outstanding principal and bonus at the end of each local day (in ``tz``) from ``start`` to ``end``."""
-    with db_cursor() as cur:
+    """Outstanding principal and bonus at the end of each local day (in ``tz``) from ``start`` to ``end``.
+
+    A report's read: from the replica on a replica-fed page (the liability page, the dashboard)."""
+    with read_cursor(StoredValueEntry) as cur:
         cur.execute(_LIABILITY_BY_DAY, {"start": start, "end": end, "tz": tz})
         return [LiabilityDay(*row) for row in cur.fetchall()]

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before everything that reads: a replica-readable view's scope covers its rendering and streaming.
+    "loyalty.db_router.ReplicaReadsMiddleware",
     "loyalty.config.ConfigVersionMiddleware",
     "loyalty.api.middleware.UnstorablePathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -103,6 +105,17 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# A read replica (optional): a PostgreSQL streaming from the primary, read only by the pages marked
+# replica-readable (lists, the dashboard, reports, exports; loyalty/db_router.py, docs/scaling.md).
+# Unset: everything reads the primary.
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db_url_config(env.str("DATABASE_REPLICA_URL"))
+    DATABASES["replica"]["HOST"] = unquote(DATABASES["replica"]["HOST"])
+    DATABASES["replica"].update(
+        ATOMIC_REQUESTS=False, CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"], CONN_HEALTH_CHECKS=True
+    )
+DATABASE_ROUTERS = ["loyalty.db_router.ReplicaRouter"]
 
 # --- Redis: cache (throttling, WeChat access token) and Celery broker ------
 REDIS_URL = _required("REDIS_URL")

@@ -17,6 +17,10 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-use-0123
 from .base import *  # noqa: E402
 
 DEBUG = False
+# The suite's replica is the primary's own test database (Django's test mirror), so ordinary tests need
+# no replication and replica-fed pages read what the test wrote; tests/loyalty/test_replica.py starts a
+# real primary and replica of its own and points both aliases there.
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}

@@ -3,6 +3,7 @@
 from django import template
 from django.utils.html import format_html
 
+from loyalty import db_router
 from loyalty.admin_widgets import style_widget
 
 register = template.Library()
@@ -13,6 +14,13 @@ def themed(bound_field):
     """A form field of our own pages, its widget in the theme's look (``style_widget``)."""
     style_widget(bound_field.field.widget)
     return bound_field
+
+
+@register.simple_tag
+def data_as_of():
+    """When a replica-fed page's data is as of, or None on a page read from the primary
+    (``admin/includes/data_as_of.html``)."""
+    return db_router.data_as_of()
 
 
 @register.simple_tag

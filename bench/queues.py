@@ -39,7 +39,13 @@ from bench.common import REPO, Figure, Harness, benchmark, percentile
 from bench.coupons import TEMPLATE_ID
 from bench.coupons import _load as load_members_and_template
 
-APP_MODULES = ("coupons.services", "payments.services", "stored_value.recharges", "payments.tasks")
+APP_MODULES = (
+    "coupons.services",
+    "payments.services",
+    "stored_value.recharges",
+    "payments.tasks",
+    "loyalty.management.commands.verify_ledgers",
+)
 PAIRS = 150  # notifications credited and refunds submitted per round
 PACE = 0.1  # seconds between two pairs: 10 per second, well under what one value worker does
 AMOUNT_FEN = 10_000
@@ -238,14 +244,35 @@ def _round(h: Harness, template: str, setup: str, loaded: bool) -> dict:
         finally:
             for worker in workers:
                 worker.kill()
-        credited = Payment.objects.filter(status="paid", purpose="recharge").count()
-        assert credited == 2 * PAIRS, f"{credited} recharges paid, expected {2 * PAIRS}"
+        _verify(refunds)
     return {
         "credit_ms": credit_ms,
         "refund_ms": refund_ms,
         "bulk_running": bulk_running,
         "bulk_issued": bulk_issued,
     }
+
+
+def _verify(refunds: list[int]) -> None:
+    """Every recharge credited once, every refund accepted, and the stored-value and coupon checks of
+    ``verify_ledgers`` clean (the bulk issue's last chunk died with its worker: rolled back whole)."""
+    from django.db import connection
+
+    from loyalty.management.commands.verify_ledgers import all_checks
+    from payments.models import Payment, PaymentRefund
+
+    credited = Payment.objects.filter(status="paid", purpose="recharge").count()
+    accepted = PaymentRefund.objects.filter(pk__in=refunds, status="succeeded").count()
+    if (credited, accepted) != (2 * PAIRS, PAIRS):
+        raise RuntimeError(f"{credited} recharges paid (expected {2 * PAIRS}), {accepted} refunds accepted")
+    violations = []
+    with connection.cursor() as cur:
+        for description, sql in all_checks():
+            if description.startswith(("stored value", "coupons:")):
+                cur.execute(sql)
+                violations += [(description, row) for row in cur.fetchall()]
+    if violations:
+        raise RuntimeError(f"{len(violations)} ledger violation(s), e.g. {violations[:3]}")
 
 
 def _describe(label: str, r: dict) -> str:

@@ -13,4 +13,5 @@ MODULES = (
     "bench.checkout",
     "bench.analytics",
     "bench.journey",
+    "bench.queues",
 )

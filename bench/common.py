@@ -6,9 +6,10 @@ A benchmark is a function ``run(harness) -> list[Figure]`` registered with
 (``harness.copy_of``), so every measurement starts from identical data and
 the copies can be checked with ``verify_ledgers`` afterwards.
 
-Everything happens in databases named ``loyalty_bench*`` on the server of
-``DATABASE_URL`` (or the embedded one the local settings start); they are
-dropped at the end.  The demo / dev database is never touched.
+Everything happens in databases named after ``BENCH_DB`` (``BENCH_DATABASE`` in the
+environment, ``loyalty_bench`` by default; its ``_tpl_*`` templates and its ``_run``
+copy) on the server of ``DATABASE_URL`` (or the embedded one the local settings
+start); they are dropped at the end.  The demo / dev database is never touched.
 
 Benchmark modules import app code inside their functions (``__main__``
 lists them before Django is set up) and name it in ``APP_MODULES``, which
@@ -22,6 +23,7 @@ import io
 import multiprocessing
 import os
 import platform
+import re
 import statistics
 import subprocess
 import threading
@@ -32,7 +34,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCH_DB = "loyalty_bench"
+DEFAULT_BENCH_DB = "loyalty_bench"
+
+
+def bench_db_name() -> str:
+    """The bench database's name, from ``BENCH_DATABASE`` (default ``loyalty_bench``).
+
+    Two people benchmarking one server each pick their own, so neither run drops the other's
+    databases.  A plain lower-case identifier, short enough for the ``_tpl_<key>`` names built from it.
+    """
+    name = os.environ.get("BENCH_DATABASE", "").strip() or DEFAULT_BENCH_DB
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,29}", name):
+        raise SystemExit(
+            f"BENCH_DATABASE={name!r}: use 1-30 lower-case letters, digits and underscores (not first a digit)"
+        )
+    return name
+
+
+def is_bench_database(name: str, bench_db: str) -> bool:
+    """A database this harness made for ``bench_db``: itself, its templates or its run copy (not a
+    database another person's ``BENCH_DATABASE`` named with the same prefix)."""
+    return name in (bench_db, f"{bench_db}_run") or name.startswith(f"{bench_db}_tpl_")
+
+
+BENCH_DB = bench_db_name()
 REPO = Path(__file__).resolve().parent.parent
 REPORT = REPO / "docs" / "benchmarks.md"
 
@@ -152,7 +177,7 @@ def select(names: Iterable[str]) -> list[Benchmark]:
 
 
 def setup_django() -> None:
-    """Configure Django against ``loyalty_bench`` (not created yet) and set it up.
+    """Configure Django against ``BENCH_DB`` (not created yet) and set it up.
 
     DEBUG is forced off: with it on, Django records every query, which would
     slow the service layer down for a reason production does not have.
@@ -253,9 +278,10 @@ def drop_database(name: str) -> None:
 
 def drop_bench_databases() -> None:
     with contextlib.closing(_maintenance_connection()) as conn, conn.cursor() as cur:
-        cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [BENCH_DB + "%"])
+        cur.execute("SELECT datname FROM pg_database")
         for (name,) in cur.fetchall():
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if is_bench_database(name, BENCH_DB):
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Harness:

@@ -14,6 +14,12 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
+
+from loyalty.queues import BULK as QUEUE_BULK
+from loyalty.queues import DEFAULT as QUEUE_DEFAULT
+from loyalty.queues import VALUE as QUEUE_VALUE
+from loyalty.queues import task_routes
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -331,6 +337,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_WORKER_SEND_TASK_EVENTS = True
+# Two queues, value and bulk, and the default for housekeeping (loyalty/queues.py). Every queue is
+# declared, so a worker started without -Q consumes all three; production runs one set of workers per queue.
+CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in (QUEUE_VALUE, QUEUE_BULK, QUEUE_DEFAULT))
+CELERY_TASK_DEFAULT_QUEUE = QUEUE_DEFAULT
+CELERY_TASK_ROUTES = task_routes()
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 

@@ -115,7 +115,7 @@ def start_worker(
     env: dict | None = None,
 ):
     """A solo-pool worker on ``queue``; ``env`` adds settings of the test's own (a fake WeChat's address)."""
-    name = f"{queue}-{uuid.uuid4().hex[:4]}"
+    name = f"{queue.replace(',', '-')}-{uuid.uuid4().hex[:4]}"
     return Process(
         [
             sys.executable,

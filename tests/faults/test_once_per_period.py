@@ -1,5 +1,7 @@
 """Two beats by mistake: each scheduled job still runs once per firing of its schedule."""
 
+import threading
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -190,6 +192,55 @@ def test_a_claim_another_worker_is_running_is_skipped():
     assert PointsEntry.objects.filter(kind="expire").count() == 0
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_beat_schedulers_that_find_a_job_due_at_the_same_moment_run_it_once(monkeypatch):
+    """Two beats' own schedulers, each loaded before either sent: both decide the job is due and send it
+    at the same instant (eagerly, each in its own thread and database session); one run does the work."""
+    from django.db import connection
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    from loyalty import tasks
+
+    PeriodicTask.objects.update(enabled=False)
+    name = schedule(
+        "purge every minute",
+        "loyalty.purge_expired",
+        minute="*",
+        hour="*",
+        last_run_at=timezone.now() - timedelta(minutes=10),
+    ).name
+    beats = [DatabaseScheduler(app=celery_app), DatabaseScheduler(app=celery_app)]
+    due = [beat.schedule[name] for beat in beats]
+    assert all(entry.is_due().is_due for entry in due)
+
+    bodies = []
+
+    def slow_purge():
+        bodies.append(1)
+        time.sleep(0.5)  # long enough for the other trigger to arrive while this one runs
+        return {"nonces": 0}
+
+    monkeypatch.setattr(tasks.services, "platform_purge_expired", slow_purge)
+    barrier = threading.Barrier(2)
+
+    def send(beat, entry):
+        try:
+            barrier.wait(timeout=10)
+            beat.apply_entry(entry)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(beats, due, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(bodies) == 1
+    run = JobRun.objects.get()
+    assert (run.task, run.status, run.attempts, run.duplicates) == ("loyalty.purge_expired", "done", 1, 1)
+
+
 # --- through real processes -----------------------------------------------------------------------------
 
 
@@ -242,7 +293,9 @@ def test_two_beat_processes_by_mistake_still_run_a_job_once_per_period(tmp_path)
             lambda: JobRun.objects.filter(
                 task="loyalty.purge_expired", duplicates__gte=1, status="done"
             ).exists(),
-            timeout=40,
+            # A beat that loads the schedule after the other's first send (a loaded machine) sees it
+            # done for this minute: both send at the next minute's firing.
+            timeout=100,
             interval=0.2,
         )
     finally:

@@ -112,7 +112,7 @@ def test_with_redis_down_value_moving_requests_work_and_deferred_work_runs_once_
 
     own_redis.start()  # same port, empty: the lost messages are gone for good
     PaymentRefund.objects.update(updated_at=timezone.now() - timedelta(minutes=10))
-    worker = start_worker(tmp_path, "celery", redis_url=own_redis.url)
+    worker = start_worker(tmp_path, "value,bulk,celery", redis_url=own_redis.url)
     try:
         # What beat sends next: the periodic jobs that scan for the committed, unsent work.
         celery_app.send_task("payments.retry_refunds")

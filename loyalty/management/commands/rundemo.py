@@ -1,6 +1,7 @@
-"""One command for a new user: migrate, demo data, admin login, then web + worker + beat.
+"""One command for a new user: migrate, demo data, admin login, then web, beat and a Celery
+worker per queue (value, bulk: loyalty/queues.py).
 
-Ctrl-C stops the three processes (honcho forwards it) and then the embedded
+Ctrl-C stops the four processes (honcho forwards it) and then the embedded
 PostgreSQL and Redis, unless another process still uses them (loyalty/embedded.py).
 """
 
@@ -18,7 +19,7 @@ from loyalty import embedded
 
 
 class Command(BaseCommand):
-    help = "Run the whole system locally with demo data (web, Celery worker, Celery beat)."
+    help = "Run the whole system locally with demo data (web, a Celery worker per queue, Celery beat)."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
@@ -67,7 +68,7 @@ class Command(BaseCommand):
         finally:
             stopped = embedded.release_services()
             self.stdout.write(
-                "Stopped web, worker and beat"
+                "Stopped web, workers and beat"
                 + (f" and the embedded servers ({', '.join(stopped)})." if stopped else ".")
             )
 

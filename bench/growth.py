@@ -1,0 +1,320 @@
+"""Does a spend, a checkout commit and the expiry job cost the same at 50M points entries as at 1M?
+
+    python -m bench.growth                          # 1M then 50M entries (about an hour on 2 cores)
+    python -m bench.growth --sizes 1000000 10000000 # a quicker pair
+
+One database, ``$BENCH_DB`` + ``_growth`` (``loyalty_bench_growth`` by default), grown in place: the
+members and their live points are loaded once, then *history* is added until the points entries reach
+each size in turn, and the same operations are timed at every size.  History is what a ledger
+accumulates: per round and account an ``earn`` with its lot and a ``spend`` that used it up (one
+allocation), dated in the past, so the lots are closed and the tables (entries, lots, allocations,
+their indexes) grow while the open lots, which the hot paths read, stay as they are.  Rows are made
+with ``generate_series`` (set-based, indexes dropped and rebuilt around each growth step).
+
+Measured at each size, each as 3 rounds (medians and the spread are printed):
+
+- **spend**: ``points_spend`` of 1 point on a random account of the first 40% (each holds one lot of
+  1,000,000 points), 1,000 per round, one connection; median and p99 per spend.
+- **checkout commit**: ``order_commit`` of a two-line basket paying 100 points and the rest in cash, on
+  the same accounts, 300 per round; median and p99.
+- **expiry job**: ``points_expire_due`` on a batch of 10,000 accounts with one lot due each (a batch
+  per round and size, set up at load, due at their own moment, so every run finds exactly 10,000); time
+  per lot expired.
+
+Every number is per operation on one connection, with ``synchronous_commit`` off for it (the WAL
+flush at commit does not depend on the table sizes and is the noisiest part on a shared machine), so the ratio 50M / 1M is the growth cost the issue
+asks about (target ≤ 1.3×).  The database is dropped at the end (``--keep`` keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import time
+from datetime import timedelta
+
+SPENDERS = 40_000  # accounts 1..SPENDERS spend and check out
+BATCH = 10_000  # accounts per expiry batch, after the spenders
+ROUNDS = 3
+SPENDS, COMMITS = 1_000, 300
+SEED_POINTS = 1_000_000
+
+
+def database() -> str:
+    return os.environ.get("BENCH_DB", "loyalty_bench") + "_growth"
+
+
+def setup(dbname: str) -> None:
+    from bench.common import create_database, setup_django, use_database
+
+    setup_django()
+    create_database(dbname)
+    use_database(dbname)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    use_database(dbname)
+
+
+def sql(statement: str, params=None) -> list:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(statement, params)
+        return cur.fetchall() if cur.description else []
+
+
+def batch_moment(k: int, now):
+    """When expiry batch ``k``'s lots fall due: in the past, an hour apart, in batch order."""
+    return now - timedelta(days=3) + timedelta(hours=k)
+
+
+def load(batches: int, now) -> None:
+    """Members, accounts, one open lot per account: spenders' big ones, each expiry batch's due at its moment."""
+    from bench.common import MEMBER_COLUMNS
+
+    members = SPENDERS + batches * BATCH
+    sql("SET session_replication_role = replica")
+    sql(
+        f"""INSERT INTO members_member ({", ".join(MEMBER_COLUMNS)})
+            SELECT m, 'growth-' || m, '', '', '', '', 0, 'G' || lpad(m::text, 10, '0'), 'bench', %s
+            FROM generate_series(1, %s) m""",
+        [now, members],
+    )
+    # Account a, its entry a, its lot a. Spenders' lots never expire in the run; batch k's at its moment.
+    points = f"CASE WHEN a <= {SPENDERS} THEN {SEED_POINTS} ELSE 100 END"
+    expires = (
+        f"CASE WHEN a <= {SPENDERS} THEN %(now)s + interval '2 years' "
+        f"ELSE %(t0)s + ((a - {SPENDERS} - 1) / {BATCH}) * interval '1 hour' END"
+    )
+    params = {"now": now, "t0": batch_moment(0, now), "n": members}
+    sql(
+        f"""INSERT INTO points_pointsaccount (id, member_id, balance, created_at)
+            SELECT a, a, {points}, %(now)s FROM generate_series(1, %(n)s) a""",
+        params,
+    )
+    sql(
+        f"""INSERT INTO points_pointsentry (id, account_id, kind, amount, balance_after, source, reference, memo,
+                                            idempotency_key, request_hash, created_at)
+            SELECT a, a, 'earn', {points}, {points}, 'bench', '', '', 'seed', '', %(now)s - interval '30 days'
+            FROM generate_series(1, %(n)s) a""",
+        params,
+    )
+    sql(
+        f"""INSERT INTO points_pointslot (id, account_id, entry_id, amount, remaining, source, earned_at, expires_at)
+            SELECT a, a, a, {points}, {points}, 'bench', %(now)s - interval '30 days', {expires}
+            FROM generate_series(1, %(n)s) a""",
+        params,
+    )
+    sql("RESET session_replication_role")
+    _reset_sequences()
+
+
+def _reset_sequences() -> None:
+    for table in ("members_member", "points_pointsaccount", "points_pointsentry", "points_pointslot", "points_pointsallocation"):
+        sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {table}")
+
+
+TABLES = ["points_pointsentry", "points_pointslot", "points_pointsallocation"]
+
+
+def _secondary_indexes() -> list[tuple[str, str, str]]:
+    """(table, drop statement, create statement) for every index and unique constraint but primary keys."""
+    rows = sql(
+        """SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+           FROM pg_constraint c WHERE c.conrelid = ANY(%s::regclass[]) AND c.contype = 'u'""",
+        [TABLES],
+    )
+    found = [(t, f'ALTER TABLE {t} DROP CONSTRAINT "{n}"', f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}') for t, n, d in rows]
+    rows = sql(
+        """SELECT i.indrelid::regclass::text, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+           WHERE i.indrelid = ANY(%s::regclass[])
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""",
+        [TABLES],
+    )
+    return found + [(t, f"DROP INDEX {n}", d) for t, n, d in rows]
+
+
+def grow(to_entries: int, now) -> float:
+    """Add history rounds (an earn, its closed lot, a spend and its allocation per account) up to ``to_entries``."""
+    started = time.perf_counter()
+    members = sql("SELECT count(*) FROM points_pointsaccount")[0][0]
+    have = sql("SELECT count(*) FROM points_pointsentry")[0][0]
+    rounds = max(0, -(-(to_entries - have) // (2 * members)))
+    if not rounds:
+        return 0.0
+    done = sql("SELECT count(*) FROM points_pointsentry WHERE idempotency_key LIKE 'h:%:e'")[0][0] // members
+    indexes = _secondary_indexes()
+    for _table, drop, _create in indexes:
+        sql(drop)
+    sql("SET session_replication_role = replica")
+    step = max(1, 2_000_000 // (2 * members))
+    for first in range(done, done + rounds, step):
+        last = min(first + step, done + rounds) - 1
+        e0 = sql("SELECT COALESCE(MAX(id), 0) FROM points_pointsentry")[0][0]
+        l0 = sql("SELECT COALESCE(MAX(id), 0) FROM points_pointslot")[0][0]
+        al0 = sql("SELECT COALESCE(MAX(id), 0) FROM points_pointsallocation")[0][0]
+        params = {"first": first, "last": last, "m": members, "e0": e0, "l0": l0, "al0": al0, "now": now}
+        # Round r, account a: earn e0 + 2k + 1 and spend e0 + 2k + 2, lot l0 + k + 1, allocation al0 + k + 1,
+        # with k = (r - first) * m + a - 1; dated a day per round back from 400 days ago.
+        series = "FROM generate_series(%(first)s, %(last)s) r, points_pointsaccount acc"
+        k = "((r - %(first)s) * %(m)s + acc.id - 1)"
+        at = "%(now)s - interval '400 days' + r * interval '1 hour'"
+        sql(
+            f"""INSERT INTO points_pointsentry (id, account_id, kind, amount, balance_after, source, reference, memo,
+                                                idempotency_key, request_hash, created_at)
+                SELECT %(e0)s + 2 * {k} + 1 + s, acc.id, CASE WHEN s = 0 THEN 'earn' ELSE 'spend' END,
+                       CASE WHEN s = 0 THEN 10 ELSE -10 END, acc.balance + 10 * (1 - s), 'bench', '', '',
+                       'h:' || r || CASE WHEN s = 0 THEN ':e' ELSE ':s' END, '', {at}
+                {series}, generate_series(0, 1) s""",
+            params,
+        )
+        sql(
+            f"""INSERT INTO points_pointslot (id, account_id, entry_id, amount, remaining, source, earned_at, expires_at)
+                SELECT %(l0)s + {k} + 1, acc.id, %(e0)s + 2 * {k} + 1, 10, 0, 'bench', {at}, {at} + interval '1 year'
+                {series}""",
+            params,
+        )
+        sql(
+            f"""INSERT INTO points_pointsallocation (id, entry_id, lot_id, amount)
+                SELECT %(al0)s + {k} + 1, %(e0)s + 2 * {k} + 2, %(l0)s + {k} + 1, 10 {series}""",
+            params,
+        )
+        print(f"    history rounds {first}..{last}: {time.perf_counter() - started:.0f} s", flush=True)
+    sql("RESET session_replication_role")
+    sql("SET maintenance_work_mem = '1GB'")
+    for _table, _drop, create in indexes:
+        sql(create)
+    print(f"    rebuilt {len(indexes)} indexes: {time.perf_counter() - started:.0f} s", flush=True)
+    _reset_sequences()
+    sql("VACUUM (ANALYZE) points_pointsentry")
+    sql("VACUUM (ANALYZE) points_pointslot")
+    sql("VACUUM (ANALYZE) points_pointsallocation")
+    return time.perf_counter() - started
+
+
+def _timed(op, count: int) -> list[float]:
+    times = []
+    for i in range(count):
+        started = time.perf_counter()
+        op(i)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def measure_spends(tag: str, rng: random.Random) -> list[float]:
+    from points import ledger
+
+    def op(i):
+        ledger.points_spend(member_id=rng.randint(1, SPENDERS), amount=1, idempotency_key=f"{tag}:{i}")
+
+    return _timed(op, SPENDS)
+
+
+def measure_commits(tag: str, rng: random.Random) -> list[float]:
+    from orders.quote import BasketInput, LineInput, compute_quote
+    from orders.services import order_commit
+
+    basket = BasketInput(
+        lines=(
+            LineInput(sku="TEA-001", name="tea", category="tea", unit_price_fen=5_800, quantity=1),
+            LineInput(sku="CUP-001", name="cup", category="teaware", unit_price_fen=1_990, quantity=2),
+        ),
+        shipping_fen=800,
+        coupon_ids=(),
+        points=100,
+    )
+    times = []
+    for i in range(COMMITS):
+        member = rng.randint(1, SPENDERS)
+        fingerprint = compute_quote(member_id=member, basket=basket).fingerprint  # the quote the member saw
+        started = time.perf_counter()
+        result = order_commit(member_id=member, order_no=f"{tag}-{i}", basket=basket, quote_hash=fingerprint)
+        times.append((time.perf_counter() - started) * 1000)
+        assert result.order.points_used == 100, result.order.points_used
+    return times
+
+
+def measure_expiry(k: int, now) -> float:
+    """Milliseconds per lot for ``points_expire_due`` on batch ``k`` (exactly ``BATCH`` lots due)."""
+    from points import ledger
+
+    at = batch_moment(k, now) + timedelta(minutes=1)
+    started = time.perf_counter()
+    expired = ledger.points_expire_due(now=at, pause=0)
+    took = time.perf_counter() - started
+    assert expired == BATCH, (k, expired)
+    return took * 1000 / expired
+
+
+def sizes_of() -> dict:
+    return {
+        t: sql(f"SELECT pg_total_relation_size('{t}')")[0][0]
+        for t in ("points_pointsentry", "points_pointslot", "points_pointsallocation")
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 50_000_000])
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    dbname = database()
+    setup(dbname)
+    from django.db import connection
+    from django.utils import timezone
+
+    from bench.common import drop_database, percentile
+
+    now = timezone.now()
+    rng = random.Random(22)
+    # The commit's flush to disk costs the same at any size and, on a shared machine, varies more than
+    # anything measured here: it is taken out (per session), so what is left is what size can change.
+    sql("SET synchronous_commit = off")
+    results = []
+    try:
+        load(len(args.sizes) * ROUNDS, now)
+        for s, size in enumerate(args.sizes):
+            took = grow(size, now)
+            entries = sql("SELECT count(*) FROM points_pointsentry")[0][0]
+            print(f"  {entries:,} entries (grown in {took:.0f} s); sizes {sizes_of()}", flush=True)
+            rounds = {"spend": [], "commit": [], "expiry": []}
+            for r in range(ROUNDS):
+                spends = measure_spends(f"g{s}r{r}", rng)
+                commits = measure_commits(f"g{s}r{r}", rng)
+                per_lot = measure_expiry(s * ROUNDS + r, now)
+                rounds["spend"].append((statistics.median(spends), percentile(spends, 99)))
+                rounds["commit"].append((statistics.median(commits), percentile(commits, 99)))
+                rounds["expiry"].append((per_lot, per_lot))
+                print(
+                    f"    round {r}: spend p50 {rounds['spend'][-1][0]:.2f} p99 {rounds['spend'][-1][1]:.2f} ms; "
+                    f"commit p50 {rounds['commit'][-1][0]:.2f} p99 {rounds['commit'][-1][1]:.2f} ms; "
+                    f"expiry {per_lot * 1000:.0f} µs/lot",
+                    flush=True,
+                )
+            results.append((entries, rounds, sizes_of()))
+        print("\nentries | op | median of round medians (ms) | spread | median p99 (ms)")
+        for entries, rounds, _sizes in results:
+            for op, values in rounds.items():
+                meds = [v[0] for v in values]
+                p99s = [v[1] for v in values]
+                print(
+                    f"{entries:,} | {op} | {statistics.median(meds):.3f} | "
+                    f"{min(meds):.3f}–{max(meds):.3f} | {statistics.median(p99s):.3f}"
+                )
+        if len(results) > 1:
+            first, last = results[0], results[-1]
+            for op in ("spend", "commit", "expiry"):
+                a = statistics.median(v[0] for v in first[1][op])
+                b = statistics.median(v[0] for v in last[1][op])
+                print(f"{op}: {last[0]:,} / {first[0]:,} entries = {b / a:.2f}× (target ≤ 1.30×)")
+    finally:
+        connection.close()
+        if not args.keep:
+            drop_database(dbname)
+
+
+if __name__ == "__main__":
+    main()

@@ -46,18 +46,6 @@ def database() -> str:
     return os.environ.get("BENCH_DB", "loyalty_bench") + "_growth"
 
 
-def setup(dbname: str) -> None:
-    from bench.common import create_database, setup_django, use_database
-
-    setup_django()
-    create_database(dbname)
-    use_database(dbname)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
-    use_database(dbname)
-
-
 def sql(statement: str, params=None) -> list:
     from django.db import connection
 
@@ -113,8 +101,16 @@ def load(batches: int, now) -> None:
 
 
 def _reset_sequences() -> None:
-    for table in ("members_member", "points_pointsaccount", "points_pointsentry", "points_pointslot", "points_pointsallocation"):
-        sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {table}")
+    for table in (
+        "members_member",
+        "points_pointsaccount",
+        "points_pointsentry",
+        "points_pointslot",
+        "points_pointsallocation",
+    ):
+        sql(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {table}"
+        )
 
 
 TABLES = ["points_pointsentry", "points_pointslot", "points_pointsallocation"]
@@ -127,7 +123,10 @@ def _secondary_indexes() -> list[tuple[str, str, str]]:
            FROM pg_constraint c WHERE c.conrelid = ANY(%s::regclass[]) AND c.contype = 'u'""",
         [TABLES],
     )
-    found = [(t, f'ALTER TABLE {t} DROP CONSTRAINT "{n}"', f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}') for t, n, d in rows]
+    found = [
+        (t, f'ALTER TABLE {t} DROP CONSTRAINT "{n}"', f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}')
+        for t, n, d in rows
+    ]
     rows = sql(
         """SELECT i.indrelid::regclass::text, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
            WHERE i.indrelid = ANY(%s::regclass[])
@@ -204,13 +203,13 @@ def _timed(op, count: int) -> list[float]:
     return times
 
 
-def measure_spends(tag: str, rng: random.Random) -> list[float]:
+def measure_spends(tag: str, rng: random.Random, count: int = SPENDS) -> list[float]:
     from points import ledger
 
     def op(i):
         ledger.points_spend(member_id=rng.randint(1, SPENDERS), amount=1, idempotency_key=f"{tag}:{i}")
 
-    return _timed(op, SPENDS)
+    return _timed(op, count)
 
 
 def measure_commits(tag: str, rng: random.Random) -> list[float]:
@@ -256,64 +255,128 @@ def sizes_of() -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 50_000_000])
-    parser.add_argument("--keep", action="store_true")
-    args = parser.parse_args()
-    dbname = database()
-    setup(dbname)
-    from django.db import connection
-    from django.utils import timezone
+def blocks() -> tuple[int, int]:
+    """Shared-buffer pages this database has touched (hit + read) and, of those, the pages not in shared
+    buffers (read from the OS cache or the disk); flushed to the statistics first."""
+    sql("SELECT pg_stat_force_next_flush()")
+    time.sleep(0.05)
+    sql("SELECT pg_stat_clear_snapshot()")
+    return sql(
+        "SELECT blks_hit + blks_read, blks_read FROM pg_stat_database WHERE datname = current_database()"
+    )[0]
 
-    from bench.common import drop_database, percentile
 
-    now = timezone.now()
-    rng = random.Random(22)
+def connect(dbname: str) -> None:
+    from bench.common import use_database
+
+    use_database(dbname)
     # The commit's flush to disk costs the same at any size and, on a shared machine, varies more than
     # anything measured here: it is taken out (per session), so what is left is what size can change.
     sql("SET synchronous_commit = off")
-    results = []
+
+
+def measure(dbname: str, step: int, r: int, rng: random.Random, now) -> dict:
+    """One round on ``dbname``: spends, commits, one expiry batch; ms per op and pages per op."""
+    connect(dbname)
+    measure_spends(f"warm{step}-{r}", rng, 50)  # prepared statements, caches of this connection
+    out = {}
+    b = blocks()
+    spends = measure_spends(f"s{step}-{r}", rng, SPENDS)
+    out["spend"] = (statistics.median(spends), percentile(spends, 99), *_per(b, SPENDS))
+    b = blocks()
+    commits = measure_commits(f"c{step}-{r}", rng)
+    out["commit"] = (statistics.median(commits), percentile(commits, 99), *_per(b, COMMITS))
+    b = blocks()
+    per_lot = measure_expiry(step * ROUNDS + r, now)
+    out["expiry"] = (per_lot, per_lot, *_per(b, BATCH))
+    return out
+
+
+def _per(before: tuple[int, int], count: int) -> tuple[float, float]:
+    after = blocks()
+    return (after[0] - before[0]) / count, (after[1] - before[1]) / count
+
+
+def percentile(values, pct):
+    from bench.common import percentile as p
+
+    return p(values, pct)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000, 50_000_000])
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    base_db, big_db = database() + "_base", database()
+    from bench.common import create_database, drop_database, setup_django, use_database
+
+    setup_django()
+    from django.core.management import call_command
+    from django.db import connections
+    from django.utils import timezone
+
+    now = timezone.now()
+    steps = len(args.sizes) - 1
+    for name in (base_db, big_db):
+        create_database(name)
+        use_database(name)
+        call_command("migrate", verbosity=0, interactive=False)
+        use_database(name)
+        load(steps * ROUNDS, now)
+    use_database(base_db)
+    grow(args.sizes[0], now)
+    base_entries = sql("SELECT count(*) FROM points_pointsentry")[0][0]
+    print(f"  baseline {base_db}: {base_entries:,} entries; {sizes_of()}", flush=True)
+    rng = random.Random(22)
+    table = []
     try:
-        load(len(args.sizes) * ROUNDS, now)
-        for s, size in enumerate(args.sizes):
+        for step, size in enumerate(args.sizes[1:]):
+            use_database(big_db)
             took = grow(size, now)
             entries = sql("SELECT count(*) FROM points_pointsentry")[0][0]
-            print(f"  {entries:,} entries (grown in {took:.0f} s); sizes {sizes_of()}", flush=True)
-            rounds = {"spend": [], "commit": [], "expiry": []}
+            print(f"  {big_db}: {entries:,} entries (grown in {took:.0f} s); {sizes_of()}", flush=True)
+            rows = {(db, op): [] for db in ("base", "big") for op in ("spend", "commit", "expiry")}
             for r in range(ROUNDS):
-                spends = measure_spends(f"g{s}r{r}", rng)
-                commits = measure_commits(f"g{s}r{r}", rng)
-                per_lot = measure_expiry(s * ROUNDS + r, now)
-                rounds["spend"].append((statistics.median(spends), percentile(spends, 99)))
-                rounds["commit"].append((statistics.median(commits), percentile(commits, 99)))
-                rounds["expiry"].append((per_lot, per_lot))
-                print(
-                    f"    round {r}: spend p50 {rounds['spend'][-1][0]:.2f} p99 {rounds['spend'][-1][1]:.2f} ms; "
-                    f"commit p50 {rounds['commit'][-1][0]:.2f} p99 {rounds['commit'][-1][1]:.2f} ms; "
-                    f"expiry {per_lot * 1000:.0f} µs/lot",
-                    flush=True,
-                )
-            results.append((entries, rounds, sizes_of()))
-        print("\nentries | op | median of round medians (ms) | spread | median p99 (ms)")
-        for entries, rounds, _sizes in results:
-            for op, values in rounds.items():
-                meds = [v[0] for v in values]
-                p99s = [v[1] for v in values]
-                print(
-                    f"{entries:,} | {op} | {statistics.median(meds):.3f} | "
-                    f"{min(meds):.3f}–{max(meds):.3f} | {statistics.median(p99s):.3f}"
-                )
-        if len(results) > 1:
-            first, last = results[0], results[-1]
+                order = [("base", base_db), ("big", big_db)][:: 1 if r % 2 == 0 else -1]
+                for label, name in order:
+                    got = measure(name, step, r, rng, now)
+                    for op, v in got.items():
+                        rows[(label, op)].append(v)
+                    print(
+                        f"    round {r} {label}: "
+                        + "; ".join(
+                            f"{op} p50 {v[0]:.3f} ms p99 {v[1]:.3f} ms {v[2]:.1f} pages ({v[3]:.2f} read)"
+                            for op, v in got.items()
+                        ),
+                        flush=True,
+                    )
+            table.append((entries, rows))
+        print(
+            f"\nper operation, {base_entries:,} entries (baseline) vs the grown database, rounds interleaved"
+        )
+        print(
+            "entries | op | median ms (baseline) | median ms | ratio | spread of ratios | pages/op baseline → grown"
+            " | pages read/op baseline → grown"
+        )
+        for entries, rows in table:
             for op in ("spend", "commit", "expiry"):
-                a = statistics.median(v[0] for v in first[1][op])
-                b = statistics.median(v[0] for v in last[1][op])
-                print(f"{op}: {last[0]:,} / {first[0]:,} entries = {b / a:.2f}× (target ≤ 1.30×)")
+                base = [v[0] for v in rows[("base", op)]]
+                big = [v[0] for v in rows[("big", op)]]
+                ratios = [b / a for a, b in zip(base, big, strict=True)]
+                pages = [
+                    statistics.median(v[k] for v in rows[(db, op)]) for k in (2, 3) for db in ("base", "big")
+                ]
+                print(
+                    f"{entries:,} | {op} | {statistics.median(base):.3f} | {statistics.median(big):.3f} | "
+                    f"{statistics.median(big) / statistics.median(base):.2f}× | {min(ratios):.2f}–{max(ratios):.2f}× | "
+                    f"{pages[0]:.1f} → {pages[1]:.1f} | {pages[2]:.2f} → {pages[3]:.2f}"
+                )
     finally:
-        connection.close()
+        connections.close_all()
         if not args.keep:
-            drop_database(dbname)
+            drop_database(base_db)
+            drop_database(big_db)
 
 
 if __name__ == "__main__":

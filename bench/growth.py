@@ -303,11 +303,63 @@ def percentile(values, pct):
     return p(values, pct)
 
 
+def archive_run(size: int) -> None:
+    """``--archive``: time ``points_archive`` on ``size`` entries of settled history, then verify in full."""
+    from bench.common import create_database, drop_database, setup_django, use_database
+
+    setup_django()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from loyalty.management.commands.verify_ledgers import find_violations
+    from points import ledger
+
+    name = database() + "_archive"
+    now = timezone.now()
+    create_database(name)
+    try:
+        use_database(name)
+        call_command("migrate", verbosity=0, interactive=False)
+        use_database(name)
+        load(0, now)
+        # Settle every account's first lot (it expires), then add the history after it: every account
+        # can move all but its latest entry.
+        sql("UPDATE points_pointslot SET expires_at = %s WHERE remaining > 0", [now - timedelta(days=60)])
+        ledger.points_expire_due(now=now - timedelta(days=30), pause=0)
+        grow(size, now)
+        live = sql("SELECT count(*) FROM points_pointsentry")[0][0]
+        started = time.perf_counter()
+        moved = ledger.points_archive(before=now - timedelta(days=1), pause=0)
+        took = time.perf_counter() - started
+        print(
+            f"archived {moved.entries:,} of {live:,} entries, {moved.lots:,} lots, {moved.allocations:,} allocations "
+            f"in {took:.1f} s: {(moved.entries + moved.lots + moved.allocations) / took:,.0f} rows/s "
+            f"({moved.entries / took:,.0f} entries/s)",
+            flush=True,
+        )
+        started = time.perf_counter()
+        violations = find_violations()
+        print(
+            f"verify_ledgers --full: {len(violations)} violation(s) in {time.perf_counter() - started:.1f} s"
+        )
+        assert not violations, violations[:5]
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000, 50_000_000])
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--archive", action="store_true", help="Time the archive job on the first size instead."
+    )
     args = parser.parse_args()
+    if args.archive:
+        return archive_run(args.sizes[0])
     base_db, big_db = database() + "_base", database()
     from bench.common import create_database, drop_database, setup_django, use_database
 

@@ -1,19 +1,22 @@
 """Does a spend, a checkout commit and the expiry job cost the same at 50M points entries as at 1M?
 
-    python -m bench.growth                          # 1M then 50M entries (about an hour on 2 cores)
-    python -m bench.growth --sizes 1000000 10000000 # a quicker pair
+    python -m bench.growth                                   # 1M vs 10M and 50M (about 45 minutes on 2 cores)
+    python -m bench.growth --sizes 1000000 10000000          # a quicker pair
+    python -m bench.growth --archive --sizes 300000          # time the archive job instead
 
-One database, ``$BENCH_DB`` + ``_growth`` (``loyalty_bench_growth`` by default), grown in place: the
-members and their live points are loaded once, then *history* is added until the points entries reach
-each size in turn, and the same operations are timed at every size.  History is what a ledger
-accumulates: per round and account an ``earn`` with its lot and a ``spend`` that used it up (one
-allocation), dated in the past, so the lots are closed and the tables (entries, lots, allocations,
-their indexes) grow while the open lots, which the hot paths read, stay as they are.  Rows are made
-with ``generate_series`` (set-based, indexes dropped and rebuilt around each growth step).
+Two databases, ``$BENCH_DB`` + ``_growth_base`` and ``_growth`` (``loyalty_bench_growth*`` by default; a
+``python -m bench`` started meanwhile with the same ``BENCH_DB`` drops them): the same members and live
+points are loaded into both; then *history* is added to the baseline up to the first size, and to the
+other up to each further size in turn.  History is what a ledger accumulates: per round and account an
+``earn`` with its lot and a ``spend`` that used it up (one allocation), dated in the past, so the lots
+are closed and the tables (entries, lots, allocations, their indexes) grow while the open lots, which
+the hot paths read, stay as they are.  Rows are made with ``generate_series`` (set-based, indexes
+dropped and rebuilt around each growth step).
 
-Measured at each size, each as 3 rounds (medians and the spread are printed):
+At each further size, 3 rounds alternate between the baseline and the grown database (which goes first
+alternates too), so both sides of a ratio share the machine's moment:
 
-- **spend**: ``points_spend`` of 1 point on a random account of the first 40% (each holds one lot of
+- **spend**: ``points_spend`` of 1 point on a random account of the first 40,000 (each holds one lot of
   1,000,000 points), 1,000 per round, one connection; median and p99 per spend.
 - **checkout commit**: ``order_commit`` of a two-line basket paying 100 points and the rest in cash, on
   the same accounts, 300 per round; median and p99.
@@ -21,9 +24,12 @@ Measured at each size, each as 3 rounds (medians and the spread are printed):
   per round and size, set up at load, due at their own moment, so every run finds exactly 10,000); time
   per lot expired.
 
-Every number is per operation on one connection, with ``synchronous_commit`` off for it (the WAL
-flush at commit does not depend on the table sizes and is the noisiest part on a shared machine), so the ratio 50M / 1M is the growth cost the issue
-asks about (target ≤ 1.3×).  The database is dropped at the end (``--keep`` keeps it).
+Beside the times, the shared-buffer pages each operation touched and, of those, the pages read from
+outside shared buffers (``pg_stat_database``): the work, which size should not change, and the cache
+misses, which it does.  Every number is per operation on one connection, with ``synchronous_commit``
+off for it (the WAL flush at commit does not depend on the table sizes and is the noisiest part on a
+shared machine).  Target: grown / baseline ≤ 1.3×.  Both databases are dropped at the end (``--keep``
+keeps them).
 """
 
 from __future__ import annotations

@@ -837,5 +837,17 @@ def write_report(figures: list[Figure], notes: list[str], *, scale: Scale, comma
         body += ["## Targets missed", "", *[f"- {m}" for m in misses], ""]
     if notes:
         body += ["## Notes", "", *[f"- {n}" for n in notes], ""]
+    body += kept_sections()
     REPORT.write_text("\n".join(body))
     return REPORT
+
+
+#: Sections of docs/benchmarks.md written by hand from a separate benchmark (``bench/growth.py``, which
+#: takes an hour of its own), kept when ``python -m bench`` rewrites the file.
+KEPT = ("## Ledger growth",)
+
+
+def kept_sections() -> list[str]:
+    lines = REPORT.read_text().splitlines() if REPORT.exists() else []
+    starts = [i for i, line in enumerate(lines) if line.startswith(KEPT)]
+    return lines[starts[0] :] + [""] if starts else []

@@ -101,3 +101,17 @@ class JobRun(models.Model):
 
     def __str__(self):
         return f"{self.task} @ {self.period_start:%Y-%m-%d %H:%M}"
+
+
+class VerifyWatermark(models.Model):
+    """How far ``verify_ledgers`` has checked a ledger: its last clean run covered entries up to here.
+
+    The next run checks only the accounts with an entry after ``last_entry_id`` (``--full``: all).
+    """
+
+    ledger = models.CharField(max_length=40, unique=True)
+    last_entry_id = models.BigIntegerField(default=0)
+    verified_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.ledger} ≤ {self.last_entry_id}"

@@ -25,12 +25,14 @@ CHECKS = [
         "mall: a cancelled redemption's points were not given back",
         """SELECT r.id, r.points FROM mall_redemption r
            WHERE r.status = 'cancelled' AND r.points_entry_id IS NOT NULL AND NOT EXISTS (
-               SELECT 1 FROM points_pointsentry e WHERE e.reverses_id = r.points_entry_id)""",
+               SELECT 1 FROM points_pointsentry e WHERE e.reverses_id = r.points_entry_id
+               UNION ALL SELECT 1 FROM points_pointsentryarchive e WHERE e.reverses_id = r.points_entry_id)""",
     ),
     (
         "mall: a redemption not cancelled spent other points than it says",
         """SELECT r.id, r.points, e.amount FROM mall_redemption r
-           JOIN points_pointsentry e ON e.id = r.points_entry_id
+           JOIN (SELECT id, amount FROM points_pointsentry
+                 UNION ALL SELECT id, amount FROM points_pointsentryarchive) e ON e.id = r.points_entry_id
            WHERE r.status <> 'cancelled' AND e.amount <> -r.points""",
     ),
 ]

@@ -29,7 +29,7 @@ from loyalty import crypto, locks, rounding
 from loyalty.config import cached
 from loyalty.errors import IdempotencyConflict
 from loyalty.locks import Rank
-from points import ledger
+from points import ledger, sql
 from points.exceptions import CheckInDisabled
 from points.models import (
     CheckIn,
@@ -169,9 +169,9 @@ def points_award(
     except IdempotencyConflict:
         # The key names the occasion (first order, an invite, an order's purchase points): it was
         # already rewarded, by another order or before the rule changed. The first award stands.
-        entry = PointsEntry.objects.get(account__member_id=member_id, idempotency_key=idempotency_key)
+        entry = sql.member_entry_by_key(member_id, idempotency_key)  # live or archived
         posting = ledger.Posting(
-            entry_id=entry.pk, amount=entry.amount, balance_after=entry.balance_after, replayed=True
+            entry_id=entry.id, amount=entry.amount, balance_after=entry.balance_after, replayed=True
         )
     withheld = (
         capped[0]

@@ -411,6 +411,51 @@ def points_expire_due(*, chunk_size: int = 200, now: datetime | None = None, pau
         time.sleep((time.perf_counter() - started) * pause)
 
 
+# --- the archive -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Archived:
+    entries: int = 0
+    lots: int = 0
+    allocations: int = 0
+
+    def __add__(self, other: Archived) -> Archived:
+        return Archived(*(a + b for a, b in zip(self.astuple(), other.astuple(), strict=True)))
+
+    def astuple(self) -> tuple[int, int, int]:
+        return (self.entries, self.lots, self.allocations)
+
+
+def points_archive(
+    *, before: datetime, chunk_size: int = 500, pause: float = 0.4, now: datetime | None = None
+) -> Archived:
+    """Move settled history older than ``before`` to the archive tables (docs/scaling.md); what moved.
+
+    Per account, the longest run of its oldest entries that nothing later depends on: every lot they
+    earned is used up or expired, and every allocation from those lots and every reversal of those
+    entries is in the run too; the account's latest entry always stays.  So the live tables keep all
+    that a posting, a reversal or the expiry job reads, the balance is the sum over both tables, and
+    an archived entry can no longer be reversed (its reversal is refused as for an unknown entry).
+
+    Chunks of accounts, each locked (``SKIP LOCKED``: a busy account waits for the next run) and moved
+    in one transaction by two set-based statements, copy then delete; the live tables' triggers let a
+    row go only once its identical copy is archived.  Resting ``pause`` times each chunk's time, as
+    the expiry job does.  Running it again moves only what became settled since.
+    """
+    now = now or timezone.now()
+    after, total = 0, Archived()
+    while True:
+        started = time.perf_counter()
+        with transaction.atomic(), sql.db_cursor() as cur:
+            ids = sql.pick_archive_chunk(cur, after, chunk_size)
+            if not ids:
+                return total
+            total = total + Archived(*sql.archive_chunk(cur, ids, before, now))
+            after = ids[-1]
+        time.sleep((time.perf_counter() - started) * pause)
+
+
 # --- the spending order ------------------------------------------------------------
 
 

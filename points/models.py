@@ -374,3 +374,75 @@ class PhoneReward(models.Model):
 
     def __str__(self):
         return f"{self.rule_kind} · {self.member_id}"
+
+
+# --- the archive (docs/scaling.md, "Archiving the ledgers") ---------------------------------------
+
+
+class PointsEntryArchive(models.Model):
+    """An entry moved out of the live ledger by ``points.ledger.points_archive``: its columns, its id.
+
+    Append-only like the live table.  Its (account, key) index keeps idempotency keys unique across
+    both tables: a live posting whose key is here is refused as a duplicate by a trigger, and the
+    replay of such a key answers with this row.
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    account = models.ForeignKey(
+        PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=EntryKind.choices)
+    amount = models.BigIntegerField(_("points"))
+    balance_after = models.BigIntegerField(_("balance after"))
+    source = models.CharField(_("source"), max_length=32, blank=True, choices=source_choices)
+    reference = models.CharField(_("reference"), max_length=64, blank=True)
+    memo = models.CharField(_("memo"), max_length=200, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128)
+    request_hash = models.CharField(max_length=64)
+    reverses_id = models.BigIntegerField(null=True, blank=True)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(_("time"))
+    archived_at = models.DateTimeField(_("archived at"))
+
+    class Meta:
+        verbose_name = _("archived points entry")
+        verbose_name_plural = _("archived points entries")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "idempotency_key"], name="uniq_points_archive_key")
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount:+d}"
+
+
+class PointsLotArchive(models.Model):
+    """A closed lot (nothing left) moved out with the entry that earned it."""
+
+    id = models.BigIntegerField(primary_key=True)
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="+", db_index=False)
+    entry_id = models.BigIntegerField()
+    amount = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    source = models.CharField(max_length=32, blank=True)
+    earned_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["account"], name="points_lot_archive_account")]
+
+    def __str__(self):
+        return f"{self.remaining}/{self.amount}"
+
+
+class PointsAllocationArchive(models.Model):
+    """An allocation moved out with its entry (and its lot, which is always archived with or before it)."""
+
+    id = models.BigIntegerField(primary_key=True)
+    entry_id = models.BigIntegerField(db_index=True)
+    lot_id = models.BigIntegerField(db_index=True)
+    amount = models.BigIntegerField()
+    archived_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.entry_id} → lot {self.lot_id}: {self.amount:+d}"

@@ -19,13 +19,24 @@ from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor
 from members.models import Member
 from members.receiving import receiving_sql
-from points.models import PointsAccount, PointsAllocation, PointsEntry, PointsLot
+from points.models import (
+    PointsAccount,
+    PointsAllocation,
+    PointsAllocationArchive,
+    PointsEntry,
+    PointsEntryArchive,
+    PointsLot,
+    PointsLotArchive,
+)
 
 _a = Names(PointsAccount)
 _e = Names(PointsEntry)
 _l = Names(PointsLot)
 _al = Names(PointsAllocation)
 _m = Names(Member)
+_ea = Names(PointsEntryArchive)
+_la = Names(PointsLotArchive)
+_ala = Names(PointsAllocationArchive)
 
 AccountRow = namedtuple("AccountRow", "id balance")
 KeyedEntry = namedtuple("KeyedEntry", "id request_hash amount balance_after")
@@ -80,9 +91,12 @@ def account_id(cur, member_id: int) -> int | None:
 
 # --- entries ------------------------------------------------------------------------
 
+# A key's first posting may have been archived (``points_archive``): the replay looks there too.
 _ENTRY_BY_KEY = (
-    f"SELECT {_e.id}, {_e.request_hash}, {_e.amount}, {_e.balance_after} FROM {_e.table} "
-    f"WHERE {_e.account_id} = %s AND {_e.idempotency_key} = %s"
+    f"(SELECT {_e.id}, {_e.request_hash}, {_e.amount}, {_e.balance_after} FROM {_e.table} "
+    f"WHERE {_e.account_id} = %(account)s AND {_e.idempotency_key} = %(key)s) UNION ALL "
+    f"(SELECT {_ea.id}, {_ea.request_hash}, {_ea.amount}, {_ea.balance_after} FROM {_ea.table} "
+    f"WHERE {_ea.account_id} = %(account)s AND {_ea.idempotency_key} = %(key)s) LIMIT 1"
 )
 
 _ENTRY_ID_BY_KEY_AND_KIND = f"SELECT {_e.id} FROM {_e.table} WHERE {_e.account_id} = %s AND {_e.idempotency_key} = %s AND {_e.kind} = %s"
@@ -95,9 +109,16 @@ _ORIGINAL = f"""SELECT e.{_e.kind}, e.{_e.amount}, e.{_e.source}, e.{_e.referenc
 
 def entry_by_key(cur, account_id: int, key: str) -> KeyedEntry | None:
     """The account's entry posted under ``key`` (a replay's first posting), or None."""
-    cur.execute(_ENTRY_BY_KEY, [account_id, key])
+    cur.execute(_ENTRY_BY_KEY, {"account": account_id, "key": key})
     row = cur.fetchone()
     return None if row is None else KeyedEntry(*row)
+
+
+def member_entry_by_key(member_id: int, key: str) -> KeyedEntry | None:
+    """The member's entry posted under ``key``, live or archived, or None."""
+    with db_cursor() as cur:
+        account = account_id(cur, member_id)
+        return None if account is None else entry_by_key(cur, account, key)
 
 
 def entry_id_by_key(cur, account_id: int, key: str, kind: str) -> int | None:
@@ -354,3 +375,104 @@ def usable_balance(member_id: int, now: datetime) -> int | None:
         prepared.execute(cur, _USABLE_BALANCE, [now, member_id])
         row = cur.fetchone()
     return None if row is None else row[0]
+
+
+# --- the archive (points.ledger.points_archive; docs/scaling.md) ---------------------------------------
+
+_ENTRY_COLUMNS = ", ".join(
+    [_e.id, _e.account_id, _e.kind, _e.amount, _e.balance_after, _e.source, _e.reference, _e.memo]
+    + [_e.idempotency_key, _e.request_hash, _e.reverses_id, _e.actor_id, _e.created_at]
+)
+_LOT_COLUMNS = ", ".join(
+    [_l.id, _l.account_id, _l.entry_id, _l.amount, _l.remaining, _l.source, _l.earned_at, _l.expires_at]
+)
+_ALLOCATION_COLUMNS = ", ".join([_al.id, _al.entry_id, _al.lot_id, _al.amount])
+
+_PICK_ARCHIVE_CHUNK = f"""SELECT {_a.id} FROM {_a.table} WHERE {_a.id} > %s ORDER BY {_a.id} LIMIT %s
+                          FOR UPDATE SKIP LOCKED"""
+
+# Per account, the longest prefix of its entries (in id order) that can leave together: every entry in
+# it is older than ``before``; no later entry depends on one in it (``reach``: the last entry that
+# allocates from an entry's lot, or reverses it; an open lot reaches for ever); and the latest entry
+# stays.  The running maximum of ``reach`` is at most an entry's own id exactly where the prefix may end.
+_ARCHIVE_CUTS = f"""
+WITH ent AS (
+    SELECT e.{_e.id} AS id, e.{_e.account_id} AS account_id, e.{_e.created_at} AS created_at,
+           GREATEST(
+               e.{_e.id},
+               CASE WHEN l.{_l.id} IS NULL THEN e.{_e.id}
+                    WHEN l.{_l.remaining} > 0 THEN 9223372036854775807
+                    ELSE COALESCE((SELECT MAX(al.{_al.entry_id}) FROM {_al.table} al WHERE al.{_al.lot_id} = l.{_l.id}), e.{_e.id})
+               END,
+               COALESCE((SELECT MAX(r.{_e.id}) FROM {_e.table} r WHERE r.{_e.reverses_id} = e.{_e.id}), e.{_e.id})
+           ) AS reach
+    FROM {_e.table} e LEFT JOIN {_l.table} l ON l.{_l.entry_id} = e.{_e.id}
+    WHERE e.{_e.account_id} = ANY(%(ids)s)
+), run AS (
+    SELECT id, account_id, MAX(reach) OVER w AS reach, MAX(created_at) OVER w AS latest,
+           MAX(id) OVER (PARTITION BY account_id) AS last_id
+    FROM ent WINDOW w AS (PARTITION BY account_id ORDER BY id)
+)
+SELECT account_id, MAX(id) FROM run WHERE reach <= id AND latest < %(before)s AND id < last_id
+GROUP BY account_id ORDER BY account_id
+"""
+
+# ``cuts``: (account, last entry id to move) as two arrays.  Lots go with the entry that earned them,
+# allocations with the entry that made them (whose lots are never later than it).
+_COPY_TO_ARCHIVE = f"""
+WITH cut AS (SELECT * FROM unnest(%(accounts)s::bigint[], %(cuts)s::bigint[]) AS c (account_id, cut)),
+e AS (
+    INSERT INTO {_ea.table} ({_ENTRY_COLUMNS}, {_ea.archived_at})
+    SELECT {", ".join("e." + c for c in _ENTRY_COLUMNS.split(", "))}, %(now)s
+    FROM {_e.table} e JOIN cut ON e.{_e.account_id} = cut.account_id AND e.{_e.id} <= cut.cut RETURNING 1
+), l AS (
+    INSERT INTO {_la.table} ({_LOT_COLUMNS}, {_la.archived_at})
+    SELECT {", ".join("l." + c for c in _LOT_COLUMNS.split(", "))}, %(now)s
+    FROM {_l.table} l JOIN cut ON l.{_l.account_id} = cut.account_id AND l.{_l.entry_id} <= cut.cut RETURNING 1
+), al AS (
+    INSERT INTO {_ala.table} ({_ALLOCATION_COLUMNS}, {_ala.archived_at})
+    SELECT {", ".join("al." + c for c in _ALLOCATION_COLUMNS.split(", "))}, %(now)s
+    FROM {_al.table} al JOIN {_e.table} e ON e.{_e.id} = al.{_al.entry_id}
+    JOIN cut ON e.{_e.account_id} = cut.account_id AND e.{_e.id} <= cut.cut RETURNING 1
+)
+SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM l), (SELECT count(*) FROM al)
+"""
+
+# A second statement, so that the live tables' triggers see the archived copies they check against.
+_DELETE_ARCHIVED = f"""
+WITH cut AS (SELECT * FROM unnest(%(accounts)s::bigint[], %(cuts)s::bigint[]) AS c (account_id, cut)),
+al AS (
+    DELETE FROM {_al.table} al USING {_e.table} e, cut
+    WHERE e.{_e.id} = al.{_al.entry_id} AND e.{_e.account_id} = cut.account_id AND e.{_e.id} <= cut.cut RETURNING 1
+), l AS (
+    DELETE FROM {_l.table} l USING cut
+    WHERE l.{_l.account_id} = cut.account_id AND l.{_l.entry_id} <= cut.cut RETURNING 1
+), e AS (
+    DELETE FROM {_e.table} e USING cut
+    WHERE e.{_e.account_id} = cut.account_id AND e.{_e.id} <= cut.cut RETURNING 1
+)
+SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM l), (SELECT count(*) FROM al)
+"""
+
+
+@takes(Rank.POINTS)
+def pick_archive_chunk(cur, after: int, size: int) -> list[int]:
+    """Lock (SKIP LOCKED) and return the ids of up to ``size`` accounts after ``after``."""
+    cur.execute(_PICK_ARCHIVE_CHUNK, [after, size])
+    return [account for (account,) in cur.fetchall()]
+
+
+def archive_chunk(cur, ids: list[int], before: datetime, now: datetime) -> tuple[int, int, int]:
+    """Move the locked accounts' settled history older than ``before`` to the archive: (entries, lots, allocations)."""
+    cur.execute(_ARCHIVE_CUTS, {"ids": ids, "before": before})
+    cuts = cur.fetchall()
+    if not cuts:
+        return (0, 0, 0)
+    params = {"accounts": [a for a, _ in cuts], "cuts": [c for _, c in cuts], "now": now}
+    cur.execute(_COPY_TO_ARCHIVE, params)
+    copied = cur.fetchone()
+    cur.execute(_DELETE_ARCHIVED, params)
+    deleted = cur.fetchone()
+    if copied != deleted:  # a row copied is a row deleted: else roll the chunk back
+        raise RuntimeError(f"archive: copied {copied} but deleted {deleted}")
+    return tuple(copied)

@@ -222,6 +222,9 @@ UNFOLD = {
 # Abuse limits: an inviter earns invite rewards for at most this many friends a day (the rest are
 # recorded as withheld points).
 INVITE_REWARDS_PER_DAY = env.int("INVITE_REWARDS_PER_DAY", default=10)
+# verify_ledgers (incremental): entries newer than this are left to the next run, which checks them
+# (a transaction open when a run starts may still commit an entry with a smaller id).
+VERIFY_LEDGERS_LAG = env.int("VERIFY_LEDGERS_LAG", default=300)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["members.authentication.MemberTokenAuthentication"],

@@ -266,6 +266,7 @@ def _run(h: Harness, template: str, users: int, members: int, serve=Server) -> d
                 print(server.log_tail(), flush=True)
                 raise
             finally:
+                served = server.served() if hasattr(server, "served") else None
                 server.stop()
             if run["counts"].get("out_of_members"):
                 raise RuntimeError(f"the run used all {members:,} members: raise MEMBERS")
@@ -276,7 +277,9 @@ def _run(h: Harness, template: str, users: int, members: int, serve=Server) -> d
     finally:
         fake.stop()
     result = _summarise(run, warmup)
-    result.update(counts=run["counts"], cpu_s=run["cpu_s"], checked=checked, load=os.getloadavg()[0])
+    result.update(
+        counts=run["counts"], cpu_s=run["cpu_s"], checked=checked, load=os.getloadavg()[0], served=served
+    )
     if result["failures"]:
         print(run["log"][-3000:], flush=True)  # locust's failure table says which step answered what
     return result
@@ -385,7 +388,14 @@ def cluster_journey(h: Harness) -> list[Figure]:
                 + " ms, p99 "
                 + ", ".join(f"{r['p99']:.0f}" for r in rs)
                 + f" ms; {sum(r['failures'] for r in rs)} failed of {sum(r['all_requests'] for r in rs):,} "
-                f"requests; load average {loads} at the ends "
+                f"requests; load average {loads} at the ends"
+                + (
+                    "; requests per node (HAProxy's log) "
+                    + ", ".join(" / ".join(f"{n:,}" for n in r["served"].values()) for r in rs)
+                    if rs[0]["served"]
+                    else ""
+                )
+                + " "
                 f"(each copy: {rs[-1]['checked']}, verify_ledgers clean)"
             )
         proxied, direct = runs[users, "HAProxy, 2 nodes"], runs[users, "1 node direct"]

@@ -8,6 +8,7 @@ two such nodes behind HAProxy, with ``make cluster``'s configuration (``deploy/h
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -92,6 +93,12 @@ class Cluster:
             stderr=subprocess.STDOUT,
         )
         _wait_healthy(self, "haproxy")
+
+    def served(self) -> dict[str, int]:
+        """Requests each node answered so far, from HAProxy's log (one line per request: ``web/web1``)."""
+        self.log.seek(0)
+        text = self.log.read().decode(errors="replace")
+        return {name: len(re.findall(rf" web/{name} ", text)) for name in ("web1", "web2")}
 
     def log_tail(self, chars: int = 2000) -> str:
         self.log.seek(0)

@@ -28,7 +28,7 @@ from membership.models import Tier
 from tests.factories import MemberFactory
 from tests.faults.helpers import Process, _free_port, database_url, wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("several_nodes")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("several-nodes")]
 
 
 class Node:

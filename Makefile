@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-full chromium lint messages clean
+.PHONY: demo cluster haproxy test test-full chromium lint messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,16 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) manage.py rundemo
+
+# The demo on several nodes (docs/operations.md, "Several nodes"): two web nodes behind HAProxy, a Celery
+# worker per queue, one beat.  ARGS="--port 9000" moves it (HAProxy on 9000, the nodes on 9001 and 9002).
+cluster: $(STAMP) haproxy
+	$(PY) manage.py runcluster $(ARGS)
+
+# Debian's haproxy (deploy/haproxy.cfg), installed here when missing.
+haproxy:
+	@test -x /usr/sbin/haproxy || command -v haproxy >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; }
 
 # The browser tests drive Debian's chromium (never a downloaded browser); installed here when missing,
 # with CJK fonts so the screenshots of the Chinese admin are legible.
@@ -44,7 +54,8 @@ clean:
 
 # Benchmarks (bench/README.md): BENCH_ARGS="--scale small" or "points.expiry --scale full".
 .PHONY: bench
-# The checkout benchmark drives the server with wrk (Debian's), installed here when missing.
-bench: $(STAMP)
+# The checkout benchmark drives the server with wrk (Debian's), installed here when missing; the journey
+# through HAProxy needs haproxy.
+bench: $(STAMP) haproxy
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(PY) -m bench $(BENCH_ARGS)

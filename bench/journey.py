@@ -49,7 +49,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import REPO, Figure, Harness, benchmark, percentile
-from bench.server import Server
+from bench.server import Cluster, Server
 
 APP_MODULES = ("loyalty.management.commands.verify_ledgers",)
 
@@ -232,7 +232,9 @@ def _check(tag: str, members: range, counts: dict) -> str:
     )
 
 
-def _run(h: Harness, template: str, users: int, members: int) -> dict:
+def _run(h: Harness, template: str, users: int, members: int, serve=Server) -> dict:
+    """One locust run of ``users`` on a fresh copy served by ``serve`` (``Server``: one gunicorn;
+    ``Cluster``: two behind HAProxy), the copy checked afterwards."""
     from loyalty.management.commands.verify_ledgers import find_violations
     from tests.fakes.wechat_server import FakeWechat
 
@@ -250,7 +252,7 @@ def _run(h: Harness, template: str, users: int, members: int) -> dict:
     warmup = WARMUP_SECONDS[h.scale.name]
     try:
         with h.copy_of(template) as dbname, tempfile.TemporaryDirectory() as tmp:
-            server = Server(dbname, env)
+            server = serve(dbname, env)
             try:
                 run = _locust(
                     server.url,
@@ -264,6 +266,7 @@ def _run(h: Harness, template: str, users: int, members: int) -> dict:
                 print(server.log_tail(), flush=True)
                 raise
             finally:
+                served = server.served() if hasattr(server, "served") else None
                 server.stop()
             if run["counts"].get("out_of_members"):
                 raise RuntimeError(f"the run used all {members:,} members: raise MEMBERS")
@@ -274,7 +277,9 @@ def _run(h: Harness, template: str, users: int, members: int) -> dict:
     finally:
         fake.stop()
     result = _summarise(run, warmup)
-    result.update(counts=run["counts"], cpu_s=run["cpu_s"], checked=checked, load=os.getloadavg()[0])
+    result.update(
+        counts=run["counts"], cpu_s=run["cpu_s"], checked=checked, load=os.getloadavg()[0], served=served
+    )
     if result["failures"]:
         print(run["log"][-3000:], flush=True)  # locust's failure table says which step answered what
     return result
@@ -338,4 +343,92 @@ def members_journey(h: Harness) -> list[Figure]:
         )
         for users in USERS
     ]
+    return figures
+
+
+# --- the same journey through HAProxy in front of two nodes ------------------------------------------------
+
+CLUSTER_USERS = (8, 32)
+CLUSTER_ROUNDS = 3
+
+
+@benchmark("journey.cluster")
+def cluster_journey(h: Harness) -> list[Figure]:
+    """The member journey through HAProxy in front of two gunicorn nodes (make cluster's shape) vs one node."""
+    from statistics import median
+
+    members = MEMBERS[h.scale.name]
+    template = h.template(f"journey_{members}", lambda: _build(members))
+    h.note(
+        f"journey through HAProxy: the same journey and measurement as journey.members (locust, "
+        f"{SECONDS[h.scale.name]} s measured after {WARMUP_SECONDS[h.scale.name]} s of warm-up, a fresh copy per "
+        f"run), at {' and '.join(map(str, CLUSTER_USERS))} users, against HAProxy (deploy/haproxy.cfg: "
+        f"round-robin, health checks every 5 s) in front of two gunicorn nodes of production's shape "
+        f"(gunicorn.conf.py, each its own workers), and against one such node direct; {CLUSTER_ROUNDS} rounds "
+        f"alternating which goes first, medians reported. Both nodes, HAProxy, locust and PostgreSQL share "
+        f"this machine's cores, so the second node adds processes, not CPU"
+    )
+    sides = {"HAProxy, 2 nodes": Cluster, "1 node direct": Server}
+    runs: dict[tuple[int, str], list[dict]] = {(u, side): [] for u in CLUSTER_USERS for side in sides}
+    for round_ in range(CLUSTER_ROUNDS):
+        order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
+        for users in CLUSTER_USERS:
+            for side in order:
+                runs[users, side].append(_run(h, template, users, members, sides[side]))
+    figures = []
+    for users in CLUSTER_USERS:
+        for side in sides:
+            rs = runs[users, side]
+            loads = ", ".join(f"{r['load']:.1f}" for r in rs)
+            h.note(
+                f"journey, {users} users, {side}: "
+                + ", ".join(f"{r['rps']:,.1f}" for r in rs)
+                + f" requests/s (median {median(r['rps'] for r in rs):,.1f}); p50 "
+                + ", ".join(f"{r['p50']:.0f}" for r in rs)
+                + " ms, p99 "
+                + ", ".join(f"{r['p99']:.0f}" for r in rs)
+                + f" ms; {sum(r['failures'] for r in rs)} failed of {sum(r['all_requests'] for r in rs):,} "
+                f"requests; load average {loads} at the ends"
+                + (
+                    "; requests per node (HAProxy's log) "
+                    + ", ".join(" / ".join(f"{n:,}" for n in r["served"].values()) for r in rs)
+                    if rs[0]["served"]
+                    else ""
+                )
+                + " "
+                f"(each copy: {rs[-1]['checked']}, verify_ledgers clean)"
+            )
+        proxied, direct = runs[users, "HAProxy, 2 nodes"], runs[users, "1 node direct"]
+        h.note(
+            f"journey, {users} users, HAProxy, 2 nodes, per step in the last round (requests/s, p50 / p99 ms, "
+            "failures): "
+            + "; ".join(
+                f"{name} {s['rps']:.1f}/s, {s['p50']:.0f} / {s['p99']:.0f} ms, {s['failures']}"
+                for name, s in proxied[-1]["steps"].items()
+            )
+        )
+        figures += [
+            Figure(
+                f"journey requests/s through HAProxy, 2 nodes, {users} users (vs 1 node direct)",
+                median(r["rps"] for r in proxied),
+                median(r["rps"] for r in direct),
+                "/s",
+                ">=",
+                0.9,
+                missed=(
+                    "The proxy hop and a second node's processes should cost no more than a tenth of one "
+                    "node's throughput on the same cores. On a shared 2-core machine the rounds' spread (in "
+                    "the notes) is often larger than that: read the medians with it."
+                ),
+            ),
+            Figure(
+                f"journey failed requests through HAProxy, 2 nodes, {users} users (vs all requests)",
+                sum(r["failures"] for r in proxied),
+                sum(r["all_requests"] for r in proxied),
+                "req",
+                "==",
+                0.0,
+                missed="Failed requests are errors: read the failures per step in the notes above.",
+            ),
+        ]
     return figures

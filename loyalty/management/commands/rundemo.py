@@ -43,22 +43,24 @@ class Command(BaseCommand):
         )
         if no_serve:
             return
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "loyalty.settings.local",
-            "LOYALTY_BIND": f"{host}:{port}",
-        }
+        self.serve(
+            settings.BASE_DIR / self.PROCFILE,
+            {"DJANGO_SETTINGS_MODULE": "loyalty.settings.local", **self.process_env(host, port)},
+        )
+
+    PROCFILE = "Procfile.dev"
+
+    def process_env(self, host: str, port: int) -> dict[str, str]:
+        """What the Procfile's commands read from the environment."""
+        return {"LOYALTY_BIND": f"{host}:{port}"}
+
+    def serve(self, procfile, extra_env: dict[str, str]) -> None:
+        """Run the Procfile's processes (honcho) until Ctrl-C, then release the embedded servers."""
+        env = {**os.environ, **extra_env}
         bin_dir = os.path.dirname(sys.executable)
         env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
         honcho = subprocess.Popen(
-            [
-                os.path.join(bin_dir, "honcho"),
-                "-f",
-                str(settings.BASE_DIR / "Procfile.dev"),
-                "-d",
-                str(settings.BASE_DIR),
-                "start",
-            ],
+            [os.path.join(bin_dir, "honcho"), "-f", str(procfile), "-d", str(settings.BASE_DIR), "start"],
             env=env,
         )
         try:
@@ -68,7 +70,7 @@ class Command(BaseCommand):
         finally:
             stopped = embedded.release_services()
             self.stdout.write(
-                "Stopped web, workers and beat"
+                f"Stopped the processes of {os.path.basename(procfile)}"
                 + (f" and the embedded servers ({', '.join(stopped)})." if stopped else ".")
             )
 

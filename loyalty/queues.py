@@ -47,6 +47,7 @@ QUEUE_OF_TASK: dict[str, str] = {
     "coupons.remind_expiring": BULK,
     "points.expire_due": BULK,
     "points.remind_expiring": BULK,
+    "points.archive": BULK,
     "members.recalculate_tiers": BULK,
     "members.remind_expiring_cards": BULK,
     "members.catch_up_conditional_cards": BULK,

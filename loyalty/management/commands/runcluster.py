@@ -2,7 +2,7 @@
 
 ``make cluster`` runs it.  Everything ``rundemo`` prepares (migrations, demo data, the admin login), then
 ``Procfile.cluster`` under honcho: gunicorn on ``--port`` + 1 and + 2, HAProxy (``deploy/haproxy.cfg``,
-Debian's package) on ``--port`` in front of them, a Celery worker on ``value,celery`` and one on
+Debian's package) on ``--port`` in front of them, a Celery worker on ``value`` and one on
 ``bulk,celery``, and one beat.  They share the PostgreSQL and Redis of ``DATABASE_URL`` / ``REDIS_URL``
 (embedded when unset), as the nodes of docker-compose.yml share theirs.  docs/operations.md, "Several nodes",
 says what runs where and why there is one beat.

@@ -1,4 +1,8 @@
-"""The ledgers' lean transaction and prepared statements, on a connection outside any atomic block."""
+"""The ledgers' lean transaction and prepared statements, on a connection outside any atomic block.
+
+Straight to PostgreSQL (``direct_database``): statements prepared per connection need a session, which
+a transaction pooler does not keep (tests/loyalty/test_pgbouncer.py runs the plain statements through one).
+"""
 
 import pytest
 from django.db import connection
@@ -11,7 +15,7 @@ from stored_value.exceptions import InsufficientBalance
 from stored_value.models import StoredValueAccount, StoredValueEntry
 from tests.points.helpers import balance, earn, snapshot, spend
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("direct_database")]
 
 
 def test_a_posting_on_its_own_commits_and_leaves_the_connection_in_autocommit(member):

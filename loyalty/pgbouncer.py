@@ -77,18 +77,6 @@ class PgBouncer:
             host=self.host, port=self.port, user=self.server["user"], dbname=dbname, **kwargs
         )
 
-    def admin(self, command: str) -> list[dict]:
-        """A command of the admin console (``SHOW POOLS``, ``SHOW SERVERS``…), its rows as dicts."""
-        conn = self.connect("pgbouncer")
-        conn.autocommit = True  # the console takes no transactions
-        try:
-            with conn.cursor() as cur:
-                cur.execute(command)
-                names = [c.name for c in cur.description or ()]
-                return [dict(zip(names, row, strict=True)) for row in cur.fetchall()] if names else []
-        finally:
-            conn.close()
-
     # --- life ---------------------------------------------------------------------------------------
 
     def start(self, timeout: float = 10.0) -> PgBouncer:
@@ -99,8 +87,8 @@ class PgBouncer:
         (self.dir / "users.txt").write_text(f'"{self.server["user"]}" ""\n')
         (self.dir / "pgbouncer.ini").write_text(self._config())
         args = [program]
-        if os.geteuid() == 0:  # PgBouncer refuses to run as root: as the user Debian's package runs it as
-            user = _unprivileged_user()
+        if os.geteuid() == 0:  # PgBouncer refuses to run as root
+            user = _unprivileged_user(self.server["host"])
             os.chmod(self.dir, 0o755)
             for path in (self.dir, *self.dir.iterdir()):
                 os.chown(path, user.pw_uid, user.pw_gid)
@@ -169,7 +157,13 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _unprivileged_user() -> pwd.struct_passwd:
+def _unprivileged_user(host: str) -> pwd.struct_passwd:
+    """Who runs PgBouncer when we are root: the owner of the server's socket directory (the embedded
+    server's is private to its user), else the user Debian's package runs it as."""
+    with contextlib.suppress(OSError, KeyError):
+        owner = os.stat(host).st_uid if host.startswith("/") else 0
+        if owner != 0:
+            return pwd.getpwuid(owner)
     for name in ("postgres", "nobody"):
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)

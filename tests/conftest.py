@@ -1,5 +1,4 @@
 import importlib
-import os
 
 import pytest
 from django.apps import apps
@@ -7,6 +6,7 @@ from rest_framework.test import APIClient
 
 from loyalty import embedded, pgbouncer
 from loyalty import services as platform_services
+from tests import pooling
 from tests.factories import MemberFactory
 from tests.fakes.wechat_server import FakeWechat
 from tests.helpers import assert_ledgers_consistent, client_for
@@ -22,52 +22,26 @@ def pytest_unconfigure(config):
         embedded.release_services()
 
 
-def through_pgbouncer() -> bool:
-    """Whether the run goes through a PgBouncer of its own: when pgbouncer is installed (``make test``
-    installs it) unless ``TEST_PGBOUNCER=0``; ``TEST_PGBOUNCER=1`` insists."""
-    wanted = os.environ.get("TEST_PGBOUNCER", "")
-    if wanted == "0":
-        return False
-    if wanted == "1" and pgbouncer.binary() is None:
-        raise RuntimeError("TEST_PGBOUNCER=1 but pgbouncer is not installed (make pgbouncer)")
-    return pgbouncer.binary() is not None
-
-
-def _route(settings_dict: dict, *, host: str, port, pooler: str) -> None:
-    """Point the default connection (every thread's: they share this dict) and child processes at
-    ``host``/``port`` with ``DB_POOLER=pooler``."""
-    from django.conf import settings
-    from django.db import connections
-
-    connections.close_all()
-    settings_dict.update(HOST=host, PORT=str(port or ""), DISABLE_SERVER_SIDE_CURSORS=pooler == "transaction")
-    settings.DB_POOLER = pooler
-    os.environ["DB_POOLER"] = pooler  # the Celery workers, beats and servers the tests start
-
-
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The test database is created direct; then every test runs through a real PgBouncer in
     transaction pooling (``DB_POOLER=transaction``), one per test process, stopped before the
-    database is dropped.  Tests of session features ask for ``direct_database``."""
-    if not through_pgbouncer():
+    database is dropped.  Tests of what needs a session ask for ``direct_database``."""
+    if not pooling.through_pgbouncer():
         yield None
         return
     from django.db import connection
 
     db = connection.settings_dict
-    direct = {"host": db["HOST"], "port": db["PORT"]}
-    bouncer = pgbouncer.PgBouncer(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"]
-    ).start()
-    bouncer.direct = direct
+    bouncer = pgbouncer.PgBouncer(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"])
+    bouncer.direct = {**pooling.here(), "pooler": ""}
     with django_db_blocker.unblock():
-        _route(db, host=bouncer.host, port=bouncer.port, pooler="transaction")
+        pooling.route(host=bouncer.start().host, port=bouncer.port, pooler="transaction")
     try:
         yield bouncer
     finally:
         with django_db_blocker.unblock():
-            _route(db, **direct, pooler="")
+            pooling.route(**bouncer.direct)
         bouncer.stop()
 
 
@@ -75,19 +49,20 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def direct_database(django_db_setup):
     """This test's connections go straight to PostgreSQL, with statements prepared per connection:
     for the tests of what needs a session.  Only for transactional tests (``transaction=True``): the
-    connection is replaced."""
-    from django.db import connection
-
+    open connection is replaced."""
     bouncer = django_db_setup
     if bouncer is None:
+        if pooling.here()["pooler"] == "transaction":
+            pytest.skip(
+                "DATABASE_URL goes through a transaction pooler (DB_POOLER): this test needs a session"
+            )
         yield
         return
-    db = connection.settings_dict
-    _route(db, **bouncer.direct, pooler="")
+    pooling.route(**bouncer.direct)
     try:
         yield
     finally:
-        _route(db, host=bouncer.host, port=bouncer.port, pooler="transaction")
+        pooling.route(host=bouncer.host, port=bouncer.port, pooler="transaction")
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ member.  ``@once_per_period`` makes the duplicate a logged no-op:
 * The run claims ``(task name, period start)`` in ``JobRun``, a table with a
   unique constraint on that pair, and holds an advisory lock on the claim's
   row while it works (``locks.try_hold``: in a transaction left open on a
-  connection of its own, so it holds behind a transaction-pooling PgBouncer).  A second trigger finds the row: ``done`` ->
-  skipped; locked -> another worker is on it, skipped.  Each skip is logged and
+  connection of its own, so it holds behind a transaction-pooling PgBouncer
+  too).  A second trigger finds the row: ``done`` -> skipped; locked ->
+  another worker is on it, skipped.  Each skip is logged and
   counted on the row (``duplicates``).
 * A worker killed half-way (SIGKILL, OOM, a lost machine) leaves the row
   ``running``, but its lock's connection closes and with it the advisory lock,

@@ -6,7 +6,7 @@ reach it with ``host=<that directory>`` and ``port`` (the socket's name), any da
 forwards each to the server's database of that name) and the server's user.  Authentication stops at
 PgBouncer (``trust`` for the one user); it logs in to the server with the URL's user and password.
 
-Production runs a configured PgBouncer (docker-compose.yml, docs/operations.md); nothing here is
+Production runs a configured PgBouncer (docker-compose.yml, docs/pgbouncer.md); nothing here is
 imported by the application.
 """
 

@@ -103,7 +103,7 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # DB_POOLER=transaction: DATABASE_URL reaches PostgreSQL through a pooler in transaction mode (PgBouncer,
-# docs/operations.md): a client's statements may run on a different server session each transaction, so
+# docs/pgbouncer.md): a client's statements may run on a different server session each transaction, so
 # nothing may rely on one.  The hot statements then run as plain statements, not PREPAREd per connection
 # (loyalty.prepared), and QuerySet.iterator() fetches on the client: Django's server-side cursors are
 # declared WITH HOLD outside a transaction, a session object.  Migrations and bench loading connect direct.

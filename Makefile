@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo cluster haproxy test test-full chromium lint messages clean
+.PHONY: demo cluster haproxy test test-full chromium pgbouncer lint messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,14 @@ chromium:
 	@test -x /usr/bin/chromium -a -e $(CJK_FONT) || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
 
+# The tests run through a PgBouncer of their own in transaction pooling (tests/conftest.py; TEST_PGBOUNCER=0
+# goes direct): Debian's pgbouncer, installed here when missing.
+pgbouncer:
+	@test -x /usr/sbin/pgbouncer || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; }
+
 # FULL=1 (or `make test-full`): the long fuzzing run (200 cases per operation instead of 8).
-test: $(STAMP) chromium
+test: $(STAMP) chromium pgbouncer
 	FULL=$(FULL) $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-full:
@@ -55,7 +61,7 @@ clean:
 # Benchmarks (bench/README.md): BENCH_ARGS="--scale small" or "points.expiry --scale full".
 .PHONY: bench
 # The checkout benchmark drives the server with wrk (Debian's), installed here when missing; the journey
-# through HAProxy needs haproxy.
-bench: $(STAMP) haproxy
+# through HAProxy needs haproxy, checkout through PgBouncer pgbouncer.
+bench: $(STAMP) haproxy pgbouncer
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(PY) -m bench $(BENCH_ARGS)

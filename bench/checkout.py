@@ -31,6 +31,7 @@ many as the cycles counted, and (service) ``verify_ledgers`` finds nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
@@ -38,6 +39,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from bench.common import REPO, Figure, Harness, Run, benchmark, raw_connection, run_workers, timed_loop
 from bench.server import Server
@@ -366,19 +368,36 @@ def _rows_per_order(prefix: str) -> dict[str, float]:
     return {name: round(n / max(orders, 1), 3) for name, n in zip(names, rest, strict=True)}
 
 
-def _service_run(h: Harness, template: str, clients: int, members: int, seconds: int) -> dict:
+def _service_run(
+    h: Harness,
+    template: str,
+    clients: int,
+    members: int,
+    seconds: int,
+    *,
+    pooled: bool = False,
+    with_floor: bool = True,
+) -> dict:
+    """``pooled``: the server reaches PostgreSQL through a PgBouncer in transaction pooling
+    (``DB_POOLER=transaction``: plain statements); ``with_floor``: also time the signed no-op."""
     from loyalty.management.commands.verify_ledgers import find_violations
 
     cycles = max(200, 400 * seconds // clients + 50)  # more than a thread can do: none is replayed
-    with h.copy_of(template) as dbname, tempfile.TemporaryDirectory() as tmp:
+    with (
+        h.copy_of(template) as dbname,
+        tempfile.TemporaryDirectory() as tmp,
+        _pooler(pooled) as (env, bouncer),
+    ):
         warm = _write_requests(Path(tmp) / "warm", threads=clients, cycles=60, members=members, tag="W")
         written = _write_requests(Path(tmp) / "run", threads=clients, cycles=cycles, members=members, tag="H")
         _write_lookups(Path(tmp) / "floor", threads=clients, count=3 * cycles, members=members)
-        server = Server(dbname)
+        server = Server(dbname, env=env)
         try:
             _wrk(server.port, Path(tmp) / "warm", clients, 1)
+            cpu = _CpuMeter(server, dbname, bouncer)
             result = _wrk(server.port, Path(tmp) / "run", clients, seconds)
-            floor = _wrk(server.port, Path(tmp) / "floor", clients, seconds)
+            cpu_ms = cpu.per(result["requests"])
+            floor = _wrk(server.port, Path(tmp) / "floor", clients, seconds) if with_floor else result
         finally:
             server.stop()
         completed, committed = _count_completed("H")
@@ -397,6 +416,7 @@ def _service_run(h: Harness, template: str, clients: int, members: int, seconds:
     assert warm
     return {
         "cycles_s": completed / (result["duration_us"] / 1e6),
+        "cpu_ms": cpu_ms,
         "rps": result["requests"] / (result["duration_us"] / 1e6),
         "p50_ms": result["p50_us"] / 1000,
         "p99_ms": result["p99_us"] / 1000,
@@ -404,6 +424,69 @@ def _service_run(h: Harness, template: str, clients: int, members: int, seconds:
         "floor_p99_ms": floor["p99_us"] / 1000,
         "writes": writes,
     }
+
+
+@contextlib.contextmanager
+def _pooler(pooled: bool):
+    """(the server's extra environment, the PgBouncer or None): a PgBouncer of its own in front of the
+    bench server when ``pooled``, stopped before the copy is dropped (it holds server sessions)."""
+    if not pooled:
+        yield {}, None
+        return
+    from django.db import connection
+
+    from loyalty import pgbouncer
+
+    db = connection.settings_dict
+    with pgbouncer.PgBouncer(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"]
+    ) as bouncer:
+        url = f"postgres://{quote(db['USER'])}@{quote(bouncer.host, safe='')}:{bouncer.port}/{db['NAME']}"
+        yield {"DATABASE_URL": url, "DB_POOLER": "transaction"}, bouncer
+
+
+class _CpuMeter:
+    """CPU seconds from now on of gunicorn (master and workers), the copy's PostgreSQL backends (when the
+    server is local) and the PgBouncer; ``per(n)`` in milliseconds per request."""
+
+    def __init__(self, server: Server, dbname: str, bouncer):
+        import psutil
+
+        self.psutil, self.dbname = psutil, dbname
+        self.roots = [server.proc.pid] + ([bouncer.process.pid] if bouncer else [])
+        self.start = self._read()
+
+    def _processes(self):
+        ps = self.psutil
+        found = []
+        for pid in self.roots:
+            with contextlib.suppress(ps.Error):
+                root = ps.Process(pid)
+                found += [root, *root.children(recursive=True)]
+        with contextlib.closing(raw_connection()) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [self.dbname],
+            )
+            for (pid,) in cur.fetchall():
+                with contextlib.suppress(ps.Error):
+                    proc = ps.Process(pid)
+                    if proc.name() == "postgres":  # a local server
+                        found.append(proc)
+        return found
+
+    def _read(self) -> dict[int, float]:
+        times = {}
+        for proc in self._processes():
+            with contextlib.suppress(self.psutil.Error):
+                t = proc.cpu_times()
+                times[proc.pid] = t.user + t.system
+        return times
+
+    def per(self, requests: int) -> float:
+        end = self._read()
+        used = sum(end[pid] - self.start.get(pid, 0.0) for pid in end)  # a process started since: all of it
+        return used / max(requests, 1) * 1000
 
 
 def _raw_run(h: Harness, template: str, clients: int, members: int, seconds: int) -> dict:
@@ -494,3 +577,70 @@ def cycle(h: Harness) -> list[Figure]:
                 )
             )
     return figures
+
+
+POOLED_CLIENTS = 8
+
+
+@benchmark("checkout.pgbouncer")
+def through_pgbouncer(h: Harness) -> list[Figure]:
+    """The checkout cycle at 8 clients through a PgBouncer in transaction pooling vs straight to PostgreSQL."""
+    members = MEMBERS[h.scale.name]
+    seconds = WRK_SECONDS[h.scale.name]
+    template = h.template(f"checkout_{members}", lambda: _build(members))
+    runs: dict[bool, list[dict]] = {True: [], False: []}
+    for round_ in range(max(3, h.scale.repeats)):
+        for pooled in (True, False) if round_ % 2 == 0 else (False, True):
+            result = _service_run(
+                h, template, POOLED_CLIENTS, members, seconds, pooled=pooled, with_floor=False
+            )
+            runs[pooled].append(result)
+            print(f"  {'PgBouncer' if pooled else 'direct'}: {result}", flush=True)
+    if runs[True][0]["writes"] != runs[False][0]["writes"]:
+        raise RuntimeError(f"the writes through PgBouncer differ from direct: {runs}")
+
+    def median(side, key):
+        values = sorted(x[key] for x in runs[side])
+        return values[len(values) // 2]
+
+    def spread(side, key, fmt):
+        return ", ".join(format(x[key], fmt) for x in runs[side])
+
+    h.note(
+        f"checkout through PgBouncer (transaction pooling, Debian's pgbouncer, plain statements), "
+        f"{POOLED_CLIENTS} clients: {median(True, 'cycles_s'):,.1f} cycles/s (rounds {spread(True, 'cycles_s', '.1f')}), "
+        f"request p99 {median(True, 'p99_ms'):.1f} ms ({spread(True, 'p99_ms', '.1f')}), "
+        f"CPU {median(True, 'cpu_ms'):.2f} ms per request ({spread(True, 'cpu_ms', '.2f')}); "
+        f"direct (statements prepared per connection) {median(False, 'cycles_s'):,.1f} cycles/s "
+        f"({spread(False, 'cycles_s', '.1f')}), p99 {median(False, 'p99_ms'):.1f} ms "
+        f"({spread(False, 'p99_ms', '.1f')}), CPU {median(False, 'cpu_ms'):.2f} ms per request "
+        f"({spread(False, 'cpu_ms', '.2f')}). CPU per request: gunicorn (master and workers), the copy's "
+        "PostgreSQL backends and PgBouncer, over the measured run."
+    )
+    return [
+        Figure(
+            f"checkout cycles/s, {POOLED_CLIENTS} clients (through PgBouncer vs direct)",
+            median(True, "cycles_s"),
+            median(False, "cycles_s"),
+            "/s",
+            ">=",
+            0.80,
+            missed=(
+                "Through a transaction pooler every hot statement is planned on each run (no per-connection "
+                "PREPARE), and each statement takes one more hop through the PgBouncer process, which shares "
+                "the 2 cores with gunicorn, wrk and PostgreSQL; the notes give the CPU per request of each side."
+            ),
+        ),
+        Figure(
+            f"checkout CPU per request, {POOLED_CLIENTS} clients (through PgBouncer vs direct)",
+            median(True, "cpu_ms"),
+            median(False, "cpu_ms"),
+            "ms",
+            "<=",
+            1.25,
+            missed=(
+                "Plain statements are parsed and planned on every run, and PgBouncer's own CPU is counted on "
+                "its side."
+            ),
+        ),
+    ]

@@ -12,21 +12,20 @@ member.  ``@once_per_period`` makes the duplicate a logged no-op:
   in the schedule's time zone (the merchant's, ``TIME_ZONE``): for ``10 0 * * *``
   at 00:10:07 Asia/Shanghai that is today 00:10 local.
 * The run claims ``(task name, period start)`` in ``JobRun``, a table with a
-  unique constraint on that pair, and holds a session-level advisory lock on
-  the claim's row while it works.  A second trigger finds the row: ``done`` ->
-  skipped; locked -> another worker is on it, skipped.  Each skip is logged and
+  unique constraint on that pair, and holds an advisory lock on the claim's
+  row while it works (``locks.try_hold``: in a transaction left open on a
+  connection of its own, so it holds behind a transaction-pooling PgBouncer
+  too).  A second trigger finds the row: ``done`` -> skipped; locked ->
+  another worker is on it, skipped.  Each skip is logged and
   counted on the row (``duplicates``).
 * A worker killed half-way (SIGKILL, OOM, a lost machine) leaves the row
-  ``running``, but its database session ends and with it the advisory lock,
+  ``running``, but its lock's connection closes and with it the advisory lock,
   so the next trigger in that period (or a manual rerun) takes the claim over
   and finishes the work.  A run that raised is ``failed`` and may run again
   too.  Only ``done`` closes the period.
 
 Calls without the header (a task enqueued by code, eager calls in tests,
 ``manage.py shell``) are not scheduled firings and always run.
-
-Session-level advisory locks need a session that lives as long as the task:
-behind a transaction-pooling PgBouncer use a session pool for the workers.
 """
 
 from __future__ import annotations
@@ -139,27 +138,31 @@ def job_claim(*, task: str, schedule: str, period_start: datetime) -> int | None
     """Claim ``(task, period_start)``; the JobRun id, or None when the period is done or taken.
 
     Runs in autocommit (each statement its own transaction) so the claim is
-    visible at once; the advisory lock is session-level and outlives them.
+    visible at once; the advisory lock is held on a connection of its own and outlives them.
     """
     worker = f"{socket.gethostname()}:{os.getpid()}"
     with sql.db_cursor() as cur:
         claim = sql.job_row(cur, task, schedule, period_start, worker)
-        if not locks.try_session_lock(Space.JOB, claim):
+        if not locks.try_hold(Space.JOB, claim):
             _skip(cur, claim, task, period_start, "another worker is running it")
             return None
-        if sql.job_status(cur, claim) == "done":
-            locks.session_unlock(Space.JOB, claim)
-            _skip(cur, claim, task, period_start, "it already ran")
-            return None
-        sql.job_start(cur, claim, worker)
+        try:
+            if sql.job_status(cur, claim) == "done":
+                locks.let_go(Space.JOB, claim)
+                _skip(cur, claim, task, period_start, "it already ran")
+                return None
+            sql.job_start(cur, claim, worker)
+        except BaseException:
+            locks.let_go(Space.JOB, claim)
+            raise
     return claim
 
 
 def job_release(*, claim_id: int, status: str, result=None, error: str = "") -> None:
     """Record how the claimed run ended and drop its advisory lock.
 
-    A connection the job broke cannot record anything; its lock went with
-    its session, and the row stays ``running`` until a rerun takes it over.
+    A connection the job broke cannot record anything; the row stays ``running`` until a rerun
+    takes it over.  The lock is let go whatever happens here.
     """
     try:
         payload = json.dumps(result, default=str)
@@ -168,9 +171,10 @@ def job_release(*, claim_id: int, status: str, result=None, error: str = "") -> 
     try:
         with sql.db_cursor() as cur:
             sql.job_end(cur, claim_id, status, payload, error[:500])
-            locks.session_unlock(Space.JOB, claim_id)
     except Exception:  # noqa: BLE001 - the job's outcome must not be masked by the bookkeeping
         log.exception("could not record the end of job run %s", claim_id)
+    finally:
+        locks.let_go(Space.JOB, claim_id)
 
 
 def _skip(cur, claim: int, task: str, period: datetime, why: str) -> None:

@@ -27,7 +27,7 @@ from loyalty import sql
 class Rank(IntEnum):
     """Lock ranks, outermost first.  Gaps leave room; the numbers mean nothing else."""
 
-    JOB = 10  # a job run's claim (session advisory lock, loyalty.jobs)
+    JOB = 10  # a job run's claim (advisory, held across the job's transactions: locks.try_hold)
     PAYMENT = 20  # a payment or a payment refund row: notifications start here, and refunds lock it first
     DOCUMENT = 30  # what is acted on: an order, a recharge order, a redemption, a card purchase, a job's rows
     MEMBER_WORKFLOW = 40  # advisory, per member: recharges, redemptions of an item, address edits
@@ -50,7 +50,7 @@ class Rank(IntEnum):
 class Space(IntEnum):
     """What an advisory lock protects; part of its key."""
 
-    JOB = 1  # (job run id), session-level
+    JOB = 1  # (job run id), held across transactions (try_hold)
     RECHARGE = 2  # (member id): no recharge opens while the account closes
     COUPON_CLAIM = 3  # (template id, member id): a member's claims of a template one after the other
     MALL_REDEEM = 4  # (item id, member id): a member's redemptions of an item with limits
@@ -158,11 +158,29 @@ def advisory_lock_each(space: Space, ids: list[tuple[int, ...]]) -> None:
     sql.advisory_xact_lock_many(sorted({advisory_key(space, *each) for each in ids}))
 
 
-def try_session_lock(space: Space, *ids: int) -> bool:
-    """A session-level advisory lock if free now (released by ``session_unlock`` or the session's end)."""
+# advisory key -> the connection of its own whose open transaction holds it (``try_hold``)
+_held: dict[int, object] = {}
+
+
+def try_hold(space: Space, *ids: int) -> bool:
+    """An advisory lock if free now, held past this transaction until ``let_go`` or the process's end.
+
+    Not a session-level lock: behind a pooler in transaction mode the session a lock was taken on is
+    lent to other clients between transactions, and the unlock may run on another.  The lock is taken
+    in a transaction left open on a connection of its own (``sql.advisory_lock_held_open``), which a
+    pooler keeps on one server session; a killed process's connection closes and the lock goes with it.
+    """
     note(SPACE_RANK[space], f"advisory {space.name} {ids}")
-    return sql.try_advisory_lock(advisory_key(space, *ids))
+    key = advisory_key(space, *ids)
+    conn = sql.advisory_lock_held_open(key)
+    if conn is None:
+        return False
+    _held[key] = conn
+    return True
 
 
-def session_unlock(space: Space, *ids: int) -> None:
-    sql.advisory_unlock(advisory_key(space, *ids))
+def let_go(space: Space, *ids: int) -> None:
+    """Release what ``try_hold`` took: close its connection (the transaction ends, and its lock)."""
+    conn = _held.pop(advisory_key(space, *ids), None)
+    if conn is not None:
+        conn.close()

@@ -13,6 +13,14 @@ rolls back stays prepared, so the record kept here per connection stays true.
 A new connection (Django reconnects after ``CONN_MAX_AGE`` or an error)
 starts with an empty record.
 
+Behind a pooler in transaction mode (``DB_POOLER=transaction``: PgBouncer) a
+client connection is not a server session: each transaction may run on
+another one, where the statement was never prepared (and a PREPARE would
+leave it behind for whoever gets that session next).  ``execute`` then sends
+the same statement as plain SQL with its parameters, planned every time.
+PgBouncer 1.21 and later can keep protocol-level prepared statements in that
+mode, but psycopg2 never sends those, and Debian 12 ships 1.18.
+
 ``atomic_cursor`` is ``transaction.atomic()`` plus a cursor, minus Django's
 bookkeeping when it is the outermost block (see there).
 """
@@ -25,6 +33,7 @@ import weakref
 from dataclasses import dataclass, field
 
 import psycopg2
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 # psycopg2 connection -> names prepared on it; weak, so a closed connection's record goes with it.
@@ -38,18 +47,31 @@ class Statement:
     name: str
     sql: str
     execute_sql: str = field(init=False, repr=False)
+    # The statement without PREPARE: ``sql`` with %s for $n (literal % doubled), and which parameter each %s takes.
+    plain_sql: str = field(init=False, repr=False)
+    plain_order: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self):
         arity = max((int(n) for n in re.findall(r"\$(\d+)", self.sql)), default=0)
         args = "(" + ", ".join(["%s"] * arity) + ")" if arity else ""
         object.__setattr__(self, "execute_sql", f"EXECUTE {self.name}{args}")
+        object.__setattr__(self, "plain_sql", re.sub(r"\$\d+", "%s", self.sql.replace("%", "%%")))
+        object.__setattr__(self, "plain_order", tuple(int(n) - 1 for n in re.findall(r"\$(\d+)", self.sql)))
+
+
+def preparing() -> bool:
+    """Whether statements are PREPAREd per connection: not behind a transaction pooler (module doc)."""
+    return settings.DB_POOLER != "transaction"
 
 
 def execute(cur, statement: Statement, params: list | tuple = ()) -> None:
-    """Run ``statement`` with ``params`` on ``cur``, preparing it first if need be.
+    """Run ``statement`` with ``params`` on ``cur``, preparing it first if need be (or plain, see the module doc).
 
     ``cur`` is Django's cursor or psycopg2's own: either one's ``connection`` is psycopg2's.
     """
+    if not preparing():
+        cur.execute(statement.plain_sql, [params[i] for i in statement.plain_order])
+        return
     raw = cur.connection
     names = _prepared.get(raw)
     if names is None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections import namedtuple
 from contextlib import contextmanager
 
-from django.db import connections
+import psycopg2
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from loyalty import prepared
 from loyalty.models import ApiClient, ApiNonce, IdempotencyRecord, JobRun
@@ -156,8 +158,7 @@ _ADVISORY_XACT_LOCK = "SELECT pg_advisory_xact_lock(%s)"
 _ADVISORY_XACT_LOCK_MANY = (
     "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(k, n) ORDER BY n"
 )
-_TRY_ADVISORY_LOCK = "SELECT pg_try_advisory_lock(%s)"
-_ADVISORY_UNLOCK = "SELECT pg_advisory_unlock(%s)"
+_TRY_ADVISORY_XACT_LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
 
 
 def advisory_xact_lock(key: int) -> None:
@@ -172,16 +173,28 @@ def advisory_xact_lock_many(keys: list[int]) -> None:
         cursor.execute(_ADVISORY_XACT_LOCK_MANY, [keys])
 
 
-def try_advisory_lock(key: int) -> bool:
-    """The session-level advisory lock ``key``, if free now."""
-    with db_cursor() as cursor:
-        cursor.execute(_TRY_ADVISORY_LOCK, [key])
-        return cursor.fetchone()[0]
+def advisory_lock_held_open(key: int):
+    """A new connection of its own whose open transaction holds the advisory lock ``key``, or None if
+    another holds it now.  The lock lasts until that connection closes (or its process dies).
 
-
-def advisory_unlock(key: int) -> None:
-    with db_cursor() as cursor:
-        cursor.execute(_ADVISORY_UNLOCK, [key])
+    A transaction-level lock in a transaction left open, not a session-level lock: a pooler in
+    transaction mode keeps one server session for a transaction, never for a client's connection.
+    The transaction takes no snapshot after its one statement (READ COMMITTED) and writes nothing, so
+    it holds back no vacuum; ``idle_in_transaction_session_timeout`` must stay off for its role.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    conn = psycopg2.connect(**db.get_connection_params())  # autocommit off: BEGIN comes with the statement
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(_TRY_ADVISORY_XACT_LOCK, [key])
+            locked = cursor.fetchone()[0]
+    except BaseException:
+        conn.close()
+        raise
+    if not locked:
+        conn.close()
+        return None
+    return conn
 
 
 # --- loading the demo ------------------------------------------------------------------------------
@@ -196,7 +209,13 @@ def commits_unflushed():
 
     For loading many small transactions (the demo's year, a third faster): a crash may lose the last
     ones committed, never part of one, and the data stays consistent.
+
+    Nothing behind a pooler in transaction mode (``DB_POOLER``): a session setting would stay on a
+    server session that other clients' transactions run on next, and miss the ones this loads.
     """
+    if settings.DB_POOLER == "transaction":
+        yield
+        return
     with db_cursor() as cursor:
         cursor.execute(_COMMITS_UNFLUSHED)
     try:

@@ -4,8 +4,9 @@ import pytest
 from django.apps import apps
 from rest_framework.test import APIClient
 
-from loyalty import embedded
+from loyalty import embedded, pgbouncer
 from loyalty import services as platform_services
+from tests import pooling
 from tests.factories import MemberFactory
 from tests.fakes.wechat_server import FakeWechat
 from tests.helpers import assert_ledgers_consistent, client_for
@@ -19,6 +20,49 @@ def pytest_unconfigure(config):
     URLs, so they never hold them and never stop them under each other."""
     if not hasattr(config, "workerinput"):
         embedded.release_services()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database is created direct; then every test runs through a real PgBouncer in
+    transaction pooling (``DB_POOLER=transaction``), one per test process, stopped before the
+    database is dropped.  Tests of what needs a session ask for ``direct_database``."""
+    if not pooling.through_pgbouncer():
+        yield None
+        return
+    from django.db import connection
+
+    db = connection.settings_dict
+    bouncer = pgbouncer.PgBouncer(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"])
+    bouncer.direct = {**pooling.here(), "pooler": ""}
+    with django_db_blocker.unblock():
+        pooling.route(host=bouncer.start().host, port=bouncer.port, pooler="transaction")
+    try:
+        yield bouncer
+    finally:
+        with django_db_blocker.unblock():
+            pooling.route(**bouncer.direct)
+        bouncer.stop()
+
+
+@pytest.fixture
+def direct_database(django_db_setup):
+    """This test's connections go straight to PostgreSQL, with statements prepared per connection:
+    for the tests of what needs a session.  Only for transactional tests (``transaction=True``): the
+    open connection is replaced."""
+    bouncer = django_db_setup
+    if bouncer is None:
+        if pooling.here()["pooler"] == "transaction":
+            pytest.skip(
+                "DATABASE_URL goes through a transaction pooler (DB_POOLER): this test needs a session"
+            )
+        yield
+        return
+    pooling.route(**bouncer.direct)
+    try:
+        yield
+    finally:
+        pooling.route(host=bouncer.host, port=bouncer.port, pooler="transaction")
 
 
 @pytest.fixture

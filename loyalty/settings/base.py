@@ -110,6 +110,17 @@ DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# DB_POOLER=transaction: DATABASE_URL reaches PostgreSQL through a pooler in transaction mode (PgBouncer,
+# docs/pgbouncer.md): a client's statements may run on a different server session each transaction, so
+# nothing may rely on one.  The hot statements then run as plain statements, not PREPAREd per connection
+# (loyalty.prepared), and QuerySet.iterator() fetches on the client: Django's server-side cursors are
+# declared WITH HOLD outside a transaction, a session object.  Migrations and bench loading connect direct.
+DB_POOLER = env.str("DB_POOLER", default="")
+if DB_POOLER not in ("", "transaction"):
+    raise ImproperlyConfigured(
+        f"DB_POOLER is '' (direct or session pooling) or 'transaction', not {DB_POOLER!r}"
+    )
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DB_POOLER == "transaction"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # A read replica (optional): a PostgreSQL streaming from the primary, read only by the pages marked

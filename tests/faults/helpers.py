@@ -212,13 +212,15 @@ def remove_gate(table: str, *, name: str | None = None) -> None:
 
 
 class Gate:
-    """Holds the gate's advisory lock on a connection of its own until ``open()``."""
+    """Holds the gate's advisory lock on a connection of its own until ``open()``: in a transaction left
+    open, which a transaction pooler keeps on one server session (a session-level lock would stay on a
+    session it lends to the very writers the gate must hold)."""
 
     def __init__(self, name: str | None = None):
         self.name = name
-        self.conn = raw_connection(name)
+        self.conn = raw_connection(name, autocommit=False)
         with self.conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s, %s)", GATE_LOCK)
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", GATE_LOCK)
 
     def waiting(self) -> list[int]:
         """Backends held at the gate."""

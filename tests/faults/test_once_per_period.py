@@ -178,10 +178,10 @@ def test_a_claim_another_worker_is_running_is_skipped():
         attempts=1,
         started_at=timezone.now(),
     )
-    other = raw_connection()  # the other worker's session, holding the claim
+    other = raw_connection(autocommit=False)  # the other worker's open transaction, holding the claim
     try:
         with other.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s)", [advisory_key(Space.JOB, run.pk)])
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [advisory_key(Space.JOB, run.pk)])
 
         assert beat_trigger(expire_due, name).result is None
     finally:

@@ -1,4 +1,8 @@
-"""The ledgers' lean transaction and prepared statements, on a connection outside any atomic block."""
+"""The ledgers' lean transaction and prepared statements, on a connection outside any atomic block.
+
+Straight to PostgreSQL (``direct_database``): statements prepared per connection need a session, which
+a transaction pooler does not keep (tests/loyalty/test_pgbouncer.py runs the plain statements through one).
+"""
 
 import pytest
 from django.db import connection
@@ -11,7 +15,7 @@ from stored_value.exceptions import InsufficientBalance
 from stored_value.models import StoredValueAccount, StoredValueEntry
 from tests.points.helpers import balance, earn, snapshot, spend
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("direct_database")]
 
 
 def test_a_posting_on_its_own_commits_and_leaves_the_connection_in_autocommit(member):
@@ -97,3 +101,35 @@ def test_a_stored_value_spend_on_its_own_commits_or_writes_nothing(member):
     assert (account.principal_fen, account.bonus_fen) == (40, 10)
     assert list(StoredValueEntry.objects.values_list("idempotency_key", flat=True)) == ["sv-1"]
     assert connection.get_autocommit() and connection.connection.autocommit
+
+
+@pytest.mark.usefixtures("default_rules")
+def test_a_checkout_a_redemption_and_a_signed_calls_nonce_run_their_prepared_statements(member):
+    """The statements the suite runs plain (through PgBouncer) elsewhere, here prepared."""
+    from loyalty import services as platform
+    from loyalty import sql as loyalty_sql
+    from orders.models import Order
+    from tests.factories import MallItemFactory, RechargeFactory
+    from tests.mall.helpers import address, redeem
+    from tests.orders.helpers import basket, commit
+
+    earn(member, 5_000)
+    RechargeFactory(member=member, amount_fen=10_000)
+    client, _ = platform.api_client_create(name="order system")
+
+    with CaptureQueriesContext(connection) as queries:
+        order = commit(member, basket(("A", 20_000, 1), points=1_000, stored_value_fen=5_000, coupon_ids=[]))
+        redemption = redeem(member, MallItemFactory(points=500, stock=3), address_id=address(member).pk)
+        check = loyalty_sql.nonce_check(client.pk, client.secret_encrypted, "n-1")
+
+    executed = {q["sql"].split("(")[0] for q in queries.captured_queries if q["sql"].startswith("EXECUTE")}
+    assert {
+        "EXECUTE points_lock",
+        "EXECUTE stored_value_lock",
+        "EXECUTE mall_decide",
+        "EXECUTE mall_take",
+        "EXECUTE api_nonce",
+    } <= executed
+    assert Order.objects.get(order_no=order.order_no).status == "committed" and redemption.status == "paid"
+    assert (check.valid, check.stored) == (True, True)
+    assert balance(member) == 5_000 - 1_000 - 500

@@ -76,3 +76,21 @@ def test_the_image_and_the_package_carry_every_app_of_ours():
     for app in ours:
         assert f"COPY {app} ./{app}\n" in dockerfile, app
         assert f"{app}*" in packaged["include"], app
+
+
+def test_behind_a_transaction_pooler_server_side_cursors_are_off_and_an_unknown_pooler_is_refused():
+    env = {
+        "DJANGO_SETTINGS_MODULE": "loyalty.settings.production",
+        "SECRET_KEY": "s" * 50,
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "REDIS_URL": os.environ["REDIS_URL"],
+    }
+    show = "from django.conf import settings; print(settings.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])"
+
+    pooled = _manage("shell", "-c", show, env_overrides={**env, "DB_POOLER": "transaction"})
+    direct = _manage("shell", "-c", show, env_overrides={**env, "DB_POOLER": ""})
+    unknown = _manage("check", env_overrides={**env, "DB_POOLER": "statement"})
+
+    shown = (pooled.stdout.split()[-1:], direct.stdout.split()[-1:])  # after shell's own greeting
+    assert shown == (["True"], ["False"]), pooled.stderr + direct.stderr
+    assert unknown.returncode != 0 and "DB_POOLER" in unknown.stderr

@@ -31,9 +31,11 @@ def route(*, host: str, port, pooler: str) -> None:
     from django.db import connection, connections
 
     connections.close_all()
-    connection.settings_dict.update(
-        HOST=host, PORT=str(port or ""), DISABLE_SERVER_SIDE_CURSORS=pooler == "transaction"
-    )
+    where = {"HOST": host, "PORT": str(port or ""), "DISABLE_SERVER_SIDE_CURSORS": pooler == "transaction"}
+    connection.settings_dict.update(where)
+    for alias in connections:  # a mirror of the primary (the suite's replica alias) goes where it goes
+        if connections[alias].settings_dict.get("TEST", {}).get("MIRROR") == connection.alias:
+            connections[alias].settings_dict.update(where)
     settings.DB_POOLER = pooler
     os.environ["DB_POOLER"] = pooler  # the Celery workers, beats and servers the tests start
 

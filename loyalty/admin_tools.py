@@ -96,67 +96,43 @@ class ReadOnlyAdminMixin:
         return False
 
 
-def money(field: str, label):
-    """A column or read-only field showing an integer-fen field as ¥1,650.00."""
+def field_column(field: str, label, show):
+    """A list column or read-only field showing model field ``field`` as ``show(value)`` reads it,
+    sorted by the field."""
 
     def column(obj):
-        return format_fen(getattr(obj, field))
+        return show(getattr(obj, field))
 
     column.__name__ = field
     column.short_description = label
     column.admin_order_field = field
     return column
+
+
+def money(field: str, label):
+    """An integer-fen field as ¥1,650.00."""
+    return field_column(field, label, format_fen)
 
 
 def reason(field: str, label):
-    """A column showing a memo or reason: what the system wrote, as its label (``labels.REASONS``);
-    what an operator typed, as typed."""
-
-    def column(obj):
-        value = getattr(obj, field)
-        return REASONS.label(value) if value else None
-
-    column.__name__ = field
-    column.short_description = label
-    column.admin_order_field = field
-    return column
+    """A memo or reason: what the system wrote, as its label (``labels.REASONS``); what an operator
+    typed, as typed."""
+    return field_column(field, label, lambda value: REASONS.label(value) if value else None)
 
 
 def multiplier(field: str, label):
-    """A column showing a points multiplier as operators say it: ×2, ×1.5 (1 is no extra points)."""
-
-    def column(obj):
-        value = getattr(obj, field)
-        return "—" if value is None else f"×{value.normalize():f}"
-
-    column.__name__ = field
-    column.short_description = label
-    column.admin_order_field = field
-    return column
+    """A points multiplier as operators say it: ×2, ×1.5 (1 is no extra points)."""
+    return field_column(field, label, lambda value: "—" if value is None else f"×{value.normalize():f}")
 
 
 def share(field: str, label):
-    """A column or read-only field showing a share in basis points as a percentage: 50%."""
-
-    def column(obj):
-        return format_share(getattr(obj, field))
-
-    column.__name__ = field
-    column.short_description = label
-    column.admin_order_field = field
-    return column
+    """A share in basis points as a percentage: 50%."""
+    return field_column(field, label, format_share)
 
 
 def discount(field: str, label, *, scale: int):
-    """A column or read-only field showing a stored discount (``scale`` = all off) as 8.8折."""
-
-    def column(obj):
-        return format_zhe(getattr(obj, field), scale=scale)
-
-    column.__name__ = field
-    column.short_description = label
-    column.admin_order_field = field
-    return column
+    """A stored discount (``scale`` = all off) as 8.8折."""
+    return field_column(field, label, lambda value: format_zhe(value, scale=scale))
 
 
 # --- money in 元 and discounts in 折, on every admin page ------------------------------------------

@@ -265,7 +265,7 @@ class ShareField(forms.Field):
 
     def prepare_value(self, value):
         if isinstance(value, int) and not isinstance(value, bool):
-            return f"{(Decimal(value) / 100).normalize():f}"
+            return format_share(value).removesuffix("%")
         return value
 
     def to_python(self, value):

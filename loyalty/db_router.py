@@ -15,15 +15,22 @@ even on a replica-fed page: a new login or a revoked permission is never a repli
 from __future__ import annotations
 
 import functools
+import logging
+import time
 from contextvars import ContextVar
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.http import HttpRequest
 from django.utils import timezone
 
 from loyalty import sql
 
 REPLICA = "replica"
+#: After the replica could not be reached, replica-fed pages read the primary for this long.
+REPLICA_RETRY_SECONDS = 30
+
+log = logging.getLogger(__name__)
+_replica_down_until = 0.0
 
 #: Read from the primary even on a replica-fed page.
 PRIMARY_ONLY_APPS = frozenset({"auth", "sessions", "contenttypes"})
@@ -51,6 +58,27 @@ def replica_alias() -> str:
     if all(replica.get(key) == primary.get(key) for key in ("HOST", "PORT", "NAME")):
         return DEFAULT_DB_ALIAS
     return REPLICA
+
+
+def replica_reachable() -> bool:
+    """Whether a replica-fed page may read the replica now: yes without a separate replica (it reads the
+    primary anyway); with one, when a connection to it opens.  A replica that cannot be reached sends
+    those pages to the primary for ``REPLICA_RETRY_SECONDS`` (logged), so a replica being rebuilt or
+    down costs the primary some reads, never an operator's page."""
+    global _replica_down_until
+    if replica_alias() == DEFAULT_DB_ALIAS:
+        return True
+    if time.monotonic() < _replica_down_until:
+        return False
+    try:
+        connections[REPLICA].ensure_connection()
+    except DatabaseError as exc:
+        _replica_down_until = time.monotonic() + REPLICA_RETRY_SECONDS
+        log.warning(
+            "replica unreachable (%s): its pages read the primary for %ss", exc, REPLICA_RETRY_SECONDS
+        )
+        return False
+    return True
 
 
 def replica_request() -> bool:
@@ -91,7 +119,7 @@ def replica_readable(view):
         request = next(arg for arg in args if isinstance(arg, HttpRequest))
         scope = _scope.get()
         if scope is not None and request.method in ("GET", "HEAD"):
-            scope.replica = True
+            scope.replica = replica_reachable()
         return view(*args, **kwargs)
 
     return marked

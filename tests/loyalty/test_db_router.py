@@ -14,6 +14,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.test import RequestFactory
 from django.urls import reverse
 
+from loyalty import db_router
 from loyalty.db_router import ReplicaReadsMiddleware, replica_alias, replica_readable
 from members.models import Member
 from points.models import PointsAccount, PointsEntry
@@ -22,11 +23,13 @@ from tests.helpers import page_text
 
 
 @pytest.fixture
-def separate_replica():
-    """The replica alias names a database apart from the primary's (never connected to here)."""
+def separate_replica(monkeypatch):
+    """The replica alias names a database apart from the primary's (never connected to here: taken as
+    reachable, only routing is asked)."""
     settings_dict = connections["replica"].settings_dict
     name = settings_dict["NAME"]
     settings_dict["NAME"] = "a_replica_elsewhere"
+    monkeypatch.setattr(db_router, "replica_reachable", lambda: True)
     yield
     settings_dict["NAME"] = name
 
@@ -127,3 +130,29 @@ def test_an_action_page_reached_from_a_list_reads_the_primary_and_says_nothing(a
 
     assert response.status_code == 200
     assert "数据截至" not in page_text(response)
+
+
+@pytest.mark.usefixtures("separate_replica")
+def test_a_replica_that_cannot_be_reached_sends_its_pages_to_the_primary_for_a_while(monkeypatch):
+    from django.db import OperationalError
+
+    monkeypatch.undo()  # the fixture's "reachable": here the connection refuses
+    connections["replica"].settings_dict["NAME"] = "a_replica_elsewhere"
+    monkeypatch.setattr(db_router, "_replica_down_until", 0.0)
+    clock, tries = [1000.0], []
+    monkeypatch.setattr(db_router.time, "monotonic", lambda: clock[0])
+
+    def refused():
+        tries.append(clock[0])
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(connections["replica"], "ensure_connection", refused)
+
+    assert _reading(replica_readable) == "default"  # the page still works, on the primary
+    clock[0] += db_router.REPLICA_RETRY_SECONDS - 1
+    assert _reading(replica_readable) == "default" and tries == [1000.0]  # not tried again meanwhile
+    clock[0] += 2
+    assert _reading(replica_readable) == "default" and len(tries) == 2  # tried again after the window
+    monkeypatch.setattr(connections["replica"], "ensure_connection", lambda: None)
+    clock[0] += db_router.REPLICA_RETRY_SECONDS
+    assert _reading(replica_readable) == "replica"  # back once it answers

@@ -154,7 +154,7 @@ class PointsEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
         "balance_after",
         "source",
         "reference_text",
-        "memo",
+        "memo_text",
         "reverses",
         "actor",
         "created_at",
@@ -164,6 +164,8 @@ class PointsEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     @admin.display(description=_("reference"), ordering="reference")
     def reference_text(self, entry):
         return entry.reference_display()
+
+    memo_text = staticmethod(reason("memo", _("memo")))  # the list's column, on the entry's page too
 
     @admin.display(description=_("member"))
     def member(self, obj):

@@ -44,3 +44,17 @@ def test_the_reasons_the_system_writes_read_as_labels_and_an_operators_reason_as
     member_close(member_id=member.pk)
     text = page_text(admin_client.get("/admin/points/pointsentry/"))
     assert "账户注销" in text and "account closed" not in text
+
+
+@pytest.mark.django_db
+def test_a_points_entrys_page_reads_a_system_reason_as_its_label(admin_client, member):
+    from members.closure import member_close
+    from points.models import PointsEntry
+    from tests.factories import EarnedPointsFactory
+    from tests.helpers import page_text
+
+    EarnedPointsFactory(member=member, amount=500)
+    member_close(member_id=member.pk)
+    entry = PointsEntry.objects.get(account__member=member, memo="account closed")
+    text = page_text(admin_client.get(f"/admin/points/pointsentry/{entry.pk}/change/"))
+    assert "账户注销" in text and "account closed" not in text

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "loyalty.apps.LoyaltyConfig",
+    "stores",
     "members",
     "membership",
     "points",
@@ -56,7 +57,10 @@ INSTALLED_APPS = [
     "notifications",
     "payments",
     "orders",
+    "counter",
+    "growth",
     "analytics",
+    "migration",
 ]
 
 MIDDLEWARE = [

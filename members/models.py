@@ -38,6 +38,32 @@ class Member(models.Model):
         _("registration channel"), max_length=64, blank=True, db_index=True
     )
     registered_at = models.DateTimeField(_("registered at"), auto_now_add=True, db_index=True)
+    # At a counter: where the member registered and who brought them; the home store starts as the
+    # store of registration and operators may change it (stores/ says what a store is).
+    registration_store = models.ForeignKey(
+        "stores.Store",
+        verbose_name=_("store of registration"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    registration_staff = models.ForeignKey(
+        "stores.Staff",
+        verbose_name=_("brought by staff"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    home_store = models.ForeignKey(
+        "stores.Store",
+        verbose_name=_("home store"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     # 注销: set by members.closure; the row stays (ledgers and orders point at it), anonymised.
     closed_at = models.DateTimeField(_("account closed at"), null=True, blank=True, db_index=True)
     birthday_changed_at = models.DateTimeField(_("birthday changed at"), null=True, blank=True)

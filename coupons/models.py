@@ -221,6 +221,23 @@ class CouponEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("operator"), null=True, blank=True, on_delete=models.PROTECT
     )
+    # At a counter: the store it happened in and the staff member who did it.
+    store = models.ForeignKey(
+        "stores.Store",
+        verbose_name=_("store"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    staff = models.ForeignKey(
+        "stores.Staff",
+        verbose_name=_("staff"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
     class Meta:

@@ -355,6 +355,14 @@ class MembershipCard(models.Model):
     trial_used = models.BooleanField(_("trial used"), default=False)
     channel = models.CharField(_("channel"), max_length=64, blank=True, db_index=True)
     staff = models.CharField(_("staff"), max_length=64, blank=True, db_index=True)
+    store = models.ForeignKey(
+        "stores.Store",
+        verbose_name=_("store"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

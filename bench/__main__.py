@@ -31,6 +31,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--scale", choices=SCALES, default="full", help="data size and run length (default: full)"
     )
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="run every benchmark through a PgBouncer in transaction pooling (Debian's: make pgbouncer); "
+        "the table goes to docs/benchmarks-pgbouncer.md",
+    )
     args = parser.parse_args(argv)
     chosen = select(args.names)
     scale = SCALES[args.scale]
@@ -42,7 +48,7 @@ def main(argv=None) -> int:
         for name in getattr(module, "APP_MODULES", ()):
             importlib.import_module(name)
     figures, started = [], time.perf_counter()
-    with Harness(scale) as harness:
+    with Harness(scale, pgbouncer=args.pgbouncer) as harness:
         env = environment()
         print(f"PostgreSQL {env['postgresql']}; {env['machine']}", flush=True)
         for bench in chosen:

@@ -41,7 +41,18 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
-from bench.common import REPO, Figure, Harness, Run, benchmark, raw_connection, run_workers, timed_loop
+from bench.common import (
+    DIRECT,
+    REPO,
+    Figure,
+    Harness,
+    Run,
+    benchmark,
+    database_url,
+    raw_connection,
+    run_workers,
+    timed_loop,
+)
 from bench.server import Server
 
 APP_MODULES = ("orders.services", "orders.quote", "loyalty.management.commands.verify_ledgers")
@@ -429,19 +440,20 @@ def _service_run(
 @contextlib.contextmanager
 def _pooler(pooled: bool):
     """(the server's extra environment, the PgBouncer or None): a PgBouncer of its own in front of the
-    bench server when ``pooled``, stopped before the copy is dropped (it holds server sessions)."""
-    if not pooled:
-        yield {}, None
-        return
+    bench server when ``pooled``, stopped before the copy is dropped (it holds server sessions); straight
+    to the server otherwise, also when the whole run goes through one (``--pgbouncer``)."""
     from django.db import connection
 
+    dbname = connection.settings_dict["NAME"]
+    if not pooled:
+        yield {"DATABASE_URL": database_url(dbname, direct=True), "DB_POOLER": ""}, None
+        return
     from loyalty import pgbouncer
 
-    db = connection.settings_dict
     with pgbouncer.PgBouncer(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"]
+        host=DIRECT["HOST"], port=DIRECT["PORT"], user=DIRECT["USER"], password=DIRECT["PASSWORD"]
     ) as bouncer:
-        url = f"postgres://{quote(db['USER'])}@{quote(bouncer.host, safe='')}:{bouncer.port}/{db['NAME']}"
+        url = f"postgres://{quote(DIRECT['USER'])}@{quote(bouncer.host, safe='')}:{bouncer.port}/{dbname}"
         yield {"DATABASE_URL": url, "DB_POOLER": "transaction"}, bouncer
 
 

@@ -60,6 +60,7 @@ def is_bench_database(name: str, bench_db: str) -> bool:
 BENCH_DB = bench_db_name()
 REPO = Path(__file__).resolve().parent.parent
 REPORT = REPO / "docs" / "benchmarks.md"
+POOLED_REPORT = REPO / "docs" / "benchmarks-pgbouncer.md"  # python -m bench --pgbouncer
 
 
 # --- scales, figures, registry ------------------------------------------------------
@@ -192,37 +193,62 @@ def setup_django() -> None:
     settings.DATABASES["default"]["CONN_MAX_AGE"] = None
     django.setup()
     assert not settings.DEBUG
+    DIRECT.update({key: settings.DATABASES["default"][key] for key in ("HOST", "PORT", "USER", "PASSWORD")})
 
 
-def conn_params(dbname: str | None = None) -> dict:
-    """psycopg2.connect() keyword arguments for the bench server (the default database's)."""
+#: The PostgreSQL server itself, as the settings named it.  With ``--pgbouncer`` every connection of the
+#: run goes through a PgBouncer in front of it (``Harness``); what must reach the server straight
+#: (creating and dropping databases, the checkout benchmark's direct side) connects here.
+DIRECT: dict = {}
+
+
+def conn_params(dbname: str | None = None, *, direct: bool = False) -> dict:
+    """psycopg2.connect() keyword arguments for the bench server (where the default database's
+    connection goes, or the server itself when ``direct``)."""
     from django.db import connections
 
-    s = connections["default"].settings_dict
+    s = {**connections["default"].settings_dict, **(DIRECT if direct else {})}
     params = {"dbname": dbname or s["NAME"], "user": s["USER"], "host": s["HOST"], "port": s["PORT"]}
     if s["PASSWORD"]:
         params["password"] = s["PASSWORD"]
     return {k: v for k, v in params.items() if v not in ("", None)}
 
 
-def raw_connection(dbname: str | None = None):
+def database_url(dbname: str, *, direct: bool = False) -> str:
+    """A ``DATABASE_URL`` for the servers and workers a benchmark starts, as ``conn_params`` goes."""
+    from urllib.parse import quote
+
+    p = conn_params(dbname, direct=direct)
+    auth = quote(p["user"], safe="") + (":" + quote(p["password"], safe="") if "password" in p else "")
+    return f"postgres://{auth}@{quote(p.get('host', ''), safe='')}:{p.get('port', '')}/{p['dbname']}"
+
+
+def pooled() -> bool:
+    """Whether this run goes through a PgBouncer in transaction pooling (``--pgbouncer``)."""
+    from django.conf import settings
+
+    return settings.DB_POOLER == "transaction"
+
+
+def raw_connection(dbname: str | None = None, *, direct: bool = False):
     import psycopg2
 
-    conn = psycopg2.connect(**conn_params(dbname))
+    conn = psycopg2.connect(**conn_params(dbname, direct=direct))
     conn.autocommit = True
     return conn
 
 
 def _maintenance_connection():
+    """Straight to the server: a database is created and dropped there, not through a pooler."""
     import psycopg2
 
     try:
-        return raw_connection("postgres")
+        return raw_connection("postgres", direct=True)
     except psycopg2.OperationalError:
         # A managed server may refuse "postgres": use the URL's own database.
         import environ
 
-        return raw_connection(environ.Env.db_url_config(os.environ["DATABASE_URL"])["NAME"])
+        return raw_connection(environ.Env.db_url_config(os.environ["DATABASE_URL"])["NAME"], direct=True)
 
 
 def use_database(name: str) -> None:
@@ -259,10 +285,11 @@ def create_database(name: str, template: str | None = None, file_copy: bool = Fa
                 # An autovacuum worker may be visiting the template for a moment.
                 if attempt == 49:
                     raise
-                if attempt >= 10:
+                if attempt >= (0 if pooled() else 10):
                     # Still busy after 2 s: a session another thread of this process left open (a
                     # finished live server's or a concurrency test's) holds it; the template is our
-                    # own test or bench database, so end those sessions.
+                    # own test or bench database, so end those sessions.  Through a pooler at once:
+                    # the PgBouncer keeps its idle server sessions, and opens new ones when asked.
                     cur.execute(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                         " WHERE datname = %s AND pid <> pg_backend_pid()",
@@ -287,10 +314,12 @@ def drop_bench_databases() -> None:
 class Harness:
     """The state one ``python -m bench`` run shares between its benchmarks."""
 
-    def __init__(self, scale: Scale):
+    def __init__(self, scale: Scale, *, pgbouncer: bool = False):
         self.scale = scale
         self._templates: dict[str, str] = {}
         self.notes: list[str] = []
+        self.pgbouncer = pgbouncer
+        self._bouncer = None
 
     def __enter__(self):
         from django.core.management import call_command
@@ -302,13 +331,48 @@ class Harness:
         call_command("migrate", verbosity=0, interactive=False)
         use_database(BENCH_DB)
         print(f"  created and migrated {BENCH_DB} in {time.perf_counter() - started:.1f} s", flush=True)
+        if self.pgbouncer:
+            self._through_pgbouncer()
         return self
+
+    def _through_pgbouncer(self) -> None:
+        """From now on every connection of the run, and of the servers and workers it starts, goes
+        through one PgBouncer in transaction pooling (Debian's, as production's: plain statements)."""
+        from loyalty import pgbouncer
+
+        self._bouncer = pgbouncer.PgBouncer(
+            host=DIRECT["HOST"], port=DIRECT["PORT"], user=DIRECT["USER"], password=DIRECT["PASSWORD"]
+        ).start()
+        pgbouncer.route(host=self._bouncer.host, port=self._bouncer.port, pooler="transaction")
+        os.environ["DATABASE_URL"] = database_url(BENCH_DB)
+        self.note(
+            "Run through a PgBouncer in transaction pooling (--pgbouncer): the service and the raw-SQL "
+            "sides alike, so each ratio compares like with like. PostgreSQL CPU per operation is not "
+            "attributable to one client through a pooler and reads n/a."
+        )
+
+    @contextlib.contextmanager
+    def _direct(self):
+        """Straight to the server meanwhile: the loaders' session settings (``copy_rows``) must not
+        stay on a pooled server session that the measured clients get next."""
+        if self._bouncer is None:
+            yield
+            return
+        from loyalty import pgbouncer
+
+        pgbouncer.route(host=DIRECT["HOST"], port=DIRECT["PORT"], pooler="")
+        try:
+            yield
+        finally:
+            pgbouncer.route(host=self._bouncer.host, port=self._bouncer.port, pooler="transaction")
 
     def __exit__(self, *exc):
         use_database(BENCH_DB)
         from django.db import connections
 
         connections.close_all()
+        if self._bouncer is not None:
+            self._bouncer.stop()
         drop_bench_databases()
 
     def note(self, text: str) -> None:
@@ -324,10 +388,11 @@ class Harness:
             started = time.perf_counter()
             create_database(name, template=BENCH_DB)
             use_database(name)
-            build()
-            with connection.cursor() as cur:
-                # Frozen, analysed and with hint bits set, so every copy starts alike.
-                cur.execute("VACUUM (FREEZE, ANALYZE)")
+            with self._direct():
+                build()
+                with connection.cursor() as cur:
+                    # Frozen, analysed and with hint bits set, so every copy starts alike.
+                    cur.execute("VACUUM (FREEZE, ANALYZE)")
             use_database(BENCH_DB)
             self._templates[key] = name
             print(f"  built template {name} in {time.perf_counter() - started:.1f} s", flush=True)
@@ -380,8 +445,10 @@ def copy_rows(cur, table: str, columns: list[str], rows: Iterable[tuple], chunk:
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     from django.db import DatabaseError
 
-    with contextlib.suppress(psycopg2.Error, DatabaseError):
-        cur.execute("SET session_replication_role = replica")
+    skip_triggers = not pooled()  # behind a pooler the setting would outlive this session's use
+    if skip_triggers:
+        with contextlib.suppress(psycopg2.Error, DatabaseError):
+            cur.execute("SET session_replication_role = replica")
     count, lines = 0, []
     started = time.perf_counter()
     for row in rows:
@@ -392,7 +459,8 @@ def copy_rows(cur, table: str, columns: list[str], rows: Iterable[tuple], chunk:
     if lines:
         cur.copy_expert(sql, io.StringIO("\n".join(lines) + "\n"))
         count += len(lines)
-    cur.execute("RESET session_replication_role")
+    if skip_triggers:
+        cur.execute("RESET session_replication_role")
     print(f"    copied {count:,} rows into {table} in {time.perf_counter() - started:.1f} s", flush=True)
     return count
 
@@ -572,7 +640,10 @@ def timed_loop(
 
 
 def backend_cpu(pid: int) -> Callable[[], float] | None:
-    """A reader of the CPU seconds used so far by the local PostgreSQL backend ``pid``, if it is local."""
+    """A reader of the CPU seconds used so far by the local PostgreSQL backend ``pid``, if it is local
+    (and not behind a pooler, which hands each transaction whichever backend is free)."""
+    if pooled():
+        return None
     proc = Path(f"/proc/{pid}")
     tick = os.sysconf("SC_CLK_TCK")
 
@@ -665,7 +736,11 @@ class Measured:
         )
 
     def cpu(self) -> str:
-        server = "n/a (server not local)" if self.server_ms is None else f"{self.server_ms:.2f} ms"
+        server = (
+            "n/a (server not local, or behind a pooler)"
+            if self.server_ms is None
+            else f"{self.server_ms:.2f} ms"
+        )
         return f"client {self.client_ms:.2f} ms + server {server}"
 
 
@@ -815,10 +890,11 @@ def _git_state() -> str:
 
 
 def write_report(figures: list[Figure], notes: list[str], *, scale: Scale, command: str, env: dict) -> Path:
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    report = POOLED_REPORT if pooled() else REPORT
+    report.parent.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     body = [
-        "# Benchmarks",
+        "# Benchmarks" + (" through PgBouncer" if pooled() else ""),
         "",
         "Written by `python -m bench` (`make bench`); see `bench/README.md` for what each",
         "figure measures. Each baseline is measured in the same run as its value.",
@@ -837,9 +913,9 @@ def write_report(figures: list[Figure], notes: list[str], *, scale: Scale, comma
         body += ["## Targets missed", "", *[f"- {m}" for m in misses], ""]
     if notes:
         body += ["## Notes", "", *[f"- {n}" for n in notes], ""]
-    body += kept_sections()
-    REPORT.write_text("\n".join(body))
-    return REPORT
+    body += kept_sections(report)
+    report.write_text("\n".join(body))
+    return report
 
 
 #: Sections of docs/benchmarks.md written by hand from a separate benchmark (``bench/growth.py``, which
@@ -847,7 +923,7 @@ def write_report(figures: list[Figure], notes: list[str], *, scale: Scale, comma
 KEPT = ("## Ledger growth",)
 
 
-def kept_sections() -> list[str]:
-    lines = REPORT.read_text().splitlines() if REPORT.exists() else []
+def kept_sections(report: Path) -> list[str]:
+    lines = report.read_text().splitlines() if report.exists() else []
     starts = [i for i, line in enumerate(lines) if line.startswith(KEPT)]
     return lines[starts[0] :] + [""] if starts else []

@@ -59,14 +59,13 @@ def _load(members: int) -> None:
 def _verify(label: str, expected: int) -> None:
     from django.db import connection
 
-    from loyalty.management.commands.verify_ledgers import all_checks
+    from loyalty.management.commands.verify_ledgers import all_checks, run_check
 
     violations = []
     with connection.cursor() as cur:
         for description, sql in all_checks():
             if description.startswith("coupons:"):
-                cur.execute(sql)
-                violations += [(description, row) for row in cur.fetchall()]
+                violations += [(description, row) for row in run_check(cur, sql)]
         cur.execute("SELECT count(*) FROM coupons_coupon")
         written = cur.fetchone()[0]
     if violations:

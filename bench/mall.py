@@ -65,15 +65,14 @@ def _load(members: int) -> None:
 def _verify(label: str, expected: int, *, service: bool) -> None:
     from django.db import connection
 
-    from loyalty.management.commands.verify_ledgers import all_checks
+    from loyalty.management.commands.verify_ledgers import all_checks, run_check
 
     wanted = ("mall:", "points:") if service else ("mall: an item", *BALANCE_CHECKS)
     violations = []
     with connection.cursor() as cur:
         for description, sql in all_checks():
             if description.startswith(wanted):
-                cur.execute(sql)
-                violations += [(description, row) for row in cur.fetchall()]
+                violations += [(description, row) for row in run_check(cur, sql)]
         cur.execute(
             "SELECT count(*), (SELECT sold_count FROM mall_mallitem WHERE id = %s) FROM mall_redemption",
             [ITEM_ID],

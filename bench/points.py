@@ -157,7 +157,7 @@ BALANCE_CHECKS = ("points: cached balance", "points: latest entry's balance_afte
 def _verify(h: Harness, label: str, *, balance_only: bool = False) -> None:
     from django.db import connection
 
-    from loyalty.management.commands.verify_ledgers import all_checks, find_violations
+    from loyalty.management.commands.verify_ledgers import all_checks, find_violations, run_check
 
     started = time.perf_counter()
     if balance_only:
@@ -165,8 +165,7 @@ def _verify(h: Harness, label: str, *, balance_only: bool = False) -> None:
         violations = []
         with connection.cursor() as cur:
             for description, sql in checks:
-                cur.execute(sql)
-                violations += [(description, row) for row in cur.fetchall()]
+                violations += [(description, row) for row in run_check(cur, sql)]
     else:
         checks = list(all_checks())
         violations = find_violations()

@@ -258,7 +258,7 @@ def _verify(refunds: list[int]) -> None:
     ``verify_ledgers`` clean (the bulk issue's last chunk died with its worker: rolled back whole)."""
     from django.db import connection
 
-    from loyalty.management.commands.verify_ledgers import all_checks
+    from loyalty.management.commands.verify_ledgers import all_checks, run_check
     from payments.models import Payment, PaymentRefund
 
     credited = Payment.objects.filter(status="paid", purpose="recharge").count()
@@ -269,8 +269,7 @@ def _verify(refunds: list[int]) -> None:
     with connection.cursor() as cur:
         for description, sql in all_checks():
             if description.startswith(("stored value", "coupons:")):
-                cur.execute(sql)
-                violations += [(description, row) for row in cur.fetchall()]
+                violations += [(description, row) for row in run_check(cur, sql)]
     if violations:
         raise RuntimeError(f"{len(violations)} ledger violation(s), e.g. {violations[:3]}")
 

@@ -169,7 +169,7 @@ def _verify(label: str, *, balance_only: bool = False) -> None:
     """Run the stored-value checks of ``verify_ledgers`` (only the balance checks for raw SQL)."""
     from django.db import connection
 
-    from loyalty.management.commands.verify_ledgers import all_checks
+    from loyalty.management.commands.verify_ledgers import all_checks, run_check
 
     started = time.perf_counter()
     prefix = BALANCE_CHECKS if balance_only else CHECK_PREFIX
@@ -180,8 +180,7 @@ def _verify(label: str, *, balance_only: bool = False) -> None:
     violations = []
     with connection.cursor() as cur:
         for description, sql in checks:
-            cur.execute(sql)
-            violations += [(description, row) for row in cur.fetchall()]
+            violations += [(description, row) for row in run_check(cur, sql)]
     if violations:
         raise RuntimeError(f"{label}: {len(violations)} ledger violation(s), e.g. {violations[:3]}")
     print(

@@ -150,6 +150,22 @@ log_disconnections = 0
 """
 
 
+def route(*, host: str, port, pooler: str) -> None:
+    """Send Django's default connection to ``host``/``port`` with ``DB_POOLER=pooler`` (open ones are
+    closed), in this process and in the processes it starts later (workers, servers, beats)."""
+    from django.conf import settings
+    from django.db import connection, connections
+
+    connections.close_all()
+    where = {"HOST": host, "PORT": str(port or ""), "DISABLE_SERVER_SIDE_CURSORS": pooler == "transaction"}
+    connection.settings_dict.update(where)
+    for alias in connections:  # a mirror of the primary (the suite's replica alias) goes where it goes
+        if connections[alias].settings_dict.get("TEST", {}).get("MIRROR") == connection.alias:
+            connections[alias].settings_dict.update(where)
+    settings.DB_POOLER = pooler
+    os.environ["DB_POOLER"] = pooler
+
+
 def _quoted(value: str) -> str:
     """A libpq connection-string value: quoted when it holds a space, a quote or a backslash."""
     if value and not any(c in value for c in " '\\"):

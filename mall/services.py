@@ -42,7 +42,7 @@ from django.utils.translation import gettext as _
 from coupons.exceptions import CouponLimitReached, CouponSoldOut
 from coupons.models import CouponTemplate
 from coupons.services import coupon_issue
-from loyalty import locks
+from loyalty import ledger, locks
 from loyalty.errors import IdempotencyConflict, ValidationFailed
 from loyalty.locks import Rank, Space
 from mall import carriers, sql
@@ -129,10 +129,6 @@ def _key(idempotency_key: str) -> str:
     )
 
 
-def _hash(**params) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def period_start(period: str, now):
     """Start of the current limit period in the merchant's time zone (weeks start on Monday)."""
     local = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -181,7 +177,7 @@ def redemption_create(
     """
     now = now or timezone.now()
     key = _key(idempotency_key)
-    request_hash = _hash(item=item_id, address=address_id)
+    request_hash = ledger.request_hash(item=item_id, address=address_id)
     try:
         redeemed = _redeem(member, item_id, key, request_hash, address_id, now)
     except IntegrityError as exc:

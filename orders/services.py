@@ -24,8 +24,6 @@ what remains (``refund_exceeds_remaining``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,7 +37,7 @@ from django.utils.translation import gettext
 
 from coupons import services as coupon_services
 from coupons.exceptions import CouponNotAvailable, CouponNotFound
-from loyalty import locks, rounding
+from loyalty import ledger, locks, rounding
 from loyalty.errors import IdempotencyConflict
 from members.models import Member
 from members.receiving import lock_receiving
@@ -75,10 +73,6 @@ class Result:
 class RefundResult:
     refund: Refund
     replayed: bool = False
-
-
-def _hash(payload) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _transition(
@@ -117,7 +111,7 @@ def order_commit(*, member_id: int, order_no: str, basket: BasketInput, quote_ha
     """
     if not order_no or len(order_no) > 64:
         raise exc.InvalidBasket(details={"order_no": "1 to 64 characters"})
-    request_hash = _hash({"member_id": member_id, **basket.canonical()})
+    request_hash = ledger.request_hash(member_id=member_id, **basket.canonical())
     if rows.order_exists(order_no):
         return _commit_replay(Order.objects.get(order_no=order_no), request_hash)
     try:
@@ -415,7 +409,7 @@ def order_refund(
     if not refund_no or len(refund_no) > 64:
         raise exc.InvalidBasket(details={"refund_no": "1 to 64 characters"})
     wanted = None if lines is None else sorted(lines)
-    request_hash = _hash({"lines": wanted})
+    request_hash = ledger.request_hash(lines=wanted)
     with transaction.atomic():
         order = _locked(order_no)
         existing = Refund.objects.filter(order=order, refund_no=refund_no).first()

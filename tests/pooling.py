@@ -11,6 +11,7 @@ import contextlib
 import os
 
 from loyalty import pgbouncer
+from loyalty.pgbouncer import route  # noqa: F401 - the tests route through here
 
 
 def through_pgbouncer() -> bool:
@@ -23,21 +24,6 @@ def through_pgbouncer() -> bool:
     if wanted == "1" and pgbouncer.binary() is None:
         raise RuntimeError("TEST_PGBOUNCER=1 but pgbouncer is not installed (make pgbouncer)")
     return pgbouncer.binary() is not None
-
-
-def route(*, host: str, port, pooler: str) -> None:
-    """Send the default connection to ``host``/``port`` with ``DB_POOLER=pooler`` (open ones are closed)."""
-    from django.conf import settings
-    from django.db import connection, connections
-
-    connections.close_all()
-    where = {"HOST": host, "PORT": str(port or ""), "DISABLE_SERVER_SIDE_CURSORS": pooler == "transaction"}
-    connection.settings_dict.update(where)
-    for alias in connections:  # a mirror of the primary (the suite's replica alias) goes where it goes
-        if connections[alias].settings_dict.get("TEST", {}).get("MIRROR") == connection.alias:
-            connections[alias].settings_dict.update(where)
-    settings.DB_POOLER = pooler
-    os.environ["DB_POOLER"] = pooler  # the Celery workers, beats and servers the tests start
 
 
 def here() -> dict:

@@ -45,7 +45,8 @@ def all_checks():
         yield from module.CHECKS
 
 
-def _run(cursor, sql: str, accounts: list[int] | None) -> list[tuple]:
+def run_check(cursor, sql: str, accounts: list[int] | None = None) -> list[tuple]:
+    """One check's violations, on ``accounts`` where it is scoped (None: every account)."""
     if SCOPED in sql:
         cursor.execute(sql, {"accounts": accounts})
     else:
@@ -58,7 +59,7 @@ def find_violations() -> list[tuple[str, tuple]]:
     violations = []
     with connection.cursor() as cursor:
         for description, sql in all_checks():
-            violations += [(description, row) for row in _run(cursor, sql, None)]
+            violations += [(description, row) for row in run_check(cursor, sql)]
     return violations
 
 
@@ -94,7 +95,7 @@ def verify(*, full: bool = False) -> Run:
                 if accounts == [] and SCOPED in sql:
                     continue  # nothing changed in this ledger
                 run.checks += 1
-                run.violations += [(description, row) for row in _run(cursor, sql, accounts)]
+                run.violations += [(description, row) for row in run_check(cursor, sql, accounts)]
     if not run.violations:
         now = timezone.now()
         for ledger, last in run.watermarks.items():

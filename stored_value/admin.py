@@ -56,6 +56,7 @@ from stored_value.models import (
     StoredValueEntry,
     StoredValuePolicy,
 )
+from stores.scoping import StoreScopedAdminMixin
 
 # --- operator actions ----------------------------------------------------------------
 
@@ -435,7 +436,7 @@ class RechargePlanAdmin(ModelAdmin):
 
 
 @admin.register(RechargeOrder)
-class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
+class RechargeOrderAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -448,11 +449,13 @@ class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
         money("refunded_fen", _("principal refunded")),
         money("forfeited_bonus_fen", _("bonus forfeited")),
         "out_trade_no",
+        "store",
+        "staff",
         "refund_column",
     ]
     list_filter = ["status", "plan", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id", "out_trade_no", "=member__id", "member__nickname"]
-    list_select_related = ["member", "plan"]
+    list_select_related = ["member", "plan", "store", "staff"]
     csv_header = [
         _("ID"),
         _("created at"),

@@ -42,8 +42,8 @@ def shop():
 
 @pytest.fixture
 def login(api, fake_wechat):
-    def do(code, **extra):
-        fake_wechat.add_login(code, openid=f"o-{code}", session_key="sk")
+    def do(code, openid=None, **extra):
+        fake_wechat.add_login(code, openid=openid or f"o-{code}", session_key="sk")
         return api.post(LOGIN, {"code": code, **extra}, format="json")
 
     return do
@@ -74,7 +74,7 @@ def test_a_returning_member_keeps_the_store_they_registered_in(login, shop):
     store, other, _clerk, _roaming = shop
     login("c1", store_code="HZ-01")
 
-    again = login("c1", store_code="HZ-02")
+    again = login("c2", openid="o-c1", store_code="HZ-02")
 
     assert again.status_code == 200
     member = Member.objects.get(openid="o-c1")

@@ -57,7 +57,7 @@ from members.selectors import channel_label, channel_names
 from orders.models import OrderStatus
 from points.models import PointsEntry
 from stored_value.models import StoredValueEntry
-from stores.scoping import store_ids_for
+from stores.scoping import scope, store_ids_for
 from stores.selectors import store_choices
 
 
@@ -680,7 +680,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
         """用户画像: RFM, segments, tags, tier history, purchases and the ledgers of one member."""
         if not request.user.has_perm("members.view_member"):
             raise PermissionDenied
-        member = get_object_or_404(Member, pk=pk)
+        member = get_object_or_404(scope(Member.objects.all(), request.user, field="home_store"), pk=pk)
         score = RfmScore.objects.filter(member=member).first()
         purchases = selectors.member_purchases(member_id=member.pk)
         statuses = dict(OrderStatus.choices)

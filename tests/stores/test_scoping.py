@@ -12,10 +12,12 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from django.db import models
+from django.utils import timezone
 
 from coupons.models import Coupon
 from mall.models import Redemption
 from members.models import Member
+from orders.models import Order
 from stored_value.models import RechargeOrder
 from stores.models import Store, StoreRole
 from stores.scoping import StoreScopedAdminMixin, store_ids_for
@@ -223,3 +225,29 @@ def test_staff_factory_assigns_roles():
     store = StoreFactory()
     staff = StaffFactory(stores={store: StoreRole.CLERK})
     assert list(staff.assignments.values_list("role", flat=True)) == ["clerk"]
+
+
+def test_a_store_manager_opens_the_portrait_of_their_stores_member_only(client, world, manager_of_a):
+    client.force_login(manager_of_a)
+    mine, theirs = world
+
+    assert client.get(f"/admin/analytics/dailymetrics/portrait/{theirs['member']}/").status_code == 404
+    assert client.get(f"/admin/analytics/dailymetrics/portrait/{mine['member']}/").status_code == 200
+
+
+def test_a_store_managers_home_page_counts_only_their_stores_figures_and_no_merchant_to_dos(
+    client, world, manager_of_a, admin_user
+):
+    Order.objects.update(completed_at=timezone.now())
+    paid = {o.store.code: o.cash_fen + o.stored_value_fen for o in Order.objects.select_related("store")}
+    client.force_login(manager_of_a)
+
+    bench = client.get("/admin/").context["workbench"]
+
+    assert bench["todos"] == []
+    shown = {str(f["title"]): f["today"] for f in bench["figures"]}
+    assert set(shown) == {"销售额", "新增会员", "充值"}  # not the merchant's points issued
+    assert shown["销售额"] == f"¥{paid['A'] / 100:,.2f}"
+    client.force_login(admin_user)
+    everything = {str(f["title"]): f["today"] for f in client.get("/admin/").context["workbench"]["figures"]}
+    assert everything["销售额"] == f"¥{(paid['A'] + paid['B']) / 100:,.2f}"

@@ -58,7 +58,7 @@ from orders.models import OrderStatus
 from points.models import PointsEntry
 from stored_value.models import StoredValueEntry
 from stores.scoping import scope, store_ids_for
-from stores.selectors import store_choices
+from stores.selectors import staff_names, store_choices
 
 
 @admin.register(AnalyticsSettings)
@@ -720,10 +720,14 @@ def _counted(rows: list[dict]) -> list[dict]:
 
 
 def _named_channels(rows: list[dict], *, staff: bool = False) -> list[dict]:
-    """Attribution rows with ``name``: the channel's name, or its code while unnamed; staff, who have no
-    registry yet, by their number (员工编号 s001)."""
+    """Attribution rows with ``name``: the channel's name, or its code while unnamed; staff by name and
+    工号 when the tag is a staff member's code (林店长（S001）), else by the tag (员工编号 s001)."""
     if staff:
-        return [{**r, "name": staff_label(r["key"])} for r in rows]
+        known = staff_names(r["key"] for r in rows)
+        return [
+            {**r, "name": f"{known[r['key']]}（{r['key']}）" if r["key"] in known else staff_label(r["key"])}
+            for r in rows
+        ]
     names = channel_names(r["key"] for r in rows)
     return [{**r, "name": channel_label(r["key"], names)} for r in rows]
 

@@ -66,3 +66,8 @@ def store_choices(*, store_ids=None) -> list[tuple[int, str]]:
     if store_ids is not None:
         stores = stores.filter(pk__in=store_ids)
     return list(stores.values_list("pk", "name"))
+
+
+def staff_names(codes) -> dict[str, str]:
+    """``{工号: name}`` of the staff members among ``codes`` (a card's staff tag is one when it is known)."""
+    return dict(Staff.objects.filter(code__in=set(codes)).values_list("code", "name"))

@@ -192,3 +192,15 @@ def test_a_store_manager_sees_only_their_stores_figures_and_not_the_merchants(cl
     assert [r["门店编码"] for r in csv_rows] == ["A"]
     assert merchant_csv["Content-Type"].startswith("text/html")  # the merchant's reports are not theirs
     assert User.objects.get(username="dz-a").has_perm("analytics.view_dailymetrics")
+
+
+def test_the_dashboards_card_claims_name_a_staff_member_whose_code_the_tag_is(admin_client, shops):
+    from analytics.reports import reports_refresh
+
+    today = local_today()
+    reports_refresh(start=today, end=today)
+
+    text = page_text(admin_client.get(DASHBOARD, {"start": today, "end": today}))
+
+    assert "导购小夏（X1）" in text  # the tag is X's 工号
+    assert "员工编号 王店员" in text  # an old free-text tag stays as it was

@@ -435,8 +435,8 @@ def monthly_insert(cur, *, tz: str, now: datetime) -> None:
 #   orders, sales: purchases (``facts.py``: completed, not refunded in full) completed in the range, and
 #     what they paid net of refunds;
 #   recharges: credited (or since refunded) recharges credited in the range, principal net of refunds;
-#   coupons used: ``used`` coupon events in the range, at the event's store (the till's redemptions) or,
-#     for a coupon used on an order, the order's store and staff member;
+#   coupons used: redeemed at the counter (``used`` events with the store and no order) in the range,
+#     and the coupons of the store's purchases completed in the range (the order's store and staff);
 #   cards: cards issued in the range with the store; the staff member by the card's staff tag = 工号.
 # ``stores`` (an array of store ids, or NULL for every store) limits the facts counted.
 
@@ -457,11 +457,7 @@ def _figures_sql(by: str) -> str:
     member_key = _m.registration_store_id if by == "store" else _m.registration_staff_id
     fact_key = _o.store_id if by == "store" else _o.staff_id
     recharge_key = _ro.store_id if by == "store" else _ro.staff_id
-    coupon_key = (
-        f"COALESCE(e.{_ce.store_id}, o.{_o.store_id})"
-        if by == "store"
-        else f"COALESCE(e.{_ce.staff_id}, o.{_o.staff_id})"
-    )
+    event_key = _ce.store_id if by == "store" else _ce.staff_id
     card_key = f"c.{_mc.store_id}" if by == "store" else f"sf.{_sf.id}"
     card_join = "" if by == "store" else f"JOIN {_sf.table} sf ON sf.{_sf.code} = c.{_mc.staff}"
     if by == "store":
@@ -496,13 +492,18 @@ r AS (
     GROUP BY 1
 ),
 cu AS (
-    SELECT {coupon_key} AS k, count(*) AS n
-    FROM {_ce.table} e CROSS JOIN b
-    LEFT JOIN {_o.table} o ON e.{_ce.order_no} <> '' AND o.{_o.order_no} = e.{_ce.order_no}
-    WHERE e.{_ce.kind} = 'used' AND e.{_ce.created_at} >= b.t0 AND e.{_ce.created_at} < b.t1
-      AND {coupon_key} IS NOT NULL
-      AND {_IN_STORES.format(col=f"COALESCE(e.{_ce.store_id}, o.{_o.store_id})")}
-    GROUP BY 1
+    SELECT k, sum(n) AS n FROM (
+        SELECT e.{event_key} AS k, count(*) AS n FROM {_ce.table} e, b
+        WHERE e.{_ce.kind} = 'used' AND e.{_ce.order_no} = '' AND e.{event_key} IS NOT NULL
+          AND e.{_ce.created_at} >= b.t0 AND e.{_ce.created_at} < b.t1
+          AND {_IN_STORES.format(col=f"e.{_ce.store_id}")}
+        GROUP BY 1
+        UNION ALL
+        SELECT o.{fact_key}, sum(jsonb_array_length(o.{_o.coupon_ids})) FROM {_o.table} o, b
+        WHERE {PURCHASE_WHERE} AND o.{_o.completed_at} >= b.t0 AND o.{_o.completed_at} < b.t1
+          AND o.{fact_key} IS NOT NULL AND {_IN_STORES.format(col=f"o.{_o.store_id}")}
+        GROUP BY 1
+    ) used GROUP BY k
 ),
 cd AS (
     SELECT {card_key} AS k,

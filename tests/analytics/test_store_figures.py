@@ -17,6 +17,7 @@ from analytics import selectors
 from analytics.selectors import local_today
 from coupons.models import CouponEvent
 from membership.models import MembershipCard
+from orders.models import Order
 from stored_value.models import RechargeOrder
 from stores.models import StoreRole
 from tests.factories import (
@@ -57,6 +58,7 @@ def shops():
     OrderFactory(member=member, store=a, staff=x, cash_fen=3_000, refunded_fen=3_000)
     OrderFactory(member=member, store=a, staff=x, cash_fen=7_000, at=now - timedelta(days=40))
     b_order = OrderFactory(member=member, store=b, staff=y, cash_fen=4_000, stored_value_fen=4_000)
+    refunded = OrderFactory(member=member, store=b, staff=y, cash_fen=1_000, refunded_fen=1_000)
     OrderFactory(member=member, cash_fen=99_900)  # online
 
     # recharges: A ¥100 by X; B ¥200 of which ¥50 refunded; one online
@@ -65,11 +67,15 @@ def shops():
     RechargeOrder.objects.filter(store=b).update(refunded_fen=5_000, status="refunded")
     RechargeFactory(member=member, amount_fen=50_000, credited_at=now)
 
-    # coupons: one used at A's counter by X; one used on B's order (its store and staff from the order)
+    # coupons: one used at A's counter by X; one used on B's order (its store and staff from the order,
+    # even when its event carries the store too: counted once); none on an order refunded in full
     counter = CouponFactory(member=member)
     CouponEvent.objects.create(coupon=counter, kind="used", store=a, staff=x)
     on_order = CouponFactory(member=member)
-    CouponEvent.objects.create(coupon=on_order, kind="used", order_no=b_order.order_no)
+    Order.objects.filter(pk=b_order.pk).update(coupon_ids=[on_order.pk])
+    CouponEvent.objects.create(coupon=on_order, kind="used", order_no=b_order.order_no, store=b)
+    given_back = CouponFactory(member=member)
+    Order.objects.filter(pk=refunded.pk).update(coupon_ids=[given_back.pk])
     CouponEvent.objects.create(coupon=CouponFactory(member=member), kind="used")  # online, no order
 
     # cards: claimed at A through X's code, bought at B, and one with an old free-text tag
@@ -131,8 +137,6 @@ def test_the_range_and_the_store_filter_limit_the_facts(shops):
 def test_the_sql_agrees_with_the_orm_on_sales(shops):
     a, _b, _x, _y = shops
     today = local_today()
-    from orders.models import Order
-
     orm = sum(
         o.cash_fen + o.stored_value_fen - o.refunded_cash_fen - o.refunded_stored_value_fen
         for o in Order.objects.filter(store=a, completed_at__date=today).exclude(status="refunded")

@@ -210,6 +210,8 @@ class OrderAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMixin, Mode
         *(in_yuan(label) for _field, label in SETTLEMENT[2:]),
         _("committed at"),
         _("completed at"),
+        _("store"),
+        _("staff"),
     ]
 
     def csv_row(self, o) -> list:
@@ -223,6 +225,8 @@ class OrderAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMixin, Mode
             *amounts[2:],
             local_time(o.committed_at),
             local_time(o.completed_at),
+            o.store.name if o.store_id else "",
+            str(o.staff) if o.staff_id else "",
         ]
 
 

@@ -470,6 +470,8 @@ class RechargeOrderAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMix
         in_yuan(_("principal refunded")),
         in_yuan(_("bonus forfeited")),
         _("refunded at"),
+        _("store"),
+        _("staff"),
     ]
 
     def csv_row(self, o) -> list:
@@ -487,6 +489,8 @@ class RechargeOrderAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMix
             yuan_text(o.refunded_fen),
             yuan_text(o.forfeited_bonus_fen),
             local_time(o.refunded_at),
+            o.store.name if o.store_id else "",
+            str(o.staff) if o.staff_id else "",
         ]
 
     def object_actions(self, order):

@@ -251,3 +251,14 @@ def test_a_store_managers_home_page_counts_only_their_stores_figures_and_no_merc
     client.force_login(admin_user)
     everything = {str(f["title"]): f["today"] for f in client.get("/admin/").context["workbench"]["figures"]}
     assert everything["销售额"] == f"¥{(paid['A'] + paid['B']) / 100:,.2f}"
+
+
+def test_the_order_and_recharge_exports_name_the_store_and_the_staff_member(admin_client, world):
+    staff = StaffFactory(code="S777", name="小陈", stores={Store.objects.get(code="A"): StoreRole.CLERK})
+    Order.objects.filter(pk=world[0]["order"]).update(staff=staff)
+
+    _n, orders = csv_download(admin_client.get("/admin/orders/order/export/"))
+    _n, recharges = csv_download(admin_client.get("/admin/stored_value/rechargeorder/export/"))
+
+    assert sorted((r["门店"], r["员工"]) for r in orders) == [("滨江店", ""), ("西湖店", "小陈（S777）")]
+    assert sorted(r["门店"] for r in recharges) == ["滨江店", "西湖店"]

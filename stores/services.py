@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from stores.exceptions import StaffHasAccount, UsernameTaken
 from stores.models import Staff
@@ -50,7 +50,11 @@ def staff_account_create(*, staff_id: int, username: str, password: str = "") ->
         if user.is_superuser or Staff.objects.filter(user=user).exists():
             raise UsernameTaken()
     else:
-        user = User.objects.create_user(username=username, password=password or None)
+        try:
+            with transaction.atomic():  # a concurrent request took the name: the unique username decides
+                user = User.objects.create_user(username=username, password=password or None)
+        except IntegrityError as exc:
+            raise UsernameTaken() from exc
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     staff.user = user

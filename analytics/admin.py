@@ -42,6 +42,7 @@ from loyalty.admin_tools import (
     ReadOnlyAdminMixin,
     TabularInline,
     count_text,
+    in_yuan,
     local_time,
     money,
     no_figure,
@@ -56,6 +57,8 @@ from members.selectors import channel_label, channel_names
 from orders.models import OrderStatus
 from points.models import PointsEntry
 from stored_value.models import StoredValueEntry
+from stores.scoping import scope, store_ids_for
+from stores.selectors import staff_names, store_choices
 
 
 @admin.register(AnalyticsSettings)
@@ -269,7 +272,61 @@ REPORTS = {
     "uplift": _("member-day uplift"),
     "liabilities": _("liabilities"),
     "rfm": _("RFM segments"),
+    "stores": _("store figures"),
+    "staff": _("staff figures"),
 }
+
+#: The store and staff figures' columns: key, label (amounts ``*_fen``, in yuan in the CSV).
+FIGURES = [
+    ("new_members", _("new members")),
+    ("orders", _("purchases")),
+    ("sales_fen", _("net paid")),
+    ("recharges", _("recharges")),
+    ("recharge_fen", _("recharged, net of refunds")),
+    ("coupons_used", _("coupons used")),
+    ("cards_claimed", _("cards claimed")),
+    ("cards_sold", _("cards sold")),
+]
+
+
+def chosen_stores(request) -> tuple[list[tuple[int, str]], int | None, frozenset[int] | None]:
+    """The stores the user may pick (all, or their own), the one picked (``?store=``) and the store ids the
+    figures are limited to (None: every store, for an unscoped user who picked none)."""
+    scope = store_ids_for(request.user)
+    choices = store_choices(store_ids=scope)
+    picked = request.GET.get("store", "")
+    picked = int(picked) if picked.isdigit() and int(picked) in dict(choices) else None
+    if picked is not None:
+        return choices, picked, frozenset([picked])
+    return choices, None, scope
+
+
+class StoreForm(forms.Form):
+    """The dashboard's store filter: every store, or one (a store's staff pick among theirs)."""
+
+    store = forms.TypedChoiceField(label=_("store"), required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].choices = [("", _("all stores"))] + list(choices)
+
+
+def figure_rows(figures) -> list[dict]:
+    """Figures as the page shows them: counts grouped by thousands, amounts in yuan."""
+    return [
+        {
+            "code": f.code,
+            "name": f.name,
+            "cells": [
+                format_fen(getattr(f, key)) if key.endswith("_fen") else count_text(getattr(f, key))
+                for key, _label in FIGURES
+            ],
+        }
+        for f in figures
+    ]
+
+
+STORE_REPORTS = ("stores", "staff")
 
 
 @admin.register(DailyMetrics)
@@ -318,8 +375,41 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
         form, start, end, active = self.chosen_range(request, today)
         prev_start, prev_end = previous_range(start, end)
         export = request.GET.get("export")
-        if export in REPORTS:
-            return self._export(export, start, end)
+        store_options, picked, store_ids = chosen_stores(request)
+        scoped = store_ids_for(request.user) is not None
+        if export in REPORTS and (not scoped or export in STORE_REPORTS):
+            return self._export(export, start, end, store_ids=store_ids)
+        stores_context = {
+            "store_form": StoreForm(initial={"store": picked}, choices=store_options)
+            if store_options
+            else None,
+            "picked_store": picked,
+            "figure_labels": [label for _key, label in FIGURES],
+            "store_rows": figure_rows(selectors.store_figures(start=start, end=end, store_ids=store_ids)),
+            "staff_rows": figure_rows(selectors.staff_figures(start=start, end=end, store_ids=store_ids)),
+            "store_query": f"&store={picked}" if picked else "",
+        }
+        if scoped:  # a store's staff see their stores' figures, not the merchant's
+            return TemplateResponse(
+                request,
+                "admin/analytics/store_report.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.model._meta,
+                    "title": _("Store figures"),
+                    "form": form,
+                    "start": start,
+                    "end": end,
+                    "presets": [
+                        {"key": key, "label": label, "active": key == active} for key, label in PRESETS
+                    ],
+                    "custom_active": active == CUSTOM,
+                    "no_data": no_figure(_("No data in this period")),
+                    "reports": [{"key": key, "label": REPORTS[key]} for key in STORE_REPORTS],
+                    "query": f"start={start.isoformat()}&end={end.isoformat()}",
+                    **stores_context,
+                },
+            )
 
         now_totals = selectors.period_totals(start=start, end=end)
         before = selectors.period_totals(start=prev_start, end=prev_end)
@@ -461,10 +551,11 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             "chart_json": chart,
             "reports": [{"key": key, "label": label} for key, label in REPORTS.items()],
             "query": query,
+            **stores_context,
         }
         return TemplateResponse(request, "admin/analytics/dashboard.html", context)
 
-    def _export(self, report: str, start, end):
+    def _export(self, report: str, start, end, *, store_ids=None):
         """One report as CSV: a Chinese file name and headers, amounts in yuan, each column headed."""
         name = f"{REPORTS[report]}_{start}_{end}.csv"
         if report == "daily":
@@ -556,6 +647,27 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
                     yuan_text(liab["bonus_fen"]),
                 ]
             ]
+        elif report in STORE_REPORTS:
+            by_store = report == "stores"
+            header = [
+                _("store code") if by_store else _("staff code"),
+                _("store") if by_store else _("staff member"),
+                *(in_yuan(label) if key.endswith("_fen") else label for key, label in FIGURES),
+            ]
+            figures = (selectors.store_figures if by_store else selectors.staff_figures)(
+                start=start, end=end, store_ids=store_ids
+            )
+            rows = (
+                [
+                    f.code,
+                    f.name,
+                    *(
+                        yuan_text(getattr(f, key)) if key.endswith("_fen") else getattr(f, key)
+                        for key, _label in FIGURES
+                    ),
+                ]
+                for f in figures
+            )
         else:
             header = [_("segment"), _("members"), _("monetary (yuan)")]
             rows = (
@@ -568,7 +680,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
         """用户画像: RFM, segments, tags, tier history, purchases and the ledgers of one member."""
         if not request.user.has_perm("members.view_member"):
             raise PermissionDenied
-        member = get_object_or_404(Member, pk=pk)
+        member = get_object_or_404(scope(Member.objects.all(), request.user, field="home_store"), pk=pk)
         score = RfmScore.objects.filter(member=member).first()
         purchases = selectors.member_purchases(member_id=member.pk)
         statuses = dict(OrderStatus.choices)
@@ -608,10 +720,14 @@ def _counted(rows: list[dict]) -> list[dict]:
 
 
 def _named_channels(rows: list[dict], *, staff: bool = False) -> list[dict]:
-    """Attribution rows with ``name``: the channel's name, or its code while unnamed; staff, who have no
-    registry yet, by their number (员工编号 s001)."""
+    """Attribution rows with ``name``: the channel's name, or its code while unnamed; staff by name and
+    工号 when the tag is a staff member's code (林店长（S001）), else by the tag (员工编号 s001)."""
     if staff:
-        return [{**r, "name": staff_label(r["key"])} for r in rows]
+        known = staff_names(r["key"] for r in rows)
+        return [
+            {**r, "name": f"{known[r['key']]}（{r['key']}）" if r["key"] in known else staff_label(r["key"])}
+            for r in rows
+        ]
     names = channel_names(r["key"] for r in rows)
     return [{**r, "name": channel_label(r["key"], names)} for r in rows]
 

@@ -223,3 +223,17 @@ def member_segments(*, member_id: int) -> list[Segment]:
 def date_range_default() -> tuple[date, date]:
     """The dashboard's range when none is asked for: the last 90 days (the preset 近90天)."""
     return preset_range("last_90_days", today=local_today())
+
+
+# --- stores and staff ----------------------------------------------------------------------------
+
+
+def store_figures(*, start: date, end: date, store_ids=None) -> list[sql.StoreFigures]:
+    """Per store: new members, purchases and net paid, recharges, coupons used, cards (``sql`` says how
+    each is counted); only ``store_ids`` when given."""
+    return sql.store_figures(start=start, end=end, tz=settings.TIME_ZONE, store_ids=store_ids)
+
+
+def staff_figures(*, start: date, end: date, store_ids=None) -> list[sql.StoreFigures]:
+    """The same per staff member: what they brought or served, at ``store_ids`` when given."""
+    return sql.staff_figures(start=start, end=end, tz=settings.TIME_ZONE, store_ids=store_ids)

@@ -26,15 +26,16 @@ from analytics.models import (
     RfmScore,
     RunStatus,
 )
-from coupons.models import Coupon
+from coupons.models import Coupon, CouponEvent
 from loyalty.locks import Rank, takes
-from loyalty.rows import Names, db_cursor
+from loyalty.rows import Names, db_cursor, read_cursor
 from members.models import Member
 from members.receiving import receiving_sql
 from membership.models import Membership, MembershipCard
 from orders.models import Order
 from points.models import PointsAccount, PointsEntry
-from stored_value.models import StoredValueAccount, StoredValueEntry
+from stored_value.models import RechargeOrder, StoredValueAccount, StoredValueEntry
+from stores.models import Staff, StaffAssignment, Store
 
 _o = Names(Order)
 _m = Names(Member)
@@ -424,3 +425,120 @@ def monthly_delete(cur) -> None:
 def monthly_insert(cur, *, tz: str, now: datetime) -> None:
     """Every month with a purchase or a cohort: buyers, repeat buyers, cohort sizes and returns."""
     cur.execute(_MONTHLY_INSERT, {"tz": tz, "now": now})
+
+
+# --- stores and staff (analytics.selectors.store_figures / staff_figures) -----------------------------
+
+# What happened at each store (or was brought by each staff member) between two local dates, read live
+# from the facts (no report table: the figures are small, one row per store or staff member).
+#   new members: registrations with the store (``registration_store``) / the staff member who brought them;
+#   orders, sales: purchases (``facts.py``: completed, not refunded in full) completed in the range, and
+#     what they paid net of refunds;
+#   recharges: credited (or since refunded) recharges credited in the range, principal net of refunds;
+#   coupons used: redeemed at the counter (``used`` events with the store and no order) in the range,
+#     and the coupons of the store's purchases completed in the range (the order's store and staff);
+#   cards: cards issued in the range with the store; the staff member by the card's staff tag = 工号.
+# ``stores`` (an array of store ids, or NULL for every store) limits the facts counted.
+
+_st = Names(Store)
+_sf = Names(Staff)
+_sa = Names(StaffAssignment)
+_ro = Names(RechargeOrder)
+_ce = Names(CouponEvent)
+
+StoreFigures = namedtuple(
+    "StoreFigures",
+    "id code name new_members orders sales_fen recharges recharge_fen coupons_used cards_claimed cards_sold",
+)
+_IN_STORES = "(%(stores)s::bigint[] IS NULL OR {col} = ANY(%(stores)s::bigint[]))"
+
+
+def _figures_sql(by: str) -> str:
+    member_key = _m.registration_store_id if by == "store" else _m.registration_staff_id
+    fact_key = _o.store_id if by == "store" else _o.staff_id
+    recharge_key = _ro.store_id if by == "store" else _ro.staff_id
+    event_key = _ce.store_id if by == "store" else _ce.staff_id
+    card_key = f"c.{_mc.store_id}" if by == "store" else f"sf.{_sf.id}"
+    card_join = "" if by == "store" else f"JOIN {_sf.table} sf ON sf.{_sf.code} = c.{_mc.staff}"
+    if by == "store":
+        rows = f"""SELECT s.{_st.id}, s.{_st.code}, s.{_st.name} FROM {_st.table} s
+                   WHERE {_IN_STORES.format(col=f"s.{_st.id}")}"""
+    else:  # the staff of the stores asked for, and anyone else who brought something there
+        rows = f"""SELECT s.{_sf.id}, s.{_sf.code}, s.{_sf.name} FROM {_sf.table} s
+                   WHERE EXISTS (SELECT 1 FROM {_sa.table} a WHERE a.{_sa.staff_id} = s.{_sf.id}
+                                 AND {_IN_STORES.format(col=f"a.{_sa.store_id}")})
+                      OR s.{_sf.id} IN (SELECT k FROM m UNION SELECT k FROM p UNION SELECT k FROM r
+                                        UNION SELECT k FROM cu UNION SELECT k FROM cd)"""
+    return f"""
+WITH b AS (SELECT {_BOUNDS}),
+m AS (
+    SELECT m.{member_key} AS k, count(*) AS n FROM {_m.table} m, b
+    WHERE m.{_m.registered_at} >= b.t0 AND m.{_m.registered_at} < b.t1 AND m.{member_key} IS NOT NULL
+      AND {_IN_STORES.format(col=f"m.{_m.registration_store_id}")}
+    GROUP BY 1
+),
+p AS (
+    SELECT o.{fact_key} AS k, count(*) AS n, sum({PAID_FEN}) AS paid FROM {_o.table} o, b
+    WHERE {PURCHASE_WHERE} AND o.{_o.completed_at} >= b.t0 AND o.{_o.completed_at} < b.t1
+      AND o.{fact_key} IS NOT NULL AND {_IN_STORES.format(col=f"o.{_o.store_id}")}
+    GROUP BY 1
+),
+r AS (
+    SELECT r.{recharge_key} AS k, count(*) AS n, sum(r.{_ro.amount_fen} - r.{_ro.refunded_fen}) AS fen
+    FROM {_ro.table} r, b
+    WHERE r.{_ro.status} IN ('credited', 'refunded') AND r.{_ro.credited_at} >= b.t0
+      AND r.{_ro.credited_at} < b.t1 AND r.{recharge_key} IS NOT NULL
+      AND {_IN_STORES.format(col=f"r.{_ro.store_id}")}
+    GROUP BY 1
+),
+cu AS (
+    SELECT k, sum(n) AS n FROM (
+        SELECT e.{event_key} AS k, count(*) AS n FROM {_ce.table} e, b
+        WHERE e.{_ce.kind} = 'used' AND e.{_ce.order_no} = '' AND e.{event_key} IS NOT NULL
+          AND e.{_ce.created_at} >= b.t0 AND e.{_ce.created_at} < b.t1
+          AND {_IN_STORES.format(col=f"e.{_ce.store_id}")}
+        GROUP BY 1
+        UNION ALL
+        SELECT o.{fact_key}, sum(jsonb_array_length(o.{_o.coupon_ids})) FROM {_o.table} o, b
+        WHERE {PURCHASE_WHERE} AND o.{_o.completed_at} >= b.t0 AND o.{_o.completed_at} < b.t1
+          AND o.{fact_key} IS NOT NULL AND {_IN_STORES.format(col=f"o.{_o.store_id}")}
+        GROUP BY 1
+    ) used GROUP BY k
+),
+cd AS (
+    SELECT {card_key} AS k,
+           count(*) FILTER (WHERE c.{_mc.source} IN ('claim', 'trial', 'condition')) AS claimed,
+           count(*) FILTER (WHERE c.{_mc.source} = 'purchase') AS sold
+    FROM {_mc.table} c CROSS JOIN b {card_join}
+    WHERE c.{_mc.created_at} >= b.t0 AND c.{_mc.created_at} < b.t1 AND {card_key} IS NOT NULL
+      AND {_IN_STORES.format(col=f"c.{_mc.store_id}")}
+    GROUP BY 1
+)
+SELECT s.*, COALESCE(m.n, 0), COALESCE(p.n, 0), COALESCE(p.paid, 0), COALESCE(r.n, 0), COALESCE(r.fen, 0),
+       COALESCE(cu.n, 0), COALESCE(cd.claimed, 0), COALESCE(cd.sold, 0)
+FROM ({rows}) s(id, code, name)
+LEFT JOIN m ON m.k = s.id LEFT JOIN p ON p.k = s.id LEFT JOIN r ON r.k = s.id
+LEFT JOIN cu ON cu.k = s.id LEFT JOIN cd ON cd.k = s.id
+ORDER BY s.code
+"""
+
+
+_STORE_FIGURES = _figures_sql("store")
+_STAFF_FIGURES = _figures_sql("staff")
+
+
+def store_figures(*, start: date, end: date, tz: str, store_ids) -> list[StoreFigures]:
+    """Each store's figures from ``start`` to ``end`` (local days, both included); ``store_ids`` None: all."""
+    return _figures(_STORE_FIGURES, start=start, end=end, tz=tz, store_ids=store_ids)
+
+
+def staff_figures(*, start: date, end: date, tz: str, store_ids) -> list[StoreFigures]:
+    """Each staff member's figures (what they brought or served) at ``store_ids`` (None: every store)."""
+    return _figures(_STAFF_FIGURES, start=start, end=end, tz=tz, store_ids=store_ids)
+
+
+def _figures(statement: str, *, start, end, tz, store_ids) -> list[StoreFigures]:
+    params = {"start": start, "end": end, "tz": tz, "stores": None if store_ids is None else list(store_ids)}
+    with read_cursor(Order) as cur:
+        cur.execute(statement, params)
+        return [StoreFigures(*(int(v) if isinstance(v, int) else v for v in row)) for row in cur.fetchall()]

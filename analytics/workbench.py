@@ -28,6 +28,7 @@ from orders.models import Order
 from payments.models import Payment, PaymentRefund, PaymentStatus, RefundStatus
 from points.models import EntryKind, PointsEntry
 from stored_value.models import RechargeOrder, RechargePlan
+from stores.scoping import is_store_scoped, scope
 
 #: A job still "running" after this long has most likely lost its worker.
 STUCK_AFTER = timedelta(hours=1)
@@ -46,8 +47,9 @@ class Figure:
     title: str
     permission: str
     url: str
-    values: object  # a callable giving (today, yesterday)
+    values: object  # a callable giving (today, yesterday) of the rows ``scoped(queryset)`` leaves
     money: bool = False
+    store_field: str | None = None  # the path to the row's store: shown to a store's staff, for their stores
 
 
 def _list(model, query: str = "") -> str:
@@ -171,29 +173,36 @@ def figures() -> list[Figure]:
             _("Sales"),
             "orders.view_order",
             _list(Order),
-            lambda: _two_days(Order.objects.exclude(completed_at=None), "completed_at", _sum(paid)),
+            lambda scoped: _two_days(
+                scoped(Order.objects.exclude(completed_at=None)), "completed_at", _sum(paid)
+            ),
             money=True,
+            store_field="store",
         ),
         Figure(
             _("New members"),
             "members.view_member",
             _list(Member),
-            lambda: _two_days(Member.objects.all(), "registered_at", _count),
+            lambda scoped: _two_days(scoped(Member.objects.all()), "registered_at", _count),
+            store_field="home_store",
         ),
         Figure(
             _("Recharges"),
             "stored_value.view_rechargeorder",
             _list(RechargeOrder),
-            lambda: _two_days(
-                RechargeOrder.objects.exclude(credited_at=None), "credited_at", _sum("amount_fen")
+            lambda scoped: _two_days(
+                scoped(RechargeOrder.objects.exclude(credited_at=None)), "credited_at", _sum("amount_fen")
             ),
             money=True,
+            store_field="store",
         ),
         Figure(
             _("Points issued"),
             "points.view_pointsentry",
             _list(PointsEntry, "kind__exact=earn"),
-            lambda: _two_days(PointsEntry.objects.filter(kind=EntryKind.EARN), "created_at", _sum("amount")),
+            lambda scoped: _two_days(
+                scoped(PointsEntry.objects.filter(kind=EntryKind.EARN)), "created_at", _sum("amount")
+            ),
         ),
     ]
 
@@ -211,15 +220,22 @@ def change(today: int, yesterday: int) -> tuple[str, str]:
 
 
 def workbench(user) -> dict:
-    """The home page's to-dos and figures this user may see (and follow)."""
+    """The home page's to-dos and figures this user may see (and follow).
+
+    A store's staff (``stores.scoping``) see only the figures that have a store, counted for their
+    stores, and none of the merchant's to-dos: their lists would not hold what those count.
+    """
+    store_scoped = is_store_scoped(user)
     shown_todos = [
-        {"title": t.title, "url": t.url, "count": t.count()} for t in todos() if user.has_perm(t.permission)
+        {"title": t.title, "url": t.url, "count": t.count()}
+        for t in todos()
+        if user.has_perm(t.permission) and not store_scoped
     ]
     shown_figures = []
     for f in figures():
-        if not user.has_perm(f.permission):
+        if not user.has_perm(f.permission) or (store_scoped and f.store_field is None):
             continue
-        today, yesterday = f.values()
+        today, yesterday = f.values(lambda queryset, f=f: scope(queryset, user, field=f.store_field or ""))
         direction, text = change(today, yesterday)
         show = format_fen if f.money else (lambda n: f"{n:,}")
         shown_figures.append(

@@ -54,6 +54,7 @@ from loyalty.errors import ApplicationError
 from loyalty.labels import REASONS
 from members.models import Member
 from members.receiving import members_receiving
+from stores.scoping import StoreScopedAdminMixin
 
 # What a coupon gives: fixed once coupons of the template exist, since they are priced by it.
 TERMS = [
@@ -395,7 +396,7 @@ class BulkIssueForm(forms.Form):
 
 class CouponEventInline(ReadOnlyAdminMixin, TabularInline):
     model = CouponEvent
-    fields = ["created_at", "kind", "order_no", "reason_text", "actor"]
+    fields = ["created_at", "kind", "order_no", "reason_text", "actor", "store", "staff"]
     readonly_fields = fields
     extra = 0
 
@@ -406,7 +407,7 @@ class CouponEventInline(ReadOnlyAdminMixin, TabularInline):
 
 
 @admin.register(Coupon)
-class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
+class CouponAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "code",
         "template",
@@ -423,6 +424,13 @@ class CouponAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     inlines = [CouponEventInline]
     show_full_result_count = False
     exclude = ["issue_key"]  # a machine key: in the database, not for operators
+    store_field = "events__store"
+    store_list_filter = False
+
+    def store_scope_q(self, store_ids) -> Q:
+        """A coupon belongs to the stores where something happened to it (used, restored…) at a counter."""
+        return Q(pk__in=CouponEvent.objects.filter(store_id__in=store_ids).values("coupon_id"))
+
     csv_header = [
         _("ID"),
         _("code"),

@@ -54,6 +54,13 @@ GROUPS = [
         ],
     ),
     (
+        pgettext_lazy("sidebar", "Stores"),
+        [
+            Page("stores.store", "store"),
+            Page("stores.staff", "badge"),
+        ],
+    ),
+    (
         pgettext_lazy("sidebar", "Points"),
         [
             Page("points.pointsaccount", "account_balance_wallet"),

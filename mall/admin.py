@@ -51,6 +51,7 @@ from mall.models import (
     mask_code,
 )
 from membership.models import CardType, Tier
+from stores.scoping import StoreScopedAdminMixin
 
 SHIP_PERMISSION = "mall.ship_redemption"
 
@@ -369,7 +370,7 @@ class VirtualCodeAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 class RedemptionEventInline(ReadOnlyAdminMixin, TabularInline):
     model = RedemptionEvent
-    fields = ["created_at", "kind", "note_text", "actor"]
+    fields = ["created_at", "kind", "note_text", "actor", "store", "staff"]
     readonly_fields = fields
     extra = 0
 
@@ -441,7 +442,7 @@ class ShipFileForm(forms.Form):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
+class RedemptionAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "no",
         "member",
@@ -462,6 +463,13 @@ class RedemptionAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     show_full_result_count = False
     change_list_template = "admin/mall/redemption/change_list.html"
     exclude = ["idempotency_key", "request_hash"]
+    store_field = "events__store"
+    store_list_filter = False
+
+    def store_scope_q(self, store_ids) -> Q:
+        """A redemption belongs to the stores where something happened to it (a pick-up) at a counter."""
+        return Q(pk__in=RedemptionEvent.objects.filter(store_id__in=store_ids).values("redemption_id"))
+
     # The first three columns are what "mark shipped from a file" reads (ShipFileForm): the export of the
     # queue, 待发货, filled in with carriers and tracking numbers, is a file it takes back.
     csv_header = [

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.admin_tools import ModelAdmin, ReadOnlyAdminMixin, action_links, labelled_filter, local_time
 from members.models import Channel, ClosedMember, Member
 from members.selectors import channel_label, channel_name_of, channel_names, member_overview
+from stores.scoping import StoreScopedAdminMixin
 
 
 def channel_filter(field: str, title):
@@ -83,7 +84,7 @@ def member_list_part_register(*, name: str, part: MemberListPart) -> None:
 
 
 @admin.register(Member)
-class MemberAdmin(ModelAdmin):
+class MemberAdmin(StoreScopedAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "display_name",
@@ -91,6 +92,7 @@ class MemberAdmin(ModelAdmin):
         "gender",
         "channel",
         "referrer",
+        "home_store",
         "registered_at",
         "actions_column",
     ]
@@ -103,20 +105,36 @@ class MemberAdmin(ModelAdmin):
         ("closed_at", admin.EmptyFieldListFilter),
     ]
     date_hierarchy = "registered_at"
-    list_select_related = ["referrer"]
+    store_field = "home_store"
+    list_select_related = ["referrer", "home_store"]
     raw_id_fields = ["referrer"]
     readonly_fields = [
         "openid",
         "unionid",
         "invite_code",
         "channel",
+        "registration_store",
+        "registration_staff",
         "registered_at",
         "closed_at",
     ]
     fieldsets = [
         (None, {"fields": ["nickname", "avatar_url", "gender", "birthday", "phone"]}),
         (_("WeChat"), {"fields": ["openid", "unionid"]}),
-        (_("Acquisition"), {"fields": ["channel", "referrer", "invite_code", "registered_at"]}),
+        (
+            _("Acquisition"),
+            {
+                "fields": [
+                    "channel",
+                    "referrer",
+                    "invite_code",
+                    "registered_at",
+                    "registration_store",
+                    "registration_staff",
+                ]
+            },
+        ),
+        (_("Store"), {"fields": ["home_store"]}),
         (_("Account closure"), {"fields": ["closed_at"]}),
     ]
     formfield_overrides = {models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}}
@@ -196,7 +214,7 @@ class MemberAdmin(ModelAdmin):
 
 
 @admin.register(ClosedMember)
-class ClosedMemberAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class ClosedMemberAdmin(StoreScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     """Accounts closed by their members (注销): what is left of them, read-only."""
 
     list_display = ["id", "__str__", "closed", "registered", "channel", "referrer"]
@@ -205,6 +223,7 @@ class ClosedMemberAdmin(ReadOnlyAdminMixin, ModelAdmin):
         channel_filter("registration_channel", _("registration channel")),
     ]
     search_fields = ["=id"]
+    store_field = "home_store"
     date_hierarchy = "closed_at"
     ordering = ["-closed_at"]
     list_select_related = ["referrer"]

@@ -19,6 +19,7 @@ from loyalty.api.views import NoInputMixin
 from members import api_docs, selectors, services
 from members.exceptions import DevLoginDisabled
 from members.models import Member
+from stores.fields import staff_code_field, store_code_field
 
 
 class ProfileSerializer(StrictSerializer):
@@ -48,6 +49,12 @@ class LoginInput(StrictSerializer):
         default="",
         allow_blank=True,
         help_text="邀请人的邀请码，仅新会员注册时记录。",
+    )
+    store_code = store_code_field(
+        "门店编码（门店二维码场景值），仅新会员注册时记录为注册门店和归属门店；未知或已闭店的门店不记录。"
+    )
+    staff_code = staff_code_field(
+        "店员工号（店员二维码场景值），仅新会员注册时记录为推荐店员；未知或已停用的工号不记录。"
     )
 
 

@@ -81,6 +81,10 @@ wechat_login = _login(
 - 首次登录：自动注册为会员并返回 201，`is_new_member` 为 `true`；注册时记录来源渠道 `channel`
   （如门店二维码场景值 `qr:store-01`、投放活动）与邀请码 `invite_code`（邀请人的 `invite_code`），
   并发放注册积分与新人礼包。老会员再传这两个字段不会改变什么。
+- 从门店或店员二维码进入时传 `store_code`（门店编码）和/或 `staff_code`（店员工号）：新会员的注册门店、
+  归属门店和推荐店员由此记录（只传工号时，只在一家门店任职的店员带来其门店）。未知、已闭店的门店或
+  已停用的工号不记录、不报错（印好的二维码可能比门店更长寿）；格式不对（非 1–32 位字母、数字、`-`、`_`）
+  返回 400 `validation_error`。
 - `code` 只能用一次（微信的规则）；重新登录请重新调用 `wx.login()`。
 """,
     errors=[WechatCodeInvalid, WechatUnavailable],

@@ -17,6 +17,7 @@ from members import events
 from members.exceptions import BirthdayChangeLimited, PhoneTaken, ReferrerNotFound
 from members.models import Member, MemberToken, WechatSession
 from members.wechat import WechatClient, WechatSessionInfo
+from stores.selectors import attribution
 
 
 @dataclass(frozen=True)
@@ -53,19 +54,37 @@ def _resolve_referrer(invite_code: str) -> Member | None:
 
 
 @transaction.atomic
-def member_login(*, session: WechatSessionInfo, channel: str = "", invite_code: str = "") -> LoginResult:
+def member_login(
+    *,
+    session: WechatSessionInfo,
+    channel: str = "",
+    invite_code: str = "",
+    store_code: str = "",
+    staff_code: str = "",
+) -> LoginResult:
     """Find or create the member for an openid and open a session.
 
     Idempotent per openid: concurrent first logins create one member (the
     unique openid decides; the loser re-reads).  The registration channel and
     referrer are set only when the member is created, never changed later;
+    so are the store of registration (also the first home store) and the
+    staff member who brought them, from a store's or a clerk's QR code
+    (unknown codes are ignored: ``stores.selectors.attribution``);
     so are the sign-up points and the new-member gift pack, in the
     transaction that creates the member (only the creator gives them).
     """
     referrer = _resolve_referrer(invite_code)
+    where = attribution(store_code=store_code, staff_code=staff_code)
     member, created = Member.objects.get_or_create(
         openid=session.openid,
-        defaults={"unionid": session.unionid, "registration_channel": channel[:64], "referrer": referrer},
+        defaults={
+            "unionid": session.unionid,
+            "registration_channel": channel[:64],
+            "referrer": referrer,
+            "registration_store_id": where.store_id,
+            "home_store_id": where.store_id,
+            "registration_staff_id": where.staff_id,
+        },
     )
     if created:
         events.member_event_tell(event=events.CREATED, member_id=member.pk)  # sign-up points, new-member gift
@@ -79,21 +98,21 @@ def member_login(*, session: WechatSessionInfo, channel: str = "", invite_code: 
     return LoginResult(member=member, token=token, expires_at=record.expires_at, created=created)
 
 
-def member_login_wechat(*, code: str, channel: str = "", invite_code: str = "") -> LoginResult:
+def member_login_wechat(*, code: str, **registration) -> LoginResult:
     """``wx.login`` code -> code2session -> member -> API token.
 
     WeChat is called before any transaction opens, so a slow WeChat never
     holds database locks.
     """
     session = WechatClient.from_settings().code_to_session(code)
-    return member_login(session=session, channel=channel, invite_code=invite_code)
+    return member_login(session=session, **registration)
 
 
-def member_login_dev(*, code: str, channel: str = "", invite_code: str = "") -> LoginResult:
+def member_login_dev(*, code: str, channel: str = "", **registration) -> LoginResult:
     """Development login: the same code always gives the same openid (DEBUG + WECHAT_DEV_LOGIN only)."""
     digest = hashlib.sha256(code.encode()).hexdigest()
     session = WechatSessionInfo(openid=f"dev_{digest[:24]}", unionid="", session_key=secrets.token_hex(12))
-    return member_login(session=session, channel=channel or "dev", invite_code=invite_code)
+    return member_login(session=session, channel=channel or "dev", **registration)
 
 
 @transaction.atomic

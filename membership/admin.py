@@ -60,6 +60,7 @@ from membership.models import (
     Tier,
     TierChange,
 )
+from stores.scoping import StoreScopedAdminMixin
 
 # --- membership back office ------------------------------------------------------------------
 
@@ -370,7 +371,7 @@ class GrantForm(forms.Form):
 
 
 @admin.register(MembershipCard)
-class MembershipCardAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class MembershipCardAdmin(StoreScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "member",
@@ -380,12 +381,13 @@ class MembershipCardAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "valid_from",
         "valid_until",
         "channel_text",
+        "store",
         "staff",
         "revoke_column",
     ]
     list_filter = ["status", "source", "card_type", channel_filter("channel", _("channel"))]
     search_fields = ["=member__id", "member__nickname", "member__phone", "staff"]
-    list_select_related = ["member", "card_type"]
+    list_select_related = ["member", "card_type", "store"]
     show_full_result_count = False
     change_list_template = "admin/membership/membershipcard/change_list.html"
     exclude = ["channel"]  # its code; the detail page shows its name (channel_text)

@@ -23,6 +23,7 @@ from membership.models import CardPurchase, PurchaseStatus, TierChange
 from payments import services as payments
 from payments.api import with_payment_params
 from payments.exceptions import PaymentUnavailable
+from stores.fields import store_code_field
 
 # --- membership: tier, cards, benefits, member days ------------------------------------------
 
@@ -151,8 +152,9 @@ class CardClaimInput(StrictSerializer):
         required=False,
         default="",
         allow_blank=True,
-        help_text="推荐店员（取自链接或二维码）。",
+        help_text="推荐店员（取自链接或二维码）：店员工号；工号对应在职店员时计入其业绩。",
     )
+    store_code = store_code_field("门店编码（取自门店二维码）：记为领卡门店；未知或已闭店的门店不记录。")
 
 
 _CARD_WRITE_RESPONSES = {

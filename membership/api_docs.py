@@ -220,13 +220,16 @@ card_claim = docs.operation(
 领取一张免费卡，或已达到条件的条件卡，返回领到的卡（201）。`channel`、`staff` 取自领卡链接或二维码参数
 （渠道与推荐店员，用于统计），没有就不传。付费卡不能领取（409 `card_not_claimable`，请用购买或试用）；
 未达条件返回 409 `card_condition_not_met`（`details` 给出 `progress` 与 `threshold`）；已持有且有效返回 409
-`card_already_held`。过期的免费卡可以重新领取。
+`card_already_held`。过期的免费卡可以重新领取。`staff` 为店员工号时计入该店员的业绩；`store_code`（门店编码，
+取自门店二维码）记为领卡门店，不传时由只在一家门店任职的店员带来其门店；未知或已闭店的门店不记录。
 """,
     idempotency_key=True,
     money=True,
     errors=[*_CARD_ERRORS, CardNotClaimable, CardConditionNotMet],
     examples=[
-        request_example({"card_type_id": 1, "channel": "qr:store-01", "staff": "S012"}),
+        request_example(
+            {"card_type_id": 1, "channel": "qr:store-01", "staff": "S012", "store_code": "HZ-XH"}
+        ),
         response_example(
             {
                 "id": 22,

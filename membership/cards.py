@@ -72,6 +72,7 @@ from membership.tiers import lock_membership, membership_policy, try_lock_member
 from notifications.services import Draft, notify_many
 from payments import services as payments
 from points.selectors import members_with_points_earned, points_earned_total
+from stores.selectors import attribution
 
 PAYMENT_PURPOSE = "card"
 PAYMENT_TIMEOUT_MINUTES = 15
@@ -151,6 +152,7 @@ def _issue(
     existing: MembershipCard | None,
     channel: str = "",
     staff: str = "",
+    store_id: int | None = None,
     reason: str = "",
     actor_id=None,
     trial: bool = False,
@@ -165,6 +167,7 @@ def _issue(
             valid_until=valid_until,
             channel=channel[:64],
             staff=staff[:64],
+            store_id=store_id,
             trial_used=trial,
         )
     else:
@@ -172,7 +175,11 @@ def _issue(
         card.status = CardStatus.ACTIVE
         card.valid_from, card.valid_until = valid_from, valid_until
         card.trial_used = card.trial_used or trial
-        card.save(update_fields=["status", "valid_from", "valid_until", "trial_used"])
+        fields = ["status", "valid_from", "valid_until", "trial_used"]
+        if store_id is not None:  # claimed again at a counter: the card belongs to that store now
+            card.store_id = store_id
+            fields.append("store")
+        card.save(update_fields=fields)
     _event(
         card,
         source,
@@ -196,17 +203,28 @@ def opening_occasion(card_id: int) -> str:
 
 
 def card_claim(
-    *, member_id: int, card_type_id: int, channel: str = "", staff: str = "", now: datetime | None = None
+    *,
+    member_id: int,
+    card_type_id: int,
+    channel: str = "",
+    staff: str = "",
+    store_code: str = "",
+    now: datetime | None = None,
 ) -> MembershipCard:
     """A member claims a free card, or a conditional one whose condition they meet.
 
     ``channel`` / ``staff`` come from the link or QR code and attribute the
-    claim.  Refused with nothing written: a paid card (``card_not_claimable``),
+    claim: ``staff`` is kept as given (the tag old links carry) and is a
+    staff member's 工号 when one has it, which the store reports count by;
+    ``store_code`` (or, without it, the store of a staff member working in
+    one) is the card's store.  Unknown codes are ignored
+    (``stores.selectors.attribution``).  Refused with nothing written: a paid card (``card_not_claimable``),
     a type not available now, an unmet condition, a card already held and
     valid (``card_already_held``) or revoked.  An expired free card is
     claimed again (its validity starts afresh).
     """
     now = now or timezone.now()
+    where = attribution(store_code=store_code, staff_code=staff)
     with transaction.atomic():
         membership = lock_membership(member_id=member_id)
         card_type = _type(card_type_id)
@@ -232,6 +250,7 @@ def card_claim(
             existing=existing,
             channel=channel,
             staff=staff,
+            store_id=where.store_id,
         )
 
 

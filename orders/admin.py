@@ -22,6 +22,7 @@ from loyalty.admin_tools import (
 from loyalty.money import format_fen, yuan_text
 from membership.selectors import benefit_sources_text
 from orders.models import CheckoutSettings, Order, OrderEvent, OrderLine, Refund
+from stores.scoping import StoreScopedAdminMixin
 
 SETTLEMENT = [
     ("goods_fen", _("goods")),
@@ -108,7 +109,7 @@ def _link(view: str, pk, label) -> str:
 
 
 @admin.register(Order)
-class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
+class OrderAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "order_no",
         "member",
@@ -119,11 +120,13 @@ class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
         "points_used",
         money("stored_value_fen", _("stored value paid")),
         money("cash_fen", _("cash due")),
+        "store",
+        "staff",
         "committed_local",
     ]
     list_filter = ["status", ("committed_at", admin.DateFieldListFilter)]
     search_fields = ["=order_no", "=member__id", "member__phone", "member__openid"]
-    list_select_related = ["member"]
+    list_select_related = ["member", "store", "staff"]
     date_hierarchy = "committed_at"
     show_full_result_count = False
     inlines = [OrderLineInline, RefundInline, OrderEventInline]
@@ -131,6 +134,8 @@ class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
         "order_no",
         "member",
         "status",
+        "store",
+        "staff",
         "settlement",
         "points_used",
         "points_multiplier",
@@ -205,6 +210,8 @@ class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
         *(in_yuan(label) for _field, label in SETTLEMENT[2:]),
         _("committed at"),
         _("completed at"),
+        _("store"),
+        _("staff"),
     ]
 
     def csv_row(self, o) -> list:
@@ -218,6 +225,8 @@ class OrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
             *amounts[2:],
             local_time(o.committed_at),
             local_time(o.completed_at),
+            o.store.name if o.store_id else "",
+            str(o.staff) if o.staff_id else "",
         ]
 
 

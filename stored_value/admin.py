@@ -56,6 +56,7 @@ from stored_value.models import (
     StoredValueEntry,
     StoredValuePolicy,
 )
+from stores.scoping import StoreScopedAdminMixin
 
 # --- operator actions ----------------------------------------------------------------
 
@@ -435,7 +436,7 @@ class RechargePlanAdmin(ModelAdmin):
 
 
 @admin.register(RechargeOrder)
-class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
+class RechargeOrderAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -448,11 +449,13 @@ class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
         money("refunded_fen", _("principal refunded")),
         money("forfeited_bonus_fen", _("bonus forfeited")),
         "out_trade_no",
+        "store",
+        "staff",
         "refund_column",
     ]
     list_filter = ["status", "plan", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id", "out_trade_no", "=member__id", "member__nickname"]
-    list_select_related = ["member", "plan"]
+    list_select_related = ["member", "plan", "store", "staff"]
     csv_header = [
         _("ID"),
         _("created at"),
@@ -467,6 +470,8 @@ class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
         in_yuan(_("principal refunded")),
         in_yuan(_("bonus forfeited")),
         _("refunded at"),
+        _("store"),
+        _("staff"),
     ]
 
     def csv_row(self, o) -> list:
@@ -484,6 +489,8 @@ class RechargeOrderAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
             yuan_text(o.refunded_fen),
             yuan_text(o.forfeited_bonus_fen),
             local_time(o.refunded_at),
+            o.store.name if o.store_id else "",
+            str(o.staff) if o.staff_id else "",
         ]
 
     def object_actions(self, order):

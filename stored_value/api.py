@@ -15,6 +15,7 @@ from payments.exceptions import PaymentUnavailable
 from stored_value import api_docs, recharges, selectors
 from stored_value.exceptions import RechargeNotFound
 from stored_value.models import MAX_FEN, EntryKind, RechargePlan, RechargeStatus, RechargeTier
+from stores.fields import staff_code_field, store_code_field
 
 
 class StoredValueBalanceSerializer(serializers.Serializer):
@@ -85,6 +86,8 @@ class RechargeSerializer(serializers.Serializer):
 class RechargeInput(StrictSerializer):
     plan_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     amount_fen = serializers.IntegerField(min_value=1, max_value=MAX_FEN, help_text="实付金额，整数分。")
+    store_code = store_code_field()
+    staff_code = staff_code_field()
 
 
 class RechargeCreatedSerializer(serializers.Serializer):

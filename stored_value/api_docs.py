@@ -97,6 +97,8 @@ recharge_create = docs.operation(
 拒绝的情况（不创建任何单据）：方案不可用或已结束（`plan_unavailable`）、次数已用完（`plan_already_used`）、
 金额不在方案区间（`amount_out_of_range`，`details` 给出 `min_fen`、`max_fen`）、充值后余额将超过上限
 （`balance_cap_exceeded`，`details.max_amount_fen` 为现在最多还能充多少）、账户已冻结（`account_frozen`）。
+在门店扫码充值时可传 `store_code`、`staff_code`（门店编码、店员工号），充值单记下门店与店员；
+未知或已闭店的门店、已停用的工号不记录，不影响充值。
 """,
     idempotency_key=True,
     money=True,

@@ -43,6 +43,7 @@ from stored_value.models import (
     StoredValueEntry,
     StoredValuePolicy,
 )
+from stores.selectors import attribution
 
 PAYMENT_PURPOSE = "recharge"
 
@@ -90,7 +91,9 @@ def _uses_left(*, plan: RechargePlan, member_id: int) -> bool:
     return True
 
 
-def recharge_create(*, member, plan_id: int, amount_fen: int) -> RechargeOrder:
+def recharge_create(
+    *, member, plan_id: int, amount_fen: int, store_code: str = "", staff_code: str = ""
+) -> RechargeOrder:
     """Open a recharge order and its payment, awaiting payment.
 
     Everything is checked before any payment starts, under the member's
@@ -100,12 +103,15 @@ def recharge_create(*, member, plan_id: int, amount_fen: int) -> RechargeOrder:
     plus every recharge still awaiting payment plus this one, bonus included.
     No WeChat call: the caller asks ``payments.payment_prepay`` once no
     transaction is open (the API does it after its commit).  The caller (the
-    API) makes it idempotent by Idempotency-Key.
+    API) makes it idempotent by Idempotency-Key.  ``store_code`` / ``staff_code``
+    (a store's or a clerk's QR code) attribute it; unknown ones are ignored
+    (``stores.selectors.attribution``).
     """
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or not 1 <= amount_fen <= MAX_FEN:
         raise AmountOutOfRange()
     policy = stored_value_policy()
     now = timezone.now()
+    where = attribution(store_code=store_code, staff_code=staff_code)
     with transaction.atomic():
         # Recharges of one member are decided one at a time. Not under the account's row lock: spends
         # and crediting notifications never wait for this (in the API it lasts until the key's commit).
@@ -139,6 +145,8 @@ def recharge_create(*, member, plan_id: int, amount_fen: int) -> RechargeOrder:
             amount_fen=amount_fen,
             bonus_fen=gift_bonus,
             gift_points=plan.gift_points,
+            store_id=where.store_id,
+            staff_id=where.staff_id,
         )
         payment = payments.payment_create(
             member=member,

@@ -42,9 +42,9 @@ def test_the_list_shows_tier_points_balance_last_purchase_and_spend_in_one_query
 ):
     admin_client.get("/admin/members/member/")  # warm the session and the caches
 
-    # session, user, the filters' choices (channels, tiers, tags, segments), the count, the sidebar's
-    # settings pages, the date hierarchy, and ONE query for the page of members with all its columns
-    with django_assert_max_num_queries(16):
+    # session, user, the filters' choices (channels, tiers, tags, segments, home stores), the count, the
+    # sidebar's settings pages, the date hierarchy, and ONE query for the page of members with all its columns
+    with django_assert_max_num_queries(17):
         response = admin_client.get("/admin/members/member/")
 
     page = response.content.decode()

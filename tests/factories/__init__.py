@@ -12,6 +12,7 @@ from tests.factories.stored_value import (
     RechargePlan1500Factory,
     RechargePlanFactory,
 )
+from tests.factories.stores import StaffFactory, StoreFactory
 from tests.factories.users import OperatorFactory
 
 __all__ = [
@@ -28,4 +29,6 @@ __all__ = [
     "RechargeFactory",
     "RechargePlan1500Factory",
     "RechargePlanFactory",
+    "StaffFactory",
+    "StoreFactory",
 ]

@@ -16,6 +16,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from loyalty import embedded
+from stores import demo as stores_demo
+from stores.models import Staff
+from stores.services import staff_account_create, staff_groups_sync
 
 
 class Command(BaseCommand):
@@ -31,11 +34,13 @@ class Command(BaseCommand):
         call_command("seed_demo", stdout=self.stdout)
         password = self._admin_password()
         self.role_users(password)
+        self.store_users(password)
         base = f"http://{host}:{port}"
         self.stdout.write(
             self.style.SUCCESS(
                 f"\n  Back office:  {base}/admin/   user: admin   password: {password}\n"
-                f"                (the same password for the roles: yunying 运营, caiwu 财务, kefu 客服)\n"
+                f"                (the same password for the roles: yunying 运营, caiwu 财务, kefu 客服;\n"
+                f"                 and for 西湖店's staff: dianzhang 店长, dianyuan 店员, daogou 导购)\n"
                 f"  API docs:     {base}/api/docs/\n"
                 f"  Health:       {base}/api/v1/health\n"
                 f'  Dev login:    POST {base}/api/v1/auth/dev-login {{"code": "alice"}}\n'
@@ -88,6 +93,19 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save()
             user.groups.add(Group.objects.get(name=group))
+
+    def store_users(self, password: str) -> None:
+        """The demo store's staff sign in (stores/demo.py): 店长, 店员 and 导购 of 西湖店, scoped to it."""
+        stores_demo.seed_stores()
+        for username, code in stores_demo.LOGINS.items():
+            staff = Staff.objects.get(code=code)
+            if staff.user_id is None:
+                staff_account_create(staff_id=staff.pk, username=username, password=password)
+                continue
+            if not staff.user.check_password(password):
+                staff.user.set_password(password)
+                staff.user.save()
+            staff_groups_sync(staff_id=staff.pk)
 
     def _admin_password(self) -> str:
         """The demo admin's password, kept in .data so every run prints the same login."""

@@ -43,6 +43,7 @@ from points import demo as points_demo
 from points.models import CheckIn, PointsEntry
 from stored_value.demo import Recharges
 from stored_value.models import RechargeOrder
+from stores import demo as stores_demo
 
 DEMO_CLIENT_FILE = "demo-api-client.json"
 CLOSING_MEMBERS = 3
@@ -67,6 +68,10 @@ class Command(BaseCommand):
                 timeline.run()
             self._report(timeline)
         self.stdout.write(f"channels: {members_demo.seed_channels()} named")
+        counter = stores_demo.attribute_counter_share()
+        self.stdout.write(
+            f"stores: {len(stores_demo.STORES)} stores with staff; at their counters: {counter}"
+        )
         self.stdout.write(f"analytics: {seed_segments(rng=rng)} segments added")
         refresh_reports()
         self.stdout.write("analytics: report tables refreshed for the year, RFM computed")

@@ -10,9 +10,10 @@ import functools
 
 from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor
-from members.models import Member
+from members.models import Member, MemberCode
 
 _m = Names(Member)
+_c = Names(MemberCode)
 
 
 @functools.cache
@@ -26,3 +27,21 @@ def lock_members(member_ids: list[int], condition: str) -> set[int]:
     with db_cursor() as cur:
         cur.execute(_lock_receiving_sql(condition), [member_ids])
         return {member_id for (member_id,) in cur.fetchall()}
+
+
+_BIND_CODE = f"""
+    UPDATE {_c.table} SET {_c.order_no} = %(order_no)s, {_c.bound_at} = %(now)s
+     WHERE {_c.code} = %(code)s
+       AND ({_c.order_no} = %(order_no)s
+            OR ({_c.order_no} = '' AND {_c.replaced_at} IS NULL AND {_c.expires_at} > %(now)s))
+    RETURNING {_c.member_id}"""
+
+
+def bind_member_code(*, code: str, order_no: str, now) -> int | None:
+    """Bind a live, unbound code (or one bound to this very order) to ``order_no``: its member, else None.
+
+    One conditional UPDATE, so two orders racing for one code are decided by its row lock."""
+    with db_cursor() as cur:
+        cur.execute(_BIND_CODE, {"code": code, "order_no": order_no, "now": now})
+        row = cur.fetchone()
+    return None if row is None else row[0]

@@ -1,0 +1,95 @@
+"""What the till and the clerk see of a member at a counter: one read over the apps below."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from coupons.models import Coupon, CouponStatus
+from loyalty.money import format_fen
+from members import codes
+from members.selectors import member_summary
+from membership.benefits import member_benefits
+from membership.selectors import member_tier_level
+from membership.tiers import tiers
+from stored_value.selectors import stored_value_balance
+from stores.selectors import open_store
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else ""
+
+
+def usable_coupons(*, member_id: int, now) -> list[dict]:
+    """The member's coupons usable now, soonest to expire first (the till passes their ids to checkout)."""
+    found = (
+        Coupon.objects.filter(
+            member_id=member_id, status=CouponStatus.AVAILABLE, valid_from__lte=now, valid_until__gt=now
+        )
+        .select_related("template")
+        .order_by("valid_until", "id")[:50]
+    )
+    return [
+        {
+            "id": c.pk,
+            "name": c.template.name,
+            "face": c.template.face(),
+            "kind": c.template.kind,
+            "valid_until": c.valid_until,
+        }
+        for c in found
+    ]
+
+
+def member_at_counter(*, member, now=None) -> dict:
+    """The member, tier, benefits, points and stored-value balances and the coupons usable now.
+
+    The balances are the "me" page's (``members.selectors.member_summary`` and its registered parts);
+    the tier and benefits are checkout's (``membership.benefits.member_benefits``), so the till shows
+    what the quote will apply.
+    """
+    now = now or timezone.now()
+    summary = member_summary(member=member)
+    benefits = member_benefits(member_id=member.pk, at=now)
+    level = member_tier_level(member_id=member.pk)
+    tier = next((t for t in tiers() if t.level == level), None)
+    balance = stored_value_balance(member_id=member.pk)
+    return {
+        "member": {
+            "id": member.pk,
+            "nickname": member.nickname,
+            "phone": mask_phone(member.phone),
+            "registered_at": member.registered_at,
+        },
+        "tier": {"level": level, "name": tier.name if tier else ""},
+        "benefits": {
+            "discount_bp": benefits.discount_bp,
+            "free_shipping": benefits.free_shipping,
+            "points_multiplier": str(benefits.points_multiplier),
+            "sources": benefits.sources,
+        },
+        "points": summary["points"],
+        "stored_value": {
+            "balance_fen": balance["balance_fen"],
+            "principal_fen": balance["principal_fen"],
+            "bonus_fen": balance["bonus_fen"],
+            "frozen": balance["frozen"],
+            "balance": format_fen(balance["balance_fen"]),
+        },
+        "coupons": usable_coupons(member_id=member.pk, now=now),
+    }
+
+
+def member_code_resolve(*, code: str, store_code: str, now=None) -> dict:
+    """The till scanned a 会员码 in a store: the member at the counter, or a stable refusal. Writes nothing.
+
+    The store first (``store_not_found``, ``store_closed``), then the code (``member_code_invalid``,
+    ``member_code_expired``, ``member_code_used``, ``member_closed``).
+    """
+    now = now or timezone.now()
+    store = open_store(code=store_code)
+    found = codes.member_code_check(code=code, now=now)
+    return {
+        "store_code": store.code,
+        "code_expires_at": found.expires_at,
+        **member_at_counter(member=found.member, now=now),
+    }

@@ -24,6 +24,21 @@ api_v1 = [
     path("me/profile", members_api.ProfileView.as_view(), name="me-profile"),
     path("me/phone", members_api.PhoneBindView.as_view(), name="me-phone"),
     path("me/member-code", members_api.MemberCodeView.as_view(), name="me-member-code"),
+    path(
+        "me/counter-payments/pending",
+        orders_api.PendingCounterPaymentsView.as_view(),
+        name="me-counter-payments-pending",
+    ),
+    path(
+        "me/counter-payments/<int:pk>/confirm",
+        orders_api.ConfirmCounterPaymentView.as_view(),
+        name="me-counter-payment-confirm",
+    ),
+    path(
+        "me/counter-payments/<int:pk>/decline",
+        orders_api.DeclineCounterPaymentView.as_view(),
+        name="me-counter-payment-decline",
+    ),
     path("me/notifications", notifications_api.NotificationsView.as_view(), name="me-notifications"),
     path(
         "me/notifications/<int:pk>/read",

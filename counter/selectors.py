@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from coupons.models import Coupon, CouponStatus
+from coupons.models import Coupon, CouponEvent, CouponStatus
 from loyalty.money import format_fen
+from mall.models import RedemptionEvent
 from members import codes
 from members.selectors import member_summary
 from membership.benefits import member_benefits
@@ -93,3 +94,31 @@ def member_code_resolve(*, code: str, store_code: str, now=None) -> dict:
         "code_expires_at": found.expires_at,
         **member_at_counter(member=found.member, now=now),
     }
+
+
+def coupon_redeemable(coupon: Coupon, *, now=None) -> bool:
+    """Whether a clerk can redeem the coupon now (the service decides again under the row lock)."""
+    now = now or timezone.now()
+    return coupon.status == CouponStatus.AVAILABLE and coupon.valid_from <= now < coupon.valid_until
+
+
+def store_activity(*, store_ids, limit: int = 20) -> list[dict]:
+    """The latest counter redemptions in the given stores (the clerk sees only their own stores')."""
+    coupon_events = (
+        CouponEvent.objects.filter(store_id__in=store_ids, kind="used")
+        .select_related("coupon__template", "store", "staff")
+        .order_by("-id")[:limit]
+    )
+    pickups = (
+        RedemptionEvent.objects.filter(store_id__in=store_ids, kind="picked_up")
+        .select_related("redemption__item", "store", "staff")
+        .order_by("-id")[:limit]
+    )
+    rows = [
+        {"at": e.created_at, "what": f"券 {e.coupon.template.name}", "store": e.store, "staff": e.staff}
+        for e in coupon_events
+    ] + [
+        {"at": e.created_at, "what": f"自提 {e.redemption.item.name}", "store": e.store, "staff": e.staff}
+        for e in pickups
+    ]
+    return sorted(rows, key=lambda r: r["at"], reverse=True)[:limit]

@@ -140,6 +140,8 @@ api_v1 = [
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    # The clerk page (店员核销), on a phone at a counter.
+    path("counter/", include("counter.urls")),
     # The admin's language switch (Chinese by default, English on request).
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

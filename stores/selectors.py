@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from stores import sql
 from stores.exceptions import StaffNotFound, StaffNotInStore, StoreClosed, StoreNotFound
 from stores.models import Staff, StaffAssignment, Store, StoreStatus
 
 
 def open_store(*, code: str) -> Store:
     """The store of ``code`` if it is open: unknown is ``store_not_found``, paused or closed ``store_closed``."""
-    store = Store.objects.filter(code=code).first() if code else None
+    row = sql.store_by_code(code) if code else None  # raw: every till call naming a store reads it
+    store = None if row is None else Store(id=row.id, code=row.code, name=row.name, status=row.status)
     if store is None:
         raise StoreNotFound(details={"store_code": code})
     if store.status != StoreStatus.OPEN:

@@ -191,3 +191,15 @@ def test_old_unbound_codes_are_pruned_and_bound_ones_kept(member):
     assert codes.member_codes_prune() == 1
     assert set(MemberCode.objects.values_list("code", flat=True)) == {bound.code, live.code}
     assert stale.code != live.code
+
+
+def test_a_resolution_is_a_handful_of_indexed_reads(member, shop, django_assert_max_num_queries):
+    from counter.selectors import member_code_resolve
+
+    code = codes.member_code_issue(member=member).code
+    member_code_resolve(code=code, store_code="SH-001")  # the configuration cache (tiers, card types) warms
+
+    with django_assert_max_num_queries(6):
+        found = member_code_resolve(code=code, store_code="SH-001")
+
+    assert found["member"]["id"] == member.pk

@@ -447,7 +447,7 @@ counter_payments_pending = docs.operation(
 轮询此接口（建议每 2 秒），有待确认的支付就弹出确认框（门店、金额），调用确认或拒绝。只返回还没过期的。
 """,
     money=True,
-    examples=[response_example([_COUNTER_PAYMENT])],
+    examples=[response_example(_COUNTER_PAYMENT)],
 )
 
 counter_payment_confirm = docs.operation(

@@ -317,9 +317,24 @@ def _locked_coupon(coupon_id: int, member_id: int | None = None) -> Coupon:
     return coupon
 
 
-def _event(coupon: Coupon, kind: str, *, order_no: str = "", reason: str = "", actor_id=None) -> None:
+def _event(
+    coupon: Coupon,
+    kind: str,
+    *,
+    order_no: str = "",
+    reason: str = "",
+    actor_id=None,
+    store_id=None,
+    staff_id=None,
+) -> None:
     CouponEvent.objects.create(
-        coupon=coupon, kind=kind, order_no=order_no, reason=reason[:200], actor_id=actor_id
+        coupon=coupon,
+        kind=kind,
+        order_no=order_no,
+        reason=reason[:200],
+        actor_id=actor_id,
+        store_id=store_id,
+        staff_id=staff_id,
     )
 
 
@@ -362,15 +377,46 @@ def coupon_use(*, coupon_id: int, order_no: str, now=None) -> Coupon:
     return coupon
 
 
-def coupon_redeem_code(*, code: str, order_no: str, now=None) -> Coupon:
-    """核销 at a counter: the merchant scans a coupon's code (or QR) and uses it for an order at once."""
+def coupon_redeem_code(
+    *,
+    code: str,
+    order_no: str,
+    now=None,
+    store_id: int | None = None,
+    staff_id: int | None = None,
+    actor_id: int | None = None,
+) -> Coupon:
+    """核销 at a counter: the merchant scans a coupon's code (or QR) and uses it for an order at once.
+
+    Idempotent for ``order_no`` (using it again for the same order returns it).  A used, locked (by
+    another order), expired or voided coupon is ``coupon_not_available`` with its status; an unknown code
+    (mistyped, another merchant's) ``coupon_not_found``; nothing is written.  At a store, the ``used``
+    event carries the store, the staff member and the signed-in clerk.
+    """
     now = now or timezone.now()
-    coupon = Coupon.objects.filter(code=code.strip().upper()).first()
-    if coupon is None:
+    coupon_id = Coupon.objects.filter(code=code.strip().upper()).values_list("pk", flat=True).first()
+    if coupon_id is None:
         raise CouponNotFound()
     with transaction.atomic():
-        coupon = coupon_lock(member_id=coupon.member_id, coupon_id=coupon.pk, order_no=order_no, now=now)
-        return coupon_use(coupon_id=coupon.pk, order_no=order_no, now=now)
+        coupon = _locked_coupon(coupon_id)
+        if coupon.status == CouponStatus.USED and coupon.order_no == order_no:
+            return coupon
+        held_here = coupon.status == CouponStatus.LOCKED and coupon.order_no == order_no
+        if not held_here and coupon.status != CouponStatus.AVAILABLE:
+            raise CouponNotAvailable(details={"status": coupon.status})
+        if not coupon.valid_from <= now < coupon.valid_until:
+            raise CouponNotAvailable(
+                details={"status": "expired" if now >= coupon.valid_until else "not_yet_valid"}
+            )
+        coupon.status, coupon.order_no, coupon.used_at, coupon.locked_until = (
+            CouponStatus.USED,
+            order_no,
+            now,
+            None,
+        )
+        coupon.save(update_fields=["status", "order_no", "used_at", "locked_until"])
+        _event(coupon, "used", order_no=order_no, actor_id=actor_id, store_id=store_id, staff_id=staff_id)
+    return coupon
 
 
 def coupon_release(*, coupon_id: int, order_no: str, now=None) -> Coupon:

@@ -10,6 +10,7 @@ import functools
 from collections import namedtuple
 
 from coupons.models import BulkIssue, BulkIssueTarget, Coupon, CouponEvent, CouponTemplate
+from loyalty import prepared
 from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor  # noqa: F401 (the services' cursor)
 from members.models import Member
@@ -220,3 +221,26 @@ def mark_targets(cur, target_ids: list[int], results: list[str]) -> None:
 
 def count_processed(cur, bulk_id: int, processed: int, issued: int) -> None:
     cur.execute(_COUNT_PROCESSED, [processed, issued, bulk_id])
+
+
+UsableCoupon = namedtuple(
+    "UsableCoupon",
+    "id valid_until name kind threshold_fen amount_off_fen percent_off max_discount_fen gift_sku",
+)
+
+_USABLE = prepared.Statement(
+    "coupons_usable_with_templates",
+    f"""SELECT c.{_c.id}, c.{_c.valid_until}, t.{_t.name}, t.{_t.kind}, t.{_t.threshold_fen}, t.{_t.amount_off_fen},
+               t.{_t.percent_off}, t.{_t.max_discount_fen}, t.{_t.gift_sku}
+          FROM {_c.table} c JOIN {_t.table} t ON t.{_t.id} = c.{_c.template_id}
+         WHERE c.{_c.member_id} = $1::bigint AND c.{_c.status} = 'available'
+           AND c.{_c.valid_from} <= $2::timestamptz AND c.{_c.valid_until} > $2::timestamptz
+         ORDER BY c.{_c.valid_until}, c.{_c.id} LIMIT $3::int""",
+)
+
+
+def usable_with_templates(member_id: int, now, limit: int) -> list[UsableCoupon]:
+    """A member's coupons usable at ``now`` with what their templates say, soonest to expire first."""
+    with db_cursor() as cur:
+        prepared.execute(cur, _USABLE, [member_id, now, limit])
+        return [UsableCoupon(*row) for row in cur.fetchall()]

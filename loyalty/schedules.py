@@ -147,6 +147,13 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         description="Shipped redemptions not confirmed by the member complete after MALL_AUTO_COMPLETE_DAYS (7).",
     ),
     DefaultSchedule(
+        name=gettext_noop("Delete old member codes"),
+        task="members.prune_member_codes",
+        minute="50",
+        hour="3",
+        description="会员码 issued more than a day ago and used for no order; in chunks, safe to rerun.",
+    ),
+    DefaultSchedule(
         name=gettext_noop("Recalculate RFM scores"),
         task="analytics.rfm_nightly",
         minute="40",

@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from counter import api as counter_api
 from coupons import api as coupons_api
 from loyalty.health import HealthSlashView, HealthView
 from mall import api as mall_api
@@ -22,6 +23,22 @@ api_v1 = [
     path("me", members_api.MeView.as_view(), name="me"),
     path("me/profile", members_api.ProfileView.as_view(), name="me-profile"),
     path("me/phone", members_api.PhoneBindView.as_view(), name="me-phone"),
+    path("me/member-code", members_api.MemberCodeView.as_view(), name="me-member-code"),
+    path(
+        "me/counter-payments/pending",
+        orders_api.PendingCounterPaymentsView.as_view(),
+        name="me-counter-payments-pending",
+    ),
+    path(
+        "me/counter-payments/<int:pk>/confirm",
+        orders_api.ConfirmCounterPaymentView.as_view(),
+        name="me-counter-payment-confirm",
+    ),
+    path(
+        "me/counter-payments/<int:pk>/decline",
+        orders_api.DeclineCounterPaymentView.as_view(),
+        name="me-counter-payment-decline",
+    ),
     path("me/notifications", notifications_api.NotificationsView.as_view(), name="me-notifications"),
     path(
         "me/notifications/<int:pk>/read",
@@ -75,6 +92,11 @@ api_v1 = [
         name="membership-card-purchase",
     ),
     path("membership/member-days", membership_api.MemberDaysView.as_view(), name="membership-member-days"),
+    path(
+        "server/member-code/resolve",
+        counter_api.ServerMemberCodeResolveView.as_view(),
+        name="server-member-code-resolve",
+    ),
     path("server/members/lookup", members_api.ServerMemberLookupView.as_view(), name="server-member-lookup"),
     path("checkout/quote", orders_api.MemberQuoteView.as_view(), name="checkout-quote"),
     path("orders", orders_api.MyOrdersView.as_view(), name="orders"),
@@ -118,6 +140,8 @@ api_v1 = [
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    # The clerk page (店员核销), on a phone at a counter.
+    path("counter/", include("counter.urls")),
     # The admin's language switch (Chinese by default, English on request).
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -132,6 +132,7 @@ class MallItemForm(KindFormMixin, forms.ModelForm):
     kinds = {
         "kind": {
             ItemKind.PHYSICAL: ["stock_change"],
+            ItemKind.PICKUP: ["stock_change"],
             ItemKind.COUPON: ["coupon_template", "stock_change"],
             ItemKind.VIRTUAL_CODE: [],
         },

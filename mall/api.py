@@ -133,6 +133,7 @@ class RedemptionSerializer(serializers.ModelSerializer):
             "address",
             "carrier",
             "tracking_no",
+            "pickup_code",
             "created_at",
             "paid_at",
             "fulfilled_at",

@@ -108,7 +108,7 @@ items = docs.operation(
     summary="商品列表",
     description="""
 正在上架的商品，可按分类 `category` 过滤，`affordable=true` 只看我的积分够兑换的，`unlocked=true` 只看我的等级与会员卡
-已解锁的。`kind`：`physical` 实物（需收货地址，发货）、`coupon` 优惠券、`virtual_code` 虚拟卡密。
+已解锁的。`kind`：`physical` 实物（需收货地址，发货）、`pickup` 实物到店自提（兑换后得到提货码 `pickup_code`，到店出示，店员核销）、`coupon` 优惠券、`virtual_code` 虚拟卡密。
 `points` 为所需积分，`cash_fen` 大于 0 表示“积分+现金”需另付现金；`unlocked` 为我是否满足兑换门槛，
 `affordable` 为我的可用积分是否足够。
 """,

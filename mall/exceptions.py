@@ -63,3 +63,14 @@ class ReceiptNotConfirmable(ApplicationError):
     code = "not_confirmable"
     status_code = 409
     default_message = _("Only a shipped redemption can be confirmed as received.")
+
+
+class PickupNotFound(NotFound):
+    code = "pickup_not_found"
+    default_message = _("No redemption has this pick-up code.")
+
+
+class PickupNotReady(ApplicationError):
+    code = "pickup_not_ready"
+    status_code = 409
+    default_message = _("This redemption cannot be picked up (not paid, cancelled or already picked up).")

@@ -35,6 +35,7 @@ class ItemKind(models.TextChoices):
     PHYSICAL = "physical", _("physical goods (shipped)")
     COUPON = "coupon", _("coupon")
     VIRTUAL_CODE = "virtual_code", _("virtual code or card secret")
+    PICKUP = "pickup", _("physical goods (picked up in store)")
 
 
 class LimitPeriod(models.TextChoices):
@@ -225,6 +226,8 @@ class Redemption(models.Model):
     address = models.CharField(_("address"), max_length=200, blank=True)
     carrier = models.CharField(_("carrier"), max_length=40, blank=True)
     tracking_no = models.CharField(_("tracking number"), max_length=64, blank=True)
+    # Picked up in store: the code the member shows (QR) and a clerk redeems (counter/).
+    pickup_code = models.CharField(_("pick-up code"), max_length=16, null=True, blank=True, unique=True)
     cancel_reason = models.CharField(_("cancel reason"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
@@ -263,6 +266,7 @@ class RedemptionEventKind(models.TextChoices):
     SHIPPED = "shipped", _("shipped")
     TRACKING = "tracking", _("tracking number changed")
     COMPLETED = "completed", _("completed")
+    PICKED_UP = "picked_up", _("picked up in store")
     REFUNDED = "refunded", _("payment refunded")
     CANCELLED = "cancelled", _("cancelled")
 

@@ -53,6 +53,8 @@ from mall.exceptions import (
     ItemNotFound,
     NotOnSale,
     NotUnlocked,
+    PickupNotFound,
+    PickupNotReady,
     ReceiptNotConfirmable,
     RedemptionLimitReached,
     RedemptionNotCancellable,
@@ -141,8 +143,17 @@ def period_start(period: str, now):
     return None
 
 
-def _event(redemption_id: int, kind: str, *, note: str = "", actor_id=None) -> None:
-    RedemptionEvent.objects.create(redemption_id=redemption_id, kind=kind, note=note[:200], actor_id=actor_id)
+def _event(
+    redemption_id: int, kind: str, *, note: str = "", actor_id=None, store_id=None, staff_id=None
+) -> None:
+    RedemptionEvent.objects.create(
+        redemption_id=redemption_id,
+        kind=kind,
+        note=note[:200],
+        actor_id=actor_id,
+        store_id=store_id,
+        staff_id=staff_id,
+    )
 
 
 def _check_on_sale(item: MallItem, now) -> None:
@@ -263,7 +274,7 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
             ).entry_id
         if item.cash_fen:
             status = RedemptionStatus.PENDING_PAYMENT
-        elif physical:
+        elif physical or item.kind == ItemKind.PICKUP:
             status = RedemptionStatus.PAID
         else:
             status = RedemptionStatus.FULFILLED
@@ -324,6 +335,10 @@ def _redeem(member, item_id, key, request_hash, address_id, now) -> Redeemed:
         if coupon_id is not None:
             redemption.coupon_id = coupon_id
             Redemption.objects.filter(pk=redemption.pk).update(coupon_id=coupon_id)
+        if item.kind == ItemKind.PICKUP:
+            # Given now (also while a payment is pending); a clerk accepts it only once paid.
+            redemption.pickup_code = new_pickup_code()
+            Redemption.objects.filter(pk=redemption.pk).update(pickup_code=redemption.pickup_code)
         if item.cash_fen:
             payment = payments.payment_create(
                 member=member,
@@ -449,7 +464,7 @@ def redemption_cancel(
         if r.status == RedemptionStatus.CANCELLED:
             return r
         cancellable = r.status == RedemptionStatus.PENDING_PAYMENT or (
-            r.status == RedemptionStatus.PAID and r.kind == ItemKind.PHYSICAL
+            r.status == RedemptionStatus.PAID and r.kind in (ItemKind.PHYSICAL, ItemKind.PICKUP)
         )
         if not cancellable:
             raise RedemptionNotCancellable(details={"status": r.status})
@@ -532,6 +547,44 @@ def redemptions_ship_rows(*, rows: list[list[str]], actor_id: int) -> list[dict]
                 result["result"] = exc.code
         results.append(result)
     return results
+
+
+PICKUP_PREFIX = "PU"
+PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
+
+
+def new_pickup_code() -> str:
+    """``PU`` and 10 random characters (50 bits): unguessable, and a clerk can type it."""
+    return PICKUP_PREFIX + "".join(secrets.choice(PICKUP_ALPHABET) for _ in range(10))
+
+
+def redemption_pick_up(
+    *, pickup_code: str, store_id: int, staff_id: int | None, actor_id: int | None, now=None
+) -> tuple[Redemption, bool]:
+    """A clerk hands a paid pick-up item over in a store; returns (redemption, picked up now).
+
+    Completed at once, with a ``picked_up`` event carrying the store, the staff member and the clerk's
+    account.  Handing it over again returns it unchanged (``False``: the clerk page says it was already
+    picked up, and where).  Unknown code ``pickup_not_found``; not paid yet, cancelled
+    ``pickup_not_ready``; nothing written.
+    """
+    now = now or timezone.now()
+    code = (pickup_code or "").strip().upper()
+    redemption_id = (
+        Redemption.objects.filter(pickup_code=code).values_list("pk", flat=True).first() if code else None
+    )
+    if redemption_id is None:
+        raise PickupNotFound()
+    with transaction.atomic():
+        r, _payment = _locked(redemption_id)
+        if r.status == RedemptionStatus.COMPLETED:
+            return r, False
+        if r.kind != ItemKind.PICKUP or r.status != RedemptionStatus.PAID:
+            raise PickupNotReady(details={"status": r.status})
+        r.status, r.fulfilled_at, r.completed_at = RedemptionStatus.COMPLETED, now, now
+        r.save(update_fields=["status", "fulfilled_at", "completed_at"])
+        _event(r.pk, "picked_up", actor_id=actor_id, store_id=store_id, staff_id=staff_id)
+    return r, True
 
 
 def redemption_confirm_receipt(*, redemption_id: int, member_id: int) -> Redemption:

@@ -16,7 +16,7 @@ from loyalty.api.serializers import (
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from loyalty.api.throttling import ScopedThrottle
 from loyalty.api.views import NoInputMixin
-from members import api_docs, selectors, services
+from members import api_docs, codes, selectors, services
 from members.exceptions import DevLoginDisabled
 from members.models import Member
 from stores.fields import staff_code_field, store_code_field
@@ -219,3 +219,29 @@ class ServerMemberLookupView(APIView):
         query.is_valid(raise_exception=True)
         member = selectors.member_lookup(**query.validated_data)
         return Response(ServerMemberSerializer(member).data)
+
+
+class MemberCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="18 位数字会员码（条形码内容）。")
+    qr_payload = serializers.CharField(help_text="二维码内容。")
+    expires_at = serializers.DateTimeField()
+    valid_seconds = serializers.IntegerField()
+
+
+class MemberCodeView(APIView):
+    """A fresh 会员码 each call (the previous one stops working): the app refreshes it while shown."""
+
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "member_code"
+
+    @api_docs.member_code
+    @extend_schema(responses={200: MemberCodeSerializer, 409: ErrorSerializer, 429: ErrorSerializer})
+    def get(self, request):
+        issued = codes.member_code_issue(member=request.user)
+        body = {
+            "code": issued.code,
+            "qr_payload": codes.qr_payload(issued.code),
+            "expires_at": issued.expires_at,
+            "valid_seconds": settings.MEMBER_CODE_SECONDS,
+        }
+        return Response(MemberCodeSerializer(body).data, headers={"Cache-Control": "no-store"})

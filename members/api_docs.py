@@ -4,6 +4,7 @@ from loyalty.api import docs
 from loyalty.api.docs import request_example, response_example
 from members.exceptions import (
     BirthdayChangeLimited,
+    MemberClosed,
     PhoneTaken,
     ReferrerNotFound,
     WechatCodeInvalid,
@@ -190,6 +191,29 @@ server_member_lookup = docs.operation(
                 "phone": "13812345678",
                 "nickname": "王芳",
                 "registered_at": "2026-03-08T10:21:37+08:00",
+            }
+        )
+    ],
+)
+
+member_code = docs.operation(
+    tag=docs.COUNTER,
+    summary="我的会员码（动态码）",
+    description="""
+在门店出示的会员码：`code` 是 18 位数字（画成条形码，收银台扫码枪按付款码读取），`qr_payload` 画成二维码
+（店员手机扫码用）。每次调用都发一个新码并作废上一个：同一会员同一时刻只有一个有效码，有效期
+`valid_seconds` 秒（默认 60），请在 `expires_at` 之前刷新（建议每 50 秒，页面显示时）。
+码只能用于一笔订单；截图被盗最多只能用剩下的几秒。已注销的会员拿不到会员码（`member_closed`）。
+""",
+    throttle_scope="member_code",
+    errors=[MemberClosed],
+    examples=[
+        response_example(
+            {
+                "code": "660123456789012345",
+                "qr_payload": "member-code:660123456789012345",
+                "expires_at": "2026-12-05T10:31:00+08:00",
+                "valid_seconds": 60,
             }
         )
     ],

@@ -66,3 +66,22 @@ class MemberClosed(ApplicationError):
     code = "member_closed"
     status_code = 409
     default_message = _("This member has closed their account.")
+
+
+class MemberCodeInvalid(NotFound):
+    """No such code: mistyped, forged, another merchant's, or pruned long ago."""
+
+    code = "member_code_invalid"
+    default_message = _("This member code is not valid.")
+
+
+class MemberCodeExpired(ApplicationError):
+    code = "member_code_expired"
+    status_code = 409
+    default_message = _("This member code has expired. Ask the member to show a fresh one.")
+
+
+class MemberCodeUsed(ApplicationError):
+    code = "member_code_used"
+    status_code = 409
+    default_message = _("This member code was already used for another order.")

@@ -160,3 +160,34 @@ class WechatSession(models.Model):
 
     def __str__(self):
         return f"WeChat session of member {self.member_id}"
+
+
+class MemberCode(models.Model):
+    """A 会员码: 18 digits the mini-program shows as a barcode and a QR code for ``MEMBER_CODE_SECONDS``.
+
+    Random (not derived from the member id), unique, looked up by its index; the newest code of a member
+    replaces the one before (``replaced_at``; one live code per member, by a partial unique index).  A
+    code the till commits an order with is bound to that order (``order_no``) and serves no other.
+    Old rows are pruned (``members.services.member_codes_prune``).
+    """
+
+    code = models.CharField(_("member code"), max_length=18, unique=True)
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    issued_at = models.DateTimeField(_("issued at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    replaced_at = models.DateTimeField(_("replaced at"), null=True, blank=True)
+    order_no = models.CharField(_("order"), max_length=64, blank=True)
+    bound_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member code")
+        verbose_name_plural = _("member codes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(replaced_at__isnull=True), name="member_code_one_live"
+            ),
+        ]
+        indexes = [models.Index(fields=["issued_at"], name="member_code_issued")]
+
+    def __str__(self):
+        return f"{self.code[:4]}…{self.code[-2:]}"

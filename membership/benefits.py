@@ -32,7 +32,7 @@ from loyalty.config import cached
 from members.exceptions import MemberClosed
 from membership import sql
 from membership.member_days import active_member_days, member_in_audience
-from membership.models import CardStatus, CardType
+from membership.models import CardStatus, CardType, Tier
 from membership.tiers import tiers
 
 
@@ -117,7 +117,14 @@ def existing_member_benefits(*, member_id: int, at: datetime) -> Benefits | None
     return benefits
 
 
-def _benefits(*, member_id: int, at: datetime) -> tuple[bool | None, Benefits]:
+def member_benefits_and_tier(*, member_id: int, at: datetime) -> tuple[Benefits, Tier | None, int]:
+    """``member_benefits`` with the member's tier and its level (0 without a membership), from the same
+    one statement: the counter shows both (``counter.selectors``)."""
+    _receiving, benefits, level = _benefits(member_id=member_id, at=at, with_level=True)
+    return benefits, next((t for t in tiers() if t.level == level), None), level
+
+
+def _benefits(*, member_id: int, at: datetime, with_level: bool = False):
     receiving, level, card_type_ids = _level_and_cards(member_id=member_id, at=at)
     base = []
     tier = next((t for t in tiers() if t.level == level), None)
@@ -149,6 +156,8 @@ def _benefits(*, member_id: int, at: datetime) -> tuple[bool | None, Benefits]:
         for md in active_member_days(at=at)
         if member_in_audience(md, member_id=member_id, at=at)
     ]
+    if with_level:
+        return receiving, combine(base=base, member_days=days), level
     return receiving, combine(base=base, member_days=days)
 
 

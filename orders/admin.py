@@ -240,6 +240,7 @@ class CheckoutSettingsAdmin(ModelAdmin):
         "min_points",
         "combine_with_coupons",
         "commit_timeout_minutes",
+        "counter_confirm_above_fen",
     ]
 
     def has_add_permission(self, request):

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from loyalty.api.serializers import MAX_ID, ErrorSerializer, StrictSerializer
 from loyalty.api.server_auth import IsApiClient, ServerSignatureAuthentication
 from loyalty.api.views import NoInputMixin
-from orders import api_docs, rows, selectors, services
+from orders import api_docs, counter_payments, rows, selectors, services
 from orders.exceptions import OrderNotFound
 from orders.models import Order, OrderEvent, OrderLine, Refund, RefundLine
 from orders.quote import MAX_LINES, BasketInput, LineInput, compute_quote
@@ -63,9 +63,58 @@ class ServerQuoteInput(BasketSerializer):
     member_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="会员 id。")
 
 
-class CommitInput(ServerQuoteInput):
+class CommitInput(BasketSerializer):
+    member_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, help_text="会员 id（与 member_code 二选一）。"
+    )
+    member_code = serializers.CharField(
+        max_length=64,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="门店：顾客出示的会员码（代替 member_id）。",
+    )
+    store_code = serializers.CharField(
+        max_length=32,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="门店编码：门店下单时必填，线上订单不传。",
+    )
+    staff_code = serializers.CharField(
+        max_length=32,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="收银或导购的工号（可选，需带 store_code）。",
+    )
     order_no = serializers.CharField(max_length=64, help_text="商户订单号，下单的幂等键。")
     quote_hash = serializers.CharField(max_length=64, help_text="给会员看的那次报价的 fingerprint。")
+
+    def validate(self, attrs):
+        if ("member_id" in attrs) == bool(attrs.get("member_code")):
+            raise serializers.ValidationError({"member_id": "Give exactly one of member_id or member_code."})
+        return attrs
+
+
+class CounterPaymentPendingSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="awaiting_confirmation：等待会员在小程序确认。")
+    order_no = serializers.CharField()
+    counter_payment_id = serializers.IntegerField()
+    stored_value_fen = serializers.IntegerField()
+    expires_at = serializers.DateTimeField(help_text="会员须在此之前确认，否则本单储值支付被拒绝。")
+
+
+def _pending_response(pending) -> Response:
+    payment = pending.payment
+    body = {
+        "status": "awaiting_confirmation",
+        "order_no": payment.order_no,
+        "counter_payment_id": payment.pk,
+        "stored_value_fen": payment.stored_value_fen,
+        "expires_at": payment.expires_at,
+    }
+    return Response(CounterPaymentPendingSerializer(body).data, status=202)
 
 
 class QuoteLineSerializer(serializers.Serializer):
@@ -326,6 +375,7 @@ class ServerCommitView(ServerView):
         responses={
             201: CommitResultSerializer,
             200: CommitResultSerializer,
+            202: CounterPaymentPendingSerializer,
             400: ErrorSerializer,
             401: ErrorSerializer,
             404: ErrorSerializer,
@@ -335,12 +385,18 @@ class ServerCommitView(ServerView):
     def post(self, request):
         data = CommitInput(data=request.data)
         data.is_valid(raise_exception=True)
+        v = data.validated_data
         result = services.order_commit(
-            member_id=data.validated_data["member_id"],
-            order_no=data.validated_data["order_no"],
+            member_id=v.get("member_id"),
+            member_code=v["member_code"],
+            store_code=v["store_code"],
+            staff_code=v["staff_code"],
+            order_no=v["order_no"],
             basket=data.basket(),
-            quote_hash=data.validated_data["quote_hash"],
+            quote_hash=v["quote_hash"],
         )
+        if isinstance(result, counter_payments.Pending):
+            return _pending_response(result)
         return _order_response(result, created_status=201)
 
 
@@ -448,3 +504,47 @@ class ServerRefundView(ServerView):
             RefundResultSerializer(refund, context={"replayed": result.replayed}).data,
             status=200 if result.replayed else 201,
         )
+
+
+# --- the member's confirmation of a stored-value payment at a counter ---------------------------
+
+
+class CounterPaymentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    order_no = serializers.CharField()
+    store_name = serializers.CharField(source="store.name")
+    stored_value_fen = serializers.IntegerField()
+    goods_fen = serializers.IntegerField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
+class PendingCounterPaymentsView(APIView):
+    @api_docs.counter_payments_pending
+    @extend_schema(responses={200: CounterPaymentSerializer(many=True)})
+    def get(self, request):
+        pending = counter_payments.pending_for_member(member_id=request.user.pk)[:10]
+        return Response(
+            CounterPaymentSerializer(pending, many=True).data, headers={"Cache-Control": "no-store"}
+        )
+
+
+class ConfirmCounterPaymentView(NoInputMixin, APIView):
+    @api_docs.counter_payment_confirm
+    @extend_schema(
+        request=None, responses={200: CounterPaymentSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+    )
+    def post(self, request, pk):
+        payment = counter_payments.counter_payment_confirm(member_id=request.user.pk, payment_id=pk)
+        return Response(CounterPaymentSerializer(payment).data)
+
+
+class DeclineCounterPaymentView(NoInputMixin, APIView):
+    @api_docs.counter_payment_decline
+    @extend_schema(
+        request=None, responses={200: CounterPaymentSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+    )
+    def post(self, request, pk):
+        payment = counter_payments.counter_payment_decline(member_id=request.user.pk, payment_id=pk)
+        return Response(CounterPaymentSerializer(payment).data)

@@ -3,10 +3,11 @@
 from coupons.exceptions import CouponNotAvailable
 from loyalty.api import docs
 from loyalty.api.docs import request_example, response_example
-from members.exceptions import MemberClosed
+from members.exceptions import MemberClosed, MemberCodeExpired, MemberCodeInvalid, MemberCodeUsed
 from orders import exceptions as exc
 from points.exceptions import InsufficientPoints
 from stored_value.exceptions import AccountFrozen, InsufficientBalance
+from stores.exceptions import StaffNotFound, StaffNotInStore, StoreClosed, StoreNotFound
 
 # One basket through its whole life, as the demo prices it: a silver member (2% off),
 # a 满300减60 coupon, ¥100.00 of stored value, the rest in cash.
@@ -272,6 +273,14 @@ server_commit = docs.operation(
 `details.quote` 为最新报价（请让顾客确认后用新的指纹重新下单），不做任何修改。
 
 顾客付款并履约后调用“完成订单”；未支付则调用“取消订单”，或到 `expires_at` 自动取消、退回券、积分与储值。
+
+**门店下单**：带 `store_code`（门店编码，可选 `staff_code` 工号），订单记下门店与店员；没有 `member_id` 时用顾客出示的
+会员码 `member_code` 代替，会员码随即绑定到这笔订单，不能再用于别的订单（`member_code_used`）。门店不存在
+`store_not_found`、已停业 `store_closed`、工号不存在 `staff_not_found`、不在该门店 `staff_not_in_store`。
+门店订单的储值支付超过商户设定的金额（结算设置“门店储值免确认上限”）时，不扣款，返回 **202**
+`awaiting_confirmation`：会员须在 60 秒内在小程序确认。收银台用同一个 `order_no`、同一个购物车重试下单
+（建议每 2 秒）：会员确认后重试即扣款下单（201）；会员拒绝返回 409 `counter_payment_declined`，超时返回 409
+`counter_payment_timed_out`（换一个订单号重新下单，或改用现金）。每笔门店储值扣款都会通知会员（站内消息/订阅消息）。
 """,
     caller=docs.SERVER_CALLER,
     idempotency=(
@@ -283,11 +292,44 @@ server_commit = docs.operation(
         exc.MemberNotFound,
         exc.QuoteStale,
         (409, "idempotency_conflict", "同一个 order_no 已用于另一个购物车"),
+        exc.MemberRequired,
+        exc.StaffWithoutStore,
+        exc.CounterPaymentDeclined,
+        exc.CounterPaymentTimedOut,
+        MemberCodeInvalid,
+        MemberCodeExpired,
+        MemberCodeUsed,
+        StoreNotFound,
+        StoreClosed,
+        StaffNotFound,
+        StaffNotInStore,
         *_QUOTE_ERRORS,
     ],
     examples=[
         request_example(
             {**_BASKET, "member_id": 1024, "order_no": "SO20261205A17", "quote_hash": _FINGERPRINT}
+        ),
+        request_example(
+            {
+                **_BASKET,
+                "member_code": "660123456789012345",
+                "store_code": "SH-001",
+                "staff_code": "S012",
+                "order_no": "SH001-20261205-0042",
+                "quote_hash": _FINGERPRINT,
+            },
+            name="门店下单（会员码）",
+        ),
+        response_example(
+            {
+                "status": "awaiting_confirmation",
+                "order_no": "SH001-20261205-0042",
+                "counter_payment_id": 311,
+                "stored_value_fen": 56000,
+                "expires_at": "2026-12-05T10:31:00+08:00",
+            },
+            name="等待会员确认储值支付",
+            status=202,
         ),
         response_example({**_ORDER, "replayed": False}, name="下单成功", status=201),
         response_example({**_ORDER, "replayed": True}, name="重复提交（返回第一次的订单）"),
@@ -383,4 +425,51 @@ server_refund = docs.operation(
             name="重复提交（返回第一次的退款单）",
         ),
     ],
+)
+
+
+_COUNTER_PAYMENT = {
+    "id": 311,
+    "order_no": "SH001-20261205-0042",
+    "store_name": "静安嘉里店",
+    "stored_value_fen": 56000,
+    "goods_fen": 58000,
+    "status": "pending",
+    "created_at": "2026-12-05T10:30:00+08:00",
+    "expires_at": "2026-12-05T10:31:00+08:00",
+}
+
+counter_payments_pending = docs.operation(
+    tag=docs.COUNTER,
+    summary="待我确认的门店储值支付",
+    description="""
+门店收银用储值支付、金额超过商户设定的免确认上限时，需要会员本人在 60 秒内确认。小程序在出示会员码的页面
+轮询此接口（建议每 2 秒），有待确认的支付就弹出确认框（门店、金额），调用确认或拒绝。只返回还没过期的。
+""",
+    money=True,
+    examples=[response_example(_COUNTER_PAYMENT)],
+)
+
+counter_payment_confirm = docs.operation(
+    tag=docs.COUNTER,
+    summary="确认门店储值支付",
+    description="""
+会员确认这笔门店储值支付；收银台随后重试下单即扣款。重复确认返回同一结果。已拒绝的返回 409
+`counter_payment_decided`，超过 60 秒返回 409 `counter_payment_timed_out`，别人的或不存在的返回 404。
+""",
+    money=True,
+    errors=[exc.CounterPaymentNotFound, exc.CounterPaymentDecided, exc.CounterPaymentTimedOut],
+    examples=[response_example({**_COUNTER_PAYMENT, "status": "confirmed"})],
+)
+
+counter_payment_decline = docs.operation(
+    tag=docs.COUNTER,
+    summary="拒绝门店储值支付",
+    description="""
+会员拒绝这笔门店储值支付：收银台重试下单时返回 409 `counter_payment_declined`，不扣任何款。重复拒绝返回同一结果；
+已确认的返回 409 `counter_payment_decided`。
+""",
+    money=True,
+    errors=[exc.CounterPaymentNotFound, exc.CounterPaymentDecided, exc.CounterPaymentTimedOut],
+    examples=[response_example({**_COUNTER_PAYMENT, "status": "declined"})],
 )

@@ -104,3 +104,40 @@ class RefundExceedsRemaining(ApplicationError):
 class RefundLineNotFound(ApplicationError):
     code = "refund_line_not_found"
     default_message = _("The order has no such line.")
+
+
+class CounterPaymentNotFound(NotFound):
+    code = "counter_payment_not_found"
+    default_message = _("No such payment awaiting your confirmation.")
+
+
+class CounterPaymentDeclined(ApplicationError):
+    code = "counter_payment_declined"
+    status_code = 409
+    default_message = _(
+        "The member declined this stored-value payment. Use another order number to try again."
+    )
+
+
+class CounterPaymentTimedOut(ApplicationError):
+    code = "counter_payment_timed_out"
+    status_code = 409
+    default_message = _(
+        "The member did not confirm this stored-value payment in time. Use another order number to try again."
+    )
+
+
+class CounterPaymentDecided(ApplicationError):
+    code = "counter_payment_decided"
+    status_code = 409
+    default_message = _("This payment was already answered.")
+
+
+class MemberRequired(ApplicationError):
+    code = "member_required"
+    default_message = _("Give the member: member_id or member_code.")
+
+
+class StaffWithoutStore(ApplicationError):
+    code = "staff_without_store"
+    default_message = _("A staff code needs the store code it works in.")

@@ -41,6 +41,14 @@ class CheckoutSettings(models.Model):
         default=30,
         help_text=_("A committed order not completed within this time is cancelled and everything released."),
     )
+    counter_confirm_above_fen = models.BigIntegerField(
+        _("stored value at a counter without confirmation, up to"),
+        default=20_000,
+        help_text=_(
+            "A counter order paying more than this from stored value waits until the member confirms it "
+            "in the mini-program (within 60 seconds). 0: every stored-value payment at a counter is confirmed."
+        ),
+    )
 
     class Meta:
         verbose_name = _("checkout settings")
@@ -49,7 +57,8 @@ class CheckoutSettings(models.Model):
             models.CheckConstraint(
                 condition=Q(points_per_yuan__gte=1)
                 & Q(max_share_bp__lte=10000)
-                & Q(commit_timeout_minutes__gte=1),
+                & Q(commit_timeout_minutes__gte=1)
+                & Q(counter_confirm_above_fen__gte=0),
                 name="orders_settings_sane",
             )
         ]
@@ -336,3 +345,59 @@ class RefundLine(models.Model):
 
     def __str__(self):
         return f"{self.refund_id}: line {self.line_id} × {self.quantity}"
+
+
+class CounterPaymentStatus(models.TextChoices):
+    PENDING = "pending", _("awaiting the member")
+    CONFIRMED = "confirmed", _("confirmed")
+    DECLINED = "declined", _("declined")
+
+
+class CounterPayment(models.Model):
+    """A stored-value payment at a counter above the merchant's limit, waiting for the member's word.
+
+    The till's commit creates it (and answers 202) instead of debiting; the member confirms or declines
+    in the mini-program within ``CONFIRM_SECONDS``; the till's retry of the same commit then debits (it
+    was confirmed) or is refused.  One per order number; a pending one past ``expires_at`` has timed out.
+    """
+
+    CONFIRM_SECONDS = 60
+
+    order_no = models.CharField(_("order number"), max_length=64, unique=True)
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="+"
+    )
+    store = models.ForeignKey(
+        "stores.Store", verbose_name=_("store"), on_delete=models.PROTECT, related_name="+"
+    )
+    staff = models.ForeignKey(
+        "stores.Staff",
+        verbose_name=_("staff"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    request_hash = models.CharField(max_length=64)
+    stored_value_fen = models.BigIntegerField(_("stored value to pay"))
+    goods_fen = models.BigIntegerField(_("goods"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=CounterPaymentStatus.choices, default=CounterPaymentStatus.PENDING
+    )
+    created_at = models.DateTimeField(_("asked at"))
+    expires_at = models.DateTimeField(_("answer by"))
+    decided_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("counter payment confirmation")
+        verbose_name_plural = _("counter payment confirmations")
+        indexes = [models.Index(fields=["member", "status"], name="counter_payment_member")]
+        constraints = [
+            models.CheckConstraint(condition=Q(stored_value_fen__gt=0), name="counter_payment_positive")
+        ]
+
+    def __str__(self):
+        return self.order_no
+
+    def timed_out(self, now) -> bool:
+        return self.status == CounterPaymentStatus.PENDING and self.expires_at <= now

@@ -39,11 +39,13 @@ from coupons import services as coupon_services
 from coupons.exceptions import CouponNotAvailable, CouponNotFound
 from loyalty import ledger, locks, rounding
 from loyalty.errors import IdempotencyConflict
+from members import codes
 from members.models import Member
 from members.receiving import lock_receiving
 from membership import services as membership
+from notifications.services import notify_many
+from orders import counter_payments, rows
 from orders import exceptions as exc
-from orders import rows
 from orders.models import TRANSITIONS, Order, OrderLine, OrderStatus, Refund, RefundLine
 from orders.quote import BasketInput, Quote, checkout_settings, compute_quote
 from points import earning
@@ -51,6 +53,7 @@ from points import ledger as points_ledger
 from points.exceptions import InsufficientPoints
 from stored_value import ledger as sv_ledger
 from stored_value.exceptions import AccountFrozen, InsufficientBalance
+from stores.selectors import open_store, store_staff
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,16 @@ def _locked(order_no: str) -> Order:
 # --- commit ------------------------------------------------------------------------------
 
 
-def order_commit(*, member_id: int, order_no: str, basket: BasketInput, quote_hash: str) -> Result:
+def order_commit(
+    *,
+    order_no: str,
+    basket: BasketInput,
+    quote_hash: str,
+    member_id: int | None = None,
+    member_code: str = "",
+    store_code: str = "",
+    staff_code: str = "",
+) -> Result | counter_payments.Pending:
     """Apply a quote atomically: lock the coupons, spend the points, debit the stored value.
 
     ``quote_hash`` is the ``fingerprint`` of the quote the member saw; the
@@ -108,18 +120,51 @@ def order_commit(*, member_id: int, order_no: str, basket: BasketInput, quote_ha
     balance no longer there) is refused with ``quote_stale`` (409) carrying a
     fresh quote in ``details.quote``; nothing is written.  Returns the order
     with ``cash_fen``, the cash the merchant collects.
+
+    At a counter (``store_code``, optionally ``staff_code``): the order carries the store and the staff
+    member; the member may be given by their 会员码 (``member_code``), which is then bound to this order
+    and serves no other.  Stored value above the merchant's limit waits for the member's confirmation
+    (``orders.counter_payments``): the answer is a ``Pending`` (nothing debited, no lock held) until the
+    member confirms and the till commits again.
     """
     if not order_no or len(order_no) > 64:
         raise exc.InvalidBasket(details={"order_no": "1 to 64 characters"})
-    request_hash = ledger.request_hash(member_id=member_id, **basket.canonical())
+    if member_code:
+        member_id = codes.member_of_code(code=member_code)
+    elif member_id is None:
+        raise exc.MemberRequired()
+    if staff_code and not store_code:
+        raise exc.StaffWithoutStore()
+    at_counter = {"store": store_code, "staff": staff_code} if store_code else {}
+    request_hash = ledger.request_hash(member_id=member_id, **basket.canonical(), **at_counter)
     if rows.order_exists(order_no):
         return _commit_replay(Order.objects.get(order_no=order_no), request_hash)
+    store = open_store(code=store_code) if store_code else None
+    staff = store_staff(store=store, code=staff_code) if staff_code else None
+    now = timezone.now()
+    if member_code:  # the precise refusal (expired, used, closed) before any work
+        codes.member_code_check(code=member_code, order_no=order_no, now=now)
     try:
         with transaction.atomic():
             config = checkout_settings()
             quote = compute_quote(member_id=member_id, basket=basket, config=config)
             if quote.fingerprint != quote_hash:
                 raise _Stale("quote_changed")
+            if (
+                store is not None
+                and counter_payments.needs_confirmation(
+                    stored_value_fen=quote.stored_value_fen, limit_fen=config.counter_confirm_above_fen
+                )
+                and not counter_payments.confirmed(
+                    order_no=order_no,
+                    request_hash=request_hash,
+                    stored_value_fen=quote.stored_value_fen,
+                    now=now,
+                )
+            ):
+                raise _AwaitConfirmation(quote)
+            if member_code:
+                codes.member_code_bind(code=member_code, order_no=order_no, now=now)
             # The spends first, the order row last (it then carries their entries: no second write).
             points_entry_id, stored_value_entry_id = _apply(order_no, quote, config.commit_timeout_minutes)
             order, lines = _create_order(
@@ -129,7 +174,23 @@ def order_commit(*, member_id: int, order_no: str, basket: BasketInput, quote_ha
                 config.commit_timeout_minutes,
                 points_spend_entry_id=points_entry_id,
                 stored_value_entry_id=stored_value_entry_id,
+                store=store,
+                staff=staff,
             )
+            if store is not None and order.stored_value_fen:
+                notify_many(counter_payments.counter_debit_drafts(order=order, store=store))
+    except _AwaitConfirmation as waiting:
+        return counter_payments.counter_payment_ask(
+            order_no=order_no,
+            member_id=member_id,
+            store=store,
+            staff=staff,
+            request_hash=request_hash,
+            stored_value_fen=waiting.quote.stored_value_fen,
+            goods_fen=waiting.quote.goods_fen,
+            member_code=member_code,
+            now=now,
+        )
     except IntegrityError:
         existing = Order.objects.filter(order_no=order_no).first()
         if existing is None:
@@ -144,6 +205,14 @@ def order_commit(*, member_id: int, order_no: str, basket: BasketInput, quote_ha
         fresh = compute_quote(member_id=member_id, basket=basket, clamp=True)
         raise exc.QuoteStale(details={"reason": reason, "quote": quote_as_dict(fresh)}) from None
     return Result(order, lines=lines)
+
+
+class _AwaitConfirmation(Exception):
+    """Leaves the commit's transaction (nothing written) to ask the member outside it."""
+
+    def __init__(self, quote: Quote):
+        super().__init__("awaiting the member's confirmation")
+        self.quote = quote
 
 
 class _Stale(Exception):

@@ -32,6 +32,7 @@ CHECKOUT = "结算与订单"
 PAYMENTS = "支付"
 MESSAGES = "消息"
 SERVER = "订单（服务端）"
+COUNTER = "门店收银"
 HEALTH = "健康检查"
 
 TAGS = [
@@ -56,6 +57,12 @@ TAGS = [
         "description": (
             "商户订单系统与收银台调用（服务端到服务端，HMAC 签名，不供小程序调用）："
             "查会员、试算、下单、完成、取消、退款、核销优惠券。"
+        ),
+    },
+    {
+        "name": COUNTER,
+        "description": (
+            "到店消费：会员码（小程序出示、收银台识别）、门店储值支付的会员确认（小程序轮询待确认、确认或拒绝）。"
         ),
     },
     {"name": HEALTH, "description": "负载均衡与监控用的存活检查。"},

@@ -255,6 +255,10 @@ REST_FRAMEWORK = {
         # Per member (a bot farming one account), in Redis like every throttle.
         "check_in": env("CHECK_IN_THROTTLE_RATE", default="10/min"),
         "coupon_claim": env("COUPON_CLAIM_THROTTLE_RATE", default="20/min"),
+        # Per member: a fresh 会员码 (the app refreshes it about once a minute while it is shown).
+        "member_code": env("MEMBER_CODE_THROTTLE_RATE", default="30/min"),
+        # Per store: the till's 会员码 resolutions (a busy counter resolves a few a minute; a guesser more).
+        "member_code_resolve": env("MEMBER_CODE_RESOLVE_THROTTLE_RATE", default="60/min"),
     },
     "UNAUTHENTICATED_USER": None,
 }
@@ -292,6 +296,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Member sessions ---------------------------------------------------------
 MEMBER_TOKEN_TTL = timedelta(days=env.int("MEMBER_TOKEN_TTL_DAYS", default=30))
+# 会员码: how long a code shown in the mini-program stays valid (the app refreshes it before).
+MEMBER_CODE_SECONDS = env.int("MEMBER_CODE_SECONDS", default=60)
 
 # --- WeChat mini-program ---------------------------------------------------------
 WECHAT_APP_ID = env("WECHAT_APP_ID", default="")

@@ -37,6 +37,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "login": "1000/min",
     "check_in": "1000/min",
     "coupon_claim": "1000/min",
+    "member_code": "1000/min",
+    "member_code_resolve": "1000/min",
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

@@ -115,11 +115,13 @@ def test_checkout_settings_are_edited_in_the_admin(admin_client):
             "max_share_bp": "30%",  # typed as a percentage, stored in basis points
             "min_points": 100,
             "commit_timeout_minutes": 15,
+            "counter_confirm_above_fen": "300.00",  # typed in 元
         },
     )
 
     assert response.status_code == 302
     settings = checkout_settings()
+    assert settings.counter_confirm_above_fen == 30_000
     assert (settings.points_per_yuan, settings.combine_with_coupons, settings.commit_timeout_minutes) == (
         200,
         False,
@@ -128,6 +130,7 @@ def test_checkout_settings_are_edited_in_the_admin(admin_client):
     assert settings.max_share_bp == 3000
     page = page_text(admin_client.get("/admin/orders/checkoutsettings/"))
     assert "30%" in page and "3000" not in page and "基点" not in page
+    assert "¥300.00" in page
 
 
 def test_a_share_beyond_100_percent_or_finer_than_a_basis_point_is_refused(admin_client):

@@ -119,6 +119,27 @@ def _address(member) -> dict:
     return {"pk": address(member).pk}
 
 
+def _counter_payment(member) -> dict:
+    """A stored-value payment at a counter awaiting the member's confirmation."""
+    from django.utils import timezone
+
+    from orders.counter_payments import counter_payment_ask
+    from stores.models import Store
+
+    store = Store.objects.get_or_create(code="SEC-1", defaults={"name": "security"})[0]
+    pending = counter_payment_ask(
+        order_no=f"SEC-{member.pk}",
+        member_id=member.pk,
+        store=store,
+        staff=None,
+        request_hash="x" * 64,
+        stored_value_fen=100,
+        goods_fen=100,
+        now=timezone.now(),
+    )
+    return {"pk": pending.payment.pk}
+
+
 ROUTES: dict[str, Route] = {
     "auth-wechat-login": Route(PUBLIC),
     "auth-dev-login": Route(PUBLIC),
@@ -126,6 +147,11 @@ ROUTES: dict[str, Route] = {
     "me": Route(MEMBER),
     "me-profile": Route(MEMBER),
     "me-phone": Route(MEMBER),
+    "me-member-code": Route(MEMBER),
+    "me-counter-payments-pending": Route(MEMBER),
+    "me-counter-payment-confirm": Route(MEMBER, owned=_counter_payment),
+    "me-counter-payment-decline": Route(MEMBER, owned=_counter_payment),
+    "server-member-code-resolve": Route(SERVER),
     "me-notifications": Route(MEMBER),
     "me-notification-read": Route(MEMBER, owned=_notification),
     "points-balance": Route(MEMBER),

@@ -420,6 +420,59 @@ def _refund_cash(r: Redemption, payment: Payment, *, reason: str) -> None:
     _event(r.pk, "refunded", note=payment.out_trade_no)
 
 
+# --- units sold elsewhere, shipped from here ----------------------------------------------------
+
+#: The idempotency keys of redemptions recorded for another app's sale (a 拼团 group).  A member's
+#: Idempotency-Key arrives in an HTTP header, which cannot hold a control character (RFC 9110), so no
+#: member's redemption can carry this prefix.
+SOLD_ELSEWHERE = "\x01ext:"
+
+
+def redemption_record_sold_elsewhere(
+    *, member_id: int, item_id: int, source_key: str, recipient: str, phone: str, address: str, note: str
+) -> Redemption:
+    """A physical unit another app sold (and was paid for) joins the shipping queue as a paid redemption.
+
+    No points and no cash here (the money is the other app's payment, refunded there), no stock taken
+    (the other app sold units of its own); counted in the item's ``sold_count`` so the mall's figures
+    and ``verify_ledgers`` agree.  Such a redemption is shipped, tracked and completed like any other,
+    but not cancelled here.  Idempotent by ``source_key``.
+    """
+    key = SOLD_ELSEWHERE + source_key
+    existing = Redemption.objects.filter(member_id=member_id, idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    with transaction.atomic():
+        locks.note(Rank.MALL_ITEM, "mall item: sold elsewhere")
+        item = MallItem.objects.select_for_update().get(pk=item_id)
+        if item.kind != ItemKind.PHYSICAL:
+            raise ValueError(f"item {item_id} is not physical")
+        item.sold_count += 1
+        item.save(update_fields=["sold_count"])
+        redemption = Redemption.objects.create(
+            no=_new_no(),
+            member_id=member_id,
+            item_id=item_id,
+            kind=ItemKind.PHYSICAL,
+            points=0,
+            cash_fen=0,
+            status=RedemptionStatus.PAID,
+            idempotency_key=key,
+            request_hash="",
+            recipient=recipient[:40],
+            phone=phone[:20],
+            address=address[:200],
+            paid_at=now,
+        )
+        _event(redemption.pk, "paid", note=note)
+    return redemption
+
+
+def sold_elsewhere(redemption: Redemption) -> bool:
+    return redemption.idempotency_key.startswith(SOLD_ELSEWHERE)
+
+
 # --- cancel, ship, confirm -------------------------------------------------------------------
 
 
@@ -452,6 +505,8 @@ def redemption_cancel(
         r, payment = _locked(redemption_id, member_id)
         if r.status == RedemptionStatus.CANCELLED:
             return r
+        if sold_elsewhere(r):  # its money and its unit belong to the app that sold it
+            raise RedemptionNotCancellable(details={"status": r.status, "sold_elsewhere": True})
         cancellable = r.status == RedemptionStatus.PENDING_PAYMENT or (
             r.status == RedemptionStatus.PAID and r.kind == ItemKind.PHYSICAL
         )

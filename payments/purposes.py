@@ -20,6 +20,10 @@ PURPOSES = {
         "paid": "mall.services.redemption_paid",
         "closed": "mall.services.redemption_payment_closed",
     },
+    "group_buy": {
+        "paid": "growth.services.group_member_paid",
+        "closed": "growth.services.group_member_payment_closed",
+    },
 }
 
 

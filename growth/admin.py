@@ -1,0 +1,217 @@
+"""拼团 back office: activities (edits that cannot undo what is sold), groups with their members and
+payments, and the refund report (every refunded place, why, and where WeChat Pay's refund stands)."""
+
+from django.contrib import admin, messages
+from django.db.models import CharField, F, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Concat
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from growth import services
+from growth.models import Group, GroupBuyActivity, GroupEvent, GroupMember, PlaceStatus, RefundedPlace
+from loyalty.admin_tools import (
+    MEMBER_HEADER,
+    CsvExportMixin,
+    ModelAdmin,
+    ReadOnlyAdminMixin,
+    TabularInline,
+    local_time,
+    member_cells,
+    reason,
+)
+from loyalty.errors import ApplicationError
+from loyalty.labels import REASONS
+from loyalty.money import yuan_text
+from payments.models import PaymentRefund, RefundStatus
+
+
+@admin.register(GroupBuyActivity)
+class GroupBuyActivityAdmin(ModelAdmin):
+    list_display = [
+        "name",
+        "item",
+        "group_price_fen",
+        "original_price_fen",
+        "group_size",
+        "units",
+        "groups_link",
+        "starts_at",
+        "ends_at",
+        "is_active",
+    ]
+    list_filter = ["is_active"]
+    search_fields = ["name", "item__name"]
+    autocomplete_fields = ["item"]
+    readonly_fields = ["sold_count", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "item", "is_active"]}),
+        (
+            _("price and group"),
+            {"fields": ["group_price_fen", "original_price_fen", "group_size", "time_limit_minutes"]},
+        ),
+        (
+            _("units and limits"),
+            {"fields": ["stock_total", "sold_count", "per_member_limit", "new_members_only"]},
+        ),
+        (_("window"), {"fields": ["starts_at", "ends_at", "created_at"]}),
+    ]
+
+    @admin.display(description=_("units taken / offered"))
+    def units(self, obj):
+        return f"{obj.sold_count} / {obj.stock_total}"
+
+    @admin.display(description=_("groups"))
+    def groups_link(self, obj):
+        url = reverse("admin:growth_group_changelist") + f"?activity__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("groups"))
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: a started activity keeps its price and size, and the units offered are
+        # checked against those taken by the UPDATE itself (never a stale sold count written back).
+        try:
+            services.activity_save(activity=obj)
+        except ApplicationError as exc:
+            self._refused = exc
+            messages.error(request, f"{exc.message} {exc.details or ''}")
+
+    def response_change(self, request, obj):
+        if getattr(self, "_refused", None) is not None:
+            self._refused = None
+            return self.response_post_save_change(request, obj)
+        return super().response_change(request, obj)
+
+
+class PlaceInline(ReadOnlyAdminMixin, TabularInline):
+    model = GroupMember
+    fk_name = "group"
+    extra = 0
+    fields = [
+        "member",
+        "role",
+        "status",
+        "amount_fen",
+        "payment_link",
+        "paid_at",
+        "refund_reason_text",
+        "fulfilment",
+    ]
+    readonly_fields = fields
+    ordering = ["pk"]
+
+    @admin.display(description=_("payment"))
+    def payment_link(self, obj):
+        if not obj.out_trade_no:
+            return "—"
+        url = reverse("admin:payments_payment_changelist") + f"?q={obj.out_trade_no}"
+        return format_html('<a href="{}">{}</a>', url, obj.out_trade_no)
+
+    @admin.display(description=_("refund reason"))
+    def refund_reason_text(self, obj):
+        return REASONS.label(obj.refund_reason) if obj.refund_reason else "—"
+
+    @admin.display(description=_("fulfilment"))
+    def fulfilment(self, obj):
+        if obj.redemption_id:
+            url = reverse("admin:mall_redemption_change", args=[obj.redemption_id])
+            return format_html('<a href="{}">{}</a>', url, _("mall shipment"))
+        if obj.coupon_id:
+            return _("coupon #%(id)s") % {"id": obj.coupon_id}
+        return "—"
+
+
+class EventInline(ReadOnlyAdminMixin, TabularInline):
+    model = GroupEvent
+    fk_name = "group"
+    extra = 0
+    fields = ["created_at", "kind", "place", "note_text"]
+    readonly_fields = fields
+    ordering = ["pk"]
+
+    @admin.display(description=_("note"))
+    def note_text(self, obj):
+        return REASONS.label(obj.note) if obj.note else ""
+
+
+@admin.register(Group)
+class GroupAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ["id", "activity", "leader", "state", "filled", "price_fen", "deadline", "opened_at"]
+    list_filter = ["state", "activity"]
+    search_fields = ["=id", "leader__nickname", "leader__phone"]
+    list_select_related = ["activity", "leader"]
+    inlines = [PlaceInline, EventInline]
+    fields = [
+        "activity",
+        "leader",
+        "state",
+        "size",
+        "joined_count",
+        "price_fen",
+        "deadline",
+        "opened_at",
+        "completed_at",
+        "failed_at",
+    ]
+
+    @admin.display(description=_("members joined"), ordering="joined_count")
+    def filled(self, obj):
+        return f"{obj.joined_count} / {obj.size}"
+
+
+@admin.register(RefundedPlace)
+class RefundReportAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
+    list_display = [
+        "refunded_at",
+        "activity",
+        "group",
+        "member",
+        "amount_fen",
+        reason("refund_reason", _("refund reason")),
+        "out_trade_no",
+        "refund_state",
+    ]
+    list_filter = ["refund_reason", "activity"]
+    search_fields = ["out_trade_no", "member__nickname", "member__phone"]
+    list_select_related = ["activity", "group", "member"]
+    date_hierarchy = "refunded_at"
+    csv_filename = "group-buy-refunds.csv"
+
+    def get_queryset(self, request):
+        # Where WeChat Pay's refund stands, in the same query (its number is the place's: ``GB<id>``).
+        refund = PaymentRefund.objects.filter(
+            out_refund_no=Concat(Value("GB"), Cast(OuterRef("pk"), CharField()))
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .filter(status=PlaceStatus.REFUNDED)
+            .annotate(refund_status=Subquery(refund.values("status")[:1]))
+            .order_by(F("refunded_at").desc())
+        )
+
+    csv_header = [
+        _("refunded at"),
+        _("activity"),
+        _("group"),
+        *MEMBER_HEADER,
+        _("amount (元)"),
+        _("refund reason"),
+        _("payment number"),
+        _("WeChat Pay refund"),
+    ]
+
+    @admin.display(description=_("WeChat Pay refund"))
+    def refund_state(self, obj):
+        return RefundStatus(obj.refund_status).label if obj.refund_status else "—"
+
+    def csv_row(self, obj) -> list:
+        return [
+            local_time(obj.refunded_at),
+            obj.activity.name,
+            obj.group_id or "",
+            *member_cells(obj.member),
+            yuan_text(obj.amount_fen),
+            REASONS.label(obj.refund_reason),
+            obj.out_trade_no,
+            RefundStatus(obj.refund_status).label if obj.refund_status else "",
+        ]

@@ -1,7 +1,8 @@
 """拼团 back office: activities (edits that cannot undo what is sold), groups with their members and
 payments, and the refund report (every refunded place, why, and where WeChat Pay's refund stands)."""
 
-from django.contrib import admin, messages
+from django import forms
+from django.contrib import admin
 from django.db.models import CharField, F, OuterRef, Subquery, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import reverse
@@ -9,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from growth import services
+from growth.exceptions import ActivityLocked
 from growth.models import Group, GroupBuyActivity, GroupEvent, GroupMember, PlaceStatus, RefundedPlace
 from loyalty.admin_tools import (
     MEMBER_HEADER,
@@ -20,10 +22,22 @@ from loyalty.admin_tools import (
     member_cells,
     reason,
 )
-from loyalty.errors import ApplicationError
 from loyalty.labels import REASONS
 from loyalty.money import yuan_text
 from payments.models import PaymentRefund, RefundStatus
+
+
+class ActivityForm(forms.ModelForm):
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is not None and not self.errors:
+            edited = {("item_id" if name == "item" else name): value for name, value in data.items()}
+            if "item_id" in edited and edited["item_id"] is not None:
+                edited["item_id"] = edited["item_id"].pk
+            current = GroupBuyActivity.objects.get(pk=self.instance.pk)
+            if services.activity_edit_refused(current=current, edited=edited) is not None:
+                raise forms.ValidationError(ActivityLocked.default_message, code="activity_started")
+        return data
 
 
 @admin.register(GroupBuyActivity)
@@ -66,20 +80,12 @@ class GroupBuyActivityAdmin(ModelAdmin):
         url = reverse("admin:growth_group_changelist") + f"?activity__id__exact={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, _("groups"))
 
+    form = ActivityForm
+
     def save_model(self, request, obj, form, change):
         # Through the service: a started activity keeps its price and size, and the units offered are
         # checked against those taken by the UPDATE itself (never a stale sold count written back).
-        try:
-            services.activity_save(activity=obj)
-        except ApplicationError as exc:
-            self._refused = exc
-            messages.error(request, f"{exc.message} {exc.details or ''}")
-
-    def response_change(self, request, obj):
-        if getattr(self, "_refused", None) is not None:
-            self._refused = None
-            return self.response_post_save_change(request, obj)
-        return super().response_change(request, obj)
+        services.activity_save(activity=obj)
 
 
 class PlaceInline(ReadOnlyAdminMixin, TabularInline):

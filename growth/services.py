@@ -491,6 +491,22 @@ def groups_fail_expired(*, chunk_size: int = 200, now=None) -> int:
 FROZEN_ONCE_STARTED = ("group_price_fen", "original_price_fen", "group_size", "item_id")
 
 
+def activity_edit_refused(*, current: GroupBuyActivity, edited: dict, now=None) -> dict | None:
+    """Why an edit of ``current`` to the values in ``edited`` (by attribute name) is refused, or None.
+
+    Once started (or once any unit is taken) the item, prices and group size are frozen; the units
+    offered never drop below those taken.  The admin's form asks first; ``activity_save`` decides.
+    """
+    now = now or timezone.now()
+    started = current.starts_at <= now or current.sold_count > 0
+    changed = [f for f in FROZEN_ONCE_STARTED if f in edited and getattr(current, f) != edited[f]]
+    if started and changed:
+        return {"fields": changed}
+    if edited.get("stock_total", current.stock_total) < current.sold_count:
+        return {"stock_total": edited["stock_total"], "sold_count": current.sold_count}
+    return None
+
+
 def activity_save(*, activity: GroupBuyActivity, now=None) -> GroupBuyActivity:
     """Create an activity, or save an operator's edit of one.
 
@@ -500,28 +516,25 @@ def activity_save(*, activity: GroupBuyActivity, now=None) -> GroupBuyActivity:
     a unit at the same moment cannot slip under it.  ``sold_count`` is never
     written from the form (a stale copy would undo units taken meanwhile).
     """
-    now = now or timezone.now()
     if activity.pk is None:
         activity.sold_count = 0
         activity.save()
         return activity
+    fields = [
+        f.attname
+        for f in GroupBuyActivity._meta.concrete_fields
+        if f.attname not in ("id", "sold_count", "created_at")
+    ]
+    values = {name: getattr(activity, name) for name in fields}
     with transaction.atomic():
         current = GroupBuyActivity.objects.get(pk=activity.pk)
-        started = current.starts_at <= now or current.sold_count > 0
-        changed = [f for f in FROZEN_ONCE_STARTED if getattr(current, f) != getattr(activity, f)]
-        if started and changed:
-            raise ActivityLocked(details={"fields": changed})
-        fields = [
-            f.attname
-            for f in GroupBuyActivity._meta.concrete_fields
-            if f.attname not in ("id", "sold_count", "created_at")
-        ]
+        refusal = activity_edit_refused(current=current, edited=values, now=now)
+        if refusal is not None:
+            raise ActivityLocked(details=refusal)
         updated = GroupBuyActivity.objects.filter(
             pk=activity.pk, sold_count__lte=activity.stock_total
-        ).update(**{name: getattr(activity, name) for name in fields})
+        ).update(**values)
         if not updated:
-            raise ActivityLocked(
-                details={"stock_total": activity.stock_total, "sold_count": current.sold_count}
-            )
+            raise ActivityLocked(details={"stock_total": activity.stock_total})
     activity.refresh_from_db()
     return activity

@@ -108,6 +108,14 @@ GROUPS = [
         ],
     ),
     (
+        pgettext_lazy("sidebar", "Group buying"),
+        [
+            Page("growth.groupbuyactivity", "groups"),
+            Page("growth.group", "diversity_3"),
+            Page("growth.refundedplace", "currency_exchange"),
+        ],
+    ),
+    (
         pgettext_lazy("sidebar", "Orders"),
         [
             Page("orders.order", "shopping_cart"),

@@ -9,9 +9,19 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from growth import services
+from growth import bargains, services
 from growth.exceptions import ActivityLocked
-from growth.models import Group, GroupBuyActivity, GroupEvent, GroupMember, PlaceStatus, RefundedPlace
+from growth.models import (
+    Bargain,
+    BargainActivity,
+    BargainHelp,
+    Group,
+    GroupBuyActivity,
+    GroupEvent,
+    GroupMember,
+    PlaceStatus,
+    RefundedPlace,
+)
 from loyalty.admin_tools import (
     MEMBER_HEADER,
     CsvExportMixin,
@@ -221,3 +231,127 @@ class RefundReportAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
             obj.out_trade_no,
             RefundStatus(obj.refund_status).label if obj.refund_status else "",
         ]
+
+
+# --- 砍价 -------------------------------------------------------------------------------------------
+
+
+class BargainActivityForm(forms.ModelForm):
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is not None and not self.errors:
+            edited = {("item_id" if name == "item" else name): value for name, value in data.items()}
+            if edited.get("item_id") is not None:
+                edited["item_id"] = edited["item_id"].pk
+            current = BargainActivity.objects.get(pk=self.instance.pk)
+            if bargains.bargain_activity_edit_refused(current=current, edited=edited) is not None:
+                raise forms.ValidationError(ActivityLocked.default_message, code="activity_started")
+        return data
+
+
+@admin.register(BargainActivity)
+class BargainActivityAdmin(ModelAdmin):
+    form = BargainActivityForm
+    list_display = [
+        "name",
+        "item",
+        "original_price_fen",
+        "floor_price_fen",
+        "helpers_needed",
+        "units",
+        "bargains_link",
+        "starts_at",
+        "ends_at",
+        "is_active",
+    ]
+    list_filter = ["is_active"]
+    search_fields = ["name", "item__name"]
+    autocomplete_fields = ["item"]
+    readonly_fields = ["sold_count", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "item", "is_active"]}),
+        (
+            _("prices and cuts"),
+            {"fields": ["original_price_fen", "floor_price_fen", "helpers_needed", "buy_above_floor"]},
+        ),
+        (
+            _("units and limits"),
+            {
+                "fields": [
+                    "stock_total",
+                    "sold_count",
+                    "per_member_limit",
+                    "helpers_must_be_new",
+                    "helper_daily_limit",
+                ]
+            },
+        ),
+        (_("window"), {"fields": ["time_limit_minutes", "starts_at", "ends_at", "created_at"]}),
+    ]
+
+    @admin.display(description=_("units taken / offered"))
+    def units(self, obj):
+        return f"{obj.sold_count} / {obj.stock_total}"
+
+    @admin.display(description=_("bargains"))
+    def bargains_link(self, obj):
+        url = reverse("admin:growth_bargain_changelist") + f"?activity__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("bargains"))
+
+    def save_model(self, request, obj, form, change):
+        bargains.bargain_activity_save(activity=obj)
+
+
+class HelpInline(ReadOnlyAdminMixin, TabularInline):
+    model = BargainHelp
+    extra = 0
+    fields = ["seq", "helper", "cut_fen", "price_after_fen", "created_at"]
+    readonly_fields = fields
+    ordering = ["seq"]
+
+
+@admin.register(Bargain)
+class BargainAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    list_display = [
+        "id",
+        "activity",
+        "member",
+        "state",
+        "price_fen",
+        "floor_price_fen",
+        "cut_progress",
+        "deadline",
+    ]
+    list_filter = ["state", "activity"]
+    search_fields = ["=id", "member__nickname", "member__phone", "out_trade_no"]
+    list_select_related = ["activity", "member"]
+    inlines = [HelpInline]
+    fields = [
+        "activity",
+        "member",
+        "state",
+        "original_price_fen",
+        "floor_price_fen",
+        "price_fen",
+        "cut_progress",
+        "deadline",
+        "out_trade_no",
+        "paid_fen",
+        "paid_at",
+        "fulfilment",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("cuts"))
+    def cut_progress(self, obj):
+        return f"{obj.helps_count} / {obj.helpers_needed}"
+
+    @admin.display(description=_("fulfilment"))
+    def fulfilment(self, obj):
+        if obj.redemption_id:
+            url = reverse("admin:mall_redemption_change", args=[obj.redemption_id])
+            return format_html('<a href="{}">{}</a>', url, _("mall shipment"))
+        if obj.coupon_id:
+            return _("coupon #%(id)s") % {"id": obj.coupon_id}
+        return "—"

@@ -6,11 +6,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from growth import api_docs, selectors, services
-from growth.exceptions import ActivityNotFound, GroupNotFound
+from growth import api_docs, bargains, selectors, services
+from growth.exceptions import ActivityNotFound, BargainNotFound, GroupNotFound
 from growth.models import PlaceStatus
 from loyalty.api.idempotency import idempotent
 from loyalty.api.serializers import MAX_ID, ErrorSerializer, StrictSerializer
+from loyalty.api.views import NoInputMixin
 from loyalty.labels import REASONS
 from payments import services as payments
 from payments.api import PaymentParamsSerializer, with_payment_params
@@ -222,3 +223,157 @@ class MyPlaceView(APIView):
                 pass  # answer with what we know; the notification will still come
             place = selectors.member_places(member_id=request.user.pk).get(pk=pk)
         return Response(PlaceSerializer(place).data)
+
+
+# --- 砍价 -------------------------------------------------------------------------------------------
+
+
+class BargainActivitySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    item_id = serializers.IntegerField()
+    item_name = serializers.CharField(source="item.name")
+    kind = serializers.CharField(
+        source="item.kind", help_text="physical 实物（需收货地址）或 coupon 优惠券。"
+    )
+    image_url = serializers.CharField(source="item.image_url")
+    original_price_fen = serializers.IntegerField()
+    floor_price_fen = serializers.IntegerField(help_text="底价：砍满人数后的价格。")
+    helpers_needed = serializers.IntegerField(help_text="砍到底价所需的好友人数。")
+    time_limit_minutes = serializers.IntegerField()
+    stock_left = serializers.SerializerMethodField()
+    per_member_limit = serializers.IntegerField(allow_null=True)
+    helpers_must_be_new = serializers.BooleanField()
+    helper_daily_limit = serializers.IntegerField(allow_null=True, help_text="每位好友每天最多帮砍几次。")
+    buy_above_floor = serializers.BooleanField(help_text="未砍到底价也可按当前价购买。")
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+    def get_stock_left(self, activity) -> int:
+        return activity.stock_total - activity.sold_count
+
+
+class HelpSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(help_text="第几刀。")
+    nickname = serializers.CharField(source="helper.nickname")
+    avatar_url = serializers.CharField(source="helper.avatar_url")
+    cut_fen = serializers.IntegerField()
+    price_after_fen = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class BargainSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    activity_id = serializers.IntegerField()
+    activity_name = serializers.CharField(source="activity.name")
+    starter_nickname = serializers.CharField(source="member.nickname")
+    starter_avatar_url = serializers.CharField(source="member.avatar_url")
+    state = serializers.CharField(
+        help_text="open 砍价中、pending_payment 待支付、paid 已购买、expired 已结束。"
+    )
+    original_price_fen = serializers.IntegerField()
+    floor_price_fen = serializers.IntegerField()
+    price_fen = serializers.IntegerField(help_text="当前价。")
+    helpers_needed = serializers.IntegerField()
+    helps_count = serializers.IntegerField()
+    buy_above_floor = serializers.BooleanField()
+    deadline = serializers.DateTimeField()
+    seconds_left = serializers.SerializerMethodField()
+    helps = HelpSerializer(many=True)
+
+    def get_seconds_left(self, bargain) -> int:
+        if bargain.state != "open":
+            return 0
+        return max(0, int((bargain.deadline - timezone.now()).total_seconds()))
+
+
+class MyBargainSerializer(BargainSerializer):
+    out_trade_no = serializers.CharField()
+    paid_fen = serializers.IntegerField(allow_null=True)
+    redemption_id = serializers.IntegerField(allow_null=True)
+    coupon_id = serializers.IntegerField(allow_null=True)
+
+
+class BargainActivitiesView(APIView):
+    @api_docs.bargain_activities
+    @extend_schema(responses=BargainActivitySerializer(many=True))
+    def get(self, request):
+        return Response(BargainActivitySerializer(selectors.bargain_activities_on_sale(), many=True).data)
+
+
+class BargainStartInput(StrictSerializer):
+    activity_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    address_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, help_text="收货地址 id，实物必填。"
+    )
+
+
+class BargainsView(APIView):
+    @api_docs.my_bargains
+    @extend_schema(responses=MyBargainSerializer(many=True))
+    def get(self, request):
+        return Response(
+            MyBargainSerializer(selectors.member_bargains(member_id=request.user.pk)[:100], many=True).data
+        )
+
+    @api_docs.start_bargain
+    @extend_schema(
+        request=BargainStartInput,
+        responses={
+            201: MyBargainSerializer,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    @idempotent
+    def post(self, request):
+        data = BargainStartInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        started = bargains.bargain_start(
+            member=request.user,
+            activity_id=data.validated_data["activity_id"],
+            address_id=data.validated_data.get("address_id"),
+            idempotency_key=request.headers["Idempotency-Key"],
+        )
+        bargain = selectors.member_bargains(member_id=request.user.pk).get(pk=started.place.pk)
+        return Response(MyBargainSerializer(bargain).data, status=201)
+
+
+class BargainDetailView(APIView):
+    @api_docs.bargain_detail
+    @extend_schema(responses={200: BargainSerializer, 404: ErrorSerializer})
+    def get(self, request, pk):
+        bargain = selectors.bargain_public(bargain_id=pk)
+        if bargain is None:
+            raise BargainNotFound()
+        return Response(BargainSerializer(bargain).data)
+
+
+class HelpView(NoInputMixin, APIView):
+    @api_docs.help_bargain
+    @extend_schema(
+        request=None,
+        responses={201: HelpSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+    )
+    def post(self, request, pk):
+        cut = bargains.bargain_help(helper=request.user, bargain_id=pk)
+        return Response(HelpSerializer(cut).data, status=201)
+
+
+class BoughtSerializer(serializers.Serializer):
+    bargain = MyBargainSerializer()
+    payment = PaymentParamsSerializer(allow_null=True)
+
+
+class BuyView(NoInputMixin, APIView):
+    @api_docs.buy_bargain
+    @extend_schema(
+        request=None,
+        responses={200: BoughtSerializer, 404: ErrorSerializer, 409: ErrorSerializer, 503: ErrorSerializer},
+    )
+    @idempotent(after_commit=with_payment_params("bargain"))
+    def post(self, request, pk):
+        bargains.bargain_buy(member=request.user, bargain_id=pk)
+        bargain = selectors.member_bargains(member_id=request.user.pk).get(pk=pk)
+        return Response({"bargain": MyBargainSerializer(bargain).data, "payment": None})

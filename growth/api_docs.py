@@ -3,13 +3,22 @@
 from growth.exceptions import (
     ActivityNotFound,
     ActivityNotOpen,
+    AlreadyHelped,
     AlreadyInGroup,
+    BargainAtFloor,
+    BargainClosed,
+    BargainLimitReached,
+    BargainNotFound,
     GroupBuyLimitReached,
     GroupExpired,
     GroupFull,
     GroupNotFound,
     GroupSoldOut,
+    HelpLimitReached,
+    NewHelpersOnly,
     NewMembersOnly,
+    NotAtFloor,
+    OwnBargain,
 )
 from loyalty.api import docs
 from loyalty.api.docs import request_example, response_example
@@ -218,4 +227,175 @@ my_group = docs.operation(
     money=True,
     errors=[GroupNotFound],
     examples=[response_example(_PLACE)],
+)
+
+
+# --- 砍价 -------------------------------------------------------------------------------------------
+
+_BARGAIN_ACTIVITY = {
+    "id": 5,
+    "name": "好友帮砍·蓝牙音箱",
+    "item_id": 8,
+    "item_name": "便携蓝牙音箱",
+    "kind": "physical",
+    "image_url": "https://cdn.example.com/mall/speaker.jpg",
+    "original_price_fen": 19900,
+    "floor_price_fen": 990,
+    "helpers_needed": 10,
+    "time_limit_minutes": 1440,
+    "stock_left": 47,
+    "per_member_limit": 1,
+    "helpers_must_be_new": False,
+    "helper_daily_limit": 3,
+    "buy_above_floor": False,
+    "starts_at": "2026-12-01T00:00:00+08:00",
+    "ends_at": "2026-12-31T23:59:59+08:00",
+}
+_HELP = {
+    "seq": 1,
+    "nickname": "李雷",
+    "avatar_url": "https://thirdwx.qlogo.cn/mmopen/b2.png",
+    "cut_fen": 3125,
+    "price_after_fen": 16775,
+    "created_at": "2026-12-05T10:35:02+08:00",
+}
+_BARGAIN = {
+    "id": 77,
+    "activity_id": 5,
+    "activity_name": "好友帮砍·蓝牙音箱",
+    "starter_nickname": "王芳",
+    "starter_avatar_url": "https://thirdwx.qlogo.cn/mmopen/a1.png",
+    "state": "open",
+    "original_price_fen": 19900,
+    "floor_price_fen": 990,
+    "price_fen": 16775,
+    "helpers_needed": 10,
+    "helps_count": 1,
+    "buy_above_floor": False,
+    "deadline": "2026-12-06T10:30:40+08:00",
+    "seconds_left": 85790,
+    "helps": [_HELP],
+}
+_MY_BARGAIN = {**_BARGAIN, "out_trade_no": "", "paid_fen": None, "redemption_id": None, "coupon_id": None}
+_BARGAIN_STATES = """
+砍价 `state`：`open` 砍价中（好友可帮砍，可购买时可下单）、`pending_payment` 待支付（此时不能再砍；支付超时未付则
+恢复为 `open`）、`paid` 已购买（实物进入积分商城发货队列 `redemption_id`，优惠券立即发放 `coupon_id`）、
+`expired` 已结束未购买。每一刀的金额在发起时就已随机确定：恰好第 `helpers_needed` 刀砍到底价，分毫不差，绝不低于底价。
+"""
+
+bargain_activities = docs.operation(
+    tag=docs.GROWTH,
+    summary="砍价活动列表",
+    description="""
+正在进行的砍价活动：原价 `original_price_fen`、底价 `floor_price_fen`、砍到底价所需好友数 `helpers_needed`、
+时限、剩余件数、每人可发起次数、帮砍者是否须为新会员、每位好友每天帮砍上限、未到底价是否可买 `buy_above_floor`。
+""",
+    money=True,
+    examples=[response_example(_BARGAIN_ACTIVITY)],
+)
+
+start_bargain = docs.operation(
+    tag=docs.GROWTH,
+    summary="发起砍价",
+    description=f"""
+以原价发起一个砍价（实物须传收货地址 `address_id`），返回砍价（201）；把 `id` 放进小程序路径分享给好友帮砍。
+拒绝的情况什么也不写：活动不存在（404 `activity_not_found`）、未开始或已结束（409 `activity_not_open`）、
+已售罄（409 `sold_out`）、超过每人可发起次数（409 `bargain_limit_reached`）、账户已注销（409 `member_closed`）。
+{_BARGAIN_STATES}
+""",
+    idempotency_key=True,
+    money=True,
+    errors=[
+        ActivityNotFound,
+        ActivityNotOpen,
+        GroupSoldOut,
+        BargainLimitReached,
+        MemberClosed,
+        AddressRequired,
+        AddressNotFound,
+    ],
+    examples=[
+        request_example({"activity_id": 5, "address_id": 9}),
+        response_example({**_MY_BARGAIN, "price_fen": 19900, "helps_count": 0, "helps": []}, status=201),
+    ],
+)
+
+my_bargains = docs.operation(
+    tag=docs.GROWTH,
+    summary="我的砍价",
+    description=f"""
+我发起的砍价，最新的在前，最多 100 个，带每一刀（帮砍好友的头像、昵称、金额）。
+{_BARGAIN_STATES}
+""",
+    money=True,
+    examples=[response_example(_MY_BARGAIN)],
+)
+
+bargain_detail = docs.operation(
+    tag=docs.GROWTH,
+    summary="砍价的公开状态",
+    description=f"""
+分享链接打开的砍价：发起人、当前价、底价、已砍刀数与所需刀数、倒计时 `seconds_left`、每一刀（帮砍好友的头像、昵称、
+砍掉的金额）。不存在的砍价返回 404 `bargain_not_found`。
+{_BARGAIN_STATES}
+""",
+    money=True,
+    errors=[BargainNotFound],
+    examples=[response_example(_BARGAIN)],
+)
+
+help_bargain = docs.operation(
+    tag=docs.GROWTH,
+    summary="帮好友砍一刀",
+    description="""
+登录会员帮好友砍一刀，返回这一刀（201）。每人每个砍价只能砍一次（再砍 409 `already_helped`，天然幂等：不会砍两刀），
+不能砍自己的（409 `own_bargain`）；已结束、已购买或待支付时 409 `bargain_closed`，已到底价 409 `bargain_at_floor`；
+活动要求新会员帮砍而我不是（403 `new_members_only`）；超过今天的帮砍次数（409 `help_limit_reached`）；
+账户已注销（409 `member_closed`）；不存在（404 `bargain_not_found`）。拒绝时什么也不写。
+""",
+    idempotency="每位会员对每个砍价只能砍一刀（唯一约束），重复请求得到 409 `already_helped`。",
+    money=True,
+    errors=[
+        BargainNotFound,
+        OwnBargain,
+        BargainClosed,
+        BargainAtFloor,
+        NewHelpersOnly,
+        AlreadyHelped,
+        HelpLimitReached,
+        MemberClosed,
+    ],
+    examples=[response_example(_HELP, status=201)],
+)
+
+buy_bargain = docs.operation(
+    tag=docs.GROWTH,
+    summary="按砍后价购买",
+    description=f"""
+发起人在截止前按当前价下单，返回砍价（`pending_payment`）与支付参数 `payment`。须已砍到底价，活动允许时也可按未到
+底价的当前价买（否则 409 `bargain_not_at_floor`）。付款到账时才占用库存；那时已售罄则原路全额退款、砍价恢复为
+`open`。待支付时再次调用返回同一笔支付。
+{PAY_AFTERWARDS}
+拒绝的情况什么也不写：不是我的或不存在（404 `bargain_not_found`）、已结束或已购买（409 `bargain_closed`）、已售罄
+（409 `sold_out`）、账户已注销（409 `member_closed`）。
+{_BARGAIN_STATES}
+""",
+    idempotency_key=True,
+    money=True,
+    errors=[BargainNotFound, BargainClosed, NotAtFloor, GroupSoldOut, MemberClosed, PaymentUnavailable],
+    examples=[
+        response_example(
+            {
+                "bargain": {
+                    **_MY_BARGAIN,
+                    "state": "pending_payment",
+                    "price_fen": 990,
+                    "helps_count": 10,
+                    "seconds_left": 0,
+                    "out_trade_no": "P20261205113000B1C2D3E4F5A6",
+                },
+                "payment": PAYMENT_PARAMS,
+            }
+        ),
+    ],
 )

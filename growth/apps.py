@@ -10,7 +10,7 @@ class GrowthConfig(AppConfig):
     def ready(self):
         # What coupons and refunds show for what group buying gave and returned (loyalty/labels.py).
         from coupons.models import SOURCES as COUPON_SOURCES
-        from growth import services
+        from growth import bargains, services
         from loyalty.labels import REASONS
 
         COUPON_SOURCES.register([("growth", _("group buy"))])
@@ -22,5 +22,9 @@ class GrowthConfig(AppConfig):
                 (services.FAILED, _("group buy: the group did not fill in time")),
                 (services.PAID_AFTER_CLOSE, _("group buy: paid after the order had closed")),
                 (services.NOT_FULFILLABLE, _("group buy: the coupon could not be issued")),
+                (bargains.SOLD_OUT, _("bargain: sold out when the payment arrived")),
+                (bargains.CLOSED_ACCOUNT, _("bargain: the account was closed")),
+                (bargains.NOT_CURRENT, _("bargain: paid for a purchase no longer awaited")),
+                (bargains.NOT_FULFILLABLE, _("bargain: the coupon could not be issued")),
             ]
         )

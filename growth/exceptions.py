@@ -61,3 +61,56 @@ class ActivityLocked(ApplicationError):
     default_message = _(
         "The activity has started: its price and group size cannot change, nor its units drop below those taken."
     )
+
+
+class BargainNotFound(NotFound):
+    code = "bargain_not_found"
+    default_message = _("No such bargain.")
+
+
+class BargainClosed(ApplicationError):
+    code = "bargain_closed"
+    status_code = 409
+    default_message = _("This bargain has ended or is being paid for.")
+
+
+class BargainAtFloor(ApplicationError):
+    code = "bargain_at_floor"
+    status_code = 409
+    default_message = _("This bargain has reached its floor price.")
+
+
+class OwnBargain(ApplicationError):
+    code = "own_bargain"
+    status_code = 409
+    default_message = _("You cannot cut the price of your own bargain.")
+
+
+class AlreadyHelped(ApplicationError):
+    code = "already_helped"
+    status_code = 409
+    default_message = _("You have already cut this bargain.")
+
+
+class HelpLimitReached(ApplicationError):
+    code = "help_limit_reached"
+    status_code = 409
+    default_message = _("You have cut as many bargains today as allowed.")
+
+
+class NewHelpersOnly(ApplicationError):
+    code = "new_members_only"
+    status_code = 403
+    default_message = _("Only members who registered since the activity started may cut these bargains.")
+
+
+class NotAtFloor(ApplicationError):
+    code = "bargain_not_at_floor"
+    status_code = 409
+    default_message = _("This bargain can be bought only once it reaches its floor price.")
+
+
+class BargainLimitReached(ApplicationError):
+    code = "bargain_limit_reached"
+    status_code = 409
+    default_message = _("You have started as many bargains of this activity as allowed.")

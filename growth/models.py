@@ -13,6 +13,7 @@ Invariants (``growth.verify`` lists every violation):
   a trigger refuses UPDATE and DELETE).
 """
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -247,3 +248,172 @@ class RefundedPlace(GroupMember):
         proxy = True
         verbose_name = _("group-buy refund")
         verbose_name_plural = _("group-buy refund report")
+
+
+# --- 砍价 bargaining ---------------------------------------------------------------------------------
+
+MAX_HELPERS = 100
+
+
+class BargainActivity(models.Model):
+    """A 砍价 offer: friends each cut the price of an item, from the original price to the floor in
+    exactly ``helpers_needed`` cuts."""
+
+    name = models.CharField(_("name"), max_length=60)
+    item = models.ForeignKey(
+        "mall.MallItem",
+        verbose_name=_("item"),
+        on_delete=models.PROTECT,
+        related_name="bargain_activities",
+        limit_choices_to={"kind__in": ["physical", "coupon"]},
+        help_text=_("A physical item (shipped through the mall's queue) or a coupon item (issued at once)."),
+    )
+    original_price_fen = models.BigIntegerField(_("original price"))
+    floor_price_fen = models.BigIntegerField(_("floor price"), help_text=_("The lowest price cuts reach."))
+    helpers_needed = models.PositiveSmallIntegerField(
+        _("helpers to reach the floor"),
+        help_text=_("The floor is reached with exactly this many cuts (1–100)."),
+    )
+    time_limit_minutes = models.PositiveIntegerField(
+        _("time limit (minutes)"),
+        default=24 * 60,
+        help_text=_("From the start of a bargain to its last purchase."),
+    )
+    stock_total = models.PositiveIntegerField(_("units offered"))
+    sold_count = models.PositiveIntegerField(_("units taken"), default=0, editable=False)
+    per_member_limit = models.PositiveIntegerField(
+        _("per member"), null=True, blank=True, help_text=_("Bargains a member may start. Empty: no limit.")
+    )
+    helpers_must_be_new = models.BooleanField(
+        _("helpers must be new members"),
+        default=False,
+        help_text=_("Helpers must have registered since the activity started."),
+    )
+    helper_daily_limit = models.PositiveSmallIntegerField(
+        _("cuts per helper per day"),
+        null=True,
+        blank=True,
+        help_text=_("Across the activity's bargains, per merchant day. Empty: no limit."),
+    )
+    buy_above_floor = models.BooleanField(
+        _("may buy above the floor"), default=False, help_text=_("Buy at the price reached before the floor.")
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    is_active = models.BooleanField(_("on"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("bargain activity")
+        verbose_name_plural = _("bargain activities")
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(floor_price_fen__gte=1)
+                & Q(original_price_fen__gte=F("floor_price_fen") + F("helpers_needed")),
+                name="growth_bargain_prices",
+            ),
+            models.CheckConstraint(
+                condition=Q(helpers_needed__gte=1) & Q(helpers_needed__lte=MAX_HELPERS),
+                name="growth_bargain_helpers",
+            ),
+            models.CheckConstraint(
+                condition=Q(sold_count__lte=F("stock_total")), name="growth_bargain_stock"
+            ),
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="growth_bargain_window"),
+            models.CheckConstraint(condition=Q(time_limit_minutes__gte=1), name="growth_bargain_time_limit"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class BargainState(models.TextChoices):
+    OPEN = "open", _("cutting")
+    PENDING_PAYMENT = "pending_payment", _("awaiting payment")
+    PAID = "paid", _("bought, fulfilled")
+    EXPIRED = "expired", _("ended unbought")
+
+
+class Bargain(models.Model):
+    """One member's bargain: its cuts are drawn at the start (``cuts``, from ``seed``) and taken in order."""
+
+    activity = models.ForeignKey(
+        BargainActivity, verbose_name=_("activity"), on_delete=models.PROTECT, related_name="bargains"
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="bargains"
+    )
+    state = models.CharField(
+        _("state"), max_length=16, choices=BargainState.choices, default=BargainState.OPEN
+    )
+    original_price_fen = models.BigIntegerField(_("original price"))
+    floor_price_fen = models.BigIntegerField(_("floor price"))
+    price_fen = models.BigIntegerField(_("price reached"))
+    helpers_needed = models.PositiveSmallIntegerField(_("helpers to reach the floor"))
+    helps_count = models.PositiveSmallIntegerField(_("cuts"), default=0)
+    seed = models.BigIntegerField(_("seed"))
+    cuts = ArrayField(models.BigIntegerField(), verbose_name=_("cut sequence"))
+    buy_above_floor = models.BooleanField(_("may buy above the floor"))
+    deadline = models.DateTimeField(_("deadline"))
+    idempotency_key = models.CharField(max_length=128)
+    request_hash = models.CharField(max_length=64)
+    recipient = models.CharField(_("recipient"), max_length=40, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    purchases = models.PositiveSmallIntegerField(_("purchase attempts"), default=0)
+    out_trade_no = models.CharField(_("payment number"), max_length=32, blank=True)
+    paid_fen = models.BigIntegerField(_("paid"), null=True, blank=True)
+    redemption_id = models.BigIntegerField(_("mall redemption"), null=True, blank=True)
+    coupon_id = models.BigIntegerField(_("coupon"), null=True, blank=True)
+    created_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bargain")
+        verbose_name_plural = _("bargains")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "idempotency_key"], name="growth_bargain_key_once"),
+            models.CheckConstraint(
+                condition=Q(price_fen__gte=F("floor_price_fen")), name="growth_bargain_never_below_floor"
+            ),
+            models.CheckConstraint(
+                condition=Q(helps_count__lte=F("helpers_needed")), name="growth_bargain_helps_at_most_needed"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["deadline"], condition=Q(state="open"), name="growth_bargain_open_deadline"),
+            models.Index(fields=["activity", "member"], name="growth_bargain_member_limit"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {format_fen(self.price_fen)} {self.get_state_display()}"
+
+
+class BargainHelp(models.Model):
+    """One helper's cut of one bargain (append-only: a trigger refuses UPDATE and DELETE)."""
+
+    bargain = models.ForeignKey(
+        Bargain, verbose_name=_("bargain"), on_delete=models.PROTECT, related_name="helps"
+    )
+    helper = models.ForeignKey(
+        "members.Member", verbose_name=_("helper"), on_delete=models.PROTECT, related_name="bargain_helps"
+    )
+    seq = models.PositiveSmallIntegerField(_("cut number"))
+    cut_fen = models.BigIntegerField(_("cut"))
+    price_after_fen = models.BigIntegerField(_("price after"))
+    day = models.DateField(_("day"))
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("bargain help")
+        verbose_name_plural = _("bargain helps")
+        constraints = [
+            models.UniqueConstraint(fields=["bargain", "helper"], name="growth_help_once_per_bargain"),
+            models.UniqueConstraint(fields=["bargain", "seq"], name="growth_help_seq_once"),
+            models.CheckConstraint(condition=Q(cut_fen__gte=1), name="growth_help_cut_positive"),
+        ]
+        indexes = [models.Index(fields=["helper", "day"], name="growth_help_daily")]
+
+    def __str__(self):
+        return f"{self.seq}: -{format_fen(self.cut_fen)}"

@@ -5,7 +5,16 @@ from __future__ import annotations
 from django.db.models import F, Prefetch
 from django.utils import timezone
 
-from growth.models import HOLDING_STATUSES, Group, GroupBuyActivity, GroupMember, GroupState
+from growth.models import (
+    HOLDING_STATUSES,
+    Bargain,
+    BargainActivity,
+    BargainHelp,
+    Group,
+    GroupBuyActivity,
+    GroupMember,
+    GroupState,
+)
 
 
 def activities_on_sale(*, now=None):
@@ -60,5 +69,40 @@ def member_places(*, member_id: int):
     return (
         GroupMember.objects.filter(member_id=member_id)
         .select_related("group", "activity__item")
+        .order_by("-created_at", "-pk")
+    )
+
+
+# --- 砍价 -------------------------------------------------------------------------------------------
+
+
+def bargain_activities_on_sale(*, now=None):
+    now = now or timezone.now()
+    return (
+        BargainActivity.objects.filter(is_active=True, starts_at__lte=now, ends_at__gt=now)
+        .select_related("item")
+        .order_by("ends_at", "pk")
+    )
+
+
+def bargain_public(*, bargain_id: int) -> Bargain | None:
+    """A bargain as its shared link shows it: the price reached, the floor, each helper's avatar and cut."""
+    return (
+        Bargain.objects.filter(pk=bargain_id)
+        .select_related("activity__item", "member")
+        .prefetch_related(
+            Prefetch("helps", queryset=BargainHelp.objects.select_related("helper").order_by("seq"))
+        )
+        .first()
+    )
+
+
+def member_bargains(*, member_id: int):
+    return (
+        Bargain.objects.filter(member_id=member_id)
+        .select_related("activity__item", "member")
+        .prefetch_related(
+            Prefetch("helps", queryset=BargainHelp.objects.select_related("helper").order_by("seq"))
+        )
         .order_by("-created_at", "-pk")
     )

@@ -57,6 +57,7 @@ QUEUE_OF_TASK: dict[str, str] = {
     "members.run_member_days": BULK,
     "members.give_birthday_gifts": BULK,
     "mall.auto_complete": BULK,
+    "growth.expire_bargains": BULK,
     "analytics.run_rfm": BULK,
     "analytics.rfm_nightly": BULK,
     "analytics.refresh_reports": BULK,

@@ -122,6 +122,16 @@ api_v1 = [
     path("growth/groups/<int:pk>/join", growth_api.JoinView.as_view(), name="growth-group-join"),
     path("growth/my-groups", growth_api.MyPlacesView.as_view(), name="growth-my-groups"),
     path("growth/my-groups/<int:pk>", growth_api.MyPlaceView.as_view(), name="growth-my-group"),
+    # 砍价 bargaining
+    path(
+        "growth/bargain-activities",
+        growth_api.BargainActivitiesView.as_view(),
+        name="growth-bargain-activities",
+    ),
+    path("growth/bargains", growth_api.BargainsView.as_view(), name="growth-bargains"),
+    path("growth/bargains/<int:pk>", growth_api.BargainDetailView.as_view(), name="growth-bargain"),
+    path("growth/bargains/<int:pk>/help", growth_api.HelpView.as_view(), name="growth-bargain-help"),
+    path("growth/bargains/<int:pk>/buy", growth_api.BuyView.as_view(), name="growth-bargain-buy"),
 ]
 
 urlpatterns = [

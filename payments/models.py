@@ -27,6 +27,7 @@ class PaymentPurpose(models.TextChoices):
     CARD = "card", _("paid membership card")
     MALL = "mall", _("points mall (points + cash)")
     GROUP_BUY = "group_buy", _("group buying (拼团)")
+    BARGAIN = "bargain", _("bargain purchase (砍价)")
 
 
 class PaymentProvider(models.TextChoices):

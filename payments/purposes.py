@@ -24,6 +24,10 @@ PURPOSES = {
         "paid": "growth.services.group_member_paid",
         "closed": "growth.services.group_member_payment_closed",
     },
+    "bargain": {
+        "paid": "growth.bargains.bargain_paid",
+        "closed": "growth.bargains.bargain_payment_closed",
+    },
 }
 
 

@@ -7,8 +7,17 @@ import pytest
 from django.utils import timezone
 
 from coupons.models import Coupon
-from growth import services
-from growth.models import Group, GroupEvent, GroupMember, GroupState, PlaceStatus
+from growth import bargains, services
+from growth.models import (
+    Bargain,
+    BargainHelp,
+    BargainState,
+    Group,
+    GroupEvent,
+    GroupMember,
+    GroupState,
+    PlaceStatus,
+)
 from members.models import Member
 from payments import services as payments
 from payments.models import Payment, PaymentRefund
@@ -124,4 +133,63 @@ def test_a_payment_racing_the_deadline_job_is_either_in_the_failed_group_and_ref
     assert group.state == GroupState.FAILED
     assert all(p.refunded_fen == p.amount_fen for p in Payment.objects.filter(status="paid"))
     assert PaymentRefund.objects.count() == 2
+    assert_ledgers_consistent()
+
+
+# --- 砍价 -------------------------------------------------------------------------------------------
+
+
+def test_parallel_helps_reach_the_floor_in_exactly_n_cuts_to_the_fen_and_never_below():
+    from tests.growth.test_bargains import bargain_activity, start
+
+    act = bargain_activity(helpers=10, original=19_900, floor=990)
+    starter, *helpers = new_members(31, prefix="help")
+    bargain = start(starter, act)
+
+    results, codes = run_concurrently(
+        lambda i: bargains.bargain_help(helper=helpers[i], bargain_id=bargain.pk), 30
+    )
+
+    assert len(results) == 10 and codes == ["bargain_at_floor"] * 20
+    bargain.refresh_from_db()
+    assert (bargain.price_fen, bargain.helps_count) == (990, 10)
+    helps = list(BargainHelp.objects.filter(bargain=bargain).order_by("seq"))
+    assert [h.seq for h in helps] == list(range(1, 11)) and [h.cut_fen for h in helps] == bargain.cuts
+    assert sum(h.cut_fen for h in helps) == 19_900 - 990
+    assert_ledgers_consistent("growth")
+
+
+def test_a_helpers_parallel_cuts_never_pass_the_daily_limit():
+    from tests.growth.test_bargains import bargain_activity, start
+
+    act = bargain_activity(helpers=5, helper_daily_limit=2)
+    helper, *starters = new_members(9, prefix="daily")
+    targets = [start(s, act) for s in starters]
+
+    results, codes = run_concurrently(
+        lambda i: bargains.bargain_help(helper=helper, bargain_id=targets[i].pk), 8
+    )
+
+    assert len(results) == 2 and codes == ["help_limit_reached"] * 6
+    assert BargainHelp.objects.filter(helper=helper).count() == 2
+    assert_ledgers_consistent("growth")
+
+
+def test_a_storm_of_bargain_purchases_takes_no_more_units_than_offered():
+    from tests.growth.test_bargains import bargain_activity, cut_to_floor, start
+
+    act = bargain_activity(helpers=1, stock=3)
+    buyers = new_members(12, prefix="buy")
+    bought = [bargains.bargain_buy(member=m, bargain_id=cut_to_floor(start(m, act)).pk) for m in buyers]
+    paying = list(Payment.objects.filter(out_trade_no__in=[b.out_trade_no for b in bought]))
+    for payment in paying:
+        payments.payment_prepay(payment=payment)
+
+    run_concurrently(lambda i: payments.payment_simulate_pay(payment=paying[i]), len(paying))
+
+    act.refresh_from_db()
+    assert act.sold_count == 3
+    states = list(Bargain.objects.filter(activity=act).values_list("state", flat=True))
+    assert states.count(BargainState.PAID) == 3 and states.count(BargainState.OPEN) == 9
+    assert PaymentRefund.objects.count() == 9
     assert_ledgers_consistent()

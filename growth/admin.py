@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from growth import bargains, services
+from growth import attribution, bargains, services
 from growth.exceptions import ActivityLocked
 from growth.models import (
     Bargain,
@@ -31,10 +31,42 @@ from loyalty.admin_tools import (
     local_time,
     member_cells,
     reason,
+    rows_table,
 )
 from loyalty.labels import REASONS
 from loyalty.money import yuan_text
+from members.models import Member
 from payments.models import PaymentRefund, RefundStatus
+
+
+def _new_members_column(channel_of):
+    """A list column: members who registered from the activity's shares (its channel)."""
+
+    @admin.display(description=_("new members from shares"))
+    def column(self, obj):
+        return Member.objects.filter(registration_channel=channel_of(obj.pk)).count()
+
+    return column
+
+
+def _by_sharer(channel_of):
+    """A read-only field: the new members by sharer (the referrer who shared)."""
+
+    @admin.display(description=_("new members by sharer"))
+    def field(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        rows = attribution.new_members_by_sharer(channel=channel_of(obj.pk))
+        return rows_table(
+            (
+                row["referrer__nickname"]
+                or (_("no sharer") if row["referrer_id"] is None else f"#{row['referrer_id']}"),
+                row["members"],
+            )
+            for row in rows
+        )
+
+    return field
 
 
 class ActivityForm(forms.ModelForm):
@@ -60,6 +92,7 @@ class GroupBuyActivityAdmin(ModelAdmin):
         "group_size",
         "units",
         "groups_link",
+        "new_members",
         "starts_at",
         "ends_at",
         "is_active",
@@ -67,7 +100,9 @@ class GroupBuyActivityAdmin(ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["name", "item__name"]
     autocomplete_fields = ["item"]
-    readonly_fields = ["sold_count", "created_at"]
+    readonly_fields = ["sold_count", "created_at", "by_sharer"]
+    new_members = _new_members_column(attribution.group_buy_channel)
+    by_sharer = _by_sharer(attribution.group_buy_channel)
     fieldsets = [
         (None, {"fields": ["name", "item", "is_active"]}),
         (
@@ -79,16 +114,17 @@ class GroupBuyActivityAdmin(ModelAdmin):
             {"fields": ["stock_total", "sold_count", "per_member_limit", "new_members_only"]},
         ),
         (_("window"), {"fields": ["starts_at", "ends_at", "created_at"]}),
+        (_("shares"), {"fields": ["by_sharer"]}),
     ]
 
     @admin.display(description=_("units taken / offered"))
     def units(self, obj):
         return f"{obj.sold_count} / {obj.stock_total}"
 
-    @admin.display(description=_("groups"))
+    @admin.display(description=_("buying groups"))
     def groups_link(self, obj):
         url = reverse("admin:growth_group_changelist") + f"?activity__id__exact={obj.pk}"
-        return format_html('<a href="{}">{}</a>', url, _("groups"))
+        return format_html('<a href="{}">{}</a>', url, _("buying groups"))
 
     form = ActivityForm
 
@@ -190,7 +226,23 @@ class RefundReportAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     search_fields = ["out_trade_no", "member__nickname", "member__phone"]
     list_select_related = ["activity", "group", "member"]
     date_hierarchy = "refunded_at"
-    csv_filename = "group-buy-refunds.csv"
+    fields = [
+        "activity",
+        "group",
+        "member",
+        "role",
+        "amount_fen",
+        "out_trade_no",
+        "refund_reason_text",
+        "refund_state",
+        "paid_at",
+        "refunded_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("refund reason"))
+    def refund_reason_text(self, obj):
+        return REASONS.label(obj.refund_reason) if obj.refund_reason else "—"
 
     def get_queryset(self, request):
         # Where WeChat Pay's refund stands, in the same query (its number is the place's: ``GB<id>``).
@@ -208,7 +260,7 @@ class RefundReportAdmin(CsvExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     csv_header = [
         _("refunded at"),
         _("activity"),
-        _("group"),
+        _("buying group"),
         *MEMBER_HEADER,
         _("amount (元)"),
         _("refund reason"),
@@ -260,6 +312,7 @@ class BargainActivityAdmin(ModelAdmin):
         "helpers_needed",
         "units",
         "bargains_link",
+        "new_members",
         "starts_at",
         "ends_at",
         "is_active",
@@ -267,7 +320,9 @@ class BargainActivityAdmin(ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["name", "item__name"]
     autocomplete_fields = ["item"]
-    readonly_fields = ["sold_count", "created_at"]
+    readonly_fields = ["sold_count", "created_at", "by_sharer"]
+    new_members = _new_members_column(attribution.bargain_channel)
+    by_sharer = _by_sharer(attribution.bargain_channel)
     fieldsets = [
         (None, {"fields": ["name", "item", "is_active"]}),
         (
@@ -287,6 +342,7 @@ class BargainActivityAdmin(ModelAdmin):
             },
         ),
         (_("window"), {"fields": ["time_limit_minutes", "starts_at", "ends_at", "created_at"]}),
+        (_("shares"), {"fields": ["by_sharer"]}),
     ]
 
     @admin.display(description=_("units taken / offered"))

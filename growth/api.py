@@ -1,12 +1,12 @@
 """拼团 group buying for members: activities, a group's public state, open, join, my groups."""
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from growth import api_docs, bargains, selectors, services
+from growth import api_docs, attribution, bargains, selectors, services
 from growth.exceptions import ActivityNotFound, BargainNotFound, GroupNotFound
 from growth.models import PlaceStatus
 from loyalty.api.idempotency import idempotent
@@ -74,6 +74,14 @@ class ActivityDetailSerializer(serializers.Serializer):
     open_groups = GroupSerializer(many=True, help_text="可参加的团，差人最少的在前。")
 
 
+class ShareSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="分享出去的小程序路径（带活动渠道与我的邀请码）。")
+    channel = serializers.CharField(help_text="活动的注册渠道码：好友从分享注册时登录接口传 channel。")
+    invite_code = serializers.CharField(
+        help_text="我的邀请码：好友注册时登录接口传 invite_code，记我为邀请人。"
+    )
+
+
 class PlaceSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     activity_id = serializers.IntegerField()
@@ -92,6 +100,18 @@ class PlaceSerializer(serializers.Serializer):
     paid_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
     refunded_at = serializers.DateTimeField(allow_null=True)
+    share = serializers.SerializerMethodField(help_text="团开出后：分享这个团。")
+
+    @extend_schema_field(ShareSerializer(allow_null=True))
+    def get_share(self, place):
+        if place.group_id is None:
+            return None
+        return attribution.share(
+            page=attribution.GROUP_PAGE,
+            target_id=place.group_id,
+            channel=attribution.group_buy_channel(place.activity_id),
+            invite_code=place.member.invite_code,
+        )
 
     def get_refund_reason(self, place) -> str:
         return REASONS.label(place.refund_reason) if place.refund_reason else ""
@@ -292,6 +312,16 @@ class MyBargainSerializer(BargainSerializer):
     paid_fen = serializers.IntegerField(allow_null=True)
     redemption_id = serializers.IntegerField(allow_null=True)
     coupon_id = serializers.IntegerField(allow_null=True)
+    share = serializers.SerializerMethodField(help_text="分享这个砍价，请好友帮砍。")
+
+    @extend_schema_field(ShareSerializer)
+    def get_share(self, bargain):
+        return attribution.share(
+            page=attribution.BARGAIN_PAGE,
+            target_id=bargain.pk,
+            channel=attribution.bargain_channel(bargain.activity_id),
+            invite_code=bargain.member.invite_code,
+        )
 
 
 class BargainActivitiesView(APIView):

@@ -77,6 +77,11 @@ _PLACE = {
     "paid_at": None,
     "completed_at": None,
     "refunded_at": None,
+    "share": {
+        "path": "pages/growth/group?id=51&channel=groupbuy:3&invite_code=K7P2QX9A",
+        "channel": "groupbuy:3",
+        "invite_code": "K7P2QX9A",
+    },
 }
 _STATUSES = """
 参团记录 `status`：`pending_payment` 待支付、`joined` 已付款在团中、`completed` 已成团并已发放（实物进入积分商城发货
@@ -131,7 +136,8 @@ open_group = docs.operation(
     tag=docs.GROWTH,
     summary="开团",
     description=f"""
-以成团价开一个新团（实物须传收货地址 `address_id`）。返回参团记录（201，`role` 为 `leader`，`status` 为
+以成团价开一个新团（实物须传收货地址 `address_id`）。团开出后，参团记录的 `share` 给出分享路径：好友从分享注册时，
+登录接口传其中的 `channel` 与 `invite_code`，新会员即记入本活动渠道、邀请人为我（邀请奖励照常）。返回参团记录（201，`role` 为 `leader`，`status` 为
 `pending_payment`）与支付参数 `payment`；团长付款后团才开出，时限从付款时起算。
 {PAY_AFTERWARDS}
 {_REFUSALS}
@@ -276,7 +282,18 @@ _BARGAIN = {
     "seconds_left": 85790,
     "helps": [_HELP],
 }
-_MY_BARGAIN = {**_BARGAIN, "out_trade_no": "", "paid_fen": None, "redemption_id": None, "coupon_id": None}
+_MY_BARGAIN = {
+    **_BARGAIN,
+    "out_trade_no": "",
+    "paid_fen": None,
+    "redemption_id": None,
+    "coupon_id": None,
+    "share": {
+        "path": "pages/growth/bargain?id=77&channel=bargain:5&invite_code=K7P2QX9A",
+        "channel": "bargain:5",
+        "invite_code": "K7P2QX9A",
+    },
+}
 _BARGAIN_STATES = """
 砍价 `state`：`open` 砍价中（好友可帮砍，可购买时可下单）、`pending_payment` 待支付（此时不能再砍；支付超时未付则
 恢复为 `open`）、`paid` 已购买（实物进入积分商城发货队列 `redemption_id`，优惠券立即发放 `coupon_id`）、
@@ -298,7 +315,8 @@ start_bargain = docs.operation(
     tag=docs.GROWTH,
     summary="发起砍价",
     description=f"""
-以原价发起一个砍价（实物须传收货地址 `address_id`），返回砍价（201）；把 `id` 放进小程序路径分享给好友帮砍。
+以原价发起一个砍价（实物须传收货地址 `address_id`），返回砍价（201）；按 `share.path` 分享给好友帮砍，好友从分享注册时
+登录接口传 `share` 里的 `channel` 与 `invite_code`，新会员即记入本活动渠道、邀请人为我。
 拒绝的情况什么也不写：活动不存在（404 `activity_not_found`）、未开始或已结束（409 `activity_not_open`）、
 已售罄（409 `sold_out`）、超过每人可发起次数（409 `bargain_limit_reached`）、账户已注销（409 `member_closed`）。
 {_BARGAIN_STATES}

@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from coupons.exceptions import CouponLimitReached, CouponSoldOut
 from coupons.models import CouponTemplate
 from coupons.services import coupon_issue
+from growth import attribution
 from growth.cuts import cut_sequence
 from growth.exceptions import (
     ActivityLocked,
@@ -360,8 +361,13 @@ def bargain_activity_edit_refused(*, current: BargainActivity, edited: dict, now
 def bargain_activity_save(*, activity: BargainActivity, now=None) -> BargainActivity:
     """Create or edit an activity; never writes ``sold_count`` back (see ``growth.services.activity_save``)."""
     if activity.pk is None:
-        activity.sold_count = 0
-        activity.save()
+        with transaction.atomic():
+            activity.sold_count = 0
+            activity.save()
+            attribution.name_channel(
+                code=attribution.bargain_channel(activity.pk),
+                name=_("Bargain: %(name)s") % {"name": activity.name},
+            )
         return activity
     fields = [
         f.attname

@@ -34,11 +34,11 @@ def seed(*, clock) -> str:
     voucher = MallItem.objects.create(
         name="50元代金券（拼团）", kind="coupon", points=1, coupon_template=template, stock=0, is_active=False
     )
-    group_buy = GroupBuyActivity.objects.create(
+    group_buy = services.activity_save(activity=GroupBuyActivity(
         name="两人拼 50元代金券", item=voucher, group_price_fen=2_990, original_price_fen=5_000, group_size=2,
         time_limit_minutes=24 * 60, stock_total=200, per_member_limit=3, starts_at=now - timedelta(days=7),
         ends_at=now + timedelta(days=23),
-    )  # fmt: skip
+    ))  # fmt: skip
     leader, friend, other, late, starter, helper = people
 
     def open_group(member, key):
@@ -61,11 +61,11 @@ def seed(*, clock) -> str:
 
     speaker = MallItem.objects.create(name="便携蓝牙音箱（砍价）", kind="coupon", points=1,
                                       coupon_template=template, stock=0, is_active=False)  # fmt: skip
-    bargain_offer = BargainActivity.objects.create(
+    bargain_offer = bargains.bargain_activity_save(activity=BargainActivity(
         name="好友帮砍 50元代金券", item=speaker, original_price_fen=5_000, floor_price_fen=990, helpers_needed=4,
         time_limit_minutes=24 * 60, stock_total=100, per_member_limit=1, helper_daily_limit=3,
         starts_at=now - timedelta(days=7), ends_at=now + timedelta(days=23),
-    )  # fmt: skip
+    ))  # fmt: skip
     bargain = bargains.bargain_start(
         member=starter, activity_id=bargain_offer.pk, idempotency_key="demo"
     ).place

@@ -120,8 +120,8 @@ class Group(models.Model):
     failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("group")
-        verbose_name_plural = _("groups")
+        verbose_name = _("buying group")
+        verbose_name_plural = _("buying groups")
         constraints = [
             models.CheckConstraint(
                 condition=Q(joined_count__lte=F("size")), name="growth_group_not_overfull"
@@ -166,7 +166,12 @@ class GroupMember(models.Model):
         GroupBuyActivity, verbose_name=_("activity"), on_delete=models.PROTECT, related_name="places"
     )
     group = models.ForeignKey(
-        Group, verbose_name=_("group"), null=True, blank=True, on_delete=models.PROTECT, related_name="places"
+        Group,
+        verbose_name=_("buying group"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="places",
     )
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="group_places"

@@ -68,7 +68,7 @@ def member_places(*, member_id: int):
     """A member's places, newest first, with their groups and activities."""
     return (
         GroupMember.objects.filter(member_id=member_id)
-        .select_related("group", "activity__item")
+        .select_related("group", "activity__item", "member")
         .order_by("-created_at", "-pk")
     )
 

@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from coupons.exceptions import CouponLimitReached, CouponSoldOut
 from coupons.models import CouponTemplate
 from coupons.services import coupon_issue
+from growth import attribution
 from growth.exceptions import (
     ActivityLocked,
     ActivityNotFound,
@@ -517,8 +518,13 @@ def activity_save(*, activity: GroupBuyActivity, now=None) -> GroupBuyActivity:
     written from the form (a stale copy would undo units taken meanwhile).
     """
     if activity.pk is None:
-        activity.sold_count = 0
-        activity.save()
+        with transaction.atomic():
+            activity.sold_count = 0
+            activity.save()
+            attribution.name_channel(
+                code=attribution.group_buy_channel(activity.pk),
+                name=_("Group buy: %(name)s") % {"name": activity.name},
+            )
         return activity
     fields = [
         f.attname

@@ -55,8 +55,8 @@ class Migration(migrations.Migration):
                 ('activity', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='groups', to='growth.groupbuyactivity', verbose_name='activity')),
             ],
             options={
-                'verbose_name': 'group',
-                'verbose_name_plural': 'groups',
+                'verbose_name': 'buying group',
+                'verbose_name_plural': 'buying groups',
             },
         ),
         migrations.CreateModel(
@@ -80,7 +80,7 @@ class Migration(migrations.Migration):
                 ('completed_at', models.DateTimeField(blank=True, null=True, verbose_name='completed at')),
                 ('refunded_at', models.DateTimeField(blank=True, null=True, verbose_name='refunded at')),
                 ('activity', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='places', to='growth.groupbuyactivity', verbose_name='activity')),
-                ('group', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='places', to='growth.group', verbose_name='group')),
+                ('group', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='places', to='growth.group', verbose_name='buying group')),
                 ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='group_places', to='members.member', verbose_name='member')),
             ],
             options={

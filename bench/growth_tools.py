@@ -53,7 +53,9 @@ def _load(groups: int) -> None:
     )  # fmt: skip
     members = Member.objects.bulk_create(
         [
-            Member(openid=f"bench-{n}", nickname=f"b{n}", registration_channel="bench")
+            Member(
+                openid=f"bench-{n}", nickname=f"b{n}", registration_channel="bench", invite_code=f"B{n:07d}"
+            )
             for n in range(2 * groups)
         ],
         batch_size=5_000,

@@ -76,7 +76,12 @@ def _receiving(member_id: int) -> bool:
 
 @locks.takes(Rank.DOCUMENT)
 def _lock(bargain_id: int) -> Bargain | None:
-    return Bargain.objects.select_for_update().select_related("activity__item").filter(pk=bargain_id).first()
+    return (
+        Bargain.objects.select_for_update(of=("self",))
+        .select_related("activity__item")
+        .filter(pk=bargain_id)
+        .first()
+    )
 
 
 def bargain_start(*, member, activity_id: int, idempotency_key: str, address_id: int | None = None, now=None):
@@ -301,15 +306,20 @@ def bargain_paid(*, payment: Payment) -> None:
             return _refund(payment, NOT_FULFILLABLE)
         bargain.coupon_id = coupon.pk
     else:
-        bargain.redemption_id = mall.redemption_record_sold_elsewhere(
-            member_id=bargain.member_id,
+        source_key = f"bargain:{bargain.pk}"
+        bargain.redemption_id = mall.redemptions_record_sold_elsewhere(
             item_id=item.pk,
-            source_key=f"bargain:{bargain.pk}",
-            recipient=bargain.recipient,
-            phone=bargain.phone,
-            address=bargain.address,
+            rows=[
+                {
+                    "source_key": source_key,
+                    "member_id": bargain.member_id,
+                    "recipient": bargain.recipient,
+                    "phone": bargain.phone,
+                    "address": bargain.address,
+                }
+            ],
             note=_("Bargain #%(bargain)s") % {"bargain": bargain.pk},
-        ).pk
+        )[source_key]
     bargain.state, bargain.paid_at, bargain.paid_fen = BargainState.PAID, now, payment.amount_fen
     bargain.save(update_fields=["state", "paid_at", "paid_fen", "coupon_id", "redemption_id"])
     return None

@@ -260,7 +260,11 @@ def group_member_paid(*, payment: Payment) -> None:
     """
     now = timezone.now()
     locks.note(Rank.DOCUMENT, "group place")
-    place = GroupMember.objects.select_for_update().select_related("activity").get(pk=int(payment.reference))
+    place = (
+        GroupMember.objects.select_for_update(of=("self",))
+        .select_related("activity__item")
+        .get(pk=int(payment.reference))
+    )
     if place.status not in (PlaceStatus.PENDING_PAYMENT, PlaceStatus.CLOSED):
         return
     if payment.amount_fen != place.amount_fen:
@@ -298,14 +302,14 @@ def group_member_paid(*, payment: Payment) -> None:
     group.joined_count += 1
     place.status = PlaceStatus.JOINED
     place.save(update_fields=["status", "paid_at"])
-    _event("joined", group_id=group.pk, place_id=place.pk, note=payment.out_trade_no)
-    if group.joined_count == group.size:
-        group.state, group.completed_at = GroupState.COMPLETE, now
-        group.save(update_fields=["joined_count", "state", "completed_at"])
-        _event("completed", group_id=group.pk)
-        _fulfil(group, activity, now)
-    else:
+    joined = GroupEvent(group_id=group.pk, place_id=place.pk, kind="joined", note=payment.out_trade_no)
+    if group.joined_count < group.size:
         group.save(update_fields=["joined_count"])
+        joined.save()
+        return None
+    group.state, group.completed_at = GroupState.COMPLETE, now
+    group.save(update_fields=["joined_count", "state", "completed_at"])
+    _fulfil(group, activity, now, events=[joined, GroupEvent(group_id=group.pk, kind="completed")])
     return None
 
 
@@ -319,22 +323,21 @@ def _refund(place: GroupMember, payment: Payment, reason: str, now) -> None:
     _event("refunded", group_id=place.group_id, place_id=place.pk, note=reason)
 
 
-def _fulfil(group: Group, activity: GroupBuyActivity, now) -> None:
-    """A complete group's units: a coupon issued to each member at once, or a physical unit into the
-    mall's shipping queue.  A member whose coupon cannot be issued (a closed account, the template's
-    own stock or limit) is refunded instead (``place_refund_unfulfilled``); the group stays complete
-    for the others."""
+def _fulfil(group: Group, activity: GroupBuyActivity, now, *, events: list[GroupEvent]) -> None:
+    """A complete group's units: a coupon issued to each member at once, or the physical units into the
+    mall's shipping queue together.  A member whose coupon cannot be issued (a closed account, the
+    template's own stock or limit) is refunded instead (``place_refund_unfulfilled``); the group stays
+    complete for the others.  ``events`` (the join and the completion) are written with the
+    fulfilment's, in one insert."""
     item = activity.item
     places = list(GroupMember.objects.filter(group=group, status=PlaceStatus.JOINED).order_by("pk"))
-    template = (
-        CouponTemplate.objects.get(pk=item.coupon_template_id) if item.kind == ItemKind.COUPON else None
-    )
-    if template is not None:
+    fulfilled = []
+    if item.kind == ItemKind.COUPON:
+        template = CouponTemplate.objects.get(pk=item.coupon_template_id)
         # Every member's claim lock of the template first, in key order: issuing to one member after
         # another would otherwise take a claim lock while holding the template's row.
         locks.advisory_lock_each(Space.COUPON_CLAIM, [(template.pk, place.member_id) for place in places])
-    for place in places:
-        if template is not None:
+        for place in places:
             try:
                 with transaction.atomic():
                     coupon, _created = coupon_issue(
@@ -353,19 +356,32 @@ def _fulfil(group: Group, activity: GroupBuyActivity, now) -> None:
                 enqueue_on_commit("growth.tasks.refund_unfulfilled", place.pk)
                 continue
             place.coupon_id = coupon.pk
-        else:
-            place.redemption_id = mall.redemption_record_sold_elsewhere(
-                member_id=place.member_id,
-                item_id=item.pk,
-                source_key=f"group:{place.pk}",
-                recipient=place.recipient,
-                phone=place.phone,
-                address=place.address,
-                note=_("Group buy #%(group)s") % {"group": group.pk},
-            ).pk
+            fulfilled.append(place)
+    else:
+        shipped = mall.redemptions_record_sold_elsewhere(
+            item_id=item.pk,
+            rows=[
+                {
+                    "source_key": f"group:{place.pk}",
+                    "member_id": place.member_id,
+                    "recipient": place.recipient,
+                    "phone": place.phone,
+                    "address": place.address,
+                }
+                for place in places
+            ],
+            note=_("Group buy #%(group)s") % {"group": group.pk},
+        )
+        for place in places:
+            place.redemption_id = shipped[f"group:{place.pk}"]
+        fulfilled = places
+    for place in fulfilled:
         place.status, place.completed_at = PlaceStatus.COMPLETED, now
-        place.save(update_fields=["status", "completed_at", "coupon_id", "redemption_id"])
-        _event("fulfilled", group_id=group.pk, place_id=place.pk)
+    if fulfilled:
+        GroupMember.objects.bulk_update(fulfilled, ["status", "completed_at", "coupon_id", "redemption_id"])
+    GroupEvent.objects.bulk_create(
+        events + [GroupEvent(group_id=group.pk, place_id=place.pk, kind="fulfilled") for place in fulfilled]
+    )
 
 
 def group_member_payment_closed(*, payment: Payment) -> None:

@@ -8,6 +8,7 @@ MODULES = (
     "bench.stored_value",
     "bench.coupons",
     "bench.mall",
+    "bench.growth_tools",
     "bench.notifications",
     "bench.tiers",
     "bench.checkout",

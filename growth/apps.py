@@ -6,3 +6,25 @@ class GrowthConfig(AppConfig):
     name = "growth"
     verbose_name = _("Growth")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # What coupons and refunds show for what group buying gave and returned (loyalty/labels.py).
+        from coupons.models import SOURCES as COUPON_SOURCES
+        from growth import bargains, services
+        from loyalty.labels import REASONS
+
+        COUPON_SOURCES.register([("growth", _("group buy"))])
+        REASONS.register(
+            [
+                (services.LATE, _("group buy: the group was full or closed when the payment arrived")),
+                (services.SOLD_OUT, _("group buy: sold out when the payment arrived")),
+                (services.CLOSED_ACCOUNT, _("group buy: the account was closed")),
+                (services.FAILED, _("group buy: the group did not fill in time")),
+                (services.PAID_AFTER_CLOSE, _("group buy: paid after the order had closed")),
+                (services.NOT_FULFILLABLE, _("group buy: the coupon could not be issued")),
+                (bargains.SOLD_OUT, _("bargain: sold out when the payment arrived")),
+                (bargains.CLOSED_ACCOUNT, _("bargain: the account was closed")),
+                (bargains.NOT_CURRENT, _("bargain: paid for a purchase no longer awaited")),
+                (bargains.NOT_FULFILLABLE, _("bargain: the coupon could not be issued")),
+            ]
+        )

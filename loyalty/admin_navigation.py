@@ -115,6 +115,16 @@ GROUPS = [
         ],
     ),
     (
+        pgettext_lazy("sidebar", "Group buying and bargains"),
+        [
+            Page("growth.groupbuyactivity", "groups"),
+            Page("growth.group", "diversity_3"),
+            Page("growth.refundedplace", "currency_exchange"),
+            Page("growth.bargainactivity", "content_cut"),
+            Page("growth.bargain", "sell"),
+        ],
+    ),
+    (
         pgettext_lazy("sidebar", "Orders"),
         [
             Page("orders.order", "shopping_cart"),

@@ -30,6 +30,8 @@ class Rank(IntEnum):
     JOB = 10  # a job run's claim (advisory, held across the job's transactions: locks.try_hold)
     PAYMENT = 20  # a payment or a payment refund row: notifications start here, and refunds lock it first
     DOCUMENT = 30  # what is acted on: an order, a recharge order, a redemption, a card purchase, a job's rows
+    GROWTH_GROUP = 33  # a 拼团 group: the payments into it are decided one after the other, under it
+    GROWTH_STOCK = 36  # a 拼团 or 砍价 activity's units (a conditional UPDATE): the hot row of a popular one
     MEMBER_WORKFLOW = 40  # advisory, per member: recharges, redemptions of an item, address edits
     MEMBERSHIP = 50  # the membership row: the programme's per-member lock (tiers, growth, cards)
     CARD = 60  # membership cards
@@ -57,6 +59,9 @@ class Space(IntEnum):
     RFM_RUN = 5  # (): one RFM scoring at a time
     REPORT_REFRESH = 6  # (): one refresh of the report tables at a time
     ADDRESS_BOOK = 7  # (member id): a member's address edits one at a time
+    GROUP_BUY_JOIN = 8  # (activity id, member id): a member's opens and joins of an activity one at a time
+    BARGAIN_START = 9  # (activity id, member id): a member's bargains of an activity started one at a time
+    BARGAIN_HELPER = 10  # (helper id): a helper's cuts one at a time (the per-day limit)
 
 
 #: The rank of each advisory space.
@@ -68,6 +73,9 @@ SPACE_RANK = {
     Space.RFM_RUN: Rank.DOCUMENT,
     Space.REPORT_REFRESH: Rank.DOCUMENT,
     Space.ADDRESS_BOOK: Rank.MEMBER_WORKFLOW,
+    Space.GROUP_BUY_JOIN: Rank.MEMBER_WORKFLOW,
+    Space.BARGAIN_START: Rank.MEMBER_WORKFLOW,
+    Space.BARGAIN_HELPER: Rank.MEMBER_WORKFLOW,
 }
 
 _trail: ContextVar[list | None] = ContextVar("lock_trail", default=None)

@@ -40,6 +40,8 @@ QUEUE_OF_TASK: dict[str, str] = {
     "notifications.send_wechat": VALUE,
     "notifications.send_due_wechat": VALUE,
     "members.grant_conditional_cards": VALUE,
+    "growth.fail_expired_groups": VALUE,
+    "growth.refund_unfulfilled": VALUE,
     # --- bulk: many members or rows at once ----------------------------------------------------
     "coupons.run_bulk_issue": BULK,
     "coupons.resume_bulk_issues": BULK,
@@ -56,6 +58,7 @@ QUEUE_OF_TASK: dict[str, str] = {
     "members.give_birthday_gifts": BULK,
     "mall.auto_complete": BULK,
     "members.prune_member_codes": BULK,
+    "growth.expire_bargains": BULK,
     "analytics.run_rfm": BULK,
     "analytics.rfm_nightly": BULK,
     "analytics.refresh_reports": BULK,

@@ -140,6 +140,18 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         description="Once a year per member, in the birthday month or on the day (membership policy).",
     ),
     DefaultSchedule(
+        name=gettext_noop("Fail group buys past their deadline and refund them"),
+        task="growth.fail_expired_groups",
+        minute="*",
+        description="Every payment of a group that did not fill in time is refunded in full; safe to rerun.",
+    ),
+    DefaultSchedule(
+        name=gettext_noop("End bargains past their deadline"),
+        task="growth.expire_bargains",
+        minute="*/5",
+        description="Bargains still cutting at their deadline end unbought; no money is held by one.",
+    ),
+    DefaultSchedule(
         name=gettext_noop("Complete mall redemptions shipped long enough ago"),
         task="mall.auto_complete",
         minute="40",

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from counter import api as counter_api
 from coupons import api as coupons_api
+from growth import api as growth_api
 from loyalty.health import HealthSlashView, HealthView
 from mall import api as mall_api
 from members import api as members_api
@@ -135,6 +136,24 @@ api_v1 = [
     path("mall/redemptions/<int:pk>/cancel", mall_api.CancelView.as_view(), name="mall-redemption-cancel"),
     path("mall/addresses", mall_api.AddressesView.as_view(), name="mall-addresses"),
     path("mall/addresses/<int:pk>", mall_api.AddressDetailView.as_view(), name="mall-address"),
+    # 拼团 group buying
+    path("growth/group-buys", growth_api.ActivitiesView.as_view(), name="growth-activities"),
+    path("growth/group-buys/<int:pk>", growth_api.ActivityDetailView.as_view(), name="growth-activity"),
+    path("growth/groups", growth_api.GroupsView.as_view(), name="growth-groups"),
+    path("growth/groups/<int:pk>", growth_api.GroupDetailView.as_view(), name="growth-group"),
+    path("growth/groups/<int:pk>/join", growth_api.JoinView.as_view(), name="growth-group-join"),
+    path("growth/my-groups", growth_api.MyPlacesView.as_view(), name="growth-my-groups"),
+    path("growth/my-groups/<int:pk>", growth_api.MyPlaceView.as_view(), name="growth-my-group"),
+    # 砍价 bargaining
+    path(
+        "growth/bargain-activities",
+        growth_api.BargainActivitiesView.as_view(),
+        name="growth-bargain-activities",
+    ),
+    path("growth/bargains", growth_api.BargainsView.as_view(), name="growth-bargains"),
+    path("growth/bargains/<int:pk>", growth_api.BargainDetailView.as_view(), name="growth-bargain"),
+    path("growth/bargains/<int:pk>/help", growth_api.HelpView.as_view(), name="growth-bargain-help"),
+    path("growth/bargains/<int:pk>/buy", growth_api.BuyView.as_view(), name="growth-bargain-buy"),
 ]
 
 urlpatterns = [

@@ -36,6 +36,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -431,6 +432,72 @@ def _refund_cash(r: Redemption, payment: Payment, *, reason: str) -> None:
     _event(r.pk, "refunded", note=payment.out_trade_no)
 
 
+# --- units sold elsewhere, shipped from here ----------------------------------------------------
+
+#: The idempotency keys of redemptions recorded for another app's sale (a 拼团 group).  A member's
+#: Idempotency-Key arrives in an HTTP header, which cannot hold a control character (RFC 9110), so no
+#: member's redemption can carry this prefix.
+SOLD_ELSEWHERE = "\x01ext:"
+
+
+def redemptions_record_sold_elsewhere(*, item_id: int, rows: list[dict], note: str) -> dict[str, int]:
+    """Physical units another app sold (and was paid for) join the shipping queue as paid redemptions.
+
+    ``rows``: one dict per unit — ``source_key`` (the seller's reference of the unit), ``member_id``,
+    ``recipient``, ``phone``, ``address``.  No points and no cash here (the money is the other app's
+    payment, refunded there), no stock taken (the other app sold units of its own); counted in the
+    item's ``sold_count`` so the mall's figures and ``verify_ledgers`` agree.  Such a redemption is
+    shipped, tracked and completed like any other, but not cancelled here.  Set-based (one update of
+    the item, the redemptions and their events inserted together); idempotent by ``source_key``.
+    Returns each ``source_key``'s redemption id.
+    """
+    keys = {SOLD_ELSEWHERE + row["source_key"]: row for row in rows}
+    done = dict(
+        Redemption.objects.filter(idempotency_key__in=list(keys), item_id=item_id).values_list(
+            "idempotency_key", "pk"
+        )
+    )
+    new = [(key, row) for key, row in keys.items() if key not in done]
+    if new:
+        now = timezone.now()
+        with transaction.atomic():
+            locks.note(Rank.MALL_ITEM, "mall item: sold elsewhere")
+            if not MallItem.objects.filter(pk=item_id, kind=ItemKind.PHYSICAL).update(
+                sold_count=F("sold_count") + len(new)
+            ):
+                raise ValueError(f"item {item_id} is not a physical item")
+            made = Redemption.objects.bulk_create(
+                [
+                    Redemption(
+                        no=_new_no(),
+                        member_id=row["member_id"],
+                        item_id=item_id,
+                        kind=ItemKind.PHYSICAL,
+                        points=0,
+                        cash_fen=0,
+                        status=RedemptionStatus.PAID,
+                        idempotency_key=key,
+                        request_hash="",
+                        recipient=row["recipient"][:40],
+                        phone=row["phone"][:20],
+                        address=row["address"][:200],
+                        created_at=now,
+                        paid_at=now,
+                    )
+                    for key, row in new
+                ]
+            )
+            RedemptionEvent.objects.bulk_create(
+                [RedemptionEvent(redemption_id=r.pk, kind="paid", note=str(note)[:200]) for r in made]
+            )
+        done.update((r.idempotency_key, r.pk) for r in made)
+    return {keys[key]["source_key"]: pk for key, pk in done.items()}
+
+
+def sold_elsewhere(redemption: Redemption) -> bool:
+    return redemption.idempotency_key.startswith(SOLD_ELSEWHERE)
+
+
 # --- cancel, ship, confirm -------------------------------------------------------------------
 
 
@@ -463,6 +530,8 @@ def redemption_cancel(
         r, payment = _locked(redemption_id, member_id)
         if r.status == RedemptionStatus.CANCELLED:
             return r
+        if sold_elsewhere(r):  # its money and its unit belong to the app that sold it
+            raise RedemptionNotCancellable(details={"status": r.status, "sold_elsewhere": True})
         cancellable = r.status == RedemptionStatus.PENDING_PAYMENT or (
             r.status == RedemptionStatus.PAID and r.kind in (ItemKind.PHYSICAL, ItemKind.PICKUP)
         )

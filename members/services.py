@@ -15,7 +15,7 @@ from loyalty import crypto, locks
 from loyalty.locks import Rank
 from members import events
 from members.exceptions import BirthdayChangeLimited, PhoneTaken, ReferrerNotFound
-from members.models import Member, MemberToken, WechatSession
+from members.models import Channel, Member, MemberToken, WechatSession
 from members.wechat import WechatClient, WechatSessionInfo
 from stores.selectors import attribution
 
@@ -42,6 +42,15 @@ def member_token_issue(*, member: Member) -> tuple[str, MemberToken]:
 
 def member_token_revoke(*, token_id: int) -> None:
     MemberToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def channel_ensure(*, code: str, name: str, kind: str) -> Channel:
+    """The channel ``code`` named ``name``, created if no one has named it yet; a name an operator gave
+    it is kept (an app above names the channels of what it shares: a 拼团 activity's ``groupbuy:3``)."""
+    channel, _created = Channel.objects.get_or_create(
+        code=code[:64], defaults={"name": name[:60], "kind": kind}
+    )
+    return channel
 
 
 def _resolve_referrer(invite_code: str) -> Member | None:

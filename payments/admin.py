@@ -9,6 +9,7 @@ from loyalty.admin_tools import (
     money,
     rows_table,
 )
+from loyalty.labels import REASONS
 from loyalty.money import format_fen
 from payments import services
 from payments.models import NotificationEvent, Payment, PaymentNotification, PaymentRefund
@@ -42,7 +43,7 @@ class RefundInline(ReadOnlyAdminMixin, TabularInline):
         "out_refund_no",
         "amount",
         "status",
-        "reason",
+        "reason_text",
         "refund_id",
         "attempts",
         "last_error",
@@ -50,6 +51,10 @@ class RefundInline(ReadOnlyAdminMixin, TabularInline):
     ]
     readonly_fields = fields
     extra = 0
+
+    @admin.display(description=_("reason"))
+    def reason_text(self, refund):
+        return REASONS.label(refund.reason) if refund.reason else "—"
 
     @admin.display(description=_("amount"))
     def amount(self, refund):
@@ -105,6 +110,24 @@ class PaymentRefundAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_filter = ["status", "created_at"]
     search_fields = ["out_refund_no", "refund_id", "payment__out_trade_no"]
     list_select_related = ["payment"]
+    # The reason as its label: a system reason is a code (``loyalty.labels.REASONS``), an operator's is text.
+    fields = [
+        "payment",
+        "out_refund_no",
+        "amount_fen",
+        "reason_text",
+        "status",
+        "refund_id",
+        "attempts",
+        "last_error",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("reason"))
+    def reason_text(self, refund):
+        return REASONS.label(refund.reason) if refund.reason else "—"
 
 
 @admin.register(PaymentNotification)

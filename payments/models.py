@@ -26,6 +26,8 @@ class PaymentPurpose(models.TextChoices):
     RECHARGE = "recharge", _("stored-value recharge")
     CARD = "card", _("paid membership card")
     MALL = "mall", _("points mall (points + cash)")
+    GROUP_BUY = "group_buy", _("group buying (拼团)")
+    BARGAIN = "bargain", _("bargain purchase (砍价)")
 
 
 class PaymentProvider(models.TextChoices):

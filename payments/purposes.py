@@ -20,6 +20,14 @@ PURPOSES = {
         "paid": "mall.services.redemption_paid",
         "closed": "mall.services.redemption_payment_closed",
     },
+    "group_buy": {
+        "paid": "growth.services.group_member_paid",
+        "closed": "growth.services.group_member_payment_closed",
+    },
+    "bargain": {
+        "paid": "growth.bargains.bargain_paid",
+        "closed": "growth.bargains.bargain_payment_closed",
+    },
 }
 
 

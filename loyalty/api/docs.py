@@ -28,6 +28,7 @@ POINTS = "积分"
 STORED_VALUE = "储值"
 COUPONS = "优惠券"
 MALL = "积分商城"
+GROWTH = "拼团"
 CHECKOUT = "结算与订单"
 PAYMENTS = "支付"
 MESSAGES = "消息"
@@ -46,6 +47,10 @@ TAGS = [
     {"name": STORED_VALUE, "description": "储值余额与明细、充值方案、充值下单（微信支付）。"},
     {"name": COUPONS, "description": "领券中心、领券、我的优惠券与核销二维码。"},
     {"name": MALL, "description": "积分商城：分类、商品、兑换（纯积分或积分+现金）、兑换记录、收货地址。"},
+    {
+        "name": GROWTH,
+        "description": "拼团：活动、团的公开状态（头像、差几人、倒计时）、开团、参团、我的拼团。",
+    },
     {"name": CHECKOUT, "description": "小程序侧试算购物车（会员价、优惠券、积分抵现、储值），查看我的订单。"},
     {
         "name": PAYMENTS,

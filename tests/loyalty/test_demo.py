@@ -38,7 +38,9 @@ def test_the_demo_pays_recharges_through_the_fake_wechat_pay_once():
     call_command("seed_demo", "--members", "40", stdout=io.StringIO())
 
     assert RechargePlan.objects.count() == 3
-    assert CouponTemplate.objects.count() == 8  # one of them for the mall, one 双11, one running now
+    assert (
+        CouponTemplate.objects.count() == 9
+    )  # one for the mall, one 双11, one running now, one for 拼团 and 砍价
     # Each sign-up's new-member pack, the three who closed their account since included.
     assert GiftPackGrant.objects.count() == Member.objects.count() == 43
     assert (

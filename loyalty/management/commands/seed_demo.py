@@ -27,6 +27,7 @@ from django.utils import timezone
 from analytics.demo import refresh_reports, seed_segments
 from coupons.demo import Coupons
 from coupons.models import Coupon
+from growth import demo as growth_demo
 from loyalty import services, sql
 from loyalty.demo import Persona, Timeline, clock
 from loyalty.models import ApiClient
@@ -67,6 +68,7 @@ class Command(BaseCommand):
                 self._plan_year(timeline, members=members, seed=seed, rng=rng)
                 timeline.run()
             self._report(timeline)
+            self.stdout.write(growth_demo.seed(clock=clock))
         self.stdout.write(f"channels: {members_demo.seed_channels()} named")
         counter = stores_demo.attribute_counter_share()
         self.stdout.write(

@@ -21,6 +21,10 @@ COPY notifications ./notifications
 COPY payments ./payments
 COPY orders ./orders
 COPY analytics ./analytics
+COPY stores ./stores
+COPY counter ./counter
+COPY growth ./growth
+COPY migration ./migration
 COPY templates ./templates
 COPY static ./static
 COPY locale ./locale

@@ -6,11 +6,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 
+from loyalty import locks
 from stores.exceptions import StaffHasAccount, UsernameTaken
 from stores.models import Staff
 from stores.roles import ROLE_GROUPS
 
 
+@locks.takes(locks.Rank.DOCUMENT)  # the staff row: back-office configuration, no ledger under it
 @transaction.atomic
 def staff_groups_sync(*, staff_id: int) -> None:
     """The staff member's account is in the group of each role they hold (none when inactive).
@@ -31,6 +33,7 @@ def staff_groups_sync(*, staff_id: int) -> None:
             staff.user.groups.remove(group)
 
 
+@locks.takes(locks.Rank.DOCUMENT)
 @transaction.atomic
 def staff_account_create(*, staff_id: int, username: str, password: str = "") -> Staff:
     """Give a staff member a back-office account, new or an existing one, in their roles' groups.

@@ -184,17 +184,31 @@ def stored_value_refund_spend(
 
 
 def stored_value_adjust(
-    *, member_id: int, principal_fen: int, bonus_fen: int, reason: str, actor_id: int, idempotency_key: str
+    *,
+    member_id: int,
+    principal_fen: int,
+    bonus_fen: int,
+    reason: str,
+    actor_id: int,
+    idempotency_key: str,
+    source: str = "adjust",
+    reference: str = "",
 ) -> Posting:
-    """An operator's correction of either part (signed amounts), with reason and actor on the entry."""
+    """An operator's correction of either part (signed amounts), with reason and actor on the entry.
+
+    ``source``/``reference``: an adjustment an app above makes in the operator's name (an import's
+    opening balance and its undo: ``migration``, referencing the import)."""
     if principal_fen == 0 and bonus_fen == 0:
         raise InvalidAmount()
     for part in (principal_fen, bonus_fen):
         if part:
             _check_amount(abs(part))
-    request_hash = core.request_hash(
-        kind=EntryKind.ADJUST, principal=principal_fen, bonus=bonus_fen, reason=reason, actor=actor_id
+    # An operator's own adjustment repeats its reason and operator; an app's repeats its reference
+    # (an import of the same file by another operator is the same posting).
+    who = (
+        {"reason": reason, "actor": actor_id} if source == "adjust" else {"source": source, "ref": reference}
     )
+    request_hash = core.request_hash(kind=EntryKind.ADJUST, principal=principal_fen, bonus=bonus_fen, **who)
     with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
         replay = _LEDGER.replay(cur, account.id, idempotency_key, request_hash)
@@ -212,7 +226,8 @@ def stored_value_adjust(
             bonus=bonus_fen,
             key=idempotency_key,
             request_hash=request_hash,
-            source="adjust",
+            source=source,
+            reference=reference,
             memo=reason[:200],
             actor_id=actor_id,
         )

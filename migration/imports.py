@@ -46,8 +46,10 @@ from django.utils.translation import gettext as _
 
 from coupons import services as coupon_services
 from coupons.models import Coupon, CouponStatus, CouponTemplate
+from loyalty import locks
 from loyalty.enqueue import enqueue_on_commit
 from loyalty.errors import ApplicationError
+from loyalty.locks import Rank
 from members.models import Member
 from members.tagging import member_tag
 from membership import cards as membership_cards
@@ -78,6 +80,13 @@ def max_rows() -> int:
 
 def commit_chunk() -> int:
     return getattr(settings, "MIGRATION_COMMIT_CHUNK", 500)
+
+
+@locks.takes(Rank.DOCUMENT)
+def _lock_job(job_id: int) -> ImportJob:
+    """The job row, locked until the transaction ends: its steps and its commit's chunks one at a time
+    (a resume beside a running commit waits for the chunk, then goes on from where it ended)."""
+    return ImportJob.objects.select_for_update().get(pk=job_id)
 
 
 def row_key(sha256: str, number: int, what: str) -> str:
@@ -148,7 +157,7 @@ def import_map(
     """Set the columns' fields and the rules; a new mapping needs a new dry run.  ``preset_name``
     saves (or replaces) the mapping as a named preset."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        job = _lock_job(job_id)
         if job.status not in (JobStatus.DRAFT, JobStatus.VALIDATED):
             raise ImportNotReady()
         mapping = {h: f for h, f in mapping.items() if f and h in job.headers}
@@ -260,7 +269,7 @@ def import_dry_run(*, job_id: int) -> ImportJob:
             )
     totals = _totals(rows)
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        job = _lock_job(job_id)
         job.rows.all().delete()
         ImportRow.objects.bulk_create(rows, batch_size=5000)
         job.row_count = len(rows)
@@ -425,7 +434,7 @@ def _totals(rows: list[ImportRow]) -> dict:
 def import_accept_errors(*, job_id: int) -> ImportJob:
     """The operator accepts the dry run's errors: the commit leaves those rows out."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        job = _lock_job(job_id)
         if job.status != JobStatus.VALIDATED:
             raise ImportNotReady()
         job.errors_accepted = True
@@ -436,7 +445,7 @@ def import_accept_errors(*, job_id: int) -> ImportJob:
 def import_commit_start(*, job_id: int) -> ImportJob:
     """Start the commit (a bulk-queue task, after this transaction commits)."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        job = _lock_job(job_id)
         if not job.can_commit:
             raise ImportNotReady(
                 _("Only a dry run without errors, or whose errors were accepted, can be imported.")
@@ -455,7 +464,7 @@ def import_commit_run(*, job_id: int, max_chunks: int | None = None) -> ImportJo
     done = 0
     while max_chunks is None or done < max_chunks:
         with transaction.atomic():
-            job = ImportJob.objects.select_for_update().get(pk=job_id)
+            job = _lock_job(job_id)
             if job.status != JobStatus.COMMITTING:
                 return job
             rows = list(
@@ -686,7 +695,7 @@ def import_undo(*, job_id: int, actor_id: int) -> ImportJob:
     changed when any member has moved imported value.  Members created stay (closed by the normal
     account closure if they must go): ledgers point at them."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        job = _lock_job(job_id)
         if job.status != JobStatus.COMMITTED:
             raise ImportNotReady()
     blockers = import_undo_blockers(job_id=job_id)
@@ -697,7 +706,7 @@ def import_undo(*, job_id: int, actor_id: int) -> ImportJob:
         with transaction.atomic():
             _undo_row(job, row, actor_id, sha)
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        job = _lock_job(job_id)
         job.status, job.undone_at, job.undone_by_id = JobStatus.UNDONE, timezone.now(), actor_id
         job.save(update_fields=["status", "undone_at", "undone_by"])
     return job

@@ -108,7 +108,7 @@ def test_the_dry_run_reports_totals_to_check_against_the_old_system_and_writes_n
         ({"生日": "1990年13月1日"}, "生日", "不存在的日期"),
         ({"生日": "someday"}, "生日", "不是日期"),
         ({"手机号": "12345"}, "手机号", "不是手机号"),
-        ({"等级": "钻石"}, "等级", "没有此名称或级别的会员等级"),
+        ({"等级": "王者"}, "等级", "没有此名称或级别的会员等级"),
         ({"会员卡": "银卡"}, "会员卡", "没有此名称的会员卡"),
         ({"优惠券": "不存在的券"}, "优惠券", "没有此名称的优惠券"),
         ({"优惠券": "满100减20", "优惠券数量": "9"}, "优惠券数量", "每人最多3张"),
@@ -318,7 +318,7 @@ def test_a_chunk_that_fails_midway_leaves_nothing_of_itself(operator, catalogue,
         calls["n"] += 1
         if calls["n"] == 5:
             raise SystemExit("worker killed")
-        real(job, row)
+        return real(job, row)
 
     monkeypatch.setattr(imports, "_commit_row", dying)
     with pytest.raises(SystemExit):
@@ -394,3 +394,16 @@ def test_the_commit_is_routed_to_the_bulk_queue_after_the_transaction(
     job.refresh_from_db()
     assert job.status == JobStatus.COMMITTED
     assert timedelta(0) <= timezone.now() - job.committed_at < timedelta(minutes=1)
+
+
+def test_rows_without_an_openid_get_members_of_their_own_found_again_by_the_same_file(operator, catalogue):
+    rows = [member_row(1, 会员ID=""), member_row(2, 会员ID=""), member_row(3)]
+    job = committed(dry_run(rows, operator=operator))
+    created = Member.objects.filter(openid__startswith="import_")
+    assert created.count() == 2
+    assert set(created.values_list("phone", flat=True)) == {"13900000001", "13900000002"}
+    again = dry_run(rows, operator=operator, match_rule="add")
+    assert again.totals["members_matched"] == 3
+    committed(again)
+    assert Member.objects.filter(phone__startswith="139").count() == 3
+    assert job.rows.filter(status=RowStatus.IMPORTED).count() == 3

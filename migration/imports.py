@@ -57,6 +57,7 @@ from membership import services as membership_services
 from membership.models import CardType, MembershipCard, Tier
 from membership.tiers import lock_membership
 from migration import fields, parsing
+from migration import sql as migration_sql
 from migration.exceptions import ImportFileRefused, ImportMappingInvalid, ImportNotReady, ImportUndoBlocked
 from migration.models import ImportJob, ImportRow, JobStatus, MappingPreset, MatchRule, RowStatus, TotalPolicy
 from points import ledger as points_ledger
@@ -483,7 +484,8 @@ def import_commit_run(*, job_id: int, max_chunks: int | None = None) -> ImportJo
                 job.next_row = job.row_count + 2
                 job.save(update_fields=["status", "committed_at", "next_row"])
                 return job
-            imported = sum(_commit_row(job, row) for row in rows)
+            imported, one_by_one = _commit_new_members(job, rows)
+            imported += sum(_commit_row(job, row) for row in one_by_one)
             job.next_row = rows[-1].number + 1
             job.committed_rows += imported
             job.save(update_fields=["next_row", "committed_rows"])
@@ -497,6 +499,139 @@ def imports_resume() -> int:
     for job_id in ids:
         import_commit_run(job_id=job_id)
     return len(ids)
+
+
+#: What the set-based path posts; a row with anything else (tier, growth, card, coupons) goes one by one.
+_BULK_FIELDS = {
+    "openid",
+    "unionid",
+    "phone",
+    "nickname",
+    "gender",
+    "birthday",
+    "registered_at",
+    "channel",
+    "tags",
+}
+_BULK_FIELDS |= {"lots", "principal", "bonus"}
+
+
+def _commit_new_members(job: ImportJob, rows: list[ImportRow]) -> tuple[int, list[ImportRow]]:
+    """The chunk's rows that create a member and carry only a profile, points lots, stored value and
+    tags, posted set-based: the members in one insert, their points accounts, entries and lots in one
+    statement, their stored-value accounts and entries in another (``points_open_accounts``,
+    ``stored_value_open_accounts``: the entries the services would post, with the same keys and
+    request hashes).  Returns (rows imported, rows left to post one by one).  Anything unexpected
+    (a member created meanwhile with the same phone …) rolls the savepoint back and leaves every row
+    to the one-by-one path, which decides each row as the services do.
+    """
+    if not getattr(settings, "MIGRATION_BULK", True):
+        return 0, rows
+    candidates = [r for r in rows if set(r.data) <= _BULK_FIELDS and not r.data.get("member_id")]
+    if not candidates:
+        return 0, rows
+    matched = _existing_identities(job, candidates)
+    fresh = [r for r in candidates if not _identities(job, r) & matched]
+    if not fresh:
+        return 0, rows
+    sha = job.sha256
+    try:
+        with transaction.atomic():
+            members = Member.objects.bulk_create(
+                [
+                    Member(
+                        openid=r.data.get("openid") or placeholder_openid(sha, r.number),
+                        unionid=r.data.get("unionid", ""),
+                        phone=r.data.get("phone", ""),
+                        nickname=r.data.get("nickname", ""),
+                        gender=r.data.get("gender", Member.Gender.UNKNOWN),
+                        birthday=parse_date(r.data["birthday"]) if r.data.get("birthday") else None,
+                        registration_channel=r.data.get("channel", ""),
+                    )
+                    for r in fresh
+                ]
+            )
+            migration_sql.set_registered_at(
+                [
+                    (m.pk, parse_datetime(r.data["registered_at"]))
+                    for r, m in zip(fresh, members, strict=True)
+                    if r.data.get("registered_at")
+                ]
+            )
+            lots = [
+                (
+                    m.pk,
+                    amount,
+                    parse_datetime(expires) if expires else None,
+                    row_key(sha, r.number, f"lot{i}"),
+                    row_reference(sha, r.number),
+                )
+                for r, m in zip(fresh, members, strict=True)
+                for i, (amount, expires) in enumerate(r.data.get("lots", []), start=1)
+            ]
+            lot_entries = points_ledger.points_open_accounts(lots=lots, source=SOURCE)
+            values = [
+                (
+                    m.pk,
+                    r.data.get("principal", 0),
+                    r.data.get("bonus", 0),
+                    row_key(sha, r.number, "stored_value"),
+                    row_reference(sha, r.number),
+                )
+                for r, m in zip(fresh, members, strict=True)
+                if r.data.get("principal") or r.data.get("bonus")
+            ]
+            value_entries = sv_ledger.stored_value_open_accounts(
+                items=values, reason=_("opening balance imported"), actor_id=job.created_by_id, source=SOURCE
+            )
+            for r, m in zip(fresh, members, strict=True):
+                if r.data.get("tags"):
+                    member_tag(member_id=m.pk, names=r.data["tags"])
+                postings = {}
+                lot_ids = [
+                    lot_entries[row_key(sha, r.number, f"lot{i}")]
+                    for i in range(1, len(r.data.get("lots", [])) + 1)
+                ]
+                if lot_ids:
+                    postings["lots"] = lot_ids
+                if row_key(sha, r.number, "stored_value") in value_entries:
+                    postings["stored_value"] = value_entries[row_key(sha, r.number, "stored_value")]
+                r.member, r.created_member, r.postings, r.status = m, True, postings, RowStatus.IMPORTED
+            ImportRow.objects.bulk_update(
+                fresh, ["member", "created_member", "postings", "status"], batch_size=1000
+            )
+    except (IntegrityError, ApplicationError):
+        for r in fresh:
+            r.member, r.created_member, r.postings, r.status = (
+                None,
+                False,
+                {},
+                RowStatus.OK if not r.problems else RowStatus.WARNING,
+            )
+        return 0, rows
+    done = {r.pk for r in fresh}
+    return len(fresh), [r for r in rows if r.pk not in done]
+
+
+def _identities(job: ImportJob, row: ImportRow) -> set[tuple[str, str]]:
+    found = {(name, row.data[name]) for name in IDENTITIES if row.data.get(name)}
+    return found | {("openid", placeholder_openid(job.sha256, row.number))}
+
+
+def _existing_identities(job: ImportJob, rows: list[ImportRow]) -> set[tuple[str, str]]:
+    """Which of the rows' phones, unionids and openids (placeholders included) members already have."""
+    wanted: dict[str, set[str]] = {name: set() for name in IDENTITIES}
+    for row in rows:
+        for name, value in _identities(job, row):
+            wanted[name].add(value)
+    found = set()
+    for name, values in wanted.items():
+        if values:
+            found |= {
+                (name, v)
+                for v in Member.objects.filter(**{f"{name}__in": values}).values_list(name, flat=True)
+            }
+    return found
 
 
 def _commit_row(job: ImportJob, row: ImportRow) -> bool:

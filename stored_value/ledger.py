@@ -233,6 +233,40 @@ def stored_value_adjust(
         )
 
 
+def stored_value_open_accounts(
+    *, items: list[tuple], reason: str, actor_id: int, source: str
+) -> dict[str, int]:
+    """Opening balances for members who have no stored-value account yet (members an import has just
+    created, in the caller's transaction): each account with one ``adjust`` entry of its principal and
+    bonus, for many members in one statement (``sql.open_accounts``).
+
+    ``items``: (member_id, principal_fen, bonus_fen, idempotency_key, reference).  The entries are those
+    ``stored_value_adjust(source=…)`` would post (same request hash), so a later adjust of a key
+    replays.  A member with an account already fails the whole statement: the caller posts one by one.
+    Returns {key: entry_id}.
+    """
+    rows = []
+    for member_id, principal, bonus, key, reference in items:
+        if principal == 0 and bonus == 0:
+            raise InvalidAmount()
+        for part in (principal, bonus):
+            if part:
+                _check_amount(part)
+        who = {"source": source, "ref": reference}
+        request_hash = core.request_hash(kind=EntryKind.ADJUST, principal=principal, bonus=bonus, **who)
+        rows.append((member_id, principal, bonus, key, request_hash, reference))
+    with transaction.atomic(), sql.db_cursor() as cur:
+        return sql.open_accounts(
+            cur,
+            items=rows,
+            kind=EntryKind.ADJUST,
+            source=source,
+            memo=reason[:200],
+            actor_id=actor_id,
+            now=timezone.now(),
+        )
+
+
 def stored_value_credit(
     *, member_id: int, recharge_id: int, principal_fen: int, bonus_fen: int, reference: str
 ) -> list[Posting]:

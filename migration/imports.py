@@ -62,7 +62,7 @@ from migration.exceptions import ImportFileRefused, ImportMappingInvalid, Import
 from migration.models import ImportJob, ImportRow, JobStatus, MappingPreset, MatchRule, RowStatus, TotalPolicy
 from points import ledger as points_ledger
 from points.models import EntryKind as PointsEntryKind
-from points.models import PointsAllocation, PointsLot
+from points.models import PointsAllocation, PointsEntry, PointsLot
 from stored_value import ledger as sv_ledger
 from stored_value.models import StoredValueEntry
 
@@ -484,8 +484,9 @@ def import_commit_run(*, job_id: int, max_chunks: int | None = None) -> ImportJo
                 job.next_row = job.row_count + 2
                 job.save(update_fields=["status", "committed_at", "next_row"])
                 return job
-            imported, one_by_one = _commit_new_members(job, rows)
-            imported += sum(_commit_row(job, row) for row in one_by_one)
+            todo = _skip_posted_before(job, rows)
+            imported, one_by_one = _commit_new_members(job, todo)
+            imported += len(rows) - len(todo) + sum(_commit_row(job, row) for row in one_by_one)
             job.next_row = rows[-1].number + 1
             job.committed_rows += imported
             job.save(update_fields=["next_row", "committed_rows"])
@@ -499,6 +500,63 @@ def imports_resume() -> int:
     for job_id in ids:
         import_commit_run(job_id=job_id)
     return len(ids)
+
+
+def _first_key(job: ImportJob, row: ImportRow) -> tuple[str, str] | None:
+    """(ledger, key) of the first keyed posting the row makes, or None when it makes none."""
+    data = row.data
+    if data.get("growth") or data.get("tier_level") is not None:
+        return None  # growth has no account to look the key up by here: the row goes one by one
+    if data.get("lots"):
+        return "points", row_key(job.sha256, row.number, "lot1")
+    if data.get("principal") or data.get("bonus"):
+        return "stored_value", row_key(job.sha256, row.number, "stored_value")
+    return None
+
+
+def _skip_posted_before(job: ImportJob, rows: list[ImportRow]) -> list[ImportRow]:
+    """Mark as imported, posting nothing, the rows an earlier job of the same file already posted
+    (a row posts all or nothing, so its first key tells); returns the others.  Under "skip" such rows
+    are skipped as existing members anyway; under "add" this saves replaying each posting."""
+    if (
+        job.match_rule != MatchRule.ADD
+        or not ImportJob.objects.filter(sha256=job.sha256).exclude(pk=job.pk).exists()
+    ):
+        return rows
+    firsts = {row.pk: _first_key(job, row) for row in rows}
+    keys = {
+        ledger: [k for f in firsts.values() if f and f[0] == ledger for k in [f[1]]]
+        for ledger in ("points", "stored_value")
+    }
+    posted = set(
+        PointsEntry.objects.filter(idempotency_key__in=keys["points"]).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    posted |= set(
+        StoredValueEntry.objects.filter(idempotency_key__in=keys["stored_value"]).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    before = [row for row in rows if firsts[row.pk] and firsts[row.pk][1] in posted]
+    if not before:
+        return rows
+    members = {
+        key: member_id
+        for key, member_id in PointsEntry.objects.filter(idempotency_key__in=posted).values_list(
+            "idempotency_key", "account__member_id"
+        )
+    }
+    members.update(
+        StoredValueEntry.objects.filter(idempotency_key__in=posted).values_list(
+            "idempotency_key", "account__member_id"
+        )
+    )
+    for row in before:
+        row.member_id, row.postings, row.status = members[firsts[row.pk][1]], {}, RowStatus.IMPORTED
+    ImportRow.objects.bulk_update(before, ["member", "postings", "status"], batch_size=1000)
+    done = {row.pk for row in before}
+    return [row for row in rows if row.pk not in done]
 
 
 #: What the set-based path posts; a row with anything else (tier, growth, card, coupons) goes one by one.

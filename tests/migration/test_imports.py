@@ -243,8 +243,9 @@ def test_a_commit_creates_members_and_posts_every_balance_through_the_ledgers(op
     assert_ledgers_consistent()
 
 
-def test_the_same_file_again_posts_nothing_twice(operator, catalogue):
-    rows = [full_row(1), full_row(2)]
+@pytest.mark.parametrize("row", [full_row, member_row], ids=["one-by-one rows", "set-based rows"])
+def test_the_same_file_again_posts_nothing_twice(operator, catalogue, row):
+    rows = [row(1), row(2)]
     committed(dry_run(rows, operator=operator, match_rule="add"))
     after_first = ledgers()
     second = dry_run(rows, operator=operator, match_rule="add")
@@ -252,7 +253,8 @@ def test_the_same_file_again_posts_nothing_twice(operator, catalogue):
     second = committed(second)
     assert second.status == JobStatus.COMMITTED
     assert ledgers() == after_first
-    assert all(row.postings == {} for row in second.rows.all())
+    assert [(r.status, r.postings) for r in second.rows.all()] == [("imported", {})] * 2
+    assert second.committed_rows == 2
 
 
 def test_add_balances_merges_into_the_existing_member_and_skip_leaves_them_alone(operator, catalogue):

@@ -312,12 +312,12 @@ def _check_row(job, cells, column_of, index_of, lookups: _Lookups, now: datetime
         column = column_of.get(field)
         return cells[index_of[column]].strip() if column is not None else ""
 
-    for key, field in fields.BY_KEY.items():
+    for key in [k for k in fields.BY_KEY if k in column_of]:
         text = cell(key)
         if not text:
             continue
         try:
-            data[key] = field.parse(text)
+            data[key] = fields.BY_KEY[key].parse(text)
         except parsing.CellError as problem:
             error(key, problem.message)
     if not any(data.get(name) for name in IDENTITIES) and not any(

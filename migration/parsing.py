@@ -14,6 +14,7 @@ valid UTF-8); otherwise GB18030; a file neither can read is refused as a whole.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import zipfile
@@ -183,6 +184,7 @@ _DATE = re.compile(
 _COMPACT = re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})")
 
 
+@functools.lru_cache(maxsize=8192)  # an export repeats its dates (expiries, card ends) many times
 def parse_datetime(text: str) -> datetime:
     """2026/1/5, 2026-01-05, 2026.1.5, 2026年1月5日, 20260105, each optionally with a time
     (``13:05``, ``13:05:09``, ``13时5分``), in the shop's time zone.  Impossible dates are refused."""

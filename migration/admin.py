@@ -196,7 +196,10 @@ class ImportJobAdmin(ModelAdmin):
                     preset_name=form.cleaned_data["preset_name"],
                     actor_id=request.user.pk,
                 )
-                job = imports.import_dry_run(job_id=job.pk)
+                if imports.dry_run_in_request(job):
+                    job = imports.import_dry_run(job_id=job.pk)
+                else:
+                    job = imports.import_dry_run_start(job_id=job.pk)
             except ApplicationError as refused:
                 form.add_error(None, str(refused.message))
             else:
@@ -313,7 +316,7 @@ class ImportJobAdmin(ModelAdmin):
                 problem_rows=obj.rows.exclude(problems=[]).order_by("number")[:PROBLEM_ROWS_SHOWN],
                 problem_rows_more=max(0, obj.rows.exclude(problems=[]).count() - PROBLEM_ROWS_SHOWN),
                 earlier=imports.earlier_imports_of(obj),
-                running=obj.status == JobStatus.COMMITTING,
+                running=obj.status in (JobStatus.VALIDATING, JobStatus.COMMITTING),
             )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 

@@ -225,7 +225,7 @@ def import_dry_run(*, job_id: int) -> ImportJob:
     a note will (an expiry already past: the points are imported as already expired).
     """
     job = ImportJob.objects.get(pk=job_id)
-    if job.status not in (JobStatus.DRAFT, JobStatus.VALIDATED):
+    if job.status not in (JobStatus.DRAFT, JobStatus.VALIDATING, JobStatus.VALIDATED):
         raise ImportNotReady()
     with job.file.open("rb") as handle:
         table = _read(handle.read(), job.filename)
@@ -287,6 +287,23 @@ def import_dry_run(*, job_id: int) -> ImportJob:
         job.status, job.validated_at, job.errors_accepted = JobStatus.VALIDATED, timezone.now(), False
         job.save()
     return job
+
+
+def import_dry_run_start(*, job_id: int) -> ImportJob:
+    """Run the dry run on the bulk queue (a large file); the page shows it running until it is done."""
+    with transaction.atomic():
+        job = _lock_job(job_id)
+        if job.status not in (JobStatus.DRAFT, JobStatus.VALIDATED):
+            raise ImportNotReady()
+        job.status = JobStatus.VALIDATING
+        job.save(update_fields=["status"])
+        enqueue_on_commit("migration.tasks.dry_run_import", job.pk)
+    return job
+
+
+def dry_run_in_request(job: ImportJob) -> bool:
+    """A file small enough to check while the operator waits for the page."""
+    return job.row_count <= getattr(settings, "MIGRATION_SYNC_DRY_RUN_ROWS", 20_000)
 
 
 _NOTE = "note"  # a fourth element marking a problem as a note (imported anyway)
@@ -495,11 +512,15 @@ def import_commit_run(*, job_id: int, max_chunks: int | None = None) -> ImportJo
 
 
 def imports_resume() -> int:
-    """Go on with every commit a killed worker left half done (the resume job); returns how many."""
+    """Go on with every dry run and commit a killed worker left unfinished (the resume job; a dry run
+    starts again, it writes nothing but its report); returns how many."""
+    checking = list(ImportJob.objects.filter(status=JobStatus.VALIDATING).values_list("pk", flat=True))
+    for job_id in checking:
+        import_dry_run(job_id=job_id)
     ids = list(ImportJob.objects.filter(status=JobStatus.COMMITTING).values_list("pk", flat=True))
     for job_id in ids:
         import_commit_run(job_id=job_id)
-    return len(ids)
+    return len(checking) + len(ids)
 
 
 def _first_key(job: ImportJob, row: ImportRow) -> tuple[str, str] | None:

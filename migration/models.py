@@ -24,6 +24,7 @@ class TotalPolicy(models.TextChoices):
 
 class JobStatus(models.TextChoices):
     DRAFT = "draft", _("uploaded")
+    VALIDATING = "validating", _("dry run running")
     VALIDATED = "validated", _("dry run done")
     COMMITTING = "committing", _("importing")
     COMMITTED = "committed", _("imported")

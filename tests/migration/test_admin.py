@@ -87,3 +87,20 @@ def test_a_refused_file_is_said_on_the_upload_page(admin_client):
     assert response.status_code == 200
     assert ".xlsx" in page_text(response)
     assert not ImportJob.objects.exists()
+
+
+def test_a_large_file_is_dry_run_on_the_bulk_queue_and_the_page_waits_for_it(
+    admin_client, catalogue, settings, django_capture_on_commit_callbacks
+):
+    settings.MIGRATION_SYNC_DRY_RUN_ROWS = 1
+    job, _location = upload(admin_client, [member_row(1), member_row(2)])
+    with django_capture_on_commit_callbacks() as queued:
+        map_and_dry_run(admin_client, job)
+    job.refresh_from_db()
+    assert job.status == JobStatus.VALIDATING and not job.rows.exists()
+    page = page_text(admin_client.get(reverse("admin:migration_importjob_change", args=[job.pk])))
+    assert "试导入进行中" in page or "dry run running" in page
+    for callback in queued:
+        callback()
+    job.refresh_from_db()
+    assert job.status == JobStatus.VALIDATED and job.rows.count() == 2

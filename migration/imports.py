@@ -575,7 +575,7 @@ def _skip_posted_before(job: ImportJob, rows: list[ImportRow]) -> list[ImportRow
     )
     for row in before:
         row.member_id, row.postings, row.status = members[firsts[row.pk][1]], {}, RowStatus.IMPORTED
-    ImportRow.objects.bulk_update(before, ["member", "postings", "status"], batch_size=1000)
+    migration_sql.mark_imported([(r.pk, r.member_id, False, {}) for r in before], status=RowStatus.IMPORTED)
     done = {row.pk for row in before}
     return [row for row in rows if row.pk not in done]
 
@@ -676,8 +676,8 @@ def _commit_new_members(job: ImportJob, rows: list[ImportRow]) -> tuple[int, lis
                 if row_key(sha, r.number, "stored_value") in value_entries:
                     postings["stored_value"] = value_entries[row_key(sha, r.number, "stored_value")]
                 r.member, r.created_member, r.postings, r.status = m, True, postings, RowStatus.IMPORTED
-            ImportRow.objects.bulk_update(
-                fresh, ["member", "created_member", "postings", "status"], batch_size=1000
+            migration_sql.mark_imported(
+                [(r.pk, r.member_id, True, r.postings) for r in fresh], status=RowStatus.IMPORTED
             )
     except (IntegrityError, ApplicationError):
         for r in fresh:

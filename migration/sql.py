@@ -1,13 +1,45 @@
-"""The import's own set-based statement: the registration times of the members a chunk created.
+"""The import's own set-based statements: a chunk's rows marked imported, its members' registration times.
 
 ``Member.registered_at`` is ``auto_now_add``, so ``bulk_create`` dates every member now; the old
-system's date is written after, for the chunk at once.
+system's date is written after, for the chunk at once.  ``bulk_update`` of a chunk's rows builds a
+CASE per row and column in Python (most of a chunk's time, measured): one UPDATE from arrays instead.
 """
+
+import json
 
 from loyalty.rows import Names, db_cursor
 from members.models import Member
+from migration.models import ImportRow
 
 _m = Names(Member)
+_r = Names(ImportRow)
+
+_MARK_IMPORTED = f"""
+UPDATE {_r.table} r SET {_r.status} = %(status)s, {_r.member_id} = s.member_id, {_r.created_member} = s.created,
+                        {_r.postings} = s.postings::jsonb
+FROM unnest(%(ids)s::bigint[], %(members)s::bigint[], %(created)s::boolean[], %(postings)s::text[])
+    AS s(id, member_id, created, postings)
+WHERE r.{_r.id} = s.id
+"""
+
+
+def mark_imported(rows: list[tuple[int, int, bool, dict]], *, status: str) -> None:
+    """``rows``: (import row id, member_id, member created, postings)."""
+    if not rows:
+        return
+    ids, members, created, postings = (list(column) for column in zip(*rows, strict=True))
+    with db_cursor() as cur:
+        cur.execute(
+            _MARK_IMPORTED,
+            {
+                "status": status,
+                "ids": ids,
+                "members": members,
+                "created": created,
+                "postings": [json.dumps(p) for p in postings],
+            },
+        )
+
 
 _SET_REGISTERED_AT = f"""
 UPDATE {_m.table} m SET {_m.registered_at} = s.at

@@ -496,3 +496,14 @@ def test_rows_without_an_openid_get_members_of_their_own_found_again_by_the_same
     committed(again)
     assert Member.objects.filter(phone__startswith="139").count() == 3
     assert job.rows.filter(status=RowStatus.IMPORTED).count() == 3
+
+
+def test_the_liability_report_counts_imported_stored_value_from_the_day_of_the_import(
+    operator, catalogue, settings
+):
+    from stored_value.sql import liability_by_day
+
+    committed(dry_run([member_row(1), member_row(2)], operator=operator))
+    today = timezone.localdate()
+    (day,) = liability_by_day(today, today, settings.TIME_ZONE)
+    assert (day.principal_fen, day.bonus_fen) == (240_000, 2_500)

@@ -544,37 +544,29 @@ def _skip_posted_before(job: ImportJob, rows: list[ImportRow]) -> list[ImportRow
         or not ImportJob.objects.filter(sha256=job.sha256).exclude(pk=job.pk).exists()
     ):
         return rows
-    firsts = {row.pk: _first_key(job, row) for row in rows}
+    # rows matched in the dry run: their members' accounts lead the lookup (the key's unique index is
+    # per account)
+    firsts = {row.pk: _first_key(job, row) for row in rows if row.data.get("member_id")}
+    members_of = list({row.data["member_id"] for row in rows if row.data.get("member_id")})
     keys = {
         ledger: [k for f in firsts.values() if f and f[0] == ledger for k in [f[1]]]
         for ledger in ("points", "stored_value")
     }
     posted = set(
-        PointsEntry.objects.filter(idempotency_key__in=keys["points"]).values_list(
-            "idempotency_key", flat=True
-        )
+        PointsEntry.objects.filter(
+            account__member_id__in=members_of, idempotency_key__in=keys["points"]
+        ).values_list("idempotency_key", flat=True)
     )
     posted |= set(
-        StoredValueEntry.objects.filter(idempotency_key__in=keys["stored_value"]).values_list(
-            "idempotency_key", flat=True
-        )
+        StoredValueEntry.objects.filter(
+            account__member_id__in=members_of, idempotency_key__in=keys["stored_value"]
+        ).values_list("idempotency_key", flat=True)
     )
-    before = [row for row in rows if firsts[row.pk] and firsts[row.pk][1] in posted]
+    before = [row for row in rows if firsts.get(row.pk) and firsts[row.pk][1] in posted]
     if not before:
         return rows
-    members = {
-        key: member_id
-        for key, member_id in PointsEntry.objects.filter(idempotency_key__in=posted).values_list(
-            "idempotency_key", "account__member_id"
-        )
-    }
-    members.update(
-        StoredValueEntry.objects.filter(idempotency_key__in=posted).values_list(
-            "idempotency_key", "account__member_id"
-        )
-    )
     for row in before:
-        row.member_id, row.postings, row.status = members[firsts[row.pk][1]], {}, RowStatus.IMPORTED
+        row.member_id, row.postings, row.status = row.data["member_id"], {}, RowStatus.IMPORTED
     migration_sql.mark_imported([(r.pk, r.member_id, False, {}) for r in before], status=RowStatus.IMPORTED)
     done = {row.pk for row in before}
     return [row for row in rows if row.pk not in done]

@@ -23,6 +23,34 @@ WHERE r.{_r.id} = s.id
 """
 
 
+_INSERT_ROWS = f"""
+INSERT INTO {_r.table} ({_r.job_id}, {_r.number}, {_r.status}, {_r.problems}, {_r.data}, {_r.member_id},
+                        {_r.created_member}, {_r.postings})
+SELECT %(job)s, s.number, s.status, s.problems::jsonb, s.data::jsonb, s.member_id, false, '{{}}'::jsonb
+FROM unnest(%(numbers)s::integer[], %(statuses)s::varchar[], %(problems)s::text[], %(data)s::text[],
+            %(members)s::bigint[]) AS s(number, status, problems, data, member_id)
+"""
+
+
+def insert_rows(job_id: int, rows: list, *, chunk: int = 10_000) -> None:
+    """The dry run's report rows (each with number, status, problems, data, member_id), ``chunk`` per statement
+    (``bulk_create`` spent more on building its statement than the database on running it)."""
+    with db_cursor() as cur:
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            cur.execute(
+                _INSERT_ROWS,
+                {
+                    "job": job_id,
+                    "numbers": [r.number for r in part],
+                    "statuses": [str(r.status) for r in part],
+                    "problems": [json.dumps(r.problems, ensure_ascii=False) for r in part],
+                    "data": [json.dumps(r.data, ensure_ascii=False) for r in part],
+                    "members": [r.member_id for r in part],
+                },
+            )
+
+
 def mark_imported(rows: list[tuple[int, int, bool, dict]], *, status: str) -> None:
     """``rows``: (import row id, member_id, member created, postings)."""
     if not rows:

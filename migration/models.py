@@ -94,8 +94,10 @@ class ImportJob(models.Model):
 
     @property
     def progress_percent(self) -> int:
-        todo = self.row_count or 1
-        return min(100, round(100 * self.next_row / todo))
+        """How much of the file the commit has been through (rows are numbered from 2, under the headers)."""
+        if self.status in (JobStatus.COMMITTED, JobStatus.UNDONE):
+            return 100
+        return min(100, round(100 * max(self.next_row - 2, 0) / (self.row_count or 1)))
 
 
 class RowStatus(models.TextChoices):

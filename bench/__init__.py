@@ -16,4 +16,5 @@ MODULES = (
     "bench.journey",
     "bench.queues",
     "bench.counter",
+    "bench.migration",
 )

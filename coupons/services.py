@@ -80,7 +80,7 @@ def _take_stock(template_id: int, count: int = 1) -> int:
 
 
 def coupon_issue(
-    *, template: CouponTemplate, member_id: int, source: str, issue_key: str, now=None
+    *, template: CouponTemplate, member_id: int, source: str, issue_key: str, now=None, valid_until=None
 ) -> tuple[Coupon, bool]:
     """Issue one coupon of ``template`` to a member; returns (coupon, created).
 
@@ -93,7 +93,12 @@ def coupon_issue(
     and event in one statement.
     """
     now = now or timezone.now()
-    valid_from, valid_until = validity_for(template, now)
+    valid_from, template_until = validity_for(template, now)
+    # ``valid_until``: a coupon carried over from another system keeps the validity it had there.
+    if valid_until is not None:
+        valid_from = min(valid_from, now)
+    else:
+        valid_until = template_until
     with transaction.atomic(), sql.db_cursor() as cur:
         locks.advisory_lock(Space.COUPON_CLAIM, template.pk, member_id)
         locks.note(Rank.MEMBER, "issue: the member (FOR SHARE)")

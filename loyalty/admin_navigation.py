@@ -51,6 +51,8 @@ GROUPS = [
             Page("membership.membershippolicy", "tune"),
             Page("members.channel", "qr_code_2"),
             Page("members.closedmember", "person_off"),
+            Page("migration.importjob", "upload_file"),
+            Page("migration.mappingpreset", "table_rows"),
         ],
     ),
     (

@@ -62,6 +62,9 @@ QUEUE_OF_TASK: dict[str, str] = {
     "analytics.run_rfm": BULK,
     "analytics.rfm_nightly": BULK,
     "analytics.refresh_reports": BULK,
+    "migration.commit_import": BULK,
+    "migration.dry_run_import": BULK,
+    "migration.resume_imports": BULK,
     # --- the default queue: housekeeping --------------------------------------------------------
     "loyalty.purge_expired": DEFAULT,
 }

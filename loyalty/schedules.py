@@ -67,6 +67,12 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         description="Picks up a bulk issue whose task was lost or whose worker was killed; safe beside a running one.",
     ),
     DefaultSchedule(
+        name=gettext_noop("Resume imports left unfinished"),
+        task="migration.resume_imports",
+        minute="*/10",
+        description="Picks up an import whose commit task was lost or whose worker was killed; safe beside a running one.",
+    ),
+    DefaultSchedule(
         name=gettext_noop("Remind members of coupons expiring soon"),
         task="coupons.remind_expiring",
         minute="30",

@@ -61,6 +61,7 @@ from membership.models import (
     CardKind,
     CardPeriod,
     CardPurchase,
+    CardSource,
     CardStatus,
     CardType,
     CardValidity,
@@ -156,6 +157,7 @@ def _issue(
     reason: str = "",
     actor_id=None,
     trial: bool = False,
+    opening_pack: bool = True,
 ) -> MembershipCard:
     """Create the member's card of this type, or renew the existing row; event and opening gift pack."""
     if existing is None:
@@ -187,7 +189,7 @@ def _issue(
         reference=f"{channel}/{staff}" if channel or staff else "",
         actor_id=actor_id,
     )
-    if card_type.opening_pack_id:
+    if opening_pack and card_type.opening_pack_id:
         gift_pack_issue(
             pack_id=card_type.opening_pack_id, member_id=member_id, occasion=opening_occasion(card.pk)
         )
@@ -504,6 +506,36 @@ def card_grant(*, member_id: int, card_type_id: int, actor_id: int, reason: str,
             reason=reason,
             actor_id=actor_id,
         )
+
+
+def card_import(
+    *, member_id: int, card_type_id: int, valid_until, actor_id: int, reason: str, now=None
+) -> tuple[MembershipCard, bool]:
+    """A card the member held in another system, carried over with its own validity; (card, created).
+
+    No opening gift pack: the member had the card already.  A card of this type the member holds
+    and that is still valid is kept as it is (``created`` False), so importing it again changes
+    nothing; an expired or revoked one is renewed to the imported validity.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        lock_membership(member_id=member_id)
+        card_type = _type(card_type_id)
+        existing = _held(member_id, card_type.pk)
+        if existing is not None and existing.is_valid_at(now):
+            return existing, False
+        card = _issue(
+            member_id=member_id,
+            card_type=card_type,
+            source=CardSource.OPERATOR,
+            valid_from=now,
+            valid_until=valid_until,
+            existing=existing,
+            reason=reason,
+            actor_id=actor_id,
+            opening_pack=False,
+        )
+        return card, True
 
 
 def card_revoke(*, card_id: int, actor_id: int, reason: str) -> MembershipCard:

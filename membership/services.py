@@ -208,6 +208,49 @@ def membership_award_growth(*, member_id: int, amount: int, idempotency_key: str
         tiers.tier_upgrade_if_due(membership=membership, now=now, reason="task")
 
 
+def membership_import(*, member_id: int, growth: int, level: int, idempotency_key: str, note: str) -> int:
+    """Growth and tier carried over from another system (the migration app's import).
+
+    The growth is an ``adjust`` entry counted from now, keyed by ``idempotency_key`` (a repeat posts
+    nothing); the tier becomes the higher of ``level`` and the one the growth reaches, never lower
+    than the member's own, without upgrade gift packs (``tiers.tier_set_at_least``).  Returns the
+    growth posted now (0 for a replay).
+    """
+    posted = 0
+    with transaction.atomic():
+        membership = tiers.lock_membership(member_id=member_id)
+        now = timezone.now()
+        if growth > 0:
+            posting = tiers.growth_post(
+                membership=membership,
+                kind=GrowthEntry.Kind.ADJUST,
+                amount=growth,
+                idempotency_key=idempotency_key,
+                counts_at=now,
+            )
+            if not posting.replayed:
+                membership.save(update_fields=["growth_total"])
+                posted = posting.amount
+        tiers.tier_set_at_least(membership=membership, level=level, now=now, note=note)
+    return posted
+
+
+def membership_import_undo(*, member_id: int, growth: int, idempotency_key: str) -> None:
+    """Take back growth an import posted (an ``adjust`` entry of ``-growth``, never below zero); the
+    tier follows at the nightly recalculation, as after any loss of growth."""
+    with transaction.atomic():
+        membership = tiers.lock_membership(member_id=member_id)
+        posting = tiers.growth_post(
+            membership=membership,
+            kind=GrowthEntry.Kind.ADJUST,
+            amount=-growth,
+            idempotency_key=idempotency_key,
+            counts_at=timezone.now(),
+        )
+        if not posting.replayed:
+            membership.save(update_fields=["growth_total"])
+
+
 def member_welcome_gift(*, member_id: int):
     """Give the new-member gift pack (新人礼) the membership policy names, if any: occasion ``new_member``.
 

@@ -238,6 +238,31 @@ def tier_upgrade_if_due(
     )
 
 
+def tier_set_at_least(*, membership: Membership, level: int, now: datetime, note: str) -> TierChange | None:
+    """Raise the member to ``level`` unless already there or above; the membership row is locked.
+
+    For a tier carried over from another system: recorded as an operator's change with ``note``, and
+    without the upgrade gift packs or message (the member climbed there in the other system).
+    """
+    all_tiers = tiers()
+    level = max(level, level_for_growth(window_growth(member_id=membership.member_id, at=now), all_tiers))
+    if level <= membership.tier_level or level not in {tier.level for tier in all_tiers}:
+        return None
+    from_level = membership.tier_level
+    membership.tier_level = level
+    membership.tier_changed_at = now
+    membership.save(update_fields=["tier_level", "tier_changed_at"])
+    return TierChange.objects.create(
+        member_id=membership.member_id,
+        from_level=from_level,
+        to_level=level,
+        reason=TierChange.Reason.OPERATOR,
+        window_growth=window_growth(member_id=membership.member_id, at=now),
+        note=note[:200],
+        created_at=now,
+    )
+
+
 def _change(
     *, membership: Membership, to_level: int, reason: str, growth: int, now: datetime, policy, note: str = ""
 ) -> TierChange:

@@ -185,6 +185,33 @@ def points_earn(
         )
 
 
+def points_open_accounts(*, lots: list[tuple], source: str) -> dict[str, int]:
+    """Opening lots for members who have no points account yet (members an import has just created,
+    in the caller's transaction): each member's account, its earn entries and their lots, for many
+    members in one statement (``sql.open_accounts``).
+
+    ``lots``: (member_id, amount, expires_at, idempotency_key, reference).  The entries are those
+    ``points_earn`` would post (same kind, source, request hash), so a later ``points_earn`` of a key
+    replays.  A member with an account already fails the whole statement (its unique member): the
+    caller's savepoint rolls back and it posts those rows one by one instead.  Returns {key: entry_id}.
+    """
+    for _member, amount, *_rest in lots:
+        _check_amount(amount)
+    rows = [
+        (
+            member_id,
+            amount,
+            expires_at,
+            key,
+            core.request_hash(kind=EntryKind.EARN, amount=amount, source=source, reference=reference),
+            reference,
+        )
+        for member_id, amount, expires_at, key, reference in lots
+    ]
+    with transaction.atomic(), sql.db_cursor() as cur:
+        return sql.open_accounts(cur, lots=rows, source=source, now=timezone.now())
+
+
 def points_spend(
     *,
     member_id: int,

@@ -283,6 +283,63 @@ def earn(cur, params: list) -> EarnRow | None:
     return None if row is None else EarnRow(*row)
 
 
+# --- opening balances of new accounts (an import), set-based ------------------------------------
+
+# Accounts for members who have none, each with its earn entries (balance_after running in the
+# order given) and their lots, in one statement; a member with an account already fails it on the
+# account's unique member (the caller's savepoint rolls back).  What ``_EARN`` writes per lot, for
+# many members at once.
+_OPEN_ACCOUNTS = f"""
+WITH src AS (
+    SELECT * FROM unnest(%(members)s::bigint[], %(amounts)s::bigint[], %(expires)s::timestamptz[],
+                         %(keys)s::varchar[], %(hashes)s::varchar[], %(refs)s::varchar[])
+        WITH ORDINALITY AS s(member_id, amount, expires_at, key, hash, reference, n)
+), per AS (
+    SELECT member_id, SUM(amount)::bigint AS total FROM src GROUP BY member_id
+), acc AS (
+    INSERT INTO {_a.table} ({_a.member_id}, {_a.balance}, {_a.created_at})
+    SELECT member_id, total, %(now)s FROM per ORDER BY member_id RETURNING {_a.id}, {_a.member_id}
+), ent AS (
+    INSERT INTO {_e.table} ({_e.account_id}, {_e.kind}, {_e.amount}, {_e.balance_after}, {_e.source}, {_e.reference},
+                            {_e.memo}, {_e.idempotency_key}, {_e.request_hash}, {_e.created_at})
+    SELECT acc.{_a.id}, 'earn', src.amount,
+           SUM(src.amount) OVER (PARTITION BY src.member_id ORDER BY src.n)::bigint,
+           %(source)s, src.reference, '', src.key, src.hash, %(now)s
+    FROM src JOIN acc ON acc.{_a.member_id} = src.member_id ORDER BY src.n
+    RETURNING {_e.id}, {_e.account_id}, {_e.idempotency_key}, {_e.amount}
+), lots AS (
+    INSERT INTO {_l.table} ({_l.account_id}, {_l.entry_id}, {_l.amount}, {_l.remaining}, {_l.source}, {_l.earned_at}, {_l.expires_at})
+    SELECT ent.{_e.account_id}, ent.{_e.id}, ent.{_e.amount}, ent.{_e.amount}, %(source)s, %(now)s, src.expires_at
+    FROM ent JOIN acc ON acc.{_a.id} = ent.{_e.account_id}
+    JOIN src ON src.member_id = acc.{_a.member_id} AND src.key = ent.{_e.idempotency_key}
+)
+SELECT ent.{_e.idempotency_key}, ent.{_e.id} FROM ent
+"""
+
+
+@takes(Rank.POINTS)
+def open_accounts(cur, *, lots: list[tuple], source: str, now: datetime) -> dict[str, int]:
+    """``lots``: (member_id, amount, expires_at, key, request_hash, reference), a member's in order;
+    returns {key: entry_id}."""
+    if not lots:
+        return {}
+    members, amounts, expires, keys, hashes, refs = (list(column) for column in zip(*lots, strict=True))
+    cur.execute(
+        _OPEN_ACCOUNTS,
+        {
+            "members": members,
+            "amounts": amounts,
+            "expires": expires,
+            "keys": keys,
+            "hashes": hashes,
+            "refs": refs,
+            "source": source,
+            "now": now,
+        },
+    )
+    return dict(cur.fetchall())
+
+
 # --- the expiry job ---------------------------------------------------------------------
 
 # The next chunk: accounts after the last one with a lot past due, probed one by one (in id order,

@@ -184,17 +184,31 @@ def stored_value_refund_spend(
 
 
 def stored_value_adjust(
-    *, member_id: int, principal_fen: int, bonus_fen: int, reason: str, actor_id: int, idempotency_key: str
+    *,
+    member_id: int,
+    principal_fen: int,
+    bonus_fen: int,
+    reason: str,
+    actor_id: int,
+    idempotency_key: str,
+    source: str = "adjust",
+    reference: str = "",
 ) -> Posting:
-    """An operator's correction of either part (signed amounts), with reason and actor on the entry."""
+    """An operator's correction of either part (signed amounts), with reason and actor on the entry.
+
+    ``source``/``reference``: an adjustment an app above makes in the operator's name (an import's
+    opening balance and its undo: ``migration``, referencing the import)."""
     if principal_fen == 0 and bonus_fen == 0:
         raise InvalidAmount()
     for part in (principal_fen, bonus_fen):
         if part:
             _check_amount(abs(part))
-    request_hash = core.request_hash(
-        kind=EntryKind.ADJUST, principal=principal_fen, bonus=bonus_fen, reason=reason, actor=actor_id
+    # An operator's own adjustment repeats its reason and operator; an app's repeats its reference
+    # (an import of the same file by another operator is the same posting).
+    who = (
+        {"reason": reason, "actor": actor_id} if source == "adjust" else {"source": source, "ref": reference}
     )
+    request_hash = core.request_hash(kind=EntryKind.ADJUST, principal=principal_fen, bonus=bonus_fen, **who)
     with transaction.atomic(), sql.db_cursor() as cur:
         account = _lock_account(cur, member_id)
         replay = _LEDGER.replay(cur, account.id, idempotency_key, request_hash)
@@ -212,9 +226,44 @@ def stored_value_adjust(
             bonus=bonus_fen,
             key=idempotency_key,
             request_hash=request_hash,
-            source="adjust",
+            source=source,
+            reference=reference,
             memo=reason[:200],
             actor_id=actor_id,
+        )
+
+
+def stored_value_open_accounts(
+    *, items: list[tuple], reason: str, actor_id: int, source: str
+) -> dict[str, int]:
+    """Opening balances for members who have no stored-value account yet (members an import has just
+    created, in the caller's transaction): each account with one ``adjust`` entry of its principal and
+    bonus, for many members in one statement (``sql.open_accounts``).
+
+    ``items``: (member_id, principal_fen, bonus_fen, idempotency_key, reference).  The entries are those
+    ``stored_value_adjust(source=…)`` would post (same request hash), so a later adjust of a key
+    replays.  A member with an account already fails the whole statement: the caller posts one by one.
+    Returns {key: entry_id}.
+    """
+    rows = []
+    for member_id, principal, bonus, key, reference in items:
+        if principal == 0 and bonus == 0:
+            raise InvalidAmount()
+        for part in (principal, bonus):
+            if part:
+                _check_amount(part)
+        who = {"source": source, "ref": reference}
+        request_hash = core.request_hash(kind=EntryKind.ADJUST, principal=principal, bonus=bonus, **who)
+        rows.append((member_id, principal, bonus, key, request_hash, reference))
+    with transaction.atomic(), sql.db_cursor() as cur:
+        return sql.open_accounts(
+            cur,
+            items=rows,
+            kind=EntryKind.ADJUST,
+            source=source,
+            memo=reason[:200],
+            actor_id=actor_id,
+            now=timezone.now(),
         )
 
 

@@ -118,6 +118,58 @@ def post(cur, params: list) -> int:
     return cur.fetchone()[0]
 
 
+# Accounts for members who have none, each opened with one entry (an import's opening balance), in one
+# statement; a member with an account already fails it on the account's unique member.
+_OPEN_ACCOUNTS = f"""
+WITH src AS (
+    SELECT * FROM unnest(%(members)s::bigint[], %(principal)s::bigint[], %(bonus)s::bigint[],
+                         %(keys)s::varchar[], %(hashes)s::varchar[], %(refs)s::varchar[])
+        AS s(member_id, principal, bonus, key, hash, reference)
+), acc AS (
+    INSERT INTO {_a.table} ({_a.member_id}, {_a.principal_fen}, {_a.bonus_fen}, {_a.frozen}, {_a.frozen_reason}, {_a.created_at})
+    SELECT member_id, principal, bonus, false, '', %(now)s FROM src ORDER BY member_id
+    RETURNING {_a.id}, {_a.member_id}
+), ent AS (
+    INSERT INTO {_e.table}
+        ({_e.account_id}, {_e.kind}, {_e.principal_fen}, {_e.bonus_fen}, {_e.principal_after_fen}, {_e.bonus_after_fen}, {_e.source},
+         {_e.reference}, {_e.memo}, {_e.idempotency_key}, {_e.request_hash}, {_e.actor_id}, {_e.created_at})
+    SELECT acc.{_a.id}, %(kind)s, src.principal, src.bonus, src.principal, src.bonus, %(source)s,
+           src.reference, %(memo)s, src.key, src.hash, %(actor)s, %(now)s
+    FROM src JOIN acc ON acc.{_a.member_id} = src.member_id ORDER BY src.member_id
+    RETURNING {_e.id}, {_e.idempotency_key}
+)
+SELECT {_e.idempotency_key}, {_e.id} FROM ent
+"""
+
+
+@takes(Rank.STORED_VALUE)
+def open_accounts(
+    cur, *, items: list[tuple], kind: str, source: str, memo: str, actor_id: int, now
+) -> dict[str, int]:
+    """``items``: (member_id, principal_fen, bonus_fen, key, request_hash, reference), one per member;
+    returns {key: entry_id}."""
+    if not items:
+        return {}
+    members, principal, bonus, keys, hashes, refs = (list(column) for column in zip(*items, strict=True))
+    cur.execute(
+        _OPEN_ACCOUNTS,
+        {
+            "members": members,
+            "principal": principal,
+            "bonus": bonus,
+            "keys": keys,
+            "hashes": hashes,
+            "refs": refs,
+            "kind": kind,
+            "source": source,
+            "memo": memo,
+            "actor": actor_id,
+            "now": now,
+        },
+    )
+    return dict(cur.fetchall())
+
+
 # --- reads and locks outside the ledger ---------------------------------------------------------
 
 Balance = namedtuple("Balance", "principal_fen bonus_fen frozen")

@@ -37,6 +37,7 @@ from members import demo as members_demo
 from members.models import Member
 from membership.demo import Membership
 from membership.models import CardEvent, TierChange
+from migration import demo as migration_demo
 from notifications import demo as notifications_demo
 from orders.demo import Shop
 from orders.models import Order
@@ -77,6 +78,12 @@ class Command(BaseCommand):
         self.stdout.write(f"analytics: {seed_segments(rng=rng)} segments added")
         refresh_reports()
         self.stdout.write("analytics: report tables refreshed for the year, RFM computed")
+        sample = migration_demo.seed_sample_import()
+        if sample is not None:
+            self.stdout.write(
+                f"import: the old system's file {sample.filename} uploaded and dry-run "
+                f"({sample.row_count} rows, {sample.error_rows} with errors): 会员导入 in the admin"
+            )
         client = self._demo_api_client()
         self.stdout.write(f"demo API client: {client['key_id']} (secret in .data/{DEMO_CLIENT_FILE})")
 

@@ -255,6 +255,8 @@ REST_FRAMEWORK = {
         # Per member (a bot farming one account), in Redis like every throttle.
         "check_in": env("CHECK_IN_THROTTLE_RATE", default="10/min"),
         "coupon_claim": env("COUPON_CLAIM_THROTTLE_RATE", default="20/min"),
+        # A member's copy of everything held about them (GET /api/v1/me/export): a heavy read, rarely needed.
+        "me_export": env("ME_EXPORT_THROTTLE_RATE", default="5/hour"),
     },
     "UNAUTHENTICATED_USER": None,
 }

@@ -37,6 +37,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "login": "1000/min",
     "check_in": "1000/min",
     "coupon_claim": "1000/min",
+    "me_export": "1000/min",
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

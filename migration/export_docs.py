@@ -97,8 +97,20 @@ token 摘要、微信 session_key）。已注销的账户已匿名化，无法�
                     ],
                 },
                 "stored_value": {"principal_fen": 150000, "bonus_fen": 15000, "entries": [], "recharges": []},
+                "sessions": [
+                    {
+                        "created_at": "2026-11-01T09:00:00+08:00",
+                        "expires_at": "2026-12-01T09:00:00+08:00",
+                        "revoked_at": None,
+                    }
+                ],
+                "membership": {"tier_level": 1, "tier_name": "银卡", "growth_total": 500, "cards": []},
                 "coupons": [],
+                "gift_packs": [],
                 "orders": [],
+                "payments": [],
+                "mall": {"redemptions": [], "addresses": []},
+                "notifications": {"inbox": [], "subscriptions": [], "wechat_messages": []},
             }
         )
     ],

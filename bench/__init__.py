@@ -14,4 +14,5 @@ MODULES = (
     "bench.analytics",
     "bench.journey",
     "bench.queues",
+    "bench.export",
 )

@@ -5,9 +5,11 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.db import connections, router
 from django.utils import timezone, translation
 from openpyxl import load_workbook
 
+from loyalty import db_router
 from members.models import Member
 from migration import exports
 from migration.export_views import EXPORTED
@@ -232,3 +234,26 @@ def test_the_columns_are_written_once_with_the_fields_the_import_reads():
     ]
     with translation.override("zh-hans"):
         assert [str(label) for label in exports.header()] == HEADER
+
+
+def test_the_rows_are_read_from_the_replica_while_they_stream(client, exporter, monkeypatch):
+    """As the admin's other exports: a replica-fed page, its rows read as the file streams."""
+    settings_dict = connections["replica"].settings_dict
+    monkeypatch.setitem(settings_dict, "NAME", "a_replica_elsewhere")  # never connected to: routing only
+    monkeypatch.setattr(db_router, "replica_reachable", lambda: True)
+    seen = []
+
+    def rows(**kwargs):
+        for n in range(2):
+            seen.append(router.db_for_read(Member))
+            yield [n]
+
+    monkeypatch.setattr(exports, "member_export_rows", rows)
+
+    response = client.get(URL, {"format": "csv"})
+    body = b"".join(response.streaming_content).decode()
+
+    assert seen == ["replica", "replica"] and body.splitlines()[1:] == ["0", "1"]
+    assert (
+        LogEntry.objects.using("default").filter(action_flag=EXPORTED).count() == 1
+    )  # written to the primary

@@ -86,10 +86,12 @@ def member_export_page(request):
     if not request.user.has_perm(PERMISSION):
         raise PermissionDenied
     form = MemberExportForm(request.GET if "format" in request.GET else None, initial=request.GET.dict())
+    if not request.GET.get("filters"):
+        del form.fields["use_filters"]  # reached from the sidebar: no list filter to keep
     error = None
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        filters = data["filters"] if data["use_filters"] else ""
+        filters = data["filters"] if data.get("use_filters") else ""
         members = None
         try:
             if filters:

@@ -195,6 +195,8 @@ def test_the_member_list_and_the_sidebar_lead_to_the_export_with_the_lists_filte
     assert 'href="/admin/members/export/"' in page  # the sidebar
     form = client.get(URL, {"filters": "gender__exact=2"})
     assert "gender__exact=2" in page_text(form) and "文件格式" in page_text(form)
+    assert "只导出会员列表当前筛选出的会员" in page_text(form)
+    assert "只导出会员列表当前筛选出的会员" not in page_text(client.get(URL))  # from the sidebar: no filter
 
 
 def test_rows_are_the_same_whatever_the_chunk_size(exporter):

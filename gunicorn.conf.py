@@ -11,7 +11,9 @@ import os
 
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"
-timeout = 30
+# A request longer than this kills its worker. 30 s suits the API; a web process that serves the
+# member export of a large shop is started with more (docs/rules/export.md, "Size and memory").
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 
 # gunicorn 25.1+ opens a control socket for `gunicornc` at one path per user ($XDG_RUNTIME_DIR or
 # ~/.gunicorn/gunicorn.ctl): a second server on the machine (another checkout, the demo beside a

@@ -47,11 +47,11 @@ from loyalty.admin_tools import (
     money,
     no_figure,
     rows_table,
-    stream_csv,
 )
 from loyalty.api.parsers import json_loads
 from loyalty.db_router import replica_readable
 from loyalty.money import format_fen, yuan_text
+from loyalty.spreadsheets import stream_csv
 from members.models import Member
 from members.selectors import channel_label, channel_names
 from orders.models import OrderStatus

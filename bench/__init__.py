@@ -17,4 +17,5 @@ MODULES = (
     "bench.queues",
     "bench.counter",
     "bench.migration",
+    "bench.export",
 )

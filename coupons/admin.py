@@ -46,12 +46,12 @@ from loyalty.admin_tools import (
     member_cells,
     new_key,
     rows_table,
-    stream_csv,
     this_week_filter,
 )
 from loyalty.db_router import replica_readable
 from loyalty.errors import ApplicationError
 from loyalty.labels import REASONS
+from loyalty.spreadsheets import stream_csv
 from members.models import Member
 from members.receiving import members_receiving
 from stores.scoping import StoreScopedAdminMixin

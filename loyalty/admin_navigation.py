@@ -30,6 +30,7 @@ class Page:
     title: object = None  # the model's verbose_name_plural when None
     url_name: str | None = None
     query: dict = field(default_factory=dict)
+    permission: str | None = None  # also needed, beyond viewing ``model`` (a page that exports, say)
 
 
 GROUPS = [
@@ -37,6 +38,13 @@ GROUPS = [
         pgettext_lazy("sidebar", "Members"),
         [
             Page("members.member", "person"),
+            Page(
+                "members.member",
+                "download",
+                title=_("Export members"),
+                url_name="member-export",
+                permission="members.export_members",
+            ),
             Page("analytics.membertag", "sell"),
             Page("analytics.segment", "groups_2"),
             Page("membership.membershipcard", "card_membership"),
@@ -190,7 +198,9 @@ def _item(request, page: Page) -> dict | None:
         return None
     opts = model._meta
     link = reverse(page.url_name or f"admin:{opts.app_label}_{opts.model_name}_changelist")
-    allowed = model_admin.has_view_permission(request)
+    allowed = model_admin.has_view_permission(request) and (
+        page.permission is None or request.user.has_perm(page.permission)
+    )
     return {
         "title": page.title or capfirst(opts.verbose_name_plural),
         "icon": page.icon,

@@ -1,21 +1,19 @@
 """Small admin building blocks shared by the apps, and the theme's base classes."""
 
-import csv
 import re
 import uuid
 from datetime import datetime, time, timedelta
-from urllib.parse import quote
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone, translation
-from django.utils.functional import Promise, lazy
+from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -35,6 +33,7 @@ from loyalty.money import (
     format_share,
     format_zhe,
 )
+from loyalty.spreadsheets import stream_csv
 
 # --- the theme (django-unfold), under the project's bases (ModelAdmin, TabularInline, StackedInline below) ---
 
@@ -411,56 +410,6 @@ def _in_yuan(label) -> str:
 
 #: A CSV header for an amount: ``in_yuan(_("goods"))`` reads 商品金额（元）, in the request's language.
 in_yuan = lazy(_in_yuan, str)
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def stream_csv(*, filename: str, header: list[str], rows) -> StreamingHttpResponse:
-    """A CSV download that streams, so a large ledger never sits in memory.
-
-    Starts with a UTF-8 BOM so Excel (what finance opens it with) reads the
-    Chinese text correctly.  The rows are written in the request's language
-    (labels are looked up as they stream, after the view has returned).
-    """
-    writer = csv.writer(_Echo())
-    language = translation.get_language()
-
-    def lines():
-        with translation.override(language):
-            yield "\ufeff" + writer.writerow([str(label) for label in header])
-            for row in rows:
-                yield writer.writerow(
-                    [_defuse(str(cell) if isinstance(cell, Promise) else cell) for cell in row]
-                )
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition(filename)
-    return response
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment`` with the name as browsers read it: ``filename*`` in UTF-8 (a Chinese name), and an
-    ASCII ``filename`` for the few clients that read only that one."""
-    ascii_name = filename.encode("ascii", "ignore").decode().strip(" -_") or "export.csv"
-    if not ascii_name.endswith(".csv") and filename.endswith(".csv"):
-        ascii_name += ".csv"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-
-
-def _defuse(cell):
-    """Text a spreadsheet would run as a formula (a nickname like ``=HYPERLINK(…)``) is quoted.
-
-    Only text: numbers, negative amounts included (``-25.00`` from ``yuan_text`` too), stay numbers.
-    """
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.fullmatch(cell):
-        return "'" + cell
-    return cell
-
-
-_NUMBER = re.compile(r"-\d+(?:\.\d+)?")
 
 
 def local_time(value) -> str:

@@ -11,6 +11,7 @@ from mall import api as mall_api
 from members import api as members_api
 from members import closure_api
 from membership import api as membership_api
+from migration import export_views
 from notifications import api as notifications_api
 from orders import api as orders_api
 from payments import api as payments_api
@@ -48,6 +49,7 @@ api_v1 = [
     ),
     path("me/subscriptions", notifications_api.SubscriptionsView.as_view(), name="me-subscriptions"),
     path("me/close", closure_api.CloseAccountView.as_view(), name="me-close"),
+    path("me/export", export_views.MyDataExportView.as_view(), name="me-export"),
     path("points", points_api.BalanceView.as_view(), name="points-balance"),
     path("points/entries", points_api.EntriesView.as_view(), name="points-entries"),
     path("points/check-in", points_api.CheckInView.as_view(), name="points-check-in"),
@@ -158,6 +160,10 @@ api_v1 = [
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # The member export page: an admin page of the migration app, which has no ModelAdmin of its own.
+    path(
+        "admin/members/export/", admin.site.admin_view(export_views.member_export_page), name="member-export"
+    ),
     path("admin/", admin.site.urls),
     # The clerk page (店员核销), on a phone at a counter.
     path("counter/", include("counter.urls")),

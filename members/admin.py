@@ -139,6 +139,7 @@ class MemberAdmin(StoreScopedAdminMixin, ModelAdmin):
     ]
     formfield_overrides = {models.URLField: {"form_class": forms.URLField, "assume_scheme": "https"}}
     show_full_result_count = False  # COUNT(*) over a large member table on every page is slow
+    change_list_template = "admin/members/member/change_list.html"  # with the export button
 
     channel = channel_column("registration_channel", _("registration channel"))
 

@@ -77,6 +77,7 @@ class Member(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["phone"], condition=~Q(phone=""), name="uniq_member_phone"),
         ]
+        permissions = [("export_members", _("Can export members with their balances"))]
 
     def __str__(self):
         # A closed account's openid is a placeholder (closed_…) and its nickname and phone are gone.

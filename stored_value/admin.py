@@ -36,13 +36,13 @@ from loyalty.admin_tools import (
     money,
     new_key,
     reason,
-    stream_csv,
     this_week_filter,
 )
 from loyalty.db_router import replica_readable
 from loyalty.errors import ApplicationError
 from loyalty.labels import REASONS
 from loyalty.money import YuanField, format_fen, signed_fen, yuan_text
+from loyalty.spreadsheets import stream_csv
 from stored_value import ledger, recharges, selectors, services
 from stored_value.models import (
     MAX_FEN,

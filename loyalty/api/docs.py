@@ -38,7 +38,7 @@ HEALTH = "健康检查"
 
 TAGS = [
     {"name": AUTH, "description": "小程序登录换取会员 token；退出登录。"},
-    {"name": ME, "description": "会员首页摘要、资料、手机号绑定、注销账户。"},
+    {"name": ME, "description": "会员首页摘要、资料、手机号绑定、导出我的个人信息、注销账户。"},
     {
         "name": MEMBERSHIP,
         "description": "会员等级与成长值、当前权益、会员卡（免费领取、条件卡、付费卡与试用）、会员日。",

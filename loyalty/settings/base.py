@@ -259,6 +259,8 @@ REST_FRAMEWORK = {
         "member_code": env("MEMBER_CODE_THROTTLE_RATE", default="30/min"),
         # Per store: the till's 会员码 resolutions (a busy counter resolves a few a minute; a guesser more).
         "member_code_resolve": env("MEMBER_CODE_RESOLVE_THROTTLE_RATE", default="60/min"),
+        # A member's copy of everything held about them (GET /api/v1/me/export): a heavy read, rarely needed.
+        "me_export": env("ME_EXPORT_THROTTLE_RATE", default="5/hour"),
     },
     "UNAUTHENTICATED_USER": None,
 }

@@ -110,6 +110,7 @@ ACTIONS = {
     "bulk issue coupons": ("/admin/coupons/coupontemplate/{template}/bulk-issue/", {OPERATOR}),
     "add a gift pack": ("/admin/coupons/giftpack/add/", {OPERATOR}),
     "see members": ("/admin/members/member/", {OPERATOR, FINANCE, SERVICE}),
+    "export members with their balances": ("/admin/members/export/", {FINANCE}),
     "see API clients": ("/admin/loyalty/apiclient/", set()),
     # membership: the programme is the operator's, card refunds are money (finance)
     "add a tier": ("/admin/membership/tier/add/", {OPERATOR}),

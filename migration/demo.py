@@ -27,6 +27,11 @@ def seed_sample_import() -> ImportJob | None:
     )
     job = imports.import_upload(filename=SAMPLE.name, data=data, actor_id=operator.pk)
     imports.import_map(
-        job_id=job.pk, mapping=job.mapping, match_rule="skip", total_policy="principal", actor_id=operator.pk
+        job_id=job.pk,
+        mapping=job.mapping,
+        match_rule="skip",
+        total_policy="principal",
+        actor_id=operator.pk,
+        preset_name="旧系统会员表",  # offered again when the next file of that system comes in
     )
     return imports.import_dry_run(job_id=job.pk)

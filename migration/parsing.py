@@ -21,6 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+import openpyxl
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -135,12 +136,6 @@ def _read_csv(text: str, max_rows: int) -> tuple[list[str], list[list[str]]]:
 
 def _read_xlsx(data: bytes, max_rows: int) -> tuple[list[str], list[list[str]]]:
     """The first sheet, read in openpyxl's read-only mode (rows streamed, not the whole workbook)."""
-    try:
-        import openpyxl  # noqa: PLC0415 — optional until installed everywhere (pyproject lists it)
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise FileRefused(
-            _("Excel files cannot be read on this server yet; save the sheet as CSV.")
-        ) from error
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:

@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
 from rest_framework.test import APIClient
 
 from loyalty.api.server_auth import signed_headers
-from loyalty.management.commands.verify_ledgers import find_violations
+from loyalty.management.commands.verify_ledgers import all_checks, find_violations, run_check
 from members import services as member_services
 from points.models import PointsAccount
 
@@ -74,9 +75,16 @@ def assert_error(response, status: int, code: str) -> dict:
 
 def assert_ledgers_consistent(*apps: str) -> None:
     """Every ledger invariant of ``verify_ledgers`` holds (only the checks of ``apps``, e.g. ``"members"``, if named)."""
-    violations = find_violations()
-    if apps:
-        violations = [v for v in violations if v[0].split(":")[0] in apps]
+    if not apps:
+        violations = find_violations()
+    else:  # only those checks run: another app's tables may not exist (a test of an old migration state)
+        with connection.cursor() as cursor:
+            violations = [
+                (description, row)
+                for description, sql in all_checks()
+                if description.split(":")[0] in apps
+                for row in run_check(cursor, sql)
+            ]
     assert violations == [], violations
 
 

@@ -47,6 +47,12 @@ def revoke(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("growth", "0002_event_append_only"), ("loyalty", "0005_membership_mall_orders_roles")]
+    # After membership took its models' content types from members: creating every app's permissions
+    # before that would give membership a second set (tests/membership/test_split_migration.py).
+    dependencies = [
+        ("growth", "0002_event_append_only"),
+        ("loyalty", "0005_membership_mall_orders_roles"),
+        ("membership", "0002_content_types"),
+    ]
 
     operations = [migrations.RunPython(grant, revoke)]

@@ -3,6 +3,7 @@
 import io
 from datetime import datetime
 
+import openpyxl
 import pytest
 from django.utils import timezone
 
@@ -68,7 +69,6 @@ def test_short_rows_are_padded_and_blank_rows_dropped():
 
 
 def test_an_xlsx_sheet_is_read_in_read_only_mode():
-    openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(["手机号", "积分", "积分到期"])
@@ -81,7 +81,6 @@ def test_an_xlsx_sheet_is_read_in_read_only_mode():
 
 
 def test_a_damaged_xlsx_is_refused():
-    pytest.importorskip("openpyxl")
     with pytest.raises(parsing.FileRefused, match="已损坏"):
         read(b"PK\x03\x04garbage", name="members.xlsx")
 

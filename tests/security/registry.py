@@ -8,6 +8,8 @@ here and gone), so a new endpoint is classified before it ships.  Kinds:
   factory that makes an object of that member and returns the URL kwargs, and
   another member asking for it must get 404 (``owned=``), or, for what every
   member may see (a mall item), a factory for a shared object (``shared=``);
+  A member route acting on another member's object by design (joining their 拼团, helping their 砍价)
+  names a factory for an object of someone else (``others=``): any member may act on it;
 - ``server``: the merchant's order system, HMAC-signed (``X-Signature``);
 - ``payment_notify``: WeChat Pay's notification, proved by its own signature.
 """
@@ -36,6 +38,9 @@ class Route:
     # member routes with a path parameter naming something every member sees (a catalogue item):
     # () -> URL kwargs
     shared: Callable | None = None
+    # member routes acting on another member's object by design (join a group, help a bargain):
+    # () -> URL kwargs of an object a stranger owns
+    others: Callable | None = None
 
 
 def _notification(member) -> dict:
@@ -140,6 +145,42 @@ def _counter_payment(member) -> dict:
     return {"pk": pending.payment.pk}
 
 
+def _group_buy() -> dict:
+    from tests.growth.helpers import activity
+
+    return {"pk": activity().pk}
+
+
+def _someones_group() -> dict:
+    """A 拼团 group of 3 another member opened and paid for, with places left."""
+    from tests.factories import MemberFactory
+    from tests.growth.helpers import activity, open_paid
+
+    return {"pk": open_paid(MemberFactory(), activity(size=3)).pk}
+
+
+def _my_place(member) -> dict:
+    from growth import services
+    from tests.growth.helpers import activity
+
+    return {
+        "pk": services.group_open(member=member, activity_id=activity().pk, idempotency_key="sec").place.pk
+    }
+
+
+def _someones_bargain() -> dict:
+    from tests.factories import MemberFactory
+    from tests.growth.test_bargains import bargain_activity, start
+
+    return {"pk": start(MemberFactory(), bargain_activity()).pk}
+
+
+def _my_bargain_at_its_floor(member) -> dict:
+    from tests.growth.test_bargains import bargain_activity, cut_to_floor, start
+
+    return {"pk": cut_to_floor(start(member, bargain_activity())).pk}
+
+
 ROUTES: dict[str, Route] = {
     "auth-wechat-login": Route(PUBLIC),
     "auth-dev-login": Route(PUBLIC),
@@ -173,6 +214,19 @@ ROUTES: dict[str, Route] = {
     "server-coupons-redeem": Route(SERVER),
     "server-member-lookup": Route(SERVER),
     "health": Route(PUBLIC),
+    "me-export": Route(MEMBER),
+    "growth-activities": Route(MEMBER),
+    "growth-activity": Route(MEMBER, shared=_group_buy),
+    "growth-groups": Route(MEMBER),
+    "growth-group": Route(MEMBER, shared=_someones_group),
+    "growth-group-join": Route(MEMBER, others=_someones_group),
+    "growth-my-groups": Route(MEMBER),
+    "growth-my-group": Route(MEMBER, owned=_my_place),
+    "growth-bargain-activities": Route(MEMBER),
+    "growth-bargains": Route(MEMBER),
+    "growth-bargain": Route(MEMBER, shared=_someones_bargain),
+    "growth-bargain-help": Route(MEMBER, others=_someones_bargain),
+    "growth-bargain-buy": Route(MEMBER, owned=_my_bargain_at_its_floor),
     "health-slash": Route(PUBLIC),
     "me-subscriptions": Route(MEMBER),
     "me-close": Route(MEMBER),

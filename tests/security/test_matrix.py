@@ -72,8 +72,10 @@ def test_each_route_is_configured_as_its_registry_entry_says(route):
     perms = list(view.permission_classes)
     if entry.kind == MEMBER:
         assert auth == [MemberTokenAuthentication] and IsMember in perms, route.pattern
-        assert bool(route.converters) == ((entry.owned is not None) + (entry.shared is not None) == 1), (
-            f"{route.pattern}: a member route with a path parameter needs owned= or shared= (and only then)"
+        named = (entry.owned is not None) + (entry.shared is not None) + (entry.others is not None)
+        assert bool(route.converters) == (named == 1), (
+            f"{route.pattern}: a member route with a path parameter needs owned=, shared= or others= "
+            "(one, and only then)"
         )
     elif entry.kind == SERVER:
         assert auth == [ServerSignatureAuthentication] and IsApiClient in perms, route.pattern
@@ -136,9 +138,48 @@ def test_a_shared_object_such_as_a_mall_item_is_the_same_for_every_member(route,
     answers = [getattr(caller, method)(route.url(kwargs), format="json") for caller in callers]
 
     assert [a.status_code for a in answers] == [200, 200], (route.pattern, answers[0].content)
-    assert answers[0].json()["id"] == answers[1].json()["id"] == kwargs["pk"]
+    assert _object_id(answers[0].json()) == _object_id(answers[1].json()) == kwargs["pk"]
     assert method == "get"  # a shared object is only read; anything a member changes is owned=
     assert db_fingerprint() == before
+
+
+@pytest.mark.parametrize(
+    ("route", "method"),
+    [p for p in route_methods(MEMBER, with_params=True) if ROUTES[p.values[0].name].others],
+)
+def test_a_route_for_acting_on_another_members_object_reaches_it_and_an_unknown_one_is_not_found(
+    route, method
+):
+    """Joining someone's 拼团 or helping their 砍价 is the point; an id that names nothing is 404 and
+    changes nothing."""
+    kwargs = ROUTES[route.name].others()
+    stranger = client_for(MemberFactory())
+    before = db_fingerprint()
+
+    missing = getattr(stranger, method)(
+        route.url({"pk": kwargs["pk"] + 10_000}), {}, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex
+    )
+
+    assert missing.status_code == 404, (route.pattern, missing.content)
+    assert missing.json()["code"].endswith("not_found")
+    assert db_fingerprint() == before
+    acted = getattr(stranger, method)(
+        route.url(kwargs), {}, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex
+    )
+    assert acted.status_code < 400, (route.pattern, acted.content)
+
+
+def _object_id(body: dict):
+    """The id of the object a detail answer is about: its own, or its one nested object's (an activity
+    with its open groups beside it)."""
+    if "id" in body:
+        return body["id"]
+    (nested,) = [value for value in body.values() if isinstance(value, dict) and "id" in value]
+    return nested["id"]
+
+
+def _others_or_shared(entry):
+    return entry.others() if entry.others else entry.shared() if entry.shared else None
 
 
 @pytest.mark.parametrize(("route", "method"), route_methods(SERVER))
@@ -244,7 +285,7 @@ def test_read_only_fields_are_refused_and_never_written(api, route, method, serv
     schema = _schema(api)
     owner = MemberFactory()
     entry = ROUTES[route.name]
-    url = route.url(entry.owned(owner) if entry.owned else entry.shared() if entry.shared else None)
+    url = route.url(entry.owned(owner) if entry.owned else _others_or_shared(entry))
     before = db_fingerprint()
 
     for name, value in read_only_fields(schema, route, method).items():

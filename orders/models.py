@@ -44,6 +44,7 @@ class CheckoutSettings(models.Model):
     counter_confirm_above_fen = models.BigIntegerField(
         _("stored value at a counter without confirmation, up to"),
         default=20_000,
+        db_default=20_000,  # rows made by older code (a migration's own model of the table) get it too
         help_text=_(
             "A counter order paying more than this from stored value waits until the member confirms it "
             "in the mini-program (within 60 seconds). 0: every stored-value payment at a counter is confirmed."

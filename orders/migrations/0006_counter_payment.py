@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='checkoutsettings',
             name='counter_confirm_above_fen',
-            field=models.BigIntegerField(default=20000, help_text='A counter order paying more than this from stored value waits until the member confirms it in the mini-program (within 60 seconds). 0: every stored-value payment at a counter is confirmed.', verbose_name='stored value at a counter without confirmation, up to'),
+            field=models.BigIntegerField(db_default=20000, default=20000, help_text='A counter order paying more than this from stored value waits until the member confirms it in the mini-program (within 60 seconds). 0: every stored-value payment at a counter is confirmed.', verbose_name='stored value at a counter without confirmation, up to'),
         ),
         migrations.AddConstraint(
             model_name='checkoutsettings',

@@ -33,7 +33,6 @@ from coupons.services import coupon_issue
 from growth import attribution
 from growth.cuts import cut_sequence
 from growth.exceptions import (
-    ActivityLocked,
     ActivityNotFound,
     ActivityNotOpen,
     AlreadyHelped,
@@ -48,8 +47,8 @@ from growth.exceptions import (
     OwnBargain,
 )
 from growth.models import Bargain, BargainActivity, BargainHelp, BargainState
-from growth.services import Placed, _hash, _key, payment_timeout_minutes
-from loyalty import locks
+from growth.services import Placed, _key, activity_save_checked, payment_timeout_minutes
+from loyalty import ledger, locks
 from loyalty.errors import IdempotencyConflict
 from loyalty.locks import Rank, Space
 from mall import selectors as mall_selectors
@@ -94,7 +93,7 @@ def bargain_start(*, member, activity_id: int, idempotency_key: str, address_id:
     """
     now = now or timezone.now()
     key = _key(idempotency_key)
-    request_hash = _hash(activity=activity_id, address=address_id, bargain=True)
+    request_hash = ledger.request_hash(activity=activity_id, address=address_id, bargain=True)
     with transaction.atomic():
         locks.advisory_lock(Space.BARGAIN_START, activity_id, member.pk)
         earlier = Bargain.objects.filter(member_id=member.pk, idempotency_key=key).first()
@@ -370,29 +369,10 @@ def bargain_activity_edit_refused(*, current: BargainActivity, edited: dict, now
 
 def bargain_activity_save(*, activity: BargainActivity, now=None) -> BargainActivity:
     """Create or edit an activity; never writes ``sold_count`` back (see ``growth.services.activity_save``)."""
-    if activity.pk is None:
-        with transaction.atomic():
-            activity.sold_count = 0
-            activity.save()
-            attribution.name_channel(
-                code=attribution.bargain_channel(activity.pk),
-                name=_("Bargain: %(name)s") % {"name": activity.name},
-            )
-        return activity
-    fields = [
-        f.attname
-        for f in BargainActivity._meta.concrete_fields
-        if f.attname not in ("id", "sold_count", "created_at")
-    ]
-    values = {name: getattr(activity, name) for name in fields}
-    with transaction.atomic():
-        current = BargainActivity.objects.get(pk=activity.pk)
-        refusal = bargain_activity_edit_refused(current=current, edited=values, now=now)
-        if refusal is not None:
-            raise ActivityLocked(details=refusal)
-        if not BargainActivity.objects.filter(pk=activity.pk, sold_count__lte=activity.stock_total).update(
-            **values
-        ):
-            raise ActivityLocked(details={"stock_total": activity.stock_total})
-    activity.refresh_from_db()
-    return activity
+    return activity_save_checked(
+        activity=activity,
+        edit_refused=bargain_activity_edit_refused,
+        channel_code=attribution.bargain_channel,
+        channel_name=_("Bargain: %(name)s"),
+        now=now,
+    )

@@ -21,7 +21,6 @@ and the mall item's locks at completion.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -58,7 +57,7 @@ from growth.models import (
     PlaceRole,
     PlaceStatus,
 )
-from loyalty import locks
+from loyalty import ledger, locks
 from loyalty.enqueue import enqueue_on_commit
 from loyalty.errors import IdempotencyConflict
 from loyalty.locks import Rank, Space
@@ -102,10 +101,6 @@ def _key(idempotency_key: str) -> str:
     )
 
 
-def _hash(**params) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _event(kind: str, *, group_id=None, place_id=None, note: str = "") -> None:
     GroupEvent.objects.create(group_id=group_id, place_id=place_id, kind=kind, note=str(note)[:200])
 
@@ -143,7 +138,7 @@ def group_join(
 
 def _place(member, activity_id: int, group_id: int | None, idempotency_key: str, address_id, now) -> Placed:
     key = _key(idempotency_key)
-    request_hash = _hash(activity=activity_id, group=group_id, address=address_id)
+    request_hash = ledger.request_hash(activity=activity_id, group=group_id, address=address_id)
     with transaction.atomic():
         # One member's opens and joins of an activity one after the other: the limit and the
         # one-place-per-group rule are read after the previous one committed.
@@ -533,30 +528,37 @@ def activity_save(*, activity: GroupBuyActivity, now=None) -> GroupBuyActivity:
     a unit at the same moment cannot slip under it.  ``sold_count`` is never
     written from the form (a stale copy would undo units taken meanwhile).
     """
+    return activity_save_checked(
+        activity=activity,
+        edit_refused=activity_edit_refused,
+        channel_code=attribution.group_buy_channel,
+        channel_name=_("Group buy: %(name)s"),
+        now=now,
+    )
+
+
+def activity_save_checked(*, activity, edit_refused, channel_code, channel_name: str, now=None):
+    """``activity_save`` for either kind of activity (拼团, 砍价): ``edit_refused(current=, edited=, now=)``
+    says why an edit may not be saved; a new activity names its registration channel."""
+    model = type(activity)
     if activity.pk is None:
         with transaction.atomic():
             activity.sold_count = 0
             activity.save()
             attribution.name_channel(
-                code=attribution.group_buy_channel(activity.pk),
-                name=_("Group buy: %(name)s") % {"name": activity.name},
+                code=channel_code(activity.pk), name=channel_name % {"name": activity.name}
             )
         return activity
     fields = [
-        f.attname
-        for f in GroupBuyActivity._meta.concrete_fields
-        if f.attname not in ("id", "sold_count", "created_at")
+        f.attname for f in model._meta.concrete_fields if f.attname not in ("id", "sold_count", "created_at")
     ]
     values = {name: getattr(activity, name) for name in fields}
     with transaction.atomic():
-        current = GroupBuyActivity.objects.get(pk=activity.pk)
-        refusal = activity_edit_refused(current=current, edited=values, now=now)
+        current = model.objects.get(pk=activity.pk)
+        refusal = edit_refused(current=current, edited=values, now=now)
         if refusal is not None:
             raise ActivityLocked(details=refusal)
-        updated = GroupBuyActivity.objects.filter(
-            pk=activity.pk, sold_count__lte=activity.stock_total
-        ).update(**values)
-        if not updated:
+        if not model.objects.filter(pk=activity.pk, sold_count__lte=activity.stock_total).update(**values):
             raise ActivityLocked(details={"stock_total": activity.stock_total})
     activity.refresh_from_db()
     return activity

@@ -19,11 +19,14 @@ from growth.exceptions import (
     NewMembersOnly,
     NotAtFloor,
     OwnBargain,
+    PosterFontMissing,
+    PosterSceneNotFound,
+    PosterTargetNotFound,
 )
 from loyalty.api import docs
 from loyalty.api.docs import request_example, response_example
 from mall.exceptions import AddressNotFound, AddressRequired
-from members.exceptions import MemberClosed
+from members.exceptions import MemberClosed, MiniProgramCodeRefused, WechatUnavailable
 from payments.api_docs import PAY_AFTERWARDS, PAYMENT_PARAMS
 from payments.exceptions import PaymentUnavailable
 
@@ -415,5 +418,52 @@ buy_bargain = docs.operation(
                 "payment": PAYMENT_PARAMS,
             }
         ),
+    ],
+)
+
+# --- 分享海报 ---------------------------------------------------------------------------------------
+
+poster = docs.operation(
+    tag=docs.GROWTH,
+    summary="分享海报（PNG）",
+    description="""
+服务端画好的分享海报，响应为 `image/png`（750×1200）：我的头像与昵称、分享的东西（名称、价格（元）、图片）和一个
+小程序码。`kind` 为 `group`（我已付款、仍在拼团中的团）、`bargain`（我发起、仍在砍价中的砍价）、`item`（在售的
+积分商城商品）、`card`（可领取或购买的会员卡）或 `shop`（店铺，不传 `id`）；其他的返回 404
+`poster_target_not_found`，什么也不写。
+
+小程序码由微信 `wxacode.getUnlimited` 生成，打开对应页面（团 `pages/growth/group`、砍价 `pages/growth/bargain`、
+商品 `pages/mall/item`、会员卡 `pages/membership/claim`、店铺 `pages/index/index`），页面参数 `scene` 是我这张海报的
+场景值：页面用 `GET /api/v1/growth/poster-scene?scene=` 查到要打开的团或商品；好友首次登录时把它作为
+`poster_scene` 传给登录接口，新会员即记入活动渠道、邀请人为我（邀请奖励及其上限照常）。
+同一个目标的海报场景值不变，小程序码只向微信要一次；微信繁忙返回 503 `wechat_unavailable`，
+微信拒绝（如页面未发布）返回 503 `wxacode_refused`（`details.errcode` 为微信的错误码）。
+""",
+    throttle_scope="poster",
+    money=True,
+    errors=[PosterTargetNotFound, PosterFontMissing, WechatUnavailable, MiniProgramCodeRefused],
+    examples=[],
+)
+
+poster_scene = docs.operation(
+    tag=docs.GROWTH,
+    summary="海报小程序码的去向",
+    description="""
+从海报的小程序码进入的页面带 `scene` 参数：本接口给出它指向的目标 `kind` 与 `target_id`（店铺为 null）、要打开的
+小程序路径 `path`、注册渠道 `channel`，以及分享者的昵称与头像。未知的场景值返回 404 `poster_scene_not_found`。
+登录时把同一个 `scene` 作为 `poster_scene` 传给 `POST /api/v1/auth/wechat-login`，新会员即记为分享者邀请。
+""",
+    errors=[PosterSceneNotFound],
+    examples=[
+        response_example(
+            {
+                "kind": "group",
+                "target_id": 51,
+                "path": "pages/growth/group?id=51",
+                "channel": "groupbuy:3",
+                "sharer_nickname": "王芳",
+                "sharer_avatar_url": "https://thirdwx.qlogo.cn/mmopen/a1.png",
+            }
+        )
     ],
 )

@@ -10,8 +10,12 @@ class GrowthConfig(AppConfig):
     def ready(self):
         # What coupons and refunds show for what group buying gave and returned (loyalty/labels.py).
         from coupons.models import SOURCES as COUPON_SOURCES
-        from growth import bargains, services
+        from growth import bargains, posters, services
         from loyalty.labels import REASONS
+        from members.share_scenes import share_scene_resolver_register
+
+        # A member registering from a poster's code is credited to its sharer (members asks at login).
+        share_scene_resolver_register(posters.scene_attribution)
 
         COUPON_SOURCES.register([("growth", _("group buy"))])
         REASONS.register(

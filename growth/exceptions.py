@@ -1,6 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.errors import ApplicationError, NotFound
+from loyalty.errors import ApplicationError, NotFound, ServiceUnavailable
 
 
 class ActivityNotFound(NotFound):
@@ -114,3 +114,18 @@ class BargainLimitReached(ApplicationError):
     code = "bargain_limit_reached"
     status_code = 409
     default_message = _("You have started as many bargains of this activity as allowed.")
+
+
+class PosterTargetNotFound(NotFound):
+    code = "poster_target_not_found"
+    default_message = _("There is nothing of yours to share here: no such group, bargain, item or card.")
+
+
+class PosterSceneNotFound(NotFound):
+    code = "poster_scene_not_found"
+    default_message = _("This poster's code is unknown.")
+
+
+class PosterFontMissing(ServiceUnavailable):
+    code = "poster_font_missing"
+    default_message = _("Posters cannot be drawn: the Chinese font is not installed on the server.")

@@ -422,3 +422,39 @@ class BargainHelp(models.Model):
 
     def __str__(self):
         return f"{self.seq}: -{format_fen(self.cut_fen)}"
+
+
+class PosterKind(models.TextChoices):
+    GROUP = "group", _("group-buy group")
+    BARGAIN = "bargain", _("bargain")
+    ITEM = "item", _("mall item")
+    CARD = "card", _("card type")
+    SHOP = "shop", _("shop")
+
+
+class PosterScene(models.Model):
+    """What a share poster's mini-program code stands for: one sharer and one target, under a random code.
+
+    The code is the ``scene`` WeChat hands the page (``growth.posters``); a friend who registers with it
+    is attributed to the sharer and to ``channel``.  One row per sharer and target, so a poster drawn
+    again carries the same code (and its code image is reused).  Never changed once made.
+    """
+
+    code = models.CharField(_("scene"), max_length=32, unique=True)
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("sharer"), on_delete=models.PROTECT, related_name="poster_scenes"
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=PosterKind.choices)
+    target_id = models.BigIntegerField(_("target"), default=0, help_text=_("0 for the shop."))
+    channel = models.CharField(_("registration channel"), max_length=64)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("poster scene")
+        verbose_name_plural = _("poster scenes")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "kind", "target_id"], name="growth_poster_scene_once")
+        ]
+
+    def __str__(self):
+        return self.code

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from counter import api as counter_api
 from coupons import api as coupons_api
 from growth import api as growth_api
+from growth import poster_api as growth_poster_api
 from loyalty.health import HealthSlashView, HealthView
 from mall import api as mall_api
 from members import api as members_api
@@ -156,6 +157,8 @@ api_v1 = [
     path("growth/bargains/<int:pk>", growth_api.BargainDetailView.as_view(), name="growth-bargain"),
     path("growth/bargains/<int:pk>/help", growth_api.HelpView.as_view(), name="growth-bargain-help"),
     path("growth/bargains/<int:pk>/buy", growth_api.BuyView.as_view(), name="growth-bargain-buy"),
+    path("growth/posters", growth_poster_api.PosterView.as_view(), name="growth-poster"),
+    path("growth/poster-scene", growth_poster_api.PosterSceneView.as_view(), name="growth-poster-scene"),
 ]
 
 urlpatterns = [

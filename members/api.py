@@ -56,6 +56,15 @@ class LoginInput(StrictSerializer):
     staff_code = staff_code_field(
         "店员工号（店员二维码场景值），仅新会员注册时记录为推荐店员；未知或已停用的工号不记录。"
     )
+    poster_scene = serializers.RegexField(
+        r"^[0-9A-Za-z]+$",
+        max_length=32,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="分享海报小程序码的场景值（页面参数 scene），仅新会员注册时记录：渠道与邀请人取自海报，"
+        "优先于 channel 与 invite_code；未知的场景值不记录、不报错。",
+    )
 
 
 class LoginOutput(serializers.Serializer):

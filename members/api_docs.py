@@ -86,6 +86,8 @@ wechat_login = _login(
   归属门店和推荐店员由此记录（只传工号时，只在一家门店任职的店员带来其门店）。未知、已闭店的门店或
   已停用的工号不记录、不报错（印好的二维码可能比门店更长寿）；格式不对（非 1–32 位字母、数字、`-`、`_`）
   返回 400 `validation_error`。
+- 从分享海报的小程序码进入时传页面参数里的 `scene`（`poster_scene`）：新会员的注册渠道与邀请人取自海报
+  （分享者与活动，邀请奖励及其上限照常），优先于 `channel` 与 `invite_code`；未知的场景值不记录、不报错。
 - `code` 只能用一次（微信的规则）；重新登录请重新调用 `wx.login()`。
 """,
     errors=[WechatCodeInvalid, WechatUnavailable],

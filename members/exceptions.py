@@ -8,6 +8,13 @@ class WechatUnavailable(ServiceUnavailable):
     default_message = _("WeChat could not be reached. Please try again shortly.")
 
 
+class MiniProgramCodeRefused(ServiceUnavailable):
+    """WeChat refused to draw a mini-program code (the page is not published, a bad scene): the merchant's set-up."""
+
+    code = "wxacode_refused"
+    default_message = _("WeChat refused to make the mini-program code. Please tell the merchant.")
+
+
 class WechatCodeInvalid(ApplicationError):
     code = "wechat_code_invalid"
     default_message = _("The WeChat code is invalid or has already been used.")

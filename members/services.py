@@ -16,6 +16,7 @@ from loyalty.locks import Rank
 from members import events
 from members.exceptions import BirthdayChangeLimited, PhoneTaken, ReferrerNotFound
 from members.models import Channel, Member, MemberToken, WechatSession
+from members.share_scenes import share_scene_attribution
 from members.wechat import WechatClient, WechatSessionInfo
 from stores.selectors import attribution
 
@@ -70,6 +71,7 @@ def member_login(
     invite_code: str = "",
     store_code: str = "",
     staff_code: str = "",
+    poster_scene: str = "",
 ) -> LoginResult:
     """Find or create the member for an openid and open a session.
 
@@ -81,8 +83,16 @@ def member_login(
     (unknown codes are ignored: ``stores.selectors.attribution``);
     so are the sign-up points and the new-member gift pack, in the
     transaction that creates the member (only the creator gives them).
+    A poster's scene (``poster_scene``) that resolves gives the channel and the
+    referrer instead of ``channel`` and ``invite_code`` (``members.share_scenes``);
+    an unknown one is ignored, like an unknown store code.
     """
-    referrer = _resolve_referrer(invite_code)
+    shared = share_scene_attribution(poster_scene)
+    if shared is not None:
+        channel = shared.channel
+        referrer = Member.objects.filter(pk=shared.referrer_id).first()
+    else:
+        referrer = _resolve_referrer(invite_code)
     where = attribution(store_code=store_code, staff_code=staff_code)
     member, created = Member.objects.get_or_create(
         openid=session.openid,

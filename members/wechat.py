@@ -1,8 +1,9 @@
 """A small HTTP client for the WeChat mini-program server API.
 
-Only what login and phone binding need: ``jscode2session``, the
+What login, phone binding and share posters need: ``jscode2session``, the
 ``stable_token`` access token (cached in Redis until shortly before it
-expires) and ``getuserphonenumber``.  The base URL is configurable so tests
+expires), ``getuserphonenumber`` and ``getwxacodeunlimit`` (a mini-program
+code image).  The base URL is configurable so tests
 point it at a fake WeChat server on loopback.  Network failures, timeouts,
 5xx and WeChat's own "system busy" become ``WechatUnavailable`` (HTTP 503);
 a bad or used code becomes ``WechatCodeInvalid`` (HTTP 400).
@@ -19,12 +20,17 @@ import httpx
 from django.conf import settings
 from django.core.cache import cache
 
-from members.exceptions import WechatCodeInvalid, WechatUnavailable
+from members.exceptions import MiniProgramCodeRefused, WechatCodeInvalid, WechatUnavailable
 
 # errcodes that mean "this code is bad", as opposed to "WeChat is unwell".
 _INVALID_CODE_ERRORS = {40029, 40163, 40226}
 _TOKEN_INVALID_ERRORS = {40001, 42001, 40014}
 _TOKEN_CACHE_KEY = "wechat:access_token"
+# getwxacodeunlimit's errcodes that mean "try again later", as opposed to "this request is wrong"
+# (41030: the page is not in the published mini-program; 40169/40097: a bad scene or argument).
+_BUSY_ERRORS = {-1, 45009}
+# Our WECHAT_MINIPROGRAM_STATE (subscription messages' words) -> getwxacodeunlimit's env_version.
+_ENV_VERSIONS = {"formal": "release", "trial": "trial", "developer": "develop"}
 
 
 @dataclass(frozen=True)
@@ -58,13 +64,17 @@ class WechatClient:
             timeout=settings.WECHAT_TIMEOUT_SECONDS,
         )
 
-    def _call(self, method: str, path: str, **kwargs) -> dict:
+    def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
         try:
             response = _http.request(method, f"{self.base_url}{path}", timeout=self.timeout, **kwargs)
         except httpx.HTTPError as exc:
             raise WechatUnavailable(details={"reason": type(exc).__name__}) from None
         if response.status_code >= 400:
             raise WechatUnavailable(details={"http_status": response.status_code})
+        return response
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict:
         try:
             data = response.json()
         except ValueError:
@@ -72,6 +82,9 @@ class WechatClient:
         if not isinstance(data, dict):
             raise WechatUnavailable(details={"reason": "invalid_response"})
         return data
+
+    def _call(self, method: str, path: str, **kwargs) -> dict:
+        return self._json(self._request(method, path, **kwargs))
 
     @staticmethod
     def _check(data: dict) -> dict:
@@ -141,4 +154,40 @@ class WechatClient:
                 raise WechatUnavailable(details={"reason": "invalid_response"})
             country = str(info.get("countryCode") or "86")
             return number if country == "86" else f"+{country}{number}"
+        raise WechatUnavailable(details={"reason": "access_token_rejected"})
+
+    def mini_program_code(self, *, scene: str, page: str, width: int = 430) -> bytes:
+        """The image of an unlimited mini-program code (``wxacode.getUnlimited``) opening ``page`` with ``scene``.
+
+        WeChat answers the image itself, or JSON with an errcode.  Busy or rate-limited (-1, 45009) is
+        ``WechatUnavailable``; a request WeChat refuses (41030: the page is not in the published
+        mini-program, a bad scene) is ``MiniProgramCodeRefused``.  The version opened follows
+        ``WECHAT_MINIPROGRAM_STATE``; only the released one has its page checked (``check_path``).
+        """
+        env_version = _ENV_VERSIONS.get(settings.WECHAT_MINIPROGRAM_STATE, "release")
+        body = {
+            "scene": scene,
+            "page": page,
+            "width": width,
+            "check_path": env_version == "release",
+            "env_version": env_version,
+        }
+        for attempt in range(2):
+            response = self._request(
+                "POST",
+                "/wxa/getwxacodeunlimit",
+                params={"access_token": self.access_token(refresh=attempt > 0)},
+                json=body,
+            )
+            if response.headers.get("content-type", "").startswith("image/"):
+                return response.content
+            data = self._json(response)
+            errcode = data.get("errcode") or 0
+            if errcode in _TOKEN_INVALID_ERRORS and attempt == 0:
+                continue  # token revoked early: fetch a new one once
+            if not errcode:
+                raise WechatUnavailable(details={"reason": "invalid_response"})
+            if errcode in _BUSY_ERRORS or errcode in _TOKEN_INVALID_ERRORS:
+                raise WechatUnavailable(details={"errcode": errcode})
+            raise MiniProgramCodeRefused(details={"errcode": errcode})
         raise WechatUnavailable(details={"reason": "access_token_rejected"})

@@ -261,6 +261,8 @@ REST_FRAMEWORK = {
         "member_code_resolve": env("MEMBER_CODE_RESOLVE_THROTTLE_RATE", default="60/min"),
         # A member's copy of everything held about them (GET /api/v1/me/export): a heavy read, rarely needed.
         "me_export": env("ME_EXPORT_THROTTLE_RATE", default="5/hour"),
+        # Per member: a share poster (a new one costs a WeChat mini-program code and a drawing).
+        "poster": env("POSTER_THROTTLE_RATE", default="10/min"),
     },
     "UNAUTHENTICATED_USER": None,
 }
@@ -310,6 +312,22 @@ WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=5.0)
 WECHAT_DEV_LOGIN = env.bool("WECHAT_DEV_LOGIN", default=False)
 # Which version of the mini-program a subscription message opens: formal | trial | developer.
 WECHAT_MINIPROGRAM_STATE = env("WECHAT_MINIPROGRAM_STATE", default="formal")
+
+# --- Share posters (growth.posters) ----------------------------------------------------
+# The CJK fonts (Debian's fonts-noto-cjk: `make fonts`, and the Docker image); no font, no poster.
+POSTER_FONT_PATH = env("POSTER_FONT_PATH", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+POSTER_BOLD_FONT_PATH = env(
+    "POSTER_BOLD_FONT_PATH", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
+)
+# The only hosts a poster fetches pictures from (avatars, item images): the server never fetches an
+# address a member typed.  Add the CDN of the mall's images.
+POSTER_IMAGE_HOSTS = env.list("POSTER_IMAGE_HOSTS", default=["thirdwx.qlogo.cn", "wx.qlogo.cn"])
+POSTER_IMAGE_TIMEOUT_SECONDS = env.float("POSTER_IMAGE_TIMEOUT_SECONDS", default=3.0)
+POSTER_SHOP_NAME = env("POSTER_SHOP_NAME", default="会员中心")
+# A drawn poster is kept this long (its inputs are in its key, so a change of price draws it anew);
+# a mini-program code never expires, so its image is kept for long.
+POSTER_CACHE_SECONDS = env.int("POSTER_CACHE_SECONDS", default=3600)
+WXACODE_CACHE_SECONDS = env.int("WXACODE_CACHE_SECONDS", default=30 * 24 * 3600)
 
 # --- WeChat Pay (API v3, JSAPI) ------------------------------------------------------
 # "fake" plays WeChat's side in-process (dev, demo, tests; never production):

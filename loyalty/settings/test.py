@@ -40,6 +40,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "member_code": "1000/min",
     "member_code_resolve": "1000/min",
     "me_export": "1000/min",
+    "poster": "1000/min",
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

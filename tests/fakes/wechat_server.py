@@ -13,15 +13,27 @@ access token (40001 otherwise; ``expire_tokens`` makes the issued ones answer
 42001).  ``send_errors[openid]`` makes sends to that openid answer an errcode
 (-1 busy, 43101 refused, 47003 bad data …); ``send_http500`` answers HTTP 500
 to every send.  What was accepted is in ``sent``.
+
+Mini-program codes (``/wxa/getwxacodeunlimit``) need a valid token too; the body is checked as
+WeChat does (scene of at most 32 allowed characters, a page without a leading ``/`` or a query,
+width 280–1280) and answered with a JPEG of a QR code of the scene, as WeChat answers the image
+itself.  Each request's body is in ``wxacode_requests``; ``wxacode_errcode`` makes every one answer
+that errcode.  ``images[name]`` is served at ``/images/<name>`` (a CDN's avatars and item pictures).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+import qrcode
+
+SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
 
 
 class FakeWechat:
@@ -40,6 +52,9 @@ class FakeWechat:
         self.send_attempts: list[dict] = []
         self.send_errors: dict[str, int] = {}
         self.send_http500 = False
+        self.wxacode_requests: list[dict] = []
+        self.wxacode_errcode = 0
+        self.images: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -76,8 +91,14 @@ class FakeWechat:
 
     # --- request handling -------------------------------------------------
 
-    def _answer(self, method: str, path: str, query: dict, body: dict) -> tuple[int, bytes]:
+    def _answer(self, method: str, path: str, query: dict, body: dict) -> tuple:
         self.requests.append(path)
+        if path.startswith("/images/"):
+            image = self.images.get(path.removeprefix("/images/"))
+            return (200, image, "image/jpeg") if image is not None else (404, b"not found")
+        if path == "/wxa/getwxacodeunlimit":
+            answer = self._wxacode(query, body)
+            return (200, answer, "image/jpeg") if isinstance(answer, bytes) else (200, json.dumps(answer).encode())
         code = query.get("js_code") or body.get("code") or ""
         if code == "slow":
             time.sleep(self.slow_seconds)
@@ -144,6 +165,31 @@ class FakeWechat:
             self.sent.append(body)
             return {"errcode": 0, "errmsg": "ok", "msgid": str(len(self.sent))}
 
+    def _wxacode(self, query: dict, body: dict) -> bytes | dict:
+        token = query.get("access_token")
+        with self._lock:
+            self.wxacode_requests.append(body)
+            if token in self.expired_tokens:
+                return {"errcode": 42001, "errmsg": "access_token expired"}
+            if token not in self.valid_tokens:
+                return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+            if self.wxacode_errcode:
+                return {"errcode": self.wxacode_errcode, "errmsg": f"error {self.wxacode_errcode}"}
+        if not SCENE.match(str(body.get("scene", ""))):
+            return {"errcode": 40169, "errmsg": "invalid length for scene, or the data is not json string"}
+        page = body.get("page", "")
+        if not isinstance(page, str) or page.startswith("/") or "?" in page:
+            return {"errcode": 41030, "errmsg": "invalid page rid"}
+        width = body.get("width", 430)
+        if not isinstance(width, int) or not 280 <= width <= 1280:
+            return {"errcode": 40097, "errmsg": "invalid args"}
+        if body.get("env_version", "release") not in ("release", "trial", "develop"):
+            return {"errcode": 40097, "errmsg": "invalid args"}
+        image = qrcode.make(f"{page}?scene={body['scene']}", box_size=8, border=2).get_image()
+        out = io.BytesIO()
+        image.convert("RGB").resize((width, width)).save(out, format="JPEG")
+        return out.getvalue()
+
     def _handler(self):
         fake = self
 
@@ -157,10 +203,10 @@ class FakeWechat:
                     body = json.loads(raw) if raw else {}
                 except ValueError:
                     body = {}
-                status, payload = fake._answer(method, parsed.path, query, body)
+                status, payload, *content_type = fake._answer(method, parsed.path, query, body)
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type[0] if content_type else "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)

@@ -227,6 +227,8 @@ ROUTES: dict[str, Route] = {
     "growth-bargain": Route(MEMBER, shared=_someones_bargain),
     "growth-bargain-help": Route(MEMBER, others=_someones_bargain),
     "growth-bargain-buy": Route(MEMBER, owned=_my_bargain_at_its_floor),
+    "growth-poster": Route(MEMBER),
+    "growth-poster-scene": Route(MEMBER),
     "health-slash": Route(PUBLIC),
     "me-subscriptions": Route(MEMBER),
     "me-close": Route(MEMBER),

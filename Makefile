@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo cluster haproxy test test-full chromium pgbouncer lint messages clean
+.PHONY: demo cluster haproxy test test-full chromium fonts pgbouncer lint messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[local,dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) fonts
 	$(PY) manage.py rundemo
 
 # The demo on several nodes (docs/operations.md, "Several nodes"): two web nodes behind HAProxy, a Celery
@@ -32,6 +32,12 @@ chromium:
 	@test -x /usr/bin/chromium -a -e $(CJK_FONT) || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
 
+# The share posters are drawn with the same CJK font (growth/poster_art.py, POSTER_FONT_PATH): the web needs
+# it too, without a browser.  Installed here when missing.
+fonts:
+	@test -e $(CJK_FONT) || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk; }
+
 # The tests run through a PgBouncer of their own in transaction pooling (tests/conftest.py; TEST_PGBOUNCER=0
 # goes direct): Debian's pgbouncer, installed here when missing.
 pgbouncer:
@@ -39,7 +45,7 @@ pgbouncer:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; }
 
 # FULL=1 (or `make test-full`): the long fuzzing run (200 cases per operation instead of 8).
-test: $(STAMP) chromium pgbouncer
+test: $(STAMP) chromium fonts pgbouncer
 	FULL=$(FULL) $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-full:

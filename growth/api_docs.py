@@ -427,7 +427,7 @@ poster = docs.operation(
     tag=docs.GROWTH,
     summary="分享海报（PNG）",
     description="""
-服务端画好的分享海报，响应为 `image/png`（750×1200）：我的头像与昵称、分享的东西（名称、价格（元）、图片）和一个
+服务端画好的分享海报，响应为 `image/png`（750×1250）：我的头像与昵称、分享的东西（名称、价格（元）、图片）和一个
 小程序码。`kind` 为 `group`（我已付款、仍在拼团中的团）、`bargain`（我发起、仍在砍价中的砍价）、`item`（在售的
 积分商城商品）、`card`（可领取或购买的会员卡）或 `shop`（店铺，不传 `id`）；其他的返回 404
 `poster_target_not_found`，什么也不写。

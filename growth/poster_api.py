@@ -57,7 +57,9 @@ class PosterSceneQuery(StrictQuerySerializer):
 
 class PosterSceneSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=PosterKind.choices)
-    target_id = serializers.IntegerField(allow_null=True, help_text="团、砍价、商品或会员卡的 id；店铺为 null。")
+    target_id = serializers.IntegerField(
+        allow_null=True, help_text="团、砍价、商品或会员卡的 id；店铺为 null。"
+    )
     path = serializers.CharField(help_text="要打开的小程序页面与参数。")
     channel = serializers.CharField(help_text="注册渠道码（海报的活动或种类）。")
     sharer_nickname = serializers.CharField()
@@ -66,8 +68,12 @@ class PosterSceneSerializer(serializers.Serializer):
 
 class PosterSceneView(APIView):
     @api_docs.poster_scene
-    @extend_schema(parameters=[PosterSceneQuery], responses={200: PosterSceneSerializer, 404: ErrorSerializer})
+    @extend_schema(
+        parameters=[PosterSceneQuery], responses={200: PosterSceneSerializer, 404: ErrorSerializer}
+    )
     def get(self, request):
         query = PosterSceneQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(PosterSceneSerializer(posters.poster_scene_resolve(code=query.validated_data["scene"])).data)
+        return Response(
+            PosterSceneSerializer(posters.poster_scene_resolve(code=query.validated_data["scene"])).data
+        )

@@ -16,10 +16,11 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from growth.exceptions import PosterFontMissing
 
-WIDTH, HEIGHT = 750, 1200
+WIDTH, HEIGHT = 750, 1250
 MARGIN = 40
 PICTURE_BOX = (MARGIN, 180, WIDTH - MARGIN, 740)  # left, top, right, bottom
 CODE_SIZE = 200
+FOOT_TOP = HEIGHT - CODE_SIZE - 80  # the rule above the code
 # Noto Sans CJK's collection: 0 JP, 1 KR, 2 SC (simplified Chinese glyph forms), 3 TC, 4 HK.
 SIMPLIFIED_CHINESE = 2
 INK, GREY, LIGHT, RED = "#1F2937", "#6B7280", "#F3F4F6", "#E53935"
@@ -118,7 +119,9 @@ def poster_draw(
     face = _avatar(avatar, text.sharer, 88, bold, text.accent)
     canvas.paste(face, (MARGIN - 4, 27), face)
     name_font, ask_font = _font(bold, 32), _font(regular, 26)
-    draw.text((150, 36), _fit(text.sharer or "微信用户", name_font, WIDTH - 190), font=name_font, fill="#FFFFFF")
+    draw.text(
+        (150, 36), _fit(text.sharer or "微信用户", name_font, WIDTH - 190), font=name_font, fill="#FFFFFF"
+    )
     draw.text((150, 84), _fit(text.invitation, ask_font, WIDTH - 190), font=ask_font, fill="#FFFFFF")
 
     # The picture of the item or card; without one, its name large on a plain panel.
@@ -143,7 +146,7 @@ def poster_draw(
         draw.text((MARGIN, y), line, font=title_font, fill=INK)
         y += 52
     price_font, struck_font = _font(bold, 46), _font(regular, 26)
-    y = max(y + 8, bottom + 140)
+    y = bottom + 140
     draw.text((MARGIN, y), text.price, font=price_font, fill=RED)
     if text.struck_price:
         x = MARGIN + price_font.getlength(text.price) + 20
@@ -153,7 +156,7 @@ def poster_draw(
         draw.line((left_, middle, right_, middle), fill=GREY, width=2)
 
     # The mini-program code, and how to use it.
-    line_y = HEIGHT - CODE_SIZE - 80
+    line_y = FOOT_TOP
     draw.line((MARGIN, line_y, WIDTH - MARGIN, line_y), fill="#E5E7EB", width=2)
     code_box = (WIDTH - MARGIN - CODE_SIZE, line_y + 30)
     canvas.paste(code.convert("RGB").resize((CODE_SIZE, CODE_SIZE)), code_box)

@@ -31,7 +31,7 @@ from PIL import Image
 
 from growth import attribution
 from growth.exceptions import PosterSceneNotFound, PosterTargetNotFound
-from growth.models import Bargain, BargainState, Group, GroupState, HOLDING_STATUSES, PosterKind, PosterScene
+from growth.models import HOLDING_STATUSES, Bargain, BargainState, Group, GroupState, PosterKind, PosterScene
 from growth.poster_art import PosterText, poster_draw, poster_fonts_check
 from loyalty.money import format_fen
 from mall.selectors import items_on_sale
@@ -188,7 +188,9 @@ def _card(member: Member, card_type_id: int, base: dict) -> Subject | None:
         price = "免费领取"
     else:
         price = "达标即可领取"
-    colour = card_type.colour if len(card_type.colour) == 7 and card_type.colour.startswith("#") else "#1F2937"
+    colour = (
+        card_type.colour if len(card_type.colour) == 7 and card_type.colour.startswith("#") else "#1F2937"
+    )
     return Subject(
         kind=PosterKind.CARD,
         target_id=card_type.pk,

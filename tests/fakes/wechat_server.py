@@ -98,7 +98,11 @@ class FakeWechat:
             return (200, image, "image/jpeg") if image is not None else (404, b"not found")
         if path == "/wxa/getwxacodeunlimit":
             answer = self._wxacode(query, body)
-            return (200, answer, "image/jpeg") if isinstance(answer, bytes) else (200, json.dumps(answer).encode())
+            return (
+                (200, answer, "image/jpeg")
+                if isinstance(answer, bytes)
+                else (200, json.dumps(answer).encode())
+            )
         code = query.get("js_code") or body.get("code") or ""
         if code == "slow":
             time.sleep(self.slow_seconds)

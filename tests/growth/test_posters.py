@@ -200,7 +200,12 @@ def test_a_friend_who_registers_from_a_poster_is_attributed_to_the_sharer_and_th
     signed_up = api.post(
         "/api/v1/auth/wechat-login",
         # A channel and an invite code sent beside it do not outweigh the poster's own record.
-        {"code": "friend-code", "poster_scene": scene, "channel": "ad", "invite_code": someone_else.invite_code},
+        {
+            "code": "friend-code",
+            "poster_scene": scene,
+            "channel": "ad",
+            "invite_code": someone_else.invite_code,
+        },
         format="json",
     )
 
@@ -220,9 +225,22 @@ def test_a_friend_who_registers_from_a_poster_is_attributed_to_the_sharer_and_th
 def test_an_unknown_scene_attributes_no_one_and_does_not_stop_the_login(api, wechat):
     wechat.add_login("c", openid="o-plain", session_key="sk")
 
-    response = api.post("/api/v1/auth/wechat-login", {"code": "c", "poster_scene": "NoSuchScene1"}, format="json")
+    response = api.post(
+        "/api/v1/auth/wechat-login", {"code": "c", "poster_scene": "NoSuchScene1"}, format="json"
+    )
     landing = client_for(MemberFactory()).get("/api/v1/growth/poster-scene", {"scene": "NoSuchScene1"})
 
     assert response.status_code == 201
     assert Member.objects.get(openid="o-plain").referrer_id is None
     assert (landing.status_code, landing.json()["code"]) == (404, "poster_scene_not_found")
+
+
+def test_posters_are_throttled_per_member(sharer, wechat, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"poster": "2/min"})
+
+    statuses = [poster(sharer, "shop").status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
+    assert poster(MemberFactory(), "shop").status_code == 200  # another member has their own allowance

@@ -283,14 +283,23 @@ def poster_scene_ensure(*, member_id: int, subject: Subject) -> PosterScene:
 
 
 def scene_attribution(code: str) -> SceneAttribution | None:
-    """The channel and sharer a poster's scene credits (members asks at login: ``members.share_scenes``)."""
-    row = PosterScene.objects.filter(code=code).values("channel", "member_id").first()
+    """The channel and sharer a poster's scene credits (members asks at login: ``members.share_scenes``).
+
+    A closed account's posters credit no one, as its invite code names no one (``members.closure``).
+    """
+    row = (
+        PosterScene.objects.filter(code=code, member__closed_at__isnull=True)
+        .values("channel", "member_id")
+        .first()
+    )
     return SceneAttribution(channel=row["channel"], referrer_id=row["member_id"]) if row else None
 
 
 def poster_scene_resolve(*, code: str) -> dict:
     """Where a poster's code leads: the page and target the mini-program opens, and who shared it."""
-    scene = PosterScene.objects.select_related("member").filter(code=code).first()
+    scene = (
+        PosterScene.objects.select_related("member").filter(code=code, member__closed_at__isnull=True).first()
+    )
     if scene is None:
         raise PosterSceneNotFound()
     page = PAGES[scene.kind]

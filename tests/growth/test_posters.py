@@ -4,6 +4,7 @@ member may share, and a friend who registers from its scene credited to the shar
 import io
 
 import pytest
+from django.utils import timezone
 from PIL import Image
 
 from growth import poster_art
@@ -222,16 +223,23 @@ def test_a_friend_who_registers_from_a_poster_is_attributed_to_the_sharer_and_th
     assert (friend.registration_channel, friend.referrer_id) == (f"groupbuy:{group.activity_id}", sharer.pk)
 
 
-def test_an_unknown_scene_attributes_no_one_and_does_not_stop_the_login(api, wechat):
+@pytest.mark.parametrize("scene", ["unknown", "closed sharer's"])
+def test_an_unknown_scene_or_a_closed_sharers_attributes_no_one_and_does_not_stop_the_login(
+    api, sharer, wechat, scene
+):
+    code = "NoSuchScene1"
+    if scene == "closed sharer's":
+        png(poster(sharer, "shop"))
+        code = PosterScene.objects.get().code
+        Member.objects.filter(pk=sharer.pk).update(closed_at=timezone.now())  # as members.closure does
     wechat.add_login("c", openid="o-plain", session_key="sk")
 
-    response = api.post(
-        "/api/v1/auth/wechat-login", {"code": "c", "poster_scene": "NoSuchScene1"}, format="json"
-    )
-    landing = client_for(MemberFactory()).get("/api/v1/growth/poster-scene", {"scene": "NoSuchScene1"})
+    response = api.post("/api/v1/auth/wechat-login", {"code": "c", "poster_scene": code}, format="json")
+    landing = client_for(MemberFactory()).get("/api/v1/growth/poster-scene", {"scene": code})
 
     assert response.status_code == 201
-    assert Member.objects.get(openid="o-plain").referrer_id is None
+    friend = Member.objects.get(openid="o-plain")
+    assert (friend.referrer_id, friend.registration_channel) == (None, "")
     assert (landing.status_code, landing.json()["code"]) == (404, "poster_scene_not_found")
 
 

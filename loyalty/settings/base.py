@@ -324,9 +324,10 @@ POSTER_BOLD_FONT_PATH = env(
 POSTER_IMAGE_HOSTS = env.list("POSTER_IMAGE_HOSTS", default=["thirdwx.qlogo.cn", "wx.qlogo.cn"])
 POSTER_IMAGE_TIMEOUT_SECONDS = env.float("POSTER_IMAGE_TIMEOUT_SECONDS", default=3.0)
 POSTER_SHOP_NAME = env("POSTER_SHOP_NAME", default="会员中心")
-# A drawn poster is kept this long (its inputs are in its key, so a change of price draws it anew);
-# a mini-program code never expires, so its image is kept for long.
-POSTER_CACHE_SECONDS = env.int("POSTER_CACHE_SECONDS", default=3600)
+# A drawn poster is kept this long (its inputs are in its key, so a change of price draws it anew): a
+# member tapping "share" again gets it at once.  Short, since one with a photo is up to ~1 MB of Redis;
+# a mini-program code never expires and is a few KB, so its image is kept for long.
+POSTER_CACHE_SECONDS = env.int("POSTER_CACHE_SECONDS", default=600)
 WXACODE_CACHE_SECONDS = env.int("WXACODE_CACHE_SECONDS", default=30 * 24 * 3600)
 
 # --- WeChat Pay (API v3, JSAPI) ------------------------------------------------------

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from coupons.models import CouponStatus
 from growth import attribution, bargains, refunds, services
 from growth.exceptions import ActivityLocked
 from growth.models import (
@@ -35,15 +36,14 @@ from loyalty.admin_tools import (
     action_page,
     local_time,
     member_cells,
-    reason,
     new_key,
+    reason,
     rows_table,
 )
 from loyalty.errors import ApplicationError
 from loyalty.labels import REASONS
 from loyalty.money import format_fen, yuan_text
 from members.models import Member
-from coupons.models import CouponStatus
 from payments.models import PaymentRefund, RefundStatus
 
 REFUND_PERMISSION = "growth.refund_sale"

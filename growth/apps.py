@@ -9,9 +9,9 @@ class GrowthConfig(AppConfig):
 
     def ready(self):
         # What coupons and refunds show for what group buying gave and returned (loyalty/labels.py).
-        from coupons.models import SOURCES as COUPON_SOURCES
         from django.urls import reverse
 
+        from coupons.models import SOURCES as COUPON_SOURCES
         from growth import bargains, refunds, services
         from loyalty.labels import REASONS
         from mall import sellers

@@ -107,4 +107,3 @@ def member_growth_close(*, member_id: int, now=None) -> GrowthClosed:
     for activity_id in sorted(units):
         services._give_back_units(activity_id, units[activity_id])
     return GrowthClosed(places_refunded=refunded, bargains_ended=len(ending))
-

@@ -69,7 +69,9 @@ def place_refund(*, place_id: int, reason: str, actor_id: int | None) -> SaleRef
             return SaleRefunded(place.amount_fen, replayed=True)
         if place.status != PlaceStatus.COMPLETED:
             raise NotRefundable(details={"status": place.status})
-        redemption = mall.sold_elsewhere_lock(redemption_id=place.redemption_id) if place.redemption_id else None
+        redemption = (
+            mall.sold_elsewhere_lock(redemption_id=place.redemption_id) if place.redemption_id else None
+        )
         payments.payment_refund(
             payment=payment, amount_fen=place.amount_fen, reason=RETURNED, out_refund_no=f"GB{place.pk}"
         )

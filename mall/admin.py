@@ -582,7 +582,9 @@ class RedemptionAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMixin,
             # both (the money back, this shipment cancelled), with its own confirmation.
             messages.info(
                 request,
-                _("This unit was sold by %(seller)s: its refund returns the payment and cancels the shipment.")
+                _(
+                    "This unit was sold by %(seller)s: its refund returns the payment and cancels the shipment."
+                )
                 % {"seller": seller[0]},
             )
             return redirect(seller[1])

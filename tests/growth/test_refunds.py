@@ -44,7 +44,11 @@ def test_refunding_a_completed_coupon_place_returns_the_payment_once_voids_the_c
     assert (done.amount_fen, done.coupon_voided, done.replayed) == (1990, True, False)
     assert again.replayed
     refund = PaymentRefund.objects.get()
-    assert (refund.out_refund_no, refund.amount_fen, refund.reason) == (f"GB{place.pk}", 1990, "group_returned")
+    assert (refund.out_refund_no, refund.amount_fen, refund.reason) == (
+        f"GB{place.pk}",
+        1990,
+        "group_returned",
+    )
     assert Coupon.objects.get(pk=place.coupon_id).status == CouponStatus.VOIDED
     place.refresh_from_db()
     act.refresh_from_db()
@@ -122,7 +126,9 @@ def test_the_refund_page_confirms_in_chinese_and_yuan_and_needs_the_permission(c
     place, _act = completed()
     url = f"/admin/growth/group/place/{place.pk}/refund/"
     clerk = User.objects.create_user(username="clerk", password="pw", is_staff=True)
-    clerk.user_permissions.add(Permission.objects.get(content_type__app_label="growth", codename="view_group"))
+    clerk.user_permissions.add(
+        Permission.objects.get(content_type__app_label="growth", codename="view_group")
+    )
     client.force_login(clerk)
     assert client.post(url, {"reason": "x", "idempotency_key": "k"}).status_code == 403
     assert not PaymentRefund.objects.exists()

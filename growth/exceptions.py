@@ -114,3 +114,9 @@ class BargainLimitReached(ApplicationError):
     code = "bargain_limit_reached"
     status_code = 409
     default_message = _("You have started as many bargains of this activity as allowed.")
+
+
+class NotRefundable(ApplicationError):
+    code = "not_refundable"
+    status_code = 409
+    default_message = _("Only a completed group place or a bought bargain can be refunded here.")

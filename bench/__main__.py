@@ -63,7 +63,9 @@ def main(argv=None) -> int:
     command = "python -m bench " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
-    report = write_report(figures, harness.notes, scale=scale, command=command.strip(), env=env)
+    report = write_report(
+        figures, harness.notes, scale=scale, command=command.strip(), env=env, partial=bool(args.names)
+    )
     print(
         f"\n{len(figures)} figures, {sum(f.met for f in figures)} targets met, "
         f"{time.perf_counter() - started:.0f} s; written to {report.relative_to(report.parent.parent)}"

@@ -889,10 +889,19 @@ def _git_state() -> str:
     return f"git {head}" + (f" with uncommitted changes in {', '.join(changed)}" if changed else "")
 
 
-def write_report(figures: list[Figure], notes: list[str], *, scale: Scale, command: str, env: dict) -> Path:
+def write_report(
+    figures: list[Figure], notes: list[str], *, scale: Scale, command: str, env: dict, partial: bool = False
+) -> Path:
+    """The report of the run.  A run of some benchmarks (``partial``) updates their rows and missed
+    targets in the existing report and adds a dated note naming them; the other rows stay as earlier
+    runs wrote them.  A run of all of them writes the whole report."""
     report = POOLED_REPORT if pooled() else REPORT
     report.parent.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
+    if partial and report.exists():
+        run = f"{now:%Y-%m-%d %H:%M} UTC, `{command}` (scale `{scale.name}`), {env['code']}, {env['machine']}"
+        report.write_text(merged_report(report.read_text(), figures, notes, run))
+        return report
     body = [
         "# Benchmarks" + (" through PgBouncer" if pooled() else ""),
         "",
@@ -916,6 +925,33 @@ def write_report(figures: list[Figure], notes: list[str], *, scale: Scale, comma
     body += kept_sections(report)
     report.write_text("\n".join(body))
     return report
+
+
+def merged_report(text: str, figures: list[Figure], notes: list[str], run: str) -> str:
+    """``text`` (a report) with the rows of ``figures`` replaced in place, or added at the table's end,
+    their missed-target lines replaced, and a note of the run."""
+    lines = text.splitlines()
+    rows = {f.name: "| " + " | ".join(f.cells()) + " |" for f in figures}
+    table = [i for i, line in enumerate(lines) if line.startswith("| ") and not line.startswith("| figure |")]
+    for i in table:
+        name = lines[i][2:].split(" | ", 1)[0]
+        if name in rows:
+            lines[i] = rows.pop(name)
+    end = (table[-1] + 1) if table else len(lines)
+    lines[end:end] = list(rows.values())
+    lines = [line for line in lines if not any(line.startswith(f"- **{f.name}**") for f in figures)]
+    misses = missed_targets(figures)
+    if misses:
+        if "## Targets missed" not in lines:
+            lines[end + len(rows) : end + len(rows)] = ["", "## Targets missed", ""]
+        at = lines.index("## Targets missed") + 2
+        lines[at:at] = [f"- {m}" for m in misses]
+    if "## Notes" not in lines:
+        lines += ["", "## Notes", ""]
+    at = lines.index("## Notes") + 2
+    names = ", ".join(f"**{f.name}**" for f in figures)
+    lines[at:at] = [f"- {run}: updated {names}.", *[f"- {n}" for n in notes]]
+    return "\n".join(lines) + "\n"
 
 
 #: Sections of docs/benchmarks.md written by hand from a separate benchmark (``bench/growth.py``, which

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -22,7 +24,9 @@ class PerStoreThrottle(ScopedThrottle):
         store_code = request.data.get("store_code") if isinstance(request.data, dict) else None
         if not isinstance(store_code, str) or not store_code:
             return super().get_cache_key(request, view)
-        return self.cache_format % {"scope": self.scope, "ident": "store:" + store_code[:32]}
+        # Hashed: the code is whatever the caller sent, and a cache key must be short plain ASCII.
+        ident = hashlib.sha256(store_code[:32].encode()).hexdigest()[:24]
+        return self.cache_format % {"scope": self.scope, "ident": "store:" + ident}
 
 
 class ResolveInput(StrictSerializer):

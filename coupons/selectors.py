@@ -42,6 +42,11 @@ def member_coupons(*, member_id: int, status: str | None = None):
     return coupons.filter(status=status) if status else coupons
 
 
+def coupon_status(*, coupon_id: int) -> str | None:
+    """A coupon's status now (unlocked: what a confirmation page shows, or a decision its service re-checks)."""
+    return Coupon.objects.filter(pk=coupon_id).values_list("status", flat=True).first()
+
+
 def qr_png(code: str) -> bytes:
     """The coupon's code as a QR PNG, for redemption at a counter (pure-Python PNG, no Pillow)."""
     buffer = io.BytesIO()

@@ -2,19 +2,22 @@
 payments, and the refund report (every refunded place, why, and where WeChat Pay's refund stands)."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import CharField, F, OuterRef, Subquery, Value
 from django.db.models.functions import Cast, Concat
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from growth import attribution, bargains, services
+from coupons.models import CouponStatus
+from growth import attribution, bargains, refunds, services
 from growth.exceptions import ActivityLocked
 from growth.models import (
     Bargain,
     BargainActivity,
     BargainHelp,
+    BargainState,
     Group,
     GroupBuyActivity,
     GroupEvent,
@@ -27,16 +30,23 @@ from loyalty.admin_tools import (
     CsvExportMixin,
     ModelAdmin,
     ReadOnlyAdminMixin,
+    ReasonForm,
     TabularInline,
+    action_links,
+    action_page,
     local_time,
     member_cells,
+    new_key,
     reason,
     rows_table,
 )
+from loyalty.errors import ApplicationError
 from loyalty.labels import REASONS
-from loyalty.money import yuan_text
+from loyalty.money import format_fen, yuan_text
 from members.models import Member
 from payments.models import PaymentRefund, RefundStatus
+
+REFUND_PERMISSION = "growth.refund_sale"
 
 
 def _new_members_column(channel_of):
@@ -147,9 +157,16 @@ class PlaceInline(ReadOnlyAdminMixin, TabularInline):
         "paid_at",
         "refund_reason_text",
         "fulfilment",
+        "place_actions",
     ]
     readonly_fields = fields
     ordering = ["pk"]
+
+    @admin.display(description=_("actions"))
+    def place_actions(self, obj):
+        if obj.status != PlaceStatus.COMPLETED:
+            return ""
+        return action_links([(_("refund"), reverse("admin:growth_place_refund", args=[obj.pk]))])
 
     @admin.display(description=_("payment"))
     def payment_link(self, obj):
@@ -208,6 +225,79 @@ class GroupAdmin(ReadOnlyAdminMixin, ModelAdmin):
     @admin.display(description=_("members joined"), ordering="joined_count")
     def filled(self, obj):
         return f"{obj.joined_count} / {obj.size}"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("place/<int:pk>/refund/", view(self.place_refund_view), name="growth_place_refund"),
+        ] + super().get_urls()
+
+    def place_refund_view(self, request, pk):
+        """A completed place refunded in full (the buyer returned the goods); what it minted is undone."""
+        place = get_object_or_404(GroupMember.objects.select_related("group", "member", "activity"), pk=pk)
+        back = reverse("admin:growth_group_change", args=[place.group_id])
+        return _refund_page(
+            self,
+            request,
+            obj=place.group,
+            title=_("Refund the place of %(member)s in group #%(group)s")
+            % {"member": place.member, "group": place.group_id},
+            amount_fen=place.amount_fen,
+            coupon_id=place.coupon_id,
+            redemption_id=place.redemption_id,
+            refund=lambda reason: refunds.place_refund(
+                place_id=place.pk, reason=reason, actor_id=request.user.pk
+            ),
+            back=back,
+        )
+
+
+def _refund_page(admin_view, request, *, obj, title, amount_fen, coupon_id, redemption_id, refund, back):
+    """The confirmation page of an operator's refund of a sale: what it returns and undoes, in 元."""
+    form = ReasonForm(request.POST or None, initial=new_key())
+    if request.method == "POST" and request.user.has_perm(REFUND_PERMISSION) and form.is_valid():
+        try:
+            done = refund(form.cleaned_data["reason"])
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            if not done.replayed:
+                admin_view.log_change(request, obj, f"refund: {form.cleaned_data['reason']}")
+            messages.success(
+                request,
+                _("Refunded %(amount)s to the member's WeChat Pay.") % {"amount": format_fen(done.amount_fen)}
+                if not done.replayed
+                else _("Already refunded; nothing was done again."),
+            )
+            return redirect(back)
+    summary = [
+        _("%(amount)s goes back to the member's WeChat Pay in full; the unit returns to the activity.")
+        % {"amount": format_fen(amount_fen)}
+    ]
+    coupon = refunds.coupon_outcome(coupon_id)
+    if coupon == CouponStatus.AVAILABLE:
+        summary.append(_("The coupon it issued is voided."))
+    elif coupon == CouponStatus.LOCKED:
+        summary.append(
+            _("The coupon it issued is held by an open order: the refund waits until that order is done.")
+        )
+    elif coupon in (CouponStatus.USED, CouponStatus.EXPIRED):
+        summary.append(
+            _("The coupon it issued is %(status)s and stays so (a used coupon is not taken back).")
+            % {"status": CouponStatus(coupon).label}
+        )
+    if redemption_id:
+        summary.append(_("Its mall shipment is cancelled if it has not shipped yet."))
+    summary.append(_("Group buys and bargains earn no points or growth, so none are taken back."))
+    return action_page(
+        admin_view,
+        request,
+        title=title,
+        form=form,
+        obj=obj,
+        summary=" ".join(str(part) for part in summary),
+        permission=REFUND_PERMISSION,
+    )
 
 
 @admin.register(RefundedPlace)
@@ -377,6 +467,7 @@ class BargainAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "floor_price_fen",
         "cut_progress",
         "deadline",
+        "actions_column",
     ]
     list_filter = ["state", "activity"]
     search_fields = ["=id", "member__nickname", "member__phone", "out_trade_no"]
@@ -395,6 +486,8 @@ class BargainAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "paid_fen",
         "paid_at",
         "fulfilment",
+        "refunded_at",
+        "refund_note",
         "created_at",
     ]
     readonly_fields = fields
@@ -402,6 +495,38 @@ class BargainAdmin(ReadOnlyAdminMixin, ModelAdmin):
     @admin.display(description=_("cuts"))
     def cut_progress(self, obj):
         return f"{obj.helps_count} / {obj.helpers_needed}"
+
+    def object_actions(self, obj):
+        if obj.state != BargainState.PAID:
+            return []
+        return [(_("refund"), reverse("admin:growth_bargain_refund", args=[obj.pk]))]
+
+    @admin.display(description=_("actions"))
+    def actions_column(self, obj):
+        return action_links(self.object_actions(obj))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/refund/", view(self.refund_view), name="growth_bargain_refund"),
+        ] + super().get_urls()
+
+    def refund_view(self, request, pk):
+        """A bought bargain refunded in full (the buyer returned the goods); what it minted is undone."""
+        bargain = get_object_or_404(Bargain.objects.select_related("member", "activity"), pk=pk)
+        return _refund_page(
+            self,
+            request,
+            obj=bargain,
+            title=_("Refund bargain #%(id)s") % {"id": bargain.pk},
+            amount_fen=bargain.paid_fen or 0,
+            coupon_id=bargain.coupon_id,
+            redemption_id=bargain.redemption_id,
+            refund=lambda reason: refunds.bargain_refund(
+                bargain_id=bargain.pk, reason=reason, actor_id=request.user.pk
+            ),
+            back=reverse("admin:growth_bargain_change", args=[bargain.pk]),
+        )
 
     @admin.display(description=_("fulfilment"))
     def fulfilment(self, obj):

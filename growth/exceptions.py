@@ -116,6 +116,12 @@ class BargainLimitReached(ApplicationError):
     default_message = _("You have started as many bargains of this activity as allowed.")
 
 
+class NotRefundable(ApplicationError):
+    code = "not_refundable"
+    status_code = 409
+    default_message = _("Only a completed group place or a bought bargain can be refunded here.")
+
+
 class PosterTargetNotFound(NotFound):
     code = "poster_target_not_found"
     default_message = _("There is nothing of yours to share here: no such group, bargain, item or card.")

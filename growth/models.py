@@ -198,6 +198,7 @@ class GroupMember(models.Model):
     class Meta:
         verbose_name = _("group place")
         verbose_name_plural = _("group places")
+        permissions = [("refund_sale", _("Can refund a completed group place or a bought bargain"))]
         constraints = [
             models.UniqueConstraint(fields=["member", "idempotency_key"], name="growth_place_key_once"),
             models.UniqueConstraint(
@@ -338,6 +339,7 @@ class BargainState(models.TextChoices):
     PENDING_PAYMENT = "pending_payment", _("awaiting payment")
     PAID = "paid", _("bought, fulfilled")
     EXPIRED = "expired", _("ended unbought")
+    REFUNDED = "refunded", _("bought, then refunded")
 
 
 class Bargain(models.Model):
@@ -373,6 +375,8 @@ class Bargain(models.Model):
     coupon_id = models.BigIntegerField(_("coupon"), null=True, blank=True)
     created_at = models.DateTimeField(_("started at"), auto_now_add=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    refund_note = models.CharField(_("refund reason"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("bargain")

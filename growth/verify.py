@@ -11,7 +11,7 @@ CHECKS = [
         "growth: a group's members joined differ from its places holding a unit",
         """SELECT g.id, g.joined_count, count(p.id) FROM growth_group g
            LEFT JOIN growth_groupmember p ON p.group_id = g.id AND (p.status IN ('joined', 'completed')
-               OR (p.status = 'refunded' AND p.refund_reason = 'group_not_fulfillable'))
+               OR (p.status = 'refunded' AND p.refund_reason IN ('group_not_fulfillable', 'group_returned')))
            WHERE g.state <> 'failed' GROUP BY g.id HAVING g.joined_count <> count(p.id)""",
     ),
     (
@@ -35,6 +35,11 @@ CHECKS = [
         "growth: a complete group has a place neither fulfilled nor refunded",
         """SELECT g.id, p.id FROM growth_group g JOIN growth_groupmember p ON p.group_id = g.id
            WHERE g.state = 'complete' AND p.status = 'joined' AND p.refund_reason = ''""",
+    ),
+    (
+        "growth: a bargain refunded by an operator has a payment not refunded in full",
+        """SELECT b.id FROM growth_bargain b LEFT JOIN payments_payment p ON p.out_trade_no = b.out_trade_no
+           WHERE b.state = 'refunded' AND p.refunded_fen IS DISTINCT FROM b.paid_fen""",
     ),
     (
         "growth: a bargain's price differs from its original price less its cuts",

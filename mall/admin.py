@@ -37,7 +37,7 @@ from loyalty.admin_tools import (
 )
 from loyalty.errors import ApplicationError
 from loyalty.money import yuan_text
-from mall import carriers, services
+from mall import carriers, sellers, services
 from mall.models import (
     Category,
     ItemKind,
@@ -516,12 +516,17 @@ class RedemptionAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMixin,
 
     def object_actions(self, r):
         actions = []
+        seller = sellers.refund_page(services.sold_elsewhere_source(r))
+        if seller is not None and r.status != RedemptionStatus.CANCELLED:
+            # Its money is the seller's payment: refunding it there also cancels the shipment.
+            actions.append((_("refund (%(seller)s)") % {"seller": seller[0]}, seller[1]))
         if r.kind == ItemKind.PHYSICAL and r.status in (RedemptionStatus.PAID, RedemptionStatus.SHIPPED):
             # The same form ships a paid one and corrects the carrier or number of a shipped one.
             label = _("ship") if r.status == RedemptionStatus.PAID else _("correct tracking")
             actions.append((label, reverse("admin:mall_redemption_ship", args=[r.pk])))
-        if r.status == RedemptionStatus.PENDING_PAYMENT or (
-            r.status == RedemptionStatus.PAID and r.kind == ItemKind.PHYSICAL
+        if seller is None and (
+            r.status == RedemptionStatus.PENDING_PAYMENT
+            or (r.status == RedemptionStatus.PAID and r.kind == ItemKind.PHYSICAL)
         ):
             actions.append((_("cancel"), reverse("admin:mall_redemption_cancel", args=[r.pk])))
         return actions
@@ -571,6 +576,18 @@ class RedemptionAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMixin,
 
     def cancel_view(self, request, pk):
         r = get_object_or_404(Redemption.objects.select_related("item", "member"), pk=pk)
+        seller = sellers.refund_page(services.sold_elsewhere_source(r))
+        if seller is not None:
+            # Cancelling a unit another app sold means refunding its payment: that app's refund page does
+            # both (the money back, this shipment cancelled), with its own confirmation.
+            messages.info(
+                request,
+                _(
+                    "This unit was sold by %(seller)s: its refund returns the payment and cancels the shipment."
+                )
+                % {"seller": seller[0]},
+            )
+            return redirect(seller[1])
         form = ReasonForm(request.POST or None, initial=new_key())
         if request.method == "POST" and request.user.has_perm(SHIP_PERMISSION) and form.is_valid():
             try:

@@ -498,6 +498,41 @@ def sold_elsewhere(redemption: Redemption) -> bool:
     return redemption.idempotency_key.startswith(SOLD_ELSEWHERE)
 
 
+def sold_elsewhere_source(redemption: Redemption) -> str | None:
+    """The seller's reference of a unit sold elsewhere (``group:<place id>``), or None."""
+    return redemption.idempotency_key[len(SOLD_ELSEWHERE) :] if sold_elsewhere(redemption) else None
+
+
+@locks.takes(Rank.DOCUMENT)
+def sold_elsewhere_lock(*, redemption_id: int) -> Redemption:
+    """The redemption of a unit sold elsewhere, locked: the seller's refund takes it with its own
+    document, before the ranks that follow (``sold_elsewhere_cancel`` then writes the item)."""
+    r = Redemption.objects.select_for_update().get(pk=redemption_id)
+    if not sold_elsewhere(r):
+        raise ValueError(f"redemption {redemption_id} was not sold elsewhere")
+    return r
+
+
+def sold_elsewhere_cancel(*, redemption: Redemption, reason: str, actor_id: int | None) -> bool:
+    """The seller refunded a unit it sold: take it out of the shipping queue if it has not shipped.
+
+    For the selling app's refund only, in its transaction, with ``redemption`` from
+    ``sold_elsewhere_lock``.  No points or cash here to give back (the money was the seller's payment,
+    refunded there) and no stock (none was taken); the item's redeemed count drops by one.  True if
+    cancelled now; False if cancelled already (idempotent) or shipped (the goods are on their way: the
+    redemption stays as it is, the seller's refund goes on).
+    """
+    if redemption.status != RedemptionStatus.PAID:
+        return False
+    locks.note(Rank.MALL_ITEM, "mall item: sold elsewhere, cancelled")
+    MallItem.objects.filter(pk=redemption.item_id).update(sold_count=F("sold_count") - 1)
+    redemption.status, redemption.cancelled_at = RedemptionStatus.CANCELLED, timezone.now()
+    redemption.cancel_reason = str(reason)[:200]
+    redemption.save(update_fields=["status", "cancelled_at", "cancel_reason"])
+    _event(redemption.pk, "cancelled", note=str(reason), actor_id=actor_id)
+    return True
+
+
 # --- cancel, ship, confirm -------------------------------------------------------------------
 
 
@@ -530,8 +565,14 @@ def redemption_cancel(
         r, payment = _locked(redemption_id, member_id)
         if r.status == RedemptionStatus.CANCELLED:
             return r
-        if sold_elsewhere(r):  # its money and its unit belong to the app that sold it
-            raise RedemptionNotCancellable(details={"status": r.status, "sold_elsewhere": True})
+        if sold_elsewhere(r):  # its money and its unit belong to the app that sold it: refunded there
+            raise RedemptionNotCancellable(
+                message=_(
+                    "This unit was sold by a group buy or a bargain: refund it there, which cancels its "
+                    "shipment and returns the payment."
+                ),
+                details={"status": r.status, "sold_elsewhere": sold_elsewhere_source(r)},
+            )
         cancellable = r.status == RedemptionStatus.PENDING_PAYMENT or (
             r.status == RedemptionStatus.PAID and r.kind in (ItemKind.PHYSICAL, ItemKind.PICKUP)
         )

@@ -18,6 +18,7 @@ from django.utils import timezone
 from coupons import selectors as coupon_selectors
 from coupons import services as coupon_services
 from coupons.models import CouponStatus
+from growth import closure as growth_closure
 from loyalty import locks
 from loyalty.locks import Rank, Space
 from mall import selectors as mall_selectors
@@ -45,6 +46,8 @@ class Closure:
     points_forfeited: int
     coupons_voided: int
     replayed: bool = False
+    group_places_refunded: int = 0
+    bargains_ended: int = 0
 
 
 def closed_openid() -> str:
@@ -61,6 +64,8 @@ def member_close(*, member_id: int) -> Closure:
     it refunded) or a recharge awaits payment (``recharge_pending``, 409: its
     payment could still arrive).  Otherwise:
 
+    - places paid into 拼团 groups still open are refunded in full and 砍价 bargains not bought end
+      (``growth.closure.member_growth_close``, first: its locks rank before all of these);
     - every usable point is forfeited by one ledger entry (``adjust``,
       source ``closure``), after expiring what is due;
     - every coupon not used yet (available, or locked by an unfinished order)
@@ -82,6 +87,9 @@ def member_close(*, member_id: int) -> Closure:
     """
     now = timezone.now()
     with transaction.atomic():
+        # Growth's payments and groups rank before every lock below; its refunds are submitted only
+        # after commit, so a refusal below takes them back with the rest.
+        growth_closed = growth_closure.member_growth_close(member_id=member_id, now=now)
         locks.advisory_lock(Space.RECHARGE, member_id)
         membership_lock(member_id=member_id)
         member = Member.objects.get(pk=member_id)
@@ -147,7 +155,14 @@ def member_close(*, member_id: int) -> Closure:
                 "closed_at",
             ]
         )
-    return Closure(member.pk, now, -forfeit.amount, len(coupon_ids))
+    return Closure(
+        member.pk,
+        now,
+        -forfeit.amount,
+        len(coupon_ids),
+        group_places_refunded=growth_closed.places_refunded,
+        bargains_ended=growth_closed.bargains_ended,
+    )
 
 
 def revoke_membership_cards(*, member_id: int, reason: str) -> int:

@@ -26,7 +26,13 @@ def pytest_unconfigure(config):
 def django_db_setup(django_db_setup, django_db_blocker):
     """The test database is created direct; then every test runs through a real PgBouncer in
     transaction pooling (``DB_POOLER=transaction``), one per test process, stopped before the
-    database is dropped.  Tests of what needs a session ask for ``direct_database``."""
+    database is dropped.  Tests of what needs a session ask for ``direct_database``.
+
+    Commits of the test database are not waited on to reach the disk (``synchronous_commit`` off
+    for the database): no test crashes PostgreSQL, and a suite of many short committed
+    transactions would otherwise wait on a WAL flush for each."""
+    with django_db_blocker.unblock():
+        _commits_unflushed()
     if not pooling.through_pgbouncer():
         yield None
         return
@@ -43,6 +49,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
         with django_db_blocker.unblock():
             pooling.route(**bouncer.direct)
         bouncer.stop()
+
+
+def _commits_unflushed() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"ALTER DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} "
+            "SET synchronous_commit TO off"
+        )
+    connection.close()  # the setting applies to sessions opened after it
 
 
 @pytest.fixture

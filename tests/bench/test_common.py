@@ -41,3 +41,40 @@ def test_the_harness_reads_the_name_when_it_is_imported():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "bench_bob"
+
+
+def test_a_run_of_some_benchmarks_updates_their_rows_and_keeps_the_others():
+    from bench.common import Figure, merged_report
+
+    before = "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            "| figure | value | baseline | ratio | target | met |",
+            "|---|---:|---:|---:|---:|---:|",
+            "| a/s | 1 /s | 2 /s | 0.50× | ≥ 0.50× | yes |",
+            "| b/s | 1 /s | 4 /s | 0.25× | ≥ 0.50× | no |",
+            "",
+            "## Targets missed",
+            "",
+            "- **b/s**: 0.25× against ≥ 0.50×. Too slow.",
+            "",
+            "## Notes",
+            "",
+            "- an old note",
+        ]
+    )
+    figures = [Figure("b/s", 3, 4, "/s", ">=", 0.5), Figure("c/s", 1, 10, "/s", ">=", 0.5, missed="Why.")]
+
+    after = merged_report(before, figures, ["c: 1, 1, 1"], "2026-12-06 run").splitlines()
+
+    rows = [line for line in after if line.startswith("| ") and "figure" not in line]
+    assert rows == [
+        "| a/s | 1 /s | 2 /s | 0.50× | ≥ 0.50× | yes |",
+        "| b/s | 3 /s | 4 /s | 0.75× | ≥ 0.50× | yes |",
+        "| c/s | 1 /s | 10 /s | 0.10× | ≥ 0.50× | no |",
+    ]
+    missed = after[after.index("## Targets missed") + 2 : after.index("## Notes")]
+    assert [line for line in missed if line] == ["- **c/s**: 0.10× against ≥ 0.50×. Why."]
+    notes = after[after.index("## Notes") + 2 :]
+    assert notes == ["- 2026-12-06 run: updated **b/s**, **c/s**.", "- c: 1, 1, 1", "- an old note"]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('growth', '0005_bargain_roles'),
+        ('growth', '0006_operator_refunds'),
         ('members', '0013_member_export_permission'),
     ]
 

@@ -10,10 +10,13 @@ from PIL import Image
 from growth import poster_art
 from growth.models import PosterScene
 from members.models import Channel, Member
+from orders import services as orders
+from points.selectors import points_balance
 from tests.factories import CardTypeFactory, MallItemFactory, MemberFactory
 from tests.growth.helpers import activity, open_paid
 from tests.growth.test_bargains import bargain_activity, start
 from tests.helpers import client_for
+from tests.orders.helpers import basket, commit
 
 pytestmark = pytest.mark.django_db
 
@@ -221,6 +224,11 @@ def test_a_friend_who_registers_from_a_poster_is_attributed_to_the_sharer_and_th
     assert signed_up.status_code == 201
     friend = Member.objects.get(openid="o-friend")
     assert (friend.registration_channel, friend.referrer_id) == (f"groupbuy:{group.activity_id}", sharer.pk)
+    # The invite reward follows as for any invitation: the sharer's points when the friend's first order completes.
+    before = points_balance(member_id=sharer.pk)["balance"]
+    commit(friend, basket(("SKU", 10_000, 1)), order_no="POSTER-1")
+    orders.order_complete(order_no="POSTER-1")
+    assert points_balance(member_id=sharer.pk)["balance"] == before + 100
 
 
 @pytest.mark.parametrize("scene", ["unknown", "closed sharer's"])

@@ -5,8 +5,8 @@ Each statement replaces several ORM statements and their model instances (bench/
 ``growth.group_joins``).  Table and column names come from the models (``loyalty.rows.Names``) and are
 put into the text once, at import; rows come back as named records; the statements are prepared once
 per connection (``loyalty.prepared``).  The lock order is the services' (``loyalty.locks``): the place
-(DOCUMENT), the group (GROWTH_GROUP), the activity's units (GROWTH_STOCK), each in a statement of its
-own, so one statement never holds two of them in an order the planner picks.
+(DOCUMENT), the group (GROWTH_GROUP), the activity's units (GROWTH_STOCK), each taken by a statement of its
+own, so no statement takes two of them in an order the planner picks.
 tests/growth/test_sql.py checks them against the ORM.
 """
 

@@ -338,6 +338,7 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
         return [
             path("portrait/<int:pk>/", view(self.portrait_view), name="analytics_portrait"),
             path("refresh/", view(require_POST(self.refresh_view)), name="analytics_refresh"),
+            path("growth/", view(self.growth_view), name="analytics_growth"),
         ] + super().get_urls()
 
     def refresh_view(self, request):
@@ -676,6 +677,75 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             )
         return stream_csv(filename=name, header=[str(h) for h in header], rows=rows)
 
+    @replica_readable
+    def growth_view(self, request):
+        """The growth tools' report: each 拼团 and 砍价 activity's figures and the sharers who brought new
+        members, for a period, with CSV.  Merchant-wide: for whoever sees the dashboard and growth's
+        activities, not for a store's staff (their dashboard is their stores')."""
+        if (
+            not self.has_view_permission(request)
+            or not request.user.has_perm("growth.view_groupbuyactivity")
+            or store_ids_for(request.user) is not None
+        ):
+            raise PermissionDenied
+        form, start, end, active = self.chosen_range(request, selectors.local_today())
+        export = request.GET.get("export")
+        if export in GROWTH_REPORTS:
+            return _growth_export(export, start, end)
+        activities = selectors.growth_activities(start=start, end=end)
+        not_group = no_figure(_("Not a group buy"))
+        rows = [
+            {
+                "kind": GROWTH_KINDS[a.kind],
+                "name": a.name,
+                "started": count_text(a.groups_opened if a.kind == "group_buy" else a.bargains_started),
+                "done": count_text(a.groups_completed if a.kind == "group_buy" else a.bargains_bought),
+                "failed": count_text(a.groups_failed) if a.kind == "group_buy" else not_group,
+                "units": count_text(a.units),
+                "sales": format_fen(a.sales_fen),
+                "new_members": count_text(a.new_members),
+            }
+            for a in activities
+        ]
+        sharers = [
+            {
+                "sharer": f"{s.nickname or gettext('no nickname')}（{s.referrer_id}）",
+                "activity": f"{GROWTH_KINDS[s.kind]} · {s.activity_name}",
+                "new_members": count_text(s.new_members),
+            }
+            for s in selectors.growth_sharers(start=start, end=end, limit=SHARERS_SHOWN)
+        ]
+        totals = {
+            "units": count_text(sum(a.units for a in activities)),
+            "sales": format_fen(sum(a.sales_fen for a in activities)),
+            "new_members": count_text(sum(a.new_members for a in activities)),
+        }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Growth tools report"),
+            "form": form,
+            "start": start,
+            "end": end,
+            "presets": [{"key": key, "label": label, "active": key == active} for key, label in PRESETS],
+            "custom_active": active == CUSTOM,
+            "no_data": no_figure(_("No data in this period")),
+            "store_query": "",
+            "rows": rows,
+            "totals": totals,
+            "sharers": sharers,
+            "sharers_shown": SHARERS_SHOWN,
+            "reports": [{"key": key, "label": label} for key, label in GROWTH_REPORTS.items()],
+            "query": f"start={start.isoformat()}&end={end.isoformat()}",
+            "chart_json": {
+                "names": [f"{GROWTH_KINDS[a.kind]} · {a.name}" for a in activities],
+                "units": [a.units for a in activities],
+                "new_members": [a.new_members for a in activities],
+                "sales": [a.sales_fen / 100 for a in activities],
+            },
+        }
+        return TemplateResponse(request, "admin/analytics/growth.html", context)
+
     def portrait_view(self, request, pk):
         """用户画像: RFM, segments, tags, tier history, purchases and the ledgers of one member."""
         if not request.user.has_perm("members.view_member"):
@@ -712,6 +782,46 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
             ],
         }
         return TemplateResponse(request, "admin/analytics/portrait.html", context)
+
+
+GROWTH_KINDS = {"group_buy": _("group buy"), "bargain": _("bargain")}
+GROWTH_REPORTS = {"growth": _("growth tools by activity"), "sharers": _("new members by sharer")}
+SHARERS_SHOWN = 50
+
+
+def _growth_export(report: str, start, end):
+    """The growth report's tables as CSV: activities (amounts in yuan; a figure that does not apply to
+    the kind left empty), or every sharer's new members per activity."""
+    name = f"{GROWTH_REPORTS[report]}_{start}_{end}.csv"
+    if report == "growth":
+        header = [
+            _("kind"), _("activity ID"), _("activity"), _("groups opened"), _("groups completed"),
+            _("groups failed"), _("bargains started"), _("bargains bought"), _("units sold"),
+            _("sales (yuan)"), _("new members"),
+        ]  # fmt: skip
+        rows = (
+            [
+                GROWTH_KINDS[a.kind],
+                a.id,
+                a.name,
+                a.groups_opened,
+                a.groups_completed,
+                a.groups_failed,
+                a.bargains_started,
+                a.bargains_bought,
+                a.units,
+                yuan_text(a.sales_fen),
+                a.new_members,
+            ]  # fmt: skip
+            for a in selectors.growth_activities(start=start, end=end)
+        )
+    else:
+        header = [_("sharer ID"), _("sharer"), _("kind"), _("activity ID"), _("activity"), _("new members")]
+        rows = (
+            [s.referrer_id, s.nickname, GROWTH_KINDS[s.kind], s.activity_id, s.activity_name, s.new_members]
+            for s in selectors.growth_sharers(start=start, end=end)
+        )
+    return stream_csv(filename=name, header=[str(h) for h in header], rows=rows)
 
 
 def _counted(rows: list[dict]) -> list[dict]:

@@ -237,3 +237,17 @@ def store_figures(*, start: date, end: date, store_ids=None) -> list[sql.StoreFi
 def staff_figures(*, start: date, end: date, store_ids=None) -> list[sql.StoreFigures]:
     """The same per staff member: what they brought or served, at ``store_ids`` when given."""
     return sql.staff_figures(start=start, end=end, tz=settings.TIME_ZONE, store_ids=store_ids)
+
+
+# --- growth tools ----------------------------------------------------------------------------------
+
+
+def growth_activities(*, start: date, end: date) -> list[sql.GrowthActivity]:
+    """Each 拼团 and 砍价 activity's groups or bargains, units sold, sales and new members (``sql`` says how
+    each is counted)."""
+    return sql.growth_activities(start=start, end=end, tz=settings.TIME_ZONE)
+
+
+def growth_sharers(*, start: date, end: date, limit: int | None = None) -> list[sql.GrowthSharer]:
+    """The members who brought new members through the activities' shares, per activity, most first."""
+    return sql.growth_sharers(start=start, end=end, tz=settings.TIME_ZONE, limit=limit)

@@ -27,6 +27,8 @@ from analytics.models import (
     RunStatus,
 )
 from coupons.models import Coupon, CouponEvent
+from growth.attribution import BARGAIN_CHANNEL_PREFIX, GROUP_BUY_CHANNEL_PREFIX
+from growth.models import Bargain, BargainActivity, Group, GroupBuyActivity, GroupMember
 from loyalty.locks import Rank, takes
 from loyalty.rows import Names, db_cursor, read_cursor
 from members.models import Member
@@ -542,3 +544,119 @@ def _figures(statement: str, *, start, end, tz, store_ids) -> list[StoreFigures]
     with read_cursor(Order) as cur:
         cur.execute(statement, params)
         return [StoreFigures(*(int(v) if isinstance(v, int) else v for v in row)) for row in cur.fetchall()]
+
+
+# --- growth tools (analytics.selectors.growth_activities / growth_sharers) ----------------------------
+
+# 拼团 and 砍价 between two local dates, read live from growth's tables (no report table: one row per
+# activity, one per sharer and activity).
+#   groups opened / completed / failed: groups whose leader's payment arrived, that filled, that failed,
+#     in the range (each by the time it happened);
+#   bargains started / bought: bargains started in the range; bought (paid) in the range;
+#   units sold, sales: places fulfilled in a completed group (status completed: a place refunded since is
+#     not counted) and bargains bought, by the time of completion or payment; sales what they paid;
+#   new members: members registered in the range from the activity's shares (its registration channel,
+#     ``growth.attribution``); a sharer is the referrer who brought them.
+# An activity is listed when its window meets the range or it has a figure in it.
+
+_ga = Names(GroupBuyActivity)
+_gg = Names(Group)
+_gp = Names(GroupMember)
+_ba = Names(BargainActivity)
+_bg = Names(Bargain)
+
+GrowthActivity = namedtuple(
+    "GrowthActivity",
+    "kind id name groups_opened groups_completed groups_failed bargains_started bargains_bought units sales_fen "
+    "new_members",
+)
+GrowthSharer = namedtuple("GrowthSharer", "referrer_id nickname kind activity_id activity_name new_members")
+
+_IN_RANGE = "{col} >= b.t0 AND {col} < b.t1"
+_GROWTH_NEW_MEMBERS = f"""
+nm AS (
+    SELECT m.{_m.registration_channel} AS channel, m.{_m.referrer_id} AS referrer, count(*) AS n
+    FROM {_m.table} m, b
+    WHERE {_IN_RANGE.format(col=f"m.{_m.registered_at}")}
+      AND (m.{_m.registration_channel} LIKE '{GROUP_BUY_CHANNEL_PREFIX}%%'
+           OR m.{_m.registration_channel} LIKE '{BARGAIN_CHANNEL_PREFIX}%%')
+    GROUP BY 1, 2
+),
+acts AS (
+    SELECT 'group_buy' AS kind, a.{_ga.id} AS id, a.{_ga.name} AS name, a.{_ga.starts_at} AS starts_at,
+           a.{_ga.ends_at} AS ends_at, '{GROUP_BUY_CHANNEL_PREFIX}' || a.{_ga.id} AS channel
+    FROM {_ga.table} a
+    UNION ALL
+    SELECT 'bargain', a.{_ba.id}, a.{_ba.name}, a.{_ba.starts_at}, a.{_ba.ends_at},
+           '{BARGAIN_CHANNEL_PREFIX}' || a.{_ba.id}
+    FROM {_ba.table} a
+)"""
+
+_GROWTH_ACTIVITIES = f"""
+WITH b AS (SELECT {_BOUNDS}), {_GROWTH_NEW_MEMBERS},
+g AS (
+    SELECT g.{_gg.activity_id} AS id,
+           count(*) FILTER (WHERE {_IN_RANGE.format(col=f"g.{_gg.opened_at}")}) AS opened,
+           count(*) FILTER (WHERE g.{_gg.state} = 'complete' AND {_IN_RANGE.format(col=f"g.{_gg.completed_at}")}) AS completed,
+           count(*) FILTER (WHERE g.{_gg.state} = 'failed' AND {_IN_RANGE.format(col=f"g.{_gg.failed_at}")}) AS failed
+    FROM {_gg.table} g, b
+    WHERE g.{_gg.opened_at} < b.t1
+      AND (g.{_gg.opened_at} >= b.t0 OR g.{_gg.completed_at} >= b.t0 OR g.{_gg.failed_at} >= b.t0)
+    GROUP BY 1
+),
+gs AS (
+    SELECT p.{_gp.activity_id} AS id, count(*) AS units, sum(p.{_gp.amount_fen})::bigint AS fen
+    FROM {_gp.table} p, b
+    WHERE p.{_gp.status} = 'completed' AND {_IN_RANGE.format(col=f"p.{_gp.completed_at}")}
+    GROUP BY 1
+),
+bg AS (
+    SELECT x.{_bg.activity_id} AS id,
+           count(*) FILTER (WHERE {_IN_RANGE.format(col=f"x.{_bg.created_at}")}) AS started,
+           count(*) FILTER (WHERE x.{_bg.state} = 'paid' AND {_IN_RANGE.format(col=f"x.{_bg.paid_at}")}) AS bought,
+           (sum(x.{_bg.paid_fen}) FILTER (WHERE x.{_bg.state} = 'paid' AND {_IN_RANGE.format(col=f"x.{_bg.paid_at}")}))::bigint AS fen
+    FROM {_bg.table} x, b
+    WHERE x.{_bg.created_at} < b.t1 AND (x.{_bg.created_at} >= b.t0 OR x.{_bg.paid_at} >= b.t0)
+    GROUP BY 1
+),
+n AS (SELECT channel, sum(n)::bigint AS n FROM nm GROUP BY 1)
+SELECT a.kind, a.id, a.name,
+       CASE WHEN a.kind = 'group_buy' THEN COALESCE(g.opened, 0) END,
+       CASE WHEN a.kind = 'group_buy' THEN COALESCE(g.completed, 0) END,
+       CASE WHEN a.kind = 'group_buy' THEN COALESCE(g.failed, 0) END,
+       CASE WHEN a.kind = 'bargain' THEN COALESCE(bg.started, 0) END,
+       CASE WHEN a.kind = 'bargain' THEN COALESCE(bg.bought, 0) END,
+       CASE WHEN a.kind = 'group_buy' THEN COALESCE(gs.units, 0) ELSE COALESCE(bg.bought, 0) END,
+       CASE WHEN a.kind = 'group_buy' THEN COALESCE(gs.fen, 0) ELSE COALESCE(bg.fen, 0) END,
+       COALESCE(n.n, 0)
+FROM acts a CROSS JOIN b
+LEFT JOIN g ON a.kind = 'group_buy' AND g.id = a.id
+LEFT JOIN gs ON a.kind = 'group_buy' AND gs.id = a.id
+LEFT JOIN bg ON a.kind = 'bargain' AND bg.id = a.id
+LEFT JOIN n ON n.channel = a.channel
+WHERE (a.starts_at < b.t1 AND a.ends_at > b.t0) OR g.id IS NOT NULL OR gs.id IS NOT NULL OR bg.id IS NOT NULL
+   OR n.channel IS NOT NULL
+ORDER BY a.starts_at DESC, a.kind, a.id DESC
+"""
+
+_GROWTH_SHARERS = f"""
+WITH b AS (SELECT {_BOUNDS}), {_GROWTH_NEW_MEMBERS}
+SELECT nm.referrer, r.{_m.nickname}, a.kind, a.id, a.name, nm.n
+FROM nm JOIN acts a ON a.channel = nm.channel JOIN {_m.table} r ON r.{_m.id} = nm.referrer
+ORDER BY sum(nm.n) OVER (PARTITION BY nm.referrer) DESC, nm.referrer, nm.n DESC, a.kind, a.id
+LIMIT %(limit)s
+"""
+
+
+def growth_activities(*, start: date, end: date, tz: str) -> list[GrowthActivity]:
+    """Each 拼团 and 砍价 activity's figures from ``start`` to ``end`` (local days, both included)."""
+    with read_cursor(Group) as cur:
+        cur.execute(_GROWTH_ACTIVITIES, {"start": start, "end": end, "tz": tz})
+        return [GrowthActivity._make(row) for row in cur.fetchall()]
+
+
+def growth_sharers(*, start: date, end: date, tz: str, limit: int | None) -> list[GrowthSharer]:
+    """New members each sharer brought from each activity's shares, the sharers who brought most first."""
+    with read_cursor(Member) as cur:
+        cur.execute(_GROWTH_SHARERS, {"start": start, "end": end, "tz": tz, "limit": limit})
+        return [GrowthSharer._make(row) for row in cur.fetchall()]

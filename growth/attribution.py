@@ -19,12 +19,16 @@ GROUP_PAGE = "pages/growth/group"
 BARGAIN_PAGE = "pages/growth/bargain"
 
 
+GROUP_BUY_CHANNEL_PREFIX = "groupbuy:"
+BARGAIN_CHANNEL_PREFIX = "bargain:"
+
+
 def group_buy_channel(activity_id: int) -> str:
-    return f"groupbuy:{activity_id}"
+    return f"{GROUP_BUY_CHANNEL_PREFIX}{activity_id}"
 
 
 def bargain_channel(activity_id: int) -> str:
-    return f"bargain:{activity_id}"
+    return f"{BARGAIN_CHANNEL_PREFIX}{activity_id}"
 
 
 def name_channel(*, code: str, name: str) -> None:

@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from coupons.exceptions import CouponLimitReached, CouponSoldOut
 from coupons.models import CouponTemplate
 from coupons.services import coupon_issue
-from growth import attribution
+from growth import attribution, sql
 from growth.exceptions import (
     ActivityLocked,
     ActivityNotFound,
@@ -61,6 +61,7 @@ from loyalty import ledger, locks
 from loyalty.enqueue import enqueue_on_commit
 from loyalty.errors import IdempotencyConflict
 from loyalty.locks import Rank, Space
+from loyalty.rows import db_cursor
 from mall import selectors as mall_selectors
 from mall import services as mall
 from mall.exceptions import AddressNotFound, AddressRequired
@@ -251,61 +252,65 @@ def group_member_paid(*, payment: Payment) -> None:
     full instead, with the reason on the place: a group no longer open, full
     or past its deadline, no unit left, a closed account, a place whose
     payment had been closed (the money came after all), a leader paying after
-    the activity ended.
+    the activity ended.  A member's payment is the hot path (many at once on
+    a popular activity): its statements are ``growth.sql``'s, a few in all.
     """
     now = timezone.now()
-    locks.note(Rank.DOCUMENT, "group place")
-    place = (
-        GroupMember.objects.select_for_update(of=("self",))
-        .select_related("activity__item")
-        .get(pk=int(payment.reference))
-    )
-    if place.status not in (PlaceStatus.PENDING_PAYMENT, PlaceStatus.CLOSED):
-        return
-    if payment.amount_fen != place.amount_fen:
-        raise ValueError(f"payment {payment.out_trade_no} does not match group place {place.pk}")
-    place.paid_at = now
-    activity = place.activity
-    if place.status == PlaceStatus.CLOSED:
-        return _refund(place, payment, PAID_AFTER_CLOSE, now)
-    if not members_receiving().filter(pk=place.member_id).exists():
-        return _refund(place, payment, CLOSED_ACCOUNT, now)
-    if place.role == PlaceRole.LEADER:
-        if not activity.is_active or now >= activity.ends_at:
-            return _refund(place, payment, LATE, now)
-        if not _take_unit(activity.pk):
-            return _refund(place, payment, SOLD_OUT, now)
-        group = Group.objects.create(
-            activity=activity,
-            leader_id=place.member_id,
-            size=activity.group_size,
-            price_fen=place.amount_fen,
-            joined_count=1,
-            deadline=now + timedelta(minutes=activity.time_limit_minutes),
-            opened_at=now,
+    with db_cursor() as cur:
+        place = sql.lock_place(cur, int(payment.reference))
+        if place.status not in (PlaceStatus.PENDING_PAYMENT, PlaceStatus.CLOSED):
+            return None
+        if payment.amount_fen != place.amount_fen:
+            raise ValueError(f"payment {payment.out_trade_no} does not match group place {place.id}")
+        if place.status == PlaceStatus.CLOSED:
+            return _refund_paid(place.id, payment, PAID_AFTER_CLOSE, now)
+        if not place.receiving:
+            return _refund_paid(place.id, payment, CLOSED_ACCOUNT, now)
+        if place.role == PlaceRole.LEADER:
+            return _open_group(place, payment, now)
+        group = sql.lock_group(cur, place.group_id)
+        if group.state != GroupState.OPEN or now >= group.deadline or group.joined_count >= group.size:
+            return _refund_paid(place.id, payment, LATE, now)
+        joined = sql.join(
+            cur,
+            activity_id=place.activity_id,
+            group_id=group.id,
+            place_id=place.id,
+            now=now,
+            out_trade_no=payment.out_trade_no,
         )
-        place.group = group
-        place.status = PlaceStatus.JOINED
-        place.save(update_fields=["group", "status", "paid_at"])
-        _event("opened", group_id=group.pk, place_id=place.pk, note=payment.out_trade_no)
-        return None
-    group = _lock_group(place.group_id)
-    if group.state != GroupState.OPEN or now >= group.deadline or group.joined_count >= group.size:
-        return _refund(place, payment, LATE, now)
-    if not _take_unit(activity.pk):
-        return _refund(place, payment, SOLD_OUT, now)
-    group.joined_count += 1
-    place.status = PlaceStatus.JOINED
-    place.save(update_fields=["status", "paid_at"])
-    joined = GroupEvent(group_id=group.pk, place_id=place.pk, kind="joined", note=payment.out_trade_no)
-    if group.joined_count < group.size:
-        group.save(update_fields=["joined_count"])
-        joined.save()
-        return None
-    group.state, group.completed_at = GroupState.COMPLETE, now
-    group.save(update_fields=["joined_count", "state", "completed_at"])
-    _fulfil(group, activity, now, events=[joined, GroupEvent(group_id=group.pk, kind="completed")])
+        if not joined.taken:
+            return _refund_paid(place.id, payment, SOLD_OUT, now)
+        if joined.state == GroupState.COMPLETE:
+            _fulfil(cur, group.id, place, joined.places, now)
     return None
+
+
+def _open_group(place: sql.Place, payment: Payment, now) -> None:
+    """The leader's payment: a unit taken and the group opened, its deadline from now."""
+    if not place.is_active or now >= place.ends_at:
+        return _refund_paid(place.id, payment, LATE, now)
+    if not _take_unit(place.activity_id):
+        return _refund_paid(place.id, payment, SOLD_OUT, now)
+    group = Group.objects.create(
+        activity_id=place.activity_id,
+        leader_id=place.member_id,
+        size=place.group_size,
+        price_fen=place.amount_fen,
+        joined_count=1,
+        deadline=now + timedelta(minutes=place.time_limit_minutes),
+        opened_at=now,
+    )
+    GroupMember.objects.filter(pk=place.id).update(group=group, status=PlaceStatus.JOINED, paid_at=now)
+    _event("opened", group_id=group.pk, place_id=place.id, note=payment.out_trade_no)
+    return None
+
+
+def _refund_paid(place_id: int, payment: Payment, reason: str, now) -> None:
+    """Refund a place whose payment just arrived (the place is locked already)."""
+    place = GroupMember.objects.get(pk=place_id)
+    place.paid_at = now
+    _refund(place, payment, reason, now)
 
 
 def _refund(place: GroupMember, payment: Payment, reason: str, now) -> None:
@@ -318,17 +323,15 @@ def _refund(place: GroupMember, payment: Payment, reason: str, now) -> None:
     _event("refunded", group_id=place.group_id, place_id=place.pk, note=reason)
 
 
-def _fulfil(group: Group, activity: GroupBuyActivity, now, *, events: list[GroupEvent]) -> None:
-    """A complete group's units: a coupon issued to each member at once, or the physical units into the
-    mall's shipping queue together.  A member whose coupon cannot be issued (a closed account, the
+def _fulfil(cur, group_id: int, paid: sql.Place, places: list[sql.GroupPlace], now) -> None:
+    """A complete group's units (``places``: its paid places, in id order): a coupon issued to each member
+    at once, or the physical units into the mall's shipping queue together; then the places completed with
+    their events (``sql.complete``).  A member whose coupon cannot be issued (a closed account, the
     template's own stock or limit) is refunded instead (``place_refund_unfulfilled``); the group stays
-    complete for the others.  ``events`` (the join and the completion) are written with the
-    fulfilment's, in one insert."""
-    item = activity.item
-    places = list(GroupMember.objects.filter(group=group, status=PlaceStatus.JOINED).order_by("pk"))
-    fulfilled = []
-    if item.kind == ItemKind.COUPON:
-        template = CouponTemplate.objects.get(pk=item.coupon_template_id)
+    complete for the others."""
+    fulfilled: list[tuple[int, int | None, int | None]] = []
+    if paid.item_kind == ItemKind.COUPON:
+        template = CouponTemplate.objects.get(pk=paid.coupon_template_id)
         # Every member's claim lock of the template first, in key order: issuing to one member after
         # another would otherwise take a claim lock while holding the template's row.
         locks.advisory_lock_each(Space.COUPON_CLAIM, [(template.pk, place.member_id) for place in places])
@@ -339,25 +342,23 @@ def _fulfil(group: Group, activity: GroupBuyActivity, now, *, events: list[Group
                         template=template,
                         member_id=place.member_id,
                         source="growth",
-                        issue_key=f"group:{place.pk}",
+                        issue_key=f"group:{place.id}",
                         now=now,
                     )
             except (CouponSoldOut, CouponLimitReached, MemberClosed) as exc:
                 # Refunding needs the place's payment row, which ranks before the group held here: the
                 # place is marked and refunded right after commit (and by the job, should that be lost).
-                log.warning("group place %s: coupon not issued (%s), to be refunded", place.pk, exc.code)
-                place.refund_reason = NOT_FULFILLABLE
-                place.save(update_fields=["refund_reason"])
-                enqueue_on_commit("growth.tasks.refund_unfulfilled", place.pk)
+                log.warning("group place %s: coupon not issued (%s), to be refunded", place.id, exc.code)
+                GroupMember.objects.filter(pk=place.id).update(refund_reason=NOT_FULFILLABLE)
+                enqueue_on_commit("growth.tasks.refund_unfulfilled", place.id)
                 continue
-            place.coupon_id = coupon.pk
-            fulfilled.append(place)
+            fulfilled.append((place.id, coupon.pk, None))
     else:
         shipped = mall.redemptions_record_sold_elsewhere(
-            item_id=item.pk,
+            item_id=paid.item_id,
             rows=[
                 {
-                    "source_key": f"group:{place.pk}",
+                    "source_key": f"group:{place.id}",
                     "member_id": place.member_id,
                     "recipient": place.recipient,
                     "phone": place.phone,
@@ -365,18 +366,11 @@ def _fulfil(group: Group, activity: GroupBuyActivity, now, *, events: list[Group
                 }
                 for place in places
             ],
-            note=_("Group buy #%(group)s") % {"group": group.pk},
+            note=_("Group buy #%(group)s") % {"group": group_id},
         )
-        for place in places:
-            place.redemption_id = shipped[f"group:{place.pk}"]
-        fulfilled = places
-    for place in fulfilled:
-        place.status, place.completed_at = PlaceStatus.COMPLETED, now
+        fulfilled = [(place.id, None, shipped[f"group:{place.id}"]) for place in places]
     if fulfilled:
-        GroupMember.objects.bulk_update(fulfilled, ["status", "completed_at", "coupon_id", "redemption_id"])
-    GroupEvent.objects.bulk_create(
-        events + [GroupEvent(group_id=group.pk, place_id=place.pk, kind="fulfilled") for place in fulfilled]
-    )
+        sql.complete(cur, group_id=group_id, now=now, fulfilled=fulfilled)
 
 
 def group_member_payment_closed(*, payment: Payment) -> None:

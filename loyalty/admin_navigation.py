@@ -148,6 +148,13 @@ GROUPS = [
         pgettext_lazy("sidebar", "Analytics"),
         [
             Page("analytics.dailymetrics", "monitoring", title=pgettext_lazy("sidebar", "Dashboard")),
+            Page(
+                "analytics.dailymetrics",
+                "campaign",
+                title=_("Growth tools report"),
+                url_name="admin:analytics_growth",
+                permission="growth.view_groupbuyactivity",
+            ),
             Page("analytics.rfmscore", "scatter_plot"),
             Page("analytics.rfmrun", "autorenew"),
             Page("analytics.analyticssettings", "tune"),

@@ -36,7 +36,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -447,50 +446,21 @@ def redemptions_record_sold_elsewhere(*, item_id: int, rows: list[dict], note: s
     ``recipient``, ``phone``, ``address``.  No points and no cash here (the money is the other app's
     payment, refunded there), no stock taken (the other app sold units of its own); counted in the
     item's ``sold_count`` so the mall's figures and ``verify_ledgers`` agree.  Such a redemption is
-    shipped, tracked and completed like any other, but not cancelled here.  Set-based (one update of
-    the item, the redemptions and their events inserted together); idempotent by ``source_key``.
+    shipped, tracked and completed like any other, but not cancelled here.  Set-based: one statement
+    (``mall.sql.record_sold_elsewhere``) updates the item and inserts the redemptions and their events; idempotent by ``source_key``.
     Returns each ``source_key``'s redemption id.
     """
     keys = {SOLD_ELSEWHERE + row["source_key"]: row for row in rows}
-    done = dict(
-        Redemption.objects.filter(idempotency_key__in=list(keys), item_id=item_id).values_list(
-            "idempotency_key", "pk"
+    with sql.db_cursor() as cur:
+        done = sql.record_sold_elsewhere(
+            cur,
+            item_id=item_id,
+            rows=[{**row, "no": _new_no(), "key": key} for key, row in keys.items()],
+            now=timezone.now(),
+            note=str(note)[:200],
         )
-    )
-    new = [(key, row) for key, row in keys.items() if key not in done]
-    if new:
-        now = timezone.now()
-        with transaction.atomic():
-            locks.note(Rank.MALL_ITEM, "mall item: sold elsewhere")
-            if not MallItem.objects.filter(pk=item_id, kind=ItemKind.PHYSICAL).update(
-                sold_count=F("sold_count") + len(new)
-            ):
-                raise ValueError(f"item {item_id} is not a physical item")
-            made = Redemption.objects.bulk_create(
-                [
-                    Redemption(
-                        no=_new_no(),
-                        member_id=row["member_id"],
-                        item_id=item_id,
-                        kind=ItemKind.PHYSICAL,
-                        points=0,
-                        cash_fen=0,
-                        status=RedemptionStatus.PAID,
-                        idempotency_key=key,
-                        request_hash="",
-                        recipient=row["recipient"][:40],
-                        phone=row["phone"][:20],
-                        address=row["address"][:200],
-                        created_at=now,
-                        paid_at=now,
-                    )
-                    for key, row in new
-                ]
-            )
-            RedemptionEvent.objects.bulk_create(
-                [RedemptionEvent(redemption_id=r.pk, kind="paid", note=str(note)[:200]) for r in made]
-            )
-        done.update((r.idempotency_key, r.pk) for r in made)
+    if done is None:
+        raise ValueError(f"item {item_id} is not a physical item")
     return {keys[key]["source_key"]: pk for key, pk in done.items()}
 
 

@@ -112,6 +112,42 @@ _IMPORT_CODES = f"""WITH ins AS (
 
 _ITEM_END = 2 + len(ITEM_FIELDS)
 
+# Physical units another app sold join the shipping queue (``redemptions_record_sold_elsewhere``): the
+# redemptions not recorded yet (their key unique per member) as paid, their events, and the item's count
+# raised by as many, in one statement; then each key's redemption, recorded now or before.  Nothing is
+# written unless the item is physical.  $1 item, $2 numbers, $3 keys, $4 members, $5 recipients, $6 phones,
+# $7 addresses (the arrays aligned), $8 now, $9 the events' note.
+_SOLD_ELSEWHERE = prepared.Statement(
+    "mall_sold_elsewhere",
+    f"""WITH item AS (
+           SELECT {_i.id} FROM {_i.table} WHERE {_i.id} = $1::bigint AND {_i.kind} = 'physical'
+       ), ins AS (
+           INSERT INTO {_r.table} ({_r.no}, {_r.member_id}, {_r.item_id}, {_r.kind}, {_r.points}, {_r.cash_fen}, {_r.status},
+               {_r.idempotency_key}, {_r.request_hash}, {_r.points_entry_id}, {_r.out_trade_no}, {_r.recipient}, {_r.phone},
+               {_r.address}, {_r.carrier}, {_r.tracking_no}, {_r.cancel_reason}, {_r.created_at}, {_r.paid_at}, {_r.fulfilled_at})
+           SELECT s.no, s.member, $1::bigint, 'physical', 0, 0, 'paid', s.key, '', NULL, '', left(s.recipient, 40),
+               left(s.phone, 20), left(s.address, 200), '', '', '', $8::timestamptz, $8::timestamptz, NULL
+           FROM unnest($2::varchar[], $3::varchar[], $4::bigint[], $5::varchar[], $6::varchar[], $7::varchar[])
+                WITH ORDINALITY AS s(no, key, member, recipient, phone, address, n)
+           WHERE EXISTS (SELECT 1 FROM item)
+           ORDER BY s.n
+           ON CONFLICT ({_r.member_id}, {_r.idempotency_key}) DO NOTHING
+           RETURNING {_r.id}, {_r.idempotency_key}
+       ), counted AS (
+           UPDATE {_i.table} SET {_i.sold_count} = {_i.sold_count} + (SELECT count(*) FROM ins)
+           WHERE {_i.id} = (SELECT {_i.id} FROM item) RETURNING {_i.id}
+       ), events AS (
+           INSERT INTO {_ev.table} ({_ev.redemption_id}, {_ev.kind}, {_ev.note}, {_ev.created_at})
+           SELECT {_r.id}, 'paid', $9::varchar, $8::timestamptz FROM ins ORDER BY {_r.id}
+       )
+       SELECT EXISTS (SELECT 1 FROM counted),
+              (SELECT array_agg({_r.idempotency_key}) FROM ins), (SELECT array_agg({_r.id}) FROM ins),
+              (SELECT array_agg({_r.idempotency_key}) FROM {_r.table}
+               WHERE {_r.item_id} = $1::bigint AND {_r.idempotency_key} = ANY($3::varchar[])),
+              (SELECT array_agg({_r.id}) FROM {_r.table}
+               WHERE {_r.item_id} = $1::bigint AND {_r.idempotency_key} = ANY($3::varchar[]))""",
+)
+
 
 def decide(cur, member_id: int, key: str, item_id: int, address_id: int | None) -> Decision:
     """A redemption's first read: its replay (by key), the item if on the shelf, the member's address."""
@@ -138,6 +174,25 @@ def take(cur, params: list) -> int | None:
     prepared.execute(cur, _TAKE, params)
     row = cur.fetchone()
     return None if row is None else row[0]
+
+
+@takes(Rank.MALL_ITEM)
+def record_sold_elsewhere(cur, *, item_id: int, rows: list[dict], now, note: str) -> dict[str, int] | None:
+    """``_SOLD_ELSEWHERE``: each row's ``key`` → its redemption id (rows: ``no``, ``key``, ``member_id``,
+    ``recipient``, ``phone``, ``address``), or None when the item is not physical (nothing written)."""
+    prepared.execute(
+        cur,
+        _SOLD_ELSEWHERE,
+        [item_id, *([row[name] for row in rows] for name in ("no", "key", "member_id", "recipient", "phone", "address")),
+         now, note],
+    )  # fmt: skip
+    physical, new_keys, new_ids, old_keys, old_ids = cur.fetchone()
+    if not physical:
+        return None
+    return {
+        **dict(zip(old_keys or [], old_ids or [], strict=True)),
+        **dict(zip(new_keys or [], new_ids or [], strict=True)),
+    }
 
 
 @takes(Rank.VIRTUAL_CODE)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from analytics.reports import reports_refresh
 from analytics.selectors import local_today
+from tests.analytics.helpers import growth_report_data
 from tests.browser.helpers import log_in, shot
 from tests.factories import MemberFactory, OrderFactory
 
@@ -57,3 +58,15 @@ def test_every_table_of_the_dashboard_fits_its_card_at_1366_pixels_the_cohorts_9
     assert "90天" in [t["head"] for t in tables]
     assert all(t["fits"] for t in tables), [t for t in tables if not t["fits"]]
     assert all(t["scrolls"] for t in tables)  # on a narrower window a table scrolls inside its card
+
+
+def test_the_growth_report_draws_its_tables_within_their_cards_and_its_chart(page, live_server):
+    growth_report_data()
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/analytics/dailymetrics/growth/?period=last_30_days")
+    page.wait_for_selector("#c-growth")
+    shot(page, "growth-report-1366")
+    tables = [wrap.evaluate(LAST_HEADER_SHOWN) for wrap in page.locator(".lo-table-wrap").all()]
+    assert [t["head"] for t in tables] == ["新会员", "带来新会员"]
+    assert all(t["fits"] for t in tables), tables
+    assert page.locator("#c-growth").evaluate("c => c.height") > 0

@@ -400,6 +400,14 @@ OWN_PAGES = {
         [],
     ),
     "portrait": (lambda request: [f"/admin/analytics/dailymetrics/portrait/{member_with_a_year()}/"], []),
+    "growth report": (
+        lambda request: [
+            reverse("admin:analytics_growth"),
+            f"{reverse('admin:analytics_growth')}?start={(SEEDED_AT - timedelta(days=364)).date()}"
+            f"&end={SEEDED_AT.date()}",
+        ],
+        [],
+    ),
     "member overview": (
         lambda request: [f"/admin/members/member/{member_with_a_year()}/overview/"],
         [Member],

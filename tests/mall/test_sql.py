@@ -154,3 +154,31 @@ def test_auto_complete_completes_what_the_orm_finds_shipped_before_the_cutoff():
         == due
     )
     assert RedemptionEvent.objects.filter(redemption_id__in=due, kind="completed", note="auto").count() == 2
+
+
+def test_units_sold_elsewhere_are_recorded_once_as_the_orm_reads_them_and_only_for_a_physical_item():
+    members = [MemberFactory(), MemberFactory()]
+    it = MallItemFactory(kind="physical", stock=0)
+    now = timezone.now()
+    rows = [
+        {"no": f"N{n}", "key": f"\x01ext:g:{n}", "member_id": m.pk, "recipient": "王" * 50, "phone": "138",
+         "address": "杭州"}
+        for n, m in enumerate(members)
+    ]  # fmt: skip
+    with transaction.atomic(), connection.cursor() as cur:
+        made = sql.record_sold_elsewhere(cur, item_id=it.pk, rows=rows, now=now, note="拼团 #1")
+        again = sql.record_sold_elsewhere(cur, item_id=it.pk, rows=rows, now=now, note="拼团 #1")
+        coupon_item = MallItemFactory(kind="virtual_code")
+        assert sql.record_sold_elsewhere(cur, item_id=coupon_item.pk, rows=rows, now=now, note="") is None
+    stored = Redemption.objects.filter(item=it).order_by("pk")
+    assert made == again == {r.idempotency_key: r.pk for r in stored}
+    assert [
+        (r.no, r.member_id, r.status, r.kind, r.points, r.cash_fen, r.recipient, r.paid_at) for r in stored
+    ] == [(f"N{n}", m.pk, "paid", "physical", 0, 0, "王" * 40, now) for n, m in enumerate(members)]
+    assert list(
+        RedemptionEvent.objects.filter(redemption__item=it)
+        .order_by("pk")
+        .values_list("redemption_id", "kind", "note")
+    ) == [(r.pk, "paid", "拼团 #1") for r in stored]
+    it.refresh_from_db()
+    assert it.sold_count == 2 and not Redemption.objects.filter(item=coupon_item).exists()

@@ -45,6 +45,7 @@ GROUPS = [
                 url_name="member-export",
                 permission="members.export_members",
             ),
+            Page("migration.exportjob", "cloud_download"),
             Page("analytics.membertag", "sell"),
             Page("analytics.segment", "groups_2"),
             Page("membership.membershipcard", "card_membership"),

@@ -152,7 +152,11 @@ def export_job_run(*, job_id: int, chunk_size: int = exports.CHUNK_SIZE) -> Expo
                 return ExportJob.objects.get(pk=job_id)
             total = members.filter(closed_at__isnull=True).count()
             ExportJob.objects.filter(pk=job_id).update(
-                status=ExportStatus.RUNNING, attempts=F("attempts") + 1, rows_total=total, rows_done=0, error=""
+                status=ExportStatus.RUNNING,
+                attempts=F("attempts") + 1,
+                rows_total=total,
+                rows_done=0,
+                error="",
             )
             path = file_path(job)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -238,7 +242,9 @@ def exports_prune(*, now=None) -> int:
     cutoff = now - timedelta(days=settings.EXPORT_RETENTION_DAYS)
     old = list(
         ExportJob.objects.filter(
-            status__in=(ExportStatus.DONE, ExportStatus.FAILED), finished_at__lt=cutoff, expired_at__isnull=True
+            status__in=(ExportStatus.DONE, ExportStatus.FAILED),
+            finished_at__lt=cutoff,
+            expired_at__isnull=True,
         )
     )
     for job in old:

@@ -36,7 +36,9 @@ def grant(apps, schema_editor):
         group, _ = Group.objects.get_or_create(name=name)
         for perm in perms:
             app_label, codename = perm.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
 
 
 def revoke(apps, schema_editor):
@@ -48,7 +50,9 @@ def revoke(apps, schema_editor):
             continue
         for perm in perms:
             app_label, codename = perm.split(".")
-            group.permissions.remove(*Permission.objects.filter(content_type__app_label=app_label, codename=codename))
+            group.permissions.remove(
+                *Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            )
 
 
 class Migration(migrations.Migration):

@@ -126,7 +126,9 @@ def test_a_job_a_live_worker_is_writing_is_left_to_it(exporter, members):
 
 def test_a_job_whose_worker_keeps_dying_fails_with_the_reason(client, exporter, members, settings):
     job = start(exporter)
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, attempts=settings.EXPORT_MAX_ATTEMPTS)
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportStatus.RUNNING, attempts=settings.EXPORT_MAX_ATTEMPTS
+    )
 
     export_jobs.exports_resume()
 

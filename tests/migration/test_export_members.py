@@ -68,7 +68,10 @@ def export(client, django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
             started = client.post(URL, data)
         job = ExportJob.objects.latest("id")
-        assert started.status_code == 302 and started["Location"] == f"/admin/migration/exportjob/{job.pk}/change/"
+        assert (
+            started.status_code == 302
+            and started["Location"] == f"/admin/migration/exportjob/{job.pk}/change/"
+        )
         return client.get(f"/admin/migration/exportjob/{job.pk}/download/")
 
     return run

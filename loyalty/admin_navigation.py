@@ -60,6 +60,7 @@ GROUPS = [
             Page("membership.membershippolicy", "tune"),
             Page("members.channel", "qr_code_2"),
             Page("members.closedmember", "person_off"),
+            Page("members.membercode", "qr_code_scanner"),
             Page("migration.importjob", "upload_file"),
             Page("migration.mappingpreset", "table_rows"),
         ],
@@ -139,6 +140,7 @@ GROUPS = [
         pgettext_lazy("sidebar", "Orders"),
         [
             Page("orders.order", "shopping_cart"),
+            Page("orders.counterpayment", "phonelink_lock"),
             Page("payments.payment", "credit_card"),
             Page("payments.paymentrefund", "currency_exchange"),
             Page("payments.paymentnotification", "notifications"),

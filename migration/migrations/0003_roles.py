@@ -1,9 +1,12 @@
-"""The import pages get a role: 财务 (finance) imports members with their balances.
+"""The import pages get a role: 财务 (finance) imports members with their balances; and the two read-only
+pages that had none, 柜台付款确认 (counter payment confirmations) and 会员码 (member codes).
 
 An import posts opening entries in the points and stored-value ledgers (the liabilities finance
 reconciles: only 财务 adjusts points or stored value), its dry run's totals are checked against the old
 system's figures, and its undo reverses balances; so it is finance's, as the member export (financial
 data, ``members.export_members``) already is.  运营 and 客服 move no balance and get neither.
+The counter's confirmations are read by 财务 (stored value paid) and 客服 (a member asking why the till
+waited for them); the member codes by 客服 (a member whose code did not scan).
 A frozen list, as in loyalty/migrations/0005: running it again adds what is missing and takes nothing away.
 """
 
@@ -18,7 +21,9 @@ GROUPS = {
         "migration.view_mappingpreset",
         "migration.change_mappingpreset",
         "migration.delete_mappingpreset",
+        "orders.view_counterpayment",
     ],
+    "客服": ["orders.view_counterpayment", "members.view_membercode"],
 }
 
 
@@ -61,6 +66,8 @@ class Migration(migrations.Migration):
         ("migration", "0002_export_job"),
         ("loyalty", "0005_membership_mall_orders_roles"),
         ("membership", "0002_content_types"),
+        ("orders", "0006_counter_payment"),
+        ("members", "0012_member_code"),
     ]
 
     operations = [migrations.RunPython(grant, revoke)]

@@ -35,6 +35,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty import locks
+from loyalty.db_router import replica_reads
 from loyalty.enqueue import enqueue_on_commit
 from loyalty.locks import Space
 from loyalty.spreadsheets import write_csv, write_xlsx
@@ -162,7 +163,9 @@ def export_job_run(*, job_id: int, chunk_size: int = exports.CHUNK_SIZE) -> Expo
             path.parent.mkdir(parents=True, exist_ok=True)
             part = path.with_name(path.name + ".part")
             counter = _Progress(
-                exports.member_export_rows(members=members, chunk_size=chunk_size, now=job.as_of),
+                replica_reads(
+                    exports.member_export_rows(members=members, chunk_size=chunk_size, now=job.as_of)
+                ),
                 job_id=job_id,
                 every=chunk_size,
             )

@@ -6,10 +6,12 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.db import connections, router
 from django.utils import timezone
 
-from loyalty import locks
+from loyalty import db_router, locks
 from loyalty.locks import Space
+from members.models import Member
 from migration import export_jobs, exports
 from migration.export_views import EXPORTED
 from migration.models import ExportJob, ExportStatus
@@ -168,3 +170,24 @@ def test_files_older_than_the_retention_are_deleted_and_the_job_says_so(client, 
     assert not export_jobs.file_path(old).exists() and export_jobs.file_path(recent).is_file()
     assert client.get(DOWNLOAD.format(old.pk)).status_code == 302
     assert "文件已过保存期限并删除" in page_text(client.get(PAGE.format(old.pk)))
+
+
+def test_the_rows_are_read_from_the_replica_and_the_job_on_the_primary(exporter, members, monkeypatch):
+    """As the admin's other exports: the rows are read from the replica; between them (the progress) and
+    around them (the job's row), the primary."""
+    job = start(exporter)
+    monkeypatch.setitem(connections["replica"].settings_dict, "NAME", "a_replica_elsewhere")  # routing only
+    monkeypatch.setattr(db_router, "replica_reachable", lambda: True)
+    seen = []
+
+    def rows(**kwargs):
+        for n in range(2):
+            seen.append((router.db_for_read(Member), router.db_for_read(ExportJob)))
+            yield [n]
+
+    monkeypatch.setattr(exports, "member_export_rows", rows)
+    export_jobs.export_job_run(job_id=job.pk)
+
+    assert seen == [("replica", "replica"), ("replica", "replica")]
+    assert router.db_for_read(ExportJob) == "default"  # between rows and after: the primary
+    assert ExportJob.objects.get(pk=job.pk).rows_done == 2

@@ -186,8 +186,12 @@ def export_job_run(*, job_id: int, chunk_size: int = exports.CHUNK_SIZE) -> Expo
         )
         return ExportJob.objects.get(pk=job_id)
     except Exception as exc:
+        with translation.override(settings.LANGUAGE_CODE):
+            reason = gettext("Writing the file failed; start the export again. (%(error)s)") % {
+                "error": f"{type(exc).__name__}: {exc}"
+            }
         ExportJob.objects.filter(pk=job_id).update(
-            status=ExportStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:300], finished_at=timezone.now()
+            status=ExportStatus.FAILED, error=reason[:300], finished_at=timezone.now()
         )
         raise
     finally:

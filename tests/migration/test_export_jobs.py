@@ -152,7 +152,11 @@ def test_an_error_while_writing_fails_the_job_and_leaves_no_file(exporter, membe
         export_jobs.export_job_run(job_id=job.pk)
 
     job.refresh_from_db()
-    assert job.status == ExportStatus.FAILED and "the database went away" in job.error
+    assert (
+        job.status == ExportStatus.FAILED
+        and job.error.startswith("生成文件失败")
+        and "the database went away" in job.error
+    )
     assert not list(export_jobs.file_path(job).parent.iterdir())
 
 

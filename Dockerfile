@@ -41,6 +41,10 @@ RUN pip install -e .
 RUN SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput --verbosity 0
 
+# The media volume (docker-compose.yml: uploaded imports, member export files) is shared by the web
+# nodes and the workers; made here, owned by app, so a fresh named volume is writable by app too.
+RUN mkdir -p /app/media && chown app:app /app/media
+
 USER app
 EXPOSE 8000
 # Workers and their class: gunicorn.conf.py (read from the working directory).

@@ -45,6 +45,7 @@ GROUPS = [
                 url_name="member-export",
                 permission="members.export_members",
             ),
+            Page("migration.exportjob", "cloud_download"),
             Page("analytics.membertag", "sell"),
             Page("analytics.segment", "groups_2"),
             Page("membership.membershipcard", "card_membership"),
@@ -59,6 +60,7 @@ GROUPS = [
             Page("membership.membershippolicy", "tune"),
             Page("members.channel", "qr_code_2"),
             Page("members.closedmember", "person_off"),
+            Page("members.membercode", "qr_code_scanner"),
             Page("migration.importjob", "upload_file"),
             Page("migration.mappingpreset", "table_rows"),
         ],
@@ -138,6 +140,7 @@ GROUPS = [
         pgettext_lazy("sidebar", "Orders"),
         [
             Page("orders.order", "shopping_cart"),
+            Page("orders.counterpayment", "phonelink_lock"),
             Page("payments.payment", "credit_card"),
             Page("payments.paymentrefund", "currency_exchange"),
             Page("payments.paymentnotification", "notifications"),

@@ -161,6 +161,15 @@ def _within(scope: _Scope, chunks):
         yield chunk
 
 
+def replica_reads(rows):
+    """``rows`` (an iterator), each produced with the reads routed as a replica-fed page's: for a worker's
+    long read that only shows (the member export job).  Only the iteration is routed; what the caller
+    reads and writes between rows (its own job's row) stays on the primary."""
+    scope = _Scope()
+    scope.replica = replica_reachable()
+    return _within(scope, rows)
+
+
 def data_as_of():
     """When a replica-fed page's data is as of (an aware datetime): what the replica says
     (``loyalty.sql.data_as_of``), or now when there is no replica and the page read the primary.

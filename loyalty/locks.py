@@ -62,6 +62,7 @@ class Space(IntEnum):
     GROUP_BUY_JOIN = 8  # (activity id, member id): a member's opens and joins of an activity one at a time
     BARGAIN_START = 9  # (activity id, member id): a member's bargains of an activity started one at a time
     BARGAIN_HELPER = 10  # (helper id): a helper's cuts one at a time (the per-day limit)
+    EXPORT_JOB = 11  # (export job id), held across the file's writing (try_hold): a live worker is on it
 
 
 #: The rank of each advisory space.
@@ -76,6 +77,7 @@ SPACE_RANK = {
     Space.GROUP_BUY_JOIN: Rank.MEMBER_WORKFLOW,
     Space.BARGAIN_START: Rank.MEMBER_WORKFLOW,
     Space.BARGAIN_HELPER: Rank.MEMBER_WORKFLOW,
+    Space.EXPORT_JOB: Rank.JOB,
 }
 
 _trail: ContextVar[list | None] = ContextVar("lock_trail", default=None)

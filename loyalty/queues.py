@@ -65,6 +65,9 @@ QUEUE_OF_TASK: dict[str, str] = {
     "migration.commit_import": BULK,
     "migration.dry_run_import": BULK,
     "migration.resume_imports": BULK,
+    "migration.run_export": BULK,
+    "migration.resume_exports": BULK,
+    "migration.prune_exports": BULK,
     # --- the default queue: housekeeping --------------------------------------------------------
     "loyalty.purge_expired": DEFAULT,
 }

@@ -73,6 +73,19 @@ DEFAULT_SCHEDULES: list[DefaultSchedule] = [
         description="Picks up an import whose commit task was lost or whose worker was killed; safe beside a running one.",
     ),
     DefaultSchedule(
+        name=gettext_noop("Resume member exports left unfinished"),
+        task="migration.resume_exports",
+        minute="*/10",
+        description="Writes again an export whose task was lost or whose worker was killed (EXPORT_MAX_ATTEMPTS starts in all, then failed); safe beside a running one.",
+    ),
+    DefaultSchedule(
+        name=gettext_noop("Delete old member export files"),
+        task="migration.prune_exports",
+        minute="55",
+        hour="3",
+        description="Export files are personal data: deleted EXPORT_RETENTION_DAYS (7) after they were written; the job and its audit stay.",
+    ),
+    DefaultSchedule(
         name=gettext_noop("Remind members of coupons expiring soon"),
         task="coupons.remind_expiring",
         minute="30",

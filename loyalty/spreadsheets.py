@@ -1,6 +1,7 @@
 """The files the back office hands out, CSV and XLSX: one rule for what a cell may hold, one way to stream.
 
-Every export of the project goes through ``stream_csv`` or ``stream_xlsx``, and both put each cell
+Every export of the project goes through ``stream_csv`` or ``stream_xlsx`` (or, for a file a worker
+writes, ``write_csv`` or ``write_xlsx``), and each puts every cell
 through ``neutralise``, so a member who names themselves ``=HYPERLINK(…)`` cannot run a formula on the
 computer of the operator who opens the file (CSV injection, OWASP).  Rules: docs/rules/export.md.
 """
@@ -26,6 +27,8 @@ _NUMBER = re.compile(r"-\d+(?:\.\d+)?")
 #: Excel's rows per sheet (1,048,576) less the header: an XLSX longer than this goes on to a second sheet.
 XLSX_ROWS_PER_SHEET = 1_048_575
 _XLSX_BLOCK = 64 * 1024
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def neutralise(cell):
@@ -63,18 +66,50 @@ def stream_csv(*, filename: str, header: list, rows) -> StreamingHttpResponse:
             for row in rows:
                 yield writer.writerow([neutralise(cell) for cell in row])
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(lines(), content_type=CSV_CONTENT_TYPE)
     response["Content-Disposition"] = content_disposition(filename)
     return response
 
 
 def stream_xlsx(*, filename: str, header: list, rows, sheet_title: str = "Sheet") -> StreamingHttpResponse:
-    """An XLSX download built in bounded memory, then streamed.
+    """An XLSX download built in bounded memory (``write_xlsx`` to a temporary file), then streamed.
+
+    The first byte leaves once every row is written; the response then streams the file in 64 KiB
+    blocks.
+    """
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response when it has been sent
+    write_xlsx(spool, header=header, rows=rows, sheet_title=sheet_title)
+    spool.seek(0)
+
+    def blocks():
+        try:
+            while block := spool.read(_XLSX_BLOCK):
+                yield block
+        finally:
+            spool.close()
+
+    response = StreamingHttpResponse(blocks(), content_type=XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = content_disposition(filename)
+    return response
+
+
+def write_csv(handle, *, header: list, rows) -> None:
+    """The CSV ``stream_csv`` sends, written to ``handle`` (a text file opened with ``newline=""``):
+    the UTF-8 BOM Excel needs, the header, each cell through ``neutralise``.  For files a worker
+    writes (the background member export), served later by a download view."""
+    writer = csv.writer(handle)
+    handle.write("\ufeff")
+    writer.writerow([str(label) for label in header])
+    for row in rows:
+        writer.writerow([neutralise(cell) for cell in row])
+
+
+def write_xlsx(target, *, header: list, rows, sheet_title: str = "Sheet") -> None:
+    """An XLSX workbook written to ``target`` (a path or a binary file) in bounded memory.
 
     openpyxl's write-only workbook spools each row to a temporary file as it is appended, and the file
-    (a zip, whose directory comes last) is assembled on disk when the last row is in; the response
-    then streams it in 64 KiB blocks.  So memory stays flat however many rows; the first byte leaves
-    once every row is written.  Cells go through ``neutralise``; a ``Decimal`` (an amount in yuan) is a
+    (a zip, whose directory comes last) is assembled when the last row is in; so memory stays flat
+    however many rows.  Cells go through ``neutralise``; a ``Decimal`` (an amount in yuan) is a
     number shown with two decimals.  Past Excel's row limit the rows go on in a second sheet.
     """
     workbook = Workbook(write_only=True)
@@ -99,22 +134,7 @@ def stream_xlsx(*, filename: str, header: list, rows, sheet_title: str = "Sheet"
         written += 1
     if sheet is None:
         workbook.create_sheet(sheet_title).append(titles)
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response when it has been sent
-    workbook.save(spool)
-    spool.seek(0)
-
-    def blocks():
-        try:
-            while block := spool.read(_XLSX_BLOCK):
-                yield block
-        finally:
-            spool.close()
-
-    response = StreamingHttpResponse(
-        blocks(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = content_disposition(filename)
-    return response
+    workbook.save(target)
 
 
 def content_disposition(filename: str) -> str:

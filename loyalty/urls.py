@@ -163,7 +163,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
-    # The member export page: an admin page of the migration app, which has no ModelAdmin of its own.
+    # The member export page, under the member list (it starts an export job: migration's ExportJobAdmin).
     path(
         "admin/members/export/", admin.site.admin_view(export_views.member_export_page), name="member-export"
     ),

@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_tools import ModelAdmin, ReadOnlyAdminMixin, action_links, labelled_filter, local_time
-from members.models import Channel, ClosedMember, Member
+from members.models import Channel, ClosedMember, Member, MemberCode
 from members.selectors import channel_label, channel_name_of, channel_names, member_overview
 from stores.scoping import StoreScopedAdminMixin
 
@@ -249,3 +249,44 @@ class ClosedMemberAdmin(StoreScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     @admin.display(description=_("registered at"), ordering="registered_at")
     def registered(self, obj):
         return local_time(obj.registered_at)
+
+
+@admin.register(MemberCode)
+class MemberCodeAdmin(StoreScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
+    """The 会员码 issued to members (read only): when, until when, replaced or used for which order.
+
+    The code itself is shown masked (``1234…56``): a live code pays at a till with the member's points
+    and stored value, so the back office never shows one whole.
+    """
+
+    list_display = ["masked_code", "member", "issued", "expires", "replaced", "order_no", "used"]
+    list_filter = [("issued_at", admin.DateFieldListFilter)]
+    search_fields = ["=member__id", "member__phone", "=order_no"]
+    list_select_related = ["member"]
+    store_field = "member__home_store"
+    store_list_filter = False
+    date_hierarchy = "issued_at"
+    ordering = ["-issued_at"]
+    show_full_result_count = False
+    fields = ["masked_code", "member", "issued", "expires", "replaced", "order_no", "used"]
+    readonly_fields = fields
+
+    @admin.display(description=_("member code"))
+    def masked_code(self, code):
+        return str(code)
+
+    @admin.display(description=_("issued at"), ordering="issued_at")
+    def issued(self, code):
+        return local_time(code.issued_at)
+
+    @admin.display(description=_("expires at"), ordering="expires_at")
+    def expires(self, code):
+        return local_time(code.expires_at)
+
+    @admin.display(description=_("replaced at"), ordering="replaced_at")
+    def replaced(self, code):
+        return local_time(code.replaced_at) or None
+
+    @admin.display(description=_("used at"), ordering="bound_at")
+    def used(self, code):
+        return local_time(code.bound_at) or None

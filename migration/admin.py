@@ -1,24 +1,36 @@
-"""Operators' import pages: upload → map the columns → dry-run report → import with progress → undo.
+"""Operators' import pages: upload → map the columns → dry-run report → import with progress → undo;
+and the member exports' pages (progress, then the download).
 
 Each step is a button on the import's page (``object_actions``); the services in ``migration.imports``
 decide, the views only ask and show.  Every step is logged against the import (the audit trail).
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_tools import ModelAdmin, action_links
+from loyalty.admin_tools import ModelAdmin, ReadOnlyAdminMixin, action_links, count_text
 from loyalty.errors import ApplicationError
 from loyalty.money import format_fen
-from migration import fields, imports
-from migration.models import ImportJob, JobStatus, MappingPreset, MatchRule, RowStatus, TotalPolicy
+from migration import export_views, fields, imports
+from migration.models import (
+    ExportJob,
+    ExportStatus,
+    ImportJob,
+    JobStatus,
+    MappingPreset,
+    MatchRule,
+    RowStatus,
+    TotalPolicy,
+)
 from migration.parsing import ENCODING_LABELS
 
 PROBLEM_ROWS_SHOWN = 500
@@ -368,3 +380,98 @@ class MappingPresetAdmin(ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# --- member exports ---------------------------------------------------------------------------------
+
+#: A job's progress, shown once: in the header above its fields, which the page's poll keeps current.
+EXPORT_PROGRESS_FIELDS = ["status", "rows_done", "rows_total"]
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """The member exports: each one's progress, then its download (to whoever may export).
+
+    Started from the export page (``member-export``), never added here; seen and downloaded only with
+    ``members.export_members`` (the file holds every member's personal data and balances).
+    """
+
+    list_display = [
+        "id",
+        "format",
+        "status",
+        "progress",
+        "created_by",
+        "created_at",
+        "finished_at",
+        "download_link",
+    ]
+    list_filter = ["status", "format"]
+    list_select_related = ["created_by"]
+    fields = [
+        "format",
+        "filters_text",
+        "as_of",
+        "created_by",
+        "created_at",
+        "finished_at",
+        "size_text",
+        "attempts",
+        "error",
+        "expired_at",
+    ]
+    readonly_fields = fields
+    empty_value_display = _("None")
+    change_form_template = "admin/migration/exportjob/change_form.html"
+
+    def has_module_permission(self, request):
+        return request.user.has_perm(export_views.PERMISSION)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(export_views.PERMISSION)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/download/",
+                view(export_views.member_export_download),
+                name="migration_exportjob_download",
+            ),
+            path("<int:pk>/progress.json", view(self.progress_json), name="migration_exportjob_progress"),
+        ] + super().get_urls()
+
+    @admin.display(description=_("the member list's filter"))
+    def filters_text(self, job):
+        return job.filters or _("every member")
+
+    @admin.display(description=_("size"))
+    def size_text(self, job):
+        return filesizeformat(job.size) if job.size else None
+
+    @admin.display(description=_("progress"))
+    def progress(self, job):
+        return f"{count_text(job.rows_done)} / {count_text(job.rows_total)}"
+
+    @admin.display(description=_("file"))
+    def download_link(self, job):
+        if job.status != ExportStatus.DONE:
+            return ""
+        return action_links([(_("Download"), reverse("admin:migration_exportjob_download", args=[job.pk]))])
+
+    def progress_json(self, request, pk):
+        job = get_object_or_404(ExportJob, pk=pk)
+        if not self.has_view_permission(request, job):
+            return JsonResponse({}, status=403)
+        return JsonResponse(
+            {
+                "status": job.status,
+                "status_display": job.get_status_display(),
+                "rows_done": job.rows_done,
+                "rows_total": job.rows_total,
+            }
+        )
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        context["retention_days"] = settings.EXPORT_RETENTION_DAYS
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)

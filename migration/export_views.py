@@ -1,21 +1,22 @@
-"""The export views: the operators' member export page (CSV or XLSX) and a member's own data (JSON).
+"""The export views: the operators' member export page (start a CSV or XLSX export, download it when
+written) and a member's own data (JSON).
 
-The admin page is wired in ``loyalty/urls.py`` under ``/admin/`` (this app has no ModelAdmin of its
-own); the sidebar links it under 会员 for whoever holds ``members.export_members``.
+The admin pages are wired in ``loyalty/urls.py`` under ``/admin/`` (the export job's list and page are
+``ExportJobAdmin``); the sidebar links them under 会员 for whoever holds ``members.export_members``.
+The file is written by a bulk worker (``migration.export_jobs``): a large shop's export outlasts the
+web's request timeout, so every export is a job, whatever its size.
 """
 
 from __future__ import annotations
 
-import copy
 from urllib.parse import urlencode
 
 from django import forms
-from django.contrib import admin
-from django.contrib.admin.models import LogEntry
+from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.http import QueryDict
+from django.http import FileResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -27,21 +28,20 @@ from rest_framework.views import APIView
 
 from loyalty.api.serializers import ErrorSerializer
 from loyalty.api.throttling import ScopedThrottle
-from loyalty.db_router import replica_readable
-from loyalty.spreadsheets import content_disposition, stream_csv, stream_xlsx
+from loyalty.spreadsheets import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, content_disposition
 from members.models import Member
-from migration import export_docs, exports
+from migration import export_docs, export_jobs, exports
+from migration.export_jobs import EXPORTED, recent_exports
+from migration.models import ExportFormat, ExportJob, ExportStatus
 
 PERMISSION = "members.export_members"
-#: The admin log's flag for an export (Django's own are 1 added, 2 changed, 3 deleted).
-EXPORTED = 4
 
-FORMATS = [("csv", _("CSV (UTF-8, opens in Excel)")), ("xlsx", _("Excel workbook (XLSX)"))]
+__all__ = ["EXPORTED", "PERMISSION", "member_export_download", "member_export_page", "recent_exports"]
 
 
 class MemberExportForm(forms.Form):
     format = forms.ChoiceField(
-        label=_("file format"), choices=FORMATS, initial="csv", widget=forms.RadioSelect
+        label=_("file format"), choices=ExportFormat.choices, initial="csv", widget=forms.RadioSelect
     )
     filters = forms.CharField(required=False, widget=forms.HiddenInput, max_length=2000)
     use_filters = forms.BooleanField(
@@ -49,76 +49,37 @@ class MemberExportForm(forms.Form):
     )
 
 
-def _members(request, filters: str):
-    """The members the member list selects with ``filters`` (its query string), by the list's own rules."""
-    member_admin = admin.site._registry[Member]
-    listing = copy.copy(request)
-    listing.GET = QueryDict(filters)
-    return member_admin.get_changelist_instance(listing).get_queryset(listing)
-
-
-def _audit(request, *, file_format: str, filters: str) -> None:
-    """Who exported which members, in which format, when: a row of the admin log (Django's LogEntry)."""
-    what = gettext("member export (%(format)s)") % {"format": file_format.upper()}
-    if filters:
-        what += " · " + gettext("filter: %(filters)s") % {"filters": filters}
-    LogEntry.objects.create(
-        user_id=request.user.pk,
-        content_type=ContentType.objects.get_for_model(Member),
-        object_id=None,
-        object_repr=what[:200],
-        action_flag=EXPORTED,
-        change_message=what,
-    )
-
-
-def recent_exports(limit: int = 20):
-    return (
-        LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Member), action_flag=EXPORTED)
-        .select_related("user")
-        .order_by("-action_time")[:limit]
-    )
-
-
-@replica_readable  # the rows stream from the replica where there is one, as the admin's other exports
 def member_export_page(request):
-    """The page (choose a format, keep the member list's filter or not), and the download it asks for."""
+    """The page (choose a format, keep the member list's filter or not); its POST starts the export job
+    and leads to the job's page, which shows the progress and then the download."""
     if not request.user.has_perm(PERMISSION):
         raise PermissionDenied
-    form = MemberExportForm(request.GET if "format" in request.GET else None, initial=request.GET.dict())
-    if not request.GET.get("filters"):
+    filters = request.POST.get("filters", "") if request.method == "POST" else request.GET.get("filters", "")
+    form = MemberExportForm(
+        request.POST if request.method == "POST" else None, initial={"filters": filters, "format": "csv"}
+    )
+    if not filters:
         del form.fields["use_filters"]  # reached from the sidebar: no list filter to keep
     error = None
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        filters = data["filters"] if data.get("use_filters") else ""
-        members = None
+        chosen = data["filters"] if data.get("use_filters") else ""
+        if chosen and not request.user.has_perm("members.view_member"):
+            raise PermissionDenied
         try:
-            if filters:
-                if not request.user.has_perm("members.view_member"):
-                    raise PermissionDenied
-                members = _members(request, filters)
+            job = export_jobs.export_job_start(user=request.user, file_format=data["format"], filters=chosen)
         except IncorrectLookupParameters:
             error = _("The member list's filter is not valid any more; export without it or filter again.")
-        if error is None:
-            _audit(request, file_format=data["format"], filters=filters)
-            name = f"{gettext('member export')}_{timezone.localdate()}.{data['format']}"
-            stream = stream_xlsx if data["format"] == "xlsx" else stream_csv
-            options = {"sheet_title": gettext("member export")} if data["format"] == "xlsx" else {}
-            return stream(
-                filename=name,
-                header=exports.header(),
-                rows=exports.member_export_rows(members=members),
-                **options,
-            )
-    filters = request.GET.get("filters", "")
+        else:
+            return redirect("admin:migration_exportjob_change", job.pk)
     context = {
         **admin.site.each_context(request),
         "title": _("Export members"),
         "summary": _(
             "Every member (closed accounts left out) with tier, growth, tags, points with their lots, stored "
             "value (principal and bonus, in yuan), membership cards and unused coupons, one row each. The "
-            "columns are the ones the import reads. Every export is recorded below."
+            "columns are the ones the import reads. The file is written in the background: its page shows "
+            "the progress, then the download. Every export and every download is recorded below."
         ),
         "opts": Member._meta,
         "form": form,
@@ -127,8 +88,28 @@ def member_export_page(request):
         "list_url": reverse("admin:members_member_changelist") + (f"?{filters}" if filters else ""),
         "columns": [column.label for column in exports.COLUMNS],
         "recent": recent_exports(),
+        "jobs_url": reverse("admin:migration_exportjob_changelist"),
     }
     return TemplateResponse(request, "admin/migration/member_export.html", context)
+
+
+def member_export_download(request, pk):
+    """The written file, to whoever may export (each download in the admin log); never a MEDIA URL."""
+    if not request.user.has_perm(PERMISSION):
+        raise PermissionDenied
+    job = get_object_or_404(ExportJob, pk=pk)
+    path = export_jobs.file_path(job)
+    if job.status != ExportStatus.DONE or not path.is_file():
+        messages.error(request, gettext("This export has no file to download."))
+        return redirect("admin:migration_exportjob_change", job.pk)
+    export_jobs.audit(user_id=request.user.pk, what=export_jobs.describe(job, export_jobs.DOWNLOADED))
+    response = FileResponse(
+        open(path, "rb"),  # noqa: SIM115 - closed by the response when it has been sent
+        content_type=XLSX_CONTENT_TYPE if job.format == ExportFormat.XLSX else CSV_CONTENT_TYPE,
+    )
+    response["Content-Disposition"] = content_disposition(export_jobs.download_name(job))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def member_export_url(filters: QueryDict | None = None) -> str:

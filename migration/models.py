@@ -152,3 +152,57 @@ class MappingPreset(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", _("CSV (UTF-8, opens in Excel)")
+    XLSX = "xlsx", _("Excel workbook (XLSX)")
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("writing the file")
+    DONE = "done", _("ready to download")
+    FAILED = "failed", _("failed")
+    EXPIRED = "expired", _("file deleted")
+
+
+class ExportJob(models.Model):
+    """One member export written by a worker to a file under MEDIA_ROOT, downloaded from its admin page.
+
+    A large shop's export takes minutes (past the web's request timeout), so the admin only starts it.
+    The file is personal information: it is served by the download view to whoever may export, never
+    by a MEDIA URL, and deleted ``EXPORT_RETENTION_DAYS`` after it was written.
+    """
+
+    format = models.CharField(_("file format"), max_length=4, choices=ExportFormat.choices)
+    filters = models.CharField(_("the member list's filter"), max_length=2000, blank=True)
+    status = models.CharField(
+        _("status"), max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    as_of = models.DateTimeField(_("as of"), help_text=_("Lots, cards and coupons usable at this time."))
+    rows_total = models.PositiveIntegerField(_("members to export"), default=0)
+    rows_done = models.PositiveIntegerField(_("members written"), default=0)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    file = models.CharField(max_length=200, blank=True)  # under MEDIA_ROOT; never a public URL
+    size = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    expired_at = models.DateTimeField(_("file deleted at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member export")
+        verbose_name_plural = _("member exports")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status"], name="migration_export_status")]
+
+    def __str__(self):
+        return f"#{self.pk} {self.get_format_display()}"
+
+    @property
+    def running(self) -> bool:
+        return self.status in (ExportStatus.QUEUED, ExportStatus.RUNNING)

@@ -21,7 +21,7 @@ from loyalty.admin_tools import (
 )
 from loyalty.money import format_fen, yuan_text
 from membership.selectors import benefit_sources_text
-from orders.models import CheckoutSettings, Order, OrderEvent, OrderLine, Refund
+from orders.models import CheckoutSettings, CounterPayment, Order, OrderEvent, OrderLine, Refund
 from stores.scoping import StoreScopedAdminMixin
 
 SETTLEMENT = [
@@ -248,3 +248,51 @@ class CheckoutSettingsAdmin(ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(CounterPayment)
+class CounterPaymentAdmin(StoreScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
+    """The counter's stored-value payments above the merchant's limit that waited for the member's word:
+    who was asked, at which store, for how much, and what the member answered (read only)."""
+
+    list_display = [
+        "order_no",
+        "member",
+        money("stored_value_fen", _("stored value to pay")),
+        money("goods_fen", _("goods")),
+        "status",
+        "store",
+        "staff",
+        "asked_local",
+        "answered_local",
+    ]
+    list_filter = ["status", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["=order_no", "=member__id", "member__phone", "member__openid"]
+    list_select_related = ["member", "store", "staff"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = [
+        "order_no",
+        "member",
+        "store",
+        "staff",
+        money("stored_value_fen", _("stored value to pay")),
+        money("goods_fen", _("goods")),
+        "status",
+        "asked_local",
+        "answer_by_local",
+        "answered_local",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("asked at"), ordering="created_at")
+    def asked_local(self, payment):
+        return local_time(payment.created_at)
+
+    @admin.display(description=_("answer by"), ordering="expires_at")
+    def answer_by_local(self, payment):
+        return local_time(payment.expires_at)
+
+    @admin.display(description=_("answered at"), ordering="decided_at")
+    def answered_local(self, payment):
+        return local_time(payment.decided_at) or None

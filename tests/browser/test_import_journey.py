@@ -1,6 +1,7 @@
 """An operator imports an old system's members in a real browser at 1366x768: upload the GBK file, map
 its columns, read the dry run's report and totals, import with the progress bar moving, read the final
-report.  Screenshots of each step go to ``test-artefacts/browser/`` (``import-*``)."""
+report; and exports the members, the file written in the background and downloaded from the job's page.
+Screenshots of each step go to ``test-artefacts/browser/`` (``import-*``, ``export-*``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import re
 import pytest
 
 from members.models import Member
-from migration import imports
-from migration.models import ImportJob, JobStatus
+from migration import export_jobs, imports
+from migration.models import ExportJob, ImportJob, JobStatus
 from tests.browser.helpers import log_in, on_screen, shot
+from tests.factories import MemberFactory
 from tests.migration.helpers import csv_bytes, member_row
 
 pytestmark = [
@@ -83,3 +85,32 @@ def test_an_operator_walks_an_import_from_upload_to_the_final_report(
     )
     shot(page, "import-6-report-full")
     assert Member.objects.filter(openid__startswith="oOLD").count() == 5
+
+
+def test_an_operator_exports_the_members_and_downloads_the_file_when_it_is_written(
+    page, live_server, settings, tmp_path, monkeypatch
+):
+    """The export is a background job: the page shows it queued, follows it, then offers the download."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    monkeypatch.setattr(export_jobs, "enqueue_on_commit", lambda *args: None)  # the test is the worker
+    for n in range(3):
+        MemberFactory(nickname=f"会员{n}")
+    log_in(page, live_server.url)
+
+    page.goto(f"{live_server.url}/admin/members/export/")
+    page.check("input[name=format][value=xlsx]")
+    on_screen(page, "export-1-start", page.locator(".lo-submit button[type=submit]"))
+    page.click(".lo-submit button[type=submit]")
+
+    page.wait_for_selector("#export-waiting")
+    job = ExportJob.objects.get()
+    assert "排队中" in page.inner_text("#export-status")
+    shot(page, "export-2-queued")
+
+    export_jobs.export_job_run(job_id=job.pk)
+    page.wait_for_selector("#export-download a")  # the page saw the job end and reloaded
+    assert re.search(r"3\s*/\s*3", page.inner_text("#export-progress"))
+    on_screen(page, "export-3-done", page.locator("#export-download a"))
+    with page.expect_download() as download:
+        page.click("#export-download a")
+    assert download.value.suggested_filename.endswith(f"_{job.pk}.xlsx")

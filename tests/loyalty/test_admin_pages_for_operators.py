@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 import pytest
 import time_machine
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -40,15 +41,20 @@ from loyalty.admin_tools import DISCOUNT_SCALES, SHARE, YUAN, field_unit
 from loyalty.errors import ApplicationError
 from mall import services as mall_services
 from mall.models import MallItem, Redemption
+from members import codes as member_codes
 from members.models import Member
 from membership.models import CardPurchase, CardType, MembershipCard
+from migration import export_jobs
 from notifications import services as notification_services
 from notifications.models import SubscribeConsent, WechatDelivery
+from orders import counter_payments
 from payments import services as payments
 from points.models import PointsAccount, PointsWithheld, RuleKind
 from stored_value import recharges
 from stored_value import services as stored_value_services
 from stored_value.models import RechargeOrder, StoredValueAccount
+from stores.models import Store
+from tests.factories import StoreFactory
 from tests.helpers import local
 
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("admin-pages")]
@@ -165,6 +171,28 @@ def _rows_the_demo_leaves_out():
     ]:
         claim = jobs.job_claim(task=task, schedule=task, period_start=now)
         jobs.job_release(claim_id=claim, status="done", result=result)
+
+    # a 会员码 the till used for a payment above the limit, waiting for the member's word
+    member = Member.objects.get(pk=open_members[0])
+    code = member_codes.member_code_issue(member=member)
+    counter_payments.counter_payment_ask(
+        order_no="SWEEP-COUNTER-1",
+        member_id=member.pk,
+        store=Store.objects.order_by("pk").first() or StoreFactory(),
+        staff=None,
+        request_hash="0" * 64,
+        stored_value_fen=68_800,
+        goods_fen=68_800,
+        member_code=code.code,
+    )
+
+    with override_settings(MEDIA_ROOT=str(settings.BASE_DIR / "media")):  # the module's temporary folder
+        export_jobs.export_job_run(
+            job_id=export_jobs.export_job_start(
+                user=operator, file_format="xlsx", filters="gender__exact=2"
+            ).pk
+        )
+        export_jobs.export_job_start(user=operator, file_format="csv")  # one still queued
 
     IntervalSchedule.objects.create(every=10, period=IntervalSchedule.MINUTES)
     SolarSchedule.objects.create(event="sunrise", latitude=31.23, longitude=121.47)

@@ -3,6 +3,7 @@
 import pytest
 
 from coupons import services as coupon_services
+from members import codes
 from members.closure import member_close
 from members.models import Channel, Member
 from membership import cards
@@ -98,3 +99,17 @@ def test_operators_name_channels_in_their_registry(admin_client):
     assert Member.objects.filter(registration_channel="qr:store-02").count() == 2  # codes stay as they were
     listing = page_text(admin_client.get("/admin/members/channel/"))
     assert "门店码·二号店" in listing and "门店码" in listing and "\n2\n" in listing  # name, kind, members
+
+
+def test_the_member_codes_page_never_shows_a_whole_code(admin_client):
+    """A live 会员码 pays at a till: the back office shows it masked, in the list and on its page."""
+    code = codes.member_code_issue(member=MemberFactory(nickname="码主"))
+
+    listing = admin_client.get("/admin/members/membercode/")
+    detail = admin_client.get(f"/admin/members/membercode/{code.pk}/change/")
+
+    for page in (listing, detail):
+        assert page.status_code == 200
+        assert code.code not in page.content.decode() and f"{code.code[:4]}…{code.code[-2:]}" in page_text(
+            page
+        )

@@ -111,6 +111,14 @@ ACTIONS = {
     "add a gift pack": ("/admin/coupons/giftpack/add/", {OPERATOR}),
     "see members": ("/admin/members/member/", {OPERATOR, FINANCE, SERVICE}),
     "export members with their balances": ("/admin/members/export/", {FINANCE}),
+    "see member exports and download them": ("/admin/migration/exportjob/", {FINANCE}),
+    # the import posts opening balances (points, stored value): finance's, as adjustments are
+    # (migration/migrations/0003_roles.py)
+    "import members with their balances": ("/admin/migration/importjob/add/", {FINANCE}),
+    "see imports": ("/admin/migration/importjob/", {FINANCE}),
+    "see mapping presets": ("/admin/migration/mappingpreset/", {FINANCE}),
+    "see counter payment confirmations": ("/admin/orders/counterpayment/", {FINANCE, SERVICE}),
+    "see member codes": ("/admin/members/membercode/", {SERVICE}),
     "see API clients": ("/admin/loyalty/apiclient/", set()),
     # membership: the programme is the operator's, card refunds are money (finance)
     "add a tier": ("/admin/membership/tier/add/", {OPERATOR}),

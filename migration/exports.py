@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from analytics.models import MemberTagging, RfmScore
 from coupons.models import Coupon, GiftPackGrant
+from growth.models import Bargain, BargainHelp, GroupMember, PosterScene
 from loyalty.admin_tools import in_yuan
 from mall.models import Redemption, ShippingAddress
 from members.models import Channel, Member, MemberToken
@@ -491,6 +492,7 @@ def member_personal_data(*, member_id: int) -> dict:
                 "created_at",
             ),
         },
+        "growth": _growth_data(member_id),
         "notifications": {
             "inbox": _rows(
                 Notification.objects.filter(member_id=member_id).order_by("created_at", "id"),
@@ -517,3 +519,81 @@ def member_personal_data(*, member_id: int) -> dict:
             ),
         },
     }
+
+
+def _growth_data(member_id: int) -> dict:
+    """The member's 拼团 places, 砍价 bargains (their helpers' cuts without the helpers), the cuts they
+    gave others (without whose bargain it was) and their share posters' scenes."""
+    return {
+        "group_places": _rows(
+            GroupMember.objects.filter(member_id=member_id).order_by("created_at", "id"),
+            "activity__name",
+            "group_id",
+            "role",
+            "status",
+            "amount_fen",
+            "out_trade_no",
+            "recipient",
+            "phone",
+            "address",
+            "refund_reason",
+            "created_at",
+            "paid_at",
+            "completed_at",
+            "refunded_at",
+        ),
+        "bargains": _bargains(member_id),
+        "helps_given": _rows(
+            BargainHelp.objects.filter(helper_id=member_id).order_by("created_at", "id"),
+            "bargain__activity__name",
+            "cut_fen",
+            "day",
+            "created_at",
+        ),
+        "poster_scenes": _rows(
+            PosterScene.objects.filter(member_id=member_id).order_by("created_at", "id"),
+            "code",
+            "kind",
+            "target_id",
+            "channel",
+            "created_at",
+        ),
+    }
+
+
+def _bargains(member_id: int) -> list[dict]:
+    bargains = _rows(
+        Bargain.objects.filter(member_id=member_id).order_by("created_at", "id"),
+        "id",
+        "activity__name",
+        "state",
+        "original_price_fen",
+        "floor_price_fen",
+        "price_fen",
+        "helps_count",
+        "deadline",
+        "recipient",
+        "phone",
+        "address",
+        "out_trade_no",
+        "paid_fen",
+        "refund_note",
+        "created_at",
+        "paid_at",
+        "refunded_at",
+    )
+    helps = _rows(
+        BargainHelp.objects.filter(bargain__member_id=member_id).order_by("bargain_id", "seq"),
+        "bargain_id",
+        "seq",
+        "cut_fen",
+        "price_after_fen",
+        "created_at",
+    )
+    for bargain in bargains:
+        bargain["cuts"] = [
+            {k: v for k, v in h.items() if k != "bargain_id"}
+            for h in helps
+            if h["bargain_id"] == bargain["id"]
+        ]
+    return bargains

@@ -166,3 +166,34 @@ def test_the_export_needs_a_signed_in_member(api):
     response = api.get(URL)
 
     assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
+
+
+def test_growth_holds_her_places_bargains_and_scenes_and_his_cut_without_naming_either(pair):
+    from growth import bargains
+    from growth.models import PosterKind, PosterScene
+    from tests.growth.helpers import activity, join, open_paid
+    from tests.growth.test_bargains import bargain_activity, start
+
+    alice, bob = pair
+    group = open_paid(alice, activity(size=3))
+    join(bob, group)
+    bargain = start(alice, bargain_activity(helpers=2))
+    bargains.bargain_help(helper=bob, bargain_id=bargain.pk)
+    PosterScene.objects.create(code="ABCDEF123456", member=alice, kind=PosterKind.SHOP, channel="poster:shop")
+
+    hers = client_for(alice).get(URL).json()["growth"]
+    his = client_for(bob).get(URL).json()["growth"]
+
+    assert [(p["role"], p["status"]) for p in hers["group_places"]] == [("leader", "joined")]
+    assert [b["helps_count"] for b in hers["bargains"]] == [1]
+    assert len(hers["bargains"][0]["cuts"]) == 1 and hers["helps_given"] == []
+    assert [s["code"] for s in hers["poster_scenes"]] == ["ABCDEF123456"]
+    assert [p["role"] for p in his["group_places"]] == ["member"]
+    assert [h["cut_fen"] for h in his["helps_given"]] == [hers["bargains"][0]["cuts"][0]["cut_fen"]]
+    assert his["bargains"] == [] and his["poster_scenes"] == []
+    for text, theirs in (
+        (json.dumps(hers, ensure_ascii=False), bob),
+        (json.dumps(his, ensure_ascii=False), alice),
+    ):
+        for value in (theirs.nickname, theirs.openid, theirs.phone, f'"{theirs.pk}"'):
+            assert value not in text

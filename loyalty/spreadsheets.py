@@ -1,7 +1,7 @@
 """The files the back office hands out, CSV and XLSX: one rule for what a cell may hold, one way to stream.
 
-Every export of the project goes through ``stream_csv`` or ``stream_xlsx`` (or, for a file a worker
-writes, ``write_csv`` or ``write_xlsx``), and each puts every cell
+Every export of the project goes through ``stream_csv`` (a download in the request) or, for a file a
+worker writes, ``write_csv`` or ``write_xlsx``, and each puts every cell
 through ``neutralise``, so a member who names themselves ``=HYPERLINK(…)`` cannot run a formula on the
 computer of the operator who opens the file (CSV injection, OWASP).  Rules: docs/rules/export.md.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import re
-import tempfile
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -26,7 +25,6 @@ _NUMBER = re.compile(r"-\d+(?:\.\d+)?")
 
 #: Excel's rows per sheet (1,048,576) less the header: an XLSX longer than this goes on to a second sheet.
 XLSX_ROWS_PER_SHEET = 1_048_575
-_XLSX_BLOCK = 64 * 1024
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -67,28 +65,6 @@ def stream_csv(*, filename: str, header: list, rows) -> StreamingHttpResponse:
                 yield writer.writerow([neutralise(cell) for cell in row])
 
     response = StreamingHttpResponse(lines(), content_type=CSV_CONTENT_TYPE)
-    response["Content-Disposition"] = content_disposition(filename)
-    return response
-
-
-def stream_xlsx(*, filename: str, header: list, rows, sheet_title: str = "Sheet") -> StreamingHttpResponse:
-    """An XLSX download built in bounded memory (``write_xlsx`` to a temporary file), then streamed.
-
-    The first byte leaves once every row is written; the response then streams the file in 64 KiB
-    blocks.
-    """
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response when it has been sent
-    write_xlsx(spool, header=header, rows=rows, sheet_title=sheet_title)
-    spool.seek(0)
-
-    def blocks():
-        try:
-            while block := spool.read(_XLSX_BLOCK):
-                yield block
-        finally:
-            spool.close()
-
-    response = StreamingHttpResponse(blocks(), content_type=XLSX_CONTENT_TYPE)
     response["Content-Disposition"] = content_disposition(filename)
     return response
 

@@ -546,17 +546,15 @@ def import_commit_run(*, job_id: int, max_chunks: int | None = None) -> ImportJo
             job = _lock_job(job_id)
             if job.status != JobStatus.COMMITTING:
                 return job
-            rows = [
-                _Pending(*row)
-                for row in migration_sql.chunk_rows(
-                    job.pk, job.next_row, [RowStatus.OK, RowStatus.WARNING], commit_chunk()
-                )
-            ]
-            if not rows:
+            after, found = migration_sql.chunk_rows(
+                job.pk, max(job.next_row, 2), [RowStatus.OK, RowStatus.WARNING], commit_chunk()
+            )
+            if not after:
                 job.status, job.committed_at = JobStatus.COMMITTED, timezone.now()
                 job.next_row = job.row_count + 2
                 job.save(update_fields=["status", "committed_at", "next_row"])
                 return job
+            rows = [_Pending(*row) for row in found]
             todo = _skip_posted_before(job, rows)
             imported, left = _commit_new_members(job, todo)
             imported += len(rows) - len(todo)
@@ -566,7 +564,7 @@ def import_commit_run(*, job_id: int, max_chunks: int | None = None) -> ImportJo
                 imported += sum(
                     _commit_row(job, row) for row in ImportRow.objects.filter(pk__in=ids).order_by("number")
                 )
-            job.next_row = rows[-1].number + 1
+            job.next_row = after
             job.committed_rows += imported
             job.save(update_fields=["next_row", "committed_rows"])
         done += 1

@@ -618,15 +618,15 @@ def _skip_posted_before(job: ImportJob, rows: list[_Pending]) -> list[_Pending]:
     # rows matched in the dry run: their members' accounts lead the lookup (the key's unique index is
     # per account)
     firsts = {row.pk: _first_key(job, row) for row in rows if row.data.get("member_id")}
-    keys = {
-        ledger: [f[1] for f in firsts.values() if f and f[0] == ledger]
+    pairs = {
+        ledger: [
+            (row.data["member_id"], firsts[row.pk][1])
+            for row in rows
+            if (firsts.get(row.pk) or ("",))[0] == ledger
+        ]
         for ledger in ("points", "stored_value")
     }
-    posted = migration_sql.posted_keys(
-        member_ids=list({row.data["member_id"] for row in rows if row.data.get("member_id")}),
-        points_keys=keys["points"],
-        stored_value_keys=keys["stored_value"],
-    )
+    posted = migration_sql.posted_keys(points=pairs["points"], stored_value=pairs["stored_value"])
     before = [row for row in rows if firsts.get(row.pk) and firsts[row.pk][1] in posted]
     if not before:
         return rows

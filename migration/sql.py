@@ -150,23 +150,30 @@ def mark_imported(rows: list[tuple[int, int, bool, dict]], *, status: str) -> No
         )
 
 
+# Each (member, key) pair looked up on the account's member index and the entries' (account, key) index;
+# written as a join of sets of keys and members, the planner read every entry of the ledger for each chunk.
 _POSTED_KEYS = f"""
-SELECT e.{_pe.idempotency_key} FROM {_pa.table} a JOIN {_pe.table} e ON e.{_pe.account_id} = a.{_pa.id}
-WHERE a.{_pa.member_id} = ANY(%(members)s) AND e.{_pe.idempotency_key} = ANY(%(points)s)
+SELECT e.{_pe.idempotency_key} FROM unnest(%(points_members)s::bigint[], %(points_keys)s::varchar[]) AS k(member_id, key)
+JOIN {_pa.table} a ON a.{_pa.member_id} = k.member_id
+JOIN {_pe.table} e ON e.{_pe.account_id} = a.{_pa.id} AND e.{_pe.idempotency_key} = k.key
 UNION ALL
-SELECT e.{_se.idempotency_key} FROM {_sa.table} a JOIN {_se.table} e ON e.{_se.account_id} = a.{_sa.id}
-WHERE a.{_sa.member_id} = ANY(%(members)s) AND e.{_se.idempotency_key} = ANY(%(stored_value)s)
+SELECT e.{_se.idempotency_key} FROM unnest(%(sv_members)s::bigint[], %(sv_keys)s::varchar[]) AS k(member_id, key)
+JOIN {_sa.table} a ON a.{_sa.member_id} = k.member_id
+JOIN {_se.table} e ON e.{_se.account_id} = a.{_sa.id} AND e.{_se.idempotency_key} = k.key
 """
 
 
-def posted_keys(*, member_ids: list[int], points_keys: list[str], stored_value_keys: list[str]) -> set[str]:
-    """Which of the keys the members' points and stored-value entries carry already (an earlier import
-    of the same file posted them)."""
-    if not member_ids:
+def posted_keys(*, points: list[tuple[int, str]], stored_value: list[tuple[int, str]]) -> set[str]:
+    """Which of the (member, key) pairs the member's points or stored-value entries carry already (an
+    earlier import of the same file posted them)."""
+    if not points and not stored_value:
         return set()
+    params = {
+        "points_members": [m for m, _k in points],
+        "points_keys": [k for _m, k in points],
+        "sv_members": [m for m, _k in stored_value],
+        "sv_keys": [k for _m, k in stored_value],
+    }
     with db_cursor() as cur:
-        cur.execute(
-            _POSTED_KEYS,
-            {"members": member_ids, "points": points_keys, "stored_value": stored_value_keys},
-        )
+        cur.execute(_POSTED_KEYS, params)
         return {key for (key,) in cur.fetchall()}

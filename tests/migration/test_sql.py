@@ -102,7 +102,9 @@ def test_members_matching_and_keys_posted_read_as_the_orm_would():
         idempotency_key="k2",
         source="migration",
     )
-    assert sql.posted_keys(member_ids=[a.pk, b.pk], points_keys=["k1", "k9"], stored_value_keys=["k2"]) == {
+    assert sql.posted_keys(
+        points=[(a.pk, "k1"), (a.pk, "k9"), (b.pk, "k1")], stored_value=[(b.pk, "k2")]
+    ) == {
         "k1",
         "k2",
     }

@@ -9,11 +9,8 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self):
         # Coupons and member days aim at segments without importing analytics: analytics tells them how.
-        from analytics import audiences, member_list, tagging
-        from members.tagging import member_tagger_register
+        from analytics import audiences, member_list
 
         audiences.register()
         # The member list's tier, points, balance, purchase columns and tier, tag, segment filters.
         member_list.register()
-        # An import's tags (migration, analytics' sibling) are put on through members.tagging.
-        member_tagger_register(tagger=tagging.member_tag_by_names)

@@ -79,6 +79,14 @@ def _take_stock(template_id: int, count: int = 1) -> int:
         return sql.take_up_to(cur, template_id, count)
 
 
+def coupon_templates_lock(*, template_ids: list[int]) -> None:
+    """Lock the templates' rows (their stock) inside the caller's transaction, in id order: a workflow
+    issuing to several members takes them before any later lock, as ``coupon_issue`` would for one."""
+    if template_ids:
+        with sql.db_cursor() as cur:
+            sql.lock_templates(cur, sorted(set(template_ids)))
+
+
 def coupon_issue(
     *, template: CouponTemplate, member_id: int, source: str, issue_key: str, now=None, valid_until=None
 ) -> tuple[Coupon, bool]:

@@ -39,6 +39,15 @@ _TAKE_UP_TO = f"""WITH t AS (SELECT {_t.id}, LEAST(%s, {_t.total_stock} - {_t.is
                FROM t WHERE c.{_t.id} = t.{_t.id} AND t.n > 0 RETURNING t.n"""
 
 
+_LOCK_TEMPLATES = f"SELECT {_t.id} FROM {_t.table} WHERE {_t.id} = ANY(%s) ORDER BY {_t.id} FOR NO KEY UPDATE"
+
+
+@takes(Rank.COUPON_TEMPLATE)
+def lock_templates(cur, template_ids: list[int]) -> None:
+    """The templates' rows locked as taking from their stock locks them, in id order."""
+    cur.execute(_LOCK_TEMPLATES, [template_ids])
+
+
 @takes(Rank.COUPON_TEMPLATE)
 def take_one(cur, template_id: int) -> int:
     """Take one from the template's stock by a conditional UPDATE; 1, or 0 when sold out."""

@@ -32,6 +32,7 @@ standard ``csv`` module and openpyxl's read-only mode.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,17 +42,19 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
+from django.utils.dateparse import parse_datetime as _parse_iso
 from django.utils.translation import gettext as _
 
+from analytics import tagging as analytics_tagging
 from coupons import services as coupon_services
 from coupons.models import Coupon, CouponStatus, CouponTemplate
 from loyalty import locks
 from loyalty.enqueue import enqueue_on_commit
 from loyalty.errors import ApplicationError
-from loyalty.locks import Rank
+from loyalty.locks import Rank, Space
 from members.models import Member
-from members.tagging import member_tag
+from members.receiving import lock_receiving
 from membership import cards as membership_cards
 from membership import services as membership_services
 from membership.models import CardType, MembershipCard, Tier
@@ -62,13 +65,20 @@ from migration.exceptions import ImportFileRefused, ImportMappingInvalid, Import
 from migration.models import ImportJob, ImportRow, JobStatus, MappingPreset, MatchRule, RowStatus, TotalPolicy
 from points import ledger as points_ledger
 from points.models import EntryKind as PointsEntryKind
-from points.models import PointsAllocation, PointsEntry, PointsLot
+from points.models import PointsAllocation, PointsLot
 from stored_value import ledger as sv_ledger
 from stored_value.models import StoredValueEntry
 
 SOURCE = "migration"
 IDENTITIES = ("openid", "unionid", "phone")
 LOOKUP_CHUNK = 5000
+MATCH_CHUNK = 20_000  # rows whose identities the dry run looks up in one statement
+
+
+@functools.lru_cache(maxsize=65536)  # a file repeats its expiries: each ISO text parsed once
+def parse_datetime(text: str) -> datetime:
+    """A datetime the dry run stored as ISO text (``ImportRow.data``)."""
+    return _parse_iso(text)
 
 
 def max_bytes() -> int:
@@ -233,13 +243,16 @@ def import_dry_run(*, job_id: int) -> ImportJob:
     now = timezone.now()
     column_of = {f: h for h, f in job.mapping.items()}
     index_of = {h: i for i, h in enumerate(table.headers)}
+    columns = _parse_columns(table, column_of)
     seen: dict[tuple[str, str], int] = {}
-    rows: list[ImportRow] = []
-    for start in range(0, len(table.rows), LOOKUP_CHUNK):
+    rows: list[_Checked] = []
+    for start in range(0, len(table.rows), MATCH_CHUNK):
         chunk = []
-        for offset, cells in enumerate(table.rows[start : start + LOOKUP_CHUNK]):
-            number = start + offset + 2  # as the spreadsheet numbers it: row 1 is the headers
-            data, problems = _check_row(job, cells, column_of, index_of, lookups, now)
+        for index in range(start, min(start + MATCH_CHUNK, len(table.rows))):
+            number = index + 2  # as the spreadsheet numbers it: row 1 is the headers
+            data, problems = _check_row(
+                job, table.rows[index], index, columns, column_of, index_of, lookups, now
+            )
             for name in IDENTITIES:
                 value = data.get(name)
                 if value:
@@ -269,7 +282,7 @@ def import_dry_run(*, job_id: int) -> ImportJob:
     with transaction.atomic():
         job = _lock_job(job_id)
         job.rows.all().delete()
-        migration_sql.insert_rows(job.pk, rows)
+        migration_sql.copy_rows(job.pk, rows)
         job.row_count = len(rows)
         job.ok_rows = sum(1 for r in rows if r.status in (RowStatus.OK, RowStatus.SKIP))
         job.warning_rows = sum(1 for r in rows if r.status == RowStatus.WARNING)
@@ -315,8 +328,40 @@ def _is_note(problem: list) -> bool:
     return len(problem) > 3 and problem[3] == _NOTE
 
 
-def _check_row(job, cells, column_of, index_of, lookups: _Lookups, now: datetime):
-    """One row's values, normalised for the commit, and its problems."""
+class _Unreadable(str):
+    """A cell's text that its field's parser refused; the ``message`` says why."""
+
+    message: str
+
+
+def _parse_columns(table: parsing.Table, column_of: dict[str, str]) -> dict[str, list]:
+    """Each mapped field's column read once per distinct text (an export repeats its dates, amounts,
+    channels many times): per row the value, None for an empty cell, or an ``_Unreadable``."""
+    index_of = {h: i for i, h in enumerate(table.headers)}
+    columns: dict[str, list] = {}
+    for key in [k for k in fields.BY_KEY if k in column_of]:
+        parse, at, read = fields.BY_KEY[key].parse, index_of[column_of[key]], {"": None}
+        values = []
+        for cells in table.rows:
+            text = cells[at].strip()
+            try:
+                values.append(read[text])
+            except KeyError:
+                try:
+                    value = parse(text)
+                except parsing.CellError as problem:
+                    value = _Unreadable(text)
+                    value.message = problem.message
+                read[text] = value
+                values.append(value)
+        columns[key] = values
+    return columns
+
+
+def _check_row(
+    job, cells: list[str], index: int, columns: dict[str, list], column_of, index_of, lookups, now
+):
+    """One row's values, normalised for the commit, and its problems (the cells read by ``_parse_columns``)."""
     data: dict = {}
     problems: list[list] = []
 
@@ -331,14 +376,14 @@ def _check_row(job, cells, column_of, index_of, lookups: _Lookups, now: datetime
         column = column_of.get(field)
         return cells[index_of[column]].strip() if column is not None else ""
 
-    for key in [k for k in fields.BY_KEY if k in column_of]:
-        text = cell(key)
-        if not text:
+    for key, values in columns.items():
+        value = values[index]
+        if value is None:
             continue
-        try:
-            data[key] = fields.BY_KEY[key].parse(text)
-        except parsing.CellError as problem:
-            error(key, problem.message)
+        if type(value) is _Unreadable:
+            error(key, value.message)
+        else:
+            data[key] = value
     if not any(data.get(name) for name in IDENTITIES) and not any(
         p[0] == column_of.get(n) for p in problems for n in IDENTITIES
     ):
@@ -403,15 +448,9 @@ def _check_row(job, cells, column_of, index_of, lookups: _Lookups, now: datetime
 
 
 def _match_existing(job: ImportJob, chunk: list, column_of: dict) -> None:
-    """Existing members with the same phone, unionid or openid (one query per identity per chunk)."""
+    """Existing members with the same phone, unionid or openid (one statement per chunk of rows)."""
     wanted = {name: {d[name] for _n, d, _p in chunk if d.get(name)} for name in IDENTITIES}
-    found: dict[tuple[str, str], tuple[int, bool]] = {}
-    for name, values in wanted.items():
-        if values:
-            for member_id, value, closed_at in Member.objects.filter(**{f"{name}__in": values}).values_list(
-                "pk", name, "closed_at"
-            ):
-                found[(name, value)] = (member_id, closed_at is not None)
+    found = _members_with(wanted)
     for _number, data, problems in chunk:
         matches = {found[(n, data[n])] for n in IDENTITIES if data.get(n) and (n, data[n]) in found}
         if not matches:
@@ -433,6 +472,20 @@ def _match_existing(job: ImportJob, chunk: list, column_of: dict) -> None:
             problems.append([column_of.get(field, ""), data[field], _("This member's account is closed.")])
             continue
         data["member_id"] = member_id
+
+
+def _members_with(wanted: dict[str, set[str]]) -> dict[tuple[str, str], tuple[int, bool]]:
+    """{(identity, value): (member id, closed)} of the members having any of the ``wanted`` values."""
+    if not any(wanted.values()):
+        return {}
+    found: dict[tuple[str, str], tuple[int, bool]] = {}
+    for member_id, *values, closed in migration_sql.members_matching(
+        openids=list(wanted["openid"]), unionids=list(wanted["unionid"]), phones=list(wanted["phone"])
+    ):
+        for name, value in zip(IDENTITIES, values, strict=True):
+            if value in wanted[name]:
+                found[(name, value)] = (member_id, closed)
+    return found
 
 
 def _totals(rows: list[_Checked]) -> dict:
@@ -493,24 +546,40 @@ def import_commit_run(*, job_id: int, max_chunks: int | None = None) -> ImportJo
             job = _lock_job(job_id)
             if job.status != JobStatus.COMMITTING:
                 return job
-            rows = list(
-                job.rows.filter(
-                    number__gte=job.next_row, status__in=(RowStatus.OK, RowStatus.WARNING)
-                ).order_by("number")[: commit_chunk()]
+            after, found = migration_sql.chunk_rows(
+                job.pk, max(job.next_row, 2), [RowStatus.OK, RowStatus.WARNING], commit_chunk()
             )
-            if not rows:
+            if not after:
                 job.status, job.committed_at = JobStatus.COMMITTED, timezone.now()
                 job.next_row = job.row_count + 2
                 job.save(update_fields=["status", "committed_at", "next_row"])
                 return job
+            rows = [_Pending(*row) for row in found]
             todo = _skip_posted_before(job, rows)
-            imported, one_by_one = _commit_new_members(job, todo)
-            imported += len(rows) - len(todo) + sum(_commit_row(job, row) for row in one_by_one)
-            job.next_row = rows[-1].number + 1
+            imported, left = _commit_new_members(job, todo)
+            imported += len(rows) - len(todo)
+            if left:
+                _lock_chunk(job, left)
+                ids = [row.pk for row in left]
+                imported += sum(
+                    _commit_row(job, row) for row in ImportRow.objects.filter(pk__in=ids).order_by("number")
+                )
+            job.next_row = after
             job.committed_rows += imported
             job.save(update_fields=["next_row", "committed_rows"])
         done += 1
     return ImportJob.objects.get(pk=job_id)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A row the commit has still to post, as ``migration_sql.chunk_rows`` reads it."""
+
+    pk: int
+    number: int
+    status: str
+    problems: list
+    data: dict
 
 
 def imports_resume() -> int:
@@ -525,7 +594,7 @@ def imports_resume() -> int:
     return len(checking) + len(ids)
 
 
-def _first_key(job: ImportJob, row: ImportRow) -> tuple[str, str] | None:
+def _first_key(job: ImportJob, row: _Pending) -> tuple[str, str] | None:
     """(ledger, key) of the first keyed posting the row makes, or None when it makes none."""
     data = row.data
     if data.get("growth") or data.get("tier_level") is not None:
@@ -537,7 +606,7 @@ def _first_key(job: ImportJob, row: ImportRow) -> tuple[str, str] | None:
     return None
 
 
-def _skip_posted_before(job: ImportJob, rows: list[ImportRow]) -> list[ImportRow]:
+def _skip_posted_before(job: ImportJob, rows: list[_Pending]) -> list[_Pending]:
     """Mark as imported, posting nothing, the rows an earlier job of the same file already posted
     (a row posts all or nothing, so its first key tells); returns the others.  Under "skip" such rows
     are skipped as existing members anyway; under "add" this saves replaying each posting."""
@@ -549,27 +618,21 @@ def _skip_posted_before(job: ImportJob, rows: list[ImportRow]) -> list[ImportRow
     # rows matched in the dry run: their members' accounts lead the lookup (the key's unique index is
     # per account)
     firsts = {row.pk: _first_key(job, row) for row in rows if row.data.get("member_id")}
-    members_of = list({row.data["member_id"] for row in rows if row.data.get("member_id")})
-    keys = {
-        ledger: [k for f in firsts.values() if f and f[0] == ledger for k in [f[1]]]
+    pairs = {
+        ledger: [
+            (row.data["member_id"], firsts[row.pk][1])
+            for row in rows
+            if (firsts.get(row.pk) or ("",))[0] == ledger
+        ]
         for ledger in ("points", "stored_value")
     }
-    posted = set(
-        PointsEntry.objects.filter(
-            account__member_id__in=members_of, idempotency_key__in=keys["points"]
-        ).values_list("idempotency_key", flat=True)
-    )
-    posted |= set(
-        StoredValueEntry.objects.filter(
-            account__member_id__in=members_of, idempotency_key__in=keys["stored_value"]
-        ).values_list("idempotency_key", flat=True)
-    )
+    posted = migration_sql.posted_keys(points=pairs["points"], stored_value=pairs["stored_value"])
     before = [row for row in rows if firsts.get(row.pk) and firsts[row.pk][1] in posted]
     if not before:
         return rows
-    for row in before:
-        row.member_id, row.postings, row.status = row.data["member_id"], {}, RowStatus.IMPORTED
-    migration_sql.mark_imported([(r.pk, r.member_id, False, {}) for r in before], status=RowStatus.IMPORTED)
+    migration_sql.mark_imported(
+        [(r.pk, r.data["member_id"], False, {}) for r in before], status=RowStatus.IMPORTED
+    )
     done = {row.pk for row in before}
     return [row for row in rows if row.pk not in done]
 
@@ -589,77 +652,74 @@ _BULK_FIELDS = {
 _BULK_FIELDS |= {"lots", "principal", "bonus"}
 
 
-def _commit_new_members(job: ImportJob, rows: list[ImportRow]) -> tuple[int, list[ImportRow]]:
+def _commit_new_members(job: ImportJob, rows: list[_Pending]) -> tuple[int, list[_Pending]]:
     """The chunk's rows that create a member and carry only a profile, points lots, stored value and
-    tags, posted set-based: the members in one insert, their points accounts, entries and lots in one
-    statement, their stored-value accounts and entries in another (``points_open_accounts``,
-    ``stored_value_open_accounts``: the entries the services would post, with the same keys and
-    request hashes).  Returns (rows imported, rows left to post one by one).  Anything unexpected
-    (a member created meanwhile with the same phone …) rolls the savepoint back and leaves every row
-    to the one-by-one path, which decides each row as the services do.
+    tags, posted set-based: the members in one insert (``migration_sql.insert_members``), their points
+    accounts, entries and lots in one statement, their stored-value accounts and entries in another
+    (``points_open_accounts``, ``stored_value_open_accounts``: the entries the services would post,
+    with the same keys and request hashes), their tags at once.  Returns (rows imported, rows left to
+    post one by one): a row whose openid, phone or unionid a member has (one created since the dry run,
+    or by an earlier import of the file) is left, and so is every row when anything unexpected rolls
+    the savepoint back; the one-by-one path decides each as the services do.
     """
     if not getattr(settings, "MIGRATION_BULK", True):
         return 0, rows
     candidates = [r for r in rows if set(r.data) <= _BULK_FIELDS and not r.data.get("member_id")]
     if not candidates:
         return 0, rows
-    matched = _existing_identities(job, candidates)
-    fresh = [r for r in candidates if not _identities(job, r) & matched]
-    if not fresh:
-        return 0, rows
-    sha = job.sha256
+    sha, now, new_code = job.sha256, timezone.now(), Member._meta.get_field("invite_code").default
+    openids = [r.data.get("openid") or placeholder_openid(sha, r.number) for r in candidates]
     try:
         with transaction.atomic():
-            members = Member.objects.bulk_create(
+            created = migration_sql.insert_members(
                 [
-                    Member(
-                        openid=r.data.get("openid") or placeholder_openid(sha, r.number),
-                        unionid=r.data.get("unionid", ""),
-                        phone=r.data.get("phone", ""),
-                        nickname=r.data.get("nickname", ""),
-                        gender=r.data.get("gender", Member.Gender.UNKNOWN),
-                        birthday=parse_date(r.data["birthday"]) if r.data.get("birthday") else None,
-                        registration_channel=r.data.get("channel", ""),
+                    (
+                        openid,
+                        r.data.get("unionid", ""),
+                        r.data.get("phone", ""),
+                        r.data.get("nickname", ""),
+                        r.data.get("gender", Member.Gender.UNKNOWN),
+                        r.data.get("birthday"),
+                        new_code(),
+                        r.data.get("channel", ""),
+                        r.data.get("registered_at"),
                     )
-                    for r in fresh
-                ]
+                    for r, openid in zip(candidates, openids, strict=True)
+                ],
+                now=now,
             )
-            migration_sql.set_registered_at(
-                [
-                    (m.pk, parse_datetime(r.data["registered_at"]))
-                    for r, m in zip(fresh, members, strict=True)
-                    if r.data.get("registered_at")
-                ]
-            )
+            fresh = [(r, created[o]) for r, o in zip(candidates, openids, strict=True) if o in created]
             lots = [
                 (
-                    m.pk,
+                    member_id,
                     amount,
                     parse_datetime(expires) if expires else None,
                     row_key(sha, r.number, f"lot{i}"),
                     row_reference(sha, r.number),
                 )
-                for r, m in zip(fresh, members, strict=True)
+                for r, member_id in fresh
                 for i, (amount, expires) in enumerate(r.data.get("lots", []), start=1)
             ]
             lot_entries = points_ledger.points_open_accounts(lots=lots, source=SOURCE)
             values = [
                 (
-                    m.pk,
+                    member_id,
                     r.data.get("principal", 0),
                     r.data.get("bonus", 0),
                     row_key(sha, r.number, "stored_value"),
                     row_reference(sha, r.number),
                 )
-                for r, m in zip(fresh, members, strict=True)
+                for r, member_id in fresh
                 if r.data.get("principal") or r.data.get("bonus")
             ]
             value_entries = sv_ledger.stored_value_open_accounts(
                 items=values, reason=_("opening balance imported"), actor_id=job.created_by_id, source=SOURCE
             )
-            for r, m in zip(fresh, members, strict=True):
-                if r.data.get("tags"):
-                    member_tag(member_id=m.pk, names=r.data["tags"])
+            analytics_tagging.members_tag_by_names(
+                names_of={member_id: r.data["tags"] for r, member_id in fresh if r.data.get("tags")}
+            )
+            marks = []
+            for r, member_id in fresh:
                 postings = {}
                 lot_ids = [
                     lot_entries[row_key(sha, r.number, f"lot{i}")]
@@ -667,44 +727,70 @@ def _commit_new_members(job: ImportJob, rows: list[ImportRow]) -> tuple[int, lis
                 ]
                 if lot_ids:
                     postings["lots"] = lot_ids
-                if row_key(sha, r.number, "stored_value") in value_entries:
-                    postings["stored_value"] = value_entries[row_key(sha, r.number, "stored_value")]
-                r.member, r.created_member, r.postings, r.status = m, True, postings, RowStatus.IMPORTED
-            migration_sql.mark_imported(
-                [(r.pk, r.member_id, True, r.postings) for r in fresh], status=RowStatus.IMPORTED
-            )
+                entry = value_entries.get(row_key(sha, r.number, "stored_value"))
+                if entry is not None:
+                    postings["stored_value"] = entry
+                marks.append((r.pk, member_id, True, postings))
+            migration_sql.mark_imported(marks, status=RowStatus.IMPORTED)
     except (IntegrityError, ApplicationError):
-        for r in fresh:
-            r.member, r.created_member, r.postings, r.status = (
-                None,
-                False,
-                {},
-                RowStatus.OK if not r.problems else RowStatus.WARNING,
-            )
         return 0, rows
-    done = {r.pk for r in fresh}
-    return len(fresh), [r for r in rows if r.pk not in done]
+    done = {r.pk for r, _member_id in fresh}
+    return len(done), [r for r in rows if r.pk not in done]
 
 
-def _identities(job: ImportJob, row: ImportRow) -> set[tuple[str, str]]:
-    found = {(name, row.data[name]) for name in IDENTITIES if row.data.get(name)}
-    return found | {("openid", placeholder_openid(job.sha256, row.number))}
+def _lock_chunk(job: ImportJob, rows: list[_Pending]) -> None:
+    """Before the chunk's rows are posted one by one, take every lock their postings to existing members
+    will take, for the whole chunk, in the documented order (``loyalty.locks.Rank``, each rank's rows in
+    id order): the members' membership rows (their cards are taken under them), the coupon claims,
+    the member rows (FOR SHARE, against a closure), the coupon templates, the points accounts, the
+    stored-value accounts.  The services then take again what the chunk holds and never wait, so a
+    chunk cannot hold one member's account while it waits for another's row.  Members a row creates
+    are seen by no other transaction until the chunk commits; only the templates they share are taken.
+    Under "skip" an existing member gets nothing: nothing of theirs is locked.
+    """
+    templates = sorted({r.data["coupon_template_id"] for r in rows if r.data.get("coupon_template_id")})
+    member_of: dict[int, int] = {}
+    if job.match_rule == MatchRule.ADD:
+        wanted: dict[str, set[str]] = {name: set() for name in IDENTITIES}
+        for r in rows:
+            for name in IDENTITIES:
+                if r.data.get(name):
+                    wanted[name].add(r.data[name])
+            wanted["openid"].add(placeholder_openid(job.sha256, r.number))
+        found = _members_with(wanted)
+        for r in rows:
+            identities = [(n, r.data.get(n)) for n in IDENTITIES] + [
+                ("openid", placeholder_openid(job.sha256, r.number))
+            ]
+            matches = {found[i][0] for i in identities if i[1] and i in found}
+            if len(matches) == 1:
+                member_of[r.pk] = matches.pop()
+    matched = [r for r in rows if r.pk in member_of]
 
+    def members(wants) -> list[int]:
+        return sorted({member_of[r.pk] for r in matched if wants(r.data)})
 
-def _existing_identities(job: ImportJob, rows: list[ImportRow]) -> set[tuple[str, str]]:
-    """Which of the rows' phones, unionids and openids (placeholders included) members already have."""
-    wanted: dict[str, set[str]] = {name: set() for name in IDENTITIES}
-    for row in rows:
-        for name, value in _identities(job, row):
-            wanted[name].add(value)
-    found = set()
-    for name, values in wanted.items():
-        if values:
-            found |= {
-                (name, v)
-                for v in Member.objects.filter(**{f"{name}__in": values}).values_list(name, flat=True)
-            }
-    return found
+    for member_id in members(
+        lambda d: (
+            d.get("growth")
+            or d.get("tier_level") is not None
+            or d.get("card_type_id")
+            or d.get("coupon_template_id")
+        )
+    ):
+        lock_membership(member_id=member_id)
+    locks.advisory_lock_each(
+        Space.COUPON_CLAIM,
+        [
+            (r.data["coupon_template_id"], member_of[r.pk])
+            for r in matched
+            if r.data.get("coupon_template_id")
+        ],
+    )
+    lock_receiving(member_ids=members(lambda d: True))
+    coupon_services.coupon_templates_lock(template_ids=templates)
+    points_ledger.lock_accounts(member_ids=members(lambda d: d.get("lots")))
+    sv_ledger.lock_accounts(member_ids=members(lambda d: d.get("principal") or d.get("bonus")))
 
 
 def _commit_row(job: ImportJob, row: ImportRow) -> bool:
@@ -766,7 +852,7 @@ def _post_row(job: ImportJob, row: ImportRow, member_id: int, *, new_member: boo
     reference = row_reference(sha, number)
     postings: dict = {}
     if data.get("tags"):
-        member_tag(member_id=member_id, names=data["tags"])
+        analytics_tagging.member_tag_by_names(member_id=member_id, names=data["tags"])
     if data.get("growth") or data.get("tier_level") is not None:
         growth_posted = membership_services.membership_import(
             member_id=member_id,

@@ -410,6 +410,15 @@ def lock_account(*, member_id: int) -> int:
         return _lock_account(cur, member_id).balance
 
 
+def lock_accounts(*, member_ids: list[int]) -> None:
+    """Lock (creating if needed) many members' points accounts inside the caller's transaction, in id
+    order: a workflow posting to several members takes them all before its first posting (an import's
+    chunk), so it never holds one member's account while waiting for another's."""
+    if member_ids:
+        with sql.db_cursor() as cur:
+            sql.lock_accounts(cur, sorted(set(member_ids)))
+
+
 # --- the expiry job -------------------------------------------------------------
 
 

@@ -357,6 +357,14 @@ def lock_account(*, member_id: int) -> tuple[int, int, bool]:
     return account.principal, account.bonus, account.frozen
 
 
+def lock_accounts(*, member_ids: list[int]) -> None:
+    """Lock (creating if needed) many members' accounts inside the caller's transaction, in id order:
+    a workflow posting to several members takes them all before its first posting (an import's chunk)."""
+    if member_ids:
+        with sql.db_cursor() as cur:
+            sql.lock_accounts(cur, sorted(set(member_ids)))
+
+
 # --- internals --------------------------------------------------------------------
 
 

@@ -51,6 +51,12 @@ _CREATE_ACCOUNT = f"""INSERT INTO {_a.table} ({_a.member_id}, {_a.principal_fen}
 
 _ACCOUNT_ID = f"SELECT {_a.id} FROM {_a.table} WHERE {_a.member_id} = %s"
 
+_CREATE_ACCOUNTS = f"""INSERT INTO {_a.table} ({_a.member_id}, {_a.principal_fen}, {_a.bonus_fen}, {_a.frozen}, {_a.frozen_reason}, {_a.created_at})
+               SELECT {_m.id}, 0, 0, false, '', %s FROM {_m.table} WHERE {_m.id} = ANY(%s) ORDER BY {_m.id}
+               ON CONFLICT ({_a.member_id}) DO NOTHING"""
+
+_LOCK_ACCOUNTS = f"SELECT {_a.id} FROM {_a.table} WHERE {_a.member_id} = ANY(%s) ORDER BY {_a.id} FOR UPDATE"
+
 _ENTRY_BY_KEY = f"""SELECT {_e.id}, {_e.request_hash}, {_e.principal_fen}, {_e.bonus_fen}, {_e.principal_after_fen}, {_e.bonus_after_fen}
            FROM {_e.table} WHERE {_e.account_id} = %s AND {_e.idempotency_key} = %s"""
 
@@ -90,6 +96,13 @@ def create_account(cur, member_id: int) -> None:
     Dated by the application's clock (``timezone.now``), as the model's ``auto_now_add`` would be.
     """
     cur.execute(_CREATE_ACCOUNT, [timezone.now(), member_id])
+
+
+@takes(Rank.STORED_VALUE)
+def lock_accounts(cur, member_ids: list[int]) -> None:
+    """The members' accounts, created where missing, locked FOR UPDATE in id order (one statement each)."""
+    cur.execute(_CREATE_ACCOUNTS, [timezone.now(), member_ids])
+    cur.execute(_LOCK_ACCOUNTS, [member_ids])
 
 
 def account_id(cur, member_id: int) -> int | None:

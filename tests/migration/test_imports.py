@@ -507,3 +507,38 @@ def test_the_liability_report_counts_imported_stored_value_from_the_day_of_the_i
     today = timezone.localdate()
     (day,) = liability_by_day(today, today, settings.TIME_ZONE)
     assert (day.principal_fen, day.bonus_fen) == (240_000, 2_500)
+
+
+def test_a_chunk_takes_its_members_locks_rank_by_rank_before_posting_them(operator, catalogue, monkeypatch):
+    """The chunk's postings to existing members take no lock the chunk has not taken first, in rank order
+    (loyalty.locks.Rank), for all its members at once."""
+    from loyalty import locks
+    from loyalty.locks import Rank
+
+    for n in (1, 2, 3):
+        MemberFactory(phone=f"139{n:08d}")
+    job = dry_run([full_row(n) for n in (1, 2, 3)], operator=operator, match_rule="add")
+    imports.import_commit_start(job_id=job.pk)
+    real, bounds = imports._lock_chunk, []
+
+    def lock_chunk(job, rows):
+        bounds.append(len(trail))
+        real(job, rows)
+        bounds.append(len(trail))
+
+    monkeypatch.setattr(imports, "_lock_chunk", lock_chunk)
+    with locks.recording() as trail:
+        job = imports.import_commit_run(job_id=job.pk)
+    assert job.committed_rows == 3
+    start, end = bounds
+    first = [rank for rank, _what in trail[start:end]]
+    assert first == sorted(first)
+    assert {Rank.MEMBERSHIP, Rank.COUPON_CLAIM, Rank.MEMBER, Rank.COUPON_TEMPLATE, Rank.POINTS} <= set(first)
+    assert Rank.STORED_VALUE in first
+    chunk = trail[end:]
+    chunk = chunk[
+        : next(i for i, (rank, _what) in enumerate(chunk) if rank == Rank.DOCUMENT)
+    ]  # the next chunk
+    # a member's cards are only ever locked under their membership row, which the chunk holds
+    assert {rank for rank, _what in chunk} <= {*first, Rank.CARD}
+    assert_ledgers_consistent()

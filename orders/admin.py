@@ -86,6 +86,8 @@ class RefundInline(ReadOnlyInline):
         money("cash_fen", _("cash to refund")),
         "earned_points_reversed",
         "coupons_restored_links",
+        "account_closed",
+        money("stored_value_paid_out_fen", _("stored value to return outside")),
     ]
     readonly_fields = fields
 
@@ -184,10 +186,15 @@ class OrderAdmin(StoreScopedAdminMixin, CsvExportMixin, ReadOnlyAdminMixin, Mode
         for label, pk in points:
             if pk:
                 links.append(_link("admin:points_pointsentry_change", pk, f"{_('points')} #{pk} ({label})"))
-        stored = [(_("spent on the order"), obj.stored_value_entry_id)] + [
-            (_("given back by refund %(no)s") % {"no": r.refund_no}, r.stored_value_entry_id)
-            for r in obj.refunds.all()
-        ]
+        stored = [(_("spent on the order"), obj.stored_value_entry_id)]
+        for r in obj.refunds.all():
+            stored += [(_("given back by refund %(no)s") % {"no": r.refund_no}, r.stored_value_entry_id)]
+            stored += [
+                (
+                    _("paid out by refund %(no)s (account closed)") % {"no": r.refund_no},
+                    r.stored_value_payout_entry_id,
+                )
+            ]
         for label, pk in stored:
             if pk:
                 links.append(

@@ -213,6 +213,8 @@ class RefundSerializer(serializers.ModelSerializer):
             "cash_fen",
             "earned_points_reversed",
             "coupons_restored",
+            "account_closed",
+            "stored_value_paid_out_fen",
             "lines",
             "created_at",
         ]

@@ -143,6 +143,8 @@ _REFUND = {
     "cash_fen": 5705,
     "earned_points_reversed": 90,
     "coupons_restored": [],
+    "account_closed": False,
+    "stored_value_paid_out_fen": 0,
     "lines": [_REFUND_LINE],
     "created_at": "2026-12-06T14:05:33+08:00",
 }
@@ -392,6 +394,10 @@ server_refund = docs.operation(
 每件商品按它分摊到的每一种优惠与支付原路退回：积分退回原批次，储值退回本金与赠送金，`cash_fen` 为商户需退给
 顾客的现金；已发放的消费积分按比例追回（`earned_points_reversed`）。最后一次退款还退回运费，并在整单退完、
 券仍在有效期时恢复所用的券（`coupons_restored`）。`order_status` 为退款后的订单状态。
+
+会员已注销账户时退款照常完成，但不再退给该账户任何东西（`account_closed` 为 `true`）：积分与券不退回，消费积分
+不追回（注销时已作废）；储值部分无法退回已注销的账户，其中本金 `stored_value_paid_out_fen` 由商户连同 `cash_fen`
+另行退给顾客，赠送金作废。未注销时 `account_closed` 为 `false`，`stored_value_paid_out_fen` 为 0。
 
 未完成的订单返回 409 `order_not_completed`（未支付的请取消）；超过剩余可退件数返回 409 `refund_exceeds_remaining`；
 行号不存在返回 400 `refund_line_not_found`。

@@ -303,13 +303,29 @@ class Refund(models.Model):
     points_reverse_entry_id = models.BigIntegerField(_("points refund entry"), null=True, blank=True)
     earn_reverse_entry_id = models.BigIntegerField(_("points clawback entry"), null=True, blank=True)
     stored_value_entry_id = models.BigIntegerField(_("stored value refund entry"), null=True, blank=True)
+    # The member's account was closed (注销) before this refund: nothing went back to it (see
+    # docs/rules/account-closure.md).  Its points, coupons and earned points stay as the closure left
+    # them; its stored value was paid out: the principal here, for the merchant to return with the cash.
+    account_closed = models.BooleanField(_("account closed: nothing given back to it"), default=False)
+    stored_value_paid_out_fen = models.BigIntegerField(_("stored value to return outside"), default=0)
+    stored_value_payout_entry_id = models.BigIntegerField(
+        _("stored value payout entry"), null=True, blank=True
+    )
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
         ordering = ["order", "id"]
-        constraints = [models.UniqueConstraint(fields=["order", "refund_no"], name="order_refund_no_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "refund_no"], name="order_refund_no_unique"),
+            models.CheckConstraint(
+                condition=Q(stored_value_paid_out_fen__gte=0)
+                & Q(stored_value_paid_out_fen__lte=F("stored_value_fen"))
+                & (Q(account_closed=True) | Q(stored_value_paid_out_fen=0)),
+                name="refund_paid_out_only_for_a_closed_account",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.order_id}/{self.refund_no}"

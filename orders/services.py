@@ -61,6 +61,10 @@ log = logging.getLogger(__name__)
 #: order's own timeout releases it, the coupons job is only the backstop.
 COUPON_LOCK_MARGIN_MINUTES = 30
 
+#: The memo of the entries a refund of a closed account posts: the closure's own reason code (members
+#: registers its label; members.closure is above this app), so the ledger reads "账户注销" for both.
+REASON_ACCOUNT_CLOSED = "account closed"
+
 #: What can make a quote go stale between quote and commit.
 STALE = (CouponNotAvailable, CouponNotFound, InsufficientPoints, InsufficientBalance, AccountFrozen)
 
@@ -474,6 +478,13 @@ def order_refund(
     Membership is told first (``membership_record_refund``): it takes back
     growth, spend and, for the last refund, the completed order, and undoes
     the tiers and conditional cards the refund takes below their thresholds.
+
+    The account closed (注销) before the refund (``_account_closed``, under the
+    membership lock): nothing goes back to it — no points, no coupons, no
+    clawback of points the closure already forfeited — and its stored value
+    is paid out (``stored_value_refund_spend_paid_out``): the principal is
+    reported in ``stored_value_paid_out_fen`` for the merchant to return with
+    the cash, the bonus is forfeited.  The refund says so (``account_closed``).
     """
     if not refund_no or len(refund_no) > 64:
         raise exc.InvalidBasket(details={"refund_no": "1 to 64 characters"})
@@ -571,7 +582,8 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
     )
     # The lock order (loyalty.locks): membership, the order's coupons, then the ledgers' accounts.
     membership.membership_lock(member_id=order.member_id)
-    if is_full:
+    refund.account_closed = closed = _account_closed(order.member_id)
+    if is_full and not closed:
         for coupon_id in sorted(order.coupon_ids):
             coupon = coupon_services.coupon_restore(
                 coupon_id=coupon_id, order_no=order.order_no, whole_order_refunded=True
@@ -584,28 +596,41 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
         refund_no=refund_no,
         paid_fen=eligible_now,
         fully_refunded=is_full,
-        points_clawed_back=clawback
+        points_clawed_back=0
+        if closed
+        else clawback
         + (
             earning.order_rewards_standing(order_no=order.order_no, member_id=order.member_id)
             if is_full
             else 0
         ),
     )
-    if points_back:
+    if points_back and not closed:
         refund.points_reverse_entry_id = points_ledger.points_reverse(
             member_id=order.member_id,
             entry_id=order.points_spend_entry_id,
             amount=points_back,
             idempotency_key=key,
         ).entry_id
-    if sv_back:
+    if sv_back and closed:
+        back, paid_out = sv_ledger.stored_value_refund_spend_paid_out(
+            member_id=order.member_id,
+            entry_id=order.stored_value_entry_id,
+            amount_fen=sv_back,
+            idempotency_key=key,
+            reference=order.order_no,
+            memo=REASON_ACCOUNT_CLOSED,
+        )
+        refund.stored_value_entry_id, refund.stored_value_payout_entry_id = back.entry_id, paid_out.entry_id
+        refund.stored_value_paid_out_fen = back.principal_fen
+    elif sv_back:
         refund.stored_value_entry_id = sv_ledger.stored_value_refund_spend(
             member_id=order.member_id,
             entry_id=order.stored_value_entry_id,
             amount_fen=sv_back,
             idempotency_key=key,
         ).entry_id
-    if clawback and order.points_earn_entry_id:
+    if clawback and order.points_earn_entry_id and not closed:
         refund.earn_reverse_entry_id = points_ledger.points_reverse(
             member_id=order.member_id,
             entry_id=order.points_earn_entry_id,
@@ -613,7 +638,7 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
             idempotency_key=f"{key}:earned",
         ).entry_id
     if is_full:
-        _take_back_order_rewards(order, key)
+        _take_back_order_rewards(order, key, member_closed=closed)
     refund.save()
     for rl in refund_lines:
         rl.refund = refund
@@ -634,13 +659,31 @@ def _refund(order: Order, order_lines: dict, wanted, refund_no: str, request_has
     return refund
 
 
-def _take_back_order_rewards(order: Order, key: str) -> None:
-    """The whole order is refunded: its first-order and invite rewards go too (clawed back, debt if spent)."""
+def _account_closed(member_id: int) -> bool:
+    """Whether the member's account is closed (注销): then a refund gives nothing back to it.
+
+    Read under the membership row lock the caller holds.  The closure takes
+    that lock before it decides anything and keeps it until it commits, so
+    the answer stands for the caller's whole transaction: a refund that
+    locked first gives back as usual (and the closure, after it, takes the
+    points and coupons back, or is refused while the stored value is there);
+    one that waited for a closure sees the account closed.
+    """
+    return Member.objects.filter(pk=member_id, closed_at__isnull=False).exists()
+
+
+def _take_back_order_rewards(order: Order, key: str, *, member_closed: bool) -> None:
+    """The whole order is refunded: its first-order and invite rewards go too (clawed back, debt if spent).
+
+    A closed member's own rewards are not clawed back: the closure forfeited them with every other point,
+    and a debt on an account nobody can use is no repayment."""
     referrer_id = Member.objects.filter(pk=order.member_id).values_list("referrer_id", flat=True).first()
-    members = [order.member_id] + ([referrer_id] if referrer_id else [])
+    members = ([] if member_closed else [order.member_id]) + ([referrer_id] if referrer_id else [])
     for member_id, entry_id in earning.order_rewards(order_no=order.order_no, member_ids=members):
         if member_id != order.member_id:
             locks.another_member()
+            if not lock_receiving(member_ids=[member_id]):  # the inviter has closed since: forfeited too
+                continue
         points_ledger.points_reverse(
             member_id=member_id, entry_id=entry_id, idempotency_key=f"{key}:reward:{entry_id}"
         )

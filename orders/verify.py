@@ -25,6 +25,13 @@ CHECKS = [
                OR refunded_shipping_fen <> shipping_fen)""",
     ),
     (
+        "orders: a refund of a closed account gave it something back",
+        """SELECT id, refund_no FROM orders_refund WHERE account_closed AND (
+               points_reverse_entry_id IS NOT NULL OR earn_reverse_entry_id IS NOT NULL
+               OR coupons_restored <> '[]'::jsonb
+               OR (stored_value_fen > 0 AND stored_value_payout_entry_id IS NULL))""",
+    ),
+    (
         "orders: an order's lines do not add up to its settlement",
         """SELECT o.id, o.order_no FROM orders_order o JOIN orders_orderline l ON l.order_id = o.id
            GROUP BY o.id HAVING o.goods_fen <> SUM(l.amount_fen)

@@ -183,6 +183,52 @@ def stored_value_refund_spend(
         )
 
 
+#: The source of the entry that pays a closed account's spend refund out (``stored_value_refund_spend_paid_out``).
+CLOSURE_SOURCE = "closure"
+
+
+def stored_value_refund_spend_paid_out(
+    *, member_id: int, entry_id: int, idempotency_key: str, amount_fen: int, reference: str, memo: str = ""
+) -> tuple[Posting, Posting]:
+    """A spend refund for a closed account (注销): given back and taken straight out again.
+
+    A closed account may hold nothing (closure refuses while any remains), yet
+    an order it paid with stored value can still be refunded.  So, in one
+    transaction under the account's lock: the ``spend_refund`` entry (the
+    parts it came from, as for any account, so the spend's refunds stay
+    exact) and an ``adjust`` entry (source ``closure``, no operator) that
+    takes both parts out again — the principal is money the merchant pays
+    back outside stored value (the caller reports it), the bonus is
+    forfeited, as a recharge refund forfeits it.  The balance is what it was
+    (zero) and the ledger shows why.  Idempotent by ``idempotency_key``.
+    Returns (the refund, the payout).
+    """
+    with transaction.atomic(), sql.db_cursor() as cur:
+        back = stored_value_refund_spend(
+            member_id=member_id,
+            entry_id=entry_id,
+            idempotency_key=idempotency_key,
+            amount_fen=amount_fen,
+            memo=memo,
+        )
+        account = _lock_account(cur, member_id)  # held already: the balances after the refund
+        key = f"paid-out:{back.entry_id}"
+        request_hash = core.request_hash(kind=EntryKind.ADJUST, refund=back.entry_id, source=CLOSURE_SOURCE)
+        out = _LEDGER.replay(cur, account.id, key, request_hash) or _post(
+            cur,
+            account,
+            kind=EntryKind.ADJUST,
+            principal=-back.principal_fen,
+            bonus=-back.bonus_fen,
+            key=key,
+            request_hash=request_hash,
+            source=CLOSURE_SOURCE,
+            reference=reference,
+            memo=memo,
+        )
+    return back, out
+
+
 def stored_value_adjust(
     *,
     member_id: int,

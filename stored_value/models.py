@@ -74,6 +74,8 @@ SOURCES = CodeLabels(
     [
         ("recharge", _("recharge")),
         ("adjust", _("operator adjustment")),
+        # ledger.CLOSURE_SOURCE: a closed account's spend refund, paid out (principal) and forfeited (bonus)
+        ("closure", _("account closed: refund paid out")),
     ]
 )
 

@@ -241,8 +241,8 @@ class StoreScopedAdminMixin:
     def get_actions(self, request):
         """Every bulk action runs only when each chosen row lies in a store where the user may run it."""
         return {
-            name: (self._in_their_stores(func), name, description)
-            for name, (func, name, description) in super().get_actions(request).items()
+            key: (self._in_their_stores(func), name, description)
+            for key, (func, name, description) in super().get_actions(request).items()
         }
 
     def _in_their_stores(self, func):

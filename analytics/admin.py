@@ -292,7 +292,7 @@ FIGURES = [
 def chosen_stores(request) -> tuple[list[tuple[int, str]], int | None, frozenset[int] | None]:
     """The stores the user may pick (all, or their own), the one picked (``?store=``) and the store ids the
     figures are limited to (None: every store, for an unscoped user who picked none)."""
-    scope = store_ids_for(request.user)
+    scope = store_ids_for(request.user, perm="analytics.view_dailymetrics")  # where their role shows figures
     choices = store_choices(store_ids=scope)
     picked = request.GET.get("store", "")
     picked = int(picked) if picked.isdigit() and int(picked) in dict(choices) else None
@@ -750,7 +750,9 @@ class DashboardAdmin(ReadOnlyAdminMixin, ModelAdmin):
         """用户画像: RFM, segments, tags, tier history, purchases and the ledgers of one member."""
         if not request.user.has_perm("members.view_member"):
             raise PermissionDenied
-        member = get_object_or_404(scope(Member.objects.all(), request.user, field="home_store"), pk=pk)
+        member = get_object_or_404(
+            scope(Member.objects.all(), request.user, field="home_store", perm="members.view_member"), pk=pk
+        )
         score = RfmScore.objects.filter(member=member).first()
         purchases = selectors.member_purchases(member_id=member.pk)
         statuses = dict(OrderStatus.choices)

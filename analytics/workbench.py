@@ -235,7 +235,9 @@ def workbench(user) -> dict:
     for f in figures():
         if not user.has_perm(f.permission) or (store_scoped and f.store_field is None):
             continue
-        today, yesterday = f.values(lambda queryset, f=f: scope(queryset, user, field=f.store_field or ""))
+        today, yesterday = f.values(
+            lambda queryset, f=f: scope(queryset, user, field=f.store_field or "", perm=f.permission)
+        )
         direction, text = change(today, yesterday)
         show = format_fen if f.money else (lambda n: f"{n:,}")
         shown_figures.append(

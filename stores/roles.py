@@ -2,8 +2,9 @@
 
 A staff member's account is in the group of each role they hold in any store
 (``services.staff_groups_sync``); the groups and their permissions are created
-by ``stores/migrations/0002_store_roles.py``.  What they let a user do is
-always limited to their stores (``scoping``).
+by ``stores/migrations/0002_store_roles.py``.  What a role's group lets a user
+do holds only in the stores where they hold that role
+(``scoping.store_ids_for(user, perm=...)``).
 """
 
 from stores.models import StoreRole

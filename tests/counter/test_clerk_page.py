@@ -10,6 +10,7 @@ from django.utils import timezone
 from coupons.models import Coupon, CouponEvent
 from mall.models import Redemption, RedemptionEvent
 from members import codes
+from stores.models import StaffAssignment
 from tests.counter.helpers import staff, store
 from tests.factories import CouponFactory, EarnedPointsFactory, MallItemFactory
 from tests.helpers import page_text
@@ -204,3 +205,18 @@ def test_a_member_code_shows_the_member_and_redeems_nothing(page, shop, member):
 
     assert "储值余额" in page_text(response) and "确认核销" not in page_text(response)
     assert "nothing_to_redeem" in page_text(redeem_on(page, code, shop.pk))
+
+
+def test_a_manager_of_one_store_and_sales_associate_of_another_redeems_only_where_they_manage(
+    shop, other_shop, member
+):
+    person = staff(shop, code="M001", role="manager")
+    StaffAssignment.objects.create(staff=person, store=other_shop, role="associate")
+    page = signed_in(person)
+    refused, redeemed = CouponFactory(member=member), CouponFactory(member=member)
+    before = coupon_state(refused)
+
+    assert "store_not_allowed" in page_text(redeem_on(page, refused.code, other_shop.pk))
+    assert coupon_state(refused) == before
+    redeem_on(page, redeemed.code, shop.pk, token="t2")
+    assert ("used", shop.pk) in coupon_state(redeemed)[1]

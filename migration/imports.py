@@ -573,12 +573,6 @@ def _ensure_chunks(job_id: int) -> None:
             _prepare_chunks(job)
 
 
-@locks.takes(Rank.DOCUMENT)
-def _claim_chunk(job_id: int) -> tuple[int, int, int] | None:
-    """An undone chunk no other committer holds, locked until the transaction ends (a job's rows)."""
-    return migration_sql.claim_chunk(job_id)
-
-
 def import_commit_run(*, job_id: int, max_chunks: int | None = None) -> ImportJob:
     """One committer: claim an undone chunk, commit its rows and mark it done in one transaction, until
     none is left; idempotent and resumable.  Several run at once on one job (``import_commit_start``
@@ -593,7 +587,7 @@ def import_commit_run(*, job_id: int, max_chunks: int | None = None) -> ImportJo
     done = 0
     while max_chunks is None or done < max_chunks:
         with transaction.atomic():
-            claimed = _claim_chunk(job_id)
+            claimed = migration_sql.claim_chunk(job_id)
             if claimed is None:
                 return _finish_commit(job_id)
             chunk_id, first, last = claimed

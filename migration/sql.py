@@ -10,6 +10,8 @@ writes the old system's date, or now.  tests/migration/test_sql.py checks each a
 import io
 import json
 
+from loyalty import locks
+from loyalty.locks import Rank
 from loyalty.rows import Names, db_cursor
 from members.models import Member
 from migration.models import ImportChunk, ImportJob, ImportRow
@@ -206,6 +208,7 @@ ORDER BY {_c.first_row} LIMIT 1 FOR UPDATE SKIP LOCKED
 """
 
 
+@locks.takes(Rank.DOCUMENT)  # a job's rows; first in the chunk's transaction
 def claim_chunk(job_id: int) -> tuple[int, int, int] | None:
     """(chunk id, first row, last row) of an undone chunk of the job no one else holds, or None."""
     with db_cursor() as cur:

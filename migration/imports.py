@@ -39,7 +39,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -584,18 +584,31 @@ def import_commit_run(*, job_id: int, max_chunks: int | None = None) -> ImportJo
     if job.status != JobStatus.COMMITTING:
         return job
     _ensure_chunks(job_id)
-    done = 0
+    done, deadlocks = 0, 0
     while max_chunks is None or done < max_chunks:
-        with transaction.atomic():
-            claimed = migration_sql.claim_chunk(job_id)
-            if claimed is None:
-                return _finish_commit(job_id)
-            chunk_id, first, last = claimed
-            imported = _commit_chunk(job, first, last)
-            migration_sql.chunk_done(chunk_id, imported=imported, now=timezone.now())
+        try:
+            with transaction.atomic():
+                claimed = migration_sql.claim_chunk(job_id)
+                if claimed is None:
+                    return _finish_commit(job_id)
+                chunk_id, first, last = claimed
+                imported = _commit_chunk(job, first, last)
+                migration_sql.chunk_done(chunk_id, imported=imported, now=timezone.now())
+        except OperationalError as error:
+            # Two chunks inserting members can each draw an invite code the other inserted and wait on
+            # it (a unique index waits for the other's transaction): PostgreSQL ends one of them.  The
+            # chunk rolled back whole; it is claimed again with fresh codes.
+            deadlocks += 1
+            if getattr(error.__cause__, "pgcode", None) != DEADLOCK_DETECTED or deadlocks > DEADLOCK_RETRIES:
+                raise
+            continue
         _record_progress(job_id)
         done += 1
     return ImportJob.objects.get(pk=job_id)
+
+
+DEADLOCK_DETECTED = "40P01"
+DEADLOCK_RETRIES = 3
 
 
 def _commit_chunk(job: ImportJob, first: int, last: int) -> int:

@@ -560,3 +560,30 @@ def test_an_invite_code_drawn_twice_is_drawn_again_not_a_failed_row(operator, se
     assert row.member.invite_code not in ("", taken.invite_code)
     assert next(draws, None) is None  # both collisions were drawn
     assert_ledgers_consistent()
+
+
+def test_a_chunk_ended_by_a_deadlock_is_claimed_again(operator, settings, monkeypatch):
+    """PostgreSQL ends one of two chunks that wait on each other (each drew an invite code the other
+    inserted): the chunk rolled back whole and the committer claims it again."""
+    from django.db import OperationalError
+
+    settings.MIGRATION_COMMIT_CHUNK = 2
+    job = dry_run([member_row(n) for n in range(1, 6)], operator=operator)
+    imports.import_commit_start(job_id=job.pk)
+    real, calls = imports._commit_chunk, {"n": 0}
+
+    class Deadlock(Exception):
+        pgcode = imports.DEADLOCK_DETECTED
+
+    def deadlocked_once(job, first, last):
+        imported = real(job, first, last)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OperationalError("deadlock detected") from Deadlock()
+        return imported
+
+    monkeypatch.setattr(imports, "_commit_chunk", deadlocked_once)
+    job = imports.import_commit_run(job_id=job.pk)
+    assert (job.status, job.committed_rows, calls["n"]) == (JobStatus.COMMITTED, 5, 4)
+    assert Member.objects.count() == 5
+    assert_ledgers_consistent()

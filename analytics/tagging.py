@@ -12,6 +12,13 @@ def member_tag_by_names(*, member_id: int, names: list[str]) -> int:
     return members_tag_by_names(names_of={member_id: names})
 
 
+def tags_create(*, names: list[str]) -> None:
+    """The tags of these names that are missing (a tag that exists is kept)."""
+    MemberTag.objects.bulk_create(
+        [MemberTag(name=name) for name in dict.fromkeys(_clean(names))], ignore_conflicts=True
+    )
+
+
 def members_tag_by_names(*, names_of: dict[int, list[str]]) -> int:
     """Tag each member (``names_of``: member id → tag names) in three statements for them all: the tags
     missing created, the tags read, the taggings inserted (a tagging held already is kept).  Returns how
@@ -20,7 +27,7 @@ def members_tag_by_names(*, names_of: dict[int, list[str]]) -> int:
     every = list(dict.fromkeys(name for names in names_of.values() for name in names))
     if not every:
         return 0
-    MemberTag.objects.bulk_create([MemberTag(name=name) for name in every], ignore_conflicts=True)
+    tags_create(names=every)
     tag_of = dict(MemberTag.objects.filter(name__in=every).values_list("name", "pk"))
     made = MemberTagging.objects.bulk_create(
         [

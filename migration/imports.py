@@ -39,7 +39,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -62,7 +62,16 @@ from membership.tiers import lock_membership
 from migration import fields, parsing
 from migration import sql as migration_sql
 from migration.exceptions import ImportFileRefused, ImportMappingInvalid, ImportNotReady, ImportUndoBlocked
-from migration.models import ImportJob, ImportRow, JobStatus, MappingPreset, MatchRule, RowStatus, TotalPolicy
+from migration.models import (
+    ImportChunk,
+    ImportJob,
+    ImportRow,
+    JobStatus,
+    MappingPreset,
+    MatchRule,
+    RowStatus,
+    TotalPolicy,
+)
 from points import ledger as points_ledger
 from points.models import EntryKind as PointsEntryKind
 from points.models import PointsAllocation, PointsLot
@@ -521,54 +530,126 @@ def import_accept_errors(*, job_id: int) -> ImportJob:
     return job
 
 
+def commit_workers() -> int:
+    """How many committers a commit starts (``IMPORT_COMMIT_WORKERS``): each a bulk-queue task on its own
+    connection, claiming chunks; the bulk workers' concurrency bounds how many run at once."""
+    return max(1, int(getattr(settings, "IMPORT_COMMIT_WORKERS", 2)))
+
+
 def import_commit_start(*, job_id: int) -> ImportJob:
-    """Start the commit (a bulk-queue task, after this transaction commits)."""
+    """Fix the commit's chunks, create the tags the rows name, and start ``commit_workers()`` committers
+    (bulk-queue tasks, after this transaction commits)."""
     with transaction.atomic():
         job = _lock_job(job_id)
         if not job.can_commit:
             raise ImportNotReady(
                 _("Only a dry run without errors, or whose errors were accepted, can be imported.")
             )
-        job.status, job.next_row, job.last_error = JobStatus.COMMITTING, 0, ""
-        job.save(update_fields=["status", "next_row", "last_error"])
-        enqueue_on_commit("migration.tasks.commit_import", job.pk)
+        job.status, job.next_row, job.committed_rows, job.last_error = JobStatus.COMMITTING, 0, 0, ""
+        job.save(update_fields=["status", "next_row", "committed_rows", "last_error"])
+        _prepare_chunks(job)
+        for _worker in range(commit_workers()):
+            enqueue_on_commit("migration.tasks.commit_import", job.pk)
     return job
 
 
-def import_commit_run(*, job_id: int, max_chunks: int | None = None) -> ImportJob:
-    """Commit the job's rows from where it stopped, a chunk per transaction; idempotent and resumable.
+def _prepare_chunks(job: ImportJob) -> None:
+    """The chunks, and the tags every chunk will name created now: chunks committing at once would
+    otherwise insert the same new tag, each waiting for the other's transaction (under the job's lock)."""
+    migration_sql.create_chunks(job.pk, row_count=job.row_count, size=commit_chunk())
+    names = migration_sql.tag_names(job.pk, [RowStatus.OK, RowStatus.WARNING])
+    if names:
+        analytics_tagging.tags_create(names=names)
 
-    ``max_chunks`` stops after that many chunks (a worker's share, and the tests' killed worker).
+
+def _ensure_chunks(job_id: int) -> None:
+    """A job left committing without chunks (started before they existed) gets them: its rows already
+    imported are passed over by their status."""
+    if ImportChunk.objects.filter(job_id=job_id).exists():
+        return
+    with transaction.atomic():
+        job = _lock_job(job_id)
+        if job.status == JobStatus.COMMITTING and not job.chunks.exists():
+            _prepare_chunks(job)
+
+
+def import_commit_run(*, job_id: int, max_chunks: int | None = None) -> ImportJob:
+    """One committer: claim an undone chunk, commit its rows and mark it done in one transaction, until
+    none is left; idempotent and resumable.  Several run at once on one job (``import_commit_start``
+    starts ``commit_workers()``); the one that finds every chunk done marks the job committed, once.
+
+    ``max_chunks`` stops after that many chunks (the tests' killed worker).
     """
-    done = 0
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status != JobStatus.COMMITTING:
+        return job
+    _ensure_chunks(job_id)
+    done, deadlocks = 0, 0
     while max_chunks is None or done < max_chunks:
-        with transaction.atomic():
-            job = _lock_job(job_id)
-            if job.status != JobStatus.COMMITTING:
-                return job
-            after, found = migration_sql.chunk_rows(
-                job.pk, max(job.next_row, 2), [RowStatus.OK, RowStatus.WARNING], commit_chunk()
-            )
-            if not after:
-                job.status, job.committed_at = JobStatus.COMMITTED, timezone.now()
-                job.next_row = job.row_count + 2
-                job.save(update_fields=["status", "committed_at", "next_row"])
-                return job
-            rows = [_Pending(*row) for row in found]
-            todo = _skip_posted_before(job, rows)
-            imported, left = _commit_new_members(job, todo)
-            imported += len(rows) - len(todo)
-            if left:
-                _lock_chunk(job, left)
-                ids = [row.pk for row in left]
-                imported += sum(
-                    _commit_row(job, row) for row in ImportRow.objects.filter(pk__in=ids).order_by("number")
-                )
-            job.next_row = after
-            job.committed_rows += imported
-            job.save(update_fields=["next_row", "committed_rows"])
+        try:
+            with transaction.atomic():
+                claimed = migration_sql.claim_chunk(job_id)
+                if claimed is None:
+                    return _finish_commit(job_id)
+                chunk_id, first, last = claimed
+                imported = _commit_chunk(job, first, last)
+                migration_sql.chunk_done(chunk_id, imported=imported, now=timezone.now())
+        except OperationalError as error:
+            # Two chunks inserting members can each draw an invite code the other inserted and wait on
+            # it (a unique index waits for the other's transaction): PostgreSQL ends one of them.  The
+            # chunk rolled back whole; it is claimed again with fresh codes.
+            deadlocks += 1
+            if getattr(error.__cause__, "pgcode", None) != DEADLOCK_DETECTED or deadlocks > DEADLOCK_RETRIES:
+                raise
+            continue
+        _record_progress(job_id)
         done += 1
     return ImportJob.objects.get(pk=job_id)
+
+
+DEADLOCK_DETECTED = "40P01"
+DEADLOCK_RETRIES = 3
+
+
+def _commit_chunk(job: ImportJob, first: int, last: int) -> int:
+    """Post the chunk's rows still to post (inside the caller's transaction); returns how many imported."""
+    _after, found = migration_sql.chunk_rows(
+        job.pk, first, [RowStatus.OK, RowStatus.WARNING], last - first + 1
+    )
+    rows = [_Pending(*row) for row in found]
+    todo = _skip_posted_before(job, rows)
+    imported, left = _commit_new_members(job, todo)
+    imported += len(rows) - len(todo)
+    if left:
+        _lock_chunk(job, left)
+        ids = [row.pk for row in left]
+        imported += sum(
+            _commit_row(job, row) for row in ImportRow.objects.filter(pk__in=ids).order_by("number")
+        )
+    return imported
+
+
+def _record_progress(job_id: int) -> None:
+    """The job's figures from its done chunks, in a short transaction of their own: the chunks never
+    wait for one another on the job's row."""
+    imported, rows, _left = migration_sql.chunks_done(job_id)
+    migration_sql.job_progress(job_id, imported=imported, rows=rows)
+
+
+def _finish_commit(job_id: int) -> ImportJob:
+    """Mark the job committed when no chunk is left undone (a chunk another committer holds is undone
+    until its transaction commits; that committer finishes the job then).  Under the job's lock: once."""
+    with transaction.atomic():
+        job = _lock_job(job_id)
+        if job.status != JobStatus.COMMITTING:
+            return job
+        imported, _rows, left = migration_sql.chunks_done(job_id)
+        if left:
+            return job
+        job.status, job.committed_at = JobStatus.COMMITTED, timezone.now()
+        job.committed_rows, job.next_row = imported, job.row_count + 2
+        job.save(update_fields=["status", "committed_at", "committed_rows", "next_row"])
+    return job
 
 
 @dataclass(frozen=True)
@@ -590,6 +671,8 @@ def imports_resume() -> int:
         import_dry_run(job_id=job_id)
     ids = list(ImportJob.objects.filter(status=JobStatus.COMMITTING).values_list("pk", flat=True))
     for job_id in ids:
+        for _worker in range(commit_workers() - 1):  # the others beside this one, as the start does
+            enqueue_on_commit("migration.tasks.commit_import", job_id)
         import_commit_run(job_id=job_id)
     return len(checking) + len(ids)
 
@@ -833,7 +916,7 @@ def _member_for(job: ImportJob, row: ImportRow) -> tuple[Member | None, bool]:
         if job.match_rule == MatchRule.SKIP:
             return None, False
         return existing[0], False
-    member = Member.objects.create(
+    member = _create_member(
         openid=data.get("openid") or placeholder,
         unionid=data.get("unionid", ""),
         phone=data.get("phone", ""),
@@ -845,6 +928,24 @@ def _member_for(job: ImportJob, row: ImportRow) -> tuple[Member | None, bool]:
     if data.get("registered_at"):
         Member.objects.filter(pk=member.pk).update(registered_at=parse_datetime(data["registered_at"]))
     return member, True
+
+
+INVITE_CODE_DRAWS = 8
+
+
+def _create_member(**values) -> Member:
+    """A new member, with a fresh invite code drawn again when the one drawn is taken: 8 random hex
+    characters collide about a hundred times in a million members, and a random collision must not
+    fail a row.  Any other refusal (an openid or phone taken since) is raised as it is."""
+    for _draw in range(INVITE_CODE_DRAWS - 1):
+        code = Member._meta.get_field("invite_code").default()
+        try:
+            with transaction.atomic():
+                return Member.objects.create(invite_code=code, **values)
+        except IntegrityError:
+            if not Member.objects.filter(invite_code=code).exists():
+                raise
+    return Member.objects.create(invite_code=Member._meta.get_field("invite_code").default(), **values)
 
 
 def _post_row(job: ImportJob, row: ImportRow, member_id: int, *, new_member: bool) -> dict:

@@ -135,6 +135,33 @@ class ImportRow(models.Model):
         return f"{self.job_id}:{self.number}"
 
 
+class ImportChunk(models.Model):
+    """One range of a committing job's rows, committed in one transaction by whichever committer claims
+    it (``SELECT … FOR UPDATE SKIP LOCKED``): several committers work on one job at once, and a killed
+    one's chunk, its transaction rolled back, is claimed again.  ``done_at`` is set in the chunk's own
+    transaction, with ``imported`` (the rows it imported: the job's progress is the sum)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="chunks")
+    first_row = models.PositiveIntegerField()
+    last_row = models.PositiveIntegerField()
+    imported = models.PositiveIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "first_row"]
+        constraints = [models.UniqueConstraint(fields=["job", "first_row"], name="migration_chunk_once")]
+        indexes = [
+            models.Index(
+                fields=["job", "first_row"],
+                name="migration_chunk_undone",
+                condition=models.Q(done_at__isnull=True),
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.job_id}:{self.first_row}-{self.last_row}"
+
+
 class MappingPreset(models.Model):
     """A named mapping from an old system's column headers to fields, offered for the next file."""
 

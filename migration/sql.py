@@ -10,14 +10,18 @@ writes the old system's date, or now.  tests/migration/test_sql.py checks each a
 import io
 import json
 
+from loyalty import locks
+from loyalty.locks import Rank
 from loyalty.rows import Names, db_cursor
 from members.models import Member
-from migration.models import ImportRow
+from migration.models import ImportChunk, ImportJob, ImportRow
 from points.models import PointsAccount, PointsEntry
 from stored_value.models import StoredValueAccount, StoredValueEntry
 
 _m = Names(Member)
 _r = Names(ImportRow)
+_c = Names(ImportChunk)
+_j = Names(ImportJob)
 _pa = Names(PointsAccount)
 _pe = Names(PointsEntry)
 _sa = Names(StoredValueAccount)
@@ -177,3 +181,83 @@ def posted_keys(*, points: list[tuple[int, str]], stored_value: list[tuple[int, 
     with db_cursor() as cur:
         cur.execute(_POSTED_KEYS, params)
         return {key for (key,) in cur.fetchall()}
+
+
+# --- the commit's chunks -----------------------------------------------------------------------------
+
+_CREATE_CHUNKS = f"""
+INSERT INTO {_c.table} ({_c.job_id}, {_c.first_row}, {_c.last_row}, {_c.imported})
+SELECT %(job)s, s, LEAST(s + %(size)s - 1, %(last)s), 0 FROM generate_series(2, %(last)s, %(size)s) AS s
+"""
+
+
+def create_chunks(job_id: int, *, row_count: int, size: int) -> None:
+    """The job's rows 2 to ``row_count + 1`` as ranges of ``size`` numbers, none done (the ones before
+    dropped): what the committers claim, fixed at the commit's start."""
+    with db_cursor() as cur:
+        cur.execute(f"DELETE FROM {_c.table} WHERE {_c.job_id} = %s", [job_id])
+        cur.execute(_CREATE_CHUNKS, {"job": job_id, "size": size, "last": row_count + 1})
+
+
+# The first chunk no other transaction holds, locked until this one ends (on the partial index of the
+# undone ones): two committers never take the same chunk, and a killed one's is free again.
+_CLAIM_CHUNK = f"""
+SELECT {_c.id}, {_c.first_row}, {_c.last_row} FROM {_c.table}
+WHERE {_c.job_id} = %(job)s AND {_c.done_at} IS NULL
+ORDER BY {_c.first_row} LIMIT 1 FOR UPDATE SKIP LOCKED
+"""
+
+
+@locks.takes(Rank.DOCUMENT)  # a job's rows; first in the chunk's transaction
+def claim_chunk(job_id: int) -> tuple[int, int, int] | None:
+    """(chunk id, first row, last row) of an undone chunk of the job no one else holds, or None."""
+    with db_cursor() as cur:
+        cur.execute(_CLAIM_CHUNK, {"job": job_id})
+        return cur.fetchone()
+
+
+def chunk_done(chunk_id: int, *, imported: int, now) -> None:
+    with db_cursor() as cur:
+        cur.execute(
+            f"UPDATE {_c.table} SET {_c.done_at} = %(now)s, {_c.imported} = %(imported)s WHERE {_c.id} = %(id)s",
+            {"id": chunk_id, "imported": imported, "now": now},
+        )
+
+
+def chunks_done(job_id: int) -> tuple[int, int, int]:
+    """(rows imported, rows gone through, chunks left) of the job's committed chunks."""
+    with db_cursor() as cur:
+        cur.execute(
+            f"SELECT COALESCE(SUM({_c.imported}) FILTER (WHERE {_c.done_at} IS NOT NULL), 0), "
+            f"COALESCE(SUM({_c.last_row} - {_c.first_row} + 1) FILTER (WHERE {_c.done_at} IS NOT NULL), 0), "
+            f"COUNT(*) FILTER (WHERE {_c.done_at} IS NULL) FROM {_c.table} WHERE {_c.job_id} = %s",
+            [job_id],
+        )
+        return cur.fetchone()
+
+
+# The job's figures from its done chunks, never lowered: two committers' updates, each computed from its
+# own snapshot, may land in either order.  A short row lock of its own transaction, outside any chunk's.
+_JOB_PROGRESS = f"""
+UPDATE {_j.table} SET {_j.committed_rows} = GREATEST({_j.committed_rows}, %(imported)s),
+                      {_j.next_row} = GREATEST({_j.next_row}, 2 + %(rows)s)
+WHERE {_j.id} = %(job)s
+"""
+
+
+def job_progress(job_id: int, *, imported: int, rows: int) -> None:
+    with db_cursor() as cur:
+        cur.execute(_JOB_PROGRESS, {"job": job_id, "imported": imported, "rows": rows})
+
+
+_TAG_NAMES = f"""
+SELECT DISTINCT jsonb_array_elements_text({_r.data} -> 'tags') FROM {_r.table}
+WHERE {_r.job_id} = %(job)s AND {_r.status} = ANY(%(statuses)s) AND {_r.data} ? 'tags'
+"""
+
+
+def tag_names(job_id: int, statuses: list[str]) -> list[str]:
+    """Every tag name the job's rows of ``statuses`` carry."""
+    with db_cursor() as cur:
+        cur.execute(_TAG_NAMES, {"job": job_id, "statuses": statuses})
+        return [name for (name,) in cur.fetchall()]

@@ -180,6 +180,9 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media"))
 # this many times in all before it is marked failed.
 EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
 EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=3)
+# An import's commit runs this many committers at once (bulk-queue tasks claiming chunks of rows); the
+# bulk workers' concurrency must allow as many (Procfile.dev, Procfile.cluster: 2; docker-compose.yml: 4).
+IMPORT_COMMIT_WORKERS = env.int("IMPORT_COMMIT_WORKERS", default=2)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

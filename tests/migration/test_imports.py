@@ -542,3 +542,48 @@ def test_a_chunk_takes_its_members_locks_rank_by_rank_before_posting_them(operat
     # a member's cards are only ever locked under their membership row, which the chunk holds
     assert {rank for rank, _what in chunk} <= {*first, Rank.CARD}
     assert_ledgers_consistent()
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_an_invite_code_drawn_twice_is_drawn_again_not_a_failed_row(operator, settings, monkeypatch, bulk):
+    """8 random hex characters collide about a hundred times in a million members: the row whose code
+    a member holds already gets a fresh one, on either path (the set-based insert leaves the row to the
+    one-by-one path, whose own first draw collides again here)."""
+    settings.MIGRATION_BULK = bulk
+    taken = MemberFactory(invite_code="DEADBEEF")
+    field = Member._meta.get_field("invite_code")
+    real, draws = field.default, iter(["DEADBEEF", "DEADBEEF"])
+    monkeypatch.setattr(field, "default", lambda: next(draws, None) or real())
+    job = committed(dry_run([member_row(1)], operator=operator))
+    row = job.rows.get()
+    assert (job.status, job.committed_rows, row.status) == (JobStatus.COMMITTED, 1, RowStatus.IMPORTED)
+    assert row.member.invite_code not in ("", taken.invite_code)
+    assert next(draws, None) is None  # both collisions were drawn
+    assert_ledgers_consistent()
+
+
+def test_a_chunk_ended_by_a_deadlock_is_claimed_again(operator, settings, monkeypatch):
+    """PostgreSQL ends one of two chunks that wait on each other (each drew an invite code the other
+    inserted): the chunk rolled back whole and the committer claims it again."""
+    from django.db import OperationalError
+
+    settings.MIGRATION_COMMIT_CHUNK = 2
+    job = dry_run([member_row(n) for n in range(1, 6)], operator=operator)
+    imports.import_commit_start(job_id=job.pk)
+    real, calls = imports._commit_chunk, {"n": 0}
+
+    class Deadlock(Exception):
+        pgcode = imports.DEADLOCK_DETECTED
+
+    def deadlocked_once(job, first, last):
+        imported = real(job, first, last)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OperationalError("deadlock detected") from Deadlock()
+        return imported
+
+    monkeypatch.setattr(imports, "_commit_chunk", deadlocked_once)
+    job = imports.import_commit_run(job_id=job.pk)
+    assert (job.status, job.committed_rows, calls["n"]) == (JobStatus.COMMITTED, 5, 4)
+    assert Member.objects.count() == 5
+    assert_ledgers_consistent()

@@ -934,7 +934,7 @@ def merged_report(text: str, figures: list[Figure], notes: list[str], run: str) 
     rows = {f.name: "| " + " | ".join(f.cells()) + " |" for f in figures}
     table = [i for i, line in enumerate(lines) if line.startswith("| ") and not line.startswith("| figure |")]
     for i in table:
-        name = lines[i][2:].split(" | ", 1)[0]
+        name = lines[i][2:].split(" | ", 1)[0].rstrip(" ¹²³⁴⁵⁶⁷⁸⁹⁰")  # a row's footnote mark is not its name
         if name in rows:
             lines[i] = rows.pop(name)
     end = (table[-1] + 1) if table else len(lines)

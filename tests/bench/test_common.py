@@ -53,7 +53,7 @@ def test_a_run_of_some_benchmarks_updates_their_rows_and_keeps_the_others():
             "| figure | value | baseline | ratio | target | met |",
             "|---|---:|---:|---:|---:|---:|",
             "| a/s | 1 /s | 2 /s | 0.50× | ≥ 0.50× | yes |",
-            "| b/s | 1 /s | 4 /s | 0.25× | ≥ 0.50× | no |",
+            "| b/s ² | 1 /s | 4 /s | 0.25× | ≥ 0.50× | no |",
             "",
             "## Targets missed",
             "",

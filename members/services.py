@@ -63,6 +63,24 @@ def _resolve_referrer(invite_code: str) -> Member | None:
     return referrer
 
 
+INVITE_CODE_DRAWS = 8
+
+
+def member_create(**values) -> Member:
+    """A new member, with a fresh invite code drawn again when the one drawn is taken: 8 random hex
+    characters collide about a hundred times in a million members, and a random collision must not
+    fail a sign-up or an imported row.  Any other refusal (an openid or phone taken since) is raised."""
+    for _draw in range(INVITE_CODE_DRAWS - 1):
+        code = Member._meta.get_field("invite_code").default()
+        try:
+            with transaction.atomic():
+                return Member.objects.create(invite_code=code, **values)
+        except IntegrityError:
+            if not Member.objects.filter(invite_code=code).exists():
+                raise
+    return Member.objects.create(invite_code=Member._meta.get_field("invite_code").default(), **values)
+
+
 @transaction.atomic
 def member_login(
     *,
@@ -94,17 +112,24 @@ def member_login(
     else:
         referrer = _resolve_referrer(invite_code)
     where = attribution(store_code=store_code, staff_code=staff_code)
-    member, created = Member.objects.get_or_create(
-        openid=session.openid,
-        defaults={
-            "unionid": session.unionid,
-            "registration_channel": channel[:64],
-            "referrer": referrer,
-            "registration_store_id": where.store_id,
-            "home_store_id": where.store_id,
-            "registration_staff_id": where.staff_id,
-        },
-    )
+    member, created = Member.objects.filter(openid=session.openid).first(), False
+    if member is None:
+        try:
+            with transaction.atomic():
+                member, created = (
+                    member_create(
+                        openid=session.openid,
+                        unionid=session.unionid,
+                        registration_channel=channel[:64],
+                        referrer=referrer,
+                        registration_store_id=where.store_id,
+                        home_store_id=where.store_id,
+                        registration_staff_id=where.staff_id,
+                    ),
+                    True,
+                )
+        except IntegrityError:  # a concurrent first login of the same openid created it
+            member = Member.objects.get(openid=session.openid)
     if created:
         events.member_event_tell(event=events.CREATED, member_id=member.pk)  # sign-up points, new-member gift
     elif session.unionid and member.unionid != session.unionid:

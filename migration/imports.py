@@ -53,6 +53,7 @@ from loyalty import locks
 from loyalty.enqueue import enqueue_on_commit
 from loyalty.errors import ApplicationError
 from loyalty.locks import Rank, Space
+from members import services as member_services
 from members.models import Member
 from members.receiving import lock_receiving
 from membership import cards as membership_cards
@@ -916,7 +917,7 @@ def _member_for(job: ImportJob, row: ImportRow) -> tuple[Member | None, bool]:
         if job.match_rule == MatchRule.SKIP:
             return None, False
         return existing[0], False
-    member = _create_member(
+    member = member_services.member_create(
         openid=data.get("openid") or placeholder,
         unionid=data.get("unionid", ""),
         phone=data.get("phone", ""),
@@ -928,24 +929,6 @@ def _member_for(job: ImportJob, row: ImportRow) -> tuple[Member | None, bool]:
     if data.get("registered_at"):
         Member.objects.filter(pk=member.pk).update(registered_at=parse_datetime(data["registered_at"]))
     return member, True
-
-
-INVITE_CODE_DRAWS = 8
-
-
-def _create_member(**values) -> Member:
-    """A new member, with a fresh invite code drawn again when the one drawn is taken: 8 random hex
-    characters collide about a hundred times in a million members, and a random collision must not
-    fail a row.  Any other refusal (an openid or phone taken since) is raised as it is."""
-    for _draw in range(INVITE_CODE_DRAWS - 1):
-        code = Member._meta.get_field("invite_code").default()
-        try:
-            with transaction.atomic():
-                return Member.objects.create(invite_code=code, **values)
-        except IntegrityError:
-            if not Member.objects.filter(invite_code=code).exists():
-                raise
-    return Member.objects.create(invite_code=Member._meta.get_field("invite_code").default(), **values)
 
 
 def _post_row(job: ImportJob, row: ImportRow, member_id: int, *, new_member: bool) -> dict:

@@ -51,6 +51,23 @@ def test_login_of_a_returning_member_finds_the_same_member(login, fake_wechat):
 
 
 @pytest.mark.django_db
+def test_a_new_members_invite_code_drawn_again_when_another_member_holds_it(login, fake_wechat, monkeypatch):
+    from tests.factories import MemberFactory
+
+    taken = MemberFactory(invite_code="DEADBEEF")
+    field = Member._meta.get_field("invite_code")
+    real, draws = field.default, iter(["DEADBEEF"])
+    monkeypatch.setattr(field, "default", lambda: next(draws, None) or real())
+    fake_wechat.add_login("c1", openid="o-unlucky", session_key="sk-u")
+
+    response = login("c1")
+
+    assert response.status_code == 201
+    assert Member.objects.get(openid="o-unlucky").invite_code not in ("", taken.invite_code)
+    assert next(draws, None) is None  # the colliding code was drawn
+
+
+@pytest.mark.django_db
 def test_session_key_never_appears_in_a_response_a_log_or_the_database(login, fake_wechat, caplog):
     caplog.set_level(logging.DEBUG)
     fake_wechat.add_login("c1", openid="o-secret", session_key="SESSION-KEY-MUST-NOT-LEAK")

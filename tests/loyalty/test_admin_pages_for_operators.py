@@ -23,6 +23,7 @@ from html.parser import HTMLParser
 
 import pytest
 import time_machine
+from celery import current_app
 from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
@@ -37,8 +38,10 @@ from django_celery_beat.models import ClockedSchedule, IntervalSchedule, SolarSc
 from coupons import services as coupon_services
 from coupons.models import Coupon, CouponTemplate
 from loyalty import jobs
+from loyalty.admin_navigation import GROUPS
 from loyalty.admin_tools import DISCOUNT_SCALES, SHARE, YUAN, field_unit
 from loyalty.errors import ApplicationError
+from loyalty.schedules import DEFAULT_SCHEDULES
 from mall import services as mall_services
 from mall.models import MallItem, Redemption
 from members import codes as member_codes
@@ -552,4 +555,46 @@ def test_no_page_shows_an_operator_fen_codes_hashes_or_json(demo_year, admin_cli
         response = admin_client.get(url)
         assert response.status_code == 200, url
         problems += [f"{url}: {leak}" for leak in leaks(response, page_models)]
+    assert not problems, "\n".join(problems)
+
+
+# --- 系统设置: no engineer's names (task paths, cron expressions, English keys) ------------------------------
+
+SYSTEM_SETTINGS = GROUPS[-1][1]  # the sidebar's last group
+SYSTEM_MODELS = sorted({apps.get_model(page.model) for page in SYSTEM_SETTINGS}, key=lambda m: m._meta.label)
+ENGLISH_PHRASE = re.compile(r"[A-Za-z]+(?: [A-Za-z]+){2,}")
+
+
+def engineers_names(view: OperatorView) -> list[str]:
+    """What an engineer reads on a 系统设置 page: a Celery task's Python name, a crontab as beat prints it,
+    a schedule's English key, a permission's stored English name, an English phrase."""
+    tasks = {name for name in current_app.tasks if not name.startswith("celery.")}
+    keys = {schedule.name for schedule in DEFAULT_SCHEDULES}
+    found = []
+    for text in view.texts:
+        if "(m/h/dM/MY/d)" in text:
+            found.append(f"crontab as stored: {text[:100]!r}")
+        if shown := tasks & set(re.findall(r"[a-z_]+\.[a-z_]+", text)):
+            found.append(f"task {sorted(shown)}: {text[:100]!r}")
+        if text in keys or (phrase := ENGLISH_PHRASE.search(text)):
+            found.append(f"English {text[:100]!r}" if text in keys else f"English {phrase.group(0)!r}")
+    return found
+
+
+@pytest.mark.parametrize("model", SYSTEM_MODELS, ids=lambda model: model._meta.label)
+def test_system_settings_pages_show_no_engineers_names(demo_year, admin_client, admin_user, model):
+    model_admin = admin.site._registry[model]
+    request = RequestFactory().get("/admin/")
+    request.user = admin_user
+    urls = [admin_url(model, "changelist")]
+    urls += [admin_url(model, "change", pk) for pk in change_objects(model, model_admin, request, limit=3)]
+    if model_admin.has_add_permission(request):
+        urls.append(admin_url(model, "add"))
+    problems = []
+    for url in urls:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        view = read(response.content.decode())
+        view.texts = [t for t in view.texts if "@" not in t]  # a user's e-mail address
+        problems += [f"{url}: {found}" for found in engineers_names(view)]
     assert not problems, "\n".join(problems)

@@ -16,7 +16,7 @@ from django_celery_beat import models as beat
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from loyalty import services
-from loyalty.admin_tools import ModelAdmin, labelled_filter, rows_table
+from loyalty.admin_tools import ModelAdmin, labelled_filter, local_time, rows_table
 from loyalty.models import ApiClient, JobRun
 from loyalty.schedules import DEFAULT_SCHEDULES
 
@@ -310,7 +310,10 @@ class PeriodicTaskForm(forms.ModelForm):
     class Meta:
         model = beat.PeriodicTask
         fields = ["name", "enabled", "crontab", "interval", "start_time", "one_off"]
-        help_texts = {"enabled": _("Untick to stop the job without deleting it.")}
+        help_texts = {
+            "enabled": _("Untick to stop the job without deleting it."),
+            "one_off": _("Run the job once, at the next time of its schedule, then disable it."),
+        }
         field_classes = {"crontab": ScheduleChoiceField, "interval": ScheduleChoiceField}
 
     def __init__(self, *args, **kwargs):
@@ -346,10 +349,14 @@ class PeriodicTaskAdmin(ScheduleTitleMixin, ModelAdmin):
     def get_fields(self, request, obj=None):
         # The default schedules are found by their name (loyalty/schedules.py): not renamed here.
         head = ["name_text"] if obj else ["name"]
-        return [*head, "job", "enabled", "crontab", "interval", "start_time", "one_off", "last_run_at"]
+        return [*head, "job", "enabled", "crontab", "interval", "start_time", "one_off", "last_run"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["name_text", "last_run_at"]
+        return ["name_text", "last_run"]
+
+    @admin.display(description=_("last run"))
+    def last_run(self, task):
+        return local_time(task.last_run_at) if task.last_run_at else "—"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("interval", "crontab", "solar", "clocked")

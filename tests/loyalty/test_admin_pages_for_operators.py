@@ -572,8 +572,8 @@ def engineers_names(view: OperatorView) -> list[str]:
     keys = {schedule.name for schedule in DEFAULT_SCHEDULES}
     found = []
     for text in view.texts:
-        if "(m/h/dM/MY/d)" in text:
-            found.append(f"crontab as stored: {text[:100]!r}")
+        if "(m/h/dM/MY/d)" in text or re.search(r"\b(?:True|False|None)\b", text):
+            found.append(f"crontab or Python value as stored: {text[:100]!r}")
         if shown := tasks & set(re.findall(r"[a-z_]+\.[a-z_]+", text)):
             found.append(f"task {sorted(shown)}: {text[:100]!r}")
         if text in keys or (phrase := ENGLISH_PHRASE.search(text)):

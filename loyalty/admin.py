@@ -8,7 +8,7 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language, gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_celery_beat import admin as beat_admin
@@ -244,17 +244,20 @@ DEFAULT_NAMES = {schedule.name for schedule in DEFAULT_SCHEDULES}
 def jobs_on(schedule) -> str:
     """The jobs a schedule runs, by their names, each a link to its page (rather than beat's inline, which
     titles each row with the job's ``str``: its English key and its cron expression)."""
-    tasks = schedule.periodictask_set.order_by("name") if schedule.pk else []
-    return rows_table(
+    tasks = list(schedule.periodictask_set.order_by("name")) if schedule.pk else []
+    if not tasks:
+        return "—"
+    return format_html_join(
+        format_html("<br>"),
+        '<a href="{}" class="text-primary-600">{}</a>（{}）',
         (
-            format_html(
-                '<a href="{}">{}</a>',
+            (
                 reverse("admin:django_celery_beat_periodictask_change", args=[task.pk]),
                 schedule_name_text(task.name),
-            ),
-            gettext("enabled") if task.enabled else gettext("disabled"),
-        )
-        for task in tasks
+                gettext("enabled") if task.enabled else gettext("disabled"),
+            )
+            for task in tasks
+        ),
     )
 
 

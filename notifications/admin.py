@@ -127,6 +127,12 @@ class WechatDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     exclude = ["dedupe_key", "data", "errcode", "error"]
     readonly_fields = ["data_text", "error_detail"]
 
+    def get_fields(self, request, obj=None):
+        """WeChat's answer right under the status: why a message failed is what its page is opened for."""
+        fields = [f for f in super().get_fields(request, obj) if f != "error_detail"]
+        at = fields.index("status") + 1 if "status" in fields else len(fields)
+        return [*fields[:at], "error_detail", *fields[at:]]
+
     @admin.display(description=_("WeChat's answer"), ordering="errcode")
     def error_text(self, delivery):
         return error_in_words(wechat_error_label(delivery.errcode), _wechat_said(delivery))

@@ -8,7 +8,8 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_celery_beat import admin as beat_admin
@@ -248,7 +249,7 @@ def jobs_on(schedule) -> str:
     if not tasks:
         return "—"
     return format_html_join(
-        format_html("<br>"),
+        mark_safe("<br>"),
         '<a href="{}" class="text-primary-600">{}</a>（{}）',
         (
             (

@@ -13,6 +13,7 @@ is checked:
   of a coded field, not as a whole cell anywhere, and never a snake_case code (``partially_refunded``)
   in any text;
 - every ``*_fen`` field reads ``¥…`` in lists and read-only values, and its box holds yuan (``12.50``);
+  every points field reads with thousands separators (``12,345``);
   every discount field reads ``8.8折``, every share (``*_share_bp``) ``50%``.
 """
 
@@ -39,7 +40,7 @@ from coupons import services as coupon_services
 from coupons.models import Coupon, CouponTemplate
 from loyalty import jobs
 from loyalty.admin_navigation import GROUPS
-from loyalty.admin_tools import DISCOUNT_SCALES, SHARE, YUAN, field_unit
+from loyalty.admin_tools import DISCOUNT_SCALES, POINTS, SHARE, YUAN, field_unit
 from loyalty.errors import ApplicationError
 from loyalty.schedules import DEFAULT_SCHEDULES
 from mall import services as mall_services
@@ -288,6 +289,7 @@ UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
 SNAKE_KEY = re.compile(r"[a-z]+(?:_[a-z]+)+")
 IN_BASIS_POINTS = re.compile(r"\d\s*(?:基点|basis points)")  # a discount reads as 折
 YUAN_TEXT = re.compile(r"-?\d+\.\d{2}")
+UNGROUPED = re.compile(r"(?<![\d,.])\d{4,}(?![\d,.])")  # 12345 points, not 12,345
 EMPTY = {"", "-", "—"}
 # Stored values shown on purpose though they look like codes: a channel's code is what its QR code or
 # link carries, named by the operator, shown beside the channel's name.
@@ -355,6 +357,7 @@ def leaks(response, page_models) -> list[str]:
     money = unit_fields(page_models, YUAN)
     discounts = unit_fields(page_models, *DISCOUNT_SCALES.values())
     shares = unit_fields(page_models, SHARE)
+    points = unit_fields(page_models, POINTS)
 
     for text in view.texts:
         if mark := next((m for m in JSON_MARKS if m in text), None) or NUMBER_LIST.search(text):
@@ -383,6 +386,8 @@ def leaks(response, page_models) -> list[str]:
             found.append(f"discount {field} not in 折: {text[:100]!r}")
         if field in shares and text not in EMPTY and not text.endswith("%"):
             found.append(f"share {field} not in %: {text[:100]!r}")
+        if field in points and UNGROUPED.search(text):
+            found.append(f"points {field} without thousands separators: {text[:100]!r}")
 
     for name, value in view.inputs:
         field = name.rsplit("-", 1)[-1]

@@ -7,7 +7,7 @@ from django.db.models import CharField, F, OuterRef, Subquery, Value
 from django.db.models.functions import Cast, Concat
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from coupons.models import CouponStatus
@@ -209,18 +209,63 @@ class GroupAdmin(ReadOnlyAdminMixin, ModelAdmin):
     search_fields = ["=id", "leader__nickname", "leader__phone"]
     list_select_related = ["activity", "leader"]
     inlines = [PlaceInline, EventInline]
+    # Two or three to a line, and the places with their payments and refunds right under the state: on a
+    # failed group that is what the page is opened for, and at 1366×768 the inlines start below the fold.
     fields = [
-        "activity",
-        "leader",
-        "state",
-        "size",
-        "joined_count",
-        "price_fen",
-        "deadline",
-        "opened_at",
-        "completed_at",
-        "failed_at",
+        ("activity", "leader"),
+        ("state", "filled"),
+        "places_summary",
+        ("price_fen", "deadline"),
+        ("opened_at", "completed_at", "failed_at"),
     ]
+    readonly_fields = ["filled", "places_summary"]
+
+    @admin.display(description=_("places and payments"))
+    def places_summary(self, group):
+        """Each place: who, its state, what they paid (the payment linked) and where its refund is."""
+        places = list(group.places.select_related("member").order_by("pk"))
+        if not places:
+            return "—"
+        refunds = {
+            refund.payment.out_trade_no: refund
+            for refund in PaymentRefund.objects.filter(
+                payment__out_trade_no__in=[p.out_trade_no for p in places if p.out_trade_no]
+            )
+            .select_related("payment")
+            .order_by("pk")
+        }
+        rows = []
+        for place in places:
+            refund = refunds.get(place.out_trade_no)
+            payment = (
+                format_html(
+                    '<a href="{}?q={}" class="text-primary-600">{}</a>',
+                    reverse("admin:payments_payment_changelist"),
+                    place.out_trade_no,
+                    format_fen(place.amount_fen),
+                )
+                if place.out_trade_no
+                else format_fen(place.amount_fen)
+            )
+            refunded = (
+                format_html(
+                    '<a href="{}" class="text-primary-600">{} {}</a>',
+                    reverse("admin:payments_paymentrefund_change", args=[refund.pk]),
+                    _("refund"),
+                    refund.get_status_display(),
+                )
+                if refund
+                else "—"
+            )
+            rows.append((place.member, place.get_status_display(), payment, refunded))
+        return format_html(
+            '<table class="lo-places"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>',
+            _("member"),
+            _("status"),
+            _("paid"),
+            _("refund"),
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
 
     @admin.display(description=_("members joined"), ordering="joined_count")
     def filled(self, obj):

@@ -193,9 +193,17 @@ class EventInline(ReadOnlyAdminMixin, TabularInline):
     model = GroupEvent
     fk_name = "group"
     extra = 0
-    fields = ["created_at", "kind", "place", "note_text"]
+    fields = ["created_at", "kind", "place_member", "note_text"]
     readonly_fields = fields
     ordering = ["pk"]
+
+    @admin.display(description=_("member"))
+    def place_member(self, obj):
+        """Whose place the event is about (the place's own ``str`` is an id and codes)."""
+        return obj.place.member if obj.place_id else "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("place__member")
 
     @admin.display(description=_("note"))
     def note_text(self, obj):
@@ -249,22 +257,23 @@ class GroupAdmin(ReadOnlyAdminMixin, ModelAdmin):
             )
             refunded = (
                 format_html(
-                    '<a href="{}" class="text-primary-600">{} {}</a>',
+                    '<a href="{}" class="text-primary-600">{}</a>',
                     reverse("admin:payments_paymentrefund_change", args=[refund.pk]),
-                    _("refund"),
                     refund.get_status_display(),
                 )
                 if refund
                 else "—"
             )
             rows.append((place.member, place.get_status_display(), payment, refunded))
+        cell = '<{0} style="padding: 2px 24px 2px 0; text-align: left">{{}}</{0}>'
+        head, row = "".join([cell.format("th")] * 4), "".join([cell.format("td")] * 4)
         return format_html(
-            '<table class="lo-places"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>',
+            '<table class="lo-places"><tr>' + head + "</tr>{}</table>",
             _("member"),
             _("status"),
             _("paid"),
             _("refund"),
-            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+            format_html_join("", "<tr>" + row + "</tr>", rows),
         )
 
     @admin.display(description=_("members joined"), ordering="joined_count")

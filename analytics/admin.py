@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -34,6 +35,7 @@ from analytics.models import (
 from analytics.periods import CUSTOM, PRESETS, preset_of, preset_range, previous_range
 from analytics.segment_builder import SegmentBuilder, describe
 from analytics.segments import validate_rules
+from analytics.tag_usage import audiences_using_tags
 from loyalty.admin_forms import read_only_display, shown_fieldsets
 from loyalty.admin_tools import (
     IsoDateInput,
@@ -179,6 +181,23 @@ class MemberTagAdmin(ModelAdmin):
     list_display = ["id", "name", "created_at"]
     search_fields = ["name"]
     inlines = [MemberTaggingInline]
+
+    def get_deleted_objects(self, objs, request):
+        """A tag an audience names is not deleted (analytics/tag_usage.py says why): the audiences are
+        listed as what protects it, so the confirmation page (ours, delete_confirmation.html) names them
+        and Django refuses the deletion, one tag or several."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        in_use = audiences_using_tags(obj.pk for obj in objs)
+        protected = list(protected) + [
+            format_html(
+                '{}：<a href="{}" class="text-primary-600">{}</a>',
+                capfirst(obj._meta.verbose_name),
+                reverse(url_name, args=[obj.pk]),
+                obj,
+            )
+            for url_name, obj in in_use
+        ]
+        return deleted, counts, perms_needed, protected
 
 
 class SegmentForm(forms.ModelForm):

@@ -129,6 +129,11 @@ def share(field: str, label):
     return field_column(field, label, format_share)
 
 
+def points(field: str, label):
+    """A count of points with thousands separators: 12,345."""
+    return field_column(field, label, count_text)
+
+
 def discount(field: str, label, *, scale: int):
     """A stored discount (``scale`` = all off) as 8.8折."""
     return field_column(field, label, lambda value: format_zhe(value, scale=scale))
@@ -140,6 +145,19 @@ def discount(field: str, label, *, scale: int):
 DISCOUNT_SCALES = {"percent_off": 100, "discount_bp": 10_000}
 YUAN = "yuan"
 SHARE = "share"  # a share of something in basis points (``*_share_bp``), typed and read as a percentage
+POINTS = "points"  # a count of points: read as 12,345 (typed as a plain number)
+
+# Points fields not named so (the points app's own ledgers, caps and budget); the others are named
+# ``points``, ``*_points`` or ``points_<what>`` (points_used, points_earned …).
+POINT_FIELDS = {
+    "points.PointsAccount": {"balance"},
+    "points.PointsEntry": {"amount", "balance_after"},
+    "points.PointsLot": {"amount", "remaining"},
+    "points.PointsWithheld": {"requested", "granted", "withheld"},
+    "points.EarningRule": {"daily_cap", "monthly_cap"},
+    "points.PointsPolicy": {"member_daily_cap", "member_monthly_cap", "monthly_budget"},
+}
+_POINTS_NAME = re.compile(r"(?:\w+_)?points|points_(?:used|earned|spent|expired)")
 
 _UNIT_IN_LABEL = re.compile(
     r"\s*[（(](?:fen|分|basis points|基点)[)）]|\s*[,，]\s*(?:basis points|基点)(?=[)）])"
@@ -147,11 +165,17 @@ _UNIT_IN_LABEL = re.compile(
 
 
 def field_unit(db_field):
-    """``YUAN`` for an integer field named ``*_fen``, the scale of a discount field, else None."""
+    """``YUAN`` for an integer field named ``*_fen``, the scale of a discount field, ``POINTS`` for a
+    count of points, else None."""
     if not isinstance(db_field, models.IntegerField) or db_field.choices:
         return None
     if db_field.name.endswith("_fen"):
         return YUAN
+    model = getattr(db_field, "model", None)
+    if _POINTS_NAME.fullmatch(db_field.name) or db_field.name in POINT_FIELDS.get(
+        model and model._meta.label, ()
+    ):
+        return POINTS
     if db_field.name.endswith("_share_bp"):
         return SHARE
     for suffix, scale in DISCOUNT_SCALES.items():
@@ -207,7 +231,7 @@ class UnitsAdminMixin:
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if (
             formfield is None
-            or field_unit(db_field) is None
+            or field_unit(db_field) in (None, POINTS)  # points are typed as a plain number
             or isinstance(formfield, (YuanField, ZheField, ShareField))
         ):
             return formfield
@@ -228,6 +252,8 @@ class UnitsAdminMixin:
                 displays[name] = money(name, without_unit(db_field.verbose_name))
             elif unit == SHARE:
                 displays[name] = share(name, without_unit(db_field.verbose_name))
+            elif unit == POINTS:
+                displays[name] = points(name, db_field.verbose_name)
             elif unit:
                 displays[name] = discount(name, without_unit(db_field.verbose_name), scale=unit)
         return displays[name]

@@ -12,6 +12,7 @@ from loyalty.admin_tools import (
     local_time,
     rows_table,
 )
+from loyalty.wechat_errors import error_in_words, wechat_error_label
 from notifications import wechat
 from notifications.models import SubscribeConsent, WechatDelivery, WechatTemplate
 
@@ -75,6 +76,36 @@ class SubscribeConsentAdmin(ReadOnlyAdminMixin, ModelAdmin):
     show_full_result_count = False
 
 
+def _wechat_said(delivery) -> str:
+    """WeChat's answer as it came: its errcode and errmsg (nothing for a message sent, or not tried yet)."""
+    if not delivery.errcode:
+        return delivery.error
+    return f"{delivery.errcode} {delivery.error}".strip()
+
+
+class WechatErrorFilter(admin.SimpleListFilter):
+    """The errcodes the deliveries met, by their meaning."""
+
+    title = _("WeChat's answer")
+    parameter_name = "errcode"
+
+    def lookups(self, request, model_admin):
+        codes = (
+            model_admin.get_queryset(request)
+            .exclude(errcode__isnull=True)
+            .exclude(errcode=0)
+            .order_by("errcode")
+            .values_list("errcode", flat=True)
+            .distinct()
+        )
+        return [(str(code), wechat_error_label(code) or str(code)) for code in codes]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().lstrip("-").isdigit():
+            return queryset.filter(errcode=int(self.value()))
+        return queryset
+
+
 @admin.register(WechatDelivery)
 class WechatDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = [
@@ -84,17 +115,31 @@ class WechatDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "template_id",
         "status",
         "attempts",
-        "errcode",
-        "error",
+        "error_text",
         "created",
     ]
-    list_filter = ["status", "kind", "errcode"]
+    list_filter = ["status", "kind", WechatErrorFilter]
     search_fields = ["=member__id", "dedupe_key", "template_id"]
     raw_id_fields = ["member", "consent"]
     list_select_related = ["member"]
     show_full_result_count = False
-    exclude = ["dedupe_key", "data"]  # the key is the machine's; the data shows as a table (data_text)
-    readonly_fields = ["data_text"]
+    # the key is the machine's; the data shows as a table (data_text), WeChat's error in words (error_detail)
+    exclude = ["dedupe_key", "data", "errcode", "error"]
+    readonly_fields = ["data_text", "error_detail"]
+
+    def get_fields(self, request, obj=None):
+        """WeChat's answer right under the status: why a message failed is what its page is opened for."""
+        fields = [f for f in super().get_fields(request, obj) if f != "error_detail"]
+        at = fields.index("status") + 1 if "status" in fields else len(fields)
+        return [*fields[:at], "error_detail", *fields[at:]]
+
+    @admin.display(description=_("WeChat's answer"), ordering="errcode")
+    def error_text(self, delivery):
+        return error_in_words(wechat_error_label(delivery.errcode), _wechat_said(delivery))
+
+    @admin.display(description=_("WeChat's answer"))
+    def error_detail(self, delivery):
+        return error_in_words(wechat_error_label(delivery.errcode), _wechat_said(delivery), detail=True)
 
     @admin.display(description=_("data"))
     def data_text(self, delivery):

@@ -11,6 +11,7 @@ from loyalty.admin_tools import (
 )
 from loyalty.labels import REASONS
 from loyalty.money import format_fen
+from loyalty.wechat_errors import error_in_words, wechatpay_error_label
 from payments import services
 from payments.models import NotificationEvent, Payment, PaymentNotification, PaymentRefund
 
@@ -46,11 +47,15 @@ class RefundInline(ReadOnlyAdminMixin, TabularInline):
         "reason_text",
         "refund_id",
         "attempts",
-        "last_error",
+        "last_error_text",
         "created_at",
     ]
     readonly_fields = fields
     extra = 0
+
+    @admin.display(description=_("last error"))
+    def last_error_text(self, refund):
+        return error_in_words(wechatpay_error_label(refund.last_error), refund.last_error)
 
     @admin.display(description=_("reason"))
     def reason_text(self, refund):
@@ -103,7 +108,7 @@ class PaymentRefundAdmin(ReadOnlyAdminMixin, ModelAdmin):
         money("amount_fen", _("amount")),
         "status",
         "attempts",
-        "last_error",
+        "last_error_text",
         "created_at",
         "updated_at",
     ]
@@ -119,7 +124,7 @@ class PaymentRefundAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "status",
         "refund_id",
         "attempts",
-        "last_error",
+        "last_error_detail",
         "created_at",
         "updated_at",
     ]
@@ -128,6 +133,14 @@ class PaymentRefundAdmin(ReadOnlyAdminMixin, ModelAdmin):
     @admin.display(description=_("reason"))
     def reason_text(self, refund):
         return REASONS.label(refund.reason) if refund.reason else "—"
+
+    @admin.display(description=_("last error"))
+    def last_error_text(self, refund):
+        return error_in_words(wechatpay_error_label(refund.last_error), refund.last_error)
+
+    @admin.display(description=_("last error"))
+    def last_error_detail(self, refund):
+        return error_in_words(wechatpay_error_label(refund.last_error), refund.last_error, detail=True)
 
 
 @admin.register(PaymentNotification)

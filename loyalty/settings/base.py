@@ -164,7 +164,10 @@ LOGIN_REDIRECT_URL = "/admin/"
 # --- Language and time ---------------------------------------------------------
 LANGUAGE_CODE = env("LANGUAGE_CODE", default="zh-hans")
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The project's catalogue first (`make messages` rewrites it from the project's sources), then the
+# theme's (django-unfold ships no Chinese), which makemessages never writes to: every source file lies
+# under BASE_DIR, the first path's parent, so its strings go to the first.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale" / "theme"]
 TIME_ZONE = env("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True

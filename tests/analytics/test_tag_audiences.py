@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from analytics.models import MemberTag, MemberTagging
+from analytics.models import MemberTag, MemberTagging, Segment
 from coupons import audience, selectors, services
 from coupons.models import Coupon
 from loyalty.errors import ApplicationError
@@ -14,7 +14,7 @@ from membership.benefits import member_benefits
 from membership.models import MemberDay
 from notifications.models import Notification
 from tests.factories import CouponTemplateFactory, MemberFactory
-from tests.helpers import local
+from tests.helpers import local, page_text
 from tests.membership.helpers import set_tiers
 
 pytestmark = pytest.mark.django_db
@@ -159,3 +159,50 @@ def test_a_bulk_issue_to_a_tag_reaches_its_members_and_no_closed_account(
     assert response.status_code == 302
     assert BulkIssue.objects.get().total == 2
     assert set(Coupon.objects.values_list("member_id", flat=True)) == {people["a"].pk, people["b"].pk}
+
+
+def test_a_tag_an_audience_uses_is_not_deleted_and_the_page_names_the_audiences(admin_client, people):
+    """Deleting it would leave the audiences below pointing at no one: refused, each audience linked."""
+    valuable, repeat = people["valuable"], people["repeat"]
+    Segment.objects.create(
+        name="高价值复购",
+        rules={
+            "op": "and",
+            "conditions": [{"op": "or", "conditions": [{"field": "tag", "value": [valuable.pk]}]}],
+        },
+    )
+    template = CouponTemplateFactory(name="高价值专享券", audience="tags", audience_values=[valuable.pk])
+    MemberDay.objects.create(
+        name="高价值会员日",
+        recurrence="weekly",
+        weekday=2,
+        audience="tags",
+        audience_values=[str(valuable.pk)],
+    )
+    url = f"/admin/analytics/membertag/{valuable.pk}/delete/"
+
+    page = admin_client.get(url)
+    refused = admin_client.post(url, {"post": "yes"})
+    selected = admin_client.post(
+        "/admin/analytics/membertag/",
+        {"action": "delete_selected", "_selected_action": [valuable.pk, repeat.pk], "post": "yes"},
+    )
+
+    text = page_text(page)
+    assert "该标签无法删除" in text
+    assert all(name in text for name in ("高价值复购", "高价值专享券", "高价值会员日"))
+    assert f"/admin/coupons/coupontemplate/{template.pk}/change/" in page.content.decode()
+    assert refused.status_code == 200 and "该标签无法删除" in page_text(refused)
+    assert "该标签无法删除" in page_text(selected)
+    assert MemberTag.objects.filter(pk__in=[valuable.pk, repeat.pk]).count() == 2
+    assert MemberTagging.objects.filter(tag=valuable).count() == 1
+
+
+def test_a_tag_no_audience_uses_is_deleted_with_its_taggings(admin_client, people):
+    repeat = people["repeat"]
+
+    response = admin_client.post(f"/admin/analytics/membertag/{repeat.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not MemberTag.objects.filter(pk=repeat.pk).exists()
+    assert not MemberTagging.objects.filter(tag_id=repeat.pk).exists()

@@ -102,3 +102,20 @@ def test_the_refund_report_lists_refunded_places_with_their_reason_and_exports_t
     assert name.endswith(".csv") and len(rows) == 1
     assert rows[0]["金额（元）"] == "19.90" and rows[0]["退款原因"] == "拼团：未在时限内成团"
     assert_reads_as_the_admin(rows, "group_failed", "pending")
+
+
+def test_a_failed_groups_page_summarises_its_places_payments_and_refunds_at_the_top(admin_client):
+    """The inlines start below the fold at 1366×768: the places, payments and refunds are summed up first."""
+    act = activity(size=3)
+    group = open_paid(MemberFactory(nickname="张三"), act)
+    pay(join(MemberFactory(nickname="李四"), group))
+    Group.objects.filter(pk=group.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    from growth import services
+
+    services.groups_fail_expired()
+    html = admin_client.get(f"/admin/growth/group/{group.pk}/change/").content.decode()
+
+    summary = html[html.index('class="lo-places"') : html.index("</table>", html.index('class="lo-places"'))]
+    assert html.index('class="lo-places"') < html.index("inline-related")
+    assert "张三" in summary and "李四" in summary and summary.count("已退款") == 2
+    assert summary.count("¥19.90") == 2 and "/admin/payments/paymentrefund/" in summary

@@ -13,6 +13,7 @@ is checked:
   of a coded field, not as a whole cell anywhere, and never a snake_case code (``partially_refunded``)
   in any text;
 - every ``*_fen`` field reads ``¥…`` in lists and read-only values, and its box holds yuan (``12.50``);
+  every points field reads with thousands separators (``12,345``);
   every discount field reads ``8.8折``, every share (``*_share_bp``) ``50%``.
 """
 
@@ -23,6 +24,7 @@ from html.parser import HTMLParser
 
 import pytest
 import time_machine
+from celery import current_app
 from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
@@ -37,8 +39,10 @@ from django_celery_beat.models import ClockedSchedule, IntervalSchedule, SolarSc
 from coupons import services as coupon_services
 from coupons.models import Coupon, CouponTemplate
 from loyalty import jobs
-from loyalty.admin_tools import DISCOUNT_SCALES, SHARE, YUAN, field_unit
+from loyalty.admin_navigation import GROUPS
+from loyalty.admin_tools import DISCOUNT_SCALES, POINTS, SHARE, YUAN, field_unit
 from loyalty.errors import ApplicationError
+from loyalty.schedules import DEFAULT_SCHEDULES
 from mall import services as mall_services
 from mall.models import MallItem, Redemption
 from members import codes as member_codes
@@ -285,6 +289,7 @@ UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
 SNAKE_KEY = re.compile(r"[a-z]+(?:_[a-z]+)+")
 IN_BASIS_POINTS = re.compile(r"\d\s*(?:基点|basis points)")  # a discount reads as 折
 YUAN_TEXT = re.compile(r"-?\d+\.\d{2}")
+UNGROUPED = re.compile(r"(?<![\d,.])\d{4,}(?![\d,.])")  # 12345 points, not 12,345
 EMPTY = {"", "-", "—"}
 # Stored values shown on purpose though they look like codes: a channel's code is what its QR code or
 # link carries, named by the operator, shown beside the channel's name.
@@ -352,6 +357,7 @@ def leaks(response, page_models) -> list[str]:
     money = unit_fields(page_models, YUAN)
     discounts = unit_fields(page_models, *DISCOUNT_SCALES.values())
     shares = unit_fields(page_models, SHARE)
+    points = unit_fields(page_models, POINTS)
 
     for text in view.texts:
         if mark := next((m for m in JSON_MARKS if m in text), None) or NUMBER_LIST.search(text):
@@ -380,6 +386,8 @@ def leaks(response, page_models) -> list[str]:
             found.append(f"discount {field} not in 折: {text[:100]!r}")
         if field in shares and text not in EMPTY and not text.endswith("%"):
             found.append(f"share {field} not in %: {text[:100]!r}")
+        if field in points and UNGROUPED.search(text):
+            found.append(f"points {field} without thousands separators: {text[:100]!r}")
 
     for name, value in view.inputs:
         field = name.rsplit("-", 1)[-1]
@@ -552,4 +560,46 @@ def test_no_page_shows_an_operator_fen_codes_hashes_or_json(demo_year, admin_cli
         response = admin_client.get(url)
         assert response.status_code == 200, url
         problems += [f"{url}: {leak}" for leak in leaks(response, page_models)]
+    assert not problems, "\n".join(problems)
+
+
+# --- 系统设置: no engineer's names (task paths, cron expressions, English keys) ------------------------------
+
+SYSTEM_SETTINGS = GROUPS[-1][1]  # the sidebar's last group
+SYSTEM_MODELS = sorted({apps.get_model(page.model) for page in SYSTEM_SETTINGS}, key=lambda m: m._meta.label)
+ENGLISH_PHRASE = re.compile(r"[A-Za-z]+(?: [A-Za-z]+){2,}")
+
+
+def engineers_names(view: OperatorView) -> list[str]:
+    """What an engineer reads on a 系统设置 page: a Celery task's Python name, a crontab as beat prints it,
+    a schedule's English key, a permission's stored English name, an English phrase."""
+    tasks = {name for name in current_app.tasks if not name.startswith("celery.")}
+    keys = {schedule.name for schedule in DEFAULT_SCHEDULES}
+    found = []
+    for text in view.texts:
+        if "(m/h/dM/MY/d)" in text or re.search(r"\b(?:True|False|None)\b", text):
+            found.append(f"crontab or Python value as stored: {text[:100]!r}")
+        if shown := tasks & set(re.findall(r"[a-z_]+\.[a-z_]+", text)):
+            found.append(f"task {sorted(shown)}: {text[:100]!r}")
+        if text in keys or (phrase := ENGLISH_PHRASE.search(text)):
+            found.append(f"English {text[:100]!r}" if text in keys else f"English {phrase.group(0)!r}")
+    return found
+
+
+@pytest.mark.parametrize("model", SYSTEM_MODELS, ids=lambda model: model._meta.label)
+def test_system_settings_pages_show_no_engineers_names(demo_year, admin_client, admin_user, model):
+    model_admin = admin.site._registry[model]
+    request = RequestFactory().get("/admin/")
+    request.user = admin_user
+    urls = [admin_url(model, "changelist")]
+    urls += [admin_url(model, "change", pk) for pk in change_objects(model, model_admin, request, limit=3)]
+    if model_admin.has_add_permission(request):
+        urls.append(admin_url(model, "add"))
+    problems = []
+    for url in urls:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        view = read(response.content.decode())
+        view.texts = [t for t in view.texts if "@" not in t]  # a user's e-mail address
+        problems += [f"{url}: {found}" for found in engineers_names(view)]
     assert not problems, "\n".join(problems)

@@ -14,6 +14,9 @@ from django.test import RequestFactory
 
 from loyalty.admin_tools import field_unit
 from loyalty.money import ShareField, YuanField, ZheField
+from mall.models import Redemption
+from orders.models import CheckoutSettings
+from points.models import PointsAccount, PointsEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +54,18 @@ def test_there_are_money_and_discount_fields_to_walk():
     models = [model for model, _ in ADMINS] + [i.model for _, a in ADMINS for i in a.inlines]
     names = {f.name for model in models for f in unit_fields(model)}
     assert {"threshold_fen", "percent_off", "discount_bp", "pay_fen", "balance_cap_fen"} <= names
+    assert {"balance", "balance_after", "points", "gift_points", "points_used", "monthly_budget"} <= names
+
+
+def test_points_read_with_thousands_separators_and_ids_do_not():
+    account = admin.site._registry[PointsAccount]
+    column = account._unit_display("balance")
+
+    assert column(PointsAccount(balance=12345)) == "12,345"
+    assert column(PointsAccount(balance=-1200)) == "-1,200"
+    assert field_unit(PointsEntry._meta.get_field("balance_after")) == "points"
+    assert field_unit(Redemption._meta.get_field("points_entry_id")) is None
+    assert field_unit(CheckoutSettings._meta.get_field("points_per_yuan")) is None
 
 
 @pytest.mark.parametrize(("model", "model_admin"), ADMINS, ids=LABELS)
@@ -74,6 +89,8 @@ def test_no_add_or_change_form_takes_money_or_discounts_as_a_plain_integer(model
             elif unit == "share":
                 assert isinstance(field, ShareField), f"{opts.label}.{name} is not typed as a percentage"
                 assert not UNIT_IN_LABEL.search(str(field.label)), f"{opts.label}.{name}: {field.label}"
+            elif unit == "points":  # typed as a number (a box holding 12,345 would not parse)
+                assert not isinstance(field, YuanField | ZheField | ShareField), f"{opts.label}.{name}"
             elif unit:
                 assert isinstance(field, ZheField), f"{opts.label}.{name} is not typed as 折"
 
@@ -84,6 +101,8 @@ def test_every_money_field_an_admin_would_build_is_a_yuan_field(model, model_adm
     admins = [model_admin, *model_admin.get_inline_instances(request, None)]
     for each in admins:
         for db_field in unit_fields(each.model):
+            if field_unit(db_field) == "points":
+                continue
             field = each.formfield_for_dbfield(db_field, request)
             assert isinstance(field, YuanField | ZheField | ShareField), (
                 f"{each.model._meta.label}.{db_field.name}"

@@ -60,3 +60,20 @@ def test_model_labels_are_chinese_by_default_and_english_on_request():
         assert str(Member._meta.verbose_name) == "会员"
     with translation.override("en"):
         assert str(Member._meta.verbose_name) == "member"
+
+
+THEME_PO = Path(settings.BASE_DIR) / "locale" / "theme" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+
+
+def test_the_themes_catalogue_is_compiled_and_read_beside_the_projects():
+    """unfold's texts live apart from the catalogue `make messages` rewrites, and are still read."""
+    source = _po_entries(THEME_PO.read_text(encoding="utf-8"))
+    with open(THEME_PO.with_suffix(".mo"), "rb") as handle:
+        compiled = gettext.GNUTranslations(handle)._catalog
+
+    assert [msgid for msgid, msgstr in source.items() if not msgstr] == []
+    assert {k: v for k, v in compiled.items() if k} == source, "run `make messages` to recompile"
+    assert not set(source) & set(_po_entries(PO.read_text(encoding="utf-8"))) - {""}
+    with translation.override("zh-hans"):
+        assert translation.gettext("Log out") == "退出登录"
+        assert translation.gettext("Apply Filters") == source["Apply Filters"]

@@ -95,3 +95,22 @@ def test_messages_and_consents_are_listed_and_never_edited(admin_client, fake_we
         admin_client.post(f"/admin/notifications/subscribeconsent/{delivery.consent_id}/delete/").status_code
         == 403
     )
+
+
+def test_wechats_refusal_reads_in_chinese_with_its_own_words_kept(admin_client, fake_wechat):
+    WechatTemplate.objects.create(kind="k", template_id="T", field_map={"thing1": "{title}"})
+    member = MemberFactory()
+    services.subscription_report(member_id=member.pk, results={"T": "accept"})
+    services.notify_many([services.Draft(member_id=member.pk, kind="k", title="t", body="b", dedupe_key="e")])
+    WechatDelivery.objects.update(status="failed", errcode=43101, error="user refuse to accept the msg")
+    delivery = WechatDelivery.objects.get()
+
+    listing = admin_client.get("/admin/notifications/wechatdelivery/").content.decode()
+    detail = admin_client.get(f"/admin/notifications/wechatdelivery/{delivery.pk}/change/").content.decode()
+    filtered = admin_client.get("/admin/notifications/wechatdelivery/?errcode=43101")
+
+    assert '<span title="43101 user refuse to accept the msg">会员未订阅，或订阅次数已用完</span>' in listing
+    assert (
+        "会员未订阅，或订阅次数已用完" in detail and "微信原文：43101 user refuse to accept the msg" in detail
+    )
+    assert filtered.status_code == 200 and filtered.context["cl"].result_count == 1

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from payments.models import Payment, PaymentNotification
+from loyalty.wechat_errors import error_in_words, wechatpay_error_label
+from payments.models import Payment, PaymentNotification, PaymentRefund
 from tests.factories import MemberFactory
 from tests.helpers import page_text
 
@@ -60,3 +61,29 @@ def test_a_notification_reads_what_wechat_pay_said_as_a_table(admin_client, paid
     assert "支付成功" in listing and "TRANSACTION.SUCCESS" not in listing
     assert "支付成功" in text and "微信支付订单号\n4200000001" in text and "¥1,500.00" in text
     assert "{" not in text and "payer_total" not in text
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("{'provider_code': 'NOT_ENOUGH'}", "商户微信支付账户余额不足，无法退款"),
+        ("ABNORMAL", "退款无法退回会员账户（如银行卡已注销），请线下处理"),
+    ],
+)
+def test_a_refund_wechat_pay_refused_says_why_in_chinese(admin_client, paid, stored, shown):
+    payment, _ = paid
+    refund = PaymentRefund.objects.create(
+        payment=payment, out_refund_no="RF-1", amount_fen=100, status="failed", last_error=stored
+    )
+
+    listing = admin_client.get("/admin/payments/paymentrefund/")
+    detail = admin_client.get(f"/admin/payments/paymentrefund/{refund.pk}/change/")
+
+    assert shown in page_text(listing) and shown in page_text(detail)
+    assert "微信原文：" in page_text(detail)
+
+
+def test_a_code_we_do_not_know_reads_as_wechat_pay_wrote_it():
+    assert wechatpay_error_label("SOMETHING_NEW") is None
+    assert error_in_words(None, "SOMETHING_NEW") == "SOMETHING_NEW"
+    assert error_in_words(None, "") == "—"

@@ -157,7 +157,7 @@ class Command(BaseCommand):
             saved = json.loads(path.read_text())
             if ApiClient.objects.filter(key_id=saved["key_id"]).exists():
                 return saved
-        client, secret = services.api_client_create(name="Demo order system")
+        client, secret = services.api_client_create(name="演示收银系统")
         saved = {"key_id": client.key_id, "secret": secret}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(saved))

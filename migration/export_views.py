@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from unfold.widgets import UnfoldAdminRadioSelectWidget
 
 from loyalty.api.serializers import ErrorSerializer
 from loyalty.api.throttling import ScopedThrottle
@@ -41,7 +42,10 @@ __all__ = ["EXPORTED", "PERMISSION", "member_export_download", "member_export_pa
 
 class MemberExportForm(forms.Form):
     format = forms.ChoiceField(
-        label=_("file format"), choices=ExportFormat.choices, initial="csv", widget=forms.RadioSelect
+        label=_("file format"),
+        choices=ExportFormat.choices,
+        initial="csv",
+        widget=UnfoldAdminRadioSelectWidget,  # the theme's radios (Django's bare ones collapse in its layout)
     )
     filters = forms.CharField(required=False, widget=forms.HiddenInput, max_length=2000)
     use_filters = forms.BooleanField(

@@ -12,9 +12,10 @@ from html.parser import HTMLParser
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
+import psycopg2.errors
 import pytest
 import time_machine
-from django.db import connection
+from django.db import ProgrammingError, connection, transaction
 from rest_framework.test import APIClient
 
 from loyalty.api.server_auth import signed_headers
@@ -78,14 +79,24 @@ def assert_ledgers_consistent(*apps: str) -> None:
     if not apps:
         violations = find_violations()
     else:  # only those checks run: another app's tables may not exist (a test of an old migration state)
-        with connection.cursor() as cursor:
-            violations = [
-                (description, row)
-                for description, sql in all_checks()
-                if description.split(":")[0] in apps
-                for row in run_check(cursor, sql)
-            ]
+        violations = [
+            (description, row)
+            for description, sql in all_checks()
+            if description.split(":")[0] in apps
+            for row in _rows_of_check_if_its_columns_exist(sql)
+        ]
     assert violations == [], violations
+
+
+def _rows_of_check_if_its_columns_exist(sql: str) -> list:
+    """A check's rows; none when it reads a column a later migration adds (an old migration state)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            return list(run_check(cursor, sql))
+    except ProgrammingError as exc:
+        if isinstance(exc.__cause__, psycopg2.errors.UndefinedColumn):
+            return []
+        raise
 
 
 def points_of(member) -> int:

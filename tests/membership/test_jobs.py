@@ -19,20 +19,22 @@ pytestmark = pytest.mark.django_db
 
 
 def test_every_job_runs_through_celery_and_twice_changes_nothing_more(tiers):
-    member = MemberFactory(birthday=date(1990, 12, 20))
-    Tier.objects.filter(level=0).update(birthday_pack=GiftPackFactory(name="生日礼包"))
-    MemberDay.objects.create(name="周三", recurrence="weekly", weekday=2)
-    CardTypeFactory(kind="free", validity="days", valid_days=3, monthly_pack=GiftPackFactory(name="月礼"))
-    cards.card_claim(
-        member_id=member.pk,
-        card_type_id=CardTypeFactory(kind="free", name="x", validity="days", valid_days=3).pk,
-    )
-    membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
-    CardTypeFactory(
-        kind="conditional", condition="orders", condition_threshold=1
-    )  # a rule added after the order
-
+    # Everything at one moment of the year (a Wednesday before the birthday), so the card claimed here
+    # ends within the reminder window whatever day the suite runs.
     with time_machine.travel(local(2026, 12, 2, 12), tick=True):
+        member = MemberFactory(birthday=date(1990, 12, 20))
+        Tier.objects.filter(level=0).update(birthday_pack=GiftPackFactory(name="生日礼包"))
+        MemberDay.objects.create(name="周三", recurrence="weekly", weekday=2)
+        CardTypeFactory(kind="free", validity="days", valid_days=3, monthly_pack=GiftPackFactory(name="月礼"))
+        cards.card_claim(
+            member_id=member.pk,
+            card_type_id=CardTypeFactory(kind="free", name="x", validity="days", valid_days=3).pk,
+        )
+        membership_record_order(member_id=member.pk, order_no="A", paid_fen=100, completed_at=timezone.now())
+        CardTypeFactory(
+            kind="conditional", condition="orders", condition_threshold=1
+        )  # a rule added after the order
+
         first = [
             tasks.recalculate_tiers.delay().get(),
             tasks.catch_up_conditional_cards.delay().get(),

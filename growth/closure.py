@@ -24,7 +24,6 @@ from growth.models import Bargain, BargainState, GroupMember, GroupState, PlaceS
 from loyalty import locks
 from loyalty.locks import Rank
 from payments import services as payments
-from payments.models import Payment
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,7 @@ def member_growth_close(*, member_id: int, now=None) -> GrowthClosed:
         .exclude(out_trade_no="")
         .values_list("out_trade_no", flat=True)
     )
-    for number in sorted(numbers):  # as payments.payment_lock names each (refunding locks each again)
-        locks.note(Rank.PAYMENT, f"payment {number}")
-    paid = {
-        p.out_trade_no: p
-        for p in Payment.objects.select_for_update().filter(out_trade_no__in=numbers).order_by("pk")
-    }
+    paid = payments.payments_lock(out_trade_nos=numbers)  # refunding locks each again, never waiting
 
     locks.note(Rank.DOCUMENT, "bargains of a closing member")
     ending = list(

@@ -439,12 +439,7 @@ def _fail(group_id: int, now) -> bool:
         .order_by("pk")
         .values_list("out_trade_no", flat=True)
     )
-    for number in sorted(numbers):  # as payments.payment_lock names each (refunding locks each again)
-        locks.note(Rank.PAYMENT, f"payment {number}")
-    paid = {
-        p.out_trade_no: p
-        for p in Payment.objects.select_for_update().filter(out_trade_no__in=numbers).order_by("pk")
-    }
+    paid = payments.payments_lock(out_trade_nos=numbers)  # refunding locks each again, never waiting
     locks.note(Rank.DOCUMENT, "places of a failing group")
     places = list(
         GroupMember.objects.select_for_update()

@@ -115,6 +115,18 @@ def payment_lock(*, out_trade_no: str) -> Payment | None:
     return Payment.objects.select_for_update().filter(out_trade_no=out_trade_no).first()
 
 
+def payments_lock(*, out_trade_nos) -> dict[str, Payment]:
+    """Several payments locked in id order, by number (those that exist): a workflow that will refund
+    several (a failing group, a closing member's places) locks them all first, as ``payment_lock``."""
+    numbers = set(out_trade_nos)
+    for number in sorted(numbers):
+        locks.note(Rank.PAYMENT, f"payment {number}")
+    return {
+        p.out_trade_no: p
+        for p in Payment.objects.select_for_update().filter(out_trade_no__in=numbers).order_by("pk")
+    }
+
+
 def _apply_trade(trade: Trade) -> Payment:
     """Bring our payment in line with what WeChat says of it. Call inside a transaction."""
     payment = payment_lock(out_trade_no=trade.out_trade_no)

@@ -41,7 +41,7 @@ from loyalty import ledger, locks, rounding
 from loyalty.errors import IdempotencyConflict
 from members import codes
 from members.models import Member
-from members.receiving import lock_receiving
+from members.receiving import lock_receiving, receiving_q
 from membership import services as membership
 from notifications.services import notify_many
 from orders import counter_payments, rows
@@ -669,7 +669,7 @@ def _account_closed(member_id: int) -> bool:
     points and coupons back, or is refused while the stored value is there);
     one that waited for a closure sees the account closed.
     """
-    return Member.objects.filter(pk=member_id, closed_at__isnull=False).exists()
+    return not Member.objects.filter(receiving_q(), pk=member_id).exists()
 
 
 def _take_back_order_rewards(order: Order, key: str, *, member_closed: bool) -> None:
